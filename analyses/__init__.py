@@ -1,0 +1,1 @@
+"""Pure computations over normalized polars frames: no AWS, no plotting, no I/O."""

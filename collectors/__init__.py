@@ -1,0 +1,1 @@
+"""Collectors pull data from AWS APIs and return it; they never write files or render."""

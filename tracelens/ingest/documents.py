@@ -1,0 +1,144 @@
+"""Find the segment documents in an input, whatever shape AWS tools exported them in.
+
+The format is told by content, never by file name:
+
+- a BatchGetTraces response (``{"Traces": [{"Id", "Segments": [{"Id", "Document"}]}]}``), the
+  documents being JSON strings inside it;
+- one segment document, or a JSON array of documents (or of BatchGetTraces responses);
+- newline-delimited documents as the X-Ray daemon receives them, each optionally preceded by the
+  daemon's ``{"format": "json", "version": 1}`` header line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from tracelens.ingest.rejections import RejectionLog
+from tracelens.ingest.sources import Source
+
+Located = tuple[str, Any]  # (position inside the source, parsed document)
+
+ACCEPTED_FORMATS = (
+    'expected a BatchGetTraces response ({"Traces": [...]}), a segment document, '
+    "a JSON array of segment documents, or newline-delimited segment documents"
+)
+
+
+@dataclass
+class ReadStats:
+    """What the readers saw besides documents: traces AWS could not return in full."""
+
+    unprocessed_trace_ids: list[str] = field(default_factory=list)
+    limit_exceeded_traces: int = 0
+
+
+def _is_daemon_header(value: Any) -> bool:
+    return type(value) is dict and value.keys() == {"format", "version"}
+
+
+def _invalid_json(exc: orjson.JSONDecodeError) -> str:
+    # NOTE: orjson is strict RFC 8259 — NaN, Infinity, trailing commas and truncation all fail,
+    # exactly the inputs the X-Ray service itself refuses.
+    return f"invalid JSON: {exc}"
+
+
+def _batch_documents(
+    response: dict[str, Any], source: str, prefix: str, rejections: RejectionLog, stats: ReadStats
+) -> Iterator[Located]:
+    unprocessed = response.get("UnprocessedTraceIds") or []
+    if type(unprocessed) is list:
+        stats.unprocessed_trace_ids.extend(str(trace_id) for trace_id in unprocessed)
+    traces = response["Traces"]
+    if type(traces) is not list:
+        rejections.add(source, f"{prefix}Traces", "wrong type: Traces is not an array")
+        return
+    for t, trace in enumerate(traces):
+        segments = trace.get("Segments") if type(trace) is dict else None
+        if type(segments) is not list:
+            rejections.add(
+                source, f"{prefix}Traces[{t}]", "wrong type: Segments missing or not an array"
+            )
+            continue
+        if trace.get("LimitExceeded") is True:
+            stats.limit_exceeded_traces += 1
+        for s, segment in enumerate(segments):
+            position = f"{prefix}Traces[{t}].Segments[{s}]"
+            document = segment.get("Document") if type(segment) is dict else None
+            if type(document) is not str:
+                rejections.add(
+                    source, position, "wrong type: Document missing or not a JSON string"
+                )
+                continue
+            try:
+                yield position, orjson.loads(document)
+            except orjson.JSONDecodeError as exc:
+                rejections.add(source, position, _invalid_json(exc))
+
+
+def _value_documents(
+    value: Any, source: str, prefix: str, rejections: RejectionLog, stats: ReadStats
+) -> Iterator[Located]:
+    """Documents inside one parsed JSON value."""
+    if type(value) is list:
+        for index, item in enumerate(value):
+            yield from _value_documents(item, source, f"{prefix}[{index}]", rejections, stats)
+    elif type(value) is dict and "Traces" in value:
+        yield from _batch_documents(
+            value, source, prefix + "." if prefix else "", rejections, stats
+        )
+    elif type(value) is dict and "Segments" in value and "Id" in value:
+        # A single trace object, as found inside BatchGetTraces output.
+        yield from _batch_documents({"Traces": [value]}, source, prefix, rejections, stats)
+    elif _is_daemon_header(value):
+        return
+    elif type(value) is dict and ("id" in value or "trace_id" in value or "name" in value):
+        yield prefix or "document", value
+    else:
+        rejections.add(source, prefix or "document", f"unrecognized input: {ACCEPTED_FORMATS}")
+
+
+def _line_documents(
+    data: bytes, source: str, rejections: RejectionLog, stats: ReadStats
+) -> Iterator[Located]:
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            rejections.add(source, f"line {number}", _invalid_json(exc))
+            continue
+        yield from _value_documents(value, source, f"line {number}", rejections, stats)
+
+
+def _first_line_is_json(data: bytes) -> bool:
+    first = data.lstrip().split(b"\n", 1)[0]
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def iter_documents(source: Source, rejections: RejectionLog, stats: ReadStats) -> Iterator[Located]:
+    """Yield ``(position, document)`` for every segment document in ``source``.
+
+    What cannot be read is added to ``rejections`` with its position; nothing raises.
+    """
+    data = source.data
+    if not data.strip():
+        rejections.add(source.name, "byte 0", "empty input: no segment documents")
+        return
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if _first_line_is_json(data):
+            yield from _line_documents(data, source.name, rejections, stats)
+        else:
+            rejections.add(source.name, "whole file", f"{_invalid_json(exc)}; {ACCEPTED_FORMATS}")
+        return
+    yield from _value_documents(value, source.name, "", rejections, stats)

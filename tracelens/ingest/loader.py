@@ -1,0 +1,74 @@
+"""Load exported X-Ray data from paths into the span frame, with an account of what was refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from tracelens.ingest.documents import ReadStats, iter_documents
+from tracelens.ingest.normalize import SpanBuilder
+from tracelens.ingest.rejections import RejectionLog
+from tracelens.ingest.sources import iter_sources
+
+ProgressCallback = Callable[[str, int], None]  # (source name, documents accepted so far)
+
+
+@dataclass(frozen=True)
+class TraceInput:
+    """Spans ready for analysis and the bookkeeping the report and JSON output show."""
+
+    spans: pl.DataFrame
+    documents: int  # documents read, accepted or not
+    segments: int  # unique documents accepted
+    duplicates: int
+    rejections: RejectionLog
+    sources: int
+    read_stats: ReadStats = field(default_factory=ReadStats)
+
+    @property
+    def traces(self) -> int:
+        return int(self.spans.get_column("trace_id").n_unique()) if self.spans.height else 0
+
+    @property
+    def in_progress(self) -> int:
+        roots = self.spans.filter(pl.col("depth") == 0)
+        return int(roots.get_column("in_progress").sum()) if roots.height else 0
+
+
+def load_traces(
+    paths: Iterable[str | Path],
+    *,
+    rejections: RejectionLog | None = None,
+    progress: ProgressCallback | None = None,
+) -> TraceInput:
+    """Read every segment document under ``paths`` and normalize them.
+
+    Raises
+    ------
+    tracelens.ingest.sources.InputError
+        When a path cannot be read at all. Malformed documents never raise: they are counted
+        in ``rejections`` with their file and position.
+    """
+    log = rejections if rejections is not None else RejectionLog()
+    stats = ReadStats()
+    builder = SpanBuilder()
+    sources = 0
+    for source in iter_sources(paths):
+        sources += 1
+        for position, document in iter_documents(source, log, stats):
+            builder.add(document, source=source.name, position=position, rejections=log)
+        if progress is not None:
+            progress(source.name, builder.accepted)
+    table = builder.finish()
+    return TraceInput(
+        spans=table.spans,
+        documents=table.documents + log.count,
+        segments=table.documents - table.duplicates,
+        duplicates=table.duplicates,
+        rejections=log,
+        sources=sources,
+        read_stats=stats,
+    )

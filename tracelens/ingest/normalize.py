@@ -1,0 +1,173 @@
+"""Turn segment documents into the span frame (SPAN_SCHEMA), in bounded chunks.
+
+Rows are gathered as tuples for a chunk of documents, turned into a polars frame, and every
+derivation that can run column-wise (timestamps, hosts, function names, deduplication) runs on
+the frames, once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from tracelens.ingest.flatten import ROW_FIELDS, DocumentError, Row, flatten_document
+from tracelens.ingest.rejections import RejectionLog
+from tracelens.schema import SPAN_SCHEMA, UTC_US, empty_frame
+
+CHUNK_ROWS = 200_000
+
+_ROW_SCHEMA: dict[str, pl.DataType] = {
+    **{name: SPAN_SCHEMA[name] for name in ROW_FIELDS if name in SPAN_SCHEMA},
+    "start_s": pl.Float64(),
+    "end_s": pl.Float64(),
+    "function_ref": pl.String(),
+    "attr_host": pl.String(),
+    "doc_index": pl.UInt32(),
+}
+
+_TRACE_ID = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
+_SEGMENT_ID = re.compile(r"[0-9a-f]{16}")
+_URL_HOST = r"^[A-Za-z][A-Za-z0-9+.\-]*://(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]+)"
+_ARN_FUNCTION = r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)"
+
+
+@dataclass(frozen=True)
+class SpanTable:
+    """The deduplicated spans and what deduplication found."""
+
+    spans: pl.DataFrame
+    documents: int  # documents accepted, duplicates included
+    duplicates: int  # documents seen again (same trace id and id)
+
+
+def _check_ids(rows: list[Row], first: int) -> None:
+    trace_id = rows[first][0]
+    if not _TRACE_ID.fullmatch(trace_id):
+        raise DocumentError(f"invalid trace_id {trace_id[:60]!r}: expected 1-<8 hex>-<24 hex>")
+    for row in rows[first:]:
+        if not _SEGMENT_ID.fullmatch(row[1]):
+            raise DocumentError(
+                f"invalid id {row[1][:40]!r} in {row[6][:60]!r}: expected 16 hex digits"
+            )
+
+
+def _rows_to_frame(rows: list[Row]) -> pl.DataFrame:
+    columns = list(zip(*rows, strict=True))
+    frame = pl.DataFrame(
+        {
+            name: pl.Series(name, column, dtype=_ROW_SCHEMA[name], strict=False)
+            for name, column in zip(ROW_FIELDS, columns, strict=True)
+        }
+    )
+    start_us = (pl.col("start_s") * 1e6).round().cast(pl.Int64)
+    end_us = (pl.col("end_s") * 1e6).round().cast(pl.Int64)
+    return frame.with_columns(
+        start_time=start_us.cast(UTC_US),
+        end_time=end_us.cast(UTC_US),
+        duration_ms=(end_us - start_us).cast(pl.Float64) / 1000.0,
+        function_name=pl.when(pl.col("function_ref").str.starts_with("arn:"))
+        .then(pl.col("function_ref").str.extract(_ARN_FUNCTION, 1))
+        .otherwise(pl.col("function_ref")),
+        host=pl.coalesce(
+            pl.col("http_url").str.extract(_URL_HOST, 1).str.to_lowercase(), pl.col("attr_host")
+        ),
+    ).drop("start_s", "end_s", "function_ref", "attr_host")
+
+
+class SpanBuilder:
+    """Accumulates documents; :meth:`finish` returns the deduplicated span table."""
+
+    def __init__(self) -> None:
+        self._rows: list[Row] = []
+        self._frames: list[pl.DataFrame] = []
+        self._documents = 0
+
+    def add(self, document: Any, *, source: str, position: str, rejections: RejectionLog) -> bool:
+        """Flatten one document; a refused document is recorded and leaves no rows behind."""
+        first = len(self._rows)
+        try:
+            self._rows.extend(flatten_document(document, self._documents))
+            _check_ids(self._rows, first)
+        except DocumentError as exc:
+            del self._rows[first:]
+            rejections.add(source, position, str(exc))
+            return False
+        self._documents += 1
+        if len(self._rows) >= CHUNK_ROWS:
+            self._flush()
+        return True
+
+    @property
+    def accepted(self) -> int:
+        """Documents accepted so far, duplicates included."""
+        return self._documents
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._frames.append(_rows_to_frame(self._rows))
+            self._rows = []
+
+    def finish(self) -> SpanTable:
+        self._flush()
+        if not self._frames:
+            return SpanTable(empty_frame(SPAN_SCHEMA), 0, 0)
+        spans = pl.concat(self._frames, rechunk=False)
+        self._frames = []
+        spans, unique = _deduplicate(spans)
+        spans = _attach_independent_subsegments(spans)
+        return SpanTable(spans.select(list(SPAN_SCHEMA)), self._documents, self._documents - unique)
+
+
+def _deduplicate(spans: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Keep one copy of each document: a completed one over an in-progress one, else the first."""
+    roots = spans.filter(pl.col("depth") == 0).select("trace_id", "id", "in_progress", "doc_index")
+    winners = roots.sort("in_progress", "doc_index").unique(["trace_id", "id"], keep="first")
+    if winners.height == roots.height:
+        return spans, roots.height
+    return spans.join(winners.select("doc_index"), on="doc_index", how="semi"), winners.height
+
+
+def _attach_independent_subsegments(spans: pl.DataFrame) -> pl.DataFrame:
+    """Give rows of independent subsegment documents the segment that owns their parent."""
+    independent = spans.filter((pl.col("depth") == 0) & (pl.col("kind") == "subsegment"))
+    if independent.is_empty():
+        return spans
+    owners = independent.select("trace_id", "id", "parent_id").join(
+        spans.select(
+            "trace_id",
+            pl.col("id").alias("parent_id"),
+            pl.col("segment_id").alias("owner_id"),
+            (pl.col("depth") + 1).alias("depth_offset"),
+        ).unique(["trace_id", "parent_id"]),
+        on=["trace_id", "parent_id"],
+        how="inner",
+    )
+    mapping = owners.select(
+        "trace_id", pl.col("id").alias("segment_id"), "owner_id", "depth_offset"
+    )
+    return (
+        spans.join(mapping, on=["trace_id", "segment_id"], how="left")
+        .with_columns(
+            segment_id=pl.coalesce("owner_id", "segment_id"),
+            depth=(pl.col("depth") + pl.col("depth_offset").fill_null(0)).cast(pl.Int16),
+        )
+        .drop("owner_id", "depth_offset")
+    )
+
+
+def normalize_documents(
+    documents: Iterable[Any], *, rejections: RejectionLog | None = None
+) -> pl.DataFrame:
+    """The span frame for already-parsed segment documents (deduplicated).
+
+    Refused documents go to ``rejections`` (position: their index) when it is given.
+    """
+    builder = SpanBuilder()
+    log = rejections if rejections is not None else RejectionLog()
+    for index, document in enumerate(documents):
+        builder.add(document, source="<documents>", position=f"[{index}]", rejections=log)
+    return builder.finish().spans

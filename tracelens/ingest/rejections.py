@@ -1,0 +1,45 @@
+"""Rejected input: counted with a reason and listed, never silently dropped."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+MAX_LISTED = 50
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One refused document or record.
+
+    ``position`` locates it inside ``source``: ``line 12``, ``Traces[3].Segments[1]``, ``byte 0``.
+    """
+
+    source: str
+    position: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.source} ({self.position}): {self.reason}"
+
+
+@dataclass
+class RejectionLog:
+    """Counts every rejection and keeps the first ``limit`` for display."""
+
+    limit: int = MAX_LISTED
+    count: int = 0
+    listed: list[Rejection] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def add(self, source: str, position: str, reason: str) -> None:
+        self.count += 1
+        self.reasons[reason.split(":", 1)[0]] += 1
+        if len(self.listed) < self.limit:
+            self.listed.append(Rejection(source, position, reason))
+
+    def extend(self, other: RejectionLog) -> None:
+        self.count += other.count
+        self.reasons.update(other.reasons)
+        room = self.limit - len(self.listed)
+        self.listed.extend(other.listed[: max(room, 0)])
