@@ -15,12 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import orjson
 
 from tracelens.ingest.rejections import RejectionLog
+from tracelens.ingest.segment_model import NODE_DECODER, Node, convert_node
 from tracelens.ingest.sources import Source
 
-Located = tuple[str, Any]  # (position inside the source, parsed document)
+Located = tuple[str, Node]  # (position inside the source, validated document)
 
 ACCEPTED_FORMATS = (
     'expected a BatchGetTraces response ({"Traces": [...]}), a segment document, '
@@ -40,10 +42,31 @@ def _is_daemon_header(value: Any) -> bool:
     return type(value) is dict and value.keys() == {"format", "version"}
 
 
-def _invalid_json(exc: orjson.JSONDecodeError) -> str:
-    # NOTE: orjson is strict RFC 8259 — NaN, Infinity, trailing commas and truncation all fail,
-    # exactly the inputs the X-Ray service itself refuses.
+def _invalid_json(exc: Exception) -> str:
+    # NOTE: orjson and msgspec are strict RFC 8259 — NaN, Infinity, trailing commas and
+    # truncation all fail, exactly the inputs the X-Ray service itself refuses.
     return f"invalid JSON: {exc}"
+
+
+def schema_problem(exc: msgspec.ValidationError) -> str:
+    """``missing required field: `name` at $.subsegments[0]`` from msgspec's wording."""
+    text = str(exc)
+    detail, _, where = text.partition(" - at `")
+    where = where.rstrip("`")
+    if detail.startswith("Object missing required field "):
+        field_name = detail.removeprefix("Object missing required field ")
+        return f"missing required field: {field_name} at {where or '$'}"
+    return f"wrong type: {detail[0].lower()}{detail[1:]} at {where or '$'}"
+
+
+def _decode(text: str | bytes, source: str, position: str, rejections: RejectionLog) -> Node | None:
+    try:
+        return NODE_DECODER.decode(text)
+    except msgspec.ValidationError as exc:
+        rejections.add(source, position, schema_problem(exc))
+    except msgspec.DecodeError as exc:
+        rejections.add(source, position, _invalid_json(exc))
+    return None
 
 
 def _batch_documents(
@@ -73,10 +96,9 @@ def _batch_documents(
                     source, position, "wrong type: Document missing or not a JSON string"
                 )
                 continue
-            try:
-                yield position, orjson.loads(document)
-            except orjson.JSONDecodeError as exc:
-                rejections.add(source, position, _invalid_json(exc))
+            node = _decode(document, source, position, rejections)
+            if node is not None:
+                yield position, node
 
 
 def _value_documents(
@@ -96,7 +118,10 @@ def _value_documents(
     elif _is_daemon_header(value):
         return
     elif type(value) is dict and ("id" in value or "trace_id" in value or "name" in value):
-        yield prefix or "document", value
+        try:
+            yield prefix or "document", convert_node(value)
+        except msgspec.ValidationError as exc:
+            rejections.add(source, prefix or "document", schema_problem(exc))
     else:
         rejections.add(source, prefix or "document", f"unrecognized input: {ACCEPTED_FORMATS}")
 
@@ -108,6 +133,11 @@ def _line_documents(
         if not line.strip():
             continue
         try:
+            yield f"line {number}", NODE_DECODER.decode(line)
+            continue
+        except msgspec.DecodeError:
+            pass  # not a valid document: see what else the line holds, for the right reason
+        try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             rejections.add(source, f"line {number}", _invalid_json(exc))
@@ -115,8 +145,11 @@ def _line_documents(
         yield from _value_documents(value, source, f"line {number}", rejections, stats)
 
 
-def _first_line_is_json(data: bytes) -> bool:
-    first = data.lstrip().split(b"\n", 1)[0]
+def _looks_line_delimited(data: bytes) -> bool:
+    """True when the first line is a whole JSON value and more follows it."""
+    first, _, rest = data.lstrip().partition(b"\n")
+    if not rest.strip():
+        return False
     try:
         orjson.loads(first)
     except orjson.JSONDecodeError:
@@ -133,12 +166,12 @@ def iter_documents(source: Source, rejections: RejectionLog, stats: ReadStats) -
     if not data.strip():
         rejections.add(source.name, "byte 0", "empty input: no segment documents")
         return
+    if _looks_line_delimited(data):
+        yield from _line_documents(data, source.name, rejections, stats)
+        return
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        if _first_line_is_json(data):
-            yield from _line_documents(data, source.name, rejections, stats)
-        else:
-            rejections.add(source.name, "whole file", f"{_invalid_json(exc)}; {ACCEPTED_FORMATS}")
+        rejections.add(source.name, "whole file", f"{_invalid_json(exc)}; {ACCEPTED_FORMATS}")
         return
     yield from _value_documents(value, source.name, "", rejections, stats)

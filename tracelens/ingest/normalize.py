@@ -7,15 +7,17 @@ the frames, once.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import polars as pl
 
+from tracelens.ingest.documents import schema_problem
 from tracelens.ingest.flatten import ROW_FIELDS, DocumentError, Row, flatten_document
 from tracelens.ingest.rejections import RejectionLog
+from tracelens.ingest.segment_model import Node, convert_node
 from tracelens.schema import SPAN_SCHEMA, UTC_US, empty_frame
 
 CHUNK_ROWS = 200_000
@@ -29,8 +31,6 @@ _ROW_SCHEMA: dict[str, pl.DataType] = {
     "doc_index": pl.UInt32(),
 }
 
-_TRACE_ID = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
-_SEGMENT_ID = re.compile(r"[0-9a-f]{16}")
 _URL_HOST = r"^[A-Za-z][A-Za-z0-9+.\-]*://(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]+)"
 _ARN_FUNCTION = r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)"
 
@@ -42,17 +42,6 @@ class SpanTable:
     spans: pl.DataFrame
     documents: int  # documents accepted, duplicates included
     duplicates: int  # documents seen again (same trace id and id)
-
-
-def _check_ids(rows: list[Row], first: int) -> None:
-    trace_id = rows[first][0]
-    if not _TRACE_ID.fullmatch(trace_id):
-        raise DocumentError(f"invalid trace_id {trace_id[:60]!r}: expected 1-<8 hex>-<24 hex>")
-    for row in rows[first:]:
-        if not _SEGMENT_ID.fullmatch(row[1]):
-            raise DocumentError(
-                f"invalid id {row[1][:40]!r} in {row[6][:60]!r}: expected 16 hex digits"
-            )
 
 
 def _rows_to_frame(rows: list[Row]) -> pl.DataFrame:
@@ -86,12 +75,11 @@ class SpanBuilder:
         self._frames: list[pl.DataFrame] = []
         self._documents = 0
 
-    def add(self, document: Any, *, source: str, position: str, rejections: RejectionLog) -> bool:
+    def add(self, document: Node, *, source: str, position: str, rejections: RejectionLog) -> bool:
         """Flatten one document; a refused document is recorded and leaves no rows behind."""
         first = len(self._rows)
         try:
             self._rows.extend(flatten_document(document, self._documents))
-            _check_ids(self._rows, first)
         except DocumentError as exc:
             del self._rows[first:]
             rejections.add(source, position, str(exc))
@@ -169,5 +157,11 @@ def normalize_documents(
     builder = SpanBuilder()
     log = rejections if rejections is not None else RejectionLog()
     for index, document in enumerate(documents):
-        builder.add(document, source="<documents>", position=f"[{index}]", rejections=log)
+        position = f"[{index}]"
+        try:
+            node = document if isinstance(document, Node) else convert_node(document)
+        except msgspec.ValidationError as exc:
+            log.add("<documents>", position, schema_problem(exc))
+            continue
+        builder.add(node, source="<documents>", position=position, rejections=log)
     return builder.finish().spans
