@@ -1,0 +1,254 @@
+"""Ingest of exported X-Ray data: formats, normalization, deduplication and bad input."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+from pathlib import Path
+
+import orjson
+import polars as pl
+import pytest
+
+from tracelens.ingest.loader import load_traces
+from tracelens.ingest.normalize import normalize_documents
+from tracelens.ingest.sources import InputError
+from tracelens.schema import SPAN_SCHEMA
+
+TRACE = "1-6912a0c0-0123456789abcdef01234567"
+OTHER_TRACE = "1-6912a0c1-abcdefabcdefabcdefabcdef"
+
+
+def segment(seg_id: str = "a" * 16, trace_id: str = TRACE, **fields: object) -> dict:
+    doc: dict[str, object] = {
+        "trace_id": trace_id,
+        "id": seg_id,
+        "name": "orders-api/prod",
+        "start_time": 1762828480.123456,
+        "end_time": 1762828480.323457,
+    }
+    doc.update(fields)
+    return doc
+
+
+def batch_page(*traces: list[dict]) -> dict:
+    return {
+        "Traces": [
+            {
+                "Id": docs[0]["trace_id"],
+                "Duration": 0.2,
+                "LimitExceeded": False,
+                "Segments": [{"Id": d["id"], "Document": orjson.dumps(d).decode()} for d in docs],
+            }
+            for docs in traces
+        ],
+        "UnprocessedTraceIds": [],
+    }
+
+
+def write(path: Path, content: bytes | str) -> Path:
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+def test_microsecond_precision_and_duration_are_kept() -> None:
+    spans = normalize_documents([segment()])
+    row = spans.row(0, named=True)
+    assert row["start_time"].microsecond == 123456
+    assert row["duration_ms"] == pytest.approx(200.001)
+
+
+def test_nested_subsegments_are_flattened_with_parent_owner_and_depth() -> None:
+    doc = segment(
+        subsegments=[
+            {
+                "id": "b" * 16,
+                "name": "api.example.com",
+                "namespace": "remote",
+                "start_time": 1762828480.2,
+                "end_time": 1762828480.3,
+                "http": {"request": {"url": "https://API.example.com:8443/v1?q=1", "method": "GET"}},
+                "subsegments": [
+                    {"id": "c" * 16, "name": "dns", "start_time": 1762828480.2, "end_time": 1762828480.21}
+                ],
+            }
+        ]
+    )
+    spans = normalize_documents([doc]).sort("depth")
+    assert spans.get_column("depth").to_list() == [0, 1, 2]
+    assert spans.get_column("parent_id").to_list() == [None, "a" * 16, "b" * 16]
+    assert set(spans.get_column("segment_id")) == {"a" * 16}
+    assert spans.get_column("kind").to_list() == ["segment", "subsegment", "subsegment"]
+    assert spans.get_column("host").to_list()[1] == "api.example.com"
+
+
+def test_aws_fields_cause_and_annotations() -> None:
+    doc = segment(
+        origin="AWS::Lambda::Function",
+        annotations={"note": "<b>café</b>"},
+        subsegments=[
+            {
+                "id": "b" * 16,
+                "name": "DynamoDB",
+                "namespace": "aws",
+                "start_time": 1762828480.2,
+                "end_time": 1762828480.3,
+                "throttle": True,
+                "error": True,
+                "http": {"response": {"status": "400"}},
+                "aws": {"operation": "GetItem", "table_name": "orders", "retries": 3},
+                "cause": {"exceptions": [{"type": "ProvisionedThroughputExceededException", "message": "Rate"}]},
+            },
+            {
+                "id": "c" * 16,
+                "name": "Lambda",
+                "namespace": "aws",
+                "start_time": 1762828480.2,
+                "end_time": 1762828480.3,
+                "aws": {"operation": "Invoke", "function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:payments:live"},
+                "cause": "0123456789abcdef",
+            },
+        ],
+    )
+    spans = normalize_documents([doc]).sort("id")
+    root, dynamo, invoke = spans.iter_rows(named=True)
+    assert orjson.loads(root["annotations"]) == {"note": "<b>café</b>"}
+    assert (dynamo["aws_operation"], dynamo["aws_resource"], dynamo["aws_retries"]) == ("GetItem", "orders", 3)
+    assert dynamo["http_status"] == 400 and dynamo["throttle"] and dynamo["exception_count"] == 1
+    assert dynamo["exception_type"] == "ProvisionedThroughputExceededException"
+    assert invoke["function_name"] == "payments"
+    assert invoke["cause_ref"] == "0123456789abcdef"
+
+
+def test_every_format_is_detected_by_content(tmp_path: Path) -> None:
+    docs = [segment(f"{i:016x}", trace_id=TRACE if i < 3 else OTHER_TRACE) for i in range(6)]
+    write(tmp_path / "page.txt", orjson.dumps(batch_page(docs[:2])))
+    header = b'{"format": "json", "version": 1}\n'
+    write(tmp_path / "daemon.json", header + orjson.dumps(docs[2]) + b"\n" + orjson.dumps(docs[3]) + b"\n")
+    write(tmp_path / "array.ndjson", orjson.dumps([docs[4]], option=orjson.OPT_INDENT_2))
+    (tmp_path / "nested").mkdir()
+    write(tmp_path / "nested" / "one.gz", gzip.compress(orjson.dumps(docs[5], option=orjson.OPT_INDENT_2)))
+    loaded = load_traces([tmp_path])
+    assert loaded.rejections.count == 0
+    assert (loaded.segments, loaded.traces, loaded.sources) == (6, 2, 4)
+
+
+def test_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = orjson.dumps(batch_page([segment()]))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    assert load_traces(["-"]).segments == 1
+
+
+def test_duplicates_count_once_and_completed_supersedes_in_progress(tmp_path: Path) -> None:
+    in_progress = segment("d" * 16, in_progress=True)
+    del in_progress["end_time"]
+    complete = segment("d" * 16)
+    write(tmp_path / "a.json", orjson.dumps(batch_page([in_progress, segment("e" * 16)])))
+    write(tmp_path / "b.json", orjson.dumps(batch_page([complete, segment("e" * 16)])))
+    loaded = load_traces([tmp_path])
+    assert (loaded.documents, loaded.segments, loaded.duplicates) == (4, 2, 2)
+    assert loaded.spans.filter(pl.col("id") == "d" * 16).get_column("in_progress").to_list() == [False]
+
+
+def test_in_progress_document_alone_is_kept_without_end() -> None:
+    doc = segment(in_progress=True)
+    del doc["end_time"]
+    row = normalize_documents([doc]).row(0, named=True)
+    assert row["in_progress"] and row["end_time"] is None and row["duration_ms"] is None
+
+
+def test_independent_subsegment_joins_its_owning_segment() -> None:
+    parent = segment(subsegments=[{"id": "b" * 16, "name": "work", "start_time": 1762828480.2, "end_time": 1762828480.3}])
+    independent = {
+        "type": "subsegment",
+        "trace_id": TRACE,
+        "parent_id": "b" * 16,
+        "id": "c" * 16,
+        "name": "api.example.com",
+        "namespace": "remote",
+        "start_time": 1762828480.21,
+        "end_time": 1762828480.29,
+        "subsegments": [{"id": "f" * 16, "name": "dns", "start_time": 1762828480.21, "end_time": 1762828480.22}],
+    }
+    spans = normalize_documents([independent, parent])
+    rows = {r["id"]: r for r in spans.iter_rows(named=True)}
+    assert rows["c" * 16]["segment_id"] == "a" * 16 and rows["c" * 16]["depth"] == 2
+    assert rows["f" * 16]["segment_id"] == "a" * 16 and rows["f" * 16]["depth"] == 3
+    assert rows["c" * 16]["kind"] == "subsegment"
+
+
+def test_unicode_html_and_unknown_fields_survive() -> None:
+    doc = segment(name="</script><img src=x onerror=alert(1)> – 東京", extra={"anything": [1, 2]}, service={"v": 1})
+    assert normalize_documents([doc]).item(0, "name") == "</script><img src=x onerror=alert(1)> – 東京"
+
+
+BAD_LINES = [
+    (b'{"trace_id": "%s", "id": "1111111111111111", "name": "x", "start_time": NaN, "end_time": 1}', "invalid JSON"),
+    (b'{"trace_id": "%s", "id": "2222222222222222", "name": "x", "start_time": Infinity, "end_time": 1}', "invalid JSON"),
+    (b'{"trace_id": "%s", "id": "3333333333333333", "name": "x", "start_time": 1, "end_time": 2,}', "invalid JSON"),
+    (b'{"trace_id": "%s", "id": "4444444444444444", "name": "x", "start_ti', "invalid JSON"),
+    (b'{"trace_id": "%s", "name": "x", "start_time": 1, "end_time": 2}', "missing required field: `id`"),
+    (b'{"trace_id": "%s", "id": "5555555555555555", "start_time": 1, "end_time": 2}', "missing required field: `name`"),
+    (b'{"trace_id": "%s", "id": "6666666666666666", "name": "x", "end_time": 2}', "missing required field: `start_time`"),
+    (b'{"id": "7777777777777777", "name": "x", "start_time": 1, "end_time": 2}', "missing required field: trace_id"),
+    (b'{"trace_id": "%s", "id": "8888888888888888", "name": 5, "start_time": 1, "end_time": 2}', "wrong type"),
+    (b'{"trace_id": "%s", "id": "9999999999999999", "name": "x", "start_time": "1", "end_time": 2}', "wrong type"),
+    (b'{"trace_id": "%s", "id": "not-hex", "name": "x", "start_time": 1, "end_time": 2}', "wrong type"),
+    (b'{"trace_id": "%s", "id": "aaaaaaaaaaaaaaa0", "name": "x", "start_time": 1}', "missing required field: end_time"),
+    (
+        b'{"trace_id": "%s", "id": "bbbbbbbbbbbbbbb0", "name": "x", "start_time": 1, "end_time": 2,'
+        b' "subsegments": [{"id": "cccccccccccccc00", "start_time": 1, "end_time": 2}]}',
+        "missing required field: `name` at $.subsegments[0]",
+    ),
+]
+
+
+def test_each_bad_document_is_rejected_with_reason_and_position(tmp_path: Path) -> None:
+    good = [orjson.dumps(segment(f"{i:016x}")) for i in range(1, 4)]
+    lines = [good[0]] + [line.replace(b"%s", TRACE.encode()) for line, _ in BAD_LINES] + good[1:]
+    path = write(tmp_path / "mixed.ndjson", b"\n".join(lines) + b"\n")
+    loaded = load_traces([path])
+    assert loaded.segments == 3, "good documents around bad ones are all kept"
+    assert loaded.rejections.count == len(BAD_LINES)
+    assert loaded.documents == 3 + len(BAD_LINES)
+    for rejection, (_, expected), number in zip(loaded.rejections.listed, BAD_LINES, range(2, 99), strict=False):
+        assert rejection.source == str(path)
+        assert rejection.position == f"line {number}"
+        assert expected in rejection.reason, rejection.reason
+
+
+def test_truncated_file_is_one_clear_rejection(tmp_path: Path) -> None:
+    data = orjson.dumps(batch_page([segment()]), option=orjson.OPT_INDENT_2)
+    path = write(tmp_path / "cut.json", data[: len(data) // 2])
+    loaded = load_traces([path, write(tmp_path / "ok.json", orjson.dumps(segment("f" * 16)))])
+    assert loaded.segments == 1 and loaded.rejections.count == 1
+    assert loaded.rejections.listed[0].source == str(path)
+    assert "invalid JSON" in loaded.rejections.listed[0].reason
+
+
+def test_bad_document_inside_a_batch_page_names_trace_and_segment(tmp_path: Path) -> None:
+    page = batch_page([segment(), segment("b" * 16)])
+    page["Traces"][0]["Segments"][1]["Document"] = '{"id": "bbbbbbbbbbbbbbbb", "name": "x", "start_time": NaN}'
+    loaded = load_traces([write(tmp_path / "p.json", orjson.dumps(page))])
+    assert loaded.segments == 1
+    assert loaded.rejections.listed[0].position == "Traces[0].Segments[1]"
+
+
+def test_unrecognized_json_and_empty_files_are_rejected(tmp_path: Path) -> None:
+    loaded = load_traces([write(tmp_path / "x.json", b'{"hello": 1}'), write(tmp_path / "e.json", b"  \n")])
+    assert loaded.rejections.count == 2
+    assert "unrecognized input" in loaded.rejections.listed[0].reason
+    assert "empty input" in loaded.rejections.listed[1].reason
+
+
+def test_unreadable_paths_raise_input_error_naming_the_path(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no-such-file"):
+        load_traces([tmp_path / "no-such-file.json"])
+    with pytest.raises(InputError, match="not a readable gzip"):
+        load_traces([write(tmp_path / "bad.gz", b"\x1f\x8b\x08garbage")])
+
+
+def test_empty_input_still_has_the_span_schema() -> None:
+    spans = normalize_documents([])
+    assert dict(spans.schema) == SPAN_SCHEMA
