@@ -1,0 +1,100 @@
+"""Run every analysis over loaded inputs: the one place that wires analyses together.
+
+Analyses stay pure; this module only decides which frames each one gets. The result feeds both
+the JSON contract (:mod:`tracelens.contract`) and the HTML report (:mod:`tracelens.report`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import polars as pl
+
+from analyses.bottlenecks import bottlenecks, critical_path
+from analyses.cold_starts import cold_starts
+from analyses.dns import connection_setup, dns_lookups
+from analyses.findings import findings
+from analyses.functions import function_table
+from analyses.invocations import invocations
+from analyses.service_map import (
+    build_service_map,
+    find_cycles,
+    service_map_edges,
+    service_map_nodes,
+)
+from analyses.throttles import downstream_throttles, invocation_throttles, throttle_timeline
+from tracelens.inputs import Inputs
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Every analysis output, as frames with declared schemas (see each analysis module)."""
+
+    inputs: Inputs
+    invocations: pl.DataFrame
+    functions: pl.DataFrame
+    cold_starts: pl.DataFrame
+    invocation_throttles: pl.DataFrame
+    downstream_throttles: pl.DataFrame
+    throttle_timeline: pl.DataFrame
+    dns: pl.DataFrame
+    connection_setup: pl.DataFrame
+    critical_path: pl.DataFrame
+    bottlenecks: pl.DataFrame
+    service_nodes: pl.DataFrame
+    service_edges: pl.DataFrame
+    service_graph: nx.DiGraph
+    cycles: list[list[str]]
+    findings: pl.DataFrame
+
+
+def run_analysis(inputs: Inputs) -> AnalysisResult:
+    """Every analysis over ``inputs``; side inputs that were not given are passed as None."""
+    spans = inputs.traces.spans
+    reports = inputs.logs.reports if inputs.logs is not None else None
+    metrics = inputs.metrics
+    config = inputs.functions.functions if inputs.functions is not None else None
+    account_limit = inputs.functions.account_concurrency_limit if inputs.functions else None
+
+    invocation_rows = invocations(spans)
+    cold = cold_starts(spans, reports=reports)
+    throttled = invocation_throttles(
+        spans, metrics=metrics, functions=config, account_concurrency_limit=account_limit
+    )
+    downstream = downstream_throttles(spans)
+    dns = dns_lookups(spans, functions=config)
+    connections = connection_setup(spans)
+    path = critical_path(spans)
+    slow = bottlenecks(spans)
+    nodes, edges = service_map_nodes(spans), service_map_edges(spans)
+    graph = build_service_map(nodes, edges)
+    cycles = find_cycles(graph)
+    table = function_table(spans, reports=reports, functions=config)
+    return AnalysisResult(
+        inputs=inputs,
+        invocations=invocation_rows,
+        functions=table,
+        cold_starts=cold,
+        invocation_throttles=throttled,
+        downstream_throttles=downstream,
+        throttle_timeline=throttle_timeline(spans, metrics=metrics),
+        dns=dns,
+        connection_setup=connections,
+        critical_path=path,
+        bottlenecks=slow,
+        service_nodes=nodes,
+        service_edges=edges,
+        service_graph=graph,
+        cycles=cycles,
+        findings=findings(
+            functions=table,
+            cold_starts=cold,
+            invocation_throttles=throttled,
+            downstream_throttles=downstream,
+            dns=dns,
+            connection_setup=connections,
+            bottlenecks=slow,
+            service_map_edges=edges,
+        ),
+    )

@@ -1,0 +1,58 @@
+"""``tracelens analyze``: every analysis as one JSON object (or a short text summary)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import orjson
+
+from tracelens.analysis import run_analysis
+from tracelens.cli.loading import load_for_command
+from tracelens.cli.options import quiet, side_inputs, strictness
+from tracelens.cli.progress import Progress
+from tracelens.contract import to_contract
+from tracelens.summary import text_summary
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@side_inputs()
+@strictness()
+@click.option("--json", "as_json", is_flag=True, help="Print the analysis as one JSON object.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the output to FILE instead of standard output.",
+)
+@quiet()
+def analyze(
+    paths: tuple[str, ...],
+    logs: tuple[str, ...],
+    metrics: tuple[str, ...],
+    functions: tuple[str, ...],
+    strict: bool,
+    as_json: bool,
+    out: Path | None,
+    quiet: bool,
+) -> None:
+    """Analyze exported X-Ray traces: cold starts, throttles, DNS, bottlenecks, service map.
+
+    PATH is a file, a directory (read recursively), a .gz file, or - for standard input, holding
+    BatchGetTraces responses, raw segment documents (one per line, as the X-Ray daemon receives
+    them), a single document or a JSON array of them. The format is detected from the content.
+    """
+    progress = Progress(quiet=quiet)
+    inputs = load_for_command(
+        paths, logs=logs, metrics=metrics, functions=functions, strict=strict, progress=progress
+    )
+    result = run_analysis(inputs)
+    if as_json:
+        data = orjson.dumps(to_contract(result), option=orjson.OPT_INDENT_2) + b"\n"
+    else:
+        data = text_summary(result).encode()
+    if out is None:
+        click.get_binary_stream("stdout").write(data)
+    else:
+        out.write_bytes(data)
+        progress.done(f"wrote {out}")

@@ -1,0 +1,77 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(function: F) -> F:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+def side_inputs() -> Callable[[F], F]:
+    """``--logs``, ``--metrics``, ``--functions``: repeatable, in the shapes AWS tools print."""
+    return _compose(
+        click.option(
+            "--logs",
+            "logs",
+            multiple=True,
+            metavar="PATH",
+            help="Lambda log lines: text export, `aws logs filter-log-events` JSON, Logs "
+            "Insights GetQueryResults JSON, or JSON-format platform.* records. Repeatable.",
+        ),
+        click.option(
+            "--metrics",
+            "metrics",
+            multiple=True,
+            metavar="PATH",
+            help="`aws cloudwatch get-metric-data --output json` responses; each query's "
+            "Label is '<FunctionName> <MetricName> <Stat>' ('(account) ...' for account "
+            "level). Repeatable.",
+        ),
+        click.option(
+            "--functions",
+            "functions",
+            multiple=True,
+            metavar="PATH",
+            help="`aws lambda list-functions` output, plus optionally get-function, "
+            "list-provisioned-concurrency-configs and get-account-settings responses. Repeatable.",
+        ),
+    )
+
+
+def strictness() -> Callable[[F], F]:
+    return click.option(
+        "--strict",
+        is_flag=True,
+        help="Exit non-zero if any document or record is rejected, naming the file and position.",
+    )
+
+
+def quiet() -> Callable[[F], F]:
+    return click.option(
+        "-q", "--quiet", is_flag=True, help="Print nothing on standard error but errors."
+    )
+
+
+def time_window() -> Callable[[F], F]:
+    """``--since``/``--until``: a duration back from now (``6h``) or an ISO 8601 time."""
+    return _compose(
+        click.option(
+            "--since",
+            metavar="WHEN",
+            help="Start of the window: a duration back from now (30m, 6h, 2d) or an ISO 8601 "
+            "time. Keeps whole traces that start inside the window.",
+        ),
+        click.option("--until", metavar="WHEN", help="End of the window, same forms as --since."),
+    )

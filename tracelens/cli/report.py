@@ -1,0 +1,70 @@
+"""``tracelens report``: the self-contained on-call HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tracelens.analysis import run_analysis
+from tracelens.cli.loading import load_for_command
+from tracelens.cli.options import quiet, side_inputs, strictness, time_window
+from tracelens.cli.progress import Progress
+from tracelens.timewindow import TimeWindow, TimeWindowError
+
+
+@click.command()
+@click.argument("paths", nargs=-1, metavar="PATH...")
+@side_inputs()
+@strictness()
+@time_window()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("tracelens-report.html"),
+    show_default=True,
+    help="Where to write the HTML file.",
+)
+@click.option("--title", help="Title shown at the top of the report.")
+@click.option("--region", help="AWS region for X-Ray console links (default: from the traces).")
+@click.option("--cdn", is_flag=True, help="Link plotly.js from its CDN instead of embedding it.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the report in a browser.")
+@quiet()
+def report(
+    paths: tuple[str, ...],
+    logs: tuple[str, ...],
+    metrics: tuple[str, ...],
+    functions: tuple[str, ...],
+    strict: bool,
+    since: str | None,
+    until: str | None,
+    out: Path,
+    title: str | None,
+    region: str | None,
+    cdn: bool,
+    open_browser: bool,
+    quiet: bool,
+) -> None:
+    """Write one HTML report: findings first, then the service map, throttles, cold starts,
+    VPC DNS latency, bottlenecks and a per-function table.
+
+    PATH takes the same inputs as `tracelens analyze`. The file works offline.
+    """
+    from tracelens.report import write_report  # plotly loads only when a report is drawn
+
+    if not paths:
+        raise click.UsageError("give at least one PATH with exported traces")
+    progress = Progress(quiet=quiet)
+    inputs = load_for_command(
+        paths, logs=logs, metrics=metrics, functions=functions, strict=strict, progress=progress
+    )
+    try:
+        window = TimeWindow.parse(since, until)
+    except TimeWindowError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
+    result = run_analysis(inputs.within(window))
+    written = write_report(result, out, title=title, cdn=cdn, region=region)
+    progress.done(f"wrote report {written}")
+    click.echo(str(written))
+    if open_browser:
+        click.launch(str(written))

@@ -1,0 +1,187 @@
+"""The JSON contract of ``tracelens analyze --json`` (schema_version 1).
+
+Keys may be added; the documented ones keep their names and meanings (README, "The JSON
+contract"). This module only reshapes analysis frames: it computes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import polars as pl
+
+from tracelens.analysis import AnalysisResult
+
+SCHEMA_VERSION = 1
+
+
+def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dicts()
+
+
+def _percentiles(row: dict[str, Any], prefix: str, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: row.get(f"{prefix}{name}_ms") for name in names}
+
+
+def _input(result: AnalysisResult) -> dict[str, Any]:
+    inputs = result.inputs
+    traces = inputs.traces
+    rejections = inputs.all_rejections()
+    return {
+        "documents": traces.documents,
+        "segments": traces.segments,
+        "traces": traces.traces,
+        "duplicates": traces.duplicates,
+        "rejected": rejections.count,
+        "rejections": [
+            {"source": r.source, "position": r.position, "reason": r.reason}
+            for r in rejections.listed
+        ],
+        "rejected_documents": traces.rejections.count,
+        "rejected_side_records": inputs.side_rejections.count,
+        "in_progress": traces.in_progress,
+        "limit_exceeded_traces": traces.read_stats.limit_exceeded_traces,
+        "unprocessed_trace_ids": traces.read_stats.unprocessed_trace_ids[:100],
+        "sources": inputs.sources_used(),
+    }
+
+
+def _functions(result: AnalysisResult) -> list[dict[str, Any]]:
+    joined = result.functions.join(
+        result.cold_starts.drop("invocations", "cold_starts"), on="function_name", how="left"
+    )
+    out = []
+    for row in _records(joined.sort("function_name")):
+        invocations = row["invocations"] or 0
+        out.append(
+            {
+                "name": row["function_name"],
+                "invocations": invocations,
+                "cold_starts": row["cold_starts"] or 0,
+                "cold_start_rate": row.get("cold_start_rate") or 0.0,
+                "init_ms": _percentiles(row, "init_", ("p50", "p95", "p99", "max")),
+                "throttled": row["throttled"] or 0,
+                "errors": row["errors"] or 0,
+                "faults": row["faults"] or 0,
+                "cold_start_kinds": {
+                    kind: row.get(kind) or 0 for kind in ("on_demand", "provisioned", "snapstart")
+                },
+                "cold_starts_from_logs": row.get("cold_starts_from_logs") or 0,
+                "timeouts": row["timeouts"] or 0,
+                "duration_ms": _percentiles(row, "duration_", ("p50", "p95", "p99")),
+                "memory_size_mb": row["memory_size_mb"],
+                "vpc_attached": row["vpc_attached"],
+                "reserved_concurrency": row["reserved_concurrency"],
+                "provisioned_concurrency": row["provisioned_concurrency"],
+            }
+        )
+    return out
+
+
+def _throttles(result: AnalysisResult) -> list[dict[str, Any]]:
+    invocation = [
+        {
+            "kind": "invocation",
+            "source": row["source"],
+            "target": row["target"],
+            "operation": "Invoke",
+            "count": row["throttled_attempts"],
+            "cause": row["cause"],
+            "absorbed_by": row["absorbed_by"],
+            "throttled_calls": row["throttled_calls"],
+            "recovered_calls": row["recovered_calls"],
+            "example_trace_id": row["example_trace_id"],
+        }
+        for row in _records(result.invocation_throttles)
+    ]
+    throttled = result.downstream_throttles.filter(pl.col("throttled_calls") > 0)
+    downstream = [
+        {
+            "kind": "downstream",
+            "source": row["source"],
+            "target": row["resource"] or row["service"],
+            "service": row["service"],
+            "operation": row["operation"],
+            "count": row["throttled_calls"],
+            "cause": row["cause"],
+            "calls": row["calls"],
+            "retries": row["retries"],
+            "exception_type": row["exception_type"],
+            "example_trace_id": row["example_trace_id"],
+        }
+        for row in _records(throttled)
+    ]
+    return invocation + downstream
+
+
+def _dns(result: AnalysisResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "function": row["function_name"],
+            "host": row["host"],
+            "lookups": row["lookups"],
+            "latency_ms": _percentiles(row, "", ("p50", "p95", "max")),
+            "failures": row["failures"],
+            "invocation_share": row["invocation_share"],
+            "cold": {"lookups": row["cold_lookups"], "p50_ms": row["cold_p50_ms"]},
+            "warm": {"lookups": row["warm_lookups"], "p50_ms": row["warm_p50_ms"]},
+            "vpc_attached": row["vpc_attached"],
+        }
+        for row in _records(result.dns)
+    ]
+
+
+def _bottlenecks(result: AnalysisResult) -> list[dict[str, Any]]:
+    columns = ("entry", "node", "node_type", "critical_path_share", "slow_share", "traces")
+    return [
+        {key: row[key] for key in columns} | {"example_trace_id": row["example_trace_id"]}
+        for row in _records(result.bottlenecks)
+    ]
+
+
+def _service_map(result: AnalysisResult) -> dict[str, Any]:
+    edges = [
+        {
+            "source": row["source"],
+            "source_type": row["source_type"],
+            "target": row["target"],
+            "target_type": row["target_type"],
+            "calls": row["calls"],
+            "errors": row["errors"],
+            "faults": row["faults"],
+            "throttles": row["throttles"],
+            "latency_ms": _percentiles(row, "", ("p50", "p95", "p99")),
+        }
+        for row in _records(result.service_edges)
+    ]
+    return {"nodes": _records(result.service_nodes), "edges": edges, "cycles": result.cycles}
+
+
+def _findings(result: AnalysisResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "severity": row["severity"],
+            "kind": row["kind"],
+            "subject": row["subject"],
+            "message": row["message"],
+            "recommendation": row["recommendation"],
+            "evidence": orjson.loads(row["evidence"]) if row["evidence"] else {},
+            "trace_id": row["trace_id"],
+        }
+        for row in _records(result.findings)
+    ]
+
+
+def to_contract(result: AnalysisResult) -> dict[str, Any]:
+    """The analysis as plain JSON-ready data (times as ISO 8601 strings)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "input": _input(result),
+        "functions": _functions(result),
+        "throttles": _throttles(result),
+        "dns": _dns(result),
+        "bottlenecks": _bottlenecks(result),
+        "service_map": _service_map(result),
+        "findings": _findings(result),
+    }

@@ -1,0 +1,96 @@
+"""Everything an analysis reads: traces plus the optional side inputs, loaded together."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import polars as pl
+
+from tracelens.ingest.loader import ProgressCallback, TraceInput, load_traces
+from tracelens.ingest.rejections import RejectionLog
+from tracelens.sideinputs import (
+    FunctionInventory,
+    LambdaLogs,
+    load_functions,
+    load_logs,
+    load_metrics,
+)
+from tracelens.timewindow import TimeWindow
+
+PathList = Sequence[str | Path]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Loaded inputs; a side input that was not given is None (not an empty frame)."""
+
+    traces: TraceInput
+    logs: LambdaLogs | None = None
+    metrics: pl.DataFrame | None = None
+    functions: FunctionInventory | None = None
+    # Records refused in side inputs (trace documents are counted in ``traces.rejections``).
+    side_rejections: RejectionLog = field(default_factory=RejectionLog)
+    region: str | None = None
+
+    @property
+    def rejected(self) -> int:
+        return self.traces.rejections.count + self.side_rejections.count
+
+    def all_rejections(self) -> RejectionLog:
+        combined = RejectionLog()
+        combined.extend(self.traces.rejections)
+        combined.extend(self.side_rejections)
+        return combined
+
+    def within(self, window: TimeWindow) -> Inputs:
+        """The same inputs keeping only whole traces that start inside ``window``."""
+        if window.is_open:
+            return self
+        spans = self.traces.spans
+        starts = spans.group_by("trace_id").agg(pl.col("start_time").min())
+        if window.start is not None:
+            starts = starts.filter(pl.col("start_time") >= window.start)
+        if window.end is not None:
+            starts = starts.filter(pl.col("start_time") < window.end)
+        kept = spans.join(starts.select("trace_id"), on="trace_id", how="semi")
+        return replace(self, traces=replace(self.traces, spans=kept))
+
+    def sources_used(self) -> list[str]:
+        used = ["traces"]
+        used += [
+            name
+            for name, value in (
+                ("logs", self.logs),
+                ("metrics", self.metrics),
+                ("configuration", self.functions),
+            )
+            if value is not None
+        ]
+        return used
+
+
+def load_inputs(
+    paths: PathList,
+    *,
+    logs: PathList = (),
+    metrics: PathList = (),
+    functions: PathList = (),
+    progress: ProgressCallback | None = None,
+) -> Inputs:
+    """Load traces under ``paths`` and each side input that was named.
+
+    Raises
+    ------
+    tracelens.ingest.sources.InputError
+        When any named path cannot be read at all.
+    """
+    side = RejectionLog()
+    return Inputs(
+        traces=load_traces(paths, progress=progress),
+        logs=load_logs(logs, rejections=side) if logs else None,
+        metrics=load_metrics(metrics, rejections=side) if metrics else None,
+        functions=load_functions(functions, rejections=side) if functions else None,
+        side_rejections=side,
+    )

@@ -1,0 +1,49 @@
+"""A short plain-text summary for a terminal: findings first, then the busiest functions."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tracelens.analysis import AnalysisResult
+
+MAX_FINDINGS = 15
+MAX_FUNCTIONS = 15
+
+
+def _fmt_ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def text_summary(result: AnalysisResult) -> str:
+    """What an on-call engineer reads first, in under 40 lines."""
+    traces = result.inputs.traces
+    lines = [
+        f"{traces.segments:,} segments in {traces.traces:,} traces "
+        f"({traces.duplicates:,} duplicates, {result.inputs.rejected:,} rejected)",
+        "",
+        "Findings:" if result.findings.height else "Findings: none",
+    ]
+    for row in result.findings.head(MAX_FINDINGS).iter_rows(named=True):
+        lines.append(f"  [{row['severity']:<8}] {row['message']}")
+        lines.append(f"             -> {row['recommendation']}")
+    if result.findings.height > MAX_FINDINGS:
+        lines.append(f"  ... and {result.findings.height - MAX_FINDINGS} more (use --json)")
+    table = result.functions.sort("invocations", descending=True).head(MAX_FUNCTIONS)
+    if table.height:
+        header = f"{'function':<32} {'inv':>6} {'cold':>5} {'thr':>5} {'err':>4} {'flt':>4}"
+        lines += ["", f"{header} {'p95 ms':>8}"]
+        for row in table.iter_rows(named=True):
+            lines.append(
+                f"{row['function_name'][:32]:<32} {row['invocations']:>6} {row['cold_starts']:>5} "
+                f"{row['throttled']:>5} {row['errors']:>4} {row['faults']:>4} "
+                f"{_fmt_ms(row['duration_p95_ms']):>8}"
+            )
+    slow = result.bottlenecks.filter(pl.col("slow_share") > 0).sort("slow_share", descending=True)
+    if slow.height:
+        top = slow.row(0, named=True)
+        lines += [
+            "",
+            f"Slowest path: {top['node']} holds {top['slow_share']:.0%} of the critical path "
+            f"of the slowest {top['entry']} requests.",
+        ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,52 @@
+"""Time windows given on the command line: ``6h``, ``90m``, ``2d`` or ISO 8601 timestamps."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class TimeWindowError(ValueError):
+    """A --since/--until value that is neither a duration nor a timestamp."""
+
+
+def parse_instant(text: str, *, now: datetime) -> datetime:
+    """``6h`` means six hours before ``now``; anything else must be an ISO 8601 timestamp."""
+    match = _RELATIVE.match(text.strip())
+    if match:
+        return now - timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise TimeWindowError(
+            f"{text!r} is not a duration (like 30m, 6h, 2d) or an ISO 8601 time "
+            "(like 2026-11-20T09:00:00Z)"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A half-open interval [start, end); either side may be open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @classmethod
+    def parse(
+        cls, since: str | None, until: str | None, *, now: datetime | None = None
+    ) -> TimeWindow:
+        moment = now or datetime.now(UTC)
+        start = parse_instant(since, now=moment) if since else None
+        end = parse_instant(until, now=moment) if until else None
+        if start and end and start >= end:
+            raise TimeWindowError(f"--since ({start:%Y-%m-%dT%H:%M:%SZ}) is not before --until")
+        return cls(start, end)
+
+    @property
+    def is_open(self) -> bool:
+        return self.start is None and self.end is None
