@@ -1,0 +1,309 @@
+"""CloudWatch: AWS/Lambda metrics per function and for the account, with GetMetricData.
+
+Every query's ``Label`` is ``"<FunctionName> <MetricName> <Stat>"`` (account level:
+``"(account) <MetricName> <Stat>"``) and its ``Id`` is ``m0``, ``m1``, ...: the metrics parser
+relies on the label. Metrics are published minutes late, so the read window ends ``lag`` before
+now and starts ``lag`` before the requested start: the trailing minutes read last time, which
+may have grown since, are read again (the store keeps the latest value per datapoint).
+
+Percentile statistics (p50/p95/p99) are queried in their own calls: an endpoint that cannot
+compute them (moto) fails only those calls, which become warnings while the other statistics
+are still collected.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from collectors.base import (
+    CollectorResult,
+    Failure,
+    RawPage,
+    RetrySettings,
+    Window,
+    floor_time,
+    strip_metadata,
+)
+from collectors.metering import CALL_ERRORS, CallMeter, failure_from
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+
+API_CALLS = frozenset({"cloudwatch:GetMetricData"})
+
+METRIC_DATA = "cloudwatch.get_metric_data"
+NAMESPACE = "AWS/Lambda"
+ACCOUNT_LABEL = "(account)"
+MAX_QUERIES_PER_CALL = 500
+
+FUNCTION_METRICS: tuple[tuple[str, str], ...] = (
+    ("Invocations", "Sum"),
+    ("Errors", "Sum"),
+    ("Throttles", "Sum"),
+    ("Duration", "p50"),
+    ("Duration", "p95"),
+    ("Duration", "p99"),
+    ("Duration", "Average"),
+    ("ConcurrentExecutions", "Maximum"),
+    ("ProvisionedConcurrencyUtilization", "Maximum"),
+    ("ProvisionedConcurrencySpilloverInvocations", "Sum"),
+)
+ACCOUNT_METRICS: tuple[tuple[str, str], ...] = (
+    ("ConcurrentExecutions", "Maximum"),
+    ("UnreservedConcurrentExecutions", "Maximum"),
+    ("ClaimedAccountConcurrency", "Maximum"),
+)
+STANDARD_STATS = frozenset({"Sum", "Average", "Maximum", "Minimum", "SampleCount"})
+PERCENTILE_STATS = frozenset(stat for _, stat in FUNCTION_METRICS if stat not in STANDARD_STATS)
+
+
+def metric_label(function_name: str | None, metric: str, stat: str) -> str:
+    """The query label the metrics parser reads: ``"<function|(account)> <metric> <stat>"``."""
+    return f"{function_name or ACCOUNT_LABEL} {metric} {stat}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricsResult(CollectorResult):
+    """A CloudWatch run.
+
+    Attributes
+    ----------
+    query_window
+        What was read: ``window`` widened back by ``lag`` (the re-read) and aligned to the
+        period; None when the window ended too recently to read anything.
+    degraded_stats
+        Statistics that failed or returned nothing while the others worked (reported in
+        ``warnings``; they do not make the result incomplete).
+    """
+
+    query_window: Window | None = None
+    degraded_stats: frozenset[str] = frozenset()
+
+
+class CloudWatchCollector:
+    """Reads AWS/Lambda metrics for a window.
+
+    Parameters
+    ----------
+    client
+        A CloudWatch client; when None one is made from ``session`` on first use.
+    session
+        The session to make the client from (default: a new ``boto3.Session()``).
+    retry
+        Retry settings; also used for the client made from ``session``.
+    sleep
+        Called with seconds to wait between retries (tests pass a no-op).
+    clock
+        Returns the current time (UTC); the window is clamped to ``clock() - lag``.
+    period_s
+        The datapoint period in seconds (60 = one-minute datapoints).
+    """
+
+    def __init__(
+        self,
+        *,
+        client: CloudWatchClient | None = None,
+        session: boto3.Session | None = None,
+        retry: RetrySettings | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        period_s: int = 60,
+    ) -> None:
+        self._client = client
+        self._session = session
+        self._retry = retry or RetrySettings()
+        self._sleep = sleep
+        self._clock = clock
+        self._period = timedelta(seconds=period_s)
+
+    @property
+    def client(self) -> CloudWatchClient:
+        """The injected client, or one made from the session on first use."""
+        if self._client is None:
+            session = self._session or boto3.Session()
+            self._client = session.client("cloudwatch", config=self._retry.botocore_config())
+        return self._client
+
+    def collect(
+        self,
+        window: Window,
+        *,
+        functions: Sequence[str],
+        lag: timedelta = timedelta(minutes=10),
+        account_level: bool = True,
+    ) -> MetricsResult:
+        """Metrics for ``functions`` (and the account) over ``window``, respecting ``lag``.
+
+        Returns
+        -------
+        MetricsResult
+            ``window`` is the requested window cut at ``now - lag`` (where a checkpoint may
+            advance to); ``query_window`` adds the re-read trailing ``lag``.
+        """
+        read_end = floor_time(min(window.end, self._clock() - lag), self._period)
+        read_start = floor_time(window.start - lag, self._period)
+        meter = CallMeter(settings=self._retry, sleep=self._sleep)
+        if read_end <= max(read_start, window.start):
+            warning = f"nothing to read yet: {window} ends after now - lag ({lag})"
+            return _nothing_yet(meter, warning)
+        query_window = Window(read_start, read_end)
+        queries = build_queries(functions, account_level=account_level, period=self._period)
+        run = _Run(meter)
+        with meter.watching(self.client):
+            for stat_group, batch in _batches(queries):
+                self._read(run, query_window, stat_group, batch)
+        return run.result(Window(window.start, read_end), query_window)
+
+    def _read(self, run: _Run, window: Window, group: str, batch: list[dict[str, Any]]) -> None:
+        params: dict[str, Any] = {
+            "MetricDataQueries": batch,
+            "StartTime": window.start,
+            "EndTime": window.end,
+            "ScanBy": "TimestampAscending",
+        }
+        while True:
+            try:
+                response = run.meter.call(self.client.get_metric_data, **params)
+            except CALL_ERRORS as exc:
+                run.group_failed(group, failure_from("cloudwatch:GetMetricData", group, exc))
+                return
+            page = strip_metadata(response)
+            run.pages.append(RawPage(METRIC_DATA, "cloudwatch:GetMetricData", dict(params), page))
+            run.note_page(page)
+            token = page.get("NextToken")
+            if not token:
+                run.succeeded.add(group)
+                return
+            params["NextToken"] = token
+
+
+def build_queries(
+    functions: Iterable[str], *, account_level: bool, period: timedelta
+) -> list[dict[str, Any]]:
+    """GetMetricData queries with ids ``m0..`` and labels following :func:`metric_label`."""
+    specs: list[tuple[str | None, str, str]] = [
+        (name, metric, stat)
+        for name in dict.fromkeys(functions)
+        for metric, stat in FUNCTION_METRICS
+    ]
+    if account_level:
+        specs.extend((None, metric, stat) for metric, stat in ACCOUNT_METRICS)
+    return [
+        {
+            "Id": f"m{index}",
+            "Label": metric_label(name, metric, stat),
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": NAMESPACE,
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": "FunctionName", "Value": name}] if name else [],
+                },
+                "Period": int(period.total_seconds()),
+                "Stat": stat,
+            },
+            "ReturnData": True,
+        }
+        for index, (name, metric, stat) in enumerate(specs)
+    ]
+
+
+def _stat_group(query: Mapping[str, Any]) -> str:
+    stat = str(query["MetricStat"]["Stat"])
+    return "standard" if stat in STANDARD_STATS else "percentile"
+
+
+def _batches(queries: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Queries grouped by kind of statistic, then cut into calls of at most 500."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for query in queries:
+        groups.setdefault(_stat_group(query), []).append(query)
+    return [
+        (group, members[offset : offset + MAX_QUERIES_PER_CALL])
+        for group, members in groups.items()
+        for offset in range(0, len(members), MAX_QUERIES_PER_CALL)
+    ]
+
+
+class _Run:
+    """The mutable state of one collection run."""
+
+    def __init__(self, meter: CallMeter) -> None:
+        self.meter = meter
+        self.pages: list[RawPage] = []
+        self.failures: list[Failure] = []
+        self.warnings: list[str] = []
+        self.succeeded: set[str] = set()
+        self.failed_groups: dict[str, Failure] = {}
+        # label -> number of datapoints, to spot a statistic that returned nothing
+        self.datapoints: dict[str, int] = {}
+
+    def note_page(self, page: Mapping[str, Any]) -> None:
+        for series in page.get("MetricDataResults", []):
+            label = str(series.get("Label", series.get("Id")))
+            self.datapoints[label] = self.datapoints.get(label, 0) + len(series.get("Values", []))
+            status = series.get("StatusCode", "Complete")
+            if status not in ("Complete", "PartialData"):
+                self.warnings.append(f"{label}: status {status}")
+        for message in page.get("Messages", []):
+            self.warnings.append(f"GetMetricData: {message.get('Code')}: {message.get('Value')}")
+
+    def group_failed(self, group: str, failure: Failure) -> None:
+        self.failed_groups[group] = failure
+
+    def result(self, window: Window, query_window: Window) -> MetricsResult:
+        degraded: set[str] = set()
+        for group, failure in self.failed_groups.items():
+            if group == "percentile" and "standard" in self.succeeded:
+                degraded.update(PERCENTILE_STATS)
+                self.warnings.append(
+                    f"percentile statistics failed ({failure.code}: {failure.message}); "
+                    "the other statistics were collected"
+                )
+            else:
+                self.failures.append(failure)
+        degraded.update(self._empty_percentiles())
+        return MetricsResult(
+            source="cloudwatch",
+            window=window,
+            pages=tuple(self.pages),
+            failures=tuple(self.failures),
+            warnings=tuple(self.warnings),
+            stats=self.meter.stats,
+            complete=not self.failures,
+            query_window=query_window,
+            degraded_stats=frozenset(degraded),
+        )
+
+    def _empty_percentiles(self) -> set[str]:
+        """Duration percentiles with no datapoints where the Duration average has some."""
+        empty: set[str] = set()
+        for label, count in self.datapoints.items():
+            subject, _, rest = label.partition(" Duration ")
+            if not rest or rest in STANDARD_STATS or count:
+                continue
+            if self.datapoints.get(f"{subject} Duration Average", 0):
+                empty.add(rest)
+                self.warnings.append(
+                    f"{label} returned no datapoints while the average did: the endpoint may "
+                    "not support percentile statistics"
+                )
+        return empty
+
+
+def _nothing_yet(meter: CallMeter, warning: str) -> MetricsResult:
+    return MetricsResult(
+        source="cloudwatch",
+        window=None,
+        pages=(),
+        failures=(),
+        warnings=(warning,),
+        stats=meter.stats,
+        complete=True,
+        query_window=None,
+    )

@@ -1,0 +1,226 @@
+"""Lambda configuration: functions, reserved and provisioned concurrency, account limits.
+
+Pages come in the shapes the AWS CLI prints, which the configuration parser reads:
+``list-functions`` (``{"Functions": [...]}``), ``get-function`` (``{"Configuration": ...,
+"Concurrency": {"ReservedConcurrentExecutions": N}}``, built from ListFunctions and
+GetFunctionConcurrency), ``list-provisioned-concurrency-configs`` and ``get-account-settings``.
+An API the endpoint lacks or the credentials may not call is skipped with one warning.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from collectors.base import CollectorResult, Failure, RawPage, RetrySettings, strip_metadata
+from collectors.metering import (
+    CALL_ERRORS,
+    CallMeter,
+    error_code,
+    error_message,
+    failure_from,
+    is_access_denied,
+    is_unsupported,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+
+API_CALLS = frozenset(
+    {
+        "lambda:ListFunctions",
+        "lambda:GetFunctionConcurrency",
+        "lambda:ListProvisionedConcurrencyConfigs",
+        "lambda:GetAccountSettings",
+    }
+)
+
+LIST_FUNCTIONS = "lambda.list_functions"
+GET_FUNCTION = "lambda.get_function"
+PROVISIONED = "lambda.list_provisioned_concurrency_configs"
+ACCOUNT_SETTINGS = "lambda.get_account_settings"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LambdaConfigResult(CollectorResult):
+    """A Lambda configuration run (no time window).
+
+    Attributes
+    ----------
+    function_names
+        Every function ListFunctions returned, in order.
+    skipped_apis
+        APIs not offered by the endpoint or not permitted (explained in ``warnings``).
+    """
+
+    function_names: tuple[str, ...] = ()
+    skipped_apis: frozenset[str] = frozenset()
+
+
+class _SkippedApiError(Exception):
+    """An API is unavailable for the whole run (not offered, or not permitted)."""
+
+
+class _Run:
+    """The mutable state of one collection run."""
+
+    def __init__(self, meter: CallMeter) -> None:
+        self.meter = meter
+        self.pages: list[RawPage] = []
+        self.failures: list[Failure] = []
+        self.warnings: list[str] = []
+        self.skipped: set[str] = set()
+
+    def call(self, api: str, key: str, fn: Callable[..., Any], **params: Any) -> Any:
+        """``fn(**params)``; None after recording a failure; _SkippedApiError if unavailable."""
+        if api in self.skipped:
+            raise _SkippedApiError(api)
+        try:
+            return self.meter.call(fn, **params)
+        except CALL_ERRORS as exc:
+            if is_unsupported(exc) or is_access_denied(exc):
+                reason = "not permitted" if is_access_denied(exc) else "not offered by endpoint"
+                self.skipped.add(api)
+                self.warnings.append(f"{api} skipped: {reason} ({error_code(exc)})")
+                raise _SkippedApiError(api) from exc
+            if error_code(exc) == "ResourceNotFoundException":
+                self.warnings.append(f"{api} {key}: {error_message(exc)} (deleted meanwhile?)")
+            else:
+                self.failures.append(failure_from(api, key, exc))
+            return None
+
+
+class LambdaConfigCollector:
+    """Reads the configuration of the account's Lambda functions.
+
+    Parameters
+    ----------
+    client
+        A Lambda client; when None one is made from ``session`` on first use.
+    session
+        The session to make the client from (default: a new ``boto3.Session()``).
+    retry
+        Retry settings; also used for the client made from ``session``.
+    sleep
+        Called with seconds to wait between retries (tests pass a no-op).
+    """
+
+    def __init__(
+        self,
+        *,
+        client: LambdaClient | None = None,
+        session: boto3.Session | None = None,
+        retry: RetrySettings | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._session = session
+        self._retry = retry or RetrySettings()
+        self._sleep = sleep
+
+    @property
+    def client(self) -> LambdaClient:
+        """The injected client, or one made from the session on first use."""
+        if self._client is None:
+            session = self._session or boto3.Session()
+            self._client = session.client("lambda", config=self._retry.botocore_config())
+        return self._client
+
+    def collect(self, *, functions: Collection[str] | None = None) -> LambdaConfigResult:
+        """Functions, their concurrency settings and the account settings.
+
+        Parameters
+        ----------
+        functions
+            Restrict the per-function calls to these names (None: every function listed).
+        """
+        run = _Run(CallMeter(settings=self._retry, sleep=self._sleep))
+        with run.meter.watching(self.client):
+            configurations = self._list_functions(run)
+            for configuration in configurations:
+                name = str(configuration["FunctionName"])
+                if functions is None or name in functions:
+                    self._concurrency(run, configuration)
+                    self._provisioned(run, name)
+            self._account_settings(run)
+        return LambdaConfigResult(
+            source="lambda",
+            window=None,
+            pages=tuple(run.pages),
+            failures=tuple(run.failures),
+            warnings=tuple(run.warnings),
+            stats=run.meter.stats,
+            complete=not run.failures,
+            function_names=tuple(str(c["FunctionName"]) for c in configurations),
+            skipped_apis=frozenset(run.skipped),
+        )
+
+    def _list_functions(self, run: _Run) -> list[Mapping[str, Any]]:
+        api = "lambda:ListFunctions"
+        params: dict[str, Any] = {"MaxItems": 50}
+        configurations: list[Mapping[str, Any]] = []
+        while True:
+            try:
+                response = run.call(api, "functions", self.client.list_functions, **params)
+            except _SkippedApiError:
+                return configurations
+            if response is None:
+                return configurations
+            page = strip_metadata(response)
+            run.pages.append(RawPage(LIST_FUNCTIONS, api, dict(params), page))
+            configurations.extend(page.get("Functions", []))
+            marker = page.get("NextMarker")
+            if not marker:
+                return configurations
+            params["Marker"] = marker
+
+    def _concurrency(self, run: _Run, configuration: Mapping[str, Any]) -> None:
+        api = "lambda:GetFunctionConcurrency"
+        name = str(configuration["FunctionName"])
+        fn = self.client.get_function_concurrency
+        try:
+            response = run.call(api, name, fn, FunctionName=name)
+        except _SkippedApiError:
+            return
+        if response is None:
+            return
+        # NOTE: the shape `aws lambda get-function` prints; Concurrency only when reserved
+        # concurrency is set (0 is a setting: the function is switched off).
+        page: dict[str, Any] = {"Configuration": dict(configuration)}
+        reserved = response.get("ReservedConcurrentExecutions")
+        if reserved is not None:
+            page["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
+        run.pages.append(RawPage(GET_FUNCTION, api, {"FunctionName": name}, page))
+
+    def _provisioned(self, run: _Run, name: str) -> None:
+        api = "lambda:ListProvisionedConcurrencyConfigs"
+        params: dict[str, Any] = {"FunctionName": name}
+        while True:
+            try:
+                response = run.call(
+                    api, name, self.client.list_provisioned_concurrency_configs, **params
+                )
+            except _SkippedApiError:
+                return
+            if response is None:
+                return
+            page = strip_metadata(response)
+            run.pages.append(RawPage(PROVISIONED, api, dict(params), page))
+            marker = page.get("NextMarker")
+            if not marker:
+                return
+            params["Marker"] = marker
+
+    def _account_settings(self, run: _Run) -> None:
+        api = "lambda:GetAccountSettings"
+        try:
+            response = run.call(api, "account", self.client.get_account_settings)
+        except _SkippedApiError:
+            return
+        if response is not None:
+            page = strip_metadata(response)
+            run.pages.append(RawPage(ACCOUNT_SETTINGS, api, {}, page))

@@ -1,0 +1,344 @@
+"""X-Ray: trace summaries over a window, then the full traces in batches of five.
+
+GetTraceSummaries is read in windows of at most an hour (shrunk further when X-Ray rejects a
+range), following NextToken. Each summary's ``Revision`` and ``IsPartial`` decide whether the
+trace is fetched: a trace already stored complete at the same revision is never fetched again;
+a partial one is fetched again when its revision grows. BatchGetTraces takes at most five
+distinct ids; its NextToken is followed and ``UnprocessedTraceIds`` retried a few rounds before
+they are reported as failed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from collectors.base import (
+    CollectorResult,
+    Failure,
+    RawPage,
+    RetrySettings,
+    Window,
+    chunked,
+    strip_metadata,
+)
+from collectors.metering import CALL_ERRORS, CallMeter, error_code, failure_from
+
+if TYPE_CHECKING:
+    from mypy_boto3_xray import XRayClient
+
+API_CALLS = frozenset({"xray:GetTraceSummaries", "xray:BatchGetTraces"})
+
+SUMMARIES = "xray.get_trace_summaries"
+TRACES = "xray.batch_get_traces"
+BATCH_SIZE = 5  # BatchGetTraces accepts 1-5 ids per call
+
+_RANGE_ERROR = re.compile(r"time|range|hour|window|StartTime|EndTime", re.IGNORECASE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class XRayResult(CollectorResult):
+    """An X-Ray run: pages of both APIs and the fate of every trace id seen.
+
+    Attributes
+    ----------
+    trace_ids
+        Ids whose trace is in a ``xray.batch_get_traces`` page of this result (each once).
+    revisions
+        Revision from the summaries for every id seen in them (0 when the endpoint omits it).
+    partial_ids
+        Ids whose latest summary says ``IsPartial``: fetched, but to be fetched again later.
+    skipped_ids
+        Ids not fetched because the caller already holds them (``known``/``partial``).
+    failed_ids
+        Ids that could not be fetched (throttled, unprocessed after retries, not returned).
+    limit_exceeded_ids
+        Ids whose trace came back with ``LimitExceeded`` (over the size limit, incomplete).
+    """
+
+    trace_ids: frozenset[str] = frozenset()
+    revisions: Mapping[str, int] = field(default_factory=dict)
+    partial_ids: frozenset[str] = frozenset()
+    skipped_ids: frozenset[str] = frozenset()
+    failed_ids: frozenset[str] = frozenset()
+    limit_exceeded_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class _Seen:
+    revision: int
+    partial: bool
+
+
+class _Run:
+    """The mutable state of one collection run (never outlives it)."""
+
+    def __init__(self, meter: CallMeter) -> None:
+        self.meter = meter
+        self.pages: list[RawPage] = []
+        self.failures: list[Failure] = []
+        self.warnings: list[str] = []
+        self.seen: dict[str, _Seen] = {}
+        self.fetched: dict[str, None] = {}
+        self.limit_exceeded: set[str] = set()
+        self.failed: dict[str, None] = {}
+        self.scan_complete = True
+
+    def note_summary(self, summary: Mapping[str, Any]) -> None:
+        trace_id = str(summary["Id"])
+        seen = _Seen(int(summary.get("Revision", 0)), bool(summary.get("IsPartial", False)))
+        previous = self.seen.get(trace_id)
+        if previous is None or seen.revision >= previous.revision:
+            self.seen[trace_id] = seen
+
+
+class XRayCollector:
+    """Fetches X-Ray trace summaries and traces for a window.
+
+    Parameters
+    ----------
+    client
+        An X-Ray client; when None one is made from ``session`` on first use.
+    session
+        The session to make the client from (default: a new ``boto3.Session()``).
+    retry
+        Retry settings; also used for the client made from ``session``.
+    sleep
+        Called with seconds to wait between retries (tests pass a no-op).
+    max_span
+        Longest window per GetTraceSummaries call.
+    min_span
+        Shortest window a rejected range is shrunk to before giving up.
+    time_range_type
+        ``"TraceId"`` (the trace's start, X-Ray's default), ``"Event"`` or ``"Service"``.
+    filter_expression
+        An optional X-Ray filter expression (e.g. ``'service("orders")'``).
+    unprocessed_rounds
+        How many times ``UnprocessedTraceIds`` are requested again.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: XRayClient | None = None,
+        session: boto3.Session | None = None,
+        retry: RetrySettings | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_span: timedelta = timedelta(hours=1),
+        min_span: timedelta = timedelta(minutes=1),
+        time_range_type: str = "TraceId",
+        filter_expression: str | None = None,
+        unprocessed_rounds: int = 3,
+    ) -> None:
+        self._client = client
+        self._session = session
+        self._retry = retry or RetrySettings()
+        self._sleep = sleep
+        self._max_span = max_span
+        self._min_span = min_span
+        self._time_range_type = time_range_type
+        self._filter_expression = filter_expression
+        self._unprocessed_rounds = unprocessed_rounds
+
+    @property
+    def client(self) -> XRayClient:
+        """The injected client, or one made from the session on first use."""
+        if self._client is None:
+            session = self._session or boto3.Session()
+            self._client = session.client("xray", config=self._retry.botocore_config())
+        return self._client
+
+    def collect(
+        self,
+        window: Window,
+        *,
+        known: Mapping[str, int] | None = None,
+        partial: Mapping[str, int] | None = None,
+    ) -> XRayResult:
+        """Summaries and traces for ``window``.
+
+        Parameters
+        ----------
+        window
+            The time window (by ``time_range_type``) to read.
+        known
+            Trace id -> revision already stored complete: not fetched again unless the
+            summary shows a higher revision.
+        partial
+            Trace id -> revision already stored while partial: fetched again only when the
+            revision grows or the trace is complete.
+
+        Returns
+        -------
+        XRayResult
+            ``complete`` is False when a summaries window or a trace could not be fetched.
+        """
+        run = _Run(CallMeter(settings=self._retry, sleep=self._sleep))
+        with run.meter.watching(self.client):
+            for part in window.split(self._max_span):
+                self._scan(run, part)
+            wanted, skipped = _select(run.seen, known or {}, partial or {})
+            self._fetch(run, wanted)
+        return _result(run, window, skipped)
+
+    def fetch(self, trace_ids: Iterable[str]) -> XRayResult:
+        """The traces for ``trace_ids`` (e.g. the ``failed_ids`` of an earlier run)."""
+        run = _Run(CallMeter(settings=self._retry, sleep=self._sleep))
+        with run.meter.watching(self.client):
+            self._fetch(run, list(dict.fromkeys(trace_ids)))
+        return _result(run, None, frozenset())
+
+    def _scan(self, run: _Run, window: Window) -> None:
+        params: dict[str, Any] = {
+            "StartTime": window.start,
+            "EndTime": window.end,
+            "TimeRangeType": self._time_range_type,
+        }
+        if self._filter_expression:
+            params["FilterExpression"] = self._filter_expression
+        while True:
+            try:
+                response = run.meter.call(self.client.get_trace_summaries, **params)
+            except CALL_ERRORS as exc:
+                self._on_scan_error(run, window, exc)
+                return
+            page = strip_metadata(response)
+            run.pages.append(RawPage(SUMMARIES, "xray:GetTraceSummaries", dict(params), page))
+            for summary in page.get("TraceSummaries", []):
+                run.note_summary(summary)
+            token = page.get("NextToken")
+            if not token:
+                return
+            params["NextToken"] = token
+
+    def _on_scan_error(self, run: _Run, window: Window, exc: BaseException) -> None:
+        rejected_range = error_code(exc) == "InvalidRequestException" and _RANGE_ERROR.search(
+            str(exc)
+        )
+        if rejected_range and window.span >= 2 * self._min_span:
+            run.warnings.append(f"X-Ray rejected the range {window}; reading it in halves")
+            for half in window.halves():
+                self._scan(run, half)
+            return
+        run.scan_complete = False
+        run.failures.append(failure_from("xray:GetTraceSummaries", str(window), exc))
+
+    def _fetch(self, run: _Run, trace_ids: list[str]) -> None:
+        pending = trace_ids
+        for round_number in range(self._unprocessed_rounds + 1):
+            unprocessed: list[str] = []
+            for chunk in chunked(pending, BATCH_SIZE):
+                unprocessed.extend(self._fetch_chunk(run, chunk))
+            pending = [tid for tid in dict.fromkeys(unprocessed) if tid not in run.fetched]
+            if not pending:
+                return
+            if round_number < self._unprocessed_rounds:
+                self._sleep(self._retry.backoff_s(round_number + 1))
+        for trace_id in pending:
+            run.failed[trace_id] = None
+            run.failures.append(
+                Failure(
+                    api="xray:BatchGetTraces",
+                    key=trace_id,
+                    code="UnprocessedTraceId",
+                    message=f"still unprocessed after {self._unprocessed_rounds} retries",
+                    retryable=True,
+                )
+            )
+
+    def _fetch_chunk(self, run: _Run, chunk: list[str]) -> list[str]:
+        """Fetch up to five ids; return those X-Ray reported as unprocessed."""
+        params: dict[str, Any] = {"TraceIds": chunk}
+        returned: set[str] = set()
+        unprocessed: list[str] = []
+        while True:
+            try:
+                response = run.meter.call(self.client.batch_get_traces, **params)
+            except CALL_ERRORS as exc:
+                _fail_ids(run, [t for t in chunk if t not in returned], exc)
+                return []
+            page = strip_metadata(response)
+            run.pages.append(RawPage(TRACES, "xray:BatchGetTraces", dict(params), page))
+            returned.update(_note_traces(run, page))
+            unprocessed.extend(page.get("UnprocessedTraceIds", []))
+            token = page.get("NextToken")
+            if not token:
+                break
+            params["NextToken"] = token
+        missing = [t for t in chunk if t not in returned and t not in unprocessed]
+        for trace_id in missing:
+            run.failed[trace_id] = None
+            run.failures.append(
+                Failure("xray:BatchGetTraces", trace_id, "NotReturned", "no trace", True)
+            )
+        return unprocessed
+
+
+def _note_traces(run: _Run, page: Mapping[str, Any]) -> set[str]:
+    returned: set[str] = set()
+    for trace in page.get("Traces", []):
+        trace_id = trace.get("Id")
+        if not trace_id:
+            run.warnings.append("BatchGetTraces returned a trace without an Id; ignored")
+            continue
+        returned.add(trace_id)
+        run.fetched[trace_id] = None
+        run.failed.pop(trace_id, None)
+        if trace.get("LimitExceeded"):
+            run.limit_exceeded.add(trace_id)
+    return returned
+
+
+def _fail_ids(run: _Run, trace_ids: list[str], exc: BaseException) -> None:
+    for trace_id in trace_ids:
+        run.failed[trace_id] = None
+        run.failures.append(failure_from("xray:BatchGetTraces", trace_id, exc))
+
+
+def _select(
+    seen: Mapping[str, _Seen], known: Mapping[str, int], partial: Mapping[str, int]
+) -> tuple[list[str], frozenset[str]]:
+    """Ids to fetch (in the order seen) and ids skipped because the caller holds them."""
+    wanted: list[str] = []
+    skipped: set[str] = set()
+    for trace_id, state in seen.items():
+        if _held(trace_id, state, known, partial):
+            skipped.add(trace_id)
+        else:
+            wanted.append(trace_id)
+    return wanted, frozenset(skipped)
+
+
+def _held(
+    trace_id: str, state: _Seen, known: Mapping[str, int], partial: Mapping[str, int]
+) -> bool:
+    """True when the caller already stores this trace at this revision."""
+    stored_complete = known.get(trace_id)
+    if stored_complete is not None and stored_complete >= state.revision:
+        return True
+    stored_partial = partial.get(trace_id)
+    return state.partial and stored_partial is not None and stored_partial >= state.revision
+
+
+def _result(run: _Run, window: Window | None, skipped: frozenset[str]) -> XRayResult:
+    return XRayResult(
+        source="xray",
+        window=window,
+        pages=tuple(run.pages),
+        failures=tuple(run.failures),
+        warnings=tuple(run.warnings),
+        stats=run.meter.stats,
+        complete=run.scan_complete and not run.failed,
+        trace_ids=frozenset(run.fetched),
+        revisions={tid: seen.revision for tid, seen in run.seen.items()},
+        partial_ids=frozenset(tid for tid, seen in run.seen.items() if seen.partial),
+        skipped_ids=skipped,
+        failed_ids=frozenset(run.failed),
+        limit_exceeded_ids=frozenset(run.limit_exceeded),
+    )
