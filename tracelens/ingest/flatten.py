@@ -58,6 +58,8 @@ HOST_KEYS: tuple[str, ...] = (
     "http.host",
     "hostname",
     "host",
+    # NOTE: OpenTelemetry Go's httptrace puts the looked-up host of `http.dns` here.
+    "net.host.name",
 )
 
 Row = tuple[Any, ...]
