@@ -71,6 +71,25 @@ class Inputs:
         return used
 
 
+# A directory holding these sub-directories is read as one export: the layout `tracelens sample`
+# writes, and a natural one for scripts that export an account's telemetry.
+EXPORT_LAYOUT = {"xray": "traces", "logs": "logs", "metrics": "metrics", "functions": "functions"}
+
+
+def expand_export_dirs(paths: PathList) -> dict[str, list[str | Path]]:
+    """Split ``paths`` by role, expanding export directories into their parts."""
+    roles: dict[str, list[str | Path]] = {role: [] for role in EXPORT_LAYOUT.values()}
+    for raw in paths:
+        path = Path(raw)
+        parts = {name: path / name for name in EXPORT_LAYOUT if (path / name).is_dir()}
+        if str(raw) != "-" and "xray" in parts:
+            for name, part in parts.items():
+                roles[EXPORT_LAYOUT[name]].append(part)
+        else:
+            roles["traces"].append(raw)
+    return roles
+
+
 def load_inputs(
     paths: PathList,
     *,
@@ -81,14 +100,21 @@ def load_inputs(
 ) -> Inputs:
     """Load traces under ``paths`` and each side input that was named.
 
+    A path that is a directory with an ``xray/`` sub-directory is an export: its ``xray/``,
+    ``logs/``, ``metrics/`` and ``functions/`` sub-directories are read as those inputs.
+
     Raises
     ------
     tracelens.ingest.sources.InputError
         When any named path cannot be read at all.
     """
+    roles = expand_export_dirs(paths)
+    logs = [*logs, *roles["logs"]]
+    metrics = [*metrics, *roles["metrics"]]
+    functions = [*functions, *roles["functions"]]
     side = RejectionLog()
     return Inputs(
-        traces=load_traces(paths, progress=progress),
+        traces=load_traces(roles["traces"], progress=progress),
         logs=load_logs(logs, rejections=side) if logs else None,
         metrics=load_metrics(metrics, rejections=side) if metrics else None,
         functions=load_functions(functions, rejections=side) if functions else None,

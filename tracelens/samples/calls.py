@@ -103,6 +103,7 @@ def aws_call(
         trace_id=site.trace.trace_id,
         duration_ms=duration_ms,
         status=status,
+        throttle=throttle,
     )
     site.trace.documents.append(
         inferred_segment(draws, doc, site.trace.trace_id, INFERRED_ORIGIN[service])

@@ -124,12 +124,13 @@ class Ledger:
         duration_ms: float,
         status: int | None,
         fault: bool = False,
+        throttle: bool = False,
     ) -> None:
         """One call on the service map; flags follow the SDKs' status mapping."""
         self._nodes.update((source, target))
         tally = self._edges[(source, target)]
         tally.calls += 1
-        if status == 429:
+        if throttle or status == 429:
             tally.throttles += 1
         if status is not None and 400 <= status < 500:
             tally.errors += 1

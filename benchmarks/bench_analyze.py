@@ -1,0 +1,135 @@
+"""Throughput and peak memory of `tracelens analyze` against the bare JSON parse floor.
+
+Generates N segment documents with the sample generator (cached under benchmarks/.data/), then
+runs, each in a fresh process so peak RSS is its own:
+
+- floor:   read every file and parse every document with orjson (BatchGetTraces pages: the page
+           and each Document string inside it), nothing else;
+- analyze: `tracelens analyze DIR --json --out /dev/null` (ingest, every analysis, the contract).
+
+Prints segments/second, wall seconds and peak RSS for both, and the analyze/floor time ratio.
+With --check, exits 1 when the ratio regresses more than 25% over benchmarks/baseline.json
+(a ratio travels between machines better than seconds do).
+
+    .venv/bin/python benchmarks/bench_analyze.py --segments 1000000 --format batch
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BASELINE = HERE / "baseline.json"
+
+FLOOR_SCRIPT = r"""
+import json, resource, sys, time
+from pathlib import Path
+import orjson
+start = time.perf_counter()
+documents = 0
+for path in sorted(p for p in Path(sys.argv[1]).rglob("*") if p.is_file() and not p.name.startswith(".")):
+    data = path.read_bytes()
+    if path.suffix == ".ndjson":
+        for line in data.split(b"\n"):
+            if line:
+                orjson.loads(line)
+                documents += 1
+    else:
+        for trace in orjson.loads(data)["Traces"]:
+            for segment in trace["Segments"]:
+                orjson.loads(segment["Document"])
+                documents += 1
+elapsed = time.perf_counter() - start
+rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"documents": documents, "seconds": elapsed, "peak_rss_mb": rss_mb}))
+"""
+
+ANALYZE_SCRIPT = r"""
+import json, resource, sys, time
+from click.testing import CliRunner
+from tracelens.cli import main
+start = time.perf_counter()
+result = CliRunner().invoke(main, ["analyze", sys.argv[1], "--json", "--out", "/dev/null", "-q"])
+elapsed = time.perf_counter() - start
+if result.exit_code:
+    sys.exit(result.output + str(result.exception))
+rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": elapsed, "peak_rss_mb": rss_mb}))
+"""
+
+
+def ensure_data(segments: int, fmt: str) -> Path:
+    target = HERE / ".data" / f"{fmt}-{segments}"
+    marker = target / ".complete"
+    if marker.exists():
+        return target
+    from tracelens.samples import write_bulk
+
+    print(f"generating {segments:,} segments ({fmt}) under {target} ...", file=sys.stderr)
+    started = time.perf_counter()
+    write_bulk(target, segments, fmt=fmt)  # type: ignore[arg-type]
+    marker.write_text("")
+    print(f"  generated in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    return target
+
+
+def run_child(script: str, data_dir: Path) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(data_dir)], capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        sys.exit(f"benchmark step failed:\n{done.stderr}{done.stdout}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def best_of(runs: int, script: str, data_dir: Path) -> dict[str, float]:
+    results = [run_child(script, data_dir) for _ in range(runs)]
+    return min(results, key=lambda r: r["seconds"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--segments", type=int, default=1_000_000)
+    parser.add_argument("--format", choices=("batch", "ndjson"), default="batch")
+    parser.add_argument("--runs", type=int, default=1, help="best of N runs of each step")
+    parser.add_argument("--check", action="store_true", help="fail on a ratio regression")
+    parser.add_argument("--save-baseline", action="store_true")
+    args = parser.parse_args()
+
+    data_dir = ensure_data(args.segments, args.format)
+    floor = best_of(args.runs, FLOOR_SCRIPT, data_dir)
+    analyze = best_of(args.runs, ANALYZE_SCRIPT, data_dir)
+    documents = floor["documents"]
+    ratio = analyze["seconds"] / floor["seconds"]
+    report = {
+        "segments": int(documents),
+        "format": args.format,
+        "floor": {**floor, "segments_per_s": documents / floor["seconds"]},
+        "analyze": {**analyze, "segments_per_s": documents / analyze["seconds"]},
+        "ratio": ratio,
+    }
+    print(f"segments            {documents:>12,.0f} ({args.format})")
+    for name in ("floor", "analyze"):
+        step = report[name]
+        print(
+            f"{name:<19} {step['segments_per_s']:>12,.0f} segments/s"
+            f"   {step['seconds']:>7.2f} s   peak RSS {step['peak_rss_mb']:>7,.0f} MB"
+        )
+    print(f"analyze / floor     {ratio:>12.2f}x")
+    if args.save_baseline:
+        BASELINE.write_text(json.dumps(report, indent=2) + "\n")
+    if args.check and BASELINE.exists():
+        baseline = json.loads(BASELINE.read_text())
+        if ratio > baseline["ratio"] * 1.25:
+            print(f"REGRESSION: ratio {ratio:.2f}x vs baseline {baseline['ratio']:.2f}x")
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
