@@ -24,7 +24,7 @@ def text_summary(result: AnalysisResult) -> str:
         "Findings:" if result.findings.height else "Findings: none",
     ]
     for row in result.findings.head(MAX_FINDINGS).iter_rows(named=True):
-        lines.append(f"  [{row['severity']:<8}] {row['message']}")
+        lines.append(f"  [{row['severity']:<8}] {row['subject']}: {row['message']}")
         lines.append(f"             -> {row['recommendation']}")
     if result.findings.height > MAX_FINDINGS:
         lines.append(f"  ... and {result.findings.height - MAX_FINDINGS} more (use --json)")

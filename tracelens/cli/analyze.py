@@ -52,7 +52,7 @@ def analyze(
     else:
         data = text_summary(result).encode()
     if out is None:
-        click.get_binary_stream("stdout").write(data)
+        click.echo(data, nl=False)
     else:
         out.write_bytes(data)
         progress.done(f"wrote {out}")

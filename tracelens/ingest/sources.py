@@ -50,6 +50,42 @@ def _files_under(directory: Path) -> list[Path]:
     )
 
 
+STDIN = "-"
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path | str]:
+    """Every file to read, directories expanded in sorted order; ``-`` stays for stdin.
+
+    Raises
+    ------
+    InputError
+        When a path does not exist, or names a directory holding no files.
+    """
+    expanded: list[Path | str] = []
+    for raw in paths:
+        if str(raw) == STDIN:
+            expanded.append(STDIN)
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            files = _files_under(path)
+            if not files:
+                raise InputError(f"{path}: directory holds no files")
+            expanded.extend(files)
+        elif path.exists():
+            expanded.append(path)
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    return expanded
+
+
+def read_source(item: Path | str) -> Source:
+    """The (decompressed) bytes of one expanded path."""
+    if item == STDIN:
+        return Source("<stdin>", _decompress("<stdin>", sys.stdin.buffer.read()))
+    return _read_file(Path(item))
+
+
 def iter_sources(paths: Iterable[str | Path]) -> Iterator[Source]:
     """Yield each input's (decompressed) bytes; ``-`` reads standard input.
 
@@ -58,18 +94,5 @@ def iter_sources(paths: Iterable[str | Path]) -> Iterator[Source]:
     InputError
         When a path does not exist or cannot be read; the message names the path.
     """
-    for raw in paths:
-        if str(raw) == "-":
-            yield Source("<stdin>", _decompress("<stdin>", sys.stdin.buffer.read()))
-            continue
-        path = Path(raw)
-        if path.is_dir():
-            files = _files_under(path)
-            if not files:
-                raise InputError(f"{path}: directory holds no files")
-            for file in files:
-                yield _read_file(file)
-        elif path.exists():
-            yield _read_file(path)
-        else:
-            raise InputError(f"{path}: no such file or directory")
+    for item in expand_paths(paths):
+        yield read_source(item)
