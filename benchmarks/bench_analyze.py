@@ -32,7 +32,8 @@ from pathlib import Path
 import orjson
 start = time.perf_counter()
 documents = 0
-for path in sorted(p for p in Path(sys.argv[1]).rglob("*") if p.is_file() and not p.name.startswith(".")):
+files = [p for p in Path(sys.argv[1]).rglob("*") if p.is_file() and not p.name.startswith(".")]
+for path in sorted(files):
     data = path.read_bytes()
     if path.suffix == ".ndjson":
         for line in data.split(b"\n"):

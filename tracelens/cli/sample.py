@@ -16,7 +16,9 @@ import click
     help="Directory to write the sample set into.",
 )
 @click.option("--seed", type=int, help="Random seed (default: the one sample_traces/ uses).")
-@click.option("--traces", type=click.IntRange(min=60), help="How many sampled requests to make (at least 60).")
+@click.option(
+    "--traces", type=click.IntRange(min=60), help="How many sampled requests to make (at least 60)."
+)
 def sample(out: Path, seed: int | None, traces: int | None) -> None:
     """Write a realistic sample data set: X-Ray traces, Lambda logs, AWS/Lambda metrics and
     function configuration of a small serverless application, with known answers."""
