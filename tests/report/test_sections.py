@@ -1,0 +1,107 @@
+"""Section renderers: what they select, cap and draw."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import polars as pl
+
+from analyses.finding_format import FINDING_SCHEMA
+from analyses.invocations import INVOCATION_SCHEMA
+from tests.analyses.spans import SpanBuilder, frame_of
+from tracelens.analysis import AnalysisResult
+from tracelens.report.context import RenderContext
+from tracelens.report.figures import FigureSet
+from tracelens.report.links import ConsoleLinks
+from tracelens.report.sections.cold_starts import MAX_POINTS, init_points
+from tracelens.report.sections.findings import MAX_FINDINGS_SHOWN, render_findings
+from tracelens.report.sections.functions_table import render_functions
+from tracelens.report.waterfall import span_rows, waterfall_figure
+
+
+def _ctx(result: AnalysisResult) -> RenderContext:
+    return RenderContext(result, FigureSet(), ConsoleLinks("eu-west-1", "given"))
+
+
+def test_init_points_are_capped_evenly_and_keep_the_extremes() -> None:
+    rows = [
+        {
+            "function_name": "big",
+            "cold_kind": "on_demand",
+            "init_ms": float(ms),
+            "trace_id": f"t{ms}",
+        }
+        for ms in range(1000)
+    ] + [{"function_name": "big", "cold_kind": "provisioned", "init_ms": 5.0, "trace_id": "p"}]
+    rows += [{"function_name": "other", "cold_kind": "on_demand", "init_ms": 1.0, "trace_id": "o"}]
+    rows += [{"function_name": "big", "cold_kind": None, "init_ms": None, "trace_id": "warm"}]
+    points = init_points(frame_of(rows, INVOCATION_SCHEMA), ["big"])
+    on_demand = points.filter(pl.col("cold_kind") == "on_demand")["init_ms"]
+    assert on_demand.len() == MAX_POINTS + 1  # one per bucket, plus the maximum
+    assert on_demand.min() == 0.0 and on_demand.max() == 999.0
+    gaps = on_demand.sort().diff().drop_nulls()
+    assert gaps.max() <= 7.0  # evenly spread: 1000 values in 150 buckets
+    assert points.filter(pl.col("cold_kind") == "provisioned")["init_ms"].to_list() == [5.0]
+    assert "other" not in points["function_name"].to_list()
+
+
+def test_waterfall_nests_children_under_parents_in_start_order() -> None:
+    b = SpanBuilder()
+    api = b.caller("api", start_s=0.0, duration_ms=500.0)
+    inv = b.lambda_invocation(
+        "fn",
+        start_s=0.1,
+        duration_ms=300.0,
+        trace_id=api.trace_id,
+        parent_id=b.invoke_call(api, "fn", start_s=0.05, duration_ms=400.0),
+    )
+    b.aws_call(inv, "DynamoDB", "GetItem", resource="t", start_s=0.2, duration_ms=10.0)
+    b.aws_call(inv, "S3", "GetObject", resource="b", start_s=0.15, duration_ms=10.0)
+    b.span(trace_id=api.trace_id, kind="segment", depth=0, name="DynamoDB", inferred=True,
+           parent_id=inv.handler_id, start_s=0.2, duration_ms=10.0)  # fmt: skip
+    rows = span_rows(b.frame(), api.trace_id)
+    assert [(r["name"], r["level"]) for r in rows] == [
+        ("api", 0),
+        ("Lambda", 1),
+        ("fn", 2),
+        ("fn", 3),
+        ("Invocation", 4),
+        ("S3", 5),
+        ("DynamoDB", 5),
+    ]  # fmt: skip  (the inferred DynamoDB segment is left out)
+    assert rows[0]["offset_ms"] == 0.0 and rows[1]["offset_ms"] == 50.0
+    figure = waterfall_figure(rows, {rows[0]["id"], rows[5]["id"]})
+    on_path = next(
+        t for t in figure.data if t.name == "on the critical path" and t.y[0] is not None
+    )
+    assert list(on_path.y) == [0, 5] and list(on_path.base) == [0.0, 150.0]
+    assert figure.layout.yaxis.ticktext[5] == "\u203a" * 5 + "S3"
+
+
+def _finding(severity: str, impact: float, subject: str) -> dict[str, object]:
+    return {"severity": severity, "kind": "failures", "subject": subject,
+            "message": f"{subject} failed", "evidence": '{"fault_rate": 0.25, "p95_ms": 1234.5}',
+            "recommendation": "fix it", "trace_id": None, "impact": impact}  # fmt: skip
+
+
+def test_findings_rank_cap_and_fold_info(result: AnalysisResult) -> None:
+    rows = [_finding("info", 1.0, f"i{k}") for k in range(3)]
+    rows += [_finding("warning", float(k), f"w{k}") for k in range(MAX_FINDINGS_SHOWN + 5)]
+    rows += [_finding("critical", 1.0, "c-small"), _finding("critical", 9.0, "c-big")]
+    frame = frame_of(rows, FINDING_SCHEMA)
+    section = render_findings(_ctx(dataclasses.replace(result, findings=frame)))
+    body = section.body
+    assert body.index("c-big") < body.index("c-small") < body.index(f"w{MAX_FINDINGS_SHOWN + 4}")
+    assert body.count('<article class="finding') == MAX_FINDINGS_SHOWN
+    assert "Showing the first 40 of 47 critical and warning findings." in body
+    assert "3 informational finding(s)" in body and "<details" in body
+    assert "<dt>fault rate</dt><dd>25.0%</dd>" in body and "<dd>1,234 ms</dd>" in body
+
+
+def test_functions_table_highlights_trouble(result: AnalysisResult) -> None:
+    body = render_functions(_ctx(result)).body
+    payments = body[body.index('title="payments"') :]
+    payments = payments[: payments.index("</tr>")]
+    assert '<td class="num alert" data-sort="20">20</td>' in payments  # throttled attempts
+    assert '<td class="num" data-sort="2">2</td>' in payments  # reserved concurrency
+    assert body.count("<tr>") == 1 + result.functions.height

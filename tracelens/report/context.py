@@ -1,0 +1,41 @@
+"""What every section renderer receives, and what it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tracelens.report.figures import FigureSet
+from tracelens.report.links import ConsoleLinks
+
+if TYPE_CHECKING:
+    from tracelens.analysis import AnalysisResult
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of the page: its anchor (``#cold-starts``), heading and body markup."""
+
+    anchor: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """The analysis being drawn, the page's figures and the console links."""
+
+    result: AnalysisResult
+    figures: FigureSet
+    links: ConsoleLinks
+
+
+# Section anchors, in page order; findings link to them by kind.
+OVERVIEW = "overview"
+FINDINGS = "findings"
+SERVICE_MAP = "service-map"
+THROTTLES = "throttles"
+COLD_STARTS = "cold-starts"
+DNS = "dns"
+BOTTLENECKS = "bottlenecks"
+FUNCTIONS = "functions"

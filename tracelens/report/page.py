@@ -1,0 +1,155 @@
+"""The report page: header, table of contents, sections, plotly.js once, and the figure loader."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from plotly.offline import get_plotlyjs, get_plotlyjs_version
+
+from tracelens.report.context import FINDINGS, RenderContext, Section
+from tracelens.report.figures import PLOTLY_CONFIG, FigureSet
+from tracelens.report.links import console_links
+from tracelens.report.markup import esc, fmt_time
+from tracelens.report.sections.bottlenecks import render_bottlenecks
+from tracelens.report.sections.cold_starts import render_cold_starts
+from tracelens.report.sections.dns import render_dns
+from tracelens.report.sections.findings import render_findings, severity_counts
+from tracelens.report.sections.functions_table import render_functions
+from tracelens.report.sections.overview import render_overview, time_window
+from tracelens.report.sections.service_map import render_service_map
+from tracelens.report.sections.throttles import render_throttles
+
+if TYPE_CHECKING:
+    from tracelens.analysis import AnalysisResult
+
+DEFAULT_TITLE = "tracelens report"
+SECTIONS: tuple[Callable[[RenderContext], Section], ...] = (
+    render_overview,
+    render_findings,
+    render_service_map,
+    render_throttles,
+    render_cold_starts,
+    render_dns,
+    render_bottlenecks,
+    render_functions,
+)
+
+
+def render_report(
+    result: AnalysisResult,
+    *,
+    title: str | None = None,
+    cdn: bool = False,
+    region: str | None = None,
+    generated_at: datetime | None = None,
+) -> str:
+    """The HTML report of ``result``: one self-contained page.
+
+    Parameters
+    ----------
+    result
+        Every analysis output (``tracelens.analysis.run_analysis``).
+    title
+        Shown at the top; default "tracelens report".
+    cdn
+        Link plotly.js from its CDN instead of embedding it (a smaller file that needs the
+        network to draw charts).
+    region
+        AWS region for X-Ray console links; default: found in the inputs, else us-east-1.
+    generated_at
+        The time printed as "generated"; default: now.
+
+    Raises
+    ------
+    ValueError
+        When ``region`` is not an AWS region name.
+    """
+    ctx = RenderContext(result, FigureSet(), console_links(result.inputs, region=region))
+    sections = [render(ctx) for render in SECTIONS]
+    heading = title or DEFAULT_TITLE
+    when = generated_at or datetime.now(UTC)
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="generator" content="tracelens"><title>{esc(heading)}</title>'
+        f"<style>{_css()}</style>{_plotly_script(cdn=cdn)}</head><body>"
+        f"{_header(ctx, heading, when)}{_toc(sections)}<main>"
+        + "".join(_section(s) for s in sections)
+        + "</main>"
+        f'<script type="application/json" id="tracelens-figures">{ctx.figures.payload()}</script>'
+        f"<script>{_loader()}</script></body></html>\n"
+    )
+
+
+def _header(ctx: RenderContext, heading: str, when: datetime) -> str:
+    window = time_window(ctx.result.inputs.traces.spans)
+    counts = severity_counts(ctx.result.findings)
+    chips = "".join(
+        f'<a class="badge {name}" href="#{FINDINGS}">{count:,} {name}</a>'
+        for name, count in counts.items()
+    )
+    return (
+        f'<header class="top"><h1>{esc(heading)}</h1>'
+        f'<p class="window"><strong>Window</strong> {esc(window.describe())}</p>'
+        f'<p class="meta">{chips}<span>generated {esc(fmt_time(when.astimezone(UTC)))} · '
+        f"console region {esc(ctx.links.region)} ({esc(ctx.links.region_source)})</span></p>"
+        "</header>"
+    )
+
+
+def _toc(sections: list[Section]) -> str:
+    links = "".join(f'<a href="#{esc(s.anchor)}">{esc(s.title)}</a>' for s in sections)
+    return f'<nav class="toc" aria-label="Contents">{links}</nav>'
+
+
+def _section(section: Section) -> str:
+    return (
+        f'<section id="{esc(section.anchor)}"><h2>{esc(section.title)}'
+        f'<a class="anchor" href="#{esc(section.anchor)}" aria-label="link">#</a></h2>'
+        f"{section.body}</section>"
+    )
+
+
+def _plotly_script(*, cdn: bool) -> str:
+    if cdn:
+        return (
+            f'<script src="{esc(plotly_cdn_url())}" integrity="{_plotly_sri()}" '
+            'crossorigin="anonymous" charset="utf-8"></script>'
+        )
+    return f"<script>{_plotly_js()}</script>"
+
+
+def plotly_cdn_url() -> str:
+    """Where the CDN serves the plotly.js version bundled with the installed plotly."""
+    return f"https://cdn.plot.ly/plotly-{get_plotlyjs_version()}.min.js"
+
+
+@cache
+def _plotly_js() -> str:
+    # NOTE: defensive: a literal "</script" would end the element early.
+    return str(get_plotlyjs()).replace("</script", "<\\/script")
+
+
+@cache
+def _plotly_sri() -> str:
+    digest = hashlib.sha384(str(get_plotlyjs()).encode("utf-8")).digest()
+    return "sha384-" + base64.b64encode(digest).decode("ascii")
+
+
+@cache
+def _css() -> str:
+    return resources.files("tracelens.report").joinpath("report.css").read_text("utf-8")
+
+
+@cache
+def _loader() -> str:
+    script = resources.files("tracelens.report").joinpath("loader.js").read_text("utf-8")
+    return script.replace("__PLOTLY_CONFIG__", json.dumps(PLOTLY_CONFIG))

@@ -1,0 +1,212 @@
+"""Cold starts per function: how often, of which kind, and how long requests waited."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from tracelens.report import palette
+from tracelens.report.context import COLD_STARTS, RenderContext, Section
+from tracelens.report.figures import label, new_figure
+from tracelens.report.markup import (
+    Cell,
+    Column,
+    empty,
+    fmt_count,
+    fmt_flag,
+    fmt_ms,
+    fmt_pct,
+    table,
+    truncated_note,
+)
+
+MAX_FUNCTIONS = 25
+MAX_POINTS = 150  # init durations drawn per function and kind
+ROW_HEIGHT_PX = 30
+_KINDS = ("on_demand", "snapstart", "provisioned")
+_KIND_OFFSET = {"on_demand": -0.2, "snapstart": 0.0, "provisioned": 0.2}
+_QUANTILE_MARKERS = (
+    ("init_p50_ms", "p50", "line-ns", 18),
+    ("init_p95_ms", "p95", "diamond-open", 10),
+    ("init_p99_ms", "p99", "x-thin", 10),
+)
+
+
+def render_cold_starts(ctx: RenderContext) -> Section:
+    cold = _with_config(ctx.result.cold_starts, ctx.result.functions)
+    seen = cold.filter((pl.col("cold_starts") > 0) | (pl.col("cold_starts_from_logs") > 0))
+    if seen.is_empty():
+        return Section(COLD_STARTS, "Cold starts", empty("No cold start in the traces or logs."))
+    ranked = seen.sort(
+        ["cold_starts", "cold_starts_from_logs", "function_name"], descending=[True, True, False]
+    )
+    drawn = ranked.head(MAX_FUNCTIONS)
+    names = drawn.get_column("function_name").to_list()
+    points = init_points(ctx.result.invocations, names)
+    body = (
+        "<p>User-facing cold starts (on-demand inits and SnapStart restores) delay the request; "
+        "pre-initialized environments (provisioned concurrency) were ready before it and are "
+        "kept apart.</p>"
+        + ctx.figures.add(
+            "fig-cold-start-counts",
+            _counts_figure(drawn),
+            title="Cold starts per function, by kind",
+        )
+        + ctx.figures.add(
+            "fig-init-durations",
+            _durations_figure(drawn, points),
+            title="How long requests waited: init or restore duration (ms)",
+            caption=f"Each dot is one traced cold start (at most {MAX_POINTS} per function and "
+            "kind, evenly spread over the range); ticks mark the user-facing p50/p95/p99.",
+        )
+        + _table(ctx, ranked)
+    )
+    return Section(COLD_STARTS, "Cold starts", body)
+
+
+def _with_config(cold: pl.DataFrame, functions: pl.DataFrame) -> pl.DataFrame:
+    config = functions.select("function_name", "memory_size_mb", "vpc_attached")
+    return cold.join(config, on="function_name", how="left")
+
+
+def init_points(invocations: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Traced cold starts of ``names`` (function, kind, init_ms, trace_id), at most
+    ``MAX_POINTS`` per function and kind, chosen evenly by rank so the extremes stay."""
+    key = ["function_name", "cold_kind"]
+    cold = invocations.filter(
+        pl.col("function_name").is_in(names)
+        & pl.col("cold_kind").is_not_null()
+        & pl.col("init_ms").is_not_null()
+    ).sort([*key, "init_ms", "trace_id"])
+    ranked = cold.with_columns(
+        rank=pl.int_range(pl.len()).over(key), size=pl.len().over(key)
+    ).with_columns(bucket=pl.col("rank") * MAX_POINTS // pl.col("size"))
+    keep = pl.struct([*key, "bucket"]).is_first_distinct() | (pl.col("rank") == pl.col("size") - 1)
+    jitter = ((pl.col("rank") % 5) - 2) * 0.05
+    return ranked.filter(keep).select([*key, "init_ms", "trace_id", jitter.alias("jitter")])
+
+
+def _counts_figure(drawn: pl.DataFrame) -> go.Figure:
+    names = [label(n, max_chars=40) for n in drawn["function_name"]]
+    figure = new_figure(height_px=ROW_HEIGHT_PX * drawn.height + 110, barmode="stack")
+    hover = [
+        f"{label(r['function_name'])}<br>{fmt_count(r['invocations'])} traced invocations<br>"
+        f"cold-start rate {fmt_pct(r['cold_start_rate'])} · user-facing "
+        f"{fmt_pct(r['user_facing_cold_start_rate'])}"
+        for r in drawn.to_dicts()
+    ]
+    series = [
+        (kind, palette.COLD_KIND_LABELS[kind], palette.COLD_KIND_COLOURS[kind]) for kind in _KINDS
+    ]
+    series.append(("cold_starts_from_logs", "seen only in logs (untraced)", palette.GREY))
+    for column, name, colour in series:
+        figure.add_trace(
+            go.Bar(
+                y=names,
+                x=drawn[column].to_list(),
+                orientation="h",
+                name=name,
+                marker={"color": colour},
+                hovertext=hover,
+                hovertemplate="%{hovertext}<br>" + name + ": %{x:,}<extra></extra>",
+            )
+        )
+    figure.update_yaxes(autorange="reversed", type="category")
+    figure.update_xaxes(title_text="cold starts")
+    return figure
+
+
+def _durations_figure(drawn: pl.DataFrame, points: pl.DataFrame) -> go.Figure:
+    names = drawn.get_column("function_name").to_list()
+    row_of = {name: row for row, name in enumerate(names)}
+    figure = new_figure(height_px=ROW_HEIGHT_PX * 2 * len(names) + 110)
+    for kind in _KINDS:
+        chosen = points.filter(pl.col("cold_kind") == kind)
+        if chosen.is_empty():
+            continue
+        # NOTE: kinds sit in bands around the function's row; a fixed jitter keeps dots apart.
+        ys = [
+            row_of[name] + _KIND_OFFSET[kind] + jitter
+            for name, jitter in zip(chosen["function_name"], chosen["jitter"], strict=True)
+        ]
+        figure.add_trace(
+            go.Scatter(
+                x=chosen["init_ms"].to_list(),
+                y=ys,
+                mode="markers",
+                name=palette.COLD_KIND_LABELS[kind],
+                marker={"color": palette.COLD_KIND_COLOURS[kind], "size": 6, "opacity": 0.75},
+                hovertemplate="%{x:,.1f} ms<extra>" + palette.COLD_KIND_LABELS[kind] + "</extra>",
+            )
+        )
+    for column, name, symbol, size in _QUANTILE_MARKERS:
+        figure.add_trace(
+            go.Scatter(
+                x=drawn[column].to_list(),
+                y=list(range(len(names))),
+                mode="markers",
+                name=f"user-facing {name}",
+                marker={
+                    "symbol": symbol,
+                    "size": size,
+                    "color": palette.BLACK,
+                    "line": {"width": 2, "color": palette.BLACK},
+                },
+                hovertemplate=f"user-facing {name} " + "%{x:,.1f} ms<extra></extra>",
+            )
+        )
+    figure.update_yaxes(
+        tickmode="array",
+        tickvals=list(range(len(names))),
+        ticktext=[label(n, max_chars=40) for n in names],
+        range=[len(names) - 0.5, -0.5],
+        showgrid=False,
+    )
+    figure.update_xaxes(title_text="ms", rangemode="tozero")
+    return figure
+
+
+def _table(ctx: RenderContext, ranked: pl.DataFrame) -> str:
+    shown = ranked.head(100)
+    rows = [
+        [
+            Cell.name(r["function_name"]),
+            Cell.count(r["memory_size_mb"]),
+            Cell.text(fmt_flag(r["vpc_attached"])),
+            Cell.count(r["invocations"]),
+            Cell.count(r["on_demand"]),
+            Cell.count(r["snapstart"]),
+            Cell.count(r["provisioned"]),
+            Cell.count(r["cold_starts_from_logs"]),
+            Cell.number(
+                r["user_facing_cold_start_rate"], fmt_pct(r["user_facing_cold_start_rate"])
+            ),
+            Cell.number(r["init_p50_ms"], fmt_ms(r["init_p50_ms"])),
+            Cell.number(r["init_p95_ms"], fmt_ms(r["init_p95_ms"])),
+            Cell.number(r["init_p99_ms"], fmt_ms(r["init_p99_ms"])),
+            Cell.number(r["init_max_ms"], fmt_ms(r["init_max_ms"])),
+            Cell.number(r["provisioned_init_p50_ms"], fmt_ms(r["provisioned_init_p50_ms"])),
+            Cell.count(r["timeouts"], alert_nonzero=True),
+            Cell(ctx.links.trace_link(r["example_trace_id"])),
+        ]
+        for r in shown.to_dicts()
+    ]
+    columns = [
+        Column("function"),
+        Column("memory MB", numeric=True),
+        Column("VPC"),
+        Column("invocations", numeric=True, hint="traced executions"),
+        Column("on-demand", numeric=True),
+        Column("SnapStart", numeric=True),
+        Column("pre-init", numeric=True, hint="provisioned / pre-initialized environments"),
+        Column("logs only", numeric=True, hint="REPORT init durations with no trace"),
+        Column("user-facing rate", numeric=True, hint="(on-demand + SnapStart) / invocations"),
+        Column("init p50", numeric=True),
+        Column("init p95", numeric=True),
+        Column("init p99", numeric=True),
+        Column("init max", numeric=True),
+        Column("pre-init p50", numeric=True),
+        Column("timeouts", numeric=True),
+        Column("slowest", hint="the traced user-facing cold start with the longest init"),
+    ]
+    return table(columns, rows, note=truncated_note(shown.height, ranked.height, "functions"))

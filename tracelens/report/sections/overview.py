@@ -1,0 +1,147 @@
+"""The data behind the report: time window, sources, counts, completeness and rejections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from tracelens.report.context import OVERVIEW, RenderContext, Section
+from tracelens.report.markup import Cell, Column, esc, fmt_count, fmt_time, table, truncated_note
+
+if TYPE_CHECKING:
+    from tracelens.inputs import Inputs
+
+MAX_REJECTIONS_SHOWN = 20
+SIDE_INPUTS = ("traces", "logs", "metrics", "configuration")
+
+SAMPLING_CAVEAT = (
+    "X-Ray records a sample of requests: counts and rates taken from traces describe the "
+    "sampled requests, not all traffic. True totals (invocations, throttles) come from "
+    "CloudWatch metrics."
+)
+_MISSING_SOURCE = {
+    "logs": "No Lambda logs: cold starts and timeouts of requests that were not traced, and "
+    "memory used, are missing.",
+    "metrics": "No CloudWatch metrics: throttle causes that need concurrency metrics show as "
+    "'unknown', and the throttle timeline has sampled counts only.",
+    "configuration": "No function configuration: memory size, VPC attachment and reserved or "
+    "provisioned concurrency are unknown.",
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    """The span of time the traces cover: earliest start to latest end."""
+
+    start: datetime | None
+    end: datetime | None
+
+    def describe(self) -> str:
+        if self.start is None or self.end is None:
+            return "no spans"
+        minutes = (self.end - self.start).total_seconds() / 60.0
+        return f"{fmt_time(self.start)} → {fmt_time(self.end)} ({minutes:,.1f} min)"
+
+
+def time_window(spans: pl.DataFrame) -> Window:
+    if spans.is_empty():
+        return Window(None, None)
+    start, end = spans.select(pl.col("start_time").min(), pl.col("end_time").max()).row(0)
+    return Window(start, end)
+
+
+def render_overview(ctx: RenderContext) -> Section:
+    inputs = ctx.result.inputs
+    body = _sources(inputs) + _counts(inputs) + _completeness(ctx) + _rejections(inputs)
+    return Section(OVERVIEW, "Data", body)
+
+
+def _sources(inputs: Inputs) -> str:
+    used = set(inputs.sources_used())
+    chips = "".join(
+        f'<span class="chip {"on" if name in used else "off"}">'
+        f"{esc(name)}: {'used' if name in used else 'not given'}</span>"
+        for name in SIDE_INPUTS
+    )
+    return f'<p class="sources">Sources {chips}</p>'
+
+
+def _counts(inputs: Inputs) -> str:
+    traces = inputs.traces
+    stats = traces.read_stats
+    items = [
+        ("documents", traces.documents, "segment documents read, accepted or not", False),
+        ("segments", traces.segments, "unique documents accepted", False),
+        ("traces", traces.traces, "distinct trace ids", False),
+        ("duplicates", traces.duplicates, "documents seen more than once (counted once)", False),
+        ("rejected", inputs.rejected, "documents and records refused (listed below)", True),
+        ("in progress", traces.in_progress, "traces whose root segment had not ended", True),
+        (
+            "over size limit",
+            stats.limit_exceeded_traces,
+            "traces X-Ray could not return whole",
+            True,
+        ),
+        ("unprocessed", len(stats.unprocessed_trace_ids), "trace ids X-Ray did not return", True),
+    ]
+    cells = "".join(
+        f'<div class="stat{" warn" if alert and value else ""}" title="{esc(hint)}">'
+        f'<span class="value">{fmt_count(value)}</span><span class="name">{esc(name)}</span></div>'
+        for name, value, hint, alert in items
+    )
+    return f'<div class="stats">{cells}</div>'
+
+
+def _completeness(ctx: RenderContext) -> str:
+    inputs = ctx.result.inputs
+    traces = inputs.traces
+    used = set(inputs.sources_used())
+    notes = [SAMPLING_CAVEAT]
+    notes += [text for name, text in _MISSING_SOURCE.items() if name not in used]
+    if traces.read_stats.limit_exceeded_traces:
+        notes.append(
+            f"{traces.read_stats.limit_exceeded_traces:,} traces exceeded X-Ray's size limit: "
+            "their segments are incomplete."
+        )
+    if traces.read_stats.unprocessed_trace_ids:
+        notes.append(
+            f"{len(traces.read_stats.unprocessed_trace_ids):,} trace ids were not returned by "
+            "X-Ray (UnprocessedTraceIds): fetch them again to complete the picture."
+        )
+    if traces.in_progress:
+        notes.append(
+            f"{traces.in_progress:,} traces were still in progress: their durations are unknown "
+            "and left out of latency figures."
+        )
+    if ctx.links.region_source == "default":
+        notes.append(
+            "No region found in the inputs: X-Ray console links use us-east-1 (pass --region "
+            "to change it)."
+        )
+    items = "".join(f"<li>{esc(note)}</li>" for note in notes)
+    return f'<ul class="caveats">{items}</ul>'
+
+
+def _rejections(inputs: Inputs) -> str:
+    log = inputs.all_rejections()
+    if not log.count:
+        return '<p class="ok-line">No input was rejected.</p>'
+    reasons = ", ".join(
+        f"{esc(reason)} ({count:,})" for reason, count in log.reasons.most_common(8)
+    )
+    shown = log.listed[:MAX_REJECTIONS_SHOWN]
+    rows = [
+        [Cell.text(item.source), Cell.text(item.position), Cell.text(item.reason)] for item in shown
+    ]
+    listing = table(
+        [Column("file"), Column("position"), Column("reason")],
+        rows,
+        note=truncated_note(len(shown), log.count, "rejections"),
+    )
+    return (
+        f'<details class="rejections"><summary>{log.count:,} rejected: {reasons}</summary>'
+        f"{listing}</details>"
+    )

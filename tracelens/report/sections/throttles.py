@@ -1,0 +1,211 @@
+"""Throttles: when, on which function or API, who absorbed the 429s, and why."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from tracelens.report import palette
+from tracelens.report.context import THROTTLES, RenderContext, Section
+from tracelens.report.figures import TEMPLATE, label
+from tracelens.report.markup import (
+    Cell,
+    Column,
+    empty,
+    fmt_count,
+    fmt_pct,
+    fmt_time,
+    table,
+    truncated_note,
+)
+
+MAX_SUBJECTS = 8
+# NOTE: the timeline's buckets are minutes; a fixed width keeps a lone bar from shrinking to a
+# hairline (plotly sizes bars by the smallest gap between x values).
+BAR_WIDTH_MS = 0.8 * 60_000
+MAX_ROWS = 30
+CAUSE_LABELS = {
+    "reserved_concurrency_zero": "reserved concurrency is 0",
+    "reserved_concurrency_reached": "reserved concurrency reached",
+    "account_concurrency_limit": "account concurrency limit",
+    "burst_scaling": "burst scaling",
+    "unknown": "unknown (give metrics and configuration)",
+    "downstream_api_limit": "downstream API limit",
+}
+_NO_THROTTLES = (
+    "No throttles: no 429 or throttling exception in the traces and no Throttles datapoint "
+    "in the metrics."
+)
+_PANELS = (
+    ("Lambda invocations refused (429)", ("invocation", "metric")),
+    ("Downstream API calls throttled", ("downstream",)),
+)
+
+
+def render_throttles(ctx: RenderContext) -> Section:
+    result = ctx.result
+    timeline = result.throttle_timeline
+    frames = (timeline, result.invocation_throttles, result.downstream_throttles)
+    if all(frame.is_empty() for frame in frames):
+        return Section(THROTTLES, "Throttles", empty(_NO_THROTTLES))
+    parts = []
+    if not timeline.is_empty():
+        parts.append(
+            ctx.figures.add(
+                "fig-throttle-timeline",
+                _timeline(timeline),
+                title="Throttles per minute",
+                caption="Bars count throttles seen in the sampled traces; diamonds are "
+                "CloudWatch's Throttles metric, which counts every request.",
+            )
+        )
+    parts.append(_invocation_table(ctx))
+    parts.append(_downstream_table(ctx))
+    return Section(THROTTLES, "Throttles", "".join(parts))
+
+
+def _top_subjects(timeline: pl.DataFrame, kinds: tuple[str, ...]) -> list[str]:
+    """The subjects with the most throttles (ranked only to choose what to draw)."""
+    ranked = (
+        timeline.filter(pl.col("kind").is_in(kinds))
+        .group_by("subject")
+        .agg(pl.col("throttled").sum().alias("rank"))
+        .sort(["rank", "subject"], descending=[True, False])
+    )
+    return ranked.get_column("subject").head(MAX_SUBJECTS).to_list()
+
+
+def _timeline(timeline: pl.DataFrame) -> go.Figure:
+    panels = [(title, kinds) for title, kinds in _PANELS if timeline["kind"].is_in(kinds).any()]
+    figure = make_subplots(
+        rows=len(panels),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.12,
+        subplot_titles=[title for title, _ in panels],
+    )
+    colours: dict[str, str] = {}  # one colour per subject across panels
+    for row, (_, kinds) in enumerate(panels, start=1):
+        for subject in _top_subjects(timeline, kinds):
+            colour = colours.setdefault(subject, palette.series_colour(len(colours)))
+            for kind in kinds:
+                _add_series(figure, timeline, subject, kind, colour, row)
+    figure.update_layout(
+        template=TEMPLATE,
+        height=260 * len(panels) + 80,
+        barmode="stack",
+        hovermode="x unified",
+        legend={"orientation": "h", "y": -0.12, "yanchor": "top"},
+    )
+    figure.update_yaxes(title_text="per minute", rangemode="tozero")
+    return figure
+
+
+def _add_series(
+    figure: go.Figure, timeline: pl.DataFrame, subject: str, kind: str, colour: str, row: int
+) -> None:
+    points = timeline.filter((pl.col("subject") == subject) & (pl.col("kind") == kind))
+    if points.is_empty():
+        return
+    name = label(subject, max_chars=40)
+    common = {
+        "x": points["minute"].to_list(),
+        "y": points["throttled"].to_list(),
+        "legendgroup": f"{row}-{colour}",
+        "hovertemplate": "%{y:,}",
+    }
+    if kind == "metric":
+        # NOTE: markers only: the timeline lists non-zero minutes, and a line would bridge gaps.
+        trace = go.Scatter(
+            **common,
+            mode="markers",
+            name=f"{name} (CloudWatch, all requests)",
+            marker={"color": colour, "symbol": "diamond-open", "size": 9, "line": {"width": 2}},
+        )
+    else:
+        trace = go.Bar(
+            **common,
+            name=f"{name} (traced)",
+            marker={"color": colour},
+            width=[BAR_WIDTH_MS] * points.height,
+        )
+    figure.add_trace(trace, row=row, col=1)
+
+
+def _invocation_table(ctx: RenderContext) -> str:
+    frame = ctx.result.invocation_throttles
+    if frame.is_empty():
+        return "<h3>Throttled invocations</h3>" + empty(
+            "No Lambda invocation was throttled in the traces."
+        )
+    shown = frame.head(MAX_ROWS)
+    rows = [
+        [
+            Cell.name(r["target"]),
+            Cell.name(r["source"]),
+            Cell.name(r["absorbed_by"]),
+            Cell.text(CAUSE_LABELS.get(r["cause"], r["cause"])),
+            Cell.number(r["throttled_attempts"], fmt_count(r["throttled_attempts"]), alert=True),
+            Cell.count(r["throttled_calls"]),
+            Cell.count(r["recovered_calls"]),
+            Cell.text(fmt_time(r["first_time"]), css_class="time"),
+            Cell.text(fmt_time(r["last_time"]), css_class="time"),
+            Cell(ctx.links.trace_link(r["example_trace_id"])),
+        ]
+        for r in shown.to_dicts()
+    ]
+    columns = [
+        Column("function"),
+        Column("caller"),
+        Column("absorbed by", hint="the service that received the 429s"),
+        Column("cause"),
+        Column("attempts", numeric=True, hint="throttled attempts incl. retries"),
+        Column("calls", numeric=True, hint="caller calls with a throttled attempt"),
+        Column("recovered", numeric=True, hint="calls whose retries got through"),
+        Column("first"),
+        Column("last"),
+        Column("example"),
+    ]
+    note = truncated_note(shown.height, frame.height, "rows")
+    return "<h3>Throttled invocations</h3>" + table(columns, rows, note=note)
+
+
+def _downstream_table(ctx: RenderContext) -> str:
+    frame = ctx.result.downstream_throttles
+    if frame.is_empty():
+        return "<h3>Throttled downstream calls</h3>" + empty("No downstream call was throttled.")
+    shown = frame.head(MAX_ROWS)
+    rows = [
+        [
+            Cell.name(r["source"]),
+            Cell.name(r["service"]),
+            Cell.name(r["resource"]),
+            Cell.text(r["operation"]),
+            Cell.number(r["throttled_calls"], fmt_count(r["throttled_calls"]), alert=True),
+            Cell.count(r["calls"]),
+            Cell.number(r["throttle_rate"], fmt_pct(r["throttle_rate"])),
+            Cell.count(r["retries"]),
+            Cell.text(r["exception_type"]),
+            Cell.text(fmt_time(r["first_time"]), css_class="time"),
+            Cell.text(fmt_time(r["last_time"]), css_class="time"),
+            Cell(ctx.links.trace_link(r["example_trace_id"])),
+        ]
+        for r in shown.to_dicts()
+    ]
+    columns = [
+        Column("caller"),
+        Column("service"),
+        Column("resource"),
+        Column("operation"),
+        Column("throttled", numeric=True),
+        Column("calls", numeric=True),
+        Column("rate", numeric=True),
+        Column("retries", numeric=True, hint="SDK retries"),
+        Column("exception"),
+        Column("first"),
+        Column("last"),
+        Column("example"),
+    ]
+    note = truncated_note(shown.height, frame.height, "rows")
+    return "<h3>Throttled downstream calls</h3>" + table(columns, rows, note=note)

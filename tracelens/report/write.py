@@ -1,0 +1,60 @@
+"""Writing the report file atomically, so a reader never opens a half-written page."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tracelens.report.page import render_report
+
+if TYPE_CHECKING:
+    from tracelens.analysis import AnalysisResult
+
+
+def write_report(
+    result: AnalysisResult,
+    path: str | Path,
+    *,
+    title: str | None = None,
+    cdn: bool = False,
+    region: str | None = None,
+    generated_at: datetime | None = None,
+) -> Path:
+    """Render the report of ``result`` and write it to ``path`` (temp file, then rename).
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the directory of ``path`` does not exist.
+    ValueError
+        When ``region`` is not an AWS region name.
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path()
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"cannot write the report to {target}: directory {folder} does not exist; "
+            "create it or choose another --out"
+        )
+    page = render_report(result, title=title, cdn=cdn, region=region, generated_at=generated_at)
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed before the rename below
+        "w", encoding="utf-8", dir=folder, prefix=f".{target.name}.", suffix=".tmp", delete=False
+    )
+    try:
+        with handle:
+            handle.write(page)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(handle.name).replace(target)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return target
