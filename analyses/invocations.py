@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from analyses._output import check_inputs, shaped
 from tracelens.schema import UTC_US, empty_frame
 
 FUNCTION_ORIGIN = "AWS::Lambda::Function"
@@ -33,6 +34,7 @@ SERVICE_ORIGIN = "AWS::Lambda"
 INIT_NAME = "Initialization"
 RESTORE_NAME = "Restore"
 DEFAULT_PROVISIONED_GAP_MS = 100.0
+INVOKE_OPERATIONS = ("Invoke", "InvokeAsync", "InvokeWithResponseStream")
 
 INVOCATION_SCHEMA: dict[str, pl.DataType] = {
     "trace_id": pl.String(),
@@ -75,6 +77,15 @@ def service_segments(spans: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def is_throttled() -> pl.Expr:
+    """A span marks a throttle: the flag, HTTP 429 or Lambda's ``TooManyRequestsException``."""
+    return (
+        pl.col("throttle").fill_null(value=False)
+        | (pl.col("http_status") == 429).fill_null(value=False)
+        | pl.col("exception_type").str.ends_with("TooManyRequestsException").fill_null(value=False)
+    )
+
+
 def _init_phases(spans: pl.DataFrame) -> pl.DataFrame:
     """Per function segment: the init (or restore) duration and end time."""
     phases = spans.filter(
@@ -86,6 +97,7 @@ def _init_phases(spans: pl.DataFrame) -> pl.DataFrame:
         "duration_ms",
         "end_time",
     )
+
     # NOTE: a Restore wins over an Initialization under the same segment: with SnapStart the
     # restore is the latency the caller waited for.
     def chosen(column: str) -> pl.Expr:
@@ -117,6 +129,7 @@ def invocations(
         ``INVOCATION_SCHEMA``, ordered by start time. Flags are the OR of the function segment
         and its ``AWS::Lambda`` parent; in-progress executions have null end and duration.
     """
+    check_inputs(spans=spans)
     functions = function_segments(spans)
     if functions.is_empty():
         return empty_frame(INVOCATION_SCHEMA)
@@ -164,4 +177,4 @@ def invocations(
         either("fault", "svc_fault"),
         either("throttle", "svc_throttle"),
     )
-    return frame.cast(INVOCATION_SCHEMA).sort("start_time", "trace_id", "segment_id")
+    return shaped(frame, INVOCATION_SCHEMA).sort("start_time", "trace_id", "segment_id")

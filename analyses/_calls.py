@@ -1,0 +1,226 @@
+"""The span tree with call context: which rows are downstream calls and what each call reaches.
+
+Shared by the service map, the critical path and the DNS analyses so that all three name
+nodes the same way. Node names follow X-Ray's service graph:
+
+- a segment is the node ``(name, origin)``; segments without ``origin`` get ``SERVICE_TYPE``;
+- a call (the outermost ``aws``/``remote`` subsegment; nested steps such as ``connect`` or
+  ``dns`` belong to it) reaches, in this order of preference: the node of the inferred segment
+  X-Ray derived from it, a queue or topic (``MESSAGING_TYPES``: their consumers are downstream
+  of them, not of the caller), the node of a segment whose parent is inside the call (an
+  ``AWS::Lambda`` segment, an instrumented service), or a node derived from the call itself.
+  Derived nodes: DynamoDB by table (``AWS::DynamoDB::Table``; without a table
+  ``AWS::DynamoDB``), SQS by queue name (``AWS::SQS::Queue``), SNS as ``SNS`` (``AWS::SNS``,
+  as GetServiceGraph shows it), Lambda by function name (``AWS::Lambda``), other AWS services
+  by the subsegment name (``AWS::<name>``), remote calls by host (``remote``).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analyses._tree import ancestor_fold, link_rows
+
+CALL_NAMESPACES = ("aws", "remote")
+CLIENT_TYPE = "client"
+REMOTE_TYPE = "remote"
+SERVICE_TYPE = "service"
+INIT_NAMES = ("Initialization", "Restore")
+MESSAGING_TYPES = ("AWS::SQS::Queue", "AWS::SQS", "AWS::SNS")
+FUNCTION_ORIGIN = "AWS::Lambda::Function"
+
+_QUEUE_NAME = r"([^/:]+)/?$"
+
+
+# The span columns the tree-based analyses read; the others are not carried along.
+TREE_COLUMNS = (
+    "trace_id",
+    "id",
+    "parent_id",
+    "kind",
+    "name",
+    "origin",
+    "namespace",
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "error",
+    "fault",
+    "throttle",
+    "inferred",
+    "http_method",
+    "http_url",
+    "aws_operation",
+    "aws_resource",
+    "function_name",
+    "host",
+    "exception_count",
+)
+
+
+def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
+    """Spans with links and call context, one row per span.
+
+    Inferred segments stay in the frame (``inferred`` is true, never null) because they name
+    call targets; every consumer leaves them out of counts and paths.
+
+    Added columns: ``row``, ``parent_row`` (see ``link_rows``), ``local_parent`` (the parent
+    while inside one segment's subsegment tree), ``is_call`` (an ``aws``/``remote``
+    subsegment), ``call_row`` (the outermost call enclosing the row, itself included),
+    ``owner_row`` (the segment the row belongs to), ``node_type`` (segments: origin or
+    ``SERVICE_TYPE``), ``via_call`` (non-inferred segments whose parent is inside a call: that
+    call's row), and for outermost call rows ``target``, ``target_type``, ``relays`` (the
+    target is a node of its own that passes the call on to the segments under the call: an
+    inferred segment's node, a queue, a topic) and ``target_is_segment`` (the target is the
+    node of a segment under the call).
+    """
+    subsegment = pl.col("kind") == "subsegment"
+    tree = link_rows(
+        spans.select(TREE_COLUMNS).with_columns(pl.col("inferred").fill_null(False))
+    ).with_columns(
+        is_call=(subsegment & pl.col("namespace").is_in(CALL_NAMESPACES)).fill_null(False),
+        local_parent=pl.when(subsegment).then(pl.col("parent_row")),
+        node_type=pl.when(pl.col("kind") == "segment").then(
+            pl.col("origin").fill_null(SERVICE_TYPE)
+        ),
+    )
+    call_seed = tree.select(pl.when(pl.col("is_call")).then(pl.col("row")).alias("call_row"))
+    owner_seed = tree.select(
+        pl.when(pl.col("kind") == "segment").then(pl.col("row")).alias("owner_row")
+    )
+    tree = tree.with_columns(
+        ancestor_fold(call_seed.to_series(), tree["local_parent"], kind="outermost"),
+        ancestor_fold(owner_seed.to_series(), tree["parent_row"], kind="nearest"),
+    )
+    tree = tree.with_columns(
+        via_call=pl.when(
+            (pl.col("kind") == "segment")
+            & (pl.col("kind").gather(pl.col("parent_row")) == "subsegment")
+        ).then(pl.col("call_row").gather(pl.col("parent_row")))
+    )
+    return _attach_targets(tree)
+
+
+def _attach_targets(tree: pl.DataFrame) -> pl.DataFrame:
+    # NOTE: frames are narrowed before filtering: a filter copies every column it carries.
+    under_calls = tree.select(
+        "via_call", "inferred", "start_time", "name", "origin", "aws_resource", "node_type"
+    ).filter(pl.col("via_call").is_not_null())
+    inferred_first = (
+        under_calls.filter(pl.col("inferred"))
+        .sort("start_time", nulls_last=True)
+        .group_by("via_call")
+        .agg(
+            pl.first("name").alias("inferred_name"),
+            pl.first("origin").alias("inferred_origin"),
+            pl.first("aws_resource").alias("inferred_resource"),
+        )
+    )
+    child_first = (
+        under_calls.filter(~pl.col("inferred"))
+        .sort("start_time", nulls_last=True)
+        .group_by("via_call")
+        .agg(pl.first("name").alias("child_name"), pl.first("node_type").alias("child_type"))
+    )
+    call_columns = ("row", "name", "namespace", "host", "aws_resource", "function_name")
+    calls = (
+        tree.select(*call_columns, "is_call", "call_row")
+        .filter(pl.col("is_call") & (pl.col("call_row") == pl.col("row")))
+        .join(inferred_first, left_on="row", right_on="via_call", how="left")
+        .join(child_first, left_on="row", right_on="via_call", how="left")
+        .with_columns(service=pl.col("name").str.to_lowercase())
+        .with_columns(derived_name=_derived_name(), derived_type=_derived_type())
+        .with_columns(
+            has_inferred=pl.col("inferred_name").is_not_null(),
+            messaging=pl.col("derived_type").is_in(MESSAGING_TYPES),
+        )
+        .with_columns(
+            relays=pl.col("has_inferred") | pl.col("messaging"),
+            to_child=~pl.col("has_inferred")
+            & ~pl.col("messaging")
+            & pl.col("child_name").is_not_null(),
+        )
+        .select(
+            "row",
+            pl.when(pl.col("has_inferred"))
+            .then(_inferred_name())
+            .when(pl.col("to_child"))
+            .then(pl.col("child_name"))
+            .otherwise(pl.col("derived_name"))
+            .alias("target"),
+            pl.when(pl.col("has_inferred"))
+            .then(pl.col("inferred_origin").fill_null(REMOTE_TYPE))
+            .when(pl.col("to_child"))
+            .then(pl.col("child_type"))
+            .otherwise(pl.col("derived_type"))
+            .alias("target_type"),
+            "relays",
+            pl.col("to_child").alias("target_is_segment"),
+        )
+    )
+    return tree.with_columns(
+        _scatter(tree.height, calls, column) for column in calls.columns if column != "row"
+    )
+
+
+def _scatter(length: int, calls: pl.DataFrame, column: str) -> pl.Series:
+    values = calls[column]
+    full = pl.repeat(None, length, dtype=values.dtype, eager=True).alias(column)
+    return full.scatter(calls["row"], values)
+
+
+def _queue_name(column: str) -> pl.Expr:
+    return pl.col(column).str.extract(_QUEUE_NAME, 1)
+
+
+def _inferred_name() -> pl.Expr:
+    origin = pl.col("inferred_origin")
+    resource = pl.coalesce("inferred_resource", "aws_resource")
+    return (
+        pl.when(origin == "AWS::DynamoDB::Table")
+        .then(pl.coalesce(resource, "inferred_name"))
+        .when(origin == "AWS::SQS::Queue")
+        .then(pl.coalesce(resource.str.extract(_QUEUE_NAME, 1), "inferred_name"))
+        .otherwise(pl.col("inferred_name"))
+    )
+
+
+def _service() -> pl.Expr:
+    return pl.col("service")
+
+
+def _derived_name() -> pl.Expr:
+    return (
+        pl.when(pl.col("namespace") == "remote")
+        .then(pl.coalesce("host", "name"))
+        .when(_service() == "dynamodb")
+        .then(pl.coalesce("aws_resource", pl.lit("DynamoDB")))
+        .when(_service() == "sqs")
+        .then(pl.coalesce(_queue_name("aws_resource"), pl.lit("SQS")))
+        .when(_service() == "sns")
+        .then(pl.lit("SNS"))
+        .when(_service() == "lambda")
+        .then(pl.coalesce("function_name", "aws_resource", "name"))
+        .otherwise(pl.col("name"))
+    )
+
+
+def _derived_type() -> pl.Expr:
+    resource = pl.col("aws_resource").is_not_null()
+    return (
+        pl.when(pl.col("namespace") == "remote")
+        .then(pl.lit(REMOTE_TYPE))
+        .when(_service() == "dynamodb")
+        .then(
+            pl.when(resource)
+            .then(pl.lit("AWS::DynamoDB::Table"))
+            .otherwise(pl.lit("AWS::DynamoDB"))
+        )
+        .when(_service() == "sqs")
+        .then(pl.when(resource).then(pl.lit("AWS::SQS::Queue")).otherwise(pl.lit("AWS::SQS")))
+        .when(_service() == "sns")
+        .then(pl.lit("AWS::SNS"))
+        .when(_service() == "lambda")
+        .then(pl.lit("AWS::Lambda"))
+        .otherwise(pl.lit("AWS::") + pl.col("name"))
+    )

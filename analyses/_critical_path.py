@@ -1,0 +1,261 @@
+"""The critical-path walk over every trace at once.
+
+The standard backward walk through a span's window: from the window's end, take the child that
+ends last (at or before the cursor), recurse into it, move the cursor to its start, repeat;
+time between chosen children is the span's own. Two facts make it vectorizable:
+
+- after clipping every span to its ancestors' windows, the first child taken from a span is
+  simply its latest-ending child, and the child taken after child ``c`` is the sibling ending
+  latest at or before ``c`` starts ("predecessor"), whatever the trace. Both are found for
+  all spans at once from the children sorted by (parent, end): the latest child is the last of
+  its parent's run, the predecessor a binary search (the vectorized form of a backward
+  ``join_asof`` by parent on end time);
+- the path is then what is reachable from each trace's root through "latest child" and
+  "predecessor" links: a frontier expanded by index gathers, one step per link, so the loop
+  count is the longest chain of sequential children and nesting, not the number of traces.
+
+A span on the path covers its whole clipped window; its own time is that window minus the
+windows of its children on the path (which never overlap).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analyses._calls import FUNCTION_ORIGIN, INIT_NAMES
+from analyses._tree import ancestor_fold
+
+_REACHED = {"row": pl.UInt32(), "root_row": pl.UInt32()}
+
+
+def walk(tree: pl.DataFrame) -> pl.DataFrame:
+    """Critical-path rows of every trace in ``tree`` (a ``span_tree`` frame).
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per span on a path: ``row``, ``root_row`` (the row of its trace's root),
+        ``node``, ``node_type``, ``path_start_us``, ``path_end_us`` and ``self_us``; ordered
+        by ``row``.
+    """
+    windows = _clipped(tree)
+    roots = _roots(windows)
+    latest_child, predecessor = _links(windows)
+    on_path = _reachable(roots, latest_child, predecessor, limit=windows.height)
+    path = windows.select(pl.all().gather(on_path["row"])).with_columns(on_path["root_row"])
+    children = (
+        path.filter(pl.col("parent_row").is_not_null())
+        .group_by("parent_row")
+        .agg(pl.col("eff_us").sum())
+    )
+    children_us = pl.repeat(0, windows.height, dtype=pl.Int64, eager=True).scatter(
+        children["parent_row"], children["eff_us"]
+    )
+    timed = path.select(
+        "row",
+        "root_row",
+        pl.col("eff_start_us").alias("path_start_us"),
+        pl.col("eff_end_us").alias("path_end_us"),
+        (pl.col("eff_us") - children_us.gather(path["row"])).alias("self_us"),
+    )
+    return _labelled(tree, timed)
+
+
+def _clipped(tree: pl.DataFrame) -> pl.DataFrame:
+    """Narrow frame of ``row``, ``parent_row``, ``trace_id``, ``candidate`` (may be on a
+    path), ``root`` (may start one), ``start_us``, ``eff_start_us``, ``eff_end_us``, ``eff_us``.
+
+    The effective window is clipped to all the ancestors' windows: it absorbs clock skew between
+    documents (``AWS::Lambda`` times have millisecond precision) and drops work that outlives
+    its caller. A function segment's window first reaches back to its ``Initialization`` or
+    ``Restore`` subsegment: X-Ray records the init before the function segment starts.
+    """
+    stamped = tree.select(
+        "row",
+        "parent_row",
+        "trace_id",
+        (~pl.col("inferred")).alias("candidate"),
+        (
+            (pl.col("kind") == "segment") & ~pl.col("inferred") & pl.col("parent_row").is_null()
+        ).alias("root"),
+        pl.col("start_time").cast(pl.Int64).alias("start_us"),
+        pl.col("end_time").cast(pl.Int64).alias("end_us"),
+        (
+            pl.col("name").is_in(INIT_NAMES)
+            & (pl.col("kind") == "subsegment")
+            & (pl.col("origin").gather(pl.col("parent_row")) == FUNCTION_ORIGIN)
+        ).alias("is_init"),
+    )
+    init_starts = (
+        stamped.filter(pl.col("is_init")).group_by("parent_row").agg(pl.col("start_us").min())
+    )
+    own_starts = stamped["start_us"].gather(init_starts["parent_row"])
+    start_us = (
+        stamped["start_us"]
+        .clone()
+        .scatter(
+            init_starts["parent_row"],
+            init_starts.select(pl.min_horizontal("start_us", own_starts)).to_series(),
+        )
+    )
+    return (
+        stamped.select(
+            "row", "parent_row", "trace_id", "candidate", "root", start_us.alias("start_us")
+        )
+        .with_columns(
+            ancestor_fold(start_us.alias("eff_start_us"), stamped["parent_row"], kind="max"),
+            ancestor_fold(stamped["end_us"].alias("eff_end_us"), stamped["parent_row"], kind="min"),
+        )
+        .with_columns(eff_us=pl.col("eff_end_us") - pl.col("eff_start_us"))
+    )
+
+
+def _roots(windows: pl.DataFrame) -> pl.Series:
+    """Per trace, the earliest parentless segment with a complete window (ties: longest)."""
+    return (
+        windows.filter(pl.col("root") & (pl.col("eff_us") > 0))
+        .select("trace_id", "row", "start_us", "eff_us")
+        .sort(["start_us", "eff_us"], descending=[False, True])
+        .group_by("trace_id")
+        .agg(pl.first("row"))
+        .get_column("row")
+        .sort()
+    )
+
+
+def _links(windows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """Per row: its latest-ending child, and the sibling taken before it (its predecessor)."""
+    offset_bits = 62 - max(1, windows.height.bit_length())
+    parent_start = pl.col("eff_start_us").gather(pl.col("parent_row"))
+    # NOTE: (parent, time) is packed into one integer so one sorted column serves every
+    # parent; times are offsets from the parent's start, capped at 2**offset_bits us.
+    # Among children ending at the same instant the longest must win: the search takes the
+    # last match, so equal ends are ordered by descending start.
+    children = (
+        windows.select(
+            "row",
+            "parent_row",
+            "eff_start_us",
+            _packed(pl.col("eff_end_us") - parent_start, offset_bits).alias("end_key"),
+            _packed(pl.col("eff_start_us") - parent_start, offset_bits).alias("start_key"),
+            (
+                pl.col("candidate") & pl.col("parent_row").is_not_null() & (pl.col("eff_us") > 0)
+            ).alias("keep"),
+        )
+        .filter(pl.col("keep"))
+        .sort(["end_key", "eff_start_us"], descending=[False, True])
+    )
+    last_of_parent = children["parent_row"] != children["parent_row"].shift(-1)
+    latest = children.filter(last_of_parent.fill_null(True))
+    position = (
+        children["end_key"].search_sorted(children["start_key"], side="right").cast(pl.Int64) - 1
+    )
+    found = (
+        children.select(
+            "row",
+            "parent_row",
+            pl.Series(position).alias("position"),
+        )
+        .with_columns(
+            found_row=pl.col("row").gather(pl.col("position").clip(0)),
+            found_parent=pl.col("parent_row").gather(pl.col("position").clip(0)),
+        )
+        .filter((pl.col("position") >= 0) & (pl.col("found_parent") == pl.col("parent_row")))
+    )
+    return (
+        _nulls(windows.height).scatter(latest["parent_row"], latest["row"]),
+        _nulls(windows.height).scatter(found["row"], found["found_row"]),
+    )
+
+
+def _packed(offset_us: pl.Expr, offset_bits: int) -> pl.Expr:
+    capped = offset_us.clip(0, (1 << offset_bits) - 1)
+    return pl.col("parent_row").cast(pl.Int64) * (1 << offset_bits) + capped
+
+
+def _nulls(length: int) -> pl.Series:
+    return pl.repeat(None, length, dtype=pl.UInt32, eager=True).alias("row")
+
+
+def _reachable(
+    roots: pl.Series, latest_child: pl.Series, predecessor: pl.Series, *, limit: int
+) -> pl.DataFrame:
+    """Rows reachable from ``roots``: ``row`` and the ``root_row`` it was reached from."""
+    frontier = pl.DataFrame({"row": roots, "root_row": roots}, schema=_REACHED)
+    reached = [frontier]
+    for _ in range(limit):
+        if frontier.is_empty():
+            break
+        # NOTE: each row is reached once: a span is either its parent's latest child or the
+        # predecessor of exactly one sibling on the path.
+        frontier = pl.concat(
+            [
+                frontier.select(latest_child.gather(frontier["row"]), "root_row"),
+                frontier.select(predecessor.gather(frontier["row"]), "root_row"),
+            ]
+        ).filter(pl.col("row").is_not_null())
+        reached.append(frontier)
+    return pl.concat(reached).sort("row")
+
+
+def _labelled(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
+    """Add ``node`` and ``node_type`` to path rows.
+
+    The node is the call's target inside a call, ``"<function> Initialization"`` (or
+    ``Restore``) inside a cold start, else the owning segment; ``node_type`` is the service
+    map's type of that node (an initialization has its function segment's type).
+    """
+    init_seed = tree.select(
+        pl.when((pl.col("kind") == "subsegment") & pl.col("name").is_in(INIT_NAMES)).then(
+            pl.col("row")
+        )
+    ).to_series()
+    init_row = ancestor_fold(init_seed, tree["local_parent"], kind="nearest")
+    rows = path["row"]
+    call_row = tree["call_row"].gather(rows)
+    owner_row = tree["owner_row"].gather(rows)
+    labels = pl.DataFrame(
+        {
+            "call_target": tree["target"].gather(call_row),
+            "call_target_type": tree["target_type"].gather(call_row),
+            "init_name": tree["name"].gather(init_row.gather(rows)),
+            "segment_name": tree["name"].gather(owner_row),
+            "segment_type": tree["node_type"].gather(owner_row),
+        }
+    )
+    return pl.concat([path, labels], how="horizontal").select(
+        "row",
+        "root_row",
+        pl.coalesce(
+            "call_target",
+            pl.concat_str("segment_name", "init_name", separator=" "),
+            "segment_name",
+        ).alias("node"),
+        pl.coalesce("call_target_type", "segment_type").alias("node_type"),
+        "path_start_us",
+        "path_end_us",
+        "self_us",
+    )
+
+
+def describe(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
+    """Add ``trace_id``, ``id`` and ``operation`` (the API operation or HTTP method and host
+    of a call, else the span name) to rows of ``walk``'s result."""
+    rows = path["row"]
+    spans = tree.select(
+        "trace_id",
+        "id",
+        "name",
+        "namespace",
+        "aws_operation",
+        "http_method",
+        (pl.col("is_call") & (pl.col("call_row") == pl.col("row"))).alias("outermost_call"),
+    ).select(pl.all().gather(rows))
+    call_operation = (
+        pl.when(pl.col("namespace") == "aws")
+        .then(pl.coalesce("aws_operation", "name"))
+        .otherwise(pl.coalesce(pl.concat_str("http_method", "name", separator=" "), "name"))
+    )
+    return pl.concat([path, spans], how="horizontal").with_columns(
+        operation=pl.when(pl.col("outermost_call")).then(call_operation).otherwise(pl.col("name"))
+    )

@@ -1,0 +1,40 @@
+"""Input checks and small aggregation helpers shared by the span analyses."""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+def require_columns(frame: pl.DataFrame, schema: dict[str, pl.DataType], *, what: str) -> None:
+    """Raise a clear error when ``frame`` lacks columns of ``schema``.
+
+    Parameters
+    ----------
+    frame
+        The frame handed to an analysis.
+    schema
+        The catalog schema the frame should follow (e.g. ``SPAN_SCHEMA``).
+    what
+        How to name the frame in the message (``"spans"``, ``"functions"``).
+
+    Raises
+    ------
+    ValueError
+        Naming every missing column and how to build a conforming frame.
+    """
+    missing = [name for name in schema if name not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{what} frame is missing columns {missing}: build it with tracelens' normalizer "
+            f"or pass it through tracelens.schema.conform(frame, <schema>) first"
+        )
+
+
+def flag_count(column: str) -> pl.Expr:
+    """Number of rows where the boolean ``column`` is true (nulls count as false)."""
+    return pl.col(column).fill_null(False).cast(pl.Int64).sum()
+
+
+def quantile_ms(column: str, q: float) -> pl.Expr:
+    """The ``q`` quantile of ``column`` with linear interpolation (numpy's default)."""
+    return pl.col(column).quantile(q, interpolation="linear")

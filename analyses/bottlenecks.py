@@ -1,0 +1,200 @@
+"""Critical paths per trace, and which nodes hold the time of each entry point.
+
+Time on a critical path is attributed to a node: the service (segment name) for its own time
+and its plain subsegments (``Invocation``, user code); the downstream node of a call (table,
+queue, host, called service) for ``aws``/``remote`` subsegments and the steps nested in them;
+``"<function> Initialization"`` (or ``Restore``) for cold starts. Inferred segments are left
+out: they repeat the call they were derived from.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analyses._calls import span_tree
+from analyses._critical_path import describe, walk
+from analyses._frames import require_columns
+from tracelens.schema import SPAN_SCHEMA, UTC_US
+
+CRITICAL_PATH_SCHEMA: dict[str, pl.DataType] = {
+    "trace_id": pl.String(),
+    "id": pl.String(),  # the span on the path
+    "node": pl.String(),
+    "node_type": pl.String(),  # as in the service map (AWS::DynamoDB::Table, remote, ...)
+    "operation": pl.String(),
+    "start_time": UTC_US,  # the span's window, clipped to its ancestors'
+    "end_time": UTC_US,
+    "self_ms": pl.Float64(),  # path time not covered by the span's children on the path
+}
+
+BOTTLENECK_SCHEMA: dict[str, pl.DataType] = {
+    "entry": pl.String(),  # root service + method + normalised path, or + operation
+    "node": pl.String(),
+    "node_type": pl.String(),
+    "critical_path_share": pl.Float64(),  # of the entry's critical-path time, all traces
+    "slow_share": pl.Float64(),  # same, over the entry's slowest traces only
+    "traces": pl.Int64(),  # traces of the entry with this node on the path
+    "slow_traces": pl.Int64(),  # slow traces of the entry with this node on the path
+    "mean_ms": pl.Float64(),  # node's path time per trace of the entry (absent counts 0)
+    "slow_mean_ms": pl.Float64(),  # same per slow trace
+    "example_trace_id": pl.String(),  # a slow trace where the node holds the most time
+}
+
+STAGE_ORIGIN = "AWS::ApiGateway::Stage"
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_ID_SEGMENT = rf"/(\d+|{_UUID})/"
+
+
+def critical_path(spans: pl.DataFrame) -> pl.DataFrame:
+    """The critical path of every trace.
+
+    Each trace's path starts at its root: the earliest segment without a parent in the trace
+    (segments whose parent is missing start separate trees and are left out). Children are
+    clipped to their parent's window, so work that outlives its caller (asynchronous
+    consumers, clock skew) does not count.
+
+    Parameters
+    ----------
+    spans
+        Span rows (``SPAN_SCHEMA``), deduplicated.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``CRITICAL_PATH_SCHEMA``, one row per span on a path; ``self_ms`` per trace sums to
+        the root's duration.
+    """
+    require_columns(spans, SPAN_SCHEMA, what="spans")
+    tree = span_tree(spans)
+    path = walk(tree).sort(
+        ["root_row", "path_start_us", "path_end_us"], descending=[False, False, True]
+    )
+    return (
+        describe(tree, path)
+        .select(
+            "trace_id",
+            "id",
+            "node",
+            "node_type",
+            "operation",
+            pl.col("path_start_us").cast(UTC_US).alias("start_time"),
+            pl.col("path_end_us").cast(UTC_US).alias("end_time"),
+            (pl.col("self_us") / 1000.0).alias("self_ms"),
+        )
+        .cast(pl.Schema(CRITICAL_PATH_SCHEMA))
+    )
+
+
+def bottlenecks(spans: pl.DataFrame, *, slow_quantile: float = 0.95) -> pl.DataFrame:
+    """Share of critical-path time per node, for each entry point.
+
+    Parameters
+    ----------
+    spans
+        Span rows (``SPAN_SCHEMA``), deduplicated.
+    slow_quantile
+        Traces whose root duration is at or above this quantile of their entry point's
+        durations (linear interpolation) are the slow ones.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``BOTTLENECK_SCHEMA``; per entry, ``critical_path_share`` and ``slow_share`` each sum
+        to 1. Sorted by entry, then by share, largest first.
+    """
+    if not 0.0 < slow_quantile < 1.0:
+        raise ValueError(f"slow_quantile must be between 0 and 1 (exclusive), got {slow_quantile}")
+    require_columns(spans, SPAN_SCHEMA, what="spans")
+    tree = span_tree(spans)
+    path = walk(tree)
+    traces = _trace_entries(tree, path, slow_quantile=slow_quantile)
+    # NOTE: traces are keyed by their root's row (an integer) rather than the trace id.
+    per_trace = (
+        path.group_by(["root_row", "node", "node_type"])
+        .agg((pl.col("self_us").sum() / 1000.0).alias("ms"))
+        .join(traces, on="root_row")
+    )
+    return _per_entry(per_trace)
+
+
+def _trace_entries(tree: pl.DataFrame, path: pl.DataFrame, *, slow_quantile: float) -> pl.DataFrame:
+    """Per trace (``root_row``): ``trace_id``, ``entry``, ``root_ms``, ``slow``,
+    ``entry_traces`` and ``entry_slow_traces``."""
+    roots = path.filter(pl.col("row") == pl.col("root_row")).select(
+        "root_row", ((pl.col("path_end_us") - pl.col("path_start_us")) / 1000.0).alias("root_ms")
+    )
+    root_rows = roots["root_row"]
+    entries = (
+        tree.select("trace_id", "name", "origin", "http_url", "http_method", "aws_operation")
+        .select(pl.all().gather(root_rows))
+        .select("trace_id", _entry().alias("entry"))
+        .with_columns(roots)
+    )
+    threshold = pl.col("root_ms").quantile(slow_quantile, interpolation="linear").over("entry")
+    return entries.with_columns(slow=pl.col("root_ms") >= threshold).with_columns(
+        entry_traces=pl.len().over("entry"),
+        entry_slow_traces=pl.col("slow").sum().over("entry"),
+    )
+
+
+def _per_entry(per_trace: pl.DataFrame) -> pl.DataFrame:
+    slow_ms = pl.when(pl.col("slow")).then(pl.col("ms")).otherwise(0.0)
+    grouped = per_trace.group_by(["entry", "node", "node_type"]).agg(
+        pl.col("ms").sum().alias("total_ms"),
+        slow_ms.sum().alias("slow_total_ms"),
+        pl.len().alias("traces"),
+        pl.col("slow").sum().alias("slow_traces"),
+        pl.first("entry_traces"),
+        pl.first("entry_slow_traces"),
+        pl.col("trace_id")
+        .sort_by(["slow", "ms"], descending=[True, True])
+        .first()
+        .alias("example_trace_id"),
+    )
+    result = grouped.with_columns(
+        critical_path_share=pl.col("total_ms") / pl.col("total_ms").sum().over("entry"),
+        slow_share=pl.col("slow_total_ms") / pl.col("slow_total_ms").sum().over("entry"),
+        mean_ms=pl.col("total_ms") / pl.col("entry_traces"),
+        slow_mean_ms=pl.col("slow_total_ms") / pl.col("entry_slow_traces"),
+    )
+    return (
+        result.select(BOTTLENECK_SCHEMA.keys())
+        .cast(pl.Schema(BOTTLENECK_SCHEMA))
+        .sort(
+            ["entry", "critical_path_share", "node", "node_type"],
+            descending=[False, True, False, False],
+        )
+    )
+
+
+def _entry() -> pl.Expr:
+    """``"<root name> <METHOD> <path>"`` or ``"<root name> <operation>"`` or the root name.
+
+    The path loses its query string, numeric and UUID segments become ``{id}``, and an API
+    Gateway stage segment's path loses its leading ``/<stage>`` (execute-api URLs carry it;
+    the stage is already in the segment name, ``api/stage``).
+    """
+    path = (
+        pl.col("http_url")
+        .str.replace(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*", "")
+        .str.replace(r"[?#].*$", "")
+    )
+    stage = pl.concat_str(pl.lit("/"), pl.col("name").str.extract(r"/([^/]+)$", 1))
+    in_stage = (pl.col("origin") == STAGE_ORIGIN) & (
+        (path == stage) | path.str.starts_with(pl.concat_str(stage, pl.lit("/")))
+    )
+    path = pl.when(in_stage.fill_null(False)).then(path.str.strip_prefix(stage)).otherwise(path)
+    # NOTE: a "/" is appended so every segment is "/x/"; the replacement runs twice because
+    # adjacent ids ("/1/2/") share a slash and a single pass skips every other one.
+    slashed = pl.concat_str(path, pl.lit("/"))
+    for _ in range(2):
+        slashed = slashed.str.replace_all(_ID_SEGMENT, "/{id}/")
+    normalised = pl.when(path == "").then(pl.lit("/")).otherwise(slashed.str.strip_suffix("/"))
+    request = pl.concat_str(pl.col("http_method").fill_null(""), normalised, separator=" ")
+    return (
+        pl.when(pl.col("http_url").is_not_null())
+        .then(pl.concat_str(pl.col("name"), request.str.strip_chars_start(), separator=" "))
+        .when(pl.col("aws_operation").is_not_null())
+        .then(pl.concat_str("name", "aws_operation", separator=" "))
+        .otherwise(pl.col("name"))
+    )

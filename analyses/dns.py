@@ -1,0 +1,242 @@
+"""DNS lookups and connection set-up seen inside Lambda invocations.
+
+X-Ray records no DNS phase by itself; instrumentation adds it: the X-Ray Go SDK nests ``dns``,
+``dial`` and ``tls`` in a ``connect`` subsegment inside the remote call (``connect`` appears
+even when a kept-alive connection is reused), OpenTelemetry Go emits ``http.dns``,
+``http.connect`` and ``http.tls``, OpenTelemetry Node ``dns.lookup``, ``tcp.connect`` and
+``tls.connect``. In a VPC, lookups go to the Amazon-provided resolver, which limits packets per
+network interface: slow or failing lookups there point at missing caching or keep-alive.
+
+A step's host is its own ``host`` column, else the nearest enclosing span with a host (a
+remote call is named by its host), else the node the enclosing call reaches (e.g. a table).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analyses._calls import span_tree
+from analyses._frames import flag_count, quantile_ms, require_columns
+from analyses._tree import ancestor_fold
+from analyses.invocations import invocations
+from tracelens.schema import FUNCTION_SCHEMA, SPAN_SCHEMA
+
+DNS_NAMES = ("dns", "http.dns", "dns.lookup")
+CONNECT_NAMES = ("connect",)
+DIAL_NAMES = ("dial", "http.connect", "tcp.connect")
+TLS_NAMES = ("tls", "http.tls", "tls.connect")
+
+DNS_SCHEMA: dict[str, pl.DataType] = {
+    "function_name": pl.String(),
+    "host": pl.String(),  # null when neither the lookup nor its callers name one
+    "lookups": pl.Int64(),
+    "invocations": pl.Int64(),  # invocations that looked this host up
+    "failures": pl.Int64(),  # lookups flagged error/fault or carrying an exception
+    "p50_ms": pl.Float64(),
+    "p95_ms": pl.Float64(),
+    "max_ms": pl.Float64(),
+    # Sum of lookup time / sum of the duration of the invocations that did the lookups.
+    "invocation_share": pl.Float64(),
+    "cold_lookups": pl.Int64(),
+    "warm_lookups": pl.Int64(),
+    "cold_p50_ms": pl.Float64(),
+    "warm_p50_ms": pl.Float64(),
+    "vpc_attached": pl.Boolean(),  # null when the function's configuration is unknown
+}
+
+CONNECTION_SETUP_SCHEMA: dict[str, pl.DataType] = {
+    "function_name": pl.String(),
+    "host": pl.String(),
+    "calls": pl.Int64(),  # outermost aws/remote calls to the host on warm invocations
+    "connects": pl.Int64(),  # X-Ray Go SDK `connect` steps (new or reused connection)
+    "dials": pl.Int64(),  # TCP connects: `dial`, `http.connect`, `tcp.connect`
+    "tls_handshakes": pl.Int64(),  # `tls`, `http.tls`, `tls.connect`
+    "new_connections": pl.Int64(),  # max(dials, tls_handshakes)
+    # Near 1 on warm invocations means connections are not kept alive between calls.
+    "new_connections_per_call": pl.Float64(),
+}
+
+_OUTERMOST_CALL = pl.col("is_call") & (pl.col("call_row") == pl.col("row"))
+
+
+def dns_lookups(spans: pl.DataFrame, *, functions: pl.DataFrame | None = None) -> pl.DataFrame:
+    """DNS lookup statistics per (function, host).
+
+    Parameters
+    ----------
+    spans
+        Span rows (``SPAN_SCHEMA``), deduplicated.
+    functions
+        Function configuration (``FUNCTION_SCHEMA``) for ``vpc_attached``; optional.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``DNS_SCHEMA``. Only lookups inside an ``AWS::Lambda::Function`` segment count; an
+        invocation is cold as ``analyses.invocations`` classifies it (any kind of cold
+        start). Sorted by total lookup time, largest first.
+    """
+    require_columns(spans, SPAN_SCHEMA, what="spans")
+    if functions is not None:
+        require_columns(functions, FUNCTION_SCHEMA, what="functions")
+    lookups = _in_invocations(spans, keep=pl.col("name").is_in(DNS_NAMES))
+    return _dns_stats(lookups, functions)
+
+
+def connection_setup(spans: pl.DataFrame) -> pl.DataFrame:
+    """Connection set-up steps per call on warm invocations, per (function, host).
+
+    Parameters
+    ----------
+    spans
+        Span rows (``SPAN_SCHEMA``), deduplicated.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``CONNECTION_SETUP_SCHEMA``, sorted by ``new_connections_per_call``, largest first.
+    """
+    require_columns(spans, SPAN_SCHEMA, what="spans")
+    step_names = (*CONNECT_NAMES, *DIAL_NAMES, *TLS_NAMES)
+    rows = _in_invocations(spans, keep=pl.col("name").is_in(step_names) | _OUTERMOST_CALL)
+    # NOTE: steps inside a call are counted under the call's host, so that per-call ratios
+    # compare like with like even when a nested span names the endpoint differently.
+    warm = rows.filter(~pl.col("cold")).with_columns(host=pl.col("call_host"))
+    counts = warm.group_by(["function_name", "host"]).agg(
+        pl.col("is_outermost_call").sum().cast(pl.Int64).alias("calls"),
+        _named(CONNECT_NAMES).alias("connects"),
+        _named(DIAL_NAMES).alias("dials"),
+        _named(TLS_NAMES).alias("tls_handshakes"),
+    )
+    counts = counts.with_columns(
+        new_connections=pl.max_horizontal("dials", "tls_handshakes")
+    ).with_columns(
+        new_connections_per_call=pl.when(pl.col("calls") > 0).then(
+            pl.col("new_connections") / pl.col("calls")
+        )
+    )
+    return (
+        counts.select(CONNECTION_SETUP_SCHEMA.keys())
+        .cast(pl.Schema(CONNECTION_SETUP_SCHEMA))
+        .sort(
+            ["new_connections_per_call", "function_name", "host"],
+            descending=[True, False, False],
+            nulls_last=True,
+        )
+    )
+
+
+def _named(names: tuple[str, ...]) -> pl.Expr:
+    return (pl.col("name").is_in(names) & ~pl.col("is_outermost_call")).sum().cast(pl.Int64)
+
+
+def _in_invocations(spans: pl.DataFrame, *, keep: pl.Expr) -> pl.DataFrame:
+    """Span rows matching ``keep`` inside function segments, with host and invocation.
+
+    Columns: ``name``, ``duration_ms``, ``failed``, ``is_outermost_call``, ``host`` (see the
+    module docstring), ``call_host`` (the enclosing call's host, else ``host``), ``trace_id``,
+    ``segment_id``, ``function_name``, ``cold``, ``invocation_ms``.
+    """
+    tree = span_tree(spans)
+    host_hint = tree.select(
+        pl.when(pl.col("kind") == "subsegment")
+        .then(pl.coalesce("host", pl.when(pl.col("namespace") == "remote").then(pl.col("name"))))
+        .alias("host_hint")
+    ).to_series()
+    nearest_host = ancestor_fold(host_hint, tree["local_parent"], kind="nearest")
+    failed = (
+        pl.col("error").fill_null(False)
+        | pl.col("fault").fill_null(False)
+        | (pl.col("exception_count").fill_null(0) > 0)
+    )
+    # NOTE: rows are picked from a narrow frame; hosts and owners are fetched by position.
+    chosen = tree.select(
+        "row",
+        "trace_id",
+        "name",
+        "duration_ms",
+        "call_row",
+        "owner_row",
+        failed.alias("failed"),
+        _OUTERMOST_CALL.alias("is_outermost_call"),
+        (keep & ~pl.col("inferred")).alias("keep"),
+    ).filter(pl.col("keep"))
+    call_target = tree["target"].gather(chosen["call_row"])
+    own_host = pl.coalesce(nearest_host.gather(chosen["row"]), call_target)
+    call_host = pl.coalesce(nearest_host.gather(chosen["call_row"]), call_target, own_host)
+    located = chosen.with_columns(
+        host=own_host,
+        call_host=call_host,
+        segment_id=tree["id"].gather(chosen["owner_row"]),
+    )
+    return located.select(
+        "name",
+        "duration_ms",
+        "failed",
+        "is_outermost_call",
+        "host",
+        "call_host",
+        "trace_id",
+        "segment_id",
+    ).join(_invocations(spans), on=["trace_id", "segment_id"], how="inner")
+
+
+def _invocations(spans: pl.DataFrame) -> pl.DataFrame:
+    """One row per function segment: ``trace_id``, ``segment_id``, ``function_name``,
+    ``cold`` (any kind of cold start) and ``invocation_ms``."""
+    return invocations(spans).select(
+        "trace_id",
+        "segment_id",
+        "function_name",
+        "cold",
+        pl.col("duration_ms").alias("invocation_ms"),
+    )
+
+
+def _dns_stats(steps: pl.DataFrame, functions: pl.DataFrame | None) -> pl.DataFrame:
+    keys = ["function_name", "host"]
+    cold = pl.col("cold")
+    stats = steps.group_by(keys).agg(
+        pl.len().cast(pl.Int64).alias("lookups"),
+        flag_count("failed").alias("failures"),
+        quantile_ms("duration_ms", 0.50).alias("p50_ms"),
+        quantile_ms("duration_ms", 0.95).alias("p95_ms"),
+        pl.col("duration_ms").max().alias("max_ms"),
+        pl.col("duration_ms").sum().alias("lookup_ms"),
+        cold.sum().cast(pl.Int64).alias("cold_lookups"),
+        cold.not_().sum().cast(pl.Int64).alias("warm_lookups"),
+        pl.col("duration_ms")
+        .filter(cold)
+        .quantile(0.5, interpolation="linear")
+        .alias("cold_p50_ms"),
+        pl.col("duration_ms")
+        .filter(cold.not_())
+        .quantile(0.5, interpolation="linear")
+        .alias("warm_p50_ms"),
+    )
+    invocations = (
+        steps.unique([*keys, "trace_id", "segment_id"])
+        .group_by(keys)
+        .agg(
+            pl.len().cast(pl.Int64).alias("invocations"),
+            pl.col("invocation_ms").sum().alias("invocation_total_ms"),
+        )
+    )
+    result = stats.join(invocations, on=keys, nulls_equal=True).with_columns(
+        invocation_share=pl.when(pl.col("invocation_total_ms") > 0).then(
+            pl.col("lookup_ms") / pl.col("invocation_total_ms")
+        )
+    )
+    result = _with_vpc(result, functions)
+    return (
+        result.sort(["lookup_ms", "function_name", "host"], descending=[True, False, False])
+        .select(DNS_SCHEMA.keys())
+        .cast(pl.Schema(DNS_SCHEMA))
+    )
+
+
+def _with_vpc(result: pl.DataFrame, functions: pl.DataFrame | None) -> pl.DataFrame:
+    if functions is None:
+        return result.with_columns(vpc_attached=pl.lit(None, dtype=pl.Boolean))
+    vpc = functions.select("function_name", "vpc_attached").unique("function_name", keep="first")
+    return result.join(vpc, on="function_name", how="left")

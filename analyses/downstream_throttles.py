@@ -1,0 +1,117 @@
+"""Throttled calls from functions (and other services) to AWS APIs and remote endpoints."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analyses._calls import span_tree
+from analyses._output import check_inputs, shaped
+from analyses.invocations import INVOKE_OPERATIONS, is_throttled
+from tracelens.schema import UTC_US, empty_frame
+
+DOWNSTREAM_CAUSE = "downstream_api_limit"
+# Exception types AWS SDKs raise when an API throttles (matched at the end of the type name, so
+# qualified names such as ``botocore.errorfactory.ThrottlingException`` match too).
+THROTTLING_EXCEPTIONS = (
+    r"(ProvisionedThroughputExceeded|Throttling|Throttled|TooManyRequests|RequestThrottled"
+    r"|SlowDown|RequestLimitExceeded)(Exception)?$"
+)
+
+DOWNSTREAM_THROTTLE_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String(),  # the calling service: the function name for Lambda
+    "service": pl.String(),  # the subsegment name: DynamoDB, SQS, a remote host...
+    "resource": pl.String(),  # table, queue, topic, host
+    "operation": pl.String(),  # API operation, or HTTP method for remote calls
+    "namespace": pl.String(),  # "aws" | "remote"
+    "throttled_calls": pl.Int64(),
+    "calls": pl.Int64(),
+    "throttle_rate": pl.Float64(),  # throttled_calls / calls
+    "retries": pl.Int64(),  # SDK retries over all calls of the group
+    "first_time": UTC_US,  # first and last throttled call
+    "last_time": UTC_US,
+    "exception_type": pl.String(),  # the first throttling exception seen
+    "cause": pl.String(),  # "downstream_api_limit"
+    "example_trace_id": pl.String(),
+}
+
+
+def downstream_calls(spans: pl.DataFrame) -> pl.DataFrame:
+    """One row per downstream call, Lambda invokes excluded.
+
+    A call is an outermost ``aws``/``remote`` subsegment, as the service map defines it
+    (:func:`analyses._calls.span_tree`): the steps nested inside it are not calls.
+
+    Returns
+    -------
+    pl.DataFrame
+        trace_id, source (the owning segment's name), service, resource, operation, namespace,
+        start_time, retries, throttled, exception_type.
+    """
+    # NOTE: the tree only locates the outermost calls and their owners; every other column is
+    # read from ``spans`` so this does not depend on which columns the tree carries.
+    check_inputs(spans=spans)
+    tree = span_tree(spans)
+    outermost = (
+        tree.with_columns(pl.col("name").gather(pl.col("owner_row")).alias("source"))
+        .filter(pl.col("is_call") & (pl.col("call_row") == pl.col("row")))
+        .select("trace_id", "id", "source")
+    )
+    rows = spans.unique(["trace_id", "id"], keep="first").join(
+        outermost, on=["trace_id", "id"], how="inner"
+    )
+    throttled = is_throttled() | pl.col("exception_type").str.contains(
+        THROTTLING_EXCEPTIONS
+    ).fill_null(value=False)
+    # NOTE: Lambda invokes are counted by invocation_throttles, not here.
+    invoke = (
+        pl.col("aws_operation").is_in(INVOKE_OPERATIONS) & pl.col("function_name").is_not_null()
+    )
+    return rows.filter(~invoke.fill_null(value=False)).select(
+        "trace_id",
+        pl.col("source").fill_null("unknown"),
+        pl.col("name").alias("service"),
+        pl.coalesce("aws_resource", "host").alias("resource"),
+        pl.coalesce("aws_operation", "http_method").alias("operation"),
+        "namespace",
+        "start_time",
+        pl.col("aws_retries").fill_null(0).cast(pl.Int64).alias("retries"),
+        throttled.alias("throttled"),
+        "exception_type",
+    )
+
+
+def downstream_throttles(spans: pl.DataFrame) -> pl.DataFrame:
+    """Throttled calls from services (functions) to AWS APIs and remote endpoints.
+
+    A call is an outermost ``aws``/``remote`` subsegment (its nested steps are not calls) other
+    than a Lambda ``Invoke``. It is throttled when flagged, answered 429, or failed with a
+    throttling exception (``ProvisionedThroughputExceededException``, ``ThrottlingException``,
+    ``TooManyRequestsException``, ``RequestLimitExceeded``, ...).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``DOWNSTREAM_THROTTLE_SCHEMA``: groups with at least one throttled call, most first.
+    """
+    calls = downstream_calls(spans).sort("start_time", "trace_id")
+    if calls.is_empty():
+        return empty_frame(DOWNSTREAM_THROTTLE_SCHEMA)
+    hit = pl.col("throttled")
+    table = calls.group_by("source", "service", "resource", "operation", "namespace").agg(
+        hit.sum().alias("throttled_calls"),
+        pl.len().alias("calls"),
+        pl.col("retries").sum().alias("retries"),
+        pl.col("start_time").filter(hit).min().alias("first_time"),
+        pl.col("start_time").filter(hit).max().alias("last_time"),
+        pl.col("exception_type").filter(hit).drop_nulls().first().alias("exception_type"),
+        pl.col("trace_id").filter(hit).first().alias("example_trace_id"),
+    )
+    table = table.filter(pl.col("throttled_calls") > 0).with_columns(
+        (pl.col("throttled_calls") / pl.col("calls")).alias("throttle_rate"),
+        pl.lit(DOWNSTREAM_CAUSE).alias("cause"),
+    )
+    return shaped(table, DOWNSTREAM_THROTTLE_SCHEMA).sort(
+        ["throttled_calls", "source", "service", "resource"],
+        descending=[True, False, False, False],
+        nulls_last=True,
+    )

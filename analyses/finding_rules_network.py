@@ -1,0 +1,208 @@
+"""Findings about the paths between services: DNS, connection reuse, bottlenecks, loops."""
+
+from __future__ import annotations
+
+import networkx as nx
+import polars as pl
+
+from analyses.finding_format import (
+    FINDING_SCHEMA,
+    Thresholds,
+    count,
+    evidence,
+    finish,
+    level,
+    num,
+    pct,
+    severity_of,
+)
+from analyses.service_map import find_cycles
+
+LAMBDA_TYPES = ("AWS::Lambda", "AWS::Lambda::Function")
+INIT_NODE = r" (Initialization|Restore)$"
+
+_DNS_VPC = (
+    "Lookups go to the VPC's Amazon-provided DNS, which allows 1,024 packets/s per network "
+    "interface shared by environments on the same subnet and security groups: cache lookups "
+    "in the process, reuse connections (keep-alive, clients created outside the handler), and "
+    "reach AWS services through VPC endpoints."
+)
+_DNS = (
+    "Cache DNS results in the process and reuse connections (keep-alive, SDK and HTTP clients "
+    "created outside the handler) so warm invocations do not resolve and connect again."
+)
+_KEEP_ALIVE = (
+    "Create SDK and HTTP clients once outside the handler and enable keep-alive (e.g. "
+    "AWS_NODEJS_CONNECTION_REUSE_ENABLED=1 for the Node.js SDK v2, a shared requests.Session or "
+    "urllib3 pool in Python) so warm invocations reuse connections."
+)
+_COLD_PATH = (
+    "Cold starts dominate the slow requests: provisioned concurrency or SnapStart, and a "
+    "shorter init (smaller package, lazy imports)."
+)
+_SLOW_PATH = (
+    "Start from the example trace: cache or batch calls to this node, run independent calls in "
+    "parallel, or move work off the request path (queue it)."
+)
+_LOOP = (
+    "Break the loop: a function must not invoke itself or write to the queue, topic or bucket "
+    "that triggers it without a stop condition. Lambda's recursive loop detection stops some "
+    "loops after about 16 invocations and drops the event."
+)
+
+
+def dns_findings(dns: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
+    """Failing or slow DNS lookups, or lookups taking a large share of invocation time."""
+    failed = pl.col("failures") > 0
+    slow = (pl.col("p95_ms") >= t.dns_p95_warning_ms) | (
+        pl.col("invocation_share") >= t.dns_share_warning
+    )
+    vpc = pl.col("vpc_attached").fill_null(value=False)
+    frame = dns.with_columns(level(failed | slow, failed & vpc).alias("level")).filter(
+        pl.col("level") > 0
+    )
+    message = pl.format(
+        "{} DNS lookups of {} in {} invocations: {} failed, p95 {} ms, max {} ms, {} of "
+        "invocation time; VPC attached: {}.",
+        count("lookups"),
+        pl.col("host").fill_null("an unnamed host"),
+        count("invocations"),
+        count("failures"),
+        num("p95_ms"),
+        num("max_ms"),
+        pct("invocation_share"),
+        pl.col("vpc_attached").cast(pl.String).fill_null("unknown"),
+    )
+    return finish(
+        frame.select(
+            severity_of().alias("severity"),
+            pl.lit("dns").alias("kind"),
+            pl.format("{} -> {}", "function_name", pl.col("host").fill_null("?")).alias("subject"),
+            message.alias("message"),
+            evidence(
+                "lookups",
+                "failures",
+                "p50_ms",
+                "p95_ms",
+                "max_ms",
+                "invocation_share",
+                "cold_lookups",
+                "warm_lookups",
+            ).alias("evidence"),
+            pl.when(vpc).then(pl.lit(_DNS_VPC)).otherwise(pl.lit(_DNS)).alias("recommendation"),
+            pl.lit(None, pl.String()).alias("trace_id"),
+            pl.col("lookups").cast(pl.Float64).alias("impact"),
+        )
+    )
+
+
+def connection_findings(setup: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
+    """Warm invocations opening a new connection for most calls (no keep-alive)."""
+    frame = setup.filter(
+        (pl.col("calls") >= t.min_invocations)
+        & (pl.col("new_connections_per_call") >= t.new_connections_per_call_warning)
+    ).with_columns(level(pl.lit(value=True)).alias("level"))
+    message = pl.format(
+        "{} new connections for {} calls on warm invocations ({} per call).",
+        count("new_connections"),
+        count("calls"),
+        num("new_connections_per_call", 2),
+    )
+    return finish(
+        frame.select(
+            severity_of().alias("severity"),
+            pl.lit("connection_reuse").alias("kind"),
+            pl.format("{} -> {}", "function_name", pl.col("host").fill_null("?")).alias("subject"),
+            message.alias("message"),
+            evidence(
+                "calls", "dials", "tls_handshakes", "new_connections", "new_connections_per_call"
+            ).alias("evidence"),
+            pl.lit(_KEEP_ALIVE).alias("recommendation"),
+            pl.lit(None, pl.String()).alias("trace_id"),
+            pl.col("new_connections").cast(pl.Float64).alias("impact"),
+        )
+    )
+
+
+def bottleneck_findings(bottlenecks: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
+    """A node holding a large share of the slow requests' critical path of an entry point."""
+    share = pl.col("slow_share")
+    frame = bottlenecks.filter(share >= t.bottleneck_share_info).with_columns(
+        pl.when(share >= t.bottleneck_share_warning).then(1).otherwise(0).alias("level")
+    )
+    message = pl.format(
+        "{} holds {} of the critical path of the slowest requests to {} ({} ms per slow "
+        "request, {} slow traces).",
+        pl.col("node"),
+        pct("slow_share"),
+        pl.col("entry"),
+        num("slow_mean_ms"),
+        count("slow_traces"),
+    )
+    cold = pl.col("node").str.contains(INIT_NODE).fill_null(value=False)
+    return finish(
+        frame.select(
+            severity_of().alias("severity"),
+            pl.lit("bottleneck").alias("kind"),
+            pl.format("{} @ {}", "node", "entry").alias("subject"),
+            message.alias("message"),
+            evidence(
+                "critical_path_share",
+                "slow_share",
+                "traces",
+                "slow_traces",
+                "mean_ms",
+                "slow_mean_ms",
+            ).alias("evidence"),
+            pl.when(cold)
+            .then(pl.lit(_COLD_PATH))
+            .otherwise(pl.lit(_SLOW_PATH))
+            .alias("recommendation"),
+            pl.col("example_trace_id").alias("trace_id"),
+            pl.col("slow_traces").cast(pl.Float64).alias("impact"),
+        )
+    )
+
+
+def loop_findings(edges: pl.DataFrame) -> pl.DataFrame:
+    """Cycles in the service map: critical when a Lambda function is in the loop."""
+    keyed = edges.select(
+        pl.format("{}:{}", "source_type", "source").alias("u"),
+        pl.format("{}:{}", "target_type", "target").alias("v"),
+        "calls",
+    )
+    graph = nx.DiGraph()
+    graph.add_edges_from(zip(keyed["u"].to_list(), keyed["v"].to_list(), strict=True))
+    cycles = find_cycles(graph)
+    if not cycles:
+        return pl.DataFrame(schema=FINDING_SCHEMA)
+    # NOTE: one row per cycle found (a handful), not per span.
+    loops = pl.DataFrame(
+        {"loop": list(range(len(cycles))), "u": cycles}, schema_overrides={"loop": pl.Int64()}
+    ).explode("u")
+    loops = loops.with_columns(pl.col("u").shift(-1).over("loop").alias("v"))
+    loops = loops.with_columns(pl.col("v").fill_null(pl.col("u").first().over("loop"))).join(
+        keyed, on=["u", "v"], how="left"
+    )
+    per_loop = loops.group_by("loop").agg(
+        (pl.col("u").str.join(" -> ") + " -> " + pl.col("u").first()).alias("path"),
+        pl.col("calls").min().alias("calls"),
+        pl.col("u").str.starts_with(LAMBDA_TYPES[0]).any().alias("lambda"),
+    )
+    frame = per_loop.with_columns(level(pl.lit(value=True), pl.col("lambda")).alias("level"))
+    return finish(
+        frame.select(
+            severity_of().alias("severity"),
+            pl.lit("recursive_loop").alias("kind"),
+            pl.col("path").alias("subject"),
+            pl.format(
+                "Calls loop back: {} ({} calls on the loop's thinnest edge).",
+                "path",
+                count("calls"),
+            ).alias("message"),
+            evidence("calls").alias("evidence"),
+            pl.lit(_LOOP).alias("recommendation"),
+            pl.lit(None, pl.String()).alias("trace_id"),
+            pl.col("calls").cast(pl.Float64).alias("impact"),
+        )
+    )

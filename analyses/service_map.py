@@ -1,0 +1,263 @@
+"""The service map: nodes and edges as X-Ray's GetServiceGraph draws them, from spans.
+
+Nodes are ``(name, type)`` pairs named as in ``analyses._calls``. Edges ("hops") come from:
+
+- every outermost ``aws``/``remote`` call subsegment: its segment's node -> the node it reaches
+  (nested ``connect``/``dns``/``tls`` steps are part of the call; an inferred segment beside it
+  names the target and is not a second call);
+- a segment whose parent is inside a call that relays (an inferred node, an SQS queue, an SNS
+  topic): the call's target -> the segment's node, so producer -> queue -> consumer;
+- a segment whose parent is a segment (``AWS::Lambda`` -> ``AWS::Lambda::Function``) or a
+  subsegment outside any call: the parent's segment node -> the segment's node;
+- a segment without a parent in its trace: the ``client`` node (named like the root, as
+  GetServiceGraph does) -> the segment's node.
+
+In the graph a node's key is ``node_key(name, type)`` = ``"<type>:<name>"``.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+
+import networkx as nx
+import polars as pl
+
+from analyses._calls import CLIENT_TYPE, span_tree
+from analyses._frames import flag_count, quantile_ms, require_columns
+from tracelens.schema import SPAN_SCHEMA
+
+EDGE_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "source_type": pl.String(),
+    "target": pl.String(),
+    "target_type": pl.String(),
+    "calls": pl.Int64(),
+    "errors": pl.Int64(),
+    "faults": pl.Int64(),
+    "throttles": pl.Int64(),
+    "p50_ms": pl.Float64(),
+    "p95_ms": pl.Float64(),
+    "p99_ms": pl.Float64(),
+}
+
+NODE_SCHEMA: dict[str, pl.DataType] = {
+    "name": pl.String(),
+    "type": pl.String(),
+    "requests": pl.Int64(),
+    "errors": pl.Int64(),
+    "faults": pl.Int64(),
+    "throttles": pl.Int64(),
+}
+
+_HOP_COLUMNS = ["source", "source_type", "target", "target_type", "target_is_segment"]
+_MEASURES = ["duration_ms", "error", "fault", "throttle"]
+
+
+def node_key(name: str, node_type: str) -> str:
+    """The graph key of a node: ``"<type>:<name>"`` (e.g. ``"AWS::Lambda::Function:orders"``)."""
+    return f"{node_type}:{name}"
+
+
+def service_map_edges(spans: pl.DataFrame) -> pl.DataFrame:
+    """Calls between nodes, aggregated per edge.
+
+    Parameters
+    ----------
+    spans
+        Span rows (``SPAN_SCHEMA``), deduplicated.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``EDGE_SCHEMA``: per (source, target) the number of calls, of calls flagged error,
+        fault and throttle, and latency percentiles (linear interpolation) in ms.
+    """
+    require_columns(spans, SPAN_SCHEMA, what="spans")
+    hops = _hops(spans)
+    edges = hops.group_by(["source", "source_type", "target", "target_type"]).agg(
+        pl.len().cast(pl.Int64).alias("calls"),
+        flag_count("error").alias("errors"),
+        flag_count("fault").alias("faults"),
+        flag_count("throttle").alias("throttles"),
+        quantile_ms("duration_ms", 0.50).alias("p50_ms"),
+        quantile_ms("duration_ms", 0.95).alias("p95_ms"),
+        quantile_ms("duration_ms", 0.99).alias("p99_ms"),
+    )
+    return (
+        edges.select(EDGE_SCHEMA.keys())
+        .cast(pl.Schema(EDGE_SCHEMA))
+        .sort(["source_type", "source", "target_type", "target"])
+    )
+
+
+def service_map_nodes(spans: pl.DataFrame) -> pl.DataFrame:
+    """Every node of the map with its request and status counts.
+
+    A node backed by segments counts its segments; a node known only from calls (a table, a
+    queue, a remote host, an untraced function) counts the calls it received, as the callers
+    saw them; a ``client`` node counts the root segments it sent.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``NODE_SCHEMA``, one row per (name, type).
+    """
+    require_columns(spans, SPAN_SCHEMA, what="spans")
+    tree = span_tree(spans)
+    hops = _hops_from_tree(tree)
+    segments = (
+        tree.select(
+            "name",
+            pl.col("node_type").alias("type"),
+            *_MEASURES,
+            ((pl.col("kind") == "segment") & ~pl.col("inferred")).alias("keep"),
+        )
+        .filter(pl.col("keep"))
+        .drop("keep")
+    )
+    called = hops.filter(~pl.col("target_is_segment")).select(
+        pl.col("target").alias("name"), pl.col("target_type").alias("type"), *_MEASURES
+    )
+    clients = hops.filter(pl.col("source_type") == CLIENT_TYPE).select(
+        pl.col("source").alias("name"), pl.col("source_type").alias("type"), *_MEASURES
+    )
+    nodes = (
+        pl.concat([segments, called, clients])
+        .group_by(["name", "type"])
+        .agg(
+            pl.len().cast(pl.Int64).alias("requests"),
+            flag_count("error").alias("errors"),
+            flag_count("fault").alias("faults"),
+            flag_count("throttle").alias("throttles"),
+        )
+    )
+    return nodes.select(NODE_SCHEMA.keys()).cast(pl.Schema(NODE_SCHEMA)).sort(["type", "name"])
+
+
+def build_service_map(nodes: pl.DataFrame, edges: pl.DataFrame) -> nx.DiGraph:
+    """A directed graph of the map, keyed by ``node_key(name, type)``.
+
+    Node attributes are the ``NODE_SCHEMA`` columns; edge attributes the ``EDGE_SCHEMA``
+    measures (calls, errors, faults, throttles, p50/p95/p99 ms). Edge endpoints missing from
+    ``nodes`` are added with only ``name`` and ``type``.
+    """
+    require_columns(nodes, NODE_SCHEMA, what="nodes")
+    require_columns(edges, EDGE_SCHEMA, what="edges")
+    graph: nx.DiGraph = nx.DiGraph()
+    # NOTE: these loops run over aggregated rows (one per distinct node or edge), not spans.
+    for node in nodes.to_dicts():
+        graph.add_node(node_key(node["name"], node["type"]), **node)
+    for edge in edges.to_dicts():
+        source = node_key(edge["source"], edge["source_type"])
+        target = node_key(edge["target"], edge["target_type"])
+        for key, name, node_type in (
+            (source, edge["source"], edge["source_type"]),
+            (target, edge["target"], edge["target_type"]),
+        ):
+            if key not in graph:
+                graph.add_node(key, name=name, type=node_type)
+        measures = {k: v for k, v in edge.items() if k not in _HOP_COLUMNS}
+        graph.add_edge(source, target, **measures)
+    return graph
+
+
+def find_cycles(graph: nx.DiGraph, *, max_length: int = 8, limit: int = 100) -> list[list[str]]:
+    """Recursive loops in the map, e.g. a function that invokes itself through SQS or Lambda.
+
+    Parameters
+    ----------
+    graph
+        A graph from ``build_service_map``.
+    max_length
+        Longest cycle (in nodes) searched for: bounds the search on dense maps.
+    limit
+        At most this many cycles are returned.
+
+    Returns
+    -------
+    list[list[str]]
+        Each cycle as node keys, starting at its smallest key; sorted.
+    """
+    found = islice(nx.simple_cycles(graph, length_bound=max_length), limit)
+    cycles = [_rotate(list(cycle)) for cycle in found]
+    return sorted(cycles)
+
+
+def _rotate(cycle: list[str]) -> list[str]:
+    start = cycle.index(min(cycle))
+    return cycle[start:] + cycle[:start]
+
+
+def _hops(spans: pl.DataFrame) -> pl.DataFrame:
+    return _hops_from_tree(span_tree(spans))
+
+
+def _hops_from_tree(tree: pl.DataFrame) -> pl.DataFrame:
+    """One row per hop: ``_HOP_COLUMNS`` plus the hop's duration and status flags."""
+    # NOTE: rows are picked from narrow frames and node names fetched by position from the
+    # whole tree: filtering the wide tree would copy every column.
+    calls = tree.select(
+        "owner_row",
+        "target",
+        "target_type",
+        "target_is_segment",
+        *_MEASURES,
+        (pl.col("is_call") & (pl.col("call_row") == pl.col("row"))).alias("keep"),
+    ).filter(pl.col("keep"))
+    call_hops = calls.select(
+        tree["name"].gather(calls["owner_row"]).alias("source"),
+        tree["node_type"].gather(calls["owner_row"]).alias("source_type"),
+        *_HOP_COLUMNS[2:],
+        *_MEASURES,
+    )
+    segments = tree.select(
+        "parent_row",
+        "via_call",
+        "name",
+        "node_type",
+        *_MEASURES,
+        ((pl.col("kind") == "segment") & ~pl.col("inferred")).alias("keep"),
+    ).filter(pl.col("keep"))
+    parent_owner = tree["owner_row"].gather(segments["parent_row"])
+    segments = segments.with_columns(
+        via_relay=tree["relays"].gather(segments["via_call"]).fill_null(False),
+        via_target=tree["target"].gather(segments["via_call"]),
+        via_target_type=tree["target_type"].gather(segments["via_call"]),
+        parent_name=tree["name"].gather(parent_owner),
+        parent_type=tree["node_type"].gather(parent_owner),
+    )
+    # NOTE: an inferred node named like the segment under it (both "AWS::Lambda:f") is the
+    # same node: no hop from it to itself.
+    from_relay = (
+        segments.filter(pl.col("via_relay"))
+        .select(
+            pl.col("via_target").alias("source"),
+            pl.col("via_target_type").alias("source_type"),
+            *_segment_target(),
+        )
+        .filter(
+            (pl.col("source") != pl.col("target"))
+            | (pl.col("source_type") != pl.col("target_type"))
+        )
+    )
+    from_parent = segments.filter(
+        pl.col("parent_row").is_not_null() & pl.col("via_call").is_null()
+    ).select(
+        pl.col("parent_name").alias("source"),
+        pl.col("parent_type").alias("source_type"),
+        *_segment_target(),
+    )
+    from_client = segments.filter(pl.col("parent_row").is_null()).select(
+        pl.col("name").alias("source"), pl.lit(CLIENT_TYPE).alias("source_type"), *_segment_target()
+    )
+    hops = pl.concat([call_hops, from_relay, from_parent, from_client])
+    return hops.filter(pl.col("source").is_not_null() & pl.col("target").is_not_null())
+
+
+def _segment_target() -> list[pl.Expr]:
+    return [
+        pl.col("name").alias("target"),
+        pl.col("node_type").alias("target_type"),
+        pl.lit(True).alias("target_is_segment"),
+        *[pl.col(m) for m in _MEASURES],
+    ]

@@ -1,0 +1,320 @@
+"""Throttled Lambda invocations (who was refused, by whom, why) and a per-minute timeline.
+
+A throttled invocation never runs: there is no function segment and no REPORT. It shows on the
+``AWS::Lambda`` segment (``throttle``/429/``TooManyRequestsException``) and on the caller's
+``Invoke`` subsegment. Both views of one refusal are counted once.
+
+Counting attempts
+-----------------
+A caller's SDK may retry a throttled ``Invoke`` inside one subsegment (``aws.retries``), and
+every attempt that reaches Lambda gets its own ``AWS::Lambda`` segment under that subsegment.
+For one caller subsegment the throttled attempts are therefore the larger of: the throttled
+``AWS::Lambda`` segments under it, and ``1 + retries`` when the subsegment itself ended
+throttled (every try failed). An ``AWS::Lambda`` throttle with no traced caller subsegment is
+one attempt. A call whose attempts were throttled but which ended without a 429 was *recovered*
+(the SDK's retries absorbed the refusal).
+
+Causes (first rule that holds, per attempt)
+-------------------------------------------
+1. ``reserved_concurrency_zero``: the target's reserved concurrency is 0 (switched off).
+2. The refusal's message names Lambda's reason: ``ReservedFunctionConcurrentInvocationLimit
+   Exceeded`` gives ``reserved_concurrency_reached``, ``ConcurrentInvocationLimitExceeded``
+   gives ``account_concurrency_limit``.
+3. ``reserved_concurrency_reached``: reserved concurrency R > 0 and the function's
+   ``ConcurrentExecutions`` Maximum in the attempt's period is >= R x ``limit_reached_fraction``.
+4. ``account_concurrency_limit``: the target has no reservation (a reservation shields it from
+   the shared pool) and the account's ``ConcurrentExecutions``/``ClaimedAccountConcurrency``
+   Maximum reached the account limit, or ``UnreservedConcurrentExecutions`` reached the
+   unreserved pool (``unreserved_concurrency_limit``, else account limit minus the reservations
+   listed in ``functions``), both x ``limit_reached_fraction``.
+5. ``burst_scaling``: no limit was reached but the function's ``ConcurrentExecutions`` Maximum
+   in that period is >= ``burst_step_ratio`` x the previous period's (0 when absent): Lambda
+   was still adding environments (it scales by at most 1,000 per 10 s per function).
+6. ``unknown``: otherwise, including when no metrics cover the period.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analyses._output import check_inputs, shaped
+from analyses.downstream_throttles import (
+    DOWNSTREAM_THROTTLE_SCHEMA,
+    downstream_calls,
+    downstream_throttles,
+)
+from analyses.invocations import (
+    INVOKE_OPERATIONS,
+    function_segments,
+    is_throttled,
+    service_segments,
+)
+from analyses.throttle_causes import CauseSettings, with_causes
+from tracelens.schema import UTC_US, empty_frame
+
+__all__ = [
+    "DOWNSTREAM_THROTTLE_SCHEMA",
+    "INVOCATION_THROTTLE_SCHEMA",
+    "THROTTLE_TIMELINE_SCHEMA",
+    "downstream_throttles",
+    "invocation_throttles",
+    "throttle_timeline",
+    "throttled_attempts",
+]
+
+INVOCATION_THROTTLE_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String(),  # the caller's service (segment name, e.g. an API stage) or "client"
+    "target": pl.String(),  # the throttled function
+    "cause": pl.String(),
+    "absorbed_by": pl.String(),  # the service that received the 429s; "client" when untraced
+    "throttled_attempts": pl.Int64(),
+    "throttled_calls": pl.Int64(),  # caller calls (or untraced requests) with a throttled attempt
+    "recovered_calls": pl.Int64(),  # of those, calls whose retries eventually got through
+    "first_time": UTC_US,
+    "last_time": UTC_US,
+    "example_trace_id": pl.String(),
+}
+
+THROTTLE_TIMELINE_SCHEMA: dict[str, pl.DataType] = {
+    "minute": UTC_US,  # start of the bucket
+    "kind": pl.String(),  # "invocation" (traces) | "downstream" (traces) | "metric" (Throttles)
+    "subject": pl.String(),  # function name, or "<service> <resource>" for downstream
+    "throttled": pl.Int64(),
+}
+
+
+def _owner_names(spans: pl.DataFrame) -> pl.DataFrame:
+    """Segment id -> its name, to name the service owning a subsegment."""
+    return spans.filter(pl.col("kind") == "segment").select(
+        "trace_id", pl.col("id").alias("owner_id"), pl.col("name").alias("owner_name")
+    )
+
+
+def _refusals(spans: pl.DataFrame) -> pl.DataFrame:
+    """Throttled ``AWS::Lambda`` segments that have no function segment under them."""
+    ran = function_segments(spans).select("trace_id", pl.col("parent_id").alias("id"))
+    return (
+        service_segments(spans)
+        .filter(is_throttled())
+        .join(ran, on=["trace_id", "id"], how="anti")
+        .select(
+            "trace_id",
+            pl.coalesce("function_name", "name").alias("target"),
+            "parent_id",
+            pl.col("start_time").alias("time"),
+            pl.col("exception_message").alias("message"),
+        )
+    )
+
+
+def _invoke_calls(spans: pl.DataFrame) -> pl.DataFrame:
+    """Callers' Invoke subsegments, with the service that owns each."""
+    return (
+        spans.filter(
+            (pl.col("kind") == "subsegment")
+            & pl.col("aws_operation").is_in(INVOKE_OPERATIONS)
+            & pl.col("function_name").is_not_null()
+        )
+        .join(
+            _owner_names(spans),
+            left_on=["trace_id", "segment_id"],
+            right_on=["trace_id", "owner_id"],
+            how="left",
+        )
+        .select(
+            "trace_id",
+            pl.col("id").alias("call_id"),
+            pl.col("function_name").alias("target"),
+            pl.col("owner_name").fill_null("unknown").alias("source"),
+            pl.col("start_time").alias("time"),
+            is_throttled().alias("call_throttled"),
+            pl.col("aws_retries").fill_null(0).cast(pl.Int64).alias("retries"),
+            pl.col("exception_message").alias("message"),
+        )
+    )
+
+
+def _called_attempts(calls: pl.DataFrame, refusals: pl.DataFrame) -> pl.DataFrame:
+    per_call = refusals.group_by("trace_id", pl.col("parent_id").alias("call_id")).agg(
+        pl.len().cast(pl.Int64).alias("refused"),
+        pl.col("time").min().alias("refused_time"),
+        pl.col("message").drop_nulls().first().alias("refused_message"),
+    )
+    joined = calls.join(per_call, on=["trace_id", "call_id"], how="left")
+    own = pl.when(pl.col("call_throttled")).then(1 + pl.col("retries")).otherwise(0)
+    attempts = pl.max_horizontal(pl.col("refused").fill_null(0), own)
+    return joined.filter(attempts > 0).select(
+        "trace_id",
+        "target",
+        "source",
+        pl.col("source").alias("absorbed_by"),
+        attempts.alias("attempts"),
+        (~pl.col("call_throttled")).alias("recovered"),
+        pl.min_horizontal("time", "refused_time").alias("time"),
+        pl.coalesce("refused_message", "message").alias("message"),
+    )
+
+
+def _uncalled_attempts(
+    spans: pl.DataFrame, calls: pl.DataFrame, refusals: pl.DataFrame
+) -> pl.DataFrame:
+    """Refusals with no traced Invoke subsegment above them: one attempt each."""
+    orphans = refusals.join(
+        calls.select("trace_id", pl.col("call_id").alias("parent_id")),
+        on=["trace_id", "parent_id"],
+        how="anti",
+    )
+    parents = spans.select(
+        "trace_id",
+        pl.col("id").alias("parent_id"),
+        pl.when(pl.col("kind") == "segment").then("id").otherwise("segment_id").alias("owner_id"),
+    )
+    named = orphans.join(parents, on=["trace_id", "parent_id"], how="left").join(
+        _owner_names(spans), on=["trace_id", "owner_id"], how="left"
+    )
+    source = (
+        pl.when(pl.col("parent_id").is_null())
+        .then(pl.lit("client"))
+        .otherwise(pl.col("owner_name").fill_null("unknown"))
+    )
+    return named.select(
+        "trace_id",
+        "target",
+        source.alias("source"),
+        source.alias("absorbed_by"),
+        pl.lit(1, pl.Int64).alias("attempts"),
+        pl.lit(value=False).alias("recovered"),
+        "time",
+        "message",
+    )
+
+
+def throttled_attempts(spans: pl.DataFrame) -> pl.DataFrame:
+    """One row per throttled call (or untraced refused request), with its attempt count.
+
+    Columns: trace_id, target, source, absorbed_by, attempts, recovered, time, message.
+    """
+    check_inputs(spans=spans)
+    refusals = _refusals(spans)
+    calls = _invoke_calls(spans)
+    return pl.concat(
+        [_called_attempts(calls, refusals), _uncalled_attempts(spans, calls, refusals)],
+        how="vertical_relaxed",
+    )
+
+
+def invocation_throttles(
+    spans: pl.DataFrame,
+    *,
+    metrics: pl.DataFrame | None = None,
+    functions: pl.DataFrame | None = None,
+    account_concurrency_limit: int | None = None,
+    unreserved_concurrency_limit: int | None = None,
+    period_s: int = 60,
+    limit_reached_fraction: float = 1.0,
+    burst_step_ratio: float = 2.0,
+) -> pl.DataFrame:
+    """Throttled invocations per (source, target, cause), most attempts first.
+
+    Parameters
+    ----------
+    spans
+        Normalized spans (``SPAN_SCHEMA``).
+    metrics
+        CloudWatch datapoints (``METRIC_SCHEMA``): per-function and account-level
+        (``function_name`` null) ``ConcurrentExecutions``, ``ClaimedAccountConcurrency``,
+        ``UnreservedConcurrentExecutions`` with stat ``Maximum``.
+    functions
+        Function configuration (``FUNCTION_SCHEMA``), for reserved concurrency.
+    account_concurrency_limit
+        The account's concurrent executions quota (GetAccountSettings; 1,000 by default in AWS).
+    unreserved_concurrency_limit
+        The unreserved pool; default: the account limit minus the reservations in ``functions``.
+    period_s
+        The metrics' period; attempts and datapoints are matched on it.
+    limit_reached_fraction
+        A limit counts as reached when a maximum is >= this fraction of it (default 1.0).
+    burst_step_ratio
+        ``burst_scaling`` when concurrency is >= this multiple of the previous period's.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``INVOCATION_THROTTLE_SCHEMA``; the cause rules are in the module docstring.
+    """
+    check_inputs(metrics=metrics, functions=functions)
+    attempts = throttled_attempts(spans)
+    if attempts.is_empty():
+        return empty_frame(INVOCATION_THROTTLE_SCHEMA)
+    settings = CauseSettings(
+        period_s=period_s,
+        limit_reached_fraction=limit_reached_fraction,
+        burst_step_ratio=burst_step_ratio,
+        account_concurrency_limit=account_concurrency_limit,
+        unreserved_concurrency_limit=unreserved_concurrency_limit,
+    )
+    caused = with_causes(attempts, metrics=metrics, functions=functions, settings=settings)
+    table = caused.group_by("source", "target", "cause", "absorbed_by").agg(
+        pl.col("attempts").sum().alias("throttled_attempts"),
+        pl.len().alias("throttled_calls"),
+        pl.col("recovered").sum().alias("recovered_calls"),
+        pl.col("time").min().alias("first_time"),
+        pl.col("time").max().alias("last_time"),
+        pl.col("trace_id").sort_by("time").first().alias("example_trace_id"),
+    )
+    return shaped(table, INVOCATION_THROTTLE_SCHEMA).sort(
+        ["throttled_attempts", "source", "target", "cause"],
+        descending=[True, False, False, False],
+    )
+
+
+def throttle_timeline(
+    spans: pl.DataFrame, *, metrics: pl.DataFrame | None = None, bucket_s: int = 60
+) -> pl.DataFrame:
+    """Throttles per time bucket: traced invocation attempts, traced downstream calls and,
+    when ``metrics`` are given, CloudWatch ``Throttles`` (stat ``Sum``) per function.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``THROTTLE_TIMELINE_SCHEMA``, ordered by minute, kind, subject.
+    """
+    check_inputs(metrics=metrics)
+    every = f"{bucket_s}s"
+    invoked = throttled_attempts(spans).select(
+        pl.col("time").dt.truncate(every).alias("minute"),
+        pl.lit("invocation").alias("kind"),
+        pl.col("target").alias("subject"),
+        pl.col("attempts").alias("throttled"),
+    )
+    downstream = (
+        downstream_calls(spans)
+        .filter("throttled")
+        .select(
+            pl.col("start_time").dt.truncate(every).alias("minute"),
+            pl.lit("downstream").alias("kind"),
+            pl.concat_str("service", "resource", separator=" ", ignore_nulls=True).alias("subject"),
+            pl.lit(1, pl.Int64).alias("throttled"),
+        )
+    )
+    parts = [invoked, downstream]
+    if metrics is not None:
+        parts.append(
+            metrics.filter(
+                (pl.col("metric") == "Throttles")
+                & (pl.col("stat") == "Sum")
+                & pl.col("function_name").is_not_null()
+            ).select(
+                pl.col("timestamp").dt.truncate(every).alias("minute"),
+                pl.lit("metric").alias("kind"),
+                pl.col("function_name").alias("subject"),
+                pl.col("value").round(0).cast(pl.Int64).alias("throttled"),
+            )
+        )
+    events = pl.concat([shaped(p, THROTTLE_TIMELINE_SCHEMA) for p in parts])
+    per_bucket = (
+        events.group_by("minute", "kind", "subject")
+        .agg(pl.col("throttled").sum())
+        .filter(pl.col("throttled") > 0)
+    )
+    return shaped(per_bucket, THROTTLE_TIMELINE_SCHEMA).sort("minute", "kind", "subject")

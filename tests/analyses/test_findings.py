@@ -1,0 +1,437 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import polars as pl
+import pytest
+
+from analyses.bottlenecks import BOTTLENECK_SCHEMA, bottlenecks
+from analyses.cold_starts import COLD_START_SCHEMA, cold_starts
+from analyses.dns import CONNECTION_SETUP_SCHEMA, DNS_SCHEMA, connection_setup, dns_lookups
+from analyses.findings import FINDING_SCHEMA, findings
+from analyses.functions import FUNCTION_TABLE_SCHEMA, function_table
+from analyses.service_map import EDGE_SCHEMA, service_map_edges
+from analyses.throttles import (
+    DOWNSTREAM_THROTTLE_SCHEMA,
+    INVOCATION_THROTTLE_SCHEMA,
+    downstream_throttles,
+    invocation_throttles,
+)
+from tests.analyses.spans import SpanBuilder, at, frame_of
+from tracelens.schema import FUNCTION_SCHEMA
+
+
+def _cold(name: str, invocations: int, on_demand: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "function_name": name,
+        "invocations": invocations,
+        "cold_starts": on_demand,
+        "on_demand": on_demand,
+        "provisioned": 0,
+        "snapstart": 0,
+        "cold_starts_from_logs": 0,
+        "timeouts": 0,
+        "user_facing_cold_start_rate": on_demand / invocations if invocations else None,
+        **fields,
+    }
+
+
+def _table(name: str, invocations: int = 0, **fields: Any) -> dict[str, Any]:
+    return {
+        "function_name": name,
+        "invocations": invocations,
+        "errors": 0,
+        "faults": 0,
+        "throttled": 0,
+        "cold_starts": 0,
+        "timeouts": 0,
+        **fields,
+    }
+
+
+def _by_subject(frame: pl.DataFrame, kind: str) -> dict[str, dict[str, Any]]:
+    return {r["subject"]: r for r in frame.filter(kind=kind).iter_rows(named=True)}
+
+
+def test_no_inputs_and_empty_inputs_give_no_findings() -> None:
+    assert dict(findings().schema) == FINDING_SCHEMA
+    assert findings().is_empty()
+    empty = findings(
+        functions=pl.DataFrame(schema=FUNCTION_TABLE_SCHEMA),
+        cold_starts=pl.DataFrame(schema=COLD_START_SCHEMA),
+        invocation_throttles=pl.DataFrame(schema=INVOCATION_THROTTLE_SCHEMA),
+        downstream_throttles=pl.DataFrame(schema=DOWNSTREAM_THROTTLE_SCHEMA),
+        dns=pl.DataFrame(schema=DNS_SCHEMA),
+        connection_setup=pl.DataFrame(schema=CONNECTION_SETUP_SCHEMA),
+        bottlenecks=pl.DataFrame(schema=BOTTLENECK_SCHEMA),
+        service_map_edges=pl.DataFrame(schema=EDGE_SCHEMA),
+    )
+    assert empty.is_empty()
+    assert dict(empty.schema) == FINDING_SCHEMA
+
+
+def test_missing_column_is_named() -> None:
+    with pytest.raises(ValueError, match="cold_starts frame is missing columns"):
+        findings(cold_starts=pl.DataFrame({"function_name": ["f"]}))
+
+
+def test_cold_start_severity_thresholds_and_advice() -> None:
+    cold = frame_of(
+        [
+            _cold(
+                "orders",
+                10,
+                3,
+                init_p50_ms=400.0,
+                init_p95_ms=900.0,
+                init_max_ms=950.0,
+                example_trace_id="t-orders",
+            ),
+            _cold("few", 3, 2, init_p95_ms=400.0),  # rate over 3 invocations: not enough
+            _cold("slowinit", 100, 1, init_p95_ms=1500.0),
+            _cold("spill", 20, 2, init_p95_ms=200.0),
+            _cold("fine", 100, 1, init_p95_ms=300.0),
+        ],
+        COLD_START_SCHEMA,
+    )
+    table = frame_of(
+        [
+            _table("orders", runtime="python3.12", code_size_bytes=25_000_000),
+            _table("slowinit", runtime="nodejs20.x", code_size_bytes=1_000_000),
+            _table("spill", runtime="java21", provisioned_concurrency=5),
+        ],
+        FUNCTION_TABLE_SCHEMA,
+    )
+    result = findings(cold_starts=cold, functions=table)
+    rows = _by_subject(result, "cold_start")
+    assert set(rows) == {"orders", "slowinit", "spill"}
+    orders = rows["orders"]
+    assert orders["severity"] == "critical"  # 30% >= 20%
+    assert orders["message"] == (
+        "3 user-facing cold starts in 10 traced invocations (30.0%) plus 0 seen only in logs; "
+        "init p50 400.0 ms, p95 900.0 ms, max 950.0 ms."
+    )
+    assert "SnapStart" in orders["recommendation"]
+    assert "25.0 MB" in orders["recommendation"]
+    assert orders["trace_id"] == "t-orders"
+    assert orders["impact"] == 3.0
+    assert json.loads(orders["evidence"])["user_facing_cold_start_rate"] == pytest.approx(0.3)
+    assert rows["slowinit"]["severity"] == "warning"  # init p95 1.5 s, rate 1%
+    assert rows["slowinit"]["recommendation"].startswith("Use provisioned concurrency")
+    assert "MB" not in rows["slowinit"]["recommendation"]
+    assert rows["spill"]["severity"] == "warning"  # 10%
+    assert rows["spill"]["recommendation"].startswith("Provisioned concurrency is configured")
+    strict = findings(cold_starts=cold, cold_start_rate_critical=0.5)
+    assert _by_subject(strict, "cold_start")["orders"]["severity"] == "warning"
+
+
+def test_timeouts_and_failures() -> None:
+    cold = frame_of(
+        [_cold("a", 10, 0, timeouts=1), _cold("b", 10, 0, timeouts=7)], COLD_START_SCHEMA
+    )
+    table = frame_of(
+        [
+            _table("a", 100, faults=6, example_trace_id="t-a"),  # 6% faults: critical
+            _table("b", 100, faults=2),  # 2%: warning
+            _table("c", 100, errors=5),  # 5% errors: warning
+            _table("d", 100, faults=0, errors=4),
+            _table("e", 4, faults=4),  # too few invocations
+        ],
+        FUNCTION_TABLE_SCHEMA,
+    )
+    result = findings(cold_starts=cold, functions=table)
+    timeouts = _by_subject(result, "timeout")
+    assert {k: v["severity"] for k, v in timeouts.items()} == {"a": "warning", "b": "critical"}
+    failures = _by_subject(result, "failures")
+    assert {k: v["severity"] for k, v in failures.items()} == {
+        "a": "critical",
+        "b": "warning",
+        "c": "warning",
+    }
+    assert failures["a"]["trace_id"] == "t-a"
+    assert failures["a"]["message"].startswith("6 faults (6.0%) and 0 errors (0.0%) in 100")
+
+
+def test_throttle_findings_by_cause_and_recovery() -> None:
+    throttles = frame_of(
+        [
+            {
+                "source": "api/prod",
+                "target": "off",
+                "cause": "reserved_concurrency_zero",
+                "throttled_attempts": 2,
+                "throttled_calls": 2,
+                "recovered_calls": 2,
+                "first_time": at(5),
+                "example_trace_id": "t-off",
+            },
+            {
+                "source": "checkout",
+                "target": "pay",
+                "cause": "reserved_concurrency_reached",
+                "throttled_attempts": 9,
+                "throttled_calls": 3,
+                "recovered_calls": 1,
+                "first_time": at(1),
+                "example_trace_id": "t-pay-1",
+            },
+            {
+                "source": "client",
+                "target": "pay",
+                "cause": "reserved_concurrency_reached",
+                "throttled_attempts": 1,
+                "throttled_calls": 1,
+                "recovered_calls": 0,
+                "first_time": at(2),
+                "example_trace_id": "t-pay-2",
+            },
+            {
+                "source": "client",
+                "target": "spiky",
+                "cause": "burst_scaling",
+                "throttled_attempts": 4,
+                "throttled_calls": 2,
+                "recovered_calls": 2,
+                "first_time": at(3),
+                "example_trace_id": "t-spiky",
+            },
+        ],
+        INVOCATION_THROTTLE_SCHEMA,
+    )
+    downstream = frame_of(
+        [
+            {
+                "source": "orders",
+                "service": "DynamoDB",
+                "resource": "orders",
+                "operation": "PutItem",
+                "namespace": "aws",
+                "throttled_calls": 5,
+                "calls": 10,
+                "throttle_rate": 0.5,
+                "retries": 12,
+                "exception_type": "ProvisionedThroughputExceededException",
+                "example_trace_id": "t-ddb",
+            },
+            {
+                "source": "orders",
+                "service": "SQS",
+                "resource": "q",
+                "operation": "SendMessage",
+                "namespace": "aws",
+                "throttled_calls": 1,
+                "calls": 100,
+                "throttle_rate": 0.01,
+                "retries": 1,
+            },
+            {
+                "source": "orders",
+                "service": "api.example.com",
+                "resource": "api.example.com",
+                "operation": "POST",
+                "namespace": "remote",
+                "throttled_calls": 2,
+                "calls": 100,
+                "throttle_rate": 0.02,
+                "retries": 0,
+            },
+        ],
+        DOWNSTREAM_THROTTLE_SCHEMA,
+    )
+    result = findings(invocation_throttles=throttles, downstream_throttles=downstream)
+    assert result.select("severity", "kind", "subject", "impact").rows() == [
+        ("critical", "invocation_throttle", "pay", 10.0),
+        ("critical", "downstream_throttle", "orders -> DynamoDB orders PutItem", 5.0),
+        ("critical", "invocation_throttle", "off", 2.0),
+        ("warning", "invocation_throttle", "spiky", 4.0),
+        ("warning", "downstream_throttle", "orders -> api.example.com api.example.com POST", 2.0),
+        ("warning", "downstream_throttle", "orders -> SQS q SendMessage", 1.0),
+    ]
+    pay = result.row(0, named=True)
+    assert pay["message"] == (
+        "10 throttled invocation attempts (4 calls, 1 recovered by retries) from checkout, "
+        "client; cause: reserved_concurrency_reached."
+    )
+    assert pay["trace_id"] == "t-pay-1"
+    assert json.loads(pay["evidence"]) == {
+        "cause": "reserved_concurrency_reached",
+        "throttled_attempts": 10,
+        "throttled_calls": 4,
+        "recovered_calls": 1,
+        "failed_calls": 3,
+    }
+    assert "reserved concurrency" in pay["recommendation"]
+    assert "DeleteFunctionConcurrency" in result.row(2, named=True)["recommendation"]
+    ddb = result.row(1, named=True)
+    assert "on-demand capacity" in ddb["recommendation"]
+    assert ddb["trace_id"] == "t-ddb"
+    assert "Retry-After" in result.row(4, named=True)["recommendation"]
+    assert "Service Quotas" in result.row(5, named=True)["recommendation"]
+
+
+def test_dns_connection_and_bottleneck_findings() -> None:
+    dns = frame_of(
+        [
+            {
+                "function_name": "vpc-fn",
+                "host": "db.internal",
+                "lookups": 40,
+                "invocations": 40,
+                "failures": 3,
+                "p50_ms": 2.0,
+                "p95_ms": 30.0,
+                "max_ms": 5000.0,
+                "invocation_share": 0.02,
+                "vpc_attached": True,
+            },
+            {
+                "function_name": "web",
+                "host": "api.example.com",
+                "lookups": 10,
+                "invocations": 10,
+                "failures": 0,
+                "p95_ms": 150.0,
+                "invocation_share": 0.01,
+            },
+            {
+                "function_name": "web",
+                "host": "fast.example.com",
+                "lookups": 10,
+                "invocations": 10,
+                "failures": 0,
+                "p95_ms": 2.0,
+                "invocation_share": 0.01,
+            },
+        ],
+        DNS_SCHEMA,
+    )
+    setup = frame_of(
+        [
+            {
+                "function_name": "web",
+                "host": "api.example.com",
+                "calls": 10,
+                "dials": 9,
+                "tls_handshakes": 9,
+                "new_connections": 9,
+                "new_connections_per_call": 0.9,
+            },
+            {
+                "function_name": "web",
+                "host": "kept.example.com",
+                "calls": 10,
+                "dials": 1,
+                "new_connections": 1,
+                "new_connections_per_call": 0.1,
+            },
+        ],
+        CONNECTION_SETUP_SCHEMA,
+    )
+    slow = frame_of(
+        [
+            {
+                "entry": "api GET /orders",
+                "node": "orders Initialization",
+                "slow_share": 0.6,
+                "slow_traces": 4,
+                "slow_mean_ms": 800.0,
+                "example_trace_id": "t-slow",
+            },
+            {"entry": "api GET /orders", "node": "orders", "slow_share": 0.3, "slow_traces": 4},
+            {"entry": "api GET /orders", "node": "api", "slow_share": 0.1, "slow_traces": 4},
+        ],
+        BOTTLENECK_SCHEMA,
+    )
+    result = findings(dns=dns, connection_setup=setup, bottlenecks=slow)
+    assert result.select("severity", "kind", "subject").rows() == [
+        ("critical", "dns", "vpc-fn -> db.internal"),
+        ("warning", "dns", "web -> api.example.com"),  # impact 10 lookups
+        ("warning", "connection_reuse", "web -> api.example.com"),  # 9 new connections
+        ("warning", "bottleneck", "orders Initialization @ api GET /orders"),
+        ("info", "bottleneck", "orders @ api GET /orders"),
+    ]
+    assert "VPC endpoints" in result.row(0, named=True)["recommendation"]
+    assert "VPC endpoints" not in result.row(1, named=True)["recommendation"]
+    assert "keep-alive" in result.row(2, named=True)["recommendation"]
+    init = result.row(3, named=True)
+    assert init["message"] == (
+        "orders Initialization holds 60.0% of the critical path of the slowest requests to "
+        "api GET /orders (800.0 ms per slow request, 4 slow traces)."
+    )
+    assert "provisioned concurrency" in init["recommendation"]
+    assert init["trace_id"] == "t-slow"
+
+
+def _edge(
+    source: str, source_type: str, target: str, target_type: str, calls: int
+) -> dict[str, Any]:
+    return {
+        "source": source,
+        "source_type": source_type,
+        "target": target,
+        "target_type": target_type,
+        "calls": calls,
+    }
+
+
+def test_recursive_loop_from_service_map_edges() -> None:
+    edges = frame_of(
+        [
+            _edge("app", "client", "app", "AWS::Lambda", 50),
+            _edge("app", "AWS::Lambda", "app", "AWS::Lambda::Function", 80),
+            _edge("app", "AWS::Lambda::Function", "jobs", "AWS::SQS::Queue", 30),
+            _edge("jobs", "AWS::SQS::Queue", "app", "AWS::Lambda", 30),
+            _edge("web", "AWS::EC2::Instance", "cache", "remote", 9),
+        ],
+        EDGE_SCHEMA,
+    )
+    result = findings(service_map_edges=edges)
+    row = result.row(0, named=True)
+    assert result.height == 1
+    assert (row["severity"], row["kind"], row["impact"]) == ("critical", "recursive_loop", 30.0)
+    assert row["subject"] == (
+        "AWS::Lambda::Function:app -> AWS::SQS::Queue:jobs -> AWS::Lambda:app -> "
+        "AWS::Lambda::Function:app"
+    )
+
+
+def test_end_to_end_from_spans() -> None:
+    b = SpanBuilder()
+    for i in range(6):
+        inv = b.lambda_invocation(
+            "orders",
+            start_s=float(i),
+            duration_ms=50.0,
+            init="on_demand" if i < 3 else None,
+            init_ms=2500.0,
+        )
+        b.aws_call(
+            inv,
+            "DynamoDB",
+            "PutItem",
+            resource="orders",
+            start_s=i + 0.01,
+            throttled=i % 2 == 0,
+            retries=2 if i % 2 == 0 else 0,
+        )
+    b.throttled_request("payments", start_s=10.0)
+    spans = b.frame()
+    config = frame_of([{"function_name": "payments", "reserved_concurrency": 0}], FUNCTION_SCHEMA)
+    result = findings(
+        functions=function_table(spans, functions=config),
+        cold_starts=cold_starts(spans),
+        invocation_throttles=invocation_throttles(spans, functions=config),
+        downstream_throttles=downstream_throttles(spans),
+        dns=dns_lookups(spans),
+        connection_setup=connection_setup(spans),
+        bottlenecks=bottlenecks(spans),
+        service_map_edges=service_map_edges(spans),
+    )
+    assert dict(result.schema) == FINDING_SCHEMA
+    top = result.filter(severity="critical").select("kind", "subject").rows()
+    assert top == [
+        ("cold_start", "orders"),
+        ("downstream_throttle", "orders -> DynamoDB orders PutItem"),
+        ("invocation_throttle", "payments"),
+    ]

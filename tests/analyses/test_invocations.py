@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from analyses.invocations import INVOCATION_SCHEMA, invocations
+from tests.analyses.spans import SpanBuilder, at
+
+
+def _one(frame: pl.DataFrame) -> dict[str, object]:
+    assert frame.height == 1
+    return frame.row(0, named=True)
+
+
+def test_no_spans_gives_empty_frame_with_schema() -> None:
+    result = invocations(SpanBuilder().frame())
+    assert result.is_empty()
+    assert dict(result.schema) == INVOCATION_SCHEMA
+
+
+def test_spans_without_lambda_give_empty_frame() -> None:
+    b = SpanBuilder()
+    app = b.caller("web")
+    b.span(
+        trace_id=app.trace_id,
+        parent_id=app.segment_id,
+        segment_id=app.segment_id,
+        name="DynamoDB",
+        namespace="aws",
+        start_s=0.1,
+        duration_ms=4,
+    )
+    result = invocations(b.frame())
+    assert result.is_empty()
+    assert dict(result.schema) == INVOCATION_SCHEMA
+
+
+def test_warm_invocation_takes_request_id_from_service_segment() -> None:
+    b = SpanBuilder()
+    inv = b.lambda_invocation("orders", start_s=1.0, duration_ms=42.5, request_id="r-1")
+    row = _one(invocations(b.frame()))
+    assert row["trace_id"] == inv.trace_id
+    assert row["segment_id"] == inv.function_id
+    assert row["function_name"] == "orders"
+    assert row["request_id"] == "r-1"
+    assert row["start_time"] == at(1.0)
+    assert row["duration_ms"] == 42.5
+    assert row["cold"] is False
+    assert row["cold_kind"] is None
+    assert row["init_ms"] is None
+    assert row["init_gap_ms"] is None
+    assert (row["error"], row["fault"], row["throttle"]) == (False, False, False)
+
+
+def test_on_demand_cold_start() -> None:
+    b = SpanBuilder()
+    b.lambda_invocation("orders", start_s=1.0, init="on_demand", init_ms=250.0, init_gap_ms=11.0)
+    row = _one(invocations(b.frame()))
+    assert row["cold"] is True
+    assert row["cold_kind"] == "on_demand"
+    assert row["init_ms"] == 250.0
+    assert row["init_gap_ms"] == pytest.approx(11.0)
+
+
+def test_init_overlapping_segment_start_is_on_demand_with_negative_gap() -> None:
+    b = SpanBuilder()
+    b.lambda_invocation("orders", start_s=1.0, init="on_demand", init_ms=300.0, init_gap_ms=-5.0)
+    row = _one(invocations(b.frame()))
+    assert row["cold_kind"] == "on_demand"
+    assert row["init_gap_ms"] == pytest.approx(-5.0)
+
+
+@pytest.mark.parametrize(
+    ("gap_ms", "kind"),
+    [(100.0, "on_demand"), (100.5, "provisioned"), (600_000.0, "provisioned")],
+)
+def test_provisioned_when_init_ended_long_before(gap_ms: float, kind: str) -> None:
+    b = SpanBuilder()
+    b.lambda_invocation(
+        "orders", start_s=900.0, init="provisioned", init_ms=800.0, init_gap_ms=gap_ms
+    )
+    row = _one(invocations(b.frame()))
+    assert row["cold"] is True
+    assert row["cold_kind"] == kind
+    assert row["init_ms"] == 800.0
+    assert row["init_gap_ms"] == pytest.approx(gap_ms)
+
+
+def test_provisioned_gap_is_a_parameter() -> None:
+    b = SpanBuilder()
+    b.lambda_invocation("orders", start_s=9.0, init="provisioned", init_ms=80.0, init_gap_ms=500.0)
+    assert _one(invocations(b.frame(), provisioned_gap_ms=1000.0))["cold_kind"] == "on_demand"
+
+
+def test_snapstart_restore() -> None:
+    b = SpanBuilder()
+    b.lambda_invocation("java-fn", start_s=2.0, init="snapstart", init_ms=180.0)
+    row = _one(invocations(b.frame()))
+    assert row["cold"] is True
+    assert row["cold_kind"] == "snapstart"
+    assert row["init_ms"] == 180.0
+
+
+def test_in_progress_function_segment() -> None:
+    b = SpanBuilder()
+    b.lambda_invocation("slow", start_s=3.0, duration_ms=None, init="on_demand", init_ms=100.0)
+    row = _one(invocations(b.frame()))
+    assert row["in_progress"] is True
+    assert row["end_time"] is None
+    assert row["duration_ms"] is None
+    assert row["cold_kind"] == "on_demand"
+
+
+def test_flags_combine_function_and_service_segments() -> None:
+    b = SpanBuilder()
+    b.lambda_invocation("a", start_s=0.0, fault=True)
+    inv = b.lambda_invocation("b", start_s=1.0)
+    for row in b.rows:
+        if row["id"] == inv.service_id:
+            row["error"] = True
+    result = invocations(b.frame())
+    assert result.select("function_name", "error", "fault").rows() == [
+        ("a", False, True),
+        ("b", True, False),
+    ]
+
+
+def test_missing_service_segment_and_name_fall_back_to_function_columns() -> None:
+    b = SpanBuilder()
+    inv = b.lambda_invocation("orders", start_s=0.0)
+    b.rows = [r for r in b.rows if r["id"] != inv.service_id]
+    for row in b.rows:
+        if row["id"] == inv.function_id:
+            row.update(name=None, aws_request_id="own-id")
+    row = _one(invocations(b.frame()))
+    assert row["function_name"] == "orders"
+    assert row["request_id"] == "own-id"
+
+
+def test_rows_are_ordered_by_start_and_schema_conforms() -> None:
+    b = SpanBuilder()
+    for start in (5.0, 1.0, 3.0):
+        b.lambda_invocation("f", start_s=start)
+    result = invocations(b.frame())
+    assert dict(result.schema) == INVOCATION_SCHEMA
+    assert result["start_time"].to_list() == [at(1.0), at(3.0), at(5.0)]
+
+
+def test_frame_without_span_columns_is_refused_with_its_name() -> None:
+    with pytest.raises(ValueError, match="spans frame is missing columns"):
+        invocations(pl.DataFrame({"id": ["a"]}))
