@@ -42,7 +42,12 @@ BOTTLENECK_SCHEMA: dict[str, pl.DataType] = {
 
 STAGE_ORIGIN = "AWS::ApiGateway::Stage"
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_ID_SEGMENT = rf"/(\d+|{_UUID})/"
+# A path segment is an id when it is all digits, a UUID, or at least five characters long with a
+# digit in it (`o-104803`, `2026-11-20`, `a1b2c3d4`), while short ones such as `v2` stay.
+_LONG_WITH_DIGIT = (
+    r"[^/\d]{4,}\d[^/]*|[^/\d]{3}\d[^/]+|[^/\d]{2}\d[^/]{2,}|[^/\d]\d[^/]{3,}|\d[^/]{4,}"
+)
+_ID_SEGMENT = rf"/(\d+|{_UUID}|{_LONG_WITH_DIGIT})/"
 
 
 def critical_path(spans: pl.DataFrame) -> pl.DataFrame:
