@@ -20,7 +20,7 @@ from tracelens.ingest.rejections import RejectionLog
 from tracelens.ingest.segment_model import Node, convert_node
 from tracelens.schema import SPAN_SCHEMA, UTC_US, empty_frame
 
-CHUNK_ROWS = 200_000
+CHUNK_ROWS = 50_000
 
 _ROW_SCHEMA: dict[str, pl.DataType] = {
     **{name: SPAN_SCHEMA[name] for name in ROW_FIELDS if name in SPAN_SCHEMA},

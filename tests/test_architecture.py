@@ -1,0 +1,45 @@
+"""The one-way flow, checked mechanically: analyses stay pure, collectors never render."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FORBIDDEN = {
+    "analyses": {"boto3", "botocore", "plotly", "collectors", "tracelens.report", "tracelens.store", "tracelens.cli"},
+    "collectors": {"plotly", "analyses", "tracelens.report", "tracelens.store"},
+    "tracelens/report": {"boto3", "botocore", "collectors"},
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_layers_import_only_downstream(package: str) -> None:
+    offenders = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for module in imported_modules(path):
+            if any(module == bad or module.startswith(bad + ".") for bad in FORBIDDEN[package]):
+                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_analyses_do_no_io_and_read_no_clock() -> None:
+    suspicious = ("open(", "datetime.now", "time.time", "read_parquet", "write_parquet", "import requests")
+    for path in sorted((ROOT / "analyses").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for needle in suspicious:
+            assert needle not in text, f"{path.name} contains {needle!r}"

@@ -1,0 +1,155 @@
+"""Where store files live: the ``Backend`` role and the local-directory backend.
+
+Keys are relative, ``/``-separated paths (``spans/date=2026-11-20/part-ab12.parquet``). Every
+write is atomic: a reader sees the old content or the new, never a part of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from tracelens.store.errors import MissingKeyError, StoreError
+
+TEMP_SUFFIX = ".tmp"
+_KEY_PART = re.compile(r"[A-Za-z0-9=._-]+")
+
+
+class Backend(Protocol):
+    """Byte storage under one root (a directory, or a bucket and prefix)."""
+
+    @property
+    def url(self) -> str:
+        """The root, as the user names it (a path or ``s3://bucket/prefix``)."""
+        ...
+
+    def location(self, key: str) -> str:
+        """Where ``key`` is, for messages (a path or an ``s3://`` URL)."""
+        ...
+
+    def read_bytes(self, key: str) -> bytes:
+        """The content of ``key``; :class:`MissingKeyError` when there is none."""
+        ...
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Replace the content of ``key`` atomically and durably."""
+        ...
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix`` (recursively), sorted; never temporary files."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; nothing happens when it does not exist."""
+        ...
+
+
+def check_key(key: str) -> str:
+    """``key`` when it is a safe relative key, else ``ValueError``."""
+    parts = key.split("/")
+    if not all(_KEY_PART.fullmatch(part) and part not in (".", "..") for part in parts):
+        raise ValueError(f"invalid store key {key!r}: use letters, digits, '=', '.', '_', '-'")
+    return key
+
+
+def is_hidden(name: str) -> bool:
+    """Temporary files of an unfinished write (``.<name>.<random>.tmp``) and dot files."""
+    return name.startswith(".") or name.endswith(TEMP_SUFFIX)
+
+
+class LocalBackend:
+    """Files under a local directory (created on the first write).
+
+    A write goes to a temporary file in the destination's directory, is flushed and fsynced,
+    then renamed over the destination with ``os.replace`` (atomic on POSIX and Windows); the
+    directory is fsynced so that the rename itself survives a power loss. A writer killed
+    midway leaves at most a hidden ``.<name>.<random>.tmp`` file, which no reader lists.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self._root = Path(root).expanduser()
+        if self._root.exists() and not self._root.is_dir():
+            raise StoreError(f"store location {self._root} exists and is not a directory")
+
+    @property
+    def url(self) -> str:
+        return str(self._root)
+
+    @property
+    def root(self) -> Path:
+        """The directory."""
+        return self._root
+
+    def location(self, key: str) -> str:
+        return str(self._path(key))
+
+    def _path(self, key: str) -> Path:
+        return self._root.joinpath(*check_key(key).split("/"))
+
+    def read_bytes(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError as exc:
+            raise MissingKeyError(f"{path}: no such file") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _replace_atomically(path, data)
+        except OSError as exc:
+            raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+    def list_keys(self, prefix: str) -> list[str]:
+        base = self._root.joinpath(*check_key(prefix.rstrip("/")).split("/"))
+        if not base.is_dir():
+            return []
+        keys = [
+            path.relative_to(self._root).as_posix()
+            for path in base.rglob("*")
+            if path.is_file() and not is_hidden(path.name)
+        ]
+        return sorted(keys)
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(key).unlink()
+
+
+def _replace_atomically(path: Path, data: bytes) -> None:
+    descriptor, temp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as temp:
+            temp.write(data)
+            temp.flush()
+            os.fsync(temp.fileno())
+        Path(temp_name).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temp_name).unlink()
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # NOTE: the rename is durable only once the directory entry is; Windows cannot open a
+    # directory for fsync, and there the rename is already synchronous enough.
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,103 @@
+"""Parquet parts: a run's rows of one table, one file per date; read back one file at a time.
+
+A part that cannot be read (truncated, garbage, another table's columns) is reported as a
+:class:`StoreProblem` and skipped: the other parts of the table are still returned.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from tracelens.store import layout
+from tracelens.store.backend import Backend
+from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreError, StoreProblem
+from tracelens.store.tables import DATE, PART, Table
+
+
+def part_files(frame: pl.DataFrame, table: Table, digest: str) -> list[tuple[str, bytes]]:
+    """``(key, Parquet bytes)`` for each date in ``frame``'s ``_date`` column."""
+    files: list[tuple[str, bytes]] = []
+    columns = list(table.stored_schema)
+    for (day,), rows in sorted(frame.partition_by(DATE, as_dict=True).items()):
+        buffer = io.BytesIO()
+        rows.select(columns).write_parquet(buffer, compression="zstd")
+        files.append((layout.part_key(table.name, day, digest), buffer.getvalue()))
+    return files
+
+
+def part_keys(backend: Backend, table: Table, first: date | None, last: date | None) -> list[str]:
+    """Keys of ``table``'s parts dated in ``[first, last]``."""
+    return [
+        key
+        for key in backend.list_keys(table.name)
+        if layout.part_digest(key) is not None and layout.within_days(key, first, last)
+    ]
+
+
+def read_part(backend: Backend, key: str, table: Table) -> pl.DataFrame:
+    """One part with exactly ``table.stored_schema``.
+
+    Raises
+    ------
+    CorruptFileError
+        When the file is not Parquet or does not hold the table's columns.
+    MissingKeyError
+        When the part was deleted after it was listed.
+    """
+    location = backend.location(key)
+    data = backend.read_bytes(key)
+    try:
+        frame = pl.read_parquet(io.BytesIO(data))
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise CorruptFileError(location, f"not a readable Parquet file ({exc})") from exc
+    schema = table.stored_schema
+    missing = [name for name in schema if name not in frame.columns]
+    if missing:
+        raise CorruptFileError(
+            location, f"not a {table.name} part: missing column(s) {', '.join(missing)}"
+        )
+    try:
+        return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+    except pl.exceptions.PolarsError as exc:
+        raise CorruptFileError(
+            location, f"a {table.name} column has the wrong type ({exc})"
+        ) from exc
+
+
+@dataclass
+class TableRead:
+    """The parts of one table that could be read, concatenated, and the ones that could not.
+
+    ``frame`` has the stored schema plus ``_part`` (the key each row came from); it is None when
+    no part exists in the range asked for.
+    """
+
+    frame: pl.DataFrame | None = None
+    parts: int = 0
+    problems: list[StoreProblem] = field(default_factory=list)
+
+
+def read_table(backend: Backend, table: Table, keys: list[str]) -> TableRead:
+    """Every readable part among ``keys``; never raises on a bad file."""
+    result = TableRead()
+    frames: list[pl.DataFrame] = []
+    for key in keys:
+        try:
+            frame = read_part(backend, key, table)
+        except MissingKeyError:
+            continue  # NOTE: removed since listed (a rebuild): its rows live in another part
+        except CorruptFileError as exc:
+            result.problems.append(StoreProblem.of(exc))
+            continue
+        except StoreError as exc:
+            result.problems.append(StoreProblem(backend.location(key), str(exc)))
+            continue
+        frames.append(frame.with_columns(pl.lit(key, pl.String()).alias(PART)))
+    result.parts = len(frames)
+    if frames:
+        result.frame = pl.concat(frames, how="vertical")
+    return result

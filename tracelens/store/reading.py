@@ -1,0 +1,166 @@
+"""Load what analyses read (:class:`tracelens.inputs.Inputs`) from a store's tables.
+
+Events (spans, datapoints, log lines) are read from the date partitions that the time range
+touches; configuration is state, so the latest configuration stored up to the range's end is
+used even when it was read before the range started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+
+from tracelens.ingest.loader import TraceInput
+from tracelens.ingest.rejections import RejectionLog
+from tracelens.inputs import Inputs
+from tracelens.schema import LOG_EVENT_SCHEMA, REPORT_SCHEMA, SPAN_SCHEMA, conform, empty_frame
+from tracelens.sideinputs import FunctionInventory, LambdaLogs
+from tracelens.store import layout, tables
+from tracelens.store.backend import Backend
+from tracelens.store.dedupe import latest_rows, unique_segments
+from tracelens.store.errors import StoreProblem
+from tracelens.store.parts import TableRead, part_keys, read_table
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What to load: a half-open time range ``[since, until)`` and optional account/region."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    account: str | None = None
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, moment in (("since", self.since), ("until", self.until)):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError(f"{name}={moment!r} must be time-zone aware (tzinfo=UTC)")
+
+    @property
+    def first_day(self) -> date | None:
+        return self.since.astimezone(UTC).date() if self.since else None
+
+    @property
+    def last_day(self) -> date | None:
+        if self.until is None:
+            return None
+        return (self.until - timedelta(microseconds=1)).astimezone(UTC).date()
+
+    def where(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Rows of the account and region asked for."""
+        if self.account is not None:
+            frame = frame.filter(pl.col(tables.ACCOUNT) == self.account)
+        if self.region is not None:
+            frame = frame.filter(pl.col(tables.REGION) == self.region)
+        return frame
+
+    def in_range(self, column: str) -> pl.Expr:
+        """Rows whose ``column`` lies in the range; rows without a time are kept."""
+        keep = pl.lit(value=True)
+        if self.since is not None:
+            keep &= pl.col(column) >= self.since
+        if self.until is not None:
+            keep &= pl.col(column) < self.until
+        return keep.fill_null(value=True)
+
+
+@dataclass
+class _Loaded:
+    problems: list[StoreProblem] = field(default_factory=list)
+    regions: set[str] = field(default_factory=set)
+
+    def scoped(self, frame: pl.DataFrame, scope: Scope) -> pl.DataFrame:
+        """Rows of the scope's account and region, noting the regions they come from."""
+        rows = scope.where(frame)
+        self.regions.update(r for r in rows.get_column(tables.REGION).unique() if r is not None)
+        return rows
+
+    def read(self, backend: Backend, table: tables.Table, keys: list[str]) -> TableRead:
+        result = read_table(backend, table, keys)
+        self.problems.extend(result.problems)
+        return result
+
+    def events(self, backend: Backend, table: tables.Table, scope: Scope) -> pl.DataFrame | None:
+        keys = part_keys(backend, table, scope.first_day, scope.last_day)
+        frame = self.read(backend, table, keys).frame
+        if frame is None:
+            return None
+        rows = latest_rows(self.scoped(frame, scope).filter(scope.in_range("timestamp")), table)
+        return rows.sort("timestamp", nulls_last=False, maintain_order=True)
+
+    def state(self, backend: Backend, table: tables.Table, scope: Scope) -> pl.DataFrame | None:
+        keys = part_keys(backend, table, None, scope.last_day)
+        in_range = [k for k in keys if layout.within_days(k, scope.first_day, None)]
+        if not in_range and keys:
+            newest = max(layout.key_date(key) or date.min for key in keys)
+            in_range = [k for k in keys if layout.key_date(k) == newest]
+        frame = self.read(backend, table, in_range).frame
+        return None if frame is None else latest_rows(self.scoped(frame, scope), table)
+
+
+def load(backend: Backend, scope: Scope) -> tuple[Inputs, list[StoreProblem]]:
+    """The inputs stored in ``scope``, and the files that could not be read."""
+    loaded = _Loaded()
+    traces = _traces(loaded, backend, scope)
+    reports = loaded.events(backend, tables.LOG_REPORTS, scope)
+    events = loaded.events(backend, tables.LOG_EVENTS, scope)
+    metrics = loaded.events(backend, tables.METRICS, scope)
+    functions = loaded.state(backend, tables.FUNCTIONS, scope)
+    limits = loaded.state(backend, tables.ACCOUNT_LIMITS, scope)
+    logs = None
+    if reports is not None or events is not None:
+        logs = LambdaLogs(
+            reports=conform(_or_empty(reports, REPORT_SCHEMA), REPORT_SCHEMA),
+            events=conform(_or_empty(events, LOG_EVENT_SCHEMA), LOG_EVENT_SCHEMA),
+        )
+    inputs = Inputs(
+        traces=traces,
+        logs=logs,
+        metrics=None if metrics is None else conform(metrics, tables.METRICS.schema),
+        functions=_inventory(functions, limits),
+        region=scope.region or (next(iter(loaded.regions)) if len(loaded.regions) == 1 else None),
+    )
+    return inputs, loaded.problems
+
+
+def _or_empty(frame: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return frame if frame is not None else empty_frame(schema)
+
+
+def _traces(loaded: _Loaded, backend: Backend, scope: Scope) -> TraceInput:
+    keys = part_keys(backend, tables.SPANS, scope.first_day, scope.last_day)
+    read = loaded.read(backend, tables.SPANS, keys)
+    spans, duplicates = empty_frame(tables.SPANS.stored_schema), 0
+    if read.frame is not None:
+        scoped = loaded.scoped(read.frame, scope)
+        starts = scoped.group_by("trace_id").agg(pl.col("start_time").min().alias("trace_start"))
+        inside = starts.filter(scope.in_range("trace_start")).select("trace_id")
+        scoped = scoped.join(inside, on="trace_id", how="semi", maintain_order="left")
+        spans, duplicates = unique_segments(scoped)
+    segments = spans.filter(pl.col("depth") == 0).height
+    return TraceInput(
+        spans=spans.select(list(SPAN_SCHEMA)),
+        documents=segments + duplicates,
+        segments=segments,
+        duplicates=duplicates,
+        rejections=RejectionLog(),
+        sources=read.parts,
+    )
+
+
+def _inventory(
+    functions: pl.DataFrame | None, limits: pl.DataFrame | None
+) -> FunctionInventory | None:
+    if functions is None and limits is None:
+        return None
+    frame = _or_empty(functions, tables.FUNCTIONS.stored_schema).sort("function_name")
+    latest = None
+    if limits is not None and limits.height:
+        latest = limits.sort(tables.STORED_AT, descending=True).row(0, named=True)
+    return FunctionInventory(
+        functions=conform(frame, tables.FUNCTIONS.schema),
+        account_concurrency_limit=latest["account_concurrency_limit"] if latest else None,
+        unreserved_concurrency_limit=latest["unreserved_concurrency_limit"] if latest else None,
+    )

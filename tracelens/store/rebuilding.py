@@ -1,0 +1,101 @@
+"""Rebuilding the normalized tables from the raw runs (after a normalizer fix, or a lost part).
+
+A part is named by the digest of its raw run, so a rebuild rewrites the same files in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from tracelens.ingest.rejections import RejectionLog
+from tracelens.store import layout, raw
+from tracelens.store.backend import Backend
+from tracelens.store.derive import derive
+from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreProblem
+from tracelens.store.persisting import write_parts
+from tracelens.store.tables import TABLES, Table
+
+SOURCE_TABLES: dict[str, tuple[str, ...]] = {
+    "xray": ("spans",),
+    "cloudwatch": ("metrics",),
+    "logs": ("log_reports", "log_events"),
+    "lambda": ("functions", "account_limits"),
+}
+
+
+@dataclass
+class RebuildReport:
+    """What a rebuild did.
+
+    Attributes
+    ----------
+    raw_runs
+        Raw runs read and normalized again.
+    part_keys
+        Parts written.
+    deleted_keys
+        Orphan parts deleted (only with ``delete_orphans``).
+    problems
+        Raw runs that could not be read (their existing parts are kept).
+    rejections
+        Records the normalizers refused.
+    """
+
+    raw_runs: int = 0
+    part_keys: list[str] = field(default_factory=list)
+    deleted_keys: list[str] = field(default_factory=list)
+    problems: list[StoreProblem] = field(default_factory=list)
+    rejections: RejectionLog = field(default_factory=RejectionLog)
+
+
+def _raw_keys(backend: Backend, sources: Collection[str] | None) -> list[str]:
+    keys = [key for key in backend.list_keys(layout.RAW) if layout.raw_digest(key)]
+    if sources is None:
+        return keys
+    return [key for key in keys if key.split("/")[1] in sources]
+
+
+def rebuild(
+    backend: Backend, *, sources: Collection[str] | None = None, delete_orphans: bool = False
+) -> RebuildReport:
+    """Normalize every raw run of ``sources`` (default: all) again and rewrite its parts.
+
+    Parameters
+    ----------
+    delete_orphans
+        Also delete the parts of those sources' tables whose raw run no longer exists (parts
+        of a raw run that cannot be read are always kept).
+    """
+    report = RebuildReport()
+    unreadable: set[str] = set()
+    for key in _raw_keys(backend, sources):
+        location = backend.location(key)
+        try:
+            run = raw.decode(backend.read_bytes(key), location)
+        except MissingKeyError:
+            continue
+        except CorruptFileError as exc:
+            report.problems.append(StoreProblem.of(exc))
+            unreadable.add(layout.raw_digest(key) or "")
+            continue
+        derived = derive(run, name=location)
+        report.rejections.extend(derived.rejections)
+        report.part_keys.extend(write_parts(backend, derived, layout.raw_digest(key) or ""))
+        report.raw_runs += 1
+    if delete_orphans:
+        keep = set(report.part_keys)
+        for table in _tables_of(sources):
+            for key in backend.list_keys(table.name):
+                digest = layout.part_digest(key)
+                if digest is not None and key not in keep and digest not in unreadable:
+                    backend.delete(key)
+                    report.deleted_keys.append(key)
+    return report
+
+
+def _tables_of(sources: Collection[str] | None) -> list[Table]:
+    if sources is None:
+        return list(TABLES)
+    names = {name for source in sources for name in SOURCE_TABLES.get(source, ())}
+    return [table for table in TABLES if table.name in names]

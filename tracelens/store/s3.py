@@ -1,0 +1,122 @@
+"""The S3 backend: store files as objects under ``s3://bucket/prefix``.
+
+A single PutObject is atomic (a reader gets the old object or the new one), so there are no
+temporary objects. The client is injected (tests point it at a local endpoint); when none is
+given one is made from a default ``boto3.Session`` on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tracelens.store.backend import check_key, is_hidden
+from tracelens.store.errors import MissingKeyError, StoreError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """``(bucket, prefix)`` of ``s3://bucket/prefix`` (prefix without slashes at either end).
+
+    Raises
+    ------
+    ValueError
+        When ``url`` is not an ``s3://`` URL with a bucket.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ValueError(f"{url!r} is not an S3 location; write it as s3://bucket/prefix")
+    prefix = parts.path.strip("/")
+    if prefix:
+        check_key(prefix)
+    return parts.netloc, prefix
+
+
+class S3Backend:
+    """Objects under ``s3://bucket/prefix``.
+
+    Parameters
+    ----------
+    bucket, prefix
+        Where the store lives; the bucket must exist.
+    client
+        An S3 client (tests pass one with an ``endpoint_url``); default: made on first use.
+    """
+
+    def __init__(self, bucket: str, prefix: str = "", *, client: S3Client | None = None) -> None:
+        self._bucket = bucket
+        self._prefix = prefix.strip("/")
+        self._client = client
+
+    @property
+    def client(self) -> S3Client:
+        """The injected client, or one made from a default session on first use."""
+        if self._client is None:
+            self._client = boto3.Session().client("s3")
+        return self._client
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self._bucket}/{self._prefix}".rstrip("/")
+
+    def location(self, key: str) -> str:
+        return f"s3://{self._bucket}/{self._object_key(key)}"
+
+    def _object_key(self, key: str) -> str:
+        check_key(key)
+        return f"{self._prefix}/{key}" if self._prefix else key
+
+    def read_bytes(self, key: str) -> bytes:
+        try:
+            response = self.client.get_object(Bucket=self._bucket, Key=self._object_key(key))
+            return response["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("read", key, exc) from exc
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        try:
+            self.client.put_object(Bucket=self._bucket, Key=self._object_key(key), Body=data)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("write", key, exc) from exc
+
+    def list_keys(self, prefix: str) -> list[str]:
+        root = self._object_key(prefix.rstrip("/")) + "/"
+        strip = len(self._prefix) + 1 if self._prefix else 0
+        keys: list[str] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self._bucket, Prefix=root
+            )
+            for page in pages:
+                keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("list", prefix, exc) from exc
+        return sorted(key for key in keys if not is_hidden(key.rsplit("/", 1)[-1]))
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self._bucket, Key=self._object_key(key))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("delete", key, exc) from exc
+
+    def _error(self, action: str, key: str, exc: Exception) -> StoreError:
+        where = self.location(key)
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", "Unknown"))
+            if code in _MISSING:
+                return MissingKeyError(f"{where}: no such object")
+            if code == "NoSuchBucket":
+                return StoreError(
+                    f"cannot {action} {where}: bucket {self._bucket} does not exist; create it "
+                    "or set another store location"
+                )
+            return StoreError(f"cannot {action} {where}: {code}: {error.get('Message', '')}")
+        return StoreError(f"cannot {action} {where}: {exc}")
