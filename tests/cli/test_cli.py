@@ -1,0 +1,112 @@
+"""End-to-end CLI behaviour: help, errors, strictness, outputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from tracelens.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "sample_traces"
+TRACE = "1-6912a0c0-0123456789abcdef01234567"
+GOOD = json.dumps(
+    {"trace_id": TRACE, "id": "a" * 16, "name": "svc", "start_time": 1762828480.1, "end_time": 1762828480.2}
+)
+
+
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [prefix]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += all_commands(command, (*prefix, name))
+        else:
+            found.append((*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("command", all_commands(main), ids=lambda c: " ".join(c) or "tracelens")
+def test_every_command_has_help(command: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    assert len(result.output.splitlines()) > 3
+
+
+def test_strict_names_file_and_position(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text(GOOD + '\n{"trace_id": "%s", "id": "bbbbbbbbbbbbbbbb", "name": "x", "start_time": NaN}\n' % TRACE)
+    lenient = CliRunner().invoke(main, ["analyze", str(bad), "--json", "-q"])
+    assert lenient.exit_code == 0
+    contract = json.loads(lenient.stdout)
+    assert contract["input"]["rejected"] == 1
+    assert contract["input"]["rejections"][0] == {
+        "source": str(bad),
+        "position": "line 2",
+        "reason": contract["input"]["rejections"][0]["reason"],
+    }
+    strict = CliRunner().invoke(main, ["analyze", str(bad), "--json", "--strict", "-q"])
+    assert strict.exit_code != 0
+    assert f"{bad} (line 2)" in strict.output and "invalid JSON" in strict.output
+
+
+def test_unreadable_path_is_one_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["analyze", str(tmp_path / "missing.json")])
+    assert result.exit_code == 1
+    assert "missing.json: no such file or directory" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_standard_input_and_out_file(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    result = CliRunner().invoke(main, ["analyze", "-", "--json", "--out", str(out), "-q"], input=GOOD)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["input"]["segments"] == 1
+
+
+def test_text_summary_leads_with_findings() -> None:
+    result = CliRunner().invoke(main, ["analyze", str(SAMPLES), "-q"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[2] == "Findings:"
+    assert "[critical]" in result.stdout
+
+
+def test_report_writes_a_self_contained_page_and_prints_its_path(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["report", str(SAMPLES), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out)
+    page = out.read_text()
+    assert "<script src=" not in page, "plotly.js must be embedded, not linked"
+    assert len(page) > 3_000_000, "the page embeds plotly.js"
+    assert 'id="findings"' in page
+
+
+def test_report_shows_rejected_input(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text(GOOD + "\n{broken\n")
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["report", str(bad), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "line 2" in out.read_text()
+
+
+def test_report_rejects_a_bad_time_window(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["report", str(SAMPLES), "--since", "yesterday-ish", "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 2
+    assert "duration" in result.output
+
+
+def test_console_script_runs_as_a_process() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tracelens", "analyze", str(SAMPLES / "xray"), "--json", "-q"],
+        capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["schema_version"] == 1
