@@ -41,7 +41,8 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
 
 def test_strict_names_file_and_position(tmp_path: Path) -> None:
     bad = tmp_path / "bad.ndjson"
-    bad.write_text(GOOD + '\n{"trace_id": "%s", "id": "bbbbbbbbbbbbbbbb", "name": "x", "start_time": NaN}\n' % TRACE)
+    nan_line = f'{{"trace_id": "{TRACE}", "id": "bbbbbbbbbbbbbbbb", "name": "x", "start_time": NaN}}'
+    bad.write_text(f"{GOOD}\n{nan_line}\n")
     lenient = CliRunner().invoke(main, ["analyze", str(bad), "--json", "-q"])
     assert lenient.exit_code == 0
     contract = json.loads(lenient.stdout)
