@@ -5,7 +5,11 @@ from __future__ import annotations
 import click
 
 from tracelens import __version__
+from tracelens.cli.agent import agent
 from tracelens.cli.analyze import analyze
+from tracelens.cli.collect import collect
+from tracelens.cli.config import config
+from tracelens.cli.demo import demo
 from tracelens.cli.report import report
 from tracelens.cli.sample import sample
 
@@ -26,3 +30,7 @@ def main() -> None:
 main.add_command(analyze)
 main.add_command(report)
 main.add_command(sample)
+main.add_command(collect)
+main.add_command(demo)
+main.add_command(agent)
+main.add_command(config)

@@ -8,7 +8,7 @@ import click
 import orjson
 
 from tracelens.analysis import run_analysis
-from tracelens.cli.loading import load_for_command
+from tracelens.cli.loading import load_for_command, load_from_store
 from tracelens.cli.options import quiet, side_inputs, strictness
 from tracelens.cli.progress import Progress
 from tracelens.contract import to_contract
@@ -16,7 +16,12 @@ from tracelens.summary import text_summary
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.argument("paths", nargs=-1, metavar="PATH...")
+@click.option(
+    "--store",
+    metavar="DIR|s3://BUCKET/PREFIX",
+    help="Analyze what `tracelens collect`/`agent` stored there instead of PATHs.",
+)
 @side_inputs()
 @strictness()
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as one JSON object.")
@@ -28,6 +33,7 @@ from tracelens.summary import text_summary
 @quiet()
 def analyze(
     paths: tuple[str, ...],
+    store: str | None,
     logs: tuple[str, ...],
     metrics: tuple[str, ...],
     functions: tuple[str, ...],
@@ -41,11 +47,19 @@ def analyze(
     PATH is a file, a directory (read recursively), a .gz file, or - for standard input, holding
     BatchGetTraces responses, raw segment documents (one per line, as the X-Ray daemon receives
     them), a single document or a JSON array of them. The format is detected from the content.
+    With --store, no PATH is needed.
     """
     progress = Progress(quiet=quiet)
-    inputs = load_for_command(
-        paths, logs=logs, metrics=metrics, functions=functions, strict=strict, progress=progress
-    )
+    if store is not None:
+        if paths or logs or metrics or functions:
+            raise click.UsageError("give PATHs (with --logs/--metrics/--functions) or --store")
+        inputs = load_from_store(store, strict=strict, progress=progress)
+    elif not paths:
+        raise click.UsageError("give at least one PATH with exported traces, or --store DIR")
+    else:
+        inputs = load_for_command(
+            paths, logs=logs, metrics=metrics, functions=functions, strict=strict, progress=progress
+        )
     result = run_analysis(inputs)
     if as_json:
         data = orjson.dumps(to_contract(result), option=orjson.OPT_INDENT_2) + b"\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import click
 
@@ -41,4 +42,45 @@ def load_for_command(
         )
     if not traces.segments and not strict:
         click.echo("warning: no segment documents were accepted", err=True)
+    return inputs
+
+
+def load_from_store(
+    location: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    strict: bool,
+    progress: Progress,
+) -> Inputs:
+    """Load inputs from a store (``tracelens collect``/``agent`` wrote it), or stop clearly.
+
+    Store files that cannot be read are skipped, printed as warnings, and listed among the
+    input's rejections so that the JSON and the report show them.
+    """
+    from tracelens.agent.reporting import has_rows
+    from tracelens.store import StoreError, open_store
+
+    try:
+        inputs, problems = open_store(location).load_inputs(since=since, until=until)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for problem in problems:
+        click.echo(f"warning: skipped unreadable store file {problem.describe()}", err=True)
+        inputs.side_rejections.add(problem.location, "whole file", f"store file: {problem.reason}")
+    traces = inputs.traces
+    progress.done(
+        f"read store {location}: {traces.segments:,} segments in {traces.traces:,} traces, "
+        f"{len(problems):,} unreadable file(s)"
+    )
+    if strict and problems:
+        raise click.ClickException(
+            f"--strict: {len(problems)} store file(s) unreadable; first: {problems[0].describe()}"
+        )
+    if not has_rows(inputs):
+        span = f" since {since:%Y-%m-%dT%H:%M:%SZ}" if since else ""
+        raise click.ClickException(
+            f"no data in store {location}{span}; run `tracelens collect --once --store "
+            f"{location}` first"
+        )
     return inputs

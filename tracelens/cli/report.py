@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from tracelens.analysis import run_analysis
-from tracelens.cli.loading import load_for_command
+from tracelens.cli.loading import load_for_command, load_from_store
 from tracelens.cli.options import quiet, side_inputs, strictness, time_window
 from tracelens.cli.progress import Progress
 from tracelens.timewindow import TimeWindow, TimeWindowError
@@ -15,6 +15,11 @@ from tracelens.timewindow import TimeWindow, TimeWindowError
 
 @click.command()
 @click.argument("paths", nargs=-1, metavar="PATH...")
+@click.option(
+    "--store",
+    metavar="DIR|s3://BUCKET/PREFIX",
+    help="Report on what `tracelens collect`/`agent` stored there instead of PATHs.",
+)
 @side_inputs()
 @strictness()
 @time_window()
@@ -32,6 +37,7 @@ from tracelens.timewindow import TimeWindow, TimeWindowError
 @quiet()
 def report(
     paths: tuple[str, ...],
+    store: str | None,
     logs: tuple[str, ...],
     metrics: tuple[str, ...],
     functions: tuple[str, ...],
@@ -48,20 +54,28 @@ def report(
     """Write one HTML report: findings first, then the service map, throttles, cold starts,
     VPC DNS latency, bottlenecks and a per-function table.
 
-    PATH takes the same inputs as `tracelens analyze`. The file works offline.
+    PATH takes the same inputs as `tracelens analyze`; with --store, no PATH is needed. The
+    file works offline.
     """
     from tracelens.report import write_report  # plotly loads only when a report is drawn
 
-    if not paths:
-        raise click.UsageError("give at least one PATH with exported traces")
-    progress = Progress(quiet=quiet)
-    inputs = load_for_command(
-        paths, logs=logs, metrics=metrics, functions=functions, strict=strict, progress=progress
-    )
     try:
         window = TimeWindow.parse(since, until)
     except TimeWindowError as exc:
         raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
+    progress = Progress(quiet=quiet)
+    if store is not None:
+        if paths or logs or metrics or functions:
+            raise click.UsageError("give PATHs (with --logs/--metrics/--functions) or --store")
+        inputs = load_from_store(
+            store, since=window.start, until=window.end, strict=strict, progress=progress
+        )
+    elif not paths:
+        raise click.UsageError("give at least one PATH with exported traces, or --store DIR")
+    else:
+        inputs = load_for_command(
+            paths, logs=logs, metrics=metrics, functions=functions, strict=strict, progress=progress
+        )
     result = run_analysis(inputs.within(window))
     written = write_report(result, out, title=title, cdn=cdn, region=region)
     progress.done(f"wrote report {written}")

@@ -1,0 +1,231 @@
+"""Fixtures of the agent tests: a moto server on 127.0.0.1, a seeded account, CLI runners.
+
+Every client and every ``tracelens`` process talks to the local server through an explicit
+endpoint URL with fake credentials and hidden AWS config files: nothing here can reach AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import subprocess
+import sys
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner, Result
+from moto.server import ThreadedMotoServer
+
+from tests.integration.seeding import (
+    SeededTrace,
+    create_functions,
+    lambda_trace,
+    put_log_lines,
+    put_metric,
+    put_traces,
+)
+from tracelens.cli import main
+
+REGION = "us-east-1"
+FUNCTIONS = ("orders", "payments", "stock")
+FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+}
+CLEARED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN")
+TRACELENS = [sys.executable, "-c", "from tracelens.cli import main; main()"]
+
+# A config that keeps the tests fast: few retries, short timeouts, lags the seeded data is
+# older than.
+FAST_CONFIG = """
+[aws]
+account = "test"
+region = "us-east-1"
+
+[retry]
+max_attempts = 2
+call_attempts = 2
+connect_timeout = "2s"
+read_timeout = "5s"
+
+[collectors.xray]
+lag = "1m"
+
+[collectors.cloudwatch]
+lag = "1m"
+
+[collectors.logs]
+lag = "1m"
+"""
+
+
+@pytest.fixture(scope="session")
+def aws_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty directory standing in for ~/.aws."""
+    return tmp_path_factory.mktemp("aws-home")
+
+
+@pytest.fixture(scope="session")
+def moto_url(aws_home: Path) -> Iterator[str]:
+    """moto's threaded server on a free 127.0.0.1 port, fake credentials in the environment."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in FAKE_ENV.items():
+            env.setenv(name, value)
+        for name in CLEARED_ENV:
+            env.delenv(name, raising=False)
+        env.setenv("AWS_CONFIG_FILE", str(aws_home / "config"))
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws_home / "credentials"))
+        logging.getLogger("werkzeug").disabled = True
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
+
+
+@dataclass(frozen=True)
+class Aws:
+    """The local endpoint, freshly reset."""
+
+    url: str
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION)  # type: ignore[call-overload]
+
+
+@pytest.fixture
+def aws(moto_url: str) -> Aws:
+    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    return Aws(moto_url)
+
+
+@dataclass(frozen=True)
+class World:
+    """What was seeded: traces (with their function and whether cold) and counts."""
+
+    traces: tuple[tuple[SeededTrace, str, bool], ...]
+    datapoints: int
+    log_lines: int
+
+    @property
+    def trace_ids(self) -> set[str]:
+        return {trace.trace_id for trace, _, _ in self.traces}
+
+    def invocations(self) -> Counter[str]:
+        return Counter(function for _, function, _ in self.traces)
+
+    def cold_starts(self) -> Counter[str]:
+        return Counter(function for _, function, cold in self.traces if cold)
+
+
+def seed_traces(
+    aws: Aws, starts_s: list[float], *, seed: int = 7
+) -> tuple[tuple[SeededTrace, str, bool], ...]:
+    """One Lambda trace per start time, functions in turn, every fourth one cold."""
+    rng = random.Random(seed)
+    seeded = []
+    for index, start_s in enumerate(starts_s):
+        function = FUNCTIONS[index % len(FUNCTIONS)]
+        cold = index % 4 == 0
+        seeded.append((lambda_trace(rng, start_s, function=function, cold=cold), function, cold))
+    put_traces(aws.client("xray"), [trace for trace, _, _ in seeded])
+    return tuple(seeded)
+
+
+def seed_world(aws: Aws, *, now: datetime, hours: float = 3.0, traces: int = 36) -> World:
+    """Functions, ``traces`` traces spread over ``hours`` before ``now - 5m``, metrics, logs."""
+    create_functions(aws.client("iam"), aws.client("lambda"), list(FUNCTIONS))
+    newest_s = now.timestamp() - 300
+    spacing_s = hours * 3600 / traces
+    seeded = seed_traces(aws, [newest_s - spacing_s * i for i in range(traces)])
+    cloudwatch = aws.client("cloudwatch")
+    minute = now.replace(second=0, microsecond=0)
+    datapoints = 0
+    for offset, function in enumerate(FUNCTIONS):
+        points = [(minute - timedelta(minutes=m), float(m + offset)) for m in range(5, 65, 5)]
+        put_metric(cloudwatch, "Invocations", points, function=function)
+        datapoints += len(points)
+    logs = aws.client("logs")
+    first_ms = int(newest_s - 3000) * 1000 + 125
+    for function in FUNCTIONS:
+        lines = [
+            (first_ms + 97_250 * i, _report_line(f"{function}-{i:04d}", duration_ms=i + 0.5))
+            for i in range(20)
+        ]
+        put_log_lines(logs, function, lines)
+    return World(traces=seeded, datapoints=datapoints, log_lines=20 * len(FUNCTIONS))
+
+
+def _report_line(request_id: str, *, duration_ms: float) -> str:
+    return (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {int(duration_ms) + 1} ms\tMemory Size: 256 MB\t"
+        "Max Memory Used: 71 MB\t\n"
+    )
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    """A fast config file."""
+    path = tmp_path / "tracelens.toml"
+    path.write_text(FAST_CONFIG)
+    return path
+
+
+def invoke(*args: str, env: Mapping[str, str] | None = None) -> Result:
+    """``tracelens ARGS`` in this process (stderr kept apart from stdout)."""
+    return CliRunner().invoke(main, list(args), env=dict(env or {}), catch_exceptions=False)
+
+
+def subprocess_env(aws_home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a ``tracelens`` child process: fake credentials only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TRACELENS_"))}
+    env.update(FAKE_ENV)
+    env["AWS_CONFIG_FILE"] = str(aws_home / "config")
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(aws_home / "credentials")
+    env.update(extra)
+    return env
+
+
+def run_tracelens(
+    *args: str, env: Mapping[str, str], timeout_s: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``tracelens ARGS`` as a child process."""
+    return subprocess.run(
+        [*TRACELENS, *args],
+        check=False,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+
+
+def analyze_store(store: Path) -> dict[str, Any]:
+    """``tracelens analyze --store STORE --json``, parsed."""
+    result = invoke("analyze", "--store", str(store), "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def functions_by_name(document: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["name"]: row for row in document["functions"]}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

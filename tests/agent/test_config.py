@@ -1,0 +1,212 @@
+"""The agent's config: the example file, validation reporting every problem, overrides, CLI."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from collectors.base import RetrySettings
+from tests.agent.conftest import invoke
+from tracelens import settings
+from tracelens.agent.config import AgentConfig, ConfigError
+from tracelens.agent.config_file import (
+    COLLECTOR_KEYS,
+    SECTION_KEYS,
+    final_problems,
+    load_config,
+    parse_config,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "tracelens.example.toml"
+NO_ENV: dict[str, str] = {}
+
+BAD = """
+[aws]
+regon = "eu-west-1"
+external_id = "abc"
+
+[collect]
+since = "forever"
+step = "2h"
+
+[collectors.xray]
+interval = "1m"
+timeout = "5m"
+lag = true
+
+[collectors.cloudwatch]
+period = "90s"
+
+[collectors.metrics]
+
+[retry]
+mode = "fast"
+max_attempts = 0
+
+[agent]
+health_port = 70000
+
+[extras]
+"""
+
+
+def test_the_example_documents_every_setting_and_parses_to_the_defaults() -> None:
+    document = tomllib.loads(EXAMPLE.read_text())
+    documented = {
+        (section, key)
+        for section, table in document.items()
+        if section != "collectors"
+        for key in table
+    }
+    documented |= {
+        (f"collectors.{name}", key)
+        for name, table in document["collectors"].items()
+        for key in table
+    }
+    known = {(section, key) for section, keys in SECTION_KEYS.items() for key in keys}
+    known |= {(f"collectors.{name}", key) for name, keys in COLLECTOR_KEYS.items() for key in keys}
+    assert documented == known
+
+    config = load_config(EXAMPLE, environ=NO_ENV)
+
+    defaults = AgentConfig()
+    assert config.aws.region == "us-east-1"  # the example's one non-default value
+    assert replace(config.aws, region=None) == defaults.aws
+    assert config.collect == defaults.collect
+    assert config.retry == RetrySettings()
+    assert config.collectors == defaults.collectors
+    assert config.store_url == str(ROOT / "tl-data")  # relative to the file
+    assert config.report == replace(defaults.report, path=ROOT / "tracelens-report.html")
+    assert config.daemon.status_file == ROOT / "tracelens-status.json"
+    assert config.daemon.health_port == 0
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(BAD)
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, environ=NO_ENV)
+
+    where = [problem.where.removeprefix(f"{path}: ") for problem in raised.value.problems]
+    assert where == [
+        "[extras]",
+        "[aws] regon",
+        "[aws] external_id",
+        "[collect] since",
+        "[collect] step",
+        "[retry] mode",
+        "[retry] max_attempts",
+        "[collectors] metrics",
+        "[collectors.xray] timeout",
+        "[collectors.xray] lag",
+        "[collectors.cloudwatch] period",
+        "[agent] health_port",
+    ]
+    messages = {p.where.split(": ", 1)[1]: p.message for p in raised.value.problems}
+    assert "did you mean 'region'?" in messages["[aws] regon"]
+    assert "at most the interval" in messages["[collectors.xray] timeout"]
+    assert str(raised.value).count("\n  - ") == 12
+
+
+def test_a_file_that_is_not_toml_or_missing_is_one_clear_problem(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[aws\nregion = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(broken, environ=NO_ENV)
+    with pytest.raises(ConfigError, match=r"copy tracelens\.example\.toml"):
+        load_config(tmp_path / "absent.toml", environ=NO_ENV)
+
+
+def test_environment_variables_override_the_file(tmp_path: Path) -> None:
+    environ = {
+        settings.STORE: "s3://bucket/tl",
+        settings.STATUS_FILE: "/var/run/tl.json",
+        settings.HEALTH_PORT: "8089",
+        "AWS_REGION": "ap-south-1",
+    }
+
+    config = parse_config({"store": {"url": "local"}}, base=tmp_path, environ=environ)
+
+    assert config.store_url == "s3://bucket/tl"
+    assert config.daemon.status_file == Path("/var/run/tl.json")
+    assert config.daemon.health_port == 8089
+    assert config.aws.region == "ap-south-1"
+
+
+def test_command_line_overrides_win() -> None:
+    config = parse_config({"aws": {"region": "eu-west-1"}}, environ=NO_ENV).with_overrides(
+        store_url="/tmp/s", since=timedelta(hours=5), region="us-west-2", endpoint_url="http://x"
+    )
+    assert (config.store_url, config.collect.since) == ("/tmp/s", timedelta(hours=5))
+    assert (config.aws.region, config.aws.endpoint_url) == ("us-west-2", "http://x")
+
+
+def test_config_check_prints_the_settings_or_every_problem(tmp_path: Path) -> None:
+    good = invoke("config", "check", "--config", str(EXAMPLE))
+    assert good.exit_code == 0
+    assert "iam_policy.json" in good.stdout
+    assert "xray       every 5m, timeout 4m, lag 2m" in good.stdout
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BAD)
+    no_region = {
+        "AWS_REGION": "",
+        "AWS_DEFAULT_REGION": "",
+        "AWS_PROFILE": "",
+        "AWS_CONFIG_FILE": str(tmp_path / "absent"),
+    }
+    result = invoke("config", "check", "--config", str(bad), env=no_region)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 13  # the 12 above, and no region left at all
+    assert errors[-1].endswith("(or a region in the profile)")
+
+
+@pytest.mark.parametrize(
+    "command", [["collect"], ["agent"], ["config"], ["config", "check"], ["demo"]]
+)
+def test_every_agent_command_has_help(command: list[str]) -> None:
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0
+    assert len(result.stdout.split("\n\n", 2)[1].strip()) > 20
+
+
+def test_collect_without_once_explains_itself() -> None:
+    result = invoke("collect")
+    assert result.exit_code == 2
+    assert "--once" in result.stderr and "tracelens agent" in result.stderr
+
+
+def test_every_tracelens_environment_variable_is_a_documented_setting() -> None:
+    used = {
+        name
+        for path in (ROOT / "tracelens").rglob("*.py")
+        for name in re.findall(r"\bTRACELENS_[A-Z_]+\b", path.read_text())
+    }
+    assert used <= set(settings.ALL)
+    example = EXAMPLE.read_text()
+    for name in settings.ALL:
+        assert name in example, f"{name} is not documented in tracelens.example.toml"
+
+
+def test_an_unknown_profile_is_a_problem_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "absent"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "absent"))
+    config = parse_config({"aws": {"region": "eu-west-1", "profile": "nope"}}, environ=NO_ENV)
+
+    (problem,) = final_problems(config)
+
+    assert problem.where.endswith("[aws] profile")
+    assert "(nope) could not be found" in problem.message
+    result = invoke("collect", "--once", "--profile", "nope", "--region", "eu-west-1")
+    assert result.exit_code == 1
+    assert "[aws] profile" in result.stderr

@@ -1,0 +1,160 @@
+"""The agent's scheduler with stand-in cycles: one run at a time per collector, status, stop."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tracelens.agent.config import (
+    AgentConfig,
+    AwsSettings,
+    CollectorSettings,
+    DaemonSettings,
+    ReportSettings,
+)
+from tracelens.agent.outcome import CycleOutcome, CycleStatus
+from tracelens.agent.scheduler import Agent
+from tracelens.store import open_store
+
+INTERVAL = timedelta(milliseconds=100)
+
+
+class SlowCycles:
+    """Cycles that take ``duration_s``; tracks how many of each run at once."""
+
+    def __init__(self, duration_s: float, failing: frozenset[str] = frozenset()) -> None:
+        self.duration_s = duration_s
+        self.failing = failing
+        self.running: Counter[str] = Counter()
+        self.most_at_once: Counter[str] = Counter()
+        self.started: Counter[str] = Counter()
+        self.finished: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def run(self, name: str) -> CycleOutcome:
+        with self._lock:
+            self.started[name] += 1
+            self.running[name] += 1
+            self.most_at_once[name] = max(self.most_at_once[name], self.running[name])
+        time.sleep(self.duration_s)
+        with self._lock:
+            self.running[name] -= 1
+            self.finished[name] += 1
+        status: CycleStatus = "failed" if name in self.failing else "ok"
+        error = "AccessDeniedException: not authorized" if name in self.failing else None
+        return CycleOutcome(
+            collector=name, status=status, started_at=datetime.now(UTC), windows=1, error=error
+        )
+
+
+def _config(tmp_path: Path, *, port: int = 0) -> AgentConfig:
+    every = [
+        CollectorSettings(name, interval=INTERVAL, timeout=INTERVAL, lag=timedelta(0))
+        for name in ("lambda", "xray", "cloudwatch", "logs")
+    ]
+    return AgentConfig(
+        aws=AwsSettings(account="acct", region="eu-west-1"),
+        collectors=tuple(every),
+        report=ReportSettings(enabled=False),
+        daemon=DaemonSettings(status_file=tmp_path / "status.json", health_port=port),
+    )
+
+
+def _status(tmp_path: Path) -> dict[str, object]:
+    document: dict[str, object] = json.loads((tmp_path / "status.json").read_text())
+    return document
+
+
+def _run_for(agent: Agent, seconds: float) -> None:
+    agent.start()
+    try:
+        time.sleep(seconds)
+    finally:
+        agent.shutdown()
+
+
+def test_a_slow_collector_never_runs_twice_at_once_and_missed_runs_coalesce(
+    tmp_path: Path,
+) -> None:
+    cycles = SlowCycles(duration_s=0.35)
+    agent = Agent(_config(tmp_path), open_store(tmp_path / "s"), cycles, stop=threading.Event())
+
+    _run_for(agent, 1.3)
+
+    assert set(cycles.most_at_once.values()) == {1}
+    for name in ("lambda", "xray", "cloudwatch", "logs"):
+        # every 100 ms for 1.3 s, but each run takes 350 ms: 3 or 4 runs, not 13
+        assert 2 <= cycles.started[name] <= 5, (name, cycles.started[name])
+    assert cycles.finished == cycles.started  # shutdown waited for runs in progress
+
+
+def test_the_status_file_shows_the_last_success_of_every_collector(tmp_path: Path) -> None:
+    cycles = SlowCycles(duration_s=0.01, failing=frozenset({"xray"}))
+    agent = Agent(_config(tmp_path), open_store(tmp_path / "s"), cycles, stop=threading.Event())
+
+    _run_for(agent, 0.5)
+
+    status = _status(tmp_path)
+    assert status["state"] == "stopped"
+    assert status["healthy"] is False
+    collectors = status["collectors"]
+    assert isinstance(collectors, dict)
+    assert collectors["xray"]["last_success"] is None
+    assert collectors["xray"]["consecutive_failures"] >= 2
+    assert "AccessDenied" in collectors["xray"]["last_run"]["error"]
+    for name in ("lambda", "cloudwatch", "logs"):
+        assert collectors[name]["last_success"] is not None
+        assert collectors[name]["last_run"]["status"] == "ok"
+    assert cycles.started["logs"] >= 3  # the failing collector never stopped the others
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_health_endpoint_answers_on_loopback_with_the_status(tmp_path: Path) -> None:
+    port = _free_port()
+    cycles = SlowCycles(duration_s=0.01, failing=frozenset({"logs"}))
+    agent = Agent(
+        _config(tmp_path, port=port), open_store(tmp_path / "s"), cycles, stop=threading.Event()
+    )
+    agent.start()
+    try:
+        time.sleep(0.3)
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
+        assert answer.value.code == 503
+        body = json.loads(answer.value.read())
+        assert body["collectors"]["logs"]["last_run"]["status"] == "failed"
+        assert body["collectors"]["xray"]["last_success"] is not None
+    finally:
+        agent.shutdown()
+
+
+def test_a_report_job_on_an_empty_store_records_why_nothing_was_written(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    config = replace(
+        config, report=ReportSettings(enabled=True, path=tmp_path / "r.html", interval=INTERVAL)
+    )
+    agent = Agent(config, open_store(tmp_path / "s"), SlowCycles(0.01), stop=threading.Event())
+
+    agent.write_report()
+
+    report = _status(tmp_path)["report"]
+    assert isinstance(report, dict)
+    assert report["last_success"] is None
+    assert "no data in store" in report["last_error"]
+    assert not (tmp_path / "r.html").exists()

@@ -1,0 +1,293 @@
+"""One collection cycle per collector: checkpoint, windows, collect, persist, advance, record.
+
+For each window due (from the checkpoint, or the look-back on a first run, in steps of at most
+an hour, ending ``lag`` before now) the collector reads the window, the result is persisted,
+and only then is the checkpoint advanced with the persist's receipt — and it moves only when
+the window was read completely. An incomplete window is stored as it is (partial success is a
+value) and the cycle stops there: the next cycle reads it again, skipping X-Ray traces already
+stored. :meth:`CollectionRunner.run` never raises: a failing collector records a failed run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from collectors.base import CollectorResult, Window
+from collectors.lambda_config import LIST_FUNCTIONS
+from collectors.session import ClientFactory
+from collectors.xray import XRayResult
+from tracelens.agent.config import COLLECTOR_NAMES, AgentConfig, CollectorSettings
+from tracelens.agent.outcome import CycleOutcome, Tally
+from tracelens.agent.sources import Collectors, build_collectors
+from tracelens.agent.windows import pending_windows, xray_scan_window
+from tracelens.store import Checkpoint, CorruptFileError, RunRecord, Store, StoreError, XRayState
+
+if TYPE_CHECKING:
+    from tracelens.store import PersistReceipt
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CollectionRunner:
+    """Runs collection cycles for one account and region into one store.
+
+    Parameters
+    ----------
+    config
+        Collector settings, look-back, step, functions, retry settings and the AWS target.
+    store
+        Where results, checkpoints and run records go.
+    factory
+        Makes the boto3 clients (default: from ``config.aws`` and ``config.retry``).
+    clock
+        The current time (UTC).
+    stop
+        When set, cycles stop before their next window and retry waits end early (shutdown).
+    collectors
+        The sources to read (default: the AWS collectors, with clients from ``factory``).
+
+    Notes
+    -----
+    Each collector's client is made once, when the runner is made, so that a long-running
+    agent does not build clients over and over. A runner may serve several threads as long as
+    each collector runs in one of them at a time (the scheduler's ``max_instances=1``).
+    """
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        store: Store,
+        *,
+        factory: ClientFactory | None = None,
+        clock: Clock = _utc_now,
+        stop: threading.Event | None = None,
+        collectors: Collectors | None = None,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._target = config.aws.target()
+        self._clock = clock
+        self._stop = stop or threading.Event()
+        if collectors is None:
+            factory = factory or ClientFactory(self._target, retry=config.retry)
+            collectors = build_collectors(config, factory, sleep=self._sleep, clock=clock)
+        self._sources = collectors
+        self._functions: tuple[str, ...] | None = config.collect.functions or None
+        # NOTE: re-entrant: a metrics or logs cycle that needs the function list runs the
+        # Lambda cycle while holding it.
+        self._functions_lock = threading.RLock()
+
+    @property
+    def account(self) -> str:
+        """The account label runs are stored under."""
+        return self._target.account
+
+    @property
+    def region(self) -> str:
+        """The region collected from."""
+        return self._target.region
+
+    def _sleep(self, seconds: float) -> None:
+        self._stop.wait(seconds)
+
+    def run_all(self) -> list[CycleOutcome]:
+        """One cycle of every enabled collector, Lambda configuration first."""
+        return [
+            self.run(settings.name)
+            for settings in self._config.enabled_collectors
+            if not self._stop.is_set()
+        ]
+
+    def run(self, name: str) -> CycleOutcome:
+        """One cycle of collector ``name``; records a failed run instead of raising."""
+        if name not in COLLECTOR_NAMES:
+            raise KeyError(f"no collector {name!r}; known: {', '.join(COLLECTOR_NAMES)}")
+        settings = self._config.collector(name)
+        tally = Tally(collector=name, started_at=self._clock())
+        began_s = time.monotonic()
+        deadline_s = began_s + settings.timeout.total_seconds()
+        try:
+            if name == "lambda":
+                self._lambda_cycle(tally)
+            else:
+                self._windowed_cycle(settings, tally, deadline_s)
+        except Exception as exc:  # NOTE: a job never takes the daemon down; the run says why.
+            log.debug("%s collection failed", name, exc_info=True)
+            tally.error = _explain(exc)
+            duration_s = time.monotonic() - began_s
+            self._record_failure(tally, duration_s)
+            return tally.outcome(duration_s=duration_s, failed=True)
+        return tally.outcome(duration_s=time.monotonic() - began_s)
+
+    def _lambda_cycle(self, tally: Tally) -> None:
+        with self._functions_lock:
+            started = (self._clock(), time.monotonic())
+            named = self._config.collect.functions or None
+            result = self._sources.lambda_config.collect(functions=named)
+            receipt = self._persist(result, started)
+            tally.add(result, receipt)
+            listed = any(True for _ in result.pages_of(LIST_FUNCTIONS))
+            if listed and not self._config.collect.functions:
+                self._functions = tuple(result.function_names)
+
+    def function_names(self) -> tuple[str, ...]:
+        """Functions whose metrics and logs are read (listing them first if not yet known).
+
+        Raises
+        ------
+        FunctionListError
+            When the functions are not configured and listing them failed: reading nothing
+            would let the checkpoint pass windows whose data was never read.
+        """
+        with self._functions_lock:
+            if self._functions is None:
+                outcome = self.run("lambda")
+                if self._functions is None:
+                    raise FunctionListError(
+                        "no function list to read metrics and logs for (Lambda configuration "
+                        f"{outcome.status}: {outcome.error}); set [collect] functions in the "
+                        "config or allow lambda:ListFunctions"
+                    )
+            return self._functions
+
+    def _windowed_cycle(self, settings: CollectorSettings, tally: Tally, deadline_s: float) -> None:
+        name = settings.name
+        checkpoint = self._checkpoint(name, tally)
+        now = self._clock()
+        state = _xray_state(checkpoint, tally) if name == "xray" else XRayState()
+        functions = self.function_names() if name != "xray" else ()
+        # NOTE: the CloudWatch collector applies its lag itself (and re-reads the trailing
+        # lag, where late datapoints land), so its windows run up to now.
+        lag = timedelta(0) if name == "cloudwatch" else settings.lag
+        windows = pending_windows(
+            checkpoint_end=checkpoint.window_end if checkpoint else None,
+            now=now,
+            since=self._config.collect.since,
+            lag=lag,
+            step=_step(settings, self._config.collect.step),
+        )
+        for window in windows:
+            if self._stop.is_set() or time.monotonic() >= deadline_s:
+                tally.warn(f"stopped before {window}: timeout or shutdown; resumes next cycle")
+                return
+            started = (self._clock(), time.monotonic())
+            result = self._collect(settings, window, state, functions, now)
+            if result is None:
+                return
+            receipt = self._persist(result, started)
+            if isinstance(result, XRayResult):
+                state = state.after(result, now=now)
+                self._store.advance(receipt, state=state.as_mapping())
+            else:
+                self._store.advance(receipt)
+            tally.add(result, receipt)
+            if not result.complete:
+                return
+
+    def _collect(
+        self,
+        settings: CollectorSettings,
+        window: Window,
+        state: XRayState,
+        functions: tuple[str, ...],
+        now: datetime,
+    ) -> CollectorResult | None:
+        """The collector's result for ``window``; None when there is nothing to read yet."""
+        if settings.name == "xray":
+            scan = xray_scan_window(window, lag=settings.lag, state=state, now=now)
+            return self._sources.xray.collect(scan, known=state.complete, partial=state.partial)
+        if settings.name == "logs":
+            return self._sources.logs.collect(window, functions=functions)
+        result = self._sources.metrics.collect(window, functions=functions, lag=settings.lag)
+        return result if result.window is not None else None
+
+    def _persist(self, result: CollectorResult, started: tuple[datetime, float]) -> PersistReceipt:
+        """Store ``result``, then record its run (``started``: wall clock and monotonic)."""
+        receipt = self._store.persist(result, account=self.account, region=self.region)
+        record = RunRecord.of_result(
+            result,
+            account=self.account,
+            region=self.region,
+            started_at=started[0],
+            duration_ms=(time.monotonic() - started[1]) * 1000,
+            items=receipt.items,
+        )
+        self._record(record)
+        return receipt
+
+    def _checkpoint(self, name: str, tally: Tally) -> Checkpoint | None:
+        try:
+            return self._store.checkpoint(name, self.account, self.region)
+        except CorruptFileError as exc:
+            # NOTE: restarting from the look-back re-reads stored data, which the store
+            # deduplicates; the next advance replaces the damaged file.
+            tally.warn(f"{exc}; collecting from the look-back instead")
+            return None
+
+    def _record(self, record: RunRecord) -> None:
+        try:
+            self._store.record_run(record)
+        except (StoreError, OSError) as exc:
+            log.warning("cannot record the %s run: %s", record.collector, exc)
+
+    def _record_failure(self, tally: Tally, duration_s: float) -> None:
+        self._record(
+            RunRecord(
+                collector=tally.collector,
+                account=self.account,
+                region=self.region,
+                status="failed",
+                started_at=tally.started_at,
+                duration_ms=duration_s * 1000,
+                api_calls=tally.stats.api_calls,
+                throttles=tally.stats.throttles,
+                retries=tally.stats.retries,
+                error=tally.error,
+            )
+        )
+
+
+def _step(settings: CollectorSettings, step: timedelta) -> timedelta:
+    """The window length for a collector.
+
+    An X-Ray scan reaches back ``lag`` before its window; the window is shortened by as much,
+    so that a scan never exceeds ``step`` and is never split by the collector. (moto lists a
+    trace only when it starts and ends inside one scan: a split scan misses the traces that
+    cross the cut.)
+    """
+    if settings.name == "xray" and step > 2 * settings.lag:
+        return step - settings.lag
+    return step
+
+
+class FunctionListError(RuntimeError):
+    """The functions to read metrics and logs for are unknown."""
+
+
+def _xray_state(checkpoint: Checkpoint | None, tally: Tally) -> XRayState:
+    try:
+        return XRayState.from_checkpoint(checkpoint)
+    except ValueError as exc:
+        tally.warn(f"X-Ray checkpoint state unreadable ({exc}); traces may be fetched again")
+        return XRayState()
+
+
+def _explain(exc: Exception) -> str:
+    """One line saying what failed, with the fix for the usual configuration errors."""
+    text = f"{type(exc).__name__}: {exc}"
+    if type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError"):
+        return f"{text} (configure a profile, AWS_* variables or an instance role)"
+    if type(exc).__name__ == "ProfileNotFound":
+        return f"{text} (check [aws] profile / --profile)"
+    return text

@@ -1,0 +1,219 @@
+"""The agent daemon: APScheduler jobs per collector and for the report, health, clean shutdown.
+
+One interval job per enabled collector (``max_instances=1``: a run still going when the next is
+due makes that one skip; ``coalesce``: runs missed while the process was busy or asleep become
+one), and one job that rewrites the HTML report. Every job ends by rewriting the status file.
+SIGTERM and SIGINT stop new work: a running cycle finishes the window it is storing, the
+scheduler waits for it, and the process exits with status 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any, Protocol
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from tracelens.agent.config import AgentConfig
+from tracelens.agent.outcome import CycleOutcome
+from tracelens.agent.reporting import NoDataError, write_store_report
+from tracelens.agent.status import AgentStatus, HealthServer, write_status_file
+from tracelens.store import Store
+
+log = logging.getLogger(__name__)
+
+REPORT_JOB = "report"
+
+
+class CycleRunner(Protocol):
+    """Runs one collection cycle of a collector and never raises (see ``CollectionRunner``)."""
+
+    def run(self, name: str) -> CycleOutcome:
+        """One cycle of collector ``name``."""
+        ...
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Agent:
+    """The scheduled collection daemon.
+
+    Parameters
+    ----------
+    config
+        Schedules, report and status settings.
+    store
+        The store the report is read from.
+    runner
+        Runs the collection cycles (a ``CollectionRunner`` sharing ``stop``).
+    stop
+        Set to stop the agent; shared with the runner so cycles stop between windows.
+    clock
+        The current time (UTC).
+    on_outcome
+        Called after every collection cycle (the demo prints progress with it).
+    """
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        store: Store,
+        runner: CycleRunner,
+        *,
+        stop: threading.Event,
+        clock: Callable[[], datetime] = _utc_now,
+        on_outcome: Callable[[CycleOutcome], None] | None = None,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._runner = runner
+        self._stop = stop
+        self._clock = clock
+        self._on_outcome = on_outcome
+        self._status_lock = threading.Lock()
+        self.status = AgentStatus(
+            started_at=clock(),
+            store_url=store.url,
+            account=config.aws.account,
+            region=config.aws.region or "",
+        )
+        jobs = len(config.enabled_collectors) + 1
+        self._scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=jobs)}, timezone=UTC
+        )
+        self._health: HealthServer | None = None
+
+    @property
+    def stop_event(self) -> threading.Event:
+        """Set to stop the agent."""
+        return self._stop
+
+    def start(self) -> None:
+        """Add the jobs and start the scheduler (collectors run at once, the report later)."""
+        now = self._clock()
+        for settings in self._config.enabled_collectors:
+            interval_s = settings.interval.total_seconds()
+            self.status.expect(settings.name, interval_s=interval_s)
+            self._scheduler.add_job(
+                self._collector_job,
+                "interval",
+                seconds=interval_s,
+                args=[settings.name],
+                id=settings.name,
+                name=f"collect {settings.name}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(int(interval_s), 1),
+                next_run_time=now,
+            )
+        report = self._config.report
+        if report.enabled:
+            interval_s = report.interval.total_seconds()
+            self._scheduler.add_job(
+                self.write_report,
+                "interval",
+                seconds=interval_s,
+                id=REPORT_JOB,
+                name="rewrite report",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(int(interval_s), 1),
+                next_run_time=now + report.interval,
+            )
+        port = self._config.daemon.health_port
+        if port:
+            self._health = HealthServer(port, self._status_document).start()
+            log.info("health endpoint at %s", self._health.url)
+        self.status.set_state("running")
+        self._scheduler.start()
+        self._write_status()
+
+    def shutdown(self) -> None:
+        """Stop scheduling, let running jobs finish their current write, then stop."""
+        self._stop.set()
+        self.status.set_state("stopping")
+        self._write_status()
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+        if self._health is not None:
+            self._health.stop()
+        self.status.set_state("stopped")
+        self._write_status()
+
+    def run_until_stopped(self, *, handle_signals: bool = True) -> None:
+        """Start, block until SIGTERM/SIGINT (or :attr:`stop_event`), then shut down cleanly."""
+        previous: dict[signal.Signals, Any] = {}
+        if handle_signals:
+            for number in (signal.SIGTERM, signal.SIGINT):
+                previous[number] = signal.signal(number, self._on_signal)
+        try:
+            self.start()
+            while not self._stop.wait(timeout=1.0):
+                pass
+        finally:
+            self.shutdown()
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: finishing the current write, then exiting", signal.strsignal(signum))
+        self._stop.set()
+
+    def _collector_job(self, name: str) -> None:
+        if self._stop.is_set():
+            return
+        try:
+            outcome = self._runner.run(name)
+        except Exception as exc:  # NOTE: runners never raise; this guards a broken one.
+            log.exception("%s cycle raised", name)
+            outcome = CycleOutcome(
+                collector=name, status="failed", started_at=self._clock(), error=repr(exc)
+            )
+        self.status.record(outcome)
+        level = logging.WARNING if outcome.status != "ok" else logging.INFO
+        log.log(level, "%s", outcome.describe())
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
+        self._write_status()
+
+    def write_report(self) -> None:
+        """Rewrite the HTML report from the store (a job; records failures, never raises)."""
+        if self._stop.is_set():
+            return
+        report = self._config.report
+        now = self._clock()
+        try:
+            written, problems = write_store_report(
+                self._store, report.path, since=report.since, now=now, title=report.title
+            )
+        except NoDataError as exc:
+            log.info("%s", exc)
+            self.status.record_report(str(report.path), at=now, error=str(exc))
+        except Exception as exc:  # NOTE: a failed report must not stop collection.
+            log.exception("report rewrite failed")
+            self.status.record_report(str(report.path), at=now, error=repr(exc))
+        else:
+            for problem in problems:
+                log.warning("skipped unreadable store file %s", problem.describe())
+            log.info("report rewritten: %s", written)
+            self.status.record_report(str(written), at=now)
+        self._write_status()
+
+    def _status_document(self) -> dict[str, object]:
+        return self.status.as_json(now=self._clock())
+
+    def _write_status(self) -> None:
+        path = self._config.daemon.status_file
+        with self._status_lock:
+            try:
+                write_status_file(path, self._status_document())
+            except OSError as exc:
+                log.warning("cannot write the status file %s: %s", path, exc)

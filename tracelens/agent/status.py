@@ -1,0 +1,201 @@
+"""The agent's health: last run and last success per collector, as a JSON file and over HTTP.
+
+The status file is rewritten atomically (temporary file, then rename) after every job, so a
+monitor never reads half a file. The optional health endpoint listens on 127.0.0.1 only and
+answers ``GET /`` (or ``/health``) with the same JSON: 200 while no collector's last run
+failed, 503 otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tracelens.agent.outcome import CycleOutcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _CollectorHealth:
+    interval_s: float
+    last_run: CycleOutcome | None = None
+    last_success: datetime | None = None
+    consecutive_failures: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "interval_s": self.interval_s,
+            "last_success": self.last_success.isoformat() if self.last_success else None,
+            "consecutive_failures": self.consecutive_failures,
+            "last_run": self.last_run.as_json() if self.last_run else None,
+        }
+
+
+@dataclass
+class _ReportHealth:
+    path: str
+    last_success: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class AgentStatus:
+    """What the agent has done so far (thread-safe; one per agent process).
+
+    ``last_success`` of a collector is the start of its last run that stored data (status
+    ``ok`` or ``partial``).
+    """
+
+    started_at: datetime
+    store_url: str
+    account: str
+    region: str
+    collectors: dict[str, _CollectorHealth] = field(default_factory=dict)
+    report: _ReportHealth | None = None
+    state: str = "starting"
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def expect(self, collector: str, *, interval_s: float) -> None:
+        """Declare a scheduled collector (shown before its first run)."""
+        with self._lock:
+            self.collectors[collector] = _CollectorHealth(interval_s=interval_s)
+
+    def record(self, outcome: CycleOutcome) -> None:
+        """Note a finished cycle."""
+        with self._lock:
+            health = self.collectors.setdefault(outcome.collector, _CollectorHealth(0.0))
+            health.last_run = outcome
+            if outcome.failed:
+                health.consecutive_failures += 1
+            else:
+                health.consecutive_failures = 0
+                health.last_success = outcome.started_at
+
+    def record_report(self, path: str, *, at: datetime, error: str | None = None) -> None:
+        """Note a report rewrite (``error`` when it failed)."""
+        with self._lock:
+            report = self.report or _ReportHealth(path)
+            if error is None:
+                report.last_success, report.last_error = at, None
+            else:
+                report.last_error = error
+            self.report = report
+
+    def set_state(self, state: str) -> None:
+        """``"running"``, ``"stopping"`` or ``"stopped"``."""
+        with self._lock:
+            self.state = state
+
+    @property
+    def healthy(self) -> bool:
+        """True while no collector's last run failed."""
+        with self._lock:
+            return not any(
+                health.last_run is not None and health.last_run.failed
+                for health in self.collectors.values()
+            )
+
+    def as_json(self, *, now: datetime) -> dict[str, Any]:
+        """The whole status as JSON-ready values."""
+        healthy = self.healthy
+        with self._lock:
+            report = self.report
+            return {
+                "state": self.state,
+                "healthy": healthy,
+                "pid": os.getpid(),
+                "started_at": self.started_at.isoformat(),
+                "updated_at": now.isoformat(),
+                "store": self.store_url,
+                "account": self.account,
+                "region": self.region,
+                "collectors": {n: h.as_json() for n, h in sorted(self.collectors.items())},
+                "report": None
+                if report is None
+                else {
+                    "path": report.path,
+                    "last_success": report.last_success.isoformat()
+                    if report.last_success
+                    else None,
+                    "last_error": report.last_error,
+                },
+            }
+
+
+def write_status_file(path: Path, document: dict[str, Any]) -> None:
+    """Write ``document`` as JSON to ``path`` atomically (the directory is created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+    descriptor, temp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as temp:
+            temp.write(data)
+            temp.flush()
+            os.fsync(temp.fileno())
+        Path(temp_name).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temp_name).unlink()
+        raise
+
+
+class HealthServer:
+    """A tiny HTTP endpoint on 127.0.0.1 serving the status JSON (start/stop in a thread)."""
+
+    def __init__(self, port: int, render: Any) -> None:
+        self._render = render
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(render))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="tracelens-health", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        """Where it listens."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/health"
+
+    def start(self) -> HealthServer:
+        """Serve in a daemon thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def _handler(render: Any) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?", 1)[0] not in ("/", "/health", "/status"):
+                self.send_error(404, "try /health")
+                return
+            document = render()
+            body = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+            self.send_response(200 if document["healthy"] else 503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            log.debug("health: " + format, *args)
+
+    return Handler

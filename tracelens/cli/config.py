@@ -1,0 +1,102 @@
+"""``tracelens config check``: validate the agent's config, listing every problem at once."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+from pathlib import Path
+
+import click
+
+from tracelens import settings
+from tracelens.agent.config import AgentConfig, ConfigError, ConfigProblem
+from tracelens.agent.durations import format_duration
+from tracelens.cli.collect import config_option
+
+
+def iam_policy_summary() -> str:
+    """Where the shipped least-privilege policy is, and how many read-only actions it allows."""
+    policy = importlib.resources.files("collectors").joinpath("iam_policy.json")
+    document = json.loads(policy.read_text(encoding="utf-8"))
+    actions = sorted(
+        {action for statement in document["Statement"] for action in statement["Action"]}
+    )
+    return f"{policy} ({len(actions)} read-only actions: {', '.join(actions)})"
+
+
+def describe(config: AgentConfig) -> list[str]:
+    """The effective config, one setting per line."""
+    aws = config.aws
+    collect = config.collect
+    lines = [
+        f"aws:       account {aws.account}, region {aws.region}, "
+        f"profile {aws.profile or '(default credential chain)'}"
+        + (f", role {aws.role_arn}" if aws.role_arn else "")
+        + (f", endpoint {aws.endpoint_url}" if aws.endpoint_url else ""),
+        f"store:     {config.store_url}",
+        f"collect:   first run reads the last {format_duration(collect.since)}, windows of at "
+        f"most {format_duration(collect.step)}, functions: "
+        + (", ".join(collect.functions) if collect.functions else "every function listed"),
+    ]
+    for settings_ in config.collectors:
+        line = f"  {settings_.name:<10} "
+        if not settings_.enabled:
+            lines.append(f"{line}disabled")
+            continue
+        line += f"every {format_duration(settings_.interval)}, "
+        line += f"timeout {format_duration(settings_.timeout)}"
+        if settings_.name != "lambda":
+            line += f", lag {format_duration(settings_.lag)}"
+        lines.append(line)
+    report = config.report
+    lines.append(
+        f"report:    {report.path} every {format_duration(report.interval)}, last "
+        f"{format_duration(report.since)}"
+        if report.enabled
+        else "report:    disabled"
+    )
+    port = config.daemon.health_port
+    lines.append(
+        f"status:    {config.daemon.status_file}; health endpoint "
+        + (f"http://127.0.0.1:{port}/health" if port else "off")
+    )
+    lines.append(f"retry:     {config.retry.mode}, {config.retry.max_attempts} attempts per call")
+    overriding = [name for name in settings.ALL if settings.get(name) is not None]
+    if overriding:
+        lines.append(f"environment overrides: {', '.join(overriding)}")
+    lines.append(f"IAM:       the agent only reads; minimal policy {iam_policy_summary()}")
+    return lines
+
+
+@click.group()
+def config() -> None:
+    """The agent's config file (see tracelens.example.toml)."""
+
+
+@config.command()
+@config_option()
+def check(config_path: Path | None) -> None:
+    """Validate the config and print every problem at once (exit 1 if there is any), or the
+    effective settings. The agent needs read-only AWS access: the minimal IAM policy is
+    collectors/iam_policy.json."""
+    from tracelens.agent.config_file import final_problems, load_config, with_region_from_profile
+
+    try:
+        loaded = load_config(config_path)
+        problems: list[ConfigProblem] = []
+    except ConfigError as exc:
+        if exc.partial is None:
+            loaded, problems = None, list(exc.problems)
+        else:
+            loaded, problems = exc.partial, list(exc.problems)
+    if loaded is not None:
+        loaded = with_region_from_profile(loaded)
+        problems += final_problems(loaded)
+    if problems or loaded is None:
+        for problem in problems:
+            click.echo(f"error: {problem.describe()}", err=True)
+        click.echo(f"{len(problems)} problem(s) in the config; fix them and run again", err=True)
+        raise SystemExit(1)
+    click.echo(f"config {loaded.source}: ok")
+    for line in describe(loaded):
+        click.echo(line)
