@@ -719,3 +719,12 @@ def test_text_logs_starting_like_json_are_read_as_text(tmp_path: Path, first_lin
     assert logs.reports.height == 2
     assert report(logs, "1c8df7d3-4b2a-46da-9778-518e6eca8125")["function_name"] == "orders"
     assert len(events_of(logs, "init_start")) == ("platform.initStart" in first_line)
+
+
+def test_insights_timestamp_as_epoch_milliseconds_is_read() -> None:
+    # Some AWS-compatible endpoints print @timestamp as epoch milliseconds.
+    from tracelens.sideinputs.insights import _insights_time
+
+    times = _insights_time(pl.Series("t", ["2026-11-20 09:00:01.123", "1795165201123", "junk"]))
+    assert times.to_list()[0] == times.to_list()[1]
+    assert times.to_list()[2] is None

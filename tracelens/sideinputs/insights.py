@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from tracelens.schema import UTC_US
 from tracelens.sideinputs._common import LOG_GROUP_PATTERN, describe_json, iso_to_utc
 from tracelens.sideinputs.textlog import LINE_SCHEMA
 
@@ -73,6 +74,13 @@ def _megabytes(column: str) -> pl.Expr:
     )
 
 
+def _insights_time(text: pl.Series) -> pl.Series:
+    """AWS prints ``@timestamp`` as ``2026-11-20 09:00:01.123``; some endpoints as epoch ms."""
+    epoch_ms = text.str.strip_chars().cast(pl.Int64, strict=False)
+    as_epoch = (epoch_ms * 1000).cast(UTC_US)
+    return pl.Series(text.name, iso_to_utc(text)).fill_null(as_epoch)
+
+
 def insights_lines(
     rows: list[tuple[int, dict[str, str]]], file_function: str | None
 ) -> pl.DataFrame:
@@ -82,7 +90,7 @@ def insights_lines(
     frame = pl.DataFrame(records, schema=dict.fromkeys(columns, pl.String()) | {"idx": pl.Int64()})
     log_functions = pl.col("log").str.extract(LOG_GROUP_PATTERN)
     return frame.with_columns(
-        timestamp=iso_to_utc(frame["timestamp_text"]),
+        timestamp=_insights_time(frame["timestamp_text"]),
         function_name=pl.coalesce(log_functions, pl.lit(file_function, pl.String())),
         given_memory_size_mb=_megabytes("memory_size_bytes"),
         given_max_memory_used_mb=_megabytes("max_memory_used_bytes"),
