@@ -8,10 +8,8 @@ failed, 503 otherwise.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +20,7 @@ from typing import Any
 import orjson
 
 from tracelens.agent.outcome import CycleOutcome
+from tracelens.atomic import replace_atomically
 
 log = logging.getLogger(__name__)
 
@@ -137,19 +136,7 @@ def write_status_file(path: Path, document: dict[str, Any]) -> None:
     """Write ``document`` as JSON to ``path`` atomically (the directory is created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
-    descriptor, temp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        Path(temp_name).replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(temp_name).unlink()
-        raise
+    replace_atomically(path, data)
 
 
 class HealthServer:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tracelens.atomic import replace_atomically
 from tracelens.report.page import render_report
 
 if TYPE_CHECKING:
@@ -45,16 +44,5 @@ def write_report(
             "create it or choose another --out"
         )
     page = render_report(result, title=title, cdn=cdn, region=region, generated_at=generated_at)
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed before the rename below
-        "w", encoding="utf-8", dir=folder, prefix=f".{target.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            handle.write(page)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(handle.name).replace(target)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    replace_atomically(target, page.encode("utf-8"))
     return target

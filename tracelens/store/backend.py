@@ -7,15 +7,13 @@ write is atomic: a reader sees the old content or the new, never a part of it.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
+from tracelens.atomic import TEMP_SUFFIX, replace_atomically
 from tracelens.store.errors import MissingKeyError, StoreError
 
-TEMP_SUFFIX = ".tmp"
 _KEY_PART = re.compile(r"[A-Za-z0-9=._-]+")
 
 
@@ -103,7 +101,7 @@ class LocalBackend:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _replace_atomically(path, data)
+            replace_atomically(path, data)
         except OSError as exc:
             raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
@@ -121,35 +119,3 @@ class LocalBackend:
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._path(key).unlink()
-
-
-def _replace_atomically(path: Path, data: bytes) -> None:
-    descriptor, temp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        Path(temp_name).replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(temp_name).unlink()
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # NOTE: the rename is durable only once the directory entry is; Windows cannot open a
-    # directory for fsync, and there the rename is already synchronous enough.
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
