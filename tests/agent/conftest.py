@@ -7,14 +7,12 @@ endpoint URL with fake credentials and hidden AWS config files: nothing here can
 from __future__ import annotations
 
 import json
-import logging
 import os
 import random
 import subprocess
 import sys
-import urllib.request
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +21,6 @@ from typing import Any
 import boto3
 import pytest
 from click.testing import CliRunner, Result
-from moto.server import ThreadedMotoServer
 
 from tests.integration.seeding import (
     SeededTrace,
@@ -33,16 +30,10 @@ from tests.integration.seeding import (
     put_metric,
     put_traces,
 )
+from tests.moto_server import FAKE_ENV, REGION, reset_moto
 from tracelens.cli import main
 
-REGION = "us-east-1"
 FUNCTIONS = ("orders", "payments", "stock")
-FAKE_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-}
-CLEARED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN")
 TRACELENS = [sys.executable, "-c", "from tracelens.cli import main; main()"]
 
 # A config that keeps the tests fast: few retries, short timeouts, lags the seeded data is
@@ -69,32 +60,6 @@ lag = "1m"
 """
 
 
-@pytest.fixture(scope="session")
-def aws_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty directory standing in for ~/.aws."""
-    return tmp_path_factory.mktemp("aws-home")
-
-
-@pytest.fixture(scope="session")
-def moto_url(aws_home: Path) -> Iterator[str]:
-    """moto's threaded server on a free 127.0.0.1 port, fake credentials in the environment."""
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in FAKE_ENV.items():
-            env.setenv(name, value)
-        for name in CLEARED_ENV:
-            env.delenv(name, raising=False)
-        env.setenv("AWS_CONFIG_FILE", str(aws_home / "config"))
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws_home / "credentials"))
-        logging.getLogger("werkzeug").disabled = True
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
-
-
 @dataclass(frozen=True)
 class Aws:
     """The local endpoint, freshly reset."""
@@ -107,9 +72,7 @@ class Aws:
 
 @pytest.fixture
 def aws(moto_url: str) -> Aws:
-    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
+    reset_moto(moto_url)
     return Aws(moto_url)
 
 

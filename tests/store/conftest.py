@@ -6,16 +6,13 @@ explicit ``endpoint_url``: nothing here can reach AWS.
 
 from __future__ import annotations
 
-import logging
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from tests.moto_server import reset_moto
 from tests.store.results import REGION, Ticker
 from tracelens.store import Store, open_store
 
@@ -32,42 +29,13 @@ def store(tmp_path: Path, clock: Ticker) -> Store:
     return open_store(tmp_path / "store", clock=clock)
 
 
-FAKE_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-}
 BUCKET = "tracelens-test"
-
-
-@pytest.fixture(scope="session")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto's threaded server on a free loopback port, with fake credentials only."""
-    missing = tmp_path_factory.mktemp("aws") / "absent"
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in FAKE_ENV.items():
-            env.setenv(name, value)
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_CONFIG_FILE", str(Path(missing)))
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(Path(missing)))
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
 
 
 @pytest.fixture
 def aws_url(moto_url: str) -> str:
     """The moto server, reset: no bucket, trace, metric or log group left from another test."""
-    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
+    reset_moto(moto_url)
     return moto_url
 
 

@@ -1,0 +1,22 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.moto_server import serve_moto
+
+
+@pytest.fixture(scope="session")
+def aws_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty directory standing in for ~/.aws."""
+    return tmp_path_factory.mktemp("aws-home")
+
+
+@pytest.fixture(scope="session")
+def moto_url(aws_home: Path) -> Iterator[str]:
+    """One moto server for the whole run (tests reset it with ``reset_moto``)."""
+    yield from serve_moto(aws_home)
