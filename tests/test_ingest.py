@@ -252,21 +252,3 @@ def test_unreadable_paths_raise_input_error_naming_the_path(tmp_path: Path) -> N
 def test_empty_input_still_has_the_span_schema() -> None:
     spans = normalize_documents([])
     assert dict(spans.schema) == SPAN_SCHEMA
-
-
-def test_parallel_read_matches_sequential(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tracelens.ingest.loader as loader
-
-    in_progress = segment("d" * 16, in_progress=True)
-    del in_progress["end_time"]
-    write(tmp_path / "a.json", orjson.dumps(batch_page([in_progress, segment("e" * 16)])))
-    write(tmp_path / "b.json", b'{"trace_id": "bad"}\n' + orjson.dumps(segment("f" * 16)) + b"\n")
-    write(tmp_path / "c.json", orjson.dumps(batch_page([segment("d" * 16), segment("e" * 16)])))
-    sequential = load_traces([tmp_path], workers=1)
-    monkeypatch.setattr(loader, "PARALLEL_MIN_BYTES", 0)
-    parallel = load_traces([tmp_path], workers=2)
-    assert parallel.spans.sort("id").equals(sequential.spans.sort("id"))
-    for attribute in ("documents", "segments", "duplicates", "sources"):
-        assert getattr(parallel, attribute) == getattr(sequential, attribute), attribute
-    assert parallel.rejections.count == sequential.rejections.count == 1
-    assert parallel.spans.filter(pl.col("id") == "d" * 16).get_column("in_progress").to_list() == [False]

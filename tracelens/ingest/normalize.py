@@ -28,7 +28,7 @@ _ROW_SCHEMA: dict[str, pl.DataType] = {
     "end_s": pl.Float64(),
     "function_ref": pl.String(),
     "attr_host": pl.String(),
-    "doc_index": pl.UInt64(),
+    "doc_index": pl.UInt32(),
 }
 
 _URL_HOST = r"^[A-Za-z][A-Za-z0-9+.\-]*://(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]+)"
@@ -70,21 +70,20 @@ def _rows_to_frame(rows: list[Row]) -> pl.DataFrame:
 class SpanBuilder:
     """Accumulates documents; :meth:`finish` returns the deduplicated span table.
 
-    ``doc_offset`` keeps document numbers unique when several builders (one per process) feed
-    one :func:`finalize`; documents numbered lower count as seen first.
+    Documents are numbered in the order they are added; among copies of one document the
+    first complete one is kept.
     """
 
-    def __init__(self, *, doc_offset: int = 0) -> None:
+    def __init__(self) -> None:
         self._rows: list[Row] = []
         self._frames: list[pl.DataFrame] = []
         self._documents = 0
-        self._offset = doc_offset
 
     def add(self, document: Node, *, source: str, position: str, rejections: RejectionLog) -> bool:
         """Flatten one document; a refused document is recorded and leaves no rows behind."""
         first = len(self._rows)
         try:
-            self._rows.extend(flatten_document(document, self._offset + self._documents))
+            self._rows.extend(flatten_document(document, self._documents))
         except DocumentError as exc:
             del self._rows[first:]
             rejections.add(source, position, str(exc))
@@ -104,24 +103,15 @@ class SpanBuilder:
             self._frames.append(_rows_to_frame(self._rows))
             self._rows = []
 
-    def raw_rows(self) -> pl.DataFrame | None:
-        """Every row gathered so far, not yet deduplicated (None when there are none)."""
+    def finish(self) -> SpanTable:
+        """The deduplicated span table of every document added."""
         self._flush()
         frames, self._frames = self._frames, []
-        return pl.concat(frames, rechunk=False) if frames else None
-
-    def finish(self) -> SpanTable:
-        return finalize([self.raw_rows()], self._documents)
-
-
-def finalize(parts: list[pl.DataFrame | None], documents: int) -> SpanTable:
-    """Deduplicate the rows of one or more builders into the span table."""
-    frames = [part for part in parts if part is not None]
-    if not frames:
-        return SpanTable(empty_frame(SPAN_SCHEMA), documents, 0)
-    spans, unique = _deduplicate(pl.concat(frames, rechunk=False))
-    spans = _attach_independent_subsegments(spans)
-    return SpanTable(spans.select(list(SPAN_SCHEMA)), documents, documents - unique)
+        if not frames:
+            return SpanTable(empty_frame(SPAN_SCHEMA), self._documents, 0)
+        spans, unique = _deduplicate(pl.concat(frames, rechunk=False))
+        spans = _attach_independent_subsegments(spans)
+        return SpanTable(spans.select(list(SPAN_SCHEMA)), self._documents, self._documents - unique)
 
 
 def _deduplicate(spans: pl.DataFrame) -> tuple[pl.DataFrame, int]:
