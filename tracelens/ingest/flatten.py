@@ -78,8 +78,7 @@ class DocumentError(ValueError):
 
 
 def _attr_host(node: Node) -> str | None:
-    metadata = node.metadata
-    default = metadata.get("default") if metadata else None
+    default = node.metadata.default if node.metadata is not None else None
     for bag in (node.annotations, default):
         if type(bag) is dict:
             for key in HOST_KEYS:
@@ -167,7 +166,7 @@ def _node_row(
         function_ref or node.resource_arn,
         request_id,
         retries,
-        _attr_host(node) if annotations or node.metadata else None,
+        _attr_host(node) if annotations or node.metadata is not None else None,
         exc_type,
         exc_message,
         exc_count,

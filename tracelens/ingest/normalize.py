@@ -44,6 +44,33 @@ class SpanTable:
     duplicates: int  # documents seen again (same trace id and id)
 
 
+# NOTE: id formats are checked here, column-wise, rather than while decoding: a regex per
+# field per node in the decoder costs more than the whole JSON parse.
+_ID_CHECKS = (
+    ("trace_id", r"^1-[0-9a-f]{8}-[0-9a-f]{24}$", "expected 1-<8 hex digits>-<24 hex digits>"),
+    ("id", r"^[0-9a-f]{16}$", "expected 16 hex digits"),
+    ("parent_id", r"^[0-9a-f]{16}$", "expected 16 hex digits"),
+)
+
+
+def _invalid_ids(frame: pl.DataFrame) -> pl.DataFrame:
+    """The first bad id of each document holding one: ``doc_index`` and ``reason``."""
+    problems = [
+        frame.filter(pl.col(column).is_not_null() & ~pl.col(column).str.contains(pattern)).select(
+            "doc_index",
+            reason=pl.format(
+                "invalid {}: {} in {}: {}",
+                pl.lit(column),
+                pl.col(column).str.slice(0, 60),
+                pl.col("name").str.slice(0, 60),
+                pl.lit(expected),
+            ),
+        )
+        for column, pattern, expected in _ID_CHECKS
+    ]
+    return pl.concat(problems).unique("doc_index", keep="first", maintain_order=True)
+
+
 def _rows_to_frame(rows: list[Row]) -> pl.DataFrame:
     columns = list(zip(*rows, strict=True))
     frame = pl.DataFrame(
@@ -78,40 +105,58 @@ class SpanBuilder:
         self._rows: list[Row] = []
         self._frames: list[pl.DataFrame] = []
         self._documents = 0
+        self._refused_late = 0
+        # Where each document of the pending chunk came from, to name it if its ids are bad.
+        self._chunk_start = 0
+        self._located: list[tuple[str, str, RejectionLog]] = []
 
-    def add(self, document: Node, *, source: str, position: str, rejections: RejectionLog) -> bool:
-        """Flatten one document; a refused document is recorded and leaves no rows behind."""
-        first = len(self._rows)
+    def add(self, document: Node, *, source: str, position: str, rejections: RejectionLog) -> None:
+        """Flatten one document; a refused document is recorded and leaves no rows behind.
+
+        Id formats are checked when the pending chunk is turned into a frame, so a document
+        with a malformed id is recorded in ``rejections`` then, not during this call.
+        """
         try:
-            self._rows.extend(flatten_document(document, self._documents))
+            rows = flatten_document(document, self._documents)
         except DocumentError as exc:
-            del self._rows[first:]
             rejections.add(source, position, str(exc))
-            return False
+            return
+        self._rows.extend(rows)
+        self._located.append((source, position, rejections))
         self._documents += 1
         if len(self._rows) >= CHUNK_ROWS:
             self._flush()
-        return True
 
     @property
     def accepted(self) -> int:
         """Documents accepted so far, duplicates included."""
-        return self._documents
+        return self._documents - self._refused_late
 
     def _flush(self) -> None:
-        if self._rows:
-            self._frames.append(_rows_to_frame(self._rows))
-            self._rows = []
+        if not self._rows:
+            return
+        frame = _rows_to_frame(self._rows)
+        invalid = _invalid_ids(frame)
+        if invalid.height:
+            for doc_index, reason in invalid.iter_rows():  # only malformed documents
+                source, position, log = self._located[doc_index - self._chunk_start]
+                log.add(source, position, reason)
+            frame = frame.join(invalid.select("doc_index"), on="doc_index", how="anti")
+            self._refused_late += invalid.height
+        self._frames.append(frame)
+        self._rows, self._located = [], []
+        self._chunk_start = self._documents
 
     def finish(self) -> SpanTable:
         """The deduplicated span table of every document added."""
         self._flush()
         frames, self._frames = self._frames, []
+        accepted = self.accepted
         if not frames:
-            return SpanTable(empty_frame(SPAN_SCHEMA), self._documents, 0)
+            return SpanTable(empty_frame(SPAN_SCHEMA), accepted, 0)
         spans, unique = _deduplicate(pl.concat(frames, rechunk=False))
         spans = _attach_independent_subsegments(spans)
-        return SpanTable(spans.select(list(SPAN_SCHEMA)), self._documents, self._documents - unique)
+        return SpanTable(spans.select(list(SPAN_SCHEMA)), accepted, accepted - unique)
 
 
 def _deduplicate(spans: pl.DataFrame) -> tuple[pl.DataFrame, int]:

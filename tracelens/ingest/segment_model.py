@@ -8,12 +8,9 @@ read are skipped by the decoder, so unknown extra fields are accepted and cost n
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
-
-SegmentId = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{16}$")]
-TraceId = Annotated[str, msgspec.Meta(pattern="^1-[0-9a-f]{8}-[0-9a-f]{24}$")]
 
 
 class HttpRequest(msgspec.Struct, gc=False):
@@ -52,15 +49,22 @@ class Cause(msgspec.Struct, gc=False):
     exceptions: list[ExceptionRecord] | None = None
 
 
+class Metadata(msgspec.Struct, gc=False):
+    # Only the default namespace can hold host attributes (OpenTelemetry exporters put
+    # non-indexed span attributes there); the others are skipped without being built.
+    default: dict[str, Any] | None = None
+
+
 class Node(msgspec.Struct, gc=False):
     """A segment, an independent subsegment document, or a nested subsegment."""
 
-    id: SegmentId
+    # NOTE: id formats are checked column-wise after flattening (tracelens.ingest.normalize).
+    id: str
     name: str
     start_time: float
     end_time: float | None = None
-    trace_id: TraceId | None = None
-    parent_id: SegmentId | None = None
+    trace_id: str | None = None
+    parent_id: str | None = None
     type: str | None = None
     origin: str | None = None
     namespace: str | None = None
@@ -75,7 +79,7 @@ class Node(msgspec.Struct, gc=False):
     # A cause is an object, or the 16-hex id of an exception recorded on another subsegment.
     cause: Cause | str | None = None
     annotations: dict[str, Any] | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
     subsegments: list[Node] | None = None
 
 
