@@ -20,6 +20,7 @@ from __future__ import annotations
 import polars as pl
 
 from analyses._tree import ancestor_fold, link_rows
+from analyses.memo import memoized
 
 CALL_NAMESPACES = ("aws", "remote")
 CLIENT_TYPE = "client"
@@ -31,6 +32,9 @@ FUNCTION_ORIGIN = "AWS::Lambda::Function"
 
 _QUEUE_NAME = r"([^/:]+)/?$"
 
+
+# An outermost call's row and its own columns its target is derived from.
+_CALL_COLUMNS = ("row", "name", "namespace", "host", "aws_resource", "function_name")
 
 # The span columns the tree-based analyses read; the others are not carried along.
 TREE_COLUMNS = (
@@ -58,6 +62,7 @@ TREE_COLUMNS = (
 )
 
 
+@memoized
 def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
     """Spans with links and call context, one row per span.
 
@@ -80,10 +85,12 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(
         is_call=(subsegment & pl.col("namespace").is_in(CALL_NAMESPACES)).fill_null(False),
         local_parent=pl.when(subsegment).then(pl.col("parent_row")),
-        node_type=pl.when(pl.col("kind") == "segment").then(
-            pl.col("origin").fill_null(SERVICE_TYPE)
-        ),
     )
+    # NOTE: one chunk, so that gathering node types shares the strings' bytes (gather_views).
+    node_type = tree.select(
+        pl.when(pl.col("kind") == "segment").then(pl.col("origin").fill_null(SERVICE_TYPE))
+    )
+    tree = tree.with_columns(node_type.to_series().rechunk().alias("node_type"))
     call_seed = tree.select(pl.when(pl.col("is_call")).then(pl.col("row")).alias("call_row"))
     owner_seed = tree.select(
         pl.when(pl.col("kind") == "segment").then(pl.col("row")).alias("owner_row")
@@ -95,7 +102,7 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
     tree = tree.with_columns(
         via_call=pl.when(
             (pl.col("kind") == "segment")
-            & (pl.col("kind").gather(pl.col("parent_row")) == "subsegment")
+            & (pl.col("kind") == "subsegment").gather(pl.col("parent_row"))
         ).then(pl.col("call_row").gather(pl.col("parent_row")))
     )
     return _attach_targets(tree)
@@ -122,13 +129,30 @@ def _attach_targets(tree: pl.DataFrame) -> pl.DataFrame:
         .group_by("via_call")
         .agg(pl.first("name").alias("child_name"), pl.first("node_type").alias("child_type"))
     )
-    call_columns = ("row", "name", "namespace", "host", "aws_resource", "function_name")
     calls = (
-        tree.select(*call_columns, "is_call", "call_row")
+        tree.select(*_CALL_COLUMNS, "is_call", "call_row")
         .filter(pl.col("is_call") & (pl.col("call_row") == pl.col("row")))
+        .drop("is_call", "call_row")
         .join(inferred_first, left_on="row", right_on="via_call", how="left")
         .join(child_first, left_on="row", right_on="via_call", how="left")
-        .with_columns(service=pl.col("name").str.to_lowercase())
+    )
+    # NOTE: a call's target depends only on these descriptive columns, which take few
+    # distinct values: targets are derived once per distinct combination.
+    facts = [column for column in calls.columns if column != "row"]
+    calls = (
+        _targets(calls.group_by(facts).agg("row"))
+        .select("row", "target", "target_type", "relays", "target_is_segment")
+        .explode("row")
+    )
+    return tree.with_columns(
+        _scatter(tree.height, calls, column) for column in calls.columns if column != "row"
+    )
+
+
+def _targets(calls: pl.DataFrame) -> pl.DataFrame:
+    """``calls`` with ``target``, ``target_type``, ``relays`` and ``target_is_segment``."""
+    return (
+        calls.with_columns(service=pl.col("name").str.to_lowercase())
         .with_columns(derived_name=_derived_name(), derived_type=_derived_type())
         .with_columns(
             has_inferred=pl.col("inferred_name").is_not_null(),
@@ -141,7 +165,7 @@ def _attach_targets(tree: pl.DataFrame) -> pl.DataFrame:
             & pl.col("child_name").is_not_null(),
         )
         .select(
-            "row",
+            *calls.columns,
             pl.when(pl.col("has_inferred"))
             .then(_inferred_name())
             .when(pl.col("to_child"))
@@ -157,9 +181,6 @@ def _attach_targets(tree: pl.DataFrame) -> pl.DataFrame:
             "relays",
             pl.col("to_child").alias("target_is_segment"),
         )
-    )
-    return tree.with_columns(
-        _scatter(tree.height, calls, column) for column in calls.columns if column != "row"
     )
 
 

@@ -23,9 +23,10 @@ from __future__ import annotations
 import polars as pl
 
 from analyses._calls import FUNCTION_ORIGIN, INIT_NAMES
-from analyses._tree import ancestor_fold
+from analyses._tree import ancestor_fold, gather_views
 
 _REACHED = {"row": pl.UInt32(), "root_row": pl.UInt32()}
+_EFF_US = (pl.col("eff_end_us") - pl.col("eff_start_us")).alias("eff_us")
 
 
 def walk(tree: pl.DataFrame) -> pl.DataFrame:
@@ -36,13 +37,26 @@ def walk(tree: pl.DataFrame) -> pl.DataFrame:
     pl.DataFrame
         One row per span on a path: ``row``, ``root_row`` (the row of its trace's root),
         ``node``, ``node_type``, ``path_start_us``, ``path_end_us`` and ``self_us``; ordered
-        by ``row``.
+        by ``root_row``, then start, then the longest first (a parent before its children).
     """
+    timed = _timed(tree).sort(
+        ["root_row", "path_start_us", "path_end_us"], descending=[False, False, True]
+    )
+    return _labelled(tree, timed)
+
+
+def _timed(tree: pl.DataFrame) -> pl.DataFrame:
+    """Path rows with ``row``, ``root_row``, ``path_start_us``, ``path_end_us``, ``self_us``."""
     windows = _clipped(tree)
     roots = _roots(windows)
     latest_child, predecessor = _links(windows)
     on_path = _reachable(roots, latest_child, predecessor, limit=windows.height)
-    path = windows.select(pl.all().gather(on_path["row"])).with_columns(on_path["root_row"])
+    # NOTE: only the columns still needed are gathered: the path holds most spans.
+    path = (
+        windows.select("row", "parent_row", "eff_start_us", "eff_end_us")
+        .select(pl.all().gather(on_path["row"]))
+        .with_columns(on_path["root_row"], _EFF_US)
+    )
     children = (
         path.filter(pl.col("parent_row").is_not_null())
         .group_by("parent_row")
@@ -51,19 +65,18 @@ def walk(tree: pl.DataFrame) -> pl.DataFrame:
     children_us = pl.repeat(0, windows.height, dtype=pl.Int64, eager=True).scatter(
         children["parent_row"], children["eff_us"]
     )
-    timed = path.select(
+    return path.select(
         "row",
         "root_row",
         pl.col("eff_start_us").alias("path_start_us"),
         pl.col("eff_end_us").alias("path_end_us"),
         (pl.col("eff_us") - children_us.gather(path["row"])).alias("self_us"),
     )
-    return _labelled(tree, timed)
 
 
 def _clipped(tree: pl.DataFrame) -> pl.DataFrame:
     """Narrow frame of ``row``, ``parent_row``, ``trace_id``, ``candidate`` (may be on a
-    path), ``root`` (may start one), ``start_us``, ``eff_start_us``, ``eff_end_us``, ``eff_us``.
+    path), ``root`` (may start one), ``eff_start_us`` and ``eff_end_us``.
 
     The effective window is clipped to all the ancestors' windows: it absorbs clock skew between
     documents (``AWS::Lambda`` times have millisecond precision) and drops work that outlives
@@ -83,7 +96,7 @@ def _clipped(tree: pl.DataFrame) -> pl.DataFrame:
         (
             pl.col("name").is_in(INIT_NAMES)
             & (pl.col("kind") == "subsegment")
-            & (pl.col("origin").gather(pl.col("parent_row")) == FUNCTION_ORIGIN)
+            & (pl.col("origin") == FUNCTION_ORIGIN).gather(pl.col("parent_row"))
         ).alias("is_init"),
     )
     init_starts = (
@@ -98,24 +111,20 @@ def _clipped(tree: pl.DataFrame) -> pl.DataFrame:
             init_starts.select(pl.min_horizontal("start_us", own_starts)).to_series(),
         )
     )
-    return (
-        stamped.select(
-            "row", "parent_row", "trace_id", "candidate", "root", start_us.alias("start_us")
-        )
-        .with_columns(
-            ancestor_fold(start_us.alias("eff_start_us"), stamped["parent_row"], kind="max"),
-            ancestor_fold(stamped["end_us"].alias("eff_end_us"), stamped["parent_row"], kind="min"),
-        )
-        .with_columns(eff_us=pl.col("eff_end_us") - pl.col("eff_start_us"))
+    # NOTE: the window's length is computed where needed rather than stored: the frame holds
+    # every span. A root's effective start is its own start (it has no ancestors).
+    return stamped.select("row", "parent_row", "trace_id", "candidate", "root").with_columns(
+        ancestor_fold(start_us.alias("eff_start_us"), stamped["parent_row"], kind="max"),
+        ancestor_fold(stamped["end_us"].alias("eff_end_us"), stamped["parent_row"], kind="min"),
     )
 
 
 def _roots(windows: pl.DataFrame) -> pl.Series:
     """Per trace, the earliest parentless segment with a complete window (ties: longest)."""
     return (
-        windows.filter(pl.col("root") & (pl.col("eff_us") > 0))
-        .select("trace_id", "row", "start_us", "eff_us")
-        .sort(["start_us", "eff_us"], descending=[False, True])
+        windows.select("trace_id", "row", "eff_start_us", _EFF_US, "root")
+        .filter(pl.col("root") & (pl.col("eff_us") > 0))
+        .sort(["eff_start_us", "eff_us"], descending=[False, True])
         .group_by("trace_id")
         .agg(pl.first("row"))
         .get_column("row")
@@ -139,11 +148,14 @@ def _links(windows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
             _packed(pl.col("eff_end_us") - parent_start, offset_bits).alias("end_key"),
             _packed(pl.col("eff_start_us") - parent_start, offset_bits).alias("start_key"),
             (
-                pl.col("candidate") & pl.col("parent_row").is_not_null() & (pl.col("eff_us") > 0)
+                pl.col("candidate")
+                & pl.col("parent_row").is_not_null()
+                & (pl.col("eff_end_us") > pl.col("eff_start_us"))
             ).alias("keep"),
         )
         .filter(pl.col("keep"))
         .sort(["end_key", "eff_start_us"], descending=[False, True])
+        .drop("keep", "eff_start_us")
     )
     last_of_parent = children["parent_row"] != children["parent_row"].shift(-1)
     latest = children.filter(last_of_parent.fill_null(True))
@@ -210,52 +222,56 @@ def _labelled(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
             pl.col("row")
         )
     ).to_series()
-    init_row = ancestor_fold(init_seed, tree["local_parent"], kind="nearest")
-    rows = path["row"]
-    call_row = tree["call_row"].gather(rows)
-    owner_row = tree["owner_row"].gather(rows)
-    labels = pl.DataFrame(
-        {
-            "call_target": tree["target"].gather(call_row),
-            "call_target_type": tree["target_type"].gather(call_row),
-            "init_name": tree["name"].gather(init_row.gather(rows)),
-            "segment_name": tree["name"].gather(owner_row),
-            "segment_type": tree["node_type"].gather(owner_row),
-        }
+    init_row = ancestor_fold(init_seed, tree["local_parent"], kind="nearest").gather(path["row"])
+    call_row = tree["call_row"].gather(path["row"])
+    owner_row = tree["owner_row"].gather(path["row"])
+    # NOTE: the path holds most spans, so labels start as the owning segment's and only the
+    # rows inside a cold start or a call are overwritten: no full-length column per source.
+    node = tree["name"].gather(owner_row)
+    at_init = (init_row.is_not_null() & node.is_not_null()).arg_true()
+    init_names = tree["name"].gather(init_row.gather(at_init))
+    node = _overlay(node, at_init, node.gather(at_init) + " " + init_names)
+    at_call = call_row.is_not_null().arg_true()
+    calls = call_row.gather(at_call)
+    node = _overlay(node, at_call, tree["target"].gather(calls))
+    node_type = _overlay(
+        tree["node_type"].gather(owner_row), at_call, tree["target_type"].gather(calls)
     )
-    return pl.concat([path, labels], how="horizontal").select(
+    return path.select(
         "row",
         "root_row",
-        pl.coalesce(
-            "call_target",
-            pl.concat_str("segment_name", "init_name", separator=" "),
-            "segment_name",
-        ).alias("node"),
-        pl.coalesce("call_target_type", "segment_type").alias("node_type"),
+        node.alias("node"),
+        node_type.alias("node_type"),
         "path_start_us",
         "path_end_us",
         "self_us",
     )
 
 
+def _overlay(base: pl.Series, at: pl.Series, values: pl.Series) -> pl.Series:
+    """``base`` with ``values`` written at positions ``at``, where they are not null."""
+    given = values.is_not_null()
+    return base.scatter(at.filter(given), values.filter(given))
+
+
 def describe(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
     """Add ``trace_id``, ``id`` and ``operation`` (the API operation or HTTP method and host
     of a call, else the span name) to rows of ``walk``'s result."""
     rows = path["row"]
-    spans = tree.select(
-        "trace_id",
-        "id",
-        "name",
-        "namespace",
-        "aws_operation",
-        "http_method",
-        (pl.col("is_call") & (pl.col("call_row") == pl.col("row"))).alias("outermost_call"),
-    ).select(pl.all().gather(rows))
-    call_operation = (
+    outermost_call = tree.select(pl.col("is_call") & (pl.col("call_row") == pl.col("row")))
+    at_call = outermost_call.to_series().gather(rows).arg_true()
+    calls = tree.select("name", "namespace", "aws_operation", "http_method").select(
+        pl.all().gather(rows.gather(at_call))
+    )
+    call_operation = calls.select(
         pl.when(pl.col("namespace") == "aws")
         .then(pl.coalesce("aws_operation", "name"))
         .otherwise(pl.coalesce(pl.concat_str("http_method", "name", separator=" "), "name"))
-    )
-    return pl.concat([path, spans], how="horizontal").with_columns(
-        operation=pl.when(pl.col("outermost_call")).then(call_operation).otherwise(pl.col("name"))
+    ).to_series()
+    # NOTE: a call's operation replaces the span name only at the call rows (see _labelled).
+    operation = tree["name"].gather(rows).scatter(at_call, call_operation)
+    return path.with_columns(
+        gather_views(tree["trace_id"], rows).alias("trace_id"),
+        gather_views(tree["id"], rows).alias("id"),
+        operation.alias("operation"),
     )

@@ -11,6 +11,8 @@ from typing import Literal
 
 import polars as pl
 
+from analyses.memo import memoized
+
 FoldKind = Literal["min", "max", "nearest", "outermost"]
 
 # NOTE: pointer jumping doubles the covered chain length each round: 48 rounds cover any real
@@ -37,10 +39,11 @@ def link_rows(spans: pl.DataFrame) -> pl.DataFrame:
         # Duplicate ids: deduplicating up front costs as much as the join, so only now.
         lookup = lookup.unique(subset="_key", keep="first", maintain_order=True)
         parent_row = wanted.join(lookup, on="_key", how="left", maintain_order="left")
+    found = parent_row["parent_row"]
     same = (pl.col("trace_hash").gather(pl.col("found")) == pl.col("trace_hash")) & (
-        pl.col("id").gather(pl.col("found")) == pl.col("parent_id")
+        pl.col("found_id") == pl.col("parent_id")
     )
-    checked = keys.with_columns(found=parent_row["parent_row"]).select(
+    checked = keys.with_columns(found=found, found_id=gather_views(keys["id"], found)).select(
         pl.when(same).then(pl.col("found")).alias("parent_row")
     )
     return spans.with_row_index("row").with_columns(checked["parent_row"])
@@ -52,6 +55,40 @@ def _key(id_column: str) -> pl.Expr:
         .then(pl.col("trace_hash") ^ pl.col(id_column).hash(2))
         .alias("_key")
     )
+
+
+def gather_views(values: pl.Series, rows: pl.Series) -> pl.Series:
+    """``values.gather(rows)`` that shares the strings' bytes with ``values``.
+
+    Gathering from a column of many chunks (as ingest builds them) copies the bytes of every
+    string longer than 12; from one chunk only the 16-byte views are copied. Rechunking first
+    costs one such view per row, for the duration of the call.
+    """
+    return values.rechunk().gather(rows)
+
+
+@memoized
+def ids_repeat(spans: pl.DataFrame) -> bool:
+    """Whether some ``(trace_id, id)`` pair occurs on more than one span.
+
+    Pairs are compared by a 64-bit hash: a collision answers True, which only sends callers
+    to their exact (slower) path.
+    """
+    keys = spans.select(_pair_hash().alias("key")).get_column("key")
+    return keys.n_unique() != spans.height
+
+
+def first_rows(spans: pl.DataFrame, rows: pl.Series) -> pl.Series:
+    """For each position in ``rows``, the position of the first span with the same
+    ``(trace_id, id)``; null where either is null."""
+    pairs = spans.select("trace_id", "id")
+    firsts = pairs.with_row_index("row").unique(["trace_id", "id"], keep="first")
+    picked = pairs.select(pl.all().gather(rows))
+    return picked.join(firsts, on=["trace_id", "id"], how="left", maintain_order="left")["row"]
+
+
+def _pair_hash() -> pl.Expr:
+    return pl.col("trace_id").hash(1) ^ pl.col("id").hash(2)
 
 
 def ancestor_fold(values: pl.Series, parent_row: pl.Series, *, kind: FoldKind) -> pl.Series:

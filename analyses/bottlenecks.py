@@ -41,6 +41,9 @@ BOTTLENECK_SCHEMA: dict[str, pl.DataType] = {
 }
 
 STAGE_ORIGIN = "AWS::ApiGateway::Stage"
+# The root span's columns its entry point is named from (see ``_entry``).
+_ENTRY_COLUMNS = ["name", "origin", "http_url", "http_method", "aws_operation"]
+_CODE_SPAN = 1 << 32  # node codes and rows are UInt32
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # A path segment is an id when it is all digits, a UUID, or at least five characters long with a
 # digit in it (`o-104803`, `2026-11-20`, `a1b2c3d4`), while short ones such as `v2` stay.
@@ -71,9 +74,23 @@ def critical_path(spans: pl.DataFrame) -> pl.DataFrame:
     """
     require_columns(spans, SPAN_SCHEMA, what="spans")
     tree = span_tree(spans)
-    path = walk(tree).sort(
-        ["root_row", "path_start_us", "path_end_us"], descending=[False, False, True]
-    )
+    return _described(tree, walk(tree))
+
+
+def critical_path_and_bottlenecks(
+    spans: pl.DataFrame, *, slow_quantile: float = 0.95
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(critical_path(spans), bottlenecks(spans, slow_quantile=...))``, walking once."""
+    _check_quantile(slow_quantile)
+    require_columns(spans, SPAN_SCHEMA, what="spans")
+    tree = span_tree(spans)
+    path = walk(tree)
+    # NOTE: the bottlenecks' aggregation runs before the (large) critical-path frame exists.
+    slow = _bottlenecks(tree, path, slow_quantile=slow_quantile)
+    return _described(tree, path), slow
+
+
+def _described(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
     return (
         describe(tree, path)
         .select(
@@ -107,68 +124,112 @@ def bottlenecks(spans: pl.DataFrame, *, slow_quantile: float = 0.95) -> pl.DataF
         ``BOTTLENECK_SCHEMA``; per entry, ``critical_path_share`` and ``slow_share`` each sum
         to 1. Sorted by entry, then by share, largest first.
     """
-    if not 0.0 < slow_quantile < 1.0:
-        raise ValueError(f"slow_quantile must be between 0 and 1 (exclusive), got {slow_quantile}")
+    _check_quantile(slow_quantile)
     require_columns(spans, SPAN_SCHEMA, what="spans")
     tree = span_tree(spans)
-    path = walk(tree)
-    traces = _trace_entries(tree, path, slow_quantile=slow_quantile)
-    # NOTE: traces are keyed by their root's row (an integer) rather than the trace id.
+    return _bottlenecks(tree, walk(tree), slow_quantile=slow_quantile)
+
+
+def _check_quantile(slow_quantile: float) -> None:
+    if not 0.0 < slow_quantile < 1.0:
+        raise ValueError(f"slow_quantile must be between 0 and 1 (exclusive), got {slow_quantile}")
+
+
+def _bottlenecks(tree: pl.DataFrame, path: pl.DataFrame, *, slow_quantile: float) -> pl.DataFrame:
+    traces, entries = _trace_entries(tree, path, slow_quantile=slow_quantile)
+    # NOTE: the path holds most spans: it is grouped on integer codes (traces by their root's
+    # row, nodes by a dense rank of (node, node_type)), and the names are attached to the
+    # few aggregated rows at the end. Grouping on the strings costs several times the memory.
+    node_code = path.select(pl.struct("node", "node_type").rank("dense")).to_series()
+    nodes = (
+        path.select("node", "node_type")
+        .with_columns(node_code.alias("node_code"))
+        .unique("node_code", keep="any")
+    )
+    # NOTE: both codes are packed into one integer key: a group_by on two keys costs several
+    # times the memory of one on a single integer column.
+    packed = pl.col("root_row").cast(pl.UInt64) * _CODE_SPAN + node_code.cast(pl.UInt64)
     per_trace = (
-        path.group_by(["root_row", "node", "node_type"])
+        path.lazy()
+        .group_by(packed.alias("key"))
         .agg((pl.col("self_us").sum() / 1000.0).alias("ms"))
+        .select(
+            (pl.col("key") // _CODE_SPAN).cast(pl.UInt32).alias("root_row"),
+            (pl.col("key") % _CODE_SPAN).cast(pl.UInt32).alias("node_code"),
+            "ms",
+        )
+        .collect()
         .join(traces, on="root_row")
     )
-    return _per_entry(per_trace)
+    # NOTE: a root without a name has a null entry, kept as its own entry.
+    table = (
+        _per_entry(per_trace)
+        .join(entries, on="entry_code", nulls_equal=True)
+        .join(nodes, on="node_code")
+    )
+    table = table.with_columns(
+        tree["trace_id"].gather(table["example_row"]).alias("example_trace_id")
+    )
+    return (
+        table.select(BOTTLENECK_SCHEMA.keys())
+        .cast(pl.Schema(BOTTLENECK_SCHEMA))
+        .sort(
+            ["entry", "critical_path_share", "node", "node_type"],
+            descending=[False, True, False, False],
+        )
+    )
 
 
-def _trace_entries(tree: pl.DataFrame, path: pl.DataFrame, *, slow_quantile: float) -> pl.DataFrame:
-    """Per trace (``root_row``): ``trace_id``, ``entry``, ``root_ms``, ``slow``,
-    ``entry_traces`` and ``entry_slow_traces``."""
+def _trace_entries(
+    tree: pl.DataFrame, path: pl.DataFrame, *, slow_quantile: float
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per trace (``root_row``): ``entry_code``, ``root_ms``, ``slow``, ``entry_traces`` and
+    ``entry_slow_traces``; and each ``entry_code`` with its ``entry``."""
     roots = path.filter(pl.col("row") == pl.col("root_row")).select(
         "root_row", ((pl.col("path_end_us") - pl.col("path_start_us")) / 1000.0).alias("root_ms")
     )
-    root_rows = roots["root_row"]
+    described = tree.select(*_ENTRY_COLUMNS).select(pl.all().gather(roots["root_row"]))
+    # NOTE: the regexes run once per distinct root description, not once per trace.
     entries = (
-        tree.select("trace_id", "name", "origin", "http_url", "http_method", "aws_operation")
-        .select(pl.all().gather(root_rows))
-        .select("trace_id", _entry().alias("entry"))
-        .with_columns(roots)
+        described.unique()
+        .with_columns(_entry().alias("entry"))
+        .with_columns(pl.col("entry").rank("dense").alias("entry_code"))
     )
-    threshold = pl.col("root_ms").quantile(slow_quantile, interpolation="linear").over("entry")
-    return entries.with_columns(slow=pl.col("root_ms") >= threshold).with_columns(
-        entry_traces=pl.len().over("entry"),
-        entry_slow_traces=pl.col("slow").sum().over("entry"),
+    entry_code = described.join(
+        entries, on=_ENTRY_COLUMNS, how="left", nulls_equal=True, maintain_order="left"
+    )["entry_code"]
+    threshold = pl.col("root_ms").quantile(slow_quantile, interpolation="linear").over("entry_code")
+    traces = (
+        roots.with_columns(entry_code)
+        .with_columns(slow=pl.col("root_ms") >= threshold)
+        .with_columns(
+            entry_traces=pl.len().over("entry_code"),
+            entry_slow_traces=pl.col("slow").sum().over("entry_code"),
+        )
     )
+    return traces, entries.select("entry_code", "entry").unique("entry_code", keep="any")
 
 
 def _per_entry(per_trace: pl.DataFrame) -> pl.DataFrame:
     slow_ms = pl.when(pl.col("slow")).then(pl.col("ms")).otherwise(0.0)
-    grouped = per_trace.group_by(["entry", "node", "node_type"]).agg(
+    grouped = per_trace.group_by(["entry_code", "node_code"]).agg(
         pl.col("ms").sum().alias("total_ms"),
         slow_ms.sum().alias("slow_total_ms"),
         pl.len().alias("traces"),
         pl.col("slow").sum().alias("slow_traces"),
         pl.first("entry_traces"),
         pl.first("entry_slow_traces"),
-        pl.col("trace_id")
-        .sort_by(["slow", "ms"], descending=[True, True])
+        # NOTE: among equally slow traces the first in input order is the example.
+        pl.col("root_row")
+        .sort_by(["slow", "ms", "root_row"], descending=[True, True, False])
         .first()
-        .alias("example_trace_id"),
+        .alias("example_row"),
     )
-    result = grouped.with_columns(
-        critical_path_share=pl.col("total_ms") / pl.col("total_ms").sum().over("entry"),
-        slow_share=pl.col("slow_total_ms") / pl.col("slow_total_ms").sum().over("entry"),
+    return grouped.with_columns(
+        critical_path_share=pl.col("total_ms") / pl.col("total_ms").sum().over("entry_code"),
+        slow_share=pl.col("slow_total_ms") / pl.col("slow_total_ms").sum().over("entry_code"),
         mean_ms=pl.col("total_ms") / pl.col("entry_traces"),
         slow_mean_ms=pl.col("slow_total_ms") / pl.col("entry_slow_traces"),
-    )
-    return (
-        result.select(BOTTLENECK_SCHEMA.keys())
-        .cast(pl.Schema(BOTTLENECK_SCHEMA))
-        .sort(
-            ["entry", "critical_path_share", "node", "node_type"],
-            descending=[False, True, False, False],
-        )
     )
 
 

@@ -30,6 +30,7 @@ import polars as pl
 
 from analyses._output import check_inputs, shaped
 from analyses.invocations import DEFAULT_PROVISIONED_GAP_MS, invocations
+from analyses.memo import memoized
 from tracelens.schema import empty_frame
 
 USER_FACING_KINDS = ("on_demand", "snapstart")
@@ -162,6 +163,7 @@ def _init_stats(traced: pl.DataFrame, logged: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@memoized
 def cold_starts(
     spans: pl.DataFrame,
     *,

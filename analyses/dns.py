@@ -13,6 +13,8 @@ remote call is named by its host), else the node the enclosing call reaches (e.g
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from analyses._calls import span_tree
@@ -76,11 +78,8 @@ def dns_lookups(spans: pl.DataFrame, *, functions: pl.DataFrame | None = None) -
         invocation is cold as ``analyses.invocations`` classifies it (any kind of cold
         start). Sorted by total lookup time, largest first.
     """
-    require_columns(spans, SPAN_SCHEMA, what="spans")
-    if functions is not None:
-        require_columns(functions, FUNCTION_SCHEMA, what="functions")
-    lookups = _in_invocations(spans, keep=pl.col("name").is_in(DNS_NAMES))
-    return _dns_stats(lookups, functions)
+    _check(spans, functions)
+    return _dns(_Located.of(spans), functions)
 
 
 def connection_setup(spans: pl.DataFrame) -> pl.DataFrame:
@@ -96,9 +95,33 @@ def connection_setup(spans: pl.DataFrame) -> pl.DataFrame:
     pl.DataFrame
         ``CONNECTION_SETUP_SCHEMA``, sorted by ``new_connections_per_call``, largest first.
     """
+    _check(spans, None)
+    return _connections(_Located.of(spans))
+
+
+def dns_and_connection_setup(
+    spans: pl.DataFrame, *, functions: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(dns_lookups(spans, functions=...), connection_setup(spans))``, locating hosts and
+    invocations once."""
+    _check(spans, functions)
+    located = _Located.of(spans)
+    return _dns(located, functions), _connections(located)
+
+
+def _check(spans: pl.DataFrame, functions: pl.DataFrame | None) -> None:
     require_columns(spans, SPAN_SCHEMA, what="spans")
+    if functions is not None:
+        require_columns(functions, FUNCTION_SCHEMA, what="functions")
+
+
+def _dns(located: _Located, functions: pl.DataFrame | None) -> pl.DataFrame:
+    return _dns_stats(located.rows(pl.col("name").is_in(DNS_NAMES)), functions)
+
+
+def _connections(located: _Located) -> pl.DataFrame:
     step_names = (*CONNECT_NAMES, *DIAL_NAMES, *TLS_NAMES)
-    rows = _in_invocations(spans, keep=pl.col("name").is_in(step_names) | _OUTERMOST_CALL)
+    rows = located.rows(pl.col("name").is_in(step_names) | _OUTERMOST_CALL)
     # NOTE: steps inside a call are counted under the call's host, so that per-call ratios
     # compare like with like even when a nested span names the endpoint differently.
     warm = rows.filter(~pl.col("cold")).with_columns(host=pl.col("call_host"))
@@ -130,66 +153,105 @@ def _named(names: tuple[str, ...]) -> pl.Expr:
     return (pl.col("name").is_in(names) & ~pl.col("is_outermost_call")).sum().cast(pl.Int64)
 
 
-def _in_invocations(spans: pl.DataFrame, *, keep: pl.Expr) -> pl.DataFrame:
-    """Span rows matching ``keep`` inside function segments, with host and invocation.
+@dataclass(frozen=True)
+class _Located:
+    """What placing span rows in invocations takes, computed once per spans frame: the span
+    tree, each row's nearest host-naming row, and each invocation's function segment row."""
 
-    Columns: ``name``, ``duration_ms``, ``failed``, ``is_outermost_call``, ``host`` (see the
-    module docstring), ``call_host`` (the enclosing call's host, else ``host``), ``trace_id``,
-    ``segment_id``, ``function_name``, ``cold``, ``invocation_ms``.
-    """
-    tree = span_tree(spans)
-    host_hint = tree.select(
-        pl.when(pl.col("kind") == "subsegment")
-        .then(pl.coalesce("host", pl.when(pl.col("namespace") == "remote").then(pl.col("name"))))
-        .alias("host_hint")
-    ).to_series()
-    nearest_host = ancestor_fold(host_hint, tree["local_parent"], kind="nearest")
-    failed = (
-        pl.col("error").fill_null(False)
-        | pl.col("fault").fill_null(False)
-        | (pl.col("exception_count").fill_null(0) > 0)
+    tree: pl.DataFrame
+    host_row: pl.Series
+    owners: pl.DataFrame
+
+    @classmethod
+    def of(cls, spans: pl.DataFrame) -> _Located:
+        tree = span_tree(spans)
+        return cls(tree, _host_rows(tree), _invocation_owners(spans, tree))
+
+    def rows(self, keep: pl.Expr) -> pl.DataFrame:
+        """Span rows matching ``keep`` inside function segments, with host and invocation.
+
+        Columns: ``name``, ``duration_ms``, ``failed``, ``is_outermost_call``, ``host`` (see
+        the module docstring), ``call_host`` (the enclosing call's host, else ``host``),
+        ``trace_id``, ``segment_id``, ``function_name``, ``cold``, ``invocation_ms``.
+        """
+        tree = self.tree
+        failed = (
+            pl.col("error").fill_null(False)
+            | pl.col("fault").fill_null(False)
+            | (pl.col("exception_count").fill_null(0) > 0)
+        )
+        # NOTE: rows are picked from a narrow frame; hosts and owners are fetched by position.
+        chosen = tree.select(
+            "row",
+            "name",
+            "duration_ms",
+            "call_row",
+            "owner_row",
+            failed.alias("failed"),
+            _OUTERMOST_CALL.alias("is_outermost_call"),
+            (keep & ~pl.col("inferred")).alias("keep"),
+        ).filter(pl.col("keep"))
+        call_target = tree["target"].gather(chosen["call_row"])
+        own_host = pl.coalesce(_host_at(tree, self.host_row.gather(chosen["row"])), call_target)
+        call_host = pl.coalesce(
+            _host_at(tree, self.host_row.gather(chosen["call_row"])), call_target, own_host
+        )
+        located = chosen.select(
+            "name",
+            "duration_ms",
+            "failed",
+            "is_outermost_call",
+            own_host.alias("host"),
+            call_host.alias("call_host"),
+            "owner_row",
+        )
+        return located.join(self.owners, on="owner_row", how="inner").drop("owner_row")
+
+
+def _host_hint() -> pl.Expr:
+    """The host a subsegment names: its ``host``, else a remote call's name."""
+    return pl.when(pl.col("kind") == "subsegment").then(
+        pl.coalesce("host", pl.when(pl.col("namespace") == "remote").then(pl.col("name")))
     )
-    # NOTE: rows are picked from a narrow frame; hosts and owners are fetched by position.
-    chosen = tree.select(
-        "row",
-        "trace_id",
-        "name",
-        "duration_ms",
-        "call_row",
-        "owner_row",
-        failed.alias("failed"),
-        _OUTERMOST_CALL.alias("is_outermost_call"),
-        (keep & ~pl.col("inferred")).alias("keep"),
-    ).filter(pl.col("keep"))
-    call_target = tree["target"].gather(chosen["call_row"])
-    own_host = pl.coalesce(nearest_host.gather(chosen["row"]), call_target)
-    call_host = pl.coalesce(nearest_host.gather(chosen["call_row"]), call_target, own_host)
-    located = chosen.with_columns(
-        host=own_host,
-        call_host=call_host,
-        segment_id=tree["id"].gather(chosen["owner_row"]),
+
+
+def _host_rows(tree: pl.DataFrame) -> pl.Series:
+    """Per row, the row of the nearest span naming a host, going up inside its segment."""
+    # NOTE: positions are folded rather than the host strings themselves: cheaper to gather.
+    return ancestor_fold(
+        tree.select(pl.when(_host_hint().is_not_null()).then(pl.col("row"))).to_series(),
+        tree["local_parent"],
+        kind="nearest",
     )
-    return located.select(
-        "name",
-        "duration_ms",
-        "failed",
-        "is_outermost_call",
-        "host",
-        "call_host",
-        "trace_id",
-        "segment_id",
-    ).join(_invocations(spans), on=["trace_id", "segment_id"], how="inner")
 
 
-def _invocations(spans: pl.DataFrame) -> pl.DataFrame:
-    """One row per function segment: ``trace_id``, ``segment_id``, ``function_name``,
-    ``cold`` (any kind of cold start) and ``invocation_ms``."""
-    return invocations(spans).select(
-        "trace_id",
-        "segment_id",
-        "function_name",
-        "cold",
-        pl.col("duration_ms").alias("invocation_ms"),
+def _host_at(tree: pl.DataFrame, host_rows: pl.Series) -> pl.Expr:
+    """The host named at each of ``host_rows`` (rows from ``_host_rows``, or null)."""
+    # NOTE: such a row names a host, so its ``host`` is set or it is a remote call: its name.
+    return pl.coalesce(tree["host"].gather(host_rows), tree["name"].gather(host_rows))
+
+
+def _invocation_owners(spans: pl.DataFrame, tree: pl.DataFrame) -> pl.DataFrame:
+    """Per invocation, the row of its function segment (``owner_row``) with ``trace_id``,
+    ``segment_id``, ``function_name``, ``cold`` (any kind of cold start) and
+    ``invocation_ms``."""
+    segments = (
+        tree.lazy()
+        .filter(pl.col("kind") == "segment")
+        .select("trace_id", pl.col("id").alias("segment_id"), pl.col("row").alias("owner_row"))
+    )
+    return (
+        invocations(spans)
+        .lazy()
+        .select(
+            "trace_id",
+            "segment_id",
+            "function_name",
+            "cold",
+            pl.col("duration_ms").alias("invocation_ms"),
+        )
+        .join(segments, on=["trace_id", "segment_id"], how="inner")
+        .collect()
     )
 
 

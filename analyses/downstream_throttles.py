@@ -6,6 +6,7 @@ import polars as pl
 
 from analyses._calls import span_tree
 from analyses._output import check_inputs, shaped
+from analyses._tree import first_rows, ids_repeat
 from analyses.invocations import INVOKE_OPERATIONS, is_throttled
 from tracelens.schema import UTC_US, empty_frame
 
@@ -15,6 +16,23 @@ DOWNSTREAM_CAUSE = "downstream_api_limit"
 THROTTLING_EXCEPTIONS = (
     r"(ProvisionedThroughputExceeded|Throttling|Throttled|TooManyRequests|RequestThrottled"
     r"|SlowDown|RequestLimitExceeded)(Exception)?$"
+)
+
+# The span columns a downstream call reads.
+_CALL_COLUMNS = (
+    "trace_id",
+    "name",
+    "namespace",
+    "start_time",
+    "aws_operation",
+    "aws_resource",
+    "function_name",
+    "host",
+    "http_method",
+    "http_status",
+    "aws_retries",
+    "throttle",
+    "exception_type",
 )
 
 DOWNSTREAM_THROTTLE_SCHEMA: dict[str, pl.DataType] = {
@@ -48,16 +66,29 @@ def downstream_calls(spans: pl.DataFrame) -> pl.DataFrame:
         start_time, retries, throttled, exception_type.
     """
     # NOTE: the tree only locates the outermost calls and their owners; every other column is
-    # read from ``spans`` so this does not depend on which columns the tree carries.
+    # read from ``spans`` so this does not depend on which columns the tree carries. A call's
+    # attributes are those of the first span with its (trace_id, id), as a deduplicating join
+    # would give; unless ids repeat, that is the call's own row.
     check_inputs(spans=spans)
     tree = span_tree(spans)
-    outermost = (
-        tree.with_columns(pl.col("name").gather(pl.col("owner_row")).alias("source"))
-        .filter(pl.col("is_call") & (pl.col("call_row") == pl.col("row")))
-        .select("trace_id", "id", "source")
-    )
-    rows = spans.unique(["trace_id", "id"], keep="first").join(
-        outermost, on=["trace_id", "id"], how="inner"
+    outermost = tree.select(
+        (
+            pl.col("is_call")
+            & (pl.col("call_row") == pl.col("row"))
+            & pl.col("trace_id").is_not_null()
+            & pl.col("id").is_not_null()
+        ).alias("outermost")
+    ).to_series()
+    call_rows = outermost.arg_true()
+    columns = spans.select(_CALL_COLUMNS)
+    if ids_repeat(spans):
+        columns = columns.select(pl.all().gather(first_rows(spans, call_rows)))
+    else:
+        # NOTE: filtering shares the strings' bytes with ``spans``; gathering rows out of its
+        # many chunks would copy them.
+        columns = columns.filter(outermost)
+    rows = columns.with_columns(
+        tree["name"].gather(tree["owner_row"].gather(call_rows)).alias("source")
     )
     throttled = is_throttled() | pl.col("exception_type").str.contains(
         THROTTLING_EXCEPTIONS

@@ -27,6 +27,7 @@ from __future__ import annotations
 import polars as pl
 
 from analyses._output import check_inputs, shaped
+from analyses.memo import memoized
 from tracelens.schema import UTC_US, empty_frame
 
 FUNCTION_ORIGIN = "AWS::Lambda::Function"
@@ -61,18 +62,23 @@ def _ms_between(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
 
 def function_segments(spans: pl.DataFrame) -> pl.DataFrame:
     """The ``AWS::Lambda::Function`` segments of ``spans`` (execution views)."""
-    return spans.filter(
-        (pl.col("kind") == "segment")
-        & (pl.col("origin") == FUNCTION_ORIGIN)
-        & ~pl.col("inferred").fill_null(value=False)
-    )
+    return spans.filter(is_segment_of(FUNCTION_ORIGIN))
 
 
 def service_segments(spans: pl.DataFrame) -> pl.DataFrame:
     """The ``AWS::Lambda`` segments of ``spans`` (the Lambda service's view of a request)."""
-    return spans.filter(
+    return spans.filter(is_segment_of(SERVICE_ORIGIN))
+
+
+def is_segment_of(origin: str) -> pl.Expr:
+    """A non-inferred segment with the given ``origin``.
+
+    Filtering a narrow selection (or a lazy frame) with this copies only the columns needed,
+    where ``function_segments``/``service_segments`` copy every span column.
+    """
+    return (
         (pl.col("kind") == "segment")
-        & (pl.col("origin") == SERVICE_ORIGIN)
+        & (pl.col("origin") == origin)
         & ~pl.col("inferred").fill_null(value=False)
     )
 
@@ -86,7 +92,7 @@ def is_throttled() -> pl.Expr:
     )
 
 
-def _init_phases(spans: pl.DataFrame) -> pl.DataFrame:
+def _init_phases(spans: pl.LazyFrame) -> pl.LazyFrame:
     """Per function segment: the init (or restore) duration and end time."""
     phases = spans.filter(
         (pl.col("kind") == "subsegment") & pl.col("name").is_in([INIT_NAME, RESTORE_NAME])
@@ -110,6 +116,7 @@ def _init_phases(spans: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@memoized
 def invocations(
     spans: pl.DataFrame, *, provisioned_gap_ms: float = DEFAULT_PROVISIONED_GAP_MS
 ) -> pl.DataFrame:
@@ -130,10 +137,10 @@ def invocations(
         and its ``AWS::Lambda`` parent; in-progress executions have null end and duration.
     """
     check_inputs(spans=spans)
-    functions = function_segments(spans)
-    if functions.is_empty():
-        return empty_frame(INVOCATION_SCHEMA)
-    service = service_segments(spans).select(
+    # NOTE: one lazy query, so that only the columns used are copied out of ``spans``.
+    source = spans.lazy()
+    functions = source.filter(is_segment_of(FUNCTION_ORIGIN))
+    service = source.filter(is_segment_of(SERVICE_ORIGIN)).select(
         "trace_id",
         pl.col("id").alias("parent_id"),
         pl.col("aws_request_id").alias("svc_request_id"),
@@ -141,11 +148,15 @@ def invocations(
         pl.col("fault").alias("svc_fault"),
         pl.col("throttle").alias("svc_throttle"),
     )
-    joined = functions.join(service, on=["trace_id", "parent_id"], how="left").join(
-        _init_phases(spans),
+    # NOTE: executions keep the spans' order, so that ties in the final sort do too.
+    joined = functions.join(
+        service, on=["trace_id", "parent_id"], how="left", maintain_order="left"
+    ).join(
+        _init_phases(source),
         left_on=["trace_id", "id"],
         right_on=["trace_id", "fn_id"],
         how="left",
+        maintain_order="left",
     )
     init_gap = _ms_between(pl.col("start_time"), pl.col("init_end"))
     cold_kind = (
@@ -177,4 +188,9 @@ def invocations(
         either("fault", "svc_fault"),
         either("throttle", "svc_throttle"),
     )
-    return shaped(frame, INVOCATION_SCHEMA).sort("start_time", "trace_id", "segment_id")
+    executions = frame.collect()
+    if executions.is_empty():
+        return empty_frame(INVOCATION_SCHEMA)
+    return shaped(executions, INVOCATION_SCHEMA).sort(
+        "start_time", "trace_id", "segment_id", maintain_order=True
+    )

@@ -73,21 +73,7 @@ def service_map_edges(spans: pl.DataFrame) -> pl.DataFrame:
         fault and throttle, and latency percentiles (linear interpolation) in ms.
     """
     require_columns(spans, SPAN_SCHEMA, what="spans")
-    hops = _hops(spans)
-    edges = hops.group_by(["source", "source_type", "target", "target_type"]).agg(
-        pl.len().cast(pl.Int64).alias("calls"),
-        flag_count("error").alias("errors"),
-        flag_count("fault").alias("faults"),
-        flag_count("throttle").alias("throttles"),
-        quantile_ms("duration_ms", 0.50).alias("p50_ms"),
-        quantile_ms("duration_ms", 0.95).alias("p95_ms"),
-        quantile_ms("duration_ms", 0.99).alias("p99_ms"),
-    )
-    return (
-        edges.select(EDGE_SCHEMA.keys())
-        .cast(pl.Schema(EDGE_SCHEMA))
-        .sort(["source_type", "source", "target_type", "target"])
-    )
+    return _edges(_hops(spans))
 
 
 def service_map_nodes(spans: pl.DataFrame) -> pl.DataFrame:
@@ -104,7 +90,35 @@ def service_map_nodes(spans: pl.DataFrame) -> pl.DataFrame:
     """
     require_columns(spans, SPAN_SCHEMA, what="spans")
     tree = span_tree(spans)
+    return _nodes(tree, _hops_from_tree(tree))
+
+
+def service_map_nodes_and_edges(spans: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(service_map_nodes(spans), service_map_edges(spans))``, finding the hops once."""
+    require_columns(spans, SPAN_SCHEMA, what="spans")
+    tree = span_tree(spans)
     hops = _hops_from_tree(tree)
+    return _nodes(tree, hops), _edges(hops)
+
+
+def _edges(hops: pl.DataFrame) -> pl.DataFrame:
+    edges = hops.group_by(["source", "source_type", "target", "target_type"]).agg(
+        pl.len().cast(pl.Int64).alias("calls"),
+        flag_count("error").alias("errors"),
+        flag_count("fault").alias("faults"),
+        flag_count("throttle").alias("throttles"),
+        quantile_ms("duration_ms", 0.50).alias("p50_ms"),
+        quantile_ms("duration_ms", 0.95).alias("p95_ms"),
+        quantile_ms("duration_ms", 0.99).alias("p99_ms"),
+    )
+    return (
+        edges.select(EDGE_SCHEMA.keys())
+        .cast(pl.Schema(EDGE_SCHEMA))
+        .sort(["source_type", "source", "target_type", "target"])
+    )
+
+
+def _nodes(tree: pl.DataFrame, hops: pl.DataFrame) -> pl.DataFrame:
     segments = (
         tree.select(
             "name",

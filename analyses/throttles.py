@@ -44,11 +44,13 @@ from analyses.downstream_throttles import (
     downstream_throttles,
 )
 from analyses.invocations import (
+    FUNCTION_ORIGIN,
     INVOKE_OPERATIONS,
-    function_segments,
+    SERVICE_ORIGIN,
+    is_segment_of,
     is_throttled,
-    service_segments,
 )
+from analyses.memo import memoized
 from analyses.throttle_causes import CauseSettings, with_causes
 from tracelens.schema import UTC_US, empty_frame
 
@@ -83,19 +85,26 @@ THROTTLE_TIMELINE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _owner_names(spans: pl.DataFrame) -> pl.DataFrame:
-    """Segment id -> its name, to name the service owning a subsegment."""
-    return spans.filter(pl.col("kind") == "segment").select(
-        "trace_id", pl.col("id").alias("owner_id"), pl.col("name").alias("owner_name")
+def _owner_names(spans: pl.DataFrame, owner_ids: pl.Series) -> pl.LazyFrame:
+    """Segment id -> its name, for the segments in ``owner_ids`` (the services owning some
+    subsegments): looking up only those keeps the join small."""
+    return (
+        spans.lazy()
+        .filter(
+            (pl.col("kind") == "segment") & pl.col("id").is_in(owner_ids.drop_nulls().implode())
+        )
+        .select("trace_id", pl.col("id").alias("owner_id"), pl.col("name").alias("owner_name"))
     )
 
 
 def _refusals(spans: pl.DataFrame) -> pl.DataFrame:
     """Throttled ``AWS::Lambda`` segments that have no function segment under them."""
-    ran = function_segments(spans).select("trace_id", pl.col("parent_id").alias("id"))
+    source = spans.lazy()
+    ran = source.filter(is_segment_of(FUNCTION_ORIGIN)).select(
+        "trace_id", pl.col("parent_id").alias("id")
+    )
     return (
-        service_segments(spans)
-        .filter(is_throttled())
+        source.filter(is_segment_of(SERVICE_ORIGIN) & is_throttled())
         .join(ran, on=["trace_id", "id"], how="anti")
         .select(
             "trace_id",
@@ -104,33 +113,51 @@ def _refusals(spans: pl.DataFrame) -> pl.DataFrame:
             pl.col("start_time").alias("time"),
             pl.col("exception_message").alias("message"),
         )
+        .collect()
     )
 
 
 def _invoke_calls(spans: pl.DataFrame) -> pl.DataFrame:
     """Callers' Invoke subsegments, with the service that owns each."""
-    return (
-        spans.filter(
+    calls = (
+        spans.lazy()
+        .filter(
             (pl.col("kind") == "subsegment")
             & pl.col("aws_operation").is_in(INVOKE_OPERATIONS)
             & pl.col("function_name").is_not_null()
         )
-        .join(
-            _owner_names(spans),
-            left_on=["trace_id", "segment_id"],
-            right_on=["trace_id", "owner_id"],
-            how="left",
-        )
         .select(
             "trace_id",
+            "segment_id",
             pl.col("id").alias("call_id"),
             pl.col("function_name").alias("target"),
-            pl.col("owner_name").fill_null("unknown").alias("source"),
             pl.col("start_time").alias("time"),
             is_throttled().alias("call_throttled"),
             pl.col("aws_retries").fill_null(0).cast(pl.Int64).alias("retries"),
             pl.col("exception_message").alias("message"),
         )
+        .collect()
+    )
+    return (
+        calls.lazy()
+        .join(
+            _owner_names(spans, calls["segment_id"]),
+            left_on=["trace_id", "segment_id"],
+            right_on=["trace_id", "owner_id"],
+            how="left",
+            maintain_order="left",
+        )
+        .select(
+            "trace_id",
+            "call_id",
+            "target",
+            pl.col("owner_name").fill_null("unknown").alias("source"),
+            "time",
+            "call_throttled",
+            "retries",
+            "message",
+        )
+        .collect()
     )
 
 
@@ -164,13 +191,28 @@ def _uncalled_attempts(
         on=["trace_id", "parent_id"],
         how="anti",
     )
-    parents = spans.select(
-        "trace_id",
-        pl.col("id").alias("parent_id"),
-        pl.when(pl.col("kind") == "segment").then("id").otherwise("segment_id").alias("owner_id"),
+    parents = (
+        spans.lazy()
+        .filter(pl.col("id").is_in(orphans["parent_id"].drop_nulls().implode()))
+        .select(
+            "trace_id",
+            pl.col("id").alias("parent_id"),
+            pl.when(pl.col("kind") == "segment")
+            .then("id")
+            .otherwise("segment_id")
+            .alias("owner_id"),
+        )
+        .collect()
     )
-    named = orphans.join(parents, on=["trace_id", "parent_id"], how="left").join(
-        _owner_names(spans), on=["trace_id", "owner_id"], how="left"
+    named = (
+        orphans.lazy()
+        .join(parents.lazy(), on=["trace_id", "parent_id"], how="left", maintain_order="left")
+        .join(
+            _owner_names(spans, parents["owner_id"]),
+            on=["trace_id", "owner_id"],
+            how="left",
+            maintain_order="left",
+        )
     )
     source = (
         pl.when(pl.col("parent_id").is_null())
@@ -186,9 +228,10 @@ def _uncalled_attempts(
         pl.lit(value=False).alias("recovered"),
         "time",
         "message",
-    )
+    ).collect()
 
 
+@memoized
 def throttled_attempts(spans: pl.DataFrame) -> pl.DataFrame:
     """One row per throttled call (or untraced refused request), with its attempt count.
 

@@ -11,18 +11,14 @@ from dataclasses import dataclass
 import networkx as nx
 import polars as pl
 
-from analyses.bottlenecks import bottlenecks, critical_path
+from analyses.bottlenecks import critical_path_and_bottlenecks
 from analyses.cold_starts import cold_starts
-from analyses.dns import connection_setup, dns_lookups
+from analyses.dns import dns_and_connection_setup
 from analyses.findings import findings
 from analyses.functions import function_table
 from analyses.invocations import invocations
-from analyses.service_map import (
-    build_service_map,
-    find_cycles,
-    service_map_edges,
-    service_map_nodes,
-)
+from analyses.memo import shared_intermediates
+from analyses.service_map import build_service_map, find_cycles, service_map_nodes_and_edges
 from analyses.throttles import downstream_throttles, invocation_throttles, throttle_timeline
 from tracelens.inputs import Inputs
 
@@ -51,26 +47,33 @@ class AnalysisResult:
 
 def run_analysis(inputs: Inputs) -> AnalysisResult:
     """Every analysis over ``inputs``; side inputs that were not given are passed as None."""
+    # NOTE: the analyses share intermediate frames (span tree, invocations, throttled attempts,
+    # cold starts); inside this block each is computed once, and released at its end.
+    with shared_intermediates():
+        return _analyze(inputs)
+
+
+def _analyze(inputs: Inputs) -> AnalysisResult:
     spans = inputs.traces.spans
     reports = inputs.logs.reports if inputs.logs is not None else None
     metrics = inputs.metrics
     config = inputs.functions.functions if inputs.functions is not None else None
     account_limit = inputs.functions.account_concurrency_limit if inputs.functions else None
 
+    # NOTE: the analyses that need no span tree come first and those walking the critical
+    # path last: the tree is built once, and the larger frames live as briefly as possible.
     invocation_rows = invocations(spans)
     cold = cold_starts(spans, reports=reports)
     throttled = invocation_throttles(
         spans, metrics=metrics, functions=config, account_concurrency_limit=account_limit
     )
-    downstream = downstream_throttles(spans)
-    dns = dns_lookups(spans, functions=config)
-    connections = connection_setup(spans)
-    path = critical_path(spans)
-    slow = bottlenecks(spans)
-    nodes, edges = service_map_nodes(spans), service_map_edges(spans)
-    graph = build_service_map(nodes, edges)
-    cycles = find_cycles(graph)
     table = function_table(spans, reports=reports, functions=config)
+    downstream = downstream_throttles(spans)
+    timeline = throttle_timeline(spans, metrics=metrics)
+    dns, connections = dns_and_connection_setup(spans, functions=config)
+    nodes, edges = service_map_nodes_and_edges(spans)
+    graph = build_service_map(nodes, edges)
+    path, slow = critical_path_and_bottlenecks(spans)
     return AnalysisResult(
         inputs=inputs,
         invocations=invocation_rows,
@@ -78,7 +81,7 @@ def run_analysis(inputs: Inputs) -> AnalysisResult:
         cold_starts=cold,
         invocation_throttles=throttled,
         downstream_throttles=downstream,
-        throttle_timeline=throttle_timeline(spans, metrics=metrics),
+        throttle_timeline=timeline,
         dns=dns,
         connection_setup=connections,
         critical_path=path,
@@ -86,7 +89,7 @@ def run_analysis(inputs: Inputs) -> AnalysisResult:
         service_nodes=nodes,
         service_edges=edges,
         service_graph=graph,
-        cycles=cycles,
+        cycles=find_cycles(graph),
         findings=findings(
             functions=table,
             cold_starts=cold,

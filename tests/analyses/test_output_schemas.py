@@ -63,7 +63,9 @@ def test_sample_output_matches_declared_schema(sample_result: AnalysisResult, fi
 
 
 @pytest.mark.parametrize("field", sorted(DECLARED))
-def test_empty_input_gives_empty_frames_with_the_schema(empty_result: AnalysisResult, field: str) -> None:
+def test_empty_input_gives_empty_frames_with_the_schema(
+    empty_result: AnalysisResult, field: str
+) -> None:
     frame: pl.DataFrame = getattr(empty_result, field)
     assert dict(frame.schema) == DECLARED[field]
     assert frame.height == 0
