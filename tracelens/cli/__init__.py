@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tracelens import __version__
+from tracelens.cli import _allocator  # noqa: F401  (before anything imports polars)
 from tracelens.cli.agent import agent
 from tracelens.cli.analyze import analyze
 from tracelens.cli.collect import collect

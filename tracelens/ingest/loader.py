@@ -36,8 +36,9 @@ class TraceInput:
 
     @property
     def in_progress(self) -> int:
-        roots = self.spans.filter(pl.col("depth") == 0)
-        return int(roots.get_column("in_progress").sum()) if roots.height else 0
+        # NOTE: select before filtering: filtering the whole frame copies every column.
+        count = self.spans.select(pl.col("in_progress").filter(pl.col("depth") == 0).sum())
+        return int(count.item() or 0)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from tracelens.ingest.rejections import RejectionLog
 from tracelens.ingest.segment_model import Node, convert_node
 from tracelens.schema import SPAN_SCHEMA, UTC_US, empty_frame
 
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 100_000
 
 _ROW_SCHEMA: dict[str, pl.DataType] = {
     **{name: SPAN_SCHEMA[name] for name in ROW_FIELDS if name in SPAN_SCHEMA},
@@ -154,46 +154,71 @@ class SpanBuilder:
         accepted = self.accepted
         if not frames:
             return SpanTable(empty_frame(SPAN_SCHEMA), accepted, 0)
-        spans, unique = _deduplicate(pl.concat(frames, rechunk=False))
-        spans = _attach_independent_subsegments(spans)
-        return SpanTable(spans.select(list(SPAN_SCHEMA)), accepted, accepted - unique)
+        unique = _deduplicate(frames)
+        _attach_independent_subsegments(frames)
+        columns = list(SPAN_SCHEMA)
+        spans = pl.concat([frame.select(columns) for frame in frames], rechunk=False)
+        return SpanTable(spans, accepted, accepted - unique)
 
 
-def _deduplicate(spans: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """Keep one copy of each document: a completed one over an in-progress one, else the first."""
-    roots = spans.filter(pl.col("depth") == 0).select("trace_id", "id", "in_progress", "doc_index")
-    winners = roots.sort("in_progress", "doc_index").unique(["trace_id", "id"], keep="first")
-    if winners.height == roots.height:
-        return spans, roots.height
-    return spans.join(winners.select("doc_index"), on="doc_index", how="semi"), winners.height
+# NOTE: the two passes below rewrite the chunk frames one at a time, in place in the list, so
+# at most one chunk is held twice: rewriting the concatenated frame would hold all of it twice.
 
 
-def _attach_independent_subsegments(spans: pl.DataFrame) -> pl.DataFrame:
-    """Give rows of independent subsegment documents the segment that owns their parent."""
-    independent = spans.filter((pl.col("depth") == 0) & (pl.col("kind") == "subsegment"))
-    if independent.is_empty():
-        return spans
-    owners = independent.select("trace_id", "id", "parent_id").join(
-        spans.select(
-            "trace_id",
-            pl.col("id").alias("parent_id"),
-            pl.col("segment_id").alias("owner_id"),
-            (pl.col("depth") + 1).alias("depth_offset"),
-        ).unique(["trace_id", "parent_id"]),
-        on=["trace_id", "parent_id"],
-        how="inner",
+def _deduplicate(frames: list[pl.DataFrame]) -> int:
+    """Keep one copy of each document: a completed one over an in-progress one, else the first.
+
+    Returns the number of unique documents.
+    """
+    roots = pl.concat(
+        [
+            frame.filter(pl.col("depth") == 0).select("trace_id", "id", "in_progress", "doc_index")
+            for frame in frames
+        ]
     )
-    mapping = owners.select(
+    winners = roots.sort("in_progress", "doc_index").unique(["trace_id", "id"], keep="first")
+    if winners.height < roots.height:
+        keep = winners.select("doc_index")
+        for index, frame in enumerate(frames):
+            frames[index] = frame.join(keep, on="doc_index", how="semi")
+    return winners.height
+
+
+def _attach_independent_subsegments(frames: list[pl.DataFrame]) -> None:
+    """Give rows of independent subsegment documents the segment that owns their parent."""
+    independent = pl.concat(
+        [
+            frame.filter((pl.col("depth") == 0) & (pl.col("kind") == "subsegment"))
+            .select("trace_id", "id", "parent_id")
+            for frame in frames
+        ]
+    )
+    if independent.is_empty():
+        return
+    parents = independent.select("trace_id", "parent_id").unique()
+    candidates = pl.concat(
+        [
+            frame.select(
+                "trace_id",
+                pl.col("id").alias("parent_id"),
+                pl.col("segment_id").alias("owner_id"),
+                (pl.col("depth") + 1).alias("depth_offset"),
+            ).join(parents, on=["trace_id", "parent_id"], how="semi")
+            for frame in frames
+        ]
+    ).unique(["trace_id", "parent_id"])
+    mapping = independent.join(candidates, on=["trace_id", "parent_id"], how="inner").select(
         "trace_id", pl.col("id").alias("segment_id"), "owner_id", "depth_offset"
     )
-    return (
-        spans.join(mapping, on=["trace_id", "segment_id"], how="left")
-        .with_columns(
-            segment_id=pl.coalesce("owner_id", "segment_id"),
-            depth=(pl.col("depth") + pl.col("depth_offset").fill_null(0)).cast(pl.Int16),
+    for index, frame in enumerate(frames):
+        frames[index] = (
+            frame.join(mapping, on=["trace_id", "segment_id"], how="left")
+            .with_columns(
+                segment_id=pl.coalesce("owner_id", "segment_id"),
+                depth=(pl.col("depth") + pl.col("depth_offset").fill_null(0)).cast(pl.Int16),
+            )
+            .drop("owner_id", "depth_offset")
         )
-        .drop("owner_id", "depth_offset")
-    )
 
 
 def normalize_documents(
