@@ -51,7 +51,10 @@ def read_part(backend: Backend, key: str, table: Table) -> pl.DataFrame:
     location = backend.location(key)
     data = backend.read_bytes(key)
     try:
-        frame = pl.read_parquet(io.BytesIO(data))
+        # NOTE: the bytes themselves, not io.BytesIO(data): polars leaks a small object on
+        # every read from a file-like object, which a long-running agent rewriting its
+        # report over thousands of parts accumulates (benchmarks/soak_agent.py).
+        frame = pl.read_parquet(data)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         raise CorruptFileError(location, f"not a readable Parquet file ({exc})") from exc
     schema = table.stored_schema
