@@ -10,7 +10,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 FORBIDDEN = {
-    "analyses": {"boto3", "botocore", "plotly", "collectors", "tracelens.report", "tracelens.store", "tracelens.cli"},
+    "analyses": {
+        "boto3",
+        "botocore",
+        "plotly",
+        "collectors",
+        "tracelens.report",
+        "tracelens.store",
+        "tracelens.cli",
+    },
     "collectors": {"plotly", "analyses", "tracelens.report", "tracelens.store"},
     "tracelens/report": {"boto3", "botocore", "collectors"},
 }
@@ -38,7 +46,14 @@ def test_layers_import_only_downstream(package: str) -> None:
 
 
 def test_analyses_do_no_io_and_read_no_clock() -> None:
-    suspicious = ("open(", "datetime.now", "time.time", "read_parquet", "write_parquet", "import requests")
+    suspicious = (
+        "open(",
+        "datetime.now",
+        "time.time",
+        "read_parquet",
+        "write_parquet",
+        "import requests",
+    )
     for path in sorted((ROOT / "analyses").rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         for needle in suspicious:

@@ -68,9 +68,16 @@ def test_nested_subsegments_are_flattened_with_parent_owner_and_depth() -> None:
                 "namespace": "remote",
                 "start_time": 1762828480.2,
                 "end_time": 1762828480.3,
-                "http": {"request": {"url": "https://API.example.com:8443/v1?q=1", "method": "GET"}},
+                "http": {
+                    "request": {"url": "https://API.example.com:8443/v1?q=1", "method": "GET"}
+                },
                 "subsegments": [
-                    {"id": "c" * 16, "name": "dns", "start_time": 1762828480.2, "end_time": 1762828480.21}
+                    {
+                        "id": "c" * 16,
+                        "name": "dns",
+                        "start_time": 1762828480.2,
+                        "end_time": 1762828480.21,
+                    }
                 ],
             }
         ]
@@ -98,7 +105,11 @@ def test_aws_fields_cause_and_annotations() -> None:
                 "error": True,
                 "http": {"response": {"status": "400"}},
                 "aws": {"operation": "GetItem", "table_name": "orders", "retries": 3},
-                "cause": {"exceptions": [{"type": "ProvisionedThroughputExceededException", "message": "Rate"}]},
+                "cause": {
+                    "exceptions": [
+                        {"type": "ProvisionedThroughputExceededException", "message": "Rate"}
+                    ]
+                },
             },
             {
                 "id": "c" * 16,
@@ -106,7 +117,10 @@ def test_aws_fields_cause_and_annotations() -> None:
                 "namespace": "aws",
                 "start_time": 1762828480.2,
                 "end_time": 1762828480.3,
-                "aws": {"operation": "Invoke", "function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:payments:live"},
+                "aws": {
+                    "operation": "Invoke",
+                    "function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:payments:live",
+                },
                 "cause": "0123456789abcdef",
             },
         ],
@@ -114,7 +128,11 @@ def test_aws_fields_cause_and_annotations() -> None:
     spans = normalize_documents([doc]).sort("id")
     root, dynamo, invoke = spans.iter_rows(named=True)
     assert orjson.loads(root["annotations"]) == {"note": "<b>café</b>"}
-    assert (dynamo["aws_operation"], dynamo["aws_resource"], dynamo["aws_retries"]) == ("GetItem", "orders", 3)
+    assert (dynamo["aws_operation"], dynamo["aws_resource"], dynamo["aws_retries"]) == (
+        "GetItem",
+        "orders",
+        3,
+    )
     assert dynamo["http_status"] == 400 and dynamo["throttle"] and dynamo["exception_count"] == 1
     assert dynamo["exception_type"] == "ProvisionedThroughputExceededException"
     assert invoke["function_name"] == "payments"
@@ -125,10 +143,16 @@ def test_every_format_is_detected_by_content(tmp_path: Path) -> None:
     docs = [segment(f"{i:016x}", trace_id=TRACE if i < 3 else OTHER_TRACE) for i in range(6)]
     write(tmp_path / "page.txt", orjson.dumps(batch_page(docs[:2])))
     header = b'{"format": "json", "version": 1}\n'
-    write(tmp_path / "daemon.json", header + orjson.dumps(docs[2]) + b"\n" + orjson.dumps(docs[3]) + b"\n")
+    write(
+        tmp_path / "daemon.json",
+        header + orjson.dumps(docs[2]) + b"\n" + orjson.dumps(docs[3]) + b"\n",
+    )
     write(tmp_path / "array.ndjson", orjson.dumps([docs[4]], option=orjson.OPT_INDENT_2))
     (tmp_path / "nested").mkdir()
-    write(tmp_path / "nested" / "one.gz", gzip.compress(orjson.dumps(docs[5], option=orjson.OPT_INDENT_2)))
+    write(
+        tmp_path / "nested" / "one.gz",
+        gzip.compress(orjson.dumps(docs[5], option=orjson.OPT_INDENT_2)),
+    )
     loaded = load_traces([tmp_path])
     assert loaded.rejections.count == 0
     assert (loaded.segments, loaded.traces, loaded.sources) == (6, 2, 4)
@@ -148,7 +172,9 @@ def test_duplicates_count_once_and_completed_supersedes_in_progress(tmp_path: Pa
     write(tmp_path / "b.json", orjson.dumps(batch_page([complete, segment("e" * 16)])))
     loaded = load_traces([tmp_path])
     assert (loaded.documents, loaded.segments, loaded.duplicates) == (4, 2, 2)
-    assert loaded.spans.filter(pl.col("id") == "d" * 16).get_column("in_progress").to_list() == [False]
+    assert loaded.spans.filter(pl.col("id") == "d" * 16).get_column("in_progress").to_list() == [
+        False
+    ]
 
 
 def test_in_progress_document_alone_is_kept_without_end() -> None:
@@ -159,7 +185,11 @@ def test_in_progress_document_alone_is_kept_without_end() -> None:
 
 
 def test_independent_subsegment_joins_its_owning_segment() -> None:
-    parent = segment(subsegments=[{"id": "b" * 16, "name": "work", "start_time": 1762828480.2, "end_time": 1762828480.3}])
+    parent = segment(
+        subsegments=[
+            {"id": "b" * 16, "name": "work", "start_time": 1762828480.2, "end_time": 1762828480.3}
+        ]
+    )
     independent = {
         "type": "subsegment",
         "trace_id": TRACE,
@@ -169,7 +199,9 @@ def test_independent_subsegment_joins_its_owning_segment() -> None:
         "namespace": "remote",
         "start_time": 1762828480.21,
         "end_time": 1762828480.29,
-        "subsegments": [{"id": "f" * 16, "name": "dns", "start_time": 1762828480.21, "end_time": 1762828480.22}],
+        "subsegments": [
+            {"id": "f" * 16, "name": "dns", "start_time": 1762828480.21, "end_time": 1762828480.22}
+        ],
     }
     spans = normalize_documents([independent, parent])
     rows = {r["id"]: r for r in spans.iter_rows(named=True)}
@@ -179,23 +211,62 @@ def test_independent_subsegment_joins_its_owning_segment() -> None:
 
 
 def test_unicode_html_and_unknown_fields_survive() -> None:
-    doc = segment(name="</script><img src=x onerror=alert(1)> – 東京", extra={"anything": [1, 2]}, service={"v": 1})
-    assert normalize_documents([doc]).item(0, "name") == "</script><img src=x onerror=alert(1)> – 東京"
+    doc = segment(
+        name="</script><img src=x onerror=alert(1)> – 東京",
+        extra={"anything": [1, 2]},
+        service={"v": 1},
+    )
+    assert (
+        normalize_documents([doc]).item(0, "name") == "</script><img src=x onerror=alert(1)> – 東京"
+    )
 
 
 BAD_LINES = [
-    (b'{"trace_id": "%s", "id": "1111111111111111", "name": "x", "start_time": NaN, "end_time": 1}', "invalid JSON"),
-    (b'{"trace_id": "%s", "id": "2222222222222222", "name": "x", "start_time": Infinity, "end_time": 1}', "invalid JSON"),
-    (b'{"trace_id": "%s", "id": "3333333333333333", "name": "x", "start_time": 1, "end_time": 2,}', "invalid JSON"),
+    (
+        b'{"trace_id": "%s", "id": "1111111111111111", "name": "x", "start_time": NaN, "end_time": 1}',
+        "invalid JSON",
+    ),
+    (
+        b'{"trace_id": "%s", "id": "2222222222222222", "name": "x", "start_time": Infinity, "end_time": 1}',
+        "invalid JSON",
+    ),
+    (
+        b'{"trace_id": "%s", "id": "3333333333333333", "name": "x", "start_time": 1, "end_time": 2,}',
+        "invalid JSON",
+    ),
     (b'{"trace_id": "%s", "id": "4444444444444444", "name": "x", "start_ti', "invalid JSON"),
-    (b'{"trace_id": "%s", "name": "x", "start_time": 1, "end_time": 2}', "missing required field: `id`"),
-    (b'{"trace_id": "%s", "id": "5555555555555555", "start_time": 1, "end_time": 2}', "missing required field: `name`"),
-    (b'{"trace_id": "%s", "id": "6666666666666666", "name": "x", "end_time": 2}', "missing required field: `start_time`"),
-    (b'{"id": "7777777777777777", "name": "x", "start_time": 1, "end_time": 2}', "missing required field: trace_id"),
-    (b'{"trace_id": "%s", "id": "8888888888888888", "name": 5, "start_time": 1, "end_time": 2}', "wrong type"),
-    (b'{"trace_id": "%s", "id": "9999999999999999", "name": "x", "start_time": "1", "end_time": 2}', "wrong type"),
-    (b'{"trace_id": "%s", "id": "not-hex", "name": "x", "start_time": 1, "end_time": 2}', "invalid id: not-hex"),
-    (b'{"trace_id": "%s", "id": "aaaaaaaaaaaaaaa0", "name": "x", "start_time": 1}', "missing required field: end_time"),
+    (
+        b'{"trace_id": "%s", "name": "x", "start_time": 1, "end_time": 2}',
+        "missing required field: `id`",
+    ),
+    (
+        b'{"trace_id": "%s", "id": "5555555555555555", "start_time": 1, "end_time": 2}',
+        "missing required field: `name`",
+    ),
+    (
+        b'{"trace_id": "%s", "id": "6666666666666666", "name": "x", "end_time": 2}',
+        "missing required field: `start_time`",
+    ),
+    (
+        b'{"id": "7777777777777777", "name": "x", "start_time": 1, "end_time": 2}',
+        "missing required field: trace_id",
+    ),
+    (
+        b'{"trace_id": "%s", "id": "8888888888888888", "name": 5, "start_time": 1, "end_time": 2}',
+        "wrong type",
+    ),
+    (
+        b'{"trace_id": "%s", "id": "9999999999999999", "name": "x", "start_time": "1", "end_time": 2}',
+        "wrong type",
+    ),
+    (
+        b'{"trace_id": "%s", "id": "not-hex", "name": "x", "start_time": 1, "end_time": 2}',
+        "invalid id: not-hex",
+    ),
+    (
+        b'{"trace_id": "%s", "id": "aaaaaaaaaaaaaaa0", "name": "x", "start_time": 1}',
+        "missing required field: end_time",
+    ),
     (
         b'{"trace_id": "%s", "id": "bbbbbbbbbbbbbbb0", "name": "x", "start_time": 1, "end_time": 2,'
         b' "subsegments": [{"id": "cccccccccccccc00", "start_time": 1, "end_time": 2}]}',
@@ -231,14 +302,18 @@ def test_truncated_file_is_one_clear_rejection(tmp_path: Path) -> None:
 
 def test_bad_document_inside_a_batch_page_names_trace_and_segment(tmp_path: Path) -> None:
     page = batch_page([segment(), segment("b" * 16)])
-    page["Traces"][0]["Segments"][1]["Document"] = '{"id": "bbbbbbbbbbbbbbbb", "name": "x", "start_time": NaN}'
+    page["Traces"][0]["Segments"][1]["Document"] = (
+        '{"id": "bbbbbbbbbbbbbbbb", "name": "x", "start_time": NaN}'
+    )
     loaded = load_traces([write(tmp_path / "p.json", orjson.dumps(page))])
     assert loaded.segments == 1
     assert loaded.rejections.listed[0].position == "Traces[0].Segments[1]"
 
 
 def test_unrecognized_json_and_empty_files_are_rejected(tmp_path: Path) -> None:
-    loaded = load_traces([write(tmp_path / "x.json", b'{"hello": 1}'), write(tmp_path / "e.json", b"  \n")])
+    loaded = load_traces(
+        [write(tmp_path / "x.json", b'{"hello": 1}'), write(tmp_path / "e.json", b"  \n")]
+    )
     assert loaded.rejections.count == 2
     assert "unrecognized input" in loaded.rejections.listed[0].reason
     assert "empty input" in loaded.rejections.listed[1].reason

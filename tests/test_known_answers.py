@@ -48,13 +48,18 @@ def test_input_counts(contract: dict[str, Any], truth: dict[str, Any]) -> None:
     documents = truth["documents"]
     assert contract["input"]["documents"] == documents["written"]
     assert contract["input"]["segments"] == documents["unique"]
-    assert contract["input"]["duplicates"] == documents["duplicates"] + documents["in_progress_superseded"]
+    assert (
+        contract["input"]["duplicates"]
+        == documents["duplicates"] + documents["in_progress_superseded"]
+    )
     assert contract["input"]["traces"] == truth["traces"]
     assert contract["input"]["rejected"] == 0
     assert contract["input"]["sources"] == ["traces", "logs", "metrics", "configuration"]
 
 
-def test_functions_invocations_cold_starts_and_throttles(contract: dict[str, Any], truth: dict[str, Any]) -> None:
+def test_functions_invocations_cold_starts_and_throttles(
+    contract: dict[str, Any], truth: dict[str, Any]
+) -> None:
     functions = by_name(contract["functions"])
     assert set(functions) == set(truth["functions"])
     for name, expected in truth["functions"].items():
@@ -67,10 +72,14 @@ def test_functions_invocations_cold_starts_and_throttles(contract: dict[str, Any
         assert got["faults"] == expected["faults"], name
         assert got["timeouts"] == expected["timeouts"], name
         if got["invocations"]:
-            assert got["cold_start_rate"] == pytest.approx(sum(kinds.values()) / expected["invocations"])
+            assert got["cold_start_rate"] == pytest.approx(
+                sum(kinds.values()) / expected["invocations"]
+            )
 
 
-def test_init_percentiles_are_user_facing_only(contract: dict[str, Any], truth: dict[str, Any]) -> None:
+def test_init_percentiles_are_user_facing_only(
+    contract: dict[str, Any], truth: dict[str, Any]
+) -> None:
     functions = by_name(contract["functions"])
     for name, expected in truth["functions"].items():
         user_facing = expected["init_durations_ms"] + expected["restore_durations_ms"]
@@ -87,7 +96,9 @@ def test_init_percentiles_are_user_facing_only(contract: dict[str, Any], truth: 
         assert functions[name]["init_ms"]["max"] < long_init or long_init < 0
 
 
-def test_invocation_throttles_and_their_causes(contract: dict[str, Any], truth: dict[str, Any]) -> None:
+def test_invocation_throttles_and_their_causes(
+    contract: dict[str, Any], truth: dict[str, Any]
+) -> None:
     got = {
         (t["source"], t["target"]): t for t in contract["throttles"] if t["kind"] == "invocation"
     }
@@ -108,7 +119,12 @@ def test_downstream_throttles(contract: dict[str, Any], truth: dict[str, Any]) -
     }
     assert len(got) == len(truth["downstream_throttles"])
     for expected in truth["downstream_throttles"]:
-        key = (expected["function"], expected["service"], expected["resource"], expected["operation"])
+        key = (
+            expected["function"],
+            expected["service"],
+            expected["resource"],
+            expected["operation"],
+        )
         assert got[key]["count"] == expected["count"]
         assert got[key]["cause"] == "downstream_api_limit"
 
@@ -125,7 +141,11 @@ def test_dns_lookups_per_function_and_host(contract: dict[str, Any], truth: dict
         # The generator lists failed lookups apart from cold and warm ones; each happened on
         # one or the other.
         cold = row["cold"]["lookups"]
-        assert len(expected["cold_ms"]) <= cold <= len(expected["cold_ms"]) + len(expected["failed_ms"])
+        assert (
+            len(expected["cold_ms"])
+            <= cold
+            <= len(expected["cold_ms"]) + len(expected["failed_ms"])
+        )
         assert row["cold"]["lookups"] + row["warm"]["lookups"] == len(latencies)
         assert row["vpc_attached"] is expected["vpc"]
 
@@ -134,7 +154,10 @@ def test_the_slow_endpoints_dominant_node(contract: dict[str, Any], truth: dict[
     slow = truth["slow_endpoint"]
     method, path = slow["endpoint"].split(" ", 1)
     rows = [
-        b for b in contract["bottlenecks"] if b["entry"].startswith(slow["stage"]) and method in b["entry"]
+        b
+        for b in contract["bottlenecks"]
+        if b["entry"].startswith(slow["stage"])
+        and method in b["entry"]
         and b["entry"].endswith(path)
     ]
     assert rows, f"no bottleneck rows for {slow['stage']} {slow['endpoint']}"
@@ -143,7 +166,9 @@ def test_the_slow_endpoints_dominant_node(contract: dict[str, Any], truth: dict[
     assert top["slow_share"] == pytest.approx(slow["share"], abs=0.02)
 
 
-def test_service_map_nodes_and_edge_call_counts(contract: dict[str, Any], truth: dict[str, Any]) -> None:
+def test_service_map_nodes_and_edge_call_counts(
+    contract: dict[str, Any], truth: dict[str, Any]
+) -> None:
     nodes = {(n["name"], n["type"]) for n in contract["service_map"]["nodes"]}
     assert nodes == {(n["name"], n["type"]) for n in truth["service_map"]["nodes"]}
     edges = {

@@ -17,7 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_traces"
 TRACE = "1-6912a0c0-0123456789abcdef01234567"
 GOOD = json.dumps(
-    {"trace_id": TRACE, "id": "a" * 16, "name": "svc", "start_time": 1762828480.1, "end_time": 1762828480.2}
+    {
+        "trace_id": TRACE,
+        "id": "a" * 16,
+        "name": "svc",
+        "start_time": 1762828480.1,
+        "end_time": 1762828480.2,
+    }
 )
 
 
@@ -41,7 +47,9 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
 
 def test_strict_names_file_and_position(tmp_path: Path) -> None:
     bad = tmp_path / "bad.ndjson"
-    nan_line = f'{{"trace_id": "{TRACE}", "id": "bbbbbbbbbbbbbbbb", "name": "x", "start_time": NaN}}'
+    nan_line = (
+        f'{{"trace_id": "{TRACE}", "id": "bbbbbbbbbbbbbbbb", "name": "x", "start_time": NaN}}'
+    )
     bad.write_text(f"{GOOD}\n{nan_line}\n")
     lenient = CliRunner().invoke(main, ["analyze", str(bad), "--json", "-q"])
     assert lenient.exit_code == 0
@@ -66,7 +74,9 @@ def test_unreadable_path_is_one_clear_error(tmp_path: Path) -> None:
 
 def test_standard_input_and_out_file(tmp_path: Path) -> None:
     out = tmp_path / "result.json"
-    result = CliRunner().invoke(main, ["analyze", "-", "--json", "--out", str(out), "-q"], input=GOOD)
+    result = CliRunner().invoke(
+        main, ["analyze", "-", "--json", "--out", str(out), "-q"], input=GOOD
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["input"]["segments"] == 1
 
@@ -99,7 +109,10 @@ def test_report_shows_rejected_input(tmp_path: Path) -> None:
 
 
 def test_report_rejects_a_bad_time_window(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["report", str(SAMPLES), "--since", "yesterday-ish", "--out", str(tmp_path / "r.html")])
+    result = CliRunner().invoke(
+        main,
+        ["report", str(SAMPLES), "--since", "yesterday-ish", "--out", str(tmp_path / "r.html")],
+    )
     assert result.exit_code == 2
     assert "duration" in result.output
 
@@ -107,7 +120,10 @@ def test_report_rejects_a_bad_time_window(tmp_path: Path) -> None:
 def test_console_script_runs_as_a_process() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "tracelens", "analyze", str(SAMPLES / "xray"), "--json", "-q"],
-        capture_output=True, text=True, check=False, timeout=120,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["schema_version"] == 1

@@ -188,8 +188,9 @@ def _attach_independent_subsegments(frames: list[pl.DataFrame]) -> None:
     """Give rows of independent subsegment documents the segment that owns their parent."""
     independent = pl.concat(
         [
-            frame.filter((pl.col("depth") == 0) & (pl.col("kind") == "subsegment"))
-            .select("trace_id", "id", "parent_id")
+            frame.filter((pl.col("depth") == 0) & (pl.col("kind") == "subsegment")).select(
+                "trace_id", "id", "parent_id"
+            )
             for frame in frames
         ]
     )
