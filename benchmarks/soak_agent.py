@@ -73,10 +73,10 @@ REPO = Path(__file__).resolve().parent.parent
 TRICKLE_SEED = 4242  # not the seeded hour's: trace and segment ids never repeat
 MIN_TRICKLE_WINDOW = timedelta(minutes=10)  # the generator's shortest window
 PROJECT = ("/tracelens/", "/collectors/", "/analyses/")
-MIN_FIT_CYCLES = 30  # fewer cycles after the warm-up: the slope is noise, no verdict
+MIN_FIT_CYCLES = 100  # fewer after the warm-up: a noisy slope (and CloudWatch reads per minute)
 URL_TIMEOUT_S = 60.0
 TYPES_SHOWN = 6
-ENDING_CYCLES = 10  # a report rewrite just before the last sample leaves a transient peak
+ENDING_CYCLES = 10  # a report rewrite just before a sample leaves a transient peak
 TRACKED_PER_SAMPLE = 2  # a Sample and its Put: the soak's own objects, not the agent's
 # NOTE: the logs window must end behind now, or an event put a moment after its timestamp
 # may fall in a window already read (a real agent has minutes of lag for the same reason).
@@ -460,7 +460,11 @@ def summarize(soak: Soak) -> int:
     warm = soak.warm_up
     last = samples[-1]
     if len(samples) >= warm:
-        print(f"  RSS after warm-up (cycle {warm}): {samples[warm - 1].rss_mb:.1f} MB")
+        settled = samples[warm : warm + ENDING_CYCLES] or samples[warm - 1 :]
+        print(
+            f"  RSS after warm-up (cycle {warm}): {samples[warm - 1].rss_mb:.1f} MB; median of "
+            f"the next {len(settled)} cycles {statistics.median(s.rss_mb for s in settled):.1f} MB"
+        )
     ending = statistics.median(sample.rss_mb for sample in samples[-ENDING_CYCLES:])
     print(
         f"  RSS at the end (cycle {last.cycle}): {last.rss_mb:.1f} MB; median of the last "
@@ -489,7 +493,7 @@ def verdict(soak: Soak, fitted: list[Sample]) -> int:
         f"  growth: {growth:+.2f} MB per 100 cycles (least squares over cycles "
         f"{fitted[0].cycle}-{fitted[-1].cycle}); limit {options.max_growth_mb_per_100:g} MB"
     )
-    print(f"  objects: {per_100(fitted, 'objects'):+,.0f} per 100 cycles (gc-tracked)")
+    print(f"  objects: {per_100(fitted, 'objects'):+,.0f} per 100 cycles (gc-tracked, garbage too)")
     grown = (soak.types_at_end - soak.types_at_warm_up).most_common(TYPES_SHOWN)
     listed = ", ".join(f"{name} +{count}" for name, count in grown) or "none"
     print(f"  live objects more numerous at the end than after the warm-up: {listed}")
