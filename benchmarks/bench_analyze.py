@@ -46,8 +46,10 @@ for path in sorted(files):
                 orjson.loads(segment["Document"])
                 documents += 1
 elapsed = time.perf_counter() - start
-rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"documents": documents, "seconds": elapsed, "peak_rss_mb": rss_mb}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"documents": documents, "seconds": elapsed,
+                  "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                  "peak_rss_mb": usage.ru_maxrss / 1024, "worker_peak_rss_mb": 0.0}))
 """
 
 ANALYZE_SCRIPT = r"""
@@ -59,8 +61,11 @@ result = CliRunner().invoke(main, ["analyze", sys.argv[1], "--json", "--out", "/
 elapsed = time.perf_counter() - start
 if result.exit_code:
     sys.exit(result.output + str(result.exception))
-rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": elapsed, "peak_rss_mb": rss_mb}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = usage.ru_utime + usage.ru_stime + workers.ru_utime + workers.ru_stime
+print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "peak_rss_mb": usage.ru_maxrss / 1024,
+                  "worker_peak_rss_mb": workers.ru_maxrss / 1024}))
 """
 
 
@@ -119,7 +124,13 @@ def main() -> int:
         step = report[name]
         print(
             f"{name:<19} {step['segments_per_s']:>12,.0f} segments/s"
-            f"   {step['seconds']:>7.2f} s   peak RSS {step['peak_rss_mb']:>7,.0f} MB"
+            f"   {step['seconds']:>7.2f} s wall   {step['cpu_seconds']:>7.2f} s CPU"
+            f"   peak RSS {step['peak_rss_mb']:>7,.0f} MB"
+            + (
+                f" (+ ingest worker {step['worker_peak_rss_mb']:,.0f} MB)"
+                if step["worker_peak_rss_mb"]
+                else ""
+            )
         )
     print(f"analyze / floor     {ratio:>12.2f}x")
     if args.save_baseline:

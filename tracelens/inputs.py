@@ -8,8 +8,9 @@ from pathlib import Path
 
 import polars as pl
 
-from tracelens.ingest.loader import ProgressCallback, TraceInput, load_traces
+from tracelens.ingest.loader import TraceInput, load_traces
 from tracelens.ingest.rejections import RejectionLog
+from tracelens.ingest.runs import ProgressCallback
 from tracelens.sideinputs import (
     FunctionInventory,
     LambdaLogs,

@@ -28,7 +28,11 @@ LOG_LEVEL = "TRACELENS_LOG_LEVEL"
 """Logging level of ``tracelens agent`` and ``tracelens collect`` (``DEBUG``, ``INFO``,
 ``WARNING``, ``ERROR``); default ``INFO`` for the agent, ``WARNING`` otherwise."""
 
-ALL: tuple[str, ...] = (CONFIG, STORE, STATUS_FILE, HEALTH_PORT, LOG_LEVEL)
+INGEST_PROCESSES = "TRACELENS_INGEST_PROCESSES"
+"""How many processes read a large trace input (64 MiB or more) in parallel; default: the CPUs
+available, at most 4. ``1`` reads everything in the command's own process."""
+
+ALL: tuple[str, ...] = (CONFIG, STORE, STATUS_FILE, HEALTH_PORT, LOG_LEVEL, INGEST_PROCESSES)
 """Every variable above, for documentation and ``tracelens config check``."""
 
 

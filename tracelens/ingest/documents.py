@@ -37,6 +37,11 @@ class ReadStats:
     unprocessed_trace_ids: list[str] = field(default_factory=list)
     limit_exceeded_traces: int = 0
 
+    def extend(self, other: ReadStats) -> None:
+        """Add what another reader saw."""
+        self.unprocessed_trace_ids.extend(other.unprocessed_trace_ids)
+        self.limit_exceeded_traces += other.limit_exceeded_traces
+
 
 def _is_daemon_header(value: Any) -> bool:
     return type(value) is dict and value.keys() == {"format", "version"}

@@ -1,52 +1,21 @@
-"""Flatten one decoded segment document into row tuples: the only per-node Python in ingest.
+"""Flatten decoded segment documents into columns: the only per-node Python in ingest.
 
-Everything here runs once per segment and subsegment, so it reads each attribute once and leaves
-every derivation that can run column-wise (hosts from URLs, function names from ARNs,
-timestamps, id formats) to :mod:`tracelens.ingest.normalize`.
+A chunk of documents is walked once, depth first, collecting each node and its depth. Every
+column is then built from that list in bulk: the structs are transposed at C speed, and each
+nested field (http, aws, cause, annotations) takes one comprehension. Parent ids, owning
+segments and trace ids follow column-wise from the depth-first order (see normalize.py), so
+the walk itself costs two appends per node.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import orjson
+import polars as pl
 
-from tracelens.ingest.segment_model import Node
-
-# The order of values in a row tuple; normalize.py builds its frame from these names.
-ROW_FIELDS: tuple[str, ...] = (
-    "trace_id",
-    "id",
-    "parent_id",
-    "segment_id",
-    "kind",
-    "depth",
-    "name",
-    "origin",
-    "namespace",
-    "start_s",
-    "end_s",
-    "in_progress",
-    "error",
-    "fault",
-    "throttle",
-    "inferred",
-    "http_method",
-    "http_url",
-    "http_status",
-    "aws_operation",
-    "aws_resource",
-    "function_ref",
-    "aws_request_id",
-    "aws_retries",
-    "attr_host",
-    "exception_type",
-    "exception_message",
-    "exception_count",
-    "cause_ref",
-    "annotations",
-    "doc_index",
-)
+from tracelens.ingest.segment_model import AwsFields, Cause, Http, Node
 
 # Attribute keys that name the remote host, as X-Ray SDKs and OpenTelemetry exporters write them.
 HOST_KEYS: tuple[str, ...] = (
@@ -62,24 +31,170 @@ HOST_KEYS: tuple[str, ...] = (
     "net.host.name",
 )
 
-Row = tuple[Any, ...]
+# Struct fields that become columns as they are.
+_DIRECT: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "parent_id": pl.String(),
+    "type": pl.String(),
+    "name": pl.String(),
+    "origin": pl.String(),
+    "namespace": pl.String(),
+    "start_time": pl.Float64(),
+    "end_time": pl.Float64(),
+    "in_progress": pl.Boolean(),
+    "error": pl.Boolean(),
+    "fault": pl.Boolean(),
+    "throttle": pl.Boolean(),
+    "inferred": pl.Boolean(),
+    "resource_arn": pl.String(),
+}
+
+_NODE_FIELDS: tuple[str, ...] = Node.__struct_fields__
+_NO_AWS: tuple[Any, ...] = (None, None, None, None, None)
+_NO_CAUSE: tuple[Any, ...] = (None, None, 0, None)
 
 
-class DocumentError(ValueError):
-    """A document breaks the segment document schema; the message names the field."""
+class NodeChunk:
+    """The nodes of a run of documents in depth-first order, ready to become columns."""
 
-    def __init__(self, problem: str, field: str) -> None:
-        super().__init__(f"{problem}: {field}")
-        self.problem, self.field = problem, field
+    def __init__(self) -> None:
+        self.nodes: list[Node] = []
+        self.depths: list[int] = []
+        self.roots: list[Node] = []  # one per document, in order
+        self.sizes: list[int] = []  # nodes per document
 
-    def inside(self, prefix: str) -> DocumentError:
-        """The same error, located inside the subsegment at ``prefix``."""
-        return DocumentError(self.problem, prefix + self.field)
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def add(self, document: Node) -> None:
+        """Append one document (its ``trace_id`` already checked) and its subsegments."""
+        nodes, depths = self.nodes, self.depths
+        before = len(nodes)
+        nodes.append(document)
+        depths.append(0)
+        if document.subsegments:
+            _walk(document.subsegments, 1, nodes, depths)
+        self.roots.append(document)
+        self.sizes.append(len(nodes) - before)
 
 
-def _attr_host(node: Node) -> str | None:
-    default = node.metadata.default if node.metadata is not None else None
-    for bag in (node.annotations, default):
+def _walk(children: list[Node], depth: int, nodes: list[Node], depths: list[int]) -> None:
+    for child in children:
+        nodes.append(child)
+        depths.append(depth)
+        if child.subsegments:
+            _walk(child.subsegments, depth + 1, nodes, depths)
+
+
+def raw_frame(chunk: NodeChunk) -> pl.DataFrame:
+    """One row per node: the struct fields and flattened nested fields, plus
+
+    ``doc`` (the chunk's document number, from 0), ``trace_id`` (the document's), ``depth``
+    and ``bad_status`` (an HTTP status that is a string but not a number).
+    """
+    if not chunk.nodes:
+        columns: dict[str, Any] = {name: () for name in _NODE_FIELDS}
+    else:
+        transposed = zip(*map(msgspec.structs.astuple, chunk.nodes), strict=True)
+        columns = dict(zip(_NODE_FIELDS, transposed, strict=True))
+    docs = (
+        pl.Series("doc", range(len(chunk.sizes)), dtype=pl.UInt32)
+        .repeat_by(pl.Series(chunk.sizes, dtype=pl.UInt32))
+        .explode()
+    )
+    trace_ids = pl.Series([root.trace_id for root in chunk.roots], dtype=pl.String)
+    series = [
+        docs,
+        trace_ids.gather(docs).alias("trace_id"),
+        pl.Series("depth", chunk.depths, dtype=pl.Int16),
+        *(pl.Series(name, columns[name], dtype=dtype) for name, dtype in _DIRECT.items()),
+        *_http_series(columns["http"]),
+        *_aws_series(columns["aws"]),
+        *_cause_series(columns["cause"]),
+        pl.Series(
+            "attr_host", _attr_hosts(columns["annotations"], columns["metadata"]), dtype=pl.String
+        ),
+        pl.Series(
+            "annotations",
+            [orjson.dumps(bag).decode() if bag else None for bag in columns["annotations"]],
+            dtype=pl.String,
+        ),
+    ]
+    return pl.DataFrame(series)
+
+
+def _http_series(https: tuple[Http | None, ...]) -> list[pl.Series]:
+    requests = [h.request if h is not None else None for h in https]
+    statuses = [h.response.status if h is not None and h.response else None for h in https]
+    bad_status = [False] * len(statuses)
+    if any(type(value) is str for value in statuses):
+        # NOTE: some SDKs send the status as a string; digits count as the number, anything
+        # else refuses the document (see document_rules).
+        for index, value in enumerate(statuses):
+            if type(value) is str:
+                digits = value.isdigit()
+                statuses[index] = int(value) if digits else None
+                bad_status[index] = not digits
+    return [
+        pl.Series("http_method", [r.method if r else None for r in requests], dtype=pl.String),
+        pl.Series("http_url", [r.url if r else None for r in requests], dtype=pl.String),
+        pl.Series("http_status", statuses, dtype=pl.Int32),
+        pl.Series("bad_status", bad_status, dtype=pl.Boolean),
+    ]
+
+
+def _aws_values(aws: AwsFields) -> tuple[Any, ...]:
+    names = aws.resource_names
+    resource = (
+        aws.table_name
+        or aws.queue_url
+        or aws.topic_arn
+        or aws.function_name
+        or (names[0] if names else None)
+    )
+    return (
+        aws.operation,
+        resource,
+        aws.function_name or aws.function_arn,
+        aws.request_id,
+        aws.retries,
+    )
+
+
+def _aws_series(awss: tuple[AwsFields | None, ...]) -> list[pl.Series]:
+    values = [_aws_values(aws) if aws is not None else _NO_AWS for aws in awss]
+    names = ("aws_operation", "aws_resource", "function_ref", "aws_request_id", "aws_retries")
+    types = (pl.String, pl.String, pl.String, pl.String, pl.Int32)
+    transposed = zip(*values, strict=True) if values else ((),) * len(names)
+    return [
+        pl.Series(name, column, dtype=dtype)
+        for name, dtype, column in zip(names, types, transposed, strict=True)
+    ]
+
+
+def _cause_values(cause: Cause | str) -> tuple[Any, ...]:
+    if type(cause) is str:
+        return (None, None, 0, cause)
+    exceptions = cause.exceptions  # type: ignore[union-attr]
+    if not exceptions:
+        return _NO_CAUSE
+    return (exceptions[0].type, exceptions[0].message, len(exceptions), None)
+
+
+def _cause_series(causes: tuple[Cause | str | None, ...]) -> list[pl.Series]:
+    values = [_cause_values(cause) if cause is not None else _NO_CAUSE for cause in causes]
+    names = ("exception_type", "exception_message", "exception_count", "cause_ref")
+    types = (pl.String, pl.String, pl.Int32, pl.String)
+    transposed = zip(*values, strict=True) if values else ((),) * len(names)
+    return [
+        pl.Series(name, column, dtype=dtype)
+        for name, dtype, column in zip(names, types, transposed, strict=True)
+    ]
+
+
+def _host_of(annotations: dict[str, Any] | None, metadata: Any) -> str | None:
+    default = metadata.default if metadata is not None else None
+    for bag in (annotations, default):
         if type(bag) is dict:
             for key in HOST_KEYS:
                 value = bag.get(key)
@@ -88,123 +203,8 @@ def _attr_host(node: Node) -> str | None:
     return None
 
 
-def _status(status: int | str | None) -> int | None:
-    if status is None or type(status) is int:
-        return status
-    if type(status) is str and status.isdigit():
-        return int(status)
-    raise DocumentError("wrong type", f"http.response.status is {str(status)[:20]!r}")
-
-
-def _node_row(
-    node: Node,
-    trace_id: str,
-    parent_id: str | None,
-    segment_id: str | None,
-    kind: str,
-    depth: int,
-    doc_index: int,
-) -> Row:
-    if node.end_time is None and not node.in_progress:
-        raise DocumentError("missing required field", "end_time (or in_progress: true)")
-    method = url = status = None
-    http = node.http
-    if http is not None:
-        if http.request is not None:
-            method, url = http.request.method, http.request.url
-        if http.response is not None:
-            status = _status(http.response.status)
-    operation = resource = function_ref = request_id = retries = None
-    aws = node.aws
-    if aws is not None:
-        names = aws.resource_names
-        operation, request_id, retries = aws.operation, aws.request_id, aws.retries
-        function_ref = aws.function_name or aws.function_arn
-        resource = (
-            aws.table_name
-            or aws.queue_url
-            or aws.topic_arn
-            or aws.function_name
-            or (names[0] if names else None)
-        )
-    exc_type = exc_message = cause_ref = None
-    exc_count = 0
-    cause = node.cause
-    if cause is not None:
-        if type(cause) is str:
-            cause_ref = cause
-        elif cause.exceptions:  # type: ignore[union-attr]
-            exceptions = cause.exceptions  # type: ignore[union-attr]
-            exc_type, exc_message, exc_count = (
-                exceptions[0].type,
-                exceptions[0].message,
-                len(exceptions),
-            )
-    annotations = node.annotations
-    return (
-        trace_id,
-        node.id,
-        parent_id,
-        segment_id or node.id,
-        kind,
-        depth,
-        node.name,
-        node.origin,
-        node.namespace,
-        node.start_time,
-        node.end_time,
-        node.in_progress,
-        node.error,
-        node.fault,
-        node.throttle,
-        node.inferred,
-        method,
-        url,
-        status,
-        operation,
-        resource,
-        function_ref or node.resource_arn,
-        request_id,
-        retries,
-        _attr_host(node) if annotations or node.metadata is not None else None,
-        exc_type,
-        exc_message,
-        exc_count,
-        cause_ref,
-        orjson.dumps(annotations).decode() if annotations else None,
-        doc_index,
-    )
-
-
-def flatten_document(doc: Node, doc_index: int) -> list[Row]:
-    """Rows for a segment document and every subsegment nested in it, depth first.
-
-    Raises
-    ------
-    DocumentError
-        When the document breaks a rule its type cannot express (``trace_id`` on a top-level
-        document, ``end_time`` or ``in_progress``); the whole document is then refused, as
-        X-Ray itself would refuse it.
-    """
-    trace_id = doc.trace_id
-    if trace_id is None:
-        raise DocumentError("missing required field", "trace_id")
-    kind = "subsegment" if doc.type == "subsegment" else "segment"
-    rows = [_node_row(doc, trace_id, doc.parent_id, None, kind, 0, doc_index)]
-    if doc.subsegments:
-        _flatten_children(doc, trace_id, doc.id, 1, doc_index, rows)
-    return rows
-
-
-def _flatten_children(
-    node: Node, trace_id: str, segment_id: str, depth: int, doc_index: int, rows: list[Row]
-) -> None:
-    for position, child in enumerate(node.subsegments or ()):
-        try:
-            rows.append(
-                _node_row(child, trace_id, node.id, segment_id, "subsegment", depth, doc_index)
-            )
-            if child.subsegments:
-                _flatten_children(child, trace_id, segment_id, depth + 1, doc_index, rows)
-        except DocumentError as exc:
-            raise exc.inside(f"subsegments[{position}].") from None
+def _attr_hosts(annotations: tuple[Any, ...], metadata: tuple[Any, ...]) -> list[str | None]:
+    return [
+        _host_of(bag, meta) if bag or meta is not None else None
+        for bag, meta in zip(annotations, metadata, strict=True)
+    ]

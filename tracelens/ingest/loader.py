@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from tracelens.ingest.documents import ReadStats, iter_documents
+from tracelens.ingest.documents import ReadStats
 from tracelens.ingest.normalize import SpanBuilder
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.sources import expand_paths, read_source
-
-ProgressCallback = Callable[[str, int], None]  # (source name, documents accepted so far)
+from tracelens.ingest.runs import ProgressCallback, read_run
+from tracelens.ingest.shards import read_runs_in_parallel, reading_processes, split_items
+from tracelens.ingest.sources import expand_paths
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,12 @@ def load_traces(
     *,
     rejections: RejectionLog | None = None,
     progress: ProgressCallback | None = None,
+    processes: int | None = None,
 ) -> TraceInput:
     """Read every segment document under ``paths`` and normalize them.
+
+    A large input is read by ``processes`` processes in parallel (default:
+    :func:`tracelens.ingest.shards.reading_processes`); the result does not depend on it.
 
     Raises
     ------
@@ -75,13 +79,12 @@ def load_traces(
     stats = ReadStats()
     builder = SpanBuilder()
     items = expand_paths(paths)
+    runs = split_items(items, reading_processes() if processes is None else processes)
     with _no_cycle_collection():
-        for item in items:
-            source = read_source(item)
-            for position, document in iter_documents(source, log, stats):
-                builder.add(document, source=source.name, position=position, rejections=log)
-            if progress is not None:
-                progress(source.name, builder.accepted)
+        if len(runs) > 1:
+            read_runs_in_parallel(runs, builder, log, stats, progress)
+        else:
+            read_run(items, builder, log, stats, progress)
         table = builder.finish()
     return TraceInput(
         spans=table.spans,

@@ -1,8 +1,9 @@
 """Turn segment documents into the span frame (SPAN_SCHEMA), in bounded chunks.
 
-Rows are gathered as tuples for a chunk of documents, turned into a polars frame, and every
-derivation that can run column-wise (timestamps, hosts, function names, deduplication) runs on
-the frames, once.
+Documents are gathered into a chunk of nodes (flatten.py), turned into columns in bulk, and
+every derivation that can run column-wise (parents and owners from the depth-first order,
+timestamps, hosts, function names, the rules a document's types cannot express, id formats,
+deduplication) runs on the frames.
 """
 
 from __future__ import annotations
@@ -14,22 +15,15 @@ from typing import Any
 import msgspec
 import polars as pl
 
+from tracelens.ingest.document_rules import MISSING_TRACE_ID, node_problem
 from tracelens.ingest.documents import schema_problem
-from tracelens.ingest.flatten import ROW_FIELDS, DocumentError, Row, flatten_document
+from tracelens.ingest.flatten import NodeChunk, raw_frame
+from tracelens.ingest.merge import attach_independent_subsegments, deduplicate
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.ingest.segment_model import Node, convert_node
 from tracelens.schema import SPAN_SCHEMA, UTC_US, empty_frame
 
 CHUNK_ROWS = 100_000
-
-_ROW_SCHEMA: dict[str, pl.DataType] = {
-    **{name: SPAN_SCHEMA[name] for name in ROW_FIELDS if name in SPAN_SCHEMA},
-    "start_s": pl.Float64(),
-    "end_s": pl.Float64(),
-    "function_ref": pl.String(),
-    "attr_host": pl.String(),
-    "doc_index": pl.UInt32(),
-}
 
 _URL_HOST = r"^[A-Za-z][A-Za-z0-9+.\-]*://(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]+)"
 _ARN_FUNCTION = r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)"
@@ -54,10 +48,10 @@ _ID_CHECKS = (
 
 
 def _invalid_ids(frame: pl.DataFrame) -> pl.DataFrame:
-    """The first bad id of each document holding one: ``doc_index`` and ``reason``."""
+    """The first bad id of each document holding one: ``doc`` and ``reason``."""
     problems = [
         frame.filter(pl.col(column).is_not_null() & ~pl.col(column).str.contains(pattern)).select(
-            "doc_index",
+            "doc",
             reason=pl.format(
                 "invalid {}: {} in {}: {}",
                 pl.lit(column),
@@ -68,30 +62,71 @@ def _invalid_ids(frame: pl.DataFrame) -> pl.DataFrame:
         )
         for column, pattern, expected in _ID_CHECKS
     ]
-    return pl.concat(problems).unique("doc_index", keep="first", maintain_order=True)
+    return pl.concat(problems)
 
 
-def _rows_to_frame(rows: list[Row]) -> pl.DataFrame:
-    columns = list(zip(*rows, strict=True))
-    frame = pl.DataFrame(
-        {
-            name: pl.Series(name, column, dtype=_ROW_SCHEMA[name], strict=False)
-            for name, column in zip(ROW_FIELDS, columns, strict=True)
-        }
+def _broken_rules(frame: pl.DataFrame, chunk: NodeChunk) -> pl.DataFrame:
+    """Documents breaking a rule their types cannot express: ``doc`` and ``reason``."""
+    broken = frame.filter(
+        (pl.col("end_time").is_null() & ~pl.col("in_progress")) | pl.col("bad_status")
     )
-    start_us = (pl.col("start_s") * 1e6).round().cast(pl.Int64)
-    end_us = (pl.col("end_s") * 1e6).round().cast(pl.Int64)
-    return frame.with_columns(
-        start_time=start_us.cast(UTC_US),
-        end_time=end_us.cast(UTC_US),
-        duration_ms=(end_us - start_us).cast(pl.Float64) / 1000.0,
-        function_name=pl.when(pl.col("function_ref").str.starts_with("arn:"))
-        .then(pl.col("function_ref").str.extract(_ARN_FUNCTION, 1))
-        .otherwise(pl.col("function_ref")),
-        host=pl.coalesce(
+    docs = broken.get_column("doc").unique(maintain_order=True).to_list()
+    reasons = [node_problem(chunk.roots[doc]) or "invalid document" for doc in docs]
+    return pl.DataFrame(
+        {"doc": docs, "reason": reasons}, schema={"doc": pl.UInt32, "reason": pl.String}
+    )
+
+
+def _owners_and_parents(max_depth: int) -> dict[str, pl.Expr]:
+    """Each row's parent and owning segment, from the depth-first order of a chunk.
+
+    A row's parent is the nearest row above it one level up; its owner is the nearest
+    document root (depth 0) above it or itself.
+    """
+    depth = pl.col("depth")
+    owner = pl.when(depth == 0).then(pl.col("id")).forward_fill()
+    parent: Any = pl.when(depth == 0).then(pl.col("parent_id"))
+    for level in range(1, max_depth + 1):
+        parent = parent.when(depth == level).then(
+            pl.when(depth == level - 1).then(pl.col("id")).forward_fill()
+        )
+    return {"segment_id": owner, "parent_id": parent}
+
+
+def _function_name(ref: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(ref.str.starts_with("arn:")).then(ref.str.extract(_ARN_FUNCTION, 1)).otherwise(ref)
+    )
+
+
+def _chunk_spans(frame: pl.DataFrame, first_doc: int, max_depth: int) -> pl.DataFrame:
+    """The span columns of a raw chunk frame; ``doc_index`` counts documents from ``first_doc``."""
+    start_us = (pl.col("start_time") * 1e6).round().cast(pl.Int64)
+    end_us = (pl.col("end_time") * 1e6).round().cast(pl.Int64)
+    is_root_segment = (pl.col("depth") == 0) & pl.col("type").ne_missing("subsegment")
+    derived: dict[str, pl.Expr] = {
+        **_owners_and_parents(max_depth),
+        "kind": pl.when(is_root_segment).then(pl.lit("segment")).otherwise(pl.lit("subsegment")),
+        "start_time": start_us.cast(UTC_US),
+        "end_time": end_us.cast(UTC_US),
+        "duration_ms": (end_us - start_us).cast(pl.Float64) / 1000.0,
+        "function_name": _function_name(pl.coalesce("function_ref", "resource_arn")),
+        "host": pl.coalesce(
             pl.col("http_url").str.extract(_URL_HOST, 1).str.to_lowercase(), pl.col("attr_host")
         ),
-    ).drop("start_s", "end_s", "function_ref", "attr_host")
+        "doc_index": (pl.col("doc") + first_doc).cast(pl.UInt32),
+    }
+    kept = [name for name in frame.columns if name in SPAN_SCHEMA and name not in derived]
+    return frame.select(*kept, **derived)
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """Chunk frames of a builder, before deduplication, with its document counts."""
+
+    frames: list[pl.DataFrame]
+    documents: int  # documents numbered, including those refused late
+    refused: int  # documents refused when their chunk became a frame
 
 
 class SpanBuilder:
@@ -102,29 +137,27 @@ class SpanBuilder:
     """
 
     def __init__(self) -> None:
-        self._rows: list[Row] = []
+        self._chunk = NodeChunk()
         self._frames: list[pl.DataFrame] = []
         self._documents = 0
         self._refused_late = 0
-        # Where each document of the pending chunk came from, to name it if its ids are bad.
+        # Where each document of the pending chunk came from, to name it if it is refused.
         self._chunk_start = 0
         self._located: list[tuple[str, str, RejectionLog]] = []
 
     def add(self, document: Node, *, source: str, position: str, rejections: RejectionLog) -> None:
-        """Flatten one document; a refused document is recorded and leaves no rows behind.
+        """Take one document; a refused document is recorded and leaves no rows behind.
 
-        Id formats are checked when the pending chunk is turned into a frame, so a document
-        with a malformed id is recorded in ``rejections`` then, not during this call.
+        Most rules are checked column-wise when the pending chunk becomes a frame, so a
+        document breaking one is recorded in ``rejections`` then, not during this call.
         """
-        try:
-            rows = flatten_document(document, self._documents)
-        except DocumentError as exc:
-            rejections.add(source, position, str(exc))
+        if document.trace_id is None:
+            rejections.add(source, position, MISSING_TRACE_ID)
             return
-        self._rows.extend(rows)
+        self._chunk.add(document)
         self._located.append((source, position, rejections))
         self._documents += 1
-        if len(self._rows) >= CHUNK_ROWS:
+        if len(self._chunk) >= CHUNK_ROWS:
             self._flush()
 
     @property
@@ -133,18 +166,39 @@ class SpanBuilder:
         return self._documents - self._refused_late
 
     def _flush(self) -> None:
-        if not self._rows:
+        chunk = self._chunk
+        if not chunk.roots:
             return
-        frame = _rows_to_frame(self._rows)
-        invalid = _invalid_ids(frame)
-        if invalid.height:
-            for doc_index, reason in invalid.iter_rows():  # only malformed documents
-                source, position, log = self._located[doc_index - self._chunk_start]
+        raw = raw_frame(chunk)
+        refused = pl.concat([_broken_rules(raw, chunk), _invalid_ids(raw)]).unique(
+            "doc", keep="first", maintain_order=True
+        )
+        if refused.height:
+            for doc, reason in refused.iter_rows():  # only malformed documents
+                source, position, log = self._located[doc]
                 log.add(source, position, reason)
-            frame = frame.join(invalid.select("doc_index"), on="doc_index", how="anti")
-            self._refused_late += invalid.height
-        self._frames.append(frame)
-        self._rows, self._located = [], []
+            raw = raw.join(refused.select("doc"), on="doc", how="anti")
+            self._refused_late += refused.height
+        self._frames.append(_chunk_spans(raw, self._chunk_start, max(chunk.depths)))
+        self._chunk, self._located = NodeChunk(), []
+        self._chunk_start = self._documents
+
+    def take_chunks(self) -> Chunks:
+        """Hand over the chunk frames built so far (not yet deduplicated), emptying the builder."""
+        self._flush()
+        chunks = Chunks(self._frames, self._documents, self._refused_late)
+        self._frames, self._documents, self._refused_late, self._chunk_start = [], 0, 0, 0
+        return chunks
+
+    def absorb(self, chunks: Chunks) -> None:
+        """Append chunks another builder made, as if their documents were added here next."""
+        self._flush()
+        offset = self._documents
+        self._frames.extend(
+            frame.with_columns(pl.col("doc_index") + offset) for frame in chunks.frames
+        )
+        self._documents += chunks.documents
+        self._refused_late += chunks.refused
         self._chunk_start = self._documents
 
     def finish(self) -> SpanTable:
@@ -154,72 +208,11 @@ class SpanBuilder:
         accepted = self.accepted
         if not frames:
             return SpanTable(empty_frame(SPAN_SCHEMA), accepted, 0)
-        unique = _deduplicate(frames)
-        _attach_independent_subsegments(frames)
+        unique = deduplicate(frames)
+        attach_independent_subsegments(frames)
         columns = list(SPAN_SCHEMA)
         spans = pl.concat([frame.select(columns) for frame in frames], rechunk=False)
         return SpanTable(spans, accepted, accepted - unique)
-
-
-# NOTE: the two passes below rewrite the chunk frames one at a time, in place in the list, so
-# at most one chunk is held twice: rewriting the concatenated frame would hold all of it twice.
-
-
-def _deduplicate(frames: list[pl.DataFrame]) -> int:
-    """Keep one copy of each document: a completed one over an in-progress one, else the first.
-
-    Returns the number of unique documents.
-    """
-    roots = pl.concat(
-        [
-            frame.filter(pl.col("depth") == 0).select("trace_id", "id", "in_progress", "doc_index")
-            for frame in frames
-        ]
-    )
-    winners = roots.sort("in_progress", "doc_index").unique(["trace_id", "id"], keep="first")
-    if winners.height < roots.height:
-        keep = winners.select("doc_index")
-        for index, frame in enumerate(frames):
-            frames[index] = frame.join(keep, on="doc_index", how="semi")
-    return winners.height
-
-
-def _attach_independent_subsegments(frames: list[pl.DataFrame]) -> None:
-    """Give rows of independent subsegment documents the segment that owns their parent."""
-    independent = pl.concat(
-        [
-            frame.filter((pl.col("depth") == 0) & (pl.col("kind") == "subsegment")).select(
-                "trace_id", "id", "parent_id"
-            )
-            for frame in frames
-        ]
-    )
-    if independent.is_empty():
-        return
-    parents = independent.select("trace_id", "parent_id").unique()
-    candidates = pl.concat(
-        [
-            frame.select(
-                "trace_id",
-                pl.col("id").alias("parent_id"),
-                pl.col("segment_id").alias("owner_id"),
-                (pl.col("depth") + 1).alias("depth_offset"),
-            ).join(parents, on=["trace_id", "parent_id"], how="semi")
-            for frame in frames
-        ]
-    ).unique(["trace_id", "parent_id"])
-    mapping = independent.join(candidates, on=["trace_id", "parent_id"], how="inner").select(
-        "trace_id", pl.col("id").alias("segment_id"), "owner_id", "depth_offset"
-    )
-    for index, frame in enumerate(frames):
-        frames[index] = (
-            frame.join(mapping, on=["trace_id", "segment_id"], how="left")
-            .with_columns(
-                segment_id=pl.coalesce("owner_id", "segment_id"),
-                depth=(pl.col("depth") + pl.col("depth_offset").fill_null(0)).cast(pl.Int16),
-            )
-            .drop("owner_id", "depth_offset")
-        )
 
 
 def normalize_documents(

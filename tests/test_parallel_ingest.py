@@ -1,0 +1,127 @@
+"""Reading a large input in several processes gives exactly what one process gives."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import shutil
+from pathlib import Path
+
+import orjson
+import polars as pl
+import pytest
+
+from tests.test_ingest import OTHER_TRACE, TRACE, batch_page, segment, write
+from tracelens.ingest import shards, worker
+from tracelens.ingest.loader import TraceInput, load_traces
+from tracelens.ingest.sources import InputError, expand_paths
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_traces" / "xray"
+
+
+@pytest.fixture
+def split_anything(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let even a small input be split across processes."""
+    monkeypatch.setattr(shards, "PARALLEL_MIN_BYTES", 0)
+
+
+def _export_with_trouble(directory: Path) -> Path:
+    """The sample traces plus, in later files, copies, supersessions and bad documents."""
+    shutil.copytree(SAMPLES, directory / "a-samples")
+    in_progress = segment("c" * 16, trace_id=OTHER_TRACE, in_progress=True)
+    del in_progress["end_time"]
+    first = segment("f" * 16, name="first copy")
+    early = [orjson.dumps(in_progress), b"{not json}", orjson.dumps(first)]
+    write(directory / "b-early.ndjson", b"\n".join(early) + b"\n")
+    late = directory / "z-late"
+    late.mkdir()
+    # The complete copy, read by another process, supersedes the in-progress one.
+    write(late / "complete.json", orjson.dumps(batch_page([segment("c" * 16, OTHER_TRACE)])))
+    first_page = sorted(SAMPLES.glob("*.json"))[0]
+    write(late / "again.json", first_page.read_bytes())  # every document a duplicate
+    write(late / "second.json", orjson.dumps(segment("f" * 16, name="second copy")))
+    bad = [segment("d" * 16, start_time="soon"), segment("not-an-id"), segment("e" * 16)]
+    write(late / "bad.ndjson", b"\n".join(orjson.dumps(doc) for doc in bad) + b"\n")
+    return directory
+
+
+def _same(parallel: TraceInput, sequential: TraceInput) -> None:
+    assert parallel.spans.schema == sequential.spans.schema
+    assert parallel.spans.equals(sequential.spans)
+    for name in ("documents", "segments", "duplicates", "sources", "traces", "in_progress"):
+        assert getattr(parallel, name) == getattr(sequential, name), name
+    assert parallel.rejections == sequential.rejections
+    assert parallel.read_stats == sequential.read_stats
+
+
+def test_parallel_read_equals_sequential(tmp_path: Path, split_anything: None) -> None:
+    export = _export_with_trouble(tmp_path)
+    assert len(shards.split_items(expand_paths([export]), 3)) == 3
+    sequential = load_traces([export], processes=1)
+    parallel = load_traces([export], processes=3)
+    _same(parallel, sequential)
+    assert sequential.duplicates >= 1 and sequential.rejections.count == 3
+    reasons = [rejection.reason for rejection in parallel.rejections.listed]
+    assert reasons[0].startswith("invalid JSON")  # b-early, read here
+    assert "start_time" in reasons[1] and "invalid id" in reasons[2]  # z-late, by a worker
+    assert parallel.spans.filter(pl.col("id") == "f" * 16)["name"].to_list() == ["first copy"]
+    superseded = parallel.spans.filter(pl.col("id") == "c" * 16)
+    assert superseded.height == 1 and not superseded["in_progress"].item()
+
+
+def test_worker_reports_unreadable_input(tmp_path: Path, split_anything: None) -> None:
+    shutil.copytree(SAMPLES, tmp_path / "a")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "broken.json.gz").write_bytes(gzip.compress(b"{}")[:12])
+    with pytest.raises(InputError, match=r"broken\.json\.gz: not a readable gzip file"):
+        load_traces([tmp_path], processes=2)
+
+
+def test_failed_worker_has_its_files_read_here(
+    tmp_path: Path,
+    split_anything: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    export = _export_with_trouble(tmp_path)
+    sequential = load_traces([export], processes=1)
+    monkeypatch.setattr(worker.sys, "executable", shutil.which("false"))
+    with caplog.at_level(logging.WARNING, logger=worker.__name__):
+        parallel = load_traces([export], processes=2)
+    _same(parallel, sequential)
+    assert "an ingest worker failed" in caplog.text
+
+
+def test_small_inputs_and_stdin_are_read_in_one_process(tmp_path: Path) -> None:
+    files = [write(tmp_path / f"{n}.json", orjson.dumps(segment())) for n in range(4)]
+    assert shards.split_items(files, 4) == [files]  # under PARALLEL_MIN_BYTES
+    assert shards.split_items([*files, "-"], 4) == [[*files, "-"]]
+    assert shards.split_items(files, 1) == [files]
+
+
+def test_runs_are_contiguous_and_about_equal_in_bytes(tmp_path: Path, split_anything: None) -> None:
+    sizes = [50, 10, 10, 10, 10, 10, 40, 30, 20, 10]
+    files = [write(tmp_path / f"{n:02d}.json", b"x" * size) for n, size in enumerate(sizes)]
+    runs = shards.split_items(files, 2)
+    assert [item for run in runs for item in run] == files
+    assert [sum(sizes[files.index(item)] for item in run) for run in runs] == [100, 100]
+
+
+def test_the_process_count_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACELENS_INGEST_PROCESSES", "3")
+    assert shards.reading_processes() == 3
+    monkeypatch.setenv("TRACELENS_INGEST_PROCESSES", "zero")
+    with pytest.raises(InputError, match="TRACELENS_INGEST_PROCESSES='zero'"):
+        shards.reading_processes()
+    monkeypatch.delenv("TRACELENS_INGEST_PROCESSES")
+    assert 1 <= shards.reading_processes() <= shards.MAX_PROCESSES
+
+
+def test_documents_in_one_trace_across_runs_link_up(tmp_path: Path, split_anything: None) -> None:
+    root = segment("a" * 16)
+    child = segment("b" * 16, name="worker", parent_id="a" * 16)
+    write(tmp_path / "1.ndjson", orjson.dumps(root) + b"\n")
+    write(tmp_path / "2.ndjson", orjson.dumps(child) + b"\n")
+    spans = load_traces([tmp_path], processes=2).spans
+    assert spans.height == 2 and set(spans["trace_id"]) == {TRACE}
+    assert spans.filter(pl.col("id") == "b" * 16)["parent_id"].item() == "a" * 16

@@ -1,0 +1,30 @@
+"""Rules of the segment document schema that its types cannot express, explained per document.
+
+Ingest finds documents breaking these rules column-wise (see normalize.py); this module walks
+only those documents to say which field broke which rule, as X-Ray itself would refuse them.
+"""
+
+from __future__ import annotations
+
+from tracelens.ingest.segment_model import Node
+
+MISSING_TRACE_ID = "missing required field: trace_id"
+
+
+def node_problem(node: Node, prefix: str = "") -> str | None:
+    """The first rule ``node`` or a subsegment nested in it breaks, or None.
+
+    Fields are named by their path from the document, e.g.
+    ``missing required field: subsegments[1].end_time (or in_progress: true)``.
+    """
+    if node.end_time is None and not node.in_progress:
+        return f"missing required field: {prefix}end_time (or in_progress: true)"
+    response = node.http.response if node.http is not None else None
+    status = response.status if response is not None else None
+    if type(status) is str and not status.isdigit():
+        return f"wrong type: {prefix}http.response.status is {status[:20]!r}"
+    for position, child in enumerate(node.subsegments or ()):
+        problem = node_problem(child, f"{prefix}subsegments[{position}].")
+        if problem is not None:
+            return problem
+    return None

@@ -1,0 +1,66 @@
+"""Passes over the whole input's chunk frames: deduplication and independent subsegments.
+
+They rewrite the chunk frames one at a time, in place in the list, so at most one chunk is held
+twice: rewriting the concatenated frame would hold all of it twice.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+def deduplicate(frames: list[pl.DataFrame]) -> int:
+    """Keep one copy of each document: a completed one over an in-progress one, else the first.
+
+    Returns the number of unique documents.
+    """
+    roots = pl.concat(
+        [
+            frame.filter(pl.col("depth") == 0).select("trace_id", "id", "in_progress", "doc_index")
+            for frame in frames
+        ]
+    )
+    winners = roots.sort("in_progress", "doc_index").unique(["trace_id", "id"], keep="first")
+    if winners.height < roots.height:
+        keep = winners.select("doc_index")
+        for index, frame in enumerate(frames):
+            frames[index] = frame.join(keep, on="doc_index", how="semi")
+    return winners.height
+
+
+def attach_independent_subsegments(frames: list[pl.DataFrame]) -> None:
+    """Give rows of independent subsegment documents the segment that owns their parent."""
+    independent = pl.concat(
+        [
+            frame.filter((pl.col("depth") == 0) & (pl.col("kind") == "subsegment")).select(
+                "trace_id", "id", "parent_id"
+            )
+            for frame in frames
+        ]
+    )
+    if independent.is_empty():
+        return
+    parents = independent.select("trace_id", "parent_id").unique()
+    candidates = pl.concat(
+        [
+            frame.select(
+                "trace_id",
+                pl.col("id").alias("parent_id"),
+                pl.col("segment_id").alias("owner_id"),
+                (pl.col("depth") + 1).alias("depth_offset"),
+            ).join(parents, on=["trace_id", "parent_id"], how="semi")
+            for frame in frames
+        ]
+    ).unique(["trace_id", "parent_id"])
+    mapping = independent.join(candidates, on=["trace_id", "parent_id"], how="inner").select(
+        "trace_id", pl.col("id").alias("segment_id"), "owner_id", "depth_offset"
+    )
+    for index, frame in enumerate(frames):
+        frames[index] = (
+            frame.join(mapping, on=["trace_id", "segment_id"], how="left")
+            .with_columns(
+                segment_id=pl.coalesce("owner_id", "segment_id"),
+                depth=(pl.col("depth") + pl.col("depth_offset").fill_null(0)).cast(pl.Int16),
+            )
+            .drop("owner_id", "depth_offset")
+        )

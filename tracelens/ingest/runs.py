@@ -1,0 +1,36 @@
+"""Reading a run of input files, in order, into a span builder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tracelens.ingest.documents import ReadStats, iter_documents
+from tracelens.ingest.normalize import SpanBuilder
+from tracelens.ingest.rejections import RejectionLog
+from tracelens.ingest.sources import read_source
+
+Item = Path | str  # an expanded input path, or "-" for standard input
+ProgressCallback = Callable[[str, int], None]  # (source name, documents accepted so far)
+
+
+def read_run(
+    items: Sequence[Item],
+    builder: SpanBuilder,
+    rejections: RejectionLog,
+    stats: ReadStats,
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Read every document of ``items`` into ``builder``, in order.
+
+    Raises
+    ------
+    tracelens.ingest.sources.InputError
+        When an item cannot be read at all.
+    """
+    for item in items:
+        source = read_source(item)
+        for position, document in iter_documents(source, rejections, stats):
+            builder.add(document, source=source.name, position=position, rejections=rejections)
+        if progress is not None:
+            progress(source.name, builder.accepted)

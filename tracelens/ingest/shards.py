@@ -1,0 +1,105 @@
+"""Reading a large input in several processes, each taking a contiguous run of its files.
+
+Decoding and flattening documents is Python work bound to one core by the interpreter lock, so
+on inputs large enough to repay a process start, the files are split into contiguous runs of
+about equal size: this process reads the first run while worker processes read the others and
+hand back their chunk frames as Arrow IPC files (see worker.py). The result is the same as
+reading the files in order in one process: documents are numbered in file order, so
+deduplication keeps the same copies, and rejections are listed in file order.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from tracelens import settings
+from tracelens.ingest.documents import ReadStats
+from tracelens.ingest.normalize import SpanBuilder
+from tracelens.ingest.rejections import RejectionLog
+from tracelens.ingest.runs import Item, ProgressCallback, read_run
+from tracelens.ingest.sources import STDIN, InputError
+from tracelens.ingest.worker import RunWorker
+
+# NOTE: starting a worker (a fresh interpreter importing polars) costs about half a second,
+# what reading ~30 MB of exported traces costs; below this much input it does not pay.
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+MAX_PROCESSES = 4
+
+
+def reading_processes() -> int:
+    """How many processes read a large input: TRACELENS_INGEST_PROCESSES, else the CPUs.
+
+    Raises
+    ------
+    InputError
+        When TRACELENS_INGEST_PROCESSES is set to anything but a whole number >= 1.
+    """
+    configured = settings.get(settings.INGEST_PROCESSES)
+    if configured is not None:
+        if not configured.isdigit() or int(configured) < 1:
+            raise InputError(
+                f"{settings.INGEST_PROCESSES}={configured!r}: expected a whole number >= 1"
+            )
+        return int(configured)
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere all CPUs
+    cpus = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    return max(1, min(cpus, MAX_PROCESSES))
+
+
+def split_items(items: Sequence[Item], processes: int) -> list[list[Item]]:
+    """Contiguous runs of ``items`` of about equal size; one run when splitting does not pay."""
+    if processes < 2 or STDIN in items:
+        return [list(items)]
+    sizes = [os.stat(item).st_size for item in items]  # noqa: PTH116 (faster, many files)
+    total = sum(sizes)
+    if total < PARALLEL_MIN_BYTES or len(items) < 2:
+        return [list(items)]
+    runs: list[list[Item]] = [[]]
+    filled = 0
+    for item, size in zip(items, sizes, strict=True):
+        if filled >= total * len(runs) / processes and len(runs) < processes:
+            runs.append([])
+        runs[-1].append(item)
+        filled += size
+    return runs
+
+
+def read_runs_in_parallel(
+    runs: list[list[Item]],
+    builder: SpanBuilder,
+    rejections: RejectionLog,
+    stats: ReadStats,
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Read ``runs[0]`` here and the other runs in worker processes, merging in run order.
+
+    A worker that fails for any reason but unreadable input has its run read here instead.
+
+    Raises
+    ------
+    tracelens.ingest.sources.InputError
+        When a worker found a path it cannot read at all.
+    """
+    with tempfile.TemporaryDirectory(prefix="tracelens-ingest-") as directory:
+        workers = [
+            RunWorker.start(run, Path(directory) / str(index))
+            for index, run in enumerate(runs[1:], start=1)
+        ]
+        try:
+            read_run(runs[0], builder, rejections, stats, progress)
+            for worker in workers:
+                result = worker.wait()
+                if result is None:
+                    read_run(worker.items, builder, rejections, stats, progress)
+                    continue
+                builder.absorb(result.chunks())
+                rejections.extend(result.rejections)
+                stats.extend(result.stats)
+                if progress is not None:
+                    progress(str(worker.items[-1]), builder.accepted)
+        finally:
+            for worker in workers:
+                worker.stop()

@@ -1,0 +1,153 @@
+"""A worker process reading a run of input files: ``python -m tracelens.ingest.worker DIR``.
+
+The parent writes the run's paths as a JSON list to the worker's standard input; the worker
+writes its chunk frames as Arrow IPC files into DIR, then ``result.json`` with its document
+counts, rejections and read statistics. A plain subprocess rather than multiprocessing: the
+worker must not import the caller's main module again, which may be a script of any kind.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import polars as pl
+
+from tracelens.ingest.documents import ReadStats
+from tracelens.ingest.normalize import Chunks, SpanBuilder
+from tracelens.ingest.rejections import Rejection, RejectionLog
+from tracelens.ingest.runs import Item, read_run
+from tracelens.ingest.sources import InputError
+
+RESULT_FILE = "result.json"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a worker read: its chunk frames and its bookkeeping."""
+
+    frame_files: list[str]
+    documents: int
+    refused: int
+    rejections: RejectionLog
+    stats: ReadStats
+
+    def chunks(self) -> Chunks:
+        frames = [pl.read_ipc(path) for path in self.frame_files]
+        return Chunks(frames, self.documents, self.refused)
+
+
+@dataclass
+class RunWorker:
+    """The parent's handle on one worker process."""
+
+    items: list[Item]
+    directory: Path
+    process: subprocess.Popen[bytes]
+    stderr: IO[bytes]
+
+    @classmethod
+    def start(cls, items: list[Item], directory: Path) -> RunWorker:
+        directory.mkdir(parents=True)
+        stderr = (directory / "stderr.txt").open("w+b")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tracelens.ingest.worker", str(directory)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        assert process.stdin is not None
+        process.stdin.write(orjson.dumps([str(item) for item in items]))
+        process.stdin.close()
+        return cls(items, directory, process, stderr)
+
+    def wait(self) -> RunResult | None:
+        """The worker's result; None when it failed (the caller reads the run itself).
+
+        Raises
+        ------
+        InputError
+            When the worker found an input it cannot read at all.
+        """
+        code = self.process.wait()
+        result_path = self.directory / RESULT_FILE
+        result = orjson.loads(result_path.read_bytes()) if result_path.exists() else {}
+        if "input_error" in result:
+            raise InputError(result["input_error"])
+        if code != 0 or "documents" not in result:
+            self.stderr.seek(0)
+            detail = self.stderr.read().decode(errors="replace").strip().splitlines()
+            log.warning(
+                "an ingest worker failed (exit %s: %s); reading its %d file(s) in this process",
+                code,
+                detail[-1] if detail else "no message",
+                len(self.items),
+            )
+            return None
+        return _result_from_json(result)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.stderr.close()
+
+
+def _result_from_json(result: dict[str, Any]) -> RunResult:
+    rejections = RejectionLog(count=result["rejections"]["count"])
+    rejections.listed.extend(Rejection(*entry) for entry in result["rejections"]["listed"])
+    rejections.reasons.update(result["rejections"]["reasons"])
+    stats = ReadStats(**result["stats"])
+    return RunResult(result["frames"], result["documents"], result["refused"], rejections, stats)
+
+
+def _result_to_json(
+    frames: list[str], chunks: Chunks, rejections: RejectionLog, stats: ReadStats
+) -> bytes:
+    return orjson.dumps(
+        {
+            "frames": frames,
+            "documents": chunks.documents,
+            "refused": chunks.refused,
+            "rejections": {
+                "count": rejections.count,
+                "listed": [[r.source, r.position, r.reason] for r in rejections.listed],
+                "reasons": dict(rejections.reasons),
+            },
+            "stats": {
+                "unprocessed_trace_ids": stats.unprocessed_trace_ids,
+                "limit_exceeded_traces": stats.limit_exceeded_traces,
+            },
+        }
+    )
+
+
+def run(directory: Path, items: list[Item]) -> None:
+    """Read ``items`` and leave the chunk frames and ``result.json`` in ``directory``."""
+    builder, rejections, stats = SpanBuilder(), RejectionLog(), ReadStats()
+    try:
+        read_run(items, builder, rejections, stats)
+    except InputError as exc:
+        (directory / RESULT_FILE).write_bytes(orjson.dumps({"input_error": str(exc)}))
+        return
+    chunks = builder.take_chunks()
+    frames = []
+    for index, frame in enumerate(chunks.frames):
+        path = directory / f"chunk-{index:05d}.arrow"
+        # NOTE: lz4 makes the files a fifth the size; writing and reading them is then faster.
+        frame.write_ipc(path, compression="lz4")
+        frames.append(str(path))
+    (directory / RESULT_FILE).write_bytes(_result_to_json(frames, chunks, rejections, stats))
+
+
+if __name__ == "__main__":
+    # NOTE: ingest makes no reference cycles; the collector would only walk millions of rows.
+    gc.disable()
+    run(Path(sys.argv[1]), orjson.loads(sys.stdin.buffer.read()))
