@@ -10,8 +10,10 @@ from pathlib import Path
 import orjson
 import polars as pl
 import pytest
+from click.testing import CliRunner
 
 from tests.test_ingest import OTHER_TRACE, TRACE, batch_page, segment, write
+from tracelens.cli import main
 from tracelens.ingest import shards, worker
 from tracelens.ingest.loader import TraceInput, load_traces
 from tracelens.ingest.sources import InputError, expand_paths
@@ -77,19 +79,25 @@ def test_worker_reports_unreadable_input(tmp_path: Path, split_anything: None) -
         load_traces([tmp_path], processes=2)
 
 
+@pytest.mark.parametrize(
+    ("executable", "detail"),
+    [(shutil.which("false"), "no message"), ("/nonexistent/python", "cannot start")],
+)
 def test_failed_worker_has_its_files_read_here(
     tmp_path: Path,
     split_anything: None,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    executable: str,
+    detail: str,
 ) -> None:
     export = _export_with_trouble(tmp_path)
     sequential = load_traces([export], processes=1)
-    monkeypatch.setattr(worker.sys, "executable", shutil.which("false"))
+    monkeypatch.setattr(worker.sys, "executable", executable)
     with caplog.at_level(logging.WARNING, logger=worker.__name__):
         parallel = load_traces([export], processes=2)
     _same(parallel, sequential)
-    assert "an ingest worker failed" in caplog.text
+    assert "an ingest worker failed" in caplog.text and detail in caplog.text
 
 
 def test_small_inputs_and_stdin_are_read_in_one_process(tmp_path: Path) -> None:
@@ -125,3 +133,39 @@ def test_documents_in_one_trace_across_runs_link_up(tmp_path: Path, split_anythi
     spans = load_traces([tmp_path], processes=2).spans
     assert spans.height == 2 and set(spans["trace_id"]) == {TRACE}
     assert spans.filter(pl.col("id") == "b" * 16)["parent_id"].item() == "a" * 16
+
+
+def _analyze_json(monkeypatch: pytest.MonkeyPatch, processes: str) -> tuple[int, str]:
+    monkeypatch.setenv("TRACELENS_INGEST_PROCESSES", processes)
+    result = CliRunner().invoke(main, ["analyze", str(SAMPLES.parent), "--json", "-q"])
+    return result.exit_code, result.output
+
+
+def _close(left: object, right: object) -> bool:
+    """Equal, floats to 12 significant digits (sums taken over other chunks differ in the last
+    bits)."""
+    if isinstance(left, float) and isinstance(right, float):
+        return left == pytest.approx(right, rel=1e-12)
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_close(left[k], right[k]) for k in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(map(_close, left, right))
+    return left == right
+
+
+def test_analyze_gives_the_same_json_read_by_several_processes(
+    monkeypatch: pytest.MonkeyPatch, split_anything: None
+) -> None:
+    (code_3, parallel), (code_1, sequential) = (
+        _analyze_json(monkeypatch, "3"),
+        _analyze_json(monkeypatch, "1"),
+    )
+    assert code_3 == code_1 == 0
+    assert _close(orjson.loads(parallel), orjson.loads(sequential))
+
+
+def test_a_bad_process_count_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, output = _analyze_json(monkeypatch, "-2")
+    assert code == 1
+    assert "TRACELENS_INGEST_PROCESSES='-2': expected a whole number >= 1" in output
+    assert "Traceback" not in output

@@ -23,7 +23,7 @@ from tracelens.ingest.rejections import RejectionLog
 from tracelens.ingest.segment_model import Node, convert_node
 from tracelens.schema import SPAN_SCHEMA, UTC_US, empty_frame
 
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 25_000
 
 _URL_HOST = r"^[A-Za-z][A-Za-z0-9+.\-]*://(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]+)"
 _ARN_FUNCTION = r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)"

@@ -1,7 +1,7 @@
 """A worker process reading a run of input files: ``python -m tracelens.ingest.worker DIR``.
 
-The parent writes the run's paths as a JSON list to the worker's standard input; the worker
-writes its chunk frames as Arrow IPC files into DIR, then ``result.json`` with its document
+The parent writes the run's paths as a JSON list to DIR/items.json; the worker writes its
+chunk frames as Arrow IPC files into DIR, then ``result.json`` with its document
 counts, rejections and read statistics. A plain subprocess rather than multiprocessing: the
 worker must not import the caller's main module again, which may be a script of any kind.
 """
@@ -25,6 +25,7 @@ from tracelens.ingest.rejections import Rejection, RejectionLog
 from tracelens.ingest.runs import Item, read_run
 from tracelens.ingest.sources import InputError
 
+ITEMS_FILE = "items.json"
 RESULT_FILE = "result.json"
 log = logging.getLogger(__name__)
 
@@ -46,26 +47,28 @@ class RunResult:
 
 @dataclass
 class RunWorker:
-    """The parent's handle on one worker process."""
+    """The parent's handle on one worker process (None when it could not be started)."""
 
     items: list[Item]
     directory: Path
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None
     stderr: IO[bytes]
 
     @classmethod
     def start(cls, items: list[Item], directory: Path) -> RunWorker:
         directory.mkdir(parents=True)
+        (directory / ITEMS_FILE).write_bytes(orjson.dumps([str(item) for item in items]))
         stderr = (directory / "stderr.txt").open("w+b")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tracelens.ingest.worker", str(directory)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-        assert process.stdin is not None
-        process.stdin.write(orjson.dumps([str(item) for item in items]))
-        process.stdin.close()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "tracelens.ingest.worker", str(directory)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        except OSError as exc:
+            stderr.write(f"cannot start {sys.executable!r}: {exc}".encode())
+            process = None
         return cls(items, directory, process, stderr)
 
     def wait(self) -> RunResult | None:
@@ -76,7 +79,7 @@ class RunWorker:
         InputError
             When the worker found an input it cannot read at all.
         """
-        code = self.process.wait()
+        code = self.process.wait() if self.process is not None else None
         result_path = self.directory / RESULT_FILE
         result = orjson.loads(result_path.read_bytes()) if result_path.exists() else {}
         if "input_error" in result:
@@ -94,7 +97,7 @@ class RunWorker:
         return _result_from_json(result)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
         self.stderr.close()
@@ -150,4 +153,5 @@ def run(directory: Path, items: list[Item]) -> None:
 if __name__ == "__main__":
     # NOTE: ingest makes no reference cycles; the collector would only walk millions of rows.
     gc.disable()
-    run(Path(sys.argv[1]), orjson.loads(sys.stdin.buffer.read()))
+    directory = Path(sys.argv[1])
+    run(directory, orjson.loads((directory / ITEMS_FILE).read_bytes()))
