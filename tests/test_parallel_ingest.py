@@ -107,12 +107,17 @@ def test_small_inputs_and_stdin_are_read_in_one_process(tmp_path: Path) -> None:
     assert shards.split_items(files, 1) == [files]
 
 
-def test_runs_are_contiguous_and_about_equal_in_bytes(tmp_path: Path, split_anything: None) -> None:
-    sizes = [50, 10, 10, 10, 10, 10, 40, 30, 20, 10]
-    files = [write(tmp_path / f"{n:02d}.json", b"x" * size) for n, size in enumerate(sizes)]
-    runs = shards.split_items(files, 2)
-    assert [item for run in runs for item in run] == files
-    assert [sum(sizes[files.index(item)] for item in run) for run in runs] == [100, 100]
+def test_runs_are_contiguous_and_sized_by_bytes(tmp_path: Path, split_anything: None) -> None:
+    files = [write(tmp_path / f"{n:03d}.json", b"x" * 10) for n in range(100)]
+    for processes in (2, 3):
+        runs = shards.split_items(files, processes)
+        assert [item for run in runs for item in run] == files
+        # This process's run is FIRST_RUN_WEIGHT times a worker's; the workers' are equal.
+        share = shards.FIRST_RUN_WEIGHT / (shards.FIRST_RUN_WEIGHT + processes - 1)
+        assert len(runs) == processes and len(runs[0]) == pytest.approx(100 * share, abs=1)
+        assert max(map(len, runs[1:])) - min(map(len, runs[1:])) <= 1
+    uneven = [write(tmp_path / f"u{n}.json", b"x" * size) for n, size in enumerate([500, 1, 1])]
+    assert shards.split_items(uneven, 2) == [uneven[:1], uneven[1:]]
 
 
 def test_the_process_count_setting(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -96,6 +96,11 @@ class RunWorker:
             return None
         return _result_from_json(result)
 
+    def collect(self) -> tuple[RunResult, Chunks] | None:
+        """The worker's result and its chunk frames, loaded; None when it failed."""
+        result = self.wait()
+        return None if result is None else (result, result.chunks())
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
