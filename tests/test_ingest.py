@@ -272,6 +272,37 @@ BAD_LINES = [
         b' "subsegments": [{"id": "cccccccccccccc00", "start_time": 1, "end_time": 2}]}',
         "missing required field: `name` at $.subsegments[0]",
     ),
+    # Numbers the span frame cannot hold refuse the document instead of failing the run.
+    (
+        b'{"trace_id": "%s", "id": "ddddddddddddddd0", "name": "x", "start_time": 1,'
+        b' "end_time": 2, "http": {"response": {"status": 99999999999}}}',
+        "wrong type: expected `int` <= 2147483647 at $.http.response.status",
+    ),
+    (
+        b'{"trace_id": "%s", "id": "ddddddddddddddd1", "name": "x", "start_time": 1,'
+        b' "end_time": 2, "aws": {"retries": 4294967296}}',
+        "at $.aws.retries",
+    ),
+    (
+        b'{"trace_id": "%s", "id": "ddddddddddddddd2", "name": "x", "start_time": 1e300,'
+        b' "end_time": 1e300}',
+        "at $.start_time",
+    ),
+    (
+        b'{"trace_id": "%s", "id": "ddddddddddddddd3", "name": "x", "start_time": -5,'
+        b' "end_time": 2}',
+        "wrong type: expected `float` >= 0.0 at $.start_time",
+    ),
+    (
+        b'{"trace_id": "%s", "id": "ddddddddddddddd4", "name": "x", "start_time": 1,'
+        b' "end_time": 2, "http": {"response": {"status": "2\xc2\xb2"}}}',
+        "wrong type: http.response.status is '2\xb2'",
+    ),
+    (
+        b'{"trace_id": "%s", "id": "ddddddddddddddd5", "name": "x", "start_time": 1,'
+        b' "end_time": 2, "http": {"response": {"status": "99999999999"}}}',
+        "wrong type: http.response.status is '99999999999'",
+    ),
 ]
 
 
@@ -289,6 +320,47 @@ def test_each_bad_document_is_rejected_with_reason_and_position(tmp_path: Path) 
         rejection = by_position[f"line {number}"]
         assert rejection.source == str(path)
         assert expected in rejection.reason, rejection.reason
+
+
+def _nested(depth: int) -> str:
+    inner = ""
+    for level in reversed(range(depth)):
+        children = f', "subsegments": [{inner}]' if inner else ""
+        inner = (
+            f'{{"id": "{level + 16:016x}", "name": "n", "start_time": 1, "end_time": 2{children}}}'
+        )
+    return (
+        f'{{"trace_id": "{TRACE}", "id": "{1:016x}", "name": "x", "start_time": 1,'
+        f' "end_time": 2, "subsegments": [{inner}]}}'
+    )
+
+
+@pytest.mark.parametrize("shape", ["document", "line", "page"])
+def test_nesting_too_deep_is_refused_and_a_deep_tree_is_read(tmp_path: Path, shape: str) -> None:
+    def export(text: str) -> bytes:
+        if shape == "page":
+            page = {"Traces": [{"Id": TRACE, "Segments": [{"Id": "1" * 16, "Document": text}]}]}
+            return orjson.dumps(page)
+        return text.encode() + (b"\n" + orjson.dumps(segment("f" * 16)) if shape == "line" else b"")
+
+    deep = load_traces([write(tmp_path / "deep.json", export(_nested(600)))])
+    assert deep.rejections.count == 1 and deep.spans.filter(pl.col("id") == "1" * 16).is_empty()
+    # The JSON parser stops at 1024 levels of arrays and objects, the decoder a little sooner.
+    reason = deep.rejections.listed[0].reason
+    assert reason.startswith(("too deeply nested", "invalid JSON: depth limit exceeded"))
+    if shape == "line":
+        assert deep.spans.filter(pl.col("id") == "f" * 16).height == 1
+    fine = load_traces([write(tmp_path / "fine.json", export(_nested(200)))])
+    assert fine.rejections.count == 0
+    assert fine.spans.filter(pl.col("trace_id") == TRACE)["depth"].max() == 200
+
+
+def test_a_bad_first_line_costs_only_itself(tmp_path: Path) -> None:
+    bad_first = b'{"trace_id": "%s", "id": "1111111111111111", "name": "x", "start_time": NaN}'
+    lines = [bad_first.replace(b"%s", TRACE.encode()), orjson.dumps(segment("2" * 16))]
+    loaded = load_traces([write(tmp_path / "daemon.ndjson", b"\n".join(lines))])
+    assert loaded.segments == 1 and loaded.rejections.count == 1
+    assert loaded.rejections.listed[0].position == "line 1"
 
 
 def test_truncated_file_is_one_clear_rejection(tmp_path: Path) -> None:

@@ -11,6 +11,11 @@ from tracelens.ingest.segment_model import Node
 MISSING_TRACE_ID = "missing required field: trace_id"
 
 
+def status_number(text: str) -> int | None:
+    """An HTTP status sent as a string: its number when it is 1 to 9 ASCII digits, else None."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 def node_problem(node: Node, prefix: str = "") -> str | None:
     """The first rule ``node`` or a subsegment nested in it breaks, or None.
 
@@ -21,7 +26,7 @@ def node_problem(node: Node, prefix: str = "") -> str | None:
         return f"missing required field: {prefix}end_time (or in_progress: true)"
     response = node.http.response if node.http is not None else None
     status = response.status if response is not None else None
-    if type(status) is str and not status.isdigit():
+    if type(status) is str and status_number(status) is None:
         return f"wrong type: {prefix}http.response.status is {status[:20]!r}"
     for position, child in enumerate(node.subsegments or ()):
         problem = node_problem(child, f"{prefix}subsegments[{position}].")

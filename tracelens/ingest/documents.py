@@ -19,7 +19,7 @@ import msgspec
 import orjson
 
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.segment_model import NODE_DECODER, Node, convert_node
+from tracelens.ingest.segment_model import NestedTooDeep, Node, convert_node, decode_node
 from tracelens.ingest.sources import Source
 
 Located = tuple[str, Node]  # (position inside the source, validated document)
@@ -56,6 +56,8 @@ def _invalid_json(exc: Exception) -> str:
 def schema_problem(exc: msgspec.ValidationError) -> str:
     """``missing required field: `name` at $.subsegments[0]`` from msgspec's wording."""
     text = str(exc)
+    if isinstance(exc, NestedTooDeep):
+        return text
     detail, _, where = text.partition(" - at `")
     where = where.rstrip("`")
     if detail.startswith("Object missing required field "):
@@ -66,7 +68,7 @@ def schema_problem(exc: msgspec.ValidationError) -> str:
 
 def _decode(text: str | bytes, source: str, position: str, rejections: RejectionLog) -> Node | None:
     try:
-        return NODE_DECODER.decode(text)
+        return decode_node(text)
     except msgspec.ValidationError as exc:
         rejections.add(source, position, schema_problem(exc))
     except msgspec.DecodeError as exc:
@@ -138,7 +140,7 @@ def _line_documents(
         if not line.strip():
             continue
         try:
-            yield f"line {number}", NODE_DECODER.decode(line)
+            yield f"line {number}", decode_node(line)
             continue
         except msgspec.DecodeError:
             pass  # not a valid document: see what else the line holds, for the right reason
@@ -151,10 +153,15 @@ def _line_documents(
 
 
 def _looks_line_delimited(data: bytes) -> bool:
-    """True when the first line is a whole JSON value and more follows it."""
+    """True when more follows the first line and that line is a whole JSON value, or looks
+    like one object (``{...}``) that is itself broken: a bad first document must not cost
+    the documents on the lines after it."""
     first, _, rest = data.lstrip().partition(b"\n")
     if not rest.strip():
         return False
+    first = first.strip()
+    if first.startswith(b"{") and first.endswith(b"}"):
+        return True
     try:
         orjson.loads(first)
     except orjson.JSONDecodeError:

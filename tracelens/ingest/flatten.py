@@ -15,6 +15,7 @@ import msgspec
 import orjson
 import polars as pl
 
+from tracelens.ingest.document_rules import status_number
 from tracelens.ingest.segment_model import AwsFields, Cause, Http, Node
 
 # Attribute keys that name the remote host, as X-Ray SDKs and OpenTelemetry exporters write them.
@@ -132,9 +133,8 @@ def _http_series(https: tuple[Http | None, ...]) -> list[pl.Series]:
         # else refuses the document (see document_rules).
         for index, value in enumerate(statuses):
             if type(value) is str:
-                digits = value.isdigit()
-                statuses[index] = int(value) if digits else None
-                bad_status[index] = not digits
+                statuses[index] = number = status_number(value)
+                bad_status[index] = number is None
     return [
         pl.Series("http_method", [r.method if r else None for r in requests], dtype=pl.String),
         pl.Series("http_url", [r.url if r else None for r in requests], dtype=pl.String),

@@ -8,9 +8,15 @@ read are skipped by the decoder, so unknown extra fields are accepted and cost n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+
+# NOTE: bounds keep every number representable in the span frame (Int32 status and retries,
+# microsecond Int64 timestamps): a value outside them refuses the document, naming the field,
+# instead of failing the whole run or turning silently into null.
+Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+EpochSeconds = Annotated[float, msgspec.Meta(ge=0, le=1e12)]  # up to the year ~33,000
 
 
 class HttpRequest(msgspec.Struct, gc=False):
@@ -20,7 +26,7 @@ class HttpRequest(msgspec.Struct, gc=False):
 
 class HttpResponse(msgspec.Struct, gc=False):
     # NOTE: some SDKs send numbers as strings; X-Ray accepts both.
-    status: int | str | None = None
+    status: Int32 | str | None = None
 
 
 class Http(msgspec.Struct, gc=False):
@@ -36,7 +42,7 @@ class AwsFields(msgspec.Struct, gc=False):
     function_name: str | None = None
     function_arn: str | None = None
     request_id: str | None = None
-    retries: int | None = None
+    retries: Int32 | None = None
     resource_names: list[str] | None = None
 
 
@@ -61,8 +67,8 @@ class Node(msgspec.Struct, gc=False):
     # NOTE: id formats are checked column-wise after flattening (tracelens.ingest.normalize).
     id: str
     name: str
-    start_time: float
-    end_time: float | None = None
+    start_time: EpochSeconds
+    end_time: EpochSeconds | None = None
     trace_id: str | None = None
     parent_id: str | None = None
     type: str | None = None
@@ -83,9 +89,36 @@ class Node(msgspec.Struct, gc=False):
     subsegments: list[Node] | None = None
 
 
-NODE_DECODER = msgspec.json.Decoder(Node)
+_NODE_DECODER = msgspec.json.Decoder(Node)
+
+
+class NestedTooDeep(msgspec.ValidationError):
+    """Subsegments nested deeper than the decoder can follow (a few hundred levels)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "too deeply nested: subsegments inside subsegments beyond a few hundred levels"
+        )
+
+
+def decode_node(data: str | bytes) -> Node:
+    """Parse and validate one segment document.
+
+    Raises
+    ------
+    msgspec.DecodeError
+        Invalid JSON; its subclass ``msgspec.ValidationError`` (or ``NestedTooDeep``) for
+        valid JSON that breaks the schema.
+    """
+    try:
+        return _NODE_DECODER.decode(data)
+    except RecursionError:
+        raise NestedTooDeep from None
 
 
 def convert_node(value: Any) -> Node:
     """Validate an already-parsed document (from a JSON array or a single-document file)."""
-    return msgspec.convert(value, Node)
+    try:
+        return msgspec.convert(value, Node)
+    except RecursionError:
+        raise NestedTooDeep from None
