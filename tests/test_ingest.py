@@ -401,3 +401,9 @@ def test_unreadable_paths_raise_input_error_naming_the_path(tmp_path: Path) -> N
 def test_empty_input_still_has_the_span_schema() -> None:
     spans = normalize_documents([])
     assert dict(spans.schema) == SPAN_SCHEMA
+
+
+def test_annotations_keep_any_json_number() -> None:
+    big = 123456789012345678901234567890
+    spans = normalize_documents([segment(annotations={"order": big, "ratio": 1e308})])
+    assert spans.item(0, "annotations") == '{"order":123456789012345678901234567890,"ratio":1e308}'

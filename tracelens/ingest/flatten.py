@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-import orjson
 import polars as pl
 
 from tracelens.ingest.document_rules import status_number
@@ -51,6 +50,7 @@ _DIRECT: dict[str, pl.DataType] = {
 }
 
 _NODE_FIELDS: tuple[str, ...] = Node.__struct_fields__
+_json = msgspec.json.Encoder().encode
 _NO_AWS: tuple[Any, ...] = (None, None, None, None, None)
 _NO_CAUSE: tuple[Any, ...] = (None, None, 0, None)
 
@@ -117,7 +117,8 @@ def raw_frame(chunk: NodeChunk) -> pl.DataFrame:
         ),
         pl.Series(
             "annotations",
-            [orjson.dumps(bag).decode() if bag else None for bag in columns["annotations"]],
+            # NOTE: msgspec, not orjson: it writes integers beyond 64 bits, which JSON allows.
+            [_json(bag).decode() if bag else None for bag in columns["annotations"]],
             dtype=pl.String,
         ),
     ]
