@@ -1,11 +1,12 @@
 """Reading a large input in several processes, each taking a contiguous run of its files.
 
 Decoding and flattening documents is Python work bound to one core by the interpreter lock, so
-on inputs large enough to repay a process start, the files are split into contiguous runs of
-about equal size: this process reads the first run while worker processes read the others and
-hand back their chunk frames as Arrow IPC files (see worker.py). The result is the same as
-reading the files in order in one process: documents are numbered in file order, so
-deduplication keeps the same copies, and rejections are listed in file order.
+on inputs large enough to repay a process start, the files are split into contiguous runs
+sized by bytes: this process reads the first run while worker processes read the others and
+hand back their chunk frames as Arrow IPC files (see worker.py); a single file is not split.
+The result is the same as reading the files in order in one process: documents are numbered
+in file order, so deduplication keeps the same copies, and rejections are listed in file
+order.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def reading_processes() -> int:
     """
     configured = settings.get(settings.INGEST_PROCESSES)
     if configured is not None:
-        if not configured.isdigit() or int(configured) < 1:
+        if not (configured.isascii() and configured.isdigit()) or int(configured) < 1:
             raise InputError(
                 f"{settings.INGEST_PROCESSES}={configured!r}: expected a whole number >= 1"
             )
