@@ -88,10 +88,11 @@ def _walk(children: list[Node], depth: int, nodes: list[Node], depths: list[int]
 
 
 def raw_frame(chunk: NodeChunk) -> pl.DataFrame:
-    """One row per node: the struct fields and flattened nested fields, plus
+    """One row per node of ``chunk``: its fields, its nested fields flattened, and more.
 
-    ``doc`` (the chunk's document number, from 0), ``trace_id`` (the document's), ``depth``
-    and ``bad_status`` (an HTTP status that is a string but not a number).
+    The added columns are ``doc`` (the chunk's document number, from 0), ``trace_id`` (the
+    document's), ``depth`` and ``bad_status`` (an HTTP status sent as a string that is not a
+    number the frame can hold).
     """
     if not chunk.nodes:
         columns: dict[str, Any] = {name: () for name in _NODE_FIELDS}

@@ -157,7 +157,7 @@ class SpanBuilder:
         self._chunk.add(document)
         self._located.append((source, position, rejections))
         self._documents += 1
-        if len(self._chunk) >= CHUNK_ROWS:
+        if len(self._chunk.nodes) >= CHUNK_ROWS:
             self._flush()
 
     @property
