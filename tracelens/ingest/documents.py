@@ -11,6 +11,7 @@ The format is told by content, never by file name:
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,7 +137,9 @@ def _value_documents(
 def _line_documents(
     data: bytes, source: str, rejections: RejectionLog, stats: ReadStats
 ) -> Iterator[Located]:
-    for number, line in enumerate(data.split(b"\n"), start=1):
+    # NOTE: lines are taken one at a time (BytesIO iterates lazily): splitting the whole input
+    # at once would hold a second copy of it.
+    for number, line in enumerate(io.BytesIO(data), start=1):
         if not line.strip():
             continue
         try:
