@@ -78,16 +78,31 @@ def critical_path(spans: pl.DataFrame) -> pl.DataFrame:
 
 
 def critical_path_and_bottlenecks(
-    spans: pl.DataFrame, *, slow_quantile: float = 0.95
+    spans: pl.DataFrame, *, slow_quantile: float = 0.95, example_paths_only: bool = False
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``(critical_path(spans), bottlenecks(spans, slow_quantile=...))``, walking once."""
+    """``(critical_path(spans), bottlenecks(spans, slow_quantile=...))``, walking once.
+
+    With ``example_paths_only``, the critical path covers only the traces the bottlenecks
+    name as examples (``example_trace_id``): all a report draws, and a fraction of the rows
+    (at a million segments, every path together is most of the spans again).
+    """
     _check_quantile(slow_quantile)
     require_columns(spans, SPAN_SCHEMA, what="spans")
     tree = span_tree(spans)
     path = walk(tree)
     # NOTE: the bottlenecks' aggregation runs before the (large) critical-path frame exists.
     slow = _bottlenecks(tree, path, slow_quantile=slow_quantile)
+    if example_paths_only:
+        path = _paths_of(tree, path, slow.get_column("example_trace_id"))
     return _described(tree, path), slow
+
+
+def _paths_of(tree: pl.DataFrame, path: pl.DataFrame, trace_ids: pl.Series) -> pl.DataFrame:
+    """The rows of ``path`` on the traces ``trace_ids``."""
+    root_rows = path.filter(pl.col("row") == pl.col("root_row")).get_column("root_row")
+    ids = trace_ids.drop_nulls().implode()
+    wanted = root_rows.filter(tree["trace_id"].gather(root_rows).is_in(ids))
+    return path.filter(pl.col("root_row").is_in(wanted.implode()))
 
 
 def _described(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:

@@ -36,6 +36,8 @@ class AnalysisResult:
     throttle_timeline: pl.DataFrame
     dns: pl.DataFrame
     connection_setup: pl.DataFrame
+    # The critical paths of the bottlenecks' example traces (what the report draws); every
+    # trace's path is analyses.bottlenecks.critical_path(spans).
     critical_path: pl.DataFrame
     bottlenecks: pl.DataFrame
     service_nodes: pl.DataFrame
@@ -73,7 +75,7 @@ def _analyze(inputs: Inputs) -> AnalysisResult:
     dns, connections = dns_and_connection_setup(spans, functions=config)
     nodes, edges = service_map_nodes_and_edges(spans)
     graph = build_service_map(nodes, edges)
-    path, slow = critical_path_and_bottlenecks(spans)
+    path, slow = critical_path_and_bottlenecks(spans, example_paths_only=True)
     return AnalysisResult(
         inputs=inputs,
         invocations=invocation_rows,

@@ -117,8 +117,13 @@ def test_the_runner_gives_what_each_analysis_gives_alone(
     sample: tuple[Inputs, AnalysisResult],
 ) -> None:
     inputs, result = sample
-    for field, expected in _alone(inputs).items():
-        assert expected.height > 0, field
+    examples = result.bottlenecks.get_column("example_trace_id").drop_nulls()
+    for field, alone in _alone(inputs).items():
+        assert alone.height > 0, field
+        expected = alone
+        if field == "critical_path":  # the runner keeps the example traces' paths only
+            expected = alone.filter(pl.col("trace_id").is_in(examples.implode()))
+            assert 0 < examples.n_unique() == expected.get_column("trace_id").n_unique()
         assert_frame_equal(getattr(result, field), expected, check_exact=False, rel_tol=1e-12)
 
 
@@ -126,6 +131,10 @@ def test_combined_analyses_equal_the_separate_ones(sample: tuple[Inputs, Analysi
     spans = sample[0].traces.spans
     path, slow = critical_path_and_bottlenecks(spans, slow_quantile=0.5)
     assert_frame_equal(path, critical_path(spans))
+    examples = slow.get_column("example_trace_id")
+    only, same = critical_path_and_bottlenecks(spans, slow_quantile=0.5, example_paths_only=True)
+    assert_frame_equal(same, slow)
+    assert_frame_equal(only, path.filter(pl.col("trace_id").is_in(examples.implode())))
     assert_frame_equal(slow, bottlenecks(spans, slow_quantile=0.5))
     nodes, edges = service_map_nodes_and_edges(spans)
     assert_frame_equal(nodes, service_map_nodes(spans))
