@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -174,3 +175,17 @@ def test_a_bad_process_count_is_one_clear_error(monkeypatch: pytest.MonkeyPatch)
     assert code == 1
     assert "TRACELENS_INGEST_PROCESSES='-2': expected a whole number >= 1" in output
     assert "Traceback" not in output
+
+
+def test_file_names_that_are_not_utf8_reach_a_worker(
+    tmp_path: Path, split_anything: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    shutil.copytree(SAMPLES, tmp_path / "a")
+    odd = tmp_path / os.fsdecode(b"z-caf\xe9\nline.ndjson")
+    write(odd, orjson.dumps(segment("e" * 16)) + b"\n{broken\n")
+    sequential = load_traces([tmp_path], processes=1)
+    assert sequential.spans.filter(pl.col("id") == "e" * 16).height == 1
+    assert sequential.rejections.listed[0].source == str(odd)
+    with caplog.at_level(logging.WARNING, logger=worker.__name__):
+        _same(load_traces([tmp_path], processes=2), sequential)
+    assert "worker failed" not in caplog.text  # the worker read it, not this process

@@ -1,6 +1,6 @@
 """A worker process reading a run of input files: ``python -m tracelens.ingest.worker DIR``.
 
-The parent writes the run's paths as a JSON list to DIR/items.json; the worker writes its
+The parent writes the run's paths to DIR/items (NUL-separated); the worker writes its
 chunk frames as Arrow IPC files into DIR, then ``result.json`` with its document
 counts, rejections and read statistics. A plain subprocess rather than multiprocessing: the
 worker must not import the caller's main module again, which may be a script of any kind.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from tracelens.ingest.rejections import Rejection, RejectionLog
 from tracelens.ingest.runs import Item, read_run
 from tracelens.ingest.sources import InputError
 
-ITEMS_FILE = "items.json"
+ITEMS_FILE = "items"
 RESULT_FILE = "result.json"
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class RunWorker:
     @classmethod
     def start(cls, items: list[Item], directory: Path) -> RunWorker:
         directory.mkdir(parents=True)
-        (directory / ITEMS_FILE).write_bytes(orjson.dumps([str(item) for item in items]))
+        (directory / ITEMS_FILE).write_bytes(_paths_to_bytes(items))
         stderr = (directory / "stderr.txt").open("w+b")
         try:
             process = subprocess.Popen(
@@ -108,9 +109,30 @@ class RunWorker:
         self.stderr.close()
 
 
+# NOTE: paths travel as file-system bytes separated by NUL, the one byte no path holds: a
+# file name need not be valid UTF-8 (or free of newlines).
+def _paths_to_bytes(items: list[Item]) -> bytes:
+    return b"\0".join(os.fsencode(item) for item in items)
+
+
+def _paths_from_bytes(data: bytes) -> list[Item]:
+    return [os.fsdecode(path) for path in data.split(b"\0")]
+
+
+def _path_to_hex(path: str) -> str:
+    return os.fsencode(path).hex()  # JSON cannot carry a name that is not UTF-8
+
+
+def _path_from_hex(text: str) -> str:
+    return os.fsdecode(bytes.fromhex(text))
+
+
 def _result_from_json(result: dict[str, Any]) -> RunResult:
     rejections = RejectionLog(count=result["rejections"]["count"])
-    rejections.listed.extend(Rejection(*entry) for entry in result["rejections"]["listed"])
+    rejections.listed.extend(
+        Rejection(_path_from_hex(source), position, reason)
+        for source, position, reason in result["rejections"]["listed"]
+    )
     rejections.reasons.update(result["rejections"]["reasons"])
     stats = ReadStats(**result["stats"])
     return RunResult(result["frames"], result["documents"], result["refused"], rejections, stats)
@@ -126,7 +148,9 @@ def _result_to_json(
             "refused": chunks.refused,
             "rejections": {
                 "count": rejections.count,
-                "listed": [[r.source, r.position, r.reason] for r in rejections.listed],
+                "listed": [
+                    [_path_to_hex(r.source), r.position, r.reason] for r in rejections.listed
+                ],
                 "reasons": dict(rejections.reasons),
             },
             "stats": {
@@ -159,4 +183,4 @@ if __name__ == "__main__":
     # NOTE: ingest makes no reference cycles; the collector would only walk millions of rows.
     gc.disable()
     directory = Path(sys.argv[1])
-    run(directory, orjson.loads((directory / ITEMS_FILE).read_bytes()))
+    run(directory, _paths_from_bytes((directory / ITEMS_FILE).read_bytes()))
