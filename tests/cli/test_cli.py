@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,16 @@ def test_console_script_runs_as_a_process() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["schema_version"] == 1
+
+
+def test_file_names_that_are_not_utf8_are_shown_escaped(tmp_path: Path) -> None:
+    odd = tmp_path / os.fsdecode(b"caf\xe9.ndjson")
+    odd.write_text(GOOD + "\n{broken\n")
+    result = CliRunner().invoke(main, ["analyze", str(tmp_path), "--json", "-q"])
+    assert result.exit_code == 0, result.output
+    rejection = json.loads(result.stdout)["input"]["rejections"][0]
+    assert rejection["source"] == f"{tmp_path}/caf\\xe9.ndjson"
+    out = tmp_path / "report.html"
+    report = CliRunner().invoke(main, ["report", str(odd), "--out", str(out), "-q"])
+    assert report.exit_code == 0, report.output
+    assert "caf\\xe9.ndjson" in out.read_text()

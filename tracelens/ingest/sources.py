@@ -16,6 +16,15 @@ class InputError(Exception):
     """An input path cannot be read at all (missing, unreadable, not a regular file)."""
 
 
+def display_name(path: Path | str) -> str:
+    """``path`` as text for messages, JSON and reports.
+
+    A file name need not be valid UTF-8; its undecodable bytes are shown as ``\\xNN`` rather
+    than carried as lone surrogates, which no JSON writer or HTML page accepts.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 @dataclass(frozen=True)
 class Source:
     """The bytes of one input, named for error messages."""
@@ -38,8 +47,9 @@ def _read_file(path: Path) -> Source:
         data = path.read_bytes()
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise InputError(f"cannot read {path}: {reason}") from exc
-    return Source(str(path), _decompress(str(path), data))
+        raise InputError(f"cannot read {display_name(path)}: {reason}") from exc
+    name = display_name(path)
+    return Source(name, _decompress(name, data))
 
 
 def _files_under(directory: Path) -> list[Path]:
@@ -81,12 +91,12 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path | str]:
         if path.is_dir():
             files = _files_under(path)
             if not files:
-                raise InputError(f"{path}: directory holds no files")
+                raise InputError(f"{display_name(path)}: directory holds no files")
             expanded.extend(files)
         elif path.exists():
             expanded.append(path)
         else:
-            raise InputError(f"{path}: no such file or directory")
+            raise InputError(f"{display_name(path)}: no such file or directory")
     return expanded
 
 
