@@ -1,8 +1,9 @@
-"""Randomly damaged sample documents never crash ingest, the analyses, the JSON or the report."""
+"""Randomly damaged sample data never crashes ingest, side inputs, analyses, JSON or report."""
 
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,45 @@ def test_damaged_documents_are_refused_or_analyzed_never_fatal(tmp_path: Path, s
     assert contract["input"]["rejected"] == traces.rejections.count
     page = render_report(result)
     assert "</script><b>" not in page  # names from traces are escaped, never markup
+
+
+def _damage_json(value: Any, rng: random.Random, rate: float) -> None:
+    items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+    for key, item in items:
+        roll = rng.random()
+        if roll < rate:
+            value[key] = rng.choice(ODD_VALUES)
+        elif roll < rate * 1.3 and isinstance(value, dict):
+            del value[key]
+        elif isinstance(item, dict | list):
+            _damage_json(item, rng, rate)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_damaged_side_inputs_are_refused_or_used_never_fatal(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    export = tmp_path / "export"
+    shutil.copytree(SAMPLES.parent, export)
+    for side in ("logs", "metrics", "functions"):
+        for path in sorted((export / side).iterdir()):
+            if path.suffix == ".json":
+                value = orjson.loads(path.read_bytes())
+                _damage_json(value, rng, rate=0.1)
+                path.write_bytes(msgspec.json.encode(value))
+            else:  # log lines: cut short, or given impossible numbers
+                lines = path.read_bytes().split(b"\n")
+                for index, line in enumerate(lines):
+                    if rng.random() < 0.1:
+                        cut = line[: rng.randrange(len(line) + 1)]
+                        lines[index] = cut + rng.choice([b"", b"Init Duration: -5 ms", b"\xff"])
+                path.write_bytes(b"\n".join(lines))
+    inputs = load_inputs(
+        [export / "xray"],
+        logs=[export / "logs"],
+        metrics=[export / "metrics"],
+        functions=[export / "functions"],
+    )
+    assert inputs.side_rejections.count > 0
+    result = run_analysis(inputs)
+    orjson.dumps(to_contract(result))
+    render_report(result)

@@ -400,6 +400,8 @@ def test_bad_events_and_bad_report_lines(tmp_path: Path) -> None:
             "not an event",
             {"timestamp": 1795165200000, "message": "REPORT RequestId: b\tDuration: 1.0 ms"},
             {"timestamp": 1795165200000, "message": "START RequestId: c Version: 1"},
+            {"timestamp": 2**70, "message": "START RequestId: d Version: 1"},
+            {"timestamp": -1, "message": "START RequestId: e Version: 1"},
         ]
     }
     logs, rejections = logs_of(write(tmp_path, "w.json", json.dumps(document)))
@@ -411,6 +413,10 @@ def test_bad_events_and_bad_report_lines(tmp_path: Path) -> None:
         "invalid REPORT line: lacks Billed Duration, Memory Size, Max Memory Used"
     )
     assert logs.events["request_id"].to_list() == ["c"]
+    for position, shown in (("events[5]", float(2**70)), ("events[6]", -1)):
+        assert listed[position] == (
+            f"invalid event: timestamp must be epoch milliseconds (1970 to 9999), got {shown}"
+        )
 
 
 def test_truncated_and_unknown_status_text_reports(tmp_path: Path) -> None:
@@ -579,12 +585,28 @@ def test_bad_datapoints_are_refused_one_by_one(tmp_path: Path) -> None:
       {"Id": "b", "Label": "checkout Errors Sum", "Timestamps": ["2026-11-20T09:03:00Z"],
        "Values": [], "StatusCode": "Complete"},
       {"Id": "c", "Label": "checkout Errors Sum", "Timestamps": ["2026-11-20T09:00:00Z"],
-       "Values": [9.0], "StatusCode": "Complete"}
-    ]}"""
+       "Values": [9.0], "StatusCode": "Complete"},
+      {"Id": "d", "Label": "checkout Throttles Sum",
+       "Timestamps": [1e300, -5, 1795165200, 1795165260], "Values": [1, 1, 1.2e21, 2],
+       "StatusCode": "Complete"}
+    ], "Messages": true}"""
     frame, rejections = metrics_of(write(tmp_path, "errors.json", page))
-    assert frame.rows() == [("checkout", "Errors", "Sum", at("2026-11-20T09:00:00"), 1.0)]
+    assert frame.rows() == [
+        ("checkout", "Errors", "Sum", at("2026-11-20T09:00:00"), 1.0),
+        ("checkout", "Throttles", "Sum", at("2026-11-20T09:01:00"), 2.0),
+    ]
     listed = {r.position: r.reason for r in rejections.listed}
     assert listed == {
+        "Messages": "incomplete result: Messages must be an array, got a boolean",
+        "MetricDataResults[3].Values[0]": (
+            "datapoint refused: timestamp 1e+300 is outside the years 1970 to 9999"
+        ),
+        "MetricDataResults[3].Values[1]": (
+            "datapoint refused: timestamp -5 is outside the years 1970 to 9999"
+        ),
+        "MetricDataResults[3].Values[2]": (
+            "datapoint refused: value 1.2e+21 is beyond any AWS/Lambda metric (over 2**53)"
+        ),
         "MetricDataResults[0].Values[1]": ("datapoint refused: value is NaN, not a finite number"),
         "MetricDataResults[0].Values[2]": (
             "datapoint refused: value is a string, not a finite number"
@@ -728,3 +750,10 @@ def test_insights_timestamp_as_epoch_milliseconds_is_read() -> None:
     times = _insights_time(pl.Series("t", ["2026-11-20 09:00:01.123", "1795165201123", "junk"]))
     assert times.to_list()[0] == times.to_list()[1]
     assert times.to_list()[2] is None
+
+
+def test_insights_epoch_milliseconds_out_of_range_are_not_times() -> None:
+    from tracelens.sideinputs.insights import _insights_time
+
+    times = _insights_time(pl.Series("t", ["99999999999999999", "-5", "1795165201123"]))
+    assert times.to_list()[:2] == [None, None] and times.to_list()[2] is not None

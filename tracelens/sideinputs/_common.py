@@ -162,6 +162,16 @@ def json_values(text: str) -> list[JsonValue]:
     return list(_concatenated_values(text))
 
 
+# The last millisecond of the year 9999: later epoch times hold no real record, and would not
+# fit the microsecond timestamps the frames use.
+MAX_EPOCH_MS = 253_402_300_799_999
+
+
+def is_epoch_ms(value: object) -> bool:
+    """A whole number of milliseconds since 1970 up to the year 9999 (``bool`` is not one)."""
+    return type(value) is int and 0 <= value <= MAX_EPOCH_MS
+
+
 def is_number(value: object) -> bool:
     """A finite JSON number (``bool`` is not a number here)."""
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -14,7 +14,12 @@ from typing import Any
 import polars as pl
 
 from tracelens.schema import UTC_US
-from tracelens.sideinputs._common import LOG_GROUP_PATTERN, describe_json, iso_to_utc
+from tracelens.sideinputs._common import (
+    LOG_GROUP_PATTERN,
+    MAX_EPOCH_MS,
+    describe_json,
+    iso_to_utc,
+)
 from tracelens.sideinputs.textlog import LINE_SCHEMA
 
 _FIELDS = {
@@ -77,7 +82,8 @@ def _megabytes(column: str) -> pl.Expr:
 def _insights_time(text: pl.Series) -> pl.Series:
     """AWS prints ``@timestamp`` as ``2026-11-20 09:00:01.123``; some endpoints as epoch ms."""
     epoch_ms = text.str.strip_chars().cast(pl.Int64, strict=False)
-    as_epoch = (epoch_ms * 1000).cast(UTC_US)
+    in_range = epoch_ms.is_between(0, MAX_EPOCH_MS)
+    as_epoch = pl.select(pl.when(in_range).then(epoch_ms * 1000)).to_series().cast(UTC_US)
     return pl.Series(text.name, iso_to_utc(text)).fill_null(as_epoch)
 
 

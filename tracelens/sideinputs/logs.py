@@ -103,8 +103,9 @@ def _event_error(event: object) -> str | None:
     if not isinstance(event.get("message"), str):
         return f"message must be a string, got {common.describe_json(event.get('message'))}"
     timestamp = event.get("timestamp")
-    if timestamp is not None and (not isinstance(timestamp, int) or isinstance(timestamp, bool)):
-        return f"timestamp must be epoch milliseconds, got {common.describe_json(timestamp)}"
+    if timestamp is not None and not common.is_epoch_ms(timestamp):
+        shown = timestamp if common.is_number(timestamp) else common.describe_json(timestamp)
+        return f"timestamp must be epoch milliseconds (1970 to 9999), got {shown}"
     return None
 
 

@@ -65,9 +65,18 @@ def parse_label(label: object) -> tuple[str | None, str, str] | str:
     return (owner, metric, stat)
 
 
+# NOTE: AWS/Lambda counts and durations stay far below this; beyond it a float no longer
+# holds whole numbers exactly, and the analyses' integer counts could not hold the value.
+MAX_VALUE = 2**53
+
+
 def _timestamp(value: object) -> datetime | None:
+    """An ISO 8601 time, or epoch seconds (1970 to 9999) as the SDKs' JSON may print them."""
     if common.is_number(value):
-        return datetime.fromtimestamp(float(value), tz=UTC)  # type: ignore[arg-type]
+        seconds = float(value)  # type: ignore[arg-type]
+        if not 0 <= seconds * 1000 <= common.MAX_EPOCH_MS:
+            return None
+        return datetime.fromtimestamp(seconds, tz=UTC)
     return common.iso_to_datetime(value)
 
 
@@ -90,7 +99,12 @@ class _Reader:
         self.rows: dict[str, list[Any]] = {name: [] for name in _ROWS}
 
     def add_response(self, source: str, response: dict[str, Any], prefix: str) -> None:
-        for idx, message in enumerate(response.get("Messages") or []):
+        messages = response.get("Messages") or []
+        if not isinstance(messages, list):
+            reason = f"Messages must be an array, got {common.describe_json(messages)}"
+            self.rejections.add(source, f"{prefix}Messages", f"incomplete result: {reason}")
+            messages = []
+        for idx, message in enumerate(messages):
             text = (
                 f"{message.get('Code')}: {message.get('Value')}"
                 if isinstance(message, dict)
@@ -124,12 +138,16 @@ class _Reader:
         self, source: str, position: str, label: tuple[str | None, str, str], stamp: Any, value: Any
     ) -> None:
         timestamp = _timestamp(stamp)
-        if timestamp is None:
+        reason = None
+        if timestamp is None and common.is_number(stamp):
+            reason = f"timestamp {stamp!r} is outside the years 1970 to 9999"
+        elif timestamp is None:
             reason = f"timestamp {stamp!r} is not an ISO 8601 time"
-            self.rejections.add(source, position, f"datapoint refused: {reason}")
-            return
-        if not common.is_number(value):
+        elif not common.is_number(value):
             reason = f"value is {common.describe_json(value)}, not a finite number"
+        elif abs(value) > MAX_VALUE:
+            reason = f"value {value!r} is beyond any AWS/Lambda metric (over 2**53)"
+        if reason is not None:
             self.rejections.add(source, position, f"datapoint refused: {reason}")
             return
         for name, item in zip(
