@@ -64,9 +64,6 @@ class NodeChunk:
         self.roots: list[Node] = []  # one per document, in order
         self.sizes: list[int] = []  # nodes per document
 
-    def __len__(self) -> int:
-        return len(self.nodes)
-
     def add(self, document: Node) -> None:
         """Append one document (its ``trace_id`` already checked) and its subsegments."""
         nodes, depths = self.nodes, self.depths
