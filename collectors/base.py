@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+import boto3
 from botocore.config import Config
 
 RetryMode = Literal["standard", "adaptive"]
@@ -250,6 +251,14 @@ class RetrySettings:
             retries={"mode": self.mode, "total_max_attempts": self.max_attempts},
             connect_timeout=self.connect_timeout_s,
             read_timeout=self.read_timeout_s,
+        )
+
+    def client(self, service: str, session: boto3.Session | None) -> Any:
+        """A ``service`` client from ``session`` (default: a new ``boto3.Session()``) with
+        these settings; collectors make theirs with this on first use."""
+        return (session or boto3.Session()).client(
+            service,  # type: ignore[call-overload]
+            config=self.botocore_config(),
         )
 
     def backoff_s(self, attempt: int) -> float:

@@ -126,8 +126,7 @@ class LambdaConfigCollector:
     def client(self) -> LambdaClient:
         """The injected client, or one made from the session on first use."""
         if self._client is None:
-            session = self._session or boto3.Session()
-            self._client = session.client("lambda", config=self._retry.botocore_config())
+            self._client = self._retry.client("lambda", self._session)
         return self._client
 
     def collect(self, *, functions: Collection[str] | None = None) -> LambdaConfigResult:

@@ -215,8 +215,7 @@ class LogsInsightsCollector:
     def client(self) -> CloudWatchLogsClient:
         """The injected client, or one made from the session on first use."""
         if self._client is None:
-            session = self._session or boto3.Session()
-            self._client = session.client("logs", config=self._retry.botocore_config())
+            self._client = self._retry.client("logs", self._session)
         return self._client
 
     def collect(self, window: Window, *, functions: Sequence[str]) -> LogsResult:

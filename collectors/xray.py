@@ -150,8 +150,7 @@ class XRayCollector:
     def client(self) -> XRayClient:
         """The injected client, or one made from the session on first use."""
         if self._client is None:
-            session = self._session or boto3.Session()
-            self._client = session.client("xray", config=self._retry.botocore_config())
+            self._client = self._retry.client("xray", self._session)
         return self._client
 
     def collect(
