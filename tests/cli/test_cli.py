@@ -30,7 +30,10 @@ GOOD = json.dumps(
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = [prefix]
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             found += all_commands(command, (*prefix, name))
         else:
@@ -44,6 +47,42 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
     assert len(result.output.splitlines()) > 3
+
+
+def test_commands_listed_without_importing_them_are_the_real_ones() -> None:
+    context = click.Context(main)
+    names = main.list_commands(context)
+    assert names == ["analyze", "report", "sample", "collect", "demo", "agent", "config"]
+    for name in names:
+        command = main.get_command(context, name)
+        assert command is not None and command.name == name
+    listing = CliRunner().invoke(main, ["--help"]).output
+    assert all(f"  {name}  " in listing for name in names)
+    assert main.get_command(context, "nope") is None
+
+
+def _modules_loaded_by(*args: str) -> set[str]:
+    probe = (
+        "import sys\n"
+        "from tracelens.cli import main\n"
+        f"try:\n    main({list(args)!r})\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return set(done.stdout.split())
+
+
+def test_help_and_offline_analyze_skip_the_agent_stack() -> None:
+    # Starting fast matters on call: `--help` loads no data libraries, and the offline
+    # analyzer does not load boto3 or the agent.
+    assert not {"polars", "boto3", "plotly"} & _modules_loaded_by("--help")
+    analyzed = _modules_loaded_by(
+        "analyze", str(SAMPLES / "xray"), "--json", "-q", "--out", os.devnull
+    )
+    assert "polars" in analyzed
+    assert not {"boto3", "tracelens.agent.config", "collectors"} & analyzed
 
 
 def test_strict_names_file_and_position(tmp_path: Path) -> None:

@@ -2,20 +2,61 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from tracelens import __version__
 from tracelens.cli import _allocator  # noqa: F401  (before anything imports polars)
-from tracelens.cli.agent import agent
-from tracelens.cli.analyze import analyze
-from tracelens.cli.collect import collect
-from tracelens.cli.config import config
-from tracelens.cli.demo import demo
-from tracelens.cli.report import report
-from tracelens.cli.sample import sample
+
+# Each command's module, imported only when that command runs or shows its help: the analyzer
+# should not pay for boto3 and the agent's modules (~0.4 s) on every start.
+_COMMANDS: dict[str, str] = {
+    "analyze": "tracelens.cli.analyze",
+    "report": "tracelens.cli.report",
+    "sample": "tracelens.cli.sample",
+    "collect": "tracelens.cli.collect",
+    "demo": "tracelens.cli.demo",
+    "agent": "tracelens.cli.agent",
+    "config": "tracelens.cli.config",
+}
+
+# What `tracelens --help` lists, without importing the commands (tests check these against
+# the commands' own help).
+_SUMMARIES: dict[str, str] = {
+    "analyze": "Analyze exported X-Ray traces into findings, or one JSON object.",
+    "report": "Write one self-contained HTML report for on-call.",
+    "sample": "Write a realistic sample data set with known answers.",
+    "collect": "Collect traces, metrics, logs and configuration into the store once.",
+    "demo": "Run tracelens end to end against a local AWS endpoint (no account).",
+    "agent": "Run the collection daemon (collectors and report on schedules).",
+    "config": "Check the agent's config file.",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _LazyGroup(click.Group):
+    """A group that imports a command's module only when the command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = _COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        command = getattr(importlib.import_module(module), cmd_name)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl(list(_SUMMARIES.items()))
+
+
+@click.group(
+    cls=_LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="tracelens")
 def main() -> None:
     """Find throttles, cold starts, VPC DNS latency and bottlenecks in AWS Lambda applications,
@@ -26,12 +67,3 @@ def main() -> None:
       tracelens analyze sample_traces/xray --json
       tracelens report sample_traces/xray --out report.html
     """
-
-
-main.add_command(analyze)
-main.add_command(report)
-main.add_command(sample)
-main.add_command(collect)
-main.add_command(demo)
-main.add_command(agent)
-main.add_command(config)
