@@ -5,9 +5,12 @@ runs, each in a fresh process so peak RSS is its own:
 
 - floor:   read every file and parse every document with orjson (BatchGetTraces pages: the page
            and each Document string inside it), nothing else;
-- analyze: `tracelens analyze DIR --json --out /dev/null` (ingest, every analysis, the contract).
+- analyze: `tracelens analyze DIR --json --out FILE` (ingest, every analysis, the contract);
+- with --duckdb, the issue's reference point: DuckDB's JSON reader doing only the cold-start and
+  throttle counts per function (benchmarks/duckdb_counts.py; needs `pip install duckdb`), its
+  counts checked against tracelens' answer.
 
-Prints segments/second, wall and CPU seconds and peak RSS for both, and the analyze/floor time
+Prints segments/second, wall and CPU seconds and peak RSS for each, and the analyze/floor time
 ratio. The peak RSS of analyze is that of the command and its ingest workers together (sampled
 every 20 ms), with each process's own peak beside it.
 With --check, exits 1 when the ratio regresses more than 25% over benchmarks/baseline.json
@@ -22,8 +25,10 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 BASELINE = HERE / "baseline.json"
@@ -90,7 +95,7 @@ def sample_tree():
 
 threading.Thread(target=sample_tree, daemon=True).start()
 start = time.perf_counter()
-result = CliRunner().invoke(main, ["analyze", sys.argv[1], "--json", "--out", "/dev/null", "-q"])
+result = CliRunner().invoke(main, ["analyze", sys.argv[1], "--json", "--out", sys.argv[2], "-q"])
 elapsed = time.perf_counter() - start
 if result.exit_code:
     sys.exit(result.output + str(result.exception))
@@ -118,18 +123,30 @@ def ensure_data(segments: int, fmt: str) -> Path:
     return target
 
 
-def run_child(script: str, data_dir: Path) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(data_dir)], capture_output=True, text=True, check=False
-    )
+def run_child(command: list[str]) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, *command], capture_output=True, text=True, check=False)
     if done.returncode:
         sys.exit(f"benchmark step failed:\n{done.stderr}{done.stdout}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def best_of(runs: int, script: str, data_dir: Path) -> dict[str, float]:
-    results = [run_child(script, data_dir) for _ in range(runs)]
+def best_of(runs: int, command: list[str]) -> dict[str, Any]:
+    results = [run_child(command) for _ in range(runs)]
     return min(results, key=lambda r: r["seconds"])
+
+
+def compare_counts(duckdb: dict[str, Any], contract_path: Path) -> list[str]:
+    """Where DuckDB's per-function counts differ from tracelens' functions[]."""
+    ours = {
+        row["name"]: {key: row[key] for key in ("invocations", "cold_starts", "throttled")}
+        for row in json.loads(contract_path.read_text())["functions"]
+    }
+    theirs = duckdb["functions"]
+    return [
+        f"{name}: tracelens {ours.get(name)} vs duckdb {theirs.get(name)}"
+        for name in sorted(set(ours) | set(theirs))
+        if ours.get(name) != theirs.get(name)
+    ]
 
 
 def main() -> int:
@@ -139,11 +156,24 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1, help="best of N runs of each step")
     parser.add_argument("--check", action="store_true", help="fail on a ratio regression")
     parser.add_argument("--save-baseline", action="store_true")
+    parser.add_argument(
+        "--duckdb",
+        action="store_true",
+        help="also time DuckDB doing only the cold-start and throttle counts (needs duckdb)",
+    )
     args = parser.parse_args()
 
     data_dir = ensure_data(args.segments, args.format)
-    floor = best_of(args.runs, FLOOR_SCRIPT, data_dir)
-    analyze = best_of(args.runs, ANALYZE_SCRIPT, data_dir)
+    floor = best_of(args.runs, ["-c", FLOOR_SCRIPT, str(data_dir)])
+    with tempfile.TemporaryDirectory() as scratch:
+        contract = Path(scratch) / "analysis.json"
+        analyze = best_of(args.runs, ["-c", ANALYZE_SCRIPT, str(data_dir), str(contract)])
+        duckdb = (
+            best_of(args.runs, [str(HERE / "duckdb_counts.py"), str(data_dir), args.format])
+            if args.duckdb
+            else None
+        )
+        disagreements = compare_counts(duckdb, contract) if duckdb else []
     documents = floor["documents"]
     ratio = analyze["seconds"] / floor["seconds"]
     report = {
@@ -153,8 +183,13 @@ def main() -> int:
         "analyze": {**analyze, "segments_per_s": documents / analyze["seconds"]},
         "ratio": ratio,
     }
+    if duckdb:
+        report["duckdb_counts_only"] = {
+            **{k: v for k, v in duckdb.items() if k != "functions"},
+            "segments_per_s": documents / duckdb["seconds"],
+        }
     print(f"segments            {documents:>12,.0f} ({args.format})")
-    for name in ("floor", "analyze"):
+    for name in ("floor", "analyze", "duckdb_counts_only")[: 3 if duckdb else 2]:
         step = report[name]
         print(
             f"{name:<19} {step['segments_per_s']:>12,.0f} segments/s"
@@ -168,6 +203,10 @@ def main() -> int:
             )
         )
     print(f"analyze / floor     {ratio:>12.2f}x")
+    if duckdb:
+        print(f"duckdb counts agree {'yes' if not disagreements else 'NO':>12}")
+        for line in disagreements:
+            print(f"  {line}")
     if args.save_baseline:
         BASELINE.write_text(json.dumps(report, indent=2) + "\n")
     if args.check and BASELINE.exists():
