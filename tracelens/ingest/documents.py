@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from tracelens.ingest.rejections import RejectionLog
+from tracelens.ingest.rejections import RejectionSink
 from tracelens.ingest.segment_model import NestedTooDeep, Node, convert_node, decode_node
 from tracelens.ingest.sources import Source
 
@@ -67,7 +67,9 @@ def schema_problem(exc: msgspec.ValidationError) -> str:
     return f"wrong type: {detail[0].lower()}{detail[1:]} at {where or '$'}"
 
 
-def _decode(text: str | bytes, source: str, position: str, rejections: RejectionLog) -> Node | None:
+def _decode(
+    text: str | bytes, source: str, position: str, rejections: RejectionSink
+) -> Node | None:
     try:
         return decode_node(text)
     except msgspec.ValidationError as exc:
@@ -78,7 +80,7 @@ def _decode(text: str | bytes, source: str, position: str, rejections: Rejection
 
 
 def _batch_documents(
-    response: dict[str, Any], source: str, prefix: str, rejections: RejectionLog, stats: ReadStats
+    response: dict[str, Any], source: str, prefix: str, rejections: RejectionSink, stats: ReadStats
 ) -> Iterator[Located]:
     unprocessed = response.get("UnprocessedTraceIds") or []
     if type(unprocessed) is list:
@@ -110,7 +112,7 @@ def _batch_documents(
 
 
 def _value_documents(
-    value: Any, source: str, prefix: str, rejections: RejectionLog, stats: ReadStats
+    value: Any, source: str, prefix: str, rejections: RejectionSink, stats: ReadStats
 ) -> Iterator[Located]:
     """Documents inside one parsed JSON value."""
     if type(value) is list:
@@ -135,11 +137,11 @@ def _value_documents(
 
 
 def _line_documents(
-    data: bytes, source: str, rejections: RejectionLog, stats: ReadStats
+    data: bytes, source: str, rejections: RejectionSink, stats: ReadStats, first_line: int = 1
 ) -> Iterator[Located]:
     # NOTE: lines are taken one at a time (BytesIO iterates lazily): splitting the whole input
     # at once would hold a second copy of it.
-    for number, line in enumerate(io.BytesIO(data), start=1):
+    for number, line in enumerate(io.BytesIO(data), start=first_line):
         if not line.strip():
             continue
         try:
@@ -155,7 +157,7 @@ def _line_documents(
         yield from _value_documents(value, source, f"line {number}", rejections, stats)
 
 
-def _looks_line_delimited(data: bytes) -> bool:
+def looks_line_delimited(data: bytes) -> bool:
     """True when more follows the first line and that line is a whole JSON value, or looks
     like one object (``{...}``) that is itself broken: a bad first document must not cost
     the documents on the lines after it."""
@@ -172,16 +174,21 @@ def _looks_line_delimited(data: bytes) -> bool:
     return True
 
 
-def iter_documents(source: Source, rejections: RejectionLog, stats: ReadStats) -> Iterator[Located]:
+def iter_documents(
+    source: Source, rejections: RejectionSink, stats: ReadStats
+) -> Iterator[Located]:
     """Yield ``(position, document)`` for every segment document in ``source``.
 
     What cannot be read is added to ``rejections`` with its position; nothing raises.
     """
     data = source.data
+    if source.lines:  # a part of a file already found to be newline-delimited
+        yield from _line_documents(data, source.name, rejections, stats, source.first_line)
+        return
     if not data.strip():
         rejections.add(source.name, "byte 0", "empty input: no segment documents")
         return
-    if _looks_line_delimited(data):
+    if looks_line_delimited(data):
         yield from _line_documents(data, source.name, rejections, stats)
         return
     try:

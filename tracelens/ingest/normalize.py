@@ -19,11 +19,13 @@ from tracelens.ingest.document_rules import MISSING_TRACE_ID, node_problem
 from tracelens.ingest.documents import schema_problem
 from tracelens.ingest.flatten import NodeChunk, raw_frame
 from tracelens.ingest.merge import attach_independent_subsegments, deduplicate
-from tracelens.ingest.rejections import RejectionLog
+from tracelens.ingest.rejections import RejectionLog, RejectionSink
 from tracelens.ingest.segment_model import Node, convert_node
 from tracelens.schema import SPAN_SCHEMA, UTC_US, empty_frame
 
 CHUNK_ROWS = 25_000
+# Refusals held for their chunk at most; more end the chunk early.
+PENDING_REFUSALS = 10_000
 
 _URL_HOST = r"^[A-Za-z][A-Za-z0-9+.\-]*://(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]+)"
 _ARN_FUNCTION = r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)"
@@ -129,11 +131,28 @@ class Chunks:
     refused: int  # documents refused when their chunk became a frame
 
 
+# A refusal waiting for its chunk: (documents numbered before it, 0 when found while reading
+# or 1 when found with its chunk, source, position, reason, the log it goes to).
+_Refusal = tuple[int, int, str, str, str, RejectionLog]
+
+
+class _InOrder:
+    """A rejection log seen through a builder: refusals reach the log in input order."""
+
+    def __init__(self, builder: SpanBuilder, log: RejectionLog) -> None:
+        self._builder, self._log = builder, log
+
+    def add(self, source: str, position: str, reason: str) -> None:
+        self._builder.refuse(source, position, reason, self._log)
+
+
 class SpanBuilder:
     """Accumulates documents; :meth:`finish` returns the deduplicated span table.
 
     Documents are numbered in the order they are added; among copies of one document the
-    first complete one is kept.
+    first complete one is kept. Refusals reach their logs in input order whenever a chunk
+    becomes a frame, so the listed (first) rejections do not depend on where chunks, files
+    or processes begin and end.
     """
 
     def __init__(self) -> None:
@@ -144,6 +163,18 @@ class SpanBuilder:
         # Where each document of the pending chunk came from, to name it if it is refused.
         self._chunk_start = 0
         self._located: list[tuple[str, str, RejectionLog]] = []
+        self._refusals: list[_Refusal] = []
+
+    def in_order(self, log: RejectionLog) -> RejectionSink:
+        """``log`` for a reader feeding this builder: what it refuses is listed in input order
+        with the documents this builder refuses later."""
+        return _InOrder(self, log)
+
+    def refuse(self, source: str, position: str, reason: str, log: RejectionLog) -> None:
+        """Record an input refused before it became a document (see :meth:`in_order`)."""
+        self._refusals.append((self._documents, 0, source, position, reason, log))
+        if len(self._refusals) >= PENDING_REFUSALS:
+            self._flush()  # input that is mostly refused must not pile up here
 
     def add(self, document: Node, *, source: str, position: str, rejections: RejectionLog) -> None:
         """Take one document; a refused document is recorded and leaves no rows behind.
@@ -152,7 +183,7 @@ class SpanBuilder:
         document breaking one is recorded in ``rejections`` then, not during this call.
         """
         if document.trace_id is None:
-            rejections.add(source, position, MISSING_TRACE_ID)
+            self.refuse(source, position, MISSING_TRACE_ID, rejections)
             return
         self._chunk.add(document)
         self._located.append((source, position, rejections))
@@ -167,21 +198,28 @@ class SpanBuilder:
 
     def _flush(self) -> None:
         chunk = self._chunk
-        if not chunk.roots:
-            return
-        raw = raw_frame(chunk)
-        refused = pl.concat([_broken_rules(raw, chunk), _invalid_ids(raw)]).unique(
-            "doc", keep="first", maintain_order=True
-        )
-        if refused.height:
-            for doc, reason in refused.iter_rows():  # only malformed documents
-                source, position, log = self._located[doc]
-                log.add(source, position, reason)
-            raw = raw.join(refused.select("doc"), on="doc", how="anti")
-            self._refused_late += refused.height
-        self._frames.append(_chunk_spans(raw, self._chunk_start, max(chunk.depths)))
-        self._chunk, self._located = NodeChunk(), []
-        self._chunk_start = self._documents
+        if chunk.roots:
+            raw = raw_frame(chunk)
+            refused = pl.concat([_broken_rules(raw, chunk), _invalid_ids(raw)]).unique(
+                "doc", keep="first", maintain_order=True
+            )
+            if refused.height:
+                for doc, reason in refused.iter_rows():  # only malformed documents
+                    source, position, log = self._located[doc]
+                    self._refusals.append(
+                        (self._chunk_start + doc, 1, source, position, reason, log)
+                    )
+                raw = raw.join(refused.select("doc"), on="doc", how="anti")
+                self._refused_late += refused.height
+            self._frames.append(_chunk_spans(raw, self._chunk_start, max(chunk.depths)))
+            self._chunk, self._located = NodeChunk(), []
+            self._chunk_start = self._documents
+        # A document refused with its chunk comes after what was refused before it was read
+        # and before what was refused after it.
+        self._refusals.sort(key=lambda refusal: refusal[:2])
+        for _, _, source, position, reason, log in self._refusals:
+            log.add(source, position, reason)
+        self._refusals = []
 
     def take_chunks(self) -> Chunks:
         """Hand over the chunk frames built so far (not yet deduplicated), emptying the builder."""
@@ -229,7 +267,7 @@ def normalize_documents(
         try:
             node = document if isinstance(document, Node) else convert_node(document)
         except msgspec.ValidationError as exc:
-            log.add("<documents>", position, schema_problem(exc))
+            builder.refuse("<documents>", position, schema_problem(exc), log)
             continue
         builder.add(node, source="<documents>", position=position, rejections=log)
     return builder.finish().spans

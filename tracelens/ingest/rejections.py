@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Protocol
 
 MAX_LISTED = 50
 
@@ -21,6 +22,13 @@ class Rejection:
 
     def describe(self) -> str:
         return f"{self.source} ({self.position}): {self.reason}"
+
+
+class RejectionSink(Protocol):
+    """Where a reader records what it refuses (a :class:`RejectionLog`, or a span builder's
+    view of one that lists refusals in input order)."""
+
+    def add(self, source: str, position: str, reason: str) -> None: ...
 
 
 @dataclass

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from tracelens.ingest.documents import ReadStats, iter_documents
 from tracelens.ingest.normalize import SpanBuilder
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.sources import read_source
+from tracelens.ingest.sources import Item, read_source
 
-Item = Path | str  # an expanded input path, or "-" for standard input
 ProgressCallback = Callable[[str, int], None]  # (source name, documents accepted so far)
 
 
@@ -30,7 +28,7 @@ def read_run(
     """
     for item in items:
         source = read_source(item)
-        for position, document in iter_documents(source, rejections, stats):
+        for position, document in iter_documents(source, builder.in_order(rejections), stats):
             builder.add(document, source=source.name, position=position, rejections=rejections)
         if progress is not None:
             progress(source.name, builder.accepted)

@@ -3,7 +3,8 @@
 Decoding and flattening documents is Python work bound to one core by the interpreter lock, so
 on inputs large enough to repay a process start, the files are split into contiguous runs
 sized by bytes: this process reads the first run while worker processes read the others and
-hand back their chunk frames as Arrow IPC files (see worker.py); a single file is not split.
+hand back their chunk frames as Arrow IPC files (see worker.py). A large newline-delimited
+file is cut at line starts where a run ends; other files go whole to one run.
 The result is the same as reading the files in order in one process: documents are numbered
 in file order, so deduplication keeps the same copies, and rejections are listed in file
 order.
@@ -19,10 +20,11 @@ from pathlib import Path
 
 from tracelens import settings
 from tracelens.ingest.documents import ReadStats
+from tracelens.ingest.file_parts import line_start_after
 from tracelens.ingest.normalize import SpanBuilder
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.runs import Item, ProgressCallback, read_run
-from tracelens.ingest.sources import STDIN, InputError
+from tracelens.ingest.runs import ProgressCallback, read_run
+from tracelens.ingest.sources import STDIN, FilePart, InputError, Item, item_name
 from tracelens.ingest.worker import RunWorker
 
 # NOTE: starting a worker (a fresh interpreter importing polars) costs about half a second,
@@ -54,27 +56,38 @@ def reading_processes() -> int:
     return max(1, min(cpus, MAX_PROCESSES))
 
 
-def split_items(items: Sequence[Item], processes: int) -> list[list[Item]]:
+def split_items(items: Sequence[Path | str], processes: int) -> list[list[Item]]:
     """Contiguous runs of ``items``, one per process; one run when splitting does not pay.
 
-    The first run (read by this process) is ``FIRST_RUN_WEIGHT`` times the size of the others.
+    Runs are sized by bytes; the first run (read by this process) is ``FIRST_RUN_WEIGHT``
+    times the size of the others. Where a run ends inside a large newline-delimited file, the
+    file is cut at a line start (see file_parts.py); any other file goes whole to the run it
+    starts in.
     """
     if processes < 2 or STDIN in items:
         return [list(items)]
     sizes = [os.stat(item).st_size for item in items]  # noqa: PTH116 (faster, many files)
     total = sum(sizes)
-    if total < PARALLEL_MIN_BYTES or len(items) < 2:
+    if total < PARALLEL_MIN_BYTES:
         return [list(items)]
     weight = FIRST_RUN_WEIGHT + processes - 1
     ends = [total * (FIRST_RUN_WEIGHT + run) / weight for run in range(processes - 1)]
     runs: list[list[Item]] = [[]]
     filled = 0
     for item, size in zip(items, sizes, strict=True):
-        if len(runs) < processes and filled >= ends[len(runs) - 1]:
-            runs.append([])
-        runs[-1].append(item)
-        filled += size
-    return runs
+        begin = 0
+        while begin < size:
+            if runs[-1] and len(runs) < processes and filled >= ends[len(runs) - 1]:
+                runs.append([])
+            end = size
+            if len(runs) < processes and filled + size - begin > ends[len(runs) - 1]:
+                cut = begin + max(1, int(ends[len(runs) - 1] - filled))
+                end = line_start_after(Path(item), cut) or size
+            whole = begin == 0 and end == size
+            runs[-1].append(item if whole else FilePart(Path(item), begin, end))
+            filled += end - begin
+            begin = end
+    return [run for run in runs if run]
 
 
 def read_runs_in_parallel(
@@ -116,7 +129,7 @@ def read_runs_in_parallel(
                 rejections.extend(result.rejections)
                 stats.extend(result.stats)
                 if progress is not None:
-                    progress(str(worker.items[-1]), builder.accepted)
+                    progress(item_name(worker.items[-1]), builder.accepted)
         finally:
             for worker in workers:
                 worker.stop()

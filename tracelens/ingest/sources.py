@@ -27,10 +27,29 @@ def display_name(path: Path | str) -> str:
 
 @dataclass(frozen=True)
 class Source:
-    """The bytes of one input, named for error messages."""
+    """The bytes of one input, named for error messages.
+
+    A part of a file (see :class:`FilePart`) is known to hold whole lines, numbered from
+    ``first_line``.
+    """
 
     name: str
     data: bytes
+    first_line: int = 1
+    lines: bool = False
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """Bytes ``[start, end)`` of a large newline-delimited file, cut at line starts, so that
+    several processes can read one file (see tracelens.ingest.file_parts)."""
+
+    path: Path
+    start: int
+    end: int
+
+
+Item = Path | str | FilePart  # an expanded input path, "-" for standard input, or a part
 
 
 def _decompress(name: str, data: bytes) -> bytes:
@@ -100,8 +119,37 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path | str]:
     return expanded
 
 
-def read_source(item: Path | str) -> Source:
-    """The (decompressed) bytes of one expanded path."""
+_BLOCK = 16 * 1024 * 1024
+
+
+def item_name(item: Item) -> str:
+    """How messages name ``item``: its file (a part is named by its file)."""
+    if isinstance(item, FilePart):
+        return display_name(item.path)
+    return "<stdin>" if item == STDIN else display_name(item)
+
+
+def _read_part(part: FilePart) -> Source:
+    """The lines of ``part``, numbered as in the whole file (its earlier lines are counted)."""
+    try:
+        with part.path.open("rb") as file:
+            earlier = 0
+            while file.tell() < part.start:
+                block = file.read(min(_BLOCK, part.start - file.tell()))
+                if not block:
+                    break
+                earlier += block.count(b"\n")
+            data = file.read(part.end - part.start)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError(f"cannot read {display_name(part.path)}: {reason}") from exc
+    return Source(display_name(part.path), data, first_line=earlier + 1, lines=True)
+
+
+def read_source(item: Item) -> Source:
+    """The (decompressed) bytes of one expanded path, or of a part of a file."""
+    if isinstance(item, FilePart):
+        return _read_part(item)
     if item == STDIN:
         return Source("<stdin>", _decompress("<stdin>", sys.stdin.buffer.read()))
     return _read_file(Path(item))

@@ -1,6 +1,6 @@
 """A worker process reading a run of input files: ``python -m tracelens.ingest.worker DIR``.
 
-The parent writes the run's paths to DIR/items (NUL-separated); the worker writes its
+The parent writes the run's items to DIR/items (JSON); the worker writes its
 chunk frames as Arrow IPC files into DIR, then ``result.json`` with its document
 counts, rejections and read statistics. A plain subprocess rather than multiprocessing: the
 worker must not import the caller's main module again, which may be a script of any kind.
@@ -23,8 +23,8 @@ import polars as pl
 from tracelens.ingest.documents import ReadStats
 from tracelens.ingest.normalize import Chunks, SpanBuilder
 from tracelens.ingest.rejections import Rejection, RejectionLog
-from tracelens.ingest.runs import Item, read_run
-from tracelens.ingest.sources import InputError
+from tracelens.ingest.runs import read_run
+from tracelens.ingest.sources import FilePart, InputError, Item
 
 ITEMS_FILE = "items"
 RESULT_FILE = "result.json"
@@ -58,7 +58,7 @@ class RunWorker:
     @classmethod
     def start(cls, items: list[Item], directory: Path) -> RunWorker:
         directory.mkdir(parents=True)
-        (directory / ITEMS_FILE).write_bytes(_paths_to_bytes(items))
+        (directory / ITEMS_FILE).write_bytes(_items_to_json(items))
         stderr = (directory / "stderr.txt").open("w+b")
         try:
             process = subprocess.Popen(
@@ -109,18 +109,30 @@ class RunWorker:
         self.stderr.close()
 
 
-# NOTE: paths travel as file-system bytes separated by NUL, the one byte no path holds: a
-# file name need not be valid UTF-8 (or free of newlines).
-def _paths_to_bytes(items: list[Item]) -> bytes:
-    return b"\0".join(os.fsencode(item) for item in items)
+def _items_to_json(items: list[Item]) -> bytes:
+    return orjson.dumps(
+        [
+            [_path_to_hex(str(item.path)), item.start, item.end]
+            if isinstance(item, FilePart)
+            else _path_to_hex(str(item))
+            for item in items
+        ]
+    )
 
 
-def _paths_from_bytes(data: bytes) -> list[Item]:
-    return [os.fsdecode(path) for path in data.split(b"\0")]
+def _items_from_json(data: bytes) -> list[Item]:
+    return [
+        _path_from_hex(item)
+        if type(item) is str
+        else FilePart(Path(_path_from_hex(item[0])), item[1], item[2])
+        for item in orjson.loads(data)
+    ]
 
 
+# NOTE: paths travel as hex of their file-system bytes: a file name need not be valid UTF-8,
+# which JSON cannot carry.
 def _path_to_hex(path: str) -> str:
-    return os.fsencode(path).hex()  # JSON cannot carry a name that is not UTF-8
+    return os.fsencode(path).hex()
 
 
 def _path_from_hex(text: str) -> str:
@@ -183,4 +195,4 @@ if __name__ == "__main__":
     # NOTE: ingest makes no reference cycles; the collector would only walk millions of rows.
     gc.disable()
     directory = Path(sys.argv[1])
-    run(directory, _paths_from_bytes((directory / ITEMS_FILE).read_bytes()))
+    run(directory, _items_from_json((directory / ITEMS_FILE).read_bytes()))

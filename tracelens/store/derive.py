@@ -90,7 +90,8 @@ def _spans(pages: Sequence[tuple[str, RawPage]], derived: Derived) -> pl.DataFra
     stats = ReadStats()
     for name, page in pages:
         source = Source(name, orjson.dumps(dict(page.response)))
-        for position, document in iter_documents(source, derived.rejections, stats):
+        refusals = builder.in_order(derived.rejections)
+        for position, document in iter_documents(source, refusals, stats):
             builder.add(document, source=name, position=position, rejections=derived.rejections)
     return builder.finish().spans
 

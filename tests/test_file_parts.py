@@ -1,0 +1,126 @@
+"""One large newline-delimited file read by several processes, each taking a part of it."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import orjson
+import polars as pl
+import pytest
+
+from tests.test_ingest import OTHER_TRACE, segment, write
+from tests.test_parallel_ingest import _same
+from tracelens.ingest import normalize, shards, worker
+from tracelens.ingest.documents import ReadStats, iter_documents
+from tracelens.ingest.loader import load_traces
+from tracelens.ingest.rejections import RejectionLog
+from tracelens.ingest.sources import FilePart, read_source
+
+
+@pytest.fixture(autouse=True)
+def split_anything(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shards, "PARALLEL_MIN_BYTES", 0)
+
+
+def _doc(number: int, **fields: object) -> bytes:
+    return orjson.dumps(segment(f"{number:016x}", **{"name": f"doc {number}", **fields}))
+
+
+def _daemon_capture(path: Path) -> Path:
+    """A capture with trouble near its start, middle and end, so that each part holds some."""
+    in_progress = segment("c" * 16, trace_id=OTHER_TRACE, in_progress=True)
+    del in_progress["end_time"]
+    lines = [b'{"format": "json", "version": 1}', orjson.dumps(in_progress), _doc(1)]
+    lines += [_doc(n) for n in range(2, 300)]
+    lines += [b"", b"{not json", orjson.dumps([segment("d" * 16), segment("not-an-id")])]
+    lines += [_doc(n) for n in range(300, 600)]
+    lines += [_doc(1, name="later copy"), orjson.dumps(segment("c" * 16, OTHER_TRACE))]
+    lines += [b'{"id": "eeeeeeeeeeeeeeee", "name": "no start"}', b"   "]
+    return write(path, b"\n".join(lines) + b"\n")
+
+
+def _parts(runs: list[list[object]]) -> list[FilePart]:
+    parts = [item for run in runs for item in run]
+    assert all(isinstance(part, FilePart) for part in parts)
+    return parts  # type: ignore[return-value]
+
+
+def test_parts_are_cut_at_line_starts_and_cover_the_file(tmp_path: Path) -> None:
+    capture = _daemon_capture(tmp_path / "capture.ndjson")
+    data = capture.read_bytes()
+    for processes in (2, 3, 4):
+        parts = _parts(shards.split_items([capture], processes))
+        assert len(parts) == processes
+        assert b"".join(data[part.start : part.end] for part in parts) == data
+        assert all(data[part.start - 1 : part.start] == b"\n" for part in parts[1:])
+
+
+def test_a_part_numbers_its_lines_as_in_the_whole_file(tmp_path: Path) -> None:
+    capture = _daemon_capture(tmp_path / "capture.ndjson")
+    last = _parts(shards.split_items([capture], 2))[-1]
+    source = read_source(last)
+    data = capture.read_bytes()
+    assert source.first_line == data[: last.start].count(b"\n") + 1 > 1
+    rejections = RejectionLog()
+    positions = [position for position, _ in iter_documents(source, rejections, ReadStats())]
+    assert positions[0] == f"line {source.first_line}"
+    last_line = data.count(b"\n")  # blank; the one before it has no start_time
+    assert rejections.listed[-1].position == f"line {last_line - 1}"
+
+
+def test_one_file_read_by_three_processes_equals_one_process(tmp_path: Path) -> None:
+    capture = _daemon_capture(tmp_path / "capture.ndjson")
+    assert len(_parts(shards.split_items([capture], 3))) == 3
+    sequential = load_traces([capture], processes=1)
+    parallel = load_traces([capture], processes=3)
+    _same(parallel, sequential)
+    # Copies across parts: the first copy wins, the complete one supersedes the in-progress.
+    assert parallel.duplicates == 2
+    assert parallel.spans.filter(pl.col("id") == f"{1:016x}")["name"].item() == "doc 1"
+    assert not parallel.spans.filter(pl.col("id") == "c" * 16)["in_progress"].item()
+    positions = [rejection.position for rejection in parallel.rejections.listed]
+    assert positions == ["line 303", "line 304[1]", "line 607"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # Compressed: the byte offsets are not those of lines.
+        gzip.compress(b"\n".join(_doc(n) for n in range(200)) + b"\n"),
+        # One document over many lines: read as a whole, never line by line.
+        orjson.dumps(segment(), option=orjson.OPT_INDENT_2) * 50,
+        # One JSON array on one line.
+        orjson.dumps([segment(f"{n:016x}") for n in range(200)]),
+    ],
+    ids=["gzip", "multi-line document", "one-line array"],
+)
+def test_files_not_read_line_by_line_are_not_cut(tmp_path: Path, content: bytes) -> None:
+    path = write(tmp_path / "export", content)
+    assert shards.split_items([path], 3) == [[path]]
+
+
+def test_parts_travel_to_workers_with_any_file_name(tmp_path: Path) -> None:
+    name = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.ndjson"))
+    items = [name, FilePart(name, 10, 20), "plain"]
+    assert worker._items_from_json(worker._items_to_json(items)) == [str(name), items[1], "plain"]
+
+
+@pytest.mark.parametrize(("chunk_rows", "pending"), [(25_000, 10_000), (7, 10_000), (25_000, 2)])
+def test_rejections_are_listed_in_input_order_however_chunks_fall(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int, pending: int
+) -> None:
+    # Some rules are checked when a chunk of documents becomes a frame, others while reading:
+    # the listing must not depend on where chunks end.
+    monkeypatch.setattr(normalize, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(normalize, "PENDING_REFUSALS", pending)
+    lines = []
+    for n in range(40):
+        lines.append(_doc(n) if n % 3 else orjson.dumps(segment(f"bad-id-{n}")))  # late
+        if n % 5 == 0:
+            lines.append(b"[1, 2")  # refused while reading
+    capture = write(tmp_path / "capture.ndjson", b"\n".join(lines) + b"\n")
+    listed = load_traces([capture], processes=1).rejections.listed
+    numbers = [int(rejection.position.removeprefix("line ")) for rejection in listed]
+    assert numbers == sorted(numbers) and len(numbers) == 14 + 8
