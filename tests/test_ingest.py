@@ -391,6 +391,33 @@ def test_unrecognized_json_and_empty_files_are_rejected(tmp_path: Path) -> None:
     assert "empty input" in loaded.rejections.listed[1].reason
 
 
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: b"\xef\xbb\xbf" + text.encode(),  # Out-File -Encoding utf8
+        lambda text: text.encode("utf-16"),  # Windows PowerShell's `>`: UTF-16 LE with a BOM
+        lambda text: b"\xfe\xff" + text.encode("utf-16-be"),
+    ],
+    ids=["utf-8 bom", "utf-16 le", "utf-16 be"],
+)
+def test_exports_with_a_byte_order_mark_are_read(tmp_path: Path, encode) -> None:
+    page = orjson.dumps(batch_page([segment(name="café ✓ <b>")])).decode()
+    export = write(tmp_path / "export.json", encode(page))
+    lines = write(
+        tmp_path / "lines.ndjson", encode(f"{orjson.dumps(segment('b' * 16)).decode()}\n" * 2)
+    )
+    loaded = load_traces([export, lines])
+    assert loaded.rejections.count == 0 and loaded.duplicates == 1
+    assert sorted(loaded.spans["name"]) == ["café ✓ <b>", "orders-api/prod"]
+
+
+def test_text_that_is_not_what_its_byte_order_mark_says_is_refused(tmp_path: Path) -> None:
+    broken = write(tmp_path / "broken.json", b"\xff\xfe{\x00\x00\xd8")  # a lone surrogate
+    loaded = load_traces([broken])
+    assert [r.position for r in loaded.rejections.listed] == ["whole file"]
+    assert loaded.rejections.listed[0].reason.startswith("invalid JSON")
+
+
 def test_unreadable_paths_raise_input_error_naming_the_path(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no-such-file"):
         load_traces([tmp_path / "no-such-file.json"])

@@ -757,3 +757,23 @@ def test_insights_epoch_milliseconds_out_of_range_are_not_times() -> None:
 
     times = _insights_time(pl.Series("t", ["99999999999999999", "-5", "1795165201123"]))
     assert times.to_list()[:2] == [None, None] and times.to_list()[2] is not None
+
+
+def test_side_inputs_saved_as_utf16_by_windows_tools_read_the_same(tmp_path: Path) -> None:
+    # Windows PowerShell's `aws ... > file` writes UTF-16 with a byte order mark.
+    samples = Path(__file__).resolve().parents[1] / "sample_traces"
+    for kind in ("functions", "logs", "metrics"):
+        (tmp_path / kind).mkdir()
+        for path in (samples / kind).iterdir():
+            (tmp_path / kind / path.name).write_bytes(path.read_text().encode("utf-16"))
+
+    def loaded(root: Path) -> tuple[Any, ...]:
+        log = RejectionLog()
+        logs = load_logs([root / "logs"], rejections=log)
+        metrics = load_metrics([root / "metrics"], rejections=log)
+        functions = load_functions([root / "functions"], rejections=log)
+        assert log.count == 0, log.listed
+        return logs.reports, logs.events, metrics, functions.functions
+
+    for ours, windows in zip(loaded(samples), loaded(tmp_path), strict=True):
+        assert windows.height > 0 and windows.equals(ours)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import os
 import sys
@@ -52,6 +53,27 @@ class FilePart:
 Item = Path | str | FilePart  # an expanded input path, "-" for standard input, or a part
 
 
+_UTF8_BOM = codecs.BOM_UTF8
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _as_utf8(data: bytes) -> bytes:
+    """``data`` without a byte order mark, as UTF-8.
+
+    JSON is UTF-8 without a BOM, but RFC 8259 lets a parser ignore one, and Windows tools add
+    them: Windows PowerShell's ``>`` writes UTF-16 with a BOM, ``Out-File -Encoding utf8``
+    UTF-8 with one. Text that does not decode is left as it is, to be refused as invalid JSON.
+    """
+    if data.startswith(_UTF8_BOM):
+        return data[len(_UTF8_BOM) :]
+    if data.startswith(_UTF16_BOMS):
+        try:
+            return data.decode("utf-16").encode()
+        except UnicodeError:
+            return data
+    return data
+
+
 def _decompress(name: str, data: bytes) -> bytes:
     if not data.startswith(GZIP_MAGIC):
         return data
@@ -68,7 +90,7 @@ def _read_file(path: Path) -> Source:
         reason = exc.strerror or str(exc)
         raise InputError(f"cannot read {display_name(path)}: {reason}") from exc
     name = display_name(path)
-    return Source(name, _decompress(name, data))
+    return Source(name, _as_utf8(_decompress(name, data)))
 
 
 def _files_under(directory: Path) -> list[Path]:
@@ -151,7 +173,7 @@ def read_source(item: Item) -> Source:
     if isinstance(item, FilePart):
         return _read_part(item)
     if item == STDIN:
-        return Source("<stdin>", _decompress("<stdin>", sys.stdin.buffer.read()))
+        return Source("<stdin>", _as_utf8(_decompress("<stdin>", sys.stdin.buffer.read())))
     return _read_file(Path(item))
 
 
