@@ -388,7 +388,28 @@ def test_unrecognized_json_and_empty_files_are_rejected(tmp_path: Path) -> None:
     )
     assert loaded.rejections.count == 2
     assert "unrecognized input" in loaded.rejections.listed[0].reason
+    assert loaded.rejections.listed[0].position == "whole file"
     assert "empty input" in loaded.rejections.listed[1].reason
+
+
+@pytest.mark.parametrize(
+    ("response", "hint"),
+    [
+        ({"TraceSummaries": [], "ApproximateTime": 1.0}, "aws xray batch-get-traces"),
+        ({"Services": [], "StartTime": 1}, "holds no segments"),
+        ({"MetricDataResults": [], "Messages": []}, "pass it with --metrics"),
+        ({"Functions": []}, "pass it with --functions"),
+        ({"events": [], "searchedLogStreams": []}, "pass it with --logs"),
+        ({"results": [], "status": "Complete"}, "pass it with --logs"),
+    ],
+)
+def test_other_aws_responses_passed_as_traces_say_what_to_do(
+    tmp_path: Path, response: dict, hint: str
+) -> None:
+    loaded = load_traces([write(tmp_path / "x.json", orjson.dumps(response))])
+    (rejection,) = loaded.rejections.listed
+    assert rejection.position == "whole file"
+    assert rejection.reason.startswith("not trace data: ") and hint in rejection.reason
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,23 @@ from tracelens.analysis import AnalysisResult
 
 MAX_FINDINGS = 15
 MAX_FUNCTIONS = 15
+MAX_REJECTIONS = 5
 
 
 def _fmt_ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
+
+
+def _rejections(result: AnalysisResult) -> list[str]:
+    """The first refused inputs, so that a wrong file is noticed without --json."""
+    rejections = result.inputs.all_rejections()
+    if not rejections.count:
+        return []
+    lines = ["", "Rejected (first in input order):"]
+    lines += [f"  {r.describe()}" for r in rejections.listed[:MAX_REJECTIONS]]
+    if rejections.count > MAX_REJECTIONS:
+        lines.append(f"  ... and {rejections.count - MAX_REJECTIONS:,} more (use --json)")
+    return lines
 
 
 def text_summary(result: AnalysisResult) -> str:
@@ -28,6 +41,7 @@ def text_summary(result: AnalysisResult) -> str:
         lines.append(f"             -> {row['recommendation']}")
     if result.findings.height > MAX_FINDINGS:
         lines.append(f"  ... and {result.findings.height - MAX_FINDINGS} more (use --json)")
+    lines += _rejections(result)
     table = result.functions.sort("invocations", descending=True).head(MAX_FUNCTIONS)
     if table.height:
         header = f"{'function':<32} {'inv':>6} {'cold':>5} {'thr':>5} {'err':>4} {'flt':>4}"

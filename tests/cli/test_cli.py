@@ -128,6 +128,20 @@ def test_text_summary_leads_with_findings() -> None:
     assert "[critical]" in result.stdout
 
 
+def test_text_summary_lists_the_first_rejections(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text(GOOD + "\n" + "{broken\n" * 7)
+    result = CliRunner().invoke(main, ["analyze", str(bad), str(SAMPLES / "metrics"), "-q"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    start = lines.index("Rejected (first in input order):")
+    assert lines[start + 1].startswith(f"  {bad} (line 2): invalid JSON")
+    assert lines[start + 5].startswith(f"  {bad} (line 6): invalid JSON")
+    assert lines[start + 6] == "  ... and 3 more (use --json)"
+    clean = CliRunner().invoke(main, ["analyze", str(SAMPLES), "-q"])
+    assert "Rejected" not in clean.stdout
+
+
 def test_report_writes_a_self_contained_page_and_prints_its_path(tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     result = CliRunner().invoke(main, ["report", str(SAMPLES), "--out", str(out), "-q"])

@@ -44,6 +44,30 @@ class ReadStats:
         self.limit_exceeded_traces += other.limit_exceeded_traces
 
 
+# Other AWS responses people pass by mistake: the key that tells each one, what it is and what
+# to do with it instead.
+_OTHER_RESPONSES: tuple[tuple[str, str], ...] = (
+    (
+        "TraceSummaries",
+        "a GetTraceSummaries response lists trace ids, not segments: fetch the traces with "
+        "`aws xray batch-get-traces --trace-ids ...` and analyze that output",
+    ),
+    ("Services", "a service graph response holds no segments: export traces with batch-get-traces"),
+    ("MetricDataResults", "a GetMetricData response: pass it with --metrics"),
+    ("Functions", "a ListFunctions response: pass it with --functions"),
+    ("events", "a filter-log-events response: pass it with --logs"),
+    ("results", "a Logs Insights GetQueryResults response: pass it with --logs"),
+)
+
+
+def _unrecognized(value: Any) -> str:
+    if type(value) is dict:
+        for key, hint in _OTHER_RESPONSES:
+            if key in value:
+                return f"not trace data: {hint}"
+    return f"unrecognized input: {ACCEPTED_FORMATS}"
+
+
 def _is_daemon_header(value: Any) -> bool:
     return type(value) is dict and value.keys() == {"format", "version"}
 
@@ -133,7 +157,7 @@ def _value_documents(
         except msgspec.ValidationError as exc:
             rejections.add(source, prefix or "document", schema_problem(exc))
     else:
-        rejections.add(source, prefix or "document", f"unrecognized input: {ACCEPTED_FORMATS}")
+        rejections.add(source, prefix or "whole file", _unrecognized(value))
 
 
 def _line_documents(
