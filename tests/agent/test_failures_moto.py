@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -109,7 +110,7 @@ def test_xray_failing_with_500s_and_logs_denied_leave_the_others_collected(
     assert {name: rows[name]["invocations"] for name in FUNCTIONS} == world.invocations()
 
 
-def test_the_exit_code_is_non_zero_only_when_every_collector_failed(
+def test_the_exit_code_is_non_zero_when_every_collector_failed(
     aws: Aws, tmp_path: Path, config_file: Path
 ) -> None:
     seed_world(aws, now=utc_now())
@@ -137,3 +138,30 @@ def test_the_exit_code_is_non_zero_only_when_every_collector_failed(
     assert {line.split()[1] for line in lines.values()} == {"failed"}
     assert "every collector failed" in result.stderr
     assert "cannot write" in lines["xray"]
+
+
+def test_the_exit_code_is_non_zero_when_no_collector_completed(
+    tmp_path: Path, config_file: Path
+) -> None:
+    # Nothing listens on the port: every call fails, and some collectors report it as a
+    # partial cycle (their window is read again next time) rather than a failure.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    result = invoke(
+        "collect",
+        "--once",
+        "--store",
+        str(tmp_path / "store"),
+        "--since",
+        "1h",
+        "--endpoint-url",
+        f"http://127.0.0.1:{closed_port}",
+        "--config",
+        str(config_file),
+    )
+
+    assert result.exit_code == 1, result.stderr
+    statuses = {line.split()[1] for line in _lines(result.stderr).values()}
+    assert "ok" not in statuses and "partial" in statuses
+    assert "no collector completed its cycle" in result.stderr

@@ -116,7 +116,8 @@ def collect(
     into the store, each for the window since its checkpoint (or --since on the first run).
 
     Prints one line per collector on stderr (status, items, API calls, throttles, duration);
-    exits non-zero when every collector failed. Needs read-only access only: see
+    exits non-zero when no collector completed (each failed, or left part of its window to be
+    read again). Needs read-only access only: see
     collectors/iam_policy.json for the minimal IAM policy.
     """
     from botocore.exceptions import BotoCoreError
@@ -151,3 +152,10 @@ def collect(
         outcomes.append(outcome)
     if outcomes and all(outcome.failed for outcome in outcomes):
         raise click.ClickException("every collector failed (see the lines above)")
+    if outcomes and all(outcome.status != "ok" for outcome in outcomes):
+        # NOTE: one collector partly failing is routine (its window is read again next time),
+        # but when none completed, a scheduler running this must hear about it.
+        raise click.ClickException(
+            "no collector completed its cycle (see the lines above); what was stored is kept "
+            "and the rest is read again next time"
+        )
