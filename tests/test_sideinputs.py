@@ -440,7 +440,7 @@ def test_truncated_and_unknown_status_text_reports(tmp_path: Path) -> None:
     ("name", "content", "says"),
     [
         ("durations.csv", b"function,duration_ms\ncheckout,12.5\n", "no Lambda log lines"),
-        ("blob.bin", b"\xff\xfe\x00\x81binary", "not UTF-8 text"),
+        ("blob.bin", b"\x81\xfe\x00\xffbinary", "not UTF-8 text"),
         ("thing.json", b'{"hello": "world"}', "JSON of no known log shape"),
         ("page.json", (FIXTURES / "metrics" / "page1.json").read_bytes(), "--metrics"),
     ],
