@@ -6,6 +6,7 @@ contract"). This module only reshapes analysis frames: it computes nothing.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -44,7 +45,17 @@ def _input(result: AnalysisResult) -> dict[str, Any]:
         "limit_exceeded_traces": traces.read_stats.limit_exceeded_traces,
         "unprocessed_trace_ids": traces.read_stats.unprocessed_trace_ids[:100],
         "sources": inputs.sources_used(),
+        # Traces kept: those starting inside [since, until); `traces` counts them, the
+        # document counts above are of everything read.
+        "window": {
+            "since": _iso(inputs.window.start),
+            "until": _iso(inputs.window.end),
+        },
     }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _functions(result: AnalysisResult) -> list[dict[str, Any]]:

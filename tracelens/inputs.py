@@ -34,6 +34,8 @@ class Inputs:
     # Records refused in side inputs (trace documents are counted in ``traces.rejections``).
     side_rejections: RejectionLog = field(default_factory=RejectionLog)
     region: str | None = None
+    # The --since/--until window the traces were kept to (open: every trace read).
+    window: TimeWindow = field(default_factory=TimeWindow)
 
     @property
     def rejected(self) -> int:
@@ -56,7 +58,7 @@ class Inputs:
         if window.end is not None:
             starts = starts.filter(pl.col("start_time") < window.end)
         kept = spans.join(starts.select("trace_id"), on="trace_id", how="semi")
-        return replace(self, traces=replace(self.traces, spans=kept))
+        return replace(self, traces=replace(self.traces, spans=kept), window=window)
 
     def sources_used(self) -> list[str]:
         used = ["traces"]

@@ -30,9 +30,15 @@ def _rejections(result: AnalysisResult) -> list[str]:
 def text_summary(result: AnalysisResult) -> str:
     """What an on-call engineer reads first, in under 40 lines."""
     traces = result.inputs.traces
+    window = result.inputs.window
+    read = (
+        f"{traces.segments:,} segments in {traces.traces:,} traces"
+        if window.is_open
+        else f"{traces.segments:,} segments read, {traces.traces:,} traces starting inside "
+        f"{window.describe()}"
+    )
     lines = [
-        f"{traces.segments:,} segments in {traces.traces:,} traces "
-        f"({traces.duplicates:,} duplicates, {result.inputs.rejected:,} rejected)",
+        f"{read} ({traces.duplicates:,} duplicates, {result.inputs.rejected:,} rejected)",
         "",
         "Findings:" if result.findings.height else "Findings: none",
     ]

@@ -50,3 +50,11 @@ class TimeWindow:
     @property
     def is_open(self) -> bool:
         return self.start is None and self.end is None
+
+    def describe(self) -> str:
+        """``[2026-11-20T09:00:00Z, now)`` for messages."""
+
+        def text(moment: datetime | None, open_side: str) -> str:
+            return open_side if moment is None else f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+        return f"[{text(self.start, 'the first trace')}, {text(self.end, 'the last')})"

@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
@@ -140,6 +142,42 @@ def test_text_summary_lists_the_first_rejections(tmp_path: Path) -> None:
     assert lines[start + 6] == "  ... and 3 more (use --json)"
     clean = CliRunner().invoke(main, ["analyze", str(SAMPLES), "-q"])
     assert "Rejected" not in clean.stdout
+
+
+def test_analyze_keeps_whole_traces_starting_inside_since_until() -> None:
+    from tracelens.ingest.loader import load_traces
+
+    spans = load_traces([SAMPLES / "xray"]).spans
+    starts = spans.group_by("trace_id").agg(pl.col("start_time").min())
+    since, until = "2026-11-20T09:20:00Z", "2026-11-20T09:40:00+00:00"
+    inside = starts.filter(
+        (pl.col("start_time") >= datetime(2026, 11, 20, 9, 20, tzinfo=UTC))
+        & (pl.col("start_time") < datetime(2026, 11, 20, 9, 40, tzinfo=UTC))
+    )
+    assert 0 < inside.height < starts.height
+    args = ["analyze", str(SAMPLES), "--json", "-q", "--since", since, "--until", until]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["input"]["traces"] == inside.height
+    assert document["input"]["window"] == {
+        "since": "2026-11-20T09:20:00Z",
+        "until": "2026-11-20T09:40:00Z",
+    }
+    whole = json.loads(CliRunner().invoke(main, ["analyze", str(SAMPLES), "--json", "-q"]).stdout)
+    assert whole["input"]["window"] == {"since": None, "until": None}
+    assert sum(f["invocations"] for f in document["functions"]) < sum(
+        f["invocations"] for f in whole["functions"]
+    )
+
+
+def test_a_window_without_traces_warns_and_a_bad_one_is_a_usage_error() -> None:
+    empty = CliRunner().invoke(main, ["analyze", str(SAMPLES), "-q", "--since", "2030-01-01"])
+    assert empty.exit_code == 0
+    assert "warning: no trace starts inside [2030-01-01T00:00:00Z, the last)" in empty.stderr
+    assert "0 traces starting inside" in empty.stdout
+    bad = CliRunner().invoke(main, ["analyze", str(SAMPLES), "--since", "yesterday-ish"])
+    assert bad.exit_code == 2 and "--since/--until" in bad.output
 
 
 def test_report_writes_a_self_contained_page_and_prints_its_path(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ import click
 import orjson
 
 from tracelens.analysis import run_analysis
-from tracelens.cli.loading import load_for_command, load_from_store
-from tracelens.cli.options import quiet, side_inputs, strictness
+from tracelens.cli.loading import load_command_inputs
+from tracelens.cli.options import quiet, side_inputs, strictness, time_window
 from tracelens.cli.progress import Progress
 from tracelens.contract import to_contract
 from tracelens.summary import text_summary
@@ -24,6 +24,7 @@ from tracelens.summary import text_summary
 )
 @side_inputs()
 @strictness()
+@time_window()
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as one JSON object.")
 @click.option(
     "--out",
@@ -38,6 +39,8 @@ def analyze(
     metrics: tuple[str, ...],
     functions: tuple[str, ...],
     strict: bool,
+    since: str | None,
+    until: str | None,
     as_json: bool,
     out: Path | None,
     quiet: bool,
@@ -50,16 +53,17 @@ def analyze(
     With --store, no PATH is needed.
     """
     progress = Progress(quiet=quiet)
-    if store is not None:
-        if paths or logs or metrics or functions:
-            raise click.UsageError("give PATHs (with --logs/--metrics/--functions) or --store")
-        inputs = load_from_store(store, strict=strict, progress=progress)
-    elif not paths:
-        raise click.UsageError("give at least one PATH with exported traces, or --store DIR")
-    else:
-        inputs = load_for_command(
-            paths, logs=logs, metrics=metrics, functions=functions, strict=strict, progress=progress
-        )
+    inputs = load_command_inputs(
+        paths,
+        store=store,
+        logs=logs,
+        metrics=metrics,
+        functions=functions,
+        strict=strict,
+        since=since,
+        until=until,
+        progress=progress,
+    )
     result = run_analysis(inputs)
     if as_json:
         data = orjson.dumps(to_contract(result), option=orjson.OPT_INDENT_2) + b"\n"

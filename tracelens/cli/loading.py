@@ -10,6 +10,7 @@ import click
 from tracelens.cli.progress import Progress
 from tracelens.ingest.sources import InputError
 from tracelens.inputs import Inputs, load_inputs
+from tracelens.timewindow import TimeWindow, TimeWindowError
 
 
 def load_for_command(
@@ -84,3 +85,38 @@ def load_from_store(
             f"{location}` first"
         )
     return inputs
+
+
+def load_command_inputs(
+    paths: Sequence[str],
+    *,
+    store: str | None,
+    logs: Sequence[str],
+    metrics: Sequence[str],
+    functions: Sequence[str],
+    strict: bool,
+    since: str | None,
+    until: str | None,
+    progress: Progress,
+) -> Inputs:
+    """The inputs of ``analyze`` and ``report``: PATHs or a store, kept to --since/--until."""
+    try:
+        window = TimeWindow.parse(since, until)
+    except TimeWindowError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
+    if store is not None:
+        if paths or logs or metrics or functions:
+            raise click.UsageError("give PATHs (with --logs/--metrics/--functions) or --store")
+        inputs = load_from_store(
+            store, since=window.start, until=window.end, strict=strict, progress=progress
+        )
+    elif not paths:
+        raise click.UsageError("give at least one PATH with exported traces, or --store DIR")
+    else:
+        inputs = load_for_command(
+            paths, logs=logs, metrics=metrics, functions=functions, strict=strict, progress=progress
+        )
+    kept = inputs.within(window)
+    if inputs.traces.spans.height and not kept.traces.spans.height:
+        click.echo(f"warning: no trace starts inside {window.describe()}", err=True)
+    return kept

@@ -7,10 +7,9 @@ from pathlib import Path
 import click
 
 from tracelens.analysis import run_analysis
-from tracelens.cli.loading import load_for_command, load_from_store
+from tracelens.cli.loading import load_command_inputs
 from tracelens.cli.options import quiet, side_inputs, strictness, time_window
 from tracelens.cli.progress import Progress
-from tracelens.timewindow import TimeWindow, TimeWindowError
 
 
 @click.command()
@@ -59,24 +58,19 @@ def report(
     """
     from tracelens.report import write_report  # plotly loads only when a report is drawn
 
-    try:
-        window = TimeWindow.parse(since, until)
-    except TimeWindowError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
     progress = Progress(quiet=quiet)
-    if store is not None:
-        if paths or logs or metrics or functions:
-            raise click.UsageError("give PATHs (with --logs/--metrics/--functions) or --store")
-        inputs = load_from_store(
-            store, since=window.start, until=window.end, strict=strict, progress=progress
-        )
-    elif not paths:
-        raise click.UsageError("give at least one PATH with exported traces, or --store DIR")
-    else:
-        inputs = load_for_command(
-            paths, logs=logs, metrics=metrics, functions=functions, strict=strict, progress=progress
-        )
-    result = run_analysis(inputs.within(window))
+    inputs = load_command_inputs(
+        paths,
+        store=store,
+        logs=logs,
+        metrics=metrics,
+        functions=functions,
+        strict=strict,
+        since=since,
+        until=until,
+        progress=progress,
+    )
+    result = run_analysis(inputs)
     written = write_report(result, out, title=title, cdn=cdn, region=region)
     progress.done(f"wrote report {written}")
     click.echo(str(written))
