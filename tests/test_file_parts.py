@@ -124,3 +124,14 @@ def test_rejections_are_listed_in_input_order_however_chunks_fall(
     listed = load_traces([capture], processes=1).rejections.listed
     numbers = [int(rejection.position.removeprefix("line ")) for rejection in listed]
     assert numbers == sorted(numbers) and len(numbers) == 14 + 8
+
+
+def test_empty_files_beside_a_cut_file_are_still_read(tmp_path: Path) -> None:
+    capture = _daemon_capture(tmp_path / "b-capture.ndjson")
+    empty = [write(tmp_path / name, b"") for name in ("a-empty.json", "c-empty.json")]
+    items = [empty[0], capture, empty[1]]
+    runs = shards.split_items(items, 3)
+    assert len(runs) == 3 and runs[0][0] == empty[0] and runs[-1][-1] == empty[1]
+    sequential = load_traces(items, processes=1)
+    _same(load_traces(items, processes=3), sequential)
+    assert [r.source for r in sequential.rejections.listed].count(str(empty[1])) == 1

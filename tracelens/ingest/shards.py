@@ -76,7 +76,7 @@ def split_items(items: Sequence[Path | str], processes: int) -> list[list[Item]]
     filled = 0
     for item, size in zip(items, sizes, strict=True):
         begin = 0
-        while begin < size:
+        while True:  # each part of the item (an empty file is one part too)
             if runs[-1] and len(runs) < processes and filled >= ends[len(runs) - 1]:
                 runs.append([])
             end = size
@@ -87,7 +87,9 @@ def split_items(items: Sequence[Path | str], processes: int) -> list[list[Item]]
             runs[-1].append(item if whole else FilePart(Path(item), begin, end))
             filled += end - begin
             begin = end
-    return [run for run in runs if run]
+            if begin >= size:
+                break
+    return runs
 
 
 def read_runs_in_parallel(
