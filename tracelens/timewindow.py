@@ -10,6 +10,11 @@ _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+def format_instant(moment: datetime) -> str:
+    """``2026-11-20T09:00:00Z``: a moment in UTC, to the second, for messages."""
+    return f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
 class TimeWindowError(ValueError):
     """A --since/--until value that is neither a duration nor a timestamp."""
 
@@ -44,7 +49,7 @@ class TimeWindow:
         start = parse_instant(since, now=moment) if since else None
         end = parse_instant(until, now=moment) if until else None
         if start and end and start >= end:
-            raise TimeWindowError(f"--since ({start:%Y-%m-%dT%H:%M:%SZ}) is not before --until")
+            raise TimeWindowError(f"--since ({format_instant(start)}) is not before --until")
         return cls(start, end)
 
     @property
@@ -55,6 +60,6 @@ class TimeWindow:
         """``[2026-11-20T09:00:00Z, now)`` for messages."""
 
         def text(moment: datetime | None, open_side: str) -> str:
-            return open_side if moment is None else f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+            return open_side if moment is None else format_instant(moment)
 
         return f"[{text(self.start, 'the first trace')}, {text(self.end, 'the last')})"

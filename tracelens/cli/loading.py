@@ -10,7 +10,7 @@ import click
 from tracelens.cli.progress import Progress
 from tracelens.ingest.sources import InputError
 from tracelens.inputs import Inputs, load_inputs
-from tracelens.timewindow import TimeWindow, TimeWindowError
+from tracelens.timewindow import TimeWindow, TimeWindowError, format_instant
 
 
 def load_for_command(
@@ -79,7 +79,7 @@ def load_from_store(
             f"--strict: {len(problems)} store file(s) unreadable; first: {problems[0].describe()}"
         )
     if not has_rows(inputs):
-        span = f" since {since:%Y-%m-%dT%H:%M:%SZ}" if since else ""
+        span = f" since {format_instant(since)}" if since else ""
         raise click.ClickException(
             f"no data in store {location}{span}; run `tracelens collect --once --store "
             f"{location}` first"
