@@ -200,6 +200,17 @@ def test_report_shows_rejected_input(tmp_path: Path) -> None:
     assert "line 2" in out.read_text()
 
 
+def test_report_keeps_and_names_the_since_until_window(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    window = ["--since", "2026-11-20T09:20:00Z", "--until", "2026-11-20T09:40:00Z"]
+    result = CliRunner().invoke(main, ["report", str(SAMPLES), *window, "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    header = out.read_text().split('<p class="window">', 1)[1].split("</p>", 1)[0]
+    assert "traces starting inside [2026-11-20T09:20:00Z, 2026-11-20T09:40:00Z)" in header
+    # The drawn span of time is inside the window (a trace may end after --until).
+    assert "09:20" in header and "09:0" not in header
+
+
 def test_report_rejects_a_bad_time_window(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main,

@@ -91,6 +91,8 @@ def render_report(
 
 def _header(ctx: RenderContext, heading: str, when: datetime) -> str:
     window = time_window(ctx.result.inputs.traces.spans)
+    asked = ctx.result.inputs.window
+    kept = "" if asked.is_open else f" · traces starting inside {asked.describe()}"
     counts = severity_counts(ctx.result.findings)
     chips = "".join(
         f'<a class="badge {name}" href="#{FINDINGS}">{count:,} {name}</a>'
@@ -98,7 +100,7 @@ def _header(ctx: RenderContext, heading: str, when: datetime) -> str:
     )
     return (
         f'<header class="top"><h1>{esc(heading)}</h1>'
-        f'<p class="window"><strong>Window</strong> {esc(window.describe())}</p>'
+        f'<p class="window"><strong>Window</strong> {esc(window.describe() + kept)}</p>'
         f'<p class="meta">{chips}<span>generated {esc(fmt_time(when.astimezone(UTC)))} · '
         f"console region {esc(ctx.links.region)} ({esc(ctx.links.region_source)})</span></p>"
         "</header>"
