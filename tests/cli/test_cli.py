@@ -220,6 +220,43 @@ def test_report_rejects_a_bad_time_window(tmp_path: Path) -> None:
     assert "duration" in result.output
 
 
+@pytest.mark.parametrize("command", ["analyze", "report"])
+@pytest.mark.parametrize(
+    ("out", "says"),
+    [
+        ("missing-dir/out.file", "directory {tmp}/missing-dir does not exist"),
+        (".", "is a directory"),
+    ],
+)
+def test_an_out_that_cannot_be_written_stops_before_any_work(
+    tmp_path: Path, command: str, out: str, says: str
+) -> None:
+    # A path that does not exist as input: the --out error must come first, before reading.
+    args = [command, str(tmp_path / "no-such-input"), "--out", str(tmp_path / out), "-q"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert "--out" in result.output and says.format(tmp=tmp_path) in result.output
+    assert "no such file" not in result.output
+
+
+def test_a_failed_write_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def disk_full(self: Path, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(main, ["analyze", str(SAMPLES), "--json", "--out", str(out), "-q"])
+    assert result.exit_code == 1
+    assert f"cannot write {out}: No space left on device" in result.output
+
+
+def test_report_refuses_a_bad_region_before_any_work(tmp_path: Path) -> None:
+    args = ["report", str(tmp_path / "no-such-input"), "--region", "moon-1", "-q"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 2
+    assert "'moon-1' is not an AWS region name" in result.output
+
+
 def test_console_script_runs_as_a_process() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "tracelens", "analyze", str(SAMPLES / "xray"), "--json", "-q"],

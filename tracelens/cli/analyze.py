@@ -9,7 +9,14 @@ import orjson
 
 from tracelens.analysis import run_analysis
 from tracelens.cli.loading import load_command_inputs
-from tracelens.cli.options import quiet, side_inputs, strictness, time_window
+from tracelens.cli.options import (
+    out_file,
+    quiet,
+    side_inputs,
+    strictness,
+    time_window,
+    write_output,
+)
 from tracelens.cli.progress import Progress
 from tracelens.contract import to_contract
 from tracelens.summary import text_summary
@@ -26,11 +33,7 @@ from tracelens.summary import text_summary
 @strictness()
 @time_window()
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as one JSON object.")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the output to FILE instead of standard output.",
-)
+@out_file(default=None, help="Write the output to FILE instead of standard output.")
 @quiet()
 def analyze(
     paths: tuple[str, ...],
@@ -72,5 +75,5 @@ def analyze(
     if out is None:
         click.echo(data, nl=False)
     else:
-        out.write_bytes(data)
+        write_output(out, data)
         progress.done(f"wrote {out}")

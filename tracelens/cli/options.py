@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -75,3 +77,40 @@ def time_window() -> Callable[[F], F]:
         ),
         click.option("--until", metavar="WHEN", help="End of the window, same forms as --since."),
     )
+
+
+def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Refuse an --out that cannot be written before any work is done, not after it."""
+    if value is None:
+        return None
+    folder = value.parent if str(value.parent) else Path()
+    problem = None
+    if value.is_dir():
+        problem = "it is a directory"
+    elif not folder.is_dir():
+        problem = f"directory {folder} does not exist; create it or choose another --out"
+    elif not os.access(value if value.exists() else folder, os.W_OK):
+        problem = "permission denied"
+    if problem is not None:
+        raise click.BadParameter(f"cannot write {value}: {problem}", ctx=ctx, param=param)
+    return value
+
+
+def out_file(*, default: Path | None, help: str) -> Callable[[F], F]:
+    """``--out FILE``, checked to be writable when the command starts."""
+    return click.option(
+        "--out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=default,
+        show_default=default is not None,
+        callback=_writable_file,
+        help=help,
+    )
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """Write a command's output file, or stop with one clear message (disk full, ...)."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -8,7 +8,7 @@ import click
 
 from tracelens.analysis import run_analysis
 from tracelens.cli.loading import load_command_inputs
-from tracelens.cli.options import quiet, side_inputs, strictness, time_window
+from tracelens.cli.options import out_file, quiet, side_inputs, strictness, time_window
 from tracelens.cli.progress import Progress
 
 
@@ -22,13 +22,7 @@ from tracelens.cli.progress import Progress
 @side_inputs()
 @strictness()
 @time_window()
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("tracelens-report.html"),
-    show_default=True,
-    help="Where to write the HTML file.",
-)
+@out_file(default=Path("tracelens-report.html"), help="Where to write the HTML file.")
 @click.option("--title", help="Title shown at the top of the report.")
 @click.option("--region", help="AWS region for X-Ray console links (default: from the traces).")
 @click.option("--cdn", is_flag=True, help="Link plotly.js from its CDN instead of embedding it.")
@@ -57,6 +51,12 @@ def report(
     file works offline.
     """
     from tracelens.report import write_report  # plotly loads only when a report is drawn
+    from tracelens.report.links import is_region_name
+
+    if region is not None and not is_region_name(region):
+        raise click.BadParameter(
+            f"{region!r} is not an AWS region name such as eu-west-1", param_hint="--region"
+        )
 
     progress = Progress(quiet=quiet)
     inputs = load_command_inputs(
@@ -71,7 +71,10 @@ def report(
         progress=progress,
     )
     result = run_analysis(inputs)
-    written = write_report(result, out, title=title, cdn=cdn, region=region)
+    try:
+        written = write_report(result, out, title=title, cdn=cdn, region=region)
+    except OSError as exc:  # the directory went away, the disk is full...
+        raise click.ClickException(str(exc)) from exc
     progress.done(f"wrote report {written}")
     click.echo(str(written))
     if open_browser:

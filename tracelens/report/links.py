@@ -53,6 +53,11 @@ def _console_base(region: str) -> str:
     return f"https://{region}.console.aws.amazon.com"
 
 
+def is_region_name(text: str) -> bool:
+    """Whether ``text`` is shaped like an AWS region name (``eu-west-1``, ``us-gov-east-1``)."""
+    return _REGION.match(text) is not None
+
+
 def console_links(inputs: Inputs, *, region: str | None = None) -> ConsoleLinks:
     """The region for console links: ``region`` if given, else the inputs' own, else the
     first region named in a function ARN or a resource ARN of the traces, else us-east-1.
@@ -63,10 +68,10 @@ def console_links(inputs: Inputs, *, region: str | None = None) -> ConsoleLinks:
         When ``region`` is given and is not a region name such as ``eu-west-1``.
     """
     if region is not None:
-        if not _REGION.match(region):
+        if not is_region_name(region):
             raise ValueError(f"region {region!r} is not an AWS region name such as eu-west-1")
         return ConsoleLinks(region, "given")
-    if inputs.region is not None and _REGION.match(inputs.region):
+    if inputs.region is not None and is_region_name(inputs.region):
         return ConsoleLinks(inputs.region, "inputs")
     if inputs.functions is not None:
         found = _first_arn_region(inputs.functions.functions.get_column("function_arn"))
