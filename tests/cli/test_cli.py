@@ -257,6 +257,17 @@ def test_report_refuses_a_bad_region_before_any_work(tmp_path: Path) -> None:
     assert "'moon-1' is not an AWS region name" in result.output
 
 
+@pytest.mark.parametrize("command", ["sample", "demo"])
+def test_an_output_directory_that_cannot_be_made_is_one_clear_error(
+    tmp_path: Path, command: str
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = CliRunner().invoke(main, [command, "--out", str(blocker / "sub")])
+    assert result.exit_code == 1
+    assert f"cannot write under {blocker / 'sub'}: Not a directory" in result.output
+
+
 def test_console_script_runs_as_a_process() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "tracelens", "analyze", str(SAMPLES / "xray"), "--json", "-q"],

@@ -37,6 +37,8 @@ def demo(out: Path, cycles: int) -> None:
         result = run_demo(out, cycles=cycles, say=say)
     except DemoError as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot write under {out}: {exc.strerror or exc}") from exc
     say(f"done in {result.elapsed_s:.1f}s; status file {result.status_file}")
     say(f"explore the store: tracelens analyze --store {result.store} --json")
     click.echo(f"report: {result.report}")

@@ -31,5 +31,8 @@ def sample(out: Path, seed: int | None, traces: int | None) -> None:
         config = replace(config, seed=seed)
     if traces is not None:
         config = replace(config, traces=traces)
-    written = write_sample_set(generate(config), out)
+    try:
+        written = write_sample_set(generate(config), out)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write under {out}: {exc.strerror or exc}") from exc
     click.echo(f"wrote {len(written)} files under {out}")
