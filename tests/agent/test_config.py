@@ -124,6 +124,19 @@ def test_a_file_that_is_not_toml_or_missing_is_one_clear_problem(tmp_path: Path)
         load_config(tmp_path / "absent.toml", environ=NO_ENV)
 
 
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "notepad.toml"
+    path.write_bytes(b'\xef\xbb\xbf[aws]\nregion = "eu-west-1"\n')
+    assert load_config(path, environ=NO_ENV).aws.region == "eu-west-1"
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_problem(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('[aws]\naccount = "café"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte 21\); save the file as UTF-8"):
+        load_config(path, environ=NO_ENV)
+
+
 def test_environment_variables_override_the_file(tmp_path: Path) -> None:
     environ = {
         settings.STORE: "s3://bucket/tl",

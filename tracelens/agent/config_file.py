@@ -342,11 +342,15 @@ def load_config(
         return parse_config({}, source="<defaults>", base=None, environ=env)
     file = Path(named).expanduser()
     try:
-        text = file.read_text(encoding="utf-8")
+        # NOTE: utf-8-sig also reads files that Windows editors saved with a byte order mark.
+        text = file.read_text(encoding="utf-8-sig")
     except OSError as exc:
         reason = exc.strerror or str(exc)
         hint = "; copy tracelens.example.toml to start one" if not file.exists() else ""
         raise ConfigError([ConfigProblem(str(file), f"cannot read: {reason}{hint}")]) from exc
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        raise ConfigError([ConfigProblem(str(file), problem)]) from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
