@@ -133,7 +133,7 @@ def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
 def test_a_file_that_is_not_utf8_is_one_clear_problem(tmp_path: Path) -> None:
     path = tmp_path / "latin1.toml"
     path.write_bytes('[aws]\naccount = "café"\n'.encode("latin-1"))
-    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte 21\); save the file as UTF-8"):
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte 20\); save the file as UTF-8"):
         load_config(path, environ=NO_ENV)
 
 
