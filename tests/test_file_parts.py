@@ -12,7 +12,7 @@ import pytest
 
 from tests.test_ingest import OTHER_TRACE, segment, write
 from tests.test_parallel_ingest import _same
-from tracelens.ingest import normalize, shards, worker
+from tracelens.ingest import file_parts, normalize, shards, worker
 from tracelens.ingest.documents import ReadStats, iter_documents
 from tracelens.ingest.loader import load_traces
 from tracelens.ingest.rejections import RejectionLog
@@ -135,3 +135,38 @@ def test_empty_files_beside_a_cut_file_are_still_read(tmp_path: Path) -> None:
     sequential = load_traces(items, processes=1)
     _same(load_traces(items, processes=3), sequential)
     assert [r.source for r in sequential.rejections.listed].count(str(empty[1])) == 1
+
+
+def test_a_large_file_is_read_a_piece_at_a_time_with_its_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    capture = _daemon_capture(tmp_path / "capture.ndjson")
+    data = capture.read_bytes()
+    whole = load_traces([capture], processes=1)
+    monkeypatch.setattr(file_parts, "PIECE_BYTES", 5_000)
+    sources = list(file_parts.item_sources(capture))
+    assert len(sources) > 5 and all(source.lines for source in sources)
+    assert b"".join(source.data for source in sources) == data
+    for source in sources:
+        before = data.split(source.data, 1)[0]
+        assert source.first_line == before.count(b"\n") + 1
+    _same(load_traces([capture], processes=1), whole)
+    _same(load_traces([capture], processes=3), whole)
+    # A worker's part starts mid-file: its first piece counts the lines before it.
+    for part in _parts(shards.split_items([capture], 3)):
+        pieces = list(file_parts.item_sources(part))
+        assert len(pieces) > 1
+        assert pieces[0].first_line == data[: part.start].count(b"\n") + 1
+        assert b"".join(piece.data for piece in pieces) == data[part.start : part.end]
+
+
+def test_only_large_line_by_line_files_are_read_in_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(file_parts, "PIECE_BYTES", 1_000)
+    small = write(tmp_path / "small.ndjson", _doc(1) + b"\n" + _doc(2) + b"\n")
+    array = write(tmp_path / "array.json", orjson.dumps([segment(f"{n:016x}") for n in range(99)]))
+    packed = write(tmp_path / "lines.ndjson.gz", gzip.compress(b"\n".join(map(_doc, range(99)))))
+    for item in (small, array, packed):
+        (source,) = file_parts.item_sources(item)
+        assert not source.lines

@@ -1,4 +1,5 @@
-"""Where a large newline-delimited file can be cut so that several processes read it.
+"""Where a large newline-delimited file can be cut, so that several processes read it and each
+holds only a piece of it in memory at a time.
 
 A file is cut only at the start of a line, and only when it is read line by line as a whole
 (its first line is one JSON value, see ``looks_line_delimited``) and is not compressed: each
@@ -8,13 +9,18 @@ reading the whole file would.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from tracelens.ingest.documents import looks_line_delimited
-from tracelens.ingest.sources import GZIP_MAGIC
+from tracelens.ingest.sources import GZIP_MAGIC, STDIN, FilePart, Item, Source, read_source
 
 # The first line must end within this much of the file's start for the file to be cut.
 HEAD_BYTES = 1024 * 1024
+# A file (or part) this large is read a piece at a time: the whole of it is never held.
+PIECE_BYTES = 32 * 1024 * 1024
 _SEARCH_BYTES = 1024 * 1024
 
 
@@ -26,6 +32,17 @@ def _read_line_by_line(head: bytes) -> bool:
     return looks_line_delimited(head)
 
 
+def _next_line_start(file: BinaryIO, offset: int, size: int) -> int | None:
+    file.seek(offset)
+    while block := file.read(_SEARCH_BYTES):
+        newline = block.find(b"\n")
+        if newline >= 0:
+            start = offset + newline + 1
+            return start if start < size else None
+        offset += len(block)
+    return None
+
+
 def line_start_after(path: Path, offset: int) -> int | None:
     """The start of the first line beginning after byte ``offset`` of ``path``, when ``path``
     can be cut there; None when it cannot (not line by line, compressed, no later line, or
@@ -34,13 +51,43 @@ def line_start_after(path: Path, offset: int) -> int | None:
         with path.open("rb") as file:
             if not _read_line_by_line(file.read(HEAD_BYTES)):
                 return None
-            file.seek(offset)
-            while block := file.read(_SEARCH_BYTES):
-                newline = block.find(b"\n")
-                if newline >= 0:
-                    start = offset + newline + 1
-                    return start if file.seek(0, 2) > start else None
-                offset += len(block)
+            return _next_line_start(file, offset, os.fstat(file.fileno()).st_size)
     except OSError:
         return None
-    return None
+
+
+def _piece_ends(item: Item) -> tuple[Path, int, list[int]] | None:
+    """Where the pieces of a large line-by-line ``item`` end; None to read it whole."""
+    if item == STDIN:
+        return None
+    if isinstance(item, FilePart):
+        path, start, end = item.path, item.start, item.end
+    else:
+        path, start, end = Path(item), 0, None
+    try:
+        with path.open("rb") as file:
+            end = os.fstat(file.fileno()).st_size if end is None else end
+            if end - start < 2 * PIECE_BYTES or not _read_line_by_line(file.read(HEAD_BYTES)):
+                return None
+            ends, offset = [], start
+            while (cut := _next_line_start(file, offset + PIECE_BYTES, end)) is not None:
+                ends.append(cut)
+                offset = cut
+    except OSError:
+        return None  # the reader reports it
+    return path, start, [*ends, end]
+
+
+def item_sources(item: Item) -> Iterator[Source]:
+    """The sources of ``item``: itself, or a large line-by-line file one piece at a time."""
+    pieces = _piece_ends(item)
+    if pieces is None:
+        yield read_source(item)
+        return
+    path, start, ends = pieces
+    first_line = item.first_line if isinstance(item, FilePart) else 1
+    for end in ends:
+        source = read_source(FilePart(path, start, end, first_line))
+        yield source
+        first_line = source.first_line + source.data.count(b"\n")
+        start = end

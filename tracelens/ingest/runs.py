@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from tracelens.ingest.documents import ReadStats, iter_documents
+from tracelens.ingest.file_parts import item_sources
 from tracelens.ingest.normalize import SpanBuilder
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.sources import Item, read_source
+from tracelens.ingest.sources import Item
 
 ProgressCallback = Callable[[str, int], None]  # (source name, documents accepted so far)
 
@@ -27,8 +28,11 @@ def read_run(
         When an item cannot be read at all.
     """
     for item in items:
-        source = read_source(item)
-        for position, document in iter_documents(source, builder.in_order(rejections), stats):
-            builder.add(document, source=source.name, position=position, rejections=rejections)
-        if progress is not None:
-            progress(source.name, builder.accepted)
+        # NOTE: a large newline-delimited file comes a piece at a time, so that memory holds
+        # one piece of it rather than the whole file next to the spans built from it.
+        for source in item_sources(item):
+            refusals = builder.in_order(rejections)
+            for position, document in iter_documents(source, refusals, stats):
+                builder.add(document, source=source.name, position=position, rejections=rejections)
+            if progress is not None:
+                progress(source.name, builder.accepted)

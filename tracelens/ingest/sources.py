@@ -43,11 +43,16 @@ class Source:
 @dataclass(frozen=True)
 class FilePart:
     """Bytes ``[start, end)`` of a large newline-delimited file, cut at line starts, so that
-    several processes can read one file (see tracelens.ingest.file_parts)."""
+    several processes can read one file, each a piece at a time (see file_parts.py).
+
+    ``first_line`` is the number of the line at ``start`` when the reader knows it already;
+    otherwise the lines before ``start`` are counted when the part is read.
+    """
 
     path: Path
     start: int
     end: int
+    first_line: int | None = None
 
 
 Item = Path | str | FilePart  # an expanded input path, "-" for standard input, or a part
@@ -155,17 +160,20 @@ def _read_part(part: FilePart) -> Source:
     """The lines of ``part``, numbered as in the whole file (its earlier lines are counted)."""
     try:
         with part.path.open("rb") as file:
-            earlier = 0
-            while file.tell() < part.start:
-                block = file.read(min(_BLOCK, part.start - file.tell()))
-                if not block:
-                    break
-                earlier += block.count(b"\n")
+            first_line = part.first_line
+            if first_line is None:
+                first_line = 1
+                while file.tell() < part.start:
+                    block = file.read(min(_BLOCK, part.start - file.tell()))
+                    if not block:
+                        break
+                    first_line += block.count(b"\n")
+            file.seek(part.start)
             data = file.read(part.end - part.start)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InputError(f"cannot read {display_name(part.path)}: {reason}") from exc
-    return Source(display_name(part.path), data, first_line=earlier + 1, lines=True)
+    return Source(display_name(part.path), data, first_line=first_line, lines=True)
 
 
 def read_source(item: Item) -> Source:
