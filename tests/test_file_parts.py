@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
+import sys
 from pathlib import Path
 
 import orjson
@@ -12,11 +14,11 @@ import pytest
 
 from tests.test_ingest import OTHER_TRACE, segment, write
 from tests.test_parallel_ingest import _same
-from tracelens.ingest import file_parts, normalize, shards, worker
+from tracelens.ingest import file_parts, normalize, shards, streams, worker
 from tracelens.ingest.documents import ReadStats, iter_documents
 from tracelens.ingest.loader import load_traces
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.sources import FilePart, read_source
+from tracelens.ingest.sources import FilePart, InputError, Source, read_source
 
 
 @pytest.fixture(autouse=True)
@@ -144,7 +146,7 @@ def test_a_large_file_is_read_a_piece_at_a_time_with_its_line_numbers(
     data = capture.read_bytes()
     whole = load_traces([capture], processes=1)
     monkeypatch.setattr(file_parts, "PIECE_BYTES", 5_000)
-    sources = list(file_parts.item_sources(capture))
+    sources = list(streams.item_sources(capture))
     assert len(sources) > 5 and all(source.lines for source in sources)
     assert b"".join(source.data for source in sources) == data
     for source in sources:
@@ -154,19 +156,64 @@ def test_a_large_file_is_read_a_piece_at_a_time_with_its_line_numbers(
     _same(load_traces([capture], processes=3), whole)
     # A worker's part starts mid-file: its first piece counts the lines before it.
     for part in _parts(shards.split_items([capture], 3)):
-        pieces = list(file_parts.item_sources(part))
+        pieces = list(streams.item_sources(part))
         assert len(pieces) > 1
         assert pieces[0].first_line == data[: part.start].count(b"\n") + 1
         assert b"".join(piece.data for piece in pieces) == data[part.start : part.end]
 
 
-def test_only_large_line_by_line_files_are_read_in_pieces(
+def test_only_line_by_line_inputs_are_read_in_pieces(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(file_parts, "PIECE_BYTES", 1_000)
     small = write(tmp_path / "small.ndjson", _doc(1) + b"\n" + _doc(2) + b"\n")
-    array = write(tmp_path / "array.json", orjson.dumps([segment(f"{n:016x}") for n in range(99)]))
-    packed = write(tmp_path / "lines.ndjson.gz", gzip.compress(b"\n".join(map(_doc, range(99)))))
-    for item in (small, array, packed):
-        (source,) = file_parts.item_sources(item)
+    array = [segment(f"{n:016x}") for n in range(99)]
+    whole = [
+        small,
+        write(tmp_path / "array.json", orjson.dumps(array)),
+        write(tmp_path / "array.json.gz", gzip.compress(orjson.dumps(array))),
+    ]
+    for item in whole:
+        (source,) = streams.item_sources(item)
         assert not source.lines
+
+
+def _pieces_cover(sources: list[Source], text: bytes) -> None:
+    assert len(sources) > 3 and all(source.lines for source in sources)
+    assert b"".join(source.data for source in sources) == text
+    lines = 1
+    for source in sources:
+        assert source.first_line == lines
+        lines += source.data.count(b"\n")
+
+
+def test_gzip_files_and_standard_input_are_read_in_pieces_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(file_parts, "PIECE_BYTES", 1_000)
+    monkeypatch.setattr(file_parts, "HEAD_BYTES", 2_000)
+    capture = _daemon_capture(tmp_path / "capture.ndjson")
+    text = capture.read_bytes()
+    packed = write(tmp_path / "capture.ndjson.gz", gzip.compress(text))
+    _pieces_cover(list(streams.item_sources(packed)), text)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text)))
+    _pieces_cover(list(streams.item_sources("-")), text)
+    expected = load_traces([capture], processes=1)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text)))
+    for read in (load_traces([packed], processes=1), load_traces(["-"], processes=1)):
+        assert read.spans.equals(expected.spans)
+        assert [(r.position, r.reason) for r in read.rejections.listed] == [
+            (r.position, r.reason) for r in expected.rejections.listed
+        ]
+
+
+def test_a_truncated_gzip_capture_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(file_parts, "PIECE_BYTES", 1_000)
+    monkeypatch.setattr(file_parts, "HEAD_BYTES", 2_000)
+    text = _daemon_capture(tmp_path / "capture.ndjson").read_bytes()
+    packed = gzip.compress(text)
+    cut = write(tmp_path / "cut.ndjson.gz", packed[: len(packed) // 2])
+    with pytest.raises(InputError, match=r"cut\.ndjson\.gz: not a readable gzip file"):
+        load_traces([cut], processes=1)

@@ -10,12 +10,11 @@ reading the whole file would.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from tracelens.ingest.documents import looks_line_delimited
-from tracelens.ingest.sources import GZIP_MAGIC, STDIN, FilePart, Item, Source, read_source
+from tracelens.ingest.sources import GZIP_MAGIC, STDIN, FilePart, Item
 
 # The first line must end within this much of the file's start for the file to be cut.
 HEAD_BYTES = 1024 * 1024
@@ -24,7 +23,9 @@ PIECE_BYTES = 32 * 1024 * 1024
 _SEARCH_BYTES = 1024 * 1024
 
 
-def _read_line_by_line(head: bytes) -> bool:
+def read_line_by_line(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is read line by line (the first line must end
+    within ``head``)."""
     if head.startswith(GZIP_MAGIC) or b"\n" not in head.lstrip():
         return False
     # NOTE: the head's first line is the file's first line, and more after it in the head
@@ -49,14 +50,14 @@ def line_start_after(path: Path, offset: int) -> int | None:
     unreadable: the reader then reports it)."""
     try:
         with path.open("rb") as file:
-            if not _read_line_by_line(file.read(HEAD_BYTES)):
+            if not read_line_by_line(file.read(HEAD_BYTES)):
                 return None
             return _next_line_start(file, offset, os.fstat(file.fileno()).st_size)
     except OSError:
         return None
 
 
-def _piece_ends(item: Item) -> tuple[Path, int, list[int]] | None:
+def piece_ends(item: Item) -> tuple[Path, int, list[int]] | None:
     """Where the pieces of a large line-by-line ``item`` end; None to read it whole."""
     if item == STDIN:
         return None
@@ -67,7 +68,7 @@ def _piece_ends(item: Item) -> tuple[Path, int, list[int]] | None:
     try:
         with path.open("rb") as file:
             end = os.fstat(file.fileno()).st_size if end is None else end
-            if end - start < 2 * PIECE_BYTES or not _read_line_by_line(file.read(HEAD_BYTES)):
+            if end - start < 2 * PIECE_BYTES or not read_line_by_line(file.read(HEAD_BYTES)):
                 return None
             ends, offset = [], start
             while (cut := _next_line_start(file, offset + PIECE_BYTES, end)) is not None:
@@ -76,18 +77,3 @@ def _piece_ends(item: Item) -> tuple[Path, int, list[int]] | None:
     except OSError:
         return None  # the reader reports it
     return path, start, [*ends, end]
-
-
-def item_sources(item: Item) -> Iterator[Source]:
-    """The sources of ``item``: itself, or a large line-by-line file one piece at a time."""
-    pieces = _piece_ends(item)
-    if pieces is None:
-        yield read_source(item)
-        return
-    path, start, ends = pieces
-    first_line = item.first_line if isinstance(item, FilePart) else 1
-    for end in ends:
-        source = read_source(FilePart(path, start, end, first_line))
-        yield source
-        first_line = source.first_line + source.data.count(b"\n")
-        start = end

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from tracelens.ingest.documents import ReadStats, iter_documents
-from tracelens.ingest.file_parts import item_sources
 from tracelens.ingest.normalize import SpanBuilder
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.ingest.sources import Item
+from tracelens.ingest.streams import item_sources
 
 ProgressCallback = Callable[[str, int], None]  # (source name, documents accepted so far)
 

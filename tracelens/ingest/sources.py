@@ -62,7 +62,7 @@ _UTF8_BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
-def _as_utf8(data: bytes) -> bytes:
+def as_utf8(data: bytes) -> bytes:
     """``data`` without a byte order mark, as UTF-8.
 
     JSON is UTF-8 without a BOM, but RFC 8259 lets a parser ignore one, and Windows tools add
@@ -79,7 +79,7 @@ def _as_utf8(data: bytes) -> bytes:
     return data
 
 
-def _decompress(name: str, data: bytes) -> bytes:
+def decompress(name: str, data: bytes) -> bytes:
     if not data.startswith(GZIP_MAGIC):
         return data
     try:
@@ -95,7 +95,7 @@ def _read_file(path: Path) -> Source:
         reason = exc.strerror or str(exc)
         raise InputError(f"cannot read {display_name(path)}: {reason}") from exc
     name = display_name(path)
-    return Source(name, _as_utf8(_decompress(name, data)))
+    return Source(name, as_utf8(decompress(name, data)))
 
 
 def _files_under(directory: Path) -> list[Path]:
@@ -181,7 +181,7 @@ def read_source(item: Item) -> Source:
     if isinstance(item, FilePart):
         return _read_part(item)
     if item == STDIN:
-        return Source("<stdin>", _as_utf8(_decompress("<stdin>", sys.stdin.buffer.read())))
+        return Source("<stdin>", as_utf8(decompress("<stdin>", sys.stdin.buffer.read())))
     return _read_file(Path(item))
 
 

@@ -1,0 +1,130 @@
+"""Reading each input a piece at a time when it holds one document per line.
+
+A large plain file is cut at line starts (file_parts.py). A gzip file or standard input cannot
+be cut at byte offsets, but read in order it can be: each piece ends at a line end and is
+numbered from its first line. Either way memory holds one piece of the text, not all of it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from tracelens.ingest import file_parts
+from tracelens.ingest.file_parts import piece_ends, read_line_by_line
+from tracelens.ingest.sources import (
+    GZIP_MAGIC,
+    STDIN,
+    FilePart,
+    InputError,
+    Item,
+    Source,
+    as_utf8,
+    decompress,
+    display_name,
+    read_source,
+)
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+_STREAM_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def _pieces(name: str, head: bytes, rest: _Readable) -> Iterator[Source]:
+    """``head`` and what follows it in ``rest``: in line-ending pieces when line by line."""
+    head = head.removeprefix(_UTF8_BOM)
+    if not read_line_by_line(head):
+        yield Source(name, as_utf8(head + rest.read()))
+        return
+    first_line, pending = 1, head
+    while block := rest.read(file_parts.PIECE_BYTES):
+        text = pending + block
+        cut = text.rfind(b"\n") + 1
+        piece, pending = text[:cut], text[cut:]
+        if piece:
+            yield Source(name, piece, first_line=first_line, lines=True)
+            first_line += piece.count(b"\n")
+    if pending:
+        yield Source(name, pending, first_line=first_line, lines=True)
+
+
+def is_gzip_file(path: Path) -> bool:
+    """Whether ``path`` starts as a gzip file does (False when it cannot be read)."""
+    try:
+        with path.open("rb") as file:
+            return file.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+    except OSError:
+        return False
+
+
+def gzip_sources(path: Path) -> Iterator[Source]:
+    """The decompressed text of ``path``, a piece at a time when it is line by line.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read or is not a whole gzip stream.
+    """
+    name = display_name(path)
+    try:
+        with gzip.open(path, "rb") as stream:
+            yield from _pieces(name, stream.read(file_parts.HEAD_BYTES), stream)
+    except _STREAM_ERRORS as exc:
+        raise InputError(f"{name}: not a readable gzip file ({exc})") from exc
+
+
+def stdin_sources() -> Iterator[Source]:
+    """Standard input, a piece at a time when it is line by line (whole when compressed).
+
+    Raises
+    ------
+    InputError
+        When standard input cannot be read, or is compressed and not a whole gzip stream.
+    """
+    name = "<stdin>"
+    stream = sys.stdin.buffer
+    try:
+        head = stream.read(file_parts.HEAD_BYTES)
+        if head.startswith(GZIP_MAGIC):
+            yield Source(name, as_utf8(decompress(name, head + stream.read())))
+            return
+        yield from _pieces(name, head, stream)
+    except _STREAM_ERRORS as exc:
+        raise InputError(f"cannot read {name}: {exc}") from exc
+
+
+def item_sources(item: Item) -> Iterator[Source]:
+    """The sources of ``item``: itself, or a large line-by-line input one piece at a time
+    (standard input and gzip files too).
+
+    Raises
+    ------
+    InputError
+        When ``item`` cannot be read at all.
+    """
+    if item == STDIN:
+        yield from stdin_sources()
+        return
+    pieces = piece_ends(item)
+    if pieces is None:
+        if not isinstance(item, FilePart) and is_gzip_file(Path(item)):
+            yield from gzip_sources(Path(item))
+        else:
+            yield read_source(item)
+        return
+    path, start, ends = pieces
+    first_line = item.first_line if isinstance(item, FilePart) else 1
+    for end in ends:
+        source = read_source(FilePart(path, start, end, first_line))
+        yield source
+        first_line = source.first_line + source.data.count(b"\n")
+        start = end
