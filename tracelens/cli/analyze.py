@@ -67,7 +67,9 @@ def analyze(
         until=until,
         progress=progress,
     )
+    progress.stage(f"analyzing {inputs.traces.spans.height:,} spans")
     result = run_analysis(inputs)
+    progress.done(f"analyzed: {result.findings.height:,} findings")
     if as_json:
         data = orjson.dumps(to_contract(result), option=orjson.OPT_INDENT_2) + b"\n"
     else:

@@ -30,6 +30,12 @@ class Progress:
         self._last = now
         click.echo(f"\r\x1b[Kreading {name} ({documents:,} documents)", err=True, nl=False)
 
+    def stage(self, message: str) -> None:
+        """Show what runs now, on a terminal (the next :meth:`done` replaces it)."""
+        if self.quiet or not sys.stderr.isatty():
+            return
+        click.echo(f"\r\x1b[K{message} ...", err=True, nl=False)
+
     def done(self, message: str) -> None:
         if self.quiet:
             return

@@ -70,7 +70,10 @@ def report(
         until=until,
         progress=progress,
     )
+    progress.stage(f"analyzing {inputs.traces.spans.height:,} spans")
     result = run_analysis(inputs)
+    progress.done(f"analyzed: {result.findings.height:,} findings")
+    progress.stage("drawing the report")
     try:
         written = write_report(result, out, title=title, cdn=cdn, region=region)
     except OSError as exc:  # the directory went away, the disk is full...
