@@ -6,6 +6,7 @@ import gzip
 import io
 import os
 import sys
+import threading
 from pathlib import Path
 
 import orjson
@@ -217,3 +218,19 @@ def test_a_truncated_gzip_capture_is_one_clear_error(
     cut = write(tmp_path / "cut.ndjson.gz", packed[: len(packed) // 2])
     with pytest.raises(InputError, match=r"cut\.ndjson\.gz: not a readable gzip file"):
         load_traces([cut], processes=1)
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "gzip"])
+def test_a_pipe_given_as_a_path_is_read_once_and_whole(tmp_path: Path, packed: bool) -> None:
+    # `tracelens analyze <(zcat export.gz)` hands over a pipe: peeking at its start to tell
+    # its format would eat the bytes peeked.
+    lines = b"\n".join(_doc(n) for n in range(50)) + b"\n"
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(
+        target=lambda: fifo.write_bytes(gzip.compress(lines) if packed else lines)
+    )
+    writer.start()
+    loaded = load_traces([fifo], processes=1)
+    writer.join()
+    assert loaded.segments == 50 and loaded.rejections.count == 0

@@ -8,6 +8,7 @@ numbered from its first line. Either way memory holds one piece of the text, not
 from __future__ import annotations
 
 import gzip
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -55,6 +56,13 @@ def _pieces(name: str, head: bytes, rest: _Readable) -> Iterator[Source]:
             first_line += piece.count(b"\n")
     if pending:
         yield Source(name, pending, first_line=first_line, lines=True)
+
+
+def _is_regular_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False  # the reader reports it
 
 
 def is_gzip_file(path: Path) -> bool:
@@ -113,6 +121,10 @@ def item_sources(item: Item) -> Iterator[Source]:
     """
     if item == STDIN:
         yield from stdin_sources()
+        return
+    if not isinstance(item, FilePart) and not _is_regular_file(Path(item)):
+        # NOTE: a pipe (`<(zcat export.gz)`) can be read once only: no peeking at its start.
+        yield read_source(item)
         return
     pieces = piece_ends(item)
     if pieces is None:
