@@ -58,11 +58,15 @@ def _pieces(name: str, head: bytes, rest: _Readable) -> Iterator[Source]:
         yield Source(name, pending, first_line=first_line, lines=True)
 
 
-def _is_regular_file(path: Path) -> bool:
+def _worth_pieces(path: Path) -> bool:
+    """Whether ``path`` may be large enough to read in pieces (a small file is read whole)."""
     try:
-        return stat.S_ISREG(path.stat().st_mode)
+        status = path.stat()
     except OSError:
         return False  # the reader reports it
+    # NOTE: a pipe (`<(zcat export.gz)`) can be read once only: no peeking at its start.
+    # A gzip file of a quarter piece may hold several pieces of text; smaller ones are pages.
+    return stat.S_ISREG(status.st_mode) and status.st_size >= file_parts.PIECE_BYTES // 4
 
 
 def is_gzip_file(path: Path) -> bool:
@@ -122,8 +126,7 @@ def item_sources(item: Item) -> Iterator[Source]:
     if item == STDIN:
         yield from stdin_sources()
         return
-    if not isinstance(item, FilePart) and not _is_regular_file(Path(item)):
-        # NOTE: a pipe (`<(zcat export.gz)`) can be read once only: no peeking at its start.
+    if not isinstance(item, FilePart) and not _worth_pieces(Path(item)):
         yield read_source(item)
         return
     pieces = piece_ends(item)
