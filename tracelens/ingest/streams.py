@@ -7,6 +7,7 @@ numbered from its first line. Either way memory holds one piece of the text, not
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import stat
 import sys
@@ -30,8 +31,6 @@ from tracelens.ingest.sources import (
     read_source,
 )
 
-_UTF8_BOM = b"\xef\xbb\xbf"
-
 
 class _Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
@@ -42,7 +41,7 @@ _STREAM_ERRORS = (OSError, EOFError, zlib.error)
 
 def _pieces(name: str, head: bytes, rest: _Readable) -> Iterator[Source]:
     """``head`` and what follows it in ``rest``: in line-ending pieces when line by line."""
-    head = head.removeprefix(_UTF8_BOM)
+    head = head.removeprefix(codecs.BOM_UTF8)
     if not read_line_by_line(head):
         yield Source(name, as_utf8(head + rest.read()))
         return
