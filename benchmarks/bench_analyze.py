@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+ONE_FILE = "ndjson-one-file"
 BASELINE = HERE / "baseline.json"
 
 FLOOR_SCRIPT = r"""
@@ -113,6 +115,16 @@ def ensure_data(segments: int, fmt: str) -> Path:
     marker = target / ".complete"
     if marker.exists():
         return target
+    if fmt == ONE_FILE:
+        # The NDJSON data set as one file, as a daemon capture would be.
+        files = sorted(ensure_data(segments, "ndjson").glob("*.ndjson"))
+        target.mkdir(parents=True, exist_ok=True)
+        with (target / "segments.ndjson").open("wb") as out:
+            for path in files:
+                with path.open("rb") as part:
+                    shutil.copyfileobj(part, out)
+        marker.write_text("")
+        return target
     from tracelens.samples import write_bulk
 
     print(f"generating {segments:,} segments ({fmt}) under {target} ...", file=sys.stderr)
@@ -152,7 +164,12 @@ def compare_counts(duckdb: dict[str, Any], contract_path: Path) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--segments", type=int, default=1_000_000)
-    parser.add_argument("--format", choices=("batch", "ndjson"), default="batch")
+    parser.add_argument(
+        "--format",
+        choices=("batch", "ndjson", ONE_FILE),
+        default="batch",
+        help=f"BatchGetTraces pages, NDJSON in 10 files, or NDJSON in one file ({ONE_FILE})",
+    )
     parser.add_argument("--runs", type=int, default=1, help="best of N runs of each step")
     parser.add_argument("--check", action="store_true", help="fail on a ratio regression")
     parser.add_argument("--save-baseline", action="store_true")
@@ -169,7 +186,10 @@ def main() -> int:
         contract = Path(scratch) / "analysis.json"
         analyze = best_of(args.runs, ["-c", ANALYZE_SCRIPT, str(data_dir), str(contract)])
         duckdb = (
-            best_of(args.runs, [str(HERE / "duckdb_counts.py"), str(data_dir), args.format])
+            best_of(
+                args.runs,
+                [str(HERE / "duckdb_counts.py"), str(data_dir), args.format.split("-")[0]],
+            )
             if args.duckdb
             else None
         )
