@@ -13,7 +13,7 @@ import pytest
 
 from tracelens.ingest.loader import load_traces
 from tracelens.ingest.normalize import normalize_documents
-from tracelens.ingest.sources import InputError
+from tracelens.ingest.sources import InputError, expand_paths
 from tracelens.schema import SPAN_SCHEMA
 
 TRACE = "1-6912a0c0-0123456789abcdef01234567"
@@ -455,3 +455,14 @@ def test_annotations_keep_any_json_number() -> None:
     big = 123456789012345678901234567890
     spans = normalize_documents([segment(annotations={"order": big, "ratio": 1e308})])
     assert spans.item(0, "annotations") == '{"order":123456789012345678901234567890,"ratio":1e308}'
+
+
+def test_a_symbolic_link_back_up_the_tree_is_followed_once(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    (export / "sub").mkdir(parents=True)
+    write(export / "sub" / "page.json", orjson.dumps(batch_page([segment()])))
+    (export / "sub" / "up").symlink_to("..")  # a loop a naive walk never leaves
+    (export / "elsewhere").symlink_to(export / "sub")  # the same files by another name
+    loaded = load_traces([export])
+    assert loaded.sources == 1 and loaded.segments == 1
+    assert expand_paths([export]) == [export / "elsewhere" / "page.json"]

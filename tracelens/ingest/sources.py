@@ -99,20 +99,41 @@ def _read_file(path: Path) -> Source:
 
 
 def _files_under(directory: Path) -> list[Path]:
+    """Every file under ``directory``, in the order Paths sort in.
+
+    Raises
+    ------
+    InputError
+        When a directory under it cannot be listed.
+    """
     # NOTE: os.scandir rather than Path.rglob: an export can hold tens of thousands of pages,
-    # and scandir tells files from directories without a system call per entry.
+    # and scandir tells files from directories without a system call per entry. Symbolic links
+    # are followed, each directory listed once: a link back up the tree is not a loop.
     found: list[str] = []
+    listed: set[tuple[int, int]] = set()
     pending = [str(directory)]
     while pending:
-        with os.scandir(pending.pop()) as entries:
-            for entry in entries:
-                # Hidden files (editor swap files, .DS_Store) are never trace exports.
-                if entry.name.startswith("."):
-                    continue
-                if entry.is_dir():
-                    pending.append(entry.path)
-                elif entry.is_file():
-                    found.append(entry.path)
+        folder = pending.pop()
+        try:
+            status = Path(folder).stat()
+            if (status.st_dev, status.st_ino) in listed:
+                continue
+            listed.add((status.st_dev, status.st_ino))
+            folders = []
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    # Hidden files (editor swap files, .DS_Store) are never trace exports.
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.is_dir():
+                        folders.append(entry.path)
+                    elif entry.is_file():
+                        found.append(entry.path)
+            # Sorted, so that of two names for one directory the same one is always kept.
+            pending.extend(sorted(folders, reverse=True))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise InputError(f"cannot list {display_name(folder)}: {reason}") from exc
     found.sort(key=lambda path: path.split(os.sep))  # noqa: PTH206 (the order Paths sort in)
     return [Path(path) for path in found]
 
