@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tracelens.ingest.documents import looks_line_delimited
-from tracelens.ingest.sources import GZIP_MAGIC, STDIN, FilePart, Item
+from tracelens.ingest.sources import GZIP_MAGIC, FilePart, Item
 
 # The first line must end within this much of the file's start for the file to be cut.
 HEAD_BYTES = 1024 * 1024
@@ -58,9 +58,8 @@ def line_start_after(path: Path, offset: int) -> int | None:
 
 
 def piece_ends(item: Item) -> tuple[Path, int, list[int]] | None:
-    """Where the pieces of a large line-by-line ``item`` end; None to read it whole."""
-    if item == STDIN:
-        return None
+    """Where the pieces of a large line-by-line file (or part of one) end; None to read it
+    whole."""
     if isinstance(item, FilePart):
         path, start, end = item.path, item.start, item.end
     else:
