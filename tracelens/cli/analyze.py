@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 import orjson
 
-from tracelens.analysis import run_analysis
-from tracelens.cli.loading import load_command_inputs
+from tracelens.cli.loading import load_and_analyze
 from tracelens.cli.options import (
     out_file,
     quiet,
@@ -56,7 +55,7 @@ def analyze(
     With --store, no PATH is needed.
     """
     progress = Progress(quiet=quiet)
-    inputs = load_command_inputs(
+    result = load_and_analyze(
         paths,
         store=store,
         logs=logs,
@@ -67,9 +66,6 @@ def analyze(
         until=until,
         progress=progress,
     )
-    progress.stage(f"analyzing {inputs.traces.spans.height:,} spans")
-    result = run_analysis(inputs)
-    progress.done(f"analyzed: {result.findings.height:,} findings")
     if as_json:
         data = orjson.dumps(to_contract(result), option=orjson.OPT_INDENT_2) + b"\n"
     else:

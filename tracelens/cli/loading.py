@@ -7,6 +7,7 @@ from datetime import datetime
 
 import click
 
+from tracelens.analysis import AnalysisResult, run_analysis
 from tracelens.cli.progress import Progress
 from tracelens.ingest.sources import InputError
 from tracelens.inputs import Inputs, load_inputs
@@ -120,3 +121,33 @@ def load_command_inputs(
     if inputs.traces.spans.height and not kept.traces.spans.height:
         click.echo(f"warning: no trace starts inside {window.describe()}", err=True)
     return kept
+
+
+def load_and_analyze(
+    paths: Sequence[str],
+    *,
+    store: str | None,
+    logs: Sequence[str],
+    metrics: Sequence[str],
+    functions: Sequence[str],
+    strict: bool,
+    since: str | None,
+    until: str | None,
+    progress: Progress,
+) -> AnalysisResult:
+    """:func:`load_command_inputs`, then every analysis, with progress on standard error."""
+    inputs = load_command_inputs(
+        paths,
+        store=store,
+        logs=logs,
+        metrics=metrics,
+        functions=functions,
+        strict=strict,
+        since=since,
+        until=until,
+        progress=progress,
+    )
+    progress.stage(f"analyzing {inputs.traces.spans.height:,} spans")
+    result = run_analysis(inputs)
+    progress.done(f"analyzed: {result.findings.height:,} findings")
+    return result

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from tracelens.analysis import run_analysis
-from tracelens.cli.loading import load_command_inputs
+from tracelens.cli.loading import load_and_analyze
 from tracelens.cli.options import out_file, quiet, side_inputs, strictness, time_window
 from tracelens.cli.progress import Progress
 
@@ -59,7 +58,7 @@ def report(
         )
 
     progress = Progress(quiet=quiet)
-    inputs = load_command_inputs(
+    result = load_and_analyze(
         paths,
         store=store,
         logs=logs,
@@ -70,9 +69,6 @@ def report(
         until=until,
         progress=progress,
     )
-    progress.stage(f"analyzing {inputs.traces.spans.height:,} spans")
-    result = run_analysis(inputs)
-    progress.done(f"analyzed: {result.findings.height:,} findings")
     progress.stage("drawing the report")
     try:
         written = write_report(result, out, title=title, cdn=cdn, region=region)
