@@ -7,42 +7,20 @@ from pathlib import Path
 import click
 import orjson
 
-from tracelens.cli.loading import load_and_analyze
-from tracelens.cli.options import (
-    out_file,
-    quiet,
-    side_inputs,
-    strictness,
-    time_window,
-    write_output,
-)
+from tracelens.cli.loading import InputOptions, load_and_analyze
+from tracelens.cli.options import out_file, quiet, trace_inputs, write_output
 from tracelens.cli.progress import Progress
 from tracelens.contract import to_contract
 from tracelens.summary import text_summary
 
 
 @click.command()
-@click.argument("paths", nargs=-1, metavar="PATH...")
-@click.option(
-    "--store",
-    metavar="DIR|s3://BUCKET/PREFIX",
-    help="Analyze what `tracelens collect`/`agent` stored there instead of PATHs.",
-)
-@side_inputs()
-@strictness()
-@time_window()
+@trace_inputs(store_help="Analyze what `tracelens collect`/`agent` stored there instead of PATHs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as one JSON object.")
 @out_file(default=None, help="Write the output to FILE instead of standard output.")
 @quiet()
 def analyze(
-    paths: tuple[str, ...],
-    store: str | None,
-    logs: tuple[str, ...],
-    metrics: tuple[str, ...],
-    functions: tuple[str, ...],
-    strict: bool,
-    since: str | None,
-    until: str | None,
+    sources: InputOptions,
     as_json: bool,
     out: Path | None,
     quiet: bool,
@@ -55,17 +33,7 @@ def analyze(
     With --store, no PATH is needed.
     """
     progress = Progress(quiet=quiet)
-    result = load_and_analyze(
-        paths,
-        store=store,
-        logs=logs,
-        metrics=metrics,
-        functions=functions,
-        strict=strict,
-        since=since,
-        until=until,
-        progress=progress,
-    )
+    result = load_and_analyze(sources, progress)
     if as_json:
         data = orjson.dumps(to_contract(result), option=orjson.OPT_INDENT_2) + b"\n"
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import click
@@ -88,34 +89,47 @@ def load_from_store(
     return inputs
 
 
-def load_command_inputs(
-    paths: Sequence[str],
-    *,
-    store: str | None,
-    logs: Sequence[str],
-    metrics: Sequence[str],
-    functions: Sequence[str],
-    strict: bool,
-    since: str | None,
-    until: str | None,
-    progress: Progress,
-) -> Inputs:
+@dataclass(frozen=True)
+class InputOptions:
+    """What ``analyze`` and ``report`` read: PATHs or a store, side inputs, strictness, window."""
+
+    paths: tuple[str, ...]
+    store: str | None
+    logs: tuple[str, ...]
+    metrics: tuple[str, ...]
+    functions: tuple[str, ...]
+    strict: bool
+    since: str | None
+    until: str | None
+
+
+def load_command_inputs(options: InputOptions, progress: Progress) -> Inputs:
     """The inputs of ``analyze`` and ``report``: PATHs or a store, kept to --since/--until."""
     try:
-        window = TimeWindow.parse(since, until)
+        window = TimeWindow.parse(options.since, options.until)
     except TimeWindowError as exc:
         raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
-    if store is not None:
-        if paths or logs or metrics or functions:
+    side = (options.logs, options.metrics, options.functions)
+    if options.store is not None:
+        if options.paths or any(side):
             raise click.UsageError("give PATHs (with --logs/--metrics/--functions) or --store")
         inputs = load_from_store(
-            store, since=window.start, until=window.end, strict=strict, progress=progress
+            options.store,
+            since=window.start,
+            until=window.end,
+            strict=options.strict,
+            progress=progress,
         )
-    elif not paths:
+    elif not options.paths:
         raise click.UsageError("give at least one PATH with exported traces, or --store DIR")
     else:
         inputs = load_for_command(
-            paths, logs=logs, metrics=metrics, functions=functions, strict=strict, progress=progress
+            options.paths,
+            logs=options.logs,
+            metrics=options.metrics,
+            functions=options.functions,
+            strict=options.strict,
+            progress=progress,
         )
     kept = inputs.within(window)
     if inputs.traces.spans.height and not kept.traces.spans.height:
@@ -123,30 +137,9 @@ def load_command_inputs(
     return kept
 
 
-def load_and_analyze(
-    paths: Sequence[str],
-    *,
-    store: str | None,
-    logs: Sequence[str],
-    metrics: Sequence[str],
-    functions: Sequence[str],
-    strict: bool,
-    since: str | None,
-    until: str | None,
-    progress: Progress,
-) -> AnalysisResult:
+def load_and_analyze(options: InputOptions, progress: Progress) -> AnalysisResult:
     """:func:`load_command_inputs`, then every analysis, with progress on standard error."""
-    inputs = load_command_inputs(
-        paths,
-        store=store,
-        logs=logs,
-        metrics=metrics,
-        functions=functions,
-        strict=strict,
-        since=since,
-        until=until,
-        progress=progress,
-    )
+    inputs = load_command_inputs(options, progress)
     progress.stage(f"analyzing {inputs.traces.spans.height:,} spans")
     result = run_analysis(inputs)
     progress.done(f"analyzed: {result.findings.height:,} findings")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -114,3 +115,28 @@ def write_output(path: Path, data: bytes) -> None:
         path.write_bytes(data)
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+_INPUT_OPTIONS = ("paths", "store", "logs", "metrics", "functions", "strict", "since", "until")
+
+
+def trace_inputs(*, store_help: str) -> Callable[[F], F]:
+    """PATH..., ``--store``, the side inputs, ``--strict`` and ``--since/--until``, handed to
+    the command as one ``sources`` argument (a ``tracelens.cli.loading.InputOptions``)."""
+    from tracelens.cli.loading import InputOptions
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def collecting(**params: Any) -> Any:
+            given = {name: params.pop(name) for name in _INPUT_OPTIONS}
+            return command(sources=InputOptions(**given), **params)
+
+        return _compose(
+            click.argument("paths", nargs=-1, metavar="PATH..."),
+            click.option("--store", metavar="DIR|s3://BUCKET/PREFIX", help=store_help),
+            side_inputs(),
+            strictness(),
+            time_window(),
+        )(collecting)  # type: ignore[return-value]
+
+    return decorate

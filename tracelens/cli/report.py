@@ -6,21 +6,15 @@ from pathlib import Path
 
 import click
 
-from tracelens.cli.loading import load_and_analyze
-from tracelens.cli.options import out_file, quiet, side_inputs, strictness, time_window
+from tracelens.cli.loading import InputOptions, load_and_analyze
+from tracelens.cli.options import out_file, quiet, trace_inputs
 from tracelens.cli.progress import Progress
 
 
 @click.command()
-@click.argument("paths", nargs=-1, metavar="PATH...")
-@click.option(
-    "--store",
-    metavar="DIR|s3://BUCKET/PREFIX",
-    help="Report on what `tracelens collect`/`agent` stored there instead of PATHs.",
+@trace_inputs(
+    store_help="Report on what `tracelens collect`/`agent` stored there instead of PATHs."
 )
-@side_inputs()
-@strictness()
-@time_window()
 @out_file(default=Path("tracelens-report.html"), help="Where to write the HTML file.")
 @click.option("--title", help="Title shown at the top of the report.")
 @click.option("--region", help="AWS region for X-Ray console links (default: from the traces).")
@@ -28,14 +22,7 @@ from tracelens.cli.progress import Progress
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in a browser.")
 @quiet()
 def report(
-    paths: tuple[str, ...],
-    store: str | None,
-    logs: tuple[str, ...],
-    metrics: tuple[str, ...],
-    functions: tuple[str, ...],
-    strict: bool,
-    since: str | None,
-    until: str | None,
+    sources: InputOptions,
     out: Path,
     title: str | None,
     region: str | None,
@@ -58,17 +45,7 @@ def report(
         )
 
     progress = Progress(quiet=quiet)
-    result = load_and_analyze(
-        paths,
-        store=store,
-        logs=logs,
-        metrics=metrics,
-        functions=functions,
-        strict=strict,
-        since=since,
-        until=until,
-        progress=progress,
-    )
+    result = load_and_analyze(sources, progress)
     progress.stage("drawing the report")
     try:
         written = write_report(result, out, title=title, cdn=cdn, region=region)
