@@ -139,6 +139,7 @@ def _files_under(directory: Path) -> list[Path]:
 
 
 STDIN = "-"
+STDIN_NAME = "<stdin>"  # how messages name standard input
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path | str]:
@@ -174,7 +175,7 @@ def item_name(item: Item) -> str:
     """How messages name ``item``: its file (a part is named by its file)."""
     if isinstance(item, FilePart):
         return display_name(item.path)
-    return "<stdin>" if item == STDIN else display_name(item)
+    return STDIN_NAME if item == STDIN else display_name(item)
 
 
 def _read_part(part: FilePart) -> Source:
@@ -202,7 +203,8 @@ def read_source(item: Item) -> Source:
     if isinstance(item, FilePart):
         return _read_part(item)
     if item == STDIN:
-        return Source("<stdin>", as_utf8(decompress("<stdin>", sys.stdin.buffer.read())))
+        data = sys.stdin.buffer.read()
+        return Source(STDIN_NAME, as_utf8(decompress(STDIN_NAME, data)))
     return _read_file(Path(item))
 
 

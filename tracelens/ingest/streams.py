@@ -21,6 +21,7 @@ from tracelens.ingest.file_parts import piece_ends, read_line_by_line
 from tracelens.ingest.sources import (
     GZIP_MAGIC,
     STDIN,
+    STDIN_NAME,
     FilePart,
     InputError,
     Item,
@@ -101,7 +102,7 @@ def stdin_sources() -> Iterator[Source]:
     InputError
         When standard input cannot be read, or is compressed and not a whole gzip stream.
     """
-    name = "<stdin>"
+    name = STDIN_NAME
     stream = sys.stdin.buffer
     try:
         head = stream.read(file_parts.HEAD_BYTES)
