@@ -110,14 +110,14 @@ print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "peak_rss_mb": usage.r
 """
 
 
-def ensure_data(segments: int, fmt: str) -> Path:
-    target = HERE / ".data" / f"{fmt}-{segments}"
+def ensure_data(segments: int, fmt: str, data_dir: Path) -> Path:
+    target = data_dir / f"{fmt}-{segments}"
     marker = target / ".complete"
     if marker.exists():
         return target
     if fmt == ONE_FILE:
         # The NDJSON data set as one file, as a daemon capture would be.
-        files = sorted(ensure_data(segments, "ndjson").glob("*.ndjson"))
+        files = sorted(ensure_data(segments, "ndjson", data_dir).glob("*.ndjson"))
         target.mkdir(parents=True, exist_ok=True)
         with (target / "segments.ndjson").open("wb") as out:
             for path in files:
@@ -171,6 +171,12 @@ def main() -> int:
         help=f"BatchGetTraces pages, NDJSON in 10 files, or NDJSON in one file ({ONE_FILE})",
     )
     parser.add_argument("--runs", type=int, default=1, help="best of N runs of each step")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=HERE / ".data",
+        help="where generated data sets are cached (default: benchmarks/.data)",
+    )
     parser.add_argument("--check", action="store_true", help="fail on a ratio regression")
     parser.add_argument("--save-baseline", action="store_true")
     parser.add_argument(
@@ -180,7 +186,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    data_dir = ensure_data(args.segments, args.format)
+    data_dir = ensure_data(args.segments, args.format, args.data_dir)
     floor = best_of(args.runs, ["-c", FLOOR_SCRIPT, str(data_dir)])
     with tempfile.TemporaryDirectory() as scratch:
         contract = Path(scratch) / "analysis.json"
