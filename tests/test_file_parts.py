@@ -7,6 +7,7 @@ import io
 import os
 import sys
 import threading
+import zlib
 from pathlib import Path
 
 import orjson
@@ -19,12 +20,19 @@ from tracelens.ingest import file_parts, normalize, shards, streams, worker
 from tracelens.ingest.documents import ReadStats, iter_documents
 from tracelens.ingest.loader import load_traces
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.sources import FilePart, InputError, Source, read_source
+from tracelens.ingest.sources import FilePart, Item, Source, UnreadableContentError, read_source
 
 
 @pytest.fixture(autouse=True)
 def split_anything(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shards, "PARALLEL_MIN_BYTES", 0)
+
+
+def _sources(item: Item) -> list[Source]:
+    refused = RejectionLog()
+    sources = list(streams.item_sources(item, refused))
+    assert refused.count == 0, refused.listed
+    return sources
 
 
 def _doc(number: int, **fields: object) -> bytes:
@@ -147,7 +155,7 @@ def test_a_large_file_is_read_a_piece_at_a_time_with_its_line_numbers(
     data = capture.read_bytes()
     whole = load_traces([capture], processes=1)
     monkeypatch.setattr(file_parts, "PIECE_BYTES", 5_000)
-    sources = list(streams.item_sources(capture))
+    sources = _sources(capture)
     assert len(sources) > 5 and all(source.lines for source in sources)
     assert b"".join(source.data for source in sources) == data
     for source in sources:
@@ -157,7 +165,7 @@ def test_a_large_file_is_read_a_piece_at_a_time_with_its_line_numbers(
     _same(load_traces([capture], processes=3), whole)
     # A worker's part starts mid-file: its first piece counts the lines before it.
     for part in _parts(shards.split_items([capture], 3)):
-        pieces = list(streams.item_sources(part))
+        pieces = _sources(part)
         assert len(pieces) > 1
         assert pieces[0].first_line == data[: part.start].count(b"\n") + 1
         assert b"".join(piece.data for piece in pieces) == data[part.start : part.end]
@@ -175,7 +183,7 @@ def test_only_line_by_line_inputs_are_read_in_pieces(
         write(tmp_path / "array.json.gz", gzip.compress(orjson.dumps(array))),
     ]
     for item in whole:
-        (source,) = streams.item_sources(item)
+        (source,) = _sources(item)
         assert not source.lines
 
 
@@ -196,9 +204,9 @@ def test_gzip_files_and_standard_input_are_read_in_pieces_too(
     capture = _daemon_capture(tmp_path / "capture.ndjson")
     text = capture.read_bytes()
     packed = write(tmp_path / "capture.ndjson.gz", gzip.compress(text))
-    _pieces_cover(list(streams.item_sources(packed)), text)
+    _pieces_cover(_sources(packed), text)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text)))
-    _pieces_cover(list(streams.item_sources("-")), text)
+    _pieces_cover(_sources("-"), text)
     expected = load_traces([capture], processes=1)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text)))
     for read in (load_traces([packed], processes=1), load_traces(["-"], processes=1)):
@@ -208,7 +216,7 @@ def test_gzip_files_and_standard_input_are_read_in_pieces_too(
         ]
 
 
-def test_a_truncated_gzip_capture_is_one_clear_error(
+def test_a_truncated_gzip_capture_keeps_what_was_read_and_refuses_the_rest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(file_parts, "PIECE_BYTES", 1_000)
@@ -216,8 +224,45 @@ def test_a_truncated_gzip_capture_is_one_clear_error(
     text = _daemon_capture(tmp_path / "capture.ndjson").read_bytes()
     packed = gzip.compress(text)
     cut = write(tmp_path / "cut.ndjson.gz", packed[: len(packed) // 2])
-    with pytest.raises(InputError, match=r"cut\.ndjson\.gz: not a readable gzip file"):
-        load_traces([cut], processes=1)
+
+    loaded = load_traces([cut], processes=1)
+
+    refused = loaded.rejections.listed[-1]
+    assert refused.source == str(cut)
+    assert refused.reason.startswith("unreadable gzip: ")
+    assert "the lines before it were" in refused.reason and "re-download" in refused.reason
+    first_lost = int(refused.position.removeprefix("line "))
+    assert 10 < first_lost < text.count(b"\n")
+    # Exactly the lines before the fault were read, as if the file had ended there.
+    read = b"".join(text.splitlines(keepends=True)[: first_lost - 1])
+    prefix = load_traces([write(tmp_path / "prefix.ndjson", read)], processes=1)
+    assert loaded.spans.equals(prefix.spans)
+    assert loaded.rejections.count == prefix.rejections.count + 1
+
+
+def test_a_gzip_capture_that_breaks_mid_piece_loses_at_most_one_read_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(file_parts, "PIECE_BYTES", 10**9)  # one piece, cut short by the fault
+    monkeypatch.setattr(file_parts, "HEAD_BYTES", 2_000)
+    monkeypatch.setattr(streams, "_STEP_BYTES", 3_000)
+    text = _daemon_capture(tmp_path / "capture.ndjson").read_bytes()
+    packed = gzip.compress(text)
+    cut = write(tmp_path / "cut.ndjson.gz", packed[: len(packed) * 2 // 3])
+    pieces: list[Source] = []
+
+    with pytest.raises(UnreadableContentError) as fault:
+        pieces.extend(streams.gzip_sources(cut))
+
+    # What any decompressor can still get out of the cut file, up to its last line end.
+    recoverable = zlib.decompressobj(wbits=31).decompress(cut.read_bytes())
+    recoverable = recoverable[: recoverable.rfind(b"\n") + 1]
+    read = b"".join(piece.data for piece in pieces)
+    assert recoverable.startswith(read)
+    longest_line = max(len(line) for line in text.splitlines())
+    assert len(recoverable) - len(read) <= 3_000 + longest_line
+    lines_read = read.count(b"\n")
+    assert lines_read > 10 and fault.value.position == f"line {lines_read + 1}"
 
 
 @pytest.mark.parametrize("packed", [False, True], ids=["plain", "gzip"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -442,8 +443,24 @@ def test_text_that_is_not_what_its_byte_order_mark_says_is_refused(tmp_path: Pat
 def test_unreadable_paths_raise_input_error_naming_the_path(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no-such-file"):
         load_traces([tmp_path / "no-such-file.json"])
-    with pytest.raises(InputError, match="not a readable gzip"):
-        load_traces([write(tmp_path / "bad.gz", b"\x1f\x8b\x08garbage")])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda data: b"\x1f\x8b\x08garbage", lambda data: data[: len(data) // 2]],
+    ids=["corrupt", "truncated"],
+)
+def test_a_damaged_gzip_file_is_refused_and_the_other_inputs_are_read(
+    tmp_path: Path, damage: Callable[[bytes], bytes]
+) -> None:
+    good = write(tmp_path / "a.json", orjson.dumps(batch_page([segment("a" * 16)])))
+    bad = write(tmp_path / "b.json.gz", damage(gzip.compress(good.read_bytes())))
+    loaded = load_traces([tmp_path])
+    assert loaded.segments == 1
+    (refused,) = loaded.rejections.listed
+    assert (refused.source, refused.position) == (str(bad), "whole file")
+    assert refused.reason.startswith("unreadable gzip: ")
+    assert refused.reason.endswith("nothing in it was read: re-export or re-download the file")
 
 
 def test_empty_input_still_has_the_span_schema() -> None:

@@ -29,7 +29,7 @@ ODD_VALUES: list[Any] = [
 
 def _sample_documents() -> list[dict[str, Any]]:
     documents = []
-    for source in iter_sources([SAMPLES]):
+    for source in iter_sources([SAMPLES], RejectionLog()):
         for _, node in iter_documents(source, RejectionLog(), ReadStats()):
             documents.append(orjson.loads(msgspec.json.encode(node)))
     return documents

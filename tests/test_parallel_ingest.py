@@ -72,12 +72,31 @@ def test_parallel_read_equals_sequential(tmp_path: Path, split_anything: None) -
     assert superseded.height == 1 and not superseded["in_progress"].item()
 
 
-def test_worker_reports_unreadable_input(tmp_path: Path, split_anything: None) -> None:
+def test_worker_refuses_a_damaged_gzip_file_and_reads_the_rest(
+    tmp_path: Path, split_anything: None
+) -> None:
     shutil.copytree(SAMPLES, tmp_path / "a")
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "broken.json.gz").write_bytes(gzip.compress(b"{}")[:12])
-    with pytest.raises(InputError, match=r"broken\.json\.gz: not a readable gzip file"):
-        load_traces([tmp_path], processes=2)
+    parallel = load_traces([tmp_path], processes=2)
+    _same(parallel, load_traces([tmp_path], processes=1))
+    assert parallel.segments == load_traces([tmp_path / "a"], processes=1).segments
+    (refused,) = parallel.rejections.listed
+    assert refused.source.endswith("broken.json.gz") and refused.position == "whole file"
+
+
+# A path that exists but cannot be read, even by root: reading a process's memory from
+# address 0 fails with EIO.
+FAILS_TO_READ = Path("/proc/self/mem")
+
+
+@pytest.mark.skipif(not FAILS_TO_READ.exists(), reason="needs Linux's /proc")
+def test_worker_reports_unreadable_input(tmp_path: Path, split_anything: None) -> None:
+    shutil.copytree(SAMPLES, tmp_path / "a")
+    runs = shards.split_items(expand_paths([tmp_path, FAILS_TO_READ]), 2)
+    assert FAILS_TO_READ in runs[-1]  # read by the worker
+    with pytest.raises(InputError, match=r"cannot read /proc/self/mem: Input/output error"):
+        load_traces([tmp_path, FAILS_TO_READ], processes=2)
 
 
 @pytest.mark.parametrize(

@@ -777,3 +777,26 @@ def test_side_inputs_saved_as_utf16_by_windows_tools_read_the_same(tmp_path: Pat
 
     for ours, windows in zip(loaded(samples), loaded(tmp_path), strict=True):
         assert windows.height > 0 and windows.equals(ours)
+
+
+def test_a_damaged_gzip_side_input_is_refused_and_the_others_are_read(tmp_path: Path) -> None:
+    samples = Path(__file__).resolve().parents[1] / "sample_traces"
+    for kind in ("functions", "logs", "metrics"):
+        shutil.copytree(samples / kind, tmp_path / kind)
+        packed = gzip.compress(next((samples / kind).iterdir()).read_bytes())
+        (tmp_path / kind / "z-cut.gz").write_bytes(packed[: len(packed) // 2])
+    log = RejectionLog()
+    logs = load_logs([tmp_path / "logs"], rejections=log)
+    metrics = load_metrics([tmp_path / "metrics"], rejections=log)
+    functions = load_functions([tmp_path / "functions"], rejections=log)
+    assert [(r.source, r.position) for r in log.listed] == [
+        (str(tmp_path / kind / "z-cut.gz"), "whole file")
+        for kind in ("logs", "metrics", "functions")
+    ]
+    assert all(r.reason.startswith("unreadable gzip: ") for r in log.listed)
+    whole = RejectionLog()
+    assert logs.reports.equals(load_logs([samples / "logs"], rejections=whole).reports)
+    assert metrics.equals(load_metrics([samples / "metrics"], rejections=whole))
+    assert functions.functions.equals(
+        load_functions([samples / "functions"], rejections=whole).functions
+    )

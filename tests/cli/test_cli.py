@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -105,6 +106,25 @@ def test_strict_names_file_and_position(tmp_path: Path) -> None:
     strict = CliRunner().invoke(main, ["analyze", str(bad), "--json", "--strict", "-q"])
     assert strict.exit_code != 0
     assert f"{bad} (line 2)" in strict.output and "invalid JSON" in strict.output
+
+
+def test_a_truncated_gzip_export_is_refused_where_it_breaks(tmp_path: Path) -> None:
+    lines = [GOOD.replace("a" * 16, f"{n:016x}") for n in range(2000)]
+    text = "\n".join(lines).encode() + b"\n"
+    packed = gzip.compress(text, mtime=0)
+    cut = tmp_path / "export.ndjson.gz"
+    cut.write_bytes(packed[: len(packed) * 3 // 4])
+    lenient = CliRunner().invoke(main, ["analyze", str(cut), "--json", "-q"])
+    assert lenient.exit_code == 0, lenient.output
+    contract = json.loads(lenient.stdout)
+    assert contract["input"]["rejected"] == 1
+    (refused,) = contract["input"]["rejections"]
+    assert (refused["source"], refused["position"]) == (str(cut), "whole file")
+    assert refused["reason"].startswith("unreadable gzip: ")
+    strict = CliRunner().invoke(main, ["analyze", str(cut), "--strict", "-q"])
+    assert strict.exit_code != 0
+    assert f"{cut} (whole file): unreadable gzip" in strict.output
+    assert "Traceback" not in strict.output
 
 
 def test_unreadable_path_is_one_clear_error(tmp_path: Path) -> None:

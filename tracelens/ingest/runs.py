@@ -27,11 +27,11 @@ def read_run(
     tracelens.ingest.sources.InputError
         When an item cannot be read at all.
     """
+    refusals = builder.in_order(rejections)
     for item in items:
         # NOTE: a large newline-delimited file comes a piece at a time, so that memory holds
         # one piece of it rather than the whole file next to the spans built from it.
-        for source in item_sources(item):
-            refusals = builder.in_order(rejections)
+        for source in item_sources(item, refusals):
             for position, document in iter_documents(source, refusals, stats):
                 builder.add(document, source=source.name, position=position, rejections=rejections)
             if progress is not None:

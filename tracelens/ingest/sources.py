@@ -6,15 +6,44 @@ import codecs
 import gzip
 import os
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracelens.ingest.rejections import RejectionSink
+
 GZIP_MAGIC = b"\x1f\x8b"
+# What a gzip stream that is corrupt or cut short raises while it is read.
+GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 
 
 class InputError(Exception):
     """An input path cannot be read at all (missing, unreadable, not a regular file)."""
+
+
+class UnreadableContentError(Exception):
+    """A readable input whose bytes cannot be decoded: a corrupt or truncated gzip stream.
+
+    Unlike :class:`InputError` this does not end the run: the input is refused from
+    ``position`` on, like any malformed document, and what was read before it stands.
+    """
+
+    def __init__(self, name: str, cause: BaseException, *, from_line: int = 1) -> None:
+        self.name = name
+        if from_line > 1:
+            self.position = f"line {from_line}"
+            lost = "this line and the rest of the file were not read (the lines before it were)"
+        else:
+            self.position, lost = "whole file", "nothing in it was read"
+        self.reason = (
+            f"unreadable gzip: {str(cause) or type(cause).__name__}; {lost}: "
+            "re-export or re-download the file"
+        )
+        super().__init__(f"{name} ({self.position}): {self.reason}")
+
+    def refuse(self, rejections: RejectionSink) -> None:
+        rejections.add(self.name, self.position, self.reason)
 
 
 def display_name(path: Path | str) -> str:
@@ -80,12 +109,19 @@ def as_utf8(data: bytes) -> bytes:
 
 
 def decompress(name: str, data: bytes) -> bytes:
+    """``data``, decompressed when it is gzip.
+
+    Raises
+    ------
+    UnreadableContentError
+        When ``data`` is gzip that is corrupt or cut short.
+    """
     if not data.startswith(GZIP_MAGIC):
         return data
     try:
         return gzip.decompress(data)
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{name}: not a readable gzip file ({exc})") from exc
+    except GZIP_ERRORS as exc:
+        raise UnreadableContentError(name, exc) from exc
 
 
 def _read_file(path: Path) -> Source:
@@ -199,7 +235,15 @@ def _read_part(part: FilePart) -> Source:
 
 
 def read_source(item: Item) -> Source:
-    """The (decompressed) bytes of one expanded path, or of a part of a file."""
+    """The (decompressed) bytes of one expanded path, or of a part of a file.
+
+    Raises
+    ------
+    InputError
+        When ``item`` cannot be read at all.
+    UnreadableContentError
+        When it is gzip that is corrupt or cut short.
+    """
     if isinstance(item, FilePart):
         return _read_part(item)
     if item == STDIN:
@@ -208,8 +252,10 @@ def read_source(item: Item) -> Source:
     return _read_file(Path(item))
 
 
-def iter_sources(paths: Iterable[str | Path]) -> Iterator[Source]:
+def iter_sources(paths: Iterable[str | Path], rejections: RejectionSink) -> Iterator[Source]:
     """Yield each input's (decompressed) bytes; ``-`` reads standard input.
+
+    A corrupt or truncated gzip file is refused in ``rejections`` and the others are read.
 
     Raises
     ------
@@ -217,4 +263,9 @@ def iter_sources(paths: Iterable[str | Path]) -> Iterator[Source]:
         When a path does not exist or cannot be read; the message names the path.
     """
     for item in expand_paths(paths):
-        yield read_source(item)
+        try:
+            source = read_source(item)
+        except UnreadableContentError as problem:
+            problem.refuse(rejections)
+            continue
+        yield source

@@ -11,14 +11,15 @@ import codecs
 import gzip
 import stat
 import sys
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
 from tracelens.ingest import file_parts
 from tracelens.ingest.file_parts import piece_ends, read_line_by_line
+from tracelens.ingest.rejections import RejectionSink
 from tracelens.ingest.sources import (
+    GZIP_ERRORS,
     GZIP_MAGIC,
     STDIN,
     STDIN_NAME,
@@ -26,6 +27,7 @@ from tracelens.ingest.sources import (
     InputError,
     Item,
     Source,
+    UnreadableContentError,
     as_utf8,
     decompress,
     display_name,
@@ -37,23 +39,62 @@ class _Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-_STREAM_ERRORS = (OSError, EOFError, zlib.error)
+# NOTE: a gzip stream that breaks loses what the failing read had decompressed: reading in
+# small steps keeps that loss to one step, not a whole piece.
+_STEP_BYTES = 64 * 1024
+
+
+class _SteppedReader:
+    """Reads ``stream`` a step at a time; a gzip fault ends the data and is kept in ``fault``."""
+
+    def __init__(self, stream: _Readable) -> None:
+        self._stream = stream
+        self.fault: BaseException | None = None
+
+    def read(self, size: int) -> bytes:
+        steps: list[bytes] = []
+        while size > 0 and self.fault is None:
+            try:
+                step = self._stream.read(min(size, _STEP_BYTES))
+            except GZIP_ERRORS as exc:
+                self.fault = exc
+                break
+            if not step:
+                break
+            steps.append(step)
+            size -= len(step)
+        return b"".join(steps)
 
 
 def _pieces(name: str, head: bytes, rest: _Readable) -> Iterator[Source]:
-    """``head`` and what follows it in ``rest``: in line-ending pieces when line by line."""
+    """``head`` and what follows it in ``rest``: in line-ending pieces when line by line.
+
+    Raises
+    ------
+    UnreadableContentError
+        When ``rest`` is a gzip stream that turns out corrupt or cut short: from the first
+        line not handed out whole (the lines before it are).
+    """
     head = head.removeprefix(codecs.BOM_UTF8)
     if not read_line_by_line(head):
-        yield Source(name, as_utf8(head + rest.read()))
+        try:
+            text = head + rest.read()
+        except GZIP_ERRORS as exc:
+            raise UnreadableContentError(name, exc) from exc
+        yield Source(name, as_utf8(text))
         return
+    reader = _SteppedReader(rest)
     first_line, pending = 1, head
-    while block := rest.read(file_parts.PIECE_BYTES):
+    while block := reader.read(file_parts.PIECE_BYTES):
         text = pending + block
         cut = text.rfind(b"\n") + 1
         piece, pending = text[:cut], text[cut:]
         if piece:
             yield Source(name, piece, first_line=first_line, lines=True)
             first_line += piece.count(b"\n")
+    if reader.fault is not None:
+        # The text after the last line end is part of a line the fault cut short.
+        raise UnreadableContentError(name, reader.fault, from_line=first_line)
     if pending:
         yield Source(name, pending, first_line=first_line, lines=True)
 
@@ -84,14 +125,20 @@ def gzip_sources(path: Path) -> Iterator[Source]:
     Raises
     ------
     InputError
-        When the file cannot be read or is not a whole gzip stream.
+        When the file cannot be read.
+    UnreadableContentError
+        When it is not a whole gzip stream (after the pieces read before the fault).
     """
     name = display_name(path)
     try:
         with gzip.open(path, "rb") as stream:
-            yield from _pieces(name, stream.read(file_parts.HEAD_BYTES), stream)
-    except _STREAM_ERRORS as exc:
-        raise InputError(f"{name}: not a readable gzip file ({exc})") from exc
+            try:
+                head = stream.read(file_parts.HEAD_BYTES)
+            except GZIP_ERRORS as exc:
+                raise UnreadableContentError(name, exc) from exc
+            yield from _pieces(name, head, stream)
+    except OSError as exc:
+        raise InputError(f"cannot read {name}: {exc.strerror or exc}") from exc
 
 
 def stdin_sources() -> Iterator[Source]:
@@ -100,7 +147,9 @@ def stdin_sources() -> Iterator[Source]:
     Raises
     ------
     InputError
-        When standard input cannot be read, or is compressed and not a whole gzip stream.
+        When standard input cannot be read.
+    UnreadableContentError
+        When it is compressed and not a whole gzip stream.
     """
     name = STDIN_NAME
     stream = sys.stdin.buffer
@@ -110,19 +159,29 @@ def stdin_sources() -> Iterator[Source]:
             yield Source(name, as_utf8(decompress(name, head + stream.read())))
             return
         yield from _pieces(name, head, stream)
-    except _STREAM_ERRORS as exc:
-        raise InputError(f"cannot read {name}: {exc}") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read {name}: {exc.strerror or exc}") from exc
 
 
-def item_sources(item: Item) -> Iterator[Source]:
+def item_sources(item: Item, rejections: RejectionSink) -> Iterator[Source]:
     """The sources of ``item``: itself, or a large line-by-line input one piece at a time
     (standard input and gzip files too).
+
+    A gzip stream that is corrupt or cut short is refused in ``rejections`` from where the
+    fault is found; the pieces before it have been handed out already.
 
     Raises
     ------
     InputError
         When ``item`` cannot be read at all.
     """
+    try:
+        yield from _item_sources(item)
+    except UnreadableContentError as problem:
+        problem.refuse(rejections)
+
+
+def _item_sources(item: Item) -> Iterator[Source]:
     if item == STDIN:
         yield from stdin_sources()
         return

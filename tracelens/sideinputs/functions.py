@@ -178,7 +178,7 @@ def load_functions(paths: Iterable[str | Path], *, rejections: RejectionLog) -> 
         When a path does not exist or cannot be read.
     """
     inventory = Inventory(rejections)
-    for source in iter_sources(paths):
+    for source in iter_sources(paths, rejections):
         inventory.source = source.name
         text = common.decode_text(source, rejections, FUNCTION_FORMATS)
         if text is not None:

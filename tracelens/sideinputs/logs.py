@@ -289,6 +289,6 @@ def load_logs(paths: Iterable[str | Path], *, rejections: RejectionLog) -> Lambd
         When a path does not exist or cannot be read.
     """
     parts = LogParts(rejections)
-    for source in iter_sources(paths):
+    for source in iter_sources(paths, rejections):
         _add_source(parts, source)
     return _assemble(parts)

@@ -207,7 +207,7 @@ def load_metrics(paths: Iterable[str | Path], *, rejections: RejectionLog) -> pl
         When a path does not exist or cannot be read.
     """
     reader = _Reader(rejections)
-    for source in iter_sources(paths):
+    for source in iter_sources(paths, rejections):
         text = common.decode_text(source, rejections, METRIC_FORMATS)
         if text is not None:
             _add_source(reader, source, text)
