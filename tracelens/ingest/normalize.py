@@ -248,9 +248,24 @@ class SpanBuilder:
             return SpanTable(empty_frame(SPAN_SCHEMA), accepted, 0)
         unique = deduplicate(frames)
         attach_independent_subsegments(frames)
-        columns = list(SPAN_SCHEMA)
-        spans = pl.concat([frame.select(columns) for frame in frames], rechunk=False)
-        return SpanTable(spans, accepted, accepted - unique)
+        return SpanTable(_one_chunk_per_column(frames), accepted, accepted - unique)
+
+
+def _one_chunk_per_column(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """The span columns of ``frames`` concatenated, each into one contiguous chunk.
+
+    The columns are moved out of ``frames`` (emptying them) one at a time, so at most one
+    column is held twice.
+    """
+    # NOTE: analyses gather rows all over the frame: from one chunk that is a plain index,
+    # from ~100 chunk frames it is slower and copies long strings (see _tree.gather_views).
+    # Copying also sheds the bytes that refused and duplicate rows left in string buffers.
+    return pl.DataFrame(
+        [
+            pl.concat([frame.drop_in_place(name) for frame in frames], rechunk=True)
+            for name in SPAN_SCHEMA
+        ]
+    )
 
 
 def normalize_documents(
