@@ -34,7 +34,7 @@ def text_summary(result: AnalysisResult) -> str:
     read = (
         f"{traces.segments:,} segments in {traces.traces:,} traces"
         if window.is_open
-        else f"{traces.segments:,} segments read, {traces.traces:,} traces starting inside "
+        else f"{traces.segments:,} segments read, {traces.traces:,} traces starting "
         f"{window.describe()}"
     )
     lines = [

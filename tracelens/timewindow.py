@@ -57,9 +57,12 @@ class TimeWindow:
         return self.start is None and self.end is None
 
     def describe(self) -> str:
-        """``[2026-11-20T09:00:00Z, now)`` for messages."""
-
-        def text(moment: datetime | None, open_side: str) -> str:
-            return open_side if moment is None else format_instant(moment)
-
-        return f"[{text(self.start, 'the first trace')}, {text(self.end, 'the last')})"
+        """Which start times the window keeps, to follow "starting" in messages:
+        ``in [A, B)``, ``at or after A``, ``before B`` (``at any time`` when open)."""
+        if self.start is not None and self.end is not None:
+            return f"in [{format_instant(self.start)}, {format_instant(self.end)})"
+        if self.start is not None:
+            return f"at or after {format_instant(self.start)}"
+        if self.end is not None:
+            return f"before {format_instant(self.end)}"
+        return "at any time"

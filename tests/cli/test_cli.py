@@ -194,8 +194,8 @@ def test_analyze_keeps_whole_traces_starting_inside_since_until() -> None:
 def test_a_window_without_traces_warns_and_a_bad_one_is_a_usage_error() -> None:
     empty = CliRunner().invoke(main, ["analyze", str(SAMPLES), "-q", "--since", "2030-01-01"])
     assert empty.exit_code == 0
-    assert "warning: no trace starts inside [2030-01-01T00:00:00Z, the last)" in empty.stderr
-    assert "0 traces starting inside" in empty.stdout
+    assert "warning: no trace starts at or after 2030-01-01T00:00:00Z" in empty.stderr
+    assert "0 traces starting at or after 2030-01-01T00:00:00Z" in empty.stdout
     bad = CliRunner().invoke(main, ["analyze", str(SAMPLES), "--since", "yesterday-ish"])
     assert bad.exit_code == 2 and "--since/--until" in bad.output
 
@@ -226,7 +226,7 @@ def test_report_keeps_and_names_the_since_until_window(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["report", str(SAMPLES), *window, "--out", str(out), "-q"])
     assert result.exit_code == 0, result.output
     header = out.read_text().split('<p class="window">', 1)[1].split("</p>", 1)[0]
-    assert "traces starting inside [2026-11-20T09:20:00Z, 2026-11-20T09:40:00Z)" in header
+    assert "traces starting in [2026-11-20T09:20:00Z, 2026-11-20T09:40:00Z)" in header
     # The drawn span of time is inside the window (a trace may end after --until).
     assert "09:20" in header and "09:0" not in header
 

@@ -133,7 +133,7 @@ def load_command_inputs(options: InputOptions, progress: Progress) -> Inputs:
         )
     kept = inputs.within(window)
     if inputs.traces.spans.height and not kept.traces.spans.height:
-        click.echo(f"warning: no trace starts inside {window.describe()}", err=True)
+        click.echo(f"warning: no trace starts {window.describe()}", err=True)
     return kept
 
 

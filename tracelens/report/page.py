@@ -92,7 +92,7 @@ def render_report(
 def _header(ctx: RenderContext, heading: str, when: datetime) -> str:
     window = time_window(ctx.result.inputs.traces.spans)
     asked = ctx.result.inputs.window
-    kept = "" if asked.is_open else f" · traces starting inside {asked.describe()}"
+    kept = "" if asked.is_open else f" · traces starting {asked.describe()}"
     counts = severity_counts(ctx.result.findings)
     chips = "".join(
         f'<a class="badge {name}" href="#{FINDINGS}">{count:,} {name}</a>'
