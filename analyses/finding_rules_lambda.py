@@ -128,13 +128,18 @@ def cold_start_findings(
         .filter(pl.col("level") > 0)
     )
     user_facing = pl.col("on_demand") + pl.col("snapstart") + pl.col("cold_starts_from_logs")
+    from_logs = (
+        pl.when(pl.col("cold_starts_from_logs") > 0)
+        .then(pl.format(" plus {} seen only in logs", count("cold_starts_from_logs")))
+        .otherwise(pl.lit(""))
+    )
     message = pl.format(
-        "{} user-facing cold starts in {} traced invocations ({}) plus {} seen only in logs; "
+        "{} user-facing cold starts in {} traced invocations ({}){}; "
         "init p50 {} ms, p95 {} ms, max {} ms.",
         (pl.col("on_demand") + pl.col("snapstart")).cast(pl.String),
         count("invocations"),
         pct("user_facing_cold_start_rate"),
-        count("cold_starts_from_logs"),
+        from_logs,
         num("init_p50_ms"),
         num("init_p95_ms"),
         num("init_max_ms"),

@@ -89,7 +89,7 @@ def test_cold_start_severity_thresholds_and_advice() -> None:
                 example_trace_id="t-orders",
             ),
             _cold("few", 3, 2, init_p95_ms=400.0),  # rate over 3 invocations: not enough
-            _cold("slowinit", 100, 1, init_p95_ms=1500.0),
+            _cold("slowinit", 100, 1, init_p95_ms=1500.0, cold_starts_from_logs=4),
             _cold("spill", 20, 2, init_p95_ms=200.0),
             _cold("fine", 100, 1, init_p95_ms=300.0),
         ],
@@ -109,7 +109,7 @@ def test_cold_start_severity_thresholds_and_advice() -> None:
     orders = rows["orders"]
     assert orders["severity"] == "critical"  # 30% >= 20%
     assert orders["message"] == (
-        "3 user-facing cold starts in 10 traced invocations (30.0%) plus 0 seen only in logs; "
+        "3 user-facing cold starts in 10 traced invocations (30.0%); "
         "init p50 400.0 ms, p95 900.0 ms, max 950.0 ms."
     )
     assert "SnapStart" in orders["recommendation"]
@@ -118,6 +118,7 @@ def test_cold_start_severity_thresholds_and_advice() -> None:
     assert orders["impact"] == 3.0
     assert json.loads(orders["evidence"])["user_facing_cold_start_rate"] == pytest.approx(0.3)
     assert rows["slowinit"]["severity"] == "warning"  # init p95 1.5 s, rate 1%
+    assert "traced invocations (1.0%) plus 4 seen only in logs; init" in rows["slowinit"]["message"]
     assert rows["slowinit"]["recommendation"].startswith("Use provisioned concurrency")
     assert "MB" not in rows["slowinit"]["recommendation"]
     assert rows["spill"]["severity"] == "warning"  # 10%
