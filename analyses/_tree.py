@@ -60,9 +60,10 @@ def _key(id_column: str) -> pl.Expr:
 def gather_views(values: pl.Series, rows: pl.Series) -> pl.Series:
     """``values.gather(rows)`` that shares the strings' bytes with ``values``.
 
-    Gathering from a column of many chunks (as ingest builds them) copies the bytes of every
-    string longer than 12; from one chunk only the 16-byte views are copied. Rechunking first
-    costs one such view per row, for the duration of the call.
+    Gathering from a column of many chunks (a frame concatenated from many files, say) copies
+    the bytes of every string longer than 12; from one chunk only the 16-byte views are copied.
+    Rechunking first costs one such view per row, for the duration of the call (nothing when
+    the column is one chunk already, as ingest leaves it).
     """
     return values.rechunk().gather(rows)
 
