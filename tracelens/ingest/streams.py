@@ -66,6 +66,14 @@ class _SteppedReader:
         return b"".join(steps)
 
 
+def _read_or_refuse(name: str, stream: _Readable, size: int = -1) -> bytes:
+    """``stream.read(size)``; a gzip fault there refuses the whole input ``name``."""
+    try:
+        return stream.read(size)
+    except GZIP_ERRORS as exc:
+        raise UnreadableContentError(name, exc) from exc
+
+
 def _pieces(name: str, head: bytes, rest: _Readable) -> Iterator[Source]:
     """``head`` and what follows it in ``rest``: in line-ending pieces when line by line.
 
@@ -77,11 +85,7 @@ def _pieces(name: str, head: bytes, rest: _Readable) -> Iterator[Source]:
     """
     head = head.removeprefix(codecs.BOM_UTF8)
     if not read_line_by_line(head):
-        try:
-            text = head + rest.read()
-        except GZIP_ERRORS as exc:
-            raise UnreadableContentError(name, exc) from exc
-        yield Source(name, as_utf8(text))
+        yield Source(name, as_utf8(head + _read_or_refuse(name, rest)))
         return
     reader = _SteppedReader(rest)
     first_line, pending = 1, head
@@ -132,10 +136,7 @@ def gzip_sources(path: Path) -> Iterator[Source]:
     name = display_name(path)
     try:
         with gzip.open(path, "rb") as stream:
-            try:
-                head = stream.read(file_parts.HEAD_BYTES)
-            except GZIP_ERRORS as exc:
-                raise UnreadableContentError(name, exc) from exc
+            head = _read_or_refuse(name, stream, file_parts.HEAD_BYTES)
             yield from _pieces(name, head, stream)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror or exc}") from exc
