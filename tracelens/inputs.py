@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 
 from tracelens.ingest.loader import TraceInput, load_traces
+from tracelens.ingest.pipeline import ProgressCallback
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.runs import ProgressCallback
 from tracelens.sideinputs import (
     FunctionInventory,
     LambdaLogs,
@@ -108,7 +108,7 @@ def load_inputs(
 
     Raises
     ------
-    tracelens.ingest.sources.InputError
+    tracelens.ingest.opening.sources.InputError
         When any named path cannot be read at all.
     """
     roles = expand_export_dirs(paths)

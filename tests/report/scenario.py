@@ -13,7 +13,7 @@ import polars as pl
 
 from tests.analyses.spans import Caller, Invocation, SpanBuilder, at, frame_of
 from tracelens.analysis import AnalysisResult, run_analysis
-from tracelens.ingest.documents import ReadStats
+from tracelens.ingest.decoders.base import ReadStats
 from tracelens.ingest.loader import TraceInput
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.inputs import Inputs

@@ -10,7 +10,7 @@ import click
 
 from tracelens.analysis import AnalysisResult, run_analysis
 from tracelens.cli.progress import Progress
-from tracelens.ingest.sources import InputError
+from tracelens.ingest.opening.sources import InputError
 from tracelens.inputs import Inputs, load_inputs
 from tracelens.timewindow import TimeWindow, TimeWindowError, format_instant
 

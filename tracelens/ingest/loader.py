@@ -1,4 +1,5 @@
-"""Load exported X-Ray data from paths into the span frame, with an account of what was refused."""
+"""Load exported X-Ray data from paths into the span frame, with an account of what was refused:
+the entry point of ingest (its stages: tracelens/ingest/__init__.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from pathlib import Path
 
 import polars as pl
 
-from tracelens.ingest.documents import ReadStats
-from tracelens.ingest.normalize import SpanBuilder
+from tracelens.ingest.decoders.base import ReadStats
+from tracelens.ingest.normalize.spans import SpanBuilder
+from tracelens.ingest.opening.shards import reading_processes, split_items
+from tracelens.ingest.opening.sources import expand_paths
+from tracelens.ingest.pipeline import ProgressCallback, read_run
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.runs import ProgressCallback, read_run
-from tracelens.ingest.shards import read_runs_in_parallel, reading_processes, split_items
-from tracelens.ingest.sources import expand_paths
+from tracelens.ingest.worker import read_runs_in_parallel
 
 
 @dataclass(frozen=True)
@@ -67,11 +69,11 @@ def load_traces(
     """Read every segment document under ``paths`` and normalize them.
 
     A large input is read by ``processes`` processes in parallel (default:
-    :func:`tracelens.ingest.shards.reading_processes`); the result does not depend on it.
+    :func:`tracelens.ingest.opening.shards.reading_processes`); the result does not depend on it.
 
     Raises
     ------
-    tracelens.ingest.sources.InputError
+    tracelens.ingest.opening.sources.InputError
         When a path cannot be read at all. Malformed documents never raise: they are counted
         in ``rejections`` with their file and position.
     """

@@ -1,4 +1,5 @@
-"""The X-Ray segment document schema as typed msgspec structs.
+"""The X-Ray segment document schema as typed msgspec structs: what every decoder yields and
+normalization reads (see tracelens/ingest/__init__.py for the stages).
 
 Decoding straight into these structs validates types and required fields in the same pass that
 parses the JSON (faster than parsing to dicts and checking afterwards), and its errors name the
@@ -64,7 +65,7 @@ class Metadata(msgspec.Struct, gc=False):
 class Node(msgspec.Struct, gc=False):
     """A segment, an independent subsegment document, or a nested subsegment."""
 
-    # NOTE: id formats are checked column-wise after flattening (tracelens.ingest.normalize).
+    # NOTE: id formats are checked column-wise after flattening (tracelens.ingest.normalize.spans).
     id: str
     name: str
     start_time: EpochSeconds
@@ -114,6 +115,19 @@ def decode_node(data: str | bytes) -> Node:
         return _NODE_DECODER.decode(data)
     except RecursionError:
         raise NestedTooDeep from None
+
+
+def schema_problem(exc: msgspec.ValidationError) -> str:
+    """``missing required field: `name` at $.subsegments[0]`` from msgspec's wording."""
+    text = str(exc)
+    if isinstance(exc, NestedTooDeep):
+        return text
+    detail, _, where = text.partition(" - at `")
+    where = where.rstrip("`")
+    if detail.startswith("Object missing required field "):
+        field_name = detail.removeprefix("Object missing required field ")
+        return f"missing required field: {field_name} at {where or '$'}"
+    return f"wrong type: {detail[0].lower()}{detail[1:]} at {where or '$'}"
 
 
 def convert_node(value: Any) -> Node:

@@ -1,4 +1,8 @@
-"""A worker process reading a run of input files: ``python -m tracelens.ingest.worker DIR``.
+"""Reading runs of a large input in worker processes (how the runs are cut: opening/shards.py).
+
+This process reads the first run while worker processes, each
+``python -m tracelens.ingest.worker DIR``, read the others through the same pipeline
+(pipeline.py) and hand back their chunk frames as Arrow IPC files, merged here in run order.
 
 The parent writes the run's items to DIR/items (JSON); the worker writes its
 chunk frames as Arrow IPC files into DIR, then ``result.json`` with its document
@@ -13,6 +17,8 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -20,11 +26,11 @@ from typing import IO, Any
 import orjson
 import polars as pl
 
-from tracelens.ingest.documents import ReadStats
-from tracelens.ingest.normalize import Chunks, SpanBuilder
+from tracelens.ingest.decoders.base import ReadStats
+from tracelens.ingest.normalize.spans import Chunks, SpanBuilder
+from tracelens.ingest.opening.sources import FilePart, InputError, Item, item_name
+from tracelens.ingest.pipeline import ProgressCallback, read_run
 from tracelens.ingest.rejections import Rejection, RejectionLog
-from tracelens.ingest.runs import read_run
-from tracelens.ingest.sources import FilePart, InputError, Item
 
 ITEMS_FILE = "items"
 RESULT_FILE = "result.json"
@@ -171,6 +177,51 @@ def _result_to_json(
             },
         }
     )
+
+
+def read_runs_in_parallel(
+    runs: list[list[Item]],
+    builder: SpanBuilder,
+    rejections: RejectionLog,
+    stats: ReadStats,
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Read ``runs[0]`` here and the other runs in worker processes, merging in run order.
+
+    A worker that fails for any reason but unreadable input has its run read here instead.
+
+    Raises
+    ------
+    tracelens.ingest.opening.sources.InputError
+        When a worker found a path it cannot read at all.
+    """
+    with (
+        tempfile.TemporaryDirectory(prefix="tracelens-ingest-") as directory,
+        ThreadPoolExecutor(max(1, len(runs) - 1), thread_name_prefix="ingest-collect") as pool,
+    ):
+        workers = [
+            RunWorker.start(run, Path(directory) / str(index))
+            for index, run in enumerate(runs[1:], start=1)
+        ]
+        try:
+            # NOTE: each worker's frames are loaded by a thread as soon as it ends (polars reads
+            # without the interpreter lock), overlapping this process's own reading.
+            collected = [pool.submit(worker.collect) for worker in workers]
+            read_run(runs[0], builder, rejections, stats, progress)
+            for worker, future in zip(workers, collected, strict=True):
+                outcome = future.result()
+                if outcome is None:
+                    read_run(worker.items, builder, rejections, stats, progress)
+                    continue
+                result, chunks = outcome
+                builder.absorb(chunks)
+                rejections.extend(result.rejections)
+                stats.extend(result.stats)
+                if progress is not None:
+                    progress(item_name(worker.items[-1]), builder.accepted)
+        finally:
+            for worker in workers:
+                worker.stop()
 
 
 def run(directory: Path, items: list[Item]) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 import polars as pl
 
+from tracelens.ingest.opening.sources import Source
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.sources import Source
 from tracelens.schema import UTC_US
 
 WHOLE_FILE = "whole file"

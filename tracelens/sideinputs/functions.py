@@ -26,8 +26,8 @@ from typing import Any
 
 import polars as pl
 
+from tracelens.ingest.opening.sources import Source, iter_sources
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.sources import Source, iter_sources
 from tracelens.schema import FUNCTION_SCHEMA, conform
 from tracelens.sideinputs import _common as common
 from tracelens.sideinputs.lambdaconfig import (
@@ -174,7 +174,7 @@ def load_functions(paths: Iterable[str | Path], *, rejections: RejectionLog) -> 
 
     Raises
     ------
-    tracelens.ingest.sources.InputError
+    tracelens.ingest.opening.sources.InputError
         When a path does not exist or cannot be read.
     """
     inventory = Inventory(rejections)

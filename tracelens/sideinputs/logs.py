@@ -46,8 +46,8 @@ from typing import Any
 
 import polars as pl
 
+from tracelens.ingest.opening.sources import Source, iter_sources
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.sources import Source, iter_sources
 from tracelens.schema import LOG_EVENT_SCHEMA, REPORT_SCHEMA, conform, empty_frame
 from tracelens.sideinputs import _common as common
 from tracelens.sideinputs.insights import insights_lines, row_fields
@@ -285,7 +285,7 @@ def load_logs(paths: Iterable[str | Path], *, rejections: RejectionLog) -> Lambd
 
     Raises
     ------
-    tracelens.ingest.sources.InputError
+    tracelens.ingest.opening.sources.InputError
         When a path does not exist or cannot be read.
     """
     parts = LogParts(rejections)

@@ -31,8 +31,8 @@ from typing import Any
 
 import polars as pl
 
+from tracelens.ingest.opening.sources import Source, iter_sources
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.sources import Source, iter_sources
 from tracelens.schema import METRIC_SCHEMA, conform
 from tracelens.sideinputs import _common as common
 
@@ -203,7 +203,7 @@ def load_metrics(paths: Iterable[str | Path], *, rejections: RejectionLog) -> pl
 
     Raises
     ------
-    tracelens.ingest.sources.InputError
+    tracelens.ingest.opening.sources.InputError
         When a path does not exist or cannot be read.
     """
     reader = _Reader(rejections)

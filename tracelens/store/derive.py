@@ -18,10 +18,11 @@ import polars as pl
 
 from collectors import cloudwatch, lambda_config, logs_insights, xray
 from collectors.base import RawPage
-from tracelens.ingest.documents import ReadStats, iter_documents
-from tracelens.ingest.normalize import SpanBuilder
+from tracelens.ingest.decoders.base import ReadStats
+from tracelens.ingest.framing import iter_documents
+from tracelens.ingest.normalize.spans import SpanBuilder
+from tracelens.ingest.opening.sources import Source
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.sources import Source
 from tracelens.schema import UTC_US, conform
 from tracelens.sideinputs import FunctionInventory, LambdaLogs, load_functions, load_logs
 from tracelens.sideinputs.metrics import load_metrics

@@ -14,7 +14,7 @@ import pytest
 
 from tracelens.ingest.loader import load_traces
 from tracelens.ingest.normalize import normalize_documents
-from tracelens.ingest.sources import InputError, expand_paths
+from tracelens.ingest.opening.sources import InputError, expand_paths
 from tracelens.schema import SPAN_SCHEMA
 
 TRACE = "1-6912a0c0-0123456789abcdef01234567"

@@ -2,7 +2,8 @@
 holds only a piece of it in memory at a time.
 
 A file is cut only at the start of a line, and only when it is read line by line as a whole
-(its first line is one JSON value, see ``looks_line_delimited``) and is not compressed: each
+(its first line is one JSON value, see ``looks_line_delimited``, which framing.py asks too)
+and is not compressed: each
 part then yields exactly the documents, in the same order and with the same line numbers, that
 reading the whole file would.
 """
@@ -13,14 +14,32 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-from tracelens.ingest.documents import looks_line_delimited
-from tracelens.ingest.sources import GZIP_MAGIC, FilePart, Item
+import orjson
+
+from tracelens.ingest.opening.sources import GZIP_MAGIC, FilePart, Item
 
 # The first line must end within this much of the file's start for the file to be cut.
 HEAD_BYTES = 1024 * 1024
 # A file (or part) this large is read a piece at a time: the whole of it is never held.
 PIECE_BYTES = 32 * 1024 * 1024
 _SEARCH_BYTES = 1024 * 1024
+
+
+def looks_line_delimited(data: bytes) -> bool:
+    """True when more follows the first line and that line is a whole JSON value, or looks
+    like one object (``{...}``) that is itself broken: a bad first document must not cost
+    the documents on the lines after it."""
+    first, _, rest = data.lstrip().partition(b"\n")
+    if not rest.strip():
+        return False
+    first = first.strip()
+    if first.startswith(b"{") and first.endswith(b"}"):
+        return True
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def read_line_by_line(head: bytes) -> bool:

@@ -14,13 +14,22 @@ import orjson
 import polars as pl
 import pytest
 
-from tests.test_ingest import OTHER_TRACE, segment, write
-from tests.test_parallel_ingest import _same
-from tracelens.ingest import file_parts, normalize, shards, streams, worker
-from tracelens.ingest.documents import ReadStats, iter_documents
+from tests.ingest.test_ingest import OTHER_TRACE, segment, write
+from tests.ingest.test_parallel_ingest import _same
+from tracelens.ingest import worker
+from tracelens.ingest.decoders.base import ReadStats
+from tracelens.ingest.framing import iter_documents
 from tracelens.ingest.loader import load_traces
+from tracelens.ingest.normalize import spans
+from tracelens.ingest.opening import file_parts, shards, streams
+from tracelens.ingest.opening.sources import (
+    FilePart,
+    Item,
+    Source,
+    UnreadableContentError,
+    read_source,
+)
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.sources import FilePart, Item, Source, UnreadableContentError, read_source
 
 
 @pytest.fixture(autouse=True)
@@ -124,8 +133,8 @@ def test_rejections_are_listed_in_input_order_however_chunks_fall(
 ) -> None:
     # Some rules are checked when a chunk of documents becomes a frame, others while reading:
     # the listing must not depend on where chunks end.
-    monkeypatch.setattr(normalize, "CHUNK_ROWS", chunk_rows)
-    monkeypatch.setattr(normalize, "PENDING_REFUSALS", pending)
+    monkeypatch.setattr(spans, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(spans, "PENDING_REFUSALS", pending)
     lines = []
     for n in range(40):
         lines.append(_doc(n) if n % 3 else orjson.dumps(segment(f"bad-id-{n}")))  # late

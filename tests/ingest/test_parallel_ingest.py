@@ -13,13 +13,14 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from tests.test_ingest import OTHER_TRACE, TRACE, batch_page, segment, write
+from tests.ingest.test_ingest import OTHER_TRACE, TRACE, batch_page, segment, write
 from tracelens.cli import main
-from tracelens.ingest import shards, worker
+from tracelens.ingest import worker
 from tracelens.ingest.loader import TraceInput, load_traces
-from tracelens.ingest.sources import InputError, expand_paths
+from tracelens.ingest.opening import shards
+from tracelens.ingest.opening.sources import InputError, expand_paths
 
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_traces" / "xray"
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces" / "xray"
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """Turn segment documents into the span frame (SPAN_SCHEMA), in bounded chunks.
 
+The decoders hand documents over in input order (``SpanBuilder.add``); their refusals reach the
+logs through ``SpanBuilder.in_order``, listed in input order with the documents refused here.
+
 Documents are gathered into a chunk of nodes (flatten.py), turned into columns in bulk, and
 every derivation that can run column-wise (parents and owners from the depth-first order,
 timestamps, hosts, function names, the rules a document's types cannot express, id formats,
@@ -15,12 +18,11 @@ from typing import Any
 import msgspec
 import polars as pl
 
-from tracelens.ingest.document_rules import MISSING_TRACE_ID, node_problem
-from tracelens.ingest.documents import schema_problem
-from tracelens.ingest.flatten import NodeChunk, raw_frame
-from tracelens.ingest.merge import attach_independent_subsegments, deduplicate
+from tracelens.ingest.normalize.document_rules import MISSING_TRACE_ID, node_problem
+from tracelens.ingest.normalize.flatten import NodeChunk, raw_frame
+from tracelens.ingest.normalize.merge import attach_independent_subsegments, deduplicate
 from tracelens.ingest.rejections import RejectionLog, RejectionSink
-from tracelens.ingest.segment_model import Node, convert_node
+from tracelens.ingest.segment_model import Node, convert_node, schema_problem
 from tracelens.schema import SPAN_SCHEMA, UTC_US, empty_frame
 
 CHUNK_ROWS = 25_000

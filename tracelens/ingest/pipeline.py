@@ -1,14 +1,16 @@
-"""Reading a run of input files, in order, into a span builder."""
+"""The ingest pipeline for a run of input files, in order: open -> frame -> decode ->
+normalize (see tracelens/ingest/__init__.py). The one place the stages meet."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from tracelens.ingest.documents import ReadStats, iter_documents
-from tracelens.ingest.normalize import SpanBuilder
+from tracelens.ingest.decoders.base import ReadStats
+from tracelens.ingest.framing import iter_documents
+from tracelens.ingest.normalize.spans import SpanBuilder
+from tracelens.ingest.opening.sources import Item
+from tracelens.ingest.opening.streams import item_sources
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.sources import Item
-from tracelens.ingest.streams import item_sources
 
 ProgressCallback = Callable[[str, int], None]  # (source name, documents accepted so far)
 
@@ -24,7 +26,7 @@ def read_run(
 
     Raises
     ------
-    tracelens.ingest.sources.InputError
+    tracelens.ingest.opening.sources.InputError
         When an item cannot be read at all.
     """
     refusals = builder.in_order(rejections)

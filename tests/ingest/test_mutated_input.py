@@ -13,13 +13,14 @@ import pytest
 
 from tracelens.analysis import run_analysis
 from tracelens.contract import to_contract
-from tracelens.ingest.documents import ReadStats, iter_documents
+from tracelens.ingest.decoders.base import ReadStats
+from tracelens.ingest.framing import iter_documents
+from tracelens.ingest.opening.sources import iter_sources
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.sources import iter_sources
 from tracelens.inputs import load_inputs
 from tracelens.report.page import render_report
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_traces" / "xray"
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces" / "xray"
 # Values a damaged or hostile export could hold where the schema expects something else.
 ODD_VALUES: list[Any] = [
     None, 0, -1, 1e300, -1e300, 2**70, "", "x" * 300, "</script><b>", [], {}, True, 1.5,

@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from tracelens.ingest import file_parts
-from tracelens.ingest.file_parts import piece_ends, read_line_by_line
-from tracelens.ingest.rejections import RejectionSink
-from tracelens.ingest.sources import (
+from tracelens.ingest.opening import file_parts
+from tracelens.ingest.opening.file_parts import piece_ends, read_line_by_line
+from tracelens.ingest.opening.sources import (
     GZIP_ERRORS,
     GZIP_MAGIC,
     STDIN,
@@ -33,6 +32,7 @@ from tracelens.ingest.sources import (
     display_name,
     read_source,
 )
+from tracelens.ingest.rejections import RejectionSink
 
 
 class _Readable(Protocol):

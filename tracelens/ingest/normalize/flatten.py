@@ -3,7 +3,7 @@
 A chunk of documents is walked once, depth first, collecting each node and its depth. Every
 column is then built from that list in bulk: the structs are transposed at C speed, and each
 nested field (http, aws, cause, annotations) takes one comprehension. Parent ids, owning
-segments and trace ids follow column-wise from the depth-first order (see normalize.py), so
+segments and trace ids follow column-wise from the depth-first order (see spans.py), so
 the walk itself costs two appends per node.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import polars as pl
 
-from tracelens.ingest.document_rules import status_number
+from tracelens.ingest.normalize.document_rules import status_number
 from tracelens.ingest.segment_model import AwsFields, Cause, Http, Node
 
 # Attribute keys that name the remote host, as X-Ray SDKs and OpenTelemetry exporters write them.

@@ -1,10 +1,10 @@
-"""Reading a large input in several processes, each taking a contiguous run of its files.
+"""How a large input is shared among several reading processes: contiguous runs of its files.
 
 Decoding and flattening documents is Python work bound to one core by the interpreter lock, so
 on inputs large enough to repay a process start, the files are split into contiguous runs
-sized by bytes: this process reads the first run while worker processes read the others and
-hand back their chunk frames as Arrow IPC files (see worker.py). A large newline-delimited
-file is cut at line starts where a run ends; other files go whole to one run.
+sized by bytes: this process reads the first run while worker processes read the others (see
+tracelens/ingest/worker.py). A large newline-delimited file is cut at line starts where a run
+ends; other files go whole to one run.
 The result is the same as reading the files in order in one process: documents are numbered
 in file order, so deduplication keeps the same copies, and rejections are listed in file
 order.
@@ -13,19 +13,12 @@ order.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tracelens import settings
-from tracelens.ingest.documents import ReadStats
-from tracelens.ingest.file_parts import line_start_after
-from tracelens.ingest.normalize import SpanBuilder
-from tracelens.ingest.rejections import RejectionLog
-from tracelens.ingest.runs import ProgressCallback, read_run
-from tracelens.ingest.sources import STDIN, FilePart, InputError, Item, item_name
-from tracelens.ingest.worker import RunWorker
+from tracelens.ingest.opening.file_parts import line_start_after
+from tracelens.ingest.opening.sources import STDIN, FilePart, InputError, Item
 
 # NOTE: starting a worker (a fresh interpreter importing polars) costs about half a second,
 # what reading ~30 MB of exported traces costs; below this much input it does not pay.
@@ -90,48 +83,3 @@ def split_items(items: Sequence[Path | str], processes: int) -> list[list[Item]]
             if begin >= size:
                 break
     return runs
-
-
-def read_runs_in_parallel(
-    runs: list[list[Item]],
-    builder: SpanBuilder,
-    rejections: RejectionLog,
-    stats: ReadStats,
-    progress: ProgressCallback | None = None,
-) -> None:
-    """Read ``runs[0]`` here and the other runs in worker processes, merging in run order.
-
-    A worker that fails for any reason but unreadable input has its run read here instead.
-
-    Raises
-    ------
-    tracelens.ingest.sources.InputError
-        When a worker found a path it cannot read at all.
-    """
-    with (
-        tempfile.TemporaryDirectory(prefix="tracelens-ingest-") as directory,
-        ThreadPoolExecutor(max(1, len(runs) - 1), thread_name_prefix="ingest-collect") as pool,
-    ):
-        workers = [
-            RunWorker.start(run, Path(directory) / str(index))
-            for index, run in enumerate(runs[1:], start=1)
-        ]
-        try:
-            # NOTE: each worker's frames are loaded by a thread as soon as it ends (polars reads
-            # without the interpreter lock), overlapping this process's own reading.
-            collected = [pool.submit(worker.collect) for worker in workers]
-            read_run(runs[0], builder, rejections, stats, progress)
-            for worker, future in zip(workers, collected, strict=True):
-                outcome = future.result()
-                if outcome is None:
-                    read_run(worker.items, builder, rejections, stats, progress)
-                    continue
-                result, chunks = outcome
-                builder.absorb(chunks)
-                rejections.extend(result.rejections)
-                stats.extend(result.stats)
-                if progress is not None:
-                    progress(item_name(worker.items[-1]), builder.accepted)
-        finally:
-            for worker in workers:
-                worker.stop()

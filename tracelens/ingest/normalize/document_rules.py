@@ -1,6 +1,6 @@
 """Rules of the segment document schema that its types cannot express, explained per document.
 
-Ingest finds documents breaking these rules column-wise (see normalize.py); this module walks
+Ingest finds documents breaking these rules column-wise (see spans.py); this module walks
 only those documents to say which field broke which rule, as X-Ray itself would refuse them.
 """
 
