@@ -31,6 +31,7 @@ from collectors.base import (
     strip_metadata,
 )
 from collectors.metering import CALL_ERRORS, CallMeter, failure_from
+from collectors.responses import INCOMPLETE_RESPONSE
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -258,7 +259,10 @@ class _Run:
     def result(self, window: Window, query_window: Window) -> MetricsResult:
         degraded: set[str] = set()
         for group, failure in self.failed_groups.items():
-            if group == "percentile" and "standard" in self.succeeded:
+            # NOTE: an answer cut short is not an endpoint that cannot compute percentiles:
+            # it stays a failure, so the window is read again.
+            degradable = failure.code != INCOMPLETE_RESPONSE
+            if group == "percentile" and "standard" in self.succeeded and degradable:
                 degraded.update(PERCENTILE_STATS)
                 self.warnings.append(
                     f"percentile statistics failed ({failure.code}: {failure.message}); "

@@ -53,11 +53,15 @@ class LambdaConfigResult(CollectorResult):
     ----------
     function_names
         Every function ListFunctions returned, in order.
+    listed
+        True when ListFunctions was read to its last page: only then is ``function_names``
+        the account's whole list (a listing cut off by a failure is not).
     skipped_apis
         APIs not offered by the endpoint or not permitted (explained in ``warnings``).
     """
 
     function_names: tuple[str, ...] = ()
+    listed: bool = False
     skipped_apis: frozenset[str] = frozenset()
 
 
@@ -74,6 +78,7 @@ class _Run:
         self.failures: list[Failure] = []
         self.warnings: list[str] = []
         self.skipped: set[str] = set()
+        self.listed = False
 
     def call(self, api: str, key: str, fn: Callable[..., Any], **params: Any) -> Any:
         """``fn(**params)``; None after recording a failure; _SkippedApiError if unavailable."""
@@ -155,6 +160,7 @@ class LambdaConfigCollector:
             stats=run.meter.stats,
             complete=not run.failures,
             function_names=tuple(str(c["FunctionName"]) for c in configurations),
+            listed=run.listed,
             skipped_apis=frozenset(run.skipped),
         )
 
@@ -174,6 +180,7 @@ class LambdaConfigCollector:
             configurations.extend(page.get("Functions", []))
             marker = page.get("NextMarker")
             if not marker:
+                run.listed = True
                 return configurations
             params["Marker"] = marker
 

@@ -47,6 +47,7 @@ class FakeLambda:
             stats=CallStats(api_calls=1),
             complete=True,
             function_names=self.names,
+            listed=not self.denied,
         )
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from collectors.base import CollectorResult, Window
-from collectors.lambda_config import LIST_FUNCTIONS
+from collectors.lambda_config import LambdaConfigResult
 from collectors.session import ClientFactory
 from collectors.xray import XRayResult
 from tracelens.agent.config import COLLECTOR_NAMES, AgentConfig, CollectorSettings
@@ -137,7 +137,9 @@ class CollectionRunner:
             result = self._sources.lambda_config.collect(functions=named)
             receipt = self._persist(result, started)
             tally.add(result, receipt)
-            listed = any(True for _ in result.pages_of(LIST_FUNCTIONS))
+            # NOTE: only a listing read to its last page: a list cut off by a failure would let
+            # metrics and logs pass over the functions it lacks.
+            listed = isinstance(result, LambdaConfigResult) and result.listed
             if listed and not self._config.collect.functions:
                 self._functions = tuple(result.function_names)
 
