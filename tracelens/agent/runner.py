@@ -165,8 +165,8 @@ class CollectionRunner:
 
     def _windowed_cycle(self, settings: CollectorSettings, tally: Tally, deadline_s: float) -> None:
         name = settings.name
-        checkpoint = self._checkpoint(name, tally)
         now = self._clock()
+        checkpoint = self._resumable(self._checkpoint(name, tally), settings, now, tally)
         state = _xray_state(checkpoint, tally) if name == "xray" else XRayState()
         functions = self.function_names() if name != "xray" else ()
         # NOTE: the CloudWatch collector applies its lag itself (and re-reads the trailing
@@ -236,6 +236,30 @@ class CollectionRunner:
             # deduplicates; the next advance replaces the damaged file.
             tally.warn(f"{exc}; collecting from the look-back instead")
             return None
+
+    def _resumable(
+        self,
+        checkpoint: Checkpoint | None,
+        settings: CollectorSettings,
+        now: datetime,
+        tally: Tally,
+    ) -> Checkpoint | None:
+        """``checkpoint``, or a rewound one when it lies beyond ``now`` plus the lag.
+
+        Such a checkpoint (the clock moved back, the file was edited or copied from another
+        host) would read no window ever again while every cycle says "ok".
+        """
+        end = checkpoint.window_end if checkpoint is not None else None
+        if end is None or end <= now + settings.lag:
+            return checkpoint
+        since = self._config.collect.since
+        tally.warn(
+            f"checkpoint {end.isoformat()} is in the future (now {now.isoformat()}, lag "
+            f"{settings.lag}): the clock moved back or the checkpoint was edited; collecting "
+            f"from the look-back ({since}) instead"
+        )
+        log.warning("%s: future checkpoint %s reset to the look-back", settings.name, end)
+        return self._store.rewind(settings.name, self.account, self.region)
 
     def _record(self, record: RunRecord) -> None:
         try:
