@@ -196,6 +196,12 @@ class CollectorResult:
     complete
         True when everything retrievable in ``window`` was fetched; False when a retry later
         could fetch more (``failures`` lists what).
+    state
+        The collector's state to keep with its checkpoint once the pages are stored (None:
+        keep the stored one); see :class:`collectors.contract.Needs`.
+    function_list
+        The account's whole function list, from a collector that lists functions and read
+        the listing to its end (None otherwise).
     """
 
     source: str
@@ -205,6 +211,8 @@ class CollectorResult:
     warnings: tuple[str, ...]
     stats: CallStats
     complete: bool
+    state: Mapping[str, Any] | None = None
+    function_list: tuple[str, ...] | None = None
 
     def pages_of(self, kind: str) -> Iterator[RawPage]:
         """The pages of one shape, in order."""

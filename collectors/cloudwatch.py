@@ -28,9 +28,11 @@ from collectors.base import (
     RetrySettings,
     Window,
     floor_time,
-    strip_metadata,
 )
-from collectors.metering import CALL_ERRORS, CallMeter, failure_from
+from collectors.contract import BuildContext, CollectRequest, Needs, Registration
+from collectors.metering import CallMeter, failure_from
+from collectors.paging import PAGE_ERRORS, paginate
+from collectors.responses import INCOMPLETE_RESPONSE
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -166,20 +168,15 @@ class CloudWatchCollector:
             "EndTime": window.end,
             "ScanBy": "TimestampAscending",
         }
-        while True:
-            try:
-                response = run.meter.call(self.client.get_metric_data, **params)
-            except CALL_ERRORS as exc:
-                run.group_failed(group, failure_from("cloudwatch:GetMetricData", group, exc))
-                return
-            page = strip_metadata(response)
-            run.pages.append(RawPage(METRIC_DATA, "cloudwatch:GetMetricData", dict(params), page))
-            run.note_page(page)
-            token = page.get("NextToken")
-            if not token:
-                run.succeeded.add(group)
-                return
-            params["NextToken"] = token
+        api = "cloudwatch:GetMetricData"
+        try:
+            for request, page in paginate(run.meter, self.client, "get_metric_data", params):
+                run.pages.append(RawPage(METRIC_DATA, api, request, page))
+                run.note_page(page)
+        except PAGE_ERRORS as exc:
+            run.group_failed(group, failure_from(api, group, exc))
+            return
+        run.succeeded.add(group)
 
 
 def build_queries(
@@ -258,7 +255,10 @@ class _Run:
     def result(self, window: Window, query_window: Window) -> MetricsResult:
         degraded: set[str] = set()
         for group, failure in self.failed_groups.items():
-            if group == "percentile" and "standard" in self.succeeded:
+            # NOTE: an answer cut short is not an endpoint that cannot compute percentiles:
+            # it stays a failure, so the window is read again.
+            degradable = failure.code != INCOMPLETE_RESPONSE
+            if group == "percentile" and "standard" in self.succeeded and degradable:
                 degraded.update(PERCENTILE_STATS)
                 self.warnings.append(
                     f"percentile statistics failed ({failure.code}: {failure.message}); "
@@ -306,3 +306,43 @@ def _nothing_yet(meter: CallMeter, warning: str) -> MetricsResult:
         complete=True,
         query_window=None,
     )
+
+
+class CloudWatchSource:
+    """The CloudWatch collector under the collector contract.
+
+    Its windows run up to now: it applies the lag itself (and re-reads the trailing lag,
+    where late datapoints land), answering ``window=None`` while nothing is readable.
+    """
+
+    name = "cloudwatch"
+    needs = Needs(window=True, functions=True, lag_in_window=False)
+
+    def __init__(self, collector: CloudWatchCollector) -> None:
+        self.collector = collector
+
+    def collect(self, request: CollectRequest) -> CollectorResult:
+        if request.window is None:
+            raise ValueError("the CloudWatch collector reads windows: pass one")
+        return self.collector.collect(request.window, functions=request.functions, lag=request.lag)
+
+
+def _build(context: BuildContext) -> CloudWatchSource:
+    return CloudWatchSource(
+        CloudWatchCollector(
+            client=context.factory.cloudwatch(),
+            retry=context.retry,
+            sleep=context.sleep,
+            clock=context.clock,
+            period_s=int(context.period.total_seconds()),
+        )
+    )
+
+
+REGISTRATION = Registration(
+    name="cloudwatch",
+    build=_build,
+    api_calls=API_CALLS,
+    lag=timedelta(minutes=10),
+    options=("period",),
+)

@@ -10,13 +10,15 @@ An API the endpoint lacks or the credentials may not call is skipped with one wa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from collectors.base import CollectorResult, Failure, RawPage, RetrySettings, strip_metadata
+from collectors.contract import BuildContext, CollectRequest, Needs, Registration
 from collectors.metering import (
     CALL_ERRORS,
     CallMeter,
@@ -26,6 +28,7 @@ from collectors.metering import (
     is_access_denied,
     is_unsupported,
 )
+from collectors.paging import PAGE_ERRORS, paginate
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -43,6 +46,10 @@ LIST_FUNCTIONS = "lambda.list_functions"
 GET_FUNCTION = "lambda.get_function"
 PROVISIONED = "lambda.list_provisioned_concurrency_configs"
 ACCOUNT_SETTINGS = "lambda.get_account_settings"
+_KINDS = {
+    "lambda:ListFunctions": LIST_FUNCTIONS,
+    "lambda:ListProvisionedConcurrencyConfigs": PROVISIONED,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,11 +60,15 @@ class LambdaConfigResult(CollectorResult):
     ----------
     function_names
         Every function ListFunctions returned, in order.
+    listed
+        True when ListFunctions was read to its last page: only then is ``function_names``
+        the account's whole list (a listing cut off by a failure is not).
     skipped_apis
         APIs not offered by the endpoint or not permitted (explained in ``warnings``).
     """
 
     function_names: tuple[str, ...] = ()
+    listed: bool = False
     skipped_apis: frozenset[str] = frozenset()
 
 
@@ -70,10 +81,11 @@ class _Run:
 
     def __init__(self, meter: CallMeter) -> None:
         self.meter = meter
-        self.pages: list[RawPage] = []
+        self.stored: list[RawPage] = []
         self.failures: list[Failure] = []
         self.warnings: list[str] = []
         self.skipped: set[str] = set()
+        self.listed = False
 
     def call(self, api: str, key: str, fn: Callable[..., Any], **params: Any) -> Any:
         """``fn(**params)``; None after recording a failure; _SkippedApiError if unavailable."""
@@ -82,16 +94,36 @@ class _Run:
         try:
             return self.meter.call(fn, **params)
         except CALL_ERRORS as exc:
-            if is_unsupported(exc) or is_access_denied(exc):
-                reason = "not permitted" if is_access_denied(exc) else "not offered by endpoint"
-                self.skipped.add(api)
-                self.warnings.append(f"{api} skipped: {reason} ({error_code(exc)})")
-                raise _SkippedApiError(api) from exc
-            if error_code(exc) == "ResourceNotFoundException":
-                self.warnings.append(f"{api} {key}: {error_message(exc)} (deleted meanwhile?)")
-            else:
-                self.failures.append(failure_from(api, key, exc))
+            self.failed(api, key, exc)
             return None
+
+    def failed(self, api: str, key: str, exc: BaseException) -> None:
+        """Record ``exc``: a failure, a warning, or (raised) an API unavailable for the run."""
+        if is_unsupported(exc) or is_access_denied(exc):
+            reason = "not permitted" if is_access_denied(exc) else "not offered by endpoint"
+            self.skipped.add(api)
+            self.warnings.append(f"{api} skipped: {reason} ({error_code(exc)})")
+            raise _SkippedApiError(api) from exc
+        if error_code(exc) == "ResourceNotFoundException":
+            self.warnings.append(f"{api} {key}: {error_message(exc)} (deleted meanwhile?)")
+        else:
+            self.failures.append(failure_from(api, key, exc))
+
+    def pages(
+        self, api: str, key: str, client: Any, method: str, params: Mapping[str, Any]
+    ) -> Iterator[dict[str, Any]]:
+        """Each page of a paginated call, stored as it arrives; stops at a failure."""
+        if api in self.skipped:
+            return
+        try:
+            for request, page in paginate(self.meter, client, method, params):
+                self.stored.append(RawPage(_KINDS[api], api, request, page))
+                yield page
+        except PAGE_ERRORS as exc:
+            try:
+                self.failed(api, key, exc)
+            except _SkippedApiError:
+                return
 
 
 class LambdaConfigCollector:
@@ -146,36 +178,29 @@ class LambdaConfigCollector:
                     self._concurrency(run, configuration)
                     self._provisioned(run, name)
             self._account_settings(run)
+        function_names = tuple(str(c["FunctionName"]) for c in configurations)
         return LambdaConfigResult(
             source="lambda",
             window=None,
-            pages=tuple(run.pages),
+            pages=tuple(run.stored),
             failures=tuple(run.failures),
             warnings=tuple(run.warnings),
             stats=run.meter.stats,
             complete=not run.failures,
-            function_names=tuple(str(c["FunctionName"]) for c in configurations),
+            function_names=function_names,
+            listed=run.listed,
+            function_list=function_names if run.listed else None,
             skipped_apis=frozenset(run.skipped),
         )
 
     def _list_functions(self, run: _Run) -> list[Mapping[str, Any]]:
         api = "lambda:ListFunctions"
-        params: dict[str, Any] = {"MaxItems": 50}
         configurations: list[Mapping[str, Any]] = []
-        while True:
-            try:
-                response = run.call(api, "functions", self.client.list_functions, **params)
-            except _SkippedApiError:
-                return configurations
-            if response is None:
-                return configurations
-            page = strip_metadata(response)
-            run.pages.append(RawPage(LIST_FUNCTIONS, api, dict(params), page))
-            configurations.extend(page.get("Functions", []))
-            marker = page.get("NextMarker")
-            if not marker:
-                return configurations
-            params["Marker"] = marker
+        failures_before = len(run.failures) + len(run.skipped)
+        for page in run.pages(api, "functions", self.client, "list_functions", {"MaxItems": 50}):
+            configurations.extend(page["Functions"])
+        run.listed = len(run.failures) + len(run.skipped) == failures_before
+        return configurations
 
     def _concurrency(self, run: _Run, configuration: Mapping[str, Any]) -> None:
         api = "lambda:GetFunctionConcurrency"
@@ -193,26 +218,13 @@ class LambdaConfigCollector:
         reserved = response.get("ReservedConcurrentExecutions")
         if reserved is not None:
             page["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
-        run.pages.append(RawPage(GET_FUNCTION, api, {"FunctionName": name}, page))
+        run.stored.append(RawPage(GET_FUNCTION, api, {"FunctionName": name}, page))
 
     def _provisioned(self, run: _Run, name: str) -> None:
         api = "lambda:ListProvisionedConcurrencyConfigs"
-        params: dict[str, Any] = {"FunctionName": name}
-        while True:
-            try:
-                response = run.call(
-                    api, name, self.client.list_provisioned_concurrency_configs, **params
-                )
-            except _SkippedApiError:
-                return
-            if response is None:
-                return
-            page = strip_metadata(response)
-            run.pages.append(RawPage(PROVISIONED, api, dict(params), page))
-            marker = page.get("NextMarker")
-            if not marker:
-                return
-            params["Marker"] = marker
+        method = "list_provisioned_concurrency_configs"
+        for _ in run.pages(api, name, self.client, method, {"FunctionName": name}):
+            pass
 
     def _account_settings(self, run: _Run) -> None:
         api = "lambda:GetAccountSettings"
@@ -222,4 +234,39 @@ class LambdaConfigCollector:
             return
         if response is not None:
             page = strip_metadata(response)
-            run.pages.append(RawPage(ACCOUNT_SETTINGS, api, {}, page))
+            run.stored.append(RawPage(ACCOUNT_SETTINGS, api, {}, page))
+
+
+class LambdaConfigSource:
+    """The Lambda configuration collector under the collector contract (no windows).
+
+    Its results carry the function list the per-function collectors read.
+    """
+
+    name = "lambda"
+    needs = Needs(window=False, lists_functions=True)
+
+    def __init__(self, collector: LambdaConfigCollector, functions: Collection[str]) -> None:
+        self.collector = collector
+        self._functions = tuple(functions) or None
+
+    def collect(self, request: CollectRequest) -> CollectorResult:
+        return self.collector.collect(functions=self._functions)
+
+
+def _build(context: BuildContext) -> LambdaConfigSource:
+    collector = LambdaConfigCollector(
+        client=context.factory.lambda_(), retry=context.retry, sleep=context.sleep
+    )
+    return LambdaConfigSource(collector, context.functions)
+
+
+REGISTRATION = Registration(
+    name="lambda",
+    build=_build,
+    api_calls=API_CALLS,
+    windows=False,
+    interval=timedelta(minutes=30),
+    timeout=timedelta(minutes=5),
+    lag=timedelta(0),
+)

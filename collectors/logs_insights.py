@@ -35,6 +35,7 @@ from collectors.base import (
     floor_time,
     strip_metadata,
 )
+from collectors.contract import BuildContext, CollectRequest, Needs, Registration
 from collectors.metering import (
     CALL_ERRORS,
     CallMeter,
@@ -44,6 +45,7 @@ from collectors.metering import (
     is_access_denied,
     is_unsupported,
 )
+from collectors.paging import PAGE_ERRORS, paginate
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -354,25 +356,50 @@ class LogsInsightsCollector:
             "endTime": epoch_millis(window.end) - 1,
             "filterPattern": FILTER_PATTERN,
         }
-        while True:
-            try:
-                response = run.meter.call(self.client.filter_log_events, **params)
-            except CALL_ERRORS as exc:
-                if error_code(exc) == "ResourceNotFoundException":
-                    run.missing.add(group)
-                    run.warnings.append(f"log group {group} does not exist (no logs yet)")
-                else:
-                    run.failures.append(failure_from("logs:FilterLogEvents", group, exc))
-                return
-            page = strip_metadata(response)
-            run.pages.append(RawPage(FILTERED_EVENTS, "logs:FilterLogEvents", dict(params), page))
-            token = page.get("nextToken")
-            if not token:
-                return
-            params["nextToken"] = token
+        api = "logs:FilterLogEvents"
+        try:
+            for request, page in paginate(run.meter, self.client, "filter_log_events", params):
+                run.pages.append(RawPage(FILTERED_EVENTS, api, request, page))
+        except PAGE_ERRORS as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                run.missing.add(group)
+                run.warnings.append(f"log group {group} does not exist (no logs yet)")
+            else:
+                run.failures.append(failure_from(api, group, exc))
 
 
 def _capped(page: Mapping[str, Any], row_cap: int) -> bool:
     rows = len(page.get("results", []))
     matched = page.get("statistics", {}).get("recordsMatched")
     return rows >= row_cap or (matched is not None and matched > rows)
+
+
+class LogsSource:
+    """The Logs Insights collector under the collector contract: windows, per function."""
+
+    name = "logs"
+    needs = Needs(window=True, functions=True)
+
+    def __init__(self, collector: LogsInsightsCollector) -> None:
+        self.collector = collector
+
+    def collect(self, request: CollectRequest) -> CollectorResult:
+        if request.window is None:
+            raise ValueError("the Logs collector reads windows: pass one")
+        return self.collector.collect(request.window, functions=request.functions)
+
+
+def _build(context: BuildContext) -> LogsSource:
+    return LogsSource(
+        LogsInsightsCollector(
+            client=context.factory.logs(),
+            retry=context.retry,
+            sleep=context.sleep,
+            query_timeout_s=context.timeout.total_seconds(),
+        )
+    )
+
+
+REGISTRATION = Registration(
+    name="logs", build=_build, api_calls=API_CALLS, lag=timedelta(minutes=5)
+)

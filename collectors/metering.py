@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from collectors.base import CallStats, Failure, RetrySettings
+from collectors.responses import INCOMPLETE_RESPONSE, check_response
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -58,6 +59,7 @@ TRANSIENT_ERROR_CODES = frozenset(
         "ServiceUnavailableException",
         "RequestTimeout",
         "RequestTimeoutException",
+        INCOMPLETE_RESPONSE,
     }
 )
 
@@ -175,18 +177,22 @@ class CallMeter:
 
     @contextmanager
     def watching(self, client: BaseClient) -> Iterator[None]:
-        """Count every HTTP attempt ``client`` makes while the block runs.
+        """Count every HTTP attempt ``client`` makes while the block runs, and refuse answers
+        cut short.
 
         botocore emits ``needs-retry`` once per attempt, throttled or not, before it decides
         whether to retry; the handler only observes (it returns None, so botocore's own retry
-        handler still decides).
+        handler still decides). ``after-call`` runs :func:`collectors.responses.check_response`,
+        which turns a 2xx answer that is cut short into a transient error :meth:`call` retries.
         """
         events = client.meta.events
         events.register("needs-retry", self._on_attempt)
+        events.register("after-call", check_response)
         try:
             yield
         finally:
             events.unregister("needs-retry", self._on_attempt)
+            events.unregister("after-call", check_response)
 
     def _on_attempt(self, response: Any = None, **_: Any) -> None:
         self._attempts_seen += 1

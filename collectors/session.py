@@ -130,25 +130,27 @@ class ClientFactory:
 
     def xray(self) -> XRayClient:
         """An X-Ray client."""
-        client: XRayClient = self._client("xray")
+        client: XRayClient = self.client("xray")
         return client
 
     def cloudwatch(self) -> CloudWatchClient:
         """A CloudWatch client."""
-        client: CloudWatchClient = self._client("cloudwatch")
+        client: CloudWatchClient = self.client("cloudwatch")
         return client
 
     def logs(self) -> CloudWatchLogsClient:
         """A CloudWatch Logs client."""
-        client: CloudWatchLogsClient = self._client("logs")
+        client: CloudWatchLogsClient = self.client("logs")
         return client
 
     def lambda_(self) -> LambdaClient:
         """A Lambda client."""
-        client: LambdaClient = self._client("lambda")
+        client: LambdaClient = self.client("lambda")
         return client
 
-    def _client(self, service: str) -> Any:
+    def client(self, service: str) -> Any:
+        """A client of any service (a botocore service name) with the target's region,
+        endpoint and retry settings: what a collector without a typed helper here uses."""
         return self.session().client(
             service,  # type: ignore[call-overload]
             region_name=self.target.region,

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -26,9 +26,12 @@ from collectors.base import (
     RetrySettings,
     Window,
     chunked,
-    strip_metadata,
+    floor_time,
 )
-from collectors.metering import CALL_ERRORS, CallMeter, error_code, failure_from
+from collectors.contract import BuildContext, CollectRequest, Needs, Registration
+from collectors.metering import CallMeter, error_code, failure_from
+from collectors.paging import PAGE_ERRORS, paginate
+from collectors.xray_state import XRayState, trace_start_s
 
 if TYPE_CHECKING:
     from mypy_boto3_xray import XRayClient
@@ -38,6 +41,10 @@ API_CALLS = frozenset({"xray:GetTraceSummaries", "xray:BatchGetTraces"})
 SUMMARIES = "xray.get_trace_summaries"
 TRACES = "xray.batch_get_traces"
 BATCH_SIZE = 5  # BatchGetTraces accepts 1-5 ids per call
+
+# NOTE: a partial trace is looked at again while it is younger than this; after that what
+# was stored is kept as it is (X-Ray completes traces within minutes).
+PARTIAL_HORIZON = timedelta(hours=1)
 
 _RANGE_ERROR = re.compile(r"time|range|hour|window|StartTime|EndTime", re.IGNORECASE)
 
@@ -201,20 +208,13 @@ class XRayCollector:
         }
         if self._filter_expression:
             params["FilterExpression"] = self._filter_expression
-        while True:
-            try:
-                response = run.meter.call(self.client.get_trace_summaries, **params)
-            except CALL_ERRORS as exc:
-                self._on_scan_error(run, window, exc)
-                return
-            page = strip_metadata(response)
-            run.pages.append(RawPage(SUMMARIES, "xray:GetTraceSummaries", dict(params), page))
-            for summary in page.get("TraceSummaries", []):
-                run.note_summary(summary)
-            token = page.get("NextToken")
-            if not token:
-                return
-            params["NextToken"] = token
+        try:
+            for request, page in paginate(run.meter, self.client, "get_trace_summaries", params):
+                run.pages.append(RawPage(SUMMARIES, "xray:GetTraceSummaries", request, page))
+                for summary in page["TraceSummaries"]:
+                    run.note_summary(summary)
+        except PAGE_ERRORS as exc:
+            self._on_scan_error(run, window, exc)
 
     def _on_scan_error(self, run: _Run, window: Window, exc: BaseException) -> None:
         rejected_range = error_code(exc) == "InvalidRequestException" and _RANGE_ERROR.search(
@@ -256,20 +256,14 @@ class XRayCollector:
         params: dict[str, Any] = {"TraceIds": chunk}
         returned: set[str] = set()
         unprocessed: list[str] = []
-        while True:
-            try:
-                response = run.meter.call(self.client.batch_get_traces, **params)
-            except CALL_ERRORS as exc:
-                _fail_ids(run, [t for t in chunk if t not in returned], exc)
-                return []
-            page = strip_metadata(response)
-            run.pages.append(RawPage(TRACES, "xray:BatchGetTraces", dict(params), page))
-            returned.update(_note_traces(run, page))
-            unprocessed.extend(page.get("UnprocessedTraceIds", []))
-            token = page.get("NextToken")
-            if not token:
-                break
-            params["NextToken"] = token
+        try:
+            for request, page in paginate(run.meter, self.client, "batch_get_traces", params):
+                run.pages.append(RawPage(TRACES, "xray:BatchGetTraces", request, page))
+                returned.update(_note_traces(run, page))
+                unprocessed.extend(page.get("UnprocessedTraceIds", []))
+        except PAGE_ERRORS as exc:
+            _fail_ids(run, [t for t in chunk if t not in returned], exc)
+            return []
         missing = [t for t in chunk if t not in returned and t not in unprocessed]
         for trace_id in missing:
             run.failed[trace_id] = None
@@ -341,3 +335,75 @@ def _result(run: _Run, window: Window | None, skipped: frozenset[str]) -> XRayRe
         failed_ids=frozenset(run.failed),
         limit_exceeded_ids=frozenset(run.limit_exceeded),
     )
+
+
+def scan_window(window: Window, *, lag: timedelta, state: XRayState, now: datetime) -> Window:
+    """The window to scan for trace summaries when ``window`` is next.
+
+    The scan reaches back ``lag`` before ``window`` (a trace whose segments arrived after the
+    last scan ended is found; traces already stored are skipped by their revision), and back to
+    the oldest recent partial trace, so that it is fetched again once complete.
+    """
+    start = window.start - lag
+    horizon_s = (now - PARTIAL_HORIZON).timestamp()
+    partial_starts = [s for s in _starts(state.partial) if s >= horizon_s]
+    if partial_starts:
+        oldest = datetime.fromtimestamp(min(partial_starts), UTC)
+        start = min(start, floor_time(oldest, timedelta(seconds=1)))
+    return Window(start, window.end)
+
+
+def _starts(trace_ids: Iterable[str]) -> list[int]:
+    return [s for s in (trace_start_s(trace_id) for trace_id in trace_ids) if s is not None]
+
+
+class XRaySource:
+    """The X-Ray collector under the collector contract: windows and the traces it holds.
+
+    Its state (:class:`collectors.xray_state.XRayState`) says which traces are stored at which
+    revision; each window's scan reaches back ``lag`` (and to recent partial traces).
+    """
+
+    name = "xray"
+    needs = Needs(window=True, state=True, window_within_step=True)
+
+    def __init__(self, collector: XRayCollector) -> None:
+        self.collector = collector
+
+    def collect(self, request: CollectRequest) -> CollectorResult:
+        if request.window is None:
+            raise ValueError("the X-Ray collector reads windows: pass one")
+        warnings: tuple[str, ...] = ()
+        try:
+            state = XRayState.from_mapping(request.state)
+        except ValueError as exc:
+            warnings = (f"X-Ray checkpoint state unreadable ({exc}); traces may be fetched again",)
+            state = XRayState()
+        scan = scan_window(request.window, lag=request.lag, state=state, now=request.now)
+        result = self.collector.collect(scan, known=state.complete, partial=state.partial)
+        return replace(
+            result,
+            state=state.after(result, now=request.now).as_mapping(),
+            warnings=(*warnings, *result.warnings),
+        )
+
+
+def _build(context: BuildContext) -> XRaySource:
+    return XRaySource(
+        XRayCollector(
+            client=context.factory.xray(),
+            retry=context.retry,
+            sleep=context.sleep,
+            max_span=context.step,
+            filter_expression=context.filter_expression,
+        )
+    )
+
+
+REGISTRATION = Registration(
+    name="xray",
+    build=_build,
+    api_calls=API_CALLS,
+    lag=timedelta(minutes=2),
+    options=("filter_expression",),
+)

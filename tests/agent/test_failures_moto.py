@@ -165,3 +165,37 @@ def test_the_exit_code_is_non_zero_when_no_collector_completed(
     statuses = {line.split()[1] for line in _lines(result.stderr).values()}
     assert "ok" not in statuses and "partial" in statuses
     assert "no collector completed its cycle" in result.stderr
+
+
+class CutSummaries(FaultProxy):
+    """Cuts every GetTraceSummaries answer short (full Content-Length, half the body)."""
+
+    def decide(self, service: str, path: str, body: bytes) -> str:
+        if service == "xray" and path.startswith("/TraceSummaries"):
+            self.injected[(service, "truncate")] += 1
+            return "truncate"
+        self.forwarded[service] += 1
+        return ""
+
+
+def test_summaries_cut_short_never_advance_the_checkpoint(
+    aws: Aws, tmp_path: Path, config_file: Path
+) -> None:
+    world = seed_world(aws, now=utc_now(), hours=1.0, traces=3)
+    store = tmp_path / "store"
+    args = ["--store", str(store), "--since", "2h", "--config", str(config_file)]
+
+    with CutSummaries(aws.url) as proxy:
+        cut = invoke("collect", "--once", "--endpoint-url", proxy.url, *args)
+
+    assert proxy.injected_count("truncate") > 0
+    line = _lines(cut.stderr)["xray"]
+    assert line.split()[1] != "ok"
+    assert "IncompleteResponse" in line
+    checkpoint = open_store(store).checkpoint("xray", "test", "us-east-1")
+    assert checkpoint is None or checkpoint.window_end is None
+
+    healed = invoke("collect", "--once", "--endpoint-url", aws.url, *args)
+
+    assert _lines(healed.stderr)["xray"].split()[1] == "ok"
+    assert analyze_store(store)["input"]["traces"] == len(world.traces) == 3

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from collectors.base import CallStats, Failure, RawPage, Window
-from collectors.cloudwatch import MetricsResult
-from collectors.lambda_config import LIST_FUNCTIONS, LambdaConfigResult
-from collectors.logs_insights import LogsResult
-from collectors.xray import XRayResult
-from tracelens.agent.config import AgentConfig, AwsSettings, CollectSettings
+from collectors.base import CallStats, CollectorResult, Failure, RawPage, Window
+from collectors.cloudwatch import CloudWatchSource, MetricsResult
+from collectors.contract import Collector, CollectRequest, Needs
+from collectors.lambda_config import LIST_FUNCTIONS, LambdaConfigResult, LambdaConfigSource
+from collectors.logs_insights import LogsResult, LogsSource
+from collectors.xray import XRayResult, XRaySource
+from tracelens.agent.config import AgentConfig, AwsSettings, CollectorSettings, CollectSettings
 from tracelens.agent.runner import CollectionRunner
-from tracelens.agent.sources import Collectors
 from tracelens.store import PersistReceipt, Store, StoreError, open_store
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -47,6 +47,8 @@ class FakeLambda:
             stats=CallStats(api_calls=1),
             complete=True,
             function_names=self.names,
+            listed=not self.denied,
+            function_list=None if self.denied else self.names,
         )
 
 
@@ -136,8 +138,14 @@ class Fakes:
     metrics: FakeMetrics
     logs: FakeLogs
 
-    def collectors(self) -> Collectors:
-        return Collectors(self.lambda_config, self.xray, self.metrics, self.logs)
+    def collectors(self) -> dict[str, Collector]:
+        """The fakes behind the collectors' own contract adapters."""
+        return {
+            "lambda": LambdaConfigSource(self.lambda_config, ()),  # type: ignore[arg-type]
+            "xray": XRaySource(self.xray),  # type: ignore[arg-type]
+            "cloudwatch": CloudWatchSource(self.metrics),  # type: ignore[arg-type]
+            "logs": LogsSource(self.logs),  # type: ignore[arg-type]
+        }
 
 
 @pytest.fixture
@@ -350,3 +358,55 @@ def test_without_a_function_list_metrics_and_logs_fail_rather_than_skip_windows(
     assert outcome.error is not None and "set [collect] functions" in outcome.error
     assert fakes.logs.windows == []
     assert _checkpoint_end(store, "logs") is None
+
+
+@dataclass
+class CountingCollector:
+    """A new collector, known to the runner only through the collector contract: it needs
+    windows, the function list and its own state (a count of the windows it has read)."""
+
+    fail_at: int | None = None
+    requests: list[CollectRequest] = field(default_factory=list)
+    name: str = "extra"
+    needs: Needs = field(default_factory=lambda: Needs(functions=True, state=True))
+
+    def collect(self, request: CollectRequest) -> CollectorResult:
+        self.requests.append(request)
+        read = int(request.state.get("read", 0)) + 1
+        failed = read == self.fail_at
+        return CollectorResult(
+            source=self.name,
+            window=request.window,
+            pages=(),
+            failures=(TIMEOUT,) if failed else (),
+            warnings=(),
+            stats=CallStats(api_calls=1),
+            complete=not failed,
+            state={"read": read},
+        )
+
+
+def test_a_new_collector_runs_through_the_contract_alone(tmp_path: Path, fakes: Fakes) -> None:
+    store = open_store(tmp_path)
+    extra = CountingCollector(fail_at=3)
+    config = replace(
+        CONFIG, collectors=(*CONFIG.collectors, CollectorSettings("extra", lag=timedelta(0)))
+    )
+    runner = CollectionRunner(
+        config,
+        store,
+        clock=lambda: T0,
+        collectors={**fakes.collectors(), "extra": extra},
+    )
+
+    outcome = runner.run("extra")
+
+    assert outcome.status == "partial" and outcome.windows == 3
+    assert [r.state for r in extra.requests] == [{}, {"read": 1}, {"read": 2}]
+    assert all(r.functions == ("orders", "payments") for r in extra.requests)
+    assert fakes.lambda_config.calls == 1  # the function list came from the lister
+    third = extra.requests[2].window
+    assert third is not None
+    assert _checkpoint_end(store, "extra") == third.start  # not past the failed window
+    checkpoint = store.checkpoint("extra", "acct", "eu-west-1")
+    assert checkpoint is not None and checkpoint.state == {"read": 3}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from collectors.base import Window
+from collectors.xray import scan_window as xray_scan_window
+from collectors.xray_state import XRayState
 from tracelens.agent.durations import format_duration, parse_duration
-from tracelens.agent.windows import pending_windows, xray_scan_window
-from tracelens.store import XRayState
+from tracelens.agent.windows import pending_windows
 
 NOW = datetime(2026, 11, 20, 12, 0, 30, 750_000, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)

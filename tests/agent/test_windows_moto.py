@@ -111,3 +111,24 @@ def _invocations(store: Path) -> pl.DataFrame:
     return inputs.metrics.filter(
         (pl.col("function_name") == "orders") & (pl.col("metric") == "Invocations")
     )
+
+
+def test_a_checkpoint_in_the_future_is_reported_and_reset_to_the_look_back(
+    aws: Aws, tmp_path: Path
+) -> None:
+    now = floor_time(utc_now(), timedelta(seconds=1))
+    seeded = seed_traces(aws, [now.timestamp() - 1800])
+    store = tmp_path / "store"
+    # a clock a day ahead (then set right) leaves a checkpoint a day in the future
+    ahead = _runner(aws, store, at=now + timedelta(days=1)).run("xray")
+    assert ahead.status == "ok"
+
+    outcome = _runner(aws, store, at=now).run("xray")
+
+    assert outcome.status == "ok", outcome
+    assert any("in the future" in warning for warning in outcome.warnings), outcome.warnings
+    assert outcome.windows > 0
+    checkpoint = open_store(store).checkpoint("xray", "test", REGION)
+    assert checkpoint is not None and checkpoint.window_end is not None
+    assert checkpoint.window_end <= now - LAG
+    assert set(_fetched_trace_ids(store)) == {trace.trace_id for trace, _, _ in seeded}

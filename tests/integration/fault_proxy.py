@@ -8,7 +8,10 @@ upstream endpoint (a moto server) unless a seeded random draw picks a fault:
   ``ThrottlingException`` 400, CloudWatch ``Throttling`` 400 (JSON, query compatible), STS
   ``Throttling`` 400 XML);
 - ``server_error``: a 500 or 503 with a JSON body;
-- ``slow``: the request is forwarded after ``slow_delay_s``.
+- ``slow``: the request is forwarded after ``slow_delay_s``;
+- ``truncate``: the upstream answer is sent with its full ``Content-Length`` but only the first
+  half of its body, and the connection is closed (a response cut short in transit; botocore
+  parses what arrived and returns HTTP 200 without the answer's keys).
 
 A request that has just been faulted ``max_consecutive_faults`` times (same service, path and
 body: a retry) is forwarded, so every request eventually gets through whatever the seed.
@@ -87,13 +90,14 @@ class FaultPlan:
 
     throttle_rate: float = 0.0
     server_error_rate: float = 0.0
+    truncate_rate: float = 0.0
     slow_rate: float = 0.0
     slow_delay_s: float = 0.05
     seed: int = 1
     max_consecutive_faults: int = 2
 
     def __post_init__(self) -> None:
-        total = self.throttle_rate + self.server_error_rate + self.slow_rate
+        total = self.throttle_rate + self.server_error_rate + self.truncate_rate + self.slow_rate
         if not 0.0 <= total <= 1.0:
             msg = f"fault rates must sum to between 0 and 1 (got {total})"
             raise ValueError(msg)
@@ -173,7 +177,8 @@ class FaultProxy:
         self.stop()
 
     def decide(self, service: str, path: str, body: bytes) -> str:
-        """The fault for this request: ``"throttle"``, ``"server_error"``, ``"slow"``, ``""``."""
+        """The fault for this request: ``"throttle"``, ``"server_error"``, ``"truncate"``,
+        ``"slow"`` or ``""``."""
         key = (service, path, hashlib.sha256(body).hexdigest())
         with self._lock:
             plan = self._plan
@@ -185,11 +190,13 @@ class FaultProxy:
                     fault = "throttle"
                 elif draw < plan.throttle_rate + plan.server_error_rate:
                     fault = "server_error"
+                elif draw < plan.throttle_rate + plan.server_error_rate + plan.truncate_rate:
+                    fault = "truncate"
             if fault == "throttle" and service not in THROTTLE_RESPONSES:
                 fault = "server_error"
             if not fault and draw >= 1.0 - plan.slow_rate:
                 fault = "slow"
-            if fault in ("throttle", "server_error"):
+            if fault in ("throttle", "server_error", "truncate"):
                 self._streaks[key] = streak + 1
             else:
                 self._streaks.pop(key, None)
@@ -253,16 +260,23 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.command, self.path, headers, body
             )
             kept = {k: v for k, v in upstream_headers if k.lower() not in _HOP_BY_HOP}
+            if fault == "truncate":
+                self._reply(status, kept, payload, cut=len(payload) // 2)
+                return
             self._reply(status, kept, payload)
 
-        def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        def _reply(
+            self, status: int, headers: dict[str, str], body: bytes, cut: int | None = None
+        ) -> None:
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(body)
+                self.wfile.write(body if cut is None else body[:cut])
+            if cut is not None:
+                self.close_connection = True
 
         def do_GET(self) -> None:
             self._handle()

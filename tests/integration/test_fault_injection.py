@@ -207,3 +207,48 @@ def test_timed_out_slow_responses_are_retried_without_duplicates(aws: Aws) -> No
     assert max(_traces(result).values()) == 1
     assert result.stats.retries >= 1
     assert result.complete
+
+
+def test_answers_cut_short_are_failures_never_empty_windows(aws: Aws) -> None:
+    # Every answer arrives with its full Content-Length but half its body: botocore returns
+    # HTTP 200 without the list keys. Nothing may read as "no items" or count as complete.
+    now = floor_time(datetime.now(UTC), timedelta(minutes=1))
+    _seed(aws, now)
+    plan = FaultPlan(truncate_rate=1.0, max_consecutive_faults=10_000)
+
+    with FaultProxy(aws.url, plan) as proxy:
+        cut = _collect(aws.factory(proxy.url), now, set())
+
+    assert proxy.injected_count("truncate") > 0
+    for result in cut.all():
+        assert not result.complete, result.source
+        assert result.failures, result.source
+        assert {failure.code for failure in result.failures} == {"IncompleteResponse"}
+        assert all(failure.retryable for failure in result.failures)
+        assert "cut short" in result.failures[0].message
+    assert not list(cut.xray.pages_of("xray.get_trace_summaries"))
+    assert not cut.metrics.degraded_stats  # type: ignore[attr-defined]
+    assert not cut.config.listed  # type: ignore[attr-defined]
+    assert not cut.config.function_names  # type: ignore[attr-defined]
+
+
+def test_answers_cut_short_once_are_read_again_in_full(aws: Aws) -> None:
+    now = floor_time(datetime.now(UTC), timedelta(minutes=1))
+    _seed(aws, now)
+    baseline = _collect(aws.factory(), now, set())
+    plan = FaultPlan(truncate_rate=1.0, max_consecutive_faults=1)
+
+    with FaultProxy(aws.url, plan) as proxy:
+        healed = _collect(aws.factory(proxy.url), now, set())
+
+    assert all(result.complete for result in healed.all())
+    assert _traces(healed.xray) == _traces(baseline.xray)
+    assert len(_traces(healed.xray)) == 23
+    assert _datapoints(healed.metrics) == _datapoints(baseline.metrics)
+    assert _log_rows(healed.logs) == _log_rows(baseline.logs)
+    assert _functions(healed.config) == _functions(baseline.config)
+    sources = zip(healed.all(), ("xray", "monitoring", "logs", "lambda"), strict=True)
+    for result, service in sources:
+        # NOTE: an error answer cut short (moto's 404 for an API it lacks) is still an error.
+        cut = proxy.injected_count("truncate", services={service})
+        assert 0 < result.stats.retries <= cut, service

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
+from collectors import registry
 from collectors.base import RetrySettings
 from collectors.session import AwsTarget
 from tracelens.store import DEFAULT_LOCATION
 
-# NOTE: lambda runs first in `collect --once`: the other collectors read metrics and logs of
-# the functions it lists.
-COLLECTOR_NAMES: tuple[str, ...] = ("lambda", "xray", "cloudwatch", "logs")
+# NOTE: in registry order: lambda runs first in `collect --once`, the other collectors read
+# metrics and logs of the functions it lists.
+COLLECTOR_NAMES: tuple[str, ...] = registry.NAMES
 MAX_STEP = timedelta(hours=1)
 IAM_POLICY_PATH = "collectors/iam_policy.json"
 
@@ -119,12 +120,13 @@ class CollectorSettings:
 
 
 DEFAULT_COLLECTORS: Mapping[str, CollectorSettings] = {
-    "lambda": CollectorSettings(
-        "lambda", interval=timedelta(minutes=30), timeout=timedelta(minutes=5), lag=timedelta(0)
-    ),
-    "xray": CollectorSettings("xray", lag=timedelta(minutes=2)),
-    "cloudwatch": CollectorSettings("cloudwatch", lag=timedelta(minutes=10)),
-    "logs": CollectorSettings("logs", lag=timedelta(minutes=5)),
+    registration.name: CollectorSettings(
+        registration.name,
+        interval=registration.interval,
+        timeout=registration.timeout,
+        lag=registration.lag,
+    )
+    for registration in registry.REGISTRY
 }
 
 

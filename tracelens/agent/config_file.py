@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 import boto3
 from botocore.exceptions import BotoCoreError
 
+from collectors import registry
 from collectors.base import RetrySettings
 from tracelens import settings
 from tracelens.agent.config import (
@@ -49,10 +50,14 @@ SECTION_KEYS: Mapping[str, tuple[str, ...]] = {
     "agent": ("status_file", "health_port"),
 }
 COLLECTOR_KEYS: Mapping[str, tuple[str, ...]] = {
-    "lambda": ("enabled", "interval", "timeout"),
-    "xray": ("enabled", "interval", "timeout", "lag", "filter_expression"),
-    "cloudwatch": ("enabled", "interval", "timeout", "lag", "period"),
-    "logs": ("enabled", "interval", "timeout", "lag"),
+    registration.name: (
+        "enabled",
+        "interval",
+        "timeout",
+        *(("lag",) if registration.windows else ()),
+        *registration.options,
+    )
+    for registration in registry.REGISTRY
 }
 
 

@@ -10,22 +10,22 @@ stored. :meth:`CollectionRunner.run` never raises: a failing collector records a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from collectors.base import CollectorResult, Window
-from collectors.lambda_config import LIST_FUNCTIONS
+from collectors.base import CollectorResult
+from collectors.contract import Collector, CollectRequest, Needs
 from collectors.session import ClientFactory
-from collectors.xray import XRayResult
-from tracelens.agent.config import COLLECTOR_NAMES, AgentConfig, CollectorSettings
+from tracelens.agent.config import AgentConfig, CollectorSettings
 from tracelens.agent.outcome import CycleOutcome, Tally
-from tracelens.agent.sources import Collectors, build_collectors
-from tracelens.agent.windows import pending_windows, xray_scan_window
-from tracelens.store import Checkpoint, CorruptFileError, RunRecord, Store, StoreError, XRayState
+from tracelens.agent.sources import build_collectors
+from tracelens.agent.windows import pending_windows
+from tracelens.store import Checkpoint, CorruptFileError, RunRecord, Store, StoreError
 
 if TYPE_CHECKING:
     from tracelens.store import PersistReceipt
@@ -55,7 +55,8 @@ class CollectionRunner:
     stop
         When set, cycles stop before their next window and retry waits end early (shutdown).
     collectors
-        The sources to read (default: the AWS collectors, with clients from ``factory``).
+        The collectors by name (default: every registered collector, with clients from
+        ``factory``).
 
     Notes
     -----
@@ -72,7 +73,7 @@ class CollectionRunner:
         factory: ClientFactory | None = None,
         clock: Clock = _utc_now,
         stop: threading.Event | None = None,
-        collectors: Collectors | None = None,
+        collectors: Mapping[str, Collector] | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -82,7 +83,7 @@ class CollectionRunner:
         if collectors is None:
             factory = factory or ClientFactory(self._target, retry=config.retry)
             collectors = build_collectors(config, factory, sleep=self._sleep, clock=clock)
-        self._sources = collectors
+        self._sources = dict(collectors)
         self._functions: tuple[str, ...] | None = config.collect.functions or None
         # NOTE: re-entrant: a metrics or logs cycle that needs the function list runs the
         # Lambda cycle while holding it.
@@ -111,17 +112,18 @@ class CollectionRunner:
 
     def run(self, name: str) -> CycleOutcome:
         """One cycle of collector ``name``; records a failed run instead of raising."""
-        if name not in COLLECTOR_NAMES:
-            raise KeyError(f"no collector {name!r}; known: {', '.join(COLLECTOR_NAMES)}")
+        if name not in self._sources:
+            raise KeyError(f"no collector {name!r}; known: {', '.join(self._sources)}")
+        source = self._sources[name]
         settings = self._config.collector(name)
         tally = Tally(collector=name, started_at=self._clock())
         began_s = time.monotonic()
         deadline_s = began_s + settings.timeout.total_seconds()
         try:
-            if name == "lambda":
-                self._lambda_cycle(tally)
+            if source.needs.window:
+                self._windowed_cycle(source, settings, tally, deadline_s)
             else:
-                self._windowed_cycle(settings, tally, deadline_s)
+                self._single_cycle(source, settings, tally)
         except Exception as exc:  # NOTE: a job never takes the daemon down; the run says why.
             log.debug("%s collection failed", name, exc_info=True)
             tally.error = _explain(exc)
@@ -130,16 +132,33 @@ class CollectionRunner:
             return tally.outcome(duration_s=duration_s, failed=True)
         return tally.outcome(duration_s=time.monotonic() - began_s)
 
-    def _lambda_cycle(self, tally: Tally) -> None:
-        with self._functions_lock:
-            started = (self._clock(), time.monotonic())
-            named = self._config.collect.functions or None
-            result = self._sources.lambda_config.collect(functions=named)
+    def _single_cycle(self, source: Collector, settings: CollectorSettings, tally: Tally) -> None:
+        """One call of a collector without windows (its checkpoint only keeps its state)."""
+        lock = self._functions_lock if source.needs.lists_functions else contextlib.nullcontext()
+        with lock:
+            now = self._clock()
+            checkpoint = self._checkpoint(source.name, tally) if source.needs.state else None
+            state = self._state(source, checkpoint)
+            started = (now, time.monotonic())
+            request = CollectRequest(
+                window=None,
+                now=now,
+                lag=settings.lag,
+                functions=self.function_names() if source.needs.functions else (),
+                state=state,
+            )
+            result = source.collect(request)
             receipt = self._persist(result, started)
+            if source.needs.state:
+                self._store.advance(receipt, state=result.state)
             tally.add(result, receipt)
-            listed = any(True for _ in result.pages_of(LIST_FUNCTIONS))
-            if listed and not self._config.collect.functions:
-                self._functions = tuple(result.function_names)
+            self._note_functions(result)
+
+    def _note_functions(self, result: CollectorResult) -> None:
+        # NOTE: only a listing read to its last page: a list cut off by a failure would let
+        # metrics and logs pass over the functions it lacks.
+        if result.function_list is not None and not self._config.collect.functions:
+            self._functions = result.function_list
 
     def function_names(self) -> tuple[str, ...]:
         """Functions whose metrics and logs are read (listing them first if not yet known).
@@ -152,65 +171,59 @@ class CollectionRunner:
         """
         with self._functions_lock:
             if self._functions is None:
-                outcome = self.run("lambda")
+                lister = next((s for s in self._sources.values() if s.needs.lists_functions), None)
+                why = "no collector lists them"
+                if lister is not None:
+                    outcome = self.run(lister.name)
+                    why = f"{lister.name} {outcome.status}: {outcome.error}"
                 if self._functions is None:
                     raise FunctionListError(
-                        "no function list to read metrics and logs for (Lambda configuration "
-                        f"{outcome.status}: {outcome.error}); set [collect] functions in the "
-                        "config or allow lambda:ListFunctions"
+                        f"no function list to read metrics and logs for ({why}); set "
+                        "[collect] functions in the config or allow lambda:ListFunctions"
                     )
             return self._functions
 
-    def _windowed_cycle(self, settings: CollectorSettings, tally: Tally, deadline_s: float) -> None:
-        name = settings.name
-        checkpoint = self._checkpoint(name, tally)
+    def _windowed_cycle(
+        self, source: Collector, settings: CollectorSettings, tally: Tally, deadline_s: float
+    ) -> None:
+        needs = source.needs
         now = self._clock()
-        state = _xray_state(checkpoint, tally) if name == "xray" else XRayState()
-        functions = self.function_names() if name != "xray" else ()
-        # NOTE: the CloudWatch collector applies its lag itself (and re-reads the trailing
-        # lag, where late datapoints land), so its windows run up to now.
-        lag = timedelta(0) if name == "cloudwatch" else settings.lag
+        checkpoint = self._resumable(self._checkpoint(source.name, tally), settings, now, tally)
+        state = self._state(source, checkpoint)
+        functions = self.function_names() if needs.functions else ()
         windows = pending_windows(
             checkpoint_end=checkpoint.window_end if checkpoint else None,
             now=now,
             since=self._config.collect.since,
-            lag=lag,
-            step=_step(settings, self._config.collect.step),
+            lag=settings.lag if needs.lag_in_window else timedelta(0),
+            step=_step(needs, settings, self._config.collect.step),
         )
         for window in windows:
             if self._stop.is_set() or time.monotonic() >= deadline_s:
                 tally.warn(f"stopped before {window}: timeout or shutdown; resumes next cycle")
                 return
             started = (self._clock(), time.monotonic())
-            result = self._collect(settings, window, state, functions, now)
-            if result is None:
-                return
+            request = CollectRequest(
+                window=window, now=now, lag=settings.lag, functions=functions, state=state
+            )
+            result = source.collect(request)
+            if result.window is None:
+                return  # NOTE: nothing readable yet (the collector applies its own lag)
             receipt = self._persist(result, started)
-            if isinstance(result, XRayResult):
-                state = state.after(result, now=now)
-                self._store.advance(receipt, state=state.as_mapping())
+            if needs.state and result.state is not None:
+                state = result.state
+                self._store.advance(receipt, state=state)
             else:
                 self._store.advance(receipt)
             tally.add(result, receipt)
             if not result.complete:
                 return
 
-    def _collect(
-        self,
-        settings: CollectorSettings,
-        window: Window,
-        state: XRayState,
-        functions: tuple[str, ...],
-        now: datetime,
-    ) -> CollectorResult | None:
-        """The collector's result for ``window``; None when there is nothing to read yet."""
-        if settings.name == "xray":
-            scan = xray_scan_window(window, lag=settings.lag, state=state, now=now)
-            return self._sources.xray.collect(scan, known=state.complete, partial=state.partial)
-        if settings.name == "logs":
-            return self._sources.logs.collect(window, functions=functions)
-        result = self._sources.metrics.collect(window, functions=functions, lag=settings.lag)
-        return result if result.window is not None else None
+    def _state(self, source: Collector, checkpoint: Checkpoint | None) -> Mapping[str, Any]:
+        """The collector's state from ``checkpoint`` (empty when it keeps none)."""
+        if not source.needs.state or checkpoint is None:
+            return {}
+        return checkpoint.state
 
     def _persist(self, result: CollectorResult, started: tuple[datetime, float]) -> PersistReceipt:
         """Store ``result``, then record its run (``started``: wall clock and monotonic)."""
@@ -235,6 +248,30 @@ class CollectionRunner:
             tally.warn(f"{exc}; collecting from the look-back instead")
             return None
 
+    def _resumable(
+        self,
+        checkpoint: Checkpoint | None,
+        settings: CollectorSettings,
+        now: datetime,
+        tally: Tally,
+    ) -> Checkpoint | None:
+        """``checkpoint``, or a rewound one when it lies beyond ``now`` plus the lag.
+
+        Such a checkpoint (the clock moved back, the file was edited or copied from another
+        host) would read no window ever again while every cycle says "ok".
+        """
+        end = checkpoint.window_end if checkpoint is not None else None
+        if end is None or end <= now + settings.lag:
+            return checkpoint
+        since = self._config.collect.since
+        tally.warn(
+            f"checkpoint {end.isoformat()} is in the future (now {now.isoformat()}, lag "
+            f"{settings.lag}): the clock moved back or the checkpoint was edited; collecting "
+            f"from the look-back ({since}) instead"
+        )
+        log.warning("%s: future checkpoint %s reset to the look-back", settings.name, end)
+        return self._store.rewind(settings.name, self.account, self.region)
+
     def _record(self, record: RunRecord) -> None:
         try:
             self._store.record_run(record)
@@ -258,29 +295,21 @@ class CollectionRunner:
         )
 
 
-def _step(settings: CollectorSettings, step: timedelta) -> timedelta:
+def _step(needs: Needs, settings: CollectorSettings, step: timedelta) -> timedelta:
     """The window length for a collector.
 
-    An X-Ray scan reaches back ``lag`` before its window; the window is shortened by as much,
-    so that a scan never exceeds ``step`` and is never split by the collector. (moto lists a
-    trace only when it starts and ends inside one scan: a split scan misses the traces that
-    cross the cut.)
+    A collector that reaches back ``lag`` before its window (X-Ray's scan) gets windows
+    shortened by as much, so that a read never exceeds ``step`` and is never split by the
+    collector. (moto lists a trace only when it starts and ends inside one scan: a split scan
+    misses the traces that cross the cut.)
     """
-    if settings.name == "xray" and step > 2 * settings.lag:
+    if needs.window_within_step and step > 2 * settings.lag:
         return step - settings.lag
     return step
 
 
 class FunctionListError(RuntimeError):
     """The functions to read metrics and logs for are unknown."""
-
-
-def _xray_state(checkpoint: Checkpoint | None, tally: Tally) -> XRayState:
-    try:
-        return XRayState.from_checkpoint(checkpoint)
-    except ValueError as exc:
-        tally.warn(f"X-Ray checkpoint state unreadable ({exc}); traces may be fetched again")
-        return XRayState()
 
 
 def _explain(exc: Exception) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from collectors.registry import registration
 from tracelens import settings
 from tracelens.agent.config import AgentConfig, ConfigError, ConfigProblem
 from tracelens.agent.durations import format_duration
@@ -45,7 +46,7 @@ def describe(config: AgentConfig) -> list[str]:
             continue
         line += f"every {format_duration(settings_.interval)}, "
         line += f"timeout {format_duration(settings_.timeout)}"
-        if settings_.name != "lambda":
+        if registration(settings_.name).windows:
             line += f", lag {format_duration(settings_.lag)}"
         lines.append(line)
     report = config.report

@@ -189,6 +189,29 @@ class Store:
         self._backend.write_bytes(key, checkpoints.encode(checkpoint))
         return checkpoint
 
+    def rewind(self, collector: str, account: str, region: str) -> Checkpoint:
+        """Clear a collector's window end, keeping its state: it restarts from the look-back.
+
+        For a checkpoint that cannot be right (one in the future, after the clock moved back
+        or the file was edited): :meth:`advance` never moves a window end backwards. Data read
+        again is deduplicated by the store.
+        """
+        try:
+            previous = self.checkpoint(collector, account, region)
+        except CorruptFileError:
+            previous = None
+        checkpoint = Checkpoint(
+            collector=collector,
+            account=account,
+            region=region,
+            window_end=None,
+            state=previous.state if previous is not None else {},
+            updated_at=self._clock(),
+        )
+        key = layout.checkpoint_key(collector, account, region)
+        self._backend.write_bytes(key, checkpoints.encode(checkpoint))
+        return checkpoint
+
     def _previous(self, receipt: PersistReceipt) -> Checkpoint | None:
         try:
             return self.checkpoint(receipt.source, receipt.account, receipt.region)

@@ -1,0 +1,86 @@
+"""One pagination helper: the pages of a call, each through the call meter.
+
+The token names come from botocore's paginator model for the operation (``input_token`` /
+``output_token``), so every collector follows ``NextToken``, ``NextMarker`` or ``nextToken``
+the same way. Each page is one metered call (re-called on throttling, 5xx and answers cut
+short); an error that outlasts the re-calls is raised from the iteration, after the pages
+that arrived, so the caller decides what failed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import botocore.session
+
+from collectors.base import strip_metadata
+from collectors.metering import CALL_ERRORS, CallMeter
+
+
+class PagingError(RuntimeError):
+    """An operation without a botocore paginator, or one that repeats its token."""
+
+
+# What a loop over :func:`paginate` catches to record a failure.
+PAGE_ERRORS: tuple[type[Exception], ...] = (*CALL_ERRORS, PagingError)
+
+
+@functools.cache
+def _paginator_models() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+@functools.cache
+def tokens(service: str, api_version: str, operation: str) -> tuple[str, str]:
+    """``(input_token, output_token)`` of ``operation`` from botocore's paginator model.
+
+    Raises
+    ------
+    PagingError
+        When botocore has no paginator for the operation (or it has several tokens).
+    """
+    try:
+        model = _paginator_models().get_paginator_model(service, api_version)
+        config = model.get_paginator(operation)
+    except Exception as exc:  # NOTE: botocore raises ValueError or DataNotFoundError here
+        raise PagingError(f"{service} {operation} has no paginator in botocore") from exc
+    input_token, output_token = config["input_token"], config["output_token"]
+    if not isinstance(input_token, str) or not isinstance(output_token, str):
+        raise PagingError(f"{service} {operation} paginates with several tokens")
+    return input_token, output_token
+
+
+def paginate(
+    meter: CallMeter, client: Any, method: str, params: Mapping[str, Any]
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """``(request, page)`` for each page of ``client.<method>(**params)``, in order.
+
+    ``request`` is the parameters of that page's call (with its token); ``page`` the parsed
+    answer without ``ResponseMetadata``.
+
+    Raises
+    ------
+    botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError
+        From the iteration, when a page's call failed for good (see :meth:`CallMeter.call`).
+    PagingError
+        When the endpoint hands back the token it was just given (it would loop forever).
+    """
+    meta = client.meta
+    operation = meta.method_to_api_mapping[method]
+    service_model = meta.service_model
+    input_token, output_token = tokens(
+        service_model.service_name, service_model.api_version, operation
+    )
+    request = dict(params)
+    fn = getattr(client, method)
+    while True:
+        page = strip_metadata(meter.call(fn, **request))
+        yield dict(request), page
+        token = page.get(output_token)
+        if not token:
+            return
+        if token == request.get(input_token):
+            raise PagingError(f"{operation} answered with the token it was given: {token!r}")
+        request[input_token] = token
