@@ -27,6 +27,7 @@ from tracelens.agent.config import (
     MAX_STEP,
     NO_REGION,
     AgentConfig,
+    AlertSettings,
     AwsSettings,
     CollectorSettings,
     CollectSettings,
@@ -39,7 +40,7 @@ from tracelens.agent.durations import DurationError, parse_duration
 
 T = TypeVar("T")
 
-SECTIONS = ("aws", "store", "collect", "retry", "collectors", "report", "agent")
+SECTIONS = ("aws", "store", "collect", "retry", "collectors", "report", "agent", "alerts")
 SECTION_KEYS: Mapping[str, tuple[str, ...]] = {
     "aws": ("account", "region", "profile", "role_arn", "external_id", "endpoint_url"),
     "store": ("url",),
@@ -47,6 +48,18 @@ SECTION_KEYS: Mapping[str, tuple[str, ...]] = {
     "retry": ("mode", "max_attempts", "call_attempts", "connect_timeout", "read_timeout"),
     "report": ("enabled", "path", "interval", "since", "title"),
     "agent": ("status_file", "health_port"),
+    "alerts": (
+        "sns_topic_arn",
+        "webhook_url",
+        "webhook_format",
+        "event_bus",
+        "min_severity",
+        "cooldown",
+        "resolve_after",
+        "stale_intervals",
+        "report_url",
+        "link_expiry",
+    ),
 }
 COLLECTOR_KEYS: Mapping[str, tuple[str, ...]] = {
     "lambda": ("enabled", "interval", "timeout"),
@@ -290,6 +303,52 @@ def _daemon(
     )
 
 
+MAX_LINK_EXPIRY = timedelta(days=7)
+
+
+def _alerts(reader: _Reader, data: Mapping[str, Any]) -> AlertSettings:
+    table = reader.table(data, "alerts", SECTION_KEYS["alerts"])
+    defaults = AlertSettings()
+    topic = reader.text(table, "alerts", "sns_topic_arn")
+    if topic and not topic.startswith("arn:"):
+        reader.problem("[alerts] sns_topic_arn", f"{topic!r} is not an ARN (arn:aws:sns:...)")
+    webhook = reader.text(table, "alerts", "webhook_url")
+    if webhook and not webhook.startswith(("http://", "https://")):
+        # NOTE: the URL is a secret (it is the credential of a Slack webhook): never echo it.
+        reader.problem("[alerts] webhook_url", "must start with http(s)://")
+    shape = reader.get(table, "alerts", "webhook_format", str, defaults.webhook_format)
+    if shape not in ("auto", "slack", "json"):
+        reader.problem("[alerts] webhook_format", f'{shape!r} must be "auto", "slack" or "json"')
+        shape = defaults.webhook_format
+    severity = reader.get(table, "alerts", "min_severity", str, defaults.min_severity)
+    if severity not in ("critical", "warning"):
+        reader.problem("[alerts] min_severity", f'{severity!r} must be "critical" or "warning"')
+        severity = defaults.min_severity
+    cooldown = reader.duration(table, "alerts", "cooldown", defaults.cooldown)
+    counts: dict[str, int] = {}
+    for key in ("resolve_after", "stale_intervals"):
+        counts[key] = reader.get(table, "alerts", key, int, getattr(defaults, key))
+        if not 1 <= counts[key] <= 100:
+            reader.problem(f"[alerts] {key}", "must be between 1 and 100")
+            counts[key] = getattr(defaults, key)
+    expiry = reader.duration(table, "alerts", "link_expiry", defaults.link_expiry)
+    if not timedelta(0) < expiry <= MAX_LINK_EXPIRY:
+        reader.problem("[alerts] link_expiry", "must be more than 0s and at most 7d")
+        expiry = defaults.link_expiry
+    return AlertSettings(
+        sns_topic_arn=topic,
+        webhook_url=webhook,
+        webhook_format="slack" if shape == "slack" else "json" if shape == "json" else "auto",
+        event_bus=reader.text(table, "alerts", "event_bus"),
+        min_severity="warning" if severity == "warning" else "critical",
+        cooldown=cooldown,
+        resolve_after=counts["resolve_after"],
+        stale_intervals=counts["stale_intervals"],
+        report_url=reader.text(table, "alerts", "report_url"),
+        link_expiry=expiry,
+    )
+
+
 def parse_config(
     data: Mapping[str, Any],
     *,
@@ -319,6 +378,7 @@ def parse_config(
         collectors=_collectors(reader, data),
         report=_report(reader, data, base),
         daemon=_daemon(reader, data, base, env),
+        alerts=_alerts(reader, data),
         source=source,
     )
     if problems:

@@ -24,6 +24,8 @@ from tracelens.agent.config import AgentConfig
 from tracelens.agent.outcome import CycleOutcome
 from tracelens.agent.reporting import NoDataError, write_store_report
 from tracelens.agent.status import AgentStatus, HealthServer, write_status_file
+from tracelens.alerts.hook import AlertHook
+from tracelens.analysis import AnalysisResult
 from tracelens.store import Store
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,8 @@ class Agent:
         The current time (UTC).
     on_outcome
         Called after every collection cycle (the demo prints progress with it).
+    alerts
+        Told about every cycle (stale collection) and every report (findings).
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class Agent:
         stop: threading.Event,
         clock: Callable[[], datetime] = _utc_now,
         on_outcome: Callable[[CycleOutcome], None] | None = None,
+        alerts: AlertHook | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -78,6 +83,7 @@ class Agent:
         self._stop = stop
         self._clock = clock
         self._on_outcome = on_outcome
+        self._alerts = alerts
         self._status_lock = threading.Lock()
         self.status = AgentStatus(
             started_at=clock(),
@@ -182,7 +188,26 @@ class Agent:
         log.log(level, "%s", outcome.describe())
         if self._on_outcome is not None:
             self._on_outcome(outcome)
+        if self._alerts is not None:
+            self._alert_on_cycles()
         self._write_status()
+
+    def _alert_on_cycles(self) -> None:
+        assert self._alerts is not None
+        try:
+            self._alerts.after_cycles(
+                self.status.last_successes(), since=self.status.started_at, now=self._clock()
+            )
+        except Exception:  # NOTE: alerting must never stop collection.
+            log.exception("stale-collection alerts failed")
+
+    def _alert_on_report(self, result: AnalysisResult) -> None:
+        if self._alerts is None:
+            return
+        try:
+            self._alerts.after_report(result.findings, self._config.report.path, now=self._clock())
+        except Exception:  # NOTE: alerting must never stop the report.
+            log.exception("finding alerts failed")
 
     def write_report(self) -> None:
         """Rewrite the HTML report from the store (a job; records failures, never raises)."""
@@ -192,7 +217,12 @@ class Agent:
         now = self._clock()
         try:
             written, problems = write_store_report(
-                self._store, report.path, since=report.since, now=now, title=report.title
+                self._store,
+                report.path,
+                since=report.since,
+                now=now,
+                title=report.title,
+                on_result=self._alert_on_report,
             )
         except NoDataError as exc:
             log.info("%s", exc)

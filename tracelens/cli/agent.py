@@ -50,8 +50,10 @@ def agent(config_path: Path | None) -> None:
 
     from botocore.exceptions import BotoCoreError
 
+    from tracelens.agent.aws import AgentClients
     from tracelens.agent.runner import CollectionRunner
     from tracelens.agent.scheduler import Agent
+    from tracelens.alerts.hook import AlertHook
     from tracelens.store import StoreError, open_store
 
     configure_logging("INFO")
@@ -62,7 +64,8 @@ def agent(config_path: Path | None) -> None:
         runner = CollectionRunner(config, store, stop=stop)
     except (StoreError, BotoCoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    daemon = Agent(config, store, runner, stop=stop)
+    alerts = AlertHook(config, store, AgentClients(config))
+    daemon = Agent(config, store, runner, stop=stop, alerts=alerts if alerts.enabled else None)
     names = ", ".join(s.name for s in config.enabled_collectors)
     logging.getLogger("tracelens.agent").info(
         "collecting %s from %s (%s) into %s; status file %s",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -61,11 +62,31 @@ def describe(config: AgentConfig) -> list[str]:
         + (f"http://127.0.0.1:{port}/health" if port else "off")
     )
     lines.append(f"retry:     {config.retry.mode}, {config.retry.max_attempts} attempts per call")
+    lines.append(f"alerts:    {describe_alerts(config)}")
     overriding = [name for name in settings.ALL if settings.get(name) is not None]
     if overriding:
         lines.append(f"environment overrides: {', '.join(overriding)}")
     lines.append(f"IAM:       the agent only reads; minimal policy {iam_policy_summary()}")
     return lines
+
+
+def describe_alerts(config: AgentConfig) -> str:
+    """Where alerts go and when (the webhook by its host only: its URL is a credential)."""
+    alerts = config.alerts
+    if not alerts.enabled:
+        return "off (set [alerts] sns_topic_arn, webhook_url or event_bus)"
+    sinks = []
+    if alerts.sns_topic_arn:
+        sinks.append(f"SNS {alerts.sns_topic_arn}")
+    if alerts.webhook_url:
+        sinks.append(f"webhook {urlsplit(alerts.webhook_url).hostname} ({alerts.webhook_format})")
+    if alerts.event_bus:
+        sinks.append(f"EventBridge {alerts.event_bus}")
+    return (
+        f"{', '.join(sinks)}; {alerts.min_severity} and above, cooldown "
+        f"{format_duration(alerts.cooldown)}, resolved after {alerts.resolve_after} report(s), "
+        f"stale after {alerts.stale_intervals} intervals"
+    )
 
 
 @click.group()
