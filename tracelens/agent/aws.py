@@ -1,15 +1,19 @@
 """Clients for the agent's own calls (the S3 store, alert sinks), from the configured session.
 
-They use the same profile, assumed role, endpoint and retry settings as the collectors: one
-set of credentials and one IAM policy (``tracelens config iam-policy``) for the whole agent.
+They use the configured profile, endpoint and retry settings, like the collectors. The role of
+``[aws] role_arn`` is assumed for them too only with ``role_scope = "all"``: by default it is
+the role the collectors read the account through, while the store and the alert topic belong
+to the agent's own account (``tracelens config iam-policy`` prints the policies that follow).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from collectors.session import ClientFactory
 from tracelens.agent.config import AgentConfig
+from tracelens.store import Store, open_store
 
 
 class AgentClients:
@@ -17,7 +21,12 @@ class AgentClients:
 
     def __init__(self, config: AgentConfig, *, factory: ClientFactory | None = None) -> None:
         self._config = config
-        self._factory = factory or ClientFactory(config.aws.target(), retry=config.retry)
+        if factory is None:
+            target = config.aws.target()
+            if config.aws.role_scope == "collect":
+                target = replace(target, role_arn=None, external_id=None)
+            factory = ClientFactory(target, retry=config.retry)
+        self._factory = factory
 
     def client(self, service: str) -> Any:
         """A client of ``service`` in the configured region, endpoint and retry settings."""
@@ -28,3 +37,17 @@ class AgentClients:
             endpoint_url=target.endpoint_url,
             config=self._factory.retry.botocore_config(),
         )
+
+
+def open_agent_store(config: AgentConfig, clients: AgentClients) -> Store:
+    """The configured store; on S3, through the configured session (profile, role, endpoint,
+    retry settings) rather than a default one.
+
+    Raises
+    ------
+    StoreError
+        When the location is malformed or is an existing file.
+    """
+    if config.store_url.startswith("s3://"):
+        return open_store(config.store_url, s3_client=clients.client("s3"))
+    return open_store(config.store_url)

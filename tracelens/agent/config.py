@@ -50,6 +50,9 @@ class ConfigError(ValueError):
         super().__init__(f"{len(self.problems)} problem(s) in the configuration:\n{lines}")
 
 
+RoleScope = Literal["collect", "all"]
+
+
 @dataclass(frozen=True)
 class AwsSettings:
     """Where to read from (see :class:`collectors.session.AwsTarget`)."""
@@ -60,6 +63,8 @@ class AwsSettings:
     role_arn: str | None = None
     external_id: str | None = field(default=None, repr=False)
     endpoint_url: str | None = None
+    # "collect": role_arn is assumed for reading only; "all": for the store and alerts too.
+    role_scope: RoleScope = "collect"
 
     def target(self) -> AwsTarget:
         """The collectors' target.

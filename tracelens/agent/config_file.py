@@ -42,7 +42,15 @@ T = TypeVar("T")
 
 SECTIONS = ("aws", "store", "collect", "retry", "collectors", "report", "agent", "alerts")
 SECTION_KEYS: Mapping[str, tuple[str, ...]] = {
-    "aws": ("account", "region", "profile", "role_arn", "external_id", "endpoint_url"),
+    "aws": (
+        "account",
+        "region",
+        "profile",
+        "role_arn",
+        "external_id",
+        "endpoint_url",
+        "role_scope",
+    ),
     "store": ("url",),
     "collect": ("since", "step", "functions"),
     "retry": ("mode", "max_attempts", "call_attempts", "connect_timeout", "read_timeout"),
@@ -139,11 +147,14 @@ def _relative_to(base: Path | None, value: str) -> Path:
 
 def _aws(reader: _Reader, data: Mapping[str, Any], environ: Mapping[str, str]) -> AwsSettings:
     table = reader.table(data, "aws", SECTION_KEYS["aws"])
-    account = reader.text(table, "aws", "account") or "default"
+    account = settings.get(settings.ACCOUNT, environ) or reader.text(table, "aws", "account")
+    account = account or "default"
     region = reader.text(table, "aws", "region")
     region = region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None
-    role_arn = reader.text(table, "aws", "role_arn")
-    external_id = reader.text(table, "aws", "external_id")
+    role_arn = settings.get(settings.ROLE_ARN, environ) or reader.text(table, "aws", "role_arn")
+    external_id = settings.get(settings.EXTERNAL_ID, environ) or reader.text(
+        table, "aws", "external_id"
+    )
     if external_id and not role_arn:
         reader.problem("[aws] external_id", "is set without role_arn; set role_arn too")
     if role_arn and not role_arn.startswith("arn:"):
@@ -151,7 +162,12 @@ def _aws(reader: _Reader, data: Mapping[str, Any], environ: Mapping[str, str]) -
     endpoint_url = reader.text(table, "aws", "endpoint_url")
     if endpoint_url and not endpoint_url.startswith(("http://", "https://")):
         reader.problem("[aws] endpoint_url", f"{endpoint_url!r} must start with http(s)://")
+    scope = reader.get(table, "aws", "role_scope", str, "collect")
+    if scope not in ("collect", "all"):
+        reader.problem("[aws] role_scope", f'{scope!r} must be "collect" or "all"')
+        scope = "collect"
     return AwsSettings(
+        role_scope="all" if scope == "all" else "collect",
         account=account,
         region=region,
         profile=reader.text(table, "aws", "profile"),
@@ -306,10 +322,12 @@ def _daemon(
 MAX_LINK_EXPIRY = timedelta(days=7)
 
 
-def _alerts(reader: _Reader, data: Mapping[str, Any]) -> AlertSettings:
+def _alerts(reader: _Reader, data: Mapping[str, Any], environ: Mapping[str, str]) -> AlertSettings:
     table = reader.table(data, "alerts", SECTION_KEYS["alerts"])
     defaults = AlertSettings()
-    topic = reader.text(table, "alerts", "sns_topic_arn")
+    topic = settings.get(settings.SNS_TOPIC, environ) or reader.text(
+        table, "alerts", "sns_topic_arn"
+    )
     if topic and not topic.startswith("arn:"):
         reader.problem("[alerts] sns_topic_arn", f"{topic!r} is not an ARN (arn:aws:sns:...)")
     webhook = reader.text(table, "alerts", "webhook_url")
@@ -378,7 +396,7 @@ def parse_config(
         collectors=_collectors(reader, data),
         report=_report(reader, data, base),
         daemon=_daemon(reader, data, base, env),
-        alerts=_alerts(reader, data),
+        alerts=_alerts(reader, data, env),
         source=source,
     )
     if problems:
