@@ -50,21 +50,22 @@ def agent(config_path: Path | None) -> None:
 
     from botocore.exceptions import BotoCoreError
 
-    from tracelens.agent.aws import AgentClients
+    from tracelens.agent.aws import AgentClients, open_agent_store
     from tracelens.agent.runner import CollectionRunner
     from tracelens.agent.scheduler import Agent
     from tracelens.alerts.hook import AlertHook
-    from tracelens.store import StoreError, open_store
+    from tracelens.store import StoreError
 
     configure_logging("INFO")
     config = resolve_config(config_path)
     stop = threading.Event()
     try:
-        store = open_store(config.store_url)
+        clients = AgentClients(config)
+        store = open_agent_store(config, clients)
         runner = CollectionRunner(config, store, stop=stop)
     except (StoreError, BotoCoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    alerts = AlertHook(config, store, AgentClients(config))
+    alerts = AlertHook(config, store, clients)
     daemon = Agent(config, store, runner, stop=stop, alerts=alerts if alerts.enabled else None)
     names = ", ".join(s.name for s in config.enabled_collectors)
     logging.getLogger("tracelens.agent").info(

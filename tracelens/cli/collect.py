@@ -122,9 +122,10 @@ def collect(
     """
     from botocore.exceptions import BotoCoreError
 
+    from tracelens.agent.aws import AgentClients, open_agent_store
     from tracelens.agent.once import collect_once, once_failure
     from tracelens.agent.runner import CollectionRunner
-    from tracelens.store import StoreError, open_store
+    from tracelens.store import StoreError
 
     if not once:
         raise click.UsageError(
@@ -140,7 +141,7 @@ def collect(
         endpoint_url=endpoint_url,
     )
     try:
-        target = open_store(config.store_url)
+        target = open_agent_store(config, AgentClients(config))
         runner = CollectionRunner(config, target)
     except (StoreError, BotoCoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc

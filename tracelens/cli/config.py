@@ -67,6 +67,7 @@ def describe(config: AgentConfig) -> list[str]:
     if overriding:
         lines.append(f"environment overrides: {', '.join(overriding)}")
     lines.append(f"IAM:       the agent only reads; minimal policy {iam_policy_summary()}")
+    lines.append("           for this config's own policy run `tracelens config iam-policy`")
     return lines
 
 
@@ -121,3 +122,35 @@ def check(config_path: Path | None) -> None:
     click.echo(f"config {loaded.source}: ok")
     for line in describe(loaded):
         click.echo(line)
+
+
+@config.command("iam-policy")
+@config_option()
+@click.option(
+    "--principal",
+    type=click.Choice(["agent", "role"]),
+    default="agent",
+    show_default=True,
+    help="The agent's own principal (its user, instance, task or function role), or the "
+    "role it assumes ([aws] role_arn).",
+)
+def iam_policy(config_path: Path | None, principal: str) -> None:
+    """Print the least-privilege IAM policy for the config: the collectors' read-only calls,
+    the S3 store's calls on its bucket and prefix, publishing alerts, and sts:AssumeRole on
+    the configured role only. With [aws] role_arn, the agent's and the role's policies are
+    printed separately (--principal)."""
+    from tracelens.agent.config_file import load_config
+    from tracelens.agent.iam import policies_for
+
+    try:
+        loaded = load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    policies = policies_for(loaded)
+    if principal == "role":
+        if policies.role is None:
+            raise click.UsageError("the config assumes no role ([aws] role_arn is not set)")
+        document = policies.role
+    else:
+        document = policies.agent
+    click.echo(json.dumps(document, indent=2))
