@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from tracelens.agent.aws import AgentClients, open_agent_store
 from tracelens.agent.config import AgentConfig, ConfigError, ConfigProblem
 from tracelens.agent.config_file import final_problems, load_config, with_region_from_profile
+from tracelens.agent.logsetup import configure_logging, resolve
 from tracelens.agent.once import collect_once, once_failure, within_budget
 from tracelens.agent.reporting import NoDataError, write_store_report
 from tracelens.alerts.build import upload_and_presign
@@ -85,6 +86,8 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
     """
     from tracelens.agent.runner import CollectionRunner  # noqa: PLC0415 - boto3 clients
 
+    level, shape = resolve(None, None, default_level="INFO")
+    configure_logging(level, shape)
     started = datetime.now(UTC)
     config = lambda_config()
     clients = AgentClients(config)
@@ -97,7 +100,9 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
     outcomes = collect_once(
         config,
         CollectionRunner(config, store),
-        on_outcome=lambda outcome: log.info("%s", outcome.describe()),
+        on_outcome=lambda outcome: log.info(
+            "%s", outcome.describe(), extra={"cycle": outcome.as_json()}
+        ),
         seconds_left=seconds_left,
     )
     sent, failures = 0, list[str]()

@@ -45,6 +45,13 @@ EXTERNAL_ID = "TRACELENS_EXTERNAL_ID"
 SNS_TOPIC = "TRACELENS_SNS_TOPIC"
 """An SNS topic ARN alerts are published to; overrides ``[alerts] sns_topic_arn``."""
 
+LOG_FORMAT = "TRACELENS_LOG_FORMAT"
+"""``json`` for one JSON object per log line (containers, CloudWatch Logs), or ``text`` (the
+default); ``--log-format`` overrides it."""
+
+METRICS_PORT = "TRACELENS_METRICS_PORT"
+"""Port of the agent's Prometheus endpoint (0 disables it); overrides ``[agent] metrics_port``."""
+
 ALL: tuple[str, ...] = (
     CONFIG,
     STORE,
@@ -56,6 +63,8 @@ ALL: tuple[str, ...] = (
     ROLE_ARN,
     EXTERNAL_ID,
     SNS_TOPIC,
+    LOG_FORMAT,
+    METRICS_PORT,
 )
 """Every variable above, for documentation and ``tracelens config check``."""
 

@@ -4,7 +4,9 @@ the report uploaded next to it, alerts to SNS; and the deadline Lambda imposes."
 from __future__ import annotations
 
 import json
+import logging
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +39,16 @@ def queue_for_topic(aws: Aws, topic: str) -> str:
     ]
     aws.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     return url
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """The handler configures logging as Lambda would; put the test run's back."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -170,6 +170,8 @@ class DaemonSettings:
 
     status_file: Path = Path("tracelens-status.json")
     health_port: int = 0  # 0: no endpoint
+    metrics_port: int = 0  # 0: no Prometheus endpoint
+    metrics_address: str = "127.0.0.1"
 
 
 AlertSeverity = Literal["critical", "warning"]

@@ -8,6 +8,7 @@ too (with the closest known name), because a misspelt key would otherwise be ign
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -55,7 +56,7 @@ SECTION_KEYS: Mapping[str, tuple[str, ...]] = {
     "collect": ("since", "step", "functions"),
     "retry": ("mode", "max_attempts", "call_attempts", "connect_timeout", "read_timeout"),
     "report": ("enabled", "path", "interval", "since", "title"),
-    "agent": ("status_file", "health_port"),
+    "agent": ("status_file", "health_port", "metrics_port", "metrics_address"),
     "alerts": (
         "sns_topic_arn",
         "webhook_url",
@@ -313,9 +314,29 @@ def _daemon(
     if not 0 <= port <= 65535:
         reader.problem("[agent] health_port", "must be between 0 (off) and 65535")
         port = defaults.health_port
+    metrics_port = reader.get(table, "agent", "metrics_port", int, defaults.metrics_port)
+    metrics_text = settings.get(settings.METRICS_PORT, environ)
+    if metrics_text is not None:
+        if metrics_text.isdigit():
+            metrics_port = int(metrics_text)
+        else:
+            reader.problem(settings.METRICS_PORT, f"{metrics_text!r} is not a port number")
+    if not 0 <= metrics_port <= 65535:
+        reader.problem("[agent] metrics_port", "must be between 0 (off) and 65535")
+        metrics_port = defaults.metrics_port
+    address = reader.text(table, "agent", "metrics_address") or defaults.metrics_address
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        reader.problem(
+            "[agent] metrics_address", f"{address!r} is not an IP address (e.g. 0.0.0.0)"
+        )
+        address = defaults.metrics_address
     return DaemonSettings(
         status_file=Path(status_env) if status_env else _relative_to(base, status),
         health_port=port,
+        metrics_port=metrics_port,
+        metrics_address=address,
     )
 
 

@@ -21,6 +21,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from tracelens.agent.config import AgentConfig
+from tracelens.agent.metrics import AgentMetrics, MetricsServer
 from tracelens.agent.outcome import CycleOutcome
 from tracelens.agent.reporting import NoDataError, write_store_report
 from tracelens.agent.status import AgentStatus, HealthServer, write_status_file
@@ -84,6 +85,8 @@ class Agent:
         self._clock = clock
         self._on_outcome = on_outcome
         self._alerts = alerts
+        self.metrics = AgentMetrics(config.aws.account, config.aws.region or "", clock=clock)
+        self._metrics_server: MetricsServer | None = None
         self._status_lock = threading.Lock()
         self.status = AgentStatus(
             started_at=clock(),
@@ -108,6 +111,7 @@ class Agent:
         for settings in self._config.enabled_collectors:
             interval_s = settings.interval.total_seconds()
             self.status.expect(settings.name, interval_s=interval_s)
+            self.metrics.expect(settings.name)
             self._scheduler.add_job(
                 self._collector_job,
                 "interval",
@@ -138,6 +142,12 @@ class Agent:
         if port:
             self._health = HealthServer(port, self._status_document).start()
             log.info("health endpoint at %s", self._health.url)
+        daemon = self._config.daemon
+        if daemon.metrics_port:
+            self._metrics_server = MetricsServer(
+                self.metrics, port=daemon.metrics_port, address=daemon.metrics_address
+            )
+            log.info("Prometheus metrics at %s", self._metrics_server.url)
         self.status.set_state("running")
         self._scheduler.start()
         self._write_status()
@@ -151,6 +161,8 @@ class Agent:
             self._scheduler.shutdown(wait=True)
         if self._health is not None:
             self._health.stop()
+        if self._metrics_server is not None:
+            self._metrics_server.stop()
         self.status.set_state("stopped")
         self._write_status()
 
@@ -184,8 +196,9 @@ class Agent:
                 collector=name, status="failed", started_at=self._clock(), error=repr(exc)
             )
         self.status.record(outcome)
+        self.metrics.record_cycle(outcome, checkpoint_end=self._checkpoint_end(name))
         level = logging.WARNING if outcome.status != "ok" else logging.INFO
-        log.log(level, "%s", outcome.describe())
+        log.log(level, "%s", outcome.describe(), extra={"cycle": outcome.as_json()})
         if self._on_outcome is not None:
             self._on_outcome(outcome)
         if self._alerts is not None:
@@ -201,7 +214,17 @@ class Agent:
         except Exception:  # NOTE: alerting must never stop collection.
             log.exception("stale-collection alerts failed")
 
-    def _alert_on_report(self, result: AnalysisResult) -> None:
+    def _checkpoint_end(self, name: str) -> datetime | None:
+        """Where collector ``name``'s checkpoint stands (None: none, or unreadable)."""
+        try:
+            checkpoint = self._store.checkpoint(name, self.status.account, self.status.region)
+        except Exception:  # NOTE: the lag is only unknown; the cycle's own record says why.
+            log.debug("cannot read the %s checkpoint for its lag", name, exc_info=True)
+            return None
+        return checkpoint.window_end if checkpoint is not None else None
+
+    def _after_report(self, result: AnalysisResult) -> None:
+        self.metrics.record_findings(result.findings["severity"].to_list(), at=self._clock())
         if self._alerts is None:
             return
         try:
@@ -222,7 +245,7 @@ class Agent:
                 since=report.since,
                 now=now,
                 title=report.title,
-                on_result=self._alert_on_report,
+                on_result=self._after_report,
             )
         except NoDataError as exc:
             log.info("%s", exc)
