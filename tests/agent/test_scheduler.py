@@ -187,3 +187,24 @@ def test_every_cycle_tells_the_alerts_each_collectors_last_success(tmp_path: Pat
     last = alerts.cycles[-1]
     assert last["logs"] is None
     assert last["xray"] is not None
+
+
+def test_staleness_is_checked_even_while_every_cycle_hangs(tmp_path: Path) -> None:
+    alerts = RecordingAlerts()
+    cycles = SlowCycles(3.0)
+    agent = Agent(
+        _config(tmp_path),
+        open_store(tmp_path / "s"),
+        cycles,
+        stop=threading.Event(),
+        alerts=alerts,  # type: ignore[arg-type]
+    )
+    agent.start()
+    try:
+        time.sleep(0.6)
+        assert sum(cycles.finished.values()) == 0
+        assert alerts.cycles
+        assert all(success is None for success in alerts.cycles[-1].values())
+    finally:
+        agent.stop_event.set()
+        agent.shutdown()

@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, Protocol
 
@@ -32,6 +32,7 @@ from tracelens.store import Store
 log = logging.getLogger(__name__)
 
 REPORT_JOB = "report"
+STALENESS_JOB = "staleness"
 
 
 class CycleRunner(Protocol):
@@ -94,7 +95,7 @@ class Agent:
             account=config.aws.account,
             region=config.aws.region or "",
         )
-        jobs = len(config.enabled_collectors) + 1
+        jobs = len(config.enabled_collectors) + 2
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=jobs)}, timezone=UTC
         )
@@ -137,6 +138,20 @@ class Agent:
                 coalesce=True,
                 misfire_grace_time=max(int(interval_s), 1),
                 next_run_time=now + report.interval,
+            )
+        if self._alerts is not None and self._config.enabled_collectors:
+            # NOTE: also on its own schedule: a collector stuck in a cycle never ends one.
+            every_s = min(s.interval for s in self._config.enabled_collectors).total_seconds()
+            self._scheduler.add_job(
+                self._alert_on_cycles,
+                "interval",
+                seconds=every_s,
+                id=STALENESS_JOB,
+                name="check for stale collection",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(int(every_s), 1),
+                next_run_time=now + timedelta(seconds=every_s),
             )
         port = self._config.daemon.health_port
         if port:

@@ -61,6 +61,11 @@ def describe(config: AgentConfig) -> list[str]:
         f"status:    {config.daemon.status_file}; health endpoint "
         + (f"http://127.0.0.1:{port}/health" if port else "off")
     )
+    metrics = config.daemon.metrics_port
+    lines.append(
+        "metrics:   "
+        + (f"http://{config.daemon.metrics_address}:{metrics}/metrics" if metrics else "off")
+    )
     lines.append(f"retry:     {config.retry.mode}, {config.retry.max_attempts} attempts per call")
     lines.append(f"alerts:    {describe_alerts(config)}")
     overriding = [name for name in settings.ALL if settings.get(name) is not None]
