@@ -32,7 +32,40 @@ INGEST_PROCESSES = "TRACELENS_INGEST_PROCESSES"
 """How many processes read a large trace input (64 MiB or more) in parallel; default: the CPUs
 available, at most 4. ``1`` reads everything in the command's own process."""
 
-ALL: tuple[str, ...] = (CONFIG, STORE, STATUS_FILE, HEALTH_PORT, LOG_LEVEL, INGEST_PROCESSES)
+ACCOUNT = "TRACELENS_ACCOUNT"
+"""The account label; overrides ``[aws] account`` (containers and the Lambda function are
+configured with variables)."""
+
+ROLE_ARN = "TRACELENS_ROLE_ARN"
+"""A role to assume to read the account; overrides ``[aws] role_arn``."""
+
+EXTERNAL_ID = "TRACELENS_EXTERNAL_ID"
+"""The external id the role requires; overrides ``[aws] external_id``."""
+
+SNS_TOPIC = "TRACELENS_SNS_TOPIC"
+"""An SNS topic ARN alerts are published to; overrides ``[alerts] sns_topic_arn``."""
+
+LOG_FORMAT = "TRACELENS_LOG_FORMAT"
+"""``json`` for one JSON object per log line (containers, CloudWatch Logs), or ``text`` (the
+default); ``--log-format`` overrides it."""
+
+METRICS_PORT = "TRACELENS_METRICS_PORT"
+"""Port of the agent's Prometheus endpoint (0 disables it); overrides ``[agent] metrics_port``."""
+
+ALL: tuple[str, ...] = (
+    CONFIG,
+    STORE,
+    STATUS_FILE,
+    HEALTH_PORT,
+    LOG_LEVEL,
+    INGEST_PROCESSES,
+    ACCOUNT,
+    ROLE_ARN,
+    EXTERNAL_ID,
+    SNS_TOPIC,
+    LOG_FORMAT,
+    METRICS_PORT,
+)
 """Every variable above, for documentation and ``tracelens config check``."""
 
 

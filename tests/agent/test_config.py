@@ -85,6 +85,42 @@ def test_the_example_documents_every_setting_and_parses_to_the_defaults() -> Non
     assert config.report == replace(defaults.report, path=ROOT / "tracelens-report.html")
     assert config.daemon.status_file == ROOT / "tracelens-status.json"
     assert config.daemon.health_port == 0
+    assert config.alerts == defaults.alerts
+    assert not config.alerts.enabled
+
+
+def test_alert_settings_are_read_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.toml"
+    path.write_text(
+        '[alerts]\nsns_topic_arn = "arn:aws:sns:us-east-1:123456789012:t"\n'
+        'webhook_url = "https://hooks.slack.com/services/T/B/x"\nevent_bus = "default"\n'
+        'min_severity = "warning"\ncooldown = "30m"\nresolve_after = 3\nlink_expiry = "1d"\n'
+    )
+    config = load_config(path, environ=NO_ENV)
+    assert config.alerts.enabled
+    assert config.alerts.min_severity == "warning"
+    assert config.alerts.cooldown == timedelta(minutes=30)
+    assert config.alerts.resolve_after == 3
+    assert "hooks.slack.com" not in repr(config.alerts)  # the URL is a credential
+
+    path.write_text(
+        '[alerts]\nsns_topic_arn = "tracelens-alerts"\nwebhook_url = "hooks.slack.com/x"\n'
+        'webhook_format = "teams"\nmin_severity = "info"\nresolve_after = 0\n'
+        'link_expiry = "8d"\ncoldown = "1h"\n'
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, environ=NO_ENV)
+    where = [problem.where.removeprefix(f"{path}: ") for problem in raised.value.problems]
+    assert where == [
+        "[alerts] coldown",
+        "[alerts] sns_topic_arn",
+        "[alerts] webhook_url",
+        "[alerts] webhook_format",
+        "[alerts] min_severity",
+        "[alerts] resolve_after",
+        "[alerts] link_expiry",
+    ]
+    assert "hooks.slack.com" not in str(raised.value)
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:

@@ -158,3 +158,53 @@ def test_a_report_job_on_an_empty_store_records_why_nothing_was_written(tmp_path
     assert report["last_success"] is None
     assert "no data in store" in report["last_error"]
     assert not (tmp_path / "r.html").exists()
+
+
+class RecordingAlerts:
+    """Stands in for the alert hook: records what the agent tells it."""
+
+    def __init__(self) -> None:
+        self.cycles: list[dict[str, datetime | None]] = []
+
+    def after_cycles(
+        self, last_success: dict[str, datetime | None], *, since: datetime, now: datetime
+    ) -> None:
+        assert since <= now
+        self.cycles.append(last_success)
+
+
+def test_every_cycle_tells_the_alerts_each_collectors_last_success(tmp_path: Path) -> None:
+    alerts = RecordingAlerts()
+    agent = Agent(
+        _config(tmp_path),
+        open_store(tmp_path / "s"),
+        SlowCycles(0.01, failing=frozenset({"logs"})),
+        stop=threading.Event(),
+        alerts=alerts,  # type: ignore[arg-type]
+    )
+    _run_for(agent, 0.5)
+    assert alerts.cycles
+    last = alerts.cycles[-1]
+    assert last["logs"] is None
+    assert last["xray"] is not None
+
+
+def test_staleness_is_checked_even_while_every_cycle_hangs(tmp_path: Path) -> None:
+    alerts = RecordingAlerts()
+    cycles = SlowCycles(3.0)
+    agent = Agent(
+        _config(tmp_path),
+        open_store(tmp_path / "s"),
+        cycles,
+        stop=threading.Event(),
+        alerts=alerts,  # type: ignore[arg-type]
+    )
+    agent.start()
+    try:
+        time.sleep(0.6)
+        assert sum(cycles.finished.values()) == 0
+        assert alerts.cycles
+        assert all(success is None for success in alerts.cycles[-1].values())
+    finally:
+        agent.stop_event.set()
+        agent.shutdown()

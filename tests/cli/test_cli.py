@@ -311,3 +311,31 @@ def test_file_names_that_are_not_utf8_are_shown_escaped(tmp_path: Path) -> None:
     report = CliRunner().invoke(main, ["report", str(odd), "--out", str(out), "-q"])
     assert report.exit_code == 0, report.output
     assert "caf\\xe9.ndjson" in out.read_text()
+
+
+def test_fail_on_sets_the_exit_status_after_writing_the_output(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "analysis.json"
+    failing = runner.invoke(
+        main,
+        [
+            "analyze",
+            str(SAMPLES / "xray"),
+            "--json",
+            "--out",
+            str(out),
+            "--fail-on",
+            "critical",
+            "-q",
+        ],
+    )
+    assert failing.exit_code == 3, failing.output
+    assert "critical finding(s)" in failing.output
+    severities = {finding["severity"] for finding in json.loads(out.read_text())["findings"]}
+    assert "critical" in severities
+    passing = runner.invoke(
+        main, ["analyze", "-", "--fail-on", "critical", "-q"], input=GOOD + "\n"
+    )
+    assert passing.exit_code == 0, passing.output
+    refused = runner.invoke(main, ["analyze", "-", "--fail-on", "info"], input=GOOD + "\n")
+    assert refused.exit_code == 2

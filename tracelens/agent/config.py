@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from collectors import registry
 from collectors.base import RetrySettings
@@ -50,6 +51,9 @@ class ConfigError(ValueError):
         super().__init__(f"{len(self.problems)} problem(s) in the configuration:\n{lines}")
 
 
+RoleScope = Literal["collect", "all"]
+
+
 @dataclass(frozen=True)
 class AwsSettings:
     """Where to read from (see :class:`collectors.session.AwsTarget`)."""
@@ -60,6 +64,8 @@ class AwsSettings:
     role_arn: str | None = None
     external_id: str | None = field(default=None, repr=False)
     endpoint_url: str | None = None
+    # "collect": role_arn is assumed for reading only; "all": for the store and alerts too.
+    role_scope: RoleScope = "collect"
 
     def target(self) -> AwsTarget:
         """The collectors' target.
@@ -166,6 +172,59 @@ class DaemonSettings:
 
     status_file: Path = Path("tracelens-status.json")
     health_port: int = 0  # 0: no endpoint
+    metrics_port: int = 0  # 0: no Prometheus endpoint
+    metrics_address: str = "127.0.0.1"
+
+
+AlertSeverity = Literal["critical", "warning"]
+WebhookFormat = Literal["auto", "slack", "json"]
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where and when alerts go (no sink set: no alerts).
+
+    Attributes
+    ----------
+    sns_topic_arn
+        An SNS topic to publish each alert to.
+    webhook_url
+        An HTTP(S) endpoint each alert is POSTed to as JSON.
+    webhook_format
+        ``"slack"`` (an incoming webhook's ``{"text": ...}``), ``"json"`` (the alert object),
+        or ``"auto"``: Slack for ``hooks.slack.com`` URLs, else JSON.
+    event_bus
+        An EventBridge bus (name or ARN) each alert is put on as an event.
+    min_severity
+        The lowest severity whose appearance or escalation alerts.
+    cooldown
+        The same alert (finding and event) is not sent again sooner than this.
+    resolve_after
+        Reports in a row without a finding before it is announced as resolved.
+    stale_intervals
+        A collector with no success for this many of its intervals is stale.
+    report_url
+        The report link in alerts; empty: a presigned URL when the store is on S3 (the report
+        is uploaded next to the store), else the report's local path.
+    link_expiry
+        How long a presigned report link works (at most 7 days).
+    """
+
+    sns_topic_arn: str | None = None
+    webhook_url: str | None = field(default=None, repr=False)
+    webhook_format: WebhookFormat = "auto"
+    event_bus: str | None = None
+    min_severity: AlertSeverity = "critical"
+    cooldown: timedelta = timedelta(hours=1)
+    resolve_after: int = 2
+    stale_intervals: int = 3
+    report_url: str | None = None
+    link_expiry: timedelta = timedelta(days=7)
+
+    @property
+    def enabled(self) -> bool:
+        """True when any sink is set."""
+        return bool(self.sns_topic_arn or self.webhook_url or self.event_bus)
 
 
 @dataclass(frozen=True)
@@ -179,6 +238,7 @@ class AgentConfig:
     collectors: tuple[CollectorSettings, ...] = tuple(DEFAULT_COLLECTORS.values())
     report: ReportSettings = field(default_factory=ReportSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     source: str | None = None
 
     def collector(self, name: str) -> CollectorSettings:

@@ -8,6 +8,7 @@ too (with the closest known name), because a misspelt key would otherwise be ign
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from tracelens.agent.config import (
     MAX_STEP,
     NO_REGION,
     AgentConfig,
+    AlertSettings,
     AwsSettings,
     CollectorSettings,
     CollectSettings,
@@ -40,14 +42,34 @@ from tracelens.agent.durations import DurationError, parse_duration
 
 T = TypeVar("T")
 
-SECTIONS = ("aws", "store", "collect", "retry", "collectors", "report", "agent")
+SECTIONS = ("aws", "store", "collect", "retry", "collectors", "report", "agent", "alerts")
 SECTION_KEYS: Mapping[str, tuple[str, ...]] = {
-    "aws": ("account", "region", "profile", "role_arn", "external_id", "endpoint_url"),
+    "aws": (
+        "account",
+        "region",
+        "profile",
+        "role_arn",
+        "external_id",
+        "endpoint_url",
+        "role_scope",
+    ),
     "store": ("url",),
     "collect": ("since", "step", "functions"),
     "retry": ("mode", "max_attempts", "call_attempts", "connect_timeout", "read_timeout"),
     "report": ("enabled", "path", "interval", "since", "title"),
-    "agent": ("status_file", "health_port"),
+    "agent": ("status_file", "health_port", "metrics_port", "metrics_address"),
+    "alerts": (
+        "sns_topic_arn",
+        "webhook_url",
+        "webhook_format",
+        "event_bus",
+        "min_severity",
+        "cooldown",
+        "resolve_after",
+        "stale_intervals",
+        "report_url",
+        "link_expiry",
+    ),
 }
 COLLECTOR_KEYS: Mapping[str, tuple[str, ...]] = {
     registration.name: (
@@ -131,11 +153,14 @@ def _relative_to(base: Path | None, value: str) -> Path:
 
 def _aws(reader: _Reader, data: Mapping[str, Any], environ: Mapping[str, str]) -> AwsSettings:
     table = reader.table(data, "aws", SECTION_KEYS["aws"])
-    account = reader.text(table, "aws", "account") or "default"
+    account = settings.get(settings.ACCOUNT, environ) or reader.text(table, "aws", "account")
+    account = account or "default"
     region = reader.text(table, "aws", "region")
     region = region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None
-    role_arn = reader.text(table, "aws", "role_arn")
-    external_id = reader.text(table, "aws", "external_id")
+    role_arn = settings.get(settings.ROLE_ARN, environ) or reader.text(table, "aws", "role_arn")
+    external_id = settings.get(settings.EXTERNAL_ID, environ) or reader.text(
+        table, "aws", "external_id"
+    )
     if external_id and not role_arn:
         reader.problem("[aws] external_id", "is set without role_arn; set role_arn too")
     if role_arn and not role_arn.startswith("arn:"):
@@ -143,7 +168,12 @@ def _aws(reader: _Reader, data: Mapping[str, Any], environ: Mapping[str, str]) -
     endpoint_url = reader.text(table, "aws", "endpoint_url")
     if endpoint_url and not endpoint_url.startswith(("http://", "https://")):
         reader.problem("[aws] endpoint_url", f"{endpoint_url!r} must start with http(s)://")
+    scope = reader.get(table, "aws", "role_scope", str, "collect")
+    if scope not in ("collect", "all"):
+        reader.problem("[aws] role_scope", f'{scope!r} must be "collect" or "all"')
+        scope = "collect"
     return AwsSettings(
+        role_scope="all" if scope == "all" else "collect",
         account=account,
         region=region,
         profile=reader.text(table, "aws", "profile"),
@@ -289,9 +319,77 @@ def _daemon(
     if not 0 <= port <= 65535:
         reader.problem("[agent] health_port", "must be between 0 (off) and 65535")
         port = defaults.health_port
+    metrics_port = reader.get(table, "agent", "metrics_port", int, defaults.metrics_port)
+    metrics_text = settings.get(settings.METRICS_PORT, environ)
+    if metrics_text is not None:
+        if metrics_text.isdigit():
+            metrics_port = int(metrics_text)
+        else:
+            reader.problem(settings.METRICS_PORT, f"{metrics_text!r} is not a port number")
+    if not 0 <= metrics_port <= 65535:
+        reader.problem("[agent] metrics_port", "must be between 0 (off) and 65535")
+        metrics_port = defaults.metrics_port
+    address = reader.text(table, "agent", "metrics_address") or defaults.metrics_address
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        reader.problem(
+            "[agent] metrics_address", f"{address!r} is not an IP address (e.g. 0.0.0.0)"
+        )
+        address = defaults.metrics_address
     return DaemonSettings(
         status_file=Path(status_env) if status_env else _relative_to(base, status),
         health_port=port,
+        metrics_port=metrics_port,
+        metrics_address=address,
+    )
+
+
+MAX_LINK_EXPIRY = timedelta(days=7)
+
+
+def _alerts(reader: _Reader, data: Mapping[str, Any], environ: Mapping[str, str]) -> AlertSettings:
+    table = reader.table(data, "alerts", SECTION_KEYS["alerts"])
+    defaults = AlertSettings()
+    topic = settings.get(settings.SNS_TOPIC, environ) or reader.text(
+        table, "alerts", "sns_topic_arn"
+    )
+    if topic and not topic.startswith("arn:"):
+        reader.problem("[alerts] sns_topic_arn", f"{topic!r} is not an ARN (arn:aws:sns:...)")
+    webhook = reader.text(table, "alerts", "webhook_url")
+    if webhook and not webhook.startswith(("http://", "https://")):
+        # NOTE: the URL is a secret (it is the credential of a Slack webhook): never echo it.
+        reader.problem("[alerts] webhook_url", "must start with http(s)://")
+    shape = reader.get(table, "alerts", "webhook_format", str, defaults.webhook_format)
+    if shape not in ("auto", "slack", "json"):
+        reader.problem("[alerts] webhook_format", f'{shape!r} must be "auto", "slack" or "json"')
+        shape = defaults.webhook_format
+    severity = reader.get(table, "alerts", "min_severity", str, defaults.min_severity)
+    if severity not in ("critical", "warning"):
+        reader.problem("[alerts] min_severity", f'{severity!r} must be "critical" or "warning"')
+        severity = defaults.min_severity
+    cooldown = reader.duration(table, "alerts", "cooldown", defaults.cooldown)
+    counts: dict[str, int] = {}
+    for key in ("resolve_after", "stale_intervals"):
+        counts[key] = reader.get(table, "alerts", key, int, getattr(defaults, key))
+        if not 1 <= counts[key] <= 100:
+            reader.problem(f"[alerts] {key}", "must be between 1 and 100")
+            counts[key] = getattr(defaults, key)
+    expiry = reader.duration(table, "alerts", "link_expiry", defaults.link_expiry)
+    if not timedelta(0) < expiry <= MAX_LINK_EXPIRY:
+        reader.problem("[alerts] link_expiry", "must be more than 0s and at most 7d")
+        expiry = defaults.link_expiry
+    return AlertSettings(
+        sns_topic_arn=topic,
+        webhook_url=webhook,
+        webhook_format="slack" if shape == "slack" else "json" if shape == "json" else "auto",
+        event_bus=reader.text(table, "alerts", "event_bus"),
+        min_severity="warning" if severity == "warning" else "critical",
+        cooldown=cooldown,
+        resolve_after=counts["resolve_after"],
+        stale_intervals=counts["stale_intervals"],
+        report_url=reader.text(table, "alerts", "report_url"),
+        link_expiry=expiry,
     )
 
 
@@ -324,6 +422,7 @@ def parse_config(
         collectors=_collectors(reader, data),
         report=_report(reader, data, base),
         daemon=_daemon(reader, data, base, env),
+        alerts=_alerts(reader, data, env),
         source=source,
     )
     if problems:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tracelens.analysis import run_analysis
+from tracelens.analysis import AnalysisResult, run_analysis
 from tracelens.inputs import Inputs
 from tracelens.store import Store, StoreProblem
 
@@ -29,6 +30,7 @@ def write_store_report(
     since: timedelta,
     now: datetime,
     title: str | None = None,
+    on_result: Callable[[AnalysisResult], None] | None = None,
 ) -> tuple[Path, list[StoreProblem]]:
     """Analyze what the store holds for ``[now - since, now)`` and write the report to ``path``.
 
@@ -44,6 +46,9 @@ def write_store_report(
     ------
     NoDataError
         When the store has no traces, logs or metrics in the window (nothing is written).
+
+    ``on_result`` is given the analysis once the report is written (the alerts read its
+    findings).
     """
     from tracelens.report import write_report  # noqa: PLC0415 - plotly loads only to draw
 
@@ -53,7 +58,8 @@ def write_store_report(
     if not has_rows(inputs):
         raise NoDataError(f"no data in store {store.url} for the last {since}; nothing to report")
     path.parent.mkdir(parents=True, exist_ok=True)
-    written = write_report(
-        run_analysis(inputs), path, title=title, region=inputs.region, generated_at=now
-    )
+    result = run_analysis(inputs)
+    written = write_report(result, path, title=title, region=inputs.region, generated_at=now)
+    if on_result is not None:
+        on_result(result)
     return written, problems

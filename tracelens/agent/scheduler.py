@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, Protocol
 
@@ -21,14 +21,18 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from tracelens.agent.config import AgentConfig
+from tracelens.agent.metrics import AgentMetrics, MetricsServer
 from tracelens.agent.outcome import CycleOutcome
 from tracelens.agent.reporting import NoDataError, write_store_report
 from tracelens.agent.status import AgentStatus, HealthServer, write_status_file
+from tracelens.alerts.hook import AlertHook
+from tracelens.analysis import AnalysisResult
 from tracelens.store import Store
 
 log = logging.getLogger(__name__)
 
 REPORT_JOB = "report"
+STALENESS_JOB = "staleness"
 
 
 class CycleRunner(Protocol):
@@ -60,6 +64,8 @@ class Agent:
         The current time (UTC).
     on_outcome
         Called after every collection cycle (the demo prints progress with it).
+    alerts
+        Told about every cycle (stale collection) and every report (findings).
     """
 
     def __init__(
@@ -71,6 +77,7 @@ class Agent:
         stop: threading.Event,
         clock: Callable[[], datetime] = _utc_now,
         on_outcome: Callable[[CycleOutcome], None] | None = None,
+        alerts: AlertHook | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -78,6 +85,9 @@ class Agent:
         self._stop = stop
         self._clock = clock
         self._on_outcome = on_outcome
+        self._alerts = alerts
+        self.metrics = AgentMetrics(config.aws.account, config.aws.region or "", clock=clock)
+        self._metrics_server: MetricsServer | None = None
         self._status_lock = threading.Lock()
         self.status = AgentStatus(
             started_at=clock(),
@@ -85,7 +95,7 @@ class Agent:
             account=config.aws.account,
             region=config.aws.region or "",
         )
-        jobs = len(config.enabled_collectors) + 1
+        jobs = len(config.enabled_collectors) + 2
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=jobs)}, timezone=UTC
         )
@@ -102,6 +112,7 @@ class Agent:
         for settings in self._config.enabled_collectors:
             interval_s = settings.interval.total_seconds()
             self.status.expect(settings.name, interval_s=interval_s)
+            self.metrics.expect(settings.name)
             self._scheduler.add_job(
                 self._collector_job,
                 "interval",
@@ -128,10 +139,30 @@ class Agent:
                 misfire_grace_time=max(int(interval_s), 1),
                 next_run_time=now + report.interval,
             )
+        if self._alerts is not None and self._config.enabled_collectors:
+            # NOTE: also on its own schedule: a collector stuck in a cycle never ends one.
+            every_s = min(s.interval for s in self._config.enabled_collectors).total_seconds()
+            self._scheduler.add_job(
+                self._alert_on_cycles,
+                "interval",
+                seconds=every_s,
+                id=STALENESS_JOB,
+                name="check for stale collection",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(int(every_s), 1),
+                next_run_time=now + timedelta(seconds=every_s),
+            )
         port = self._config.daemon.health_port
         if port:
             self._health = HealthServer(port, self._status_document).start()
             log.info("health endpoint at %s", self._health.url)
+        daemon = self._config.daemon
+        if daemon.metrics_port:
+            self._metrics_server = MetricsServer(
+                self.metrics, port=daemon.metrics_port, address=daemon.metrics_address
+            )
+            log.info("Prometheus metrics at %s", self._metrics_server.url)
         self.status.set_state("running")
         self._scheduler.start()
         self._write_status()
@@ -145,6 +176,8 @@ class Agent:
             self._scheduler.shutdown(wait=True)
         if self._health is not None:
             self._health.stop()
+        if self._metrics_server is not None:
+            self._metrics_server.stop()
         self.status.set_state("stopped")
         self._write_status()
 
@@ -178,11 +211,41 @@ class Agent:
                 collector=name, status="failed", started_at=self._clock(), error=repr(exc)
             )
         self.status.record(outcome)
+        self.metrics.record_cycle(outcome, checkpoint_end=self._checkpoint_end(name))
         level = logging.WARNING if outcome.status != "ok" else logging.INFO
-        log.log(level, "%s", outcome.describe())
+        log.log(level, "%s", outcome.describe(), extra={"cycle": outcome.as_json()})
         if self._on_outcome is not None:
             self._on_outcome(outcome)
+        if self._alerts is not None:
+            self._alert_on_cycles()
         self._write_status()
+
+    def _alert_on_cycles(self) -> None:
+        assert self._alerts is not None
+        try:
+            self._alerts.after_cycles(
+                self.status.last_successes(), since=self.status.started_at, now=self._clock()
+            )
+        except Exception:  # NOTE: alerting must never stop collection.
+            log.exception("stale-collection alerts failed")
+
+    def _checkpoint_end(self, name: str) -> datetime | None:
+        """Where collector ``name``'s checkpoint stands (None: none, or unreadable)."""
+        try:
+            checkpoint = self._store.checkpoint(name, self.status.account, self.status.region)
+        except Exception:  # NOTE: the lag is only unknown; the cycle's own record says why.
+            log.debug("cannot read the %s checkpoint for its lag", name, exc_info=True)
+            return None
+        return checkpoint.window_end if checkpoint is not None else None
+
+    def _after_report(self, result: AnalysisResult) -> None:
+        self.metrics.record_findings(result.findings["severity"].to_list(), at=self._clock())
+        if self._alerts is None:
+            return
+        try:
+            self._alerts.after_report(result.findings, self._config.report.path, now=self._clock())
+        except Exception:  # NOTE: alerting must never stop the report.
+            log.exception("finding alerts failed")
 
     def write_report(self) -> None:
         """Rewrite the HTML report from the store (a job; records failures, never raises)."""
@@ -192,7 +255,12 @@ class Agent:
         now = self._clock()
         try:
             written, problems = write_store_report(
-                self._store, report.path, since=report.since, now=now, title=report.title
+                self._store,
+                report.path,
+                since=report.since,
+                now=now,
+                title=report.title,
+                on_result=self._after_report,
             )
         except NoDataError as exc:
             log.info("%s", exc)

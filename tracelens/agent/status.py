@@ -96,6 +96,11 @@ class AgentStatus:
         with self._lock:
             self.state = state
 
+    def last_successes(self) -> dict[str, datetime | None]:
+        """Each expected collector's last success (None: none yet)."""
+        with self._lock:
+            return {name: health.last_success for name, health in self.collectors.items()}
+
     @property
     def healthy(self) -> bool:
         """True while no collector's last run failed."""

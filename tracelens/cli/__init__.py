@@ -30,7 +30,7 @@ _SUMMARIES: dict[str, str] = {
     "collect": "Collect traces, metrics, logs and configuration into the store once.",
     "demo": "Run tracelens end to end against a local AWS endpoint (no account).",
     "agent": "Run the collection daemon (collectors and report on schedules).",
-    "config": "Check the agent's config file.",
+    "config": "Check the agent's config file, or print its IAM policy.",
 }
 
 

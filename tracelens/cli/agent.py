@@ -3,41 +3,50 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
-from tracelens import settings
 from tracelens.cli.collect import config_option, resolve_config
 
-_QUIET_LOGGERS = ("apscheduler", "botocore", "boto3", "urllib3")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def configure_logging(default: str) -> None:
-    """Log to stderr at ``$TRACELENS_LOG_LEVEL`` (else ``default``).
+def configure_logging(default: str, fmt: str | None = None) -> None:
+    """Log to stderr at ``$TRACELENS_LOG_LEVEL`` (else ``default``), as text or JSON
+    (``--log-format``, else ``$TRACELENS_LOG_FORMAT``).
 
     Raises
     ------
     click.BadParameter
-        When the variable names no logging level.
+        When the level or the format names nothing known.
     """
-    name = (settings.get(settings.LOG_LEVEL) or default).upper()
-    level = logging.getLevelName(name)
-    if not isinstance(level, int):
-        raise click.BadParameter(
-            f"{name!r} is not a level (DEBUG, INFO, WARNING, ERROR)", param_hint=settings.LOG_LEVEL
-        )
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    from tracelens.agent.logsetup import LoggingError, resolve
+    from tracelens.agent.logsetup import configure_logging as apply
+
+    try:
+        level, shape = resolve(None, fmt, default_level=default)
+    except LoggingError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    apply(level, shape)
+
+
+def log_format_option() -> Callable[[F], F]:
+    """``--log-format text|json``."""
+    return click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        help="Log lines as text, or one JSON object each for containers and CloudWatch "
+        "(default: $TRACELENS_LOG_FORMAT, else text).",
     )
-    # NOTE: APScheduler logs two INFO lines per job run; the agent logs one line per cycle.
-    for noisy in _QUIET_LOGGERS:
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
 @click.command()
 @config_option()
-def agent(config_path: Path | None) -> None:
+@log_format_option()
+def agent(config_path: Path | None, log_format: str | None) -> None:
     """Run the collection daemon: every collector on its own interval (timeout, lag), the HTML
     report rewritten on its own interval, and a status file (plus an optional health endpoint
     on 127.0.0.1) showing the last success of each collector.
@@ -50,19 +59,23 @@ def agent(config_path: Path | None) -> None:
 
     from botocore.exceptions import BotoCoreError
 
+    from tracelens.agent.aws import AgentClients, open_agent_store
     from tracelens.agent.runner import CollectionRunner
     from tracelens.agent.scheduler import Agent
-    from tracelens.store import StoreError, open_store
+    from tracelens.alerts.hook import AlertHook
+    from tracelens.store import StoreError
 
-    configure_logging("INFO")
+    configure_logging("INFO", log_format)
     config = resolve_config(config_path)
     stop = threading.Event()
     try:
-        store = open_store(config.store_url)
+        clients = AgentClients(config)
+        store = open_agent_store(config, clients)
         runner = CollectionRunner(config, store, stop=stop)
     except (StoreError, BotoCoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    daemon = Agent(config, store, runner, stop=stop)
+    alerts = AlertHook(config, store, clients)
+    daemon = Agent(config, store, runner, stop=stop, alerts=alerts if alerts.enabled else None)
     names = ", ".join(s.name for s in config.enabled_collectors)
     logging.getLogger("tracelens.agent").info(
         "collecting %s from %s (%s) into %s; status file %s",

@@ -18,11 +18,18 @@ from tracelens.summary import text_summary
 @trace_inputs(store_help="Analyze what `tracelens collect`/`agent` stored there instead of PATHs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as one JSON object.")
 @out_file(default=None, help="Write the output to FILE instead of standard output.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["critical", "warning"]),
+    help="Exit with status 3 when there is a finding of this severity or worse (for cron "
+    "and CI); the output is written first.",
+)
 @quiet()
 def analyze(
     sources: InputOptions,
     as_json: bool,
     out: Path | None,
+    fail_on: str | None,
     quiet: bool,
 ) -> None:
     """Analyze exported X-Ray traces: cold starts, throttles, DNS, bottlenecks, service map.
@@ -31,6 +38,9 @@ def analyze(
     BatchGetTraces responses, raw segment documents (one per line, as the X-Ray daemon receives
     them), a single document or a JSON array of them. The format is detected from the content.
     With --store, no PATH is needed.
+
+    Exit status: 0, or 3 with --fail-on when a finding of that severity or worse was found;
+    1 on an error, 2 on a usage error.
     """
     progress = Progress(quiet=quiet)
     result = load_and_analyze(sources, progress)
@@ -43,3 +53,25 @@ def analyze(
     else:
         write_output(out, data)
         progress.done(f"wrote {out}")
+    if fail_on is not None:
+        failing = failing_findings(result.findings["severity"].to_list(), fail_on)
+        if failing:
+            worst = ", ".join(f"{count} {name}" for name, count in failing.items())
+            click.echo(f"--fail-on {fail_on}: {worst} finding(s)", err=True)
+            raise SystemExit(FAIL_ON_EXIT_STATUS)
+
+
+FAIL_ON_EXIT_STATUS = 3
+_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+def failing_findings(severities: list[str], fail_on: str) -> dict[str, int]:
+    """How many findings of each severity at or above ``fail_on`` (most severe first)."""
+    floor = _RANK[fail_on]
+    counts: dict[str, int] = {}
+    for name in ("critical", "warning"):
+        if _RANK[name] >= floor:
+            count = severities.count(name)
+            if count:
+                counts[name] = count
+    return counts

@@ -122,8 +122,10 @@ def collect(
     """
     from botocore.exceptions import BotoCoreError
 
+    from tracelens.agent.aws import AgentClients, open_agent_store
+    from tracelens.agent.once import collect_once, once_failure
     from tracelens.agent.runner import CollectionRunner
-    from tracelens.store import StoreError, open_store
+    from tracelens.store import StoreError
 
     if not once:
         raise click.UsageError(
@@ -139,23 +141,15 @@ def collect(
         endpoint_url=endpoint_url,
     )
     try:
-        target = open_store(config.store_url)
+        target = open_agent_store(config, AgentClients(config))
         runner = CollectionRunner(config, target)
     except (StoreError, BotoCoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     if not quiet:
         click.echo(f"collecting {config.aws.account} ({runner.region}) into {target.url}", err=True)
-    outcomes = []
-    for settings in config.enabled_collectors:
-        outcome = runner.run(settings.name)
-        echo_outcome(outcome, quiet=quiet)
-        outcomes.append(outcome)
-    if outcomes and all(outcome.failed for outcome in outcomes):
-        raise click.ClickException("every collector failed (see the lines above)")
-    if outcomes and all(outcome.status != "ok" for outcome in outcomes):
-        # NOTE: one collector partly failing is routine (its window is read again next time),
-        # but when none completed, a scheduler running this must hear about it.
-        raise click.ClickException(
-            "no collector completed its cycle (see the lines above); what was stored is kept "
-            "and the rest is read again next time"
-        )
+    outcomes = collect_once(
+        config, runner, on_outcome=lambda outcome: echo_outcome(outcome, quiet=quiet)
+    )
+    failure = once_failure(outcomes)
+    if failure is not None:
+        raise click.ClickException(failure)

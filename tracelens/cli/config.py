@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -61,12 +62,38 @@ def describe(config: AgentConfig) -> list[str]:
         f"status:    {config.daemon.status_file}; health endpoint "
         + (f"http://127.0.0.1:{port}/health" if port else "off")
     )
+    metrics = config.daemon.metrics_port
+    lines.append(
+        "metrics:   "
+        + (f"http://{config.daemon.metrics_address}:{metrics}/metrics" if metrics else "off")
+    )
     lines.append(f"retry:     {config.retry.mode}, {config.retry.max_attempts} attempts per call")
+    lines.append(f"alerts:    {describe_alerts(config)}")
     overriding = [name for name in settings.ALL if settings.get(name) is not None]
     if overriding:
         lines.append(f"environment overrides: {', '.join(overriding)}")
     lines.append(f"IAM:       the agent only reads; minimal policy {iam_policy_summary()}")
+    lines.append("           for this config's own policy run `tracelens config iam-policy`")
     return lines
+
+
+def describe_alerts(config: AgentConfig) -> str:
+    """Where alerts go and when (the webhook by its host only: its URL is a credential)."""
+    alerts = config.alerts
+    if not alerts.enabled:
+        return "off (set [alerts] sns_topic_arn, webhook_url or event_bus)"
+    sinks = []
+    if alerts.sns_topic_arn:
+        sinks.append(f"SNS {alerts.sns_topic_arn}")
+    if alerts.webhook_url:
+        sinks.append(f"webhook {urlsplit(alerts.webhook_url).hostname} ({alerts.webhook_format})")
+    if alerts.event_bus:
+        sinks.append(f"EventBridge {alerts.event_bus}")
+    return (
+        f"{', '.join(sinks)}; {alerts.min_severity} and above, cooldown "
+        f"{format_duration(alerts.cooldown)}, resolved after {alerts.resolve_after} report(s), "
+        f"stale after {alerts.stale_intervals} intervals"
+    )
 
 
 @click.group()
@@ -101,3 +128,35 @@ def check(config_path: Path | None) -> None:
     click.echo(f"config {loaded.source}: ok")
     for line in describe(loaded):
         click.echo(line)
+
+
+@config.command("iam-policy")
+@config_option()
+@click.option(
+    "--principal",
+    type=click.Choice(["agent", "role"]),
+    default="agent",
+    show_default=True,
+    help="The agent's own principal (its user, instance, task or function role), or the "
+    "role it assumes ([aws] role_arn).",
+)
+def iam_policy(config_path: Path | None, principal: str) -> None:
+    """Print the least-privilege IAM policy for the config: the collectors' read-only calls,
+    the S3 store's calls on its bucket and prefix, publishing alerts, and sts:AssumeRole on
+    the configured role only. With [aws] role_arn, the agent's and the role's policies are
+    printed separately (--principal)."""
+    from tracelens.agent.config_file import load_config
+    from tracelens.agent.iam import policies_for
+
+    try:
+        loaded = load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    policies = policies_for(loaded)
+    if principal == "role":
+        if policies.role is None:
+            raise click.UsageError("the config assumes no role ([aws] role_arn is not set)")
+        document = policies.role
+    else:
+        document = policies.agent
+    click.echo(json.dumps(document, indent=2))

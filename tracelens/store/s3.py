@@ -1,8 +1,10 @@
 """The S3 backend: store files as objects under ``s3://bucket/prefix``.
 
 A single PutObject is atomic (a reader gets the old object or the new one), so there are no
-temporary objects. The client is injected (tests point it at a local endpoint); when none is
-given one is made from a default ``boto3.Session`` on first use.
+temporary objects. The client is injected: the agent, ``collect`` and the Lambda function pass
+one from the configured session (profile, role, endpoint, retry settings; see
+``tracelens.agent.aws``), tests one for a local endpoint; when none is given one is made from
+a default ``boto3.Session`` on first use.
 """
 
 from __future__ import annotations
@@ -118,5 +120,10 @@ class S3Backend:
                     f"cannot {action} {where}: bucket {self._bucket} does not exist; create it "
                     "or set another store location"
                 )
-            return StoreError(f"cannot {action} {where}: {code}: {error.get('Message', '')}")
+            hint = (
+                "; `tracelens config iam-policy` prints the policy the store needs"
+                if code in ("AccessDenied", "AllAccessDisabled")
+                else ""
+            )
+            return StoreError(f"cannot {action} {where}: {code}: {error.get('Message', '')}{hint}")
         return StoreError(f"cannot {action} {where}: {exc}")
