@@ -45,6 +45,8 @@ class AwsFields(msgspec.Struct, gc=False):
     request_id: str | None = None
     retries: Int32 | None = None
     resource_names: list[str] | None = None
+    # S3 calls: the X-Ray SDKs' parameter whitelists record the request's `Bucket` here.
+    bucket_name: str | None = None
 
 
 class ExceptionRecord(msgspec.Struct, gc=False):
