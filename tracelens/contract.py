@@ -118,6 +118,7 @@ def _throttles(result: AnalysisResult) -> list[dict[str, Any]]:
             "cause": row["cause"],
             "calls": row["calls"],
             "retries": row["retries"],
+            "retries_unknown": row["retries_unknown"],
             "exception_type": row["exception_type"],
             "example_trace_id": row["example_trace_id"],
         }
@@ -166,7 +167,12 @@ def _service_map(result: AnalysisResult) -> dict[str, Any]:
         }
         for row in _records(result.service_edges)
     ]
-    return {"nodes": _records(result.service_nodes), "edges": edges, "cycles": result.cycles}
+    return {
+        "nodes": _records(result.service_nodes),
+        "edges": edges,
+        "cycles": result.cycles,
+        "loops": _records(result.loops),
+    }
 
 
 def _findings(result: AnalysisResult) -> list[dict[str, Any]]:
