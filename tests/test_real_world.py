@@ -80,3 +80,40 @@ def test_retries_not_recorded_are_unknown_not_zero() -> None:
     assert "SDK retries unknown" in finding["message"]
     assert "0 SDK retries" not in finding["message"]
     assert finding["evidence"]["retries"] is None
+
+
+def test_incomplete_traces_are_counted_and_shown() -> None:
+    contract = analyze("incomplete-traces.json")
+    incomplete = contract["input"]["incomplete"]
+    assert {issue: row["count"] for issue, row in incomplete.items()} == {
+        "missing_root": 1,
+        "orphan_segment": 1,
+        "in_progress_subsegment": 1,
+        "child_before_parent": 1,
+    }
+    assert "00000000c0ffee01" in incomplete["orphan_segment"]["example"]
+    assert incomplete["in_progress_subsegment"]["example"].startswith("subsegment rollup-write")
+    assert incomplete["child_before_parent"]["example"] == (
+        "S3 starts 2503.0 ms before its parent report-indexer"
+    )
+    # no root segment was in progress: the traces' own count stays 0
+    assert contract["input"]["in_progress"] == 0
+    # the orphan inferred AWS::Events segment stays on the map, with its edge
+    nodes = {(n["name"], n["type"]) for n in contract["service_map"]["nodes"]}
+    assert ("nightly-rollup-rule", "AWS::Events") in nodes
+    edges = {(e["source"], e["target"]) for e in contract["service_map"]["edges"]}
+    assert ("nightly-rollup-rule", "nightly-rollup") in edges
+    # the early PutObject to the bucket is no loop evidence
+    assert contract["service_map"]["loops"] == []
+
+
+def test_report_data_section_shows_incomplete_traces(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(
+        main, ["report", str(REAL_WORLD / "incomplete-traces.json"), "--out", str(out), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert "1 traces have no root segment" in page
+    assert "1 subsegments were still in progress inside segments that ended" in page
+    assert "1 spans start before their parent" in page

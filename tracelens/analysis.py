@@ -13,6 +13,7 @@ import polars as pl
 
 from analyses.bottlenecks import critical_path_and_bottlenecks
 from analyses.cold_starts import cold_starts
+from analyses.completeness import completeness
 from analyses.dns import dns_and_connection_setup
 from analyses.findings import findings
 from analyses.functions import function_table
@@ -48,6 +49,8 @@ class AnalysisResult:
     loops: pl.DataFrame
     cycles: list[list[str]]  # each loop's node keys, from its closing resource
     findings: pl.DataFrame
+    # What the traces lack (analyses.completeness.COMPLETENESS_SCHEMA), one row per issue.
+    completeness: pl.DataFrame
 
 
 def run_analysis(inputs: Inputs) -> AnalysisResult:
@@ -80,6 +83,7 @@ def _analyze(inputs: Inputs) -> AnalysisResult:
     graph = build_service_map(nodes, edges)
     loops = resource_loops(spans)
     path, slow = critical_path_and_bottlenecks(spans, example_paths_only=True)
+    incomplete = completeness(spans)
     return AnalysisResult(
         inputs=inputs,
         invocations=invocation_rows,
@@ -107,4 +111,5 @@ def _analyze(inputs: Inputs) -> AnalysisResult:
             bottlenecks=slow,
             loops=loops,
         ),
+        completeness=incomplete,
     )

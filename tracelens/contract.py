@@ -42,6 +42,17 @@ def _input(result: AnalysisResult) -> dict[str, Any]:
         "rejected_documents": traces.rejections.count,
         "rejected_side_records": inputs.side_rejections.count,
         "in_progress": traces.in_progress,
+        # Incomplete traces: per issue (missing_root, orphan_segment, in_progress_subsegment,
+        # child_before_parent) its count, the traces affected and an example.
+        "incomplete": {
+            row["issue"]: {
+                "count": row["count"],
+                "traces": row["traces"],
+                "example_trace_id": row["example_trace_id"],
+                "example": row["example"],
+            }
+            for row in _records(result.completeness)
+        },
         "limit_exceeded_traces": traces.read_stats.limit_exceeded_traces,
         "unprocessed_trace_ids": traces.read_stats.unprocessed_trace_ids[:100],
         "sources": inputs.sources_used(),
