@@ -16,7 +16,6 @@ from analyses.finding_format import (
 )
 
 LAMBDA_TYPES = ("AWS::Lambda", "AWS::Lambda::Function")
-INIT_NODE = r" (Initialization|Restore)$"
 
 _DNS_VPC = (
     "Lookups go to the VPC's Amazon-provided DNS, which allows 1,024 packets/s per network "
@@ -121,6 +120,27 @@ def connection_findings(setup: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
     )
 
 
+def node_described() -> pl.Expr:
+    """A bottleneck's node with what its time is, so two nodes of one name never read alike:
+    ``orders in the Lambda service before the function starts``, ``orders Initialization
+    (cold start)``, ``orders function code``, ``downstream AWS::DynamoDB::Table orders``."""
+    node, node_type = pl.col("node"), pl.col("node_type").fill_null("service")
+    kind = pl.col("node_kind")
+    return (
+        pl.when(kind == "lambda_service")
+        .then(pl.format("{} in the Lambda service before the function starts", node))
+        .when(kind == "initialization")
+        .then(pl.format("{} (cold start)", node))
+        .when(kind == "function_code")
+        .then(pl.format("{} function code", node))
+        .when(kind == "downstream")
+        .then(pl.format("downstream {} {}", node_type, node))
+        .when(kind == "service")
+        .then(pl.format("{} ({} own time)", node, node_type))
+        .otherwise(node)
+    )
+
+
 def bottleneck_findings(bottlenecks: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
     """A node holding a large share of the slow requests' critical path of an entry point."""
     share = pl.col("slow_share")
@@ -130,20 +150,28 @@ def bottleneck_findings(bottlenecks: pl.DataFrame, t: Thresholds) -> pl.DataFram
     message = pl.format(
         "{} holds {} of the critical path of the slowest requests to {} ({} ms per slow "
         "request, {} slow traces).",
-        pl.col("node"),
+        node_described(),
         pct("slow_share"),
         pl.col("entry"),
         num("slow_mean_ms"),
         count("slow_traces"),
     )
-    cold = pl.col("node").str.contains(INIT_NODE).fill_null(value=False)
+    cold = (pl.col("node_kind") == "initialization").fill_null(value=False)
     return finish(
         frame.select(
             severity_of().alias("severity"),
             pl.lit("bottleneck").alias("kind"),
-            pl.format("{} @ {}", "node", "entry").alias("subject"),
+            pl.format(
+                "{}{} @ {}",
+                "node",
+                pl.when(pl.col("node_kind").is_not_null())
+                .then(pl.format(" [{}]", "node_kind"))
+                .otherwise(pl.lit("")),
+                "entry",
+            ).alias("subject"),
             message.alias("message"),
             evidence(
+                "node_kind",
                 "critical_path_share",
                 "slow_share",
                 "traces",

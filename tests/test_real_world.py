@@ -117,3 +117,20 @@ def test_report_data_section_shows_incomplete_traces(tmp_path: Path) -> None:
     assert "1 traces have no root segment" in page
     assert "1 subsegments were still in progress inside segments that ended" in page
     assert "1 spans start before their parent" in page
+
+
+def test_bottlenecks_name_their_node_with_its_kind() -> None:
+    contract = analyze("lambda-service-segment-named-lambda.json")
+    kinds_of = {}
+    for row in contract["bottlenecks"]:
+        kinds_of.setdefault(row["node"], set()).add((row["node_type"], row["node_kind"]))
+    # orders-create's time in three roles: the caller waiting on the invoke, Lambda's service
+    # before the function starts, and the function's code
+    assert kinds_of["orders-create"] == {
+        ("AWS::Lambda", "downstream"),
+        ("AWS::Lambda", "lambda_service"),
+        ("AWS::Lambda::Function", "function_code"),
+    }
+    messages = [f["message"] for f in contract["findings"] if f["kind"] == "bottleneck"]
+    assert any(m.startswith("orders-create function code holds 48.9%") for m in messages)
+    assert len({f["subject"] for f in contract["findings"]}) == len(contract["findings"])

@@ -156,7 +156,15 @@ def _dns(result: AnalysisResult) -> list[dict[str, Any]]:
 
 
 def _bottlenecks(result: AnalysisResult) -> list[dict[str, Any]]:
-    columns = ("entry", "node", "node_type", "critical_path_share", "slow_share", "traces")
+    columns = (
+        "entry",
+        "node",
+        "node_type",
+        "node_kind",
+        "critical_path_share",
+        "slow_share",
+        "traces",
+    )
     return [
         {key: row[key] for key in columns} | {"example_trace_id": row["example_trace_id"]}
         for row in _records(result.bottlenecks)

@@ -334,12 +334,29 @@ def test_dns_connection_and_bottleneck_findings() -> None:
             {
                 "entry": "api GET /orders",
                 "node": "orders Initialization",
+                "node_type": "AWS::Lambda::Function",
+                "node_kind": "initialization",
                 "slow_share": 0.6,
                 "slow_traces": 4,
                 "slow_mean_ms": 800.0,
                 "example_trace_id": "t-slow",
             },
-            {"entry": "api GET /orders", "node": "orders", "slow_share": 0.3, "slow_traces": 4},
+            {
+                "entry": "api GET /orders",
+                "node": "orders",
+                "node_type": "AWS::Lambda::Function",
+                "node_kind": "function_code",
+                "slow_share": 0.3,
+                "slow_traces": 4,
+            },
+            {
+                "entry": "api GET /orders",
+                "node": "orders",
+                "node_type": "AWS::Lambda",
+                "node_kind": "lambda_service",
+                "slow_share": 0.25,
+                "slow_traces": 4,
+            },
             {"entry": "api GET /orders", "node": "api", "slow_share": 0.1, "slow_traces": 4},
         ],
         BOTTLENECK_SCHEMA,
@@ -349,17 +366,22 @@ def test_dns_connection_and_bottleneck_findings() -> None:
         ("critical", "dns", "vpc-fn -> db.internal"),
         ("warning", "dns", "web -> api.example.com"),  # impact 10 lookups
         ("warning", "connection_reuse", "web -> api.example.com"),  # 9 new connections
-        ("warning", "bottleneck", "orders Initialization @ api GET /orders"),
-        ("info", "bottleneck", "orders @ api GET /orders"),
+        ("warning", "bottleneck", "orders Initialization [initialization] @ api GET /orders"),
+        ("info", "bottleneck", "orders [function_code] @ api GET /orders"),
+        ("info", "bottleneck", "orders [lambda_service] @ api GET /orders"),
     ]
     assert "VPC endpoints" in result.row(0, named=True)["recommendation"]
     assert "VPC endpoints" not in result.row(1, named=True)["recommendation"]
     assert "keep-alive" in result.row(2, named=True)["recommendation"]
     init = result.row(3, named=True)
     assert init["message"] == (
-        "orders Initialization holds 60.0% of the critical path of the slowest requests to "
-        "api GET /orders (800.0 ms per slow request, 4 slow traces)."
+        "orders Initialization (cold start) holds 60.0% of the critical path of the slowest "
+        "requests to api GET /orders (800.0 ms per slow request, 4 slow traces)."
     )
+    # one function, two kinds of time: the findings never read alike
+    code, service = (result.row(i, named=True)["message"] for i in (4, 5))
+    assert code.startswith("orders function code holds 30.0%")
+    assert service.startswith("orders in the Lambda service before the function starts holds")
     assert "provisioned concurrency" in init["recommendation"]
     assert init["trace_id"] == "t-slow"
 
