@@ -152,7 +152,7 @@ def _aws_values(aws: AwsFields) -> tuple[Any, ...]:
         or (names[0] if names else None)
     )
     function = aws.function_name or aws.function_arn
-    # The resource's type and raw name (URL, ARN): normalize.py derives the name column-wise.
+    # The resource's type and raw name (URL, ARN): spans.py derives the name column-wise.
     identity: tuple[str | None, str | None]
     if aws.bucket_name:
         identity = ("AWS::S3::Bucket", aws.bucket_name)
