@@ -127,7 +127,9 @@ def cold_start_findings(
         )
         .filter(pl.col("level") > 0)
     )
-    user_facing = pl.col("on_demand") + pl.col("snapstart") + pl.col("cold_starts_from_logs")
+    user_facing = (
+        pl.col("on_demand") + pl.col("snapstart") + pl.col("cold_starts_from_logs").fill_null(0)
+    )
     from_logs = (
         pl.when(pl.col("cold_starts_from_logs") > 0)
         .then(pl.format(" plus {} seen only in logs", count("cold_starts_from_logs")))

@@ -134,3 +134,11 @@ def test_bottlenecks_name_their_node_with_its_kind() -> None:
     messages = [f["message"] for f in contract["findings"] if f["kind"] == "bottleneck"]
     assert any(m.startswith("orders-create function code holds 48.9%") for m in messages)
     assert len({f["subject"] for f in contract["findings"]}) == len(contract["findings"])
+
+
+def test_what_only_logs_show_is_unknown_without_logs() -> None:
+    contract = analyze("downstream-throttle-without-retries.json")
+    (function,) = contract["functions"]
+    assert function["name"] == "ingest-events"
+    assert (function["timeouts"], function["cold_starts_from_logs"]) == (None, None)
+    assert function["cold_start_rate"] == 0.0  # 3 traced invocations, none cold

@@ -81,7 +81,8 @@ def _functions(result: AnalysisResult) -> list[dict[str, Any]]:
                 "name": row["function_name"],
                 "invocations": invocations,
                 "cold_starts": row["cold_starts"] or 0,
-                "cold_start_rate": row.get("cold_start_rate") or 0.0,
+                # null: no traced invocation to take a rate over
+                "cold_start_rate": row.get("cold_start_rate"),
                 "init_ms": _percentiles(row, "init_", ("p50", "p95", "p99", "max")),
                 "throttled": row["throttled"] or 0,
                 "errors": row["errors"] or 0,
@@ -89,8 +90,9 @@ def _functions(result: AnalysisResult) -> list[dict[str, Any]]:
                 "cold_start_kinds": {
                     kind: row.get(kind) or 0 for kind in ("on_demand", "provisioned", "snapstart")
                 },
-                "cold_starts_from_logs": row.get("cold_starts_from_logs") or 0,
-                "timeouts": row["timeouts"] or 0,
+                # null (unknown) when no Lambda logs were given
+                "cold_starts_from_logs": row.get("cold_starts_from_logs"),
+                "timeouts": row["timeouts"],
                 "duration_ms": _percentiles(row, "duration_", ("p50", "p95", "p99")),
                 "memory_size_mb": row["memory_size_mb"],
                 "vpc_attached": row["vpc_attached"],
