@@ -53,7 +53,9 @@ MAX_LOOPS = 100
 LOOP_EDGE_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),  # "<type>:<name>" of a function, service or resource
     "target": pl.String(),
-    "evidence": pl.String(),  # "write" | "trigger" | "parent"
+    # "write" (a call naming the resource), "trigger" (the resource started a segment), "call"
+    # (a call naming no resource started a segment) or "parent" (a segment under a segment)
+    "evidence": pl.String(),
     "calls": pl.Int64(),
     # every call on the edge names its operation (or the edge was seen to trigger a segment)
     "confirmed": pl.Boolean(),
@@ -138,26 +140,31 @@ def loop_edges(spans: pl.DataFrame) -> pl.DataFrame:
         tree["owner_actor"].gather(by_call["trigger"]).alias("caller"),
         tree["early"].gather(by_call["trigger"]).alias("early"),
     ).filter(~pl.col("early"))
+    with_resource = call_facts.filter(pl.col("resource").is_not_null())
     triggered = pl.concat(
         [
             # the caller reached the resource (whatever the operation: it started a segment)
-            call_facts.filter(pl.col("resource").is_not_null()).select(
-                pl.col("caller").alias("source"), pl.col("resource").alias("target"), "trace_id"
+            with_resource.select(
+                pl.col("caller").alias("source"),
+                pl.col("resource").alias("target"),
+                pl.lit("write").alias("evidence"),
+                "trace_id",
             ),
-            call_facts.filter(pl.col("resource").is_not_null()).select(
-                pl.col("resource").alias("source"), pl.col("actor").alias("target"), "trace_id"
+            with_resource.select(
+                pl.col("resource").alias("source"),
+                pl.col("actor").alias("target"),
+                pl.lit("trigger").alias("evidence"),
+                "trace_id",
             ),
+            # no resource named: the call itself started the segment
             call_facts.filter(pl.col("resource").is_null()).select(
-                pl.col("caller").alias("source"), pl.col("actor").alias("target"), "trace_id"
+                pl.col("caller").alias("source"),
+                pl.col("actor").alias("target"),
+                pl.lit("call").alias("evidence"),
+                "trace_id",
             ),
         ]
-    ).select(
-        "source",
-        "target",
-        pl.lit("trigger").alias("evidence"),
-        pl.lit(True).alias("confirmed"),
-        "trace_id",
-    )
+    ).select("source", "target", "evidence", pl.lit(True).alias("confirmed"), "trace_id")
     from_parent = started.filter(
         pl.col("trigger").is_null() & pl.col("parent_actor").is_not_null()
     ).select(
@@ -171,9 +178,11 @@ def loop_edges(spans: pl.DataFrame) -> pl.DataFrame:
         pl.col("source").is_not_null() & pl.col("target").is_not_null()
     )
     # NOTE: a segment triggered by its own resource (an Invoke of f starting f's segments) or
-    # a service segment over its function is one node, not a loop; a write from a function
-    # to itself (f invoking f) is.
-    hops = hops.filter((pl.col("source") != pl.col("target")) | (pl.col("evidence") == "write"))
+    # a service segment over its function is one node, not a loop; a function's call that
+    # names it (f invoking f) or that started its segments again is.
+    hops = hops.filter(
+        (pl.col("source") != pl.col("target")) | pl.col("evidence").is_in(["write", "call"])
+    )
     edges = hops.group_by("source", "target").agg(
         pl.len().cast(pl.Int64).alias("calls"),
         pl.col("confirmed").any().alias("confirmed"),

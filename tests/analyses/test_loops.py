@@ -185,3 +185,14 @@ def test_resource_columns_filled_by_another_form_are_followed() -> None:
     assert resource_loops(spans).get_column("closing_resource").to_list() == [
         "AWS::S3::Bucket:lake"
     ]
+
+
+def test_a_call_naming_no_resource_that_starts_its_own_function_again_is_a_loop() -> None:
+    """As an OpenTelemetry span may show it: SendMessage without a queue attribute."""
+    send = call(10, "SQS", 100.2, operation="SendMessage")
+    spans = normalize_documents(
+        [*function(1, "worker", 100.0, [send]), *function(20, "worker", 101.0, [], parent=10)]
+    )
+    assert resource_loops(spans).select("path", "closing_resource").rows() == [
+        (f"{FN}:worker -> {FN}:worker", f"{FN}:worker")
+    ]
