@@ -87,6 +87,11 @@ def _actor() -> pl.Expr:
     )
 
 
+def _scatter(length: int, rows: pl.Series, values: pl.Series) -> pl.Series:
+    full = pl.repeat(None, length, dtype=values.dtype, eager=True)
+    return full.scatter(rows, values)
+
+
 def _is_read() -> pl.Expr:
     operation = pl.col("aws_operation")
     prefix = pl.any_horizontal([operation.str.starts_with(p) for p in READ_PREFIXES])
@@ -99,19 +104,32 @@ def loop_edges(spans: pl.DataFrame) -> pl.DataFrame:
     tree = span_tree(spans)
     if tree.is_empty():
         return pl.DataFrame(schema=LOOP_EDGE_SCHEMA)
+    # NOTE: every frame below is narrowed before it is filtered (a filter copies each column
+    # it carries), and names are built only for the rows that need them.
     segment = pl.col("kind") == "segment"
-    tree = tree.with_columns(
-        actor=pl.when(segment).then(_actor()),
-        start_us=pl.col("start_time").dt.epoch("us"),
+    segments = tree.select(
+        "row", "kind", "origin", "function_name", "name", "node_type", "inferred", "parent_row"
+    ).filter(segment)
+    actor = _scatter(tree.height, segments["row"], segments.select(_actor()).to_series())
+    start_us = tree["start_time"].dt.epoch("us")
+    calls = tree.select(
+        "row",
+        "trace_id",
+        "owner_row",
+        "resource_type",
+        "resource_id",
+        "aws_operation",
+        (pl.col("is_call") & (pl.col("call_row") == pl.col("row"))).alias("outermost"),
+    ).filter(pl.col("outermost"))
+    calls = calls.with_columns(
+        owner_actor=actor.gather(calls["owner_row"]),
+        early=(
+            start_us.gather(calls["row"]) < start_us.gather(calls["owner_row"]) - EARLY_TOLERANCE_US
+        ).fill_null(False),
         resource=pl.when(pl.col("resource_id").is_not_null()).then(
             _key(pl.col("resource_type").fill_null("AWS::resource"), pl.col("resource_id"))
         ),
     )
-    owner_actor = tree["actor"].gather(tree["owner_row"])
-    owner_start = tree["start_us"].gather(tree["owner_row"])
-    early = (tree["start_us"] < owner_start - EARLY_TOLERANCE_US).fill_null(False)
-    tree = tree.with_columns(owner_actor=owner_actor, early=early)
-    calls = tree.filter(pl.col("is_call") & (pl.col("call_row") == pl.col("row")))
     writes = calls.filter(pl.col("resource").is_not_null() & ~pl.col("early") & ~_is_read()).select(
         pl.col("owner_actor").alias("source"),
         pl.col("resource").alias("target"),
@@ -120,7 +138,8 @@ def loop_edges(spans: pl.DataFrame) -> pl.DataFrame:
         "trace_id",
     )
     # Segments and what started them: the call above them (through an inferred segment).
-    parent = tree["parent_row"]
+    started = segments.filter(~pl.col("inferred"))
+    parent = started["parent_row"]
     parent_inferred = (
         (tree["kind"].gather(parent) == "segment") & tree["inferred"].gather(parent)
     ).fill_null(False)
@@ -128,18 +147,29 @@ def loop_edges(spans: pl.DataFrame) -> pl.DataFrame:
         pl.when(parent_inferred).then(tree["parent_row"].gather(parent)).otherwise(parent)
     ).to_series()
     anchor_is_sub = (tree["kind"].gather(anchor) == "subsegment").fill_null(False)
-    trigger = pl.select(pl.when(anchor_is_sub).then(tree["call_row"].gather(anchor))).to_series()
-    started = tree.with_columns(trigger=trigger, parent_actor=tree["actor"].gather(parent)).filter(
-        segment & ~pl.col("inferred")
+    started = started.select(
+        "row",
+        tree["trace_id"].gather(started["row"]).alias("trace_id"),
+        actor.gather(started["row"]).alias("actor"),
+        actor.gather(parent).alias("parent_actor"),
+        pl.select(pl.when(anchor_is_sub).then(tree["call_row"].gather(anchor)))
+        .to_series()
+        .alias("trigger"),
     )
-    by_call = started.filter(pl.col("trigger").is_not_null())
-    call_facts = by_call.select(
-        pl.col("actor"),
-        "trace_id",
-        tree["resource"].gather(by_call["trigger"]).alias("resource"),
-        tree["owner_actor"].gather(by_call["trigger"]).alias("caller"),
-        tree["early"].gather(by_call["trigger"]).alias("early"),
-    ).filter(~pl.col("early"))
+    call_facts = (
+        started.filter(pl.col("trigger").is_not_null())
+        .join(
+            calls.select(
+                pl.col("row").alias("trigger"),
+                "resource",
+                pl.col("owner_actor").alias("caller"),
+                "early",
+            ),
+            on="trigger",
+            how="inner",
+        )
+        .filter(~pl.col("early"))
+    )
     with_resource = call_facts.filter(pl.col("resource").is_not_null())
     triggered = pl.concat(
         [
