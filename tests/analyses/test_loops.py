@@ -196,3 +196,23 @@ def test_a_call_naming_no_resource_that_starts_its_own_function_again_is_a_loop(
     assert resource_loops(spans).select("path", "closing_resource").rows() == [
         (f"{FN}:worker -> {FN}:worker", f"{FN}:worker")
     ]
+
+
+def test_identity_fields_as_the_python_sdk_records_them() -> None:
+    """CopyObject records `bucket`, DynamoDB batch calls `table_names`."""
+    spans = normalize_documents(
+        function(
+            1,
+            "copier",
+            100.0,
+            [
+                call(10, "S3", 100.1, operation="CopyObject", bucket="archive"),
+                call(11, "DynamoDB", 100.2, operation="BatchWriteItem", table_names=["a", "b"]),
+            ],
+        )
+    )
+    calls = spans.filter(pl.col("resource_id").is_not_null())
+    assert calls.select("resource_type", "resource_id").rows() == [
+        ("AWS::S3::Bucket", "archive"),
+        ("AWS::DynamoDB::Table", "a"),
+    ]

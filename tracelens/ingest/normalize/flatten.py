@@ -154,14 +154,16 @@ def _aws_values(aws: AwsFields) -> tuple[Any, ...]:
     function = aws.function_name or aws.function_arn
     # The resource's type and raw name (URL, ARN): spans.py derives the name column-wise.
     identity: tuple[str | None, str | None]
-    if aws.bucket_name:
-        identity = ("AWS::S3::Bucket", aws.bucket_name)
+    bucket = aws.bucket_name or aws.bucket
+    table = aws.table_name or (aws.table_names[0] if aws.table_names else None)
+    if bucket:
+        identity = ("AWS::S3::Bucket", bucket)
     elif aws.queue_url:
         identity = ("AWS::SQS::Queue", aws.queue_url)
     elif aws.topic_arn:
         identity = ("AWS::SNS::Topic", aws.topic_arn)
-    elif aws.table_name:
-        identity = ("AWS::DynamoDB::Table", aws.table_name)
+    elif table:
+        identity = ("AWS::DynamoDB::Table", table)
     elif function:
         identity = ("AWS::Lambda::Function", function)
     else:
