@@ -7,6 +7,7 @@ from typing import Any
 import polars as pl
 
 from analyses.loops import LOOP_EDGE_SCHEMA, LOOP_SCHEMA, loop_edges, resource_loops
+from analyses.service_map import service_map_edges
 from tracelens.ingest.normalize import normalize_documents
 from tracelens.schema import SPAN_SCHEMA, conform
 
@@ -216,3 +217,30 @@ def test_identity_fields_as_the_python_sdk_records_them() -> None:
         ("AWS::S3::Bucket", "archive"),
         ("AWS::DynamoDB::Table", "a"),
     ]
+
+
+def test_one_function_one_node_with_or_without_the_inferred_lambda_segment() -> None:
+    """X-Ray's inferred segment of an Invoke is named "Lambda", the function only under aws."""
+    invoke = call(10, "Lambda", 100.2, operation="Invoke", function_name="fraud-check")
+    plain = [
+        *function(1, "orders", 100.0, [invoke]),
+        *function(20, "fraud-check", 100.25, [], parent=10),
+    ]
+    inferred = {
+        "id": _id(40),
+        "trace_id": TRACE,
+        "parent_id": _id(10),
+        "name": "Lambda",
+        "inferred": True,
+        "origin": "AWS::Lambda",
+        "start_time": 100.2,
+        "end_time": 100.25,
+        "aws": {"operation": "Invoke", "function_name": "fraud-check"},
+    }
+    without = service_map_edges(normalize_documents(plain))
+    with_inferred = service_map_edges(normalize_documents([*plain, inferred]))
+    assert without.select("source", "target", "target_type").sort("source", "target").rows() == (
+        with_inferred.select("source", "target", "target_type").sort("source", "target").rows()
+    )
+    assert "Lambda" not in set(with_inferred.get_column("target").to_list())
+    assert resource_loops(normalize_documents([*plain, inferred])).is_empty()
