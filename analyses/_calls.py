@@ -4,6 +4,8 @@ Shared by the service map, the critical path and the DNS analyses so that all th
 nodes the same way. Node names follow X-Ray's service graph:
 
 - a segment is the node ``(name, origin)``; segments without ``origin`` get ``SERVICE_TYPE``;
+  an ``AWS::Lambda`` segment is named by its function (``function_name``, from its ARN) even
+  when the segment itself is named ``Lambda``;
 - a call (the outermost ``aws``/``remote`` subsegment; nested steps such as ``connect`` or
   ``dns`` belong to it) reaches, in this order of preference: the node of the inferred segment
   X-Ray derived from it, a queue or topic (``MESSAGING_TYPES``: their consumers are downstream
@@ -29,6 +31,7 @@ SERVICE_TYPE = "service"
 INIT_NAMES = ("Initialization", "Restore")
 MESSAGING_TYPES = ("AWS::SQS::Queue", "AWS::SQS", "AWS::SNS")
 FUNCTION_ORIGIN = "AWS::Lambda::Function"
+LAMBDA_SERVICE_ORIGIN = "AWS::Lambda"
 
 _QUEUE_NAME = r"([^/:]+)/?$"
 
@@ -59,6 +62,8 @@ TREE_COLUMNS = (
     "function_name",
     "host",
     "exception_count",
+    "resource_type",
+    "resource_id",
 )
 
 
@@ -80,8 +85,17 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
     node of a segment under the call).
     """
     subsegment = pl.col("kind") == "subsegment"
+    # NOTE: Lambda's service segment is sometimes named "Lambda" with the function only in
+    # its ARN: named by its function, so that one function is one node whatever its segments.
+    service_segment = (pl.col("kind") == "segment") & (pl.col("origin") == LAMBDA_SERVICE_ORIGIN)
     tree = link_rows(
-        spans.select(TREE_COLUMNS).with_columns(pl.col("inferred").fill_null(False))
+        spans.select(TREE_COLUMNS).with_columns(
+            pl.col("inferred").fill_null(False),
+            pl.when(service_segment.fill_null(False))
+            .then(pl.coalesce("function_name", "name"))
+            .otherwise(pl.col("name"))
+            .alias("name"),
+        )
     ).with_columns(
         is_call=(subsegment & pl.col("namespace").is_in(CALL_NAMESPACES)).fill_null(False),
         local_parent=pl.when(subsegment).then(pl.col("parent_row")),

@@ -25,6 +25,17 @@ import polars as pl
 from analyses._calls import FUNCTION_ORIGIN, INIT_NAMES
 from analyses._tree import ancestor_fold, gather_views
 
+# What a path node's time is (``node_kind``): Lambda's service before the function runs (the
+# AWS::Lambda segment's own time: queueing, dwell, attempts), the function's Initialization (or
+# Restore), the function's own code, a downstream call, or another service's own time.
+SERVICE_TYPE_LAMBDA = "AWS::Lambda"
+LAMBDA_SERVICE_KIND = "lambda_service"
+INIT_KIND = "initialization"
+CODE_KIND = "function_code"
+DOWNSTREAM_KIND = "downstream"
+SERVICE_KIND = "service"
+NODE_KINDS = (LAMBDA_SERVICE_KIND, INIT_KIND, CODE_KIND, DOWNSTREAM_KIND, SERVICE_KIND)
+
 _REACHED = {"row": pl.UInt32(), "root_row": pl.UInt32()}
 _EFF_US = (pl.col("eff_end_us") - pl.col("eff_start_us")).alias("eff_us")
 
@@ -36,7 +47,8 @@ def walk(tree: pl.DataFrame) -> pl.DataFrame:
     -------
     pl.DataFrame
         One row per span on a path: ``row``, ``root_row`` (the row of its trace's root),
-        ``node``, ``node_type``, ``path_start_us``, ``path_end_us`` and ``self_us``; ordered
+        ``node``, ``node_type``, ``node_kind`` (``NODE_KINDS``), ``path_start_us``,
+        ``path_end_us`` and ``self_us``; ordered
         by ``root_row``, then start, then the longest first (a parent before its children).
     """
     timed = _timed(tree).sort(
@@ -211,7 +223,7 @@ def _reachable(
 
 
 def _labelled(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
-    """Add ``node`` and ``node_type`` to path rows.
+    """Add ``node``, ``node_type`` and ``node_kind`` to path rows.
 
     The node is the call's target inside a call, ``"<function> Initialization"`` (or
     ``Restore``) inside a cold start, else the owning segment; ``node_type`` is the service
@@ -234,17 +246,35 @@ def _labelled(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
     at_call = call_row.is_not_null().arg_true()
     calls = call_row.gather(at_call)
     node = _overlay(node, at_call, tree["target"].gather(calls))
-    node_type = _overlay(
-        tree["node_type"].gather(owner_row), at_call, tree["target_type"].gather(calls)
+    owner_type = tree["node_type"].gather(owner_row)
+    node_type = _overlay(owner_type, at_call, tree["target_type"].gather(calls))
+    kind = _overlay(
+        _overlay(_own_kind(owner_type), at_init, pl.repeat(INIT_KIND, at_init.len(), eager=True)),
+        at_call,
+        pl.repeat(DOWNSTREAM_KIND, at_call.len(), eager=True),
     )
     return path.select(
         "row",
         "root_row",
         node.alias("node"),
         node_type.alias("node_type"),
+        kind.alias("node_kind"),
         "path_start_us",
         "path_end_us",
         "self_us",
+    )
+
+
+def _own_kind(owner_type: pl.Series) -> pl.Series:
+    """The kind of a segment's own time, by the segment's node type."""
+    return (
+        owner_type.replace_strict(
+            {SERVICE_TYPE_LAMBDA: LAMBDA_SERVICE_KIND, FUNCTION_ORIGIN: CODE_KIND},
+            default=SERVICE_KIND,
+            return_dtype=pl.String(),
+        )
+        .fill_null(SERVICE_KIND)
+        .alias("node_kind")
     )
 
 

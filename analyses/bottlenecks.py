@@ -21,6 +21,9 @@ CRITICAL_PATH_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.String(),  # the span on the path
     "node": pl.String(),
     "node_type": pl.String(),  # as in the service map (AWS::DynamoDB::Table, remote, ...)
+    # lambda_service (before the function starts), initialization, function_code, downstream
+    # or service (another service's own time): see analyses._critical_path.NODE_KINDS
+    "node_kind": pl.String(),
     "operation": pl.String(),
     "start_time": UTC_US,  # the span's window, clipped to its ancestors'
     "end_time": UTC_US,
@@ -31,6 +34,7 @@ BOTTLENECK_SCHEMA: dict[str, pl.DataType] = {
     "entry": pl.String(),  # root service + method + normalised path, or + operation
     "node": pl.String(),
     "node_type": pl.String(),
+    "node_kind": pl.String(),  # as in CRITICAL_PATH_SCHEMA: two rows of one node differ here
     "critical_path_share": pl.Float64(),  # of the entry's critical-path time, all traces
     "slow_share": pl.Float64(),  # same, over the entry's slowest traces only
     "traces": pl.Int64(),  # traces of the entry with this node on the path
@@ -113,6 +117,7 @@ def _described(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
             "id",
             "node",
             "node_type",
+            "node_kind",
             "operation",
             pl.col("path_start_us").cast(UTC_US).alias("start_time"),
             pl.col("path_end_us").cast(UTC_US).alias("end_time"),
@@ -155,9 +160,9 @@ def _bottlenecks(tree: pl.DataFrame, path: pl.DataFrame, *, slow_quantile: float
     # NOTE: the path holds most spans: it is grouped on integer codes (traces by their root's
     # row, nodes by a dense rank of (node, node_type)), and the names are attached to the
     # few aggregated rows at the end. Grouping on the strings costs several times the memory.
-    node_code = path.select(pl.struct("node", "node_type").rank("dense")).to_series()
+    node_code = path.select(pl.struct("node", "node_type", "node_kind").rank("dense")).to_series()
     nodes = (
-        path.select("node", "node_type")
+        path.select("node", "node_type", "node_kind")
         .with_columns(node_code.alias("node_code"))
         .unique("node_code", keep="any")
     )
@@ -189,8 +194,8 @@ def _bottlenecks(tree: pl.DataFrame, path: pl.DataFrame, *, slow_quantile: float
         table.select(BOTTLENECK_SCHEMA.keys())
         .cast(pl.Schema(BOTTLENECK_SCHEMA))
         .sort(
-            ["entry", "critical_path_share", "node", "node_type"],
-            descending=[False, True, False, False],
+            ["entry", "critical_path_share", "node", "node_type", "node_kind"],
+            descending=[False, True, False, False, False],
         )
     )
 

@@ -44,14 +44,15 @@ COLD_START_SCHEMA: dict[str, pl.DataType] = {
     "on_demand": pl.Int64(),
     "provisioned": pl.Int64(),
     "snapstart": pl.Int64(),
-    "cold_starts_from_logs": pl.Int64(),  # REPORT init/restore with no traced execution
+    # REPORT init/restore with no traced execution; null (unknown) when no REPORTs were given
+    "cold_starts_from_logs": pl.Int64(),
     "init_p50_ms": pl.Float64(),  # user-facing inits and restores, traces + logs
     "init_p95_ms": pl.Float64(),
     "init_p99_ms": pl.Float64(),
     "init_max_ms": pl.Float64(),
     "provisioned_init_p50_ms": pl.Float64(),
     "provisioned_init_max_ms": pl.Float64(),
-    "timeouts": pl.Int64(),  # REPORT status "timeout"
+    "timeouts": pl.Int64(),  # REPORT status "timeout"; null (unknown) without REPORTs
     "example_trace_id": pl.String(),  # the traced user-facing cold start with the longest init
 }
 
@@ -207,8 +208,11 @@ def cold_starts(
         .join(timeouts, on="function_name", how="left")
     )
     counts = ["invocations", "cold_starts", "on_demand", "provisioned", "snapstart"]
-    counts += ["cold_starts_from_logs", "timeouts"]
+    # NOTE: without REPORT records what only logs show is unknown, not 0.
+    from_reports = ["cold_starts_from_logs", "timeouts"]
     table = table.with_columns(pl.col(counts).fill_null(0))
+    if reports is not None:
+        table = table.with_columns(pl.col(from_reports).fill_null(0))
     rate_base = pl.when(pl.col("invocations") > 0).then(pl.col("invocations"))
     table = table.with_columns(
         (pl.col("cold_starts") / rate_base).alias("cold_start_rate"),

@@ -44,12 +44,14 @@ DOWNSTREAM_THROTTLE_SCHEMA: dict[str, pl.DataType] = {
     "throttled_calls": pl.Int64(),
     "calls": pl.Int64(),
     "throttle_rate": pl.Float64(),  # throttled_calls / calls
-    "retries": pl.Int64(),  # SDK retries over all calls of the group
+    # SDK retries over the calls recording them (`aws.retries`); null when none does.
+    "retries": pl.Int64(),
     "first_time": UTC_US,  # first and last throttled call
     "last_time": UTC_US,
     "exception_type": pl.String(),  # the first throttling exception seen
     "cause": pl.String(),  # "downstream_api_limit"
     "example_trace_id": pl.String(),
+    "retries_unknown": pl.Int64(),  # calls with no `retries` field: their retries are unknown
 }
 
 
@@ -63,7 +65,8 @@ def downstream_calls(spans: pl.DataFrame) -> pl.DataFrame:
     -------
     pl.DataFrame
         trace_id, source (the owning segment's name), service, resource, operation, namespace,
-        start_time, retries, throttled, exception_type.
+        start_time, retries (null when the subsegment has no ``retries`` field: unknown, not
+        0), throttled, exception_type.
     """
     # NOTE: the tree only locates the outermost calls and their owners; every other column is
     # read from ``spans`` so this does not depend on which columns the tree carries. A call's
@@ -105,7 +108,7 @@ def downstream_calls(spans: pl.DataFrame) -> pl.DataFrame:
         pl.coalesce("aws_operation", "http_method").alias("operation"),
         "namespace",
         "start_time",
-        pl.col("aws_retries").fill_null(0).cast(pl.Int64).alias("retries"),
+        pl.col("aws_retries").cast(pl.Int64).alias("retries"),
         throttled.alias("throttled"),
         "exception_type",
     )
@@ -131,7 +134,10 @@ def downstream_throttles(spans: pl.DataFrame) -> pl.DataFrame:
     table = calls.group_by("source", "service", "resource", "operation", "namespace").agg(
         hit.sum().alias("throttled_calls"),
         pl.len().alias("calls"),
-        pl.col("retries").sum().alias("retries"),
+        pl.when(pl.col("retries").is_not_null().any())
+        .then(pl.col("retries").sum())
+        .alias("retries"),
+        pl.col("retries").null_count().cast(pl.Int64).alias("retries_unknown"),
         pl.col("start_time").filter(hit).min().alias("first_time"),
         pl.col("start_time").filter(hit).max().alias("last_time"),
         pl.col("exception_type").filter(hit).drop_nulls().first().alias("exception_type"),

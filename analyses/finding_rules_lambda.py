@@ -127,7 +127,9 @@ def cold_start_findings(
         )
         .filter(pl.col("level") > 0)
     )
-    user_facing = pl.col("on_demand") + pl.col("snapstart") + pl.col("cold_starts_from_logs")
+    user_facing = (
+        pl.col("on_demand") + pl.col("snapstart") + pl.col("cold_starts_from_logs").fill_null(0)
+    )
     from_logs = (
         pl.when(pl.col("cold_starts_from_logs") > 0)
         .then(pl.format(" plus {} seen only in logs", count("cold_starts_from_logs")))
@@ -296,12 +298,26 @@ def downstream_throttle_findings(downstream: pl.DataFrame, t: Thresholds) -> pl.
         ).alias("level")
     )
     target = pl.concat_str("service", "resource", "operation", separator=" ", ignore_nulls=True)
+    unknown = pl.col("retries_unknown").fill_null(0)
+    retries = (
+        pl.when(pl.col("retries").is_null())
+        .then(pl.lit("SDK retries unknown (no `retries` field recorded)"))
+        .when(unknown > 0)
+        .then(
+            pl.format(
+                "{} SDK retries (unknown for {} calls without a `retries` field)",
+                count("retries"),
+                count("retries_unknown"),
+            )
+        )
+        .otherwise(pl.format("{} SDK retries", count("retries")))
+    )
     message = pl.format(
-        "{} of {} calls throttled ({}), {} SDK retries; exception: {}.",
+        "{} of {} calls throttled ({}), {}; exception: {}.",
         count("throttled_calls"),
         count("calls"),
         pct("throttle_rate"),
-        count("retries"),
+        retries,
         pl.col("exception_type").fill_null("none recorded (HTTP 429 or throttle flag)"),
     )
     remote = pl.col("namespace") == "remote"
@@ -316,7 +332,9 @@ def downstream_throttle_findings(downstream: pl.DataFrame, t: Thresholds) -> pl.
             pl.lit("downstream_throttle").alias("kind"),
             pl.format("{} -> {}", "source", target).alias("subject"),
             message.alias("message"),
-            evidence("throttled_calls", "calls", "throttle_rate", "retries").alias("evidence"),
+            evidence(
+                "throttled_calls", "calls", "throttle_rate", "retries", "retries_unknown"
+            ).alias("evidence"),
             pl.coalesce(
                 advice,
                 pl.when(remote).then(pl.lit(_DOWNSTREAM_REMOTE)).otherwise(pl.lit(_DOWNSTREAM_AWS)),

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import networkx as nx
 import polars as pl
 
 from analyses.finding_format import (
-    FINDING_SCHEMA,
     Thresholds,
     count,
     evidence,
@@ -16,10 +14,8 @@ from analyses.finding_format import (
     pct,
     severity_of,
 )
-from analyses.service_map import find_cycles
 
 LAMBDA_TYPES = ("AWS::Lambda", "AWS::Lambda::Function")
-INIT_NODE = r" (Initialization|Restore)$"
 
 _DNS_VPC = (
     "Lookups go to the VPC's Amazon-provided DNS, which allows 1,024 packets/s per network "
@@ -124,6 +120,27 @@ def connection_findings(setup: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
     )
 
 
+def node_described() -> pl.Expr:
+    """A bottleneck's node with what its time is, so two nodes of one name never read alike:
+    ``orders in the Lambda service before the function starts``, ``orders Initialization
+    (cold start)``, ``orders function code``, ``downstream AWS::DynamoDB::Table orders``."""
+    node, node_type = pl.col("node"), pl.col("node_type").fill_null("service")
+    kind = pl.col("node_kind")
+    return (
+        pl.when(kind == "lambda_service")
+        .then(pl.format("{} in the Lambda service before the function starts", node))
+        .when(kind == "initialization")
+        .then(pl.format("{} (cold start)", node))
+        .when(kind == "function_code")
+        .then(pl.format("{} function code", node))
+        .when(kind == "downstream")
+        .then(pl.format("downstream {} {}", node_type, node))
+        .when(kind == "service")
+        .then(pl.format("{} ({} own time)", node, node_type))
+        .otherwise(node)
+    )
+
+
 def bottleneck_findings(bottlenecks: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
     """A node holding a large share of the slow requests' critical path of an entry point."""
     share = pl.col("slow_share")
@@ -133,20 +150,28 @@ def bottleneck_findings(bottlenecks: pl.DataFrame, t: Thresholds) -> pl.DataFram
     message = pl.format(
         "{} holds {} of the critical path of the slowest requests to {} ({} ms per slow "
         "request, {} slow traces).",
-        pl.col("node"),
+        node_described(),
         pct("slow_share"),
         pl.col("entry"),
         num("slow_mean_ms"),
         count("slow_traces"),
     )
-    cold = pl.col("node").str.contains(INIT_NODE).fill_null(value=False)
+    cold = (pl.col("node_kind") == "initialization").fill_null(value=False)
     return finish(
         frame.select(
             severity_of().alias("severity"),
             pl.lit("bottleneck").alias("kind"),
-            pl.format("{} @ {}", "node", "entry").alias("subject"),
+            pl.format(
+                "{}{} @ {}",
+                "node",
+                pl.when(pl.col("node_kind").is_not_null())
+                .then(pl.format(" [{}]", "node_kind"))
+                .otherwise(pl.lit("")),
+                "entry",
+            ).alias("subject"),
             message.alias("message"),
             evidence(
+                "node_kind",
                 "critical_path_share",
                 "slow_share",
                 "traces",
@@ -164,45 +189,37 @@ def bottleneck_findings(bottlenecks: pl.DataFrame, t: Thresholds) -> pl.DataFram
     )
 
 
-def loop_findings(edges: pl.DataFrame) -> pl.DataFrame:
-    """Cycles in the service map: critical when a Lambda function is in the loop."""
-    keyed = edges.select(
-        pl.format("{}:{}", "source_type", "source").alias("u"),
-        pl.format("{}:{}", "target_type", "target").alias("v"),
-        "calls",
+def loop_findings(loops: pl.DataFrame) -> pl.DataFrame:
+    """Loops through the same resources (``analyses.loops.LOOP_SCHEMA``).
+
+    Critical when a function is on the loop and every edge is confirmed (each write names a
+    triggering operation); a warning otherwise. Loops the service map draws only because it
+    shows every bucket as one node are not loops here.
+    """
+    critical = (pl.col("functions") > 0) & pl.col("confirmed")
+    frame = loops.with_columns(level(pl.lit(value=True), critical).alias("level"))
+    unconfirmed = (
+        pl.when(pl.col("confirmed"))
+        .then(pl.lit(""))
+        .otherwise(
+            pl.lit(" Some calls on it record no operation, so whether they trigger is unknown.")
+        )
     )
-    graph = nx.DiGraph()
-    graph.add_edges_from(zip(keyed["u"].to_list(), keyed["v"].to_list(), strict=True))
-    cycles = find_cycles(graph)
-    if not cycles:
-        return pl.DataFrame(schema=FINDING_SCHEMA)
-    # NOTE: one row per cycle found (a handful), not per span.
-    loops = pl.DataFrame(
-        {"loop": list(range(len(cycles))), "u": cycles}, schema_overrides={"loop": pl.Int64()}
-    ).explode("u")
-    loops = loops.with_columns(pl.col("u").shift(-1).over("loop").alias("v"))
-    loops = loops.with_columns(pl.col("v").fill_null(pl.col("u").first().over("loop"))).join(
-        keyed, on=["u", "v"], how="left"
-    )
-    per_loop = loops.group_by("loop").agg(
-        (pl.col("u").str.join(" -> ") + " -> " + pl.col("u").first()).alias("path"),
-        pl.col("calls").min().alias("calls"),
-        pl.col("u").str.starts_with(LAMBDA_TYPES[0]).any().alias("lambda"),
-    )
-    frame = per_loop.with_columns(level(pl.lit(value=True), pl.col("lambda")).alias("level"))
     return finish(
         frame.select(
             severity_of().alias("severity"),
             pl.lit("recursive_loop").alias("kind"),
             pl.col("path").alias("subject"),
             pl.format(
-                "Calls loop back: {} ({} calls on the loop's thinnest edge).",
+                "Calls loop back to {}: {} ({} calls on the loop's thinnest edge).{}",
+                "closing_resource",
                 "path",
                 count("calls"),
+                unconfirmed,
             ).alias("message"),
-            evidence("calls").alias("evidence"),
+            evidence("closing_resource", "calls", "functions", "confirmed").alias("evidence"),
             pl.lit(_LOOP).alias("recommendation"),
-            pl.lit(None, pl.String()).alias("trace_id"),
+            pl.col("example_trace_id").alias("trace_id"),
             pl.col("calls").cast(pl.Float64).alias("impact"),
         )
     )

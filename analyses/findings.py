@@ -56,7 +56,7 @@ from analyses.finding_rules_network import (
     loop_findings,
 )
 from analyses.functions import FUNCTION_TABLE_SCHEMA
-from analyses.service_map import EDGE_SCHEMA
+from analyses.loops import LOOP_SCHEMA
 from analyses.throttles import INVOCATION_THROTTLE_SCHEMA
 
 __all__ = ["FINDING_SCHEMA", "findings"]
@@ -79,7 +79,7 @@ def findings(
     dns: pl.DataFrame | None = None,
     connection_setup: pl.DataFrame | None = None,
     bottlenecks: pl.DataFrame | None = None,
-    service_map_edges: pl.DataFrame | None = None,
+    loops: pl.DataFrame | None = None,
     min_invocations: int = 5,
     cold_start_rate_warning: float = 0.05,
     cold_start_rate_critical: float = 0.20,
@@ -111,8 +111,8 @@ def findings(
         ``analyses.dns.dns_lookups`` and ``analyses.dns.connection_setup``.
     bottlenecks
         ``analyses.bottlenecks.bottlenecks`` (``BOTTLENECK_SCHEMA``).
-    service_map_edges
-        ``analyses.service_map.service_map_edges`` (``EDGE_SCHEMA``), searched for loops.
+    loops
+        ``analyses.loops.resource_loops`` (``LOOP_SCHEMA``): loops through the same resources.
     min_invocations, cold_start_rate_warning, ...
         Thresholds: see the module docstring for each default and its reason.
 
@@ -151,7 +151,7 @@ def findings(
     lookups = _checked(dns, DNS_SCHEMA, "dns")
     setup = _checked(connection_setup, CONNECTION_SETUP_SCHEMA, "connection_setup")
     slow = _checked(bottlenecks, BOTTLENECK_SCHEMA, "bottlenecks")
-    edges = _checked(service_map_edges, EDGE_SCHEMA, "service_map_edges")
+    looping = _checked(loops, LOOP_SCHEMA, "loops")
 
     parts = [pl.DataFrame(schema=FINDING_SCHEMA)]
     if cold is not None:
@@ -168,8 +168,8 @@ def findings(
         parts.append(connection_findings(setup, t))
     if slow is not None:
         parts.append(bottleneck_findings(slow, t))
-    if edges is not None:
-        parts.append(loop_findings(edges))
+    if looping is not None:
+        parts.append(loop_findings(looping))
     return _ranked(pl.concat(parts))
 
 

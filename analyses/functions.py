@@ -17,7 +17,7 @@ FUNCTION_TABLE_SCHEMA: dict[str, pl.DataType] = {
     "faults": pl.Int64(),  # executions flagged fault (unhandled errors, timeouts)
     "throttled": pl.Int64(),  # throttled invocation attempts (they never ran)
     "cold_starts": pl.Int64(),  # as analyses.cold_starts counts them (any kind)
-    "timeouts": pl.Int64(),  # REPORT status "timeout"
+    "timeouts": pl.Int64(),  # REPORT status "timeout"; null (unknown) without REPORTs
     "duration_p50_ms": pl.Float64(),  # completed executions only
     "duration_p95_ms": pl.Float64(),
     "duration_p99_ms": pl.Float64(),
@@ -138,7 +138,10 @@ def function_table(
         .join(_report_memory(reports), on="function_name", how="left")
         .join(_config(functions), on="function_name", how="left")
     )
-    counts = ["invocations", "errors", "faults", "throttled", "cold_starts", "timeouts"]
+    counts = ["invocations", "errors", "faults", "throttled", "cold_starts"]
+    # NOTE: timeouts come from REPORT records: without them they are unknown, not 0.
+    if reports is not None:
+        counts.append("timeouts")
     table = table.with_columns(
         pl.col(counts).fill_null(0),
         pl.coalesce("memory_size_mb", "report_memory_mb").alias("memory_size_mb"),

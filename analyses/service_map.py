@@ -79,9 +79,10 @@ def service_map_edges(spans: pl.DataFrame) -> pl.DataFrame:
 def service_map_nodes(spans: pl.DataFrame) -> pl.DataFrame:
     """Every node of the map with its request and status counts.
 
-    A node backed by segments counts its segments; a node known only from calls (a table, a
-    queue, a remote host, an untraced function) counts the calls it received, as the callers
-    saw them; a ``client`` node counts the root segments it sent.
+    A node backed by segments counts its segments (an inferred segment only when it has no
+    parent in its trace, e.g. ``AWS::Events`` upstream of a function); a node known only from
+    calls (a table, a queue, a remote host, an untraced function) counts the calls it
+    received, as the callers saw them; a ``client`` node counts the root segments it sent.
 
     Returns
     -------
@@ -124,7 +125,12 @@ def _nodes(tree: pl.DataFrame, hops: pl.DataFrame) -> pl.DataFrame:
             "name",
             pl.col("node_type").alias("type"),
             *_MEASURES,
-            ((pl.col("kind") == "segment") & ~pl.col("inferred")).alias("keep"),
+            # NOTE: an inferred segment without a parent in its trace (AWS::Events upstream of
+            # a function, say) is the only record of that node: it stays on the map.
+            (
+                (pl.col("kind") == "segment")
+                & (~pl.col("inferred") | pl.col("parent_row").is_null())
+            ).alias("keep"),
         )
         .filter(pl.col("keep"))
         .drop("keep")

@@ -29,6 +29,8 @@ from tracelens.samples.__main__ import main
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = REPO / "sample_traces"
+# A second, hand-written sample set inside sample_traces/ (not generated; see its README).
+REAL_WORLD = "real_world"
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 TRACE_ID = re.compile(r"^1-([0-9a-f]{8})-[0-9a-f]{24}$")
 METRIC_ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
@@ -168,7 +170,7 @@ def _files(root: Path) -> dict[str, bytes]:
             gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()
         )
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "README.md"
+        if p.is_file() and p.name != "README.md" and REAL_WORLD not in p.relative_to(root).parts
     }
 
 

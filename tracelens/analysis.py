@@ -13,12 +13,14 @@ import polars as pl
 
 from analyses.bottlenecks import critical_path_and_bottlenecks
 from analyses.cold_starts import cold_starts
+from analyses.completeness import completeness
 from analyses.dns import dns_and_connection_setup
 from analyses.findings import findings
 from analyses.functions import function_table
 from analyses.invocations import invocations
+from analyses.loops import loop_node_lists, resource_loops
 from analyses.memo import shared_intermediates
-from analyses.service_map import build_service_map, find_cycles, service_map_nodes_and_edges
+from analyses.service_map import build_service_map, service_map_nodes_and_edges
 from analyses.throttles import downstream_throttles, invocation_throttles, throttle_timeline
 from tracelens.inputs import Inputs
 
@@ -43,8 +45,12 @@ class AnalysisResult:
     service_nodes: pl.DataFrame
     service_edges: pl.DataFrame
     service_graph: nx.DiGraph
-    cycles: list[list[str]]
+    # Loops through the same resources (analyses.loops.LOOP_SCHEMA), not the map's cycles.
+    loops: pl.DataFrame
+    cycles: list[list[str]]  # each loop's node keys, from its closing resource
     findings: pl.DataFrame
+    # What the traces lack (analyses.completeness.COMPLETENESS_SCHEMA), one row per issue.
+    completeness: pl.DataFrame
 
 
 def run_analysis(inputs: Inputs) -> AnalysisResult:
@@ -75,7 +81,9 @@ def _analyze(inputs: Inputs) -> AnalysisResult:
     dns, connections = dns_and_connection_setup(spans, functions=config)
     nodes, edges = service_map_nodes_and_edges(spans)
     graph = build_service_map(nodes, edges)
+    loops = resource_loops(spans)
     path, slow = critical_path_and_bottlenecks(spans, example_paths_only=True)
+    incomplete = completeness(spans)
     return AnalysisResult(
         inputs=inputs,
         invocations=invocation_rows,
@@ -91,7 +99,8 @@ def _analyze(inputs: Inputs) -> AnalysisResult:
         service_nodes=nodes,
         service_edges=edges,
         service_graph=graph,
-        cycles=find_cycles(graph),
+        loops=loops,
+        cycles=loop_node_lists(loops),
         findings=findings(
             functions=table,
             cold_starts=cold,
@@ -100,6 +109,7 @@ def _analyze(inputs: Inputs) -> AnalysisResult:
             dns=dns,
             connection_setup=connections,
             bottlenecks=slow,
-            service_map_edges=edges,
+            loops=loops,
         ),
+        completeness=incomplete,
     )

@@ -42,6 +42,17 @@ def _input(result: AnalysisResult) -> dict[str, Any]:
         "rejected_documents": traces.rejections.count,
         "rejected_side_records": inputs.side_rejections.count,
         "in_progress": traces.in_progress,
+        # Incomplete traces: per issue (missing_root, orphan_segment, in_progress_subsegment,
+        # child_before_parent) its count, the traces affected and an example.
+        "incomplete": {
+            row["issue"]: {
+                "count": row["count"],
+                "traces": row["traces"],
+                "example_trace_id": row["example_trace_id"],
+                "example": row["example"],
+            }
+            for row in _records(result.completeness)
+        },
         "limit_exceeded_traces": traces.read_stats.limit_exceeded_traces,
         "unprocessed_trace_ids": traces.read_stats.unprocessed_trace_ids[:100],
         "sources": inputs.sources_used(),
@@ -70,7 +81,8 @@ def _functions(result: AnalysisResult) -> list[dict[str, Any]]:
                 "name": row["function_name"],
                 "invocations": invocations,
                 "cold_starts": row["cold_starts"] or 0,
-                "cold_start_rate": row.get("cold_start_rate") or 0.0,
+                # null: no traced invocation to take a rate over
+                "cold_start_rate": row.get("cold_start_rate"),
                 "init_ms": _percentiles(row, "init_", ("p50", "p95", "p99", "max")),
                 "throttled": row["throttled"] or 0,
                 "errors": row["errors"] or 0,
@@ -78,8 +90,9 @@ def _functions(result: AnalysisResult) -> list[dict[str, Any]]:
                 "cold_start_kinds": {
                     kind: row.get(kind) or 0 for kind in ("on_demand", "provisioned", "snapstart")
                 },
-                "cold_starts_from_logs": row.get("cold_starts_from_logs") or 0,
-                "timeouts": row["timeouts"] or 0,
+                # null (unknown) when no Lambda logs were given
+                "cold_starts_from_logs": row.get("cold_starts_from_logs"),
+                "timeouts": row["timeouts"],
                 "duration_ms": _percentiles(row, "duration_", ("p50", "p95", "p99")),
                 "memory_size_mb": row["memory_size_mb"],
                 "vpc_attached": row["vpc_attached"],
@@ -118,6 +131,7 @@ def _throttles(result: AnalysisResult) -> list[dict[str, Any]]:
             "cause": row["cause"],
             "calls": row["calls"],
             "retries": row["retries"],
+            "retries_unknown": row["retries_unknown"],
             "exception_type": row["exception_type"],
             "example_trace_id": row["example_trace_id"],
         }
@@ -144,7 +158,15 @@ def _dns(result: AnalysisResult) -> list[dict[str, Any]]:
 
 
 def _bottlenecks(result: AnalysisResult) -> list[dict[str, Any]]:
-    columns = ("entry", "node", "node_type", "critical_path_share", "slow_share", "traces")
+    columns = (
+        "entry",
+        "node",
+        "node_type",
+        "node_kind",
+        "critical_path_share",
+        "slow_share",
+        "traces",
+    )
     return [
         {key: row[key] for key in columns} | {"example_trace_id": row["example_trace_id"]}
         for row in _records(result.bottlenecks)
@@ -166,7 +188,12 @@ def _service_map(result: AnalysisResult) -> dict[str, Any]:
         }
         for row in _records(result.service_edges)
     ]
-    return {"nodes": _records(result.service_nodes), "edges": edges, "cycles": result.cycles}
+    return {
+        "nodes": _records(result.service_nodes),
+        "edges": edges,
+        "cycles": result.cycles,
+        "loops": _records(result.loops),
+    }
 
 
 def _findings(result: AnalysisResult) -> list[dict[str, Any]]:

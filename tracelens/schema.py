@@ -40,6 +40,15 @@ SPAN_SCHEMA: dict[str, pl.DataType] = {
     # The resource the call touched: table name, queue URL, topic ARN, function name, or the
     # first of `resource_names`.
     "aws_resource": pl.String(),
+    # The resource a call touched, as an identity: its type in the names OpenTelemetry's
+    # `aws.remote.resource.type` uses (AWS::S3::Bucket, AWS::SQS::Queue, AWS::SNS::Topic,
+    # AWS::DynamoDB::Table, AWS::Lambda::Function; other services AWS::<subsegment name>) and
+    # its name (bucket, queue name from the URL, topic name from the ARN, table, function
+    # name), as `aws.remote.resource.identifier` gives it. X-Ray documents fill it from
+    # `aws.bucket_name`, `queue_url`, `topic_arn`, `table_name`, `function_name`/`function_arn`,
+    # else the first of `resource_names`; null when the call names no resource.
+    "resource_type": pl.String(),
+    "resource_id": pl.String(),
     # Lambda function name: `aws.function_name`, else taken from `function_arn`/`resource_arn`.
     "function_name": pl.String(),
     "aws_request_id": pl.String(),
@@ -53,6 +62,9 @@ SPAN_SCHEMA: dict[str, pl.DataType] = {
     "cause_ref": pl.String(),  # `cause` given as a 16-hex exception id
     "annotations": pl.String(),  # JSON object text, null when there are none
 }
+
+# Span columns added after the first stores were written: parts without them read as nulls.
+ADDED_SPAN_COLUMNS: tuple[str, ...] = ("resource_type", "resource_id")
 
 # One row per Lambda platform REPORT record (text or JSON log format).
 REPORT_SCHEMA: dict[str, pl.DataType] = {

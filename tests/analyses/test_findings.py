@@ -11,7 +11,7 @@ from analyses.cold_starts import COLD_START_SCHEMA, cold_starts
 from analyses.dns import CONNECTION_SETUP_SCHEMA, DNS_SCHEMA, connection_setup, dns_lookups
 from analyses.findings import FINDING_SCHEMA, findings
 from analyses.functions import FUNCTION_TABLE_SCHEMA, function_table
-from analyses.service_map import EDGE_SCHEMA, service_map_edges
+from analyses.loops import LOOP_SCHEMA, resource_loops
 from analyses.throttles import (
     DOWNSTREAM_THROTTLE_SCHEMA,
     INVOCATION_THROTTLE_SCHEMA,
@@ -65,7 +65,7 @@ def test_no_inputs_and_empty_inputs_give_no_findings() -> None:
         dns=pl.DataFrame(schema=DNS_SCHEMA),
         connection_setup=pl.DataFrame(schema=CONNECTION_SETUP_SCHEMA),
         bottlenecks=pl.DataFrame(schema=BOTTLENECK_SCHEMA),
-        service_map_edges=pl.DataFrame(schema=EDGE_SCHEMA),
+        loops=pl.DataFrame(schema=LOOP_SCHEMA),
     )
     assert empty.is_empty()
     assert dict(empty.schema) == FINDING_SCHEMA
@@ -334,12 +334,29 @@ def test_dns_connection_and_bottleneck_findings() -> None:
             {
                 "entry": "api GET /orders",
                 "node": "orders Initialization",
+                "node_type": "AWS::Lambda::Function",
+                "node_kind": "initialization",
                 "slow_share": 0.6,
                 "slow_traces": 4,
                 "slow_mean_ms": 800.0,
                 "example_trace_id": "t-slow",
             },
-            {"entry": "api GET /orders", "node": "orders", "slow_share": 0.3, "slow_traces": 4},
+            {
+                "entry": "api GET /orders",
+                "node": "orders",
+                "node_type": "AWS::Lambda::Function",
+                "node_kind": "function_code",
+                "slow_share": 0.3,
+                "slow_traces": 4,
+            },
+            {
+                "entry": "api GET /orders",
+                "node": "orders",
+                "node_type": "AWS::Lambda",
+                "node_kind": "lambda_service",
+                "slow_share": 0.25,
+                "slow_traces": 4,
+            },
             {"entry": "api GET /orders", "node": "api", "slow_share": 0.1, "slow_traces": 4},
         ],
         BOTTLENECK_SCHEMA,
@@ -349,52 +366,60 @@ def test_dns_connection_and_bottleneck_findings() -> None:
         ("critical", "dns", "vpc-fn -> db.internal"),
         ("warning", "dns", "web -> api.example.com"),  # impact 10 lookups
         ("warning", "connection_reuse", "web -> api.example.com"),  # 9 new connections
-        ("warning", "bottleneck", "orders Initialization @ api GET /orders"),
-        ("info", "bottleneck", "orders @ api GET /orders"),
+        ("warning", "bottleneck", "orders Initialization [initialization] @ api GET /orders"),
+        ("info", "bottleneck", "orders [function_code] @ api GET /orders"),
+        ("info", "bottleneck", "orders [lambda_service] @ api GET /orders"),
     ]
     assert "VPC endpoints" in result.row(0, named=True)["recommendation"]
     assert "VPC endpoints" not in result.row(1, named=True)["recommendation"]
     assert "keep-alive" in result.row(2, named=True)["recommendation"]
     init = result.row(3, named=True)
     assert init["message"] == (
-        "orders Initialization holds 60.0% of the critical path of the slowest requests to "
-        "api GET /orders (800.0 ms per slow request, 4 slow traces)."
+        "orders Initialization (cold start) holds 60.0% of the critical path of the slowest "
+        "requests to api GET /orders (800.0 ms per slow request, 4 slow traces)."
     )
+    # one function, two kinds of time: the findings never read alike
+    code, service = (result.row(i, named=True)["message"] for i in (4, 5))
+    assert code.startswith("orders function code holds 30.0%")
+    assert service.startswith("orders in the Lambda service before the function starts holds")
     assert "provisioned concurrency" in init["recommendation"]
     assert init["trace_id"] == "t-slow"
 
 
-def _edge(
-    source: str, source_type: str, target: str, target_type: str, calls: int
-) -> dict[str, Any]:
+def _loop(path: list[str], calls: int, *, functions: int, confirmed: bool) -> dict[str, Any]:
     return {
-        "source": source,
-        "source_type": source_type,
-        "target": target,
-        "target_type": target_type,
+        "path": " -> ".join([*path, path[0]]),
+        "closing_resource": path[0],
+        "functions": functions,
         "calls": calls,
+        "confirmed": confirmed,
+        "example_trace_id": "1-5759e988-bd862e3fe1be46a994272793",
     }
 
 
-def test_recursive_loop_from_service_map_edges() -> None:
-    edges = frame_of(
+def test_recursive_loop_names_the_resource_closing_it() -> None:
+    loops = frame_of(
         [
-            _edge("app", "client", "app", "AWS::Lambda", 50),
-            _edge("app", "AWS::Lambda", "app", "AWS::Lambda::Function", 80),
-            _edge("app", "AWS::Lambda::Function", "jobs", "AWS::SQS::Queue", 30),
-            _edge("jobs", "AWS::SQS::Queue", "app", "AWS::Lambda", 30),
-            _edge("web", "AWS::EC2::Instance", "cache", "remote", 9),
+            _loop(
+                ["AWS::SQS::Queue:jobs", "AWS::Lambda::Function:app"],
+                30,
+                functions=1,
+                confirmed=True,
+            ),
+            _loop(
+                ["AWS::S3::Bucket:in", "AWS::Lambda::Function:tag"], 4, functions=1, confirmed=False
+            ),
         ],
-        EDGE_SCHEMA,
+        LOOP_SCHEMA,
     )
-    result = findings(service_map_edges=edges)
-    row = result.row(0, named=True)
-    assert result.height == 1
-    assert (row["severity"], row["kind"], row["impact"]) == ("critical", "recursive_loop", 30.0)
-    assert row["subject"] == (
-        "AWS::Lambda::Function:app -> AWS::SQS::Queue:jobs -> AWS::Lambda:app -> "
-        "AWS::Lambda::Function:app"
-    )
+    result = findings(loops=loops)
+    assert result.select("severity", "kind", "impact").rows() == [
+        ("critical", "recursive_loop", 30.0),
+        ("warning", "recursive_loop", 4.0),
+    ]
+    first, second = result.get_column("message").to_list()
+    assert first.startswith("Calls loop back to AWS::SQS::Queue:jobs: AWS::SQS::Queue:jobs -> ")
+    assert "whether they trigger is unknown" in second
 
 
 def test_end_to_end_from_spans() -> None:
@@ -427,7 +452,7 @@ def test_end_to_end_from_spans() -> None:
         dns=dns_lookups(spans),
         connection_setup=connection_setup(spans),
         bottlenecks=bottlenecks(spans),
-        service_map_edges=service_map_edges(spans),
+        loops=resource_loops(spans),
     )
     assert dict(result.schema) == FINDING_SCHEMA
     top = result.filter(severity="critical").select("kind", "subject").rows()

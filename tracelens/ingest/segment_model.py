@@ -45,6 +45,12 @@ class AwsFields(msgspec.Struct, gc=False):
     request_id: str | None = None
     retries: Int32 | None = None
     resource_names: list[str] | None = None
+    # S3 calls: the X-Ray SDKs' parameter whitelists record the request's `Bucket` as
+    # `bucket_name` (the Python SDK's CopyObject as `bucket`); DynamoDB batch calls name their
+    # tables in `table_names`.
+    bucket_name: str | None = None
+    bucket: str | None = None
+    table_names: list[str] | None = None
 
 
 class ExceptionRecord(msgspec.Struct, gc=False):

@@ -12,6 +12,7 @@ from datetime import date
 
 import polars as pl
 
+from tracelens.schema import ADDED_SPAN_COLUMNS
 from tracelens.store import layout
 from tracelens.store.backend import Backend
 from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreError, StoreProblem
@@ -58,6 +59,9 @@ def read_part(backend: Backend, key: str, table: Table) -> pl.DataFrame:
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         raise CorruptFileError(location, f"not a readable Parquet file ({exc})") from exc
     schema = table.stored_schema
+    added = [name for name in ADDED_SPAN_COLUMNS if name in schema and name not in frame.columns]
+    if added:  # a part written before these columns existed
+        frame = frame.with_columns(pl.lit(None, schema[name]).alias(name) for name in added)
     missing = [name for name in schema if name not in frame.columns]
     if missing:
         raise CorruptFileError(

@@ -51,7 +51,7 @@ _DIRECT: dict[str, pl.DataType] = {
 
 _NODE_FIELDS: tuple[str, ...] = Node.__struct_fields__
 _json = msgspec.json.Encoder().encode
-_NO_AWS: tuple[Any, ...] = (None, None, None, None, None)
+_NO_AWS: tuple[Any, ...] = (None,) * 7
 _NO_CAUSE: tuple[Any, ...] = (None, None, 0, None)
 
 
@@ -151,19 +151,38 @@ def _aws_values(aws: AwsFields) -> tuple[Any, ...]:
         or aws.function_name
         or (names[0] if names else None)
     )
-    return (
-        aws.operation,
-        resource,
-        aws.function_name or aws.function_arn,
-        aws.request_id,
-        aws.retries,
-    )
+    function = aws.function_name or aws.function_arn
+    # The resource's type and raw name (URL, ARN): spans.py derives the name column-wise.
+    identity: tuple[str | None, str | None]
+    bucket = aws.bucket_name or aws.bucket
+    table = aws.table_name or (aws.table_names[0] if aws.table_names else None)
+    if bucket:
+        identity = ("AWS::S3::Bucket", bucket)
+    elif aws.queue_url:
+        identity = ("AWS::SQS::Queue", aws.queue_url)
+    elif aws.topic_arn:
+        identity = ("AWS::SNS::Topic", aws.topic_arn)
+    elif table:
+        identity = ("AWS::DynamoDB::Table", table)
+    elif function:
+        identity = ("AWS::Lambda::Function", function)
+    else:
+        identity = (None, names[0] if names else None)
+    return (aws.operation, resource, function, aws.request_id, aws.retries, *identity)
 
 
 def _aws_series(awss: tuple[AwsFields | None, ...]) -> list[pl.Series]:
     values = [_aws_values(aws) if aws is not None else _NO_AWS for aws in awss]
-    names = ("aws_operation", "aws_resource", "function_ref", "aws_request_id", "aws_retries")
-    types = (pl.String, pl.String, pl.String, pl.String, pl.Int32)
+    names = (
+        "aws_operation",
+        "aws_resource",
+        "function_ref",
+        "aws_request_id",
+        "aws_retries",
+        "raw_resource_type",
+        "raw_resource_id",
+    )
+    types = (pl.String, pl.String, pl.String, pl.String, pl.Int32, pl.String, pl.String)
     transposed = zip(*values, strict=True) if values else ((),) * len(names)
     return [
         pl.Series(name, column, dtype=dtype)

@@ -103,6 +103,40 @@ def _function_name(ref: pl.Expr) -> pl.Expr:
     )
 
 
+# Resource types of `resource_names` by the calling subsegment's (service's) name.
+_SERVICE_RESOURCE_TYPES = {
+    "s3": "AWS::S3::Bucket",
+    "sqs": "AWS::SQS::Queue",
+    "sns": "AWS::SNS::Topic",
+    "dynamodb": "AWS::DynamoDB::Table",
+    "lambda": "AWS::Lambda::Function",
+}
+
+
+def _resource_identity() -> dict[str, pl.Expr]:
+    """``resource_type`` and ``resource_id`` (see ``SPAN_SCHEMA``) from the raw identity."""
+    raw_type, raw_id = pl.col("raw_resource_type"), pl.col("raw_resource_id")
+    by_service = (
+        pl.col("name")
+        .str.to_lowercase()
+        .replace_strict(_SERVICE_RESOURCE_TYPES, default=None, return_dtype=pl.String())
+    )
+    kind = pl.coalesce(raw_type, by_service, pl.lit("AWS::") + pl.col("name"))
+    name = (
+        pl.when(kind == "AWS::SQS::Queue")
+        .then(raw_id.str.extract(r"([^/:]+)/?$", 1))  # a queue URL's last path segment
+        .when(kind == "AWS::SNS::Topic")
+        .then(raw_id.str.extract(r"([^:]+)$", 1))  # a topic ARN's last field
+        .when(kind == "AWS::Lambda::Function")
+        .then(_function_name(raw_id))
+        .otherwise(raw_id)
+    )
+    return {
+        "resource_type": pl.when(raw_id.is_not_null()).then(kind),
+        "resource_id": name,
+    }
+
+
 def _chunk_spans(frame: pl.DataFrame, first_doc: int, max_depth: int) -> pl.DataFrame:
     """The span columns of a raw chunk frame; ``doc_index`` counts documents from ``first_doc``."""
     start_us = (pl.col("start_time") * 1e6).round().cast(pl.Int64)
@@ -115,6 +149,7 @@ def _chunk_spans(frame: pl.DataFrame, first_doc: int, max_depth: int) -> pl.Data
         "end_time": end_us.cast(UTC_US),
         "duration_ms": (end_us - start_us).cast(pl.Float64) / 1000.0,
         "function_name": _function_name(pl.coalesce("function_ref", "resource_arn")),
+        **_resource_identity(),
         "host": pl.coalesce(
             pl.col("http_url").str.extract(_URL_HOST, 1).str.to_lowercase(), pl.col("attr_host")
         ),

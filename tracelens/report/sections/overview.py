@@ -116,6 +116,7 @@ def _completeness(ctx: RenderContext) -> str:
             f"{traces.in_progress:,} traces were still in progress: their durations are unknown "
             "and left out of latency figures."
         )
+    notes += _incomplete_notes(ctx)
     if ctx.links.region_source == "default":
         notes.append(
             "No region found in the inputs: X-Ray console links use us-east-1 (pass --region "
@@ -123,6 +124,33 @@ def _completeness(ctx: RenderContext) -> str:
         )
     items = "".join(f"<li>{esc(note)}</li>" for note in notes)
     return f'<ul class="caveats">{items}</ul>'
+
+
+_INCOMPLETE = {
+    "missing_root": "{count} traces have no root segment (what started them is not in the "
+    "data): they have no entry point and no critical path. Example: {example}.",
+    "orphan_segment": "{count} segments name a parent their trace does not hold (in {traces} "
+    "traces); they start trees of their own. Example: {example}.",
+    "in_progress_subsegment": "{count} subsegments were still in progress inside segments "
+    "that ended (in {traces} traces): their durations are unknown. Example: {example}.",
+    "child_before_parent": "{count} spans start before their parent (in {traces} traces): an "
+    "SDK artifact, clock skew, or an Initialization before a pre-initialized environment's "
+    "first request; calls among them draw no loop edge. Example: {example}.",
+}
+
+
+def _incomplete_notes(ctx: RenderContext) -> list[str]:
+    notes = []
+    for row in ctx.result.completeness.iter_rows(named=True):
+        if row["count"]:
+            notes.append(
+                _INCOMPLETE[row["issue"]].format(
+                    count=f"{row['count']:,}",
+                    traces=f"{row['traces']:,}",
+                    example=f"{row['example']} (trace {row['example_trace_id']})",
+                )
+            )
+    return notes
 
 
 def _rejections(inputs: Inputs) -> str:

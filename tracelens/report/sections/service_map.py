@@ -211,21 +211,17 @@ def _node_hover(attrs: Mapping[str, Any]) -> str:
 
 
 def _cycles(ctx: RenderContext) -> str:
-    cycles = ctx.result.cycles
-    if not cycles:
+    loops = ctx.result.loops
+    if loops.is_empty():
         return ""
-    graph = ctx.result.service_graph
-
-    def name(key: str) -> str:
-        return str(graph.nodes[key].get("name", key)) if key in graph else key
-
     items = "".join(
-        "<li>" + " → ".join(esc(name(k)) for k in [*cycle, cycle[0]]) + "</li>"
-        for cycle in cycles[:10]
+        f"<li>{esc(row['path'])} (closes at {esc(row['closing_resource'])}; "
+        f"{fmt_count(row['calls'])} calls on its thinnest edge)</li>"
+        for row in loops.head(10).to_dicts()
     )
     return (
-        f'<div class="callout"><strong>{len(cycles):,} recursive loop(s)</strong> — a service '
-        f"reaches itself again:<ul>{items}</ul></div>"
+        f'<div class="callout"><strong>{loops.height:,} recursive loop(s)</strong> through the '
+        f"same resource (bucket, queue, topic, table or function):<ul>{items}</ul></div>"
     )
 
 

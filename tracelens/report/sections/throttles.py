@@ -201,7 +201,7 @@ def _downstream_table(ctx: RenderContext) -> str:
         Column("throttled", numeric=True),
         Column("calls", numeric=True),
         Column("rate", numeric=True),
-        Column("retries", numeric=True, hint="SDK retries"),
+        Column("retries", numeric=True, hint="SDK retries; \u2013 where no call recorded them"),
         Column("exception"),
         Column("first"),
         Column("last"),

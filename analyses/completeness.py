@@ -1,0 +1,126 @@
+"""How complete the traces are: facts about missing and inconsistent parts, counted and shown.
+
+Real trace exports are often partial: a trace's root segment was not sampled or not fetched, a
+segment names a parent the trace does not hold, a subsegment was still in progress when its
+segment was sent, or a child starts before its parent (an SDK artifact, clock skew between
+services, or an ``Initialization`` recorded before a pre-initialized environment's first
+invocation). Each is counted here so reports can say what the figures rest on.
+
+Issues (``issue`` column)
+-------------------------
+``missing_root``
+    Traces with no segment lacking a ``parent_id``: whatever started them is not in the data.
+``orphan_segment``
+    Segments whose ``parent_id`` names no span of their trace (inferred ones included).
+``in_progress_subsegment``
+    Subsegments still in progress (no ``end_time``) inside a segment that ended.
+``child_before_parent``
+    Spans starting more than ``tolerance_ms`` before their parent. Calls among them draw no
+    edge in loop detection (``analyses.loops``).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analyses._calls import span_tree
+from analyses._output import check_inputs, shaped
+
+DEFAULT_TOLERANCE_MS = 1.0  # AWS::Lambda timestamps have millisecond precision
+
+ISSUES = ("missing_root", "orphan_segment", "in_progress_subsegment", "child_before_parent")
+
+COMPLETENESS_SCHEMA: dict[str, pl.DataType] = {
+    "issue": pl.String(),  # one of ISSUES
+    "count": pl.Int64(),  # traces (missing_root) or spans (the others)
+    "traces": pl.Int64(),  # traces affected
+    "example_trace_id": pl.String(),
+    "example": pl.String(),  # the first affected span, described
+}
+
+
+def completeness(
+    spans: pl.DataFrame, *, tolerance_ms: float = DEFAULT_TOLERANCE_MS
+) -> pl.DataFrame:
+    """One row per issue in ``ISSUES`` (count 0 when absent), in that order.
+
+    Parameters
+    ----------
+    spans
+        Span rows (``SPAN_SCHEMA``), deduplicated.
+    tolerance_ms
+        A child starting less than this before its parent is not counted.
+    """
+    check_inputs(spans=spans)
+    tree = span_tree(spans)
+    parent = tree["parent_row"]
+    owner = tree["owner_row"]
+    start_us = tree["start_time"].dt.epoch("us")
+    facts = tree.select(
+        "trace_id",
+        "name",
+        "kind",
+        "start_time",
+        pl.col("parent_id"),
+        has_parent_row=parent.is_not_null(),
+        parent_name=tree["name"].gather(parent),
+        early_ms=(start_us.gather(parent) - start_us).cast(pl.Float64) / 1000.0,
+        owner_ended=tree["end_time"].gather(owner).is_not_null(),
+        ended=pl.col("end_time").is_not_null(),
+    )
+    segment = pl.col("kind") == "segment"
+    detail = {
+        "orphan_segment": (
+            segment & pl.col("parent_id").is_not_null() & ~pl.col("has_parent_row"),
+            pl.format("segment {} names parent {}, not in the trace", "name", "parent_id"),
+        ),
+        "in_progress_subsegment": (
+            (pl.col("kind") == "subsegment") & ~pl.col("ended") & pl.col("owner_ended"),
+            pl.format("subsegment {} in progress in a completed segment", "name"),
+        ),
+        "child_before_parent": (
+            pl.col("early_ms") > tolerance_ms,
+            pl.format(
+                "{} starts {} ms before its parent {}",
+                "name",
+                pl.col("early_ms").round(1),
+                "parent_name",
+            ),
+        ),
+    }
+    rows = [_missing_roots(facts)]
+    for issue, (condition, text) in detail.items():
+        hit = facts.filter(condition.fill_null(False)).sort("start_time", "trace_id")
+        rows.append(
+            hit.select(
+                pl.lit(issue).alias("issue"),
+                pl.len().cast(pl.Int64).alias("count"),
+                pl.col("trace_id").n_unique().cast(pl.Int64).alias("traces"),
+                pl.col("trace_id").first().alias("example_trace_id"),
+                text.first().alias("example"),
+            )
+        )
+    return shaped(pl.concat(rows), COMPLETENESS_SCHEMA)
+
+
+def _missing_roots(facts: pl.DataFrame) -> pl.DataFrame:
+    rooted = facts.filter((pl.col("kind") == "segment") & pl.col("parent_id").is_null())
+    missing = (
+        facts.select("trace_id", "start_time")
+        .join(rooted.select("trace_id").unique(), on="trace_id", how="anti")
+        .group_by("trace_id")
+        .agg(pl.col("start_time").min())
+        .sort("start_time", "trace_id")
+    )
+    return missing.select(
+        pl.lit("missing_root").alias("issue"),
+        pl.len().cast(pl.Int64).alias("count"),
+        pl.len().cast(pl.Int64).alias("traces"),
+        pl.col("trace_id").first().alias("example_trace_id"),
+        pl.format("trace {} has no root segment", "trace_id").first().alias("example"),
+    )
+
+
+def issue_counts(table: pl.DataFrame) -> dict[str, int]:
+    """``{issue: count}`` of a ``completeness`` frame."""
+    return {row["issue"]: int(row["count"]) for row in table.iter_rows(named=True)}
