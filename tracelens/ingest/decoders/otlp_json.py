@@ -1,10 +1,10 @@
-"""OTLP JSON (``ExportTraceServiceRequest``) to span records, as the Collector's file exporter and
-OTLP/HTTP JSON clients write it.
+"""OTLP JSON (``ExportTraceServiceRequest``), as the Collector's file exporter (one request per
+line) and OTLP/HTTP JSON clients (one per file) write it.
 
 OTLP JSON keeps attributes as ``[{"key", "value": {"stringValue" | "intValue" | ...}}]``, the
 kind and status code as numbers, times and 64-bit integers as decimal strings, and ids as hex.
-Each span becomes the flat :class:`~tracelens.ingest.otel_mapping.SpanRecord` an ``aws/spans``
-record is, so one mapping serves both.
+Each span becomes the flat ``SpanRecord`` an ``aws/spans`` record is (otel_mapping.py), so one
+mapping serves both.
 """
 
 from __future__ import annotations
@@ -14,7 +14,17 @@ from typing import Any
 
 import msgspec
 
-from tracelens.ingest.otel_mapping import Event, Link, Resource, SpanRecord, Status
+from tracelens.ingest.decoders.base import Decoder, Located, Reading, invalid_json
+from tracelens.ingest.decoders.otel_mapping import (
+    Event,
+    Link,
+    Resource,
+    SpanError,
+    SpanRecord,
+    Status,
+    span_node,
+)
+from tracelens.ingest.segment_model import schema_problem
 
 
 class AnyValue(msgspec.Struct, gc=False):
@@ -169,3 +179,35 @@ def request_spans(
 def is_otlp_request(value: Any) -> bool:
     """Whether a parsed JSON value is an ``ExportTraceServiceRequest``."""
     return type(value) is dict and "resourceSpans" in value
+
+
+def _refusal(exc: Exception) -> str:
+    if isinstance(exc, msgspec.ValidationError):
+        return schema_problem(exc)
+    return invalid_json(exc)
+
+
+def request_documents(request: ExportRequest, prefix: str, reading: Reading) -> Iterator[Located]:
+    """The documents of every span of ``request``; a span that cannot be read is refused alone
+    (``resourceSpans[i].scopeSpans[j].spans[k]``)."""
+    for position, _, record, problem in request_spans(request):
+        where = prefix + position
+        if record is None:
+            reading.refuse(where, _refusal(problem or ValueError("unreadable span")))
+            continue
+        try:
+            yield where, span_node(record)
+        except SpanError as error:
+            reading.refuse(where, str(error))
+
+
+def _decode(value: Any, position: str, reading: Reading) -> Iterator[Located]:
+    try:
+        request = convert_request(value)
+    except msgspec.DecodeError as exc:
+        reading.refuse(position or "document", _refusal(exc))
+        return
+    yield from request_documents(request, f"{position}." if position else "", reading)
+
+
+REQUEST = Decoder("OTLP JSON ExportTraceServiceRequest", is_otlp_request, _decode)

@@ -1,4 +1,4 @@
-"""The OpenTelemetry span -> segment document mapping (tracelens.ingest.otel_mapping), rule by
+"""The OpenTelemetry span -> segment document mapping (tracelens.ingest.decoders.otel_mapping), rule by
 rule, in the shapes aws/spans records and OTLP JSON hold (see docs/otel-mapping.md)."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tracelens.ingest.normalize import normalize_documents
-from tracelens.ingest.otel_mapping import (
+from tracelens.ingest.decoders.otel_mapping import (
     SpanError,
     convert_span_record,
     derived_segment_id,
     span_node,
     xray_trace_id,
 )
+from tracelens.ingest.normalize import normalize_documents
 from tracelens.ingest.segment_model import Node
 
 W3C_TRACE = "f3a9c2e17b6d4e0fa1b2c3d4e5f60718"  # first 8 hex digits are no time
