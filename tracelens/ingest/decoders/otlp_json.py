@@ -22,6 +22,9 @@ from tracelens.ingest.decoders.otel_mapping import (
     SpanError,
     SpanRecord,
     Status,
+    attributes_of,
+    event_attributes_of,
+    resource_of,
     span_node,
 )
 from tracelens.ingest.segment_model import schema_problem
@@ -136,10 +139,12 @@ def span_record(span: OtlpSpan, resource: Resource | None) -> SpanRecord:
         endTimeUnixNano=span.endTimeUnixNano,
         parentSpanId=span.parentSpanId,
         kind=span.kind,
-        attributes=attribute_map(span.attributes),
+        attributes=attributes_of(attribute_map(span.attributes)),
         resource=resource,
         status=span.status,
-        events=[Event(e.name, attribute_map(e.attributes)) for e in span.events]
+        events=[
+            Event(e.name, event_attributes_of(attribute_map(e.attributes))) for e in span.events
+        ]
         if span.events
         else None,
         links=[Link(link.traceId, link.spanId) for link in span.links] if span.links else None,
@@ -163,7 +168,7 @@ def request_spans(
 ) -> Iterator[tuple[str, bytes | None, SpanRecord | None, Exception | None]]:
     """``(position, raw span, record or None, problem or None)`` for every span of ``request``."""
     for r, group in enumerate(request.resourceSpans):
-        resource = Resource(attribute_map(group.resource.attributes)) if group.resource else None
+        resource = resource_of(attribute_map(group.resource.attributes)) if group.resource else None
         scopes = group.scopeSpans or group.instrumentationLibrarySpans or ()
         for s, scope in enumerate(scopes):
             for p, raw in enumerate(scope.spans or ()):
