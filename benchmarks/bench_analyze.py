@@ -41,22 +41,31 @@ from pathlib import Path
 import orjson
 start = time.perf_counter()
 documents = 0
+spans = 0
+def count(node):
+    return 1 + sum(count(child) for child in node.get("subsegments") or ())
 files = [p for p in Path(sys.argv[1]).rglob("*") if p.is_file() and not p.name.startswith(".")]
 for path in sorted(files):
     data = path.read_bytes()
-    if path.suffix == ".ndjson":
+    if path.suffix == ".jsonl":  # aws/spans records: one span each
         for line in data.split(b"\n"):
             if line:
                 orjson.loads(line)
                 documents += 1
+                spans += 1
+    elif path.suffix == ".ndjson":
+        for line in data.split(b"\n"):
+            if line:
+                spans += count(orjson.loads(line))
+                documents += 1
     else:
         for trace in orjson.loads(data)["Traces"]:
             for segment in trace["Segments"]:
-                orjson.loads(segment["Document"])
+                spans += count(orjson.loads(segment["Document"]))
                 documents += 1
 elapsed = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"documents": documents, "seconds": elapsed,
+print(json.dumps({"documents": documents, "spans": spans, "seconds": elapsed,
                   "cpu_seconds": usage.ru_utime + usage.ru_stime,
                   "peak_rss_mb": usage.ru_maxrss / 1024, "worker_peak_rss_mb": 0.0,
                   "tree_peak_rss_mb": usage.ru_maxrss / 1024}))
@@ -166,9 +175,10 @@ def main() -> int:
     parser.add_argument("--segments", type=int, default=1_000_000)
     parser.add_argument(
         "--format",
-        choices=("batch", "ndjson", ONE_FILE),
+        choices=("batch", "ndjson", ONE_FILE, "aws-spans"),
         default="batch",
-        help=f"BatchGetTraces pages, NDJSON in 10 files, or NDJSON in one file ({ONE_FILE})",
+        help=f"BatchGetTraces pages, NDJSON in 10 files, NDJSON in one file ({ONE_FILE}), "
+        "or aws/spans records (--segments then counts spans)",
     )
     parser.add_argument("--runs", type=int, default=1, help="best of N runs of each step")
     parser.add_argument(
@@ -201,12 +211,22 @@ def main() -> int:
         )
         disagreements = compare_counts(duckdb, contract) if duckdb else []
     documents = floor["documents"]
+    spans = floor["spans"]
     ratio = analyze["seconds"] / floor["seconds"]
     report = {
         "segments": int(documents),
+        "spans": int(spans),
         "format": args.format,
-        "floor": {**floor, "segments_per_s": documents / floor["seconds"]},
-        "analyze": {**analyze, "segments_per_s": documents / analyze["seconds"]},
+        "floor": {
+            **floor,
+            "segments_per_s": documents / floor["seconds"],
+            "spans_per_s": spans / floor["seconds"],
+        },
+        "analyze": {
+            **analyze,
+            "segments_per_s": documents / analyze["seconds"],
+            "spans_per_s": spans / analyze["seconds"],
+        },
         "ratio": ratio,
     }
     if duckdb:
@@ -215,6 +235,7 @@ def main() -> int:
             "segments_per_s": documents / duckdb["seconds"],
         }
     print(f"segments            {documents:>12,.0f} ({args.format})")
+    print(f"spans               {spans:>12,.0f} (segments and subsegments, or span records)")
     for name in ("floor", "analyze", "duckdb_counts_only")[: 3 if duckdb else 2]:
         step = report[name]
         print(
@@ -227,6 +248,7 @@ def main() -> int:
                 if step["worker_peak_rss_mb"]
                 else ""
             )
+            + (f"   {step['spans_per_s']:,.0f} spans/s" if "spans_per_s" in step else "")
         )
     print(f"analyze / floor     {ratio:>12.2f}x")
     if duckdb:

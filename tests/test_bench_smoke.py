@@ -14,7 +14,7 @@ SCRIPT = REPO / "benchmarks" / "bench_analyze.py"
 FIGURES = r"{step} +[\d,]+ segments/s +[\d.]+ s wall +[\d.]+ s CPU +peak RSS +[\d,]+ MB"
 
 
-@pytest.mark.parametrize("fmt", ["batch", "ndjson-one-file"])
+@pytest.mark.parametrize("fmt", ["batch", "ndjson-one-file", "aws-spans"])
 def test_the_benchmark_reports_throughput_and_peak_memory_of_floor_and_analyze(
     tmp_path: Path, fmt: str
 ) -> None:
@@ -42,5 +42,6 @@ def test_the_benchmark_reports_throughput_and_peak_memory_of_floor_and_analyze(
     assert re.search(FIGURES.format(step="floor"), out), out
     assert re.search(FIGURES.format(step="analyze"), out), out
     assert re.search(r"^analyze / floor +[\d.]+x$", out, re.MULTILINE), out
+    assert re.search(r"^analyze .* [\d,]+ spans/s$", out, re.MULTILINE), out
     # The data set was generated where asked (and marked complete, so later runs reuse it).
     assert (tmp_path / f"{fmt}-3000" / ".complete").is_file()

@@ -2,6 +2,7 @@
 
 python -m tracelens.samples --out sample_traces
 python -m tracelens.samples --out /tmp/bulk --bulk 1000000 --format ndjson
+python -m tracelens.samples --out sample_traces --otel-out /tmp/sample-otel
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from tracelens.samples.bulk import write_bulk
 from tracelens.samples.generate import DEFAULT_START, SampleConfig, generate
+from tracelens.samples.otel import write_otel
 from tracelens.samples.writer import write_sample_set
 
 
@@ -49,7 +51,16 @@ def _parser() -> argparse.ArgumentParser:
         help="write N segment documents for benchmarks instead",
     )
     parser.add_argument(
-        "--format", choices=("ndjson", "batch"), default="ndjson", help="bulk output format"
+        "--format",
+        choices=("ndjson", "batch", "aws-spans"),
+        default="ndjson",
+        help="bulk output format (aws-spans: one aws/spans record per line)",
+    )
+    parser.add_argument(
+        "--otel-out",
+        type=Path,
+        help="also write the sample's traces as OpenTelemetry spans here "
+        "(aws-spans/spans.jsonl and otlp/traces.jsonl)",
     )
     return parser
 
@@ -71,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         paths = write_sample_set(sample, args.out)
+        if args.otel_out is not None:
+            paths += write_otel(sample.traces, args.otel_out)
     print(f"wrote {len(paths)} files under {args.out}")
     return 0
 

@@ -170,12 +170,39 @@ def _write_batches(out_dir: Path, documents: Iterator[Document]) -> list[Path]:
     return paths
 
 
+def _write_spans(out_dir: Path, documents: Iterator[Document], n_spans: int) -> list[Path]:
+    """``spans-NNNNN.jsonl`` files of 100,000 ``aws/spans`` records, ``n_spans`` in all."""
+    from tracelens.samples.otel import span_records  # noqa: PLC0415 - only this format
+
+    paths: list[Path] = []
+    chunk: list[bytes] = []
+    written = 0
+
+    def flush() -> None:
+        path = out_dir / f"spans-{len(paths):05d}.jsonl"
+        path.write_bytes(b"".join(chunk))
+        paths.append(path)
+        chunk.clear()
+
+    for trace in _traces(documents):
+        for record in span_records(trace):
+            if written == n_spans:
+                break
+            chunk.append(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+            written += 1
+            if len(chunk) == DOCUMENTS_PER_NDJSON_FILE:
+                flush()
+    if chunk:
+        flush()
+    return paths
+
+
 def write_bulk(
     out_dir: Path,
     n_segments: int,
     *,
     seed: int = DEFAULT_SEED,
-    fmt: Literal["batch", "ndjson"] = "ndjson",
+    fmt: Literal["batch", "ndjson", "aws-spans"] = "ndjson",
     start: datetime = DEFAULT_START,
     period: timedelta = timedelta(days=1),
 ) -> list[Path]:
@@ -184,11 +211,18 @@ def write_bulk(
     ``fmt="ndjson"``: ``segments-NNNNN.ndjson`` files of 100,000 documents, one per line.
     ``fmt="batch"``: BatchGetTraces responses of 5 traces each (compact JSON), in
     sub-directories of 1,000 files.
+    ``fmt="aws-spans"``: ``n_segments`` spans of the same traces as ``aws/spans`` records
+    (see tracelens.samples.otel), ``spans-NNNNN.jsonl`` files of 100,000 records.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    if fmt == "aws-spans":
+        # NOTE: a trace's OpenTelemetry form has more spans than documents: ask for as many
+        # documents as spans and stop at the count.
+        source = iter_segment_documents(n_segments, seed=seed, start=start, period=period)
+        return _write_spans(out_dir, source, n_segments)
     documents = iter_segment_documents(n_segments, seed=seed, start=start, period=period)
     if fmt == "ndjson":
         return _write_ndjson(out_dir, documents)
     if fmt == "batch":
         return _write_batches(out_dir, documents)
-    raise ValueError(f"fmt must be 'batch' or 'ndjson', got {fmt!r}")
+    raise ValueError(f"fmt must be 'batch', 'ndjson' or 'aws-spans', got {fmt!r}")

@@ -5,7 +5,13 @@ value, or the bytes of one line) into located segment documents or refusals.
 - registry.py: the decoders in the order the detector asks them, and the detector;
 - xray_segment.py: an X-Ray segment document (also inside the other formats);
 - batch_get_traces.py: a BatchGetTraces response, and one ``Trace`` object of it;
-- xray_daemon.py: the header line of an X-Ray daemon capture.
+- xray_daemon.py: the header line of an X-Ray daemon capture;
+- otel_mapping.py: an OpenTelemetry span -> a segment document (the one mapping, see
+  docs/otel-mapping.md), used by the three OpenTelemetry formats:
+- aws_spans.py: ``aws/spans`` records (Transaction Search), one per line or inside
+  filter-log-events / GetQueryResults responses;
+- otlp_json.py: OTLP JSON ``ExportTraceServiceRequest``;
+- retrieved_traces.py: X-Ray ``ListRetrievedTraces`` responses (``OTEL`` and ``XRAY`` formats).
 
 The format is told by content, never by file name. A JSON array is decoded item by item, each
 item by whichever decoder claims it.

@@ -1,6 +1,8 @@
 """X-Ray BatchGetTraces responses (``{"Traces": [{"Id", "Segments": [{"Id", "Document"}]}]}``),
 the documents being JSON strings inside them, and single ``Trace`` objects as found inside
-them.
+them (one per line or per file, as tools that unwrap ``Traces`` write them). The X-Ray
+console's raw data view holds each ``Document`` as a JSON object instead, and some tools write
+the documents themselves as the ``Segments`` entries: both are read too.
 """
 
 from __future__ import annotations
@@ -8,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
+
 from tracelens.ingest.decoders.base import Decoder, Located, Reading
 from tracelens.ingest.decoders.xray_segment import decode_text
+from tracelens.ingest.segment_model import Node, convert_node, schema_problem
 
 
 def _batch_documents(response: dict[str, Any], prefix: str, reading: Reading) -> Iterator[Located]:
@@ -30,13 +35,29 @@ def _batch_documents(response: dict[str, Any], prefix: str, reading: Reading) ->
             stats.limit_exceeded_traces += 1
         for s, segment in enumerate(segments):
             position = f"{prefix}Traces[{t}].Segments[{s}]"
-            document = segment.get("Document") if type(segment) is dict else None
-            if type(document) is not str:
-                reading.refuse(position, "wrong type: Document missing or not a JSON string")
-                continue
-            node = decode_text(document, position, reading)
+            node = _segment_document(segment, position, reading)
             if node is not None:
                 yield position, node
+
+
+def _segment_document(segment: Any, position: str, reading: Reading) -> Node | None:
+    """The document of one ``Segments[]`` entry: ``{"Id", "Document": "<JSON text>"}``, the
+    console's ``{"Id", "Document": {...}}``, or the document itself."""
+    document = segment.get("Document") if type(segment) is dict else None
+    if type(document) is str:
+        return decode_text(document, position, reading)
+    if type(document) is dict or (
+        document is None
+        and type(segment) is dict
+        and ("id" in segment or "trace_id" in segment or "name" in segment)
+    ):
+        try:
+            return convert_node(segment if document is None else document)
+        except msgspec.ValidationError as exc:
+            reading.refuse(position, schema_problem(exc))
+            return None
+    reading.refuse(position, "wrong type: Document missing or not a JSON string")
+    return None
 
 
 def _is_page(value: Any) -> bool:
@@ -52,7 +73,7 @@ def _is_trace(value: Any) -> bool:
 
 
 def _trace(value: Any, position: str, reading: Reading) -> Iterator[Located]:
-    return _batch_documents({"Traces": [value]}, position, reading)
+    return _batch_documents({"Traces": [value]}, f"{position}." if position else "", reading)
 
 
 PAGE = Decoder("BatchGetTraces response", _is_page, _page)

@@ -10,16 +10,31 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tracelens.ingest.decoders import batch_get_traces, xray_daemon, xray_segment
+from tracelens.ingest.decoders import (
+    aws_spans,
+    batch_get_traces,
+    otlp_json,
+    retrieved_traces,
+    xray_daemon,
+    xray_segment,
+)
 from tracelens.ingest.decoders.base import Decoder, Located, Reading
 from tracelens.ingest.segment_model import Node
 
 # In the order they are asked: the first that claims a value decodes it.
 DECODERS: tuple[Decoder, ...] = (
+    retrieved_traces.RESPONSE,
+    retrieved_traces.TRACE,
     batch_get_traces.PAGE,
     batch_get_traces.TRACE,
     xray_daemon.HEADER,
+    otlp_json.REQUEST,
+    # NOTE: ahead of segment documents: its fast path rejects a non-span line on one
+    # substring test, where a failed segment decode would parse the whole line first.
+    aws_spans.RECORD,
     xray_segment.DOCUMENT,
+    aws_spans.LOG_EVENTS,
+    aws_spans.QUERY_RESULTS,
 )
 
 # The fast paths tried on each line of a newline-delimited input before it is parsed.
@@ -28,8 +43,10 @@ FROM_BYTES: tuple[Callable[[bytes], Node | None], ...] = tuple(
 )
 
 ACCEPTED_FORMATS = (
-    'expected a BatchGetTraces response ({"Traces": [...]}), a segment document, '
-    "a JSON array of segment documents, or newline-delimited segment documents"
+    'expected a BatchGetTraces or ListRetrievedTraces response ({"Traces": [...]}), a segment '
+    "document, a JSON array of segment documents, newline-delimited segment documents, "
+    "aws/spans records (one per line, or in filter-log-events / GetQueryResults output) or "
+    "OTLP JSON (resourceSpans)"
 )
 
 # Other AWS responses people pass by mistake: the key that tells each one, what it is and what
@@ -43,8 +60,12 @@ _OTHER_RESPONSES: tuple[tuple[str, str], ...] = (
     ("Services", "a service graph response holds no segments: export traces with batch-get-traces"),
     ("MetricDataResults", "a GetMetricData response: pass it with --metrics"),
     ("Functions", "a ListFunctions response: pass it with --functions"),
-    ("events", "a filter-log-events response: pass it with --logs"),
-    ("results", "a Logs Insights GetQueryResults response: pass it with --logs"),
+    ("events", "a filter-log-events response of Lambda logs, not aws/spans: pass it with --logs"),
+    (
+        "results",
+        "a Logs Insights GetQueryResults response without aws/spans records in @message: "
+        "pass it with --logs",
+    ),
 )
 
 

@@ -29,7 +29,11 @@ def deduplicate(frames: list[pl.DataFrame]) -> int:
 
 
 def attach_independent_subsegments(frames: list[pl.DataFrame]) -> None:
-    """Give rows of independent subsegment documents the segment that owns their parent."""
+    """Give rows of independent subsegment documents the segment that owns their parent.
+
+    A parent may itself be an independent subsegment (every span of an OpenTelemetry trace is
+    a document of its own): such chains are followed up to the segment at their top.
+    """
     independent = pl.concat(
         [
             frame.filter((pl.col("depth") == 0) & (pl.col("kind") == "subsegment")).select(
@@ -55,6 +59,7 @@ def attach_independent_subsegments(frames: list[pl.DataFrame]) -> None:
     mapping = independent.join(candidates, on=["trace_id", "parent_id"], how="inner").select(
         "trace_id", pl.col("id").alias("segment_id"), "owner_id", "depth_offset"
     )
+    mapping = _follow_chains(mapping)
     for index, frame in enumerate(frames):
         frames[index] = (
             frame.join(mapping, on=["trace_id", "segment_id"], how="left")
@@ -64,3 +69,42 @@ def attach_independent_subsegments(frames: list[pl.DataFrame]) -> None:
             )
             .drop("owner_id", "depth_offset")
         )
+
+
+# NOTE: each pass halves the longest chain left (an owner takes its owner's owner), so 16
+# passes follow chains of 65,536 documents; a cycle of parent ids simply stops there.
+_CHAIN_PASSES = 16
+
+
+def _follow_chains(mapping: pl.DataFrame) -> pl.DataFrame:
+    """``mapping`` (document -> owner, depth offset) with owners that are themselves mapped
+    replaced by their own owners, until every owner is a segment (or a chain breaks)."""
+    for _ in range(_CHAIN_PASSES):
+        step = mapping.join(
+            mapping.select(
+                "trace_id",
+                pl.col("segment_id").alias("owner_id"),
+                pl.col("owner_id").alias("next_owner"),
+                pl.col("depth_offset").alias("next_offset"),
+            ),
+            on=["trace_id", "owner_id"],
+            how="left",
+        )
+        chained = step.get_column("next_owner").is_not_null()
+        # A document that owns itself through a cycle stays as it is.
+        chained = chained & (step.get_column("next_owner") != step.get_column("segment_id"))
+        if not chained.any():
+            break
+        mapping = step.select(
+            "trace_id",
+            "segment_id",
+            owner_id=pl.when(chained).then("next_owner").otherwise("owner_id"),
+            depth_offset=pl.when(chained)
+            .then(pl.col("depth_offset") + pl.col("next_offset"))
+            .otherwise("depth_offset"),
+        )
+    # A cycle of parent ids grows its offsets each pass: keep depths within Int16.
+    return mapping.with_columns(pl.col("depth_offset").clip(upper_bound=_MAX_OFFSET))
+
+
+_MAX_OFFSET = 16_000
