@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -9,9 +12,11 @@ import pytest
 
 from tracelens.ingest.loader import load_traces
 from tracelens.ingest.normalize import normalize_documents
+from tracelens.ingest.opening.sources import InputError
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.limits import EARLIEST_TIME, LATEST_TIME
 
+ROOT = Path(__file__).resolve().parents[2]
 TRACE = "1-6912a0c0-0123456789abcdef01234567"
 START = 1762828480.0
 
@@ -87,3 +92,59 @@ def test_times_at_the_edges_of_the_range_are_kept() -> None:
         ]
     )
     assert spans.height == 3
+
+
+def _tracelens(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    # NOTE: in a child with a time limit: before special files were refused, these blocked.
+    return subprocess.run(
+        [sys.executable, "-m", "tracelens", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+@pytest.mark.parametrize("option", ["", "--logs", "--metrics", "--functions"])
+def test_a_named_pipe_given_as_an_input_is_refused_with_one_message(
+    tmp_path: Path, option: str
+) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    traces = ndjson(tmp_path / "t.ndjson", segment())
+    args = [str(traces), option, str(fifo)] if option else [str(fifo)]
+    result = _tracelens("analyze", *args, "--json", "-q", cwd=tmp_path)
+    assert result.returncode != 0
+    assert f"{fifo}: not a regular file or directory (a named pipe)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_named_pipe_given_as_the_config_file_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "config.toml"
+    os.mkfifo(fifo)
+    result = _tracelens("config", "check", "--config", str(fifo), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "not a regular file (a named pipe)" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_a_character_device_is_refused() -> None:
+    with pytest.raises(InputError, match=r"/dev/zero: not a regular file or directory \(a char"):
+        load_traces(["/dev/zero"])
+
+
+def test_special_files_inside_a_directory_are_skipped_with_a_note(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    ndjson(folder / "a.ndjson", segment("1" * 16))
+    os.mkfifo(folder / "b-fifo")
+    (folder / "c-zero").symlink_to("/dev/zero")
+    ndjson(folder / "d.ndjson", segment("2" * 16))
+    loaded = load_traces([folder])
+    assert loaded.segments == 2 and loaded.rejections.count == 0
+    assert loaded.read_stats.skipped == [
+        f"skipped {folder / 'b-fifo'}: a named pipe, not a file",
+        f"skipped {folder / 'c-zero'}: a character device, not a file",
+    ]
