@@ -55,6 +55,9 @@ def _input(result: AnalysisResult) -> dict[str, Any]:
         },
         "limit_exceeded_traces": traces.read_stats.limit_exceeded_traces,
         "unprocessed_trace_ids": traces.read_stats.unprocessed_trace_ids[:100],
+        # Inputs passed over, each with why (special files in directories, files that are
+        # not trace data): not rejections, and --strict does not fail on them.
+        "skipped": traces.read_stats.skipped[:100],
         "sources": inputs.sources_used(),
         # Traces kept: those starting inside [since, until); `traces` counts them, the
         # document counts above are of everything read.

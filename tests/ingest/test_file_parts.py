@@ -278,13 +278,19 @@ def test_a_gzip_capture_that_breaks_mid_piece_loses_at_most_one_read_step(
 def test_a_pipe_given_as_a_path_is_read_once_and_whole(tmp_path: Path, packed: bool) -> None:
     # `tracelens analyze <(zcat export.gz)` hands over a pipe: peeking at its start to tell
     # its format would eat the bytes peeked.
+    # its format would eat the bytes peeked. The shell names the pipe /dev/fd/N.
     lines = b"\n".join(_doc(n) for n in range(50)) + b"\n"
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    writer = threading.Thread(
-        target=lambda: fifo.write_bytes(gzip.compress(lines) if packed else lines)
-    )
+    read_end, write_end = os.pipe()
+
+    def write() -> None:
+        with os.fdopen(write_end, "wb") as stream:
+            stream.write(gzip.compress(lines) if packed else lines)
+
+    writer = threading.Thread(target=write)
     writer.start()
-    loaded = load_traces([fifo], processes=1)
-    writer.join()
+    try:
+        loaded = load_traces([f"/dev/fd/{read_end}"], processes=1)
+    finally:
+        writer.join()
+        os.close(read_end)
     assert loaded.segments == 50 and loaded.rejections.count == 0

@@ -232,56 +232,56 @@ BAD_LINES = [
         "invalid JSON",
     ),
     (
-        b'{"trace_id": "%s", "id": "3333333333333333", "name": "x", "start_time": 1, "end_time": 2,}',
+        b'{"trace_id": "%s", "id": "3333333333333333", "name": "x", "start_time": 1762828480, "end_time": 1762828481,}',
         "invalid JSON",
     ),
     (b'{"trace_id": "%s", "id": "4444444444444444", "name": "x", "start_ti', "invalid JSON"),
     (
-        b'{"trace_id": "%s", "name": "x", "start_time": 1, "end_time": 2}',
+        b'{"trace_id": "%s", "name": "x", "start_time": 1762828480, "end_time": 1762828481}',
         "missing required field: `id`",
     ),
     (
-        b'{"trace_id": "%s", "id": "5555555555555555", "start_time": 1, "end_time": 2}',
+        b'{"trace_id": "%s", "id": "5555555555555555", "start_time": 1762828480, "end_time": 1762828481}',
         "missing required field: `name`",
     ),
     (
-        b'{"trace_id": "%s", "id": "6666666666666666", "name": "x", "end_time": 2}',
+        b'{"trace_id": "%s", "id": "6666666666666666", "name": "x", "end_time": 1762828481}',
         "missing required field: `start_time`",
     ),
     (
-        b'{"id": "7777777777777777", "name": "x", "start_time": 1, "end_time": 2}',
+        b'{"id": "7777777777777777", "name": "x", "start_time": 1762828480, "end_time": 1762828481}',
         "missing required field: trace_id",
     ),
     (
-        b'{"trace_id": "%s", "id": "8888888888888888", "name": 5, "start_time": 1, "end_time": 2}',
+        b'{"trace_id": "%s", "id": "8888888888888888", "name": 5, "start_time": 1762828480, "end_time": 1762828481}',
         "wrong type",
     ),
     (
-        b'{"trace_id": "%s", "id": "9999999999999999", "name": "x", "start_time": "1", "end_time": 2}',
+        b'{"trace_id": "%s", "id": "9999999999999999", "name": "x", "start_time": "1", "end_time": 1762828481}',
         "wrong type",
     ),
     (
-        b'{"trace_id": "%s", "id": "not-hex", "name": "x", "start_time": 1, "end_time": 2}',
+        b'{"trace_id": "%s", "id": "not-hex", "name": "x", "start_time": 1762828480, "end_time": 1762828481}',
         "invalid id: not-hex",
     ),
     (
-        b'{"trace_id": "%s", "id": "aaaaaaaaaaaaaaa0", "name": "x", "start_time": 1}',
+        b'{"trace_id": "%s", "id": "aaaaaaaaaaaaaaa0", "name": "x", "start_time": 1762828480}',
         "missing required field: end_time",
     ),
     (
-        b'{"trace_id": "%s", "id": "bbbbbbbbbbbbbbb0", "name": "x", "start_time": 1, "end_time": 2,'
-        b' "subsegments": [{"id": "cccccccccccccc00", "start_time": 1, "end_time": 2}]}',
+        b'{"trace_id": "%s", "id": "bbbbbbbbbbbbbbb0", "name": "x", "start_time": 1762828480, "end_time": 1762828481,'
+        b' "subsegments": [{"id": "cccccccccccccc00", "start_time": 1762828480, "end_time": 1762828481}]}',
         "missing required field: `name` at $.subsegments[0]",
     ),
     # Numbers the span frame cannot hold refuse the document instead of failing the run.
     (
-        b'{"trace_id": "%s", "id": "ddddddddddddddd0", "name": "x", "start_time": 1,'
-        b' "end_time": 2, "http": {"response": {"status": 99999999999}}}',
+        b'{"trace_id": "%s", "id": "ddddddddddddddd0", "name": "x", "start_time": 1762828480,'
+        b' "end_time": 1762828481, "http": {"response": {"status": 99999999999}}}',
         "wrong type: expected `int` <= 2147483647 at $.http.response.status",
     ),
     (
-        b'{"trace_id": "%s", "id": "ddddddddddddddd1", "name": "x", "start_time": 1,'
-        b' "end_time": 2, "aws": {"retries": 4294967296}}',
+        b'{"trace_id": "%s", "id": "ddddddddddddddd1", "name": "x", "start_time": 1762828480,'
+        b' "end_time": 1762828481, "aws": {"retries": 4294967296}}',
         "at $.aws.retries",
     ),
     (
@@ -291,17 +291,17 @@ BAD_LINES = [
     ),
     (
         b'{"trace_id": "%s", "id": "ddddddddddddddd3", "name": "x", "start_time": -5,'
-        b' "end_time": 2}',
-        "wrong type: expected `float` >= 0.0 at $.start_time",
+        b' "end_time": 1762828481}',
+        "time out of range: expected epoch seconds in [2000-01-01, 2100-01-01) UTC at $.start_time",
     ),
     (
-        b'{"trace_id": "%s", "id": "ddddddddddddddd4", "name": "x", "start_time": 1,'
-        b' "end_time": 2, "http": {"response": {"status": "2\xc2\xb2"}}}',
+        b'{"trace_id": "%s", "id": "ddddddddddddddd4", "name": "x", "start_time": 1762828480,'
+        b' "end_time": 1762828481, "http": {"response": {"status": "2\xc2\xb2"}}}',
         "wrong type: http.response.status is '2\xb2'",
     ),
     (
-        b'{"trace_id": "%s", "id": "ddddddddddddddd5", "name": "x", "start_time": 1,'
-        b' "end_time": 2, "http": {"response": {"status": "99999999999"}}}',
+        b'{"trace_id": "%s", "id": "ddddddddddddddd5", "name": "x", "start_time": 1762828480,'
+        b' "end_time": 1762828481, "http": {"response": {"status": "99999999999"}}}',
         "wrong type: http.response.status is '99999999999'",
     ),
 ]
@@ -328,11 +328,12 @@ def _nested(depth: int) -> str:
     for level in reversed(range(depth)):
         children = f', "subsegments": [{inner}]' if inner else ""
         inner = (
-            f'{{"id": "{level + 16:016x}", "name": "n", "start_time": 1, "end_time": 2{children}}}'
+            f'{{"id": "{level + 16:016x}", "name": "n", "start_time": 1762828480,'
+            f' "end_time": 1762828481{children}}}'
         )
     return (
-        f'{{"trace_id": "{TRACE}", "id": "{1:016x}", "name": "x", "start_time": 1,'
-        f' "end_time": 2, "subsegments": [{inner}]}}'
+        f'{{"trace_id": "{TRACE}", "id": "{1:016x}", "name": "x", "start_time": 1762828480,'
+        f' "end_time": 1762828481, "subsegments": [{inner}]}}'
     )
 
 

@@ -39,6 +39,7 @@ from tracelens.agent.config import (
     ReportSettings,
 )
 from tracelens.agent.durations import DurationError, parse_duration
+from tracelens.ingest.opening.sources import special_file_kind
 
 T = TypeVar("T")
 
@@ -445,6 +446,10 @@ def load_config(
     if named is None:
         return parse_config({}, source="<defaults>", base=None, environ=env)
     file = Path(named).expanduser()
+    kind = special_file_kind(file)
+    if kind is not None:
+        problem = f"not a regular file ({kind}): reading it could block; name a TOML file"
+        raise ConfigError([ConfigProblem(str(file), problem)])
     try:
         # NOTE: utf-8-sig also reads files that Windows editors saved with a byte order mark.
         text = file.read_text(encoding="utf-8-sig")

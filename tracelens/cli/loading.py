@@ -32,6 +32,8 @@ def load_for_command(
     except InputError as exc:
         raise click.ClickException(str(exc)) from exc
     traces = inputs.traces
+    for note in traces.read_stats.skipped:
+        click.echo(f"note: {note}", err=True)
     progress.done(
         f"read {traces.documents:,} documents from {traces.sources:,} file(s): "
         f"{traces.segments:,} segments in {traces.traces:,} traces, "

@@ -13,11 +13,14 @@ from typing import Annotated, Any
 
 import msgspec
 
+from tracelens.limits import EARLIEST_TIME, LATEST_TIME, TIME_RANGE
+
 # NOTE: bounds keep every number representable in the span frame (Int32 status and retries,
 # microsecond Int64 timestamps): a value outside them refuses the document, naming the field,
 # instead of failing the whole run or turning silently into null.
 Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
-EpochSeconds = Annotated[float, msgspec.Meta(ge=0, le=1e12)]  # up to the year ~33,000
+# Times outside the one valid range (tracelens/limits.py) refuse the document, naming the field.
+EpochSeconds = Annotated[float, msgspec.Meta(ge=EARLIEST_TIME, lt=LATEST_TIME)]
 
 
 class HttpRequest(msgspec.Struct, gc=False):
@@ -130,6 +133,9 @@ def schema_problem(exc: msgspec.ValidationError) -> str:
         return text
     detail, _, where = text.partition(" - at `")
     where = where.rstrip("`")
+    out_of_bounds = ("Expected `float` >", "Expected `float` <", "Number out of range")
+    if where.endswith(("start_time", "end_time")) and detail.startswith(out_of_bounds):
+        return f"time out of range: expected epoch seconds in {TIME_RANGE} at {where}"
     if detail.startswith("Object missing required field "):
         field_name = detail.removeprefix("Object missing required field ")
         return f"missing required field: {field_name} at {where or '$'}"

@@ -15,6 +15,7 @@ import polars as pl
 from tracelens.ingest.loader import TraceInput
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.inputs import Inputs
+from tracelens.limits import IMPOSSIBLE_TIMES, valid_times
 from tracelens.schema import LOG_EVENT_SCHEMA, REPORT_SCHEMA, SPAN_SCHEMA, conform, empty_frame
 from tracelens.sideinputs import FunctionInventory, LambdaLogs
 from tracelens.store import layout, tables
@@ -133,8 +134,14 @@ def _traces(loaded: _Loaded, backend: Backend, scope: Scope) -> TraceInput:
     keys = part_keys(backend, tables.SPANS, scope.first_day, scope.last_day)
     read = loaded.read(backend, tables.SPANS, keys)
     spans, duplicates = empty_frame(tables.SPANS.stored_schema), 0
+    rejections = RejectionLog()
     if read.frame is not None:
         scoped = loaded.scoped(read.frame, scope)
+        # Rows stored before ingest refused impossible times are refused as ingest would.
+        impossible = scoped.filter(~valid_times())
+        for trace_id, span_id in impossible.select("trace_id", "id").iter_rows():
+            rejections.add("store", f"trace {trace_id} id {span_id}", IMPOSSIBLE_TIMES)
+        scoped = scoped.filter(valid_times())
         starts = scoped.group_by("trace_id").agg(pl.col("start_time").min().alias("trace_start"))
         inside = starts.filter(scope.in_range("trace_start")).select("trace_id")
         scoped = scoped.join(inside, on="trace_id", how="semi", maintain_order="left")
@@ -145,7 +152,7 @@ def _traces(loaded: _Loaded, backend: Backend, scope: Scope) -> TraceInput:
         documents=segments + duplicates,
         segments=segments,
         duplicates=duplicates,
-        rejections=RejectionLog(),
+        rejections=rejections,
         sources=read.parts,
     )
 

@@ -18,11 +18,14 @@ class ReadStats:
 
     unprocessed_trace_ids: list[str] = field(default_factory=list)
     limit_exceeded_traces: int = 0
+    # Inputs passed over without being read, each with why (not refusals: no documents lost).
+    skipped: list[str] = field(default_factory=list)
 
     def extend(self, other: ReadStats) -> None:
         """Add what another reader saw."""
         self.unprocessed_trace_ids.extend(other.unprocessed_trace_ids)
         self.limit_exceeded_traces += other.limit_exceeded_traces
+        self.skipped.extend(other.skipped)
 
 
 @dataclass(frozen=True)

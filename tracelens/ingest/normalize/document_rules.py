@@ -7,6 +7,7 @@ only those documents to say which field broke which rule, as X-Ray itself would 
 from __future__ import annotations
 
 from tracelens.ingest.segment_model import Node
+from tracelens.limits import time_problem
 
 MISSING_TRACE_ID = "missing required field: trace_id"
 
@@ -24,6 +25,9 @@ def node_problem(node: Node, prefix: str = "") -> str | None:
     """
     if node.end_time is None and not node.in_progress:
         return f"missing required field: {prefix}end_time (or in_progress: true)"
+    problem = time_problem(node.start_time, node.end_time, prefix)
+    if problem is not None:
+        return problem
     response = node.http.response if node.http is not None else None
     status = response.status if response is not None else None
     if type(status) is str and status_number(status) is None:

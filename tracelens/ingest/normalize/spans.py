@@ -23,6 +23,7 @@ from tracelens.ingest.normalize.flatten import NodeChunk, raw_frame
 from tracelens.ingest.normalize.merge import attach_independent_subsegments, deduplicate
 from tracelens.ingest.rejections import RejectionLog, RejectionSink
 from tracelens.ingest.segment_model import Node, convert_node, schema_problem
+from tracelens.limits import valid_seconds
 from tracelens.schema import SPAN_SCHEMA, UTC_US, empty_frame
 
 CHUNK_ROWS = 25_000
@@ -72,7 +73,11 @@ def _invalid_ids(frame: pl.DataFrame) -> pl.DataFrame:
 def _broken_rules(frame: pl.DataFrame, chunk: NodeChunk) -> pl.DataFrame:
     """Documents breaking a rule their types cannot express: ``doc`` and ``reason``."""
     broken = frame.filter(
-        (pl.col("end_time").is_null() & ~pl.col("in_progress")) | pl.col("bad_status")
+        (pl.col("end_time").is_null() & ~pl.col("in_progress"))
+        | pl.col("bad_status")
+        | ~valid_seconds("start_time")
+        | ~valid_seconds("end_time")
+        | (pl.col("end_time") < pl.col("start_time")).fill_null(value=False)
     )
     docs = broken.get_column("doc").unique(maintain_order=True).to_list()
     reasons = [node_problem(chunk.roots[doc]) or "invalid document" for doc in docs]

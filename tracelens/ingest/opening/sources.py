@@ -5,6 +5,8 @@ from __future__ import annotations
 import codecs
 import gzip
 import os
+import re
+import stat
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
@@ -134,8 +136,51 @@ def _read_file(path: Path) -> Source:
     return Source(name, as_utf8(decompress(name, data)))
 
 
-def _files_under(directory: Path) -> list[Path]:
+# Paths naming a descriptor this process was handed: what the shell's process substitution
+# (`<(zcat export.gz)`) passes, and /dev/stdin. Such a pipe is read once, as given.
+_DESCRIPTOR_PATH = re.compile(r"/(?:dev/fd|proc/(?:self|\d+)/fd)/\d+|/dev/stdin")
+
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def special_file_kind(path: Path | str, mode: int | None = None) -> str | None:
+    """What ``path`` is when it is neither a regular file nor a directory (``a named pipe``,
+    ``a character device``, ...) and would block or never end if read; None to read it.
+
+    A descriptor handed over by the shell (``<(command)``, ``/dev/stdin``) is read as given.
+    ``mode`` is the path's ``st_mode`` when the caller has it already.
+    """
+    if _DESCRIPTOR_PATH.fullmatch(os.path.abspath(path)):  # noqa: PTH100 (no resolving)
+        return None
+    if mode is None:
+        try:
+            mode = os.stat(path).st_mode  # noqa: PTH116
+        except OSError:
+            return None  # the reader reports it
+    for is_kind, kind in _SPECIAL_KINDS:
+        if is_kind(mode):
+            return kind
+    return None
+
+
+def not_a_file_message(name: str, kind: str) -> str:
+    """The one message for a path that is neither a regular file nor a directory."""
+    return (
+        f"{name}: not a regular file or directory ({kind}): reading it could block or never "
+        "end; give a stream on standard input (`-`) or as `<(command)`"
+    )
+
+
+def _files_under(directory: Path, notes: list[str] | None = None) -> list[Path]:
     """Every file under ``directory``, in the order Paths sort in.
+
+    Entries that are neither files nor directories (named pipes, devices, sockets) are
+    skipped, each with a note in ``notes``.
 
     Raises
     ------
@@ -146,6 +191,7 @@ def _files_under(directory: Path) -> list[Path]:
     # and scandir tells files from directories without a system call per entry. Symbolic links
     # are followed, each directory listed once: a link back up the tree is not a loop.
     found: list[str] = []
+    skipped: list[str] = []
     listed: set[tuple[int, int]] = set()
     pending = [str(directory)]
     while pending:
@@ -165,12 +211,16 @@ def _files_under(directory: Path) -> list[Path]:
                         folders.append(entry.path)
                     elif entry.is_file():
                         found.append(entry.path)
+                    elif kind := special_file_kind(entry.path):
+                        skipped.append(f"skipped {display_name(entry.path)}: {kind}, not a file")
             # Sorted, so that of two names for one directory the same one is always kept.
             pending.extend(sorted(folders, reverse=True))
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise InputError(f"cannot list {display_name(folder)}: {reason}") from exc
     found.sort(key=lambda path: path.split(os.sep))  # noqa: PTH206 (the order Paths sort in)
+    if notes is not None:
+        notes.extend(sorted(skipped))
     return [Path(path) for path in found]
 
 
@@ -178,13 +228,16 @@ STDIN = "-"
 STDIN_NAME = "<stdin>"  # how messages name standard input
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path | str]:
+def expand_paths(paths: Iterable[str | Path], notes: list[str] | None = None) -> list[Path | str]:
     """Every file to read, directories expanded in sorted order; ``-`` stays for stdin.
+
+    What a directory holds besides files and directories is skipped with a note in ``notes``.
 
     Raises
     ------
     InputError
-        When a path does not exist, or names a directory holding no files.
+        When a path does not exist, is neither a file nor a directory (see
+        :func:`special_file_kind`), or names a directory holding no files.
     """
     expanded: list[Path | str] = []
     for raw in paths:
@@ -192,8 +245,11 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path | str]:
             expanded.append(STDIN)
             continue
         path = Path(raw)
+        kind = special_file_kind(path)
+        if kind is not None:
+            raise InputError(not_a_file_message(display_name(path), kind))
         if path.is_dir():
-            files = _files_under(path)
+            files = _files_under(path, notes)
             if not files:
                 raise InputError(f"{display_name(path)}: directory holds no files")
             expanded.extend(files)
