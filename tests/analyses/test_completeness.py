@@ -9,6 +9,7 @@ from tracelens.ingest.normalize import normalize_documents
 from tracelens.schema import SPAN_SCHEMA
 
 TRACE = "1-6b0010b0-0123456789abcdef01234567"
+T0 = 1_800_000_000.0  # inside the accepted time range
 
 
 def test_empty_spans_give_every_issue_at_zero() -> None:
@@ -22,12 +23,22 @@ def test_a_child_within_the_tolerance_is_not_early() -> None:
         "trace_id": TRACE,
         "id": "00000000000000a1",
         "name": "api",
-        "start_time": 100.0,
-        "end_time": 101.0,
+        "start_time": T0 + 0.0,
+        "end_time": T0 + 1.0,
         "subsegments": [
             # 0.5 ms early: millisecond timestamps
-            {"id": "00000000000000b1", "name": "ok", "start_time": 99.9995, "end_time": 100.5},
-            {"id": "00000000000000b2", "name": "early", "start_time": 99.9, "end_time": 100.5},
+            {
+                "id": "00000000000000b1",
+                "name": "ok",
+                "start_time": T0 - 0.0005,
+                "end_time": T0 + 0.5,
+            },
+            {
+                "id": "00000000000000b2",
+                "name": "early",
+                "start_time": T0 - 0.1,
+                "end_time": T0 + 0.5,
+            },
         ],
     }
     table = completeness(normalize_documents([segment]))
@@ -46,10 +57,10 @@ def test_in_progress_subsegment_of_an_in_progress_segment_is_not_counted() -> No
         "trace_id": TRACE,
         "id": "00000000000000a1",
         "name": "api",
-        "start_time": 100.0,
+        "start_time": T0 + 0.0,
         "in_progress": True,
         "subsegments": [
-            {"id": "00000000000000b1", "name": "work", "start_time": 100.1, "in_progress": True}
+            {"id": "00000000000000b1", "name": "work", "start_time": T0 + 0.1, "in_progress": True}
         ],
     }
     assert issue_counts(completeness(normalize_documents([segment])))["in_progress_subsegment"] == 0
