@@ -16,6 +16,9 @@ FN = "AWS::Lambda::Function"
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/jobs"
 
 
+T0 = 1_800_000_000.0  # an epoch inside the accepted time range
+
+
 def _id(n: int) -> str:
     return f"{n:016x}"
 
@@ -25,8 +28,8 @@ def call(n: int, service: str, start: float, **aws: Any) -> dict[str, Any]:
         "id": _id(n),
         "name": service,
         "namespace": "aws",
-        "start_time": start,
-        "end_time": start + 0.05,
+        "start_time": T0 + start,
+        "end_time": T0 + start + 0.05,
         "aws": aws,
     }
 
@@ -42,8 +45,8 @@ def function(
         "name": "Lambda",
         "origin": "AWS::Lambda",
         "resource_arn": arn,
-        "start_time": start,
-        "end_time": start + 1,
+        "start_time": T0 + start,
+        "end_time": T0 + start + 1,
     }
     if parent is not None:
         service["parent_id"] = _id(parent)
@@ -54,8 +57,8 @@ def function(
         "name": name,
         "origin": "AWS::Lambda::Function",
         "resource_arn": arn,
-        "start_time": start + 0.01,
-        "end_time": start + 0.9,
+        "start_time": T0 + start + 0.01,
+        "end_time": T0 + start + 0.9,
         "subsegments": calls,
     }
     return [service, body]
@@ -233,8 +236,8 @@ def test_one_function_one_node_with_or_without_the_inferred_lambda_segment() -> 
         "name": "Lambda",
         "inferred": True,
         "origin": "AWS::Lambda",
-        "start_time": 100.2,
-        "end_time": 100.25,
+        "start_time": T0 + 100.2,
+        "end_time": T0 + 100.25,
         "aws": {"operation": "Invoke", "function_name": "fraud-check"},
     }
     without = service_map_edges(normalize_documents(plain))
