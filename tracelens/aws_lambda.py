@@ -112,7 +112,8 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
     alerts = AlertHook(config, store, clients)
     now = datetime.now(UTC)
     if analysis is not None:
-        done = alerts.after_report(analysis.findings, None, now=now)
+        complete = not any(outcome.failed for outcome in outcomes)
+        done = alerts.after_report(analysis.findings, None, now=now, complete=complete)
         sent, failures = sent + len(done.sent), failures + done.failures
     last, since = last_successes_in_store(store, config, now=now)
     done = alerts.after_cycles(last, since=since, now=now)

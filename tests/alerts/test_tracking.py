@@ -188,3 +188,15 @@ def test_a_findings_row_becomes_an_observation_with_its_numbers() -> None:
     ):
         assert needle in text
     assert len(alert.title()) <= 100
+
+
+def test_with_incomplete_data_nothing_resolves_or_drops() -> None:
+    state = AlertState()
+    events(state, [finding("critical")])
+    for _ in range(3):
+        assert events(state, [], resolve_after=None) == []
+    assert events(state, [finding("warning")], resolve_after=None) == []
+    assert events(state, [finding("critical")]) == []  # still the same open finding
+    assert events(
+        state, [finding("critical"), finding("critical", subject="new")], resolve_after=None
+    ) == [("new", "new")]

@@ -243,7 +243,12 @@ class Agent:
         if self._alerts is None:
             return
         try:
-            self._alerts.after_report(result.findings, self._config.report.path, now=self._clock())
+            self._alerts.after_report(
+                result.findings,
+                self._config.report.path,
+                now=self._clock(),
+                complete=self.status.healthy,
+            )
         except Exception:  # NOTE: alerting must never stop the report.
             log.exception("finding alerts failed")
 

@@ -43,15 +43,23 @@ class AlertHook:
         return self._notifier is not None
 
     def after_report(
-        self, findings: pl.DataFrame, path: Path | None, *, now: datetime
+        self,
+        findings: pl.DataFrame,
+        path: Path | None,
+        *,
+        now: datetime,
+        complete: bool = True,
     ) -> SendReport:
-        """Alerts for a report's findings (new, escalated, resolved)."""
+        """Alerts for a report's findings (new, escalated; resolved only when ``complete``:
+        no collector's last cycle failed)."""
         if path is not None:
             self._last_report = path
         if self._notifier is None:
             return SendReport()
         link = report_link(self._config, self._store, path, self._clients)
-        return self._notifier.findings(findings.to_dicts(), now=now, report_link=link)
+        return self._notifier.findings(
+            findings.to_dicts(), now=now, report_link=link, complete=complete
+        )
 
     def after_cycles(
         self, last_success: Mapping[str, datetime | None], *, since: datetime, now: datetime

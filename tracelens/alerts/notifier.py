@@ -84,9 +84,18 @@ class Notifier:
         return self._sinks
 
     def findings(
-        self, rows: Iterable[Mapping[str, Any]], *, now: datetime, report_link: ReportLink
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        now: datetime,
+        report_link: ReportLink,
+        complete: bool = True,
     ) -> SendReport:
-        """Alerts for the findings of a report (rows of the analysis' findings frame)."""
+        """Alerts for the findings of a report (rows of the analysis' findings frame).
+
+        ``complete`` False (a collector's last cycle failed): findings may appear or escalate,
+        but none is resolved, since a finding may be missing only because its data is.
+        """
         observed = [observed_finding(row) for row in rows]
         return self._evaluate(
             "findings",
@@ -94,7 +103,7 @@ class Notifier:
             now=now,
             report_link=report_link,
             min_severity=self._settings.min_severity,
-            resolve_after=self._settings.resolve_after,
+            resolve_after=self._settings.resolve_after if complete else None,
         )
 
     def collection(
@@ -135,7 +144,7 @@ class Notifier:
         now: datetime,
         report_link: ReportLink,
         min_severity: str,
-        resolve_after: int,
+        resolve_after: int | None,
     ) -> SendReport:
         report = SendReport()
         with self._lock:

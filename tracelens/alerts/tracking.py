@@ -142,12 +142,14 @@ class AlertState:
         current: list[Observed],
         *,
         min_severity: str,
-        resolve_after: int,
+        resolve_after: int | None,
     ) -> list[Change]:
         """Record what is seen now and return the changes (appeared, escalated, resolved).
 
         Only findings at or above ``min_severity`` appear, escalate or resolve; the others are
-        remembered so that a warning that becomes critical is an escalation.
+        remembered so that a warning that becomes critical is an escalation. With
+        ``resolve_after`` None (the data behind this evaluation is incomplete), nothing is
+        resolved or lowered: what is missing now may only be unread.
         """
         floor = SEVERITY_RANK[min_severity]
         before = self.seen[namespace]
@@ -158,6 +160,9 @@ class AlertState:
             previous = before.get(identity)
             if rank < floor:
                 if previous is not None and _rank(previous.observed) >= floor:
+                    if resolve_after is None:
+                        now[identity] = previous
+                        continue
                     # NOTE: below the alert level now: what on-call was told about is over.
                     prior = previous.observed.severity
                     changes.append(Change("resolved", item.observed, previous_severity=prior))
@@ -170,6 +175,9 @@ class AlertState:
                 changes.append(Change(event, item.observed, previous_severity=prior))
         for identity, item in before.items():
             if identity in now:
+                continue
+            if resolve_after is None:
+                now[identity] = item
                 continue
             absent = item.absent + 1
             if _rank(item.observed) < floor:
