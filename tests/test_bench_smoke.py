@@ -45,3 +45,21 @@ def test_the_benchmark_reports_throughput_and_peak_memory_of_floor_and_analyze(
     assert re.search(r"^analyze .* [\d,]+ spans/s$", out, re.MULTILINE), out
     # The data set was generated where asked (and marked complete, so later runs reuse it).
     assert (tmp_path / f"{fmt}-3000" / ".complete").is_file()
+
+
+def test_the_component_benchmark_reports_every_component() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench_components.py"), "--scale", "0.02"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name, unit in (("text-logs", "lines"), ("bottlenecks", "traces"), ("report", "pages")):
+        assert re.search(
+            rf"^{name} +[\d,]+ {unit} +[\d.]+ s +[\d,.]+ {unit}/s +peak [\d,]+ MB$",
+            result.stdout,
+            re.MULTILINE,
+        ), result.stdout

@@ -7,7 +7,6 @@ import io
 import json
 import shutil
 import sys
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -507,16 +506,13 @@ def _large_log(invocations: int) -> str:
 
 
 @pytest.mark.slow
-def test_large_text_log_is_parsed_vectorized(tmp_path: Path) -> None:
+def test_large_text_log_is_parsed_whole(tmp_path: Path) -> None:
     path = write(tmp_path, "big.log", _large_log(40_000))  # 200,000 lines
-    started = time.perf_counter()
     logs, rejections = logs_of(path)
-    elapsed_s = time.perf_counter() - started
     assert rejections.count == 0
     assert logs.reports.height == 40_000
     assert logs.events.height == 80_000
-    # NOTE: measured ~0.4 s; a per-line Python loop takes several seconds.
-    assert 200_000 / elapsed_s > 100_000
+    # Its speed is held by benchmarks/bench_components.py (text-logs).
 
 
 # --- metrics -------------------------------------------------------------------------------

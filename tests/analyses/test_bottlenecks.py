@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import polars as pl
@@ -405,12 +404,9 @@ def synthetic_spans(n_traces: int) -> pl.DataFrame:
 @pytest.mark.slow
 def test_scale_50k_traces() -> None:
     spans = synthetic_spans(50_000)
-    started = time.perf_counter()
-    result = bottlenecks(spans)
-    elapsed_s = time.perf_counter() - started
+    result = bottlenecks(spans)  # its speed: benchmarks/bench_components.py (bottlenecks)
     assert result["critical_path_share"].sum() == pytest.approx(1.0)
     assert set(result["node"]) == {"orders-api/prod", "orders", "t", "pay"}
-    assert elapsed_s < 20.0, f"bottlenecks on {spans.height} rows took {elapsed_s:.1f} s"
 
 
 def test_path_of_normalized_documents() -> None:

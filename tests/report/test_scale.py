@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import networkx as nx
 import polars as pl
@@ -78,19 +77,10 @@ def huge_result(base: AnalysisResult) -> AnalysisResult:
     )  # fmt: skip
 
 
-def test_a_huge_analysis_renders_a_small_page_quickly(result: AnalysisResult) -> None:
-    big = huge_result(result)
-    started = time.perf_counter()
-    page = render_report(big)
-    elapsed_s = time.perf_counter() - started
+def test_a_huge_analysis_renders_a_small_page(result: AnalysisResult) -> None:
+    # How fast a page renders is held by benchmarks/bench_components.py (report).
+    page = render_report(huge_result(result))
     assert len(page.encode("utf-8")) < MAX_PAGE_BYTES
-    assert elapsed_s < 10.0
     assert "Showing the first 500 of 2,000 functions" in page
     assert "Showing the first 250 of 1,000 nodes" in page
     assert "Showing the first 40 of 5,000 critical and warning findings." in page
-
-
-def test_the_scenario_renders_in_well_under_five_seconds(result: AnalysisResult) -> None:
-    started = time.perf_counter()
-    render_report(result)
-    assert time.perf_counter() - started < 5.0
