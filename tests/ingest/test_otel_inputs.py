@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
@@ -299,3 +300,24 @@ def test_a_cycle_of_parent_ids_does_not_stop_the_run(tmp_path: Path) -> None:
     second = span("2" * 16, "1" * 16, "INTERNAL", name="b")
     loaded = load(write(tmp_path / "cycle.jsonl", lines([first, second])))
     assert loaded.rejections.count == 0 and loaded.spans.height == 2
+
+
+def test_a_span_also_nested_in_a_segment_document_counts_once(tmp_path: Path) -> None:
+    call = {
+        "id": CALL,
+        "name": "DynamoDB",
+        "start_time": 1762828480.2,
+        "end_time": 1762828480.25,
+        "namespace": "aws",
+    }
+    segment = segment_document(id=ROOT, subsegments=[call])
+    write(tmp_path / "segment.json", json.dumps(segment))
+    # the same call as an independent subsegment document (a daemon capture) and as a span
+    independent = dict(call, trace_id=TRACE, parent_id=ROOT, type="subsegment")
+    write(tmp_path / "daemon.ndjson", json.dumps(independent) + "\n" + json.dumps(segment) + "\n")
+    write(tmp_path / "spans.jsonl", lines([span(CALL, ROOT, "CLIENT")]))
+    loaded = load_traces([tmp_path], processes=1)
+    assert loaded.rejections.count == 0
+    assert sorted(loaded.spans["id"].to_list()) == [ROOT, CALL]
+    assert loaded.spans.filter(pl.col("id") == CALL)["depth"].to_list() == [1]
+    assert loaded.duplicates == 3
