@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from tracelens.cli import main
+from tracelens.ingest.loader import load_traces
 from tracelens.samples.generate import SampleConfig, generate
 from tracelens.samples.otel import instrumented_documents, write_otel
 
@@ -113,3 +114,18 @@ def test_throttled_calls_of_instrumented_callers_match_the_full_x_ray_form(
         assert full[key] == count
     # What is missing is refused before any instrumented code ran: API Gateway's invocations.
     assert all(source.endswith("/prod") for _, source, _ in set(full) - set(otel))
+
+
+@pytest.mark.slow
+def test_both_forms_of_the_same_traces_together_count_each_span_once(tmp_path: Path) -> None:
+    sample = generate(SampleConfig(traces=60))
+    write_otel(sample.traces, tmp_path / "otel")
+    (tmp_path / "xray").mkdir()
+    documents = [doc for _, docs in sample.traces for doc in docs]
+    (tmp_path / "xray" / "documents.json").write_text(json.dumps(documents))
+    xray = load_traces([tmp_path / "xray"], processes=1)
+    both = load_traces([tmp_path / "xray", tmp_path / "otel" / "aws-spans"], processes=1)
+    assert both.rejections.count == 0
+    assert both.spans.height == xray.spans.height
+    assert both.spans.sort("trace_id", "id").equals(xray.spans.sort("trace_id", "id"))
+    assert both.duplicates == both.documents - xray.segments

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
@@ -268,3 +269,55 @@ def test_bad_span_lines_are_refused_one_by_one_and_strict_fails(tmp_path: Path) 
     assert positions[1][0] == "line 3" and "invalid JSON" in positions[1][1]
     strict = CliRunner().invoke(main, ["analyze", str(path), "--json", "--strict", "-q"])
     assert strict.exit_code != 0 and "line 2" in strict.output
+
+
+def test_faas_coldstart_counts_once_lambda_reports_the_init(tmp_path: Path) -> None:
+    # A span alone cannot tell how long the init took, nor whether a caller waited for it;
+    # Lambda's REPORT for the same request id can.
+    traces = write(
+        tmp_path / "spans.jsonl",
+        lines([span(attributes={"faas.invocation_id": "req-1", "faas.coldstart": True})]),
+    )
+    (tmp_path / "logs").mkdir()
+    write(
+        tmp_path / "logs" / "orders-create.log",
+        "REPORT RequestId: req-1\tDuration: 50.00 ms\tBilled Duration: 50 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 70 MB\tInit Duration: 312.50 ms\t\n",
+    )
+    spans_only = CliRunner().invoke(main, ["analyze", str(traces), "--json", "-q"])
+    with_logs = CliRunner().invoke(
+        main, ["analyze", str(traces), "--logs", str(tmp_path / "logs"), "--json", "-q"]
+    )
+    assert spans_only.exit_code == 0 and with_logs.exit_code == 0, with_logs.output
+    (alone,) = json.loads(spans_only.stdout)["functions"]
+    (joined,) = json.loads(with_logs.stdout)["functions"]
+    assert alone["cold_starts"] == 0  # unknown, not invented
+    assert joined["cold_starts"] == 1 and joined["init_ms"]["max"] == 312.5
+
+
+def test_a_cycle_of_parent_ids_does_not_stop_the_run(tmp_path: Path) -> None:
+    first = span("1" * 16, "2" * 16, "INTERNAL", name="a")
+    second = span("2" * 16, "1" * 16, "INTERNAL", name="b")
+    loaded = load(write(tmp_path / "cycle.jsonl", lines([first, second])))
+    assert loaded.rejections.count == 0 and loaded.spans.height == 2
+
+
+def test_a_span_also_nested_in_a_segment_document_counts_once(tmp_path: Path) -> None:
+    call = {
+        "id": CALL,
+        "name": "DynamoDB",
+        "start_time": 1762828480.2,
+        "end_time": 1762828480.25,
+        "namespace": "aws",
+    }
+    segment = segment_document(id=ROOT, subsegments=[call])
+    write(tmp_path / "segment.json", json.dumps(segment))
+    # the same call as an independent subsegment document (a daemon capture) and as a span
+    independent = dict(call, trace_id=TRACE, parent_id=ROOT, type="subsegment")
+    write(tmp_path / "daemon.ndjson", json.dumps(independent) + "\n" + json.dumps(segment) + "\n")
+    write(tmp_path / "spans.jsonl", lines([span(CALL, ROOT, "CLIENT")]))
+    loaded = load_traces([tmp_path], processes=1)
+    assert loaded.rejections.count == 0
+    assert sorted(loaded.spans["id"].to_list()) == [ROOT, CALL]
+    assert loaded.spans.filter(pl.col("id") == CALL)["depth"].to_list() == [1]
+    assert loaded.duplicates == 3

@@ -434,7 +434,28 @@ def _call_name(record: SpanRecord, a: Attributes, aws_api: bool) -> str:
     return name if name is not None else record.name
 
 
+def _names_aws(a: Attributes) -> bool:
+    """Whether a span that is no AWS SDK call or function still names an AWS resource."""
+    return not (
+        a.remote_resource_identifier is None
+        and a.dynamodb_table_names is None
+        and a.aws_table_name is None
+        and a.aws_table_name2 is None
+        and a.sqs_queue_url is None
+        and a.messaging_url is None
+        and a.aws_queue_url is None
+        and a.aws_queue_url2 is None
+        and a.sns_topic_arn is None
+        and a.faas_invoked_name is None
+        and a.lambda_function_name is None
+        and a.lambda_function_arn is None
+        and a.xray_retries is None
+    )
+
+
 def _aws_fields(a: Attributes, function: bool, request_id: Any, aws_api: bool) -> AwsFields | None:
+    if not (aws_api or function or request_id is not None or _names_aws(a)):
+        return None  # most spans: nothing of AWS to record
     resource_type = _RESOURCE_TYPES.get(a.remote_resource_type) if a.remote_resource_type else None
     identifier = _text(a.remote_resource_identifier)
     table = _text(a.dynamodb_table_names or a.aws_table_name or a.aws_table_name2)
@@ -496,8 +517,9 @@ def _flags(
         fault = True
     else:
         fault = status is not None and status.code in _ERROR_STATUS
-    throttle = status_code == 429 or any(
-        exc.type is not None and _THROTTLING.search(exc.type) for exc in exceptions
+    throttle = status_code == 429 or (
+        bool(exceptions)
+        and any(exc.type is not None and _THROTTLING.search(exc.type) for exc in exceptions)
     )
     if throttle and not fault:
         error = True

@@ -12,20 +12,48 @@ import polars as pl
 def deduplicate(frames: list[pl.DataFrame]) -> int:
     """Keep one copy of each document: a completed one over an in-progress one, else the first.
 
+    A document that is a subsegment nested in another document kept (the same span as an
+    OpenTelemetry record and inside an X-Ray segment, or an independent subsegment and the
+    segment X-Ray returns it in) is a copy too: the nested one is kept.
+
     Returns the number of unique documents.
     """
     roots = pl.concat(
         [
-            frame.filter(pl.col("depth") == 0).select("trace_id", "id", "in_progress", "doc_index")
+            frame.filter(pl.col("depth") == 0).select(
+                "trace_id", "id", "in_progress", "doc_index", "kind"
+            )
             for frame in frames
         ]
     )
     winners = roots.sort("in_progress", "doc_index").unique(["trace_id", "id"], keep="first")
-    if winners.height < roots.height:
-        keep = winners.select("doc_index")
+    keep = winners.select("doc_index")
+    # NOTE: only an independent subsegment can be nested elsewhere too: without one (most
+    # X-Ray exports) there is nothing more to look for.
+    independent = winners.filter(pl.col("kind") == "subsegment").select(
+        "trace_id", "id", "doc_index"
+    )
+    if independent.height:
+        nested = pl.concat(
+            [
+                frame.filter(pl.col("depth") > 0)
+                .select("trace_id", "id", pl.col("doc_index").alias("in_doc"))
+                .join(independent, on=["trace_id", "id"], how="semi")
+                .join(keep.select(in_doc="doc_index"), on="in_doc", how="semi")
+                for frame in frames
+            ]
+        )
+        embedded = (
+            independent.join(nested, on=["trace_id", "id"], how="inner")
+            .filter(pl.col("in_doc") != pl.col("doc_index"))
+            .select("doc_index")
+            .unique()
+        )
+        keep = keep.join(embedded, on="doc_index", how="anti")
+    if keep.height < roots.height:
         for index, frame in enumerate(frames):
             frames[index] = frame.join(keep, on="doc_index", how="semi")
-    return winners.height
+    return keep.height
 
 
 def attach_independent_subsegments(frames: list[pl.DataFrame]) -> None:
