@@ -4,8 +4,14 @@ Counting rules
 --------------
 * ``invocations`` and ``cold_starts`` count traced executions (``AWS::Lambda::Function``
   segments). ``cold_starts`` counts every execution that was the first of its environment,
-  whatever the kind; ``user_facing_cold_start_rate`` counts only the ones a caller waited for
-  (``on_demand`` + ``snapstart``): a provisioned environment was ready before the request.
+  whatever the kind.
+* A cold start is user-facing when a caller waited for it: its kind is ``on_demand`` or
+  ``snapstart`` (a provisioned environment was ready before the request) and its invocation is
+  on the synchronous path of an entry request (``invocation_path`` ``sync``, see
+  :mod:`analyses.invocations`). ``user_facing_cold_start_rate`` is ``user_facing_cold_starts``
+  per synchronous invocation (``sync_invocations``). On-demand and SnapStart cold starts of
+  asynchronous invocations and of executions that started after the entry had answered are
+  counted apart (``off_path_cold_starts``): nobody waited for them.
 * Init percentiles (``init_p50_ms`` ...) cover user-facing cold starts only: on-demand
   ``Initialization`` durations and SnapStart ``Restore`` durations, both being the time the
   request waited before the handler ran. Pre-initialized (``provisioned``) inits are reported
@@ -20,7 +26,9 @@ REPORT records (joined on request id)
   pre-initialized environment from an on-demand one (the init-to-invoke gap).
 * A REPORT with an init or restore duration and no traced execution (traces are sampled) counts
   in ``cold_starts_from_logs``, not in ``cold_starts``, and its duration joins the user-facing
-  percentiles (a REPORT cannot show pre-initialization, so it is taken as user-facing).
+  percentiles (a REPORT cannot show pre-initialization, so it is taken as user-facing), unless
+  every traced invocation of the function is off the synchronous path (a REPORT cannot show
+  the path either; the function's traces say how it is invoked).
 * ``timeouts`` counts REPORTs with status ``timeout``, traced or not.
 """
 
@@ -40,7 +48,11 @@ COLD_START_SCHEMA: dict[str, pl.DataType] = {
     "invocations": pl.Int64(),  # traced executions
     "cold_starts": pl.Int64(),  # traced executions that started an environment (any kind)
     "cold_start_rate": pl.Float64(),  # cold_starts / invocations
-    "user_facing_cold_start_rate": pl.Float64(),  # (on_demand + snapstart) / invocations
+    # user_facing_cold_starts / sync_invocations (null without synchronous invocations)
+    "user_facing_cold_start_rate": pl.Float64(),
+    "sync_invocations": pl.Int64(),  # traced executions on the path of an entry request
+    "user_facing_cold_starts": pl.Int64(),  # on_demand + snapstart on the synchronous path
+    "off_path_cold_starts": pl.Int64(),  # on_demand + snapstart, async or after the response
     "on_demand": pl.Int64(),
     "provisioned": pl.Int64(),
     "snapstart": pl.Int64(),
@@ -53,13 +65,16 @@ COLD_START_SCHEMA: dict[str, pl.DataType] = {
     "provisioned_init_p50_ms": pl.Float64(),
     "provisioned_init_max_ms": pl.Float64(),
     "timeouts": pl.Int64(),  # REPORT status "timeout"; null (unknown) without REPORTs
+    "reported_invocations": pl.Int64(),  # REPORT records of the function; null without REPORTs
     "example_trace_id": pl.String(),  # the traced user-facing cold start with the longest init
 }
 
 
 def _traced(inv: pl.DataFrame, reports: pl.DataFrame | None) -> pl.DataFrame:
     """Traced executions with the REPORT filling a missing init (function, kind, init_ms)."""
-    frame = inv.select("function_name", "trace_id", "request_id", "cold_kind", "init_ms")
+    frame = inv.select(
+        "function_name", "trace_id", "request_id", "cold_kind", "init_ms", "invocation_path"
+    )
     if reports is None:
         return frame
     by_request = (
@@ -84,6 +99,7 @@ def _traced(inv: pl.DataFrame, reports: pl.DataFrame | None) -> pl.DataFrame:
         "request_id",
         kind.alias("cold_kind"),
         pl.coalesce("init_ms", report_ms).alias("init_ms"),
+        "invocation_path",
     )
 
 
@@ -114,17 +130,29 @@ def _log_cold_starts(inv: pl.DataFrame, reports: pl.DataFrame | None) -> pl.Data
 
 
 def _timeouts(inv: pl.DataFrame, reports: pl.DataFrame | None) -> pl.DataFrame:
+    """Per function: REPORTs (``reported_invocations``) and those with status timeout."""
     if reports is None:
-        return pl.DataFrame(schema={"function_name": pl.String(), "timeouts": pl.Int64()})
+        return pl.DataFrame(
+            schema={
+                "function_name": pl.String(),
+                "timeouts": pl.Int64(),
+                "reported_invocations": pl.Int64(),
+            }
+        )
     names = inv.select("request_id", pl.col("function_name").alias("traced_name")).drop_nulls()
     names = names.unique("request_id", keep="first")
     return (
-        reports.filter(pl.col("status") == "timeout")
-        .join(names, on="request_id", how="left")
-        .select(pl.coalesce("function_name", "traced_name").alias("function_name"))
-        .drop_nulls()
+        reports.join(names, on="request_id", how="left")
+        .select(
+            pl.coalesce("function_name", "traced_name").alias("function_name"),
+            (pl.col("status") == "timeout").fill_null(value=False).alias("timeout"),
+        )
+        .drop_nulls("function_name")
         .group_by("function_name")
-        .agg(pl.len().cast(pl.Int64).alias("timeouts"))
+        .agg(
+            pl.col("timeout").sum().cast(pl.Int64).alias("timeouts"),
+            pl.len().cast(pl.Int64).alias("reported_invocations"),
+        )
     )
 
 
@@ -132,14 +160,25 @@ def _count(kind: str) -> pl.Expr:
     return (pl.col("cold_kind") == kind).sum().cast(pl.Int64).alias(kind)
 
 
+def _user_facing() -> pl.Expr:
+    return pl.col("cold_kind").is_in(USER_FACING_KINDS) & (pl.col("invocation_path") == "sync")
+
+
 def _trace_counts(traced: pl.DataFrame) -> pl.DataFrame:
-    user_facing = pl.col("cold_kind").is_in(USER_FACING_KINDS)
+    user_facing = _user_facing()
+    sync = pl.col("invocation_path") == "sync"
     return traced.group_by("function_name").agg(
         pl.len().cast(pl.Int64).alias("invocations"),
         pl.col("cold_kind").is_not_null().sum().cast(pl.Int64).alias("cold_starts"),
         _count("on_demand"),
         _count("provisioned"),
         _count("snapstart"),
+        sync.sum().cast(pl.Int64).alias("sync_invocations"),
+        user_facing.sum().cast(pl.Int64).alias("user_facing_cold_starts"),
+        (pl.col("cold_kind").is_in(USER_FACING_KINDS) & ~sync)
+        .sum()
+        .cast(pl.Int64)
+        .alias("off_path_cold_starts"),
         pl.col("trace_id")
         .filter(user_facing & pl.col("init_ms").is_not_null())
         .sort_by(pl.col("init_ms").filter(user_facing & pl.col("init_ms").is_not_null()))
@@ -149,10 +188,22 @@ def _trace_counts(traced: pl.DataFrame) -> pl.DataFrame:
 
 
 def _init_stats(traced: pl.DataFrame, logged: pl.DataFrame) -> pl.DataFrame:
-    events = pl.concat(
-        [traced.select("function_name", "cold_kind", "init_ms"), logged], how="vertical_relaxed"
+    # NOTE: a REPORT cannot show the invocation path: it is taken as synchronous unless the
+    # function's traced invocations are all off the synchronous path.
+    off_path_only = (
+        traced.group_by("function_name")
+        .agg((pl.col("invocation_path") != "sync").all().alias("off_path_only"))
+        .filter("off_path_only")
+        .select("function_name")
     )
-    user_ms = pl.col("init_ms").filter(pl.col("cold_kind").is_in(USER_FACING_KINDS))
+    logged = logged.join(off_path_only, on="function_name", how="anti").with_columns(
+        pl.lit("sync").alias("invocation_path")
+    )
+    events = pl.concat(
+        [traced.select("function_name", "cold_kind", "init_ms", "invocation_path"), logged],
+        how="vertical_relaxed",
+    )
+    user_ms = pl.col("init_ms").filter(_user_facing())
     provisioned_ms = pl.col("init_ms").filter(pl.col("cold_kind") == "provisioned")
     return events.group_by("function_name").agg(
         user_ms.quantile(0.50, interpolation="linear").alias("init_p50_ms"),
@@ -208,16 +259,16 @@ def cold_starts(
         .join(timeouts, on="function_name", how="left")
     )
     counts = ["invocations", "cold_starts", "on_demand", "provisioned", "snapstart"]
+    counts += ["sync_invocations", "user_facing_cold_starts", "off_path_cold_starts"]
     # NOTE: without REPORT records what only logs show is unknown, not 0.
-    from_reports = ["cold_starts_from_logs", "timeouts"]
+    from_reports = ["cold_starts_from_logs", "timeouts", "reported_invocations"]
     table = table.with_columns(pl.col(counts).fill_null(0))
     if reports is not None:
         table = table.with_columns(pl.col(from_reports).fill_null(0))
     rate_base = pl.when(pl.col("invocations") > 0).then(pl.col("invocations"))
+    sync_base = pl.when(pl.col("sync_invocations") > 0).then(pl.col("sync_invocations"))
     table = table.with_columns(
         (pl.col("cold_starts") / rate_base).alias("cold_start_rate"),
-        ((pl.col("on_demand") + pl.col("snapstart")) / rate_base).alias(
-            "user_facing_cold_start_rate"
-        ),
+        (pl.col("user_facing_cold_starts") / sync_base).alias("user_facing_cold_start_rate"),
     )
     return shaped(table, COLD_START_SCHEMA).sort("function_name")

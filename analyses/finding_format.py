@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import polars as pl
 
 from analyses._output import shaped
+from analyses.finding_thresholds import Thresholds
+
+__all__ = [
+    "FINDING_SCHEMA",
+    "SEVERITY_RANK",
+    "Thresholds",
+    "count",
+    "evidence",
+    "finish",
+    "level",
+    "num",
+    "pct",
+    "severity_of",
+    "share_of",
+]
 
 FINDING_SCHEMA: dict[str, pl.DataType] = {
     "severity": pl.String(),  # "critical" | "warning" | "info"
@@ -16,33 +29,18 @@ FINDING_SCHEMA: dict[str, pl.DataType] = {
     "evidence": pl.String(),  # JSON object text of the numbers behind the message
     "recommendation": pl.String(),
     "trace_id": pl.String(),  # an example trace, when known
-    "impact": pl.Float64(),  # affected requests or calls: orders findings within a severity
+    "impact": pl.Float64(),  # = affected, as a float (kept for callers that sort on it)
+    # The key that silences this finding (--silence KEY, [findings] silence): "<kind>:<subject>".
+    "key": pl.String(),
+    # Requests (or calls, or events) the finding is about: one unit across every rule.
+    "affected": pl.Int64(),
+    # affected / every request of the same entry point, function or call group; null when the
+    # whole is unknown.
+    "share": pl.Float64(),
 }
 
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 _SEVERITY_OF_LEVEL = {2: "critical", 1: "warning", 0: "info"}
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Where a measurement becomes a finding; defaults live on ``analyses.findings.findings``."""
-
-    min_invocations: int
-    cold_start_rate_warning: float
-    cold_start_rate_critical: float
-    init_p95_warning_ms: float
-    init_p95_critical_ms: float
-    large_package_bytes: int
-    fault_rate_warning: float
-    fault_rate_critical: float
-    error_rate_warning: float
-    timeouts_critical: int
-    downstream_throttle_rate_critical: float
-    dns_p95_warning_ms: float
-    dns_share_warning: float
-    new_connections_per_call_warning: float
-    bottleneck_share_warning: float
-    bottleneck_share_info: float
 
 
 def level(warning: pl.Expr, critical: pl.Expr | None = None) -> pl.Expr:
@@ -85,5 +83,19 @@ def evidence(*columns: str) -> pl.Expr:
 
 
 def finish(frame: pl.DataFrame) -> pl.DataFrame:
-    """Rows of a rule conformed to ``FINDING_SCHEMA``."""
-    return shaped(frame, FINDING_SCHEMA)
+    """Rows of a rule conformed to ``FINDING_SCHEMA``: the rule gives every column but
+    ``impact`` and ``key``, which follow from ``affected``, ``kind`` and ``subject``."""
+    return shaped(
+        frame.with_columns(
+            pl.col("affected").cast(pl.Float64).alias("impact"),
+            pl.format("{}:{}", "kind", "subject").alias("key"),
+        ),
+        FINDING_SCHEMA,
+    )
+
+
+def share_of(part: str | pl.Expr, whole: str | pl.Expr) -> pl.Expr:
+    """``part / whole`` as a 0..1 share, null when the whole is unknown or zero."""
+    p = pl.col(part) if isinstance(part, str) else part
+    w = pl.col(whole) if isinstance(whole, str) else whole
+    return pl.when(w > 0).then(p.cast(pl.Float64) / w).otherwise(None)

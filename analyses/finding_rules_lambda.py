@@ -13,6 +13,7 @@ from analyses.finding_format import (
     num,
     pct,
     severity_of,
+    share_of,
 )
 
 # Runtimes where Lambda SnapStart is available (Java 11+, Python 3.12+, .NET 8+).
@@ -30,6 +31,10 @@ _SNAPSTART = (
 _PROVISION = (
     "Use provisioned concurrency for latency-critical traffic, and shorten init: initialize SDK "
     "clients once outside the handler, lazy-load heavy modules, and trim the deployment package."
+)
+_OFF_PATH = (
+    "No caller waited for these inits; act only if how soon the events are processed matters "
+    "(then shorten init: lazy-load heavy modules, trim the package)."
 )
 _PACKAGE = " The deployment package is {} MB: drop unused dependencies to speed up init."
 
@@ -96,7 +101,8 @@ def _cold_advice() -> pl.Expr:
 def cold_start_findings(
     cold: pl.DataFrame, functions: pl.DataFrame | None, t: Thresholds
 ) -> pl.DataFrame:
-    """A user-facing cold-start rate or init p95 above its threshold."""
+    """A user-facing cold-start rate or init p95 above its threshold; cold starts nobody
+    waited for (asynchronous, or after the entry answered) at most as ``info``."""
     config = (
         functions.select("function_name", "runtime", "provisioned_concurrency", "code_size_bytes")
         if functions is not None
@@ -109,8 +115,11 @@ def cold_start_findings(
             }
         )
     )
-    rate = pl.when(pl.col("invocations") >= t.min_invocations).then(
+    rate = pl.when(pl.col("sync_invocations") >= t.min_invocations).then(
         pl.col("user_facing_cold_start_rate")
+    )
+    off_rate = pl.when(pl.col("invocations") >= t.min_invocations).then(
+        pl.col("off_path_cold_starts") / pl.col("invocations")
     )
     large = pl.col("code_size_bytes") >= t.large_package_bytes
     frame = (
@@ -123,37 +132,57 @@ def cold_start_findings(
                     pl.col("init_p95_ms") >= t.init_p95_critical_ms,
                 ),
             ).alias("level"),
+            (off_rate >= t.cold_start_rate_warning).fill_null(value=False).alias("off_path"),
             pl.when(large).then("code_size_bytes").alias("code_size_bytes"),
         )
-        .filter(pl.col("level") > 0)
-    )
-    user_facing = (
-        pl.col("on_demand") + pl.col("snapstart") + pl.col("cold_starts_from_logs").fill_null(0)
+        .filter((pl.col("level") > 0) | pl.col("off_path"))
     )
     from_logs = (
         pl.when(pl.col("cold_starts_from_logs") > 0)
         .then(pl.format(" plus {} seen only in logs", count("cold_starts_from_logs")))
         .otherwise(pl.lit(""))
     )
-    message = pl.format(
-        "{} user-facing cold starts in {} traced invocations ({}){}; "
-        "init p50 {} ms, p95 {} ms, max {} ms.",
-        (pl.col("on_demand") + pl.col("snapstart")).cast(pl.String),
-        count("invocations"),
+    off_path = (
+        pl.when(pl.col("off_path_cold_starts") > 0)
+        .then(
+            pl.format(
+                " {} more cold starts were of asynchronous invocations or ran after the "
+                "entry answered (no caller waited).",
+                count("off_path_cold_starts"),
+            )
+        )
+        .otherwise(pl.lit(""))
+    )
+    user_message = pl.format(
+        "{} user-facing cold starts in {} traced synchronous invocations ({}){}; "
+        "init p50 {} ms, p95 {} ms, max {} ms.{}",
+        count("user_facing_cold_starts"),
+        count("sync_invocations"),
         pct("user_facing_cold_start_rate"),
         from_logs,
         num("init_p50_ms"),
         num("init_p95_ms"),
         num("init_max_ms"),
+        off_path,
     )
+    off_message = pl.format(
+        "{} cold starts in {} traced invocations, none user-facing: the invocations were "
+        "asynchronous or ran after the entry request had answered (no caller waited).",
+        count("off_path_cold_starts"),
+        count("invocations"),
+    )
+    user = pl.col("level") > 0
     return finish(
         frame.select(
             severity_of().alias("severity"),
             pl.lit("cold_start").alias("kind"),
             pl.col("function_name").alias("subject"),
-            message.alias("message"),
+            pl.when(user).then(user_message).otherwise(off_message).alias("message"),
             evidence(
                 "invocations",
+                "sync_invocations",
+                "user_facing_cold_starts",
+                "off_path_cold_starts",
                 "on_demand",
                 "snapstart",
                 "provisioned",
@@ -163,34 +192,108 @@ def cold_start_findings(
                 "init_p95_ms",
                 "init_max_ms",
             ).alias("evidence"),
-            _cold_advice().alias("recommendation"),
+            pl.when(user).then(_cold_advice()).otherwise(pl.lit(_OFF_PATH)).alias("recommendation"),
             pl.col("example_trace_id").alias("trace_id"),
-            user_facing.cast(pl.Float64).alias("impact"),
+            pl.when(user)
+            .then(pl.col("user_facing_cold_starts") + pl.col("cold_starts_from_logs").fill_null(0))
+            .otherwise(pl.col("off_path_cold_starts"))
+            .alias("affected"),
+            pl.when(user)
+            .then(pl.col("user_facing_cold_start_rate"))
+            .otherwise(share_of("off_path_cold_starts", "invocations"))
+            .alias("share"),
+        )
+    )
+
+
+def async_findings(events: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
+    """Asynchronous events retried (their first attempt failed) or waiting long in the queue."""
+    retried = pl.col("retried_share") >= t.async_retry_share_warning
+    slow = pl.col("event_age_p95_ms") >= t.event_age_p95_warning_ms
+    frame = events.with_columns(level(retried | slow).alias("level")).filter(pl.col("level") > 0)
+    message = pl.format(
+        "{} of {} asynchronous events needed a retry (up to attempt #{}, {} attempts in all); "
+        "event age (Dwell Time) p50 {} ms, p95 {} ms, max {} ms.",
+        count("retried_events"),
+        count("events_with_attempts"),
+        pl.col("max_attempt").cast(pl.String).fill_null("unknown"),
+        count("attempts"),
+        num("event_age_p50_ms"),
+        num("event_age_p95_ms"),
+        num("event_age_max_ms"),
+    )
+    advice = (
+        "A retried event ran the function again: open the example trace's first attempt for "
+        "its error, make the handler idempotent, and configure an on-failure destination or "
+        "dead-letter queue; a long event age means the function cannot keep up (raise its "
+        "concurrency, or look for throttles)."
+    )
+    return finish(
+        frame.select(
+            severity_of().alias("severity"),
+            pl.lit("async_events").alias("kind"),
+            pl.col("function_name").alias("subject"),
+            message.alias("message"),
+            evidence(
+                "events",
+                "events_with_attempts",
+                "attempts",
+                "retried_events",
+                "max_attempt",
+                "retried_share",
+                "event_age_p50_ms",
+                "event_age_p95_ms",
+                "event_age_max_ms",
+            ).alias("evidence"),
+            pl.lit(advice).alias("recommendation"),
+            pl.col("example_trace_id").alias("trace_id"),
+            pl.when(retried.fill_null(value=False))
+            .then(pl.col("retried_events"))
+            .otherwise(pl.col("events"))
+            .alias("affected"),
+            pl.when(retried.fill_null(value=False))
+            .then(pl.col("retried_share"))
+            .otherwise(pl.lit(None, pl.Float64()))
+            .alias("share"),
         )
     )
 
 
 def timeout_findings(cold: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
-    """Invocations that ran out of time (REPORT status ``timeout``)."""
+    """Invocations that ran out of time (REPORT status ``timeout``): critical from a share of
+    the function's invocations (its REPORTs, or its traced invocations when more)."""
+    whole = pl.max_horizontal("reported_invocations", "invocations")
     frame = cold.filter(pl.col("timeouts") > 0).with_columns(
-        level(pl.lit(value=True), pl.col("timeouts") >= t.timeouts_critical).alias("level")
+        share_of("timeouts", whole).alias("timeout_share"), whole.alias("whole")
+    )
+    frame = frame.with_columns(
+        level(pl.lit(value=True), pl.col("timeout_share") >= t.timeout_share_critical).alias(
+            "level"
+        )
     )
     return finish(
         frame.select(
             severity_of().alias("severity"),
             pl.lit("timeout").alias("kind"),
             pl.col("function_name").alias("subject"),
-            pl.format("{} invocations timed out (REPORT status timeout).", count("timeouts")).alias(
-                "message"
+            pl.format(
+                "{} invocations timed out (REPORT status timeout): {} of the function's {} "
+                "invocations in the logs and traces.",
+                count("timeouts"),
+                pct("timeout_share"),
+                count("whole"),
+            ).alias("message"),
+            evidence("timeouts", "reported_invocations", "invocations", "timeout_share").alias(
+                "evidence"
             ),
-            evidence("timeouts").alias("evidence"),
             pl.lit(
                 "Find what the handler waits on (critical path, downstream calls), set SDK and "
                 "HTTP client timeouts below the function's timeout, and raise the timeout only "
                 "for work that is legitimately long."
             ).alias("recommendation"),
             pl.lit(None, pl.String()).alias("trace_id"),
-            pl.col("timeouts").cast(pl.Float64).alias("impact"),
+            pl.col("timeouts").alias("affected"),
+            pl.col("timeout_share").alias("share"),
         )
     )
 
@@ -237,13 +340,18 @@ def failure_findings(functions: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
                 "downstream calls add timeouts, retries with backoff, and idempotent handlers."
             ).alias("recommendation"),
             pl.col("example_trace_id").alias("trace_id"),
-            (pl.col("faults") + pl.col("errors")).cast(pl.Float64).alias("impact"),
+            (pl.col("faults") + pl.col("errors")).alias("affected"),
+            share_of(pl.col("faults") + pl.col("errors"), "invocations").alias("share"),
         )
     )
 
 
-def invocation_throttle_findings(throttles: pl.DataFrame) -> pl.DataFrame:
-    """Throttled invocations per (target, cause): critical when requests failed for good."""
+def invocation_throttle_findings(
+    throttles: pl.DataFrame, functions: pl.DataFrame | None, t: Thresholds
+) -> pl.DataFrame:
+    """Throttled invocations per (target, cause): critical when the function refuses every
+    call (reserved concurrency 0), or when calls that failed for good are a large share of the
+    calls to it (its traced invocations plus the calls that never ran)."""
     grouped = (
         throttles.sort("first_time")
         .group_by("target", "cause")
@@ -255,20 +363,35 @@ def invocation_throttle_findings(throttles: pl.DataFrame) -> pl.DataFrame:
             pl.col("example_trace_id").first(),
         )
     )
+    ran = (
+        functions.select(pl.col("function_name").alias("target"), "invocations")
+        if functions is not None
+        else pl.DataFrame(schema={"target": pl.String(), "invocations": pl.Int64()})
+    )
     failed = pl.col("throttled_calls") - pl.col("recovered_calls")
-    frame = grouped.with_columns(
-        level(
-            pl.lit(value=True), (pl.col("cause") == "reserved_concurrency_zero") | (failed > 0)
-        ).alias("level"),
+    frame = grouped.join(ran, on="target", how="left").with_columns(
         failed.alias("failed_calls"),
+        (pl.col("invocations").fill_null(0) + failed).alias("calls"),
+    )
+    frame = frame.with_columns(share_of("failed_calls", "calls").alias("failed_share"))
+    frame = frame.with_columns(
+        level(
+            pl.lit(value=True),
+            (pl.col("cause") == "reserved_concurrency_zero")
+            | (pl.col("failed_share") >= t.throttle_failed_share_critical),
+        ).alias("level"),
     )
     message = pl.format(
-        "{} throttled invocation attempts ({} calls, {} recovered by retries) from {}; cause: {}.",
+        "{} throttled invocation attempts ({} calls, {} recovered by retries) from {}; cause: "
+        "{}. {} calls failed for good: {} of the {} traced calls to the function.",
         count("throttled_attempts"),
         count("throttled_calls"),
         count("recovered_calls"),
         pl.col("sources"),
         pl.col("cause"),
+        count("failed_calls"),
+        pct("failed_share"),
+        count("calls"),
     )
     return finish(
         frame.select(
@@ -277,7 +400,13 @@ def invocation_throttle_findings(throttles: pl.DataFrame) -> pl.DataFrame:
             pl.col("target").alias("subject"),
             message.alias("message"),
             evidence(
-                "cause", "throttled_attempts", "throttled_calls", "recovered_calls", "failed_calls"
+                "cause",
+                "throttled_attempts",
+                "throttled_calls",
+                "recovered_calls",
+                "failed_calls",
+                "calls",
+                "failed_share",
             ).alias("evidence"),
             pl.col("cause")
             .replace_strict(
@@ -285,7 +414,8 @@ def invocation_throttle_findings(throttles: pl.DataFrame) -> pl.DataFrame:
             )
             .alias("recommendation"),
             "example_trace_id",
-            pl.col("throttled_attempts").cast(pl.Float64).alias("impact"),
+            pl.col("throttled_calls").alias("affected"),
+            share_of("throttled_calls", pl.col("invocations").fill_null(0) + failed).alias("share"),
         ).rename({"example_trace_id": "trace_id"})
     )
 
@@ -340,6 +470,7 @@ def downstream_throttle_findings(downstream: pl.DataFrame, t: Thresholds) -> pl.
                 pl.when(remote).then(pl.lit(_DOWNSTREAM_REMOTE)).otherwise(pl.lit(_DOWNSTREAM_AWS)),
             ).alias("recommendation"),
             pl.col("example_trace_id").alias("trace_id"),
-            pl.col("throttled_calls").cast(pl.Float64).alias("impact"),
+            pl.col("throttled_calls").alias("affected"),
+            pl.col("throttle_rate").alias("share"),
         )
     )

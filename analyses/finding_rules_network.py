@@ -13,6 +13,7 @@ from analyses.finding_format import (
     num,
     pct,
     severity_of,
+    share_of,
 )
 
 LAMBDA_TYPES = ("AWS::Lambda", "AWS::Lambda::Function")
@@ -48,15 +49,27 @@ _LOOP = (
 
 
 def dns_findings(dns: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
-    """Failing or slow DNS lookups, or lookups taking a large share of invocation time."""
+    """Failing or slow DNS lookups, or lookups taking a large share of invocation time.
+
+    Failures are critical only for a VPC-attached service and when the invocations that saw one
+    are a large share of those that looked the host up: one failure in a hundred lookups is a
+    warning, not an outage."""
     failed = pl.col("failures") > 0
     slow = (pl.col("p95_ms") >= t.dns_p95_warning_ms) | (
         pl.col("invocation_share") >= t.dns_share_warning
     )
     vpc = pl.col("vpc_attached").fill_null(value=False)
-    frame = dns.with_columns(level(failed | slow, failed & vpc).alias("level")).filter(
-        pl.col("level") > 0
+    # NOTE: failed lookups, at most one per invocation, stand for the invocations that saw one.
+    failed_invocations = pl.min_horizontal("failures", "invocations")
+    frame = dns.with_columns(
+        failed_invocations.alias("failed_invocations"),
+        share_of(failed_invocations, "invocations").alias("failure_share"),
     )
+    frame = frame.with_columns(
+        level(
+            failed | slow, failed & vpc & (pl.col("failure_share") >= t.dns_failure_share_critical)
+        ).alias("level")
+    ).filter(pl.col("level") > 0)
     message = pl.format(
         "{} DNS lookups of {} in {} invocations: {} failed, p95 {} ms, max {} ms, {} of "
         "invocation time; VPC attached: {}.",
@@ -87,7 +100,8 @@ def dns_findings(dns: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
             ).alias("evidence"),
             pl.when(vpc).then(pl.lit(_DNS_VPC)).otherwise(pl.lit(_DNS)).alias("recommendation"),
             pl.lit(None, pl.String()).alias("trace_id"),
-            pl.col("lookups").cast(pl.Float64).alias("impact"),
+            pl.when(failed).then("failed_invocations").otherwise("invocations").alias("affected"),
+            pl.when(failed).then("failure_share").alias("share"),
         )
     )
 
@@ -115,7 +129,8 @@ def connection_findings(setup: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
             ).alias("evidence"),
             pl.lit(_KEEP_ALIVE).alias("recommendation"),
             pl.lit(None, pl.String()).alias("trace_id"),
-            pl.col("new_connections").cast(pl.Float64).alias("impact"),
+            pl.col("calls").alias("affected"),
+            pl.col("new_connections_per_call").clip(upper_bound=1.0).alias("share"),
         )
     )
 
@@ -184,7 +199,8 @@ def bottleneck_findings(bottlenecks: pl.DataFrame, t: Thresholds) -> pl.DataFram
             .otherwise(pl.lit(_SLOW_PATH))
             .alias("recommendation"),
             pl.col("example_trace_id").alias("trace_id"),
-            pl.col("slow_traces").cast(pl.Float64).alias("impact"),
+            pl.col("slow_traces").alias("affected"),
+            share_of("slow_traces", "traces").alias("share"),
         )
     )
 
@@ -220,6 +236,7 @@ def loop_findings(loops: pl.DataFrame) -> pl.DataFrame:
             evidence("closing_resource", "calls", "functions", "confirmed").alias("evidence"),
             pl.lit(_LOOP).alias("recommendation"),
             pl.col("example_trace_id").alias("trace_id"),
-            pl.col("calls").cast(pl.Float64).alias("impact"),
+            pl.col("calls").alias("affected"),
+            pl.lit(None, pl.Float64()).alias("share"),
         )
     )

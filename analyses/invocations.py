@@ -20,6 +20,23 @@ as the invocation begins: the gap is a few milliseconds at most (``AWS::Lambda``
 millisecond precision and the init and invoke phases are recorded back to back; AWS's own sample
 trace shows 11 ms). A pre-initialized environment waits for its first request for seconds to
 hours. 100 ms is an order of magnitude above the first and far below the second.
+
+Invocation paths (``invocation_path``)
+--------------------------------------
+Whether a caller waited for the execution, from what its trace shows:
+
+``async``
+    Lambda queued the event: the execution's ``AWS::Lambda`` segment holds a ``Dwell Time`` or
+    ``Attempt #N`` subsegment (asynchronous invokes from S3, SNS, EventBridge, or ``Invoke``
+    with ``InvocationType=Event``), or the trace starts at a service that delivers events
+    rather than answering a caller (a queue, topic, bucket, event bus, schedule or state
+    machine: ``ASYNC_ROOT_ORIGINS``).
+``after_response``
+    The execution started after the trace's entry segment had ended: the entry (an API, say)
+    had answered already, as with a Step Functions task of a workflow the API started.
+``sync``
+    Anything else: the execution is on the path of the entry request (API Gateway, a load
+    balancer, a function URL, a synchronous ``Invoke``), so its cold start is user-facing.
 """
 
 from __future__ import annotations
@@ -36,6 +53,22 @@ INIT_NAME = "Initialization"
 RESTORE_NAME = "Restore"
 DEFAULT_PROVISIONED_GAP_MS = 100.0
 INVOKE_OPERATIONS = ("Invoke", "InvokeAsync", "InvokeWithResponseStream")
+DWELL_NAME = "Dwell Time"
+ATTEMPT_PATTERN = r"^Attempt #(\d+)$"
+# Trace roots that deliver events rather than answer a waiting caller.
+ASYNC_ROOT_ORIGINS = (
+    "AWS::SQS::Queue",
+    "AWS::SNS",
+    "AWS::SNS::Topic",
+    "AWS::S3",
+    "AWS::S3::Bucket",
+    "AWS::Events",
+    "AWS::Scheduler",
+    "AWS::StepFunctions::StateMachine",
+)
+# AWS::Lambda timestamps have millisecond precision: a start within this of the entry's end is
+# not "after" it.
+_AFTER_TOLERANCE_MS = 1.0
 
 INVOCATION_SCHEMA: dict[str, pl.DataType] = {
     "trace_id": pl.String(),
@@ -53,6 +86,7 @@ INVOCATION_SCHEMA: dict[str, pl.DataType] = {
     "error": pl.Boolean(),
     "fault": pl.Boolean(),
     "throttle": pl.Boolean(),
+    "invocation_path": pl.String(),  # "sync" | "async" | "after_response" (module docstring)
 }
 
 
@@ -89,6 +123,45 @@ def is_throttled() -> pl.Expr:
         pl.col("throttle").fill_null(value=False)
         | (pl.col("http_status") == 429).fill_null(value=False)
         | pl.col("exception_type").str.ends_with("TooManyRequestsException").fill_null(value=False)
+    )
+
+
+def _with_paths(executions: pl.LazyFrame, spans: pl.LazyFrame) -> pl.LazyFrame:
+    """``executions`` (with the ``parent_id`` of their AWS::Lambda segment) given their
+    ``invocation_path``; the ``parent_id`` column is dropped."""
+    queued = (
+        spans.filter(
+            (pl.col("kind") == "subsegment")
+            & ((pl.col("name") == DWELL_NAME) | pl.col("name").str.contains(ATTEMPT_PATTERN))
+        )
+        .select("trace_id", pl.col("segment_id").alias("parent_id"))
+        .unique()
+        .with_columns(pl.lit(value=True).alias("queued"))
+    )
+    roots = (
+        spans.filter((pl.col("kind") == "segment") & pl.col("parent_id").is_null())
+        .sort("start_time")
+        .group_by("trace_id")
+        .agg(
+            pl.col("origin").first().alias("root_origin"),
+            pl.col("end_time").first().alias("root_end"),
+        )
+    )
+    after = _ms_between(pl.col("start_time"), pl.col("root_end")) > _AFTER_TOLERANCE_MS
+    path = (
+        pl.when(pl.col("queued").fill_null(value=False))
+        .then(pl.lit("async"))
+        .when(pl.col("root_origin").is_in(ASYNC_ROOT_ORIGINS).fill_null(value=False))
+        .then(pl.lit("async"))
+        .when(after.fill_null(value=False))
+        .then(pl.lit("after_response"))
+        .otherwise(pl.lit("sync"))
+    )
+    return (
+        executions.join(queued, on=["trace_id", "parent_id"], how="left", maintain_order="left")
+        .join(roots, on="trace_id", how="left", maintain_order="left")
+        .with_columns(path.alias("invocation_path"))
+        .drop("parent_id", "queued", "root_origin", "root_end")
     )
 
 
@@ -149,6 +222,16 @@ def invocations(
         pl.col("throttle").alias("svc_throttle"),
     )
     # NOTE: executions keep the spans' order, so that ties in the final sort do too.
+    # NOTE: a function segment's parent is its AWS::Lambda segment, or (asynchronous invokes)
+    # an ``Attempt #N`` subsegment of it: such a parent is mapped to the segment owning it.
+    attempt_owner = source.filter(
+        (pl.col("kind") == "subsegment") & pl.col("name").str.contains(ATTEMPT_PATTERN)
+    ).select("trace_id", pl.col("id").alias("parent_id"), pl.col("segment_id").alias("via"))
+    functions = functions.join(
+        attempt_owner, on=["trace_id", "parent_id"], how="left", maintain_order="left"
+    ).with_columns(
+        pl.coalesce("via", "parent_id").alias("parent_id"),
+    )
     joined = functions.join(
         service, on=["trace_id", "parent_id"], how="left", maintain_order="left"
     ).join(
@@ -187,8 +270,9 @@ def invocations(
         either("error", "svc_error"),
         either("fault", "svc_fault"),
         either("throttle", "svc_throttle"),
+        "parent_id",
     )
-    executions = frame.collect()
+    executions = _with_paths(frame, source).collect()
     if executions.is_empty():
         return empty_frame(INVOCATION_SCHEMA)
     return shaped(executions, INVOCATION_SCHEMA).sort(

@@ -6,15 +6,17 @@ the JSON contract (:mod:`tracelens.contract`) and the HTML report (:mod:`tracele
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 import polars as pl
 
+from analyses.async_events import async_events
 from analyses.bottlenecks import critical_path_and_bottlenecks
 from analyses.cold_starts import cold_starts
 from analyses.completeness import completeness
 from analyses.dns import dns_and_connection_setup
+from analyses.finding_thresholds import FindingSettings
 from analyses.findings import findings
 from analyses.functions import function_table
 from analyses.invocations import invocations
@@ -51,17 +53,21 @@ class AnalysisResult:
     findings: pl.DataFrame
     # What the traces lack (analyses.completeness.COMPLETENESS_SCHEMA), one row per issue.
     completeness: pl.DataFrame
+    # Asynchronous invocations per function (``analyses.async_events.ASYNC_SCHEMA``).
+    async_events: pl.DataFrame
+    # The thresholds and silenced keys the findings were made with.
+    finding_settings: FindingSettings = field(default_factory=FindingSettings)
 
 
-def run_analysis(inputs: Inputs) -> AnalysisResult:
+def run_analysis(inputs: Inputs, settings: FindingSettings | None = None) -> AnalysisResult:
     """Every analysis over ``inputs``; side inputs that were not given are passed as None."""
     # NOTE: the analyses share intermediate frames (span tree, invocations, throttled attempts,
     # cold starts); inside this block each is computed once, and released at its end.
     with shared_intermediates():
-        return _analyze(inputs)
+        return _analyze(inputs, settings or FindingSettings())
 
 
-def _analyze(inputs: Inputs) -> AnalysisResult:
+def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
     spans = inputs.traces.spans
     reports = inputs.logs.reports if inputs.logs is not None else None
     metrics = inputs.metrics
@@ -79,6 +85,7 @@ def _analyze(inputs: Inputs) -> AnalysisResult:
     downstream = downstream_throttles(spans)
     timeline = throttle_timeline(spans, metrics=metrics)
     dns, connections = dns_and_connection_setup(spans, functions=config)
+    queued = async_events(spans)
     nodes, edges = service_map_nodes_and_edges(spans)
     graph = build_service_map(nodes, edges)
     loops = resource_loops(spans)
@@ -110,6 +117,11 @@ def _analyze(inputs: Inputs) -> AnalysisResult:
             connection_setup=connections,
             bottlenecks=slow,
             loops=loops,
+            async_events=queued,
+            thresholds=settings.thresholds,
+            silence=settings.silence,
         ),
         completeness=incomplete,
+        async_events=queued,
+        finding_settings=settings,
     )

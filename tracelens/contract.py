@@ -6,6 +6,7 @@ contract"). This module only reshapes analysis frames: it computes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,6 +96,9 @@ def _functions(result: AnalysisResult) -> list[dict[str, Any]]:
                 },
                 # null (unknown) when no Lambda logs were given
                 "cold_starts_from_logs": row.get("cold_starts_from_logs"),
+                "sync_invocations": row.get("sync_invocations") or 0,
+                "user_facing_cold_starts": row.get("user_facing_cold_starts") or 0,
+                "off_path_cold_starts": row.get("off_path_cold_starts") or 0,
                 "timeouts": row["timeouts"],
                 "duration_ms": _percentiles(row, "duration_", ("p50", "p95", "p99")),
                 "memory_size_mb": row["memory_size_mb"],
@@ -209,9 +213,36 @@ def _findings(result: AnalysisResult) -> list[dict[str, Any]]:
             "recommendation": row["recommendation"],
             "evidence": orjson.loads(row["evidence"]) if row["evidence"] else {},
             "trace_id": row["trace_id"],
+            "key": row["key"],
+            "affected": row["affected"],
+            "share": row["share"],
         }
         for row in _records(result.findings)
     ]
+
+
+def _async(result: AnalysisResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "function": row["function_name"],
+            "events": row["events"],
+            "events_with_attempts": row["events_with_attempts"],
+            "attempts": row["attempts"],
+            "retried_events": row["retried_events"],
+            "max_attempt": row["max_attempt"],
+            "event_age_ms": _percentiles(row, "event_age_", ("p50", "p95", "p99", "max")),
+            "example_trace_id": row["example_trace_id"],
+        }
+        for row in _records(result.async_events)
+    ]
+
+
+def _finding_settings(result: AnalysisResult) -> dict[str, Any]:
+    settings = result.finding_settings
+    return {
+        "thresholds": dataclasses.asdict(settings.thresholds),
+        "silenced": list(settings.silence),
+    }
 
 
 def to_contract(result: AnalysisResult) -> dict[str, Any]:
@@ -225,4 +256,6 @@ def to_contract(result: AnalysisResult) -> dict[str, Any]:
         "bottlenecks": _bottlenecks(result),
         "service_map": _service_map(result),
         "findings": _findings(result),
+        "async_invocations": _async(result),
+        "finding_settings": _finding_settings(result),
     }

@@ -9,7 +9,7 @@ import pytest
 from analyses.bottlenecks import BOTTLENECK_SCHEMA, bottlenecks
 from analyses.cold_starts import COLD_START_SCHEMA, cold_starts
 from analyses.dns import CONNECTION_SETUP_SCHEMA, DNS_SCHEMA, connection_setup, dns_lookups
-from analyses.findings import FINDING_SCHEMA, findings
+from analyses.findings import FINDING_SCHEMA, Thresholds, findings
 from analyses.functions import FUNCTION_TABLE_SCHEMA, function_table
 from analyses.loops import LOOP_SCHEMA, resource_loops
 from analyses.throttles import (
@@ -32,6 +32,10 @@ def _cold(name: str, invocations: int, on_demand: int, **fields: Any) -> dict[st
         "snapstart": 0,
         "cold_starts_from_logs": 0,
         "timeouts": 0,
+        "reported_invocations": 0,
+        "sync_invocations": invocations,
+        "user_facing_cold_starts": on_demand,
+        "off_path_cold_starts": 0,
         "user_facing_cold_start_rate": on_demand / invocations if invocations else None,
         **fields,
     }
@@ -109,7 +113,7 @@ def test_cold_start_severity_thresholds_and_advice() -> None:
     orders = rows["orders"]
     assert orders["severity"] == "critical"  # 30% >= 20%
     assert orders["message"] == (
-        "3 user-facing cold starts in 10 traced invocations (30.0%); "
+        "3 user-facing cold starts in 10 traced synchronous invocations (30.0%); "
         "init p50 400.0 ms, p95 900.0 ms, max 950.0 ms."
     )
     assert "SnapStart" in orders["recommendation"]
@@ -118,18 +122,23 @@ def test_cold_start_severity_thresholds_and_advice() -> None:
     assert orders["impact"] == 3.0
     assert json.loads(orders["evidence"])["user_facing_cold_start_rate"] == pytest.approx(0.3)
     assert rows["slowinit"]["severity"] == "warning"  # init p95 1.5 s, rate 1%
-    assert "traced invocations (1.0%) plus 4 seen only in logs; init" in rows["slowinit"]["message"]
+    assert "invocations (1.0%) plus 4 seen only in logs; init" in rows["slowinit"]["message"]
     assert rows["slowinit"]["recommendation"].startswith("Use provisioned concurrency")
     assert "MB" not in rows["slowinit"]["recommendation"]
     assert rows["spill"]["severity"] == "warning"  # 10%
     assert rows["spill"]["recommendation"].startswith("Provisioned concurrency is configured")
-    strict = findings(cold_starts=cold, cold_start_rate_critical=0.5)
+    strict = findings(cold_starts=cold, thresholds=Thresholds(cold_start_rate_critical=0.5))
     assert _by_subject(strict, "cold_start")["orders"]["severity"] == "warning"
 
 
 def test_timeouts_and_failures() -> None:
     cold = frame_of(
-        [_cold("a", 10, 0, timeouts=1), _cold("b", 10, 0, timeouts=7)], COLD_START_SCHEMA
+        [
+            _cold("a", 10, 0, timeouts=1, reported_invocations=100),  # 1%: warning
+            _cold("b", 10, 0, timeouts=7, reported_invocations=100),  # 7%: critical
+            _cold("c", 4, 0, timeouts=1),  # no REPORT count: 1 in 4 traced, 25%
+        ],
+        COLD_START_SCHEMA,
     )
     table = frame_of(
         [
@@ -143,7 +152,16 @@ def test_timeouts_and_failures() -> None:
     )
     result = findings(cold_starts=cold, functions=table)
     timeouts = _by_subject(result, "timeout")
-    assert {k: v["severity"] for k, v in timeouts.items()} == {"a": "warning", "b": "critical"}
+    assert {k: v["severity"] for k, v in timeouts.items()} == {
+        "a": "warning",
+        "b": "critical",
+        "c": "critical",
+    }
+    assert timeouts["b"]["message"] == (
+        "7 invocations timed out (REPORT status timeout): 7.0% of the function's 100 "
+        "invocations in the logs and traces."
+    )
+    assert (timeouts["b"]["affected"], timeouts["b"]["share"]) == (7, 0.07)
     failures = _by_subject(result, "failures")
     assert {k: v["severity"] for k, v in failures.items()} == {
         "a": "critical",
@@ -186,6 +204,16 @@ def test_throttle_findings_by_cause_and_recovery() -> None:
                 "recovered_calls": 0,
                 "first_time": at(2),
                 "example_trace_id": "t-pay-2",
+            },
+            {
+                "source": "client",
+                "target": "capped",
+                "cause": "reserved_concurrency_reached",
+                "throttled_attempts": 5,
+                "throttled_calls": 5,
+                "recovered_calls": 0,
+                "first_time": at(4),
+                "example_trace_id": "t-capped",
             },
             {
                 "source": "client",
@@ -240,35 +268,47 @@ def test_throttle_findings_by_cause_and_recovery() -> None:
         ],
         DOWNSTREAM_THROTTLE_SCHEMA,
     )
-    result = findings(invocation_throttles=throttles, downstream_throttles=downstream)
-    assert result.select("severity", "kind", "subject", "impact").rows() == [
-        ("critical", "invocation_throttle", "pay", 10.0),
-        ("critical", "downstream_throttle", "orders -> DynamoDB orders PutItem", 5.0),
-        ("critical", "invocation_throttle", "off", 2.0),
-        ("warning", "invocation_throttle", "spiky", 4.0),
-        ("warning", "downstream_throttle", "orders -> api.example.com api.example.com POST", 2.0),
-        ("warning", "downstream_throttle", "orders -> SQS q SendMessage", 1.0),
+    table = frame_of(
+        [_table("pay", 100), _table("capped", 5), _table("spiky", 50)], FUNCTION_TABLE_SCHEMA
+    )
+    result = findings(
+        invocation_throttles=throttles, downstream_throttles=downstream, functions=table
+    )
+    # Ranked by severity, then affected calls, then their share of the calls.
+    assert result.select("severity", "kind", "subject", "affected").rows() == [
+        ("critical", "downstream_throttle", "orders -> DynamoDB orders PutItem", 5),
+        ("critical", "invocation_throttle", "capped", 5),  # 5 of 10 calls failed
+        ("critical", "invocation_throttle", "off", 2),  # reserved concurrency 0
+        ("warning", "invocation_throttle", "pay", 4),  # 3 failed in 103 calls: 2.9%
+        ("warning", "invocation_throttle", "spiky", 2),  # 2 of 50 calls delayed: 4%
+        ("warning", "downstream_throttle", "orders -> api.example.com api.example.com POST", 2),
+        ("warning", "downstream_throttle", "orders -> SQS q SendMessage", 1),
     ]
-    pay = result.row(0, named=True)
+    pay = _by_subject(result, "invocation_throttle")["pay"]
     assert pay["message"] == (
         "10 throttled invocation attempts (4 calls, 1 recovered by retries) from checkout, "
-        "client; cause: reserved_concurrency_reached."
+        "client; cause: reserved_concurrency_reached. 3 calls failed for good: 2.9% of the 103 "
+        "traced calls to the function."
     )
     assert pay["trace_id"] == "t-pay-1"
+    assert pay["key"] == "invocation_throttle:pay"
     assert json.loads(pay["evidence"]) == {
         "cause": "reserved_concurrency_reached",
         "throttled_attempts": 10,
         "throttled_calls": 4,
         "recovered_calls": 1,
         "failed_calls": 3,
+        "calls": 103,
+        "failed_share": 0.029,
     }
     assert "reserved concurrency" in pay["recommendation"]
     assert "DeleteFunctionConcurrency" in result.row(2, named=True)["recommendation"]
-    ddb = result.row(1, named=True)
+    ddb = result.row(0, named=True)
     assert "on-demand capacity" in ddb["recommendation"]
     assert ddb["trace_id"] == "t-ddb"
-    assert "Retry-After" in result.row(4, named=True)["recommendation"]
-    assert "Service Quotas" in result.row(5, named=True)["recommendation"]
+    assert ddb["share"] == 0.5
+    assert "Retry-After" in result.row(5, named=True)["recommendation"]
+    assert "Service Quotas" in result.row(6, named=True)["recommendation"]
 
 
 def test_dns_connection_and_bottleneck_findings() -> None:
@@ -362,17 +402,17 @@ def test_dns_connection_and_bottleneck_findings() -> None:
         BOTTLENECK_SCHEMA,
     )
     result = findings(dns=dns, connection_setup=setup, bottlenecks=slow)
-    assert result.select("severity", "kind", "subject").rows() == [
-        ("critical", "dns", "vpc-fn -> db.internal"),
-        ("warning", "dns", "web -> api.example.com"),  # impact 10 lookups
-        ("warning", "connection_reuse", "web -> api.example.com"),  # 9 new connections
-        ("warning", "bottleneck", "orders Initialization [initialization] @ api GET /orders"),
-        ("info", "bottleneck", "orders [function_code] @ api GET /orders"),
-        ("info", "bottleneck", "orders [lambda_service] @ api GET /orders"),
+    assert result.select("severity", "kind", "subject", "affected").rows() == [
+        ("critical", "dns", "vpc-fn -> db.internal", 3),  # 3 of 40 invocations: 7.5%
+        ("warning", "connection_reuse", "web -> api.example.com", 10),  # 0.9 per call
+        ("warning", "dns", "web -> api.example.com", 10),  # p95 150 ms, every invocation
+        ("warning", "bottleneck", "orders Initialization [initialization] @ api GET /orders", 4),
+        ("info", "bottleneck", "orders [function_code] @ api GET /orders", 4),
+        ("info", "bottleneck", "orders [lambda_service] @ api GET /orders", 4),
     ]
     assert "VPC endpoints" in result.row(0, named=True)["recommendation"]
-    assert "VPC endpoints" not in result.row(1, named=True)["recommendation"]
-    assert "keep-alive" in result.row(2, named=True)["recommendation"]
+    assert "keep-alive" in result.row(1, named=True)["recommendation"]
+    assert "VPC endpoints" not in result.row(2, named=True)["recommendation"]
     init = result.row(3, named=True)
     assert init["message"] == (
         "orders Initialization (cold start) holds 60.0% of the critical path of the slowest "

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+from analyses.finding_thresholds import FindingSettings
 from collectors import registry
 from collectors.base import RetrySettings
 from collectors.session import AwsTarget
@@ -239,6 +240,7 @@ class AgentConfig:
     report: ReportSettings = field(default_factory=ReportSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    findings: FindingSettings = field(default_factory=FindingSettings)
     source: str | None = None
 
     def collector(self, name: str) -> CollectorSettings:

@@ -20,6 +20,13 @@ from typing import Any, TypeVar, cast
 import boto3
 from botocore.exceptions import BotoCoreError
 
+from analyses.finding_thresholds import (
+    THRESHOLD_NAMES,
+    FindingSettings,
+    ThresholdError,
+    Thresholds,
+    threshold_value,
+)
 from collectors import registry
 from collectors.base import RetrySettings
 from tracelens import settings
@@ -43,7 +50,17 @@ from tracelens.ingest.opening.sources import special_file_kind
 
 T = TypeVar("T")
 
-SECTIONS = ("aws", "store", "collect", "retry", "collectors", "report", "agent", "alerts")
+SECTIONS = (
+    "aws",
+    "store",
+    "collect",
+    "retry",
+    "collectors",
+    "report",
+    "agent",
+    "alerts",
+    "findings",
+)
 SECTION_KEYS: Mapping[str, tuple[str, ...]] = {
     "aws": (
         "account",
@@ -71,6 +88,7 @@ SECTION_KEYS: Mapping[str, tuple[str, ...]] = {
         "report_url",
         "link_expiry",
     ),
+    "findings": (*THRESHOLD_NAMES, "silence"),
 }
 COLLECTOR_KEYS: Mapping[str, tuple[str, ...]] = {
     registration.name: (
@@ -394,6 +412,24 @@ def _alerts(reader: _Reader, data: Mapping[str, Any], environ: Mapping[str, str]
     )
 
 
+def _findings(reader: _Reader, data: Mapping[str, Any]) -> FindingSettings:
+    table = reader.table(data, "findings", SECTION_KEYS["findings"])
+    values: dict[str, Any] = {}
+    for name in THRESHOLD_NAMES:
+        if name in table:
+            try:
+                values[name] = threshold_value(name, table[name])
+            except ThresholdError as exc:
+                reader.problem(f"[findings] {name}", str(exc))
+    silence = reader.get(table, "findings", "silence", list, [])
+    keys = tuple(key for key in silence if isinstance(key, str) and key)
+    if len(keys) != len(silence):
+        reader.problem(
+            "[findings] silence", 'must be a list of finding keys (e.g. "dns:orders -> db")'
+        )
+    return FindingSettings(thresholds=Thresholds(**values), silence=keys)
+
+
 def parse_config(
     data: Mapping[str, Any],
     *,
@@ -424,6 +460,7 @@ def parse_config(
         report=_report(reader, data, base),
         daemon=_daemon(reader, data, base, env),
         alerts=_alerts(reader, data, env),
+        findings=_findings(reader, data),
         source=source,
     )
     if problems:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from analyses.finding_thresholds import FindingSettings
 from tracelens.analysis import AnalysisResult, run_analysis
 from tracelens.inputs import Inputs
 from tracelens.store import Store, StoreProblem
@@ -31,6 +32,7 @@ def write_store_report(
     now: datetime,
     title: str | None = None,
     on_result: Callable[[AnalysisResult], None] | None = None,
+    findings: FindingSettings | None = None,
 ) -> tuple[Path, list[StoreProblem]]:
     """Analyze what the store holds for ``[now - since, now)`` and write the report to ``path``.
 
@@ -58,8 +60,8 @@ def write_store_report(
     if not has_rows(inputs):
         raise NoDataError(f"no data in store {store.url} for the last {since}; nothing to report")
     path.parent.mkdir(parents=True, exist_ok=True)
-    result = run_analysis(inputs)
-    written = write_report(result, path, title=title, region=inputs.region, generated_at=now)
+    result = run_analysis(inputs, findings)
+    written = write_report(result, path, title=title, generated_at=now)
     if on_result is not None:
         on_result(result)
     return written, problems

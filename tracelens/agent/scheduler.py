@@ -266,6 +266,7 @@ class Agent:
                 now=now,
                 title=report.title,
                 on_result=self._after_report,
+                findings=self._config.findings,
             )
         except NoDataError as exc:
             log.info("%s", exc)

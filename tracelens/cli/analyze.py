@@ -7,14 +7,22 @@ from pathlib import Path
 import click
 import orjson
 
+from analyses.finding_thresholds import FindingSettings
 from tracelens.cli.loading import InputOptions, load_and_analyze
-from tracelens.cli.options import out_file, quiet, trace_inputs, write_output
+from tracelens.cli.options import (
+    THRESHOLDS_EPILOG,
+    finding_settings,
+    out_file,
+    quiet,
+    trace_inputs,
+    write_output,
+)
 from tracelens.cli.progress import Progress
 from tracelens.contract import to_contract
 from tracelens.summary import text_summary
 
 
-@click.command()
+@click.command(epilog=THRESHOLDS_EPILOG)
 @trace_inputs(store_help="Analyze what `tracelens collect`/`agent` stored there instead of PATHs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as one JSON object.")
 @out_file(default=None, help="Write the output to FILE instead of standard output.")
@@ -24,9 +32,11 @@ from tracelens.summary import text_summary
     help="Exit with status 3 when there is a finding of this severity or worse (for cron "
     "and CI); the output is written first.",
 )
+@finding_settings()
 @quiet()
 def analyze(
     sources: InputOptions,
+    findings: FindingSettings,
     as_json: bool,
     out: Path | None,
     fail_on: str | None,
@@ -43,7 +53,7 @@ def analyze(
     1 on an error, 2 on a usage error.
     """
     progress = Progress(quiet=quiet)
-    result = load_and_analyze(sources, progress)
+    result = load_and_analyze(sources, progress, findings)
     if as_json:
         data = orjson.dumps(to_contract(result), option=orjson.OPT_INDENT_2) + b"\n"
     else:

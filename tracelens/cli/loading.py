@@ -8,6 +8,7 @@ from datetime import datetime
 
 import click
 
+from analyses.finding_thresholds import FindingSettings
 from tracelens.analysis import AnalysisResult, run_analysis
 from tracelens.cli.progress import Progress
 from tracelens.ingest.opening.sources import InputError
@@ -139,10 +140,12 @@ def load_command_inputs(options: InputOptions, progress: Progress) -> Inputs:
     return kept
 
 
-def load_and_analyze(options: InputOptions, progress: Progress) -> AnalysisResult:
+def load_and_analyze(
+    options: InputOptions, progress: Progress, findings: FindingSettings | None = None
+) -> AnalysisResult:
     """:func:`load_command_inputs`, then every analysis, with progress on standard error."""
     inputs = load_command_inputs(options, progress)
     progress.stage(f"analyzing {inputs.traces.spans.height:,} spans")
-    result = run_analysis(inputs)
+    result = run_analysis(inputs, findings)
     progress.done(f"analyzed: {result.findings.height:,} findings")
     return result

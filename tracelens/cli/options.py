@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
+from analyses.finding_thresholds import FindingSettings
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -137,6 +139,93 @@ def trace_inputs(*, store_help: str) -> Callable[[F], F]:
             side_inputs(),
             strictness(),
             time_window(),
+        )(collecting)  # type: ignore[return-value]
+
+    return decorate
+
+
+def _thresholds_epilog() -> str:
+    from analyses.finding_thresholds import describe_thresholds
+
+    # NOTE: "\b" keeps click from rewrapping the list into one paragraph.
+    lines = "\n".join(f"  {line}" for line in describe_thresholds())
+    return (
+        "\b\nFinding thresholds (--threshold NAME=VALUE, or the config file's [findings] "
+        f"table), with their defaults:\n{lines}"
+    )
+
+
+THRESHOLDS_EPILOG = _thresholds_epilog()
+"""The ``--help`` epilog listing every finding threshold, its default, unit and reason."""
+
+
+def _findings_config(ctx: click.Context, path: str | None) -> FindingSettings:
+    from tracelens import settings
+
+    if path is None and settings.get(settings.CONFIG) is None:
+        return FindingSettings()
+    # NOTE: the agent's stack (boto3) loads only when a config file is read.
+    from tracelens.agent.config import ConfigError
+    from tracelens.agent.config_file import load_config
+
+    try:
+        return load_config(path).findings
+    except ConfigError as exc:
+        raise click.UsageError(str(exc), ctx=ctx) from exc
+
+
+def finding_settings() -> Callable[[F], F]:
+    """``--config``, ``--threshold NAME=VALUE`` and ``--silence KEY``, handed to the command as
+    one ``findings`` argument (an ``analyses.finding_thresholds.FindingSettings``): the config
+    file's ``[findings]`` table, then the options over it."""
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def collecting(**params: Any) -> Any:
+            from analyses.finding_thresholds import (
+                ThresholdError,
+                parse_threshold,
+                with_overrides,
+            )
+
+            ctx = click.get_current_context()
+            base = _findings_config(ctx, params.pop("config"))
+            overrides: dict[str, float | int] = {}
+            for text in params.pop("thresholds"):
+                try:
+                    name, value = parse_threshold(text)
+                except ThresholdError as exc:
+                    raise click.BadParameter(str(exc), param_hint="--threshold") from exc
+                overrides[name] = value
+            silence = (*base.silence, *params.pop("silence"))
+            chosen = FindingSettings(
+                thresholds=with_overrides(base.thresholds, overrides), silence=silence
+            )
+            return command(findings=chosen, **params)
+
+        return _compose(
+            click.option(
+                "--config",
+                "config",
+                type=click.Path(dir_okay=False),
+                help="A tracelens TOML config file whose [findings] table sets thresholds and "
+                "silenced findings (default: $TRACELENS_CONFIG when set).",
+            ),
+            click.option(
+                "--threshold",
+                "thresholds",
+                multiple=True,
+                metavar="NAME=VALUE",
+                help="Set a finding threshold (listed below). Repeatable.",
+            ),
+            click.option(
+                "--silence",
+                "silence",
+                multiple=True,
+                metavar="KEY",
+                help="Leave out the finding with this key ('<kind>:<subject>', shown with each "
+                "finding). Repeatable.",
+            ),
         )(collecting)  # type: ignore[return-value]
 
     return decorate

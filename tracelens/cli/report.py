@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
+from analyses.finding_thresholds import FindingSettings
 from tracelens.cli.loading import InputOptions, load_and_analyze
-from tracelens.cli.options import out_file, quiet, trace_inputs
+from tracelens.cli.options import THRESHOLDS_EPILOG, finding_settings, out_file, quiet, trace_inputs
 from tracelens.cli.progress import Progress
 
 
-@click.command()
+@click.command(epilog=THRESHOLDS_EPILOG)
 @trace_inputs(
     store_help="Report on what `tracelens collect`/`agent` stored there instead of PATHs."
 )
@@ -20,9 +21,11 @@ from tracelens.cli.progress import Progress
 @click.option("--region", help="AWS region for X-Ray console links (default: from the traces).")
 @click.option("--cdn", is_flag=True, help="Link plotly.js from its CDN instead of embedding it.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in a browser.")
+@finding_settings()
 @quiet()
 def report(
     sources: InputOptions,
+    findings: FindingSettings,
     out: Path,
     title: str | None,
     region: str | None,
@@ -45,7 +48,7 @@ def report(
         )
 
     progress = Progress(quiet=quiet)
-    result = load_and_analyze(sources, progress)
+    result = load_and_analyze(sources, progress, findings)
     progress.stage("drawing the report")
     try:
         written = write_report(result, out, title=title, cdn=cdn, region=region)

@@ -25,6 +25,7 @@ SECTION_OF_KIND = {
     "connection_reuse": (anchors.DNS, "Connection set-up"),
     "bottleneck": (anchors.BOTTLENECKS, "Bottlenecks"),
     "recursive_loop": (anchors.SERVICE_MAP, "Service map"),
+    "async_events": (anchors.COLD_STARTS, "Cold starts"),
 }
 
 
@@ -67,8 +68,14 @@ def _info(info: pl.DataFrame) -> str:
 
 
 def _ordered(findings: pl.DataFrame) -> pl.DataFrame:
+    # NOTE: the order of analyses.findings: severity, affected requests (impact), share.
     rank = pl.col("severity").replace_strict(_RANK, default=len(SEVERITIES), return_dtype=pl.Int8)
-    return findings.sort([rank, pl.col("impact")], descending=[False, True], nulls_last=True)
+    return findings.sort(
+        [rank, pl.col("impact"), pl.col("share")],
+        descending=[False, True, True],
+        nulls_last=True,
+        maintain_order=True,
+    )
 
 
 def _card(row: dict[str, object], ctx: RenderContext) -> str:
@@ -84,7 +91,9 @@ def _card(row: dict[str, object], ctx: RenderContext) -> str:
         f'<span class="kind">{esc(kind.replace("_", " "))}</span>'
         f'<strong class="subject">{esc(row["subject"])}</strong></header>'
         f'<p class="message">{esc(row["message"])}</p>{advice_html}'
-        f"{_evidence(row['evidence'])}{_links(kind, row['trace_id'], ctx)}</article>"
+        f"{_evidence(row['evidence'])}{_links(kind, row['trace_id'], ctx)}"
+        f'<p class="table-note">silence with <code>--silence {esc(repr(row["key"]))}</code>'
+        "</p></article>"
     )
 
 
