@@ -64,6 +64,7 @@ TREE_COLUMNS = (
     "exception_count",
     "resource_type",
     "resource_id",
+    "dns_answer",
 )
 
 

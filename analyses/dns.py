@@ -8,7 +8,16 @@ even when a kept-alive connection is reused), OpenTelemetry Go emits ``http.dns`
 network interface: slow or failing lookups there point at missing caching or keep-alive.
 
 A step's host is its own ``host`` column, else the nearest enclosing span with a host (a
-remote call is named by its host), else the node the enclosing call reaches (e.g. a table).
+remote call is named by its host), else the node the enclosing call reaches (e.g. a table): an
+OpenTelemetry Node ``dns.lookup`` span carries no host name and takes its call's. A span
+recording the addresses a lookup returned (``http.dns.addrs`` metadata, ``dns_answer``) is a
+lookup whatever its name: older ADOT exporters name OpenTelemetry Go's ``http.dns`` span after
+the host it resolved.
+
+Lookups are counted for every service that records them, not only Lambda functions: a row's
+``service`` is the function name for an ``AWS::Lambda::Function`` segment, else the name of
+the segment holding the lookup (an ECS task, an EC2 instance...). Cold and warm apply to
+functions only; for other services both counts are 0 and their medians null.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ DIAL_NAMES = ("dial", "http.connect", "tcp.connect")
 TLS_NAMES = ("tls", "http.tls", "tls.connect")
 
 DNS_SCHEMA: dict[str, pl.DataType] = {
-    "function_name": pl.String(),
+    "function_name": pl.String(),  # null for a service that is not a Lambda function
     "host": pl.String(),  # null when neither the lookup nor its callers name one
     "lookups": pl.Int64(),
     "invocations": pl.Int64(),  # invocations that looked this host up
@@ -44,6 +53,7 @@ DNS_SCHEMA: dict[str, pl.DataType] = {
     "cold_p50_ms": pl.Float64(),
     "warm_p50_ms": pl.Float64(),
     "vpc_attached": pl.Boolean(),  # null when the function's configuration is unknown
+    "service": pl.String(),  # the function, else the segment holding the lookups
 }
 
 CONNECTION_SETUP_SCHEMA: dict[str, pl.DataType] = {
@@ -74,9 +84,9 @@ def dns_lookups(spans: pl.DataFrame, *, functions: pl.DataFrame | None = None) -
     Returns
     -------
     pl.DataFrame
-        ``DNS_SCHEMA``. Only lookups inside an ``AWS::Lambda::Function`` segment count; an
-        invocation is cold as ``analyses.invocations`` classifies it (any kind of cold
-        start). Sorted by total lookup time, largest first.
+        ``DNS_SCHEMA``, one row per (service, host); an invocation is cold as
+        ``analyses.invocations`` classifies it (any kind of cold start). Sorted by total
+        lookup time, largest first.
     """
     _check(spans, functions)
     return _dns(_Located.of(spans), functions)
@@ -115,8 +125,14 @@ def _check(spans: pl.DataFrame, functions: pl.DataFrame | None) -> None:
         require_columns(functions, FUNCTION_SCHEMA, what="functions")
 
 
+def is_lookup() -> pl.Expr:
+    """A DNS lookup: named like one (``DNS_NAMES``), or recording the addresses it returned
+    (``dns_answer``: older ADOT exporters name the lookup after the host)."""
+    return pl.col("name").is_in(DNS_NAMES) | pl.col("dns_answer").fill_null(value=False)
+
+
 def _dns(located: _Located, functions: pl.DataFrame | None) -> pl.DataFrame:
-    return _dns_stats(located.rows(pl.col("name").is_in(DNS_NAMES)), functions)
+    return _dns_stats(located.rows(is_lookup()), functions)
 
 
 def _connections(located: _Located) -> pl.DataFrame:
@@ -124,6 +140,7 @@ def _connections(located: _Located) -> pl.DataFrame:
     rows = located.rows(pl.col("name").is_in(step_names) | _OUTERMOST_CALL)
     # NOTE: steps inside a call are counted under the call's host, so that per-call ratios
     # compare like with like even when a nested span names the endpoint differently.
+    # NOTE: warm invocations of functions only: other services have no cold or warm.
     warm = rows.filter(~pl.col("cold")).with_columns(host=pl.col("call_host"))
     counts = warm.group_by(["function_name", "host"]).agg(
         pl.col("is_outermost_call").sum().cast(pl.Int64).alias("calls"),
@@ -172,7 +189,8 @@ class _Located:
 
         Columns: ``name``, ``duration_ms``, ``failed``, ``is_outermost_call``, ``host`` (see
         the module docstring), ``call_host`` (the enclosing call's host, else ``host``),
-        ``trace_id``, ``segment_id``, ``function_name``, ``cold``, ``invocation_ms``.
+        ``trace_id``, ``segment_id``, ``function_name``, ``service``, ``cold``,
+        ``invocation_ms``.
         """
         tree = self.tree
         failed = (
@@ -232,15 +250,22 @@ def _host_at(tree: pl.DataFrame, host_rows: pl.Series) -> pl.Expr:
 
 
 def _invocation_owners(spans: pl.DataFrame, tree: pl.DataFrame) -> pl.DataFrame:
-    """Per invocation, the row of its function segment (``owner_row``) with ``trace_id``,
-    ``segment_id``, ``function_name``, ``cold`` (any kind of cold start) and
+    """Per segment (a function invocation, or a request to another service), its row
+    (``owner_row``) with ``trace_id``, ``segment_id``, ``function_name`` (null when not a
+    function), ``service``, ``cold`` (any kind of cold start; null when not a function) and
     ``invocation_ms``."""
     segments = (
         tree.lazy()
-        .filter(pl.col("kind") == "segment")
-        .select("trace_id", pl.col("id").alias("segment_id"), pl.col("row").alias("owner_row"))
+        .filter((pl.col("kind") == "segment") & ~pl.col("inferred"))
+        .select(
+            "trace_id",
+            pl.col("id").alias("segment_id"),
+            pl.col("row").alias("owner_row"),
+            pl.col("name").alias("segment_name"),
+            pl.col("duration_ms").alias("segment_ms"),
+        )
     )
-    return (
+    executions = (
         invocations(spans)
         .lazy()
         .select(
@@ -250,13 +275,24 @@ def _invocation_owners(spans: pl.DataFrame, tree: pl.DataFrame) -> pl.DataFrame:
             "cold",
             pl.col("duration_ms").alias("invocation_ms"),
         )
-        .join(segments, on=["trace_id", "segment_id"], how="inner")
+    )
+    return (
+        segments.join(executions, on=["trace_id", "segment_id"], how="left")
+        .select(
+            "trace_id",
+            "segment_id",
+            "owner_row",
+            "function_name",
+            pl.coalesce("function_name", "segment_name").alias("service"),
+            "cold",
+            pl.coalesce("invocation_ms", "segment_ms").alias("invocation_ms"),
+        )
         .collect()
     )
 
 
 def _dns_stats(steps: pl.DataFrame, functions: pl.DataFrame | None) -> pl.DataFrame:
-    keys = ["function_name", "host"]
+    keys = ["service", "function_name", "host"]
     cold = pl.col("cold")
     stats = steps.group_by(keys).agg(
         pl.len().cast(pl.Int64).alias("lookups"),
@@ -291,7 +327,7 @@ def _dns_stats(steps: pl.DataFrame, functions: pl.DataFrame | None) -> pl.DataFr
     )
     result = _with_vpc(result, functions)
     return (
-        result.sort(["lookup_ms", "function_name", "host"], descending=[True, False, False])
+        result.sort(["lookup_ms", "service", "host"], descending=[True, False, False])
         .select(DNS_SCHEMA.keys())
         .cast(pl.Schema(DNS_SCHEMA))
     )

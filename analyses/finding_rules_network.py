@@ -86,7 +86,9 @@ def dns_findings(dns: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
         frame.select(
             severity_of().alias("severity"),
             pl.lit("dns").alias("kind"),
-            pl.format("{} -> {}", "function_name", pl.col("host").fill_null("?")).alias("subject"),
+            pl.format(
+                "{} -> {}", pl.coalesce("service", "function_name"), pl.col("host").fill_null("?")
+            ).alias("subject"),
             message.alias("message"),
             evidence(
                 "lookups",

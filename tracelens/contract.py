@@ -151,6 +151,7 @@ def _dns(result: AnalysisResult) -> list[dict[str, Any]]:
     return [
         {
             "function": row["function_name"],
+            "service": row["service"],
             "host": row["host"],
             "lookups": row["lookups"],
             "latency_ms": _percentiles(row, "", ("p50", "p95", "max")),

@@ -61,10 +61,16 @@ SPAN_SCHEMA: dict[str, pl.DataType] = {
     "exception_count": pl.Int32(),
     "cause_ref": pl.String(),  # `cause` given as a 16-hex exception id
     "annotations": pl.String(),  # JSON object text, null when there are none
+    # The AWS region the span names: `aws.region`, else the region of its function ARN or
+    # `resource_arn` (or an ARN-shaped resource), else a `cloud.region` attribute.
+    "region": pl.String(),
+    # True when the span records the addresses a DNS lookup returned (`http.dns.addrs`
+    # metadata: older ADOT exporters name such a lookup after the host); null otherwise.
+    "dns_answer": pl.Boolean(),
 }
 
 # Span columns added after the first stores were written: parts without them read as nulls.
-ADDED_SPAN_COLUMNS: tuple[str, ...] = ("resource_type", "resource_id")
+ADDED_SPAN_COLUMNS: tuple[str, ...] = ("resource_type", "resource_id", "region", "dns_answer")
 
 # One row per Lambda platform REPORT record (text or JSON log format).
 REPORT_SCHEMA: dict[str, pl.DataType] = {

@@ -110,7 +110,7 @@ def test_lookups_in_sdk_calls_without_a_url_are_named_by_the_target() -> None:
     assert dns_lookups(b.frame())["host"].to_list() == ["orders"]
 
 
-def test_vpc_flag_from_the_function_table_and_lookups_outside_functions_ignored() -> None:
+def test_vpc_flag_from_the_function_table_and_lookups_of_other_services() -> None:
     b = SpanBuilder()
     for function in ("in-vpc", "public"):
         trace, handler = invocation(b, function, 0.0, cold=False)
@@ -125,10 +125,21 @@ def test_vpc_flag_from_the_function_table_and_lookups_outside_functions_ignored(
         FUNCTION_SCHEMA,
     )
     result = dns_lookups(b.frame(), functions=functions)
-    assert dict(zip(result["function_name"], result["vpc_attached"], strict=True)) == {
+    assert dict(zip(result["service"], result["vpc_attached"], strict=True)) == {
         "in-vpc": True,
         "public": None,
+        "web": None,
     }
+    # An EC2 instance's lookups have a row named after the instance's segment: no function,
+    # and no cold or warm (those are function terms).
+    web = result.filter(pl.col("service") == "web").row(0, named=True)
+    assert (web["function_name"], web["host"], web["lookups"], web["invocations"]) == (
+        None,
+        "db.internal",
+        1,
+        1,
+    )
+    assert (web["cold_lookups"], web["warm_lookups"], web["cold_p50_ms"]) == (0, 0, None)
 
 
 def test_connection_setup_per_call_on_warm_invocations() -> None:

@@ -300,3 +300,17 @@ def test_a_chain_of_span_documents_is_one_tree_under_its_segment() -> None:
     rows = {row["id"]: row for row in spans.iter_rows(named=True)}
     assert rows[third]["segment_id"] == ROOT and rows[third]["depth"] == 2
     assert rows[CHILD]["segment_id"] == ROOT and rows[CHILD]["depth"] == 1
+
+
+def test_the_region_of_a_span_from_cloud_region_or_the_function_arn() -> None:
+    service = record(
+        resource={"attributes": {"service.name": "inventory", "cloud.region": "eu-north-1"}}
+    )
+    function = record(
+        span_id=CHILD,
+        traceId="0" * 31 + "1",
+        resource={"attributes": {"cloud.resource_id": FUNCTION_ARN, "cloud.provider": "aws"}},
+        attributes={"faas.invocation_id": "r-1"},
+    )
+    spans = normalize_documents([node(service), node(function)])
+    assert spans.sort("trace_id")["region"].to_list() == ["us-east-1", "eu-north-1"]

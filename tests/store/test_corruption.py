@@ -138,10 +138,12 @@ def test_damaged_run_records_are_reported_line_by_line(store: Store) -> None:
 def test_a_part_written_before_the_resource_columns_reads_them_as_null(store: Store) -> None:
     older, _ = _two_runs(store)
     frame = pl.read_parquet(store.backend.location(older))
-    frame.drop("resource_type", "resource_id").write_parquet(store.backend.location(older))
+    added = ("resource_type", "resource_id", "region", "dns_answer")
+    frame.drop(*added).write_parquet(store.backend.location(older))
 
     inputs, problems = store.load_inputs()
 
     assert problems == []
     assert inputs.traces.spans.height == 2 * SPANS_PER_TRACE
     assert inputs.traces.spans.get_column("resource_id").null_count() >= SPANS_PER_TRACE
+    assert inputs.traces.spans.get_column("dns_answer").null_count() == 2 * SPANS_PER_TRACE

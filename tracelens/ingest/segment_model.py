@@ -54,6 +54,9 @@ class AwsFields(msgspec.Struct, gc=False):
     bucket_name: str | None = None
     bucket: str | None = None
     table_names: list[str] | None = None
+    # NOTE: Any, so that an odd value is ignored (read as no region) instead of refusing the
+    # document.
+    region: Any = None
 
 
 class ExceptionRecord(msgspec.Struct, gc=False):

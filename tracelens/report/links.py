@@ -1,9 +1,18 @@
-"""Links from the report into the X-Ray traces view of the CloudWatch console, region-aware."""
+"""Links from the report into the X-Ray traces view of the CloudWatch console, region-aware.
+
+Each trace is linked in its own region, the one its spans name (``region`` in the span table:
+``aws.region``, function ARNs, ``resource_arn``, ``cloud.region``), so that an input mixing
+regions links every trace where it lives. A trace naming no region uses the inputs' region
+(a store collected from one region), else the region of the functions' ARNs, else us-east-1.
+``--region`` overrides all of them.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -21,17 +30,30 @@ _ARN_REGION = r"^arn:aws[a-z-]*:[a-z0-9-]+:([a-z]{2}(?:-[a-z]+)+-\d{1,2}):"
 
 @dataclass(frozen=True)
 class ConsoleLinks:
-    """Builds trace links for one region; ``region_source`` says where the region came from."""
+    """Builds trace links: each trace in its own region (``trace_regions``), others in
+    ``region``; ``region_source`` says where ``region`` came from."""
 
     region: str
-    region_source: str  # "given" | "inputs" | "function ARN" | "resource ARN" | "default"
+    # "given" | "traces" | "inputs" | "function ARN" | "resource ARN" | "default"
+    region_source: str
+    trace_regions: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def region_of(self, trace_id: str) -> str:
+        """The console region of ``trace_id``: its own, else ``region``."""
+        return self.trace_regions.get(trace_id, self.region)
+
+    @property
+    def regions(self) -> list[str]:
+        """The traces' regions, most traces first (``region`` when no trace names one)."""
+        return _by_count(self.trace_regions.values()) or [self.region]
 
     def trace_url(self, trace_id: str | None) -> str | None:
         """The console URL of a trace, or None when ``trace_id`` is not an X-Ray trace id."""
         if trace_id is None or not _TRACE_ID.match(trace_id):
             return None
-        base = _console_base(self.region)
-        return f"{base}/cloudwatch/home?region={self.region}#xray:traces/{trace_id}"
+        region = self.region_of(trace_id)
+        base = _console_base(region)
+        return f"{base}/cloudwatch/home?region={region}#xray:traces/{trace_id}"
 
     def trace_link(self, trace_id: str | None, *, label: str = "open trace") -> str:
         """An anchor to the trace (markup), the bare escaped id when it cannot be linked."""
@@ -40,7 +62,8 @@ class ConsoleLinks:
             return esc(trace_id or "")
         return (
             f'<a class="trace" href="{esc(url)}" target="_blank" rel="noopener noreferrer" '
-            f'title="{esc(trace_id)} in the X-Ray console ({esc(self.region)})">{esc(label)}</a>'
+            f'title="{esc(trace_id)} in the X-Ray console ({esc(self.region_of(str(trace_id)))})">'
+            f"{esc(label)}</a>"
         )
 
 
@@ -59,8 +82,9 @@ def is_region_name(text: str) -> bool:
 
 
 def console_links(inputs: Inputs, *, region: str | None = None) -> ConsoleLinks:
-    """The region for console links: ``region`` if given, else the inputs' own, else the
-    first region named in a function ARN or a resource ARN of the traces, else us-east-1.
+    """Console links: every trace in ``region`` if given; else each trace in the region its
+    spans name, and a trace naming none in the inputs' region, else the first region named in
+    a function ARN or a resource ARN, else us-east-1.
 
     Raises
     ------
@@ -71,6 +95,35 @@ def console_links(inputs: Inputs, *, region: str | None = None) -> ConsoleLinks:
         if not is_region_name(region):
             raise ValueError(f"region {region!r} is not an AWS region name such as eu-west-1")
         return ConsoleLinks(region, "given")
+    per_trace = trace_regions(inputs.traces.spans)
+    fallback = _fallback(inputs)
+    if per_trace:
+        # NOTE: traces naming no region are linked in the fallback's, else the commonest one.
+        commonest = _by_count(per_trace.values())[0]
+        chosen = fallback.region if fallback.region_source != "default" else commonest
+        return ConsoleLinks(chosen, "traces", per_trace)
+    return fallback
+
+
+def trace_regions(spans: pl.DataFrame) -> dict[str, str]:
+    """Per trace, the region its spans name most often (ties: alphabetical)."""
+    if "region" not in spans.columns:
+        return {}
+    named = (
+        spans.lazy()
+        .select("trace_id", "region")
+        .filter(pl.col("region").is_not_null())
+        .group_by("trace_id", "region")
+        .len()
+        .sort(["trace_id", "len", "region"], descending=[False, True, False])
+        .group_by("trace_id", maintain_order=True)
+        .agg(pl.col("region").first())
+        .collect()
+    )
+    return dict(zip(named["trace_id"].to_list(), named["region"].to_list(), strict=True))
+
+
+def _fallback(inputs: Inputs) -> ConsoleLinks:
     if inputs.region is not None and is_region_name(inputs.region):
         return ConsoleLinks(inputs.region, "inputs")
     if inputs.functions is not None:
@@ -81,6 +134,11 @@ def console_links(inputs: Inputs, *, region: str | None = None) -> ConsoleLinks:
     if found is not None:
         return ConsoleLinks(found, "resource ARN")
     return ConsoleLinks(DEFAULT_REGION, "default")
+
+
+def _by_count(names: Iterable[str]) -> list[str]:
+    counts = Counter(names)
+    return sorted(counts, key=lambda name: (-counts[name], name))
 
 
 def _first_arn_region(values: pl.Series) -> str | None:

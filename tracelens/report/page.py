@@ -102,9 +102,20 @@ def _header(ctx: RenderContext, heading: str, when: datetime) -> str:
         f'<header class="top"><h1>{esc(heading)}</h1>'
         f'<p class="window"><strong>Window</strong> {esc(window.describe() + kept)}</p>'
         f'<p class="meta">{chips}<span>generated {esc(fmt_time(when.astimezone(UTC)))} · '
-        f"console region {esc(ctx.links.region)} ({esc(ctx.links.region_source)})</span></p>"
+        f"{esc(_console_regions(ctx))}</span></p>"
         "</header>"
     )
+
+
+def _console_regions(ctx: RenderContext) -> str:
+    links = ctx.links
+    if links.region_source != "traces":
+        return f"console region {links.region} ({links.region_source})"
+    regions = links.regions
+    if len(regions) == 1:
+        return f"console region {regions[0]} (from the traces' ARNs)"
+    shown = ", ".join(regions[:4]) + (", ..." if len(regions) > 4 else "")
+    return f"console regions {shown} (each trace's own, from its ARNs)"
 
 
 def _toc(sections: list[Section]) -> str:

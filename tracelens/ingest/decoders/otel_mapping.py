@@ -156,12 +156,14 @@ class ResourceAttributes(
         "service_name": "service.name",
         "cloud_platform": "cloud.platform",
         "cloud_resource_id": "cloud.resource_id",
+        "cloud_region": "cloud.region",
         "faas_name": "faas.name",
     },
 ):
     service_name: Any = None
     cloud_platform: Any = None
     cloud_resource_id: Any = None
+    cloud_region: Any = None
     faas_name: Any = None
 
 
@@ -607,6 +609,10 @@ def span_node(record: SpanRecord) -> Node:
     )
     if is_segment:
         node.name = _segment_name(record, a, resource, function)
+        if type(resource.cloud_region) is str:
+            # NOTE: where flatten reads a region attribute (the span table's ``region``).
+            known = node.metadata.default if node.metadata and node.metadata.default else {}
+            node.metadata = Metadata(default={**known, "cloud.region": resource.cloud_region})
         if function:
             node.origin = "AWS::Lambda::Function"
             node.resource_arn = _text(a.lambda_invoked_arn or resource.cloud_resource_id)

@@ -51,7 +51,12 @@ _DIRECT: dict[str, pl.DataType] = {
 
 _NODE_FIELDS: tuple[str, ...] = Node.__struct_fields__
 _json = msgspec.json.Encoder().encode
-_NO_AWS: tuple[Any, ...] = (None,) * 7
+_NO_AWS: tuple[Any, ...] = (None,) * 9
+# Attribute keys naming the region (OpenTelemetry resource attributes, as exporters copy them).
+REGION_KEYS: tuple[str, ...] = ("cloud.region", "aws.region")
+# Metadata keys holding the addresses a DNS lookup returned (older ADOT exporters name such a
+# lookup after the host, so these keys are what marks it as a lookup).
+DNS_ANSWER_KEYS: tuple[str, ...] = ("http.dns.addrs", "http.dns.addresses")
 _NO_CAUSE: tuple[Any, ...] = (None, None, 0, None)
 
 
@@ -113,6 +118,7 @@ def raw_frame(chunk: NodeChunk) -> pl.DataFrame:
         pl.Series(
             "attr_host", _attr_hosts(columns["annotations"], columns["metadata"]), dtype=pl.String
         ),
+        *_attr_extras(columns["annotations"], columns["metadata"]),
         pl.Series(
             "annotations",
             # NOTE: msgspec, not orjson: it writes integers beyond 64 bits, which JSON allows.
@@ -168,7 +174,17 @@ def _aws_values(aws: AwsFields) -> tuple[Any, ...]:
         identity = ("AWS::Lambda::Function", function)
     else:
         identity = (None, names[0] if names else None)
-    return (aws.operation, resource, function, aws.request_id, aws.retries, *identity)
+    region = aws.region if type(aws.region) is str else None
+    return (
+        aws.operation,
+        resource,
+        function,
+        aws.request_id,
+        aws.retries,
+        *identity,
+        region,
+        aws.function_arn,
+    )
 
 
 def _aws_series(awss: tuple[AwsFields | None, ...]) -> list[pl.Series]:
@@ -181,8 +197,10 @@ def _aws_series(awss: tuple[AwsFields | None, ...]) -> list[pl.Series]:
         "aws_retries",
         "raw_resource_type",
         "raw_resource_id",
+        "aws_region",
+        "function_arn",
     )
-    types = (pl.String, pl.String, pl.String, pl.String, pl.Int32, pl.String, pl.String)
+    types = (pl.String,) * 4 + (pl.Int32,) + (pl.String,) * 4
     transposed = zip(*values, strict=True) if values else ((),) * len(names)
     return [
         pl.Series(name, column, dtype=dtype)
@@ -225,4 +243,35 @@ def _attr_hosts(annotations: tuple[Any, ...], metadata: tuple[Any, ...]) -> list
     return [
         _host_of(bag, meta) if bag or meta is not None else None
         for bag, meta in zip(annotations, metadata, strict=True)
+    ]
+
+
+def _extras_of(annotations: dict[str, Any] | None, metadata: Any) -> tuple[str | None, bool]:
+    default = metadata.default if metadata is not None else None
+    region = None
+    for bag in (annotations, default):
+        if type(bag) is dict:
+            for key in REGION_KEYS:
+                value = bag.get(key)
+                if type(value) is str and value:
+                    region = value
+                    break
+            if region is not None:
+                break
+    answered = type(default) is dict and any(key in default for key in DNS_ANSWER_KEYS)
+    return region, answered
+
+
+def _attr_extras(annotations: tuple[Any, ...], metadata: tuple[Any, ...]) -> list[pl.Series]:
+    """``attr_region`` (a region attribute) and ``dns_answer`` (DNS answer metadata)."""
+    regions: list[str | None] = [None] * len(annotations)
+    answers: list[bool | None] = [None] * len(annotations)
+    for index, (bag, meta) in enumerate(zip(annotations, metadata, strict=True)):
+        if bag or meta is not None:
+            region, answered = _extras_of(bag, meta)
+            regions[index] = region
+            answers[index] = answered or None
+    return [
+        pl.Series("attr_region", regions, dtype=pl.String),
+        pl.Series("dns_answer", answers, dtype=pl.Boolean),
     ]

@@ -32,6 +32,8 @@ PENDING_REFUSALS = 10_000
 
 _URL_HOST = r"^[A-Za-z][A-Za-z0-9+.\-]*://(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]+)"
 _ARN_FUNCTION = r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)"
+_ARN_REGION = r"^arn:aws[a-z-]*:[a-z0-9-]+:([a-z]{2}(?:-[a-z]+)+-\d{1,2}):"
+_REGION = r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$"
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,24 @@ def _resource_identity() -> dict[str, pl.Expr]:
     }
 
 
+def _region() -> pl.Expr:
+    """The region a span names: ``aws.region``, else that of its function or resource ARN,
+    else a ``cloud.region`` attribute."""
+
+    def of_arn(column: str) -> pl.Expr:
+        return pl.col(column).str.extract(_ARN_REGION, 1)
+
+    given = pl.col("aws_region")
+    return pl.coalesce(
+        pl.when(given.str.contains(_REGION)).then(given),
+        of_arn("function_arn"),
+        of_arn("resource_arn"),
+        of_arn("function_ref"),
+        of_arn("aws_resource"),
+        pl.when(pl.col("attr_region").str.contains(_REGION)).then(pl.col("attr_region")),
+    )
+
+
 def _chunk_spans(frame: pl.DataFrame, first_doc: int, max_depth: int) -> pl.DataFrame:
     """The span columns of a raw chunk frame; ``doc_index`` counts documents from ``first_doc``."""
     start_us = (pl.col("start_time") * 1e6).round().cast(pl.Int64)
@@ -158,6 +178,7 @@ def _chunk_spans(frame: pl.DataFrame, first_doc: int, max_depth: int) -> pl.Data
         "host": pl.coalesce(
             pl.col("http_url").str.extract(_URL_HOST, 1).str.to_lowercase(), pl.col("attr_host")
         ),
+        "region": _region(),
         "doc_index": (pl.col("doc") + first_doc).cast(pl.UInt32),
     }
     kept = [name for name in frame.columns if name in SPAN_SCHEMA and name not in derived]

@@ -64,7 +64,7 @@ def render_dns(ctx: RenderContext) -> Section:
 def _row_label(row: dict[str, object]) -> str:
     vpc = {True: "VPC", False: "no VPC", None: "VPC?"}[row["vpc_attached"]]  # type: ignore[index]
     host = row["host"] if row["host"] is not None else "(unknown host)"
-    return f"{label(row['function_name'], max_chars=30)} → {label(host, max_chars=36)} [{vpc}]"
+    return f"{label(row['service'], max_chars=30)} → {label(host, max_chars=36)} [{vpc}]"
 
 
 def _figure(drawn: pl.DataFrame) -> go.Figure:
@@ -112,7 +112,7 @@ def _dns_table(dns: pl.DataFrame) -> str:
     shown = dns.head(MAX_ROWS_LISTED)
     rows = [
         [
-            Cell.name(r["function_name"]),
+            Cell.name(r["service"]),
             Cell.name(r["host"]),
             Cell.text(fmt_flag(r["vpc_attached"])),
             Cell.count(r["lookups"]),
@@ -129,7 +129,7 @@ def _dns_table(dns: pl.DataFrame) -> str:
         for r in shown.to_dicts()
     ]
     columns = [
-        Column("function"),
+        Column("function / service"),
         Column("host"),
         Column("VPC"),
         Column("lookups", numeric=True),
