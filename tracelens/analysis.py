@@ -22,6 +22,7 @@ from analyses.functions import function_table
 from analyses.invocations import invocations
 from analyses.loops import loop_node_lists, resource_loops
 from analyses.memo import shared_intermediates
+from analyses.metric_totals import metric_totals
 from analyses.service_map import build_service_map, service_map_nodes_and_edges
 from analyses.throttles import downstream_throttles, invocation_throttles, throttle_timeline
 from tracelens.inputs import Inputs
@@ -55,6 +56,9 @@ class AnalysisResult:
     completeness: pl.DataFrame
     # Asynchronous invocations per function (``analyses.async_events.ASYNC_SCHEMA``).
     async_events: pl.DataFrame
+    # CloudWatch totals per function and the traces' sampling ratio
+    # (``analyses.metric_totals.METRIC_TOTALS_SCHEMA``; empty without metrics).
+    metric_totals: pl.DataFrame
     # The thresholds and silenced keys the findings were made with.
     finding_settings: FindingSettings = field(default_factory=FindingSettings)
 
@@ -123,5 +127,6 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
         ),
         completeness=incomplete,
         async_events=queued,
+        metric_totals=metric_totals(metrics, invocation_rows),
         finding_settings=settings,
     )

@@ -76,7 +76,7 @@ def _iso(moment: datetime | None) -> str | None:
 def _functions(result: AnalysisResult) -> list[dict[str, Any]]:
     joined = result.functions.join(
         result.cold_starts.drop("invocations", "cold_starts"), on="function_name", how="left"
-    )
+    ).join(result.metric_totals, on="function_name", how="left")
     out = []
     for row in _records(joined.sort("function_name")):
         invocations = row["invocations"] or 0
@@ -99,6 +99,15 @@ def _functions(result: AnalysisResult) -> list[dict[str, Any]]:
                 "sync_invocations": row.get("sync_invocations") or 0,
                 "user_facing_cold_starts": row.get("user_facing_cold_starts") or 0,
                 "off_path_cold_starts": row.get("off_path_cold_starts") or 0,
+                "cloudwatch": {
+                    "invocations": row.get("metric_invocations"),
+                    "errors": row.get("metric_errors"),
+                    "throttles": row.get("metric_throttles"),
+                    "duration_peak_ms": _percentiles(
+                        row, "metric_duration_", ("p50", "p95", "p99")
+                    ),
+                },
+                "sampling_ratio": row.get("sampling_ratio"),
                 "timeouts": row["timeouts"],
                 "duration_ms": _percentiles(row, "duration_", ("p50", "p95", "p99")),
                 "memory_size_mb": row["memory_size_mb"],

@@ -48,7 +48,8 @@ class Inputs:
         return combined
 
     def within(self, window: TimeWindow) -> Inputs:
-        """The same inputs keeping only whole traces that start inside ``window``."""
+        """The same inputs keeping only whole traces that start inside ``window``, and the log
+        records and metric datapoints inside it (those without a time are kept: unknown)."""
         if window.is_open:
             return self
         spans = self.traces.spans
@@ -58,7 +59,20 @@ class Inputs:
         if window.end is not None:
             starts = starts.filter(pl.col("start_time") < window.end)
         kept = spans.join(starts.select("trace_id"), on="trace_id", how="semi")
-        return replace(self, traces=replace(self.traces, spans=kept), window=window)
+        logs = self.logs
+        if logs is not None:
+            logs = replace(
+                logs,
+                reports=_inside(logs.reports, window),
+                events=_inside(logs.events, window),
+            )
+        return replace(
+            self,
+            traces=replace(self.traces, spans=kept),
+            logs=logs,
+            metrics=None if self.metrics is None else _inside(self.metrics, window),
+            window=window,
+        )
 
     def sources_used(self) -> list[str]:
         used = ["traces"]
@@ -72,6 +86,16 @@ class Inputs:
             if value is not None
         ]
         return used
+
+
+def _inside(frame: pl.DataFrame, window: TimeWindow) -> pl.DataFrame:
+    """Rows whose ``timestamp`` lies in ``window``; rows without one are kept."""
+    keep = pl.lit(value=True)
+    if window.start is not None:
+        keep &= pl.col("timestamp") >= window.start
+    if window.end is not None:
+        keep &= pl.col("timestamp") < window.end
+    return frame.filter(keep.fill_null(value=True))
 
 
 # A directory holding these sub-directories is read as one export: the layout `tracelens sample`

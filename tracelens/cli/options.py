@@ -76,7 +76,8 @@ def time_window() -> Callable[[F], F]:
             "--since",
             metavar="WHEN",
             help="Start of the window: a duration back from now (30m, 6h, 2d) or an ISO 8601 "
-            "time. Keeps whole traces that start inside the window.",
+            "time. Keeps whole traces that start inside the window, and the log records and "
+            "metric datapoints inside it.",
         ),
         click.option("--until", metavar="WHEN", help="End of the window, same forms as --since."),
     )

@@ -10,6 +10,7 @@ from tracelens.report.markup import (
     fmt_count,
     fmt_flag,
     fmt_ms,
+    fmt_pct,
     table,
     truncated_note,
 )
@@ -19,6 +20,8 @@ MAX_FUNCTIONS = 500
 _COLUMNS = [
     Column("function"),
     Column("invocations", numeric=True, hint="traced executions"),
+    Column("CloudWatch", numeric=True, hint="every invocation (Invocations metric, Sum)"),
+    Column("traced", numeric=True, hint="traced / CloudWatch invocations: the sample's share"),
     Column("errors", numeric=True),
     Column("faults", numeric=True),
     Column("throttled", numeric=True, hint="throttled invocation attempts (never ran)"),
@@ -36,13 +39,22 @@ _COLUMNS = [
 
 
 def render_functions(ctx: RenderContext) -> Section:
-    frame = ctx.result.functions
+    frame = ctx.result.functions.join(
+        ctx.result.metric_totals.select("function_name", "metric_invocations", "sampling_ratio"),
+        on="function_name",
+        how="left",
+        maintain_order="left",
+    )
     if frame.is_empty():
         return Section(FUNCTIONS, "Functions", empty("No Lambda function in the traces or logs."))
     shown = frame.head(MAX_FUNCTIONS)
     rows = [_row(r) for r in shown.to_dicts()]
     note = truncated_note(shown.height, frame.height, "functions (busiest first)")
-    intro = "<p>Durations are of completed traced executions. Click a column to sort.</p>"
+    intro = (
+        "<p>Durations are of completed traced executions. Traces are sampled: CloudWatch counts "
+        "every invocation, and <em>traced</em> is the share the traces stand for. Click a "
+        "column to sort.</p>"
+    )
     return Section(FUNCTIONS, "Functions", intro + table(_COLUMNS, rows, note=note))
 
 
@@ -68,6 +80,8 @@ def _row(r: dict[str, object]) -> list[Cell]:
     return [
         Cell.name(r["function_name"]),
         _count(get_int("invocations")),
+        _count(get_int("metric_invocations")),
+        Cell.number(get_float("sampling_ratio"), fmt_pct(get_float("sampling_ratio"))),
         _count(get_int("errors"), alert=bool(get_int("errors"))),
         _count(get_int("faults"), alert=bool(get_int("faults"))),
         _count(get_int("throttled"), alert=bool(get_int("throttled"))),

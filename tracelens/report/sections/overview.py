@@ -47,9 +47,16 @@ class Window:
 
 
 def time_window(spans: pl.DataFrame) -> Window:
+    """The traces' window: from the first segment's start to the last end. Subsegments may
+    start earlier (a provisioned environment's Initialization, minutes or hours before its
+    first request): they are inside a segment's trace, not the start of the traffic."""
     if spans.is_empty():
         return Window(None, None)
-    start, end = spans.select(pl.col("start_time").min(), pl.col("end_time").max()).row(0)
+    segments = spans.filter(pl.col("kind") == "segment")
+    source = segments if segments.height else spans
+    start, end = source.select(pl.col("start_time").min(), pl.col("end_time").max()).row(0)
+    if end is None:
+        end = spans.select(pl.col("end_time").max()).item()
     return Window(start, end)
 
 
