@@ -106,3 +106,18 @@ def test_help_lists_every_threshold_with_its_default() -> None:
         output = CliRunner().invoke(main, [command, "--help"]).output
         for line in describe_thresholds():
             assert line in output, (command, line)
+
+
+def test_config_check_shows_changed_thresholds_and_silenced_keys(tmp_path: Path) -> None:
+    config = tmp_path / "tracelens.toml"
+    config.write_text(
+        '[aws]\nregion = "eu-west-1"\n[findings]\nmin_invocations = 10\n'
+        'silence = ["dns:orders -> db.internal"]\n'
+    )
+    result = CliRunner().invoke(main, ["config", "check", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "findings:  min_invocations = 10; silenced: dns:orders -> db.internal" in result.output
+    example = CliRunner().invoke(
+        main, ["config", "check", "--config", str(ROOT / "tracelens.example.toml")]
+    )
+    assert "findings:  default thresholds" in example.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 import json
 from pathlib import Path
@@ -9,6 +10,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from analyses.finding_thresholds import Thresholds
 from collectors.registry import registration
 from tracelens import settings
 from tracelens.agent.config import AgentConfig, ConfigError, ConfigProblem
@@ -69,6 +71,7 @@ def describe(config: AgentConfig) -> list[str]:
     )
     lines.append(f"retry:     {config.retry.mode}, {config.retry.max_attempts} attempts per call")
     lines.append(f"alerts:    {describe_alerts(config)}")
+    lines.append(f"findings:  {_findings_summary(config)}")
     overriding = [name for name in settings.ALL if settings.get(name) is not None]
     if overriding:
         lines.append(f"environment overrides: {', '.join(overriding)}")
@@ -160,3 +163,18 @@ def iam_policy(config_path: Path | None, principal: str) -> None:
     else:
         document = policies.agent
     click.echo(json.dumps(document, indent=2))
+
+
+def _findings_summary(config: AgentConfig) -> str:
+    """The thresholds that differ from their defaults, and the silenced keys."""
+    chosen = config.findings
+    defaults = Thresholds()
+    changed = [
+        f"{field.name} = {getattr(chosen.thresholds, field.name)!r}"
+        for field in dataclasses.fields(Thresholds)
+        if getattr(chosen.thresholds, field.name) != getattr(defaults, field.name)
+    ]
+    text = ", ".join(changed) if changed else "default thresholds"
+    if chosen.silence:
+        text += f"; silenced: {', '.join(chosen.silence)}"
+    return text
