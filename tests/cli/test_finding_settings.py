@@ -60,7 +60,9 @@ def _findings(*args: str, env: dict[str, str] | None = None) -> list[dict[str, o
 
 def test_cli_thresholds_and_silence_over_the_config_file(tmp_path: Path) -> None:
     default = {f["key"]: f["severity"] for f in _findings()}
+    # One failed lookup in 103 is a warning; a function refusing every call is critical.
     assert default["dns:orders-create -> api.payments.example.com"] == "warning"
+    assert default["invocation_throttle:legacy-export"] == "critical"
     assert default["cold_start:orders-create"] == "warning"
     config = tmp_path / "tracelens.toml"
     config.write_text(
