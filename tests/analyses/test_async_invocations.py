@@ -25,6 +25,7 @@ from tests.analyses.spans import SpanBuilder
 from tracelens.analysis import run_analysis
 from tracelens.contract import to_contract
 from tracelens.inputs import load_inputs
+from tracelens.report import render_report
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_traces" / "real_world"
 
@@ -107,6 +108,9 @@ def test_findings_follow_the_path(spans: pl.DataFrame) -> None:
     assert critical["key"].to_list() == ["failures:thumbnailer"]
     contract = to_contract(result)
     assert contract["async_invocations"][0]["event_age_ms"]["max"] == pytest.approx(1250.0)
+    page = render_report(result)
+    table = page[page.index("<h3>Asynchronous invocations</h3>") :]
+    assert "thumbnailer" in table[: table.index("</table>")]
     functions = {f["name"]: f for f in contract["functions"]}
     assert functions["archiver"]["off_path_cold_starts"] == 3
     assert functions["resizer"]["user_facing_cold_starts"] == 1

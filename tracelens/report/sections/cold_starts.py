@@ -44,9 +44,11 @@ def render_cold_starts(ctx: RenderContext) -> Section:
     names = drawn.get_column("function_name").to_list()
     points = init_points(ctx.result.invocations, names)
     body = (
-        "<p>User-facing cold starts (on-demand inits and SnapStart restores) delay the request; "
-        "pre-initialized environments (provisioned concurrency) were ready before it and are "
-        "kept apart.</p>"
+        "<p>User-facing cold starts (on-demand inits and SnapStart restores on the synchronous "
+        "path of a request: API Gateway, a load balancer, a function URL, a synchronous "
+        "Invoke) delay the request; pre-initialized environments (provisioned concurrency) "
+        "were ready before it, and cold starts of asynchronous invocations or of work that ran "
+        "after the entry had answered delayed no caller: both are kept apart.</p>"
         + ctx.figures.add(
             "fig-cold-start-counts",
             _counts_figure(drawn),
@@ -60,8 +62,40 @@ def render_cold_starts(ctx: RenderContext) -> Section:
             "kind, evenly spread over the range); ticks mark the user-facing p50/p95/p99.",
         )
         + _table(ctx, ranked)
+        + _async_table(ctx)
     )
     return Section(COLD_STARTS, "Cold starts", body)
+
+
+def _async_table(ctx: RenderContext) -> str:
+    events = ctx.result.async_events
+    if events.is_empty():
+        return ""
+    rows = [
+        [
+            Cell.name(r["function_name"]),
+            Cell.count(r["events"]),
+            Cell.count(r["retried_events"], alert_nonzero=True),
+            Cell.count(r["max_attempt"]),
+            Cell.number(r["event_age_p50_ms"], fmt_ms(r["event_age_p50_ms"])),
+            Cell.number(r["event_age_p95_ms"], fmt_ms(r["event_age_p95_ms"])),
+            Cell.number(r["event_age_max_ms"], fmt_ms(r["event_age_max_ms"])),
+            Cell(ctx.links.trace_link(r["example_trace_id"])),
+        ]
+        for r in events.head(100).to_dicts()
+    ]
+    columns = [
+        Column("function"),
+        Column("async events", numeric=True, hint="AWS::Lambda segments with Dwell Time"),
+        Column("retried", numeric=True, hint="events with an Attempt #2 or later"),
+        Column("max attempt", numeric=True),
+        Column("event age p50", numeric=True, hint="Dwell Time: waiting in Lambda's queue"),
+        Column("event age p95", numeric=True),
+        Column("event age max", numeric=True),
+        Column("example", hint="the event with the most attempts"),
+    ]
+    note = truncated_note(min(events.height, 100), events.height, "functions")
+    return "<h3>Asynchronous invocations</h3>" + table(columns, rows, note=note)
 
 
 def _with_config(cold: pl.DataFrame, functions: pl.DataFrame) -> pl.DataFrame:
@@ -178,6 +212,7 @@ def _table(ctx: RenderContext, ranked: pl.DataFrame) -> str:
             Cell.count(r["snapstart"]),
             Cell.count(r["provisioned"]),
             Cell.count(r["cold_starts_from_logs"]),
+            Cell.count(r["off_path_cold_starts"]),
             Cell.number(
                 r["user_facing_cold_start_rate"], fmt_pct(r["user_facing_cold_start_rate"])
             ),
@@ -200,7 +235,14 @@ def _table(ctx: RenderContext, ranked: pl.DataFrame) -> str:
         Column("SnapStart", numeric=True),
         Column("pre-init", numeric=True, hint="provisioned / pre-initialized environments"),
         Column("logs only", numeric=True, hint="REPORT init durations with no trace"),
-        Column("user-facing rate", numeric=True, hint="(on-demand + SnapStart) / invocations"),
+        Column(
+            "no caller", numeric=True, hint="cold starts of async invocations or after the answer"
+        ),
+        Column(
+            "user-facing rate",
+            numeric=True,
+            hint="synchronous on-demand + SnapStart cold starts / synchronous invocations",
+        ),
         Column("init p50", numeric=True),
         Column("init p95", numeric=True),
         Column("init p99", numeric=True),
