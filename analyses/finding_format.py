@@ -1,4 +1,4 @@
-"""The shape of a finding, its thresholds, and vectorized text helpers for the rules."""
+"""The shape of a finding, and vectorized text helpers for the rules."""
 
 from __future__ import annotations
 
