@@ -43,10 +43,12 @@ def text_summary(result: AnalysisResult) -> str:
         "Findings:" if result.findings.height else "Findings: none",
     ]
     for row in result.findings.head(MAX_FINDINGS).iter_rows(named=True):
-        lines.append(f"  [{row['severity']:<8}] {row['subject']}: {row['message']}")
+        lines.append(f"  [{row['severity']:<8}] {row['key']}: {row['message']}")
         lines.append(f"             -> {row['recommendation']}")
     if result.findings.height > MAX_FINDINGS:
         lines.append(f"  ... and {result.findings.height - MAX_FINDINGS} more (use --json)")
+    if result.findings.height:
+        lines.append("  (each finding by its key, kind:subject; --silence KEY leaves it out)")
     lines += _rejections(result)
     table = result.functions.sort("invocations", descending=True).head(MAX_FUNCTIONS)
     if table.height:
