@@ -123,3 +123,10 @@ def test_config_check_shows_changed_thresholds_and_silenced_keys(tmp_path: Path)
         main, ["config", "check", "--config", str(ROOT / "tracelens.example.toml")]
     )
     assert "findings:  default thresholds" in example.output
+
+
+def test_the_text_summary_shows_each_finding_by_its_key() -> None:
+    result = CliRunner().invoke(main, ["analyze", str(ROOT / "sample_traces"), "-q"])
+    assert result.exit_code == 0
+    assert "  [critical] invocation_throttle:legacy-export: 10 throttled" in result.stdout
+    assert "--silence KEY leaves it out" in result.stdout
