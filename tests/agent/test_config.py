@@ -259,3 +259,18 @@ def test_an_unknown_profile_is_a_problem_not_a_traceback(
     result = invoke("collect", "--once", "--profile", "nope", "--region", "eu-west-1")
     assert result.exit_code == 1
     assert "[aws] profile" in result.stderr
+
+
+def test_the_health_endpoint_binds_where_configured() -> None:
+    assert parse_config({}, environ=NO_ENV).daemon.health_host == "127.0.0.1"
+    config = parse_config({"agent": {"health_host": "0.0.0.0"}}, environ=NO_ENV)
+    assert config.daemon.health_host == "0.0.0.0"
+    override = parse_config(
+        {"agent": {"health_host": "0.0.0.0"}}, environ={settings.HEALTH_HOST: "::"}
+    )
+    assert override.daemon.health_host == "::"
+
+    with pytest.raises(ConfigError) as refused:
+        parse_config({"agent": {"health_host": "example.com"}}, environ=NO_ENV)
+    wheres = {problem.where for problem in refused.value.problems}
+    assert wheres == {"<config>: [agent] health_host"}

@@ -16,6 +16,7 @@ import pytest
 
 from tracelens.agent.config import (
     AgentConfig,
+    AlertSettings,
     AwsSettings,
     CollectorSettings,
     DaemonSettings,
@@ -66,6 +67,7 @@ def _config(tmp_path: Path, *, port: int = 0) -> AgentConfig:
         collectors=tuple(every),
         report=ReportSettings(enabled=False),
         daemon=DaemonSettings(status_file=tmp_path / "status.json", health_port=port),
+        alerts=AlertSettings(stale_intervals=1),
     )
 
 

@@ -36,7 +36,8 @@ class CycleOutcome:
     status
         ``"ok"``: every window read completely (or nothing was due); ``"partial"``: data was
         stored but something is to be fetched again (the checkpoint stopped before it);
-        ``"failed"``: the cycle stopped on an error.
+        ``"failed"``: the cycle stopped on an error, or every call it made failed (nothing
+        arrived: an endpoint out of reach is never "ok" nor "partial").
     started_at
         When the cycle started (UTC).
     windows
@@ -106,12 +107,16 @@ class Tally:
     complete: bool = True
     error: str | None = None
     warnings: dict[str, None] = field(default_factory=dict)
+    pages: int = 0
+    failures: int = 0
 
     def add(self, result: CollectorResult, receipt: PersistReceipt) -> None:
         """Count one stored window."""
         self.windows += 1
         self.items += receipt.items
         self.stats = self.stats + result.stats
+        self.pages += len(result.pages)
+        self.failures += len(result.failures)
         self.warn(*result.warnings)
         if not result.complete:
             self.complete = False
@@ -125,6 +130,8 @@ class Tally:
 
     def outcome(self, *, duration_s: float, failed: bool = False) -> CycleOutcome:
         """The outcome so far."""
+        if self.failures and not self.pages:
+            failed = True  # NOTE: every call failed: nothing was read
         status: CycleStatus = "failed" if failed else ("ok" if self.complete else "partial")
         return CycleOutcome(
             collector=self.collector,

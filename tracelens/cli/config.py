@@ -60,7 +60,7 @@ def describe(config: AgentConfig) -> list[str]:
     port = config.daemon.health_port
     lines.append(
         f"status:    {config.daemon.status_file}; health endpoint "
-        + (f"http://127.0.0.1:{port}/health" if port else "off")
+        + (f"http://{config.daemon.health_host}:{port}/health" if port else "off")
     )
     metrics = config.daemon.metrics_port
     lines.append(
