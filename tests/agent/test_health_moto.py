@@ -111,7 +111,10 @@ def test_a_killed_endpoint_makes_the_agent_unhealthy_and_says_why(aws: Aws, tmp_
     for name in COLLECTORS:
         collector = body["collectors"][name]
         assert collector["last_success"] == frozen[name], name  # stopped moving
-        assert collector["last_run"]["status"] == "failed", (name, collector["last_run"])
+        last = collector["last_run"]
+        if name == "cloudwatch" and last["api_calls"] == 0:
+            continue  # nothing due until the next whole minute: no call, no success
+        assert last["status"] == "failed", (name, last)
         assert collector["consecutive_failures"] >= 1
     problems = "\n".join(body["problems"])
     for name in COLLECTORS:

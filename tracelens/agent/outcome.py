@@ -69,6 +69,15 @@ class CycleOutcome:
         """True when the cycle stopped on an error."""
         return self.status == "failed"
 
+    @property
+    def succeeded(self) -> bool:
+        """True when the cycle read everything due and reached its endpoint to do so.
+
+        A cycle with nothing due yet makes no call: it is "ok" but proves nothing about the
+        endpoint, so it is no success for health (nor a failure).
+        """
+        return self.status == "ok" and self.stats.api_calls > 0
+
     def describe(self) -> str:
         """One line: collector, status, items, API calls, throttles, duration (and the error)."""
         line = (

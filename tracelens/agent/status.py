@@ -6,7 +6,8 @@ health_host`` (default 127.0.0.1) and answers ``GET /`` (or ``/health``) with th
 200 while healthy, 503 otherwise.
 
 Healthy means every scheduled collector has had a successful cycle (status ``ok``: its windows
-read completely) within its last ``stale_intervals`` intervals, counted from the agent's start
+read completely, with at least one call that reached the endpoint) within its last
+``stale_intervals`` intervals, counted from the agent's start
 before its first success. ``problems`` says which collector is stale, since when, and its last
 error. A cycle in which every call failed is ``failed``; a ``partial`` one is no success.
 """
@@ -58,7 +59,8 @@ class _ReportHealth:
 class AgentStatus:
     """What the agent has done so far (thread-safe; one per agent process).
 
-    ``last_success`` of a collector is the start of its last run with status ``ok``.
+    ``last_success`` of a collector is the start of its last run with status ``ok`` that made
+    at least one call (a run with nothing due proves nothing about the endpoint).
     ``stale_intervals``: how many of its intervals a collector may go without a success before
     the agent is unhealthy.
     """
@@ -87,8 +89,9 @@ class AgentStatus:
                 health.consecutive_failures += 1
             else:
                 health.consecutive_failures = 0
-            if outcome.status == "ok":
-                health.last_success = outcome.started_at
+            if outcome.succeeded:
+                previous = health.last_success
+                health.last_success = max(previous or outcome.started_at, outcome.started_at)
 
     def record_report(self, path: str, *, at: datetime, error: str | None = None) -> None:
         """Note a report rewrite (``error`` when it failed)."""
