@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from collectors.base import RetrySettings
-from tests.agent.conftest import invoke
+from tests.agent.conftest import Aws, invoke
+from tests.moto_server import FAKE_ENV
 from tracelens import settings
 from tracelens.agent.config import AgentConfig, ConfigError
 from tracelens.agent.config_file import (
@@ -274,3 +275,16 @@ def test_the_health_endpoint_binds_where_configured() -> None:
         parse_config({"agent": {"health_host": "example.com"}}, environ=NO_ENV)
     wheres = {problem.where for problem in refused.value.problems}
     assert wheres == {"<config>: [agent] health_host"}
+
+
+def test_config_check_probe_says_where_traces_go(aws: Aws, tmp_path: Path) -> None:
+    path = tmp_path / "tracelens.toml"
+    path.write_text(f'[aws]\naccount = "test"\nregion = "us-east-1"\nendpoint_url = "{aws.url}"\n')
+
+    result = invoke("config", "check", "--probe", "--config", str(path), env=FAKE_ENV)
+
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("traces:")]
+    # moto lacks GetTraceSegmentDestination: the mode is unknown, and the line says why
+    assert "test (us-east-1): trace destination unknown" in line
+    assert "not offered by the endpoint" in line

@@ -16,15 +16,23 @@ from collectors.contract import Collector, CollectRequest, Needs
 from collectors.lambda_config import LIST_FUNCTIONS, LambdaConfigResult, LambdaConfigSource
 from collectors.logs_insights import LogsResult, LogsSource
 from collectors.xray import SUMMARIES, XRayResult, XRaySource
-from tracelens.agent.config import AgentConfig, AwsSettings, CollectorSettings, CollectSettings
+from tracelens.agent.config import (
+    DEFAULT_COLLECTORS,
+    AgentConfig,
+    AwsSettings,
+    CollectorSettings,
+    CollectSettings,
+)
 from tracelens.agent.runner import CollectionRunner
 from tracelens.store import PersistReceipt, Store, StoreError, open_store
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+# NOTE: the four collectors the fakes stand in for (spans has its own tests).
 CONFIG = AgentConfig(
     aws=AwsSettings(account="acct", region="eu-west-1"),
     collect=CollectSettings(since=timedelta(hours=3)),
+    collectors=tuple(s for s in DEFAULT_COLLECTORS.values() if s.name != "spans"),
 )
 TIMEOUT = Failure("xray:GetTraceSummaries", "window", "ThrottlingException", "slow down", True)
 

@@ -52,6 +52,8 @@ class CycleOutcome:
         Why the cycle failed, or the first failure of a partial one.
     warnings
         Degraded behaviour the collectors reported (deduplicated).
+    notes
+        Facts the collectors reported, e.g. the mode traces are collected in (deduplicated).
     """
 
     collector: str
@@ -63,6 +65,7 @@ class CycleOutcome:
     duration_s: float = 0.0
     error: str | None = None
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -101,6 +104,7 @@ class CycleOutcome:
             "duration_s": round(self.duration_s, 3),
             "error": self.error,
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
         }
 
 
@@ -118,6 +122,7 @@ class Tally:
     warnings: dict[str, None] = field(default_factory=dict)
     pages: int = 0
     failures: int = 0
+    notes: dict[str, None] = field(default_factory=dict)
 
     def add(self, result: CollectorResult, receipt: PersistReceipt) -> None:
         """Count one stored window."""
@@ -127,6 +132,7 @@ class Tally:
         self.pages += len(result.pages)
         self.failures += len(result.failures)
         self.warn(*result.warnings)
+        self.notes.update(dict.fromkeys(result.notes))
         if not result.complete:
             self.complete = False
             if self.error is None and result.failures:
@@ -152,4 +158,5 @@ class Tally:
             duration_s=duration_s,
             error=self.error,
             warnings=tuple(self.warnings),
+            notes=tuple(self.notes),
         )
