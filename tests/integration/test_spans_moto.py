@@ -189,7 +189,7 @@ def test_a_destination_answer_cut_short_fails_the_window(
     assert result.destination.mode == "unknown"
 
 
-def test_span_pages_are_stored_raw_and_the_checkpoint_advances(
+def test_span_pages_are_stored_raw_and_as_spans_and_the_checkpoint_advances(
     aws: Aws, stubbed_xray: tuple[Any, Stubber], tmp_path: Path
 ) -> None:
     xray, stub = stubbed_xray
@@ -213,5 +213,9 @@ def test_span_pages_are_stored_raw_and_the_checkpoint_advances(
         if cell["field"] == "@message"
     ]
     assert sorted(stored) == sorted(seeded)
+    assert receipt.items == len(seeded)  # normalized into the span table, one row a record
+    inputs, problems = store.load_inputs()
+    assert not problems
+    assert inputs.traces.traces == len(seeded)  # one single-span trace per record
     checkpoint = store.checkpoint("spans", "test", "us-east-1")
     assert checkpoint is not None and checkpoint.window_end == result.window.end  # type: ignore[union-attr]
