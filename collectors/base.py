@@ -202,6 +202,9 @@ class CollectorResult:
     function_list
         The account's whole function list, from a collector that lists functions and read
         the listing to its end (None otherwise).
+    notes
+        Facts about the run worth showing (not problems), e.g. which mode an account's
+        traces are collected in.
     """
 
     source: str
@@ -213,6 +216,7 @@ class CollectorResult:
     complete: bool
     state: Mapping[str, Any] | None = None
     function_list: tuple[str, ...] | None = None
+    notes: tuple[str, ...] = ()
 
     def pages_of(self, kind: str) -> Iterator[RawPage]:
         """The pages of one shape, in order."""

@@ -185,6 +185,12 @@ class LogsInsightsCollector:
         Rows per query at which the window is split (Insights returns at most 10,000).
     min_span
         The shortest window a capped query is split into.
+    query
+        The Insights query for a window and a row cap (default: :func:`signature_query`).
+    filter_pattern
+        The FilterLogEvents pattern of the fallback ("": every event).
+    kinds
+        The page kinds of GetQueryResults and FilterLogEvents pages.
     """
 
     def __init__(
@@ -199,6 +205,9 @@ class LogsInsightsCollector:
         query_timeout_s: float = 600.0,
         row_cap: int = ROW_CAP,
         min_span: timedelta = timedelta(seconds=1),
+        query: Callable[[Window, int], str] | None = None,
+        filter_pattern: str = FILTER_PATTERN,
+        kinds: tuple[str, str] = (QUERY_RESULTS, FILTERED_EVENTS),
     ) -> None:
         if not 1 <= row_cap <= ROW_CAP:
             msg = f"row_cap must be between 1 and {ROW_CAP} (got {row_cap})"
@@ -212,6 +221,9 @@ class LogsInsightsCollector:
         self._query_timeout_s = query_timeout_s
         self._row_cap = row_cap
         self._min_span = max(min_span, timedelta(seconds=1))
+        self._query_for = query or (lambda window, cap: signature_query(window, row_cap=cap))
+        self._filter_pattern = filter_pattern
+        self._kinds = kinds
 
     @property
     def client(self) -> CloudWatchLogsClient:
@@ -222,6 +234,16 @@ class LogsInsightsCollector:
 
     def collect(self, window: Window, *, functions: Sequence[str]) -> LogsResult:
         """Lines of ``functions``' log groups in ``window``.
+
+        Returns
+        -------
+        LogsResult
+            As :meth:`collect_groups`.
+        """
+        return self.collect_groups(window, [log_group(name) for name in functions])
+
+    def collect_groups(self, window: Window, groups: Sequence[str]) -> LogsResult:
+        """Lines of the log groups ``groups`` in ``window``.
 
         Returns
         -------
@@ -239,9 +261,8 @@ class LogsInsightsCollector:
             run.warnings.append(f"{window} is shorter than a whole second; nothing read")
             return run.result(None)
         aligned = Window(start, end)
-        groups = [log_group(name) for name in dict.fromkeys(functions)]
         with run.meter.watching(self.client):
-            for batch in chunked(groups, MAX_LOG_GROUPS_PER_QUERY):
+            for batch in chunked(list(dict.fromkeys(groups)), MAX_LOG_GROUPS_PER_QUERY):
                 self._query(run, batch, aligned)
         return run.result(aligned)
 
@@ -267,11 +288,11 @@ class LogsInsightsCollector:
                 return
             run.truncated.append(window)
             run.warnings.append(f"{window} still returns {self._row_cap} rows: lines missing")
-        run.pages.append(RawPage(QUERY_RESULTS, "logs:GetQueryResults", request, page))
+        run.pages.append(RawPage(self._kinds[0], "logs:GetQueryResults", request, page))
 
     def _start_params(self, run: _Run, groups: list[str], window: Window) -> dict[str, Any]:
         if run.mode == "insights":
-            query = signature_query(window, row_cap=self._row_cap)
+            query = self._query_for(window, self._row_cap)
         else:
             query = simple_query(row_cap=self._row_cap)
         return {
@@ -354,12 +375,13 @@ class LogsInsightsCollector:
             "startTime": epoch_millis(window.start),
             # NOTE: FilterLogEvents' endTime is inclusive: stop one millisecond short.
             "endTime": epoch_millis(window.end) - 1,
-            "filterPattern": FILTER_PATTERN,
         }
+        if self._filter_pattern:
+            params["filterPattern"] = self._filter_pattern
         api = "logs:FilterLogEvents"
         try:
             for request, page in paginate(run.meter, self.client, "filter_log_events", params):
-                run.pages.append(RawPage(FILTERED_EVENTS, api, request, page))
+                run.pages.append(RawPage(self._kinds[1], api, request, page))
         except PAGE_ERRORS as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 run.missing.add(group)

@@ -53,12 +53,18 @@ def tokens(service: str, api_version: str, operation: str) -> tuple[str, str]:
 
 
 def paginate(
-    meter: CallMeter, client: Any, method: str, params: Mapping[str, Any]
+    meter: CallMeter,
+    client: Any,
+    method: str,
+    params: Mapping[str, Any],
+    *,
+    token_names: tuple[str, str] | None = None,
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """``(request, page)`` for each page of ``client.<method>(**params)``, in order.
 
     ``request`` is the parameters of that page's call (with its token); ``page`` the parsed
-    answer without ``ResponseMetadata``.
+    answer without ``ResponseMetadata``. ``token_names`` (input, output) is for the few
+    operations whose model has a token but botocore no paginator (X-Ray GetIndexingRules).
 
     Raises
     ------
@@ -70,7 +76,7 @@ def paginate(
     meta = client.meta
     operation = meta.method_to_api_mapping[method]
     service_model = meta.service_model
-    input_token, output_token = tokens(
+    input_token, output_token = token_names or tokens(
         service_model.service_name, service_model.api_version, operation
     )
     request = dict(params)

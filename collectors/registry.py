@@ -6,7 +6,7 @@ collectors read the functions it lists.
 
 from __future__ import annotations
 
-from collectors import cloudwatch, lambda_config, logs_insights, xray
+from collectors import cloudwatch, lambda_config, logs_insights, spans, xray
 from collectors.contract import Registration
 
 REGISTRY: tuple[Registration, ...] = (
@@ -14,6 +14,7 @@ REGISTRY: tuple[Registration, ...] = (
     xray.REGISTRATION,
     cloudwatch.REGISTRATION,
     logs_insights.REGISTRATION,
+    spans.REGISTRATION,
 )
 
 NAMES: tuple[str, ...] = tuple(registration.name for registration in REGISTRY)

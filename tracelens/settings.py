@@ -52,11 +52,16 @@ default); ``--log-format`` overrides it."""
 METRICS_PORT = "TRACELENS_METRICS_PORT"
 """Port of the agent's Prometheus endpoint (0 disables it); overrides ``[agent] metrics_port``."""
 
+HEALTH_HOST = "TRACELENS_HEALTH_HOST"
+"""Address the agent's health endpoint binds (default 127.0.0.1); overrides
+``[agent] health_host``."""
+
 ALL: tuple[str, ...] = (
     CONFIG,
     STORE,
     STATUS_FILE,
     HEALTH_PORT,
+    HEALTH_HOST,
     LOG_LEVEL,
     INGEST_PROCESSES,
     ACCOUNT,

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from collectors.base import RetrySettings
-from tests.agent.conftest import invoke
+from tests.agent.conftest import Aws, invoke
+from tests.moto_server import FAKE_ENV
 from tracelens import settings
 from tracelens.agent.config import AgentConfig, ConfigError
 from tracelens.agent.config_file import (
@@ -259,3 +260,31 @@ def test_an_unknown_profile_is_a_problem_not_a_traceback(
     result = invoke("collect", "--once", "--profile", "nope", "--region", "eu-west-1")
     assert result.exit_code == 1
     assert "[aws] profile" in result.stderr
+
+
+def test_the_health_endpoint_binds_where_configured() -> None:
+    assert parse_config({}, environ=NO_ENV).daemon.health_host == "127.0.0.1"
+    config = parse_config({"agent": {"health_host": "0.0.0.0"}}, environ=NO_ENV)
+    assert config.daemon.health_host == "0.0.0.0"
+    override = parse_config(
+        {"agent": {"health_host": "0.0.0.0"}}, environ={settings.HEALTH_HOST: "::"}
+    )
+    assert override.daemon.health_host == "::"
+
+    with pytest.raises(ConfigError) as refused:
+        parse_config({"agent": {"health_host": "example.com"}}, environ=NO_ENV)
+    wheres = {problem.where for problem in refused.value.problems}
+    assert wheres == {"<config>: [agent] health_host"}
+
+
+def test_config_check_probe_says_where_traces_go(aws: Aws, tmp_path: Path) -> None:
+    path = tmp_path / "tracelens.toml"
+    path.write_text(f'[aws]\naccount = "test"\nregion = "us-east-1"\nendpoint_url = "{aws.url}"\n')
+
+    result = invoke("config", "check", "--probe", "--config", str(path), env=FAKE_ENV)
+
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("traces:")]
+    # moto lacks GetTraceSegmentDestination: the mode is unknown, and the line says why
+    assert "test (us-east-1): trace destination unknown" in line
+    assert "not offered by the endpoint" in line

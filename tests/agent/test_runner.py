@@ -15,16 +15,24 @@ from collectors.cloudwatch import CloudWatchSource, MetricsResult
 from collectors.contract import Collector, CollectRequest, Needs
 from collectors.lambda_config import LIST_FUNCTIONS, LambdaConfigResult, LambdaConfigSource
 from collectors.logs_insights import LogsResult, LogsSource
-from collectors.xray import XRayResult, XRaySource
-from tracelens.agent.config import AgentConfig, AwsSettings, CollectorSettings, CollectSettings
+from collectors.xray import SUMMARIES, XRayResult, XRaySource
+from tracelens.agent.config import (
+    DEFAULT_COLLECTORS,
+    AgentConfig,
+    AwsSettings,
+    CollectorSettings,
+    CollectSettings,
+)
 from tracelens.agent.runner import CollectionRunner
 from tracelens.store import PersistReceipt, Store, StoreError, open_store
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+# NOTE: the four collectors the fakes stand in for (spans has its own tests).
 CONFIG = AgentConfig(
     aws=AwsSettings(account="acct", region="eu-west-1"),
     collect=CollectSettings(since=timedelta(hours=3)),
+    collectors=tuple(s for s in DEFAULT_COLLECTORS.values() if s.name != "spans"),
 )
 TIMEOUT = Failure("xray:GetTraceSummaries", "window", "ThrottlingException", "slow down", True)
 
@@ -74,10 +82,11 @@ class FakeXRay:
         self.known.append(dict(known or {}))
         trace_id = f"1-{int(window.end.timestamp()):08x}-{'0' * 24}"
         failed = len(self.scans) in self.failing
+        summaries = RawPage(SUMMARIES, "xray:GetTraceSummaries", {}, {"TraceSummaries": []})
         return XRayResult(
             source="xray",
             window=window,
-            pages=(),
+            pages=() if failed else (summaries,),
             failures=(TIMEOUT,) if failed else (),
             warnings=(),
             stats=CallStats(api_calls=2, throttles=int(failed)),
@@ -213,7 +222,8 @@ def test_an_incomplete_window_is_stored_but_the_checkpoint_stops_before_it(
     assert outcome.error is not None and "ThrottlingException" in outcome.error
     assert _checkpoint_end(store, "xray") == T0 - 3 * HOUR + step
     runs, _ = store.runs()
-    assert sorted(run.status for run in runs) == ["ok", "partial"]
+    # the second window's every call failed: its run record says so
+    assert sorted(run.status for run in runs) == ["failed", "ok"]
 
     fakes.xray.failing.clear()
     fakes.xray.scans.clear()
@@ -374,10 +384,11 @@ class CountingCollector:
         self.requests.append(request)
         read = int(request.state.get("read", 0)) + 1
         failed = read == self.fail_at
+        page = RawPage("extra.count", "extra:Count", {}, {"read": read})
         return CollectorResult(
             source=self.name,
             window=request.window,
-            pages=(),
+            pages=(page,),
             failures=(TIMEOUT,) if failed else (),
             warnings=(),
             stats=CallStats(api_calls=1),

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from collectors.base import CallStats
 from tracelens.agent.config import (
     AgentConfig,
+    AlertSettings,
     AwsSettings,
     CollectorSettings,
     DaemonSettings,
@@ -23,6 +25,7 @@ from tracelens.agent.config import (
 )
 from tracelens.agent.outcome import CycleOutcome, CycleStatus
 from tracelens.agent.scheduler import Agent
+from tracelens.agent.status import AgentStatus
 from tracelens.store import open_store
 
 INTERVAL = timedelta(milliseconds=100)
@@ -52,7 +55,12 @@ class SlowCycles:
         status: CycleStatus = "failed" if name in self.failing else "ok"
         error = "AccessDeniedException: not authorized" if name in self.failing else None
         return CycleOutcome(
-            collector=name, status=status, started_at=datetime.now(UTC), windows=1, error=error
+            collector=name,
+            status=status,
+            started_at=datetime.now(UTC),
+            windows=1,
+            stats=CallStats(api_calls=1),
+            error=error,
         )
 
 
@@ -66,6 +74,7 @@ def _config(tmp_path: Path, *, port: int = 0) -> AgentConfig:
         collectors=tuple(every),
         report=ReportSettings(enabled=False),
         daemon=DaemonSettings(status_file=tmp_path / "status.json", health_port=port),
+        alerts=AlertSettings(stale_intervals=1),
     )
 
 
@@ -208,3 +217,18 @@ def test_staleness_is_checked_even_while_every_cycle_hangs(tmp_path: Path) -> No
     finally:
         agent.stop_event.set()
         agent.shutdown()
+
+
+def test_a_cycle_with_nothing_due_is_no_success_for_health(tmp_path: Path) -> None:
+    status = AgentStatus(
+        started_at=datetime(2026, 1, 1, tzinfo=UTC), store_url="s", account="a", region="r"
+    )
+    status.expect("cloudwatch", interval_s=60)
+    start = datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
+    status.record(CycleOutcome(collector="cloudwatch", status="ok", started_at=start))
+
+    later = start + timedelta(minutes=5)
+    assert status.collectors["cloudwatch"].last_success is None
+    (problem,) = status.problems(now=later)
+    assert problem.startswith("cloudwatch: no success yet")
+    assert status.as_json(now=later)["healthy"] is False

@@ -179,16 +179,16 @@ def test_on_an_s3_store_the_link_is_a_presigned_url_to_the_uploaded_report(
 def test_stale_collection_alerts_then_recovers(aws: Aws, webhook: Receiver, tmp_path: Path) -> None:
     config = config_for(aws, str(tmp_path / "store"), webhook_url=webhook.url, stale_intervals=2)
     hook = AlertHook(config, open_store(config.store_url), AgentClients(config))
-    last = {"lambda": T0, "xray": T0, "cloudwatch": T0, "logs": T0}
+    last = {"lambda": T0, "xray": T0, "cloudwatch": T0, "logs": T0, "spans": T0}
     assert hook.after_cycles(last, since=T0, now=T0 + timedelta(minutes=10)).sent == []
     stale = hook.after_cycles(
         last | {"lambda": T0 + timedelta(minutes=11)}, since=T0, now=T0 + timedelta(minutes=11)
     )
-    assert sorted(alert.subject for alert in stale.sent) == ["cloudwatch", "logs", "xray"]
+    assert sorted(alert.subject for alert in stale.sent) == ["cloudwatch", "logs", "spans", "xray"]
     assert {alert.event for alert in stale.sent} == {"stale"}
     fresh = {name: T0 + timedelta(minutes=12) for name in last}
     recovered = hook.after_cycles(fresh, since=T0, now=T0 + timedelta(minutes=12))
-    assert sorted(alert.event for alert in recovered.sent) == ["recovered"] * 3
+    assert sorted(alert.event for alert in recovered.sent) == ["recovered"] * 4
     assert "collector succeeded again" in webhook.bodies[-1]["title"] + recovered.sent[0].text()
 
 

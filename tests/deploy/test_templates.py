@@ -93,10 +93,15 @@ def shipped_read_only() -> list[dict[str, Any]]:
 
 
 def as_plain(statement: dict[str, Any]) -> dict[str, Any]:
+    def plain(resource: Any) -> Any:
+        if isinstance(resource, dict):
+            return resource["Fn::Sub"].replace("${AWS::Partition}", "aws")
+        return resource
+
     resource = statement["Resource"]
-    if isinstance(resource, dict):
-        resource = resource["Fn::Sub"].replace("${AWS::Partition}", "aws")
-    return {**statement, "Resource": resource}
+    if isinstance(resource, list):
+        return {**statement, "Resource": [plain(r) for r in resource]}
+    return {**statement, "Resource": plain(resource)}
 
 
 def test_both_templates_grant_exactly_the_shipped_read_only_policy() -> None:

@@ -169,12 +169,27 @@ class ReportSettings:
 
 @dataclass(frozen=True)
 class DaemonSettings:
-    """The agent process: its status file and optional health endpoint."""
+    """The agent process: its status file and optional health endpoint.
+
+    Attributes
+    ----------
+    status_file
+        The JSON status, rewritten after every job.
+    health_port
+        The health endpoint's port (0: no endpoint).
+    health_host
+        The address the endpoint binds (127.0.0.1: this machine only; ``0.0.0.0`` or ``::``
+        for an orchestrator's probe). The endpoint answers 503 when a collector has had no
+        successful cycle for ``[alerts] stale_intervals`` of its intervals.
+    metrics_port, metrics_address
+        The Prometheus endpoint (0: none) and the address it listens on.
+    """
 
     status_file: Path = Path("tracelens-status.json")
     health_port: int = 0  # 0: no endpoint
     metrics_port: int = 0  # 0: no Prometheus endpoint
     metrics_address: str = "127.0.0.1"
+    health_host: str = "127.0.0.1"
 
 
 AlertSeverity = Literal["critical", "warning"]

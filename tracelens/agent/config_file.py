@@ -75,7 +75,7 @@ SECTION_KEYS: Mapping[str, tuple[str, ...]] = {
     "collect": ("since", "step", "functions"),
     "retry": ("mode", "max_attempts", "call_attempts", "connect_timeout", "read_timeout"),
     "report": ("enabled", "path", "interval", "since", "title"),
-    "agent": ("status_file", "health_port", "metrics_port", "metrics_address"),
+    "agent": ("status_file", "health_port", "health_host", "metrics_port", "metrics_address"),
     "alerts": (
         "sns_topic_arn",
         "webhook_url",
@@ -356,9 +356,18 @@ def _daemon(
             "[agent] metrics_address", f"{address!r} is not an IP address (e.g. 0.0.0.0)"
         )
         address = defaults.metrics_address
+    host_env = settings.get(settings.HEALTH_HOST, environ)
+    host = host_env or reader.text(table, "agent", "health_host") or defaults.health_host
+    if not _bindable(host):
+        where = settings.HEALTH_HOST if host_env else "[agent] health_host"
+        reader.problem(
+            where, f"{host!r} is not an IP address (e.g. 127.0.0.1, 0.0.0.0 or ::) or localhost"
+        )
+        host = defaults.health_host
     return DaemonSettings(
         status_file=Path(status_env) if status_env else _relative_to(base, status),
         health_port=port,
+        health_host=host,
         metrics_port=metrics_port,
         metrics_address=address,
     )
@@ -428,6 +437,17 @@ def _findings(reader: _Reader, data: Mapping[str, Any]) -> FindingSettings:
             "[findings] silence", 'must be a list of finding keys (e.g. "dns:orders -> db")'
         )
     return FindingSettings(thresholds=Thresholds(**values), silence=keys)
+
+
+def _bindable(host: str) -> bool:
+    """True for an IP address or ``localhost``: what the health endpoint can bind."""
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_config(

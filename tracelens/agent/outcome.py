@@ -36,7 +36,8 @@ class CycleOutcome:
     status
         ``"ok"``: every window read completely (or nothing was due); ``"partial"``: data was
         stored but something is to be fetched again (the checkpoint stopped before it);
-        ``"failed"``: the cycle stopped on an error.
+        ``"failed"``: the cycle stopped on an error, or every call it made failed (nothing
+        arrived: an endpoint out of reach is never "ok" nor "partial").
     started_at
         When the cycle started (UTC).
     windows
@@ -51,6 +52,8 @@ class CycleOutcome:
         Why the cycle failed, or the first failure of a partial one.
     warnings
         Degraded behaviour the collectors reported (deduplicated).
+    notes
+        Facts the collectors reported, e.g. the mode traces are collected in (deduplicated).
     """
 
     collector: str
@@ -62,11 +65,21 @@ class CycleOutcome:
     duration_s: float = 0.0
     error: str | None = None
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
         """True when the cycle stopped on an error."""
         return self.status == "failed"
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the cycle read everything due and reached its endpoint to do so.
+
+        A cycle with nothing due yet makes no call: it is "ok" but proves nothing about the
+        endpoint, so it is no success for health (nor a failure).
+        """
+        return self.status == "ok" and self.stats.api_calls > 0
 
     def describe(self) -> str:
         """One line: collector, status, items, API calls, throttles, duration (and the error)."""
@@ -91,6 +104,7 @@ class CycleOutcome:
             "duration_s": round(self.duration_s, 3),
             "error": self.error,
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
         }
 
 
@@ -106,13 +120,19 @@ class Tally:
     complete: bool = True
     error: str | None = None
     warnings: dict[str, None] = field(default_factory=dict)
+    pages: int = 0
+    failures: int = 0
+    notes: dict[str, None] = field(default_factory=dict)
 
     def add(self, result: CollectorResult, receipt: PersistReceipt) -> None:
         """Count one stored window."""
         self.windows += 1
         self.items += receipt.items
         self.stats = self.stats + result.stats
+        self.pages += len(result.pages)
+        self.failures += len(result.failures)
         self.warn(*result.warnings)
+        self.notes.update(dict.fromkeys(result.notes))
         if not result.complete:
             self.complete = False
             if self.error is None and result.failures:
@@ -125,6 +145,8 @@ class Tally:
 
     def outcome(self, *, duration_s: float, failed: bool = False) -> CycleOutcome:
         """The outcome so far."""
+        if self.failures and not self.pages:
+            failed = True  # NOTE: every call failed: nothing was read
         status: CycleStatus = "failed" if failed else ("ok" if self.complete else "partial")
         return CycleOutcome(
             collector=self.collector,
@@ -136,4 +158,5 @@ class Tally:
             duration_s=duration_s,
             error=self.error,
             warnings=tuple(self.warnings),
+            notes=tuple(self.notes),
         )

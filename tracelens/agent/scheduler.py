@@ -94,6 +94,7 @@ class Agent:
             store_url=store.url,
             account=config.aws.account,
             region=config.aws.region or "",
+            stale_intervals=config.alerts.stale_intervals,
         )
         jobs = len(config.enabled_collectors) + 2
         self._scheduler = BackgroundScheduler(
@@ -155,7 +156,9 @@ class Agent:
             )
         port = self._config.daemon.health_port
         if port:
-            self._health = HealthServer(port, self._status_document).start()
+            self._health = HealthServer(
+                port, self._status_document, host=self._config.daemon.health_host
+            ).start()
             log.info("health endpoint at %s", self._health.url)
         daemon = self._config.daemon
         if daemon.metrics_port:
@@ -247,7 +250,7 @@ class Agent:
                 result.findings,
                 self._config.report.path,
                 now=self._clock(),
-                complete=self.status.healthy,
+                complete=self.status.last_runs_ok,
             )
         except Exception:  # NOTE: alerting must never stop the report.
             log.exception("finding alerts failed")

@@ -19,10 +19,14 @@ def build_collectors(
     sleep: Callable[[float], None],
     clock: Callable[[], datetime],
 ) -> Mapping[str, Collector]:
-    """Every registered collector for ``config``, each with its own client made once, here."""
+    """Every registered collector ``config`` has settings for, each with its own client made
+    once, here."""
     built: dict[str, Collector] = {}
+    configured = {settings.name: settings for settings in config.collectors}
     for registration in registry.REGISTRY:
-        settings = config.collector(registration.name)
+        settings = configured.get(registration.name)
+        if settings is None:
+            continue
         context = BuildContext(
             factory=factory,
             retry=config.retry,

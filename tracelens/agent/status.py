@@ -1,25 +1,32 @@
 """The agent's health: last run and last success per collector, as a JSON file and over HTTP.
 
 The status file is rewritten atomically (temporary file, then rename) after every job, so a
-monitor never reads half a file. The optional health endpoint listens on 127.0.0.1 only and
-answers ``GET /`` (or ``/health``) with the same JSON: 200 while no collector's last run
-failed, 503 otherwise.
+monitor never reads half a file. The optional health endpoint listens on ``[agent]
+health_host`` (default 127.0.0.1) and answers ``GET /`` (or ``/health``) with the same JSON:
+200 while healthy, 503 otherwise.
+
+Healthy means every scheduled collector has had a successful cycle (status ``ok``: its windows
+read completely, with at least one call that reached the endpoint) within its last
+``stale_intervals`` intervals, counted from the agent's start
+before its first success. ``problems`` says which collector is stale, since when, and its last
+error. A cycle in which every call failed is ``failed``; a ``partial`` one is no success.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from tracelens.agent.outcome import CycleOutcome
+from tracelens.agent.outcome import CycleOutcome, one_line
 from tracelens.atomic import replace_atomically
 
 log = logging.getLogger(__name__)
@@ -52,8 +59,10 @@ class _ReportHealth:
 class AgentStatus:
     """What the agent has done so far (thread-safe; one per agent process).
 
-    ``last_success`` of a collector is the start of its last run that stored data (status
-    ``ok`` or ``partial``).
+    ``last_success`` of a collector is the start of its last run with status ``ok`` that made
+    at least one call (a run with nothing due proves nothing about the endpoint).
+    ``stale_intervals``: how many of its intervals a collector may go without a success before
+    the agent is unhealthy.
     """
 
     started_at: datetime
@@ -63,6 +72,7 @@ class AgentStatus:
     collectors: dict[str, _CollectorHealth] = field(default_factory=dict)
     report: _ReportHealth | None = None
     state: str = "starting"
+    stale_intervals: int = 3
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def expect(self, collector: str, *, interval_s: float) -> None:
@@ -79,7 +89,9 @@ class AgentStatus:
                 health.consecutive_failures += 1
             else:
                 health.consecutive_failures = 0
-                health.last_success = outcome.started_at
+            if outcome.succeeded:
+                previous = health.last_success
+                health.last_success = max(previous or outcome.started_at, outcome.started_at)
 
     def record_report(self, path: str, *, at: datetime, error: str | None = None) -> None:
         """Note a report rewrite (``error`` when it failed)."""
@@ -102,22 +114,54 @@ class AgentStatus:
             return {name: health.last_success for name, health in self.collectors.items()}
 
     @property
-    def healthy(self) -> bool:
-        """True while no collector's last run failed."""
+    def last_runs_ok(self) -> bool:
+        """True while no collector's last run failed (a report then rests on every source)."""
         with self._lock:
             return not any(
                 health.last_run is not None and health.last_run.failed
                 for health in self.collectors.values()
             )
 
+    def problems(self, *, now: datetime) -> list[str]:
+        """Why the agent is unhealthy at ``now``: one line per stale collector (empty: healthy)."""
+        with self._lock:
+            return [
+                problem
+                for name, health in sorted(self.collectors.items())
+                if (problem := self._stale(name, health, now)) is not None
+            ]
+
+    def _stale(self, name: str, health: _CollectorHealth, now: datetime) -> str | None:
+        if health.interval_s <= 0:
+            return None
+        allowed = timedelta(seconds=health.interval_s * self.stale_intervals)
+        since = health.last_success or self.started_at
+        if now - since <= allowed:
+            return None
+        what = f"last success {since.isoformat()}" if health.last_success else "no success yet"
+        last = health.last_run
+        why = "no run finished" if last is None else f"last run {last.status}"
+        if last is not None and last.error:
+            why += f": {one_line(last.error)}"
+        return (
+            f"{name}: {what} (more than {self.stale_intervals} intervals of "
+            f"{health.interval_s:g} s); {why}"
+        )
+
+    def healthy(self, *, now: datetime) -> bool:
+        """True while every collector has had a success within its staleness."""
+        return not self.problems(now=now)
+
     def as_json(self, *, now: datetime) -> dict[str, Any]:
         """The whole status as JSON-ready values."""
-        healthy = self.healthy
+        problems = self.problems(now=now)
         with self._lock:
             report = self.report
             return {
                 "state": self.state,
-                "healthy": healthy,
+                "healthy": not problems,
+                "problems": problems,
+                "stale_intervals": self.stale_intervals,
                 "pid": os.getpid(),
                 "started_at": self.started_at.isoformat(),
                 "updated_at": now.isoformat(),
@@ -144,12 +188,25 @@ def write_status_file(path: Path, document: dict[str, Any]) -> None:
     replace_atomically(path, data)
 
 
-class HealthServer:
-    """A tiny HTTP endpoint on 127.0.0.1 serving the status JSON (start/stop in a thread)."""
+class _Server(ThreadingHTTPServer):
+    """Binds IPv6 addresses too (``address_family`` follows the host)."""
 
-    def __init__(self, port: int, render: Any) -> None:
+    def __init__(self, host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        super().__init__((host, port), handler)
+
+
+class HealthServer:
+    """A tiny HTTP endpoint serving the status JSON (start/stop in a thread).
+
+    ``host`` is the address it binds: 127.0.0.1 (only this machine) unless an orchestrator
+    must probe it from outside (``0.0.0.0`` or ``::``).
+    """
+
+    def __init__(self, port: int, render: Any, *, host: str = "127.0.0.1") -> None:
         self._render = render
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(render))
+        self._server = _Server(host, port, _handler(render))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="tracelens-health", daemon=True
@@ -159,7 +216,8 @@ class HealthServer:
     def url(self) -> str:
         """Where it listens."""
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/health"
+        shown = f"[{host!s}]" if ":" in str(host) else str(host)
+        return f"http://{shown}:{port}/health"
 
     def start(self) -> HealthServer:
         """Serve in a daemon thread."""

@@ -90,6 +90,8 @@ def echo_outcome(outcome: Any, *, quiet: bool) -> None:
     click.echo(outcome.describe(), err=True)
     if quiet:
         return
+    for note in outcome.notes:
+        click.echo(f"  {one_line(note)}", err=True)
     for warning in outcome.warnings[:MAX_WARNINGS_SHOWN]:
         click.echo(f"  warning: {one_line(warning)}", err=True)
     hidden = len(outcome.warnings) - MAX_WARNINGS_SHOWN

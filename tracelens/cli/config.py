@@ -62,7 +62,7 @@ def describe(config: AgentConfig) -> list[str]:
     port = config.daemon.health_port
     lines.append(
         f"status:    {config.daemon.status_file}; health endpoint "
-        + (f"http://127.0.0.1:{port}/health" if port else "off")
+        + (f"http://{config.daemon.health_host}:{port}/health" if port else "off")
     )
     metrics = config.daemon.metrics_port
     lines.append(
@@ -106,7 +106,13 @@ def config() -> None:
 
 @config.command()
 @config_option()
-def check(config_path: Path | None) -> None:
+@click.option(
+    "--probe",
+    is_flag=True,
+    help="Also ask AWS where the account/region sends its traces (X-Ray "
+    "GetTraceSegmentDestination): Transaction Search (spans in aws/spans) or X-Ray.",
+)
+def check(config_path: Path | None, probe: bool) -> None:
     """Validate the config and print every problem at once (exit 1 if there is any), or the
     effective settings. The agent needs read-only AWS access: the minimal IAM policy is
     collectors/iam_policy.json."""
@@ -131,6 +137,8 @@ def check(config_path: Path | None) -> None:
     click.echo(f"config {loaded.source}: ok")
     for line in describe(loaded):
         click.echo(line)
+    if probe:
+        click.echo(f"traces:    {trace_destination(loaded)}")
 
 
 @config.command("iam-policy")
@@ -178,3 +186,19 @@ def _findings_summary(config: AgentConfig) -> str:
     if chosen.silence:
         text += f"; silenced: {', '.join(chosen.silence)}"
     return text
+
+
+def trace_destination(config: AgentConfig) -> str:
+    """Where the configured account/region sends its traces, or why that is unknown."""
+    from botocore.exceptions import BotoCoreError
+
+    from collectors.session import ClientFactory
+    from collectors.spans import describe_destination
+
+    target = config.aws.target()
+    try:
+        xray = ClientFactory(target, retry=config.retry).xray()
+        where = describe_destination(xray, retry=config.retry)
+    except (BotoCoreError, ValueError) as exc:
+        where = f"unknown ({type(exc).__name__}: {exc})"
+    return f"{target.account} ({target.region}): {where}"

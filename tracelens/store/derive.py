@@ -1,7 +1,9 @@
 """Normalize a raw run: its pages become rows of the store's tables, dated for partitioning.
 
-X-Ray BatchGetTraces pages go through the trace ingest (``iter_documents`` and
-``SpanBuilder``), the other pages through the side-input loaders. Every row gets the account,
+X-Ray BatchGetTraces pages and ``aws/spans`` pages (Transaction Search span records, as
+GetQueryResults or FilterLogEvents answers) go through the trace ingest (``iter_documents``,
+which recognizes each by its content, and ``SpanBuilder``), the other pages through the
+side-input loaders. Every row gets the account,
 region and time stored of its run, and a ``_date``: a span the start date of its trace (a trace
 stays in one partition), a datapoint or log line its own date, configuration the date stored.
 """
@@ -16,7 +18,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from collectors import cloudwatch, lambda_config, logs_insights, xray
+from collectors import cloudwatch, lambda_config, logs_insights, spans, xray
 from collectors.base import RawPage
 from tracelens.ingest.decoders.base import ReadStats
 from tracelens.ingest.framing import iter_documents
@@ -30,6 +32,7 @@ from tracelens.store import tables
 from tracelens.store.raw import RawRun
 from tracelens.store.sidefiles import NamedDocument, load_documents
 
+TRACE_KINDS = frozenset({xray.TRACES, spans.SPAN_RECORDS, spans.SPAN_EVENTS})
 LOG_KINDS = frozenset({logs_insights.QUERY_RESULTS, logs_insights.FILTERED_EVENTS})
 FUNCTION_KINDS = frozenset(
     {
@@ -65,12 +68,12 @@ def derive(run: RawRun, *, name: str) -> Derived:
     """
     derived = Derived()
     named = [(f"{name} pages[{index}]", page) for index, page in enumerate(run.pages)]
-    spans = _spans([item for item in named if item[1].kind == xray.TRACES], derived)
+    traced = _spans([item for item in named if item[1].kind in TRACE_KINDS], derived)
     metrics = _metrics([item for item in named if item[1].kind == cloudwatch.METRIC_DATA], derived)
     logs = _logs([item for item in named if item[1].kind in LOG_KINDS], derived)
     functions = _functions([item for item in named if item[1].kind in FUNCTION_KINDS], derived)
     frames: list[tuple[tables.Table, pl.DataFrame | None]] = [
-        (tables.SPANS, _dated_by_trace(spans) if spans is not None else None),
+        (tables.SPANS, _dated_by_trace(traced) if traced is not None else None),
         (tables.METRICS, metrics),
         (tables.LOG_REPORTS, logs.reports if logs is not None else None),
         (tables.LOG_EVENTS, logs.events if logs is not None else None),

@@ -86,7 +86,10 @@ class RunRecord:
             collector=result.source,
             account=account,
             region=region,
-            status="ok" if result.complete else "partial",
+            # NOTE: a run in which every call failed stored nothing: it failed, whatever was due.
+            status="ok"
+            if result.complete
+            else ("failed" if result.failures and not result.pages else "partial"),
             started_at=started_at,
             duration_ms=duration_ms,
             window=result.window,

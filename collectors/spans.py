@@ -1,0 +1,329 @@
+"""Spans from CloudWatch Transaction Search: where X-Ray sends spans, then ``aws/spans``.
+
+Transaction Search is an account-wide, per-region setting. For each window the collector asks
+X-Ray where trace segments go (GetTraceSegmentDestination: ``XRay`` or ``CloudWatchLogs``,
+``PENDING`` or ``ACTIVE``) and what share X-Ray still indexes as trace summaries
+(GetIndexingRules: the ``Default`` rule's sampling percentage). When spans go to CloudWatch
+Logs, every span of the window is in the log group ``aws/spans``, one OpenTelemetry span
+record per log event; the collector reads them with Logs Insights and stores the pages as
+received (page kind ``spans.get_query_results``, each row's ``@message`` one span record).
+When they go to X-Ray, the X-Ray collector reads them and this one reads nothing; when the
+destination cannot be read (an endpoint without the API, a policy without the action) it reads
+nothing either and says so.
+
+Why Logs Insights: one query covers the window whatever the number of log streams, returns up
+to 10,000 rows, and a window that hits the cap is read again in halves (down to one second),
+as for Lambda logs; it is billed by the data scanned. FilterLogEvents (the fallback when
+StartQuery is unavailable) pages through every event with one call per page.
+StartTraceRetrieval + ListRetrievedTraces fetches chosen trace ids only (at most 100 a
+retrieval, five traces a page), so it cannot list a window: it is not used.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Literal
+
+from collectors.base import (
+    CallStats,
+    CollectorResult,
+    Failure,
+    RawPage,
+    RetrySettings,
+    Window,
+    epoch_millis,
+    strip_metadata,
+)
+from collectors.contract import BuildContext, CollectRequest, Needs, Registration
+from collectors.logs_insights import FIELDS, ROW_CAP, LogsInsightsCollector, LogsResult
+from collectors.metering import (
+    CALL_ERRORS,
+    CallMeter,
+    error_code,
+    failure_from,
+    is_access_denied,
+    is_unsupported,
+)
+from collectors.paging import PAGE_ERRORS, paginate
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_xray import XRayClient
+
+API_CALLS = frozenset(
+    {
+        "xray:GetTraceSegmentDestination",
+        "xray:GetIndexingRules",
+        "logs:StartQuery",
+        "logs:GetQueryResults",
+        "logs:StopQuery",
+        "logs:FilterLogEvents",
+    }
+)
+
+SPANS_LOG_GROUP = "aws/spans"
+DESTINATION = "xray.get_trace_segment_destination"
+INDEXING_RULES = "xray.get_indexing_rules"
+SPAN_RECORDS = "spans.get_query_results"
+SPAN_EVENTS = "spans.filter_log_events"
+
+Mode = Literal["cloudwatch-logs", "xray", "unknown"]
+
+
+def spans_query(window: Window, row_cap: int) -> str:
+    """Every span record logged in ``window``, oldest first, at most ``row_cap``."""
+    return (
+        f"{FIELDS}\n"
+        f"| filter toMillis(@timestamp) >= {epoch_millis(window.start)}"
+        f" and toMillis(@timestamp) < {epoch_millis(window.end)}\n"
+        f"| sort @timestamp asc\n"
+        f"| limit {row_cap}"
+    )
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where X-Ray sends trace segments in one account and region.
+
+    Attributes
+    ----------
+    mode
+        ``"cloudwatch-logs"`` (Transaction Search: spans in ``aws/spans``), ``"xray"``, or
+        ``"unknown"`` (the endpoint lacks the API or the credentials may not call it).
+    status
+        ``"ACTIVE"`` or ``"PENDING"`` (a change not yet in effect); None when unknown.
+    indexed_percent
+        The share of spans X-Ray indexes as trace summaries (the ``Default`` indexing rule's
+        desired sampling percentage); None when unknown.
+    reason
+        Why the mode is unknown.
+    """
+
+    mode: Mode
+    status: str | None = None
+    indexed_percent: float | None = None
+    reason: str | None = None
+
+    def describe(self) -> str:
+        """One line for ``collect --once`` and ``config check``."""
+        if self.mode == "unknown":
+            return (
+                f"trace destination unknown ({self.reason}): {SPANS_LOG_GROUP} not read; "
+                "allow xray:GetTraceSegmentDestination to detect Transaction Search"
+            )
+        status = f", {self.status}" if self.status else ""
+        if self.mode == "xray":
+            return (
+                f"traces go to X-Ray{status} (Transaction Search off): the xray collector "
+                "reads them"
+            )
+        indexed = (
+            f"; X-Ray indexes {self.indexed_percent:g}% of them as trace summaries"
+            if self.indexed_percent is not None
+            else ""
+        )
+        return (
+            f"Transaction Search on{status}: spans go to CloudWatch Logs "
+            f"({SPANS_LOG_GROUP}){indexed}"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpansResult(CollectorResult):
+    """A spans run: the destination, and the ``aws/spans`` pages when spans go there.
+
+    Attributes
+    ----------
+    destination
+        Where spans go (read at the start of the run).
+    truncated
+        Windows still at the row cap at the minimum span: some spans there are missing.
+    """
+
+    destination: Destination = Destination("unknown", reason="not read")
+    truncated: tuple[Window, ...] = ()
+
+
+class SpansCollector:
+    """Reads the trace destination and, under Transaction Search, the spans of a window.
+
+    Parameters
+    ----------
+    xray
+        An X-Ray client (GetTraceSegmentDestination, GetIndexingRules).
+    logs
+        A CloudWatch Logs client (the Insights queries over ``aws/spans``).
+    retry
+        Retry settings.
+    sleep
+        Called with seconds to wait (polling, retries; tests pass a no-op).
+    poll_interval_s, query_timeout_s
+        Polling of the Insights queries.
+    row_cap
+        Rows per query at which a window is split (Insights returns at most 10,000).
+    """
+
+    def __init__(
+        self,
+        *,
+        xray: XRayClient,
+        logs: CloudWatchLogsClient,
+        retry: RetrySettings | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_interval_s: float = 1.0,
+        query_timeout_s: float = 600.0,
+        row_cap: int = ROW_CAP,
+    ) -> None:
+        self._xray = xray
+        self._retry = retry or RetrySettings()
+        self._sleep = sleep
+        self._records = LogsInsightsCollector(
+            client=logs,
+            retry=self._retry,
+            sleep=sleep,
+            poll_interval_s=poll_interval_s,
+            query_timeout_s=query_timeout_s,
+            row_cap=row_cap,
+            query=spans_query,
+            filter_pattern="",
+            kinds=(SPAN_RECORDS, SPAN_EVENTS),
+        )
+
+    def collect(self, window: Window) -> SpansResult:
+        """The destination, then the spans of ``window`` when they go to ``aws/spans``.
+
+        Returns
+        -------
+        SpansResult
+            ``complete`` is False when the destination or a query failed; under X-Ray mode it
+            holds the destination page only and is complete.
+        """
+        meter = CallMeter(settings=self._retry, sleep=self._sleep)
+        with meter.watching(self._xray):
+            read = read_destination(self._xray, meter)
+        records = None
+        if not read.failures and read.destination.mode == "cloudwatch-logs":
+            records = self._records.collect_groups(window, [SPANS_LOG_GROUP])
+        return _result(window, read, meter.stats, records)
+
+
+@dataclass
+class DestinationRead:
+    """What reading the destination gave: the destination, its pages, what went wrong."""
+
+    destination: Destination
+    pages: list[RawPage] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_destination(xray: XRayClient, meter: CallMeter) -> DestinationRead:
+    """GetTraceSegmentDestination, and under Transaction Search the indexing rules.
+
+    An API the endpoint lacks or the credentials may not call leaves the mode unknown with a
+    warning; any other error is a failure (the window is read again later).
+    """
+    api = "xray:GetTraceSegmentDestination"
+    try:
+        answer = strip_metadata(meter.call(xray.get_trace_segment_destination))
+    except CALL_ERRORS as exc:
+        if is_unsupported(exc) or is_access_denied(exc):
+            why = "not permitted" if is_access_denied(exc) else "not offered by the endpoint"
+            reason = f"{api} {why} ({error_code(exc)})"
+            return DestinationRead(Destination("unknown", reason=reason), warnings=[reason])
+        reason = f"{api} failed ({error_code(exc)})"
+        failure = failure_from(api, "destination", exc)
+        return DestinationRead(Destination("unknown", reason=reason), failures=[failure])
+    read = DestinationRead(Destination("xray"), pages=[RawPage(DESTINATION, api, {}, answer)])
+    mode: Mode = "cloudwatch-logs" if answer["Destination"] == "CloudWatchLogs" else "xray"
+    percent = _indexed_percent(xray, meter, read) if mode == "cloudwatch-logs" else None
+    read.destination = Destination(mode, str(answer["Status"]), percent)
+    return read
+
+
+def _indexed_percent(xray: XRayClient, meter: CallMeter, read: DestinationRead) -> float | None:
+    api = "xray:GetIndexingRules"
+    percent: float | None = None
+    try:
+        for request, page in paginate(
+            meter, xray, "get_indexing_rules", {}, token_names=("NextToken", "NextToken")
+        ):
+            read.pages.append(RawPage(INDEXING_RULES, api, request, page))
+            for rule in page["IndexingRules"]:
+                sampling = (rule.get("Rule") or {}).get("Probabilistic") or {}
+                if rule.get("Name") == "Default" and "DesiredSamplingPercentage" in sampling:
+                    percent = float(sampling["DesiredSamplingPercentage"])
+    except PAGE_ERRORS as exc:
+        # NOTE: the share only words the report: not knowing it loses no data.
+        read.warnings.append(f"{api}: {error_code(exc)}; the indexed share is unknown")
+    return percent
+
+
+def _result(
+    window: Window, read: DestinationRead, stats: CallStats, records: LogsResult | None
+) -> SpansResult:
+    pages, failures, warnings = list(read.pages), list(read.failures), list(read.warnings)
+    read_window: Window | None = window
+    truncated: tuple[Window, ...] = ()
+    if records is not None:
+        pages += records.pages
+        failures += records.failures
+        warnings += records.warnings
+        stats = stats + records.stats
+        read_window = records.window
+        truncated = records.truncated
+    return SpansResult(
+        source="spans",
+        window=read_window,
+        pages=tuple(pages),
+        failures=tuple(failures),
+        warnings=tuple(warnings),
+        stats=stats,
+        complete=not failures,
+        notes=(read.destination.describe(),),
+        destination=read.destination,
+        truncated=truncated,
+    )
+
+
+class SpansSource:
+    """The spans collector under the collector contract: windows, nothing else."""
+
+    name = "spans"
+    needs = Needs(window=True)
+
+    def __init__(self, collector: SpansCollector) -> None:
+        self.collector = collector
+
+    def collect(self, request: CollectRequest) -> CollectorResult:
+        if request.window is None:
+            raise ValueError("the spans collector reads windows: pass one")
+        return self.collector.collect(request.window)
+
+
+def _build(context: BuildContext) -> SpansSource:
+    return SpansSource(
+        SpansCollector(
+            xray=context.factory.xray(),
+            logs=context.factory.logs(),
+            retry=context.retry,
+            sleep=context.sleep,
+            query_timeout_s=context.timeout.total_seconds(),
+        )
+    )
+
+
+REGISTRATION = Registration(
+    name="spans", build=_build, api_calls=API_CALLS, lag=timedelta(minutes=5)
+)
+
+
+def describe_destination(xray: XRayClient, *, retry: RetrySettings | None = None) -> str:
+    """One line saying where an account and region sends its traces (``config check``)."""
+    meter = CallMeter(settings=retry or RetrySettings(), sleep=time.sleep)
+    with meter.watching(xray):
+        read = read_destination(xray, meter)
+    return read.destination.describe()
