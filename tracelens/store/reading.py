@@ -57,14 +57,25 @@ class Scope:
             frame = frame.filter(pl.col(tables.REGION) == self.region)
         return frame
 
-    def in_range(self, column: str) -> pl.Expr:
-        """Rows whose ``column`` lies in the range; rows without a time are kept."""
-        keep = pl.lit(value=True)
+    @property
+    def timed(self) -> bool:
+        """Whether the range has an end at all (an open range keeps every row)."""
+        return self.since is not None or self.until is not None
+
+    def within(self, frame: pl.DataFrame, column: str) -> pl.DataFrame:
+        """Rows of ``frame`` whose ``column`` lies in the range; rows without a time are kept.
+
+        NOTE: an open range returns ``frame`` as is; a literal ``True`` predicate is not
+        broadcast by every polars plan (a group-by result filtered by it raised ShapeError).
+        """
+        bounds: list[pl.Expr] = []
         if self.since is not None:
-            keep &= pl.col(column) >= self.since
+            bounds.append(pl.col(column) >= self.since)
         if self.until is not None:
-            keep &= pl.col(column) < self.until
-        return keep.fill_null(value=True)
+            bounds.append(pl.col(column) < self.until)
+        if not bounds:
+            return frame
+        return frame.filter(pl.all_horizontal(bounds).fill_null(value=True))
 
 
 @dataclass
@@ -88,7 +99,7 @@ class _Loaded:
         frame = self.read(backend, table, keys).frame
         if frame is None:
             return None
-        rows = latest_rows(self.scoped(frame, scope).filter(scope.in_range("timestamp")), table)
+        rows = latest_rows(scope.within(self.scoped(frame, scope), "timestamp"), table)
         return rows.sort("timestamp", nulls_last=False, maintain_order=True)
 
     def state(self, backend: Backend, table: tables.Table, scope: Scope) -> pl.DataFrame | None:
@@ -143,7 +154,7 @@ def _traces(loaded: _Loaded, backend: Backend, scope: Scope) -> TraceInput:
             rejections.add("store", f"trace {trace_id} id {span_id}", IMPOSSIBLE_TIMES)
         scoped = scoped.filter(valid_times())
         starts = scoped.group_by("trace_id").agg(pl.col("start_time").min().alias("trace_start"))
-        inside = starts.filter(scope.in_range("trace_start")).select("trace_id")
+        inside = scope.within(starts, "trace_start").select("trace_id")
         scoped = scoped.join(inside, on="trace_id", how="semi", maintain_order="left")
         spans, duplicates = unique_segments(scoped)
     segments = spans.filter(pl.col("depth") == 0).height
