@@ -7,6 +7,7 @@ used even when it was read before the range started.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -89,17 +90,28 @@ class _Loaded:
         self.regions.update(r for r in rows.get_column(tables.REGION).unique() if r is not None)
         return rows
 
-    def read(self, backend: Backend, table: tables.Table, keys: list[str]) -> TableRead:
-        result = read_table(backend, table, keys)
+    def read(
+        self,
+        backend: Backend,
+        table: tables.Table,
+        keys: list[str],
+        keep: Callable[[pl.DataFrame], pl.DataFrame],
+    ) -> TableRead:
+        """The parts of ``keys``, each cut to ``keep`` as it is read (the peak stays small)."""
+        result = read_table(backend, table, keys, keep)
         self.problems.extend(result.problems)
         return result
 
     def events(self, backend: Backend, table: tables.Table, scope: Scope) -> pl.DataFrame | None:
         keys = part_keys(backend, table, scope.first_day, scope.last_day)
-        frame = self.read(backend, table, keys).frame
+
+        def keep(part: pl.DataFrame) -> pl.DataFrame:
+            return scope.within(self.scoped(part, scope), "timestamp")
+
+        frame = self.read(backend, table, keys, keep).frame
         if frame is None:
             return None
-        rows = latest_rows(scope.within(self.scoped(frame, scope), "timestamp"), table)
+        rows = latest_rows(frame, table)
         return rows.sort("timestamp", nulls_last=False, maintain_order=True)
 
     def state(self, backend: Backend, table: tables.Table, scope: Scope) -> pl.DataFrame | None:
@@ -108,8 +120,8 @@ class _Loaded:
         if not in_range and keys:
             newest = max(layout.key_date(key) or date.min for key in keys)
             in_range = [k for k in keys if layout.key_date(k) == newest]
-        frame = self.read(backend, table, in_range).frame
-        return None if frame is None else latest_rows(self.scoped(frame, scope), table)
+        frame = self.read(backend, table, in_range, lambda part: self.scoped(part, scope)).frame
+        return None if frame is None else latest_rows(frame, table)
 
 
 def load(backend: Backend, scope: Scope) -> tuple[Inputs, list[StoreProblem]]:
@@ -143,20 +155,26 @@ def _or_empty(frame: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.
 
 def _traces(loaded: _Loaded, backend: Backend, scope: Scope) -> TraceInput:
     keys = part_keys(backend, tables.SPANS, scope.first_day, scope.last_day)
-    read = loaded.read(backend, tables.SPANS, keys)
-    spans, duplicates = empty_frame(tables.SPANS.stored_schema), 0
     rejections = RejectionLog()
-    if read.frame is not None:
-        scoped = loaded.scoped(read.frame, scope)
+
+    def keep(part: pl.DataFrame) -> pl.DataFrame:
+        # NOTE: spans are kept per segment document, not per account and region.
+        scoped = loaded.scoped(part, scope).drop(tables.ACCOUNT, tables.REGION)
         # Rows stored before ingest refused impossible times are refused as ingest would.
         impossible = scoped.filter(~valid_times())
         for trace_id, span_id in impossible.select("trace_id", "id").iter_rows():
             rejections.add("store", f"trace {trace_id} id {span_id}", IMPOSSIBLE_TIMES)
-        scoped = scoped.filter(valid_times())
-        starts = scoped.group_by("trace_id").agg(pl.col("start_time").min().alias("trace_start"))
-        inside = scope.within(starts, "trace_start").select("trace_id")
-        scoped = scoped.join(inside, on="trace_id", how="semi", maintain_order="left")
-        spans, duplicates = unique_segments(scoped)
+        return scoped.filter(valid_times()) if impossible.height else scoped
+
+    read = loaded.read(backend, tables.SPANS, keys, keep)
+    spans, duplicates = empty_frame(SPAN_SCHEMA), 0
+    if read.frame is not None:
+        spans = read.frame
+        if scope.timed:
+            starts = spans.group_by("trace_id").agg(pl.col("start_time").min().alias("trace_start"))
+            inside = scope.within(starts, "trace_start").select("trace_id")
+            spans = spans.join(inside, on="trace_id", how="semi", maintain_order="left")
+        spans, duplicates = unique_segments(spans)
     segments = spans.filter(pl.col("depth") == 0).height
     return TraceInput(
         spans=spans.select(list(SPAN_SCHEMA)),
