@@ -13,15 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import polars as pl
 
 from collectors import cloudwatch, lambda_config, logs_insights, xray
 from collectors.base import RawPage
-from tracelens.ingest.decoders.base import ReadStats
-from tracelens.ingest.framing import iter_documents
+from tracelens.ingest.decoders.base import Reading, ReadStats
+from tracelens.ingest.decoders.registry import decode_value
 from tracelens.ingest.normalize.spans import SpanBuilder
-from tracelens.ingest.opening.sources import Source
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.schema import UTC_US, conform
 from tracelens.sideinputs import FunctionInventory, LambdaLogs, load_functions, load_logs
@@ -90,9 +88,9 @@ def _spans(pages: Sequence[tuple[str, RawPage]], derived: Derived) -> pl.DataFra
     # NOTE: unprocessed and over-limit traces are already in the collector's result.
     stats = ReadStats()
     for name, page in pages:
-        source = Source(name, orjson.dumps(dict(page.response)))
         refusals = builder.in_order(derived.rejections)
-        for position, document in iter_documents(source, refusals, stats):
+        reading = Reading(name, refusals, stats)
+        for position, document in decode_value(dict(page.response), "", reading):
             builder.add(document, source=name, position=position, rejections=derived.rejections)
     return builder.finish().spans
 

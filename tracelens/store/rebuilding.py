@@ -13,7 +13,7 @@ from tracelens.store import layout, raw
 from tracelens.store.backend import Backend
 from tracelens.store.derive import derive
 from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreProblem
-from tracelens.store.persisting import write_parts
+from tracelens.store.persisting import paused_cycle_collection, write_parts
 from tracelens.store.tables import TABLES, Table
 
 SOURCE_TABLES: dict[str, tuple[str, ...]] = {
@@ -79,7 +79,8 @@ def rebuild(
             report.problems.append(StoreProblem.of(exc))
             unreadable.add(layout.raw_digest(key) or "")
             continue
-        derived = derive(run, name=location)
+        with paused_cycle_collection():
+            derived = derive(run, name=location)
         report.rejections.extend(derived.rejections)
         report.part_keys.extend(write_parts(backend, derived, layout.raw_digest(key) or ""))
         report.raw_runs += 1
