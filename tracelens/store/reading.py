@@ -96,9 +96,10 @@ class _Loaded:
         table: tables.Table,
         keys: list[str],
         keep: Callable[[pl.DataFrame], pl.DataFrame],
+        columns: list[str] | None = None,
     ) -> TableRead:
         """The parts of ``keys``, each cut to ``keep`` as it is read (the peak stays small)."""
-        result = read_table(backend, table, keys, keep)
+        result = read_table(backend, table, keys, keep, columns)
         self.problems.extend(result.problems)
         return result
 
@@ -157,16 +158,21 @@ def _traces(loaded: _Loaded, backend: Backend, scope: Scope) -> TraceInput:
     keys = part_keys(backend, tables.SPANS, scope.first_day, scope.last_day)
     rejections = RejectionLog()
 
+    # NOTE: spans are kept per segment document, not per account and region: those columns
+    # are read only to filter by them (the region column alone names the regions seen).
+    columns = [*SPAN_SCHEMA, tables.STORED_AT, tables.REGION]
+    if scope.account is not None:
+        columns.append(tables.ACCOUNT)
+
     def keep(part: pl.DataFrame) -> pl.DataFrame:
-        # NOTE: spans are kept per segment document, not per account and region.
-        scoped = loaded.scoped(part, scope).drop(tables.ACCOUNT, tables.REGION)
+        scoped = loaded.scoped(part, scope).drop(tables.REGION, tables.ACCOUNT, strict=False)
         # Rows stored before ingest refused impossible times are refused as ingest would.
         impossible = scoped.filter(~valid_times())
         for trace_id, span_id in impossible.select("trace_id", "id").iter_rows():
             rejections.add("store", f"trace {trace_id} id {span_id}", IMPOSSIBLE_TIMES)
         return scoped.filter(valid_times()) if impossible.height else scoped
 
-    read = loaded.read(backend, tables.SPANS, keys, keep)
+    read = loaded.read(backend, tables.SPANS, keys, keep, columns)
     spans, duplicates = empty_frame(SPAN_SCHEMA), 0
     if read.frame is not None:
         spans = read.frame
@@ -175,7 +181,7 @@ def _traces(loaded: _Loaded, backend: Backend, scope: Scope) -> TraceInput:
             inside = scope.within(starts, "trace_start").select("trace_id")
             spans = spans.join(inside, on="trace_id", how="semi", maintain_order="left")
         spans, duplicates = unique_segments(spans)
-    segments = spans.filter(pl.col("depth") == 0).height
+    segments = int(spans.select((pl.col("depth") == 0).sum()).item())
     return TraceInput(
         spans=spans.select(list(SPAN_SCHEMA)),
         documents=segments + duplicates,
