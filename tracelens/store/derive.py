@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -20,10 +19,16 @@ from collectors.base import RawPage
 from tracelens.ingest.decoders.base import Reading, ReadStats
 from tracelens.ingest.decoders.registry import decode_value
 from tracelens.ingest.normalize.spans import SpanBuilder
+from tracelens.ingest.opening.sources import Source
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.schema import UTC_US, conform
-from tracelens.sideinputs import FunctionInventory, LambdaLogs, load_functions, load_logs
-from tracelens.sideinputs.metrics import load_metrics
+from tracelens.sideinputs import (
+    FunctionInventory,
+    LambdaLogs,
+    read_functions,
+    read_logs,
+    read_metrics,
+)
 from tracelens.store import tables
 from tracelens.store.raw import RawRun
 from tracelens.store.sidefiles import NamedDocument, load_documents
@@ -104,8 +109,8 @@ def _metrics(pages: Sequence[tuple[str, RawPage]], derived: Derived) -> pl.DataF
     if not pages:
         return None
 
-    def load(paths: Sequence[Path], log: RejectionLog) -> pl.DataFrame:
-        return load_metrics(paths, rejections=log)
+    def load(sources: Sequence[Source], log: RejectionLog) -> pl.DataFrame:
+        return read_metrics(sources, rejections=log)
 
     frame, log = load_documents(load, [(name, page.response) for name, page in pages])
     derived.rejections.extend(log)
@@ -126,8 +131,8 @@ def _logs(pages: Sequence[tuple[str, RawPage]], derived: Derived) -> LambdaLogs 
     if not pages:
         return None
 
-    def load(paths: Sequence[Path], log: RejectionLog) -> LambdaLogs:
-        return load_logs(paths, rejections=log)
+    def load(sources: Sequence[Source], log: RejectionLog) -> LambdaLogs:
+        return read_logs(sources, rejections=log)
 
     logs, log = load_documents(load, [_log_document(name, page) for name, page in pages])
     derived.rejections.extend(log)
@@ -138,8 +143,8 @@ def _functions(pages: Sequence[tuple[str, RawPage]], derived: Derived) -> Functi
     if not pages:
         return None
 
-    def load(paths: Sequence[Path], log: RejectionLog) -> FunctionInventory:
-        return load_functions(paths, rejections=log)
+    def load(sources: Sequence[Source], log: RejectionLog) -> FunctionInventory:
+        return read_functions(sources, rejections=log)
 
     inventory, log = load_documents(load, [(name, page.response) for name, page in pages])
     derived.rejections.extend(log)
