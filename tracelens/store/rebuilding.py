@@ -21,6 +21,7 @@ SOURCE_TABLES: dict[str, tuple[str, ...]] = {
     "cloudwatch": ("metrics",),
     "logs": ("log_reports", "log_events"),
     "lambda": ("functions", "account_limits"),
+    "import": tuple(table.name for table in TABLES),
 }
 
 
