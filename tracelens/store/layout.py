@@ -4,6 +4,7 @@
 
     raw/<source>/date=YYYY-MM-DD/<digest>.json.gz          one collector run, pages as received
     <table>/date=YYYY-MM-DD/part-<digest>.parquet          normalized rows of that run
+    manifests/<table>/date=YYYY-MM-DD/part-<digest>.json   a part's SHA-256 and size
     checkpoints/<collector>/<account>/<region>.json        where collection resumes
     runs/date=YYYY-MM-DD/<HHMMSSffffff>-<digest>.jsonl     run records (collector health)
 
@@ -21,6 +22,7 @@ from tracelens.store.backend import check_key
 RAW = "raw"
 CHECKPOINTS = "checkpoints"
 RUNS = "runs"
+MANIFESTS = "manifests"
 
 _DATE = re.compile(r"(?:^|/)date=(\d{4}-\d\d-\d\d)(?:/|$)")
 _NAME_PART = re.compile(r"[A-Za-z0-9._-]+")
@@ -43,6 +45,11 @@ def raw_key(source: str, day: date, digest: str) -> str:
 def part_key(table: str, day: date, digest: str) -> str:
     """The key of one run's rows of ``table`` dated ``day``."""
     return check_key(f"{table}/date={day.isoformat()}/part-{digest}.parquet")
+
+
+def manifest_key(part: str) -> str:
+    """The key of a part's manifest (its checksum), in a tree of its own."""
+    return check_key(f"{MANIFESTS}/{part.removesuffix('.parquet')}.json")
 
 
 def checkpoint_key(collector: str, account: str, region: str) -> str:

@@ -14,7 +14,7 @@ from datetime import date
 import polars as pl
 
 from tracelens.schema import ADDED_SPAN_COLUMNS
-from tracelens.store import layout
+from tracelens.store import layout, manifests
 from tracelens.store.backend import Backend
 from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreError, StoreProblem
 from tracelens.store.tables import DATE, PART, PART_TYPE, Table
@@ -43,17 +43,25 @@ def part_keys(backend: Backend, table: Table, first: date | None, last: date | N
 def read_part(
     backend: Backend, key: str, table: Table, columns: Sequence[str] | None = None
 ) -> pl.DataFrame:
-    """One part with exactly ``table.stored_schema`` (or its ``columns``, in that order).
+    """One part with exactly ``table.stored_schema`` (or its ``columns``, in that order),
+    checked against its manifest when it has one.
 
     Raises
     ------
     CorruptFileError
-        When the file is not Parquet or does not hold the table's columns.
+        When the file differs from its manifest, is not Parquet or does not hold the table's
+        columns.
     MissingKeyError
         When the part was deleted after it was listed.
     """
     location = backend.location(key)
     data = backend.read_bytes(key)
+    try:
+        manifest = backend.read_bytes(layout.manifest_key(key))
+    except MissingKeyError:
+        manifest = None  # NOTE: written before manifests, or the writer died in between
+    if manifest is not None:
+        manifests.check(data, manifest, location)
     schema = table.stored_schema
     wanted = list(schema) if columns is None else list(columns)
     try:

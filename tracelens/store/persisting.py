@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.store import layout, raw
+from tracelens.store import layout, manifests, raw
 from tracelens.store.backend import Backend
 from tracelens.store.derive import Derived, derive
 from tracelens.store.parts import part_files
@@ -68,10 +68,11 @@ def paused_cycle_collection() -> Iterator[None]:
 
 
 def write_parts(backend: Backend, derived: Derived, digest: str) -> tuple[str, ...]:
-    """Write every table's rows of one run, one part per date."""
+    """Write every table's rows of one run, one part per date, each followed by its manifest."""
     keys: list[str] = []
     for name, frame in derived.frames.items():
         for key, data in part_files(frame, TABLES_BY_NAME[name], digest):
             backend.write_bytes(key, data)
+            backend.write_bytes(layout.manifest_key(key), manifests.encode(key, data))
             keys.append(key)
     return tuple(keys)

@@ -28,6 +28,7 @@ from tracelens.store.errors import CorruptFileError, StoreError, StoreProblem
 from tracelens.store.persisting import Written, write_run
 from tracelens.store.rebuilding import RebuildReport, rebuild
 from tracelens.store.runs import RunRecord
+from tracelens.store.verifying import VerifyReport, verify
 
 Clock = Callable[[], datetime]
 _SEAL = object()  # only receipts made by Store.persist carry it
@@ -303,3 +304,8 @@ class Store:
         that cannot be read is reported in the result, and its parts are kept.
         """
         return rebuild(self._backend, sources=sources, delete_orphans=delete_orphans)
+
+    def verify(self, *, repair: bool = False) -> VerifyReport:
+        """Check every Parquet part against its manifest (and that it reads); with ``repair``,
+        rebuild the damaged ones from their raw runs."""
+        return verify(self._backend, repair=repair)
