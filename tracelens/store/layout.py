@@ -6,6 +6,7 @@
     <table>/date=YYYY-MM-DD/part-<digest>.parquet          normalized rows of that run
     manifests/<table>/date=YYYY-MM-DD/part-<digest>.json   a part's SHA-256 and size
     checkpoints/<collector>/<account>/<region>.json        where collection resumes
+    leases/<collector>/<account>/<region>.json             who collects it now (a lock)
     runs/date=YYYY-MM-DD/<HHMMSSffffff>-<digest>.jsonl     run records (collector health)
 
 ``<digest>`` is a hash of the run's raw content: storing the same pages again rewrites the same
@@ -23,6 +24,7 @@ RAW = "raw"
 CHECKPOINTS = "checkpoints"
 RUNS = "runs"
 MANIFESTS = "manifests"
+LEASES = "leases"
 
 _DATE = re.compile(r"(?:^|/)date=(\d{4}-\d\d-\d\d)(?:/|$)")
 _NAME_PART = re.compile(r"[A-Za-z0-9._-]+")
@@ -56,6 +58,14 @@ def checkpoint_key(collector: str, account: str, region: str) -> str:
     """The key of a checkpoint."""
     return (
         f"{CHECKPOINTS}/{name_part(collector, 'collector')}/"
+        f"{name_part(account, 'account')}/{name_part(region, 'region')}.json"
+    )
+
+
+def lease_key(collector: str, account: str, region: str) -> str:
+    """The key of the lease a collector holds on one account and region while it runs."""
+    return (
+        f"{LEASES}/{name_part(collector, 'collector')}/"
         f"{name_part(account, 'account')}/{name_part(region, 'region')}.json"
     )
 
