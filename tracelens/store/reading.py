@@ -179,7 +179,8 @@ def _traces(loaded: _Loaded, backend: Backend, scope: Scope) -> TraceInput:
         if scope.timed:
             starts = spans.group_by("trace_id").agg(pl.col("start_time").min().alias("trace_start"))
             inside = scope.within(starts, "trace_start").select("trace_id")
-            spans = spans.join(inside, on="trace_id", how="semi", maintain_order="left")
+            if inside.height < starts.height:  # NOTE: else every row stays: no copy
+                spans = spans.join(inside, on="trace_id", how="semi", maintain_order="left")
         spans, duplicates = unique_segments(spans)
     segments = int(spans.select((pl.col("depth") == 0).sum()).item())
     return TraceInput(
