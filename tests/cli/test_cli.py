@@ -55,7 +55,17 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
 def test_commands_listed_without_importing_them_are_the_real_ones() -> None:
     context = click.Context(main)
     names = main.list_commands(context)
-    assert names == ["analyze", "report", "sample", "collect", "demo", "agent", "config"]
+    assert names == [
+        "analyze",
+        "report",
+        "sample",
+        "collect",
+        "import",
+        "store",
+        "demo",
+        "agent",
+        "config",
+    ]
     for name in names:
         command = main.get_command(context, name)
         assert command is not None and command.name == name

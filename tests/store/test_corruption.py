@@ -19,7 +19,7 @@ from tests.store.results import (
     traces_at,
     xray_result,
 )
-from tracelens.store import PersistReceipt, RunRecord, Store
+from tracelens.store import PersistReceipt, RunRecord, Store, layout
 
 T1, T2 = T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
 
@@ -29,9 +29,14 @@ def _raw_key(receipt: PersistReceipt) -> str:
     return receipt.raw_key
 
 
-def _two_runs(store: Store) -> tuple[str, str]:
+def _two_runs(store: Store, *, manifests: bool = False) -> tuple[str, str]:
+    """Two runs of one trace each; without ``manifests``, parts are read unchecked, as those
+    of a store written before manifests (the Parquet reader's own checks then apply)."""
     first = store.persist(xray_result(traces_at([T1])), account=ACCOUNT, region=REGION)
     second = store.persist(xray_result(traces_at([T2], first=9)), account=ACCOUNT, region=REGION)
+    if not manifests:
+        for key in store.backend.list_keys(layout.MANIFESTS):
+            store.backend.delete(key)
     return first.part_keys[0], second.part_keys[0]
 
 

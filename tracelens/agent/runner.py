@@ -119,11 +119,15 @@ class CollectionRunner:
         tally = Tally(collector=name, started_at=self._clock())
         began_s = time.monotonic()
         deadline_s = began_s + settings.timeout.total_seconds()
+        # NOTE: the lease outlives the run's timeout by as much again before another agent
+        # may take it over from a holder that died (a local lease ends with its process).
+        ttl = 2 * settings.timeout
         try:
-            if source.needs.window:
-                self._windowed_cycle(source, settings, tally, deadline_s)
-            else:
-                self._single_cycle(source, settings, tally)
+            with self._store.lease(name, self.account, self.region, ttl=ttl):
+                if source.needs.window:
+                    self._windowed_cycle(source, settings, tally, deadline_s)
+                else:
+                    self._single_cycle(source, settings, tally)
         except Exception as exc:  # NOTE: a job never takes the daemon down; the run says why.
             log.debug("%s collection failed", name, exc_info=True)
             tally.error = _explain(exc)

@@ -9,13 +9,16 @@ import click
 from tracelens import __version__
 from tracelens.cli import _allocator  # noqa: F401  (before anything imports polars)
 
-# Each command's module, imported only when that command runs or shows its help: the analyzer
+# Each command's module (`module:attribute` when the attribute is not the command's name, as
+# for `import`), imported only when that command runs or shows its help: the analyzer
 # should not pay for boto3 and the agent's modules (~0.4 s) on every start.
 _COMMANDS: dict[str, str] = {
     "analyze": "tracelens.cli.analyze",
     "report": "tracelens.cli.report",
     "sample": "tracelens.cli.sample",
     "collect": "tracelens.cli.collect",
+    "import": "tracelens.cli.importing:import_",
+    "store": "tracelens.cli.store",
     "demo": "tracelens.cli.demo",
     "agent": "tracelens.cli.agent",
     "config": "tracelens.cli.config",
@@ -28,6 +31,8 @@ _SUMMARIES: dict[str, str] = {
     "report": "Write one self-contained HTML report for on-call.",
     "sample": "Write a realistic sample data set with known answers.",
     "collect": "Collect traces, metrics, logs and configuration into the store once.",
+    "import": "Load exported traces, logs, metrics and configuration into the store.",
+    "store": "Look after a store: check its files against their checksums, repair them.",
     "demo": "Run tracelens end to end against a local AWS endpoint (no account).",
     "agent": "Run the collection daemon (collectors and report on schedules).",
     "config": "Check the agent's config file, or print its IAM policy.",
@@ -41,10 +46,11 @@ class _LazyGroup(click.Group):
         return list(_COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        module = _COMMANDS.get(cmd_name)
-        if module is None:
+        where = _COMMANDS.get(cmd_name)
+        if where is None:
             return None
-        command = getattr(importlib.import_module(module), cmd_name)
+        module, _, name = where.partition(":")  # NOTE: `module:name` when not the command's name
+        command = getattr(importlib.import_module(module), name or cmd_name)
         assert isinstance(command, click.Command)
         return command
 

@@ -177,8 +177,13 @@ def load_functions(paths: Iterable[str | Path], *, rejections: RejectionLog) -> 
     tracelens.ingest.opening.sources.InputError
         When a path does not exist or cannot be read.
     """
+    return read_functions(iter_sources(paths, rejections), rejections=rejections)
+
+
+def read_functions(sources: Iterable[Source], *, rejections: RejectionLog) -> FunctionInventory:
+    """:func:`load_functions` over sources already in memory (named for messages)."""
     inventory = Inventory(rejections)
-    for source in iter_sources(paths, rejections):
+    for source in sources:
         inventory.source = source.name
         text = common.decode_text(source, rejections, FUNCTION_FORMATS)
         if text is not None:

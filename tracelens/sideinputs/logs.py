@@ -288,7 +288,13 @@ def load_logs(paths: Iterable[str | Path], *, rejections: RejectionLog) -> Lambd
     tracelens.ingest.opening.sources.InputError
         When a path does not exist or cannot be read.
     """
+    return read_logs(iter_sources(paths, rejections), rejections=rejections)
+
+
+def read_logs(sources: Iterable[Source], *, rejections: RejectionLog) -> LambdaLogs:
+    """:func:`load_logs` over sources already in memory (named for messages; a log file's name
+    may name its function)."""
     parts = LogParts(rejections)
-    for source in iter_sources(paths, rejections):
+    for source in sources:
         _add_source(parts, source)
     return _assemble(parts)

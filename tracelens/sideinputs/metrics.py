@@ -206,8 +206,13 @@ def load_metrics(paths: Iterable[str | Path], *, rejections: RejectionLog) -> pl
     tracelens.ingest.opening.sources.InputError
         When a path does not exist or cannot be read.
     """
+    return read_metrics(iter_sources(paths, rejections), rejections=rejections)
+
+
+def read_metrics(sources: Iterable[Source], *, rejections: RejectionLog) -> pl.DataFrame:
+    """:func:`load_metrics` over sources already in memory (named for messages)."""
     reader = _Reader(rejections)
-    for source in iter_sources(paths, rejections):
+    for source in sources:
         text = common.decode_text(source, rejections, METRIC_FORMATS)
         if text is not None:
             _add_source(reader, source, text)

@@ -17,6 +17,7 @@ from tracelens import settings
 from tracelens.store.backend import Backend, LocalBackend
 from tracelens.store.checkpoints import Checkpoint
 from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreError, StoreProblem
+from tracelens.store.leases import LeaseHeldError
 from tracelens.store.rebuilding import RebuildReport
 from tracelens.store.runs import RunRecord, RunStatus
 from tracelens.store.s3 import S3Backend, parse_s3_url
@@ -85,6 +86,7 @@ __all__ = [
     "Backend",
     "Checkpoint",
     "CorruptFileError",
+    "LeaseHeldError",
     "LocalBackend",
     "MissingKeyError",
     "PersistReceipt",

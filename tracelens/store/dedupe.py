@@ -27,7 +27,32 @@ def unique_segments(spans: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     A segment's rows (the document's root and its nested subsegments, plus independent
     subsegments attached to it) share ``trace_id`` and ``segment_id``; the copy of one part is
     kept whole, so rows of two copies never mix.
+
+    NOTE: most stores hold each segment once. A 64-bit hash of the segment finds the segments
+    that may repeat (in more than one part) from the document rows alone; only those are
+    grouped exactly, so a hash collision costs time, never a row.
     """
+    segment = pl.struct(_SEGMENT).hash(seed=0)
+    documents = spans.lazy().filter(pl.col("depth") == 0).select(segment.alias("_key"), PART)
+    suspects = (
+        documents.unique()
+        .filter(pl.col("_key").is_duplicated())
+        .select(pl.col("_key").unique())
+        .collect()
+        .get_column("_key")
+    )
+    if suspects.is_empty():
+        return spans, 0
+    numbered = spans.with_row_index("_row")
+    suspect = numbered.filter(segment.is_in(suspects.implode()))
+    kept_rows, dropped = _winning_rows(suspect)
+    keep = ~segment.is_in(suspects.implode()) | pl.col("_row").is_in(kept_rows.implode())
+    return numbered.filter(keep).drop("_row"), dropped
+
+
+def _winning_rows(spans: pl.DataFrame) -> tuple[pl.Series, int]:
+    """Of ``spans`` (with ``_row``), the rows of each segment's winning copy, and the
+    segment documents of the other copies."""
     own_root = (pl.col("depth") == 0) & (pl.col("id") == pl.col("segment_id"))
     copies = spans.group_by([*_SEGMENT, PART]).agg(
         (own_root & pl.col("in_progress")).any().alias("root_in_progress"),
@@ -37,12 +62,6 @@ def unique_segments(spans: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     winners = copies.sort(
         ["root_in_progress", STORED_AT, PART], descending=[False, True, True], maintain_order=True
     ).unique(_SEGMENT, keep="first", maintain_order=True)
-    if winners.height == copies.height:
-        return spans, 0
-    documents = copies.get_column("documents")
-    kept_documents = winners.get_column("documents")
-    dropped = int(documents.sum()) - int(kept_documents.sum())
-    kept = spans.join(
-        winners.select([*_SEGMENT, PART]), on=[*_SEGMENT, PART], how="semi", maintain_order="left"
-    )
-    return kept, dropped
+    dropped = int(copies.get_column("documents").sum()) - int(winners.get_column("documents").sum())
+    kept = spans.join(winners.select([*_SEGMENT, PART]), on=[*_SEGMENT, PART], how="semi")
+    return kept.get_column("_row"), dropped

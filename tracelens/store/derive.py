@@ -1,18 +1,17 @@
 """Normalize a raw run: its pages become rows of the store's tables, dated for partitioning.
 
-X-Ray BatchGetTraces pages and ``aws/spans`` pages (Transaction Search span records, as
-GetQueryResults or FilterLogEvents answers) go through the trace ingest (``iter_documents``,
-which recognizes each by its content, and ``SpanBuilder``), the other pages through the
-side-input loaders. Every row gets the account,
+X-Ray BatchGetTraces pages, ``aws/spans`` pages (Transaction Search span records, as
+GetQueryResults or FilterLogEvents answers) and imported trace files go through the trace ingest
+(``value_documents``/``iter_documents`` and ``SpanBuilder``), the other pages and imported
+files through the side-input parsers, in memory. Every row gets the account,
 region and time stored of its run, and a ``_date``: a span the start date of its trace (a trace
 stays in one partition), a datapoint or log line its own date, configuration the date stored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,18 +19,23 @@ import polars as pl
 
 from collectors import cloudwatch, lambda_config, logs_insights, spans, xray
 from collectors.base import RawPage
-from tracelens.ingest.decoders.base import ReadStats
+from tracelens.ingest.decoders.base import Reading, ReadStats
+from tracelens.ingest.decoders.registry import decode_value
 from tracelens.ingest.framing import iter_documents
 from tracelens.ingest.normalize.spans import SpanBuilder
 from tracelens.ingest.opening.sources import Source
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.schema import UTC_US, conform
-from tracelens.sideinputs import FunctionInventory, LambdaLogs, load_functions, load_logs
-from tracelens.sideinputs.metrics import load_metrics
-from tracelens.store import tables
+from tracelens.sideinputs import (
+    FunctionInventory,
+    read_functions,
+    read_logs,
+    read_metrics,
+)
+from tracelens.store import filepages, tables
 from tracelens.store.raw import RawRun
-from tracelens.store.sidefiles import NamedDocument, load_documents
 
+# API pages whose content the trace decoders recognize (BatchGetTraces, aws/spans records).
 TRACE_KINDS = frozenset({xray.TRACES, spans.SPAN_RECORDS, spans.SPAN_EVENTS})
 LOG_KINDS = frozenset({logs_insights.QUERY_RESULTS, logs_insights.FILTERED_EVENTS})
 FUNCTION_KINDS = frozenset(
@@ -64,14 +68,19 @@ def derive(run: RawRun, *, name: str) -> Derived:
     run
         The stored run.
     name
-        Where the run is stored; rejections name ``<name> pages[<index>]``.
+        Where the run is stored; rejections name ``<name> pages[<index>]`` (an imported file's
+        page names the file itself, and the position inside it).
     """
     derived = Derived()
     named = [(f"{name} pages[{index}]", page) for index, page in enumerate(run.pages)]
-    traced = _spans([item for item in named if item[1].kind in TRACE_KINDS], derived)
-    metrics = _metrics([item for item in named if item[1].kind == cloudwatch.METRIC_DATA], derived)
-    logs = _logs([item for item in named if item[1].kind in LOG_KINDS], derived)
-    functions = _functions([item for item in named if item[1].kind in FUNCTION_KINDS], derived)
+    traced = _spans(named, derived)
+    log = derived.rejections
+    metric_sources = _sources(named, {cloudwatch.METRIC_DATA}, filepages.METRICS)
+    log_sources = _sources(named, LOG_KINDS, filepages.LOGS)
+    function_sources = _sources(named, FUNCTION_KINDS, filepages.FUNCTIONS)
+    metrics = read_metrics(metric_sources, rejections=log) if metric_sources else None
+    logs = read_logs(log_sources, rejections=log) if log_sources else None
+    functions = read_functions(function_sources, rejections=log) if function_sources else None
     frames: list[tuple[tables.Table, pl.DataFrame | None]] = [
         (tables.SPANS, _dated_by_trace(traced) if traced is not None else None),
         (tables.METRICS, metrics),
@@ -86,18 +95,28 @@ def derive(run: RawRun, *, name: str) -> Derived:
     return derived
 
 
-def _spans(pages: Sequence[tuple[str, RawPage]], derived: Derived) -> pl.DataFrame | None:
-    if not pages:
-        return None
+def _spans(named: Sequence[tuple[str, RawPage]], derived: Derived) -> pl.DataFrame | None:
+    """The spans of trace pages and imported trace files (None when there are none)."""
     builder = SpanBuilder()
     # NOTE: unprocessed and over-limit traces are already in the collector's result.
     stats = ReadStats()
-    for name, page in pages:
-        source = Source(name, orjson.dumps(dict(page.response)))
+    found = False
+    for page_name, page in named:
         refusals = builder.in_order(derived.rejections)
-        for position, document in iter_documents(source, refusals, stats):
+        if page.kind in TRACE_KINDS:
+            name = page_name
+            reading = Reading(name, refusals, stats)
+            documents = decode_value(dict(page.response), "", reading)
+        elif page.kind == filepages.TRACES:
+            source = filepages.source_of(page)
+            name = source.name
+            documents = iter_documents(source, refusals, stats)
+        else:
+            continue
+        found = True
+        for position, document in documents:
             builder.add(document, source=name, position=position, rejections=derived.rejections)
-    return builder.finish().spans
+    return builder.finish().spans if found else None
 
 
 def _dated_by_trace(spans: pl.DataFrame) -> pl.DataFrame:
@@ -105,50 +124,27 @@ def _dated_by_trace(spans: pl.DataFrame) -> pl.DataFrame:
     return spans.with_columns(trace_start.dt.date().alias(tables.DATE))
 
 
-def _metrics(pages: Sequence[tuple[str, RawPage]], derived: Derived) -> pl.DataFrame | None:
-    if not pages:
-        return None
-
-    def load(paths: Sequence[Path], log: RejectionLog) -> pl.DataFrame:
-        return load_metrics(paths, rejections=log)
-
-    frame, log = load_documents(load, [(name, page.response) for name, page in pages])
-    derived.rejections.extend(log)
-    return frame
-
-
-def _log_document(name: str, page: RawPage) -> NamedDocument:
+def _document(page: RawPage) -> dict[str, Any]:
+    document: dict[str, Any] = dict(page.response)
     if page.kind == logs_insights.FILTERED_EVENTS:
         # NOTE: FilterLogEvents events do not name their log group; the request does, and
         # the logs parser takes the function from a document's `logGroupName`.
-        document: dict[str, Any] = dict(page.response)
         document["logGroupName"] = page.request.get("logGroupName")
-        return name, document
-    return name, page.response
+    return document
 
 
-def _logs(pages: Sequence[tuple[str, RawPage]], derived: Derived) -> LambdaLogs | None:
-    if not pages:
-        return None
-
-    def load(paths: Sequence[Path], log: RejectionLog) -> LambdaLogs:
-        return load_logs(paths, rejections=log)
-
-    logs, log = load_documents(load, [_log_document(name, page) for name, page in pages])
-    derived.rejections.extend(log)
-    return logs
-
-
-def _functions(pages: Sequence[tuple[str, RawPage]], derived: Derived) -> FunctionInventory | None:
-    if not pages:
-        return None
-
-    def load(paths: Sequence[Path], log: RejectionLog) -> FunctionInventory:
-        return load_functions(paths, rejections=log)
-
-    inventory, log = load_documents(load, [(name, page.response) for name, page in pages])
-    derived.rejections.extend(log)
-    return inventory
+def _sources(
+    named: Sequence[tuple[str, RawPage]], kinds: Collection[str], file_kind: str
+) -> list[Source]:
+    """The pages of ``kinds`` (API responses, as JSON named after the page) and imported files
+    of ``file_kind``, as the side-input parsers read them."""
+    sources: list[Source] = []
+    for name, page in named:
+        if page.kind in kinds:
+            sources.append(Source(name, orjson.dumps(_document(page))))
+        elif page.kind == file_kind:
+            sources.append(filepages.source_of(page))
+    return sources
 
 
 def _limits(inventory: FunctionInventory) -> pl.DataFrame | None:

@@ -4,7 +4,9 @@
 
     raw/<source>/date=YYYY-MM-DD/<digest>.json.gz          one collector run, pages as received
     <table>/date=YYYY-MM-DD/part-<digest>.parquet          normalized rows of that run
+    manifests/<table>/date=YYYY-MM-DD/part-<digest>.json   a part's SHA-256 and size
     checkpoints/<collector>/<account>/<region>.json        where collection resumes
+    leases/<collector>/<account>/<region>.json             who collects it now (a lock)
     runs/date=YYYY-MM-DD/<HHMMSSffffff>-<digest>.jsonl     run records (collector health)
 
 ``<digest>`` is a hash of the run's raw content: storing the same pages again rewrites the same
@@ -21,6 +23,8 @@ from tracelens.store.backend import check_key
 RAW = "raw"
 CHECKPOINTS = "checkpoints"
 RUNS = "runs"
+MANIFESTS = "manifests"
+LEASES = "leases"
 
 _DATE = re.compile(r"(?:^|/)date=(\d{4}-\d\d-\d\d)(?:/|$)")
 _NAME_PART = re.compile(r"[A-Za-z0-9._-]+")
@@ -45,10 +49,23 @@ def part_key(table: str, day: date, digest: str) -> str:
     return check_key(f"{table}/date={day.isoformat()}/part-{digest}.parquet")
 
 
+def manifest_key(part: str) -> str:
+    """The key of a part's manifest (its checksum), in a tree of its own."""
+    return check_key(f"{MANIFESTS}/{part.removesuffix('.parquet')}.json")
+
+
 def checkpoint_key(collector: str, account: str, region: str) -> str:
     """The key of a checkpoint."""
     return (
         f"{CHECKPOINTS}/{name_part(collector, 'collector')}/"
+        f"{name_part(account, 'account')}/{name_part(region, 'region')}.json"
+    )
+
+
+def lease_key(collector: str, account: str, region: str) -> str:
+    """The key of the lease a collector holds on one account and region while it runs."""
+    return (
+        f"{LEASES}/{name_part(collector, 'collector')}/"
         f"{name_part(account, 'account')}/{name_part(region, 'region')}.json"
     )
 

@@ -7,16 +7,17 @@ A part that cannot be read (truncated, garbage, another table's columns) is repo
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
 
 from tracelens.schema import ADDED_SPAN_COLUMNS
-from tracelens.store import layout
+from tracelens.store import layout, manifests
 from tracelens.store.backend import Backend
 from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreError, StoreProblem
-from tracelens.store.tables import DATE, PART, Table
+from tracelens.store.tables import DATE, PART, PART_TYPE, Table
 
 
 def part_files(frame: pl.DataFrame, table: Table, digest: str) -> list[tuple[str, bytes]]:
@@ -39,48 +40,84 @@ def part_keys(backend: Backend, table: Table, first: date | None, last: date | N
     ]
 
 
-def read_part(backend: Backend, key: str, table: Table) -> pl.DataFrame:
-    """One part with exactly ``table.stored_schema``.
+def read_part(
+    backend: Backend, key: str, table: Table, columns: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """One part with exactly ``table.stored_schema`` (or its ``columns``, in that order),
+    checked against its manifest when it has one.
 
     Raises
     ------
     CorruptFileError
-        When the file is not Parquet or does not hold the table's columns.
+        When the file differs from its manifest, is not Parquet or does not hold the table's
+        columns.
     MissingKeyError
         When the part was deleted after it was listed.
     """
     location = backend.location(key)
     data = backend.read_bytes(key)
     try:
+        manifest = backend.read_bytes(layout.manifest_key(key))
+    except MissingKeyError:
+        manifest = None  # NOTE: written before manifests, or the writer died in between
+    if manifest is not None:
+        manifests.check(data, manifest, location)
+    schema = table.stored_schema
+    wanted = list(schema) if columns is None else list(columns)
+    try:
         # NOTE: the bytes themselves, not io.BytesIO(data): polars leaks a small object on
         # every read from a file-like object, which a long-running agent rewriting its
         # report over thousands of parts accumulates (benchmarks/soak_agent.py).
-        frame = pl.read_parquet(data)
+        frame = _read_columns(data, wanted, table)
+    except _MissingColumnsError as missing:
+        raise CorruptFileError(
+            location, f"not a {table.name} part: missing column(s) {', '.join(missing.names)}"
+        ) from None
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         raise CorruptFileError(location, f"not a readable Parquet file ({exc})") from exc
-    schema = table.stored_schema
-    added = [name for name in ADDED_SPAN_COLUMNS if name in schema and name not in frame.columns]
-    if added:  # a part written before these columns existed
-        frame = frame.with_columns(pl.lit(None, schema[name]).alias(name) for name in added)
-    missing = [name for name in schema if name not in frame.columns]
-    if missing:
-        raise CorruptFileError(
-            location, f"not a {table.name} part: missing column(s) {', '.join(missing)}"
-        )
     try:
-        return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+        return frame.select([pl.col(name).cast(schema[name]) for name in wanted])
     except pl.exceptions.PolarsError as exc:
         raise CorruptFileError(
             location, f"a {table.name} column has the wrong type ({exc})"
         ) from exc
 
 
+class _MissingColumnsError(Exception):
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(", ".join(names))
+        self.names = names
+
+
+def _read_columns(data: bytes, wanted: list[str], table: Table) -> pl.DataFrame:
+    """``wanted`` columns of a part; columns added to the schema since it was written are null.
+
+    NOTE: the null columns are Series, not ``pl.lit``: a literal column makes polars copy every
+    column when the parts are joined (see :func:`contiguous`).
+    """
+    try:
+        return pl.read_parquet(data, columns=wanted)
+    except pl.exceptions.ColumnNotFoundError:
+        present = set(pl.read_parquet(data, n_rows=0).columns)
+    absent = [name for name in wanted if name not in present]
+    missing = [name for name in absent if name not in ADDED_SPAN_COLUMNS]
+    if missing:
+        raise _MissingColumnsError([name for name in table.stored_schema if name not in present])
+    frame = pl.read_parquet(data, columns=[name for name in wanted if name in present])
+    schema = table.stored_schema
+    added = [
+        pl.repeat(None, frame.height, dtype=schema[name], eager=True).alias(name) for name in absent
+    ]
+    return frame.with_columns(added).select(wanted)
+
+
 @dataclass
 class TableRead:
     """The parts of one table that could be read, concatenated, and the ones that could not.
 
-    ``frame`` has the stored schema plus ``_part`` (the key each row came from); it is None when
-    no part exists in the range asked for.
+    ``frame`` has the stored schema plus ``_part`` (the position of the part a row came from
+    among the keys, sorted: a later key has a larger number); it is None when no part exists in
+    the range asked for.
     """
 
     frame: pl.DataFrame | None = None
@@ -88,13 +125,24 @@ class TableRead:
     problems: list[StoreProblem] = field(default_factory=list)
 
 
-def read_table(backend: Backend, table: Table, keys: list[str]) -> TableRead:
-    """Every readable part among ``keys``; never raises on a bad file."""
+def read_table(
+    backend: Backend,
+    table: Table,
+    keys: list[str],
+    keep: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    columns: Sequence[str] | None = None,
+) -> TableRead:
+    """Every readable part among ``keys`` (its ``columns``, default all), each cut to ``keep``
+    first; never raises on a bad file.
+
+    The result has one contiguous chunk per column (what the analyses read fastest).
+    """
     result = TableRead()
     frames: list[pl.DataFrame] = []
-    for key in keys:
+    numbers: list[int] = []
+    for number, key in enumerate(sorted(keys)):
         try:
-            frame = read_part(backend, key, table)
+            frame = read_part(backend, key, table, columns)
         except MissingKeyError:
             continue  # NOTE: removed since listed (a rebuild): its rows live in another part
         except CorruptFileError as exc:
@@ -103,8 +151,34 @@ def read_table(backend: Backend, table: Table, keys: list[str]) -> TableRead:
         except StoreError as exc:
             result.problems.append(StoreProblem(backend.location(key), str(exc)))
             continue
-        frames.append(frame.with_columns(pl.lit(key, pl.String()).alias(PART)))
-    result.parts = len(frames)
+        result.parts += 1
+        if keep is not None:
+            frame = keep(frame)
+        frames.append(frame)
+        numbers.append(number)
     if frames:
-        result.frame = pl.concat(frames, how="vertical")
+        part = pl.concat(
+            [
+                pl.repeat(n, f.height, dtype=PART_TYPE, eager=True)
+                for n, f in zip(numbers, frames, strict=True)
+            ]
+        )
+        result.frame = contiguous(frames).with_columns(part.alias(PART))
     return result
+
+
+def contiguous(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """``frames`` one after the other, one chunk per column, made a column at a time; empties
+    ``frames``.
+
+    NOTE: each column's chunks are released as soon as it is copied (nothing else may hold the
+    frames), so the peak is the rows plus one column, not twice the rows (``rechunk``). A
+    literal column (``pl.lit``) in ``frames`` would defeat this: polars copies every column.
+    """
+    frame = pl.concat(frames, how="vertical", rechunk=False)
+    frames.clear()
+    columns: list[pl.Series] = []
+    for name in frame.columns:
+        columns.append(frame.get_column(name).rechunk())
+        frame = frame.drop(name)
+    return pl.DataFrame(columns)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Executor, Future
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from tracelens.store.errors import CorruptFileError, StoreError
 
 FORMAT = 1
 DIGEST_CHARS = 24  # 96 bits of SHA-256: collisions are not a practical concern
+COMPRESS_LEVEL = 6
 
 
 @dataclass(frozen=True)
@@ -100,37 +102,109 @@ def _page_json(page: RawPage) -> dict[str, Any]:
 
 
 def _identity(run: RawRun) -> dict[str, Any]:
+    """The run's identity without its pages."""
     return {
         "format": FORMAT,
         "source": run.source,
         "account": run.account,
         "region": run.region,
         "window": run.window.as_dict() if run.window is not None else None,
-        "pages": [_page_json(page) for page in run.pages],
     }
 
 
-def encode(run: RawRun) -> tuple[str, bytes]:
-    """``(digest, gzip bytes)`` of a run; the digest covers its identity and pages only.
+_PAGES_SLOT = b'"pages":null'
+
+
+def _around_pages(fields: dict[str, Any], what: str) -> tuple[bytes, bytes]:
+    """The JSON of ``fields`` plus ``"pages"`` (keys sorted), split where the pages go.
+
+    NOTE: ``"pages":null`` can only be the top-level key: inside a JSON string its quotes are
+    escaped, and no other field holds an object with a ``pages`` key.
+    """
+    text = _dumps({**fields, "pages": None}, what)
+    at = text.index(_PAGES_SLOT)
+    return text[: at + len(b'"pages":')], text[at + len(_PAGES_SLOT) :]
+
+
+def _page_texts(run: RawRun) -> Iterator[bytes]:
+    """The pages as one JSON array, a page at a time (never the whole array in memory)."""
+    yield b"["
+    for index, page in enumerate(run.pages):
+        if index:
+            yield b","
+        yield _dumps(_page_json(page), f"a {run.source} page")
+    yield b"]"
+
+
+class _Gzip:
+    """Incremental gzip (wbits 31: gzip header with mtime 0, so the bytes depend on the content
+    alone). zlib releases the GIL while it compresses, so this runs well on a thread."""
+
+    def __init__(self) -> None:
+        self._compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, 31)
+        self._chunks: list[bytes] = []
+
+    def feed(self, texts: Iterable[bytes]) -> None:
+        for text in texts:
+            self._chunks.append(self._compressor.compress(text))
+
+    def finish(self) -> bytes:
+        self._chunks.append(self._compressor.flush())
+        return b"".join(self._chunks)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A run's digest now, its gzip bytes from :meth:`data` (compressed on a thread)."""
+
+    digest: str
+    _future: Future[bytes]
+
+    def data(self) -> bytes:
+        """The gzip bytes (waits for the compression)."""
+        return self._future.result()
+
+
+def encode(run: RawRun, pool: Executor | None = None) -> Encoded:
+    """The digest and gzip bytes of a run; the digest covers its identity and pages only.
+
+    The digest is the SHA-256 of the identity's JSON (keys sorted, pages included) and the
+    stored object is the gzip of the whole envelope; both are fed a page at a time. With
+    ``pool``, the compression runs there while the caller goes on (normalizing the run).
 
     Raises
     ------
     StoreError
         When a page holds a value JSON cannot represent (the message names its kind).
     """
-    identity = _identity(run)
-    digest = hashlib.sha256(_dumps(identity, f"a {run.source} page")).hexdigest()
+    pages = list(_page_texts(run))  # NOTE: one encoding of the pages, for digest and object
+    head, tail = _around_pages(_identity(run), "the run record")
+    digest = hashlib.sha256(head)
+    for text in pages:
+        digest.update(text)
+    digest.update(tail)
     envelope = {
-        **identity,
+        **_identity(run),
         "complete": run.complete,
         "stored_at": run.stored_at.isoformat(),
         "failures": [asdict(failure) for failure in run.failures],
         "warnings": list(run.warnings),
         "stats": asdict(run.stats),
     }
-    # NOTE: mtime=0 keeps the bytes a function of the content alone.
-    data = gzip.compress(_dumps(envelope, "the run record"), compresslevel=6, mtime=0)
-    return digest[:DIGEST_CHARS], data
+    head, tail = _around_pages(envelope, "the run record")
+
+    def compress() -> bytes:
+        gzip_stream = _Gzip()
+        gzip_stream.feed([head, *pages, tail])
+        return gzip_stream.finish()
+
+    future: Future[bytes]
+    if pool is None:
+        future = Future()
+        future.set_result(compress())
+    else:
+        future = pool.submit(compress)
+    return Encoded(digest.hexdigest()[:DIGEST_CHARS], future)
 
 
 def decode(data: bytes, location: str) -> RawRun:

@@ -7,6 +7,7 @@ used even when it was read before the range started.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -57,14 +58,25 @@ class Scope:
             frame = frame.filter(pl.col(tables.REGION) == self.region)
         return frame
 
-    def in_range(self, column: str) -> pl.Expr:
-        """Rows whose ``column`` lies in the range; rows without a time are kept."""
-        keep = pl.lit(value=True)
+    @property
+    def timed(self) -> bool:
+        """Whether the range has an end at all (an open range keeps every row)."""
+        return self.since is not None or self.until is not None
+
+    def within(self, frame: pl.DataFrame, column: str) -> pl.DataFrame:
+        """Rows of ``frame`` whose ``column`` lies in the range; rows without a time are kept.
+
+        NOTE: an open range returns ``frame`` as is; a literal ``True`` predicate is not
+        broadcast by every polars plan (a group-by result filtered by it raised ShapeError).
+        """
+        bounds: list[pl.Expr] = []
         if self.since is not None:
-            keep &= pl.col(column) >= self.since
+            bounds.append(pl.col(column) >= self.since)
         if self.until is not None:
-            keep &= pl.col(column) < self.until
-        return keep.fill_null(value=True)
+            bounds.append(pl.col(column) < self.until)
+        if not bounds:
+            return frame
+        return frame.filter(pl.all_horizontal(bounds).fill_null(value=True))
 
 
 @dataclass
@@ -78,17 +90,29 @@ class _Loaded:
         self.regions.update(r for r in rows.get_column(tables.REGION).unique() if r is not None)
         return rows
 
-    def read(self, backend: Backend, table: tables.Table, keys: list[str]) -> TableRead:
-        result = read_table(backend, table, keys)
+    def read(
+        self,
+        backend: Backend,
+        table: tables.Table,
+        keys: list[str],
+        keep: Callable[[pl.DataFrame], pl.DataFrame],
+        columns: list[str] | None = None,
+    ) -> TableRead:
+        """The parts of ``keys``, each cut to ``keep`` as it is read (the peak stays small)."""
+        result = read_table(backend, table, keys, keep, columns)
         self.problems.extend(result.problems)
         return result
 
     def events(self, backend: Backend, table: tables.Table, scope: Scope) -> pl.DataFrame | None:
         keys = part_keys(backend, table, scope.first_day, scope.last_day)
-        frame = self.read(backend, table, keys).frame
+
+        def keep(part: pl.DataFrame) -> pl.DataFrame:
+            return scope.within(self.scoped(part, scope), "timestamp")
+
+        frame = self.read(backend, table, keys, keep).frame
         if frame is None:
             return None
-        rows = latest_rows(self.scoped(frame, scope).filter(scope.in_range("timestamp")), table)
+        rows = latest_rows(frame, table)
         return rows.sort("timestamp", nulls_last=False, maintain_order=True)
 
     def state(self, backend: Backend, table: tables.Table, scope: Scope) -> pl.DataFrame | None:
@@ -97,8 +121,8 @@ class _Loaded:
         if not in_range and keys:
             newest = max(layout.key_date(key) or date.min for key in keys)
             in_range = [k for k in keys if layout.key_date(k) == newest]
-        frame = self.read(backend, table, in_range).frame
-        return None if frame is None else latest_rows(self.scoped(frame, scope), table)
+        frame = self.read(backend, table, in_range, lambda part: self.scoped(part, scope)).frame
+        return None if frame is None else latest_rows(frame, table)
 
 
 def load(backend: Backend, scope: Scope) -> tuple[Inputs, list[StoreProblem]]:
@@ -132,21 +156,33 @@ def _or_empty(frame: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.
 
 def _traces(loaded: _Loaded, backend: Backend, scope: Scope) -> TraceInput:
     keys = part_keys(backend, tables.SPANS, scope.first_day, scope.last_day)
-    read = loaded.read(backend, tables.SPANS, keys)
-    spans, duplicates = empty_frame(tables.SPANS.stored_schema), 0
     rejections = RejectionLog()
-    if read.frame is not None:
-        scoped = loaded.scoped(read.frame, scope)
+
+    # NOTE: spans are kept per segment document, not per account and region: those columns
+    # are read only to filter by them (the region column alone names the regions seen).
+    columns = [*SPAN_SCHEMA, tables.STORED_AT, tables.REGION]
+    if scope.account is not None:
+        columns.append(tables.ACCOUNT)
+
+    def keep(part: pl.DataFrame) -> pl.DataFrame:
+        scoped = loaded.scoped(part, scope).drop(tables.REGION, tables.ACCOUNT, strict=False)
         # Rows stored before ingest refused impossible times are refused as ingest would.
         impossible = scoped.filter(~valid_times())
         for trace_id, span_id in impossible.select("trace_id", "id").iter_rows():
             rejections.add("store", f"trace {trace_id} id {span_id}", IMPOSSIBLE_TIMES)
-        scoped = scoped.filter(valid_times())
-        starts = scoped.group_by("trace_id").agg(pl.col("start_time").min().alias("trace_start"))
-        inside = starts.filter(scope.in_range("trace_start")).select("trace_id")
-        scoped = scoped.join(inside, on="trace_id", how="semi", maintain_order="left")
-        spans, duplicates = unique_segments(scoped)
-    segments = spans.filter(pl.col("depth") == 0).height
+        return scoped.filter(valid_times()) if impossible.height else scoped
+
+    read = loaded.read(backend, tables.SPANS, keys, keep, columns)
+    spans, duplicates = empty_frame(SPAN_SCHEMA), 0
+    if read.frame is not None:
+        spans = read.frame
+        if scope.timed:
+            starts = spans.group_by("trace_id").agg(pl.col("start_time").min().alias("trace_start"))
+            inside = scope.within(starts, "trace_start").select("trace_id")
+            if inside.height < starts.height:  # NOTE: else every row stays: no copy
+                spans = spans.join(inside, on="trace_id", how="semi", maintain_order="left")
+        spans, duplicates = unique_segments(spans)
+    segments = int(spans.select((pl.col("depth") == 0).sum()).item())
     return TraceInput(
         spans=spans.select(list(SPAN_SCHEMA)),
         documents=segments + duplicates,

@@ -13,7 +13,7 @@ from tracelens.store import layout, raw
 from tracelens.store.backend import Backend
 from tracelens.store.derive import derive
 from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreProblem
-from tracelens.store.persisting import write_parts
+from tracelens.store.persisting import paused_cycle_collection, write_parts
 from tracelens.store.tables import TABLES, Table
 
 SOURCE_TABLES: dict[str, tuple[str, ...]] = {
@@ -21,6 +21,7 @@ SOURCE_TABLES: dict[str, tuple[str, ...]] = {
     "cloudwatch": ("metrics",),
     "logs": ("log_reports", "log_events"),
     "lambda": ("functions", "account_limits"),
+    "import": tuple(table.name for table in TABLES),
 }
 
 
@@ -49,27 +50,37 @@ class RebuildReport:
     rejections: RejectionLog = field(default_factory=RejectionLog)
 
 
-def _raw_keys(backend: Backend, sources: Collection[str] | None) -> list[str]:
+def _raw_keys(
+    backend: Backend, sources: Collection[str] | None, digests: Collection[str] | None = None
+) -> list[str]:
     keys = [key for key in backend.list_keys(layout.RAW) if layout.raw_digest(key)]
+    if digests is not None:
+        keys = [key for key in keys if layout.raw_digest(key) in digests]
     if sources is None:
         return keys
     return [key for key in keys if key.split("/")[1] in sources]
 
 
 def rebuild(
-    backend: Backend, *, sources: Collection[str] | None = None, delete_orphans: bool = False
+    backend: Backend,
+    *,
+    sources: Collection[str] | None = None,
+    delete_orphans: bool = False,
+    digests: Collection[str] | None = None,
 ) -> RebuildReport:
     """Normalize every raw run of ``sources`` (default: all) again and rewrite its parts.
 
     Parameters
     ----------
+    digests
+        Only the raw runs of these digests (the digest a part is named by).
     delete_orphans
         Also delete the parts of those sources' tables whose raw run no longer exists (parts
         of a raw run that cannot be read are always kept).
     """
     report = RebuildReport()
     unreadable: set[str] = set()
-    for key in _raw_keys(backend, sources):
+    for key in _raw_keys(backend, sources, digests):
         location = backend.location(key)
         try:
             run = raw.decode(backend.read_bytes(key), location)
@@ -79,7 +90,8 @@ def rebuild(
             report.problems.append(StoreProblem.of(exc))
             unreadable.add(layout.raw_digest(key) or "")
             continue
-        derived = derive(run, name=location)
+        with paused_cycle_collection():
+            derived = derive(run, name=location)
         report.rejections.extend(derived.rejections)
         report.part_keys.extend(write_parts(backend, derived, layout.raw_digest(key) or ""))
         report.raw_runs += 1
@@ -90,6 +102,7 @@ def rebuild(
                 digest = layout.part_digest(key)
                 if digest is not None and key not in keep and digest not in unreadable:
                     backend.delete(key)
+                    backend.delete(layout.manifest_key(key))
                     report.deleted_keys.append(key)
     return report
 

@@ -108,6 +108,32 @@ class S3Backend:
         except (ClientError, BotoCoreError) as exc:
             raise self._error("delete", key, exc) from exc
 
+    def write_if(self, key: str, data: bytes, *, version: str | None) -> bool:
+        """Write ``key`` only if it does not exist (``version`` None) or still has the entity
+        tag ``version`` (S3 conditional writes: If-None-Match / If-Match); False when not."""
+        name = self._object_key(key)
+        try:
+            if version is None:
+                self.client.put_object(Bucket=self._bucket, Key=name, Body=data, IfNoneMatch="*")
+            else:
+                self.client.put_object(Bucket=self._bucket, Key=name, Body=data, IfMatch=version)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            raise self._error("write", key, exc) from exc
+        except BotoCoreError as exc:
+            raise self._error("write", key, exc) from exc
+        return True
+
+    def read_versioned(self, key: str) -> tuple[bytes, str]:
+        """The content of ``key`` and its entity tag (for :meth:`write_if`)."""
+        try:
+            response = self.client.get_object(Bucket=self._bucket, Key=self._object_key(key))
+            return response["Body"].read(), str(response["ETag"])
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("read", key, exc) from exc
+
     def _error(self, action: str, key: str, exc: Exception) -> StoreError:
         where = self.location(key)
         if isinstance(exc, ClientError):

@@ -14,20 +14,22 @@ Typical use by the agent, per collector run::
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collectors.base import CollectorResult, Window
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.inputs import Inputs
-from tracelens.store import checkpoints, layout, raw, reading, runs
+from tracelens.store import checkpoints, layout, leases, raw, reading, runs
 from tracelens.store.backend import Backend
 from tracelens.store.checkpoints import Checkpoint
 from tracelens.store.errors import CorruptFileError, StoreError, StoreProblem
 from tracelens.store.persisting import Written, write_run
 from tracelens.store.rebuilding import RebuildReport, rebuild
 from tracelens.store.runs import RunRecord
+from tracelens.store.verifying import VerifyReport, verify
 
 Clock = Callable[[], datetime]
 _SEAL = object()  # only receipts made by Store.persist carry it
@@ -135,6 +137,22 @@ class Store:
             stored_at=stored_at,
             _seal=_SEAL,
         )
+
+    def lease(
+        self, collector: str, account: str, region: str, *, ttl: timedelta
+    ) -> AbstractContextManager[leases.Holder]:
+        """Hold the lease of ``collector`` on ``account``/``region`` for one run (``with``).
+
+        Take it around a run: persist and advance inside. In S3 a lease left by a process that
+        died is taken over after ``ttl``.
+
+        Raises
+        ------
+        LeaseHeldError
+            When another run (another agent, a ``collect --once``) holds it; the message names
+            the holder.
+        """
+        return leases.lease(self._backend, collector, account, region, ttl=ttl, clock=self._clock)
 
     def checkpoint(self, collector: str, account: str, region: str) -> Checkpoint | None:
         """The checkpoint of a collector, or None before its first :meth:`advance`.
@@ -303,3 +321,8 @@ class Store:
         that cannot be read is reported in the result, and its parts are kept.
         """
         return rebuild(self._backend, sources=sources, delete_orphans=delete_orphans)
+
+    def verify(self, *, repair: bool = False) -> VerifyReport:
+        """Check every Parquet part against its manifest (and that it reads); with ``repair``,
+        rebuild the damaged ones from their raw runs."""
+        return verify(self._backend, repair=repair)

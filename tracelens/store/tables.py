@@ -27,7 +27,8 @@ PRIVATE_SCHEMA: dict[str, pl.DataType] = {
     STORED_AT: UTC_US,
 }
 DATE = "_date"  # the partition of a row, present only between deriving and writing
-PART = "_part"  # the file a row was read from, present only while reading
+PART = "_part"  # the file a row was read from (its number), present only while reading
+PART_TYPE = pl.UInt32()
 
 # The account's concurrency limits from GetAccountSettings (one row per run that read them).
 ACCOUNT_LIMITS_SCHEMA: dict[str, pl.DataType] = {
