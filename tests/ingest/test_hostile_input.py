@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import subprocess
 import sys
@@ -10,11 +12,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tracelens.ingest import framing
 from tracelens.ingest.loader import load_traces
 from tracelens.ingest.normalize import normalize_documents
+from tracelens.ingest.opening import file_parts, streams
 from tracelens.ingest.opening.sources import InputError
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.limits import EARLIEST_TIME, LATEST_TIME
+from tracelens.limits import EARLIEST_TIME, LATEST_TIME, OVERSIZE_LINE, OVERSIZE_VALUE
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACE = "1-6912a0c0-0123456789abcdef01234567"
@@ -31,6 +35,11 @@ def segment(seg_id: str = "a" * 16, **fields: object) -> dict[str, object]:
     }
     doc.update(fields)
     return doc
+
+
+def batch_page(documents: list[dict[str, object]]) -> dict[str, object]:
+    segments = [{"Id": d["id"], "Document": orjson.dumps(d).decode()} for d in documents]
+    return {"Traces": [{"Id": TRACE, "Segments": segments}], "UnprocessedTraceIds": []}
 
 
 def ndjson(path: Path, *documents: dict[str, object]) -> Path:
@@ -148,3 +157,69 @@ def test_special_files_inside_a_directory_are_skipped_with_a_note(tmp_path: Path
         f"skipped {folder / 'b-fifo'}: a named pipe, not a file",
         f"skipped {folder / 'c-zero'}: a character device, not a file",
     ]
+
+
+@pytest.fixture
+def small_values(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Values of at most 2,000 bytes, so that tests stay small (the real cap: tracelens.limits)."""
+    monkeypatch.setattr(streams, "MAX_VALUE_BYTES", 2_000)
+    monkeypatch.setattr(framing, "MAX_VALUE_BYTES", 2_000)
+    monkeypatch.setattr(file_parts, "HEAD_BYTES", 500)
+    return 2_000
+
+
+def test_an_oversize_line_is_refused_with_its_position_and_the_rest_read(
+    tmp_path: Path, small_values: int
+) -> None:
+    lines = [orjson.dumps(segment("1" * 16)), orjson.dumps(segment("2" * 16, name="x" * 5_000))]
+    lines += [orjson.dumps(segment("3" * 16))]
+    text = b"\n".join(lines) + b"\n"
+    (tmp_path / "c.ndjson.gz").write_bytes(gzip.compress(text))
+    loaded = load_traces([tmp_path / "c.ndjson.gz"], processes=1)
+    assert sorted(loaded.spans["id"]) == ["1" * 16, "3" * 16]
+    [rejection] = loaded.rejections.listed
+    assert (rejection.position, rejection.reason) == ("line 2", OVERSIZE_LINE)
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "gzip"])
+def test_standard_input_holding_one_oversize_value_is_refused_unread(
+    monkeypatch: pytest.MonkeyPatch, small_values: int, packed: bool
+) -> None:
+    page = orjson.dumps([segment(f"{n:016x}") for n in range(100)])
+    assert len(page) > small_values
+    text = page + b" " * 10**7
+    endless = io.BytesIO(gzip.compress(text) if packed else text)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(endless))
+    loaded = load_traces(["-"], processes=1)
+    assert loaded.segments == 0
+    [rejection] = loaded.rejections.listed
+    assert (rejection.source, rejection.position) == ("<stdin>", "whole file")
+    assert rejection.reason == OVERSIZE_VALUE
+    if not packed:
+        assert endless.tell() < 3 * 2**20, "reading stops a read step (1 MiB) after the cap"
+
+
+def test_a_small_gzip_file_is_decompressed_a_piece_at_a_time(
+    tmp_path: Path, small_values: int
+) -> None:
+    # A gzip "bomb": a few kilobytes holding blanks around one document, then too much.
+    bomb = tmp_path / "bomb.json.gz"
+    bomb.write_bytes(gzip.compress(b" " * 10**6 + orjson.dumps(segment()) + b" " * 10**6))
+    loaded = load_traces([bomb], processes=1)
+    assert loaded.segments == 1 and loaded.rejections.count == 0
+    page = orjson.dumps(batch_page([segment(f"{n:016x}") for n in range(100)]))
+    bomb.write_bytes(gzip.compress(page))
+    refused = load_traces([bomb], processes=1)
+    assert refused.segments == 0
+    assert refused.rejections.listed[0].reason == OVERSIZE_VALUE
+
+
+def test_a_large_plain_file_holding_one_oversize_value_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_values: int
+) -> None:
+    monkeypatch.setattr(file_parts, "PIECE_BYTES", 1_000)
+    path = tmp_path / "page.json"
+    path.write_bytes(orjson.dumps(batch_page([segment(f"{n:016x}") for n in range(100)])))
+    loaded = load_traces([path], processes=1)
+    assert loaded.segments == 0
+    assert loaded.rejections.listed[0].reason == OVERSIZE_VALUE

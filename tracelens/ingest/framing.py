@@ -21,6 +21,7 @@ from tracelens.ingest.decoders.registry import ACCEPTED_FORMATS, FROM_BYTES, dec
 from tracelens.ingest.opening.file_parts import looks_line_delimited
 from tracelens.ingest.opening.sources import Source
 from tracelens.ingest.rejections import RejectionSink
+from tracelens.limits import MAX_VALUE_BYTES, OVERSIZE_LINE
 
 
 def _line_documents(data: bytes, reading: Reading, first_line: int = 1) -> Iterator[Located]:
@@ -30,6 +31,9 @@ def _line_documents(data: bytes, reading: Reading, first_line: int = 1) -> Itera
         if not line.strip():
             continue
         position = f"line {number}"
+        if len(line) > MAX_VALUE_BYTES:
+            reading.refuse(position, OVERSIZE_LINE)
+            continue
         for from_bytes in FROM_BYTES:
             node = from_bytes(line)
             if node is not None:

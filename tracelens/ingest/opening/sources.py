@@ -126,13 +126,15 @@ def decompress(name: str, data: bytes) -> bytes:
         raise UnreadableContentError(name, exc) from exc
 
 
-def _read_file(path: Path) -> Source:
+def _read_file(path: Path, *, decompress_gzip: bool = True) -> Source:
     try:
         data = path.read_bytes()
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InputError(f"cannot read {display_name(path)}: {reason}") from exc
     name = display_name(path)
+    if not decompress_gzip and data.startswith(GZIP_MAGIC):
+        return Source(name, data)
     return Source(name, as_utf8(decompress(name, data)))
 
 
@@ -290,8 +292,9 @@ def _read_part(part: FilePart) -> Source:
     return Source(display_name(part.path), data, first_line=first_line, lines=True)
 
 
-def read_source(item: Item) -> Source:
-    """The (decompressed) bytes of one expanded path, or of a part of a file.
+def read_source(item: Item, *, decompress_gzip: bool = True) -> Source:
+    """The (decompressed) bytes of one expanded path, or of a part of a file; gzip bytes as
+    they are when ``decompress_gzip`` is False.
 
     Raises
     ------
@@ -305,7 +308,7 @@ def read_source(item: Item) -> Source:
     if item == STDIN:
         data = sys.stdin.buffer.read()
         return Source(STDIN_NAME, as_utf8(decompress(STDIN_NAME, data)))
-    return _read_file(Path(item))
+    return _read_file(Path(item), decompress_gzip=decompress_gzip)
 
 
 def iter_sources(paths: Iterable[str | Path], rejections: RejectionSink) -> Iterator[Source]:
