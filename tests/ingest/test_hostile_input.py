@@ -223,3 +223,18 @@ def test_a_large_plain_file_holding_one_oversize_value_is_refused(
     loaded = load_traces([path], processes=1)
     assert loaded.segments == 0
     assert loaded.rejections.listed[0].reason == OVERSIZE_VALUE
+
+
+def test_a_symbolic_link_loop_inside_a_directory_is_skipped_with_a_note(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    ndjson(folder / "a.ndjson", segment("1" * 16))
+    (folder / "loop").symlink_to("loop")
+    (folder / "ping").symlink_to("pong")
+    (folder / "pong").symlink_to("ping")
+    loaded = load_traces([folder])
+    assert loaded.segments == 1 and loaded.rejections.count == 0
+    assert loaded.read_stats.skipped == [
+        f"skipped {folder / name}: Too many levels of symbolic links"
+        for name in ("loop", "ping", "pong")
+    ]

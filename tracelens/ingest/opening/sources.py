@@ -209,9 +209,15 @@ def _files_under(directory: Path, notes: list[str] | None = None) -> list[Path]:
                     # Hidden files (editor swap files, .DS_Store) are never trace exports.
                     if entry.name.startswith("."):
                         continue
-                    if entry.is_dir():
+                    try:
+                        is_dir, is_file = entry.is_dir(), entry.is_file()
+                    except OSError as exc:  # a symbolic link loop (ELOOP), or unreadable
+                        reason = exc.strerror or str(exc)
+                        skipped.append(f"skipped {display_name(entry.path)}: {reason}")
+                        continue
+                    if is_dir:
                         folders.append(entry.path)
-                    elif entry.is_file():
+                    elif is_file:
                         found.append(entry.path)
                     elif kind := special_file_kind(entry.path):
                         skipped.append(f"skipped {display_name(entry.path)}: {kind}, not a file")
