@@ -37,6 +37,22 @@ OVERSIZE_LINE = (
 )
 
 
+# NOTE: X-Ray caps a segment name at 200 characters and an annotation value at 1,000; URLs,
+# exception messages and ARNs are rarely over 2,000. A longer string is cut where it enters (a
+# 50 MB name was copied into every analysis and the report), ending in CUT_MARK.
+MAX_STRING_CHARS = 4096
+# The annotations of one span, as JSON text: their string values are cut past this.
+MAX_ANNOTATIONS_CHARS = 64 * 1024
+CUT_MARK = "… [cut at {kept} of {length} characters]"
+
+
+def cut_string(text: str, limit: int = MAX_STRING_CHARS) -> str:
+    """``text``, or its first ``limit`` characters and a note of the cut when it is longer."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + CUT_MARK.format(kept=limit, length=len(text))
+
+
 def time_problem(start: float, end: float | None, prefix: str = "") -> str | None:
     """Why the times of one document (epoch seconds; ``end`` None while in progress) are
     impossible, or None when they are valid."""

@@ -18,7 +18,13 @@ from tracelens.ingest.normalize import normalize_documents
 from tracelens.ingest.opening import file_parts, streams
 from tracelens.ingest.opening.sources import InputError
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.limits import EARLIEST_TIME, LATEST_TIME, OVERSIZE_LINE, OVERSIZE_VALUE
+from tracelens.limits import (
+    EARLIEST_TIME,
+    LATEST_TIME,
+    MAX_STRING_CHARS,
+    OVERSIZE_LINE,
+    OVERSIZE_VALUE,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACE = "1-6912a0c0-0123456789abcdef01234567"
@@ -238,3 +244,29 @@ def test_a_symbolic_link_loop_inside_a_directory_is_skipped_with_a_note(tmp_path
         f"skipped {folder / name}: Too many levels of symbolic links"
         for name in ("loop", "ping", "pong")
     ]
+
+
+def test_long_strings_are_cut_where_they_enter_saying_so() -> None:
+    long = "n" * (MAX_STRING_CHARS + 10)
+    spans = normalize_documents(
+        [
+            segment(
+                name=long,
+                http={"request": {"url": "https://example.com/" + long}},
+                cause={"exceptions": [{"type": "E", "message": long}]},
+                annotations={"big": long * 20, "n": 1},
+            )
+        ]
+    )
+    row = spans.row(0, named=True)
+    mark = f"… [cut at {MAX_STRING_CHARS} of {MAX_STRING_CHARS + 10} characters]"
+    assert row["name"] == "n" * MAX_STRING_CHARS + mark
+    assert row["exception_message"] == "n" * MAX_STRING_CHARS + mark
+    assert row["http_url"].endswith(f" of {MAX_STRING_CHARS + 30} characters]")
+    annotations = orjson.loads(row["annotations"])
+    assert annotations["n"] == 1
+    assert annotations["big"].endswith(
+        f"[cut at {MAX_STRING_CHARS} of {len(long) * 20} characters]"
+    )
+    # Ordinary strings are untouched.
+    assert normalize_documents([segment()]).row(0, named=True)["name"] == "orders-api/prod"
