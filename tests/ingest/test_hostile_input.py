@@ -270,3 +270,43 @@ def test_long_strings_are_cut_where_they_enter_saying_so() -> None:
     )
     # Ordinary strings are untouched.
     assert normalize_documents([segment()]).row(0, named=True)["name"] == "orders-api/prod"
+
+
+def test_files_that_are_not_trace_data_in_a_directory_are_skipped_with_one_note(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "export"
+    (folder / "notes").mkdir(parents=True)
+    ndjson(folder / "a.ndjson", segment("1" * 16))
+    (folder / "b.json").write_bytes(orjson.dumps(batch_page([segment("2" * 16)])))
+    (folder / "README.md").write_text("# Exported traces\n\nFrom prod, 6 h.\n")
+    (folder / "notes" / "todo.txt").write_text("look at the cold starts\n")
+    (folder / "map.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    (folder / "broken.json").write_text('{"trace_id": ')  # looks like JSON: still refused
+    loaded = load_traces([folder])
+    assert loaded.segments == 2
+    assert [r.source for r in loaded.rejections.listed] == [str(folder / "broken.json")]
+    assert loaded.read_stats.skipped == [
+        f"skipped 3 file(s) under {folder} that are not trace data (they do not start with "
+        f"{{ or [): {folder / 'README.md'}, {folder / 'map.png'}, {folder / 'notes' / 'todo.txt'}"
+    ]
+
+
+def test_strict_does_not_fail_on_files_skipped_in_a_directory(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    ndjson(folder / "a.ndjson", segment("1" * 16))
+    (folder / "README.md").write_text("# Exported traces\n")
+    result = _tracelens("analyze", str(folder), "--strict", "--json", "-q", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert orjson.loads(result.stdout)["input"]["rejected"] == 0
+    assert "note: skipped 1 file(s) under" in result.stderr
+
+
+def test_text_logs_in_a_directory_of_side_inputs_are_still_read(tmp_path: Path) -> None:
+    from tracelens.ingest.opening.sources import expand_paths
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "orders.log").write_text("START RequestId: 8f5e Version: $LATEST\n")
+    assert expand_paths([folder]) == [folder / "orders.log"]

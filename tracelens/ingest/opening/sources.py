@@ -178,11 +178,33 @@ def not_a_file_message(name: str, kind: str) -> str:
     )
 
 
-def _files_under(directory: Path, notes: list[str] | None = None) -> list[Path]:
+_NAMED_OTHER_FILES = 5
+_PEEK_BYTES = 64 * 1024
+
+
+def _may_hold_json(path: str) -> bool:
+    """Whether a file found in a directory may hold trace data: its first byte that is not a
+    blank is ``{`` or ``[`` (after a byte order mark), or it is compressed, empty or all blank
+    so far, or cannot be read (the reader then says why). Notes, Markdown and images do not."""
+    try:
+        with open(path, "rb") as file:  # noqa: PTH123 (a str path from scandir)
+            head = file.read(_PEEK_BYTES)
+    except OSError:
+        return True
+    if head.startswith((GZIP_MAGIC, *_UTF16_BOMS)):
+        return True
+    text = head.removeprefix(_UTF8_BOM).lstrip()
+    return not text or text.startswith((b"{", b"["))
+
+
+def _files_under(
+    directory: Path, notes: list[str] | None = None, *, json_only: bool = False
+) -> list[Path]:
     """Every file under ``directory``, in the order Paths sort in.
 
     Entries that are neither files nor directories (named pipes, devices, sockets) are
-    skipped, each with a note in ``notes``.
+    skipped, each with a note in ``notes``; with ``json_only``, so are files that are clearly
+    not trace data (see ``_may_hold_json``), with one note for them all.
 
     Raises
     ------
@@ -227,6 +249,17 @@ def _files_under(directory: Path, notes: list[str] | None = None) -> list[Path]:
             reason = exc.strerror or str(exc)
             raise InputError(f"cannot list {display_name(folder)}: {reason}") from exc
     found.sort(key=lambda path: path.split(os.sep))  # noqa: PTH206 (the order Paths sort in)
+    other = [path for path in found if json_only and not _may_hold_json(path)]
+    if other:
+        passed_over = set(other)
+        found = [path for path in found if path not in passed_over]
+        names = ", ".join(display_name(path) for path in other[:_NAMED_OTHER_FILES])
+        extra = len(other) - _NAMED_OTHER_FILES
+        more = f" and {extra:,} more" if extra > 0 else ""
+        skipped.append(
+            f"skipped {len(other):,} file(s) under {display_name(directory)} that are not trace "
+            f"data (they do not start with {{ or [): {names}{more}"
+        )
     if notes is not None:
         notes.extend(sorted(skipped))
     return [Path(path) for path in found]
@@ -236,10 +269,14 @@ STDIN = "-"
 STDIN_NAME = "<stdin>"  # how messages name standard input
 
 
-def expand_paths(paths: Iterable[str | Path], notes: list[str] | None = None) -> list[Path | str]:
+def expand_paths(
+    paths: Iterable[str | Path], notes: list[str] | None = None, *, json_only: bool = False
+) -> list[Path | str]:
     """Every file to read, directories expanded in sorted order; ``-`` stays for stdin.
 
-    What a directory holds besides files and directories is skipped with a note in ``notes``.
+    What a directory holds besides files and directories is skipped with a note in ``notes``;
+    with ``json_only`` (trace data is JSON, side inputs may be text), so are files in it that
+    are clearly not JSON.
 
     Raises
     ------
@@ -257,7 +294,7 @@ def expand_paths(paths: Iterable[str | Path], notes: list[str] | None = None) ->
         if kind is not None:
             raise InputError(not_a_file_message(display_name(path), kind))
         if path.is_dir():
-            files = _files_under(path, notes)
+            files = _files_under(path, notes, json_only=json_only)
             if not files:
                 raise InputError(f"{display_name(path)}: directory holds no files")
             expanded.extend(files)
