@@ -310,3 +310,33 @@ def test_text_logs_in_a_directory_of_side_inputs_are_still_read(tmp_path: Path) 
     folder.mkdir()
     (folder / "orders.log").write_text("START RequestId: 8f5e Version: $LATEST\n")
     assert expand_paths([folder]) == [folder / "orders.log"]
+
+
+HEADER = b'{"format": "json", "version": 1}\n'
+
+
+def test_daemon_documents_written_over_several_lines_are_read(tmp_path: Path) -> None:
+    pretty = [orjson.dumps(segment(f"{n:016x}"), option=orjson.OPT_INDENT_2) for n in (1, 2)]
+    broken = orjson.dumps(segment("3" * 16), option=orjson.OPT_INDENT_2).replace(b'",\n', b'"\n')
+    compact = orjson.dumps(segment("4" * 16))
+    capture = HEADER + pretty[0] + b"\n" + HEADER + broken + b"\n" + HEADER + pretty[1]
+    capture += b"\n" + HEADER + compact + b"\n" + compact.replace(b"4" * 16, b"5" * 16) + b"\n"
+    path = tmp_path / "capture.txt"
+    path.write_bytes(capture)
+    loaded = load_traces([path])
+    assert sorted(loaded.spans["id"]) == [f"{n:016x}" for n in (1, 2)] + ["4" * 16, "5" * 16]
+    [rejection] = loaded.rejections.listed
+    first = capture[: capture.index(broken)].count(b"\n") + 1
+    last = first + broken.count(b"\n")
+    assert rejection.position == f"line {first}"
+    assert rejection.reason.startswith("invalid JSON")
+    assert rejection.reason.endswith(f"(a document over lines {first}-{last})")
+
+
+def test_without_a_daemon_header_each_line_stands_alone(tmp_path: Path) -> None:
+    pretty = orjson.dumps(segment(), option=orjson.OPT_INDENT_2)
+    path = tmp_path / "lines.ndjson"
+    path.write_bytes(orjson.dumps(segment("1" * 16)) + b"\n" + pretty + b"\n")
+    loaded = load_traces([path])
+    assert loaded.spans["id"].to_list() == ["1" * 16]
+    assert loaded.rejections.count == pretty.count(b"\n") + 1
