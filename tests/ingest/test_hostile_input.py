@@ -340,3 +340,30 @@ def test_without_a_daemon_header_each_line_stands_alone(tmp_path: Path) -> None:
     loaded = load_traces([path])
     assert loaded.spans["id"].to_list() == ["1" * 16]
     assert loaded.rejections.count == pretty.count(b"\n") + 1
+
+
+def test_a_small_gzip_capture_cut_short_keeps_the_lines_before_the_cut(tmp_path: Path) -> None:
+    text = b"".join(orjson.dumps(segment(f"{n:016x}")) + b"\n" for n in range(1, 2001))
+    packed = gzip.compress(text)
+    cut = tmp_path / "cut.ndjson.gz"
+    cut.write_bytes(packed[: len(packed) * 3 // 4])
+    loaded = load_traces([cut], processes=1)
+    assert loaded.segments > 1000
+    [rejection] = loaded.rejections.listed
+    assert rejection.position == f"line {loaded.segments + 1}"
+    assert rejection.reason.startswith("unreadable gzip")
+
+
+@pytest.mark.parametrize("shape", ["lines", "page"])
+def test_trailing_garbage_after_a_gzip_stream_costs_no_document(tmp_path: Path, shape: str) -> None:
+    documents = [segment(f"{n:016x}") for n in range(1, 4)]
+    if shape == "lines":
+        text = b"".join(orjson.dumps(document) + b"\n" for document in documents)
+    else:
+        text = orjson.dumps(batch_page(documents))
+    path = tmp_path / "export.json.gz"
+    path.write_bytes(gzip.compress(text) + b"garbage after the stream")
+    loaded = load_traces([path], processes=1)
+    assert loaded.segments == 3
+    [rejection] = loaded.rejections.listed
+    assert rejection.reason.startswith("unreadable gzip")

@@ -31,9 +31,14 @@ class UnreadableContentError(Exception):
     ``position`` on, like any malformed document, and what was read before it stands.
     """
 
-    def __init__(self, name: str, cause: BaseException, *, from_line: int = 1) -> None:
+    def __init__(
+        self, name: str, cause: BaseException, *, from_line: int = 1, from_byte: int = 0
+    ) -> None:
         self.name = name
-        if from_line > 1:
+        if from_byte > 0:
+            self.position = f"byte {from_byte:,} of its text"
+            lost = "what follows was not read (the text before it was)"
+        elif from_line > 1:
             self.position = f"line {from_line}"
             lost = "this line and the rest of the file were not read (the lines before it were)"
         else:

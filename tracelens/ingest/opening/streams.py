@@ -49,14 +49,18 @@ class _SteppedReader:
     """Reads ``stream`` a step at a time; a gzip fault ends the data and is kept in ``fault``."""
 
     def __init__(self, stream: _Readable) -> None:
-        self._stream = stream
+        # NOTE: read1 (one read of the stream below) where there is one: a buffered read
+        # loses what it had gathered when a later read inside it fails, such as the data of
+        # a whole gzip stream followed by trailing garbage.
+        self._read = getattr(stream, "read1", stream.read)
         self.fault: BaseException | None = None
 
-    def read(self, size: int) -> bytes:
+    def read(self, size: int = -1, /) -> bytes:
+        size = sys.maxsize if size < 0 else size
         steps: list[bytes] = []
         while size > 0 and self.fault is None:
             try:
-                step = self._stream.read(min(size, _STEP_BYTES))
+                step = self._read(min(size, _STEP_BYTES))
             except GZIP_ERRORS as exc:
                 self.fault = exc
                 break
@@ -92,7 +96,7 @@ class _Prefixed:
 
 
 def _value_or_refuse(
-    name: str, head: bytes, rest: _Readable, rejections: RejectionSink
+    name: str, head: bytes, rest: _SteppedReader, rejections: RejectionSink
 ) -> bytes | None:
     """``head`` and the rest of ``rest`` when they make at most ``MAX_VALUE_BYTES``; None,
     refused, when they make more: the rest is then left unread.
@@ -119,7 +123,7 @@ def _value_or_refuse(
             blank_size += len(block) - len(text)
             if blank_size <= MAX_VALUE_BYTES:
                 blanks.append(block[len(text) :])
-        block = _read_or_refuse(name, rest, _STEP_BYTES * 16)
+        block = rest.read(_STEP_BYTES * 16)
         if not block:
             return b"".join(data)
 
@@ -132,6 +136,12 @@ def _skip_line(reader: _SteppedReader) -> bytes | None:
         if end >= 0:
             return block[end + 1 :]
     return None
+
+
+def _after_whole_stream(fault: BaseException) -> bool:
+    """Whether a gzip ``fault`` came after a whole, checked gzip stream (trailing garbage):
+    the text before it is then whole."""
+    return isinstance(fault, gzip.BadGzipFile) and str(fault).startswith("Not a gzipped file")
 
 
 def _pieces(name: str, head: bytes, rest: _Readable, rejections: RejectionSink) -> Iterator[Source]:
@@ -147,12 +157,16 @@ def _pieces(name: str, head: bytes, rest: _Readable, rejections: RejectionSink) 
         line not handed out whole (the lines before it are).
     """
     head = head.removeprefix(codecs.BOM_UTF8)
+    reader = rest if isinstance(rest, _SteppedReader) else _SteppedReader(rest)
     if not read_line_by_line(head):
-        value = _value_or_refuse(name, head, rest, rejections)
-        if value is not None:
+        value = _value_or_refuse(name, head, reader, rejections)
+        whole = reader.fault is None or _after_whole_stream(reader.fault)
+        if whole and value is not None:
             yield Source(name, as_utf8(value))
+        if reader.fault is not None:
+            from_byte = len(value or b"") if _after_whole_stream(reader.fault) else 0
+            raise UnreadableContentError(name, reader.fault, from_byte=from_byte)
         return
-    reader = _SteppedReader(rest)
     first_line, pending = 1, head
     while True:
         block = reader.read(file_parts.PIECE_BYTES)
@@ -171,6 +185,10 @@ def _pieces(name: str, head: bytes, rest: _Readable, rejections: RejectionSink) 
             first_line += 1
     if reader.fault is not None:
         # The text after the last line end is part of a line the fault cut short.
+        cut = pending.rfind(b"\n") + 1
+        if cut:
+            yield Source(name, pending[:cut], first_line=first_line, lines=True)
+            first_line += pending.count(b"\n", 0, cut)
         raise UnreadableContentError(name, reader.fault, from_line=first_line)
     if pending:
         yield Source(name, pending, first_line=first_line, lines=True)
@@ -206,11 +224,11 @@ def stream_sources(name: str, raw: _Readable, rejections: RejectionSink) -> Iter
     head = raw.read(file_parts.HEAD_BYTES)
     if head.startswith(GZIP_MAGIC):
         prefixed: Any = _Prefixed(head, raw)  # gzip asks only for read()
-        stream: _Readable = gzip.GzipFile(fileobj=prefixed, mode="rb")
-        head = _read_or_refuse(name, stream, file_parts.HEAD_BYTES)
+        stream = _SteppedReader(gzip.GzipFile(fileobj=prefixed, mode="rb"))
+        head = stream.read(file_parts.HEAD_BYTES)
+        yield from _pieces(name, head, stream, rejections)
     else:
-        stream = raw
-    yield from _pieces(name, head, stream, rejections)
+        yield from _pieces(name, head, raw, rejections)
 
 
 def gzip_sources(path: Path, rejections: RejectionSink) -> Iterator[Source]:
