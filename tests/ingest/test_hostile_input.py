@@ -367,3 +367,40 @@ def test_trailing_garbage_after_a_gzip_stream_costs_no_document(tmp_path: Path, 
     assert loaded.segments == 3
     [rejection] = loaded.rejections.listed
     assert rejection.reason.startswith("unreadable gzip")
+
+
+def _deep(levels: int) -> bytes:
+    """A valid document nested deeper than the JSON parser follows (written as text)."""
+    inner = (
+        b'{"id": "ffffffffffffffff", "name": "n", "start_time": 1762828480, "end_time": 1762828480'
+    )
+    for level in range(levels):
+        inner = (
+            b'{"id": "%016x", "name": "n", "start_time": 1762828480, "end_time": 1762828480,'
+            b' "subsegments": [%s}]' % (level, inner)
+        )
+    return orjson.dumps(segment("9" * 16))[:-1] + b', "subsegments": [' + inner + b"}]}"
+
+
+def test_one_bad_escape_in_a_page_costs_only_the_document_holding_it(tmp_path: Path) -> None:
+    page = orjson.dumps(batch_page([segment(f"{n:016x}", name=f"doc-{n}") for n in (1, 2, 3)]))
+    assert page.count(b"doc-2") == 1
+    path = tmp_path / "page.json"
+    path.write_bytes(page.replace(b"doc-2", b"doc\\q2"))  # \q is no JSON escape
+    loaded = load_traces([path])
+    assert sorted(loaded.spans["id"]) == [f"{n:016x}" for n in (1, 3)]
+    reasons = {r.position: r.reason for r in loaded.rejections.listed}
+    assert reasons["Traces[0].Segments[1]"].startswith("invalid JSON")
+    bad_escape = page.index(b"doc-2") + 3
+    assert reasons[f"byte {bad_escape:,}"] == "invalid JSON: a bad escape, read as a backslash"
+
+
+def test_an_array_keeps_its_documents_around_one_too_deep_or_broken(tmp_path: Path) -> None:
+    items = [orjson.dumps(segment("1" * 16)), _deep(1100)]
+    items += [orjson.dumps(segment("2" * 16)), b'{"id": "x\\q"}', orjson.dumps(segment("3" * 16))]
+    path = tmp_path / "array.json"
+    path.write_bytes(b"[" + b",\n ".join(items) + b"]")
+    loaded = load_traces([path])
+    assert sorted(loaded.spans["id"]) == ["1" * 16, "2" * 16, "3" * 16]
+    assert [r.position for r in loaded.rejections.listed] == ["[1]", "[3]"]
+    assert loaded.rejections.listed[0].reason.startswith("invalid JSON: depth limit exceeded")

@@ -14,6 +14,7 @@ The layout is told by content, never by file name:
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 
 import orjson
@@ -137,6 +138,80 @@ def iter_documents(
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        reading.refuse("whole file", f"{invalid_json(exc)}; {ACCEPTED_FORMATS}")
+        yield from _recovered(data, exc, reading)
         return
     yield from decode_value(value, "", reading)
+
+
+# A few bad escapes are read as backslashes; past this many the input is refused whole.
+_MAX_REPAIRS = 100
+_ARRAY_SYNTAX = re.compile(rb'[\\"\[\]{},]')
+
+
+def _array_items(data: bytes) -> list[bytes] | None:
+    """The text of each item of the JSON array ``data`` (told apart by its brackets, commas and
+    strings only, so that an item that is not JSON costs only itself); None when ``data`` is
+    not an array that ends."""
+    start = len(data) - len(data.lstrip())
+    if data[start : start + 1] != b"[":
+        return None
+    items: list[bytes] = []
+    depth, in_string, escaped_at, item_start = 0, False, -1, start + 1
+    for match in _ARRAY_SYNTAX.finditer(data, start):
+        at = match.start()
+        char = data[at]
+        if in_string:
+            if at == escaped_at:
+                continue
+            if char == 0x5C:  # a backslash: the next character is escaped
+                escaped_at = at + 1
+            elif char == 0x22:
+                in_string = False
+        elif char == 0x22:
+            in_string = True
+        elif char in b"[{":
+            depth += 1
+        elif char in b"]}":
+            depth -= 1
+            if depth == 0:
+                if data[item_start:at].strip() or items:
+                    items.append(data[item_start:at])
+                return items if not data[at + 1 :].strip() else None
+        elif char == 0x2C and depth == 1:
+            items.append(data[item_start:at])
+            item_start = at + 1
+    return None
+
+
+def _recovered(data: bytes, error: orjson.JSONDecodeError, reading: Reading) -> Iterator[Located]:
+    """The documents that can be kept from an input that is not JSON as a whole: each item of
+    an array on its own, or a value whose only faults are bad escapes, read as backslashes
+    (the document holding one is then refused by its own parse)."""
+    items = _array_items(data)
+    if items is not None:
+        for index, text in enumerate(items):
+            position = f"[{index}]"
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError as exc:
+                reading.refuse(position, invalid_json(exc))
+                continue
+            yield from decode_value(value, position, reading)
+        return
+    repairs: list[str] = []
+    while error.msg.startswith("invalid escape") and len(repairs) < _MAX_REPAIRS:
+        at = len(error.doc[: error.pos].encode())
+        if data[at : at + 1] != b"\\":
+            break
+        repairs.append(f"byte {at - len(repairs):,}")  # in the input as given
+        data = data[:at] + b"\\" + data[at:]
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            error = exc
+            continue
+        for position in repairs:
+            reading.refuse(position, "invalid JSON: a bad escape, read as a backslash")
+        yield from decode_value(value, "", reading)
+        return
+    reading.refuse("whole file", f"{invalid_json(error)}; {ACCEPTED_FORMATS}")
