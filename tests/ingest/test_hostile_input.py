@@ -404,3 +404,16 @@ def test_an_array_keeps_its_documents_around_one_too_deep_or_broken(tmp_path: Pa
     assert sorted(loaded.spans["id"]) == ["1" * 16, "2" * 16, "3" * 16]
     assert [r.position for r in loaded.rejections.listed] == ["[1]", "[3]"]
     assert loaded.rejections.listed[0].reason.startswith("invalid JSON: depth limit exceeded")
+
+
+def test_invalid_utf8_in_a_field_tracelens_does_not_read_refuses_the_document(
+    tmp_path: Path,
+) -> None:
+    bad = orjson.dumps(segment("2" * 16, note="caf\u00e9")).replace(b"\xc3\xa9", b"\xe9")
+    path = tmp_path / "capture.ndjson"
+    path.write_bytes(orjson.dumps(segment("1" * 16)) + b"\n" + bad + b"\n")
+    loaded = load_traces([path])
+    assert loaded.spans["id"].to_list() == ["1" * 16]
+    [rejection] = loaded.rejections.listed
+    assert rejection.position == "line 2"
+    assert rejection.reason.startswith(f"invalid UTF-8 at byte {bad.index(b'caf') + 3} of the line")

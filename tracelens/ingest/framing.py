@@ -13,6 +13,7 @@ The layout is told by content, never by file name:
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 from collections.abc import Iterator
@@ -89,15 +90,39 @@ def _multi_line_document(
     yield from decode_value(value, position, reading)
 
 
+_UTF8_STEP = 1024 * 1024
+
+
+def _utf8_problem(data: bytes) -> str | None:
+    """Why ``data`` is not UTF-8 text, or None when it is."""
+    # NOTE: a step at a time, so that checking a piece never holds a second copy of it.
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for start in range(0, len(data), _UTF8_STEP):
+            decoder.decode(view[start : start + _UTF8_STEP])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        at = start + exc.start
+        return f"invalid UTF-8 at byte {at} of the line: JSON text is UTF-8 (RFC 8259)"
+    return None
+
+
 def _line_documents(data: bytes, reading: Reading, first_line: int = 1) -> Iterator[Located]:
     lines = _Lines(data, first_line)
     after_header = False  # documents may span lines after an X-Ray daemon header
+    # NOTE: the decoders' fast path skips the fields tracelens does not read without checking
+    # their text: the whole piece is checked at once, each line only when that fails.
+    all_utf8 = _utf8_problem(data) is None
     for number, line in lines:
         if not line.strip():
             continue
         position = f"line {number}"
         if len(line) > MAX_VALUE_BYTES:
             reading.refuse(position, OVERSIZE_LINE)
+            continue
+        if not all_utf8 and (problem := _utf8_problem(line)) is not None:
+            reading.refuse(position, problem)
             continue
         for from_bytes in FROM_BYTES:
             node = from_bytes(line)
