@@ -16,7 +16,7 @@ from tracelens.ingest import framing
 from tracelens.ingest.loader import load_traces
 from tracelens.ingest.normalize import normalize_documents
 from tracelens.ingest.opening import file_parts, streams
-from tracelens.ingest.opening.sources import InputError
+from tracelens.ingest.opening.sources import FilePart, InputError
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.limits import (
     EARLIEST_TIME,
@@ -417,3 +417,26 @@ def test_invalid_utf8_in_a_field_tracelens_does_not_read_refuses_the_document(
     [rejection] = loaded.rejections.listed
     assert rejection.position == "line 2"
     assert rejection.reason.startswith(f"invalid UTF-8 at byte {bad.index(b'caf') + 3} of the line")
+
+
+def test_a_huge_line_in_a_large_plain_file_is_refused_without_being_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_values: int
+) -> None:
+    monkeypatch.setattr(file_parts, "PIECE_BYTES", 1_000)
+    lines = [orjson.dumps(segment(f"{n:016x}")) for n in range(1, 101)]
+    lines += [b'{"name": "' + b"x" * 50_000 + b'"}']
+    lines += [orjson.dumps(segment(f"{n:016x}")) for n in range(101, 201)]
+    path = tmp_path / "capture.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    log = RejectionLog()
+    sources = list(streams.item_sources(path, log))
+    assert max(len(source.data) for source in sources) <= 1_000 + small_values
+    assert [(r.position, r.reason) for r in log.listed] == [("line 101", OVERSIZE_LINE)]
+    loaded = load_traces([path], processes=1)
+    assert loaded.segments == 200
+    assert [r.position for r in loaded.rejections.listed] == ["line 101"]
+    # A part of the file starting before the line, its first line number not known yet.
+    part = FilePart(path, len(b"\n".join(lines[:50])) + 1, path.stat().st_size)
+    part_log = RejectionLog()
+    list(streams.item_sources(part, part_log))
+    assert [r.position for r in part_log.listed] == ["line 101"]

@@ -320,18 +320,31 @@ def item_name(item: Item) -> str:
     return STDIN_NAME if item == STDIN else display_name(item)
 
 
+def lines_before(path: Path, offset: int) -> int:
+    """How many line ends ``path`` holds before byte ``offset``.
+
+    Raises
+    ------
+    OSError
+        When the file cannot be read.
+    """
+    lines = 0
+    with path.open("rb") as file:
+        while file.tell() < offset:
+            block = file.read(min(_BLOCK, offset - file.tell()))
+            if not block:
+                break
+            lines += block.count(b"\n")
+    return lines
+
+
 def _read_part(part: FilePart) -> Source:
     """The lines of ``part``, numbered as in the whole file (its earlier lines are counted)."""
     try:
+        first_line = part.first_line
+        if first_line is None:
+            first_line = lines_before(part.path, part.start) + 1
         with part.path.open("rb") as file:
-            first_line = part.first_line
-            if first_line is None:
-                first_line = 1
-                while file.tell() < part.start:
-                    block = file.read(min(_BLOCK, part.start - file.tell()))
-                    if not block:
-                        break
-                    first_line += block.count(b"\n")
             file.seek(part.start)
             data = file.read(part.end - part.start)
     except OSError as exc:

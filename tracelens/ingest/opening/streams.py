@@ -12,7 +12,7 @@ import gzip
 import io
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from tracelens.ingest.opening.sources import (
     UnreadableContentError,
     as_utf8,
     display_name,
+    lines_before,
     read_source,
 )
 from tracelens.ingest.rejections import RejectionSink
@@ -167,7 +168,15 @@ def _pieces(name: str, head: bytes, rest: _Readable, rejections: RejectionSink) 
             from_byte = len(value or b"") if _after_whole_stream(reader.fault) else 0
             raise UnreadableContentError(name, reader.fault, from_byte=from_byte)
         return
-    first_line, pending = 1, head
+    yield from _line_pieces(name, head, reader, 1, rejections)
+
+
+def _line_pieces(
+    name: str, pending: bytes, reader: _SteppedReader, first_line: int, rejections: RejectionSink
+) -> Generator[Source, None, int]:
+    """``pending`` and the rest of ``reader`` in line-ending pieces, numbered from
+    ``first_line``; a line longer than ``MAX_VALUE_BYTES`` refused unheld (see _pieces).
+    Returns the number of the line after them."""
     while True:
         block = reader.read(file_parts.PIECE_BYTES)
         if not block and len(pending) <= MAX_VALUE_BYTES:
@@ -192,6 +201,8 @@ def _pieces(name: str, head: bytes, rest: _Readable, rejections: RejectionSink) 
         raise UnreadableContentError(name, reader.fault, from_line=first_line)
     if pending:
         yield Source(name, pending, first_line=first_line, lines=True)
+        first_line += pending.count(b"\n") + (not pending.endswith(b"\n"))
+    return first_line
 
 
 def _regular_size(path: Path) -> int | None:
@@ -303,17 +314,50 @@ def _item_sources(item: Item, rejections: RejectionSink) -> Iterator[Source]:
             yield from gzip_sources(path, rejections)
             return
     pieces = piece_ends(item)
-    if pieces is None:
-        if isinstance(item, FilePart) or (_regular_size(Path(item)) or 0) <= MAX_VALUE_BYTES:
-            yield read_source(item)  # a file or part too small to cut
-        else:
-            # A large plain file not cut in parts: streamed (one value is held if not too large).
-            yield from gzip_sources(Path(item), rejections)
+    if pieces is not None:
+        yield from _file_pieces(*pieces, item, rejections)
         return
-    path, start, ends = pieces
+    if isinstance(item, FilePart) or (_regular_size(Path(item)) or 0) <= MAX_VALUE_BYTES:
+        yield read_source(item)  # a file or part too small to cut
+    else:
+        # A large plain file not cut in parts: streamed (one value is held if not too large).
+        yield from gzip_sources(Path(item), rejections)
+
+
+class _Bounded:
+    """The next ``size`` bytes of ``file``."""
+
+    def __init__(self, file: _Readable, size: int) -> None:
+        self._file, self._left = file, size
+
+    def read(self, size: int = -1, /) -> bytes:
+        size = self._left if size < 0 else min(size, self._left)
+        data = self._file.read(size)
+        self._left -= len(data)
+        return data
+
+
+def _file_pieces(
+    path: Path, start: int, ends: list[int], item: Item, rejections: RejectionSink
+) -> Iterator[Source]:
+    """The pieces of a large line-by-line file (or part), ending at ``ends``."""
     first_line = item.first_line if isinstance(item, FilePart) else 1
     for end in ends:
-        source = read_source(FilePart(path, start, end, first_line))
-        yield source
-        first_line = source.first_line + source.data.count(b"\n")
+        if end - start <= file_parts.PIECE_BYTES + MAX_VALUE_BYTES:
+            source = read_source(FilePart(path, start, end, first_line))
+            yield source
+            first_line = source.first_line + source.data.count(b"\n")
+        else:
+            # NOTE: a piece ends at the first line end after its size: a line far longer than
+            # any document must not be held whole to be refused.
+            if first_line is None:
+                first_line = lines_before(path, start) + 1
+            name = display_name(path)
+            try:
+                with path.open("rb") as file:
+                    file.seek(start)
+                    reader = _SteppedReader(_Bounded(file, end - start))
+                    first_line = yield from _line_pieces(name, b"", reader, first_line, rejections)
+            except OSError as exc:
+                raise InputError(f"cannot read {name}: {exc.strerror or exc}") from exc
         start = end
