@@ -20,6 +20,39 @@ TIME_RANGE = "[2000-01-01, 2100-01-01) UTC"
 IMPOSSIBLE_TIMES = f"impossible times: outside {TIME_RANGE}, or the end before the start"
 
 
+# NOTE: X-Ray takes segment documents of at most 64 KB (PutTraceSegments) and keeps traces of
+# about 500 KB; a BatchGetTraces page holds at most 5 traces, a few MB once their documents
+# are escaped as JSON strings. One JSON value held whole (one line of a newline-delimited
+# input, or an input that is a single page, document or array) may be 64 MiB: ten times any
+# page. Larger inputs are read as lines (one document or page per line), any size.
+MAX_VALUE_BYTES = 64 * 1024 * 1024
+_SPLIT_HINT = "write one document or page per line (e.g. `jq -c '.[]'`), or split the file"
+OVERSIZE_VALUE = (
+    f"too large: one JSON value of more than {MAX_VALUE_BYTES // 2**20} MiB, not read "
+    f"(X-Ray documents are at most 64 KB, pages a few MB); {_SPLIT_HINT}"
+)
+OVERSIZE_LINE = (
+    f"too large: a line of more than {MAX_VALUE_BYTES // 2**20} MiB, not read (X-Ray documents "
+    "are at most 64 KB); the lines after it are read"
+)
+
+
+# NOTE: X-Ray caps a segment name at 200 characters and an annotation value at 1,000; URLs,
+# exception messages and ARNs are rarely over 2,000. A longer string is cut where it enters (a
+# 50 MB name was copied into every analysis and the report), ending in CUT_MARK.
+MAX_STRING_CHARS = 4096
+# The annotations of one span, as JSON text: their string values are cut past this.
+MAX_ANNOTATIONS_CHARS = 64 * 1024
+CUT_MARK = "… [cut at {kept} of {length} characters]"
+
+
+def cut_string(text: str, limit: int = MAX_STRING_CHARS) -> str:
+    """``text``, or its first ``limit`` characters and a note of the cut when it is longer."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + CUT_MARK.format(kept=limit, length=len(text))
+
+
 def time_problem(start: float, end: float | None, prefix: str = "") -> str | None:
     """Why the times of one document (epoch seconds; ``end`` None while in progress) are
     impossible, or None when they are valid."""

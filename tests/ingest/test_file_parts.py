@@ -261,7 +261,7 @@ def test_a_gzip_capture_that_breaks_mid_piece_loses_at_most_one_read_step(
     pieces: list[Source] = []
 
     with pytest.raises(UnreadableContentError) as fault:
-        pieces.extend(streams.gzip_sources(cut))
+        pieces.extend(streams.gzip_sources(cut, RejectionLog()))
 
     # What any decompressor can still get out of the cut file, up to its last line end.
     recoverable = zlib.decompressobj(wbits=31).decompress(cut.read_bytes())

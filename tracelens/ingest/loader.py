@@ -80,7 +80,7 @@ def load_traces(
     log = rejections if rejections is not None else RejectionLog()
     stats = ReadStats()
     builder = SpanBuilder()
-    items = expand_paths(paths, stats.skipped)
+    items = expand_paths(paths, stats.skipped, json_only=True)
     runs = split_items(items, reading_processes() if processes is None else processes)
     with _no_cycle_collection():
         if len(runs) > 1:

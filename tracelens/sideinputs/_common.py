@@ -24,7 +24,9 @@ WHOLE_FILE = "whole file"
 _FUNCTION_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # `/aws/lambda/<name>`, also inside `<account>:/aws/lambda/<name>` (Logs Insights `@log`) and
 # log group ARNs; Lambda@Edge groups carry a region prefix: `/aws/lambda/us-east-1.<name>`.
-LOG_GROUP_PATTERN = r"/aws/lambda/(?:[a-z]{2}(?:-[a-z]+)+-\d\.)?([A-Za-z0-9_-]{1,64})"
+# The name runs to the group's end (or the `:` of an ARN): a custom group such as
+# `/aws/lambda/team/orders` or a longer name is no function's, never a truncated one's.
+LOG_GROUP_PATTERN = r"/aws/lambda/(?:[a-z]{2}(?:-[a-z]+)+-\d\.)?([A-Za-z0-9_-]{1,64})(?::|$)"
 _LOG_GROUP_RE = re.compile(LOG_GROUP_PATTERN)
 _LOG_FILE_SUFFIXES = (".log", ".json", ".txt", ".jsonl", ".ndjson")
 _ISO_TZ_RE = r"[+-]\d\d:?\d\d$"

@@ -16,6 +16,7 @@ import polars as pl
 
 from tracelens.ingest.normalize.document_rules import status_number
 from tracelens.ingest.segment_model import AwsFields, Cause, Http, Node
+from tracelens.limits import CUT_MARK, MAX_ANNOTATIONS_CHARS, MAX_STRING_CHARS, cut_string
 
 # Attribute keys that name the remote host, as X-Ray SDKs and OpenTelemetry exporters write them.
 HOST_KEYS: tuple[str, ...] = (
@@ -49,6 +50,24 @@ _DIRECT: dict[str, pl.DataType] = {
     "resource_arn": pl.String(),
 }
 
+# Text columns cut to MAX_STRING_CHARS where they enter (ids are checked, never cut).
+_CUT_COLUMNS = (
+    "type",
+    "name",
+    "origin",
+    "namespace",
+    "resource_arn",
+    "http_method",
+    "http_url",
+    "aws_operation",
+    "aws_resource",
+    "function_ref",
+    "aws_request_id",
+    "exception_type",
+    "exception_message",
+    "cause_ref",
+    "attr_host",
+)
 _NODE_FIELDS: tuple[str, ...] = Node.__struct_fields__
 _json = msgspec.json.Encoder().encode
 _NO_AWS: tuple[Any, ...] = (None,) * 9
@@ -122,11 +141,34 @@ def raw_frame(chunk: NodeChunk) -> pl.DataFrame:
         pl.Series(
             "annotations",
             # NOTE: msgspec, not orjson: it writes integers beyond 64 bits, which JSON allows.
-            [_json(bag).decode() if bag else None for bag in columns["annotations"]],
+            [_annotations_text(bag) if bag else None for bag in columns["annotations"]],
             dtype=pl.String,
         ),
     ]
-    return pl.DataFrame(series)
+    return pl.DataFrame(series).with_columns(
+        pl.when(pl.col(name).str.len_chars() > MAX_STRING_CHARS)
+        .then(
+            pl.format(
+                "{}" + CUT_MARK.format(kept="{}", length="{}"),
+                pl.col(name).str.slice(0, MAX_STRING_CHARS),
+                pl.lit(MAX_STRING_CHARS),
+                pl.col(name).str.len_chars(),
+            )
+        )
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name in _CUT_COLUMNS
+    )
+
+
+def _annotations_text(bag: dict[str, Any]) -> str:
+    """The annotations as JSON text, their long string values cut (see tracelens/limits.py)."""
+    text = _json(bag).decode()
+    if len(text) <= MAX_ANNOTATIONS_CHARS:
+        return text
+    cut = {key[:MAX_STRING_CHARS]: cut_string(v) if type(v) is str else v for key, v in bag.items()}
+    text = _json(cut).decode()
+    return text if len(text) <= MAX_ANNOTATIONS_CHARS else _json({"cut": cut_string(text)}).decode()
 
 
 def _http_series(https: tuple[Http | None, ...]) -> list[pl.Series]:

@@ -31,9 +31,14 @@ class UnreadableContentError(Exception):
     ``position`` on, like any malformed document, and what was read before it stands.
     """
 
-    def __init__(self, name: str, cause: BaseException, *, from_line: int = 1) -> None:
+    def __init__(
+        self, name: str, cause: BaseException, *, from_line: int = 1, from_byte: int = 0
+    ) -> None:
         self.name = name
-        if from_line > 1:
+        if from_byte > 0:
+            self.position = f"byte {from_byte:,} of its text"
+            lost = "what follows was not read (the text before it was)"
+        elif from_line > 1:
             self.position = f"line {from_line}"
             lost = "this line and the rest of the file were not read (the lines before it were)"
         else:
@@ -126,13 +131,15 @@ def decompress(name: str, data: bytes) -> bytes:
         raise UnreadableContentError(name, exc) from exc
 
 
-def _read_file(path: Path) -> Source:
+def _read_file(path: Path, *, decompress_gzip: bool = True) -> Source:
     try:
         data = path.read_bytes()
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InputError(f"cannot read {display_name(path)}: {reason}") from exc
     name = display_name(path)
+    if not decompress_gzip and data.startswith(GZIP_MAGIC):
+        return Source(name, data)
     return Source(name, as_utf8(decompress(name, data)))
 
 
@@ -176,11 +183,33 @@ def not_a_file_message(name: str, kind: str) -> str:
     )
 
 
-def _files_under(directory: Path, notes: list[str] | None = None) -> list[Path]:
+_NAMED_OTHER_FILES = 5
+_PEEK_BYTES = 64 * 1024
+
+
+def _may_hold_json(path: str) -> bool:
+    """Whether a file found in a directory may hold trace data: its first byte that is not a
+    blank is ``{`` or ``[`` (after a byte order mark), or it is compressed, empty or all blank
+    so far, or cannot be read (the reader then says why). Notes, Markdown and images do not."""
+    try:
+        with open(path, "rb") as file:  # noqa: PTH123 (a str path from scandir)
+            head = file.read(_PEEK_BYTES)
+    except OSError:
+        return True
+    if head.startswith((GZIP_MAGIC, *_UTF16_BOMS)):
+        return True
+    text = head.removeprefix(_UTF8_BOM).lstrip()
+    return not text or text.startswith((b"{", b"["))
+
+
+def _files_under(
+    directory: Path, notes: list[str] | None = None, *, json_only: bool = False
+) -> list[Path]:
     """Every file under ``directory``, in the order Paths sort in.
 
     Entries that are neither files nor directories (named pipes, devices, sockets) are
-    skipped, each with a note in ``notes``.
+    skipped, each with a note in ``notes``; with ``json_only``, so are files that are clearly
+    not trace data (see ``_may_hold_json``), with one note for them all.
 
     Raises
     ------
@@ -207,9 +236,15 @@ def _files_under(directory: Path, notes: list[str] | None = None) -> list[Path]:
                     # Hidden files (editor swap files, .DS_Store) are never trace exports.
                     if entry.name.startswith("."):
                         continue
-                    if entry.is_dir():
+                    try:
+                        is_dir, is_file = entry.is_dir(), entry.is_file()
+                    except OSError as exc:  # a symbolic link loop (ELOOP), or unreadable
+                        reason = exc.strerror or str(exc)
+                        skipped.append(f"skipped {display_name(entry.path)}: {reason}")
+                        continue
+                    if is_dir:
                         folders.append(entry.path)
-                    elif entry.is_file():
+                    elif is_file:
                         found.append(entry.path)
                     elif kind := special_file_kind(entry.path):
                         skipped.append(f"skipped {display_name(entry.path)}: {kind}, not a file")
@@ -219,6 +254,17 @@ def _files_under(directory: Path, notes: list[str] | None = None) -> list[Path]:
             reason = exc.strerror or str(exc)
             raise InputError(f"cannot list {display_name(folder)}: {reason}") from exc
     found.sort(key=lambda path: path.split(os.sep))  # noqa: PTH206 (the order Paths sort in)
+    other = [path for path in found if json_only and not _may_hold_json(path)]
+    if other:
+        passed_over = set(other)
+        found = [path for path in found if path not in passed_over]
+        names = ", ".join(display_name(path) for path in other[:_NAMED_OTHER_FILES])
+        extra = len(other) - _NAMED_OTHER_FILES
+        more = f" and {extra:,} more" if extra > 0 else ""
+        skipped.append(
+            f"skipped {len(other):,} file(s) under {display_name(directory)} that are not trace "
+            f"data (they do not start with {{ or [): {names}{more}"
+        )
     if notes is not None:
         notes.extend(sorted(skipped))
     return [Path(path) for path in found]
@@ -228,10 +274,14 @@ STDIN = "-"
 STDIN_NAME = "<stdin>"  # how messages name standard input
 
 
-def expand_paths(paths: Iterable[str | Path], notes: list[str] | None = None) -> list[Path | str]:
+def expand_paths(
+    paths: Iterable[str | Path], notes: list[str] | None = None, *, json_only: bool = False
+) -> list[Path | str]:
     """Every file to read, directories expanded in sorted order; ``-`` stays for stdin.
 
-    What a directory holds besides files and directories is skipped with a note in ``notes``.
+    What a directory holds besides files and directories is skipped with a note in ``notes``;
+    with ``json_only`` (trace data is JSON, side inputs may be text), so are files in it that
+    are clearly not JSON.
 
     Raises
     ------
@@ -249,7 +299,7 @@ def expand_paths(paths: Iterable[str | Path], notes: list[str] | None = None) ->
         if kind is not None:
             raise InputError(not_a_file_message(display_name(path), kind))
         if path.is_dir():
-            files = _files_under(path, notes)
+            files = _files_under(path, notes, json_only=json_only)
             if not files:
                 raise InputError(f"{display_name(path)}: directory holds no files")
             expanded.extend(files)
@@ -270,18 +320,31 @@ def item_name(item: Item) -> str:
     return STDIN_NAME if item == STDIN else display_name(item)
 
 
+def lines_before(path: Path, offset: int) -> int:
+    """How many line ends ``path`` holds before byte ``offset``.
+
+    Raises
+    ------
+    OSError
+        When the file cannot be read.
+    """
+    lines = 0
+    with path.open("rb") as file:
+        while file.tell() < offset:
+            block = file.read(min(_BLOCK, offset - file.tell()))
+            if not block:
+                break
+            lines += block.count(b"\n")
+    return lines
+
+
 def _read_part(part: FilePart) -> Source:
     """The lines of ``part``, numbered as in the whole file (its earlier lines are counted)."""
     try:
+        first_line = part.first_line
+        if first_line is None:
+            first_line = lines_before(part.path, part.start) + 1
         with part.path.open("rb") as file:
-            first_line = part.first_line
-            if first_line is None:
-                first_line = 1
-                while file.tell() < part.start:
-                    block = file.read(min(_BLOCK, part.start - file.tell()))
-                    if not block:
-                        break
-                    first_line += block.count(b"\n")
             file.seek(part.start)
             data = file.read(part.end - part.start)
     except OSError as exc:
@@ -290,8 +353,9 @@ def _read_part(part: FilePart) -> Source:
     return Source(display_name(part.path), data, first_line=first_line, lines=True)
 
 
-def read_source(item: Item) -> Source:
-    """The (decompressed) bytes of one expanded path, or of a part of a file.
+def read_source(item: Item, *, decompress_gzip: bool = True) -> Source:
+    """The (decompressed) bytes of one expanded path, or of a part of a file; gzip bytes as
+    they are when ``decompress_gzip`` is False.
 
     Raises
     ------
@@ -305,7 +369,7 @@ def read_source(item: Item) -> Source:
     if item == STDIN:
         data = sys.stdin.buffer.read()
         return Source(STDIN_NAME, as_utf8(decompress(STDIN_NAME, data)))
-    return _read_file(Path(item))
+    return _read_file(Path(item), decompress_gzip=decompress_gzip)
 
 
 def iter_sources(paths: Iterable[str | Path], rejections: RejectionSink) -> Iterator[Source]:
