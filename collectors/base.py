@@ -16,6 +16,8 @@ from typing import Any, Literal
 import boto3
 from botocore.config import Config
 
+from tracelens.declared import setting
+
 RetryMode = Literal["standard", "adaptive"]
 
 
@@ -242,13 +244,18 @@ class RetrySettings:
         Socket timeouts per request.
     """
 
-    mode: RetryMode = "standard"
-    max_attempts: int = 5
-    call_attempts: int = 3
+    # The [retry] keys of the agent's config are declared here, on their fields.
+    mode: RetryMode = setting("mode", "standard", kind="choice", choices=("standard", "adaptive"))
+    max_attempts: int = setting("max_attempts", 5, kind="int", low=1, high=20)
+    call_attempts: int = setting("call_attempts", 3, kind="int", low=1, high=20)
     backoff_base_s: float = 1.0
     backoff_max_s: float = 20.0
-    connect_timeout_s: float = 5.0
-    read_timeout_s: float = 30.0
+    connect_timeout_s: float = setting(
+        "connect_timeout", 5.0, kind="seconds", low=timedelta(0), above=True
+    )
+    read_timeout_s: float = setting(
+        "read_timeout", 30.0, kind="seconds", low=timedelta(0), above=True
+    )
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1 or self.call_attempts < 1:

@@ -1,13 +1,12 @@
-"""Time windows given on the command line: ``6h``, ``90m``, ``2d`` or ISO 8601 timestamps."""
+"""Time windows given on the command line: a duration back from now (``6h``, ``1h30m``, in the
+grammar of :mod:`tracelens.durations`, as config files write them) or ISO 8601 timestamps."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+from tracelens.durations import DurationError, parse_duration
 
 
 def format_instant(moment: datetime) -> str:
@@ -21,14 +20,15 @@ class TimeWindowError(ValueError):
 
 def parse_instant(text: str, *, now: datetime) -> datetime:
     """``6h`` means six hours before ``now``; anything else must be an ISO 8601 timestamp."""
-    match = _RELATIVE.match(text.strip())
-    if match:
-        return now - timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    try:
+        return now - parse_duration(text.strip())
+    except DurationError:
+        pass
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
         raise TimeWindowError(
-            f"{text!r} is not a duration (like 30m, 6h, 2d) or an ISO 8601 time "
+            f"{text!r} is not a duration (like 30m, 6h, 1h30m, 2d) or an ISO 8601 time "
             "(like 2026-11-20T09:00:00Z)"
         ) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

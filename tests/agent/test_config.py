@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -141,8 +141,8 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         "[retry] mode",
         "[retry] max_attempts",
         "[collectors] metrics",
-        "[collectors.xray] timeout",
         "[collectors.xray] lag",
+        "[collectors.xray] timeout",
         "[collectors.cloudwatch] period",
         "[agent] health_port",
     ]
@@ -188,6 +188,15 @@ def test_environment_variables_override_the_file(tmp_path: Path) -> None:
     assert config.daemon.status_file == Path("/var/run/tl.json")
     assert config.daemon.health_port == 8089
     assert config.aws.region == "ap-south-1"
+
+
+def test_default_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    config = parse_config({}, base=tmp_path, environ=NO_ENV)
+    assert config.report.path == tmp_path / "tracelens-report.html"
+    assert config.daemon.status_file == tmp_path / "tracelens-status.json"
+    assert config.store_url == str(tmp_path / "tl-data")
+    without_file = parse_config({}, environ=NO_ENV)
+    assert without_file.daemon.status_file == Path("tracelens-status.json")
 
 
 def test_command_line_overrides_win() -> None:
@@ -288,3 +297,70 @@ def test_config_check_probe_says_where_traces_go(aws: Aws, tmp_path: Path) -> No
     # moto lacks GetTraceSegmentDestination: the mode is unknown, and the line says why
     assert "test (us-east-1): trace destination unknown" in line
     assert "not offered by the endpoint" in line
+
+
+def test_every_setting_is_declared_once_on_its_field() -> None:
+    from dataclasses import fields
+
+    from collectors.base import RetrySettings
+    from tracelens.agent.config import CollectorSettings
+    from tracelens.agent.config_file import _section_class
+    from tracelens.declared import declared_settings
+
+    # Fields that are not config keys: the collector's name is its table's name, and the
+    # collector's own backoff between calls is not configurable.
+    not_keys = {"name", "backoff_base_s", "backoff_max_s"}
+    for section, keys in SECTION_KEYS.items():
+        if section in ("store", "findings"):  # [findings]: analyses/finding_thresholds.py
+            continue
+        cls = _section_class(section)
+        declared = [each.name for each, _ in declared_settings(cls)]
+        assert {each.name for each in fields(cls)} - not_keys == set(declared), section
+        assert len(keys) == len(declared)
+    assert RetrySettings in {
+        _section_class(name) for name in SECTION_KEYS if name not in ("store", "findings")
+    }
+    all_keys = {key for keys in COLLECTOR_KEYS.values() for key in keys}
+    assert all_keys == {each.key for _, each in declared_settings(CollectorSettings)}
+
+
+def test_bounds_come_from_the_declarations_and_every_problem_names_its_key() -> None:
+    data = {
+        "retry": {"connect_timeout": "0s", "call_attempts": 21},
+        "alerts": {"link_expiry": "8d", "min_severity": "info"},
+        "agent": {"metrics_address": "example.org", "health_port": True},
+        "collect": {"functions": ["a", 3]},
+    }
+    with pytest.raises(ConfigError) as raised:
+        parse_config(data, source="c.toml", environ=NO_ENV)
+    messages = {problem.where: problem.message for problem in raised.value.problems}
+    assert messages == {
+        "c.toml: [collect] functions": "must be a list of function names (strings)",
+        "c.toml: [retry] call_attempts": "must be between 1 and 20",
+        "c.toml: [retry] connect_timeout": "must be more than 0s",
+        "c.toml: [agent] health_port": "must be a whole number, not True",
+        "c.toml: [agent] metrics_address": "'example.org' is not an IP address (e.g. 0.0.0.0)",
+        "c.toml: [alerts] min_severity": '\'info\' must be "critical" or "warning"',
+        "c.toml: [alerts] link_expiry": "must be more than 0s and at most 7d",
+    }
+
+
+def test_a_port_variable_that_is_not_ascii_digits_is_a_problem_not_a_traceback() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config({}, environ={settings.HEALTH_PORT: "²", settings.METRICS_PORT: "80"})
+    (problem,) = raised.value.problems
+    assert problem.where.endswith(settings.HEALTH_PORT)
+    assert "'²' is not a whole number" in problem.message
+
+
+def test_the_command_line_reads_durations_as_the_config_file_does() -> None:
+    from tracelens.cli.collect import look_back
+    from tracelens.timewindow import TimeWindow
+
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    assert TimeWindow.parse("1h30m", None, now=now).start == now - timedelta(minutes=90)
+    assert look_back("1h30m") is not None
+    assert abs(look_back("1h30m") - timedelta(minutes=90)) < timedelta(minutes=1)  # type: ignore[operator]
+    assert parse_config({"collect": {"since": "1h30m"}}, environ=NO_ENV).collect.since == (
+        timedelta(minutes=90)
+    )

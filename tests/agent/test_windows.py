@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from collectors.base import Window
 from collectors.xray import scan_window as xray_scan_window
 from collectors.xray_state import XRayState
-from tracelens.agent.durations import format_duration, parse_duration
 from tracelens.agent.windows import pending_windows
+from tracelens.durations import format_duration, parse_duration
 
 NOW = datetime(2026, 11, 20, 12, 0, 30, 750_000, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)

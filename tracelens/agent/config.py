@@ -1,14 +1,17 @@
 """The agent's configuration: typed, validated settings read from a TOML file.
 
-Every setting has a default, so an empty file (or none) is a valid config that collects from
-the default region into ``./tl-data``. :func:`load_config` reads a file and reports
-every problem at once in one :class:`ConfigError`; ``tracelens.example.toml`` documents every
-key. Relative paths in a file are relative to the file's directory.
+Every setting is declared once, on its field: its key, kind (unit), bounds, default and
+environment override (:func:`tracelens.declared.setting`). Every setting has a default, so an
+empty file (or none) is a valid config that collects from the default region into
+``./tl-data``. :func:`~tracelens.agent.config_file.load_config` reads a file and reports every
+problem at once in one :class:`ConfigError`; ``tracelens.example.toml`` documents every key.
+Relative paths in a file are relative to the file's directory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ipaddress
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -18,12 +21,15 @@ from analyses.finding_thresholds import FindingSettings
 from collectors import registry
 from collectors.base import RetrySettings
 from collectors.session import AwsTarget
+from tracelens import settings
+from tracelens.declared import section, setting
 from tracelens.store import DEFAULT_LOCATION
 
 # NOTE: in registry order: lambda runs first in `collect --once`, the other collectors read
 # metrics and logs of the functions it lists.
 COLLECTOR_NAMES: tuple[str, ...] = registry.NAMES
 MAX_STEP = timedelta(hours=1)
+MAX_LINK_EXPIRY = timedelta(days=7)
 IAM_POLICY_PATH = "collectors/iam_policy.json"
 
 
@@ -55,18 +61,72 @@ class ConfigError(ValueError):
 RoleScope = Literal["collect", "all"]
 
 
+def _arn(example: str) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        return None if value.startswith("arn:") else f"{value!r} is not an ARN ({example})"
+
+    return check
+
+
+def _http(value: str) -> str | None:
+    return None if value.startswith(("http://", "https://")) else "must start with http(s)://"
+
+
+def _ip_address(value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return f"{value!r} is not an IP address (e.g. 0.0.0.0)"
+    return None
+
+
+def _bindable(value: str) -> str | None:
+    """None for an IP address or ``localhost``: what the health endpoint can bind."""
+    if value == "localhost" or _ip_address(value) is None:
+        return None
+    return f"{value!r} is not an IP address (e.g. 127.0.0.1, 0.0.0.0 or ::) or localhost"
+
+
+def _store_location(value: str) -> str | None:
+    if value.startswith("s3://"):
+        if not value.removeprefix("s3://").split("/", 1)[0]:
+            return f"{value!r} names no bucket; write s3://bucket/prefix"
+        return None
+    if "://" in value:
+        return f"{value!r}: use a directory or s3://bucket/prefix"
+    return None
+
+
+def _whole_minutes(value: timedelta) -> str | None:
+    if value < timedelta(seconds=60) or value.total_seconds() % 60:
+        return 'must be a whole number of minutes (e.g. "1m")'
+    return None
+
+
 @dataclass(frozen=True)
 class AwsSettings:
     """Where to read from (see :class:`collectors.session.AwsTarget`)."""
 
-    account: str = "default"
-    region: str | None = None
-    profile: str | None = None
-    role_arn: str | None = None
-    external_id: str | None = field(default=None, repr=False)
-    endpoint_url: str | None = None
+    account: str = setting("account", "default", kind="text", env=settings.ACCOUNT)
+    region: str | None = setting(
+        "region", None, kind="text", fallback_env=("AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    profile: str | None = setting("profile", None, kind="text")
+    role_arn: str | None = setting(
+        "role_arn",
+        None,
+        kind="text",
+        env=settings.ROLE_ARN,
+        check=_arn("arn:aws:iam::..."),
+    )
+    external_id: str | None = setting(
+        "external_id", None, kind="text", env=settings.EXTERNAL_ID, secret=True
+    )
+    endpoint_url: str | None = setting("endpoint_url", None, kind="text", check=_http)
     # "collect": role_arn is assumed for reading only; "all": for the store and alerts too.
-    role_scope: RoleScope = "collect"
+    role_scope: RoleScope = setting(
+        "role_scope", "collect", kind="choice", choices=("collect", "all")
+    )
 
     def target(self) -> AwsTarget:
         """The collectors' target.
@@ -118,12 +178,19 @@ class CollectorSettings:
     """
 
     name: str
-    enabled: bool = True
-    interval: timedelta = timedelta(minutes=5)
-    timeout: timedelta = timedelta(minutes=4)
-    lag: timedelta = timedelta(minutes=2)
-    filter_expression: str | None = None
-    period: timedelta = timedelta(seconds=60)
+    enabled: bool = setting("enabled", True, kind="bool")
+    interval: timedelta = setting(
+        "interval", timedelta(minutes=5), kind="duration", low=timedelta(0), above=True
+    )
+    # NOTE: at most the interval; not set: the collector's default, or the interval if shorter.
+    timeout: timedelta = setting(
+        "timeout", timedelta(minutes=4), kind="duration", low=timedelta(0), above=True
+    )
+    lag: timedelta = setting("lag", timedelta(minutes=2), kind="duration", low=timedelta(0))
+    filter_expression: str | None = setting("filter_expression", None, kind="text")
+    period: timedelta = setting(
+        "period", timedelta(seconds=60), kind="duration", check=_whole_minutes
+    )
 
 
 DEFAULT_COLLECTORS: Mapping[str, CollectorSettings] = {
@@ -151,20 +218,28 @@ class CollectSettings:
         Functions whose metrics and logs are read; empty: every function ListFunctions returns.
     """
 
-    since: timedelta = timedelta(hours=3)
-    step: timedelta = MAX_STEP
-    functions: tuple[str, ...] = ()
+    since: timedelta = setting(
+        "since", timedelta(hours=3), kind="duration", low=timedelta(0), above=True
+    )
+    step: timedelta = setting(
+        "step", MAX_STEP, kind="duration", low=timedelta(0), above=True, high=MAX_STEP
+    )
+    functions: tuple[str, ...] = setting("functions", (), kind="names")
 
 
 @dataclass(frozen=True)
 class ReportSettings:
     """The report the agent rewrites on its own schedule."""
 
-    enabled: bool = True
-    path: Path = Path("tracelens-report.html")
-    interval: timedelta = timedelta(minutes=15)
-    since: timedelta = timedelta(hours=6)
-    title: str | None = None
+    enabled: bool = setting("enabled", True, kind="bool")
+    path: Path = setting("path", Path("tracelens-report.html"), kind="path")
+    interval: timedelta = setting(
+        "interval", timedelta(minutes=15), kind="duration", low=timedelta(0), above=True
+    )
+    since: timedelta = setting(
+        "since", timedelta(hours=6), kind="duration", low=timedelta(0), above=True
+    )
+    title: str | None = setting("title", None, kind="text")
 
 
 @dataclass(frozen=True)
@@ -185,11 +260,21 @@ class DaemonSettings:
         The Prometheus endpoint (0: none) and the address it listens on.
     """
 
-    status_file: Path = Path("tracelens-status.json")
-    health_port: int = 0  # 0: no endpoint
-    metrics_port: int = 0  # 0: no Prometheus endpoint
-    metrics_address: str = "127.0.0.1"
-    health_host: str = "127.0.0.1"
+    status_file: Path = setting(
+        "status_file", Path("tracelens-status.json"), kind="path", env=settings.STATUS_FILE
+    )
+    # 0: no endpoint
+    health_port: int = setting(
+        "health_port", 0, kind="int", low=0, high=65535, env=settings.HEALTH_PORT
+    )
+    # 0: no Prometheus endpoint
+    metrics_port: int = setting(
+        "metrics_port", 0, kind="int", low=0, high=65535, env=settings.METRICS_PORT
+    )
+    metrics_address: str = setting("metrics_address", "127.0.0.1", kind="text", check=_ip_address)
+    health_host: str = setting(
+        "health_host", "127.0.0.1", kind="text", env=settings.HEALTH_HOST, check=_bindable
+    )
 
 
 AlertSeverity = Literal["critical", "warning"]
@@ -226,16 +311,30 @@ class AlertSettings:
         How long a presigned report link works (at most 7 days).
     """
 
-    sns_topic_arn: str | None = None
-    webhook_url: str | None = field(default=None, repr=False)
-    webhook_format: WebhookFormat = "auto"
-    event_bus: str | None = None
-    min_severity: AlertSeverity = "critical"
-    cooldown: timedelta = timedelta(hours=1)
-    resolve_after: int = 2
-    stale_intervals: int = 3
-    report_url: str | None = None
-    link_expiry: timedelta = timedelta(days=7)
+    sns_topic_arn: str | None = setting(
+        "sns_topic_arn", None, kind="text", env=settings.SNS_TOPIC, check=_arn("arn:aws:sns:...")
+    )
+    # NOTE: the URL is a secret (it is the credential of a Slack webhook): never echoed.
+    webhook_url: str | None = setting("webhook_url", None, kind="text", check=_http, secret=True)
+    webhook_format: WebhookFormat = setting(
+        "webhook_format", "auto", kind="choice", choices=("auto", "slack", "json")
+    )
+    event_bus: str | None = setting("event_bus", None, kind="text")
+    min_severity: AlertSeverity = setting(
+        "min_severity", "critical", kind="choice", choices=("critical", "warning")
+    )
+    cooldown: timedelta = setting("cooldown", timedelta(hours=1), kind="duration", low=timedelta(0))
+    resolve_after: int = setting("resolve_after", 2, kind="int", low=1, high=100)
+    stale_intervals: int = setting("stale_intervals", 3, kind="int", low=1, high=100)
+    report_url: str | None = setting("report_url", None, kind="text")
+    link_expiry: timedelta = setting(
+        "link_expiry",
+        MAX_LINK_EXPIRY,
+        kind="duration",
+        low=timedelta(0),
+        above=True,
+        high=MAX_LINK_EXPIRY,
+    )
 
     @property
     def enabled(self) -> bool:
@@ -247,22 +346,36 @@ class AlertSettings:
 class AgentConfig:
     """The whole configuration (defaults for everything not set)."""
 
-    aws: AwsSettings = field(default_factory=AwsSettings)
-    store_url: str = DEFAULT_LOCATION
-    collect: CollectSettings = field(default_factory=CollectSettings)
-    retry: RetrySettings = field(default_factory=RetrySettings)
-    collectors: tuple[CollectorSettings, ...] = tuple(DEFAULT_COLLECTORS.values())
-    report: ReportSettings = field(default_factory=ReportSettings)
-    daemon: DaemonSettings = field(default_factory=DaemonSettings)
-    alerts: AlertSettings = field(default_factory=AlertSettings)
-    findings: FindingSettings = field(default_factory=FindingSettings)
+    aws: AwsSettings = section("aws", AwsSettings)
+    # A directory (relative to the config file) or s3://bucket/prefix.
+    store_url: str = setting(
+        "url",
+        DEFAULT_LOCATION,
+        kind="location",
+        section="store",
+        env=settings.STORE,
+        check=_store_location,
+    )
+    collect: CollectSettings = section("collect", CollectSettings)
+    retry: RetrySettings = section("retry", RetrySettings)
+    # [collectors.<name>]: CollectorSettings, with each collector's own defaults and keys.
+    collectors: tuple[CollectorSettings, ...] = field(
+        default=tuple(DEFAULT_COLLECTORS.values()), metadata={"collectors": True}
+    )
+    report: ReportSettings = section("report", ReportSettings)
+    daemon: DaemonSettings = section("agent", DaemonSettings)
+    alerts: AlertSettings = section("alerts", AlertSettings)
+    # [findings]: the thresholds are declared with their units in analyses/finding_thresholds.py.
+    findings: FindingSettings = field(
+        default_factory=FindingSettings, metadata={"table": "findings"}
+    )
     source: str | None = None
 
     def collector(self, name: str) -> CollectorSettings:
         """The settings of collector ``name``."""
-        for settings in self.collectors:
-            if settings.name == name:
-                return settings
+        for each in self.collectors:
+            if each.name == name:
+                return each
         raise KeyError(f"no collector {name!r}; known: {', '.join(COLLECTOR_NAMES)}")
 
     @property

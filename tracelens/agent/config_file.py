@@ -8,14 +8,13 @@ too (with the closest known name), because a misspelt key would otherwise be ign
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import fields, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError
@@ -28,86 +27,86 @@ from analyses.finding_thresholds import (
     threshold_value,
 )
 from collectors import registry
-from collectors.base import RetrySettings
 from tracelens import settings
 from tracelens.agent.config import (
     COLLECTOR_NAMES,
     DEFAULT_COLLECTORS,
-    MAX_STEP,
     NO_REGION,
     AgentConfig,
-    AlertSettings,
     AwsSettings,
     CollectorSettings,
-    CollectSettings,
     ConfigError,
     ConfigProblem,
-    DaemonSettings,
-    ReportSettings,
 )
-from tracelens.agent.durations import DurationError, parse_duration
+from tracelens.declared import Section, Setting, declared_sections, declared_settings
+from tracelens.durations import DurationError, format_duration, parse_duration
 from tracelens.ingest.opening.sources import special_file_kind
 
-T = TypeVar("T")
-
-SECTIONS = (
-    "aws",
-    "store",
-    "collect",
-    "retry",
-    "collectors",
-    "report",
-    "agent",
-    "alerts",
-    "findings",
+_ROOT_SECTIONS = tuple(each.name for _, each in declared_sections(AgentConfig))
+SECTIONS: tuple[str, ...] = tuple(
+    each.metadata["section"].name
+    if "section" in each.metadata
+    else each.metadata["setting"].section
+    if "setting" in each.metadata
+    else each.metadata.get("table", "collectors")
+    for each in fields(AgentConfig)
+    if {"section", "setting", "collectors", "table"} & set(each.metadata)
 )
+"""Every ``[section]`` of the file."""
+# NOTE: the [findings] thresholds are declared (with their units and bounds) in
+# analyses/finding_thresholds.py, where the analyses read them.
+FINDINGS_KEYS: tuple[str, ...] = (*THRESHOLD_NAMES, "silence")
+
+
+def _section_class(name: str) -> type[Any]:
+    for _, declared in declared_sections(AgentConfig):
+        if declared.name == name:
+            return declared.holds
+    raise KeyError(name)
+
+
 SECTION_KEYS: Mapping[str, tuple[str, ...]] = {
-    "aws": (
-        "account",
-        "region",
-        "profile",
-        "role_arn",
-        "external_id",
-        "endpoint_url",
-        "role_scope",
-    ),
-    "store": ("url",),
-    "collect": ("since", "step", "functions"),
-    "retry": ("mode", "max_attempts", "call_attempts", "connect_timeout", "read_timeout"),
-    "report": ("enabled", "path", "interval", "since", "title"),
-    "agent": ("status_file", "health_port", "health_host", "metrics_port", "metrics_address"),
-    "alerts": (
-        "sns_topic_arn",
-        "webhook_url",
-        "webhook_format",
-        "event_bus",
-        "min_severity",
-        "cooldown",
-        "resolve_after",
-        "stale_intervals",
-        "report_url",
-        "link_expiry",
-    ),
-    "findings": (*THRESHOLD_NAMES, "silence"),
+    **{
+        each.section: (each.key,)
+        for _, each in declared_settings(AgentConfig)
+        if each.section is not None
+    },
+    **{
+        name: tuple(each.key for _, each in declared_settings(_section_class(name)))
+        for name in _ROOT_SECTIONS
+    },
+    "findings": FINDINGS_KEYS,
 }
+"""The keys of every section but ``[collectors.*]``, from their declarations."""
+
 COLLECTOR_KEYS: Mapping[str, tuple[str, ...]] = {
-    registration.name: (
-        "enabled",
-        "interval",
-        "timeout",
-        *(("lag",) if registration.windows else ()),
-        *registration.options,
+    registration.name: tuple(
+        each.key
+        for _, each in declared_settings(CollectorSettings)
+        if each.key in ("enabled", "interval", "timeout")
+        or (each.key == "lag" and registration.windows)
+        or each.key in registration.options
     )
     for registration in registry.REGISTRY
 }
+"""The keys of each ``[collectors.<name>]``: the common ones, ``lag`` for the collectors that
+read windows, and the collector's own options."""
 
 
 class _Reader:
-    """Typed access to one table of the file, recording problems instead of raising."""
+    """Reads declared settings from the file's tables, recording problems instead of raising."""
 
-    def __init__(self, source: str, problems: list[ConfigProblem]) -> None:
+    def __init__(
+        self,
+        source: str,
+        problems: list[ConfigProblem],
+        base: Path | None,
+        environ: Mapping[str, str],
+    ) -> None:
         self.source = source
         self.problems = problems
+        self.base = base
+        self.environ = environ
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(ConfigProblem(f"{self.source}: {where}", message))
@@ -125,38 +124,151 @@ class _Reader:
                 self.problem(f"[{label}] {key}", _unknown(key, keys))
         return value
 
-    def get(self, table: Mapping[str, Any], where: str, key: str, kind: type[T], default: T) -> T:
-        if key not in table:
-            return default
-        value = table[key]
-        # NOTE: Python's bool is an int; `health_port = true` must still be refused.
-        valid = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-        if not valid:
-            self.problem(f"[{where}] {key}", f"must be a {_type_name(kind)}, not {value!r}")
-            return default
-        return cast(T, value)
+    def fields(
+        self,
+        cls: type[Any],
+        table: Mapping[str, Any],
+        label: str,
+        defaults: Any,
+        keys: tuple[str, ...] | None = None,
+    ) -> dict[str, Any]:
+        """The declared fields of ``cls`` read from ``table``: field name -> value."""
+        values: dict[str, Any] = {}
+        for each, declared in declared_settings(cls):
+            if keys is not None and declared.key not in keys:
+                continue
+            values[each.name] = self.value(table, label, declared, getattr(defaults, each.name))
+        return values
 
-    def text(self, table: Mapping[str, Any], where: str, key: str) -> str | None:
-        """An optional string; empty means unset."""
-        value = self.get(table, where, key, str, "")
-        return value.strip() or None
-
-    def duration(
-        self, table: Mapping[str, Any], where: str, key: str, default: timedelta
-    ) -> timedelta:
-        if key not in table:
+    def value(self, table: Mapping[str, Any], label: str, declared: Setting, default: Any) -> Any:
+        """One setting: its environment override, else the file, else a fallback variable,
+        else ``default`` (also in place of a wrong value, recorded as a problem)."""
+        where = f"[{label}] {declared.key}"
+        default = self._relative_default(declared, default)
+        if declared.env is not None:
+            text = settings.get(declared.env, self.environ)
+            if text is not None:
+                return self._from_environment(declared, text, default)
+        raw = table.get(declared.key)
+        if raw is None or (isinstance(raw, str) and not raw.strip() and declared.kind != "choice"):
+            for name in declared.fallback_env:
+                if self.environ.get(name, "").strip():
+                    return self.environ[name].strip()
             return default
-        try:
-            return parse_duration(table[key])
-        except DurationError as exc:
-            self.problem(f"[{where}] {key}", str(exc))
+        value, message = _convert(declared, raw, self.base)
+        if message is None and declared.check is not None:
+            message = declared.check(value)
+        if message is not None:
+            self.problem(where, message)
             return default
+        return value
+
+    def _relative_default(self, declared: Setting, default: Any) -> Any:
+        """A default path is relative to the config file's directory, as a written one is."""
+        if self.base is None:
+            return default
+        if declared.kind == "path" and isinstance(default, Path):
+            return _relative_to(self.base, str(default))
+        if declared.kind == "location" and isinstance(default, str) and "://" not in default:
+            return str(_relative_to(self.base, default))
+        return default
+
+    def _from_environment(self, declared: Setting, text: str, default: Any) -> Any:
+        if declared.kind == "int":
+            # NOTE: str.isdigit() is true for "²", which int() refuses: ASCII digits only.
+            if not (text.isascii() and text.isdigit()):
+                self.problem(declared.env or "", f"{text!r} is not a whole number")
+                return default
+            value: Any = int(text)
+            message = _bounds(declared, value)
+        elif declared.kind == "path":
+            value, message = Path(text).expanduser(), None
+        else:
+            value, message = _convert(declared, text, None)
+        if message is None and declared.check is not None:
+            message = declared.check(value)
+        if message is not None:
+            self.problem(declared.env or "", message)
+            return default
+        return value
 
 
-def _type_name(kind: type[Any]) -> str:
-    return {str: "string", int: "whole number", bool: "boolean (true/false)", list: "list"}.get(
-        kind, kind.__name__
-    )
+def _convert(declared: Setting, raw: Any, base: Path | None) -> tuple[Any, str | None]:
+    """``raw`` (a TOML value) as ``declared`` holds it, or the message saying why not."""
+    if declared.kind in _NOT_STRINGS:
+        return _NOT_STRINGS[declared.kind](declared, raw)
+    if not isinstance(raw, str):
+        return None, f"must be a string, not {raw!r}"
+    text = raw.strip()
+    if declared.kind == "choice" and text not in declared.choices:
+        shown = "the value" if declared.secret else repr(text)
+        *first, last = (f'"{choice}"' for choice in declared.choices)
+        options = f"{', '.join(first)} or {last}" if first else last
+        return None, f"{shown} must be {options}"
+    if declared.kind == "path":
+        return _relative_to(base, text), None
+    if declared.kind == "location" and "://" not in text:
+        return str(_relative_to(base, text)), None
+    return text, None
+
+
+def _boolean(declared: Setting, raw: Any) -> tuple[Any, str | None]:
+    if not isinstance(raw, bool):
+        return None, f"must be a boolean (true/false), not {raw!r}"
+    return raw, None
+
+
+def _whole(declared: Setting, raw: Any) -> tuple[Any, str | None]:
+    # NOTE: Python's bool is an int; `health_port = true` must still be refused.
+    if not isinstance(raw, int) or isinstance(raw, bool):
+        return None, f"must be a whole number, not {raw!r}"
+    return raw, _bounds(declared, raw)
+
+
+def _span(declared: Setting, raw: Any) -> tuple[Any, str | None]:
+    try:
+        span = parse_duration(raw)
+    except DurationError as exc:
+        return None, str(exc)
+    return (span.total_seconds() if declared.kind == "seconds" else span), _bounds(declared, span)
+
+
+def _names(declared: Setting, raw: Any) -> tuple[Any, str | None]:
+    if not isinstance(raw, list) or not all(isinstance(name, str) and name for name in raw):
+        return None, "must be a list of function names (strings)"
+    return tuple(raw), None
+
+
+_NOT_STRINGS: Mapping[str, Callable[[Setting, Any], tuple[Any, str | None]]] = {
+    "bool": _boolean,
+    "int": _whole,
+    "duration": _span,
+    "seconds": _span,
+    "names": _names,
+}
+
+
+def _shown(bound: int | timedelta) -> str:
+    return format_duration(bound) if isinstance(bound, timedelta) else str(bound)
+
+
+def _bounds(declared: Setting, value: Any) -> str | None:
+    low, high = declared.low, declared.high
+    too_low = low is not None and (value <= low if declared.above else value < low)
+    too_high = high is not None and value > high
+    if not (too_low or too_high):
+        return None
+    if low is not None and high is not None:
+        if declared.above:
+            return f"must be more than {_shown(low)} and at most {_shown(high)}"
+        return f"must be between {_shown(low)} and {_shown(high)}"
+    if low is not None:
+        return (
+            f"must be more than {_shown(low)}"
+            if declared.above
+            else f"must be {_shown(low)} or more"
+        )
+    return f"must be at most {_shown(high)}" if high is not None else None
 
 
 def _unknown(key: str, known: tuple[str, ...]) -> str:
@@ -170,123 +282,29 @@ def _relative_to(base: Path | None, value: str) -> Path:
     return path if path.is_absolute() or base is None else base / path
 
 
-def _aws(reader: _Reader, data: Mapping[str, Any], environ: Mapping[str, str]) -> AwsSettings:
-    table = reader.table(data, "aws", SECTION_KEYS["aws"])
-    account = settings.get(settings.ACCOUNT, environ) or reader.text(table, "aws", "account")
-    account = account or "default"
-    region = reader.text(table, "aws", "region")
-    region = region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None
-    role_arn = settings.get(settings.ROLE_ARN, environ) or reader.text(table, "aws", "role_arn")
-    external_id = settings.get(settings.EXTERNAL_ID, environ) or reader.text(
-        table, "aws", "external_id"
-    )
-    if external_id and not role_arn:
-        reader.problem("[aws] external_id", "is set without role_arn; set role_arn too")
-    if role_arn and not role_arn.startswith("arn:"):
-        reader.problem("[aws] role_arn", f"{role_arn!r} is not an ARN (arn:aws:iam::...)")
-    endpoint_url = reader.text(table, "aws", "endpoint_url")
-    if endpoint_url and not endpoint_url.startswith(("http://", "https://")):
-        reader.problem("[aws] endpoint_url", f"{endpoint_url!r} must start with http(s)://")
-    scope = reader.get(table, "aws", "role_scope", str, "collect")
-    if scope not in ("collect", "all"):
-        reader.problem("[aws] role_scope", f'{scope!r} must be "collect" or "all"')
-        scope = "collect"
-    return AwsSettings(
-        role_scope="all" if scope == "all" else "collect",
-        account=account,
-        region=region,
-        profile=reader.text(table, "aws", "profile"),
-        role_arn=role_arn,
-        external_id=external_id,
-        endpoint_url=endpoint_url,
-    )
-
-
-def _store(reader: _Reader, data: Mapping[str, Any], base: Path | None) -> str:
-    table = reader.table(data, "store", SECTION_KEYS["store"])
-    url = reader.text(table, "store", "url") or AgentConfig.store_url
-    if url.startswith("s3://"):
-        if not url.removeprefix("s3://").split("/", 1)[0]:
-            reader.problem("[store] url", f"{url!r} names no bucket; write s3://bucket/prefix")
-        return url
-    if "://" in url:
-        reader.problem("[store] url", f"{url!r}: use a directory or s3://bucket/prefix")
-        return url
-    return str(_relative_to(base, url))
-
-
-def _collect(reader: _Reader, data: Mapping[str, Any]) -> CollectSettings:
-    table = reader.table(data, "collect", SECTION_KEYS["collect"])
-    defaults = CollectSettings()
-    since = reader.duration(table, "collect", "since", defaults.since)
-    step = reader.duration(table, "collect", "step", defaults.step)
-    if since <= timedelta(0):
-        reader.problem("[collect] since", 'must be more than 0s (e.g. "3h")')
-        since = defaults.since
-    if not timedelta(0) < step <= MAX_STEP:
-        reader.problem("[collect] step", "must be more than 0s and at most 1h")
-        step = defaults.step
-    functions = reader.get(table, "collect", "functions", list, [])
-    names = tuple(str(name) for name in functions if isinstance(name, str) and name)
-    if len(names) != len(functions):
-        reader.problem("[collect] functions", "must be a list of function names (strings)")
-    return CollectSettings(since=since, step=step, functions=names)
-
-
-def _retry(reader: _Reader, data: Mapping[str, Any]) -> RetrySettings:
-    table = reader.table(data, "retry", SECTION_KEYS["retry"])
-    defaults = RetrySettings()
-    mode = reader.get(table, "retry", "mode", str, defaults.mode)
-    if mode not in ("standard", "adaptive"):
-        reader.problem("[retry] mode", f'{mode!r} must be "standard" or "adaptive"')
-        mode = defaults.mode
-    counts: dict[str, int] = {}
-    for key in ("max_attempts", "call_attempts"):
-        counts[key] = reader.get(table, "retry", key, int, getattr(defaults, key))
-        if not 1 <= counts[key] <= 20:
-            reader.problem(f"[retry] {key}", "must be between 1 and 20")
-            counts[key] = getattr(defaults, key)
-    timeouts: dict[str, float] = {}
-    for key in ("connect_timeout", "read_timeout"):
-        default = timedelta(seconds=getattr(defaults, f"{key}_s"))
-        span = reader.duration(table, "retry", key, default)
-        if span <= timedelta(0):
-            reader.problem(f"[retry] {key}", "must be more than 0s")
-            span = default
-        timeouts[f"{key}_s"] = span.total_seconds()
-    return RetrySettings(
-        mode="adaptive" if mode == "adaptive" else "standard",
-        max_attempts=counts["max_attempts"],
-        call_attempts=counts["call_attempts"],
-        connect_timeout_s=timeouts["connect_timeout_s"],
-        read_timeout_s=timeouts["read_timeout_s"],
-    )
+def _section(reader: _Reader, data: Mapping[str, Any], name: str, cls: type[Any]) -> Any:
+    table = reader.table(data, name, SECTION_KEYS[name])
+    defaults = cls()
+    read = replace(defaults, **reader.fields(cls, table, name, defaults))
+    check = _SECTION_CHECKS.get(name)
+    return read if check is None else check(reader, read)
 
 
 def _one_collector(reader: _Reader, name: str, table: Mapping[str, Any]) -> CollectorSettings:
     where = f"collectors.{name}"
     default = DEFAULT_COLLECTORS[name]
-    interval = reader.duration(table, where, "interval", default.interval)
-    if interval <= timedelta(0):
-        reader.problem(f"[{where}] interval", "must be more than 0s")
-        interval = default.interval
-    timeout = reader.duration(table, where, "timeout", min(default.timeout, interval))
-    if not timedelta(0) < timeout <= interval:
-        reader.problem(f"[{where}] timeout", "must be more than 0s and at most the interval")
-        timeout = min(default.timeout, interval)
-    period = reader.duration(table, where, "period", default.period)
-    if period < timedelta(seconds=60) or period.total_seconds() % 60:
-        reader.problem(f"[{where}] period", 'must be a whole number of minutes (e.g. "1m")')
-        period = default.period
-    return CollectorSettings(
-        name=name,
-        enabled=reader.get(table, where, "enabled", bool, default.enabled),
-        interval=interval,
-        timeout=timeout,
-        lag=reader.duration(table, where, "lag", default.lag),
-        filter_expression=reader.text(table, where, "filter_expression"),
-        period=period,
+    known = len(reader.problems)
+    values = reader.fields(CollectorSettings, table, where, default, COLLECTOR_KEYS[name])
+    settings_ = replace(default, **values)
+    timeout_read = "timeout" in table and not any(
+        problem.where.endswith(f"[{where}] timeout") for problem in reader.problems[known:]
     )
+    if not timeout_read:
+        settings_ = replace(settings_, timeout=min(default.timeout, settings_.interval))
+    elif settings_.timeout > settings_.interval:
+        reader.problem(f"[{where}] timeout", "must be more than 0s and at most the interval")
+        settings_ = replace(settings_, timeout=min(default.timeout, settings_.interval))
+    return settings_
 
 
 def _collectors(reader: _Reader, data: Mapping[str, Any]) -> tuple[CollectorSettings, ...]:
@@ -300,125 +318,14 @@ def _collectors(reader: _Reader, data: Mapping[str, Any]) -> tuple[CollectorSett
     return tuple(result)
 
 
-def _report(reader: _Reader, data: Mapping[str, Any], base: Path | None) -> ReportSettings:
-    table = reader.table(data, "report", SECTION_KEYS["report"])
-    defaults = ReportSettings()
-    interval = reader.duration(table, "report", "interval", defaults.interval)
-    if interval <= timedelta(0):
-        reader.problem("[report] interval", "must be more than 0s")
-        interval = defaults.interval
-    since = reader.duration(table, "report", "since", defaults.since)
-    if since <= timedelta(0):
-        reader.problem("[report] since", 'must be more than 0s (e.g. "6h")')
-        since = defaults.since
-    path = reader.text(table, "report", "path") or str(defaults.path)
-    return ReportSettings(
-        enabled=reader.get(table, "report", "enabled", bool, defaults.enabled),
-        path=_relative_to(base, path),
-        interval=interval,
-        since=since,
-        title=reader.text(table, "report", "title"),
-    )
+def _check_aws(reader: _Reader, aws: AwsSettings) -> AwsSettings:
+    if aws.external_id and not aws.role_arn:
+        reader.problem("[aws] external_id", "is set without role_arn; set role_arn too")
+    return aws
 
 
-def _daemon(
-    reader: _Reader, data: Mapping[str, Any], base: Path | None, environ: Mapping[str, str]
-) -> DaemonSettings:
-    table = reader.table(data, "agent", SECTION_KEYS["agent"])
-    defaults = DaemonSettings()
-    status_env = settings.get(settings.STATUS_FILE, environ)
-    status = reader.text(table, "agent", "status_file") or str(defaults.status_file)
-    port = reader.get(table, "agent", "health_port", int, defaults.health_port)
-    port_text = settings.get(settings.HEALTH_PORT, environ)
-    if port_text is not None:
-        if port_text.isdigit():
-            port = int(port_text)
-        else:
-            reader.problem(settings.HEALTH_PORT, f"{port_text!r} is not a port number")
-    if not 0 <= port <= 65535:
-        reader.problem("[agent] health_port", "must be between 0 (off) and 65535")
-        port = defaults.health_port
-    metrics_port = reader.get(table, "agent", "metrics_port", int, defaults.metrics_port)
-    metrics_text = settings.get(settings.METRICS_PORT, environ)
-    if metrics_text is not None:
-        if metrics_text.isdigit():
-            metrics_port = int(metrics_text)
-        else:
-            reader.problem(settings.METRICS_PORT, f"{metrics_text!r} is not a port number")
-    if not 0 <= metrics_port <= 65535:
-        reader.problem("[agent] metrics_port", "must be between 0 (off) and 65535")
-        metrics_port = defaults.metrics_port
-    address = reader.text(table, "agent", "metrics_address") or defaults.metrics_address
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        reader.problem(
-            "[agent] metrics_address", f"{address!r} is not an IP address (e.g. 0.0.0.0)"
-        )
-        address = defaults.metrics_address
-    host_env = settings.get(settings.HEALTH_HOST, environ)
-    host = host_env or reader.text(table, "agent", "health_host") or defaults.health_host
-    if not _bindable(host):
-        where = settings.HEALTH_HOST if host_env else "[agent] health_host"
-        reader.problem(
-            where, f"{host!r} is not an IP address (e.g. 127.0.0.1, 0.0.0.0 or ::) or localhost"
-        )
-        host = defaults.health_host
-    return DaemonSettings(
-        status_file=Path(status_env) if status_env else _relative_to(base, status),
-        health_port=port,
-        health_host=host,
-        metrics_port=metrics_port,
-        metrics_address=address,
-    )
-
-
-MAX_LINK_EXPIRY = timedelta(days=7)
-
-
-def _alerts(reader: _Reader, data: Mapping[str, Any], environ: Mapping[str, str]) -> AlertSettings:
-    table = reader.table(data, "alerts", SECTION_KEYS["alerts"])
-    defaults = AlertSettings()
-    topic = settings.get(settings.SNS_TOPIC, environ) or reader.text(
-        table, "alerts", "sns_topic_arn"
-    )
-    if topic and not topic.startswith("arn:"):
-        reader.problem("[alerts] sns_topic_arn", f"{topic!r} is not an ARN (arn:aws:sns:...)")
-    webhook = reader.text(table, "alerts", "webhook_url")
-    if webhook and not webhook.startswith(("http://", "https://")):
-        # NOTE: the URL is a secret (it is the credential of a Slack webhook): never echo it.
-        reader.problem("[alerts] webhook_url", "must start with http(s)://")
-    shape = reader.get(table, "alerts", "webhook_format", str, defaults.webhook_format)
-    if shape not in ("auto", "slack", "json"):
-        reader.problem("[alerts] webhook_format", f'{shape!r} must be "auto", "slack" or "json"')
-        shape = defaults.webhook_format
-    severity = reader.get(table, "alerts", "min_severity", str, defaults.min_severity)
-    if severity not in ("critical", "warning"):
-        reader.problem("[alerts] min_severity", f'{severity!r} must be "critical" or "warning"')
-        severity = defaults.min_severity
-    cooldown = reader.duration(table, "alerts", "cooldown", defaults.cooldown)
-    counts: dict[str, int] = {}
-    for key in ("resolve_after", "stale_intervals"):
-        counts[key] = reader.get(table, "alerts", key, int, getattr(defaults, key))
-        if not 1 <= counts[key] <= 100:
-            reader.problem(f"[alerts] {key}", "must be between 1 and 100")
-            counts[key] = getattr(defaults, key)
-    expiry = reader.duration(table, "alerts", "link_expiry", defaults.link_expiry)
-    if not timedelta(0) < expiry <= MAX_LINK_EXPIRY:
-        reader.problem("[alerts] link_expiry", "must be more than 0s and at most 7d")
-        expiry = defaults.link_expiry
-    return AlertSettings(
-        sns_topic_arn=topic,
-        webhook_url=webhook,
-        webhook_format="slack" if shape == "slack" else "json" if shape == "json" else "auto",
-        event_bus=reader.text(table, "alerts", "event_bus"),
-        min_severity="warning" if severity == "warning" else "critical",
-        cooldown=cooldown,
-        resolve_after=counts["resolve_after"],
-        stale_intervals=counts["stale_intervals"],
-        report_url=reader.text(table, "alerts", "report_url"),
-        link_expiry=expiry,
-    )
+# What no single setting can check: settings of one section that need each other.
+_SECTION_CHECKS: Mapping[str, Callable[[_Reader, Any], Any]] = {"aws": _check_aws}
 
 
 def _findings(reader: _Reader, data: Mapping[str, Any]) -> FindingSettings:
@@ -430,24 +337,17 @@ def _findings(reader: _Reader, data: Mapping[str, Any]) -> FindingSettings:
                 values[name] = threshold_value(name, table[name])
             except ThresholdError as exc:
                 reader.problem(f"[findings] {name}", str(exc))
-    silence = reader.get(table, "findings", "silence", list, [])
-    keys = tuple(key for key in silence if isinstance(key, str) and key)
-    if len(keys) != len(silence):
+    silence = table.get("silence", [])
+    keys = (
+        tuple(key for key in silence if isinstance(key, str) and key)
+        if isinstance(silence, list)
+        else ()
+    )
+    if not isinstance(silence, list) or len(keys) != len(silence):
         reader.problem(
             "[findings] silence", 'must be a list of finding keys (e.g. "dns:orders -> db")'
         )
     return FindingSettings(thresholds=Thresholds(**values), silence=keys)
-
-
-def _bindable(host: str) -> bool:
-    """True for an IP address or ``localhost``: what the health endpoint can bind."""
-    if host == "localhost":
-        return True
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def parse_config(
@@ -466,23 +366,24 @@ def parse_config(
     """
     env = os.environ if environ is None else environ
     problems: list[ConfigProblem] = []
-    reader = _Reader(source, problems)
+    reader = _Reader(source, problems, base, env)
     for key in data:
         if key not in SECTIONS:
             reader.problem(f"[{key}]", _unknown(key, SECTIONS))
-    store_url = settings.get(settings.STORE, env) or _store(reader, data, base)
-    config = AgentConfig(
-        aws=_aws(reader, data, env),
-        store_url=store_url,
-        collect=_collect(reader, data),
-        retry=_retry(reader, data),
-        collectors=_collectors(reader, data),
-        report=_report(reader, data, base),
-        daemon=_daemon(reader, data, base, env),
-        alerts=_alerts(reader, data, env),
-        findings=_findings(reader, data),
-        source=source,
-    )
+    values: dict[str, Any] = {"source": source}
+    for each in fields(AgentConfig):
+        declared = each.metadata.get("setting")
+        if isinstance(declared, Setting) and declared.section is not None:
+            table = reader.table(data, declared.section, SECTION_KEYS[declared.section])
+            values[each.name] = reader.value(table, declared.section, declared, each.default)
+        elif isinstance(each.metadata.get("section"), Section):
+            name = each.metadata["section"].name
+            values[each.name] = _section(reader, data, name, _section_class(name))
+        elif each.metadata.get("collectors"):
+            values[each.name] = _collectors(reader, data)
+        elif each.metadata.get("table") == "findings":
+            values[each.name] = _findings(reader, data)
+    config = AgentConfig(**values)
     if problems:
         raise ConfigError(problems, partial=config)
     return config

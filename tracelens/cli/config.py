@@ -14,8 +14,8 @@ from analyses.finding_thresholds import Thresholds
 from collectors.registry import registration
 from tracelens import settings
 from tracelens.agent.config import AgentConfig, ConfigError, ConfigProblem
-from tracelens.agent.durations import format_duration
 from tracelens.cli.collect import config_option
+from tracelens.durations import format_duration
 
 
 def iam_policy_summary() -> str:
