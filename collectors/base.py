@@ -19,6 +19,7 @@ from botocore.config import Config
 from tracelens.declared import setting
 
 RetryMode = Literal["standard", "adaptive"]
+_TEN_MINUTES = timedelta(minutes=10)  # the longest socket timeout the config accepts
 
 
 @dataclass(frozen=True)
@@ -251,10 +252,10 @@ class RetrySettings:
     backoff_base_s: float = 1.0
     backoff_max_s: float = 20.0
     connect_timeout_s: float = setting(
-        "connect_timeout", 5.0, kind="seconds", low=timedelta(0), above=True
+        "connect_timeout", 5.0, kind="seconds", low=timedelta(0), above=True, high=_TEN_MINUTES
     )
     read_timeout_s: float = setting(
-        "read_timeout", 30.0, kind="seconds", low=timedelta(0), above=True
+        "read_timeout", 30.0, kind="seconds", low=timedelta(0), above=True, high=_TEN_MINUTES
     )
 
     def __post_init__(self) -> None:

@@ -6,6 +6,7 @@ may also give a number of seconds.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -14,8 +15,17 @@ _WHOLE = re.compile(r"^(?:\s*\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w))+\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
+MAX_DURATION = timedelta(days=3650)
+"""The longest duration accepted anywhere (ten years): longer ones are typing mistakes, and
+overflow the date arithmetic done with them."""
+
+
 class DurationError(ValueError):
     """A value that is not a duration."""
+
+
+class DurationRangeError(DurationError):
+    """A duration in the grammar that is longer than :data:`MAX_DURATION`."""
 
 
 def parse_duration(value: object) -> timedelta:
@@ -29,15 +39,27 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, bool):
         raise DurationError(f'{value!r} is not a duration; write e.g. "5m" or "90s"')
     if isinstance(value, int | float):
+        if math.isnan(value):
+            raise DurationError(f'{value!r} is not a duration; write e.g. "5m" or "90s"')
         if value < 0:
             raise DurationError(f"{value!r} is negative; durations are 0 or more")
-        return timedelta(seconds=value)
+        return _bounded(value, value)
     if isinstance(value, str) and _WHOLE.match(value):
         seconds = sum(float(n) * _UNIT_S[unit] for n, unit in _PART.findall(value))
-        return timedelta(seconds=seconds)
+        return _bounded(seconds, value)
     raise DurationError(
         f'{value!r} is not a duration; write e.g. "90s", "5m", "1h30m", "2d" or a number of seconds'
     )
+
+
+def _bounded(seconds: float, written: object) -> timedelta:
+    # NOTE: checked before timedelta() sees it: 1e300 s or "99999999999999d" overflow it.
+    if not seconds <= MAX_DURATION.total_seconds():
+        raise DurationRangeError(
+            f"{written!r} is longer than {format_duration(MAX_DURATION)} (the longest duration "
+            "accepted)"
+        )
+    return timedelta(seconds=seconds)
 
 
 def format_duration(span: timedelta) -> str:

@@ -103,12 +103,21 @@ def _inside(frame: pl.DataFrame, window: TimeWindow) -> pl.DataFrame:
 EXPORT_LAYOUT = {"xray": "traces", "logs": "logs", "metrics": "metrics", "functions": "functions"}
 
 
+def _is_directory(path: Path) -> bool:
+    # NOTE: Path.is_dir() raises PermissionError inside a directory that cannot be searched;
+    # such a path is then read as a plain input, and reading it names the path and the reason.
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def expand_export_dirs(paths: PathList) -> dict[str, list[str | Path]]:
     """Split ``paths`` by role, expanding export directories into their parts."""
     roles: dict[str, list[str | Path]] = {role: [] for role in EXPORT_LAYOUT.values()}
     for raw in paths:
         path = Path(raw)
-        parts = {name: path / name for name in EXPORT_LAYOUT if (path / name).is_dir()}
+        parts = {name: path / name for name in EXPORT_LAYOUT if _is_directory(path / name)}
         if str(raw) != "-" and "xray" in parts:
             for name, part in parts.items():
                 roles[EXPORT_LAYOUT[name]].append(part)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tracelens.durations import DurationError, parse_duration
+from tracelens.durations import DurationError, DurationRangeError, parse_duration
 
 
 def format_instant(moment: datetime) -> str:
@@ -22,6 +22,8 @@ def parse_instant(text: str, *, now: datetime) -> datetime:
     """``6h`` means six hours before ``now``; anything else must be an ISO 8601 timestamp."""
     try:
         return now - parse_duration(text.strip())
+    except DurationRangeError as exc:
+        raise TimeWindowError(str(exc)) from exc
     except DurationError:
         pass
     try:

@@ -337,7 +337,7 @@ def test_bounds_come_from_the_declarations_and_every_problem_names_its_key() -> 
     assert messages == {
         "c.toml: [collect] functions": "must be a list of function names (strings)",
         "c.toml: [retry] call_attempts": "must be between 1 and 20",
-        "c.toml: [retry] connect_timeout": "must be more than 0s",
+        "c.toml: [retry] connect_timeout": "must be more than 0s and at most 10m",
         "c.toml: [agent] health_port": "must be a whole number, not True",
         "c.toml: [agent] metrics_address": "'example.org' is not an IP address (e.g. 0.0.0.0)",
         "c.toml: [alerts] min_severity": '\'info\' must be "critical" or "warning"',

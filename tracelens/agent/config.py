@@ -11,6 +11,7 @@ Relative paths in a file are relative to the file's directory.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -24,12 +25,24 @@ from collectors.session import AwsTarget
 from tracelens import settings
 from tracelens.declared import section, setting
 from tracelens.store import DEFAULT_LOCATION
+from tracelens.store.layout import name_part
 
 # NOTE: in registry order: lambda runs first in `collect --once`, the other collectors read
 # metrics and logs of the functions it lists.
 COLLECTOR_NAMES: tuple[str, ...] = registry.NAMES
 MAX_STEP = timedelta(hours=1)
 MAX_LINK_EXPIRY = timedelta(days=7)
+MAX_LABEL = 64
+# Sensible bounds: a collector started more often than every second floods its log and the
+# API; a lag or an interval of more than a day, or a first read further back than X-Ray keeps
+# traces, is a typing mistake.
+MIN_INTERVAL = timedelta(seconds=1)
+MAX_INTERVAL = timedelta(days=1)
+MAX_LAG = timedelta(days=1)
+MAX_LOOK_BACK = timedelta(days=30)
+MAX_REPORT_SPAN = timedelta(days=400)
+MAX_COOLDOWN = timedelta(days=30)
+MAX_SOCKET_TIMEOUT = timedelta(minutes=10)
 IAM_POLICY_PATH = "collectors/iam_policy.json"
 
 
@@ -97,6 +110,35 @@ def _store_location(value: str) -> str | None:
     return None
 
 
+def _account_label(value: str) -> str | None:
+    # NOTE: the label names store files (checkpoints/<collector>/<account>/...): the store's rule.
+    try:
+        name_part(value, "account label")
+    except ValueError as exc:
+        return str(exc)
+    return None if len(value) <= MAX_LABEL else f"is longer than {MAX_LABEL} characters"
+
+
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+
+
+def region_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as an AWS region name (None: nothing)."""
+    if _REGION.fullmatch(value):
+        return None
+    return f"{value!r} is not an AWS region name (like us-east-1, eu-west-2, us-gov-west-1)"
+
+
+def _not_a_directory(value: Path) -> str | None:
+    try:
+        is_directory = value.is_dir()
+    except OSError:
+        return None  # NOTE: what cannot be looked at is reported when it is written.
+    if is_directory:
+        return f"{value} is a directory; name a file (e.g. {value / 'tracelens.out'})"
+    return None
+
+
 def _whole_minutes(value: timedelta) -> str | None:
     if value < timedelta(seconds=60) or value.total_seconds() % 60:
         return 'must be a whole number of minutes (e.g. "1m")'
@@ -107,7 +149,9 @@ def _whole_minutes(value: timedelta) -> str | None:
 class AwsSettings:
     """Where to read from (see :class:`collectors.session.AwsTarget`)."""
 
-    account: str = setting("account", "default", kind="text", env=settings.ACCOUNT)
+    account: str = setting(
+        "account", "default", kind="text", env=settings.ACCOUNT, check=_account_label
+    )
     region: str | None = setting(
         "region", None, kind="text", fallback_env=("AWS_REGION", "AWS_DEFAULT_REGION")
     )
@@ -180,16 +224,18 @@ class CollectorSettings:
     name: str
     enabled: bool = setting("enabled", True, kind="bool")
     interval: timedelta = setting(
-        "interval", timedelta(minutes=5), kind="duration", low=timedelta(0), above=True
+        "interval", timedelta(minutes=5), kind="duration", low=MIN_INTERVAL, high=MAX_INTERVAL
     )
     # NOTE: at most the interval; not set: the collector's default, or the interval if shorter.
     timeout: timedelta = setting(
         "timeout", timedelta(minutes=4), kind="duration", low=timedelta(0), above=True
     )
-    lag: timedelta = setting("lag", timedelta(minutes=2), kind="duration", low=timedelta(0))
+    lag: timedelta = setting(
+        "lag", timedelta(minutes=2), kind="duration", low=timedelta(0), high=MAX_LAG
+    )
     filter_expression: str | None = setting("filter_expression", None, kind="text")
     period: timedelta = setting(
-        "period", timedelta(seconds=60), kind="duration", check=_whole_minutes
+        "period", timedelta(seconds=60), kind="duration", high=MAX_INTERVAL, check=_whole_minutes
     )
 
 
@@ -219,7 +265,12 @@ class CollectSettings:
     """
 
     since: timedelta = setting(
-        "since", timedelta(hours=3), kind="duration", low=timedelta(0), above=True
+        "since",
+        timedelta(hours=3),
+        kind="duration",
+        low=timedelta(0),
+        above=True,
+        high=MAX_LOOK_BACK,
     )
     step: timedelta = setting(
         "step", MAX_STEP, kind="duration", low=timedelta(0), above=True, high=MAX_STEP
@@ -232,12 +283,17 @@ class ReportSettings:
     """The report the agent rewrites on its own schedule."""
 
     enabled: bool = setting("enabled", True, kind="bool")
-    path: Path = setting("path", Path("tracelens-report.html"), kind="path")
+    path: Path = setting("path", Path("tracelens-report.html"), kind="path", check=_not_a_directory)
     interval: timedelta = setting(
-        "interval", timedelta(minutes=15), kind="duration", low=timedelta(0), above=True
+        "interval", timedelta(minutes=15), kind="duration", low=MIN_INTERVAL, high=MAX_INTERVAL
     )
     since: timedelta = setting(
-        "since", timedelta(hours=6), kind="duration", low=timedelta(0), above=True
+        "since",
+        timedelta(hours=6),
+        kind="duration",
+        low=timedelta(0),
+        above=True,
+        high=MAX_REPORT_SPAN,
     )
     title: str | None = setting("title", None, kind="text")
 
@@ -261,7 +317,11 @@ class DaemonSettings:
     """
 
     status_file: Path = setting(
-        "status_file", Path("tracelens-status.json"), kind="path", env=settings.STATUS_FILE
+        "status_file",
+        Path("tracelens-status.json"),
+        kind="path",
+        env=settings.STATUS_FILE,
+        check=_not_a_directory,
     )
     # 0: no endpoint
     health_port: int = setting(
@@ -323,7 +383,9 @@ class AlertSettings:
     min_severity: AlertSeverity = setting(
         "min_severity", "critical", kind="choice", choices=("critical", "warning")
     )
-    cooldown: timedelta = setting("cooldown", timedelta(hours=1), kind="duration", low=timedelta(0))
+    cooldown: timedelta = setting(
+        "cooldown", timedelta(hours=1), kind="duration", low=timedelta(0), high=MAX_COOLDOWN
+    )
     resolve_after: int = setting("resolve_after", 2, kind="int", low=1, high=100)
     stale_intervals: int = setting("stale_intervals", 3, kind="int", low=1, high=100)
     report_url: str | None = setting("report_url", None, kind="text")

@@ -37,6 +37,7 @@ from tracelens.agent.config import (
     CollectorSettings,
     ConfigError,
     ConfigProblem,
+    region_problem,
 )
 from tracelens.declared import Section, Setting, declared_sections, declared_settings
 from tracelens.durations import DurationError, format_duration, parse_duration
@@ -422,6 +423,9 @@ def load_config(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([ConfigProblem(str(file), f"not valid TOML: {exc}")]) from exc
+    except RecursionError as exc:
+        problem = "not a config: arrays or tables nested too deeply to read"
+        raise ConfigError([ConfigProblem(str(file), problem)]) from exc
     return parse_config(data, source=str(file), base=file.parent, environ=env)
 
 
@@ -442,6 +446,8 @@ def final_problems(config: AgentConfig) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     if not config.aws.region:
         problems.append(ConfigProblem(f"{where}: [aws] region", NO_REGION))
+    elif message := region_problem(config.aws.region):
+        problems.append(ConfigProblem(f"{where}: [aws] region", message))
     if config.aws.profile:
         try:
             boto3.Session(profile_name=config.aws.profile)

@@ -9,10 +9,11 @@ scheduler waits for it, and the process exits with status 0.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ from tracelens.agent.reporting import NoDataError, write_store_report
 from tracelens.agent.status import AgentStatus, HealthServer, write_status_file
 from tracelens.alerts.hook import AlertHook
 from tracelens.analysis import AnalysisResult
+from tracelens.durations import format_duration
 from tracelens.store import Store
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,21 @@ class CycleRunner(Protocol):
     def run(self, name: str) -> CycleOutcome:
         """One cycle of collector ``name``."""
         ...
+
+
+class EndpointError(RuntimeError):
+    """An endpoint of the agent (health, Prometheus) cannot listen where it is configured."""
+
+
+@contextlib.contextmanager
+def _endpoint(what: str, address: str, port: int, key: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise EndpointError(
+            f"cannot serve the {what} endpoint on {address}:{port}: {exc.strerror or exc}; "
+            f"set another [agent] {key}, or stop the process listening there"
+        ) from exc
 
 
 def _utc_now() -> datetime:
@@ -101,6 +118,7 @@ class Agent:
             executors={"default": ThreadPoolExecutor(max_workers=jobs)}, timezone=UTC
         )
         self._health: HealthServer | None = None
+        self._report_error: str | None = None
 
     @property
     def stop_event(self) -> threading.Event:
@@ -156,15 +174,15 @@ class Agent:
             )
         port = self._config.daemon.health_port
         if port:
-            self._health = HealthServer(
-                port, self._status_document, host=self._config.daemon.health_host
-            ).start()
+            host = self._config.daemon.health_host
+            with _endpoint("health", host, port, "health_port"):
+                self._health = HealthServer(port, self._status_document, host=host).start()
             log.info("health endpoint at %s", self._health.url)
         daemon = self._config.daemon
         if daemon.metrics_port:
-            self._metrics_server = MetricsServer(
-                self.metrics, port=daemon.metrics_port, address=daemon.metrics_address
-            )
+            address, port = daemon.metrics_address, daemon.metrics_port
+            with _endpoint("Prometheus", address, port, "metrics_port"):
+                self._metrics_server = MetricsServer(self.metrics, port=port, address=address)
             log.info("Prometheus metrics at %s", self._metrics_server.url)
         self.status.set_state("running")
         self._scheduler.start()
@@ -274,6 +292,13 @@ class Agent:
         except NoDataError as exc:
             log.info("%s", exc)
             self.status.record_report(str(report.path), at=now, error=str(exc))
+        except OSError as exc:
+            # NOTE: the same cause (a directory at the path, a full disk) every cycle: said once.
+            message = f"cannot write the report to {report.path}: {exc.strerror or exc}"
+            if message != self._report_error:
+                log.error("%s (retried every %s)", message, format_duration(report.interval))
+            self._report_error = message
+            self.status.record_report(str(report.path), at=now, error=message)
         except Exception as exc:  # NOTE: a failed report must not stop collection.
             log.exception("report rewrite failed")
             self.status.record_report(str(report.path), at=now, error=repr(exc))
@@ -281,6 +306,7 @@ class Agent:
             for problem in problems:
                 log.warning("skipped unreadable store file %s", problem.describe())
             log.info("report rewritten: %s", written)
+            self._report_error = None
             self.status.record_report(str(written), at=now)
         self._write_status()
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
+import os
+import sys
+from typing import Any
 
 import click
 
@@ -57,6 +62,38 @@ class _LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
             formatter.write_dl(list(_SUMMARIES.items()))
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command; output that cannot be written is one message, not a traceback."""
+        try:
+            return super().main(*args, **kwargs)
+        except OSError as exc:
+            if exc.filename is not None:
+                # NOTE: the last resort for a path that cannot be used (a directory that cannot
+                # be listed, a file that cannot be written): the path and why, not a traceback.
+                reason = exc.strerror or type(exc).__name__
+                click.echo(f"error: {exc.filename}: {reason}", err=True)
+                raise SystemExit(1) from None
+            if exc.errno not in _OUTPUT_ERRORS:
+                raise
+            _output_failed(exc)
+            raise SystemExit(1) from None
+
+
+# Errors of a write to standard output: a full disk or quota, a file too large, a closed pipe.
+_OUTPUT_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EPIPE, errno.EIO}
+
+
+def _output_failed(exc: OSError) -> None:
+    # NOTE: stdout is pointed at the null device so that the interpreter's own flush at exit
+    # does not fail again with "Exception ignored ... BrokenPipeError/OSError".
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+    if exc.errno != errno.EPIPE:  # a reader that went away needs no message
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"error: cannot write the output: {exc.strerror or exc}\n")
+            sys.stderr.flush()
 
 
 @click.group(

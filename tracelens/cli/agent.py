@@ -61,7 +61,7 @@ def agent(config_path: Path | None, log_format: str | None) -> None:
 
     from tracelens.agent.aws import AgentClients, open_agent_store
     from tracelens.agent.runner import CollectionRunner
-    from tracelens.agent.scheduler import Agent
+    from tracelens.agent.scheduler import Agent, EndpointError
     from tracelens.alerts.hook import AlertHook
     from tracelens.store import StoreError
 
@@ -85,4 +85,7 @@ def agent(config_path: Path | None, log_format: str | None) -> None:
         store.url,
         config.daemon.status_file,
     )
-    daemon.run_until_stopped()
+    try:
+        daemon.run_until_stopped()
+    except EndpointError as exc:
+        raise click.ClickException(str(exc)) from exc
