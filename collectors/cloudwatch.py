@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +105,9 @@ class CloudWatchCollector:
         Returns the current time (UTC); the window is clamped to ``clock() - lag``.
     period_s
         The datapoint period in seconds (60 = one-minute datapoints).
+    percentiles
+        False: the Duration percentiles are not asked for (they stay unknown, and are
+        reported in ``degraded_stats``), for an endpoint known not to compute them.
     """
 
     def __init__(
@@ -116,6 +119,7 @@ class CloudWatchCollector:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         period_s: int = 60,
+        percentiles: bool = True,
     ) -> None:
         self._client = client
         self._session = session
@@ -123,6 +127,7 @@ class CloudWatchCollector:
         self._sleep = sleep
         self._clock = clock
         self._period = timedelta(seconds=period_s)
+        self._percentiles = percentiles
 
     @property
     def client(self) -> CloudWatchClient:
@@ -155,11 +160,16 @@ class CloudWatchCollector:
             return _nothing_yet(meter, warning)
         query_window = Window(read_start, read_end)
         queries = build_queries(functions, account_level=account_level, period=self._period)
+        if not self._percentiles:
+            queries = [query for query in queries if _stat_group(query) == "standard"]
         run = _Run(meter)
         with meter.watching(self.client):
             for stat_group, batch in _batches(queries):
                 self._read(run, query_window, stat_group, batch)
-        return run.result(Window(window.start, read_end), query_window)
+        result = run.result(Window(window.start, read_end), query_window)
+        if self._percentiles:
+            return result
+        return replace(result, degraded_stats=result.degraded_stats | PERCENTILE_STATS)
 
     def _read(self, run: _Run, window: Window, group: str, batch: list[dict[str, Any]]) -> None:
         params: dict[str, Any] = {
@@ -335,6 +345,7 @@ def _build(context: BuildContext) -> CloudWatchSource:
             sleep=context.sleep,
             clock=context.clock,
             period_s=int(context.period.total_seconds()),
+            percentiles=context.percentiles,
         )
     )
 
@@ -344,5 +355,5 @@ REGISTRATION = Registration(
     build=_build,
     api_calls=API_CALLS,
     lag=timedelta(minutes=10),
-    options=("period",),
+    options=("period", "percentiles"),
 )

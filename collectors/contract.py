@@ -125,6 +125,8 @@ class BuildContext:
         X-Ray filter expression, if configured.
     period
         CloudWatch datapoint period.
+    percentiles
+        CloudWatch: also read the Duration percentiles (p50/p95/p99).
     """
 
     factory: ClientFactory
@@ -137,6 +139,7 @@ class BuildContext:
     functions: tuple[str, ...] = ()
     filter_expression: str | None = None
     period: timedelta = timedelta(seconds=60)
+    percentiles: bool = True
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,34 @@ def test_labels_values_and_degraded_percentiles(aws: Aws) -> None:
     assert result.window == Window(now - timedelta(hours=1), now - LAG)
 
 
+def test_without_percentiles_none_is_asked_for_and_they_stay_unknown(aws: Aws) -> None:
+    now = floor_time(datetime.now(UTC), MINUTE)
+    minutes = _seed(aws.client("cloudwatch"), now)
+    collector = CloudWatchCollector(
+        client=aws.factory().cloudwatch(),
+        retry=TEST_RETRY,
+        sleep=no_sleep,
+        clock=lambda: now,
+        percentiles=False,
+    )
+
+    result = collector.collect(
+        Window(now - timedelta(hours=1), now), functions=["orders", "payments"], lag=LAG
+    )
+
+    asked = {
+        query["MetricStat"]["Stat"]
+        for page in result.pages_of(METRIC_DATA)
+        for query in page.request["MetricDataQueries"]
+    }
+    assert asked.isdisjoint({"p50", "p95", "p99"})
+    assert ("orders Duration Average", minutes[0], 20.0) in _datapoints(result)
+    assert result.degraded_stats == {"p50", "p95", "p99"}  # unknown, not zero
+    assert result.warnings == ()  # nothing failed: nothing to say
+    assert result.stats.api_calls == 1
+    assert result.complete
+
+
 def test_the_trailing_lag_is_read_again_and_picks_up_late_datapoints(aws: Aws) -> None:
     now = floor_time(datetime.now(UTC), MINUTE)
     cloudwatch = aws.client("cloudwatch")

@@ -219,6 +219,8 @@ class CollectorSettings:
         X-Ray only: a filter expression for GetTraceSummaries.
     period
         CloudWatch only: the datapoint period (a multiple of 60 s).
+    percentiles
+        CloudWatch only: also read the Duration percentiles (p50/p95/p99).
     """
 
     name: str
@@ -237,6 +239,7 @@ class CollectorSettings:
     period: timedelta = setting(
         "period", timedelta(seconds=60), kind="duration", high=MAX_INTERVAL, check=_whole_minutes
     )
+    percentiles: bool = setting("percentiles", True, kind="bool")
 
 
 DEFAULT_COLLECTORS: Mapping[str, CollectorSettings] = {

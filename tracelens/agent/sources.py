@@ -38,6 +38,7 @@ def build_collectors(
             functions=config.collect.functions,
             filter_expression=settings.filter_expression,
             period=settings.period,
+            percentiles=settings.percentiles,
         )
         built[registration.name] = registration.build(context)
     return built
