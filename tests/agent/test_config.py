@@ -329,12 +329,14 @@ def test_bounds_come_from_the_declarations_and_every_problem_names_its_key() -> 
         "retry": {"connect_timeout": "0s", "call_attempts": 21},
         "alerts": {"link_expiry": "8d", "min_severity": "info"},
         "agent": {"metrics_address": "example.org", "health_port": True},
-        "collect": {"functions": ["a", 3]},
+        "collect": {"functions": ["a", 3], "since": ""},
     }
     with pytest.raises(ConfigError) as raised:
         parse_config(data, source="c.toml", environ=NO_ENV)
     messages = {problem.where: problem.message for problem in raised.value.problems}
     assert messages == {
+        "c.toml: [collect] since": '\'\' is not a duration; write e.g. "90s", "5m", "1h30m", '
+        '"2d" or a number of seconds',
         "c.toml: [collect] functions": "must be a list of function names (strings)",
         "c.toml: [retry] call_attempts": "must be between 1 and 20",
         "c.toml: [retry] connect_timeout": "must be more than 0s and at most 10m",

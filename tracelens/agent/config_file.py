@@ -151,7 +151,9 @@ class _Reader:
             if text is not None:
                 return self._from_environment(declared, text, default)
         raw = table.get(declared.key)
-        if raw is None or (isinstance(raw, str) and not raw.strip() and declared.kind != "choice"):
+        # NOTE: an empty string means "unset" for text and paths only ("" is no duration).
+        unset = isinstance(raw, str) and not raw.strip() and declared.kind in _TEXT_KINDS
+        if raw is None or unset:
             for name in declared.fallback_env:
                 if self.environ.get(name, "").strip():
                     return self.environ[name].strip()
@@ -192,6 +194,9 @@ class _Reader:
             self.problem(declared.env or "", message)
             return default
         return value
+
+
+_TEXT_KINDS = frozenset({"text", "path", "location"})
 
 
 def _convert(declared: Setting, raw: Any, base: Path | None) -> tuple[Any, str | None]:
