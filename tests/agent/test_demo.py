@@ -34,6 +34,8 @@ def test_the_demo_collects_the_simulated_account_and_writes_the_full_report(
     assert "maximum number of running instances" not in result.stderr
     assert not re.search(r"cycle [3-9]/2", result.stderr)
     assert re.findall(r"cycle \d/2", result.stderr).count("cycle 2/2") == 4
+    assert re.search(r"^found: \d+ finding\(s\) \(\d+ critical", result.stderr, re.MULTILINE)
+    assert "[critical] legacy-export" in result.stderr
     page = report.read_text()
     truth = generate().truth
     document = analyze_store(out / "demo-store")

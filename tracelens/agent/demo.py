@@ -43,6 +43,7 @@ from tracelens.agent.reporting import write_store_report
 from tracelens.agent.runner import CollectionRunner
 from tracelens.agent.scheduler import Agent
 from tracelens.agent.seed import SeedSummary, seed_account
+from tracelens.analysis import AnalysisResult
 from tracelens.samples import SampleConfig, generate
 from tracelens.store import open_store
 
@@ -68,6 +69,7 @@ _CLEARED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_
 
 Progress = Callable[[str], None]
 NOTES_SHOWN = 3
+FINDINGS_SHOWN = 5
 
 
 class DemoError(RuntimeError):
@@ -254,6 +256,21 @@ def _scheduler_quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def describe_findings(result: AnalysisResult | None) -> list[str]:
+    """What the report found, in a few lines: the count by severity, then the first findings."""
+    if result is None or not result.findings.height:
+        return ["found: no findings"]
+    severities = Counter(result.findings["severity"].to_list())
+    counts = ", ".join(f"{count} {severity}" for severity, count in severities.items())
+    lines = [f"found: {result.findings.height} finding(s) ({counts}); the first:"]
+    for row in result.findings.head(FINDINGS_SHOWN).iter_rows(named=True):
+        lines.append(
+            f"  [{row['severity']}] {one_line(str(row['subject']))}: "
+            f"{one_line(str(row['message']))}"
+        )
+    return lines
+
+
 def run_demo(
     out: Path,
     *,
@@ -293,13 +310,17 @@ def run_demo(
                 stop.wait(timeout=time_limit_s)
             finally:
                 agent.shutdown()
+        analyses: list[AnalysisResult] = []
         report, _ = write_store_report(
             store,
             config.report.path,
             since=config.report.since,
             now=datetime.now(UTC),
+            on_result=analyses.append,
             title="tracelens demo: simulated account on a local endpoint",
         )
+    for line in describe_findings(analyses[0] if analyses else None):
+        say(line)
     return DemoResult(
         report=report,
         store=store_dir,
