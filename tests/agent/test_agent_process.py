@@ -49,6 +49,9 @@ def _agent_config(tmp_path: Path, endpoint_url: str, port: int) -> Path:
         + intervals
         + '\n[report]\npath = "report.html"\ninterval = "2s"\nsince = "5h"\n'
         + f'\n[agent]\nstatus_file = "status.json"\nhealth_port = {port}\n'
+        # Cycles of 1 s intervals run late on a loaded machine; staleness is tested on its own
+        # (tests/agent/test_health_moto.py), this test is about collecting and stopping.
+        + "\n[alerts]\nstale_intervals = 100\n"
     )
     path = tmp_path / "tracelens.toml"
     path.write_text(text)
