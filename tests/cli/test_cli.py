@@ -273,10 +273,10 @@ def test_an_out_that_cannot_be_written_stops_before_any_work(
 
 
 def test_a_failed_write_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def disk_full(self: Path, data: bytes) -> int:
+    def disk_full(path: Path, data: bytes, *, durable: bool = True) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    monkeypatch.setattr("tracelens.cli.options.replace_atomically", disk_full)
     out = tmp_path / "out.json"
     result = CliRunner().invoke(main, ["analyze", str(SAMPLES), "--json", "--out", str(out), "-q"])
     assert result.exit_code == 1

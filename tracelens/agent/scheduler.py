@@ -27,6 +27,7 @@ from tracelens.agent.reporting import NoDataError, write_store_report
 from tracelens.agent.status import AgentStatus, HealthServer, write_status_file
 from tracelens.alerts.hook import AlertHook
 from tracelens.analysis import AnalysisResult
+from tracelens.atomic import NotRegularFileError
 from tracelens.store import Store
 
 log = logging.getLogger(__name__)
@@ -273,6 +274,9 @@ class Agent:
             )
         except NoDataError as exc:
             log.info("%s", exc)
+            self.status.record_report(str(report.path), at=now, error=str(exc))
+        except NotRegularFileError as exc:  # a link or device at the path: left as it is
+            log.error("report not written: %s", exc)
             self.status.record_report(str(report.path), at=now, error=str(exc))
         except Exception as exc:  # NOTE: a failed report must not stop collection.
             log.exception("report rewrite failed")

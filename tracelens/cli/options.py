@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from analyses.finding_thresholds import FindingSettings
+from tracelens.atomic import NotRegularFileError, refuse_unless_replaceable, replace_atomically
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,9 +90,11 @@ def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | Non
         return None
     folder = value.parent if str(value.parent) else Path()
     problem = None
-    if value.is_dir():
-        problem = "it is a directory"
-    elif not folder.is_dir():
+    try:
+        refuse_unless_replaceable(value)
+    except NotRegularFileError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+    if not folder.is_dir():
         problem = f"directory {folder} does not exist; create it or choose another --out"
     elif not os.access(value if value.exists() else folder, os.W_OK):
         problem = "permission denied"
@@ -115,7 +118,9 @@ def out_file(*, default: Path | None, help: str) -> Callable[[F], F]:
 def write_output(path: Path, data: bytes) -> None:
     """Write a command's output file, or stop with one clear message (disk full, ...)."""
     try:
-        path.write_bytes(data)
+        replace_atomically(path, data)
+    except NotRegularFileError as exc:
+        raise click.ClickException(str(exc)) from exc
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc
 
