@@ -28,6 +28,8 @@ class RenderContext:
     result: AnalysisResult
     figures: FigureSet
     links: ConsoleLinks
+    # Spans with a time after year 9999 (or before year 1), shown as unknown.
+    unshown_times: int = 0
 
 
 # Section anchors, in page order; findings link to them by kind.

@@ -25,6 +25,7 @@ from tracelens.report.sections.functions_table import render_functions
 from tracelens.report.sections.overview import render_overview, time_window
 from tracelens.report.sections.service_map import render_service_map
 from tracelens.report.sections.throttles import render_throttles
+from tracelens.report.times import showable_result
 
 if TYPE_CHECKING:
     from tracelens.analysis import AnalysisResult
@@ -71,7 +72,9 @@ def render_report(
     ValueError
         When ``region`` is not an AWS region name.
     """
-    ctx = RenderContext(result, FigureSet(), console_links(result.inputs, region=region))
+    result, unshown_times = showable_result(result)
+    links = console_links(result.inputs, region=region)
+    ctx = RenderContext(result, FigureSet(), links, unshown_times=unshown_times)
     sections = [render(ctx) for render in SECTIONS]
     heading = title or DEFAULT_TITLE
     when = generated_at or datetime.now(UTC)

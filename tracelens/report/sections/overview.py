@@ -124,6 +124,11 @@ def _completeness(ctx: RenderContext) -> str:
             "and left out of latency figures."
         )
     notes += _incomplete_notes(ctx)
+    if ctx.unshown_times:
+        notes.append(
+            f"{ctx.unshown_times:,} spans have a start or end time after the year 9999 (or "
+            "before the year 1): those times are shown as unknown."
+        )
     if ctx.links.region_source == "default":
         notes.append(
             "No region found in the inputs: X-Ray console links use us-east-1 (pass --region "
