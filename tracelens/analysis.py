@@ -16,6 +16,7 @@ from analyses.bottlenecks import critical_path_and_bottlenecks
 from analyses.cold_starts import cold_starts
 from analyses.completeness import completeness
 from analyses.dns import dns_and_connection_setup
+from analyses.entry_points import entry_points, entry_traces
 from analyses.finding_thresholds import FindingSettings
 from analyses.findings import findings
 from analyses.functions import function_table
@@ -23,8 +24,15 @@ from analyses.invocations import invocations
 from analyses.loops import loop_node_lists, resource_loops
 from analyses.memo import shared_intermediates
 from analyses.metric_totals import metric_totals
+from analyses.node_examples import node_examples
 from analyses.service_map import build_service_map, service_map_nodes_and_edges
-from analyses.throttles import downstream_throttles, invocation_throttles, throttle_timeline
+from analyses.throttles import (
+    downstream_throttles,
+    invocation_throttles,
+    throttle_timeline,
+    throttled_attempts,
+)
+from analyses.timeline import entry_timeline, function_timeline
 from tracelens.inputs import Inputs
 
 
@@ -54,6 +62,12 @@ class AnalysisResult:
     findings: pl.DataFrame
     # What the traces lack (analyses.completeness.COMPLETENESS_SCHEMA), one row per issue.
     completeness: pl.DataFrame
+    # What users see, per entry point (analyses.entry_points), and per minute
+    # (analyses.timeline); example traces per service-map node (analyses.node_examples).
+    entry_points: pl.DataFrame
+    entry_timeline: pl.DataFrame
+    function_timeline: pl.DataFrame
+    node_examples: pl.DataFrame
     # Asynchronous invocations per function (``analyses.async_events.ASYNC_SCHEMA``).
     async_events: pl.DataFrame
     # CloudWatch totals per function and the traces' sampling ratio
@@ -95,6 +109,8 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
     loops = resource_loops(spans)
     path, slow = critical_path_and_bottlenecks(spans, example_paths_only=True)
     incomplete = completeness(spans)
+    attempts = throttled_attempts(spans)
+    per_trace = entry_traces(spans, invocation_rows=invocation_rows, throttled=attempts)
     return AnalysisResult(
         inputs=inputs,
         invocations=invocation_rows,
@@ -129,4 +145,8 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
         async_events=queued,
         metric_totals=metric_totals(metrics, invocation_rows),
         finding_settings=settings,
+        entry_points=entry_points(per_trace),
+        entry_timeline=entry_timeline(per_trace),
+        function_timeline=function_timeline(invocation_rows, attempts, metrics=metrics),
+        node_examples=node_examples(spans),
     )
