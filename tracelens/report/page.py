@@ -11,20 +11,26 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
+import polars as pl
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
 from tracelens.report.context import FINDINGS, RenderContext, Section
+from tracelens.report.examples import ExampleTraces
 from tracelens.report.figures import PLOTLY_CONFIG, FigureSet
 from tracelens.report.links import console_links
 from tracelens.report.markup import esc, fmt_time
 from tracelens.report.sections.bottlenecks import render_bottlenecks
 from tracelens.report.sections.cold_starts import render_cold_starts
 from tracelens.report.sections.dns import render_dns
+from tracelens.report.sections.examples import node_trace_ids, render_examples
+from tracelens.report.sections.findings import _ordered as ordered_findings
 from tracelens.report.sections.findings import render_findings, severity_counts
 from tracelens.report.sections.functions_table import render_functions
-from tracelens.report.sections.overview import render_overview, time_window
+from tracelens.report.sections.overview import data_line, render_overview, time_window
 from tracelens.report.sections.service_map import render_service_map
 from tracelens.report.sections.throttles import render_throttles
+from tracelens.report.sections.timeline import render_timeline
+from tracelens.report.sections.users import entry_trace_ids, render_users
 from tracelens.report.times import showable_result
 
 if TYPE_CHECKING:
@@ -32,14 +38,17 @@ if TYPE_CHECKING:
 
 DEFAULT_TITLE = "tracelens report"
 SECTIONS: tuple[Callable[[RenderContext], Section], ...] = (
-    render_overview,
+    render_users,
     render_findings,
+    render_timeline,
     render_service_map,
     render_throttles,
     render_cold_starts,
     render_dns,
     render_bottlenecks,
     render_functions,
+    render_examples,
+    render_overview,
 )
 
 
@@ -74,7 +83,10 @@ def render_report(
     """
     result, unshown_times = showable_result(result)
     links = console_links(result.inputs, region=region)
-    ctx = RenderContext(result, FigureSet(), links, unshown_times=unshown_times)
+    figures = FigureSet()
+    bare = RenderContext(result, figures, links, unshown_times=unshown_times)
+    examples = ExampleTraces(result.inputs.traces.spans, _example_ids(bare), figures, links)
+    ctx = RenderContext(result, figures, links, unshown_times=unshown_times, examples=examples)
     sections = [render(ctx) for render in SECTIONS]
     heading = title or DEFAULT_TITLE
     when = generated_at or datetime.now(UTC)
@@ -106,7 +118,7 @@ def _header(ctx: RenderContext, heading: str, when: datetime) -> str:
         f'<p class="window"><strong>Window</strong> {esc(window.describe() + kept)}</p>'
         f'<p class="meta">{chips}<span>generated {esc(fmt_time(when.astimezone(UTC)))} · '
         f"{esc(_console_regions(ctx))}</span></p>"
-        "</header>"
+        f"{data_line(ctx)}</header>"
     )
 
 
@@ -119,6 +131,17 @@ def _console_regions(ctx: RenderContext) -> str:
         return f"console region {regions[0]} (from the traces' ARNs)"
     shown = ", ".join(regions[:4]) + (", ..." if len(regions) > 4 else "")
     return f"console regions {shown} (each trace's own, from its ARNs)"
+
+
+def _example_ids(ctx: RenderContext) -> list[str | None]:
+    """Traces worth a waterfall, most useful first: the findings' (most severe first), the
+    entry points' failing and slowest, then the service-map nodes'."""
+    findings = ordered_findings(ctx.result.findings).filter(pl.col("severity") != "info")
+    return [
+        *findings.get_column("trace_id"),
+        *entry_trace_ids(ctx.result.entry_points),
+        *node_trace_ids(ctx),
+    ]
 
 
 def _toc(sections: list[Section]) -> str:
