@@ -28,29 +28,30 @@ class Panel:
     column: str
     hover: str  # plotly hover template for the value (after the series name and minute)
     cloudwatch: str | None = None  # the CloudWatch column drawn dashed beside it
+    count: bool = False  # a minute without traced requests is 0 (else a gap in the line)
 
 
 _ENTRY_PANELS = (
-    Panel("requests / min", "requests", "%{y:,} requests"),
+    Panel("requests / min", "requests", "%{y:,} requests", count=True),
     Panel("error rate (4xx+5xx)", "error_rate", "%{y:.1%} failed"),
     Panel(
         "p95 latency (ms)",
         "p95_ms",
         "p95 %{y:,.0f} ms (p50 %{customdata[0]:,.0f}, p99 %{customdata[1]:,.0f})",
     ),
-    Panel("throttled", "throttled", "%{y:,} throttled"),
-    Panel("cold starts", "cold_starts", "%{y:,} waited for a cold start"),
+    Panel("throttled", "throttled", "%{y:,} throttled", count=True),
+    Panel("cold starts", "cold_starts", "%{y:,} waited for a cold start", count=True),
 )
 _FUNCTION_PANELS = (
-    Panel("invocations / min", "invocations", "%{y:,} invocations", "cw_invocations"),
+    Panel("invocations / min", "invocations", "%{y:,} invocations", "cw_invocations", True),
     Panel("error rate", "error_rate", "%{y:.1%} failed"),
     Panel(
         "p95 duration (ms)",
         "p95_ms",
         "p95 %{y:,.0f} ms (p50 %{customdata[0]:,.0f}, p99 %{customdata[1]:,.0f})",
     ),
-    Panel("throttled", "throttled", "%{y:,} throttled", "cw_throttles"),
-    Panel("cold starts", "cold_starts", "%{y:,} cold starts"),
+    Panel("throttled", "throttled", "%{y:,} throttled", "cw_throttles", True),
+    Panel("cold starts", "cold_starts", "%{y:,} cold starts", count=True),
 )
 
 
@@ -93,7 +94,9 @@ def render_timeline(ctx: RenderContext) -> Section:
 
 def _caption(shown: int, total: int, what: str) -> str:
     first = f"The first {shown} of {total:,} {what}, most failures first." if total > shown else ""
-    return (first + " Minutes without traced requests have no point.").strip()
+    return (
+        first + " A minute without traced requests counts 0 and leaves a gap in rates and latency."
+    ).strip()
 
 
 def _functions_first(functions: pl.DataFrame) -> list[str]:
@@ -120,8 +123,12 @@ def _figure(
         vertical_spacing=0.035,
         subplot_titles=[p.title for p in panels],
     )
+    # NOTE: each series is drawn on every minute of the timeline, so that a minute without
+    # requests is 0 on a count and a gap on a rate or percentile, never a line across it.
+    grid = timeline.select("minute").unique().sort("minute")
     for index, name in enumerate(names):
-        rows = timeline.filter(pl.col(key) == name)
+        rows = grid.join(timeline.filter(pl.col(key) == name), on="minute", how="left")
+        rows = rows.with_columns(pl.col(p.column).fill_null(0) for p in panels if p.count)
         colour = palette.SERIES[index % len(palette.SERIES)]
         shown = label(name, max_chars=60)
         minutes = rows.get_column("minute").to_list()
@@ -167,9 +174,10 @@ def _figure(
         autosize=True,
         hovermode="closest",
         legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
-        margin={"t": 60},
+        margin={"t": 70},
     )
-    figure.update_annotations(font={"size": 11}, x=0, xanchor="left")
+    # panel titles sit at the top right of each panel, clear of the legend at the top left
+    figure.update_annotations(font={"size": 11}, x=1, xanchor="right")
     for row, panel in enumerate(panels, start=1):
         if panel.column == "error_rate":
             figure.update_yaxes(tickformat=".0%", rangemode="tozero", row=row, col=1)
