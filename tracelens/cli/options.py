@@ -115,6 +115,28 @@ def out_file(*, default: Path | None, help: str) -> Callable[[F], F]:
     )
 
 
+def export_dir() -> Callable[[F], F]:
+    """``--export DIR``: the main tables as CSV and the service map as GraphML and JSON."""
+    return click.option(
+        "--export",
+        "export_to",
+        type=click.Path(file_okay=False, path_type=Path),
+        metavar="DIR",
+        help="Also write entry_points/functions/edges/nodes.csv and the service map as "
+        "service_map.graphml and service_map.json into DIR (made when missing).",
+    )
+
+
+def write_export(result: Any, directory: Path) -> list[Path]:
+    """Write the ``--export`` files, or stop with one clear message."""
+    from tracelens.export import export_tables
+
+    try:
+        return export_tables(result, directory)
+    except OSError as exc:
+        raise click.ClickException(f"cannot export to {directory}: {exc}") from exc
+
+
 def write_output(path: Path, data: bytes) -> None:
     """Write a command's output file, or stop with one clear message (disk full, ...)."""
     try:

@@ -8,7 +8,15 @@ import click
 
 from analyses.finding_thresholds import FindingSettings
 from tracelens.cli.loading import InputOptions, load_and_analyze
-from tracelens.cli.options import THRESHOLDS_EPILOG, finding_settings, out_file, quiet, trace_inputs
+from tracelens.cli.options import (
+    THRESHOLDS_EPILOG,
+    export_dir,
+    finding_settings,
+    out_file,
+    quiet,
+    trace_inputs,
+    write_export,
+)
 from tracelens.cli.progress import Progress
 
 
@@ -22,6 +30,7 @@ from tracelens.cli.progress import Progress
 @click.option("--cdn", is_flag=True, help="Link plotly.js from its CDN instead of embedding it.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in a browser.")
 @finding_settings()
+@export_dir()
 @quiet()
 def report(
     sources: InputOptions,
@@ -31,6 +40,7 @@ def report(
     region: str | None,
     cdn: bool,
     open_browser: bool,
+    export_to: Path | None,
     quiet: bool,
 ) -> None:
     """Write one HTML report: findings first, then the service map, throttles, cold starts,
@@ -55,6 +65,9 @@ def report(
     except OSError as exc:  # the directory went away, the disk is full...
         raise click.ClickException(str(exc)) from exc
     progress.done(f"wrote report {written}")
+    if export_to is not None:
+        write_export(result, export_to)
+        progress.done(f"exported tables to {export_to}")
     click.echo(str(written))
     if open_browser:
         click.launch(str(written))
