@@ -22,7 +22,8 @@ SECTION_ORDER = [
     "users", "findings", "over-time", "service-map", "throttles", "cold-starts", "dns",
     "bottlenecks", "functions", "examples", "overview",
 ]  # fmt: skip
-PLOTLY_BANNER = f"plotly.js v{get_plotlyjs_version()}"
+PLOTLY_BANNER = f"plotly.js (basic - minified) v{get_plotlyjs_version()}"
+BASIC_TRACE_TYPES = {"scatter", "bar", "pie"}  # what plotly.js's basic bundle can draw
 
 
 def _without_plotly_js(page: str) -> str:
@@ -144,3 +145,14 @@ def test_sections_without_data_say_so_in_one_line() -> None:
 def test_bad_region_is_an_error(result: AnalysisResult, bad: str) -> None:
     with pytest.raises(ValueError, match="region"):
         render_report(result, region=bad)
+
+
+def test_the_embedded_plotly_is_the_basic_bundle_and_draws_every_figure(page: str) -> None:
+    # the basic bundle is a quarter of the full one; it holds every trace type the page uses
+    types = {
+        str(trace.get("type", "scatter"))
+        for figure in _payload(page).values()
+        for trace in figure["data"]  # type: ignore[attr-defined]
+    }
+    assert types <= BASIC_TRACE_TYPES
+    assert len(page.encode()) < 2_000_000
