@@ -207,3 +207,9 @@ def test_entry_points_are_what_users_saw(contract: dict[str, Any], truth: dict[s
         assert counts == {k: expected[k] for k in counts}, route
     # the route failing every request comes first
     assert contract["entry_points"][0]["entry"] == "reports-api/prod GET /reports/legacy"
+
+
+def test_dns_and_connection_findings_link_an_example_trace(contract: dict[str, Any]) -> None:
+    network = [f for f in contract["findings"] if f["kind"] in ("dns", "connection_reuse")]
+    assert {f["kind"] for f in network} == {"dns", "connection_reuse"}
+    assert all(f["trace_id"] and f["trace_id"].startswith("1-") for f in network)
