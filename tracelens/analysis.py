@@ -75,6 +75,8 @@ class AnalysisResult:
     metric_totals: pl.DataFrame
     # The thresholds and silenced keys the findings were made with.
     finding_settings: FindingSettings = field(default_factory=FindingSettings)
+    # The timelines' bucket: a minute, or more over long windows (at most MAX_TIME_BUCKETS).
+    timeline_bucket_s: int = 60
 
 
 def run_analysis(inputs: Inputs, settings: FindingSettings | None = None) -> AnalysisResult:
@@ -83,6 +85,23 @@ def run_analysis(inputs: Inputs, settings: FindingSettings | None = None) -> Ana
     # cold starts); inside this block each is computed once, and released at its end.
     with shared_intermediates():
         return _analyze(inputs, settings or FindingSettings())
+
+
+MAX_TIME_BUCKETS = 720
+
+
+def timeline_bucket_s(spans: pl.DataFrame) -> int:
+    """One minute, or whole minutes enough to cover the traces in ``MAX_TIME_BUCKETS``."""
+    if spans.is_empty():
+        return 60
+    first, last = spans.select(
+        pl.col("start_time").min().dt.epoch("s").alias("first"),
+        pl.col("start_time").max().dt.epoch("s").alias("last"),
+    ).row(0)
+    if first is None or last is None:
+        return 60
+    minutes = (int(last) - int(first)) // 60 + 1
+    return 60 * max(1, -(-minutes // MAX_TIME_BUCKETS))
 
 
 def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
@@ -110,6 +129,7 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
     path, slow = critical_path_and_bottlenecks(spans, example_paths_only=True)
     incomplete = completeness(spans)
     attempts = throttled_attempts(spans)
+    bucket_s = timeline_bucket_s(spans)
     per_trace = entry_traces(spans, invocation_rows=invocation_rows, throttled=attempts)
     return AnalysisResult(
         inputs=inputs,
@@ -146,7 +166,10 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
         metric_totals=metric_totals(metrics, invocation_rows),
         finding_settings=settings,
         entry_points=entry_points(per_trace),
-        entry_timeline=entry_timeline(per_trace),
-        function_timeline=function_timeline(invocation_rows, attempts, metrics=metrics),
+        entry_timeline=entry_timeline(per_trace, bucket_s=bucket_s),
+        function_timeline=function_timeline(
+            invocation_rows, attempts, metrics=metrics, bucket_s=bucket_s
+        ),
+        timeline_bucket_s=bucket_s,
         node_examples=node_examples(spans),
     )

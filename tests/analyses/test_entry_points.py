@@ -137,3 +137,17 @@ def test_node_examples_name_the_slowest_and_failing_traces(spans: pl.DataFrame) 
     assert failed.height == 2 and set(failed["status"]) <= {"fault", "throttle", "error"}
     with pytest.raises(ValueError, match="per_node"):
         node_examples(spans, per_node=0)
+
+
+def test_long_windows_are_drawn_in_wider_buckets() -> None:
+    from tracelens.analysis import MAX_TIME_BUCKETS, timeline_bucket_s
+
+    def spans_over(minutes: int) -> pl.DataFrame:
+        b = SpanBuilder()
+        b.caller("a", start_s=0.0)
+        b.caller("a", start_s=minutes * 60.0 - 1)
+        return b.frame()
+
+    assert timeline_bucket_s(spans_over(60)) == 60
+    assert timeline_bucket_s(spans_over(MAX_TIME_BUCKETS)) == 60
+    assert timeline_bucket_s(spans_over(25 * 60)) == 180  # 1,500 minutes: at most 720 buckets

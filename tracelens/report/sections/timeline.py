@@ -27,36 +27,45 @@ class Panel:
     title: str
     column: str
     hover: str  # plotly hover template for the value (after the series name and minute)
+    digits: int  # decimals kept: enough to read, few enough to keep the page small
     cloudwatch: str | None = None  # the CloudWatch column drawn dashed beside it
     count: bool = False  # a minute without traced requests is 0 (else a gap in the line)
 
 
 _ENTRY_PANELS = (
-    Panel("requests / min", "requests", "%{y:,} requests", count=True),
-    Panel("error rate (4xx+5xx)", "error_rate", "%{y:.1%} failed"),
+    Panel("requests", "requests", "%{y:,} requests", 0, count=True),
+    Panel("error rate (4xx+5xx)", "error_rate", "%{y:.1%} failed", 4),
     Panel(
         "p95 latency (ms)",
         "p95_ms",
         "p95 %{y:,.0f} ms (p50 %{customdata[0]:,.0f}, p99 %{customdata[1]:,.0f})",
+        1,
     ),
-    Panel("throttled", "throttled", "%{y:,} throttled", count=True),
-    Panel("cold starts", "cold_starts", "%{y:,} waited for a cold start", count=True),
+    Panel("throttled", "throttled", "%{y:,} throttled", 0, count=True),
+    Panel("cold starts", "cold_starts", "%{y:,} waited for a cold start", 0, count=True),
 )
 _FUNCTION_PANELS = (
-    Panel("invocations / min", "invocations", "%{y:,} invocations", "cw_invocations", True),
-    Panel("error rate", "error_rate", "%{y:.1%} failed"),
+    Panel("invocations", "invocations", "%{y:,} invocations", 0, "cw_invocations", True),
+    Panel("error rate", "error_rate", "%{y:.1%} failed", 4),
     Panel(
         "p95 duration (ms)",
         "p95_ms",
         "p95 %{y:,.0f} ms (p50 %{customdata[0]:,.0f}, p99 %{customdata[1]:,.0f})",
+        1,
     ),
-    Panel("throttled", "throttled", "%{y:,} throttled", "cw_throttles", True),
-    Panel("cold starts", "cold_starts", "%{y:,} cold starts", count=True),
+    Panel("throttled", "throttled", "%{y:,} throttled", 0, "cw_throttles", True),
+    Panel("cold starts", "cold_starts", "%{y:,} cold starts", 0, count=True),
 )
+
+
+def _per(bucket_s: int) -> str:
+    minutes = max(bucket_s // 60, 1)
+    return "per minute" if minutes == 1 else f"per {minutes} minutes"
 
 
 def render_timeline(ctx: RenderContext) -> Section:
     result = ctx.result
+    per = _per(result.timeline_bucket_s)
     entries = result.entry_points.head(MAX_SERIES).get_column("entry").to_list()
     functions = _functions_first(result.functions)
     parts = []
@@ -66,8 +75,8 @@ def render_timeline(ctx: RenderContext) -> Section:
             ctx.figures.add(
                 "fig-timeline-entries",
                 figure,
-                title="Entry points per minute",
-                caption=_caption(len(entries), result.entry_points.height, "entry points"),
+                title=f"Entry points {per}",
+                caption=_caption(len(entries), result.entry_points.height, "entry points", per),
             )
         )
     if functions and not result.function_timeline.is_empty():
@@ -84,18 +93,19 @@ def render_timeline(ctx: RenderContext) -> Section:
             ctx.figures.add(
                 "fig-timeline-functions",
                 figure,
-                title="Functions per minute",
-                caption=_caption(len(functions), result.functions.height, "functions") + extra,
+                title=f"Functions {per}",
+                caption=_caption(len(functions), result.functions.height, "functions", per) + extra,
             )
         )
     body = "".join(parts) or empty("No requests over time: the traces hold no spans.")
     return Section(TIMELINE, "Over time", body)
 
 
-def _caption(shown: int, total: int, what: str) -> str:
+def _caption(shown: int, total: int, what: str, per: str) -> str:
     first = f"The first {shown} of {total:,} {what}, most failures first." if total > shown else ""
     return (
-        first + " A minute without traced requests counts 0 and leaves a gap in rates and latency."
+        f"{first} Counts are {per}. A time without traced requests counts 0 and leaves a gap "
+        "in rates and latency."
     ).strip()
 
 
@@ -129,16 +139,22 @@ def _figure(
     for index, name in enumerate(names):
         rows = grid.join(timeline.filter(pl.col(key) == name), on="minute", how="left")
         rows = rows.with_columns(pl.col(p.column).fill_null(0) for p in panels if p.count)
+        rows = rows.with_columns(
+            *(pl.col(p.column).round(p.digits) for p in panels),
+            pl.col("p50_ms", "p99_ms").round(1),
+        )
         colour = palette.SERIES[index % len(palette.SERIES)]
         shown = label(name, max_chars=60)
         minutes = rows.get_column("minute").to_list()
         extra = rows.select("p50_ms", "p99_ms").rows()
+        # NOTE: times as short strings; plotly's own form repeats the UTC offset on each.
+        minutes = [m.strftime("%Y-%m-%d %H:%M") if m is not None else None for m in minutes]
         for row, panel in enumerate(panels, start=1):
             figure.add_trace(
                 go.Scatter(
                     x=minutes,
                     y=rows.get_column(panel.column).to_list(),
-                    customdata=extra,
+                    customdata=extra if panel.column == "p95_ms" else None,
                     mode="lines+markers",
                     marker={"size": 4},
                     line={"color": colour, "width": 1.6},
@@ -157,7 +173,7 @@ def _figure(
                 figure.add_trace(
                     go.Scatter(
                         x=minutes,
-                        y=values.to_list(),
+                        y=values.round(0).to_list(),
                         mode="lines",
                         line={"color": colour, "width": 1.2, "dash": "dash"},
                         name=f"{shown} (CloudWatch)",
