@@ -39,6 +39,7 @@ class RenderContext:
 USERS = "users"
 FINDINGS = "findings"
 TIMELINE = "over-time"
+COMPARE = "baseline"
 SERVICE_MAP = "service-map"
 THROTTLES = "throttles"
 COLD_STARTS = "cold-starts"

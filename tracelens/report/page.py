@@ -21,6 +21,7 @@ from tracelens.report.links import console_links
 from tracelens.report.markup import esc, fmt_time
 from tracelens.report.sections.bottlenecks import render_bottlenecks
 from tracelens.report.sections.cold_starts import render_cold_starts
+from tracelens.report.sections.compare import render_comparison
 from tracelens.report.sections.dns import render_dns
 from tracelens.report.sections.examples import node_trace_ids, render_examples
 from tracelens.report.sections.findings import _ordered as ordered_findings
@@ -35,6 +36,7 @@ from tracelens.report.times import showable_result
 
 if TYPE_CHECKING:
     from tracelens.analysis import AnalysisResult
+    from tracelens.comparison import Comparison
 
 DEFAULT_TITLE = "tracelens report"
 SECTIONS: tuple[Callable[[RenderContext], Section], ...] = (
@@ -59,6 +61,7 @@ def render_report(
     cdn: bool = False,
     region: str | None = None,
     generated_at: datetime | None = None,
+    comparison: Comparison | None = None,
 ) -> str:
     """The HTML report of ``result``: one self-contained page.
 
@@ -75,6 +78,8 @@ def render_report(
         AWS region for X-Ray console links; default: found in the inputs, else us-east-1.
     generated_at
         The time printed as "generated"; default: now.
+    comparison
+        A baseline window compared with this one: shown right after the findings.
 
     Raises
     ------
@@ -88,6 +93,8 @@ def render_report(
     examples = ExampleTraces(result.inputs.traces.spans, _example_ids(bare), figures, links)
     ctx = RenderContext(result, figures, links, unshown_times=unshown_times, examples=examples)
     sections = [render(ctx) for render in SECTIONS]
+    if comparison is not None:
+        sections.insert(2, render_comparison(ctx, comparison))
     heading = title or DEFAULT_TITLE
     when = generated_at or datetime.now(UTC)
     return (
