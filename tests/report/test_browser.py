@@ -266,6 +266,15 @@ def test_first_screen_shows_what_users_see_then_findings(
     assert findings["y"] > users.bounding_box()["y"]
     assert page.locator("header .data-line a[href='#overview']").is_visible()
     assert _overflow(page)["page"] <= 0  # the page itself never scrolls sideways
+    # every column of the first table in view, the last one included
+    right = page.evaluate(
+        """() => {
+            const wrap = document.querySelector('#users .table-wrap').getBoundingClientRect();
+            const last = document.querySelector('#users th:last-child').getBoundingClientRect();
+            return [last.right, wrap.right];
+        }"""
+    )
+    assert right[0] <= right[1] + 2  # (the box's border)
     map_box = page.locator("#fig-service-map").bounding_box()
     assert map_box["width"] <= width
     # map labels stay inside the plot area
