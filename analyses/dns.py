@@ -54,6 +54,7 @@ DNS_SCHEMA: dict[str, pl.DataType] = {
     "warm_p50_ms": pl.Float64(),
     "vpc_attached": pl.Boolean(),  # null when the function's configuration is unknown
     "service": pl.String(),  # the function, else the segment holding the lookups
+    "example_trace_id": pl.String(),  # a trace with a failed lookup, else the slowest lookup
 }
 
 CONNECTION_SETUP_SCHEMA: dict[str, pl.DataType] = {
@@ -66,6 +67,7 @@ CONNECTION_SETUP_SCHEMA: dict[str, pl.DataType] = {
     "new_connections": pl.Int64(),  # max(dials, tls_handshakes)
     # Near 1 on warm invocations means connections are not kept alive between calls.
     "new_connections_per_call": pl.Float64(),
+    "example_trace_id": pl.String(),  # a trace whose warm call opened a new connection
 }
 
 _OUTERMOST_CALL = pl.col("is_call") & (pl.col("call_row") == pl.col("row"))
@@ -147,6 +149,11 @@ def _connections(located: _Located) -> pl.DataFrame:
         _named(CONNECT_NAMES).alias("connects"),
         _named(DIAL_NAMES).alias("dials"),
         _named(TLS_NAMES).alias("tls_handshakes"),
+        # NOTE: the first in trace-id order, so the example does not depend on input order.
+        pl.col("trace_id")
+        .filter(pl.col("name").is_in((*DIAL_NAMES, *TLS_NAMES)) & ~pl.col("is_outermost_call"))
+        .min()
+        .alias("example_trace_id"),
     )
     counts = counts.with_columns(
         new_connections=pl.max_horizontal("dials", "tls_handshakes")
@@ -311,6 +318,13 @@ def _dns_stats(steps: pl.DataFrame, functions: pl.DataFrame | None) -> pl.DataFr
         .filter(cold.not_())
         .quantile(0.5, interpolation="linear")
         .alias("warm_p50_ms"),
+        pl.col("trace_id")
+        .sort_by(
+            [pl.col("failed"), pl.col("duration_ms").fill_null(-1.0), pl.col("trace_id")],
+            descending=[True, True, False],
+        )
+        .first()
+        .alias("example_trace_id"),
     )
     invocations = (
         steps.unique([*keys, "trace_id", "segment_id"])

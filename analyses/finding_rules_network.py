@@ -101,7 +101,7 @@ def dns_findings(dns: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
                 "warm_lookups",
             ).alias("evidence"),
             pl.when(vpc).then(pl.lit(_DNS_VPC)).otherwise(pl.lit(_DNS)).alias("recommendation"),
-            pl.lit(None, pl.String()).alias("trace_id"),
+            pl.col("example_trace_id").alias("trace_id"),
             pl.when(failed).then("failed_invocations").otherwise("invocations").alias("affected"),
             pl.when(failed).then("failure_share").alias("share"),
         )
@@ -130,7 +130,7 @@ def connection_findings(setup: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
                 "calls", "dials", "tls_handshakes", "new_connections", "new_connections_per_call"
             ).alias("evidence"),
             pl.lit(_KEEP_ALIVE).alias("recommendation"),
-            pl.lit(None, pl.String()).alias("trace_id"),
+            pl.col("example_trace_id").alias("trace_id"),
             pl.col("calls").alias("affected"),
             pl.col("new_connections_per_call").clip(upper_bound=1.0).alias("share"),
         )

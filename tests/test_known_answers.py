@@ -195,3 +195,21 @@ def test_findings_name_the_known_problems(contract: dict[str, Any]) -> None:
     severities = [f["severity"] for f in contract["findings"]]
     rank = {"critical": 0, "warning": 1, "info": 2}
     assert severities == sorted(severities, key=rank.__getitem__)
+
+
+def test_entry_points_are_what_users_saw(contract: dict[str, Any], truth: dict[str, Any]) -> None:
+    rows = by_name(contract["entry_points"], key="entry")
+    assert len(rows) == len(truth["endpoints"])
+    for route, expected in truth["endpoints"].items():
+        row = rows[f"{expected['stage']} {route}"]
+        assert row["type"] == "API route"
+        counts = {k: row[k] for k in ("requests", "errors", "faults", "throttled")}
+        assert counts == {k: expected[k] for k in counts}, route
+    # the route failing every request comes first
+    assert contract["entry_points"][0]["entry"] == "reports-api/prod GET /reports/legacy"
+
+
+def test_dns_and_connection_findings_link_an_example_trace(contract: dict[str, Any]) -> None:
+    network = [f for f in contract["findings"] if f["kind"] in ("dns", "connection_reuse")]
+    assert {f["kind"] for f in network} == {"dns", "connection_reuse"}
+    assert all(f["trace_id"] and f["trace_id"].startswith("1-") for f in network)

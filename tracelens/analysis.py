@@ -16,6 +16,7 @@ from analyses.bottlenecks import critical_path_and_bottlenecks
 from analyses.cold_starts import cold_starts
 from analyses.completeness import completeness
 from analyses.dns import dns_and_connection_setup
+from analyses.entry_points import entry_points, entry_traces
 from analyses.finding_thresholds import FindingSettings
 from analyses.findings import findings
 from analyses.functions import function_table
@@ -23,8 +24,15 @@ from analyses.invocations import invocations
 from analyses.loops import loop_node_lists, resource_loops
 from analyses.memo import shared_intermediates
 from analyses.metric_totals import metric_totals
+from analyses.node_examples import node_examples
 from analyses.service_map import build_service_map, service_map_nodes_and_edges
-from analyses.throttles import downstream_throttles, invocation_throttles, throttle_timeline
+from analyses.throttles import (
+    downstream_throttles,
+    invocation_throttles,
+    throttle_timeline,
+    throttled_attempts,
+)
+from analyses.timeline import entry_timeline, function_timeline
 from tracelens.inputs import Inputs
 
 
@@ -54,6 +62,12 @@ class AnalysisResult:
     findings: pl.DataFrame
     # What the traces lack (analyses.completeness.COMPLETENESS_SCHEMA), one row per issue.
     completeness: pl.DataFrame
+    # What users see, per entry point (analyses.entry_points), and per minute
+    # (analyses.timeline); example traces per service-map node (analyses.node_examples).
+    entry_points: pl.DataFrame
+    entry_timeline: pl.DataFrame
+    function_timeline: pl.DataFrame
+    node_examples: pl.DataFrame
     # Asynchronous invocations per function (``analyses.async_events.ASYNC_SCHEMA``).
     async_events: pl.DataFrame
     # CloudWatch totals per function and the traces' sampling ratio
@@ -61,6 +75,8 @@ class AnalysisResult:
     metric_totals: pl.DataFrame
     # The thresholds and silenced keys the findings were made with.
     finding_settings: FindingSettings = field(default_factory=FindingSettings)
+    # The timelines' bucket: a minute, or more over long windows (at most MAX_TIME_BUCKETS).
+    timeline_bucket_s: int = 60
 
 
 def run_analysis(inputs: Inputs, settings: FindingSettings | None = None) -> AnalysisResult:
@@ -69,6 +85,23 @@ def run_analysis(inputs: Inputs, settings: FindingSettings | None = None) -> Ana
     # cold starts); inside this block each is computed once, and released at its end.
     with shared_intermediates():
         return _analyze(inputs, settings or FindingSettings())
+
+
+MAX_TIME_BUCKETS = 720
+
+
+def timeline_bucket_s(spans: pl.DataFrame) -> int:
+    """One minute, or whole minutes enough to cover the traces in ``MAX_TIME_BUCKETS``."""
+    if spans.is_empty():
+        return 60
+    first, last = spans.select(
+        pl.col("start_time").min().dt.epoch("s").alias("first"),
+        pl.col("start_time").max().dt.epoch("s").alias("last"),
+    ).row(0)
+    if first is None or last is None:
+        return 60
+    minutes = (int(last) - int(first)) // 60 + 1
+    return 60 * max(1, -(-minutes // MAX_TIME_BUCKETS))
 
 
 def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
@@ -95,6 +128,9 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
     loops = resource_loops(spans)
     path, slow = critical_path_and_bottlenecks(spans, example_paths_only=True)
     incomplete = completeness(spans)
+    attempts = throttled_attempts(spans)
+    bucket_s = timeline_bucket_s(spans)
+    per_trace = entry_traces(spans, invocation_rows=invocation_rows, throttled=attempts)
     return AnalysisResult(
         inputs=inputs,
         invocations=invocation_rows,
@@ -129,4 +165,11 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
         async_events=queued,
         metric_totals=metric_totals(metrics, invocation_rows),
         finding_settings=settings,
+        entry_points=entry_points(per_trace),
+        entry_timeline=entry_timeline(per_trace, bucket_s=bucket_s),
+        function_timeline=function_timeline(
+            invocation_rows, attempts, metrics=metrics, bucket_s=bucket_s
+        ),
+        timeline_bucket_s=bucket_s,
+        node_examples=node_examples(spans),
     )

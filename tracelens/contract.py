@@ -213,6 +213,30 @@ def _service_map(result: AnalysisResult) -> dict[str, Any]:
     }
 
 
+def _entry_points(result: AnalysisResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "entry": row["entry"],
+            "type": row["entry_type"],
+            "requests": row["requests"],
+            "errors": row["errors"],
+            "faults": row["faults"],
+            "throttled": row["throttled"],
+            "failed": row["failed"],
+            "error_rate": row["error_rate"],
+            "fault_rate": row["fault_rate"],
+            "throttle_rate": row["throttle_rate"],
+            "latency_ms": _percentiles(row, "", ("p50", "p95", "p99")),
+            "in_progress": row["in_progress"],
+            "cold_start_requests": row["cold_start_requests"],
+            "cold_start_share": row["cold_start_share"],
+            "slowest_trace_id": row["slowest_trace_id"],
+            "failed_trace_id": row["failed_trace_id"],
+        }
+        for row in _records(result.entry_points)
+    ]
+
+
 def _findings(result: AnalysisResult) -> list[dict[str, Any]]:
     return [
         {
@@ -260,6 +284,7 @@ def to_contract(result: AnalysisResult) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "input": _input(result),
+        "entry_points": _entry_points(result),
         "functions": _functions(result),
         "throttles": _throttles(result),
         "dns": _dns(result),

@@ -58,8 +58,10 @@ def go_remote_call(
 
 def test_go_sdk_lookups_cold_and_warm_split() -> None:
     b = SpanBuilder()
+    traces = []
     for n, dns_ms in enumerate([40.0, 60.0]):
         trace, handler = invocation(b, "orders", 10.0 * n, cold=True)
+        traces.append(trace)
         go_remote_call(b, trace, handler, "pay.example.com", 10_000.0 * n + 1, dns_ms=dns_ms)
     for n, dns_ms in enumerate([2.0, 3.0, 4.0]):
         trace, handler = invocation(b, "orders", 100.0 + 10.0 * n, cold=False)
@@ -73,6 +75,7 @@ def test_go_sdk_lookups_cold_and_warm_split() -> None:
     assert row["p50_ms"] == pytest.approx(4.0)
     assert row["p95_ms"] == pytest.approx(40.0 + 0.8 * 20.0)
     assert row["max_ms"] == pytest.approx(60.0)
+    assert row["example_trace_id"] == traces[1]  # the slowest lookup's trace
     assert row["cold_p50_ms"] == pytest.approx(50.0)
     assert row["warm_p50_ms"] == pytest.approx(3.0)
     assert row["invocation_share"] == pytest.approx(109.0 / 500.0)
@@ -144,8 +147,10 @@ def test_vpc_flag_from_the_function_table_and_lookups_of_other_services() -> Non
 
 def test_connection_setup_per_call_on_warm_invocations() -> None:
     b = SpanBuilder()
+    opened = []
     for n in range(3):
         trace, handler = invocation(b, "no-keepalive", 10.0 * n, cold=False)
+        opened.append(trace)
         go_remote_call(b, trace, handler, "pay.example.com", 0.0, dns_ms=3.0)
     trace, handler = invocation(b, "keepalive", 0.0, cold=False)
     go_remote_call(b, trace, handler, "pay.example.com", 0.0, dns_ms=3.0)
@@ -164,6 +169,7 @@ def test_connection_setup_per_call_on_warm_invocations() -> None:
         "tls_handshakes": 3,
         "new_connections": 3,
         "new_connections_per_call": 1.0,
+        "example_trace_id": min(opened),
     }
     assert rows["keepalive"]["calls"] == 4
     assert rows["keepalive"]["connects"] == 4

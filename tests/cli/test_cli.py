@@ -220,7 +220,8 @@ def test_report_writes_a_self_contained_page_and_prints_its_path(tmp_path: Path)
     assert result.stdout.strip() == str(out)
     page = out.read_text()
     assert "<script src=" not in page, "plotly.js must be embedded, not linked"
-    assert len(page) > 3_000_000, "the page embeds plotly.js"
+    assert len(page) > 1_000_000, "the page embeds plotly.js"
+    assert "plotly.js (basic - minified)" in page
     assert 'id="findings"' in page
 
 
@@ -273,10 +274,10 @@ def test_an_out_that_cannot_be_written_stops_before_any_work(
 
 
 def test_a_failed_write_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def disk_full(self: Path, data: bytes) -> int:
+    def disk_full(path: Path, data: bytes, *, durable: bool = True) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    monkeypatch.setattr("tracelens.cli.options.replace_atomically", disk_full)
     out = tmp_path / "out.json"
     result = CliRunner().invoke(main, ["analyze", str(SAMPLES), "--json", "--out", str(out), "-q"])
     assert result.exit_code == 1
@@ -352,3 +353,24 @@ def test_fail_on_sets_the_exit_status_after_writing_the_output(tmp_path: Path) -
     assert passing.exit_code == 0, passing.output
     refused = runner.invoke(main, ["analyze", "-", "--fail-on", "info"], input=GOOD + "\n")
     assert refused.exit_code == 2
+
+
+def test_report_compares_with_a_baseline_window(tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    args = ["report", str(SAMPLES), "--since", "2026-11-20T09:30:00Z", "--baseline-since",
+            "2026-11-20T09:00:00Z", "--baseline-until", "2026-11-20T09:30:00Z", "--out",
+            str(out), "-q"]  # fmt: skip
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 0, done.output
+    page = out.read_text()
+    section = page[page.index('<section id="baseline">') : page.index('<section id="over-time">')]
+    assert "Baseline: traces starting in [2026-11-20T09:00:00Z" in section
+    assert "orders-api/prod POST /orders" in section and " → " in section
+    assert ">new</span>" in section  # findings that appeared since the baseline
+
+
+def test_a_bad_baseline_window_is_a_usage_error(tmp_path: Path) -> None:
+    args = ["report", str(SAMPLES), "--baseline-since", "soon", "--out", str(tmp_path / "r.html")]
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 2
+    assert "--baseline-since" in done.output

@@ -19,10 +19,11 @@ from tracelens.report.page import plotly_cdn_url
 from tracelens.schema import SPAN_SCHEMA, empty_frame
 
 SECTION_ORDER = [
-    "overview", "findings", "service-map", "throttles", "cold-starts", "dns", "bottlenecks",
-    "functions",
+    "users", "findings", "over-time", "service-map", "throttles", "cold-starts", "dns",
+    "bottlenecks", "functions", "examples", "overview",
 ]  # fmt: skip
-PLOTLY_BANNER = f"plotly.js v{get_plotlyjs_version()}"
+PLOTLY_BANNER = f"plotly.js (basic - minified) v{get_plotlyjs_version()}"
+BASIC_TRACE_TYPES = {"scatter", "bar", "pie"}  # what plotly.js's basic bundle can draw
 
 
 def _without_plotly_js(page: str) -> str:
@@ -61,11 +62,15 @@ def test_cdn_links_plotly_js_with_integrity(result: AnalysisResult) -> None:
 
 
 def test_every_placeholder_has_its_figure(page: str) -> None:
-    placeholders = re.findall(r'<div class="figure" id="([^"]+)" data-figure', page)
-    assert placeholders == list(_payload(page))
+    boxes = re.findall(r'<div class="figure" id="([^"]+)" data-figure(?:="([^"]*)")?', page)
+    keys = [key or element for element, key in boxes]
+    payload = _payload(page)
+    assert set(keys) == set(payload)  # every figure is placed, every placeholder has data
+    assert len({element for element, _ in boxes}) == len(boxes)  # element ids are unique
     assert {"fig-service-map", "fig-throttle-timeline", "fig-cold-start-counts",
             "fig-init-durations", "fig-dns-latency", "fig-bottleneck-0",
-            "fig-waterfall-0"} <= set(placeholders)  # fmt: skip
+            "fig-waterfall-0", "fig-timeline-entries", "fig-timeline-functions",
+            "wf-0"} <= set(keys)  # fmt: skip
 
 
 def test_untrusted_names_never_become_markup(page: str) -> None:
@@ -90,12 +95,16 @@ def test_header_states_window_counts_caveats_and_region(page: str) -> None:
     head = page[: page.index('<section id="findings">')]
     assert "<title>orders &lt;prod&gt;</title>" in head
     assert "2024-05-01 11:59:59 UTC" in head and "generated 2024-05-01 13:00:00 UTC" in head
-    assert "X-Ray records a sample of requests" in head
-    assert "No Lambda logs" in head and "UnprocessedTraceIds" in head
     assert "console region eu-west-1 (function ARN)" in head
-    assert re.search(r'<span class="value">2</span><span class="name">rejected</span>', head)
-    assert "exports/&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;.json" in head
-    assert "missing required field: `id`" in head
+    # data completeness is one line at the top, its details the last section
+    assert re.search(r'<p class="data-line warn">.*2 rejected.*no logs.*traced requests are a '
+                     r'sample.*<a href="#overview">data completeness</a></p>', head)  # fmt: skip
+    data = page[page.index('<section id="overview">') :]
+    assert "X-Ray records a sample of requests" in data
+    assert "No Lambda logs" in data and "UnprocessedTraceIds" in data
+    assert re.search(r'<span class="value">2</span><span class="name">rejected</span>', data)
+    assert "exports/&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;.json" in data
+    assert "missing required field: `id`" in data
 
 
 def test_findings_come_worst_first_with_links(page: str) -> None:
@@ -124,7 +133,7 @@ def test_sections_without_data_say_so_in_one_line() -> None:
     empty = run_analysis(Inputs(traces=TraceInput(spans, 0, 0, 0, RejectionLog(), 0)))
     page = render_report(empty, generated_at=datetime(2024, 1, 1, tzinfo=UTC))
     assert _payload(page) == {}
-    assert page.count('<p class="empty">') == 6
+    assert page.count('<p class="empty">') == 9
     for line in ("No service nodes", "No throttles", "No cold start", "No DNS lookups",
                  "No complete trace", "No Lambda function"):  # fmt: skip
         assert line in page
@@ -136,3 +145,14 @@ def test_sections_without_data_say_so_in_one_line() -> None:
 def test_bad_region_is_an_error(result: AnalysisResult, bad: str) -> None:
     with pytest.raises(ValueError, match="region"):
         render_report(result, region=bad)
+
+
+def test_the_embedded_plotly_is_the_basic_bundle_and_draws_every_figure(page: str) -> None:
+    # the basic bundle is a quarter of the full one; it holds every trace type the page uses
+    types = {
+        str(trace.get("type", "scatter"))
+        for figure in _payload(page).values()
+        for trace in figure["data"]  # type: ignore[attr-defined]
+    }
+    assert types <= BASIC_TRACE_TYPES
+    assert len(page.encode()) < 2_000_000

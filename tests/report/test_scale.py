@@ -9,10 +9,13 @@ import polars as pl
 
 from analyses.bottlenecks import BOTTLENECK_SCHEMA
 from analyses.dns import CONNECTION_SETUP_SCHEMA, DNS_SCHEMA
+from analyses.entry_points import ENTRY_POINT_SCHEMA
 from analyses.finding_format import FINDING_SCHEMA
 from analyses.functions import FUNCTION_TABLE_SCHEMA
 from analyses.invocations import INVOCATION_SCHEMA
+from analyses.node_examples import NODE_EXAMPLE_SCHEMA
 from analyses.throttles import THROTTLE_TIMELINE_SCHEMA
+from analyses.timeline import ENTRY_TIMELINE_SCHEMA, FUNCTION_TIMELINE_SCHEMA
 from tests.analyses.spans import T0
 from tracelens.analysis import AnalysisResult
 from tracelens.report import render_report
@@ -50,6 +53,7 @@ def _graph(nodes: int) -> nx.DiGraph:
 def huge_result(base: AnalysisResult) -> AnalysisResult:
     """Frames as a million-segment input gives them: 300k executions, 2,000 functions..."""
     minute = pl.lit(T0) + pl.duration(minutes=_k() // 50)
+    day_minute = pl.lit(T0) + pl.duration(minutes=(_k() // 2_000) % 1_440)
     return dataclasses.replace(
         base,
         invocations=_frame(
@@ -73,7 +77,25 @@ def huge_result(base: AnalysisResult) -> AnalysisResult:
                            slow_share=pl.lit(0.1)),
         service_graph=_graph(1_000),
         findings=_frame(FINDING_SCHEMA, 5_000, severity=pl.lit("warning"), kind=pl.lit("dns"),
-                        subject=_name("s", 5_000), message=pl.lit("m"), impact=_k()),
+                        subject=_name("s", 5_000), message=pl.lit("m"), impact=_k(),
+                        trace_id=pl.format("1-66322f00-{}", _k())),
+        entry_points=_frame(ENTRY_POINT_SCHEMA, 2_000, entry=_name("entry", 2_000),
+                            entry_type=pl.lit("API route"), requests=_k() + 1, failed=_k(),
+                            slowest_trace_id=pl.format("1-66322f00-{}", _k()),
+                            failed_trace_id=pl.format("1-66322f01-{}", _k())),
+        # a day of minutes for 2,000 entry points and 2,000 functions, every minute busy
+        entry_timeline=_frame(ENTRY_TIMELINE_SCHEMA, 300_000, minute=day_minute,
+                              entry=_name("entry", 2_000), requests=_k() % 90,
+                              error_rate=pl.lit(0.01), p50_ms=pl.lit(5.0), p95_ms=_k() % 700,
+                              p99_ms=pl.lit(900.0)),
+        function_timeline=_frame(FUNCTION_TIMELINE_SCHEMA, 300_000, minute=day_minute,
+                                 function_name=_name("fn", 2_000), invocations=_k() % 90,
+                                 cw_invocations=(_k() % 360).cast(pl.Float64),
+                                 p95_ms=_k() % 700),
+        node_examples=_frame(NODE_EXAMPLE_SCHEMA, 4_000, name=_name("node", 1_000),
+                             type=pl.lit("AWS::Lambda::Function"), why=pl.lit("slowest"),
+                             rank=_k() // 1_000 + 1, trace_id=pl.format("1-66322f02-{}", _k()),
+                             duration_ms=_k() * 1.0, status=pl.lit("ok")),
     )  # fmt: skip
 
 
@@ -84,3 +106,5 @@ def test_a_huge_analysis_renders_a_small_page(result: AnalysisResult) -> None:
     assert "Showing the first 500 of 2,000 functions" in page
     assert "Showing the first 250 of 1,000 nodes" in page
     assert "Showing the first 40 of 5,000 critical and warning findings." in page
+    assert "Showing the first 30 of 2,000 entry points" in page
+    assert "The first 8 of 2,000 entry points" in page

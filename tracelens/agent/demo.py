@@ -44,6 +44,7 @@ from tracelens.agent.runner import CollectionRunner
 from tracelens.agent.scheduler import Agent
 from tracelens.agent.seed import SeedSummary, seed_account
 from tracelens.analysis import AnalysisResult
+from tracelens.atomic import replace_atomically
 from tracelens.samples import SampleConfig, generate
 from tracelens.store import open_store
 
@@ -187,7 +188,7 @@ def fresh_store_dir(out: Path) -> Path:
             )
         shutil.rmtree(store)
     store.mkdir(parents=True)
-    (store / MARKER).write_text("made by `tracelens demo`; deleted by the next demo run\n")
+    replace_atomically(store / MARKER, b"made by `tracelens demo`; deleted by the next demo run\n")
     return store
 
 

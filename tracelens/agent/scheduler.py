@@ -28,6 +28,7 @@ from tracelens.agent.reporting import NoDataError, write_store_report
 from tracelens.agent.status import AgentStatus, HealthServer, write_status_file
 from tracelens.alerts.hook import AlertHook
 from tracelens.analysis import AnalysisResult
+from tracelens.atomic import NotRegularFileError
 from tracelens.durations import format_duration
 from tracelens.store import Store
 
@@ -293,8 +294,13 @@ class Agent:
             log.info("%s", exc)
             self.status.record_report(str(report.path), at=now, error=str(exc))
         except OSError as exc:
-            # NOTE: the same cause (a directory at the path, a full disk) every cycle: said once.
-            message = f"cannot write the report to {report.path}: {exc.strerror or exc}"
+            # NOTE: the same cause (a link or device at the path, left as it is; a directory; a
+            # full disk) every cycle: said once.
+            message = (
+                f"report not written: {exc}"
+                if isinstance(exc, NotRegularFileError)
+                else f"cannot write the report to {report.path}: {exc.strerror or exc}"
+            )
             if message != self._report_error:
                 log.error("%s (retried every %s)", message, format_duration(report.interval))
             self._report_error = message

@@ -11,10 +11,12 @@ from analyses.finding_thresholds import FindingSettings
 from tracelens.cli.loading import InputOptions, load_and_analyze
 from tracelens.cli.options import (
     THRESHOLDS_EPILOG,
+    export_dir,
     finding_settings,
     out_file,
     quiet,
     trace_inputs,
+    write_export,
     write_output,
 )
 from tracelens.cli.progress import Progress
@@ -33,6 +35,7 @@ from tracelens.summary import text_summary
     "and CI); the output is written first.",
 )
 @finding_settings()
+@export_dir()
 @quiet()
 def analyze(
     sources: InputOptions,
@@ -40,6 +43,7 @@ def analyze(
     as_json: bool,
     out: Path | None,
     fail_on: str | None,
+    export_to: Path | None,
     quiet: bool,
 ) -> None:
     """Analyze exported X-Ray traces: cold starts, throttles, DNS, bottlenecks, service map.
@@ -54,6 +58,9 @@ def analyze(
     """
     progress = Progress(quiet=quiet)
     result = load_and_analyze(sources, progress, findings)
+    if export_to is not None:
+        write_export(result, export_to)
+        progress.done(f"exported tables to {export_to}")
     if as_json:
         data = orjson.dumps(to_contract(result), option=orjson.OPT_INDENT_2) + b"\n"
     else:

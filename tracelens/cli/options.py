@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from analyses.finding_thresholds import FindingSettings
+from tracelens.atomic import NotRegularFileError, refuse_unless_replaceable, replace_atomically
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,9 +90,11 @@ def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | Non
         return None
     folder = value.parent if str(value.parent) else Path()
     problem = None
-    if value.is_dir():
-        problem = "it is a directory"
-    elif not folder.is_dir():
+    try:
+        refuse_unless_replaceable(value)
+    except NotRegularFileError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+    if not folder.is_dir():
         problem = f"directory {folder} does not exist; create it or choose another --out"
     elif not os.access(value if value.exists() else folder, os.W_OK):
         problem = "permission denied"
@@ -112,10 +115,34 @@ def out_file(*, default: Path | None, help: str) -> Callable[[F], F]:
     )
 
 
+def export_dir() -> Callable[[F], F]:
+    """``--export DIR``: the main tables as CSV and the service map as GraphML and JSON."""
+    return click.option(
+        "--export",
+        "export_to",
+        type=click.Path(file_okay=False, path_type=Path),
+        metavar="DIR",
+        help="Also write entry_points/functions/edges/nodes.csv and the service map as "
+        "service_map.graphml and service_map.json into DIR (made when missing).",
+    )
+
+
+def write_export(result: Any, directory: Path) -> list[Path]:
+    """Write the ``--export`` files, or stop with one clear message."""
+    from tracelens.export import export_tables
+
+    try:
+        return export_tables(result, directory)
+    except OSError as exc:
+        raise click.ClickException(f"cannot export to {directory}: {exc}") from exc
+
+
 def write_output(path: Path, data: bytes) -> None:
     """Write a command's output file, or stop with one clear message (disk full, ...)."""
     try:
-        path.write_bytes(data)
+        replace_atomically(path, data)
+    except NotRegularFileError as exc:
+        raise click.ClickException(str(exc)) from exc
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc
 

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from analyses.finding_thresholds import FindingSettings
 from tracelens.cli.loading import InputOptions, load_and_analyze
-from tracelens.cli.options import THRESHOLDS_EPILOG, finding_settings, out_file, quiet, trace_inputs
+from tracelens.cli.options import (
+    THRESHOLDS_EPILOG,
+    export_dir,
+    finding_settings,
+    out_file,
+    quiet,
+    trace_inputs,
+    write_export,
+)
 from tracelens.cli.progress import Progress
+
+if TYPE_CHECKING:
+    from tracelens.analysis import AnalysisResult
+    from tracelens.comparison import Comparison
 
 
 @click.command(epilog=THRESHOLDS_EPILOG)
@@ -22,6 +36,14 @@ from tracelens.cli.progress import Progress
 @click.option("--cdn", is_flag=True, help="Link plotly.js from its CDN instead of embedding it.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in a browser.")
 @finding_settings()
+@click.option(
+    "--baseline-since",
+    metavar="WHEN",
+    help="Compare with the traces of a baseline window starting then (same forms as --since): "
+    "the change per entry point, function and edge, and findings new or gone.",
+)
+@click.option("--baseline-until", metavar="WHEN", help="End of the baseline window.")
+@export_dir()
 @quiet()
 def report(
     sources: InputOptions,
@@ -31,6 +53,9 @@ def report(
     region: str | None,
     cdn: bool,
     open_browser: bool,
+    baseline_since: str | None,
+    baseline_until: str | None,
+    export_to: Path | None,
     quiet: bool,
 ) -> None:
     """Write one HTML report: findings first, then the service map, throttles, cold starts,
@@ -47,14 +72,51 @@ def report(
             f"{region!r} is not an AWS region name such as eu-west-1", param_hint="--region"
         )
 
+    compare = baseline_since is not None or baseline_until is not None
+    baseline_window = _baseline_window(baseline_since, baseline_until) if compare else ""
     progress = Progress(quiet=quiet)
     result = load_and_analyze(sources, progress, findings)
+    comparison = None
+    if compare:
+        comparison = _compare(sources, baseline_since, baseline_until, result, progress, findings)
+        comparison = replace(comparison, baseline_window=baseline_window)
     progress.stage("drawing the report")
     try:
-        written = write_report(result, out, title=title, cdn=cdn, region=region)
+        written = write_report(
+            result, out, title=title, cdn=cdn, region=region, comparison=comparison
+        )
     except OSError as exc:  # the directory went away, the disk is full...
         raise click.ClickException(str(exc)) from exc
     progress.done(f"wrote report {written}")
+    if export_to is not None:
+        write_export(result, export_to)
+        progress.done(f"exported tables to {export_to}")
     click.echo(str(written))
     if open_browser:
         click.launch(str(written))
+
+
+def _compare(
+    sources: InputOptions,
+    since: str | None,
+    until: str | None,
+    result: AnalysisResult,
+    progress: Progress,
+    findings: FindingSettings,
+) -> Comparison:
+    """The same inputs analyzed over the baseline window, compared with ``result``."""
+    from tracelens.comparison import compare_results
+
+    progress.stage("loading the baseline")
+    baseline = load_and_analyze(replace(sources, since=since, until=until), progress, findings)
+    return compare_results(baseline, result, baseline_window="")
+
+
+def _baseline_window(since: str | None, until: str | None) -> str:
+    """The baseline window in words, or a usage error before any work is done."""
+    from tracelens.timewindow import TimeWindow, TimeWindowError
+
+    try:
+        return TimeWindow.parse(since, until).describe()
+    except TimeWindowError as exc:
+        raise click.BadParameter(str(exc), param_hint="--baseline-since/--baseline-until") from exc

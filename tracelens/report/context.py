@@ -10,6 +10,7 @@ from tracelens.report.links import ConsoleLinks
 
 if TYPE_CHECKING:
     from tracelens.analysis import AnalysisResult
+    from tracelens.report.examples import ExampleTraces
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,22 @@ class RenderContext:
     result: AnalysisResult
     figures: FigureSet
     links: ConsoleLinks
+    # Spans with a time after year 9999 (or before year 1), shown as unknown.
+    unshown_times: int = 0
+    # Waterfalls of the example traces, drawn on demand (None: links only).
+    examples: ExampleTraces | None = None
 
 
 # Section anchors, in page order; findings link to them by kind.
-OVERVIEW = "overview"
+USERS = "users"
 FINDINGS = "findings"
+TIMELINE = "over-time"
+COMPARE = "baseline"
 SERVICE_MAP = "service-map"
 THROTTLES = "throttles"
 COLD_STARTS = "cold-starts"
 DNS = "dns"
 BOTTLENECKS = "bottlenecks"
 FUNCTIONS = "functions"
+EXAMPLES = "examples"
+OVERVIEW = "overview"

@@ -70,6 +70,7 @@ class FigureSet:
 
     def __init__(self) -> None:
         self._json: dict[str, str] = {}
+        self._heights: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._json)
@@ -92,6 +93,23 @@ class FigureSet:
         return (
             f'<figure class="chart">{heading}<div class="figure" id="{esc(figure_id)}" '
             f'data-figure style="min-height:{int(height)}px"></div>{note}</figure>'
+        )
+
+    def add_shared(self, key: str, figure: go.Figure) -> None:
+        """Register ``figure`` under ``key`` for :meth:`placeholder` (drawn where it is placed,
+        once per place, from one copy of its data). ``key`` is report-made, never trace text."""
+        if key in self._json:
+            raise ValueError(f"figure id {key!r} is used twice in one report")
+        self._json[key] = pio.to_json(figure, validate=False)
+        self._heights[key] = int(figure.layout.height or 400)
+
+    def placeholder(self, key: str, element_id: str, *, lazy: bool = True) -> str:
+        """A placeholder drawing the shared figure ``key``; ``lazy`` ones are drawn only when
+        they are revealed (an opened ``<details>`` or a clicked map node)."""
+        lazy_attr = " data-lazy" if lazy else ""
+        return (
+            f'<div class="figure" id="{esc(element_id)}" data-figure="{esc(key)}"{lazy_attr} '
+            f'style="min-height:{self._heights[key]}px"></div>'
         )
 
     def payload(self) -> str:

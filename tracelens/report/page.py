@@ -11,34 +11,46 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
+import polars as pl
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
 from tracelens.report.context import FINDINGS, RenderContext, Section
+from tracelens.report.examples import ExampleTraces
 from tracelens.report.figures import PLOTLY_CONFIG, FigureSet
 from tracelens.report.links import console_links
 from tracelens.report.markup import esc, fmt_time
 from tracelens.report.sections.bottlenecks import render_bottlenecks
 from tracelens.report.sections.cold_starts import render_cold_starts
+from tracelens.report.sections.compare import render_comparison
 from tracelens.report.sections.dns import render_dns
+from tracelens.report.sections.examples import node_trace_ids, render_examples
+from tracelens.report.sections.findings import _ordered as ordered_findings
 from tracelens.report.sections.findings import render_findings, severity_counts
 from tracelens.report.sections.functions_table import render_functions
-from tracelens.report.sections.overview import render_overview, time_window
+from tracelens.report.sections.overview import data_line, render_overview, time_window
 from tracelens.report.sections.service_map import render_service_map
 from tracelens.report.sections.throttles import render_throttles
+from tracelens.report.sections.timeline import render_timeline
+from tracelens.report.sections.users import entry_trace_ids, render_users
+from tracelens.report.times import showable_result
 
 if TYPE_CHECKING:
     from tracelens.analysis import AnalysisResult
+    from tracelens.comparison import Comparison
 
 DEFAULT_TITLE = "tracelens report"
 SECTIONS: tuple[Callable[[RenderContext], Section], ...] = (
-    render_overview,
+    render_users,
     render_findings,
+    render_timeline,
     render_service_map,
     render_throttles,
     render_cold_starts,
     render_dns,
     render_bottlenecks,
     render_functions,
+    render_examples,
+    render_overview,
 )
 
 
@@ -49,6 +61,7 @@ def render_report(
     cdn: bool = False,
     region: str | None = None,
     generated_at: datetime | None = None,
+    comparison: Comparison | None = None,
 ) -> str:
     """The HTML report of ``result``: one self-contained page.
 
@@ -65,14 +78,23 @@ def render_report(
         AWS region for X-Ray console links; default: found in the inputs, else us-east-1.
     generated_at
         The time printed as "generated"; default: now.
+    comparison
+        A baseline window compared with this one: shown right after the findings.
 
     Raises
     ------
     ValueError
         When ``region`` is not an AWS region name.
     """
-    ctx = RenderContext(result, FigureSet(), console_links(result.inputs, region=region))
+    result, unshown_times = showable_result(result)
+    links = console_links(result.inputs, region=region)
+    figures = FigureSet()
+    bare = RenderContext(result, figures, links, unshown_times=unshown_times)
+    examples = ExampleTraces(result.inputs.traces.spans, _example_ids(bare), figures, links)
+    ctx = RenderContext(result, figures, links, unshown_times=unshown_times, examples=examples)
     sections = [render(ctx) for render in SECTIONS]
+    if comparison is not None:
+        sections.insert(2, render_comparison(ctx, comparison))
     heading = title or DEFAULT_TITLE
     when = generated_at or datetime.now(UTC)
     return (
@@ -103,7 +125,7 @@ def _header(ctx: RenderContext, heading: str, when: datetime) -> str:
         f'<p class="window"><strong>Window</strong> {esc(window.describe() + kept)}</p>'
         f'<p class="meta">{chips}<span>generated {esc(fmt_time(when.astimezone(UTC)))} · '
         f"{esc(_console_regions(ctx))}</span></p>"
-        "</header>"
+        f"{data_line(ctx)}</header>"
     )
 
 
@@ -116,6 +138,17 @@ def _console_regions(ctx: RenderContext) -> str:
         return f"console region {regions[0]} (from the traces' ARNs)"
     shown = ", ".join(regions[:4]) + (", ..." if len(regions) > 4 else "")
     return f"console regions {shown} (each trace's own, from its ARNs)"
+
+
+def _example_ids(ctx: RenderContext) -> list[str | None]:
+    """Traces worth a waterfall, most useful first: the findings' (most severe first), the
+    entry points' failing and slowest, then the service-map nodes'."""
+    findings = ordered_findings(ctx.result.findings).filter(pl.col("severity") != "info")
+    return [
+        *findings.get_column("trace_id"),
+        *entry_trace_ids(ctx.result.entry_points),
+        *node_trace_ids(ctx),
+    ]
 
 
 def _toc(sections: list[Section]) -> str:
@@ -145,10 +178,28 @@ def plotly_cdn_url() -> str:
     return f"https://cdn.plot.ly/plotly-{get_plotlyjs_version()}.min.js"
 
 
+BASIC_BUNDLE = "vendor/plotly-basic.min.js"
+
+
+@cache
+def plotly_bundle() -> tuple[str, str]:
+    """The plotly.js embedded in a page, and which: ``"basic"`` or ``"full"``.
+
+    The basic bundle (scatter, bar and pie: every trace type the report draws) is 1.2 MB
+    against the full bundle's 4.8 MB; it is used when it is of the plotly.js version the
+    installed plotly writes figures for (``scripts/update_plotly_basic.sh`` refreshes it),
+    else the full bundle plotly ships is.
+    """
+    basic = resources.files("tracelens.report").joinpath(BASIC_BUNDLE).read_text("utf-8")
+    if f"plotly.js (basic - minified) v{get_plotlyjs_version()}\n" in basic[:200]:
+        return basic, "basic"
+    return str(get_plotlyjs()), "full"
+
+
 @cache
 def _plotly_js() -> str:
     # NOTE: defensive: a literal "</script" would end the element early.
-    return str(get_plotlyjs()).replace("</script", "<\\/script")
+    return plotly_bundle()[0].replace("</script", "<\\/script")
 
 
 @cache

@@ -30,6 +30,8 @@ def span_rows(spans: pl.DataFrame, trace_id: str) -> list[dict[str, Any]]:
     if trace.is_empty():
         return []
     first = trace.get_column("start_time").min()
+    if first is None:  # no start time that can be shown (see tracelens.report.times)
+        return []
     rows = (
         trace.with_columns(
             offset_ms=(pl.col("start_time") - pl.lit(first)).dt.total_microseconds() / 1000.0
@@ -57,18 +59,27 @@ def _tree_order(rows: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         stack += [(child, level + 1) for child in reversed(children.get(row["id"], []))]
 
 
-def waterfall_figure(rows: list[dict[str, Any]], on_path: set[str]) -> go.Figure:
+def waterfall_figure(rows: list[dict[str, Any]], on_path: set[str] | None) -> go.Figure:
     """Bars for ``rows`` (from :func:`span_rows`, at most ``MAX_SPANS``); spans whose id is in
-    ``on_path`` are highlighted as the critical path."""
+    ``on_path`` are highlighted as the critical path (None: no critical path is drawn)."""
     rows = rows[:MAX_SPANS]
     figure = new_figure(
         height_px=ROW_HEIGHT_PX * len(rows) + 110, barmode="overlay", showlegend=True
     )
-    for highlighted, name, colour in (
-        (True, "on the critical path", palette.BLUE),
-        (False, "off the critical path", palette.LIGHT_GREY),
-    ):
-        chosen = [(i, r) for i, r in enumerate(rows) if (r["id"] in on_path) == highlighted]
+    groups = (
+        ((True, "span", palette.BLUE),)
+        if on_path is None
+        else (
+            (True, "on the critical path", palette.BLUE),
+            (False, "off the critical path", palette.LIGHT_GREY),
+        )
+    )
+    for highlighted, name, colour in groups:
+        chosen = [
+            (i, r)
+            for i, r in enumerate(rows)
+            if on_path is None or (r["id"] in on_path) == highlighted
+        ]
         if not chosen:
             continue
         _legend_entry(figure, name, colour, _NO_OUTLINE)

@@ -11,6 +11,7 @@ from tracelens.report.page import render_report
 
 if TYPE_CHECKING:
     from tracelens.analysis import AnalysisResult
+    from tracelens.comparison import Comparison
 
 
 def write_report(
@@ -21,6 +22,7 @@ def write_report(
     cdn: bool = False,
     region: str | None = None,
     generated_at: datetime | None = None,
+    comparison: Comparison | None = None,
 ) -> Path:
     """Render the report of ``result`` and write it to ``path`` (temp file, then rename).
 
@@ -43,6 +45,13 @@ def write_report(
             f"cannot write the report to {target}: directory {folder} does not exist; "
             "create it or choose another --out"
         )
-    page = render_report(result, title=title, cdn=cdn, region=region, generated_at=generated_at)
+    page = render_report(
+        result,
+        title=title,
+        cdn=cdn,
+        region=region,
+        generated_at=generated_at,
+        comparison=comparison,
+    )
     replace_atomically(target, page.encode("utf-8"))
     return target

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import orjson
 
+from tracelens.atomic import replace_atomically
 from tracelens.samples.generate import DEFAULT_START, SampleConfig, generate
 from tracelens.samples.world import Document
 
@@ -108,7 +109,7 @@ def _write_ndjson(out_dir: Path, documents: Iterator[Document]) -> list[Path]:
 
     def flush() -> None:
         path = out_dir / f"segments-{len(paths):05d}.ndjson"
-        path.write_bytes(b"".join(chunk))
+        replace_atomically(path, b"".join(chunk), durable=False)
         paths.append(path)
         chunk.clear()
 
@@ -157,7 +158,7 @@ def _write_batches(out_dir: Path, documents: Iterator[Document]) -> list[Path]:
         folder = out_dir / f"{number // PAGES_PER_DIRECTORY:04d}"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"batch-get-traces-{number:06d}.json"
-        path.write_bytes(_page(batch))
+        replace_atomically(path, _page(batch), durable=False)
         paths.append(path)
         batch.clear()
 

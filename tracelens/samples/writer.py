@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tracelens.atomic import replace_atomically
 from tracelens.samples.app import FUNCTIONS_BY_NAME
 from tracelens.samples.layout import Page
 from tracelens.samples.logs import LogEvent
@@ -58,7 +59,7 @@ def _write(path: Path, data: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, str):
         data = data.encode()
-    path.write_bytes(data)
+    replace_atomically(path, data, durable=False)
     return path
 
 

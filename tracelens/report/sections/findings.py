@@ -104,7 +104,13 @@ def _links(kind: str, trace_id: object, ctx: RenderContext) -> str:
         parts.append(f'<a href="#{anchor}">details: {esc(title)}</a>')
     if isinstance(trace_id, str) and ctx.links.trace_url(trace_id):
         parts.append(ctx.links.trace_link(trace_id, label="example trace in X-Ray"))
-    return f'<p class="links">{" · ".join(parts)}</p>' if parts else ""
+    links = f'<p class="links">{" · ".join(parts)}</p>' if parts else ""
+    if isinstance(trace_id, str) and ctx.examples is not None and trace_id in ctx.examples:
+        block = ctx.examples.block(trace_id, heading="Example trace")
+        links += (
+            f'<details class="drill"><summary>Show the example trace</summary>{block}</details>'
+        )
+    return links
 
 
 def _evidence(text: object) -> str:

@@ -63,7 +63,29 @@ def time_window(spans: pl.DataFrame) -> Window:
 def render_overview(ctx: RenderContext) -> Section:
     inputs = ctx.result.inputs
     body = _sources(inputs) + _counts(inputs) + _completeness(ctx) + _rejections(inputs)
-    return Section(OVERVIEW, "Data", body)
+    return Section(OVERVIEW, "Data completeness", body)
+
+
+def data_line(ctx: RenderContext) -> str:
+    """The data behind the page in one line, linking to its details (the last section)."""
+    inputs = ctx.result.inputs
+    traces = inputs.traces
+    used = set(inputs.sources_used())
+    missing = [name for name in SIDE_INPUTS if name not in used]
+    rejected = inputs.rejected
+    parts = [
+        f"{fmt_count(traces.traces)} traces",
+        f"{fmt_count(traces.segments)} segments",
+        f"{fmt_count(rejected)} rejected",
+        "no " + ", ".join(missing) if missing else "logs, metrics and configuration given",
+        "traced requests are a sample",
+    ]
+    warn = bool(rejected or missing or ctx.unshown_times or traces.in_progress)
+    return (
+        f'<p class="data-line{" warn" if warn else ""}"><strong>Data</strong> '
+        f"{esc(' · '.join(parts))} · "
+        f'<a href="#{OVERVIEW}">data completeness</a></p>'
+    )
 
 
 def _sources(inputs: Inputs) -> str:
@@ -124,6 +146,11 @@ def _completeness(ctx: RenderContext) -> str:
             "and left out of latency figures."
         )
     notes += _incomplete_notes(ctx)
+    if ctx.unshown_times:
+        notes.append(
+            f"{ctx.unshown_times:,} spans have a start or end time after the year 9999 (or "
+            "before the year 1): those times are shown as unknown."
+        )
     if ctx.links.region_source == "default":
         notes.append(
             "No region found in the inputs: X-Ray console links use us-east-1 (pass --region "

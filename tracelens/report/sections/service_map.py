@@ -11,6 +11,7 @@ import polars as pl
 
 from tracelens.report import palette
 from tracelens.report.context import SERVICE_MAP, RenderContext, Section
+from tracelens.report.examples import node_anchor
 from tracelens.report.figures import label, new_figure
 from tracelens.report.graph_layout import layered_layout
 from tracelens.report.markup import (
@@ -50,7 +51,7 @@ def render_service_map(ctx: RenderContext) -> Section:
         f"<p>{graph.number_of_nodes():,} nodes and {graph.number_of_edges():,} edges; "
         "columns run from clients (left) to what they call. A node's outline takes the colour "
         "of the worst status it recorded. Hover a node or an edge's arrow for counts and "
-        f"latency. {cut}</p>"
+        f"latency; click a node for its example traces. {cut}</p>"
     )
     placeholder = ctx.figures.add("fig-service-map", figure)
     body = summary + placeholder + _cycles(ctx) + _problem_edges(ctx.result.service_edges)
@@ -81,7 +82,8 @@ def _figure(graph: nx.DiGraph) -> go.Figure:
     _add_nodes(figure, graph, layout.positions)
     hidden = {"visible": False, "showgrid": False, "zeroline": False}
     figure.update_layout(
-        xaxis=hidden | {"range": [-0.4, max(layout.columns - 0.6, 0.4)]},
+        # NOTE: room either side for the labels of the first and last columns.
+        xaxis=hidden | {"range": [-0.6, max(layout.columns - 0.4, 0.6)]},
         yaxis=hidden,
         legend={"orientation": "h", "y": -0.02, "yanchor": "top"},
         margin={"t": 10, "b": 10},
@@ -184,6 +186,7 @@ def _add_nodes(
                 textfont={"size": 10},
                 hovertext=[_node_hover(a) for a in attrs],
                 hoverinfo="text",
+                customdata=[node_anchor(a.get("type"), a.get("name")) for a in attrs],
                 marker={
                     "symbol": style.symbol,
                     "color": style.colour,

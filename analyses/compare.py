@@ -1,0 +1,167 @@
+"""A window compared with a baseline window: per entry point, function and edge, and findings.
+
+Each table joins the two windows' rows on their key; a row present in only one window has
+``status`` ``"new"`` (only now) or ``"gone"`` (only in the baseline) and null measures for the
+other window (unknown, not zero). Error rates count errors and faults over requests, calls or
+invocations. Rows are ordered by the rise in error rate, then the rise in p95, largest first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from analyses._frames import require_columns
+from analyses.entry_points import ENTRY_POINT_SCHEMA
+from analyses.finding_format import FINDING_SCHEMA
+from analyses.functions import FUNCTION_TABLE_SCHEMA
+from analyses.service_map import EDGE_SCHEMA
+
+MEASURES = ("requests", "error_rate", "p95_ms", "cold_starts", "throttled")
+_COUNTS = ("requests", "cold_starts", "throttled")
+FINDING_CHANGE_SCHEMA: dict[str, pl.DataType] = {
+    "status": pl.String(),  # "new" | "gone" | "still"
+    "severity": pl.String(),  # now, else in the baseline
+    "kind": pl.String(),
+    "subject": pl.String(),
+    "message": pl.String(),
+}
+
+
+def change_schema(keys: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
+    """The columns of a comparison keyed by ``keys``: each measure ``_base`` and ``_now``."""
+    measures = {
+        f"{m}_{side}": (
+            pl.Int64() if m in ("requests", "cold_starts", "throttled") else pl.Float64()
+        )
+        for m in MEASURES
+        for side in ("base", "now")
+    }
+    return {**keys, "status": pl.String(), **measures}
+
+
+@dataclass(frozen=True)
+class _Scope:
+    schema: dict[str, pl.DataType]
+    keys: dict[str, pl.DataType]
+    measures: dict[str, pl.Expr]
+
+
+def _rate(failed: tuple[str, ...], total: str) -> pl.Expr:
+    count = pl.sum_horizontal(pl.col(c).fill_null(0) for c in failed)
+    return pl.when(pl.col(total) > 0).then(count / pl.col(total))
+
+
+_ENTRY = _Scope(
+    ENTRY_POINT_SCHEMA,
+    {"entry": pl.String(), "entry_type": pl.String()},
+    {
+        "requests": pl.col("requests"),
+        "error_rate": _rate(("errors", "faults"), "requests"),
+        "p95_ms": pl.col("p95_ms"),
+        "cold_starts": pl.col("cold_start_requests"),
+        "throttled": pl.col("throttled"),
+    },
+)
+_FUNCTION = _Scope(
+    FUNCTION_TABLE_SCHEMA,
+    {"function_name": pl.String()},
+    {
+        "requests": pl.col("invocations"),
+        "error_rate": _rate(("errors", "faults"), "invocations"),
+        "p95_ms": pl.col("duration_p95_ms"),
+        "cold_starts": pl.col("cold_starts"),
+        "throttled": pl.col("throttled"),
+    },
+)
+_EDGE = _Scope(
+    EDGE_SCHEMA,
+    {
+        "source": pl.String(),
+        "source_type": pl.String(),
+        "target": pl.String(),
+        "target_type": pl.String(),
+    },
+    {
+        "requests": pl.col("calls"),
+        "error_rate": _rate(("errors", "faults"), "calls"),
+        "p95_ms": pl.col("p95_ms"),
+        "cold_starts": pl.lit(None, pl.Int64),
+        "throttled": pl.col("throttles"),
+    },
+)
+
+
+def _compare(scope: _Scope, baseline: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+    require_columns(baseline, scope.schema, what="baseline")
+    require_columns(current, scope.schema, what="current")
+    keys = list(scope.keys)
+
+    def side(frame: pl.DataFrame, suffix: str) -> pl.DataFrame:
+        return frame.select(
+            *keys,
+            pl.lit(value=True).alias(f"in_{suffix}"),
+            *(expr.alias(f"{name}_{suffix}") for name, expr in scope.measures.items()),
+        )
+
+    joined = side(baseline, "base").join(
+        side(current, "now"), on=keys, how="full", coalesce=True, nulls_equal=True
+    )
+    status = (
+        pl.when(pl.col("in_base").is_null())
+        .then(pl.lit("new"))
+        .when(pl.col("in_now").is_null())
+        .then(pl.lit("gone"))
+        .otherwise(pl.lit("both"))
+    )
+    rise = (pl.col("error_rate_now") - pl.col("error_rate_base")).fill_null(0.0)
+    slower = (pl.col("p95_ms_now") - pl.col("p95_ms_base")).fill_null(0.0)
+    schema = change_schema(scope.keys)
+    ordered = joined.with_columns(status.alias("status")).sort(
+        [rise, slower, *keys], descending=[True, True, *([False] * len(keys))], nulls_last=True
+    )
+    return ordered.select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+
+
+def compare_entry_points(baseline: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+    """``analyses.entry_points.entry_points`` of two windows, side by side."""
+    return _compare(_ENTRY, baseline, current)
+
+
+def compare_functions(baseline: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+    """``analyses.functions.function_table`` of two windows, side by side."""
+    return _compare(_FUNCTION, baseline, current)
+
+
+def compare_edges(baseline: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+    """``analyses.service_map.service_map_edges`` of two windows, side by side."""
+    return _compare(_EDGE, baseline, current)
+
+
+def compare_findings(baseline: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+    """Findings new in the current window, gone since the baseline, or still there, matched by
+    (kind, subject); ``FINDING_CHANGE_SCHEMA``, new first, then gone, then still."""
+    require_columns(baseline, FINDING_SCHEMA, what="baseline")
+    require_columns(current, FINDING_SCHEMA, what="current")
+    keys = ["kind", "subject"]
+    base = baseline.select(*keys, "severity", "message").unique(keys, keep="first")
+    now = current.select(*keys, "severity", "message").unique(keys, keep="first")
+    joined = base.join(now, on=keys, how="full", coalesce=True, suffix="_now", nulls_equal=True)
+    status = (
+        pl.when(pl.col("severity").is_null())
+        .then(pl.lit("new"))
+        .when(pl.col("severity_now").is_null())
+        .then(pl.lit("gone"))
+        .otherwise(pl.lit("still"))
+    )
+    order = pl.col("status").replace_strict({"new": 0, "gone": 1, "still": 2}, default=3)
+    return (
+        joined.with_columns(
+            status.alias("status"),
+            pl.coalesce("severity_now", "severity").alias("severity"),
+            pl.coalesce("message_now", "message").alias("message"),
+        )
+        .sort([order, "kind", "subject"], nulls_last=True)
+        .select(pl.col(n).cast(t) for n, t in FINDING_CHANGE_SCHEMA.items())
+    )

@@ -1,0 +1,91 @@
+"""Compared with a baseline window: what changed per entry point, function and edge, and which
+findings are new or gone (``analyses.compare``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from tracelens.report.context import COMPARE, RenderContext, Section
+from tracelens.report.markup import (
+    Cell,
+    Column,
+    empty,
+    esc,
+    fmt_count,
+    fmt_ms,
+    fmt_pct,
+    table,
+    truncated_note,
+)
+
+if TYPE_CHECKING:
+    from tracelens.comparison import Comparison
+
+MAX_ROWS = 30
+_MEASURES = (
+    ("requests", "requests", fmt_count),
+    ("error rate", "error_rate", fmt_pct),
+    ("p95", "p95_ms", fmt_ms),
+    ("cold starts", "cold_starts", fmt_count),
+    ("throttled", "throttled", fmt_count),
+)
+
+
+def render_comparison(ctx: RenderContext, comparison: Comparison) -> Section:
+    window = esc(comparison.baseline_window)
+    intro = (
+        f"<p>Baseline: traces starting {window}. Each cell is baseline → now; a row only in "
+        "one window is marked new or gone. Biggest rise in error rate first, then in p95.</p>"
+    )
+    body = (
+        intro
+        + _findings(comparison.findings)
+        + _table("Entry points", comparison.entry_points, ["entry"])
+        + _table("Functions", comparison.functions, ["function_name"])
+        + _table("Edges", comparison.edges, ["source", "target"], skip=("cold_starts",))
+    )
+    return Section(COMPARE, "Compared with the baseline", body)
+
+
+def _findings(frame: pl.DataFrame) -> str:
+    changed = frame.filter(pl.col("status") != "still")
+    if changed.is_empty():
+        return '<p class="ok-line">The same findings in both windows.</p>'
+    items = "".join(
+        f'<li><span class="chip {"off" if r["status"] == "gone" else "on"}">{esc(r["status"])}'
+        f'</span> <span class="kind">{esc(r["severity"])} · {esc(r["kind"])}</span> '
+        f"<strong>{esc(r['subject'])}</strong>: {esc(r['message'])}</li>"
+        for r in changed.head(MAX_ROWS).to_dicts()
+    )
+    note = truncated_note(min(changed.height, MAX_ROWS), changed.height, "changed findings")
+    return f'<h3>Findings new or gone</h3><ul class="changes">{items}</ul>' + (
+        f'<p class="table-note">{note}</p>' if note else ""
+    )
+
+
+def _table(title: str, frame: pl.DataFrame, keys: list[str], skip: tuple[str, ...] = ()) -> str:
+    if frame.is_empty():
+        return f"<h3>{esc(title)}</h3>" + empty("Nothing in either window.")
+    shown = frame.head(MAX_ROWS)
+    measures = [m for m in _MEASURES if m[1] not in skip]
+    columns = [Column(" → ".join(keys).replace("_", " ")), Column("")] + [
+        Column(name, numeric=True) for name, _, _ in measures
+    ]
+    rows = []
+    for r in shown.to_dicts():
+        name = " → ".join(str(r[k]) for k in keys)
+        status = r["status"] if r["status"] != "both" else ""
+        cells = [Cell.name(name), Cell.text(status)]
+        for _, column, fmt in measures:
+            before, after = r[f"{column}_base"], r[f"{column}_now"]
+            worse = (
+                before is not None and after is not None and after > before
+                and column in ("error_rate", "p95_ms", "throttled", "cold_starts")
+            )  # fmt: skip
+            change = None if before is None or after is None else after - before
+            cells.append(Cell.number(change, f"{fmt(before)} → {fmt(after)}", alert=worse))
+        rows.append(cells)
+    note = truncated_note(shown.height, frame.height, "rows")
+    return f"<h3>{esc(title)}</h3>" + table(columns, rows, note=note)
