@@ -159,9 +159,9 @@ def test_a_report_path_that_became_a_directory_is_said_once(
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
     assert errors[0].exc_info is None
-    assert f"cannot write the report to {target}: Is a directory" in errors[0].getMessage()
+    assert f"cannot write {target}: it is a directory" in errors[0].getMessage()
     assert agent.status.as_json(now=datetime.now(UTC))["report"]["last_error"].startswith(
-        "cannot write the report"
+        "report not written"
     )
 
 
