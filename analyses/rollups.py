@@ -1,0 +1,248 @@
+"""Partial aggregates per hour that merge associatively (rollups).
+
+A rollup is one long frame (``ROLLUP_SCHEMA``): per hour (the hour a trace started in), section
+(``input``, ``function``, ``edge``), key (``source``/``source_type``/``target``/``target_type``;
+a function's name is its ``source``) and measure, either a count (``bucket`` null) or one bucket
+of a DDSketch (``bucket`` the sketch's key, ``count`` the values in it). Merging rollups is
+concatenating them and summing ``count`` per everything else: associative and commutative, so
+any split of the traces into partitions merges to the same frame as one pass over all of them.
+
+Counts are exact. Percentiles come from the sketch: DDSketch with the logarithmic mapping of the
+``ddsketch`` package at ``RELATIVE_ACCURACY`` (1%): the value it returns for quantile ``q`` lies
+within 1% (relative) of the order statistic at rank ``floor(q * (n - 1))``; the contract's
+linear interpolation lies between that order statistic and the next one.
+
+What a rollup holds: per function invocations, errors, faults, cold starts (traced, any kind)
+and the execution duration (``functions[].duration_ms``); per service-map edge calls, errors,
+faults, throttles and latency (``service_map.edges[].latency_ms``); per hour segments and
+traces. Everything else in the contract needs the spans (``SECTIONS_NEEDING_SPANS``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+from ddsketch.mapping import LogarithmicMapping
+
+from analyses.invocations import invocations
+from analyses.service_map import service_map_hops
+from tracelens.schema import UTC_US
+
+RELATIVE_ACCURACY = 0.01
+_MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
+# ln(gamma): the mapping's key of a value v is ceil(ln(v) / ln(gamma)).
+_LN_GAMMA = math.log(_MAPPING.gamma)
+ZERO_BUCKET = -(2**31)  # values at or below the smallest the mapping can index (0 ms)
+_MIN_INDEXABLE = _MAPPING.min_possible
+
+KEY_COLUMNS = ("section", "source", "source_type", "target", "target_type", "measure")
+ROLLUP_SCHEMA: dict[str, pl.DataType] = {
+    "hour": UTC_US,
+    "section": pl.String(),  # "input" | "function" | "edge"
+    "source": pl.String(),  # the function's name for section "function"
+    "source_type": pl.String(),
+    "target": pl.String(),
+    "target_type": pl.String(),
+    "measure": pl.String(),
+    "bucket": pl.Int32(),  # null for a count; else a DDSketch key (ZERO_BUCKET for 0)
+    "count": pl.Int64(),
+}
+
+FUNCTION_COUNTS = ("invocations", "errors", "faults", "cold_starts")
+EDGE_COUNTS = ("calls", "errors", "faults", "throttles")
+SKETCHED = {"function": "duration_ms", "edge": "latency_ms"}
+PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
+
+SECTIONS_FROM_ROLLUPS = (
+    "input.segments",
+    "input.traces",
+    "functions[].invocations",
+    "functions[].errors",
+    "functions[].faults",
+    "functions[].cold_starts",
+    "functions[].duration_ms",
+    "service_map.edges",
+)
+SECTIONS_NEEDING_SPANS = (
+    "input (documents, duplicates, rejections, incomplete)",
+    "functions[] (init_ms, throttled, cold-start kinds, sync/off-path, logs, metrics, config)",
+    "throttles",
+    "dns",
+    "bottlenecks (critical-path time per node)",
+    "service_map.nodes",
+    "service_map.cycles",
+    "service_map.loops",
+    "findings (and their evidence, example traces)",
+    "async_invocations",
+    "example traces and waterfalls",
+)
+
+
+def _hour_of_traces(spans: pl.DataFrame) -> pl.DataFrame:
+    return spans.group_by("trace_id").agg(
+        pl.col("start_time").min().dt.truncate("1h").cast(UTC_US).alias("hour")
+    )
+
+
+def _bucket(column: str) -> pl.Expr:
+    value = pl.col(column)
+    key = (value.log() / _LN_GAMMA).ceil()
+    return (
+        pl.when(value <= _MIN_INDEXABLE)
+        .then(pl.lit(ZERO_BUCKET))
+        .otherwise(key)
+        .cast(pl.Int32)
+        .alias("bucket")
+    )
+
+
+def _counts(frame: pl.DataFrame, keys: list[str], measures: dict[str, pl.Expr]) -> pl.DataFrame:
+    wide = frame.group_by(["hour", *keys]).agg(
+        [expr.cast(pl.Int64).alias(name) for name, expr in measures.items()]
+    )
+    return wide.unpivot(
+        index=["hour", *keys], on=list(measures), variable_name="measure", value_name="count"
+    ).with_columns(pl.lit(None, pl.Int32).alias("bucket"))
+
+
+def _sketch(frame: pl.DataFrame, keys: list[str], column: str, measure: str) -> pl.DataFrame:
+    return (
+        frame.filter(pl.col(column).is_not_null() & pl.col(column).is_finite())
+        .group_by(["hour", *keys, _bucket(column)])
+        .agg(pl.len().cast(pl.Int64).alias("count"))
+        .with_columns(pl.lit(measure).alias("measure"))
+    )
+
+
+def _shaped(frame: pl.DataFrame, section: str) -> pl.DataFrame:
+    frame = frame.with_columns(pl.lit(section).alias("section"))
+    missing = [c for c in ROLLUP_SCHEMA if c not in frame.columns]
+    frame = frame.with_columns([pl.lit(None, ROLLUP_SCHEMA[c]).alias(c) for c in missing])
+    return frame.select(list(ROLLUP_SCHEMA)).cast(pl.Schema(ROLLUP_SCHEMA))
+
+
+def rollup(spans: pl.DataFrame) -> pl.DataFrame:
+    """The partial aggregates of ``spans`` (``SPAN_SCHEMA``, deduplicated, whole traces) per
+    hour a trace started in, as ``ROLLUP_SCHEMA`` (merged: one row per key and bucket)."""
+    if spans.is_empty():
+        return pl.DataFrame(schema=ROLLUP_SCHEMA)
+    hours = _hour_of_traces(spans)
+    inv = invocations(spans).join(hours, on="trace_id", how="left")
+    hops = service_map_hops(spans).join(hours, on="trace_id", how="left")
+    per_trace = (
+        spans.group_by("trace_id")
+        .agg((pl.col("depth") == 0).sum().alias("segments"))
+        .join(hours, on="trace_id")
+    )
+    name = pl.col("function_name").alias("source")
+    edge_keys = ["source", "source_type", "target", "target_type"]
+    flag = {  # nulls count as false
+        c: pl.col(c).fill_null(value=False).sum() for c in ("error", "fault", "throttle")
+    }
+    parts = [
+        _shaped(
+            _counts(
+                per_trace,
+                [],
+                {"segments": pl.col("segments").sum(), "traces": pl.len()},
+            ),
+            "input",
+        ),
+        _shaped(
+            _counts(
+                inv.with_columns(name),
+                ["source"],
+                {
+                    "invocations": pl.len(),
+                    "errors": pl.col("error").sum(),
+                    "faults": pl.col("fault").sum(),
+                    "cold_starts": pl.col("cold_kind").is_not_null().sum(),
+                },
+            ),
+            "function",
+        ),
+        _shaped(
+            _sketch(inv.with_columns(name), ["source"], "duration_ms", "duration_ms"), "function"
+        ),
+        _shaped(
+            _counts(
+                hops,
+                edge_keys,
+                {
+                    "calls": pl.len(),
+                    "errors": flag["error"],
+                    "faults": flag["fault"],
+                    "throttles": flag["throttle"],
+                },
+            ),
+            "edge",
+        ),
+        _shaped(_sketch(hops, edge_keys, "duration_ms", "latency_ms"), "edge"),
+    ]
+    return merge(parts, by_hour=True)
+
+
+def merge(rollups: list[pl.DataFrame], *, by_hour: bool = False) -> pl.DataFrame:
+    """Rollups merged: counts summed per key and bucket (per hour when ``by_hour``, else the
+    hour column is the earliest hour merged)."""
+    frames = [r for r in rollups if not r.is_empty()]
+    if not frames:
+        return pl.DataFrame(schema=ROLLUP_SCHEMA)
+    keys = [*KEY_COLUMNS, "bucket"] + (["hour"] if by_hour else [])
+    measures = [pl.col("count").sum()] + ([] if by_hour else [pl.col("hour").min()])
+    merged = pl.concat(frames).group_by(keys).agg(measures).filter(pl.col("count") > 0)
+    return merged.select(list(ROLLUP_SCHEMA)).sort(
+        [*KEY_COLUMNS, "bucket", "hour"], nulls_last=False
+    )
+
+
+def _bucket_value() -> pl.Expr:
+    """The value DDSketch returns for a bucket (0 for the zero bucket)."""
+    bucket = pl.col("bucket")
+    gamma = _MAPPING.gamma
+    return (
+        pl.when(bucket == ZERO_BUCKET)
+        .then(0.0)
+        .otherwise(pl.lit(gamma).pow(bucket.cast(pl.Float64)) * (2.0 / (1.0 + gamma)))
+    )
+
+
+def quantiles(merged: pl.DataFrame, section: str) -> pl.DataFrame:
+    """Per key of ``section``: ``p50_ms``, ``p95_ms``, ``p99_ms`` of its sketch (DDSketch's
+    rank rule: the first bucket whose cumulative count exceeds ``q * (n - 1)``)."""
+    keys = ["source", "source_type", "target", "target_type"]
+    rows = (
+        merged.filter((pl.col("section") == section) & pl.col("bucket").is_not_null())
+        .group_by([*keys, "bucket"])
+        .agg(pl.col("count").sum())
+        .sort([*keys, "bucket"], nulls_last=False)
+        .with_columns(_bucket_value().alias("value"))
+    )
+    n = pl.col("count").sum()
+    cumulative = pl.col("count").cum_sum()
+    return rows.group_by(keys, maintain_order=True).agg(
+        [
+            pl.col("value").filter(cumulative > q * (n - 1)).first().alias(f"{name}_ms")
+            for name, q in PERCENTILES.items()
+        ]
+    )
+
+
+def counts(merged: pl.DataFrame, section: str) -> pl.DataFrame:
+    """Per key of ``section``: one column per counted measure (0 when never counted)."""
+    keys = ["source", "source_type", "target", "target_type"]
+    measures = {"function": FUNCTION_COUNTS, "edge": EDGE_COUNTS, "input": ("segments", "traces")}
+    rows = merged.filter((pl.col("section") == section) & pl.col("bucket").is_null())
+    wide = rows.group_by(keys).agg(
+        [
+            pl.col("count").filter(pl.col("measure") == m).sum().cast(pl.Int64).alias(m)
+            for m in measures[section]
+        ]
+    )
+    return wide.sort(keys, nulls_last=False)
+
+
+def hours(merged_by_hour: pl.DataFrame) -> list[object]:
+    """The hours a rollup (merged ``by_hour``) covers, sorted."""
+    return sorted(merged_by_hour.get_column("hour").unique().to_list())

@@ -1,0 +1,132 @@
+"""Hourly partial aggregates merge to the single-pass answer, whatever the split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analyses import rollups
+from analyses.invocations import invocations
+from analyses.service_map import service_map_edges, service_map_hops
+from tracelens.ingest.loader import load_traces
+from tracelens.schema import SPAN_SCHEMA, empty_frame
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces" / "xray"
+EDGE_KEYS = ["source", "source_type", "target", "target_type"]
+
+
+@pytest.fixture(scope="module")
+def spans() -> pl.DataFrame:
+    return load_traces([SAMPLES]).spans
+
+
+@pytest.fixture(scope="module")
+def whole(spans: pl.DataFrame) -> pl.DataFrame:
+    return rollups.rollup(spans)
+
+
+def _split(spans: pl.DataFrame, parts: int, seed: int) -> list[pl.DataFrame]:
+    ids = spans.select("trace_id").unique().sort("trace_id")
+    ids = ids.with_columns(
+        (pl.col("trace_id").hash(seed) % parts).cast(pl.Int64).alias("_partition")
+    )
+    tagged = spans.join(ids, on="trace_id")
+    return [tagged.filter(pl.col("_partition") == n).drop("_partition") for n in range(parts)]
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(parts=st.integers(min_value=2, max_value=9), seed=st.integers(0, 2**32), order=st.randoms())
+def test_any_split_merges_to_the_single_pass_rollup(
+    spans: pl.DataFrame, whole: pl.DataFrame, parts: int, seed: int, order: object
+) -> None:
+    partials = [rollups.rollup(part) for part in _split(spans, parts, seed)]
+    order.shuffle(partials)  # type: ignore[attr-defined]
+    # associativity: merge pairwise in a tree, then all at once
+    left = rollups.merge(
+        [rollups.merge(partials[: parts // 2]), rollups.merge(partials[parts // 2 :])]
+    )
+    assert left.equals(rollups.merge([whole]))
+    assert rollups.merge(partials, by_hour=True).equals(rollups.merge([whole], by_hour=True))
+
+
+def test_counts_equal_the_analyses(spans: pl.DataFrame, whole: pl.DataFrame) -> None:
+    merged = rollups.merge([whole])
+    functions = rollups.counts(merged, "function").rename({"source": "function_name"})
+    inv = invocations(spans)
+    expected = inv.group_by("function_name").agg(
+        pl.len().cast(pl.Int64).alias("invocations"),
+        pl.col("error").sum().cast(pl.Int64).alias("errors"),
+        pl.col("fault").sum().cast(pl.Int64).alias("faults"),
+        pl.col("cold_kind").is_not_null().sum().cast(pl.Int64).alias("cold_starts"),
+    )
+    got = functions.select(expected.columns).sort("function_name")
+    assert got.equals(expected.sort("function_name"))
+    assert got["invocations"].sum() > 0
+
+    edges = rollups.counts(merged, "edge").sort(EDGE_KEYS)
+    exact = service_map_edges(spans).sort(EDGE_KEYS)
+    cols = [*EDGE_KEYS, "calls", "errors", "faults", "throttles"]
+    assert edges.select(cols).equals(exact.select(cols))
+
+    totals = rollups.counts(merged, "input").row(0, named=True)
+    assert totals["traces"] == spans["trace_id"].n_unique()
+    assert totals["segments"] == int((spans["depth"] == 0).sum())
+
+
+def _within(sketched: float, lower: float, upper: float) -> bool:
+    alpha = rollups.RELATIVE_ACCURACY
+    return lower * (1 - alpha) - 1e-9 <= sketched <= upper * (1 + alpha) + 1e-9
+
+
+@pytest.mark.parametrize("parts", [1, 24])
+def test_percentiles_within_the_sketch_error(spans: pl.DataFrame, parts: int) -> None:
+    merged = rollups.merge([rollups.rollup(p) for p in _split(spans, parts, 7)])
+    for section, values, keys in (
+        ("function", invocations(spans).rename({"function_name": "source"}), ["source"]),
+        ("edge", service_map_hops(spans), EDGE_KEYS),
+    ):
+        sketched = rollups.quantiles(merged, section)
+        checked = 0
+        for name, q in rollups.PERCENTILES.items():
+            bounds = (
+                values.drop_nulls("duration_ms")
+                .group_by(keys)
+                .agg(
+                    pl.col("duration_ms").quantile(q, interpolation="lower").alias("lo"),
+                    pl.col("duration_ms").quantile(q, interpolation="higher").alias("hi"),
+                    pl.col("duration_ms").quantile(q, interpolation="linear").alias("exact"),
+                )
+            )
+            joined = bounds.join(sketched, on=keys, how="inner", nulls_equal=True)
+            assert joined.height == bounds.height
+            for row in joined.iter_rows(named=True):
+                assert _within(row[f"{name}_ms"], row["lo"], row["hi"]), (section, name, row)
+                checked += 1
+        assert checked > 0
+
+
+def test_empty_and_zero_durations() -> None:
+    assert rollups.rollup(empty_frame(SPAN_SCHEMA)).is_empty()
+    frame = pl.DataFrame(
+        {
+            "section": ["edge"] * 3,
+            "source": ["a"] * 3,
+            "source_type": ["t"] * 3,
+            "target": ["b"] * 3,
+            "target_type": ["t"] * 3,
+            "measure": ["latency_ms"] * 3,
+            "bucket": [rollups.ZERO_BUCKET, rollups.ZERO_BUCKET, 0],
+            "count": [3, 2, 5],
+            "hour": [None, None, None],
+        }
+    ).cast(pl.Schema(rollups.ROLLUP_SCHEMA))
+    merged = rollups.merge([frame])
+    row = rollups.quantiles(merged, "edge").row(0, named=True)
+    assert row["p50_ms"] == 0.0
+    assert row["p95_ms"] == pytest.approx(1.0, rel=rollups.RELATIVE_ACCURACY)
