@@ -25,6 +25,8 @@ import math
 import polars as pl
 from ddsketch.mapping import LogarithmicMapping
 
+from analyses.async_events import async_event_rows
+from analyses.cold_starts import USER_FACING_KINDS
 from analyses.invocations import invocations
 from analyses.service_map import service_map_hops
 from tracelens.schema import UTC_US
@@ -39,8 +41,8 @@ _MIN_INDEXABLE = _MAPPING.min_possible
 KEY_COLUMNS = ("section", "source", "source_type", "target", "target_type", "measure")
 ROLLUP_SCHEMA: dict[str, pl.DataType] = {
     "hour": UTC_US,
-    "section": pl.String(),  # "input" | "function" | "edge"
-    "source": pl.String(),  # the function's name for section "function"
+    "section": pl.String(),  # "input" | "function" | "edge" | "async"
+    "source": pl.String(),  # the function's name for sections "function" and "async"
     "source_type": pl.String(),
     "target": pl.String(),
     "target_type": pl.String(),
@@ -51,7 +53,21 @@ ROLLUP_SCHEMA: dict[str, pl.DataType] = {
 
 FUNCTION_COUNTS = ("invocations", "errors", "faults", "cold_starts")
 EDGE_COUNTS = ("calls", "errors", "faults", "throttles")
-SKETCHED = {"function": "duration_ms", "edge": "latency_ms"}
+ASYNC_COUNTS = ("events", "events_with_attempts", "attempts", "retried_events")
+# Measures merged by their maximum, not summed (times in whole microseconds).
+MAX_MEASURES = ("init_max_us", "max_attempt", "event_age_max_us")
+MEASURES: dict[str, tuple[str, ...]] = {
+    "input": ("segments", "traces"),
+    "function": (*FUNCTION_COUNTS, "init_max_us"),
+    "edge": EDGE_COUNTS,
+    "async": (*ASYNC_COUNTS, "max_attempt", "event_age_max_us"),
+}
+# The sketched measures of each section (milliseconds).
+SKETCHED: dict[str, tuple[str, ...]] = {
+    "function": ("duration_ms", "init_ms"),
+    "edge": ("latency_ms",),
+    "async": ("event_age_ms",),
+}
 PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
 SECTIONS_FROM_ROLLUPS = (
@@ -62,11 +78,13 @@ SECTIONS_FROM_ROLLUPS = (
     "functions[].faults",
     "functions[].cold_starts",
     "functions[].duration_ms",
+    "functions[].init_ms",
     "service_map.edges",
+    "async_invocations (counts, max_attempt, event_age_ms)",
 )
 SECTIONS_NEEDING_SPANS = (
     "input (documents, duplicates, rejections, incomplete)",
-    "functions[] (init_ms, throttled, cold-start kinds, sync/off-path, logs, metrics, config)",
+    "functions[] (throttled, cold-start kinds, sync/off-path, init_ms from logs, metrics, config)",
     "throttles",
     "dns",
     "bottlenecks (critical-path time per node)",
@@ -74,7 +92,6 @@ SECTIONS_NEEDING_SPANS = (
     "service_map.cycles",
     "service_map.loops",
     "findings (and their evidence, example traces)",
-    "async_invocations",
     "example traces and waterfalls",
 )
 
@@ -179,8 +196,50 @@ def rollup(spans: pl.DataFrame) -> pl.DataFrame:
             "edge",
         ),
         _shaped(_sketch(hops, edge_keys, "duration_ms", "latency_ms"), "edge"),
+        *_function_inits(inv.with_columns(name)),
+        *_async(spans, hours),
     ]
     return merge(parts, by_hour=True)
+
+
+def _micros(column: str) -> pl.Expr:
+    return (pl.col(column) * 1000).round(0).cast(pl.Int64)
+
+
+def _function_inits(inv: pl.DataFrame) -> list[pl.DataFrame]:
+    """User-facing inits (as ``functions[].init_ms``, traces only): sketch and maximum."""
+    user = inv.filter(
+        pl.col("cold_kind").is_in(USER_FACING_KINDS)
+        & (pl.col("invocation_path") == "sync")
+        & pl.col("init_ms").is_not_null()
+    )
+    return [
+        _shaped(_sketch(user, ["source"], "init_ms", "init_ms"), "function"),
+        _shaped(_counts(user, ["source"], {"init_max_us": _micros("init_ms").max()}), "function"),
+    ]
+
+
+def _async(spans: pl.DataFrame, hours: pl.DataFrame) -> list[pl.DataFrame]:
+    events = (
+        async_event_rows(spans)
+        .join(hours, on="trace_id", how="left")
+        .with_columns(pl.col("function_name").alias("source"))
+    )
+    if events.is_empty():
+        return []
+    attempts = pl.col("attempts")
+    counted = {
+        "events": pl.len(),
+        "events_with_attempts": attempts.is_not_null().sum(),
+        "attempts": attempts.sum(),
+        "retried_events": (attempts >= 2).sum(),
+        "max_attempt": attempts.max(),
+        "event_age_max_us": _micros("dwell_ms").max(),
+    }
+    return [
+        _shaped(_counts(events, ["source"], counted), "async"),
+        _shaped(_sketch(events, ["source"], "dwell_ms", "event_age_ms"), "async"),
+    ]
 
 
 def merge(rollups: list[pl.DataFrame], *, by_hour: bool = False) -> pl.DataFrame:
@@ -190,8 +249,12 @@ def merge(rollups: list[pl.DataFrame], *, by_hour: bool = False) -> pl.DataFrame
     if not frames:
         return pl.DataFrame(schema=ROLLUP_SCHEMA)
     keys = [*KEY_COLUMNS, "bucket"] + (["hour"] if by_hour else [])
-    measures = [pl.col("count").sum()] + ([] if by_hour else [pl.col("hour").min()])
-    merged = pl.concat(frames).group_by(keys).agg(measures).filter(pl.col("count") > 0)
+    hour = [] if by_hour else [pl.col("hour").min()]
+    rows = pl.concat(frames)
+    is_max = pl.col("measure").is_in(MAX_MEASURES)
+    summed = rows.filter(~is_max).group_by(keys).agg(pl.col("count").sum(), *hour)
+    maxed = rows.filter(is_max).group_by(keys).agg(pl.col("count").max(), *hour)
+    merged = pl.concat([summed.select(list(ROLLUP_SCHEMA)), maxed.select(list(ROLLUP_SCHEMA))])
     return merged.select(list(ROLLUP_SCHEMA)).sort(
         [*KEY_COLUMNS, "bucket", "hour"], nulls_last=False
     )
@@ -208,12 +271,18 @@ def _bucket_value() -> pl.Expr:
     )
 
 
-def quantiles(merged: pl.DataFrame, section: str) -> pl.DataFrame:
-    """Per key of ``section``: ``p50_ms``, ``p95_ms``, ``p99_ms`` of its sketch (DDSketch's
-    rank rule: the first bucket whose cumulative count exceeds ``q * (n - 1)``)."""
+def quantiles(merged: pl.DataFrame, section: str, measure: str | None = None) -> pl.DataFrame:
+    """Per key of ``section``: ``p50_ms``, ``p95_ms``, ``p99_ms`` of its sketch of ``measure``
+    (default: the section's first; DDSketch's rank rule: the first bucket whose cumulative
+    count exceeds ``q * (n - 1)``)."""
     keys = ["source", "source_type", "target", "target_type"]
+    measure = measure or SKETCHED[section][0]
     rows = (
-        merged.filter((pl.col("section") == section) & pl.col("bucket").is_not_null())
+        merged.filter(
+            (pl.col("section") == section)
+            & (pl.col("measure") == measure)
+            & pl.col("bucket").is_not_null()
+        )
         .group_by([*keys, "bucket"])
         .agg(pl.col("count").sum())
         .sort([*keys, "bucket"], nulls_last=False)
@@ -230,16 +299,16 @@ def quantiles(merged: pl.DataFrame, section: str) -> pl.DataFrame:
 
 
 def counts(merged: pl.DataFrame, section: str) -> pl.DataFrame:
-    """Per key of ``section``: one column per counted measure (0 when never counted)."""
+    """Per key of ``section``: one column per counted measure (``MEASURES``; a sum is 0 when
+    never counted, a maximum null)."""
     keys = ["source", "source_type", "target", "target_type"]
-    measures = {"function": FUNCTION_COUNTS, "edge": EDGE_COUNTS, "input": ("segments", "traces")}
     rows = merged.filter((pl.col("section") == section) & pl.col("bucket").is_null())
-    wide = rows.group_by(keys).agg(
-        [
-            pl.col("count").filter(pl.col("measure") == m).sum().cast(pl.Int64).alias(m)
-            for m in measures[section]
-        ]
-    )
+
+    def value(m: str) -> pl.Expr:
+        picked = pl.col("count").filter(pl.col("measure") == m)
+        return (picked.max() if m in MAX_MEASURES else picked.sum()).cast(pl.Int64).alias(m)
+
+    wide = rows.group_by(keys).agg([value(m) for m in MEASURES[section]])
     return wide.sort(keys, nulls_last=False)
 
 

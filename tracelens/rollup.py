@@ -131,6 +131,10 @@ def _percentiles(row: dict[str, Any] | None) -> dict[str, float | None]:
     return {name: (row or {}).get(f"{name}_ms") for name in partials.PERCENTILES}
 
 
+def _ms(micros: int | None) -> float | None:
+    return None if micros is None else micros / 1000
+
+
 def _by_key(frame: pl.DataFrame, keys: list[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
     return {tuple(row[k] for k in keys): row for row in frame.iter_rows(named=True)}
 
@@ -141,12 +145,15 @@ def summary(read_result: RollupRead) -> dict[str, Any]:
     edge_keys = ["source", "source_type", "target", "target_type"]
     totals = partials.counts(merged, "input")
     total = totals.row(0, named=True) if totals.height else {"segments": 0, "traces": 0}
-    function_quantiles = _by_key(partials.quantiles(merged, "function"), ["source"])
+    durations = _by_key(partials.quantiles(merged, "function", "duration_ms"), ["source"])
+    inits = _by_key(partials.quantiles(merged, "function", "init_ms"), ["source"])
     functions = [
         {
             "name": row["source"],
             **{m: row[m] for m in partials.FUNCTION_COUNTS},
-            "duration_ms": _percentiles(function_quantiles.get((row["source"],))),
+            "duration_ms": _percentiles(durations.get((row["source"],))),
+            # user-facing inits seen in traces (REPORT lines are not rolled up)
+            "init_ms": _percentiles(inits.get((row["source"],))) | {"max": _ms(row["init_max_us"])},
         }
         for row in partials.counts(merged, "function").iter_rows(named=True)
     ]
@@ -160,6 +167,17 @@ def summary(read_result: RollupRead) -> dict[str, Any]:
         }
         for row in partials.counts(merged, "edge").iter_rows(named=True)
     ]
+    ages = _by_key(partials.quantiles(merged, "async", "event_age_ms"), ["source"])
+    queued = [
+        {
+            "function": row["source"],
+            **{m: row[m] for m in partials.ASYNC_COUNTS},
+            "max_attempt": row["max_attempt"],
+            "event_age_ms": _percentiles(ages.get((row["source"],)))
+            | {"max": _ms(row["event_age_max_us"])},
+        }
+        for row in partials.counts(merged, "async").iter_rows(named=True)
+    ]
     return {
         "schema_version": 1,
         "source": "rollups",
@@ -167,7 +185,7 @@ def summary(read_result: RollupRead) -> dict[str, Any]:
             "relative_accuracy": partials.RELATIVE_ACCURACY,
             "percentiles": (
                 "DDSketch: within relative_accuracy of the order statistic at rank "
-                "floor(q * (n - 1)); counts are exact"
+                "floor(q * (n - 1)); counts are exact; max to the microsecond"
             ),
             "days": [d.isoformat() for d in read_result.days],
             "missing_days": [d.isoformat() for d in read_result.missing_days],
@@ -183,4 +201,5 @@ def summary(read_result: RollupRead) -> dict[str, Any]:
         },
         "functions": functions,
         "service_map": {"edges": edges},
+        "async_invocations": sorted(queued, key=lambda row: str(row["function"])),
     }

@@ -10,18 +10,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analyses import rollups
+from analyses.async_events import async_event_rows, async_events
+from analyses.cold_starts import cold_starts
 from analyses.invocations import invocations
 from analyses.service_map import service_map_edges, service_map_hops
 from tracelens.ingest.loader import load_traces
 from tracelens.schema import SPAN_SCHEMA, empty_frame
 
-SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces" / "xray"
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces"
+# the sample application, and asynchronous invocations (Dwell Time, Attempt #N)
+SOURCES = [SAMPLES / "xray", SAMPLES / "real_world" / "async_invocations.json"]
 EDGE_KEYS = ["source", "source_type", "target", "target_type"]
 
 
 @pytest.fixture(scope="module")
 def spans() -> pl.DataFrame:
-    return load_traces([SAMPLES]).spans
+    return load_traces(SOURCES).spans
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +134,54 @@ def test_empty_and_zero_durations() -> None:
     row = rollups.quantiles(merged, "edge").row(0, named=True)
     assert row["p50_ms"] == 0.0
     assert row["p95_ms"] == pytest.approx(1.0, rel=rollups.RELATIVE_ACCURACY)
+
+
+def test_async_and_init_figures_equal_the_analyses(spans: pl.DataFrame) -> None:
+    merged = rollups.merge([rollups.rollup(p) for p in _split(spans, 5, 3)])
+    exact = async_events(spans)
+    assert exact.height > 0
+    rolled = rollups.counts(merged, "async").rename({"source": "function_name"})
+    joined = exact.join(rolled, on="function_name", suffix="_rolled")
+    assert joined.height == exact.height == rolled.height
+    for row in joined.iter_rows(named=True):
+        for key in (*rollups.ASYNC_COUNTS, "max_attempt"):
+            assert row[f"{key}_rolled"] == row[key], key
+        assert row["event_age_max_us"] == round(row["event_age_max_ms"] * 1000)
+
+    colds = cold_starts(spans).drop_nulls("init_max_ms")
+    assert colds.height > 0
+    functions = rollups.counts(merged, "function").rename({"source": "function_name"})
+    for row in colds.join(functions, on="function_name").iter_rows(named=True):
+        assert row["init_max_us"] == round(row["init_max_ms"] * 1000)
+
+
+@pytest.mark.parametrize(
+    ("section", "measure", "rows", "column"),
+    [
+        ("function", "init_ms", "inits", "init_ms"),
+        ("async", "event_age_ms", "events", "dwell_ms"),
+    ],
+)
+def test_init_and_event_age_percentiles_within_the_sketch_error(
+    spans: pl.DataFrame, section: str, measure: str, rows: str, column: str
+) -> None:
+    merged = rollups.merge([rollups.rollup(p) for p in _split(spans, 6, 5)])
+    if rows == "inits":
+        values = invocations(spans).filter(
+            pl.col("cold_kind").is_in(["on_demand", "snapstart"])
+            & (pl.col("invocation_path") == "sync")
+        )
+    else:
+        values = async_event_rows(spans)
+    values = values.drop_nulls(column).rename({"function_name": "source"})
+    sketched = rollups.quantiles(merged, section, measure)
+    checked = 0
+    for name, q in rollups.PERCENTILES.items():
+        bounds = values.group_by("source").agg(
+            pl.col(column).quantile(q, interpolation="lower").alias("lo"),
+            pl.col(column).quantile(q, interpolation="higher").alias("hi"),
+        )
+        for row in bounds.join(sketched, on="source").iter_rows(named=True):
+            assert _within(row[f"{name}_ms"], row["lo"], row["hi"]), (name, row)
+            checked += 1
+    assert checked == 3 * values["source"].n_unique() > 0
