@@ -26,6 +26,7 @@ import polars as pl
 from ddsketch.mapping import LogarithmicMapping
 
 from analyses.async_events import async_event_rows
+from analyses.bottlenecks import critical_path_time
 from analyses.cold_starts import USER_FACING_KINDS
 from analyses.invocations import invocations
 from analyses.service_map import service_map_hops
@@ -41,7 +42,7 @@ _MIN_INDEXABLE = _MAPPING.min_possible
 KEY_COLUMNS = ("section", "source", "source_type", "target", "target_type", "measure")
 ROLLUP_SCHEMA: dict[str, pl.DataType] = {
     "hour": UTC_US,
-    "section": pl.String(),  # "input" | "function" | "edge" | "async"
+    "section": pl.String(),  # "input" | "function" | "edge" | "async" | "critical_path"
     "source": pl.String(),  # the function's name for sections "function" and "async"
     "source_type": pl.String(),
     "target": pl.String(),
@@ -61,6 +62,8 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "function": (*FUNCTION_COUNTS, "init_max_us"),
     "edge": EDGE_COUNTS,
     "async": (*ASYNC_COUNTS, "max_attempt", "event_age_max_us"),
+    # source: the entry point, source_type: the node kind, target/target_type: the node
+    "critical_path": ("path_us", "traces"),
 }
 # The sketched measures of each section (milliseconds).
 SKETCHED: dict[str, tuple[str, ...]] = {
@@ -81,13 +84,14 @@ SECTIONS_FROM_ROLLUPS = (
     "functions[].init_ms",
     "service_map.edges",
     "async_invocations (counts, max_attempt, event_age_ms)",
+    "bottlenecks (critical_path_share, traces: critical-path time per entry and node)",
 )
 SECTIONS_NEEDING_SPANS = (
     "input (documents, duplicates, rejections, incomplete)",
     "functions[] (throttled, cold-start kinds, sync/off-path, init_ms from logs, metrics, config)",
     "throttles",
     "dns",
-    "bottlenecks (critical-path time per node)",
+    "bottlenecks (slow_share: the slow traces are a quantile of the whole window)",
     "service_map.nodes",
     "service_map.cycles",
     "service_map.loops",
@@ -198,6 +202,7 @@ def rollup(spans: pl.DataFrame) -> pl.DataFrame:
         _shaped(_sketch(hops, edge_keys, "duration_ms", "latency_ms"), "edge"),
         *_function_inits(inv.with_columns(name)),
         *_async(spans, hours),
+        _critical_path(spans, hours),
     ]
     return merge(parts, by_hour=True)
 
@@ -240,6 +245,21 @@ def _async(spans: pl.DataFrame, hours: pl.DataFrame) -> list[pl.DataFrame]:
         _shaped(_counts(events, ["source"], counted), "async"),
         _shaped(_sketch(events, ["source"], "dwell_ms", "event_age_ms"), "async"),
     ]
+
+
+def _critical_path(spans: pl.DataFrame, hours: pl.DataFrame) -> pl.DataFrame:
+    path = critical_path_time(spans).join(hours, on="trace_id", how="left")
+    keyed = path.select(
+        "hour",
+        "path_us",
+        pl.col("entry").alias("source"),
+        pl.col("node_kind").alias("source_type"),
+        pl.col("node").alias("target"),
+        pl.col("node_type").alias("target_type"),
+    )
+    keys = ["source", "source_type", "target", "target_type"]
+    counted = {"path_us": pl.col("path_us").sum(), "traces": pl.len()}
+    return _shaped(_counts(keyed, keys, counted), "critical_path")
 
 
 def merge(rollups: list[pl.DataFrame], *, by_hour: bool = False) -> pl.DataFrame:

@@ -178,6 +178,21 @@ def summary(read_result: RollupRead) -> dict[str, Any]:
         }
         for row in partials.counts(merged, "async").iter_rows(named=True)
     ]
+    path = partials.counts(merged, "critical_path")
+    shares = path.with_columns(
+        (pl.col("path_us") / pl.col("path_us").sum().over("source")).alias("share")
+    ).sort(["source", "share", "target"], descending=[False, True, False], nulls_last=False)
+    bottlenecks = [
+        {
+            "entry": row["source"],
+            "node": row["target"],
+            "node_type": row["target_type"],
+            "node_kind": row["source_type"],
+            "critical_path_share": row["share"],
+            "traces": row["traces"],
+        }
+        for row in shares.iter_rows(named=True)
+    ]
     return {
         "schema_version": 1,
         "source": "rollups",
@@ -201,5 +216,6 @@ def summary(read_result: RollupRead) -> dict[str, Any]:
         },
         "functions": functions,
         "service_map": {"edges": edges},
+        "bottlenecks": bottlenecks,
         "async_invocations": sorted(queued, key=lambda row: str(row["function"])),
     }

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from analyses import rollups
 from analyses.async_events import async_event_rows, async_events
+from analyses.bottlenecks import bottlenecks
 from analyses.cold_starts import cold_starts
 from analyses.invocations import invocations
 from analyses.service_map import service_map_edges, service_map_hops
@@ -185,3 +186,21 @@ def test_init_and_event_age_percentiles_within_the_sketch_error(
             assert _within(row[f"{name}_ms"], row["lo"], row["hi"]), (name, row)
             checked += 1
     assert checked == 3 * values["source"].n_unique() > 0
+
+
+def test_critical_path_shares_equal_the_bottlenecks(spans: pl.DataFrame) -> None:
+    merged = rollups.merge([rollups.rollup(p) for p in _split(spans, 7, 11)])
+    rolled = rollups.counts(merged, "critical_path").with_columns(
+        (pl.col("path_us") / pl.col("path_us").sum().over("source")).alias("share")
+    )
+    exact = bottlenecks(spans)
+    joined = exact.join(
+        rolled,
+        left_on=["entry", "node_kind", "node", "node_type"],
+        right_on=EDGE_KEYS,
+        nulls_equal=True,
+    )
+    assert joined.height == exact.height == rolled.height > 0
+    for row in joined.iter_rows(named=True):
+        assert row["traces_right"] == row["traces"]
+        assert row["share"] == pytest.approx(row["critical_path_share"], rel=1e-9, abs=1e-12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ def _run(*args: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("rollups")
     exports = root / "exports"
     # three days of the sample application, several import runs (several span parts a day)
@@ -41,7 +42,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     location = root / "store"
     for n in range(3):
         _run("import", str(exports / f"run{n}"), "--store", str(location), "-q")
+    _run("store", "rollup", "--store", str(location))
     return location
+
+
+@pytest.fixture
+def store(shared: Path) -> Path:
+    return shared
 
 
 def _json(*args: str) -> dict[str, Any]:
@@ -52,9 +59,9 @@ def _json(*args: str) -> dict[str, Any]:
 
 def test_summary_from_rollups_matches_the_span_analysis(store: Path) -> None:
     since, until = "2026-11-02T00:00:00Z", "2026-11-05T00:00:00Z"
-    built = _run("store", "rollup", "--store", str(store))
-    assert "rolled up 2026-11-02" in built.stdout
     assert "0 day(s) rolled up" in _run("store", "rollup", "--store", str(store)).stderr
+    built = _run("store", "rollup", "--store", str(store), "--force")
+    assert "rolled up 2026-11-02" in built.stdout
 
     summary = _json(
         "store", "summary", "--store", str(store), "--since", since, "--until", until, "--json"
@@ -89,6 +96,18 @@ def test_summary_from_rollups_matches_the_span_analysis(store: Path) -> None:
             assert edge[measure] == exact_edges[key][measure]
 
 
+def test_bottleneck_shares_from_rollups(store: Path) -> None:
+    summary = _json("store", "summary", "--store", str(store), "--json")
+    full = _json("analyze", "--store", str(store), "--json", "-q")
+    keys = ("entry", "node", "node_type", "node_kind")
+    exact = {tuple(b[k] for k in keys): b for b in full["bottlenecks"]}
+    rolled = {tuple(b[k] for k in keys): b for b in summary["bottlenecks"]}
+    assert set(rolled) == set(exact) and rolled
+    for key, row in rolled.items():
+        assert row["traces"] == exact[key]["traces"]
+        assert row["critical_path_share"] == pytest.approx(exact[key]["critical_path_share"])
+
+
 def test_percentiles_stay_within_the_stated_error_on_one_function(store: Path) -> None:
     # the analyses' exact p50 and the sketch's differ by at most the relative accuracy
     # around the two order statistics; checked exactly in tests/analyses/test_rollups.py
@@ -99,7 +118,9 @@ def test_percentiles_stay_within_the_stated_error_on_one_function(store: Path) -
     )
 
 
-def test_days_without_rollups_and_stale_days_are_named(store: Path, tmp_path: Path) -> None:
+def test_days_without_rollups_and_stale_days_are_named(shared: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(shared, store)
     exports = tmp_path / "late"
     write_bulk(
         exports,
