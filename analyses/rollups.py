@@ -28,6 +28,7 @@ from ddsketch.mapping import LogarithmicMapping
 from analyses.async_events import async_event_rows
 from analyses.bottlenecks import critical_path_time
 from analyses.cold_starts import USER_FACING_KINDS
+from analyses.dns import dns_lookup_rows
 from analyses.invocations import invocations
 from analyses.service_map import service_map_hops
 from tracelens.schema import UTC_US
@@ -42,7 +43,8 @@ _MIN_INDEXABLE = _MAPPING.min_possible
 KEY_COLUMNS = ("section", "source", "source_type", "target", "target_type", "measure")
 ROLLUP_SCHEMA: dict[str, pl.DataType] = {
     "hour": UTC_US,
-    "section": pl.String(),  # "input" | "function" | "edge" | "async" | "critical_path"
+    # "input" | "function" | "edge" | "async" | "critical_path" | "dns"
+    "section": pl.String(),
     "source": pl.String(),  # the function's name for sections "function" and "async"
     "source_type": pl.String(),
     "target": pl.String(),
@@ -56,7 +58,7 @@ FUNCTION_COUNTS = ("invocations", "errors", "faults", "cold_starts")
 EDGE_COUNTS = ("calls", "errors", "faults", "throttles")
 ASYNC_COUNTS = ("events", "events_with_attempts", "attempts", "retried_events")
 # Measures merged by their maximum, not summed (times in whole microseconds).
-MAX_MEASURES = ("init_max_us", "max_attempt", "event_age_max_us")
+MAX_MEASURES = ("init_max_us", "max_attempt", "event_age_max_us", "lookup_max_us")
 MEASURES: dict[str, tuple[str, ...]] = {
     "input": ("segments", "traces"),
     "function": (*FUNCTION_COUNTS, "init_max_us"),
@@ -64,12 +66,24 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "async": (*ASYNC_COUNTS, "max_attempt", "event_age_max_us"),
     # source: the entry point, source_type: the node kind, target/target_type: the node
     "critical_path": ("path_us", "traces"),
+    # source: the service, source_type: the function (null when not a Lambda function)
+    "dns": (
+        "lookups",
+        "failures",
+        "cold_lookups",
+        "warm_lookups",
+        "lookup_us",
+        "invocations",
+        "invocation_us",
+        "lookup_max_us",
+    ),
 }
 # The sketched measures of each section (milliseconds).
 SKETCHED: dict[str, tuple[str, ...]] = {
     "function": ("duration_ms", "init_ms"),
     "edge": ("latency_ms",),
     "async": ("event_age_ms",),
+    "dns": ("latency_ms", "cold_ms", "warm_ms"),
 }
 PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
@@ -85,12 +99,13 @@ SECTIONS_FROM_ROLLUPS = (
     "service_map.edges",
     "async_invocations (counts, max_attempt, event_age_ms)",
     "bottlenecks (critical_path_share, traces: critical-path time per entry and node)",
+    "dns (lookups, failures, latency_ms, invocation_share, cold, warm)",
 )
 SECTIONS_NEEDING_SPANS = (
     "input (documents, duplicates, rejections, incomplete)",
     "functions[] (throttled, cold-start kinds, sync/off-path, init_ms from logs, metrics, config)",
     "throttles",
-    "dns",
+    "dns[].vpc_attached (configuration)",
     "bottlenecks (slow_share: the slow traces are a quantile of the whole window)",
     "service_map.nodes",
     "service_map.cycles",
@@ -203,6 +218,7 @@ def rollup(spans: pl.DataFrame) -> pl.DataFrame:
         *_function_inits(inv.with_columns(name)),
         *_async(spans, hours),
         _critical_path(spans, hours),
+        *_dns(spans, hours),
     ]
     return merge(parts, by_hour=True)
 
@@ -260,6 +276,44 @@ def _critical_path(spans: pl.DataFrame, hours: pl.DataFrame) -> pl.DataFrame:
     keys = ["source", "source_type", "target", "target_type"]
     counted = {"path_us": pl.col("path_us").sum(), "traces": pl.len()}
     return _shaped(_counts(keyed, keys, counted), "critical_path")
+
+
+def _dns(spans: pl.DataFrame, hours: pl.DataFrame) -> list[pl.DataFrame]:
+    lookups = dns_lookup_rows(spans).join(hours, on="trace_id", how="left")
+    if lookups.is_empty():
+        return []
+    lookups = lookups.with_columns(
+        pl.col("service").alias("source"),
+        pl.col("function_name").alias("source_type"),
+        pl.col("host").alias("target"),
+    )
+    keys = ["source", "source_type", "target"]
+    cold = pl.col("cold")  # as dns_lookups: an unknown invocation is neither cold nor warm
+    counted = {
+        "lookups": pl.len(),
+        "failures": pl.col("failed").fill_null(value=False).sum(),
+        "cold_lookups": pl.col("cold").sum(),
+        "warm_lookups": pl.col("cold").not_().sum(),
+        "lookup_us": _micros("duration_ms").sum(),
+        "lookup_max_us": _micros("duration_ms").max(),
+    }
+    invocations = (
+        lookups.unique(["hour", *keys, "trace_id", "segment_id"])
+        .group_by(["hour", *keys])
+        .agg(
+            pl.len().cast(pl.Int64).alias("invocations"),
+            _micros("invocation_ms").sum().alias("invocation_us"),
+        )
+        .unpivot(index=["hour", *keys], variable_name="measure", value_name="count")
+        .with_columns(pl.lit(None, pl.Int32).alias("bucket"))
+    )
+    return [
+        _shaped(_counts(lookups, keys, counted), "dns"),
+        _shaped(invocations, "dns"),
+        _shaped(_sketch(lookups, keys, "duration_ms", "latency_ms"), "dns"),
+        _shaped(_sketch(lookups.filter(cold), keys, "duration_ms", "cold_ms"), "dns"),
+        _shaped(_sketch(lookups.filter(~cold), keys, "duration_ms", "warm_ms"), "dns"),
+    ]
 
 
 def merge(rollups: list[pl.DataFrame], *, by_hour: bool = False) -> pl.DataFrame:

@@ -131,6 +131,46 @@ def _percentiles(row: dict[str, Any] | None) -> dict[str, float | None]:
     return {name: (row or {}).get(f"{name}_ms") for name in partials.PERCENTILES}
 
 
+def _dns(merged: pl.DataFrame) -> list[dict[str, Any]]:
+    keys = ["source", "source_type", "target"]
+    sketches = {
+        measure: _by_key(partials.quantiles(merged, "dns", measure), keys)
+        for measure in partials.SKETCHED["dns"]
+    }
+    rows = []
+    for row in partials.counts(merged, "dns").iter_rows(named=True):
+        key = tuple(row[k] for k in keys)
+        latency = _percentiles(sketches["latency_ms"].get(key))
+        rows.append(
+            {
+                "function": row["source_type"],
+                "service": row["source"],
+                "host": row["target"],
+                "lookups": row["lookups"],
+                "latency_ms": {
+                    "p50": latency["p50"],
+                    "p95": latency["p95"],
+                    "max": _ms(row["lookup_max_us"]),
+                },
+                "failures": row["failures"],
+                "invocation_share": (
+                    row["lookup_us"] / row["invocation_us"] if row["invocation_us"] else None
+                ),
+                "cold": {
+                    "lookups": row["cold_lookups"],
+                    "p50_ms": _percentiles(sketches["cold_ms"].get(key))["p50"],
+                },
+                "warm": {
+                    "lookups": row["warm_lookups"],
+                    "p50_ms": _percentiles(sketches["warm_ms"].get(key))["p50"],
+                },
+                "lookup_us": row["lookup_us"],
+            }
+        )
+    rows.sort(key=lambda r: (-r.pop("lookup_us"), str(r["service"]), str(r["host"])))
+    return rows
+
+
 def _ms(micros: int | None) -> float | None:
     return None if micros is None else micros / 1000
 
@@ -216,6 +256,7 @@ def summary(read_result: RollupRead) -> dict[str, Any]:
         },
         "functions": functions,
         "service_map": {"edges": edges},
+        "dns": _dns(merged),
         "bottlenecks": bottlenecks,
         "async_invocations": sorted(queued, key=lambda row: str(row["function"])),
     }

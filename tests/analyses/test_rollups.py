@@ -13,6 +13,7 @@ from analyses import rollups
 from analyses.async_events import async_event_rows, async_events
 from analyses.bottlenecks import bottlenecks
 from analyses.cold_starts import cold_starts
+from analyses.dns import dns_lookup_rows, dns_lookups
 from analyses.invocations import invocations
 from analyses.service_map import service_map_edges, service_map_hops
 from tracelens.ingest.loader import load_traces
@@ -204,3 +205,42 @@ def test_critical_path_shares_equal_the_bottlenecks(spans: pl.DataFrame) -> None
     for row in joined.iter_rows(named=True):
         assert row["traces_right"] == row["traces"]
         assert row["share"] == pytest.approx(row["critical_path_share"], rel=1e-9, abs=1e-12)
+
+
+def test_dns_figures_equal_the_analysis(spans: pl.DataFrame) -> None:
+    merged = rollups.merge([rollups.rollup(p) for p in _split(spans, 4, 13)])
+    keys = ["service", "function_name", "host"]
+    exact = dns_lookups(spans)
+    assert exact.height > 0
+    rolled = rollups.counts(merged, "dns").rename(
+        {"source": "service", "source_type": "function_name", "target": "host"}
+    )
+    joined = exact.join(rolled, on=keys, nulls_equal=True, suffix="_rolled")
+    assert joined.height == exact.height == rolled.height
+    for row in joined.iter_rows(named=True):
+        for key in ("lookups", "failures", "cold_lookups", "warm_lookups"):
+            assert row[f"{key}_rolled"] == row[key], key
+        assert row["lookup_max_us"] == round(row["max_ms"] * 1000)
+        share = row["lookup_us"] / row["invocation_us"]
+        assert share == pytest.approx(row["invocation_share"], rel=1e-3)
+    values = dns_lookup_rows(spans).rename(
+        {"service": "source", "function_name": "source_type", "host": "target"}
+    )
+    for measure, keep in (
+        ("latency_ms", pl.lit(value=True)),
+        ("cold_ms", pl.col("cold")),
+        ("warm_ms", pl.col("cold").not_()),
+    ):
+        sketched = rollups.quantiles(merged, "dns", measure)
+        bounds = (
+            values.filter(keep)
+            .group_by(["source", "source_type", "target"])
+            .agg(
+                pl.col("duration_ms").quantile(0.5, interpolation="lower").alias("lo"),
+                pl.col("duration_ms").quantile(0.5, interpolation="higher").alias("hi"),
+            )
+        )
+        both = bounds.join(sketched, on=["source", "source_type", "target"], nulls_equal=True)
+        assert both.height == bounds.height > 0
+        for row in both.iter_rows(named=True):
+            assert _within(row["p50_ms"], row["lo"], row["hi"]), (measure, row)

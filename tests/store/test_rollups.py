@@ -108,6 +108,22 @@ def test_bottleneck_shares_from_rollups(store: Path) -> None:
         assert row["critical_path_share"] == pytest.approx(exact[key]["critical_path_share"])
 
 
+def test_dns_from_rollups(store: Path) -> None:
+    summary = _json("store", "summary", "--store", str(store), "--json")
+    full = _json("analyze", "--store", str(store), "--json", "-q")
+    keys = ("function", "service", "host")
+    exact = {tuple(d[k] for k in keys): d for d in full["dns"]}
+    rolled = {tuple(d[k] for k in keys): d for d in summary["dns"]}
+    assert set(rolled) == set(exact) and rolled
+    for key, row in rolled.items():
+        for measure in ("lookups", "failures"):
+            assert row[measure] == exact[key][measure]
+        assert row["cold"]["lookups"] == exact[key]["cold"]["lookups"]
+        assert row["warm"]["lookups"] == exact[key]["warm"]["lookups"]
+        assert row["latency_ms"]["max"] == pytest.approx(exact[key]["latency_ms"]["max"], abs=1e-3)
+        assert row["invocation_share"] == pytest.approx(exact[key]["invocation_share"], rel=1e-3)
+
+
 def test_percentiles_stay_within_the_stated_error_on_one_function(store: Path) -> None:
     # the analyses' exact p50 and the sketch's differ by at most the relative accuracy
     # around the two order statistics; checked exactly in tests/analyses/test_rollups.py
