@@ -147,14 +147,14 @@ def summary(location: str | None, since: str | None, until: str | None, as_json:
     if notes["missing_days"]:
         click.echo(
             f"warning: {len(notes['missing_days'])} day(s) have spans but no rollup, so their "
-            f"traces are not counted ({', '.join(notes['missing_days'][:5])}...); run "
+            f"traces are not counted ({_days(notes['missing_days'])}); run "
             "`tracelens store rollup`",
             err=True,
         )
     if notes["stale_days"]:
         click.echo(
             f"warning: {len(notes['stale_days'])} day(s) changed after they were rolled up "
-            f"({', '.join(notes['stale_days'][:5])}); run `tracelens store rollup`",
+            f"({_days(notes['stale_days'])}); run `tracelens store rollup`",
             err=True,
         )
     for problem in notes["unreadable"]:
@@ -163,6 +163,10 @@ def summary(location: str | None, since: str | None, until: str | None, as_json:
         click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
         return
     click.echo(_summary_text(data))
+
+
+def _days(days: list[str]) -> str:
+    return ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
 
 
 def _summary_text(data: dict[str, Any]) -> str:
@@ -189,6 +193,7 @@ def _summary_text(data: dict[str, Any]) -> str:
         )
     lines += [
         "",
+        "Service-map edges, DNS, bottlenecks and asynchronous invocations: --json.",
         "Not in rollups (need the spans: `tracelens analyze --store`): "
         + "; ".join(data["rollups"]["needs_spans"]),
     ]
