@@ -1,21 +1,23 @@
 """Partial aggregates per hour that merge associatively (rollups).
 
 A rollup is one long frame (``ROLLUP_SCHEMA``): per hour (the hour a trace started in), section
-(``input``, ``function``, ``edge``), key (``source``/``source_type``/``target``/``target_type``;
-a function's name is its ``source``) and measure, either a count (``bucket`` null) or one bucket
-of a DDSketch (``bucket`` the sketch's key, ``count`` the values in it). Merging rollups is
-concatenating them and summing ``count`` per everything else: associative and commutative, so
-any split of the traces into partitions merges to the same frame as one pass over all of them.
+(``input``, ``function``, ``edge``, ``async``, ``critical_path``, ``dns``), key
+(``source``/``source_type``/``target``/``target_type``; a function's name is its ``source``)
+and measure, either a count (``bucket`` null) or one bucket of a DDSketch (``bucket`` the
+sketch's key, ``count`` the values in it). Merging rollups is concatenating them and summing
+``count`` (or taking its maximum) per everything else: associative and commutative, so any
+split of the traces into partitions merges to the same frame as one pass over all of them.
 
-Counts are exact. Percentiles come from the sketch: DDSketch with the logarithmic mapping of the
-``ddsketch`` package at ``RELATIVE_ACCURACY`` (1%): the value it returns for quantile ``q`` lies
-within 1% (relative) of the order statistic at rank ``floor(q * (n - 1))``; the contract's
-linear interpolation lies between that order statistic and the next one.
+Counts are exact; maxima (``MAX_MEASURES``) merge by their maximum and are exact to the
+microsecond. Percentiles come from the sketch: DDSketch with the logarithmic mapping of the
+``ddsketch`` package at ``RELATIVE_ACCURACY`` (1%; keys and bucket values as its
+``LogarithmicMapping``, its rank rule): the value it returns for quantile ``q`` lies within 1%
+(relative) of the order statistic at rank ``floor(q * (n - 1))``; the contract's linear
+interpolation lies between that order statistic and the next one. Values at or below 0 fall in
+the zero bucket (returned as 0).
 
-What a rollup holds: per function invocations, errors, faults, cold starts (traced, any kind)
-and the execution duration (``functions[].duration_ms``); per service-map edge calls, errors,
-faults, throttles and latency (``service_map.edges[].latency_ms``); per hour segments and
-traces. Everything else in the contract needs the spans (``SECTIONS_NEEDING_SPANS``).
+What a rollup holds (``MEASURES`` and ``SKETCHED`` per section): ``SECTIONS_FROM_ROLLUPS``.
+Everything else in the contract needs the spans (``SECTIONS_NEEDING_SPANS``).
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from tracelens.schema import UTC_US
 
 RELATIVE_ACCURACY = 0.01
 _MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
-# ln(gamma): the mapping's key of a value v is ceil(ln(v) / ln(gamma)).
-_LN_GAMMA = math.log(_MAPPING.gamma)
+# The mapping's key of a value v is ceil(log2(v) * multiplier) (LogarithmicMapping.key), here
+# as a polars expression over whole columns.
+_MULTIPLIER = math.log(2) / math.log1p(2 * RELATIVE_ACCURACY / (1 - RELATIVE_ACCURACY))
 ZERO_BUCKET = -(2**31)  # values at or below the smallest the mapping can index (0 ms)
 _MIN_INDEXABLE = _MAPPING.min_possible
 
@@ -123,7 +126,7 @@ def _hour_of_traces(spans: pl.DataFrame) -> pl.DataFrame:
 
 def _bucket(column: str) -> pl.Expr:
     value = pl.col(column)
-    key = (value.log() / _LN_GAMMA).ceil()
+    key = (value.log(2) * _MULTIPLIER).ceil()
     return (
         pl.when(value <= _MIN_INDEXABLE)
         .then(pl.lit(ZERO_BUCKET))
@@ -384,8 +387,3 @@ def counts(merged: pl.DataFrame, section: str) -> pl.DataFrame:
 
     wide = rows.group_by(keys).agg([value(m) for m in MEASURES[section]])
     return wide.sort(keys, nulls_last=False)
-
-
-def hours(merged_by_hour: pl.DataFrame) -> list[object]:
-    """The hours a rollup (merged ``by_hour``) covers, sorted."""
-    return sorted(merged_by_hour.get_column("hour").unique().to_list())

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from ddsketch.mapping import LogarithmicMapping
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -244,3 +245,19 @@ def test_dns_figures_equal_the_analysis(spans: pl.DataFrame) -> None:
         assert both.height == bounds.height > 0
         for row in both.iter_rows(named=True):
             assert _within(row["p50_ms"], row["lo"], row["hi"]), (measure, row)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.floats(min_value=1e-6, max_value=1e9, allow_nan=False, allow_infinity=False),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_bucket_keys_are_the_ddsketch_mappings(values: list[float]) -> None:
+    mapping = LogarithmicMapping(rollups.RELATIVE_ACCURACY)
+    keys = pl.DataFrame({"v": values}).select(rollups._bucket("v"))["bucket"].to_list()
+    assert keys == [mapping.key(v) for v in values]
+    for v, key in zip(values, keys, strict=True):
+        assert abs(mapping.value(key) - v) <= rollups.RELATIVE_ACCURACY * v * (1 + 1e-9)
