@@ -50,27 +50,7 @@ def async_events(spans: pl.DataFrame) -> pl.DataFrame:
         ``ASYNC_SCHEMA``, one row per function with at least one asynchronous event, by name.
     """
     check_inputs(spans=spans)
-    source = spans.lazy()
-    service = source.filter(is_segment_of(SERVICE_ORIGIN)).select(
-        "trace_id",
-        pl.col("id").alias("segment_id"),
-        # NOTE: the service segment is named after the function; some writers name it "Lambda"
-        # and give the function under ``aws``.
-        pl.coalesce("function_name", "name").alias("function_name"),
-    )
-    parts = source.filter(pl.col("kind") == "subsegment").select(
-        "trace_id",
-        "segment_id",
-        pl.when(pl.col("name") == DWELL_NAME).then("duration_ms").alias("dwell_ms"),
-        pl.col("name").str.extract(ATTEMPT_PATTERN, 1).cast(pl.Int64, strict=False).alias("n"),
-    )
-    parts = parts.filter(pl.col("dwell_ms").is_not_null() | pl.col("n").is_not_null())
-    per_event = (
-        parts.group_by("trace_id", "segment_id")
-        .agg(pl.col("dwell_ms").max(), pl.col("n").max().alias("attempts"))
-        .join(service, on=["trace_id", "segment_id"], how="inner")
-        .collect()
-    )
+    per_event = async_event_rows(spans)
     if per_event.is_empty():
         return empty_frame(ASYNC_SCHEMA)
     ranked = per_event.sort(
@@ -94,3 +74,32 @@ def async_events(spans: pl.DataFrame) -> pl.DataFrame:
         .alias("retried_share")
     )
     return shaped(table, ASYNC_SCHEMA).sort("function_name")
+
+
+def async_event_rows(spans: pl.DataFrame) -> pl.DataFrame:
+    """One row per asynchronous event (an ``AWS::Lambda`` segment with ``Dwell Time`` or
+    ``Attempt #N``): ``trace_id``, ``segment_id``, ``dwell_ms`` (its age in Lambda's queue),
+    ``attempts`` (null when unknown) and ``function_name``."""
+    check_inputs(spans=spans)
+    source = spans.lazy()
+    service = source.filter(is_segment_of(SERVICE_ORIGIN)).select(
+        "trace_id",
+        pl.col("id").alias("segment_id"),
+        # NOTE: the service segment is named after the function; some writers name it "Lambda"
+        # and give the function under ``aws``.
+        pl.coalesce("function_name", "name").alias("function_name"),
+    )
+    parts = source.filter(pl.col("kind") == "subsegment").select(
+        "trace_id",
+        "segment_id",
+        pl.when(pl.col("name") == DWELL_NAME).then("duration_ms").alias("dwell_ms"),
+        pl.col("name").str.extract(ATTEMPT_PATTERN, 1).cast(pl.Int64, strict=False).alias("n"),
+    )
+    parts = parts.filter(pl.col("dwell_ms").is_not_null() | pl.col("n").is_not_null())
+    per_event = (
+        parts.group_by("trace_id", "segment_id")
+        .agg(pl.col("dwell_ms").max(), pl.col("n").max().alias("attempts"))
+        .join(service, on=["trace_id", "segment_id"], how="inner")
+        .collect()
+    )
+    return per_event

@@ -150,6 +150,31 @@ def bottlenecks(spans: pl.DataFrame, *, slow_quantile: float = 0.95) -> pl.DataF
     return _bottlenecks(tree, walk(tree), slow_quantile=slow_quantile)
 
 
+def critical_path_time(spans: pl.DataFrame) -> pl.DataFrame:
+    """Per trace and node on its critical path: ``trace_id``, ``entry``, ``node``,
+    ``node_type``, ``node_kind`` and ``path_us``, the node's path time (summed microseconds
+    of ``self_us``): what ``critical_path_share`` divides, kept per trace so that partial
+    sums (rollups) merge to the same shares."""
+    require_columns(spans, SPAN_SCHEMA, what="spans")
+    tree = span_tree(spans)
+    path = walk(tree)
+    traces, entries = _trace_entries(tree, path, slow_quantile=0.5)
+    per_trace = path.group_by("root_row", "node", "node_type", "node_kind").agg(
+        pl.col("self_us").sum().cast(pl.Int64).alias("path_us")
+    )
+    per_trace = per_trace.join(traces.select("root_row", "entry_code"), on="root_row").join(
+        entries, on="entry_code", nulls_equal=True
+    )
+    return per_trace.select(
+        tree["trace_id"].gather(per_trace["root_row"]).alias("trace_id"),
+        "entry",
+        "node",
+        "node_type",
+        "node_kind",
+        "path_us",
+    )
+
+
 def _check_quantile(slow_quantile: float) -> None:
     if not 0.0 < slow_quantile < 1.0:
         raise ValueError(f"slow_quantile must be between 0 and 1 (exclusive), got {slow_quantile}")

@@ -94,6 +94,14 @@ def dns_lookups(spans: pl.DataFrame, *, functions: pl.DataFrame | None = None) -
     return _dns(_Located.of(spans), functions)
 
 
+def dns_lookup_rows(spans: pl.DataFrame) -> pl.DataFrame:
+    """One row per DNS lookup inside a function segment: what :func:`dns_lookups` aggregates
+    (``service``, ``function_name``, ``host``, ``duration_ms``, ``failed``, ``cold``,
+    ``trace_id``, ``segment_id``, ``invocation_ms``, ...), for partial aggregates."""
+    _check(spans, None)
+    return _Located.of(spans).rows(is_lookup())
+
+
 def connection_setup(spans: pl.DataFrame) -> pl.DataFrame:
     """Connection set-up steps per call on warm invocations, per (function, host).
 

@@ -50,7 +50,8 @@ NODE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 _HOP_COLUMNS = ["source", "source_type", "target", "target_type", "target_is_segment"]
-_MEASURES = ["duration_ms", "error", "fault", "throttle"]
+# NOTE: trace_id rides along with the measures so hops can be grouped per partition (rollups).
+_MEASURES = ["duration_ms", "error", "fault", "throttle", "trace_id"]
 
 
 def node_key(name: str, node_type: str) -> str:
@@ -100,6 +101,13 @@ def service_map_nodes_and_edges(spans: pl.DataFrame) -> tuple[pl.DataFrame, pl.D
     tree = span_tree(spans)
     hops = _hops_from_tree(tree)
     return _nodes(tree, hops), _edges(hops)
+
+
+def service_map_hops(spans: pl.DataFrame) -> pl.DataFrame:
+    """One row per hop (a call or a segment under its caller) with its trace id, duration and
+    status flags: what :func:`service_map_edges` aggregates, for partial aggregates."""
+    require_columns(spans, SPAN_SCHEMA, what="spans")
+    return _hops(spans)
 
 
 def _edges(hops: pl.DataFrame) -> pl.DataFrame:

@@ -90,3 +90,28 @@ def test_a_missing_object_reads_as_missing(s3: Any) -> None:
         backend.read_bytes("checkpoints/xray/a/b.json")
     assert backend.list_keys("spans") == []
     backend.delete("never/written.json")
+
+
+def test_rollups_are_written_and_merged_through_s3(s3_store: Store, s3: Any) -> None:
+    from tracelens.rollup import build, read, summary
+
+    first = traces_at([T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)])
+    s3_store.persist(xray_result(first), account=ACCOUNT, region=REGION)
+    built = build(s3_store.backend)
+    assert built.built == [T0.date()] and built.problems == []
+    assert build(s3_store.backend).current == [T0.date()]
+
+    merged = summary(read(s3_store.backend, since=None, until=None))
+    assert merged["input"]["traces"] == 2
+    assert merged["rollups"]["stale_days"] == [] and merged["rollups"]["missing_days"] == []
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    day = T0.date().isoformat()
+    assert f"team/prod/rollups/date={day}/rollup.parquet" in keys
+    assert f"team/prod/rollups/date={day}/sources.json" in keys
+
+    # a later run of the same day makes the rollup stale until it is built again
+    later = traces_at([T0 + timedelta(minutes=3)])
+    s3_store.persist(xray_result(later, revision=3), account=ACCOUNT, region=REGION)
+    assert read(s3_store.backend, since=None, until=None).stale_days == [T0.date()]
+    assert build(s3_store.backend).built == [T0.date()]
+    assert summary(read(s3_store.backend, since=None, until=None))["input"]["traces"] == 3

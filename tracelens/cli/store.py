@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import click
 
 MAX_LISTED = 50
@@ -54,3 +57,149 @@ def verify(location: str | None, repair: bool) -> None:
     if remaining:
         hint = "" if repair else "; run again with --repair to rebuild them from the raw pages"
         raise click.ClickException(f"{len(remaining):,} damaged part(s){hint}")
+
+
+_STORE_OPTION = click.option(
+    "--store",
+    "location",
+    metavar="DIR|s3://BUCKET/PREFIX",
+    help="The store (default: $TRACELENS_STORE, else ./tl-data).",
+)
+
+
+def _window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    from tracelens.timewindow import TimeWindow, TimeWindowError
+
+    try:
+        window = TimeWindow.parse(since, until)
+    except TimeWindowError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
+    return window.start, window.end
+
+
+@store.command()
+@_STORE_OPTION
+@click.option("--since", metavar="WHEN", help="First day to roll up (6h, 30d or ISO 8601).")
+@click.option("--until", metavar="WHEN", help="Last moment to roll up, same forms as --since.")
+@click.option("--force", is_flag=True, help="Compute days whose rollup is current again too.")
+def rollup(location: str | None, since: str | None, until: str | None, force: bool) -> None:
+    """Write the hourly rollups of the stored spans (counts, DDSketch percentiles per function
+    and service-map edge), one file per day beside the span table.
+
+    Days whose rollup was computed from the same span parts are skipped; run it after
+    collecting (the agent's schedule, cron) so `tracelens store summary` reads rollups, not
+    every span.
+    """
+    from tracelens.rollup import build
+    from tracelens.store import StoreError, open_store, store_location
+
+    start, end = _window(since, until)
+    last = None if end is None else (end - timedelta(microseconds=1)).astimezone(UTC).date()
+    try:
+        target = open_store(store_location(location))
+        report = build(
+            target.backend,
+            first=None if start is None else start.astimezone(UTC).date(),
+            last=last,
+            force=force,
+        )
+    except (StoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for problem in report.problems[:MAX_LISTED]:
+        click.echo(f"skipped {problem.describe()}", err=True)
+    for day in report.built:
+        click.echo(f"rolled up {day.isoformat()}")
+    click.echo(
+        f"{len(report.built):,} day(s) rolled up, {len(report.current):,} already current "
+        f"in {target.url}",
+        err=True,
+    )
+
+
+@store.command()
+@_STORE_OPTION
+@click.option("--since", metavar="WHEN", help="Start of the window (30d, or ISO 8601).")
+@click.option("--until", metavar="WHEN", help="End of the window, same forms as --since.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def summary(location: str | None, since: str | None, until: str | None, as_json: bool) -> None:
+    """Per function and service-map edge: counts and percentiles over a long window, merged
+    from the hourly rollups (`tracelens store rollup`) instead of reading every span.
+
+    Counts are exact; percentiles are within 1% (DDSketch). The window is rounded out to whole
+    hours. Findings, throttles, DNS, bottlenecks, example traces and waterfalls need the spans:
+    use `tracelens analyze/report --store` for them. Days with spans but no rollup, or whose
+    rollup is stale, are named (and warned about).
+    """
+    import orjson
+
+    from tracelens.rollup import read
+    from tracelens.rollup import summary as rollup_summary
+    from tracelens.store import StoreError, open_store, store_location
+
+    start, end = _window(since, until)
+    try:
+        target = open_store(store_location(location))
+        result = read(target.backend, since=start, until=end)
+    except (StoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    data = rollup_summary(result)
+    notes = data["rollups"]
+    if notes["missing_days"]:
+        click.echo(
+            f"warning: {len(notes['missing_days'])} day(s) have spans but no rollup, so their "
+            f"traces are not counted ({_days(notes['missing_days'])}); run "
+            "`tracelens store rollup`",
+            err=True,
+        )
+    if notes["stale_days"]:
+        click.echo(
+            f"warning: {len(notes['stale_days'])} day(s) changed after they were rolled up "
+            f"({_days(notes['stale_days'])}); run `tracelens store rollup`",
+            err=True,
+        )
+    for problem in notes["unreadable"]:
+        click.echo(f"skipped {problem}", err=True)
+    if as_json:
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(_summary_text(data))
+
+
+def _days(days: list[str]) -> str:
+    return ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
+
+
+def _summary_text(data: dict[str, Any]) -> str:
+    window = data["input"]["window"]
+    lines = [
+        f"From hourly rollups ({len(data['rollups']['days'])} day(s), "
+        f"{window['since'] or 'start'} to {window['until'] or 'now'}): "
+        f"{data['input']['traces']:,} traces, {data['input']['segments']:,} segments. "
+        "Percentiles within 1% (DDSketch); counts exact.",
+        "",
+        f"{'function':40} {'invocations':>12} {'errors':>8} {'faults':>8} {'cold':>6} "
+        f"{'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9}",
+    ]
+
+    def ms(value: float | None) -> str:
+        return "unknown" if value is None else f"{value:.1f}"
+
+    for f in data["functions"]:
+        d = f["duration_ms"]
+        lines.append(
+            f"{_escape_text(f['name'])[:40]:40} {f['invocations']:>12,} {f['errors']:>8,} "
+            f"{f['faults']:>8,} {f['cold_starts']:>6,} {ms(d['p50']):>9} {ms(d['p95']):>9} "
+            f"{ms(d['p99']):>9}"
+        )
+    lines += [
+        "",
+        "Service-map edges, DNS, bottlenecks and asynchronous invocations: --json.",
+        "Not in rollups (need the spans: `tracelens analyze --store`): "
+        + "; ".join(data["rollups"]["needs_spans"]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _escape_text(text: str) -> str:
+    """Trace text for a terminal: control characters shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -1,0 +1,389 @@
+"""Partial aggregates per hour that merge associatively (rollups).
+
+A rollup is one long frame (``ROLLUP_SCHEMA``): per hour (the hour a trace started in), section
+(``input``, ``function``, ``edge``, ``async``, ``critical_path``, ``dns``), key
+(``source``/``source_type``/``target``/``target_type``; a function's name is its ``source``)
+and measure, either a count (``bucket`` null) or one bucket of a DDSketch (``bucket`` the
+sketch's key, ``count`` the values in it). Merging rollups is concatenating them and summing
+``count`` (or taking its maximum) per everything else: associative and commutative, so any
+split of the traces into partitions merges to the same frame as one pass over all of them.
+
+Counts are exact; maxima (``MAX_MEASURES``) merge by their maximum and are exact to the
+microsecond. Percentiles come from the sketch: DDSketch with the logarithmic mapping of the
+``ddsketch`` package at ``RELATIVE_ACCURACY`` (1%; keys and bucket values as its
+``LogarithmicMapping``, its rank rule): the value it returns for quantile ``q`` lies within 1%
+(relative) of the order statistic at rank ``floor(q * (n - 1))``; the contract's linear
+interpolation lies between that order statistic and the next one. Values at or below 0 fall in
+the zero bucket (returned as 0).
+
+What a rollup holds (``MEASURES`` and ``SKETCHED`` per section): ``SECTIONS_FROM_ROLLUPS``.
+Everything else in the contract needs the spans (``SECTIONS_NEEDING_SPANS``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+from ddsketch.mapping import LogarithmicMapping
+
+from analyses.async_events import async_event_rows
+from analyses.bottlenecks import critical_path_time
+from analyses.cold_starts import USER_FACING_KINDS
+from analyses.dns import dns_lookup_rows
+from analyses.invocations import invocations
+from analyses.service_map import service_map_hops
+from tracelens.schema import UTC_US
+
+RELATIVE_ACCURACY = 0.01
+_MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
+# The mapping's key of a value v is ceil(log2(v) * multiplier) (LogarithmicMapping.key), here
+# as a polars expression over whole columns.
+_MULTIPLIER = math.log(2) / math.log1p(2 * RELATIVE_ACCURACY / (1 - RELATIVE_ACCURACY))
+ZERO_BUCKET = -(2**31)  # values at or below the smallest the mapping can index (0 ms)
+_MIN_INDEXABLE = _MAPPING.min_possible
+
+KEY_COLUMNS = ("section", "source", "source_type", "target", "target_type", "measure")
+ROLLUP_SCHEMA: dict[str, pl.DataType] = {
+    "hour": UTC_US,
+    # "input" | "function" | "edge" | "async" | "critical_path" | "dns"
+    "section": pl.String(),
+    "source": pl.String(),  # the function's name for sections "function" and "async"
+    "source_type": pl.String(),
+    "target": pl.String(),
+    "target_type": pl.String(),
+    "measure": pl.String(),
+    "bucket": pl.Int32(),  # null for a count; else a DDSketch key (ZERO_BUCKET for 0)
+    "count": pl.Int64(),
+}
+
+FUNCTION_COUNTS = ("invocations", "errors", "faults", "cold_starts")
+EDGE_COUNTS = ("calls", "errors", "faults", "throttles")
+ASYNC_COUNTS = ("events", "events_with_attempts", "attempts", "retried_events")
+# Measures merged by their maximum, not summed (times in whole microseconds).
+MAX_MEASURES = ("init_max_us", "max_attempt", "event_age_max_us", "lookup_max_us")
+MEASURES: dict[str, tuple[str, ...]] = {
+    "input": ("segments", "traces"),
+    "function": (*FUNCTION_COUNTS, "init_max_us"),
+    "edge": EDGE_COUNTS,
+    "async": (*ASYNC_COUNTS, "max_attempt", "event_age_max_us"),
+    # source: the entry point, source_type: the node kind, target/target_type: the node
+    "critical_path": ("path_us", "traces"),
+    # source: the service, source_type: the function (null when not a Lambda function)
+    "dns": (
+        "lookups",
+        "failures",
+        "cold_lookups",
+        "warm_lookups",
+        "lookup_us",
+        "invocations",
+        "invocation_us",
+        "lookup_max_us",
+    ),
+}
+# The sketched measures of each section (milliseconds).
+SKETCHED: dict[str, tuple[str, ...]] = {
+    "function": ("duration_ms", "init_ms"),
+    "edge": ("latency_ms",),
+    "async": ("event_age_ms",),
+    "dns": ("latency_ms", "cold_ms", "warm_ms"),
+}
+PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
+
+SECTIONS_FROM_ROLLUPS = (
+    "input.segments",
+    "input.traces",
+    "functions[].invocations",
+    "functions[].errors",
+    "functions[].faults",
+    "functions[].cold_starts",
+    "functions[].duration_ms",
+    "functions[].init_ms",
+    "service_map.edges",
+    "async_invocations (counts, max_attempt, event_age_ms)",
+    "bottlenecks (critical_path_share, traces: critical-path time per entry and node)",
+    "dns (lookups, failures, latency_ms, invocation_share, cold, warm)",
+)
+SECTIONS_NEEDING_SPANS = (
+    "input (documents, duplicates, rejections, incomplete)",
+    "functions[] (throttled, cold-start kinds, sync/off-path, init_ms from logs, metrics, config)",
+    "throttles",
+    "dns[].vpc_attached (configuration)",
+    "bottlenecks (slow_share: the slow traces are a quantile of the whole window)",
+    "service_map.nodes",
+    "service_map.cycles",
+    "service_map.loops",
+    "findings (and their evidence, example traces)",
+    "example traces and waterfalls",
+)
+
+
+def _hour_of_traces(spans: pl.DataFrame) -> pl.DataFrame:
+    return spans.group_by("trace_id").agg(
+        pl.col("start_time").min().dt.truncate("1h").cast(UTC_US).alias("hour")
+    )
+
+
+def _bucket(column: str) -> pl.Expr:
+    value = pl.col(column)
+    key = (value.log(2) * _MULTIPLIER).ceil()
+    return (
+        pl.when(value <= _MIN_INDEXABLE)
+        .then(pl.lit(ZERO_BUCKET))
+        .otherwise(key)
+        .cast(pl.Int32)
+        .alias("bucket")
+    )
+
+
+def _counts(frame: pl.DataFrame, keys: list[str], measures: dict[str, pl.Expr]) -> pl.DataFrame:
+    wide = frame.group_by(["hour", *keys]).agg(
+        [expr.cast(pl.Int64).alias(name) for name, expr in measures.items()]
+    )
+    return wide.unpivot(
+        index=["hour", *keys], on=list(measures), variable_name="measure", value_name="count"
+    ).with_columns(pl.lit(None, pl.Int32).alias("bucket"))
+
+
+def _sketch(frame: pl.DataFrame, keys: list[str], column: str, measure: str) -> pl.DataFrame:
+    return (
+        frame.filter(pl.col(column).is_not_null() & pl.col(column).is_finite())
+        .group_by(["hour", *keys, _bucket(column)])
+        .agg(pl.len().cast(pl.Int64).alias("count"))
+        .with_columns(pl.lit(measure).alias("measure"))
+    )
+
+
+def _shaped(frame: pl.DataFrame, section: str) -> pl.DataFrame:
+    frame = frame.with_columns(pl.lit(section).alias("section"))
+    missing = [c for c in ROLLUP_SCHEMA if c not in frame.columns]
+    frame = frame.with_columns([pl.lit(None, ROLLUP_SCHEMA[c]).alias(c) for c in missing])
+    return frame.select(list(ROLLUP_SCHEMA)).cast(pl.Schema(ROLLUP_SCHEMA))
+
+
+def rollup(spans: pl.DataFrame) -> pl.DataFrame:
+    """The partial aggregates of ``spans`` (``SPAN_SCHEMA``, deduplicated, whole traces) per
+    hour a trace started in, as ``ROLLUP_SCHEMA`` (merged: one row per key and bucket)."""
+    if spans.is_empty():
+        return pl.DataFrame(schema=ROLLUP_SCHEMA)
+    hours = _hour_of_traces(spans)
+    inv = invocations(spans).join(hours, on="trace_id", how="left")
+    hops = service_map_hops(spans).join(hours, on="trace_id", how="left")
+    per_trace = (
+        spans.group_by("trace_id")
+        .agg((pl.col("depth") == 0).sum().alias("segments"))
+        .join(hours, on="trace_id")
+    )
+    name = pl.col("function_name").alias("source")
+    edge_keys = ["source", "source_type", "target", "target_type"]
+    flag = {  # nulls count as false
+        c: pl.col(c).fill_null(value=False).sum() for c in ("error", "fault", "throttle")
+    }
+    parts = [
+        _shaped(
+            _counts(
+                per_trace,
+                [],
+                {"segments": pl.col("segments").sum(), "traces": pl.len()},
+            ),
+            "input",
+        ),
+        _shaped(
+            _counts(
+                inv.with_columns(name),
+                ["source"],
+                {
+                    "invocations": pl.len(),
+                    "errors": pl.col("error").sum(),
+                    "faults": pl.col("fault").sum(),
+                    "cold_starts": pl.col("cold_kind").is_not_null().sum(),
+                },
+            ),
+            "function",
+        ),
+        _shaped(
+            _sketch(inv.with_columns(name), ["source"], "duration_ms", "duration_ms"), "function"
+        ),
+        _shaped(
+            _counts(
+                hops,
+                edge_keys,
+                {
+                    "calls": pl.len(),
+                    "errors": flag["error"],
+                    "faults": flag["fault"],
+                    "throttles": flag["throttle"],
+                },
+            ),
+            "edge",
+        ),
+        _shaped(_sketch(hops, edge_keys, "duration_ms", "latency_ms"), "edge"),
+        *_function_inits(inv.with_columns(name)),
+        *_async(spans, hours),
+        _critical_path(spans, hours),
+        *_dns(spans, hours),
+    ]
+    return merge(parts, by_hour=True)
+
+
+def _micros(column: str) -> pl.Expr:
+    return (pl.col(column) * 1000).round(0).cast(pl.Int64)
+
+
+def _function_inits(inv: pl.DataFrame) -> list[pl.DataFrame]:
+    """User-facing inits (as ``functions[].init_ms``, traces only): sketch and maximum."""
+    user = inv.filter(
+        pl.col("cold_kind").is_in(USER_FACING_KINDS)
+        & (pl.col("invocation_path") == "sync")
+        & pl.col("init_ms").is_not_null()
+    )
+    return [
+        _shaped(_sketch(user, ["source"], "init_ms", "init_ms"), "function"),
+        _shaped(_counts(user, ["source"], {"init_max_us": _micros("init_ms").max()}), "function"),
+    ]
+
+
+def _async(spans: pl.DataFrame, hours: pl.DataFrame) -> list[pl.DataFrame]:
+    events = (
+        async_event_rows(spans)
+        .join(hours, on="trace_id", how="left")
+        .with_columns(pl.col("function_name").alias("source"))
+    )
+    if events.is_empty():
+        return []
+    attempts = pl.col("attempts")
+    counted = {
+        "events": pl.len(),
+        "events_with_attempts": attempts.is_not_null().sum(),
+        "attempts": attempts.sum(),
+        "retried_events": (attempts >= 2).sum(),
+        "max_attempt": attempts.max(),
+        "event_age_max_us": _micros("dwell_ms").max(),
+    }
+    return [
+        _shaped(_counts(events, ["source"], counted), "async"),
+        _shaped(_sketch(events, ["source"], "dwell_ms", "event_age_ms"), "async"),
+    ]
+
+
+def _critical_path(spans: pl.DataFrame, hours: pl.DataFrame) -> pl.DataFrame:
+    path = critical_path_time(spans).join(hours, on="trace_id", how="left")
+    keyed = path.select(
+        "hour",
+        "path_us",
+        pl.col("entry").alias("source"),
+        pl.col("node_kind").alias("source_type"),
+        pl.col("node").alias("target"),
+        pl.col("node_type").alias("target_type"),
+    )
+    keys = ["source", "source_type", "target", "target_type"]
+    counted = {"path_us": pl.col("path_us").sum(), "traces": pl.len()}
+    return _shaped(_counts(keyed, keys, counted), "critical_path")
+
+
+def _dns(spans: pl.DataFrame, hours: pl.DataFrame) -> list[pl.DataFrame]:
+    lookups = dns_lookup_rows(spans).join(hours, on="trace_id", how="left")
+    if lookups.is_empty():
+        return []
+    lookups = lookups.with_columns(
+        pl.col("service").alias("source"),
+        pl.col("function_name").alias("source_type"),
+        pl.col("host").alias("target"),
+    )
+    keys = ["source", "source_type", "target"]
+    cold = pl.col("cold")  # as dns_lookups: an unknown invocation is neither cold nor warm
+    counted = {
+        "lookups": pl.len(),
+        "failures": pl.col("failed").fill_null(value=False).sum(),
+        "cold_lookups": pl.col("cold").sum(),
+        "warm_lookups": pl.col("cold").not_().sum(),
+        "lookup_us": _micros("duration_ms").sum(),
+        "lookup_max_us": _micros("duration_ms").max(),
+    }
+    invocations = (
+        lookups.unique(["hour", *keys, "trace_id", "segment_id"])
+        .group_by(["hour", *keys])
+        .agg(
+            pl.len().cast(pl.Int64).alias("invocations"),
+            _micros("invocation_ms").sum().alias("invocation_us"),
+        )
+        .unpivot(index=["hour", *keys], variable_name="measure", value_name="count")
+        .with_columns(pl.lit(None, pl.Int32).alias("bucket"))
+    )
+    return [
+        _shaped(_counts(lookups, keys, counted), "dns"),
+        _shaped(invocations, "dns"),
+        _shaped(_sketch(lookups, keys, "duration_ms", "latency_ms"), "dns"),
+        _shaped(_sketch(lookups.filter(cold), keys, "duration_ms", "cold_ms"), "dns"),
+        _shaped(_sketch(lookups.filter(~cold), keys, "duration_ms", "warm_ms"), "dns"),
+    ]
+
+
+def merge(rollups: list[pl.DataFrame], *, by_hour: bool = False) -> pl.DataFrame:
+    """Rollups merged: counts summed per key and bucket (per hour when ``by_hour``, else the
+    hour column is the earliest hour merged)."""
+    frames = [r for r in rollups if not r.is_empty()]
+    if not frames:
+        return pl.DataFrame(schema=ROLLUP_SCHEMA)
+    keys = [*KEY_COLUMNS, "bucket"] + (["hour"] if by_hour else [])
+    hour = [] if by_hour else [pl.col("hour").min()]
+    rows = pl.concat(frames)
+    is_max = pl.col("measure").is_in(MAX_MEASURES)
+    summed = rows.filter(~is_max).group_by(keys).agg(pl.col("count").sum(), *hour)
+    maxed = rows.filter(is_max).group_by(keys).agg(pl.col("count").max(), *hour)
+    merged = pl.concat([summed.select(list(ROLLUP_SCHEMA)), maxed.select(list(ROLLUP_SCHEMA))])
+    return merged.select(list(ROLLUP_SCHEMA)).sort(
+        [*KEY_COLUMNS, "bucket", "hour"], nulls_last=False
+    )
+
+
+def _bucket_value() -> pl.Expr:
+    """The value DDSketch returns for a bucket (0 for the zero bucket)."""
+    bucket = pl.col("bucket")
+    gamma = _MAPPING.gamma
+    return (
+        pl.when(bucket == ZERO_BUCKET)
+        .then(0.0)
+        .otherwise(pl.lit(gamma).pow(bucket.cast(pl.Float64)) * (2.0 / (1.0 + gamma)))
+    )
+
+
+def quantiles(merged: pl.DataFrame, section: str, measure: str | None = None) -> pl.DataFrame:
+    """Per key of ``section``: ``p50_ms``, ``p95_ms``, ``p99_ms`` of its sketch of ``measure``
+    (default: the section's first; DDSketch's rank rule: the first bucket whose cumulative
+    count exceeds ``q * (n - 1)``)."""
+    keys = ["source", "source_type", "target", "target_type"]
+    measure = measure or SKETCHED[section][0]
+    rows = (
+        merged.filter(
+            (pl.col("section") == section)
+            & (pl.col("measure") == measure)
+            & pl.col("bucket").is_not_null()
+        )
+        .group_by([*keys, "bucket"])
+        .agg(pl.col("count").sum())
+        .sort([*keys, "bucket"], nulls_last=False)
+        .with_columns(_bucket_value().alias("value"))
+    )
+    n = pl.col("count").sum()
+    cumulative = pl.col("count").cum_sum()
+    return rows.group_by(keys, maintain_order=True).agg(
+        [
+            pl.col("value").filter(cumulative > q * (n - 1)).first().alias(f"{name}_ms")
+            for name, q in PERCENTILES.items()
+        ]
+    )
+
+
+def counts(merged: pl.DataFrame, section: str) -> pl.DataFrame:
+    """Per key of ``section``: one column per counted measure (``MEASURES``; a sum is 0 when
+    never counted, a maximum null)."""
+    keys = ["source", "source_type", "target", "target_type"]
+    rows = merged.filter((pl.col("section") == section) & pl.col("bucket").is_null())
+
+    def value(m: str) -> pl.Expr:
+        picked = pl.col("count").filter(pl.col("measure") == m)
+        return (picked.max() if m in MAX_MEASURES else picked.sum()).cast(pl.Int64).alias(m)
+
+    wide = rows.group_by(keys).agg([value(m) for m in MEASURES[section]])
+    return wide.sort(keys, nulls_last=False)

@@ -1,0 +1,263 @@
+"""Hourly partial aggregates merge to the single-pass answer, whatever the split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from ddsketch.mapping import LogarithmicMapping
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analyses import rollups
+from analyses.async_events import async_event_rows, async_events
+from analyses.bottlenecks import bottlenecks
+from analyses.cold_starts import cold_starts
+from analyses.dns import dns_lookup_rows, dns_lookups
+from analyses.invocations import invocations
+from analyses.service_map import service_map_edges, service_map_hops
+from tracelens.ingest.loader import load_traces
+from tracelens.schema import SPAN_SCHEMA, empty_frame
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces"
+# the sample application, and asynchronous invocations (Dwell Time, Attempt #N)
+SOURCES = [SAMPLES / "xray", SAMPLES / "real_world" / "async_invocations.json"]
+EDGE_KEYS = ["source", "source_type", "target", "target_type"]
+
+
+@pytest.fixture(scope="module")
+def spans() -> pl.DataFrame:
+    return load_traces(SOURCES).spans
+
+
+@pytest.fixture(scope="module")
+def whole(spans: pl.DataFrame) -> pl.DataFrame:
+    return rollups.rollup(spans)
+
+
+def _split(spans: pl.DataFrame, parts: int, seed: int) -> list[pl.DataFrame]:
+    ids = spans.select("trace_id").unique().sort("trace_id")
+    ids = ids.with_columns(
+        (pl.col("trace_id").hash(seed) % parts).cast(pl.Int64).alias("_partition")
+    )
+    tagged = spans.join(ids, on="trace_id")
+    return [tagged.filter(pl.col("_partition") == n).drop("_partition") for n in range(parts)]
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(parts=st.integers(min_value=2, max_value=9), seed=st.integers(0, 2**32), order=st.randoms())
+def test_any_split_merges_to_the_single_pass_rollup(
+    spans: pl.DataFrame, whole: pl.DataFrame, parts: int, seed: int, order: object
+) -> None:
+    partials = [rollups.rollup(part) for part in _split(spans, parts, seed)]
+    order.shuffle(partials)  # type: ignore[attr-defined]
+    # associativity: merge pairwise in a tree, then all at once
+    left = rollups.merge(
+        [rollups.merge(partials[: parts // 2]), rollups.merge(partials[parts // 2 :])]
+    )
+    assert left.equals(rollups.merge([whole]))
+    assert rollups.merge(partials, by_hour=True).equals(rollups.merge([whole], by_hour=True))
+
+
+def test_counts_equal_the_analyses(spans: pl.DataFrame, whole: pl.DataFrame) -> None:
+    merged = rollups.merge([whole])
+    functions = rollups.counts(merged, "function").rename({"source": "function_name"})
+    inv = invocations(spans)
+    expected = inv.group_by("function_name").agg(
+        pl.len().cast(pl.Int64).alias("invocations"),
+        pl.col("error").sum().cast(pl.Int64).alias("errors"),
+        pl.col("fault").sum().cast(pl.Int64).alias("faults"),
+        pl.col("cold_kind").is_not_null().sum().cast(pl.Int64).alias("cold_starts"),
+    )
+    got = functions.select(expected.columns).sort("function_name")
+    assert got.equals(expected.sort("function_name"))
+    assert got["invocations"].sum() > 0
+
+    edges = rollups.counts(merged, "edge").sort(EDGE_KEYS)
+    exact = service_map_edges(spans).sort(EDGE_KEYS)
+    cols = [*EDGE_KEYS, "calls", "errors", "faults", "throttles"]
+    assert edges.select(cols).equals(exact.select(cols))
+
+    totals = rollups.counts(merged, "input").row(0, named=True)
+    assert totals["traces"] == spans["trace_id"].n_unique()
+    assert totals["segments"] == int((spans["depth"] == 0).sum())
+
+
+def _within(sketched: float, lower: float, upper: float) -> bool:
+    alpha = rollups.RELATIVE_ACCURACY
+    return lower * (1 - alpha) - 1e-9 <= sketched <= upper * (1 + alpha) + 1e-9
+
+
+@pytest.mark.parametrize("parts", [1, 24])
+def test_percentiles_within_the_sketch_error(spans: pl.DataFrame, parts: int) -> None:
+    merged = rollups.merge([rollups.rollup(p) for p in _split(spans, parts, 7)])
+    for section, values, keys in (
+        ("function", invocations(spans).rename({"function_name": "source"}), ["source"]),
+        ("edge", service_map_hops(spans), EDGE_KEYS),
+    ):
+        sketched = rollups.quantiles(merged, section)
+        checked = 0
+        for name, q in rollups.PERCENTILES.items():
+            bounds = (
+                values.drop_nulls("duration_ms")
+                .group_by(keys)
+                .agg(
+                    pl.col("duration_ms").quantile(q, interpolation="lower").alias("lo"),
+                    pl.col("duration_ms").quantile(q, interpolation="higher").alias("hi"),
+                    pl.col("duration_ms").quantile(q, interpolation="linear").alias("exact"),
+                )
+            )
+            joined = bounds.join(sketched, on=keys, how="inner", nulls_equal=True)
+            assert joined.height == bounds.height
+            for row in joined.iter_rows(named=True):
+                assert _within(row[f"{name}_ms"], row["lo"], row["hi"]), (section, name, row)
+                checked += 1
+        assert checked > 0
+
+
+def test_empty_and_zero_durations() -> None:
+    assert rollups.rollup(empty_frame(SPAN_SCHEMA)).is_empty()
+    frame = pl.DataFrame(
+        {
+            "section": ["edge"] * 3,
+            "source": ["a"] * 3,
+            "source_type": ["t"] * 3,
+            "target": ["b"] * 3,
+            "target_type": ["t"] * 3,
+            "measure": ["latency_ms"] * 3,
+            "bucket": [rollups.ZERO_BUCKET, rollups.ZERO_BUCKET, 0],
+            "count": [3, 2, 5],
+            "hour": [None, None, None],
+        }
+    ).cast(pl.Schema(rollups.ROLLUP_SCHEMA))
+    merged = rollups.merge([frame])
+    row = rollups.quantiles(merged, "edge").row(0, named=True)
+    assert row["p50_ms"] == 0.0
+    assert row["p95_ms"] == pytest.approx(1.0, rel=rollups.RELATIVE_ACCURACY)
+
+
+def test_async_and_init_figures_equal_the_analyses(spans: pl.DataFrame) -> None:
+    merged = rollups.merge([rollups.rollup(p) for p in _split(spans, 5, 3)])
+    exact = async_events(spans)
+    assert exact.height > 0
+    rolled = rollups.counts(merged, "async").rename({"source": "function_name"})
+    joined = exact.join(rolled, on="function_name", suffix="_rolled")
+    assert joined.height == exact.height == rolled.height
+    for row in joined.iter_rows(named=True):
+        for key in (*rollups.ASYNC_COUNTS, "max_attempt"):
+            assert row[f"{key}_rolled"] == row[key], key
+        assert row["event_age_max_us"] == round(row["event_age_max_ms"] * 1000)
+
+    colds = cold_starts(spans).drop_nulls("init_max_ms")
+    assert colds.height > 0
+    functions = rollups.counts(merged, "function").rename({"source": "function_name"})
+    for row in colds.join(functions, on="function_name").iter_rows(named=True):
+        assert row["init_max_us"] == round(row["init_max_ms"] * 1000)
+
+
+@pytest.mark.parametrize(
+    ("section", "measure", "rows", "column"),
+    [
+        ("function", "init_ms", "inits", "init_ms"),
+        ("async", "event_age_ms", "events", "dwell_ms"),
+    ],
+)
+def test_init_and_event_age_percentiles_within_the_sketch_error(
+    spans: pl.DataFrame, section: str, measure: str, rows: str, column: str
+) -> None:
+    merged = rollups.merge([rollups.rollup(p) for p in _split(spans, 6, 5)])
+    if rows == "inits":
+        values = invocations(spans).filter(
+            pl.col("cold_kind").is_in(["on_demand", "snapstart"])
+            & (pl.col("invocation_path") == "sync")
+        )
+    else:
+        values = async_event_rows(spans)
+    values = values.drop_nulls(column).rename({"function_name": "source"})
+    sketched = rollups.quantiles(merged, section, measure)
+    checked = 0
+    for name, q in rollups.PERCENTILES.items():
+        bounds = values.group_by("source").agg(
+            pl.col(column).quantile(q, interpolation="lower").alias("lo"),
+            pl.col(column).quantile(q, interpolation="higher").alias("hi"),
+        )
+        for row in bounds.join(sketched, on="source").iter_rows(named=True):
+            assert _within(row[f"{name}_ms"], row["lo"], row["hi"]), (name, row)
+            checked += 1
+    assert checked == 3 * values["source"].n_unique() > 0
+
+
+def test_critical_path_shares_equal_the_bottlenecks(spans: pl.DataFrame) -> None:
+    merged = rollups.merge([rollups.rollup(p) for p in _split(spans, 7, 11)])
+    rolled = rollups.counts(merged, "critical_path").with_columns(
+        (pl.col("path_us") / pl.col("path_us").sum().over("source")).alias("share")
+    )
+    exact = bottlenecks(spans)
+    joined = exact.join(
+        rolled,
+        left_on=["entry", "node_kind", "node", "node_type"],
+        right_on=EDGE_KEYS,
+        nulls_equal=True,
+    )
+    assert joined.height == exact.height == rolled.height > 0
+    for row in joined.iter_rows(named=True):
+        assert row["traces_right"] == row["traces"]
+        assert row["share"] == pytest.approx(row["critical_path_share"], rel=1e-9, abs=1e-12)
+
+
+def test_dns_figures_equal_the_analysis(spans: pl.DataFrame) -> None:
+    merged = rollups.merge([rollups.rollup(p) for p in _split(spans, 4, 13)])
+    keys = ["service", "function_name", "host"]
+    exact = dns_lookups(spans)
+    assert exact.height > 0
+    rolled = rollups.counts(merged, "dns").rename(
+        {"source": "service", "source_type": "function_name", "target": "host"}
+    )
+    joined = exact.join(rolled, on=keys, nulls_equal=True, suffix="_rolled")
+    assert joined.height == exact.height == rolled.height
+    for row in joined.iter_rows(named=True):
+        for key in ("lookups", "failures", "cold_lookups", "warm_lookups"):
+            assert row[f"{key}_rolled"] == row[key], key
+        assert row["lookup_max_us"] == round(row["max_ms"] * 1000)
+        share = row["lookup_us"] / row["invocation_us"]
+        assert share == pytest.approx(row["invocation_share"], rel=1e-3)
+    values = dns_lookup_rows(spans).rename(
+        {"service": "source", "function_name": "source_type", "host": "target"}
+    )
+    for measure, keep in (
+        ("latency_ms", pl.lit(value=True)),
+        ("cold_ms", pl.col("cold")),
+        ("warm_ms", pl.col("cold").not_()),
+    ):
+        sketched = rollups.quantiles(merged, "dns", measure)
+        bounds = (
+            values.filter(keep)
+            .group_by(["source", "source_type", "target"])
+            .agg(
+                pl.col("duration_ms").quantile(0.5, interpolation="lower").alias("lo"),
+                pl.col("duration_ms").quantile(0.5, interpolation="higher").alias("hi"),
+            )
+        )
+        both = bounds.join(sketched, on=["source", "source_type", "target"], nulls_equal=True)
+        assert both.height == bounds.height > 0
+        for row in both.iter_rows(named=True):
+            assert _within(row["p50_ms"], row["lo"], row["hi"]), (measure, row)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.floats(min_value=1e-6, max_value=1e9, allow_nan=False, allow_infinity=False),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_bucket_keys_are_the_ddsketch_mappings(values: list[float]) -> None:
+    mapping = LogarithmicMapping(rollups.RELATIVE_ACCURACY)
+    keys = pl.DataFrame({"v": values}).select(rollups._bucket("v"))["bucket"].to_list()
+    assert keys == [mapping.key(v) for v in values]
+    for v, key in zip(values, keys, strict=True):
+        assert abs(mapping.value(key) - v) <= rollups.RELATIVE_ACCURACY * v * (1 + 1e-9)

@@ -1,0 +1,179 @@
+"""`tracelens store rollup` / `store summary`: hourly rollups beside the spans, merged over days."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from analyses.rollups import RELATIVE_ACCURACY
+from tracelens.cli import main
+from tracelens.samples.bulk import write_bulk
+
+START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
+EDGE = ("source", "source_type", "target", "target_type")
+
+
+def _run(*args: str) -> Any:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("rollups")
+    exports = root / "exports"
+    # three days of the sample application, several import runs (several span parts a day)
+    for n, seed in enumerate((11, 12, 13)):
+        write_bulk(
+            exports / f"run{n}",
+            2_000,
+            seed=seed,
+            fmt="batch",
+            start=START,
+            period=timedelta(days=2),
+        )
+    location = root / "store"
+    for n in range(3):
+        _run("import", str(exports / f"run{n}"), "--store", str(location), "-q")
+    _run("store", "rollup", "--store", str(location))
+    return location
+
+
+@pytest.fixture
+def store(shared: Path) -> Path:
+    return shared
+
+
+def _json(*args: str) -> dict[str, Any]:
+    out = _run(*args).stdout
+    parsed: dict[str, Any] = orjson.loads(out[out.index("{") :])
+    return parsed
+
+
+def test_summary_from_rollups_matches_the_span_analysis(store: Path) -> None:
+    since, until = "2026-11-02T00:00:00Z", "2026-11-05T00:00:00Z"
+    assert "0 day(s) rolled up" in _run("store", "rollup", "--store", str(store)).stderr
+    built = _run("store", "rollup", "--store", str(store), "--force")
+    assert "rolled up 2026-11-02" in built.stdout
+
+    summary = _json(
+        "store", "summary", "--store", str(store), "--since", since, "--until", until, "--json"
+    )
+    full = _json("analyze", "--store", str(store), "--since", since, "--until", until, "--json")
+
+    assert summary["source"] == "rollups"
+    assert summary["rollups"]["missing_days"] == [] and summary["rollups"]["stale_days"] == []
+    assert "findings (and their evidence, example traces)" in summary["rollups"]["needs_spans"]
+    assert summary["input"]["traces"] == full["input"]["traces"] > 0
+    assert summary["input"]["segments"] == full["input"]["segments"]
+
+    exact = {f["name"]: f for f in full["functions"] if f["invocations"]}
+    rolled = {f["name"]: f for f in summary["functions"]}
+    assert set(rolled) == set(exact)
+    for name, row in rolled.items():
+        for key in ("invocations", "errors", "faults", "cold_starts"):
+            assert row[key] == exact[name][key], (name, key)
+        assert row["init_ms"]["max"] == pytest.approx(exact[name]["init_ms"]["max"], abs=1e-3)
+        for p in ("p50", "p95", "p99"):
+            # the sketch is within 1% of an order statistic next to the interpolated value
+            assert row["duration_ms"][p] == pytest.approx(exact[name]["duration_ms"][p], rel=0.2), (
+                name,
+                p,
+            )
+
+    exact_edges = {tuple(e[k] for k in EDGE): e for e in full["service_map"]["edges"]}
+    rolled_edges = {tuple(e[k] for k in EDGE): e for e in summary["service_map"]["edges"]}
+    assert set(rolled_edges) == set(exact_edges)
+    for key, edge in rolled_edges.items():
+        for measure in ("calls", "errors", "faults", "throttles"):
+            assert edge[measure] == exact_edges[key][measure]
+
+
+def test_bottleneck_shares_from_rollups(store: Path) -> None:
+    summary = _json("store", "summary", "--store", str(store), "--json")
+    full = _json("analyze", "--store", str(store), "--json", "-q")
+    keys = ("entry", "node", "node_type", "node_kind")
+    exact = {tuple(b[k] for k in keys): b for b in full["bottlenecks"]}
+    rolled = {tuple(b[k] for k in keys): b for b in summary["bottlenecks"]}
+    assert set(rolled) == set(exact) and rolled
+    for key, row in rolled.items():
+        assert row["traces"] == exact[key]["traces"]
+        assert row["critical_path_share"] == pytest.approx(exact[key]["critical_path_share"])
+
+
+def test_dns_from_rollups(store: Path) -> None:
+    summary = _json("store", "summary", "--store", str(store), "--json")
+    full = _json("analyze", "--store", str(store), "--json", "-q")
+    keys = ("function", "service", "host")
+    exact = {tuple(d[k] for k in keys): d for d in full["dns"]}
+    rolled = {tuple(d[k] for k in keys): d for d in summary["dns"]}
+    assert set(rolled) == set(exact) and rolled
+    for key, row in rolled.items():
+        for measure in ("lookups", "failures"):
+            assert row[measure] == exact[key][measure]
+        assert row["cold"]["lookups"] == exact[key]["cold"]["lookups"]
+        assert row["warm"]["lookups"] == exact[key]["warm"]["lookups"]
+        assert row["latency_ms"]["max"] == pytest.approx(exact[key]["latency_ms"]["max"], abs=1e-3)
+        assert row["invocation_share"] == pytest.approx(exact[key]["invocation_share"], rel=1e-3)
+
+
+def test_percentiles_stay_within_the_stated_error_on_one_function(store: Path) -> None:
+    # the analyses' exact p50 and the sketch's differ by at most the relative accuracy
+    # around the two order statistics; checked exactly in tests/analyses/test_rollups.py
+    summary = _json("store", "summary", "--store", str(store), "--json")
+    assert summary["rollups"]["relative_accuracy"] == RELATIVE_ACCURACY
+    assert all(
+        f["duration_ms"]["p50"] is not None for f in summary["functions"] if f["invocations"]
+    )
+
+
+def test_days_without_rollups_and_stale_days_are_named(shared: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(shared, store)
+    exports = tmp_path / "late"
+    write_bulk(
+        exports,
+        300,
+        seed=99,
+        fmt="batch",
+        start=START + timedelta(days=3),
+        period=timedelta(hours=1),
+    )
+    write_bulk(
+        tmp_path / "late2", 300, seed=98, fmt="batch", start=START, period=timedelta(hours=1)
+    )
+    _run("import", str(exports), "--store", str(store), "-q")
+    _run("import", str(tmp_path / "late2"), "--store", str(store), "-q")
+    result = _run("store", "summary", "--store", str(store), "--json")
+    notes = orjson.loads(result.stdout)["rollups"]
+    assert "2026-11-05" in notes["missing_days"]
+    assert "2026-11-02" in notes["stale_days"]
+    assert "no rollup" in result.stderr and "changed after" in result.stderr
+    _run("store", "rollup", "--store", str(store))
+    notes = _json("store", "summary", "--store", str(store), "--json")["rollups"]
+    assert notes["missing_days"] == [] and notes["stale_days"] == []
+
+
+def test_async_invocations_from_rollups(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[2] / "sample_traces" / "real_world"
+    store = str(tmp_path / "store")
+    _run("import", str(sample / "async_invocations.json"), "--store", store, "-q")
+    _run("store", "rollup", "--store", store)
+    summary = _json("store", "summary", "--store", store, "--json")
+    full = _json("analyze", "--store", store, "--json", "-q")
+    assert len(summary["async_invocations"]) == len(full["async_invocations"]) == 1
+    rolled, exact = summary["async_invocations"][0], full["async_invocations"][0]
+    for key in ("function", "events", "events_with_attempts", "attempts", "retried_events"):
+        assert rolled[key] == exact[key], key
+    assert rolled["max_attempt"] == exact["max_attempt"]
+    assert rolled["event_age_ms"]["max"] == pytest.approx(exact["event_age_ms"]["max"], abs=1e-3)
+    # 12 events: the contract interpolates between order statistics far apart, the sketch
+    # returns one of them (bounds checked in tests/analyses/test_rollups.py)
+    assert all(rolled["event_age_ms"][p] is not None for p in ("p50", "p95", "p99"))

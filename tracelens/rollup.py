@@ -1,0 +1,262 @@
+"""Hourly rollups: computed from the stored spans, stored beside them, merged for long windows.
+
+The analyses compute the partial aggregates (:mod:`analyses.rollups`, pure); the store keeps
+the files (:mod:`tracelens.store.rollups`); this module joins them. A summary from rollups says
+which parts of the contract it holds (counts exact, percentiles within the sketch's relative
+error) and which still need the spans (``analyses.rollups.SECTIONS_NEEDING_SPANS``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from analyses import rollups as partials
+from tracelens.store import reading
+from tracelens.store import rollups as files
+from tracelens.store.backend import Backend
+from tracelens.store.errors import StoreProblem
+
+
+@dataclass
+class BuildReport:
+    """What :func:`build` did: days computed, days already current, unreadable span parts."""
+
+    built: list[date] = field(default_factory=list)
+    current: list[date] = field(default_factory=list)
+    problems: list[StoreProblem] = field(default_factory=list)
+
+
+def build(
+    backend: Backend, *, first: date | None = None, last: date | None = None, force: bool = False
+) -> BuildReport:
+    """Compute the rollups of the days in ``[first, last]`` that have span parts, skipping days
+    whose rollup is current (computed from the same span parts) unless ``force``.
+
+    A day's rollup holds the whole traces that start that day, as the store loads them
+    (deduplicated, impossible times refused).
+    """
+    report = BuildReport()
+    for day, keys in sorted(files.span_days(backend, first, last).items()):
+        if not force and files.recorded_sources(backend, day) == keys:
+            report.current.append(day)
+            continue
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        scope = reading.Scope(since=start, until=start + timedelta(days=1))
+        inputs, problems = reading.load(backend, scope)
+        report.problems.extend(problems)
+        files.write_day(backend, day, partials.rollup(inputs.traces.spans), keys)
+        report.built.append(day)
+    return report
+
+
+@dataclass(frozen=True)
+class RollupRead:
+    """Rollups merged over a window of whole hours.
+
+    Attributes
+    ----------
+    merged
+        ``analyses.rollups.ROLLUP_SCHEMA`` merged over the window (one row per key and bucket).
+    since, until
+        The window covered: the one asked for rounded out to whole hours.
+    days
+        Days whose rollup was read.
+    missing_days
+        Days with span parts but no rollup: their traces are not in ``merged``.
+    stale_days
+        Days whose span parts changed after their rollup was computed (read as they are).
+    problems
+        Rollup files that could not be read.
+    """
+
+    merged: pl.DataFrame
+    since: datetime | None
+    until: datetime | None
+    days: list[date]
+    missing_days: list[date]
+    stale_days: list[date]
+    problems: list[StoreProblem]
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    floor = _floor_hour(moment)
+    return floor if floor == moment else floor + timedelta(hours=1)
+
+
+def read(backend: Backend, *, since: datetime | None, until: datetime | None) -> RollupRead:
+    """The rollups of the hours in ``[since, until)`` (rounded out to whole hours), merged."""
+    scope = reading.Scope(
+        since=None if since is None else _floor_hour(since),
+        until=None if until is None else _ceil_hour(until),
+    )
+    frames: list[pl.DataFrame] = []
+    days: list[date] = []
+    problems: list[StoreProblem] = []
+    for day in files.rollup_days(backend, scope.first_day, scope.last_day):
+        got = files.read_day(backend, day)
+        if isinstance(got, StoreProblem):
+            problems.append(got)
+            continue
+        if got is None:
+            continue
+        frame = got.select(list(partials.ROLLUP_SCHEMA)).cast(pl.Schema(partials.ROLLUP_SCHEMA))
+        frames.append(scope.within(frame, "hour"))
+        days.append(day)
+    spans = files.span_days(backend, scope.first_day, scope.last_day)
+    stale = [d for d in days if d in spans and files.recorded_sources(backend, d) != spans[d]]
+    return RollupRead(
+        merged=partials.merge(frames),
+        since=scope.since,
+        until=scope.until,
+        days=days,
+        missing_days=sorted(d for d in spans if d not in days),
+        stale_days=stale,
+        problems=problems,
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def _percentiles(row: dict[str, Any] | None) -> dict[str, float | None]:
+    return {name: (row or {}).get(f"{name}_ms") for name in partials.PERCENTILES}
+
+
+def _dns(merged: pl.DataFrame) -> list[dict[str, Any]]:
+    keys = ["source", "source_type", "target"]
+    sketches = {
+        measure: _by_key(partials.quantiles(merged, "dns", measure), keys)
+        for measure in partials.SKETCHED["dns"]
+    }
+    rows = []
+    for row in partials.counts(merged, "dns").iter_rows(named=True):
+        key = tuple(row[k] for k in keys)
+        latency = _percentiles(sketches["latency_ms"].get(key))
+        rows.append(
+            {
+                "function": row["source_type"],
+                "service": row["source"],
+                "host": row["target"],
+                "lookups": row["lookups"],
+                "latency_ms": {
+                    "p50": latency["p50"],
+                    "p95": latency["p95"],
+                    "max": _ms(row["lookup_max_us"]),
+                },
+                "failures": row["failures"],
+                "invocation_share": (
+                    row["lookup_us"] / row["invocation_us"] if row["invocation_us"] else None
+                ),
+                "cold": {
+                    "lookups": row["cold_lookups"],
+                    "p50_ms": _percentiles(sketches["cold_ms"].get(key))["p50"],
+                },
+                "warm": {
+                    "lookups": row["warm_lookups"],
+                    "p50_ms": _percentiles(sketches["warm_ms"].get(key))["p50"],
+                },
+                "lookup_us": row["lookup_us"],
+            }
+        )
+    rows.sort(key=lambda r: (-r.pop("lookup_us"), str(r["service"]), str(r["host"])))
+    return rows
+
+
+def _ms(micros: int | None) -> float | None:
+    return None if micros is None else micros / 1000
+
+
+def _by_key(frame: pl.DataFrame, keys: list[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    return {tuple(row[k] for k in keys): row for row in frame.iter_rows(named=True)}
+
+
+def summary(read_result: RollupRead) -> dict[str, Any]:
+    """The contract's keys that rollups hold, in the contract's shapes, and what they lack."""
+    merged = read_result.merged
+    edge_keys = ["source", "source_type", "target", "target_type"]
+    totals = partials.counts(merged, "input")
+    total = totals.row(0, named=True) if totals.height else {"segments": 0, "traces": 0}
+    durations = _by_key(partials.quantiles(merged, "function", "duration_ms"), ["source"])
+    inits = _by_key(partials.quantiles(merged, "function", "init_ms"), ["source"])
+    functions = [
+        {
+            "name": row["source"],
+            **{m: row[m] for m in partials.FUNCTION_COUNTS},
+            "duration_ms": _percentiles(durations.get((row["source"],))),
+            # user-facing inits seen in traces (REPORT lines are not rolled up)
+            "init_ms": _percentiles(inits.get((row["source"],))) | {"max": _ms(row["init_max_us"])},
+        }
+        for row in partials.counts(merged, "function").iter_rows(named=True)
+    ]
+    functions.sort(key=lambda f: (-f["invocations"], f["name"]))
+    edge_quantiles = _by_key(partials.quantiles(merged, "edge"), edge_keys)
+    edges = [
+        {
+            **{k: row[k] for k in edge_keys},
+            **{m: row[m] for m in partials.EDGE_COUNTS},
+            "latency_ms": _percentiles(edge_quantiles.get(tuple(row[k] for k in edge_keys))),
+        }
+        for row in partials.counts(merged, "edge").iter_rows(named=True)
+    ]
+    ages = _by_key(partials.quantiles(merged, "async", "event_age_ms"), ["source"])
+    queued = [
+        {
+            "function": row["source"],
+            **{m: row[m] for m in partials.ASYNC_COUNTS},
+            "max_attempt": row["max_attempt"],
+            "event_age_ms": _percentiles(ages.get((row["source"],)))
+            | {"max": _ms(row["event_age_max_us"])},
+        }
+        for row in partials.counts(merged, "async").iter_rows(named=True)
+    ]
+    path = partials.counts(merged, "critical_path")
+    shares = path.with_columns(
+        (pl.col("path_us") / pl.col("path_us").sum().over("source")).alias("share")
+    ).sort(["source", "share", "target"], descending=[False, True, False], nulls_last=False)
+    bottlenecks = [
+        {
+            "entry": row["source"],
+            "node": row["target"],
+            "node_type": row["target_type"],
+            "node_kind": row["source_type"],
+            "critical_path_share": row["share"],
+            "traces": row["traces"],
+        }
+        for row in shares.iter_rows(named=True)
+    ]
+    return {
+        "schema_version": 1,
+        "source": "rollups",
+        "rollups": {
+            "relative_accuracy": partials.RELATIVE_ACCURACY,
+            "percentiles": (
+                "DDSketch: within relative_accuracy of the order statistic at rank "
+                "floor(q * (n - 1)); counts are exact; max to the microsecond"
+            ),
+            "days": [d.isoformat() for d in read_result.days],
+            "missing_days": [d.isoformat() for d in read_result.missing_days],
+            "stale_days": [d.isoformat() for d in read_result.stale_days],
+            "unreadable": [p.describe() for p in read_result.problems],
+            "from_rollups": list(partials.SECTIONS_FROM_ROLLUPS),
+            "needs_spans": list(partials.SECTIONS_NEEDING_SPANS),
+        },
+        "input": {
+            "segments": total["segments"],
+            "traces": total["traces"],
+            "window": {"since": _iso(read_result.since), "until": _iso(read_result.until)},
+        },
+        "functions": functions,
+        "service_map": {"edges": edges},
+        "dns": _dns(merged),
+        "bottlenecks": bottlenecks,
+        "async_invocations": sorted(queued, key=lambda row: str(row["function"])),
+    }
