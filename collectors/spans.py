@@ -22,10 +22,10 @@ retrieval, five traces a page), so it cannot list a window: it is not used.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from collectors.base import (
     CallStats,
@@ -252,14 +252,25 @@ def _indexed_percent(xray: XRayClient, meter: CallMeter, read: DestinationRead) 
             meter, xray, "get_indexing_rules", {}, token_names=("NextToken", "NextToken")
         ):
             read.pages.append(RawPage(INDEXING_RULES, api, request, page))
-            for rule in page["IndexingRules"]:
-                sampling = (rule.get("Rule") or {}).get("Probabilistic") or {}
-                if rule.get("Name") == "Default" and "DesiredSamplingPercentage" in sampling:
-                    percent = float(sampling["DesiredSamplingPercentage"])
+            found = default_indexed_percent(page)
+            percent = found if found is not None else percent
     except PAGE_ERRORS as exc:
         # NOTE: the share only words the report: not knowing it loses no data.
         read.warnings.append(f"{api}: {error_code(exc)}; the indexed share is unknown")
     return percent
+
+
+def default_indexed_percent(page: Mapping[str, Any]) -> float | None:
+    """The ``Default`` indexing rule's sampling percentage in one GetIndexingRules page, or
+    None when the page holds no such rule (or one without a number)."""
+    for rule in page.get("IndexingRules") or ():
+        if not isinstance(rule, Mapping) or rule.get("Name") != "Default":
+            continue
+        sampling = (rule.get("Rule") or {}).get("Probabilistic") or {}
+        value = sampling.get("DesiredSamplingPercentage")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
 
 
 def _result(

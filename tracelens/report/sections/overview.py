@@ -128,7 +128,7 @@ def _completeness(ctx: RenderContext) -> str:
     inputs = ctx.result.inputs
     traces = inputs.traces
     used = set(inputs.sources_used())
-    notes = [SAMPLING_CAVEAT]
+    notes = [*ctx.result.trace_origin.notes(), SAMPLING_CAVEAT]
     notes += [text for name, text in _MISSING_SOURCE.items() if name not in used]
     if traces.read_stats.limit_exceeded_traces:
         notes.append(
