@@ -85,11 +85,17 @@ class TraceOrigin:
 
     def notes(self) -> list[str]:
         """Sentences for the report's data section (the first names the path)."""
-        counts = ", ".join(
-            f"{PATH_LABELS.get(path, path)}: {self.documents.get(path, 0):,} documents"
+        counted = [
+            (PATH_LABELS.get(path, path), f"{self.documents.get(path, 0):,} documents")
             for path in self.paths
-        )
-        notes = [f"Traces came from {self.label}" + (f" ({counts})." if counts else ".")]
+        ]
+        if len(counted) == 1:
+            first = f"Traces came from {counted[0][0]}: {counted[0][1]} read."
+        elif counted:
+            first = "Traces came from a mix: " + "; ".join(f"{w} ({n})" for w, n in counted) + "."
+        else:
+            first = f"Traces came from {self.label}."
+        notes = [first]
         if self.indexed_sample:
             share = (
                 f"{self.indexed_percent:g}% of spans"
