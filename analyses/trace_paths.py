@@ -83,6 +83,11 @@ class TraceOrigin:
         words = [PATH_LABELS.get(path, path) for path in self.paths]
         return words[0] if len(words) == 1 else "a mix: " + "; ".join(words)
 
+    def sample_phrase(self) -> str:
+        """A few words for the report's data line when the traces are the indexed sample."""
+        share = f"{self.indexed_percent:g}%" if self.indexed_percent is not None else "unknown %"
+        return f"only X-Ray's indexed {share} sample (Transaction Search on)"
+
     def notes(self) -> list[str]:
         """Sentences for the report's data section (the first names the path)."""
         counted = [

@@ -20,7 +20,7 @@ from tracelens.inputs import load_inputs
 from tracelens.report.context import RenderContext
 from tracelens.report.figures import FigureSet
 from tracelens.report.links import ConsoleLinks
-from tracelens.report.sections.overview import render_overview
+from tracelens.report.sections.overview import data_line, render_overview
 from tracelens.store import Store
 
 
@@ -105,6 +105,11 @@ def test_only_indexed_xray_traces_on_a_transaction_search_account_are_a_sample(
     assert path["indexed_sample"] is True
     assert path["indexed_percent"] == 1.0
     assert "a sample of 1% of spans" in html
+    inputs, _ = store.load_inputs()
+    ctx = RenderContext(run_analysis(inputs), FigureSet(), ConsoleLinks("us-east-1", "given"))
+    line = data_line(ctx)
+    assert "only X-Ray&#x27;s indexed 1% sample (Transaction Search on)" in line
+    assert 'class="data-line warn"' in line
     assert "Traces came from X-Ray segments (BatchGetTraces" in html
 
 

@@ -80,7 +80,12 @@ def data_line(ctx: RenderContext) -> str:
         "no " + ", ".join(missing) if missing else "logs, metrics and configuration given",
         "traced requests are a sample",
     ]
-    warn = bool(rejected or missing or ctx.unshown_times or traces.in_progress)
+    origin = ctx.result.trace_origin
+    if origin.indexed_sample:
+        parts.append(origin.sample_phrase())
+    warn = bool(
+        rejected or missing or ctx.unshown_times or traces.in_progress or origin.indexed_sample
+    )
     return (
         f'<p class="data-line{" warn" if warn else ""}"><strong>Data</strong> '
         f"{esc(' · '.join(parts))} · "
