@@ -127,6 +127,9 @@ class BuildContext:
         CloudWatch datapoint period.
     percentiles
         CloudWatch: also read the Duration percentiles (p50/p95/p99).
+    trace_destination
+        Spans only: where traces go as declared in the configuration (``"CloudWatchLogs"`` or
+        ``"XRay"``), for endpoints without GetTraceSegmentDestination; None: read it.
     """
 
     factory: ClientFactory
@@ -140,6 +143,7 @@ class BuildContext:
     filter_expression: str | None = None
     period: timedelta = timedelta(seconds=60)
     percentiles: bool = True
+    trace_destination: str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ retrieval, five traces a page), so it cannot list a window: it is not used.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from collectors.base import (
     CallStats,
@@ -71,6 +71,9 @@ SPAN_RECORDS = "spans.get_query_results"
 SPAN_EVENTS = "spans.filter_log_events"
 
 Mode = Literal["cloudwatch-logs", "xray", "unknown"]
+CLOUDWATCH_LOGS = "CloudWatchLogs"
+# What ``[collectors.spans] destination`` may declare (None: read it from X-Ray).
+DESTINATIONS: tuple[str | None, ...] = (None, CLOUDWATCH_LOGS, "XRay")
 
 
 def spans_query(window: Window, row_cap: int) -> str:
@@ -100,15 +103,25 @@ class Destination:
         desired sampling percentage); None when unknown.
     reason
         Why the mode is unknown.
+    declared
+        True when the mode was declared in the configuration (``[collectors.spans]
+        destination``), not read from X-Ray.
     """
 
     mode: Mode
     status: str | None = None
     indexed_percent: float | None = None
     reason: str | None = None
+    declared: bool = False
 
     def describe(self) -> str:
         """One line for ``collect --once`` and ``config check``."""
+        if self.declared:
+            where = "CloudWatch Logs" if self.mode == "cloudwatch-logs" else "X-Ray"
+            return (
+                f"traces go to {where} as declared in the configuration ([collectors.spans] "
+                "destination): xray:GetTraceSegmentDestination not called"
+            )
         if self.mode == "unknown":
             return (
                 f"trace destination unknown ({self.reason}): {SPANS_LOG_GROUP} not read; "
@@ -164,6 +177,10 @@ class SpansCollector:
         Polling of the Insights queries.
     row_cap
         Rows per query at which a window is split (Insights returns at most 10,000).
+    destination
+        ``"CloudWatchLogs"`` or ``"XRay"`` declared in the configuration, for endpoints
+        without GetTraceSegmentDestination (a local test endpoint): the destination is not
+        read and nothing about it is stored. None (the default): it is read from X-Ray.
     """
 
     def __init__(
@@ -176,7 +193,11 @@ class SpansCollector:
         poll_interval_s: float = 1.0,
         query_timeout_s: float = 600.0,
         row_cap: int = ROW_CAP,
+        destination: str | None = None,
     ) -> None:
+        if destination not in DESTINATIONS:
+            raise ValueError(f"destination {destination!r} is not one of {DESTINATIONS[1:]}")
+        self._declared = destination
         self._xray = xray
         self._retry = retry or RetrySettings()
         self._sleep = sleep
@@ -202,8 +223,12 @@ class SpansCollector:
             holds the destination page only and is complete.
         """
         meter = CallMeter(settings=self._retry, sleep=self._sleep)
-        with meter.watching(self._xray):
-            read = read_destination(self._xray, meter)
+        if self._declared is not None:
+            mode: Mode = "cloudwatch-logs" if self._declared == CLOUDWATCH_LOGS else "xray"
+            read = DestinationRead(Destination(mode, declared=True))
+        else:
+            with meter.watching(self._xray):
+                read = read_destination(self._xray, meter)
         records = None
         if not read.failures and read.destination.mode == "cloudwatch-logs":
             records = self._records.collect_groups(window, [SPANS_LOG_GROUP])
@@ -238,7 +263,7 @@ def read_destination(xray: XRayClient, meter: CallMeter) -> DestinationRead:
         failure = failure_from(api, "destination", exc)
         return DestinationRead(Destination("unknown", reason=reason), failures=[failure])
     read = DestinationRead(Destination("xray"), pages=[RawPage(DESTINATION, api, {}, answer)])
-    mode: Mode = "cloudwatch-logs" if answer["Destination"] == "CloudWatchLogs" else "xray"
+    mode: Mode = "cloudwatch-logs" if answer["Destination"] == CLOUDWATCH_LOGS else "xray"
     percent = _indexed_percent(xray, meter, read) if mode == "cloudwatch-logs" else None
     read.destination = Destination(mode, str(answer["Status"]), percent)
     return read
@@ -252,14 +277,25 @@ def _indexed_percent(xray: XRayClient, meter: CallMeter, read: DestinationRead) 
             meter, xray, "get_indexing_rules", {}, token_names=("NextToken", "NextToken")
         ):
             read.pages.append(RawPage(INDEXING_RULES, api, request, page))
-            for rule in page["IndexingRules"]:
-                sampling = (rule.get("Rule") or {}).get("Probabilistic") or {}
-                if rule.get("Name") == "Default" and "DesiredSamplingPercentage" in sampling:
-                    percent = float(sampling["DesiredSamplingPercentage"])
+            found = default_indexed_percent(page)
+            percent = found if found is not None else percent
     except PAGE_ERRORS as exc:
         # NOTE: the share only words the report: not knowing it loses no data.
         read.warnings.append(f"{api}: {error_code(exc)}; the indexed share is unknown")
     return percent
+
+
+def default_indexed_percent(page: Mapping[str, Any]) -> float | None:
+    """The ``Default`` indexing rule's sampling percentage in one GetIndexingRules page, or
+    None when the page holds no such rule (or one without a number)."""
+    for rule in page.get("IndexingRules") or ():
+        if not isinstance(rule, Mapping) or rule.get("Name") != "Default":
+            continue
+        sampling = (rule.get("Rule") or {}).get("Probabilistic") or {}
+        value = sampling.get("DesiredSamplingPercentage")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
 
 
 def _result(
@@ -312,12 +348,17 @@ def _build(context: BuildContext) -> SpansSource:
             retry=context.retry,
             sleep=context.sleep,
             query_timeout_s=context.timeout.total_seconds(),
+            destination=context.trace_destination,
         )
     )
 
 
 REGISTRATION = Registration(
-    name="spans", build=_build, api_calls=API_CALLS, lag=timedelta(minutes=5)
+    name="spans",
+    build=_build,
+    api_calls=API_CALLS,
+    lag=timedelta(minutes=5),
+    options=("destination",),
 )
 
 

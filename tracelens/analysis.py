@@ -33,6 +33,7 @@ from analyses.throttles import (
     throttled_attempts,
 )
 from analyses.timeline import entry_timeline, function_timeline
+from analyses.trace_paths import TraceOrigin, trace_origin
 from tracelens.inputs import Inputs
 
 
@@ -73,6 +74,8 @@ class AnalysisResult:
     # CloudWatch totals per function and the traces' sampling ratio
     # (``analyses.metric_totals.METRIC_TOTALS_SCHEMA``; empty without metrics).
     metric_totals: pl.DataFrame
+    # Which path the traces came from, and whether they are only X-Ray's indexed sample.
+    trace_origin: TraceOrigin
     # The thresholds and silenced keys the findings were made with.
     finding_settings: FindingSettings = field(default_factory=FindingSettings)
     # The timelines' bucket: a minute, or more over long windows (at most MAX_TIME_BUCKETS).
@@ -164,6 +167,7 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
         completeness=incomplete,
         async_events=queued,
         metric_totals=metric_totals(metrics, invocation_rows),
+        trace_origin=trace_origin(inputs.traces.read_stats.paths, inputs.trace_destinations),
         finding_settings=settings,
         entry_points=entry_points(per_trace),
         entry_timeline=entry_timeline(per_trace, bucket_s=bucket_s),

@@ -60,12 +60,26 @@ def _input(result: AnalysisResult) -> dict[str, Any]:
         # not trace data): not rejections, and --strict does not fail on them.
         "skipped": traces.read_stats.skipped[:100],
         "sources": inputs.sources_used(),
+        # Where the traces came from, and whether they are only X-Ray's indexed sample.
+        "trace_path": _trace_path(result),
         # Traces kept: those starting inside [since, until); `traces` counts them, the
         # document counts above are of everything read.
         "window": {
             "since": _iso(inputs.window.start),
             "until": _iso(inputs.window.end),
         },
+    }
+
+
+def _trace_path(result: AnalysisResult) -> dict[str, Any]:
+    origin = result.trace_origin
+    return {
+        "paths": list(origin.paths),
+        "documents": dict(origin.documents),
+        "label": origin.label,
+        "transaction_search": origin.transaction_search,
+        "indexed_sample": origin.indexed_sample,
+        "indexed_percent": origin.indexed_percent,
     }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
+from analyses.trace_paths import TraceDestination
 from tracelens.ingest.loader import TraceInput, load_traces
 from tracelens.ingest.pipeline import ProgressCallback
 from tracelens.ingest.rejections import RejectionLog
@@ -36,6 +37,9 @@ class Inputs:
     region: str | None = None
     # The --since/--until window the traces were kept to (open: every trace read).
     window: TimeWindow = field(default_factory=TimeWindow)
+    # Where each account/region sends its traces, as stored GetTraceSegmentDestination and
+    # GetIndexingRules answers say (a store only: offline files carry none).
+    trace_destinations: tuple[TraceDestination, ...] = ()
 
     @property
     def rejected(self) -> int:

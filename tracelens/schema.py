@@ -72,6 +72,19 @@ SPAN_SCHEMA: dict[str, pl.DataType] = {
 # Span columns added after the first stores were written: parts without them read as nulls.
 ADDED_SPAN_COLUMNS: tuple[str, ...] = ("resource_type", "resource_id", "region", "dns_answer")
 
+# Which paths a stored run read traces from, and where its account/region sends them: one row
+# per trace path the run's pages hold ("xray", "aws_spans", "otlp", "retrieved_traces"; see
+# tracelens.tracepaths), and one row with a null path per GetTraceSegmentDestination answer.
+TRACE_READ_SCHEMA: dict[str, pl.DataType] = {
+    "path": pl.String(),
+    "timestamp": UTC_US,  # the end of the run's window, else when it was stored
+    "documents": pl.Int64(),  # documents of that path in the run; null on a destination row
+    "destination": pl.String(),  # "CloudWatchLogs" | "XRay" (the API's words); null on a path row
+    "destination_status": pl.String(),  # "ACTIVE" | "PENDING"
+    # The Default indexing rule's sampling percentage: the share X-Ray indexes as summaries.
+    "indexed_percent": pl.Float64(),
+}
+
 # One row per Lambda platform REPORT record (text or JSON log format).
 REPORT_SCHEMA: dict[str, pl.DataType] = {
     "function_name": pl.String(),  # from the log group /aws/lambda/<name>, when known

@@ -152,6 +152,22 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert str(raised.value).count("\n  - ") == 12
 
 
+def test_the_spans_destination_may_be_declared_for_endpoints_without_the_api() -> None:
+    def spans(value: str) -> str | None:
+        config = parse_config({"collectors": {"spans": {"destination": value}}}, environ=NO_ENV)
+        (settings,) = [c for c in config.collectors if c.name == "spans"]
+        return settings.destination
+
+    assert spans("") is None  # read with GetTraceSegmentDestination
+    assert spans("CloudWatchLogs") == "CloudWatchLogs"
+    assert spans("XRay") == "XRay"
+    with pytest.raises(ConfigError) as raised:
+        spans("cloudwatch")
+    (problem,) = raised.value.problems
+    assert problem.where.endswith("[collectors.spans] destination")
+    assert '"CloudWatchLogs" or "XRay"' in problem.message
+
+
 def test_a_file_that_is_not_toml_or_missing_is_one_clear_problem(tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("[aws\nregion = 1")

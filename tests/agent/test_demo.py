@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from tests.agent.conftest import analyze_store, functions_by_name, run_tracelens, subprocess_env
 from tracelens.agent.demo import fresh_store_dir
+from tracelens.cli import main
 from tracelens.samples import generate
+from tracelens.samples.otel import span_records, write_otel
 
 
 @pytest.mark.integration
@@ -54,6 +58,60 @@ def test_the_demo_collects_the_simulated_account_and_writes_the_full_report(
         if row["kind"] == "invocation"
     }
     assert ("legacy-export", "reserved_concurrency_zero") in causes
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_the_transaction_search_demo_reads_aws_spans_into_the_report(
+    tmp_path: Path, aws_home: Path
+) -> None:
+    # moto lacks GetTraceSegmentDestination: the demo declares the destination in its config
+    # ([collectors.spans] destination), and the spans collector reads aws/spans from moto.
+    out = tmp_path / "demo"
+    sample = generate()
+    records = [record for _, documents in sample.traces for record in span_records(documents)]
+
+    result = run_tracelens(
+        "demo",
+        "--out",
+        str(out),
+        "--cycles",
+        "2",
+        "--transaction-search",
+        env=subprocess_env(aws_home),
+        timeout_s=90,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert f"({len(records):,} span records in aws/spans)" in result.stderr
+    assert re.search(rf"cycle 1/2 +spans +ok +{len(records):,} items", result.stderr)
+    assert " xray " not in result.stderr  # the X-Ray collector is not run
+    page = (out / "tracelens-report.html").read_text()
+    assert (
+        "Traces came from aws/spans span records (CloudWatch Transaction Search): "
+        f"{len(records):,} documents read."
+    ) in page
+    document = analyze_store(out / "demo-store")
+    assert document["input"]["trace_path"]["paths"] == ["aws_spans"]
+    assert document["input"]["trace_path"]["documents"] == {"aws_spans": len(records)}
+    assert document["input"]["rejected"] == 0
+    # The same answers as the same records read offline, and the functions of the X-Ray
+    # form (tests/test_otel_parity.py: what differs is what only service segments show).
+    write_otel(sample.traces, tmp_path / "otel")
+    offline = CliRunner().invoke(
+        main, ["analyze", str(tmp_path / "otel" / "aws-spans"), "--json", "-q"]
+    )
+    assert offline.exit_code == 0, offline.output
+    expected = json.loads(offline.stdout)
+    assert document["input"]["traces"] == expected["input"]["traces"]
+    rows = functions_by_name(document)
+    for name, row in functions_by_name(expected).items():
+        assert rows[name]["invocations"] == row["invocations"], name
+        assert rows[name]["cold_start_kinds"] == row["cold_start_kinds"], name
+    for name, truth in sample.truth.to_dict()["functions"].items():
+        if truth["invocations"]:  # a function only ever throttled has no span of its own
+            assert rows[name]["invocations"] == truth["invocations"], name
+            assert name in page
 
 
 @pytest.mark.integration

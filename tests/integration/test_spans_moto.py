@@ -128,6 +128,27 @@ def test_under_transaction_search_every_span_of_the_window_is_stored_raw(
     assert "Transaction Search on, ACTIVE" in note and "indexes 1% of them" in note
 
 
+def test_a_declared_destination_reads_aws_spans_without_asking_x_ray(
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
+) -> None:
+    # The Stubber holds no answer: any X-Ray call would fail the test.
+    xray, _ = stubbed_xray
+    now_s = int(time.time())
+    seeded = _seed_spans(aws, (now_s - 1800) * 1000, 3)
+
+    result = _collector(aws, xray, destination="CloudWatchLogs").collect(
+        Window(utc(now_s - 3600), utc(now_s))
+    )
+
+    assert result.complete, result.failures
+    assert result.destination.declared and result.destination.mode == "cloudwatch-logs"
+    assert sorted(_messages(result)) == sorted(seeded)
+    assert not list(result.pages_of(DESTINATION))  # nothing stored as if AWS had said it
+    (note,) = result.notes
+    assert "declared in the configuration" in note
+    assert "GetTraceSegmentDestination not called" in note
+
+
 def test_a_window_over_the_row_cap_is_read_in_halves_without_losing_a_span(
     aws: Aws, stubbed_xray: tuple[Any, Stubber]
 ) -> None:

@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from tests.store.results import ACCOUNT, REGION, SPANS_PER_TRACE, T0, traces_at, xray_result
 from tracelens.cli import main
 from tracelens.store import Store, layout
+from tracelens.store.parts import part_keys
+from tracelens.store.tables import TABLES
 
 T1, T2 = T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
 
@@ -29,10 +31,12 @@ def _overwrite_inside(store: Store, key: str) -> None:
 
 
 def test_each_part_is_written_with_its_manifest(store: Store) -> None:
-    bad, good = _two_runs(store)
+    _two_runs(store)
+    parts = [key for table in TABLES for key in part_keys(store.backend, table, None, None)]
 
+    assert len(parts) == 4  # spans and trace_reads of each run
     assert store.backend.list_keys(layout.MANIFESTS) == sorted(
-        layout.manifest_key(key) for key in (bad, good)
+        layout.manifest_key(key) for key in parts
     )
 
 
@@ -65,7 +69,7 @@ def test_verify_lists_damaged_parts_and_repair_rebuilds_them(store: Store) -> No
     found = store.verify()
     repaired = store.verify(repair=True)
 
-    assert found.checked == 2 and found.unchecked == []
+    assert found.checked == 4 and found.unchecked == []
     assert [p.location for p in found.damaged] == [store.backend.location(bad)]
     assert found.rebuilt == []
     assert repaired.rebuilt == [bad] and repaired.unrepaired == []
@@ -101,4 +105,4 @@ def test_store_verify_command(store: Store, tmp_path: Path) -> None:
     assert repaired.exit_code == 0, repaired.output
     assert f"rebuilt {store.backend.location(bad)}" in repaired.output
     assert clean.exit_code == 0
-    assert "checked 2 part(s)" in clean.output and "0 damaged" in clean.output
+    assert "checked 4 part(s)" in clean.output and "0 damaged" in clean.output

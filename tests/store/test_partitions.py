@@ -33,7 +33,8 @@ def test_spans_are_partitioned_by_the_start_date_of_their_trace(store: Store) ->
 
     receipt = store.persist(xray_result(traces), account=ACCOUNT, region=REGION)
 
-    assert sorted(key.split("/")[1] for key in receipt.part_keys) == [
+    spans = [key for key in receipt.part_keys if key.startswith("spans/")]
+    assert sorted(key.split("/")[1] for key in spans) == [
         "date=2026-11-20",
         "date=2026-11-21",
     ]
@@ -69,7 +70,7 @@ def test_a_range_reads_only_its_partitions(store: Store) -> None:
     receipt = store.persist(
         xray_result(traces_at([AFTER], first=5)), account=ACCOUNT, region=REGION
     )
-    (next_day,) = receipt.part_keys
+    (next_day,) = [key for key in receipt.part_keys if key.startswith("spans/")]
     store.backend.write_bytes(next_day, b"damaged")  # would be reported if it were read
 
     inputs, problems = store.load_inputs(until=MIDNIGHT)

@@ -45,7 +45,9 @@ def test_lost_parts_come_back_identical(store: Store) -> None:
     _fill(store)
     before = _snapshot(store)
     parts = [
-        key for table in ("spans", "metrics", "functions") for key in store.backend.list_keys(table)
+        key
+        for table in ("spans", "trace_reads", "metrics", "functions")
+        for key in store.backend.list_keys(table)
     ]
     for key in parts:
         store.backend.delete(key)

@@ -22,6 +22,7 @@ from analyses.finding_thresholds import FindingSettings
 from collectors import registry
 from collectors.base import RetrySettings
 from collectors.session import AwsTarget
+from collectors.spans import DESTINATIONS
 from tracelens import settings
 from tracelens.declared import section, setting
 from tracelens.store import DEFAULT_LOCATION
@@ -139,6 +140,13 @@ def _not_a_directory(value: Path) -> str | None:
     return None
 
 
+def _trace_destination(value: str) -> str | None:
+    if value not in DESTINATIONS:
+        choices = " or ".join(f'"{choice}"' for choice in DESTINATIONS if choice)
+        return f"must be {choices} (or empty, to read it with GetTraceSegmentDestination)"
+    return None
+
+
 def _whole_minutes(value: timedelta) -> str | None:
     if value < timedelta(seconds=60) or value.total_seconds() % 60:
         return 'must be a whole number of minutes (e.g. "1m")'
@@ -221,6 +229,9 @@ class CollectorSettings:
         CloudWatch only: the datapoint period (a multiple of 60 s).
     percentiles
         CloudWatch only: also read the Duration percentiles (p50/p95/p99).
+    destination
+        Spans only: ``"CloudWatchLogs"`` or ``"XRay"`` declared instead of read with
+        GetTraceSegmentDestination (for endpoints without that API); None: read it.
     """
 
     name: str
@@ -240,6 +251,7 @@ class CollectorSettings:
         "period", timedelta(seconds=60), kind="duration", high=MAX_INTERVAL, check=_whole_minutes
     )
     percentiles: bool = setting("percentiles", True, kind="bool")
+    destination: str | None = setting("destination", None, kind="text", check=_trace_destination)
 
 
 DEFAULT_COLLECTORS: Mapping[str, CollectorSettings] = {

@@ -30,6 +30,7 @@ from typing import Any
 import boto3
 
 from collectors.base import RetrySettings, floor_time
+from collectors.spans import CLOUDWATCH_LOGS
 from tracelens.agent.config import (
     AgentConfig,
     AwsSettings,
@@ -144,12 +145,25 @@ def local_endpoint() -> Iterator[str]:
         server.stop()
 
 
-def demo_config(out: Path, endpoint_url: str, *, interval: timedelta) -> AgentConfig:
-    """The agent config of the demo: every collector every ``interval``, short lags."""
+def demo_config(
+    out: Path, endpoint_url: str, *, interval: timedelta, transaction_search: bool = False
+) -> AgentConfig:
+    """The agent config of the demo: every collector every ``interval``, short lags.
+
+    With ``transaction_search`` the spans collector reads ``aws/spans`` in place of the X-Ray
+    collector. The local endpoint lacks GetTraceSegmentDestination, so the destination is
+    declared (``[collectors.spans] destination = "CloudWatchLogs"``), as the configuration
+    allows for such endpoints; the report then says where the traces came from.
+    """
 
     def every(name: str, lag: timedelta, **options: Any) -> CollectorSettings:
         return CollectorSettings(name, interval=interval, timeout=interval * 10, lag=lag, **options)
 
+    traces = (
+        every("spans", XRAY_LAG, destination=CLOUDWATCH_LOGS)
+        if transaction_search
+        else every("xray", XRAY_LAG)
+    )
     zero = timedelta(0)
     return AgentConfig(
         aws=AwsSettings(account="demo", region=REGION, endpoint_url=endpoint_url),
@@ -158,7 +172,7 @@ def demo_config(out: Path, endpoint_url: str, *, interval: timedelta) -> AgentCo
         retry=DEMO_RETRY,
         collectors=(
             every("lambda", zero),
-            every("xray", XRAY_LAG),
+            traces,
             # NOTE: the local endpoint (moto) answers every percentile statistic (Duration
             # p50/p95/p99) with HTTP 500: the demo does not ask for what it cannot serve, so
             # that its output is not a note about the endpoint on every run. An account on AWS
@@ -192,7 +206,7 @@ def fresh_store_dir(out: Path) -> Path:
     return store
 
 
-def seed(endpoint_url: str, *, now: datetime) -> SeedSummary:
+def seed(endpoint_url: str, *, now: datetime, transaction_search: bool = False) -> SeedSummary:
     """Put a generated account whose hour of traffic ends at ``now`` (to the minute)."""
     start = floor_time(now, timedelta(minutes=1)) - timedelta(hours=1)
     sample = generate(SampleConfig(start=start))
@@ -201,13 +215,14 @@ def seed(endpoint_url: str, *, now: datetime) -> SeedSummary:
     def client_for(service: str) -> Any:
         return session.client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
 
-    return seed_account(client_for, sample)
+    return seed_account(client_for, sample, transaction_search=transaction_search)
 
 
-def _describe_seed(summary: SeedSummary) -> str:
+def _describe_seed(summary: SeedSummary, *, transaction_search: bool = False) -> str:
+    form = "span records in aws/spans" if transaction_search else "segments"
     return (
         f"{summary.functions} functions, {summary.traces:,} traces ({summary.segments:,} "
-        f"segments), {summary.datapoints:,} metric datapoints, {summary.log_events:,} log lines"
+        f"{form}), {summary.datapoints:,} metric datapoints, {summary.log_events:,} log lines"
     )
 
 
@@ -279,8 +294,10 @@ def run_demo(
     interval: timedelta = CYCLE_INTERVAL,
     say: Progress = print,
     time_limit_s: float = 120.0,
+    transaction_search: bool = False,
 ) -> DemoResult:
-    """Run the whole demo and return where its report is.
+    """Run the whole demo and return where its report is (``transaction_search``: the traces
+    as span records in ``aws/spans``, read by the spans collector; else X-Ray segments).
 
     Raises
     ------
@@ -292,11 +309,12 @@ def run_demo(
     store_dir = fresh_store_dir(out)
     with fake_aws_environment(), local_endpoint() as url:
         say(f"local AWS endpoint (moto) at {url}, fake credentials, region {REGION}")
-        seeded = seed(url, now=datetime.now(UTC))
-        say(f"seeded a simulated account: {_describe_seed(seeded)}")
+        seeded = seed(url, now=datetime.now(UTC), transaction_search=transaction_search)
+        described = _describe_seed(seeded, transaction_search=transaction_search)
+        say(f"seeded a simulated account: {described}")
         for warning in seeded.warnings:
             say(f"  note: {warning} (the local endpoint lacks it)")
-        config = demo_config(out, url, interval=interval)
+        config = demo_config(out, url, interval=interval, transaction_search=transaction_search)
         store = open_store(store_dir)
         stop = threading.Event()
         counter = _CycleCounter(config, cycles, stop, say)

@@ -1,9 +1,11 @@
 """Put a generated sample account into an AWS-compatible endpoint through the real write APIs.
 
 Functions via CreateFunction (with an IAM role and a small zip) and PutFunctionConcurrency,
-trace segments via PutTraceSegments, AWS/Lambda datapoints via PutMetricData and log lines via
-CreateLogGroup/CreateLogStream/PutLogEvents. Used by ``tracelens demo`` against a local moto
-server; the calls are the ones a real account accepts, within their documented batch limits.
+trace segments via PutTraceSegments (or, as under CloudWatch Transaction Search, span records
+into the ``aws/spans`` log group via PutLogEvents), AWS/Lambda datapoints via PutMetricData
+and log lines via CreateLogGroup/CreateLogStream/PutLogEvents. Used by ``tracelens demo``
+against a local moto server; the calls are the ones a real account accepts, within their
+documented batch limits.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tracelens.samples import LogEvent, SampleSet
+from tracelens.samples.otel import span_records
 
 MAX_SEGMENTS_PER_CALL = 50  # PutTraceSegments
 MAX_DATUMS_PER_CALL = 1000  # PutMetricData
@@ -38,7 +41,7 @@ class SeedSummary:
 
     functions: int
     traces: int
-    segments: int
+    segments: int  # segment documents put, or span records under Transaction Search
     datapoints: int
     log_events: int
     warnings: tuple[str, ...] = ()
@@ -243,10 +246,44 @@ def seed_logs(logs: Any, sample: SampleSet) -> int:
     return count
 
 
-def seed_account(client_for: ClientFor, sample: SampleSet) -> SeedSummary:
-    """Put everything in ``sample`` through the clients ``client_for(service)`` returns."""
+SPANS_LOG_GROUP = "aws/spans"
+SPANS_LOG_STREAM = "default"
+
+
+def seed_spans(logs: Any, sample: SampleSet) -> int:
+    """Every trace as ``aws/spans`` span records (the sample's OpenTelemetry form), one log
+    event per span, dated by the span's end as Transaction Search writes them."""
+    events = [
+        LogEvent(
+            int(record["endTimeUnixNano"]) // 1_000_000,
+            json.dumps(record, separators=(",", ":")),
+            SPANS_LOG_STREAM,
+        )
+        for _, documents in sample.traces
+        for record in span_records(documents)
+    ]
+    logs.create_log_group(logGroupName=SPANS_LOG_GROUP)
+    logs.create_log_stream(logGroupName=SPANS_LOG_GROUP, logStreamName=SPANS_LOG_STREAM)
+    for batch in _event_batches(events):
+        logs.put_log_events(
+            logGroupName=SPANS_LOG_GROUP, logStreamName=SPANS_LOG_STREAM, logEvents=batch
+        )
+    return len(events)
+
+
+def seed_account(
+    client_for: ClientFor, sample: SampleSet, *, transaction_search: bool = False
+) -> SeedSummary:
+    """Put everything in ``sample`` through the clients ``client_for(service)`` returns.
+
+    With ``transaction_search`` the traces go to ``aws/spans`` as span records (as under
+    CloudWatch Transaction Search) instead of X-Ray's PutTraceSegments.
+    """
     functions, warnings = seed_functions(client_for, sample)
-    segments = seed_traces(client_for("xray"), sample)
+    if transaction_search:
+        segments = seed_spans(client_for("logs"), sample)
+    else:
+        segments = seed_traces(client_for("xray"), sample)
     datapoints = seed_metrics(client_for("cloudwatch"), sample)
     log_events = seed_logs(client_for("logs"), sample)
     return SeedSummary(

@@ -39,6 +39,7 @@ def build_collectors(
             filter_expression=settings.filter_expression,
             period=settings.period,
             percentiles=settings.percentiles,
+            trace_destination=settings.destination,
         )
         built[registration.name] = registration.build(context)
     return built

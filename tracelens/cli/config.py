@@ -193,9 +193,15 @@ def trace_destination(config: AgentConfig) -> str:
     from botocore.exceptions import BotoCoreError
 
     from collectors.session import ClientFactory
-    from collectors.spans import describe_destination
+    from collectors.spans import CLOUDWATCH_LOGS, Destination, describe_destination
 
     target = config.aws.target()
+    declared = next((c.destination for c in config.collectors if c.name == "spans"), None)
+    if declared is not None:
+        destination = Destination(
+            "cloudwatch-logs" if declared == CLOUDWATCH_LOGS else "xray", declared=True
+        )
+        return f"{target.account} ({target.region}): {destination.describe()}"
     try:
         xray = ClientFactory(target, retry=config.retry).xray()
         where = describe_destination(xray, retry=config.retry)

@@ -124,9 +124,10 @@ def _line_documents(data: bytes, reading: Reading, first_line: int = 1) -> Itera
         if not all_utf8 and (problem := _utf8_problem(line)) is not None:
             reading.refuse(position, problem)
             continue
-        for from_bytes in FROM_BYTES:
+        for path, from_bytes in FROM_BYTES:
             node = from_bytes(line)
             if node is not None:
+                reading.stats.count_path(path)
                 yield position, node
                 break
         else:

@@ -175,6 +175,7 @@ def _result_to_json(
                 "unprocessed_trace_ids": stats.unprocessed_trace_ids,
                 "limit_exceeded_traces": stats.limit_exceeded_traces,
                 "skipped": stats.skipped,
+                "paths": stats.paths,
             },
         }
     )

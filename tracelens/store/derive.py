@@ -73,7 +73,7 @@ def derive(run: RawRun, *, name: str) -> Derived:
     """
     derived = Derived()
     named = [(f"{name} pages[{index}]", page) for index, page in enumerate(run.pages)]
-    traced = _spans(named, derived)
+    traced, paths = _spans(named, derived)
     log = derived.rejections
     metric_sources = _sources(named, {cloudwatch.METRIC_DATA}, filepages.METRICS)
     log_sources = _sources(named, LOG_KINDS, filepages.LOGS)
@@ -88,6 +88,7 @@ def derive(run: RawRun, *, name: str) -> Derived:
         (tables.LOG_EVENTS, logs.events if logs is not None else None),
         (tables.FUNCTIONS, functions.functions if functions is not None else None),
         (tables.ACCOUNT_LIMITS, _limits(functions) if functions is not None else None),
+        (tables.TRACE_READS, _trace_reads(run, paths, [page for _, page in named])),
     ]
     for table, frame in frames:
         if frame is not None and frame.height:
@@ -95,8 +96,11 @@ def derive(run: RawRun, *, name: str) -> Derived:
     return derived
 
 
-def _spans(named: Sequence[tuple[str, RawPage]], derived: Derived) -> pl.DataFrame | None:
-    """The spans of trace pages and imported trace files (None when there are none)."""
+def _spans(
+    named: Sequence[tuple[str, RawPage]], derived: Derived
+) -> tuple[pl.DataFrame | None, dict[str, int]]:
+    """The spans of trace pages and imported trace files (None when there are none), and the
+    documents read per trace path."""
     builder = SpanBuilder()
     # NOTE: unprocessed and over-limit traces are already in the collector's result.
     stats = ReadStats()
@@ -116,7 +120,38 @@ def _spans(named: Sequence[tuple[str, RawPage]], derived: Derived) -> pl.DataFra
         found = True
         for position, document in documents:
             builder.add(document, source=name, position=position, rejections=derived.rejections)
-    return builder.finish().spans if found else None
+    return (builder.finish().spans if found else None), stats.paths
+
+
+def _trace_reads(
+    run: RawRun, paths: dict[str, int], pages: Sequence[RawPage]
+) -> pl.DataFrame | None:
+    """A row per trace path the run read, and one per GetTraceSegmentDestination answer."""
+    moment = run.window.end if run.window is not None else run.stored_at
+    rows: list[dict[str, Any]] = [
+        {"path": path, "timestamp": moment, "documents": count}
+        for path, count in sorted(paths.items())
+        if count
+    ]
+    percent = None
+    for page in pages:
+        if page.kind == spans.INDEXING_RULES:
+            found = spans.default_indexed_percent(page.response)
+            percent = found if found is not None else percent
+    for page in pages:
+        answer = page.response
+        if page.kind == spans.DESTINATION and isinstance(answer.get("Destination"), str):
+            status = answer.get("Status")
+            rows.append(
+                {
+                    "path": None,
+                    "timestamp": moment,
+                    "destination": answer["Destination"],
+                    "destination_status": status if isinstance(status, str) else None,
+                    "indexed_percent": percent,
+                }
+            )
+    return pl.DataFrame(rows, schema=tables.TRACE_READS.schema) if rows else None
 
 
 def _dated_by_trace(spans: pl.DataFrame) -> pl.DataFrame:

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
+from analyses.trace_paths import TraceDestination
 from tracelens.ingest.loader import TraceInput
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.inputs import Inputs
@@ -134,6 +135,9 @@ def load(backend: Backend, scope: Scope) -> tuple[Inputs, list[StoreProblem]]:
     metrics = loaded.events(backend, tables.METRICS, scope)
     functions = loaded.state(backend, tables.FUNCTIONS, scope)
     limits = loaded.state(backend, tables.ACCOUNT_LIMITS, scope)
+    reads = loaded.events(backend, tables.TRACE_READS, scope)
+    if reads is not None:
+        traces.read_stats.paths.update(_paths_read(reads))
     logs = None
     if reports is not None or events is not None:
         logs = LambdaLogs(
@@ -146,8 +150,38 @@ def load(backend: Backend, scope: Scope) -> tuple[Inputs, list[StoreProblem]]:
         metrics=None if metrics is None else conform(metrics, tables.METRICS.schema),
         functions=_inventory(functions, limits),
         region=scope.region or (next(iter(loaded.regions)) if len(loaded.regions) == 1 else None),
+        trace_destinations=_destinations(reads) if reads is not None else (),
     )
     return inputs, loaded.problems
+
+
+def _paths_read(reads: pl.DataFrame) -> dict[str, int]:
+    """Documents read per trace path by the runs in scope (a window read again counts once)."""
+    sums = (
+        reads.filter(pl.col("path").is_not_null())
+        .group_by("path")
+        .agg(pl.col("documents").fill_null(0).sum())
+    )
+    return {str(path): int(count) for path, count in sums.iter_rows()}
+
+
+def _destinations(reads: pl.DataFrame) -> tuple[TraceDestination, ...]:
+    """The latest destination answer in scope of each account and region."""
+    answers = (
+        reads.filter(pl.col("path").is_null() & pl.col("destination").is_not_null())
+        .sort("timestamp", tables.STORED_AT, nulls_last=False)
+        .unique([tables.ACCOUNT, tables.REGION], keep="last", maintain_order=True)
+    )
+    return tuple(
+        TraceDestination(
+            account=row[tables.ACCOUNT],
+            region=row[tables.REGION],
+            destination=row["destination"],
+            status=row["destination_status"],
+            indexed_percent=row["indexed_percent"],
+        )
+        for row in answers.iter_rows(named=True)
+    )
 
 
 def _or_empty(frame: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.DataFrame:

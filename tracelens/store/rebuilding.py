@@ -17,7 +17,8 @@ from tracelens.store.persisting import paused_cycle_collection, write_parts
 from tracelens.store.tables import TABLES, Table
 
 SOURCE_TABLES: dict[str, tuple[str, ...]] = {
-    "xray": ("spans",),
+    "xray": ("spans", "trace_reads"),
+    "spans": ("spans", "trace_reads"),
     "cloudwatch": ("metrics",),
     "logs": ("log_reports", "log_events"),
     "lambda": ("functions", "account_limits"),

@@ -22,7 +22,7 @@ from typing import Any
 from collectors.base import CollectorResult, Window
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.inputs import Inputs
-from tracelens.store import checkpoints, layout, leases, raw, reading, runs
+from tracelens.store import checkpoints, layout, leases, raw, reading, runs, tables
 from tracelens.store.backend import Backend
 from tracelens.store.checkpoints import Checkpoint
 from tracelens.store.errors import CorruptFileError, StoreError, StoreProblem
@@ -78,8 +78,9 @@ class PersistReceipt:
 
     @property
     def items(self) -> int:
-        """Normalized rows written, all tables together."""
-        return sum(self.rows.values())
+        """Normalized rows of data written, all tables together (``trace_reads``, which says
+        where the traces came from, is not data: it is left out)."""
+        return sum(rows for name, rows in self.rows.items() if name != tables.TRACE_READS.name)
 
 
 class Store:

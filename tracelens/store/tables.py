@@ -17,6 +17,7 @@ from tracelens.schema import (
     METRIC_SCHEMA,
     REPORT_SCHEMA,
     SPAN_SCHEMA,
+    TRACE_READ_SCHEMA,
     UTC_US,
 )
 
@@ -69,6 +70,15 @@ LOG_REPORTS = Table("log_reports", REPORT_SCHEMA, ("function_name", "request_id"
 LOG_EVENTS = Table("log_events", LOG_EVENT_SCHEMA, tuple(LOG_EVENT_SCHEMA))
 FUNCTIONS = Table("functions", FUNCTION_SCHEMA, ("function_name",))
 ACCOUNT_LIMITS = Table("account_limits", ACCOUNT_LIMITS_SCHEMA, ())
+TRACE_READS = Table("trace_reads", TRACE_READ_SCHEMA, ("path", "timestamp"))
 
-TABLES: tuple[Table, ...] = (SPANS, METRICS, LOG_REPORTS, LOG_EVENTS, FUNCTIONS, ACCOUNT_LIMITS)
+TABLES: tuple[Table, ...] = (
+    SPANS,
+    METRICS,
+    LOG_REPORTS,
+    LOG_EVENTS,
+    FUNCTIONS,
+    ACCOUNT_LIMITS,
+    TRACE_READS,
+)
 TABLES_BY_NAME = {table.name: table for table in TABLES}

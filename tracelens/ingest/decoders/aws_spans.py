@@ -121,11 +121,16 @@ def _messages_decoder(key: str, messages_of: Any) -> tuple[Any, Any]:
     return claims, decode
 
 
-RECORD = Decoder("aws/spans record", is_span_record, _record, from_bytes=_from_bytes)
+RECORD = Decoder(
+    "aws/spans record", is_span_record, _record, from_bytes=_from_bytes, path="aws_spans"
+)
 LOG_EVENTS = Decoder(
-    "filter-log-events response of aws/spans records", *_messages_decoder("events", _event_messages)
+    "filter-log-events response of aws/spans records",
+    *_messages_decoder("events", _event_messages),
+    path="aws_spans",
 )
 QUERY_RESULTS = Decoder(
     "GetQueryResults response of aws/spans records",
     *_messages_decoder("results", _result_messages),
+    path="aws_spans",
 )

@@ -20,12 +20,21 @@ class ReadStats:
     limit_exceeded_traces: int = 0
     # Inputs passed over without being read, each with why (not refusals: no documents lost).
     skipped: list[str] = field(default_factory=list)
+    # Documents decoded per trace path (``tracelens.tracepaths``: "xray", "aws_spans", ...),
+    # accepted or not: which forms the traces came in.
+    paths: dict[str, int] = field(default_factory=dict)
 
     def extend(self, other: ReadStats) -> None:
         """Add what another reader saw."""
         self.unprocessed_trace_ids.extend(other.unprocessed_trace_ids)
         self.limit_exceeded_traces += other.limit_exceeded_traces
         self.skipped.extend(other.skipped)
+        for path, count in other.paths.items():
+            self.count_path(path, count)
+
+    def count_path(self, path: str, documents: int = 1) -> None:
+        """Note ``documents`` decoded from the trace path ``path``."""
+        self.paths[path] = self.paths.get(path, 0) + documents
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,8 @@ class Decoder:
       ``(position, node)``, each position prefixed with ``position`` (where ``value`` sits:
       ``""`` for a whole input, ``line 3``, ``[2]``); what cannot be read is refused with
       ``reading.refuse(position, reason)``. It never raises for bad input.
+    - ``path``: the trace path it reads (``tracelens.tracepaths``: ``"xray"`` segments,
+      ``"aws_spans"`` records, ``"otlp"``, ``"retrieved_traces"``), counted per document.
     - ``from_bytes(data)`` (optional): a fast path tried on each line of a newline-delimited
       input before it is parsed: the document decoded straight from the bytes, or None to
       have the line parsed and claimed as a value.
@@ -68,3 +79,5 @@ class Decoder:
     claims: Callable[[Any], bool]
     decode: Callable[[Any, str, Reading], Iterator[Located]]
     from_bytes: Callable[[bytes], Node | None] | None = None
+    # The trace path its documents come from (``tracelens.tracepaths``).
+    path: str = "xray"

@@ -215,4 +215,4 @@ def _decode(value: Any, position: str, reading: Reading) -> Iterator[Located]:
     yield from request_documents(request, f"{position}." if position else "", reading)
 
 
-REQUEST = Decoder("OTLP JSON ExportTraceServiceRequest", is_otlp_request, _decode)
+REQUEST = Decoder("OTLP JSON ExportTraceServiceRequest", is_otlp_request, _decode, path="otlp")

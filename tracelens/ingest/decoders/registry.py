@@ -37,9 +37,10 @@ DECODERS: tuple[Decoder, ...] = (
     aws_spans.QUERY_RESULTS,
 )
 
-# The fast paths tried on each line of a newline-delimited input before it is parsed.
-FROM_BYTES: tuple[Callable[[bytes], Node | None], ...] = tuple(
-    decoder.from_bytes for decoder in DECODERS if decoder.from_bytes is not None
+# The fast paths tried on each line of a newline-delimited input before it is parsed, each
+# with the trace path of its documents.
+FROM_BYTES: tuple[tuple[str, Callable[[bytes], Node | None]], ...] = tuple(
+    (decoder.path, decoder.from_bytes) for decoder in DECODERS if decoder.from_bytes is not None
 )
 
 ACCEPTED_FORMATS = (
@@ -86,6 +87,9 @@ def decode_value(value: Any, position: str, reading: Reading) -> Iterator[Locate
         return
     for decoder in DECODERS:
         if decoder.claims(value):
-            yield from decoder.decode(value, position, reading)
+            count = reading.stats.count_path
+            for located in decoder.decode(value, position, reading):
+                count(decoder.path)
+                yield located
             return
     reading.refuse(position or "whole file", _unrecognized(value))

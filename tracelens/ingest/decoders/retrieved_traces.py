@@ -70,5 +70,5 @@ def _trace(value: Any, position: str, reading: Reading) -> Iterator[Located]:
     return _trace_documents(value, None, f"{position}." if position else "", reading)
 
 
-RESPONSE = Decoder("ListRetrievedTraces response", _is_response, _response)
-TRACE = Decoder("ListRetrievedTraces trace", _is_trace, _trace)
+RESPONSE = Decoder("ListRetrievedTraces response", _is_response, _response, path="retrieved_traces")
+TRACE = Decoder("ListRetrievedTraces trace", _is_trace, _trace, path="retrieved_traces")

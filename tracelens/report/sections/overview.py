@@ -80,7 +80,12 @@ def data_line(ctx: RenderContext) -> str:
         "no " + ", ".join(missing) if missing else "logs, metrics and configuration given",
         "traced requests are a sample",
     ]
-    warn = bool(rejected or missing or ctx.unshown_times or traces.in_progress)
+    origin = ctx.result.trace_origin
+    if origin.indexed_sample:
+        parts.append(origin.sample_phrase())
+    warn = bool(
+        rejected or missing or ctx.unshown_times or traces.in_progress or origin.indexed_sample
+    )
     return (
         f'<p class="data-line{" warn" if warn else ""}"><strong>Data</strong> '
         f"{esc(' · '.join(parts))} · "
@@ -128,7 +133,7 @@ def _completeness(ctx: RenderContext) -> str:
     inputs = ctx.result.inputs
     traces = inputs.traces
     used = set(inputs.sources_used())
-    notes = [SAMPLING_CAVEAT]
+    notes = [*ctx.result.trace_origin.notes(), SAMPLING_CAVEAT]
     notes += [text for name, text in _MISSING_SOURCE.items() if name not in used]
     if traces.read_stats.limit_exceeded_traces:
         notes.append(
