@@ -785,13 +785,16 @@ def test_a_damaged_gzip_side_input_is_refused_and_the_others_are_read(tmp_path: 
     logs = load_logs([tmp_path / "logs"], rejections=log)
     metrics = load_metrics([tmp_path / "metrics"], rejections=log)
     functions = load_functions([tmp_path / "functions"], rejections=log)
+    # A text log is read a line at a time: the lines before the cut are kept, as for traces.
     assert [(r.source, r.position) for r in log.listed] == [
-        (str(tmp_path / kind / "z-cut.gz"), "whole file")
-        for kind in ("logs", "metrics", "functions")
+        (str(tmp_path / "logs" / "z-cut.gz"), "line 280"),
+        *((str(tmp_path / kind / "z-cut.gz"), "whole file") for kind in ("metrics", "functions")),
     ]
     assert all(r.reason.startswith("unreadable gzip: ") for r in log.listed)
     whole = RejectionLog()
-    assert logs.reports.equals(load_logs([samples / "logs"], rejections=whole).reports)
+    reports = load_logs([samples / "logs"], rejections=whole).reports
+    assert logs.reports.height > reports.height  # and the REPORTs before the cut (read last)
+    assert logs.reports.head(reports.height).equals(reports)
     assert metrics.equals(load_metrics([samples / "metrics"], rejections=whole))
     assert functions.functions.equals(
         load_functions([samples / "functions"], rejections=whole).functions

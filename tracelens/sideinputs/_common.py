@@ -6,7 +6,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
@@ -147,12 +147,20 @@ def _concatenated_values(text: str) -> Iterator[JsonValue]:
         yield JsonValue(line, value)
 
 
-def json_values(text: str) -> list[JsonValue]:
-    """Every top-level JSON value of ``text``: one document, JSON Lines, or several concatenated.
+def json_values(text: str, first_line: int = 1) -> list[JsonValue]:
+    """Every top-level JSON value of ``text``: one document, JSON Lines, or several concatenated;
+    lines are numbered from ``first_line`` (a piece of a longer input).
 
     ``NaN``/``Infinity`` literals decode to :class:`NonFinite` markers so that only the record
     holding one is refused, not the whole document.
     """
+    values = _json_values(text)
+    if first_line == 1:
+        return values
+    return [replace(value, line=value.line + first_line - 1) for value in values]
+
+
+def _json_values(text: str) -> list[JsonValue]:
     first = len(text) - len(text.lstrip())
     try:
         return [JsonValue(_line_of(text, first), orjson.loads(text))]

@@ -31,7 +31,8 @@ from typing import Any
 
 import polars as pl
 
-from tracelens.ingest.opening.sources import Source, iter_sources
+from tracelens.ingest.opening.sources import Source
+from tracelens.ingest.opening.streams import side_sources
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.schema import METRIC_SCHEMA, conform
 from tracelens.sideinputs import _common as common
@@ -165,8 +166,8 @@ class _Reader:
 
 def _add_source(reader: _Reader, source: Source, text: str) -> None:
     name = source.name
-    values = common.json_values(text) if common.looks_like_json(text) else []
-    many = len(values) > 1
+    values = common.json_values(text, source.first_line) if common.looks_like_json(text) else []
+    many = len(values) > 1 or source.lines
     for value in values:
         prefix = f"line {value.line}: " if many else ""
         if value.error is not None:
@@ -206,7 +207,7 @@ def load_metrics(paths: Iterable[str | Path], *, rejections: RejectionLog) -> pl
     tracelens.ingest.opening.sources.InputError
         When a path does not exist or cannot be read.
     """
-    return read_metrics(iter_sources(paths, rejections), rejections=rejections)
+    return read_metrics(side_sources(paths, rejections), rejections=rejections)
 
 
 def read_metrics(sources: Iterable[Source], *, rejections: RejectionLog) -> pl.DataFrame:

@@ -1,0 +1,128 @@
+"""Side inputs (--logs, --metrics, --functions) have the bounds trace inputs have (README "Bad
+input"): streamed, one JSON value and one line capped, refused with their position."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tracelens.ingest.opening import file_parts, streams
+from tracelens.ingest.rejections import RejectionLog
+from tracelens.limits import OVERSIZE_LINE, OVERSIZE_VALUE
+from tracelens.sideinputs import load_functions, load_logs, load_metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+TRACE = "1-6b000c2d-6e84cbfa40cc32d0bf90ec13"
+
+
+def invocation(n: int) -> bytes:
+    request = f"{n:08x}-4eb6-4f84-986f-e26066d4230d"
+    return (
+        f"START RequestId: {request} Version: $LATEST\n"
+        f"[INFO]\t2026-11-20T09:00:30.966Z\t{request}\tscore 0.07\n"
+        f"END RequestId: {request}\n"
+        f"REPORT RequestId: {request}\tDuration: 18.87 ms\tBilled Duration: 19 ms\t"
+        "Memory Size: 512 MB\tMax Memory Used: 93 MB\t\n"
+        f"XRAY TraceId: {TRACE}\tSegmentId: 5d209865b95868ec\tSampled: true\t\n"
+    ).encode()
+
+
+@pytest.fixture
+def small_values(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Values and lines of at most 2,000 bytes, pieces of 4,000 (the real caps: limits.py)."""
+    monkeypatch.setattr(streams, "MAX_VALUE_BYTES", 2_000)
+    monkeypatch.setattr(file_parts, "HEAD_BYTES", 500)
+    monkeypatch.setattr(file_parts, "PIECE_BYTES", 4_000)
+    return 2_000
+
+
+def test_a_huge_line_in_a_gzip_text_log_is_refused_and_the_rest_read(
+    tmp_path: Path, small_values: int
+) -> None:
+    # A gzip "bomb": a few kilobytes holding a line of blanks far over the cap.
+    text = invocation(1) + b" " * 10**6 + b"\n" + invocation(2)
+    path = tmp_path / "orders-create.log.gz"
+    path.write_bytes(gzip.compress(text))
+    log = RejectionLog()
+    logs = load_logs([path], rejections=log)
+    assert logs.reports["request_id"].str.slice(0, 8).to_list() == [f"{1:08x}", f"{2:08x}"]
+    assert logs.reports["trace_id"].to_list() == [TRACE, TRACE]
+    assert [(r.position, r.reason) for r in log.listed] == [("line 6", OVERSIZE_LINE)]
+
+
+def test_a_text_log_is_read_a_piece_at_a_time_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = b"".join(invocation(n) for n in range(200)) + b"not a log line\n" * 3
+    text += b"".join(invocation(n) for n in range(200, 300))
+    path = tmp_path / "orders-create.log"
+    path.write_bytes(text)
+    whole_log = RejectionLog()
+    whole = load_logs([path], rejections=whole_log)
+    monkeypatch.setattr(file_parts, "PIECE_BYTES", 4_000)
+    pieces = list(streams.side_sources([path], RejectionLog()))
+    assert len(pieces) > 10
+    assert all(piece.data.startswith(b"START RequestId:") for piece in pieces)
+    assert b"".join(piece.data for piece in pieces) == text
+    log = RejectionLog()
+    logs = load_logs([path], rejections=log)
+    assert logs.reports.height == 300 and logs.reports.equals(whole.reports)
+    assert logs.events.equals(whole.events)
+    assert logs.reports["trace_id"].null_count() == 0
+    assert log.listed == whole_log.listed
+
+
+def test_a_text_log_of_no_known_lines_read_in_pieces_is_refused_once(
+    tmp_path: Path, small_values: int
+) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"a note\n" * 5_000)
+    log = RejectionLog()
+    load_logs([path], rejections=log)
+    assert [r.position for r in log.listed] == ["whole file"]
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "gzip"])
+def test_json_side_inputs_over_the_value_cap_are_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_values: int, packed: bool
+) -> None:
+    metrics = (ROOT / "sample_traces" / "metrics").iterdir()
+    page = next(metrics).read_bytes()
+    assert len(page) > small_values
+    text = page + b" " * 10**7
+    endless = io.BytesIO(gzip.compress(text) if packed else text)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(endless))
+    log = RejectionLog()
+    assert load_metrics(["-"], rejections=log).height == 0
+    assert [(r.source, r.position, r.reason) for r in log.listed] == [
+        ("<stdin>", "whole file", OVERSIZE_VALUE)
+    ]
+    if not packed:
+        assert endless.tell() < 3 * 2**20, "reading stops a read step (1 MiB) after the cap"
+    functions = tmp_path / "list-functions.json.gz"
+    functions.write_bytes(
+        gzip.compress(
+            (ROOT / "sample_traces/functions/list-functions.json").read_bytes() + b" " * 10**6
+        )
+    )
+    log = RejectionLog()
+    assert load_functions([functions], rejections=log).functions.height == 0
+    assert [r.reason for r in log.listed] == [OVERSIZE_VALUE]
+
+
+def test_json_lines_side_inputs_keep_their_line_numbers_in_pieces(
+    tmp_path: Path, small_values: int
+) -> None:
+    record = {"time": "2026-11-20T09:00:30.966Z", "type": "function", "record": "x"}
+    lines = [orjson.dumps(record)] * 300
+    lines[250] = b"{broken"
+    path = tmp_path / "orders-get.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    log = RejectionLog()
+    load_logs([path], rejections=log)
+    assert [r.position for r in log.listed] == ["line 251"]
