@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import polars as pl
 import pytest
 
 from tracelens.ingest.opening import file_parts, streams
@@ -126,3 +127,57 @@ def test_json_lines_side_inputs_keep_their_line_numbers_in_pieces(
     log = RejectionLog()
     load_logs([path], rejections=log)
     assert [r.position for r in log.listed] == ["line 251"]
+
+
+# 1990 and 2150: valid for the old side-input bound [1970, 9999], outside the traces' range.
+OUTSIDE = (("1990-01-01T00:00:00Z", 631_152_000), ("2150-01-01T00:00:00Z", 5_680_281_600))
+
+
+def test_log_times_outside_the_one_valid_range_are_refused(tmp_path: Path) -> None:
+    inside = invocation(9).decode()
+    lines = [f"{iso} {line}" for iso, _ in OUTSIDE for line in invocation(1).decode().splitlines()]
+    (tmp_path / "orders-create.log").write_text(inside + "\n".join(lines[:4]) + "\n")
+    events = {
+        "logGroup": "/aws/lambda/orders-get",
+        "logEvents": [
+            {"id": "1", "timestamp": seconds * 1000, "message": "START RequestId: r1"}
+            for _, seconds in OUTSIDE
+        ],
+    }
+    (tmp_path / "events.json").write_bytes(orjson.dumps(events))
+    record = {
+        "time": OUTSIDE[1][0],
+        "type": "platform.start",
+        "record": {"requestId": "r2", "version": "$LATEST"},
+    }
+    (tmp_path / "orders-get.jsonl").write_bytes(orjson.dumps(record) + b"\n")
+    log = RejectionLog()
+    logs = load_logs([tmp_path], rejections=log)
+    assert logs.reports["request_id"].to_list() == [f"{9:08x}-4eb6-4f84-986f-e26066d4230d"]
+    assert logs.events.filter(pl.col("timestamp").is_not_null()).height == 0
+    reasons = sorted((Path(r.source).name, r.position, r.reason) for r in log.listed)
+    assert [(name, position) for name, position, _ in reasons] == [
+        ("events.json", "logEvents[0]"),
+        ("events.json", "logEvents[1]"),
+        ("orders-create.log", "line 6"),  # START
+        ("orders-create.log", "line 8"),  # END
+        ("orders-create.log", "line 9"),  # REPORT
+        ("orders-get.jsonl", "line 1"),
+    ]
+    assert all("[2000-01-01, 2100-01-01) UTC" in reason for *_, reason in reasons)
+
+
+def test_metric_times_outside_the_one_valid_range_are_refused(tmp_path: Path) -> None:
+    stamps = [OUTSIDE[0][1], OUTSIDE[1][0], "2026-11-20T09:59:00+00:00"]
+    result = {"Id": "m", "Label": "orders-create Invocations Sum", "StatusCode": "Complete"}
+    response = {"MetricDataResults": [{**result, "Timestamps": stamps, "Values": [1, 2, 3]}]}
+    path = tmp_path / "metrics.json"
+    path.write_bytes(orjson.dumps(response))
+    log = RejectionLog()
+    metrics = load_metrics([path], rejections=log)
+    assert metrics["value"].to_list() == [3.0]
+    assert [r.position for r in log.listed] == [
+        "MetricDataResults[0].Values[0]",
+        "MetricDataResults[0].Values[1]",
+    ]
+    assert all("outside [2000-01-01, 2100-01-01) UTC" in r.reason for r in log.listed)

@@ -16,6 +16,7 @@ import polars as pl
 
 from tracelens.ingest.opening.sources import Source
 from tracelens.ingest.rejections import RejectionLog
+from tracelens.limits import EARLIEST_TIME, LATEST_TIME, TIME_RANGE
 from tracelens.schema import UTC_US
 
 WHOLE_FILE = "whole file"
@@ -172,14 +173,32 @@ def _json_values(text: str) -> list[JsonValue]:
     return list(_concatenated_values(text))
 
 
-# The last millisecond of the year 9999: later epoch times hold no real record, and would not
-# fit the microsecond timestamps the frames use.
+# The last millisecond of the year 9999: later epoch times would not fit the microsecond
+# timestamps the frames use (times are then held to TIME_RANGE, see ``time_range_problem``).
 MAX_EPOCH_MS = 253_402_300_799_999
 
 
 def is_epoch_ms(value: object) -> bool:
-    """A whole number of milliseconds since 1970 up to the year 9999 (``bool`` is not one)."""
-    return type(value) is int and 0 <= value <= MAX_EPOCH_MS
+    """A whole number of milliseconds since 1970 inside the one valid time range of
+    tracelens.limits (``bool`` is not one)."""
+    return type(value) is int and EARLIEST_TIME * 1000 <= value < LATEST_TIME * 1000
+
+
+def in_time_range(moment: datetime) -> bool:
+    """Whether an aware datetime lies inside the one valid time range (TIME_RANGE)."""
+    return EARLIEST_TIME <= moment.timestamp() < LATEST_TIME
+
+
+def outside_time_range(column: str = "timestamp") -> pl.Expr:
+    """Whether the UTC datetimes of ``column`` lie outside TIME_RANGE (null, unknown, does not)."""
+    epoch_us = pl.col(column).dt.epoch("us")
+    inside = (epoch_us >= int(EARLIEST_TIME * 1e6)) & (epoch_us < int(LATEST_TIME * 1e6))
+    return (~inside).fill_null(value=False)
+
+
+def time_range_problem(moment: object) -> str:
+    """The reason a record whose time is ``moment`` is refused."""
+    return f"time out of range: {moment} is outside {TIME_RANGE}"
 
 
 def is_number(value: object) -> bool:

@@ -49,6 +49,7 @@ import polars as pl
 from tracelens.ingest.opening.sources import Source
 from tracelens.ingest.opening.streams import side_sources
 from tracelens.ingest.rejections import RejectionLog
+from tracelens.limits import TIME_RANGE
 from tracelens.schema import LOG_EVENT_SCHEMA, REPORT_SCHEMA, conform, empty_frame
 from tracelens.sideinputs import _common as common
 from tracelens.sideinputs.insights import insights_lines, row_fields
@@ -106,7 +107,7 @@ def _event_error(event: object) -> str | None:
     timestamp = event.get("timestamp")
     if timestamp is not None and not common.is_epoch_ms(timestamp):
         shown = timestamp if common.is_number(timestamp) else common.describe_json(timestamp)
-        return f"timestamp must be epoch milliseconds (1970 to 9999), got {shown}"
+        return f"timestamp must be epoch milliseconds inside {TIME_RANGE}, got {shown}"
     return None
 
 
@@ -249,9 +250,19 @@ def _drop_duplicates(
     return frame.filter(~repeat)
 
 
+def _in_time_range(frame: pl.DataFrame, log: RejectionLog) -> pl.DataFrame:
+    """``frame`` without the rows whose time lies outside the one valid range, each refused."""
+    outside = frame.filter(common.outside_time_range())
+    for source, position, moment in outside.select("_source", "_position", "timestamp").rows():
+        log.add(source, position, common.time_range_problem(moment.isoformat()))
+    return frame.filter(~common.outside_time_range()) if outside.height else frame
+
+
 def _assemble(parts: LogParts) -> LambdaLogs:
     reports = pl.concat([empty_frame(REPORT_ROWS), *parts.reports])
     events = pl.concat([empty_frame(EVENT_ROWS), *parts.events])
+    reports = _in_time_range(reports, parts.rejections)
+    events = _in_time_range(events, parts.rejections)
     timeouts = events.filter(pl.col("kind") == "timeout").select(
         "request_id", status=pl.lit("timeout")
     )
