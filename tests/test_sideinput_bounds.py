@@ -14,7 +14,7 @@ import pytest
 
 from tracelens.ingest.opening import file_parts, streams
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.limits import OVERSIZE_LINE, OVERSIZE_VALUE
+from tracelens.limits import MAX_STRING_CHARS, OVERSIZE_LINE, OVERSIZE_VALUE
 from tracelens.sideinputs import load_functions, load_logs, load_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,3 +181,42 @@ def test_metric_times_outside_the_one_valid_range_are_refused(tmp_path: Path) ->
         "MetricDataResults[0].Values[1]",
     ]
     assert all("outside [2000-01-01, 2100-01-01) UTC" in r.reason for r in log.listed)
+
+
+LONG = MAX_STRING_CHARS + 1_000
+CUT = f"… [cut at {MAX_STRING_CHARS} of {LONG} characters]"
+
+
+def test_long_strings_of_side_inputs_are_cut_where_they_enter(tmp_path: Path) -> None:
+    request = f"{1:08x}-4eb6-4f84-986f-e26066d4230d"
+    dns = f"[ERROR]\t2026-11-20T09:00:31.000Z\t{request}\tgetaddrinfo EAI_AGAIN " + "h" * LONG
+    (tmp_path / "orders-create.log").write_bytes(invocation(1) + dns.encode() + b"\n")
+    logs = load_logs([tmp_path / "orders-create.log"], rejections=RejectionLog())
+    [message] = logs.events.filter(pl.col("kind") == "dns_failure")["message"].to_list()
+    assert message == dns[:MAX_STRING_CHARS] + CUT.replace(str(LONG), str(len(dns)))
+    metric = "M" * LONG
+    result = {"Id": "m", "Label": f"orders-create {metric} Sum", "StatusCode": "Complete"}
+    stamps = ["2026-11-20T09:59:00+00:00"]
+    response = {"MetricDataResults": [{**result, "Timestamps": stamps, "Values": [1]}]}
+    (tmp_path / "metrics.json").write_bytes(orjson.dumps(response))
+    metrics = load_metrics([tmp_path / "metrics.json"], rejections=RejectionLog())
+    assert metrics["metric"].to_list() == ["M" * MAX_STRING_CHARS + CUT]
+    functions = orjson.loads((ROOT / "sample_traces/functions/list-functions.json").read_bytes())
+    functions["Functions"][0]["Runtime"] = "r" * LONG
+    (tmp_path / "list-functions.json").write_bytes(orjson.dumps(functions))
+    inventory = load_functions([tmp_path / "list-functions.json"], rejections=RejectionLog())
+    assert inventory.functions["runtime"][0] == "r" * MAX_STRING_CHARS + CUT
+    # Ordinary strings are untouched.
+    assert logs.reports["request_id"].to_list() == [request]
+
+
+def test_a_rejection_quoting_a_long_value_is_cut(tmp_path: Path) -> None:
+    result = {"Id": "m", "Label": "orders-create Duration Sum", "StatusCode": "Complete"}
+    response = {"MetricDataResults": [{**result, "Timestamps": ["t" * LONG], "Values": [1]}]}
+    (tmp_path / "metrics.json").write_bytes(orjson.dumps(response))
+    log = RejectionLog()
+    load_metrics([tmp_path / "metrics.json"], rejections=log)
+    [rejection] = log.listed
+    assert rejection.reason.startswith("datapoint refused: timestamp 'ttt")
+    full = f"datapoint refused: timestamp {'t' * LONG!r} is not an ISO 8601 time"
+    assert rejection.reason == full[:MAX_STRING_CHARS] + CUT.replace(str(LONG), str(len(full)))

@@ -16,7 +16,7 @@ import polars as pl
 
 from tracelens.ingest.opening.sources import Source
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.limits import EARLIEST_TIME, LATEST_TIME, TIME_RANGE
+from tracelens.limits import CUT_MARK, EARLIEST_TIME, LATEST_TIME, MAX_STRING_CHARS, TIME_RANGE
 from tracelens.schema import UTC_US
 
 WHOLE_FILE = "whole file"
@@ -194,6 +194,28 @@ def outside_time_range(column: str = "timestamp") -> pl.Expr:
     epoch_us = pl.col(column).dt.epoch("us")
     inside = (epoch_us >= int(EARLIEST_TIME * 1e6)) & (epoch_us < int(LATEST_TIME * 1e6))
     return (~inside).fill_null(value=False)
+
+
+def cut_strings(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every string longer than ``MAX_STRING_CHARS`` cut as ``cut_string`` cuts
+    it (a 50 MB log message or metric label is not carried into every analysis)."""
+    columns = [name for name, dtype in frame.schema.items() if dtype == pl.String()]
+    # NOTE: a string of at most MAX_STRING_CHARS bytes is no longer in characters: the cheap test.
+    long = [pl.col(name).str.len_bytes() > MAX_STRING_CHARS for name in columns]
+    if not columns or not frame.select(pl.any_horizontal(long).any()).item():
+        return frame
+    before, after = CUT_MARK.format(kept=MAX_STRING_CHARS, length="{}").split("{}")
+    cut = []
+    for name in columns:
+        length = pl.col(name).str.len_chars()
+        marked = pl.concat_str(
+            pl.col(name).str.slice(0, MAX_STRING_CHARS),
+            pl.lit(before),
+            length.cast(pl.String()),
+            pl.lit(after),
+        )
+        cut.append(pl.when(length > MAX_STRING_CHARS).then(marked).otherwise(pl.col(name)))
+    return frame.with_columns(cut)
 
 
 def time_range_problem(moment: object) -> str:

@@ -190,7 +190,7 @@ def read_functions(sources: Iterable[Source], *, rejections: RejectionLog) -> Fu
         if text is not None:
             _add_source(inventory, source, text)
     return FunctionInventory(
-        functions=conform(inventory.frame(), FUNCTION_SCHEMA),
+        functions=conform(common.cut_strings(inventory.frame()), FUNCTION_SCHEMA),
         account_concurrency_limit=inventory.account_limit,
         unreserved_concurrency_limit=inventory.unreserved_limit,
     )

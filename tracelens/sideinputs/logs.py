@@ -261,8 +261,8 @@ def _in_time_range(frame: pl.DataFrame, log: RejectionLog) -> pl.DataFrame:
 def _assemble(parts: LogParts) -> LambdaLogs:
     reports = pl.concat([empty_frame(REPORT_ROWS), *parts.reports])
     events = pl.concat([empty_frame(EVENT_ROWS), *parts.events])
-    reports = _in_time_range(reports, parts.rejections)
-    events = _in_time_range(events, parts.rejections)
+    reports = _in_time_range(common.cut_strings(reports), parts.rejections)
+    events = _in_time_range(common.cut_strings(events), parts.rejections)
     timeouts = events.filter(pl.col("kind") == "timeout").select(
         "request_id", status=pl.lit("timeout")
     )

@@ -162,7 +162,7 @@ class _Reader:
             self.rows[name].append(item)
 
     def frame(self) -> pl.DataFrame:
-        frame = pl.DataFrame(self.rows, schema=_ROWS)
+        frame = common.cut_strings(pl.DataFrame(self.rows, schema=_ROWS))
         repeat = ~pl.struct("function_name", "metric", "stat", "timestamp").is_first_distinct()
         for source, position in frame.filter(repeat).select("_source", "_position").iter_rows():
             self.rejections.add(source, position, "duplicate datapoint: already read")
