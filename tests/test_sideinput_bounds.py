@@ -14,7 +14,13 @@ import pytest
 
 from tracelens.ingest.opening import file_parts, streams
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.limits import MAX_STRING_CHARS, OVERSIZE_LINE, OVERSIZE_VALUE
+from tracelens.limits import (
+    MAX_STRING_CHARS,
+    MAX_VALUE_BYTES,
+    OVERSIZE_LINE,
+    OVERSIZE_VALUE,
+    TIME_RANGE,
+)
 from tracelens.sideinputs import load_functions, load_logs, load_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -220,3 +226,16 @@ def test_a_rejection_quoting_a_long_value_is_cut(tmp_path: Path) -> None:
     assert rejection.reason.startswith("datapoint refused: timestamp 'ttt")
     full = f"datapoint refused: timestamp {'t' * LONG!r} is not an ISO 8601 time"
     assert rejection.reason == full[:MAX_STRING_CHARS] + CUT.replace(str(LONG), str(len(full)))
+
+
+def test_the_readme_states_the_side_input_limits() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    bad_input = readme.split("### Bad input", 1)[1].split("\n## ", 1)[0]
+    [side] = [part for part in bad_input.split("\n\n") if part.startswith("Side inputs")]
+    assert "follow the same limits" in side
+    for limit in (
+        f"{MAX_VALUE_BYTES // 2**20} MiB",
+        TIME_RANGE,
+        f"{MAX_STRING_CHARS:,} characters",
+    ):
+        assert limit in " ".join(side.split())
