@@ -414,7 +414,7 @@ def test_bad_events_and_bad_report_lines(tmp_path: Path) -> None:
     assert logs.events["request_id"].to_list() == ["c"]
     for position, shown in (("events[5]", float(2**70)), ("events[6]", -1)):
         assert listed[position] == (
-            f"invalid event: timestamp must be epoch milliseconds (1970 to 9999), got {shown}"
+            f"invalid event: timestamp must be epoch milliseconds inside [2000-01-01, 2100-01-01) UTC, got {shown}"
         )
 
 
@@ -595,10 +595,10 @@ def test_bad_datapoints_are_refused_one_by_one(tmp_path: Path) -> None:
     assert listed == {
         "Messages": "incomplete result: Messages must be an array, got a boolean",
         "MetricDataResults[3].Values[0]": (
-            "datapoint refused: timestamp 1e+300 is outside the years 1970 to 9999"
+            "datapoint refused: time out of range: timestamp 1e+300 is outside [2000-01-01, 2100-01-01) UTC"
         ),
         "MetricDataResults[3].Values[1]": (
-            "datapoint refused: timestamp -5 is outside the years 1970 to 9999"
+            "datapoint refused: time out of range: timestamp -5 is outside [2000-01-01, 2100-01-01) UTC"
         ),
         "MetricDataResults[3].Values[2]": (
             "datapoint refused: value 1.2e+21 is beyond any AWS/Lambda metric (over 2**53)"
@@ -785,13 +785,16 @@ def test_a_damaged_gzip_side_input_is_refused_and_the_others_are_read(tmp_path: 
     logs = load_logs([tmp_path / "logs"], rejections=log)
     metrics = load_metrics([tmp_path / "metrics"], rejections=log)
     functions = load_functions([tmp_path / "functions"], rejections=log)
+    # A text log is read a line at a time: the lines before the cut are kept, as for traces.
     assert [(r.source, r.position) for r in log.listed] == [
-        (str(tmp_path / kind / "z-cut.gz"), "whole file")
-        for kind in ("logs", "metrics", "functions")
+        (str(tmp_path / "logs" / "z-cut.gz"), "line 280"),
+        *((str(tmp_path / kind / "z-cut.gz"), "whole file") for kind in ("metrics", "functions")),
     ]
     assert all(r.reason.startswith("unreadable gzip: ") for r in log.listed)
     whole = RejectionLog()
-    assert logs.reports.equals(load_logs([samples / "logs"], rejections=whole).reports)
+    reports = load_logs([samples / "logs"], rejections=whole).reports
+    assert logs.reports.height > reports.height  # and the REPORTs before the cut (read last)
+    assert logs.reports.head(reports.height).equals(reports)
     assert metrics.equals(load_metrics([samples / "metrics"], rejections=whole))
     assert functions.functions.equals(
         load_functions([samples / "functions"], rejections=whole).functions

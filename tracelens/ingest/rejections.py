@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tracelens.limits import cut_string
+
 MAX_LISTED = 50
 
 
@@ -41,6 +43,8 @@ class RejectionLog:
     reasons: Counter[str] = field(default_factory=Counter)
 
     def add(self, source: str, position: str, reason: str) -> None:
+        # A reason may quote the value refused: a long one is cut, as strings are where they enter.
+        reason = cut_string(reason)
         self.count += 1
         self.reasons[reason.split(":", 1)[0]] += 1
         if len(self.listed) < self.limit:

@@ -6,7 +6,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
@@ -16,6 +16,7 @@ import polars as pl
 
 from tracelens.ingest.opening.sources import Source
 from tracelens.ingest.rejections import RejectionLog
+from tracelens.limits import CUT_MARK, EARLIEST_TIME, LATEST_TIME, MAX_STRING_CHARS, TIME_RANGE
 from tracelens.schema import UTC_US
 
 WHOLE_FILE = "whole file"
@@ -147,12 +148,20 @@ def _concatenated_values(text: str) -> Iterator[JsonValue]:
         yield JsonValue(line, value)
 
 
-def json_values(text: str) -> list[JsonValue]:
-    """Every top-level JSON value of ``text``: one document, JSON Lines, or several concatenated.
+def json_values(text: str, first_line: int = 1) -> list[JsonValue]:
+    """Every top-level JSON value of ``text``: one document, JSON Lines, or several concatenated;
+    lines are numbered from ``first_line`` (a piece of a longer input).
 
     ``NaN``/``Infinity`` literals decode to :class:`NonFinite` markers so that only the record
     holding one is refused, not the whole document.
     """
+    values = _json_values(text)
+    if first_line == 1:
+        return values
+    return [replace(value, line=value.line + first_line - 1) for value in values]
+
+
+def _json_values(text: str) -> list[JsonValue]:
     first = len(text) - len(text.lstrip())
     try:
         return [JsonValue(_line_of(text, first), orjson.loads(text))]
@@ -164,14 +173,54 @@ def json_values(text: str) -> list[JsonValue]:
     return list(_concatenated_values(text))
 
 
-# The last millisecond of the year 9999: later epoch times hold no real record, and would not
-# fit the microsecond timestamps the frames use.
+# The last millisecond of the year 9999: later epoch times would not fit the microsecond
+# timestamps the frames use (times are then held to TIME_RANGE, see ``time_range_problem``).
 MAX_EPOCH_MS = 253_402_300_799_999
 
 
 def is_epoch_ms(value: object) -> bool:
-    """A whole number of milliseconds since 1970 up to the year 9999 (``bool`` is not one)."""
-    return type(value) is int and 0 <= value <= MAX_EPOCH_MS
+    """A whole number of milliseconds since 1970 inside the one valid time range of
+    tracelens.limits (``bool`` is not one)."""
+    return type(value) is int and EARLIEST_TIME * 1000 <= value < LATEST_TIME * 1000
+
+
+def in_time_range(moment: datetime) -> bool:
+    """Whether an aware datetime lies inside the one valid time range (TIME_RANGE)."""
+    return EARLIEST_TIME <= moment.timestamp() < LATEST_TIME
+
+
+def outside_time_range(column: str = "timestamp") -> pl.Expr:
+    """Whether the UTC datetimes of ``column`` lie outside TIME_RANGE (null, unknown, does not)."""
+    epoch_us = pl.col(column).dt.epoch("us")
+    inside = (epoch_us >= int(EARLIEST_TIME * 1e6)) & (epoch_us < int(LATEST_TIME * 1e6))
+    return (~inside).fill_null(value=False)
+
+
+def cut_strings(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every string longer than ``MAX_STRING_CHARS`` cut as ``cut_string`` cuts
+    it (a 50 MB log message or metric label is not carried into every analysis)."""
+    columns = [name for name, dtype in frame.schema.items() if dtype == pl.String()]
+    # NOTE: a string of at most MAX_STRING_CHARS bytes is no longer in characters: the cheap test.
+    long = [pl.col(name).str.len_bytes() > MAX_STRING_CHARS for name in columns]
+    if not columns or not frame.select(pl.any_horizontal(long).any()).item():
+        return frame
+    before, after = CUT_MARK.format(kept=MAX_STRING_CHARS, length="{}").split("{}")
+    cut = []
+    for name in columns:
+        length = pl.col(name).str.len_chars()
+        marked = pl.concat_str(
+            pl.col(name).str.slice(0, MAX_STRING_CHARS),
+            pl.lit(before),
+            length.cast(pl.String()),
+            pl.lit(after),
+        )
+        cut.append(pl.when(length > MAX_STRING_CHARS).then(marked).otherwise(pl.col(name)))
+    return frame.with_columns(cut)
+
+
+def time_range_problem(moment: object) -> str:
+    """The reason a record whose time is ``moment`` is refused."""
+    return f"time out of range: {moment} is outside {TIME_RANGE}"
 
 
 def is_number(value: object) -> bool:

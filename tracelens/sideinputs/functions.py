@@ -26,7 +26,8 @@ from typing import Any
 
 import polars as pl
 
-from tracelens.ingest.opening.sources import Source, iter_sources
+from tracelens.ingest.opening.sources import Source
+from tracelens.ingest.opening.streams import side_sources
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.schema import FUNCTION_SCHEMA, conform
 from tracelens.sideinputs import _common as common
@@ -139,8 +140,8 @@ def _add_document(inventory: Inventory, document: Any, prefix: str) -> bool:
 
 
 def _add_source(inventory: Inventory, source: Source, text: str) -> None:
-    values = common.json_values(text) if common.looks_like_json(text) else []
-    many = len(values) > 1
+    values = common.json_values(text, source.first_line) if common.looks_like_json(text) else []
+    many = len(values) > 1 or source.lines
     for value in values:
         prefix = f"line {value.line}: " if many else ""
         if value.error is not None:
@@ -177,7 +178,7 @@ def load_functions(paths: Iterable[str | Path], *, rejections: RejectionLog) -> 
     tracelens.ingest.opening.sources.InputError
         When a path does not exist or cannot be read.
     """
-    return read_functions(iter_sources(paths, rejections), rejections=rejections)
+    return read_functions(side_sources(paths, rejections), rejections=rejections)
 
 
 def read_functions(sources: Iterable[Source], *, rejections: RejectionLog) -> FunctionInventory:
@@ -189,7 +190,7 @@ def read_functions(sources: Iterable[Source], *, rejections: RejectionLog) -> Fu
         if text is not None:
             _add_source(inventory, source, text)
     return FunctionInventory(
-        functions=conform(inventory.frame(), FUNCTION_SCHEMA),
+        functions=conform(common.cut_strings(inventory.frame()), FUNCTION_SCHEMA),
         account_concurrency_limit=inventory.account_limit,
         unreserved_concurrency_limit=inventory.unreserved_limit,
     )

@@ -130,11 +130,11 @@ def _record_lines(records: Sequence[RawRecord]) -> pl.DataFrame:
     return pl.DataFrame(columns, schema=schema)
 
 
-def text_lines(text: str, function_name: str | None) -> pl.DataFrame:
-    """A text file as lines numbered from 1."""
+def text_lines(text: str, function_name: str | None, first_line: int = 1) -> pl.DataFrame:
+    """A text file (or a piece of one) as lines numbered from ``first_line``."""
     messages = pl.Series("message", [text]).str.split("\n").explode()
     return pl.DataFrame(messages).select(
-        idx=pl.int_range(1, pl.len() + 1, dtype=pl.Int64()),
+        idx=pl.int_range(first_line, pl.len() + first_line, dtype=pl.Int64()),
         message=pl.col("message"),
         function_name=pl.lit(function_name, pl.String()),
     )

@@ -46,8 +46,10 @@ from typing import Any
 
 import polars as pl
 
-from tracelens.ingest.opening.sources import Source, iter_sources
+from tracelens.ingest.opening.sources import Source
+from tracelens.ingest.opening.streams import side_sources
 from tracelens.ingest.rejections import RejectionLog
+from tracelens.limits import TIME_RANGE
 from tracelens.schema import LOG_EVENT_SCHEMA, REPORT_SCHEMA, conform, empty_frame
 from tracelens.sideinputs import _common as common
 from tracelens.sideinputs.insights import insights_lines, row_fields
@@ -105,7 +107,7 @@ def _event_error(event: object) -> str | None:
     timestamp = event.get("timestamp")
     if timestamp is not None and not common.is_epoch_ms(timestamp):
         shown = timestamp if common.is_number(timestamp) else common.describe_json(timestamp)
-        return f"timestamp must be epoch milliseconds (1970 to 9999), got {shown}"
+        return f"timestamp must be epoch milliseconds inside {TIME_RANGE}, got {shown}"
     return None
 
 
@@ -193,8 +195,8 @@ def _add_document(parts: LogParts, source: Source, value: common.JsonValue, many
 
 
 def _add_json(parts: LogParts, source: Source, text: str) -> None:
-    values = common.json_values(text)
-    many = len(values) > 1
+    values = common.json_values(text, source.first_line)
+    many = len(values) > 1 or source.lines
     function_name = common.function_from_file_name(source.name)
     loose: list[RawRecord] = []
     for value in values:
@@ -211,17 +213,21 @@ def _add_json(parts: LogParts, source: Source, text: str) -> None:
     parts.add_records(source.name, loose, "line {}")
 
 
-def _add_source(parts: LogParts, source: Source) -> None:
+_NO_LOG_LINES = "no Lambda log lines (START, END, REPORT, INIT_START, timeouts, DNS errors) found"
+
+
+def _add_source(parts: LogParts, source: Source) -> int | None:
+    """Add one source (or piece of one); how many text log lines it held that were
+    recognized, None when it was not text lines."""
     text = common.decode_text(source, parts.rejections, LOG_FORMATS)
     if text is None or not text.strip():
-        return
+        return None
     if common.is_json_text(text):
         _add_json(parts, source, text)
-        return
-    lines = text_lines(text, common.function_from_file_name(source.name))
-    if parts.add_lines(source.name, lines, "line {}") == 0:
-        what = "no Lambda log lines (START, END, REPORT, INIT_START, timeouts, DNS errors) found"
-        common.reject_unknown(parts.rejections, source, what, LOG_FORMATS)
+        return None
+    function_name = common.function_from_file_name(source.name)
+    lines = text_lines(text, function_name, source.first_line)
+    return parts.add_lines(source.name, lines, "line {}")
 
 
 def _with_statuses(reports: pl.DataFrame, statuses: pl.DataFrame) -> pl.DataFrame:
@@ -244,9 +250,19 @@ def _drop_duplicates(
     return frame.filter(~repeat)
 
 
+def _in_time_range(frame: pl.DataFrame, log: RejectionLog) -> pl.DataFrame:
+    """``frame`` without the rows whose time lies outside the one valid range, each refused."""
+    outside = frame.filter(common.outside_time_range())
+    for source, position, moment in outside.select("_source", "_position", "timestamp").rows():
+        log.add(source, position, common.time_range_problem(moment.isoformat()))
+    return frame.filter(~common.outside_time_range()) if outside.height else frame
+
+
 def _assemble(parts: LogParts) -> LambdaLogs:
     reports = pl.concat([empty_frame(REPORT_ROWS), *parts.reports])
     events = pl.concat([empty_frame(EVENT_ROWS), *parts.events])
+    reports = _in_time_range(common.cut_strings(reports), parts.rejections)
+    events = _in_time_range(common.cut_strings(events), parts.rejections)
     timeouts = events.filter(pl.col("kind") == "timeout").select(
         "request_id", status=pl.lit("timeout")
     )
@@ -288,13 +304,33 @@ def load_logs(paths: Iterable[str | Path], *, rejections: RejectionLog) -> Lambd
     tracelens.ingest.opening.sources.InputError
         When a path does not exist or cannot be read.
     """
-    return read_logs(iter_sources(paths, rejections), rejections=rejections)
+    return read_logs(side_sources(paths, rejections), rejections=rejections)
 
 
 def read_logs(sources: Iterable[Source], *, rejections: RejectionLog) -> LambdaLogs:
     """:func:`load_logs` over sources already in memory (named for messages; a log file's name
     may name its function)."""
     parts = LogParts(rejections)
+    # An input of text lines read in pieces: its first piece, and the lines recognized so far.
+    text_input: tuple[Source, int] | None = None
     for source in sources:
-        _add_source(parts, source)
+        found = _add_source(parts, source)
+        if found is None:
+            continue
+        if text_input is not None and not _continues(source, text_input[0]):
+            _check_text_input(parts, *text_input)
+            text_input = None
+        text_input = (source, found + (text_input[1] if text_input else 0))
+    if text_input is not None:
+        _check_text_input(parts, *text_input)
     return _assemble(parts)
+
+
+def _continues(piece: Source, first: Source) -> bool:
+    """Whether ``piece`` is a later piece of the input that ``first`` starts."""
+    return piece.lines and piece.name == first.name and piece.first_line > first.first_line
+
+
+def _check_text_input(parts: LogParts, first: Source, recognized: int) -> None:
+    if recognized == 0:
+        common.reject_unknown(parts.rejections, first, _NO_LOG_LINES, LOG_FORMATS)

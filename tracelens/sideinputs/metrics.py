@@ -31,8 +31,10 @@ from typing import Any
 
 import polars as pl
 
-from tracelens.ingest.opening.sources import Source, iter_sources
+from tracelens.ingest.opening.sources import Source
+from tracelens.ingest.opening.streams import side_sources
 from tracelens.ingest.rejections import RejectionLog
+from tracelens.limits import EARLIEST_TIME, LATEST_TIME
 from tracelens.schema import METRIC_SCHEMA, conform
 from tracelens.sideinputs import _common as common
 
@@ -70,14 +72,20 @@ def parse_label(label: object) -> tuple[str | None, str, str] | str:
 MAX_VALUE = 2**53
 
 
-def _timestamp(value: object) -> datetime | None:
-    """An ISO 8601 time, or epoch seconds (1970 to 9999) as the SDKs' JSON may print them."""
+def _timestamp(value: object) -> datetime | str:
+    """An ISO 8601 time, or epoch seconds as the SDKs' JSON may print them, inside the one
+    valid time range; else why not."""
     if common.is_number(value):
         seconds = float(value)  # type: ignore[arg-type]
-        if not 0 <= seconds * 1000 <= common.MAX_EPOCH_MS:
-            return None
+        if not EARLIEST_TIME <= seconds < LATEST_TIME:
+            return common.time_range_problem(f"timestamp {value!r}")
         return datetime.fromtimestamp(seconds, tz=UTC)
-    return common.iso_to_datetime(value)
+    moment = common.iso_to_datetime(value)
+    if moment is None:
+        return f"timestamp {value!r} is not an ISO 8601 time"
+    if not common.in_time_range(moment):
+        return common.time_range_problem(f"timestamp {value!r}")
+    return moment
 
 
 def _result_error(result: object) -> str | None:
@@ -139,10 +147,8 @@ class _Reader:
     ) -> None:
         timestamp = _timestamp(stamp)
         reason = None
-        if timestamp is None and common.is_number(stamp):
-            reason = f"timestamp {stamp!r} is outside the years 1970 to 9999"
-        elif timestamp is None:
-            reason = f"timestamp {stamp!r} is not an ISO 8601 time"
+        if isinstance(timestamp, str):
+            reason = timestamp
         elif not common.is_number(value):
             reason = f"value is {common.describe_json(value)}, not a finite number"
         elif abs(value) > MAX_VALUE:
@@ -156,7 +162,7 @@ class _Reader:
             self.rows[name].append(item)
 
     def frame(self) -> pl.DataFrame:
-        frame = pl.DataFrame(self.rows, schema=_ROWS)
+        frame = common.cut_strings(pl.DataFrame(self.rows, schema=_ROWS))
         repeat = ~pl.struct("function_name", "metric", "stat", "timestamp").is_first_distinct()
         for source, position in frame.filter(repeat).select("_source", "_position").iter_rows():
             self.rejections.add(source, position, "duplicate datapoint: already read")
@@ -165,8 +171,8 @@ class _Reader:
 
 def _add_source(reader: _Reader, source: Source, text: str) -> None:
     name = source.name
-    values = common.json_values(text) if common.looks_like_json(text) else []
-    many = len(values) > 1
+    values = common.json_values(text, source.first_line) if common.looks_like_json(text) else []
+    many = len(values) > 1 or source.lines
     for value in values:
         prefix = f"line {value.line}: " if many else ""
         if value.error is not None:
@@ -206,7 +212,7 @@ def load_metrics(paths: Iterable[str | Path], *, rejections: RejectionLog) -> pl
     tracelens.ingest.opening.sources.InputError
         When a path does not exist or cannot be read.
     """
-    return read_metrics(iter_sources(paths, rejections), rejections=rejections)
+    return read_metrics(side_sources(paths, rejections), rejections=rejections)
 
 
 def read_metrics(sources: Iterable[Source], *, rejections: RejectionLog) -> pl.DataFrame:

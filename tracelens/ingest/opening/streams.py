@@ -12,7 +12,7 @@ import gzip
 import io
 import stat
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from tracelens.ingest.opening.sources import (
     UnreadableContentError,
     as_utf8,
     display_name,
+    expand_paths,
     lines_before,
     read_source,
 )
@@ -361,3 +362,133 @@ def _file_pieces(
             except OSError as exc:
                 raise InputError(f"cannot read {name}: {exc.strerror or exc}") from exc
         start = end
+
+
+# NOTE: a text log read a piece at a time is cut before a line that starts an invocation
+# (`START RequestId:`), so that the lines of one request (its END, REPORT and the XRAY line
+# after it) are read together; a piece with no such line in reach ends at a line end.
+_INVOCATION_START = b"START RequestId:"
+
+
+def _side_cut(text: bytes) -> int:
+    """Where a piece of side-input lines ends in ``text``: 0 to read on."""
+    if len(text) < file_parts.PIECE_BYTES:
+        return 0
+    start = text.find(_INVOCATION_START, file_parts.PIECE_BYTES // 2)
+    if start >= 0:
+        cut = text.rfind(b"\n", 0, start) + 1
+        if cut > 0:
+            return cut
+    if len(text) < 2 * file_parts.PIECE_BYTES:
+        return 0
+    return text.rfind(b"\n") + 1
+
+
+def _side_line_pieces(
+    name: str, pending: bytes, reader: _SteppedReader, rejections: RejectionSink
+) -> Iterator[Source]:
+    """The lines of a side input in pieces (see ``_side_cut``); a line longer than
+    ``MAX_VALUE_BYTES`` is refused unheld and the lines after it are read. Pieces of blanks
+    only are passed over."""
+    first_line = 1
+
+    def piece(data: bytes) -> Iterator[Source]:
+        nonlocal first_line
+        if data and not data.isspace():
+            yield Source(name, data, first_line=first_line, lines=True)
+        first_line += data.count(b"\n")
+
+    while True:
+        block = reader.read(file_parts.PIECE_BYTES // 4)
+        text = pending + block
+        while cut := _side_cut(text):
+            yield from piece(text[:cut])
+            text = text[cut:]
+        last = text.rfind(b"\n") + 1
+        oversize = len(text) - last > MAX_VALUE_BYTES
+        ends = not block
+        if oversize or (ends and reader.fault is not None):
+            yield from piece(text[:last])
+            pending = text[last:]
+        elif ends:
+            yield from piece(text)
+            break
+        else:
+            pending = text
+            continue
+        if not oversize:
+            break
+        rejections.add(name, f"line {first_line}", OVERSIZE_LINE)
+        after = None if ends else _skip_line(reader)
+        if after is None:
+            break
+        pending = after
+        first_line += 1
+    if reader.fault is not None:
+        raise UnreadableContentError(name, reader.fault, from_line=first_line)
+
+
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_JSON_VALUE_STARTS = b'{["-0123456789tfn'
+
+
+def _starts_as_json(head: bytes) -> bool:
+    """Whether text starting with ``head`` starts as a JSON object or array (``[INFO]`` and
+    other bracketed words of a text log do not)."""
+    text = head.lstrip()
+    if text[:1] == b"[":
+        return text[1:].lstrip()[:1] in (b"", *(bytes([c]) for c in _JSON_VALUE_STARTS))
+    return text[:1] == b"{"
+
+
+def _side_stream(name: str, raw: _Readable, rejections: RejectionSink) -> Iterator[Source]:
+    head = raw.read(file_parts.HEAD_BYTES)
+    if head.startswith(GZIP_MAGIC):
+        prefixed: Any = _Prefixed(head, raw)  # gzip asks only for read()
+        reader = _SteppedReader(gzip.GzipFile(fileobj=prefixed, mode="rb"))
+        head = reader.read(file_parts.HEAD_BYTES)
+    else:
+        reader = _SteppedReader(raw)
+    head = head.removeprefix(codecs.BOM_UTF8)
+    if head.startswith(_UTF16_BOMS):
+        # NOTE: UTF-16 (Windows PowerShell's `>`) is read whole, within the cap, and recoded.
+        data = head + reader.read(MAX_VALUE_BYTES + 1 - len(head))
+        if len(data) > MAX_VALUE_BYTES:
+            rejections.add(name, "whole file", OVERSIZE_VALUE)
+        elif reader.fault is None:
+            yield Source(name, as_utf8(data))
+    elif _starts_as_json(head) and not read_line_by_line(head):
+        yield from _pieces(name, head, reader, rejections)
+        return
+    else:
+        yield from _side_line_pieces(name, head, reader, rejections)
+        return
+    if reader.fault is not None:
+        raise UnreadableContentError(name, reader.fault)
+
+
+def side_sources(paths: Iterable[str | Path], rejections: RejectionSink) -> Iterator[Source]:
+    """The text of side inputs (logs, metrics, configuration) with the bounds trace inputs
+    have: one JSON value of at most ``MAX_VALUE_BYTES`` (refused whole past it), lines (text
+    logs, JSON Lines) a piece at a time, a line past ``MAX_VALUE_BYTES`` refused with its
+    position and the rest read; gzip decompressed as it is read.
+
+    Raises
+    ------
+    InputError
+        When a path does not exist or cannot be read; the message names the path.
+    """
+    for item in expand_paths(paths):
+        try:
+            if item == STDIN:
+                yield from _side_stream(STDIN_NAME, sys.stdin.buffer, rejections)
+                continue
+            path = Path(item)
+            name = display_name(path)
+            try:
+                with path.open("rb") as raw:
+                    yield from _side_stream(name, raw, rejections)
+            except OSError as exc:
+                raise InputError(f"cannot read {name}: {exc.strerror or exc}") from exc
+        except UnreadableContentError as problem:
+            problem.refuse(rejections)
