@@ -21,14 +21,30 @@ from tracelens.store.tables import DATE, PART, PART_TYPE, Table
 
 
 def part_files(frame: pl.DataFrame, table: Table, digest: str) -> list[tuple[str, bytes]]:
-    """``(key, Parquet bytes)`` for each date in ``frame``'s ``_date`` column."""
+    """``(key, Parquet bytes)`` for each date in ``frame``'s ``_date`` column (and, for spans,
+    each trace-id bucket: :func:`tracelens.store.layout.trace_bucket`)."""
     files: list[tuple[str, bytes]] = []
     columns = list(table.stored_schema)
-    for (day,), rows in sorted(frame.partition_by(DATE, as_dict=True).items()):
-        buffer = io.BytesIO()
-        rows.select(columns).write_parquet(buffer, compression="zstd")
-        files.append((layout.part_key(table.name, day, digest), buffer.getvalue()))
+    if table.name not in layout.BUCKETED_TABLES:
+        for (day,), rows in sorted(frame.partition_by(DATE, as_dict=True).items()):
+            key = layout.part_key(table.name, day, digest)
+            files.append((key, parquet_bytes(rows.select(columns))))
+        return files
+    bucketed = frame.with_columns(layout.trace_bucket(pl.col("trace_id")).alias(_BUCKET))
+    for (day, bucket), rows in sorted(bucketed.partition_by(DATE, _BUCKET, as_dict=True).items()):
+        key = layout.part_key(table.name, day, digest, bucket)
+        files.append((key, parquet_bytes(rows.select(columns))))
     return files
+
+
+_BUCKET = "_bucket"
+
+
+def parquet_bytes(frame: pl.DataFrame) -> bytes:
+    """``frame`` as a zstd-compressed Parquet file."""
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="zstd")
+    return buffer.getvalue()
 
 
 def part_keys(backend: Backend, table: Table, first: date | None, last: date | None) -> list[str]:
