@@ -441,7 +441,7 @@ class AgentConfig:
     # applies the retention (0: never; `tracelens store compact` / `prune` by hand).
     store_maintenance_interval: timedelta = setting(
         "maintenance_interval",
-        timedelta(hours=6),
+        timedelta(hours=1),
         kind="duration",
         low=timedelta(0),
         high=timedelta(days=7),
