@@ -114,7 +114,7 @@ def prune(location: str | None, older_than: str) -> None:
     Parquet parts, their checksums, the raw pages and the run records of those days go;
     checkpoints stay.
     """
-    from tracelens.agent.durations import DurationError, parse_duration
+    from tracelens.durations import DurationError, parse_duration
     from tracelens.store import StoreError, open_store, store_location
 
     try:
