@@ -419,6 +419,12 @@ class AlertSettings:
         return bool(self.sns_topic_arn or self.webhook_url or self.event_bus)
 
 
+def _retention(value: timedelta) -> str | None:
+    if value == timedelta(0) or value >= timedelta(days=1):
+        return None
+    return 'must be 1d or more (e.g. "30d"), or "0s" to keep everything'
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     """The whole configuration (defaults for everything not set)."""
@@ -432,6 +438,26 @@ class AgentConfig:
         section="store",
         env=settings.STORE,
         check=_store_location,
+    )
+    # [store] retention: days wholly older than this are deleted (parts, raw pages, run
+    # records); 0: keep everything.
+    store_retention: timedelta = setting(
+        "retention",
+        timedelta(0),
+        kind="duration",
+        low=timedelta(0),
+        section="store",
+        check=_retention,
+    )
+    # [store] maintenance_interval: how often the agent compacts the store's small parts and
+    # applies the retention (0: never; `tracelens store compact` / `prune` by hand).
+    store_maintenance_interval: timedelta = setting(
+        "maintenance_interval",
+        timedelta(hours=1),
+        kind="duration",
+        low=timedelta(0),
+        high=timedelta(days=7),
+        section="store",
     )
     collect: CollectSettings = section("collect", CollectSettings)
     retry: RetrySettings = section("retry", RetrySettings)

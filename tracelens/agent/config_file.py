@@ -66,12 +66,17 @@ def _section_class(name: str) -> type[Any]:
     raise KeyError(name)
 
 
+def _direct_keys() -> dict[str, tuple[str, ...]]:
+    """The keys of the sections whose settings the top-level config holds ([store])."""
+    keys: dict[str, tuple[str, ...]] = {}
+    for _, each in declared_settings(AgentConfig):
+        if each.section is not None:
+            keys[each.section] = (*keys.get(each.section, ()), each.key)
+    return keys
+
+
 SECTION_KEYS: Mapping[str, tuple[str, ...]] = {
-    **{
-        each.section: (each.key,)
-        for _, each in declared_settings(AgentConfig)
-        if each.section is not None
-    },
+    **_direct_keys(),
     **{
         name: tuple(each.key for _, each in declared_settings(_section_class(name)))
         for name in _ROOT_SECTIONS
@@ -377,10 +382,14 @@ def parse_config(
         if key not in SECTIONS:
             reader.problem(f"[{key}]", _unknown(key, SECTIONS))
     values: dict[str, Any] = {"source": source}
+    tables: dict[str, dict[str, Any]] = {}  # NOTE: each read once: its unknown keys said once
     for each in fields(AgentConfig):
         declared = each.metadata.get("setting")
         if isinstance(declared, Setting) and declared.section is not None:
-            table = reader.table(data, declared.section, SECTION_KEYS[declared.section])
+            if declared.section not in tables:
+                keys = SECTION_KEYS[declared.section]
+                tables[declared.section] = reader.table(data, declared.section, keys)
+            table = tables[declared.section]
             values[each.name] = reader.value(table, declared.section, declared, each.default)
         elif isinstance(each.metadata.get("section"), Section):
             name = each.metadata["section"].name

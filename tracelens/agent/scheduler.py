@@ -35,6 +35,7 @@ from tracelens.store import Store
 log = logging.getLogger(__name__)
 
 REPORT_JOB = "report"
+MAINTENANCE_JOB = "store-maintenance"
 STALENESS_JOB = "staleness"
 
 
@@ -114,7 +115,7 @@ class Agent:
             region=config.aws.region or "",
             stale_intervals=config.alerts.stale_intervals,
         )
-        jobs = len(config.enabled_collectors) + 2
+        jobs = len(config.enabled_collectors) + 3
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=jobs)}, timezone=UTC
         )
@@ -158,6 +159,19 @@ class Agent:
                 coalesce=True,
                 misfire_grace_time=max(int(interval_s), 1),
                 next_run_time=now + report.interval,
+            )
+        every = self._config.store_maintenance_interval
+        if every > timedelta(0):
+            self._scheduler.add_job(
+                self.maintain_store,
+                "interval",
+                seconds=every.total_seconds(),
+                id=MAINTENANCE_JOB,
+                name="compact the store and apply its retention",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(int(every.total_seconds()), 1),
+                next_run_time=now + every,
             )
         if self._alerts is not None and self._config.enabled_collectors:
             # NOTE: also on its own schedule: a collector stuck in a cycle never ends one.
@@ -315,6 +329,33 @@ class Agent:
             self._report_error = None
             self.status.record_report(str(written), at=now)
         self._write_status()
+
+    def maintain_store(self) -> None:
+        """Compact the store's small parts, then delete the days past the retention period
+        (a job; logs failures, never raises: collection goes on)."""
+        if self._stop.is_set():
+            return
+        try:
+            compacted = self._store.compact()
+            if compacted.written:
+                log.info(
+                    "store compacted: %d part(s) into %d",
+                    len(compacted.removed),
+                    len(compacted.written),
+                )
+            for problem in compacted.problems:
+                log.warning("compaction skipped unreadable store file %s", problem.describe())
+            retention = self._config.store_retention
+            if retention > timedelta(0):
+                pruned = self._store.prune(older_than=retention)
+                if pruned.deleted:
+                    log.info(
+                        "store retention: deleted %d file(s) dated before %s",
+                        pruned.deleted,
+                        pruned.before,
+                    )
+        except Exception:  # NOTE: a failed maintenance must not stop collection.
+            log.exception("store maintenance failed")
 
     def _status_document(self) -> dict[str, object]:
         return self.status.as_json(now=self._clock())

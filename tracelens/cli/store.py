@@ -1,4 +1,5 @@
-"""``tracelens store ...``: looking after a store (checking its files, repairing them)."""
+"""``tracelens store ...``: looking after a store (checking, repairing, rolling up, compacting,
+pruning)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ MAX_LISTED = 50
 
 @click.group()
 def store() -> None:
-    """Look after a store: check its files against their checksums, repair them."""
+    """Look after a store: check its files, repair them, roll up, compact, apply a retention."""
 
 
 @store.command()
@@ -203,3 +204,71 @@ def _summary_text(data: dict[str, Any]) -> str:
 def _escape_text(text: str) -> str:
     """Trace text for a terminal: control characters shown escaped."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+@store.command()
+@_STORE_OPTION
+@click.option(
+    "--small-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Merge parts smaller than this many MB (default 32).",
+)
+def compact(location: str | None, small_mb: float | None) -> None:
+    """Merge the small Parquet parts of each partition (a date, and for spans a trace-id
+    bucket) into one part.
+
+    Safe beside a running agent and readers: the merged part is written before the small ones
+    are removed, and rows present twice meanwhile are read once. Running it again changes
+    nothing.
+    """
+    from tracelens.store import StoreError, open_store, store_location
+    from tracelens.store.compacting import SMALL_PART_BYTES
+
+    small = SMALL_PART_BYTES if small_mb is None else int(small_mb * 1024 * 1024)
+    try:
+        target = open_store(store_location(location))
+        report = target.compact(small_bytes=small)
+    except (StoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for problem in report.problems[:MAX_LISTED]:
+        click.echo(f"skipped {problem.describe()}")
+    click.echo(
+        f"compacted {len(report.removed):,} part(s) into {len(report.written):,} in {target.url} "
+        f"({report.rows_before:,} rows -> {report.rows_after:,}, copies dropped)"
+    )
+
+
+@store.command()
+@_STORE_OPTION
+@click.option(
+    "--older-than",
+    "older_than",
+    required=True,
+    metavar="DURATION",
+    help="Delete the days wholly older than this (e.g. 30d, 2w).",
+)
+def prune(location: str | None, older_than: str) -> None:
+    """Apply a retention period: delete every date partition older than --older-than.
+
+    Parquet parts, their checksums, the raw pages and the run records of those days go;
+    checkpoints stay.
+    """
+    from tracelens.durations import DurationError, parse_duration
+    from tracelens.store import StoreError, open_store, store_location
+
+    try:
+        period = parse_duration(older_than)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from exc
+    if period.total_seconds() <= 0:
+        raise click.BadParameter("must be more than 0", param_hint="--older-than")
+    try:
+        target = open_store(store_location(location))
+        report = target.prune(older_than=period)
+    except (StoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"deleted {report.deleted:,} file(s) dated before {report.before} from {target.url}: "
+        f"{len(report.parts):,} part(s), {len(report.raw):,} raw run(s)"
+    )

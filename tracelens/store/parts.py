@@ -21,14 +21,30 @@ from tracelens.store.tables import DATE, PART, PART_TYPE, Table
 
 
 def part_files(frame: pl.DataFrame, table: Table, digest: str) -> list[tuple[str, bytes]]:
-    """``(key, Parquet bytes)`` for each date in ``frame``'s ``_date`` column."""
+    """``(key, Parquet bytes)`` for each date in ``frame``'s ``_date`` column (and, for spans,
+    each trace-id bucket: :func:`tracelens.store.layout.trace_bucket`)."""
     files: list[tuple[str, bytes]] = []
     columns = list(table.stored_schema)
-    for (day,), rows in sorted(frame.partition_by(DATE, as_dict=True).items()):
-        buffer = io.BytesIO()
-        rows.select(columns).write_parquet(buffer, compression="zstd")
-        files.append((layout.part_key(table.name, day, digest), buffer.getvalue()))
+    if table.name not in layout.BUCKETED_TABLES:
+        for (day,), rows in sorted(frame.partition_by(DATE, as_dict=True).items()):
+            key = layout.part_key(table.name, day, digest)
+            files.append((key, parquet_bytes(rows.select(columns))))
+        return files
+    bucketed = frame.with_columns(layout.trace_bucket(pl.col("trace_id")).alias(_BUCKET))
+    for (day, bucket), rows in sorted(bucketed.partition_by(DATE, _BUCKET, as_dict=True).items()):
+        key = layout.part_key(table.name, day, digest, bucket)
+        files.append((key, parquet_bytes(rows.select(columns))))
     return files
+
+
+_BUCKET = "_bucket"
+
+
+def parquet_bytes(frame: pl.DataFrame) -> bytes:
+    """``frame`` as a zstd-compressed Parquet file."""
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="zstd")
+    return buffer.getvalue()
 
 
 def part_keys(backend: Backend, table: Table, first: date | None, last: date | None) -> list[str]:
@@ -117,12 +133,14 @@ class TableRead:
 
     ``frame`` has the stored schema plus ``_part`` (the position of the part a row came from
     among the keys, sorted: a later key has a larger number); it is None when no part exists in
-    the range asked for.
+    the range asked for. ``missing`` lists the keys deleted since they were listed (merged by
+    a compaction, or rewritten by a rebuild).
     """
 
     frame: pl.DataFrame | None = None
     parts: int = 0
     problems: list[StoreProblem] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
 
 def read_table(
@@ -131,20 +149,22 @@ def read_table(
     keys: list[str],
     keep: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     columns: Sequence[str] | None = None,
+    first_number: int = 0,
 ) -> TableRead:
     """Every readable part among ``keys`` (its ``columns``, default all), each cut to ``keep``
-    first; never raises on a bad file.
+    first; never raises on a bad file. Parts are numbered from ``first_number``.
 
     The result has one contiguous chunk per column (what the analyses read fastest).
     """
     result = TableRead()
     frames: list[pl.DataFrame] = []
     numbers: list[int] = []
-    for number, key in enumerate(sorted(keys)):
+    for number, key in enumerate(sorted(keys), start=first_number):
         try:
             frame = read_part(backend, key, table, columns)
         except MissingKeyError:
-            continue  # NOTE: removed since listed (a rebuild): its rows live in another part
+            result.missing.append(key)  # NOTE: its rows live in a part listed again
+            continue
         except CorruptFileError as exc:
             result.problems.append(StoreProblem.of(exc))
             continue

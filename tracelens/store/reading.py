@@ -24,7 +24,7 @@ from tracelens.store import layout, tables
 from tracelens.store.backend import Backend
 from tracelens.store.dedupe import latest_rows, unique_segments
 from tracelens.store.errors import StoreProblem
-from tracelens.store.parts import TableRead, part_keys, read_table
+from tracelens.store.parts import TableRead, contiguous, part_keys, read_table
 
 
 @dataclass(frozen=True)
@@ -95,35 +95,68 @@ class _Loaded:
         self,
         backend: Backend,
         table: tables.Table,
-        keys: list[str],
+        listing: Callable[[], list[str]],
         keep: Callable[[pl.DataFrame], pl.DataFrame],
         columns: list[str] | None = None,
     ) -> TableRead:
-        """The parts of ``keys``, each cut to ``keep`` as it is read (the peak stays small)."""
-        result = read_table(backend, table, keys, keep, columns)
+        """The parts ``listing`` names, each cut to ``keep`` as it is read (the peak stays
+        small).
+
+        A part deleted after it was listed was merged into another by a compaction (or
+        rewritten by a rebuild): the parts are listed again and the new ones read too, so no
+        row goes missing (rows read twice are de-duplicated like any copy).
+        """
+        tried = listing()
+        result = read_table(backend, table, tried, keep, columns)
+        for _ in range(_RELISTS):
+            if not result.missing:
+                break
+            seen = set(tried)
+            again = [key for key in listing() if key not in seen]
+            more = read_table(backend, table, again, keep, columns, first_number=len(tried))
+            tried += again
+            result = _joined(result, more)
         self.problems.extend(result.problems)
         return result
 
     def events(self, backend: Backend, table: tables.Table, scope: Scope) -> pl.DataFrame | None:
-        keys = part_keys(backend, table, scope.first_day, scope.last_day)
+        def listing() -> list[str]:
+            return part_keys(backend, table, scope.first_day, scope.last_day)
 
         def keep(part: pl.DataFrame) -> pl.DataFrame:
             return scope.within(self.scoped(part, scope), "timestamp")
 
-        frame = self.read(backend, table, keys, keep).frame
+        frame = self.read(backend, table, listing, keep).frame
         if frame is None:
             return None
         rows = latest_rows(frame, table)
         return rows.sort("timestamp", nulls_last=False, maintain_order=True)
 
     def state(self, backend: Backend, table: tables.Table, scope: Scope) -> pl.DataFrame | None:
-        keys = part_keys(backend, table, None, scope.last_day)
-        in_range = [k for k in keys if layout.within_days(k, scope.first_day, None)]
-        if not in_range and keys:
-            newest = max(layout.key_date(key) or date.min for key in keys)
-            in_range = [k for k in keys if layout.key_date(k) == newest]
-        frame = self.read(backend, table, in_range, lambda part: self.scoped(part, scope)).frame
+        def listing() -> list[str]:
+            keys = part_keys(backend, table, None, scope.last_day)
+            in_range = [k for k in keys if layout.within_days(k, scope.first_day, None)]
+            if not in_range and keys:
+                newest = max(layout.key_date(key) or date.min for key in keys)
+                in_range = [k for k in keys if layout.key_date(k) == newest]
+            return in_range
+
+        frame = self.read(backend, table, listing, lambda part: self.scoped(part, scope)).frame
         return None if frame is None else latest_rows(frame, table)
+
+
+_RELISTS = 3  # NOTE: each one follows a compaction that ran during the read
+
+
+def _joined(first: TableRead, second: TableRead) -> TableRead:
+    """Both reads' rows and problems; ``missing`` is the second's."""
+    frames = [frame for frame in (first.frame, second.frame) if frame is not None]
+    return TableRead(
+        frame=contiguous(frames) if len(frames) > 1 else (frames[0] if frames else None),
+        parts=first.parts + second.parts,
+        problems=[*first.problems, *second.problems],
+        missing=second.missing,
+    )
 
 
 def load(backend: Backend, scope: Scope) -> tuple[Inputs, list[StoreProblem]]:
@@ -189,7 +222,9 @@ def _or_empty(frame: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.
 
 
 def _traces(loaded: _Loaded, backend: Backend, scope: Scope) -> TraceInput:
-    keys = part_keys(backend, tables.SPANS, scope.first_day, scope.last_day)
+    def listing() -> list[str]:
+        return part_keys(backend, tables.SPANS, scope.first_day, scope.last_day)
+
     rejections = RejectionLog()
 
     # NOTE: spans are kept per segment document, not per account and region: those columns
@@ -206,7 +241,7 @@ def _traces(loaded: _Loaded, backend: Backend, scope: Scope) -> TraceInput:
             rejections.add("store", f"trace {trace_id} id {span_id}", IMPOSSIBLE_TIMES)
         return scoped.filter(valid_times()) if impossible.height else scoped
 
-    read = loaded.read(backend, tables.SPANS, keys, keep, columns)
+    read = loaded.read(backend, tables.SPANS, listing, keep, columns)
     spans, duplicates = empty_frame(SPAN_SCHEMA), 0
     if read.frame is not None:
         spans = read.frame

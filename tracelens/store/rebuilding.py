@@ -9,7 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.store import layout, raw
+from tracelens.store import layout, manifests, raw
 from tracelens.store.backend import Backend
 from tracelens.store.derive import derive
 from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreProblem
@@ -98,14 +98,31 @@ def rebuild(
         report.raw_runs += 1
     if delete_orphans:
         keep = set(report.part_keys)
+        rebuilt = {layout.raw_digest(key) for key in _raw_keys(backend, sources, digests)}
+        stored = {layout.raw_digest(key) for key in _raw_keys(backend, None)}
         for table in _tables_of(sources):
             for key in backend.list_keys(table.name):
                 digest = layout.part_digest(key)
-                if digest is not None and key not in keep and digest not in unreadable:
-                    backend.delete(key)
-                    backend.delete(layout.manifest_key(key))
-                    report.deleted_keys.append(key)
+                if digest is None or key in keep or digest in unreadable:
+                    continue
+                merged = compacted_sources(backend, key)
+                # NOTE: a compacted part is an orphan only when each run it merged was just
+                # rewritten as parts of its own, or is gone (other sources' runs are kept).
+                if any(s in unreadable or (s in stored and s not in rebuilt) for s in merged):
+                    continue
+                backend.delete(key)
+                backend.delete(layout.manifest_key(key))
+                report.deleted_keys.append(key)
     return report
+
+
+def compacted_sources(backend: Backend, key: str) -> tuple[str, ...]:
+    """The raw runs a compacted part merged (empty for a run's own part, or no manifest)."""
+    try:
+        data = backend.read_bytes(layout.manifest_key(key))
+        return manifests.describe(data, backend.location(key)).sources
+    except (MissingKeyError, CorruptFileError):
+        return ()
 
 
 def _tables_of(sources: Collection[str] | None) -> list[Table]:

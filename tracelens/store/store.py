@@ -22,9 +22,10 @@ from typing import Any
 from collectors.base import CollectorResult, Window
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.inputs import Inputs
-from tracelens.store import checkpoints, layout, leases, raw, reading, runs, tables
+from tracelens.store import checkpoints, compacting, layout, leases, raw, reading, runs, tables
 from tracelens.store.backend import Backend
 from tracelens.store.checkpoints import Checkpoint
+from tracelens.store.compacting import CompactReport, PruneReport
 from tracelens.store.errors import CorruptFileError, StoreError, StoreProblem
 from tracelens.store.persisting import Written, write_run
 from tracelens.store.rebuilding import RebuildReport, rebuild
@@ -327,3 +328,16 @@ class Store:
         """Check every Parquet part against its manifest (and that it reads); with ``repair``,
         rebuild the damaged ones from their raw runs."""
         return verify(self._backend, repair=repair)
+
+    def compact(self, *, small_bytes: int = compacting.SMALL_PART_BYTES) -> CompactReport:
+        """Merge the small parts of each partition directory into one (see
+        :mod:`tracelens.store.compacting`); running it again changes nothing."""
+        return compacting.compact(self._backend, small_bytes=small_bytes)
+
+    def prune(self, *, older_than: timedelta) -> PruneReport:
+        """Delete the data dated wholly before ``older_than`` ago: parts, manifests, raw pages
+        and run records of every day before the day that moment falls on."""
+        if older_than <= timedelta(0):
+            raise ValueError(f"a retention period must be positive, not {older_than}")
+        before = (self._clock() - older_than).astimezone(UTC).date()
+        return compacting.prune(self._backend, before=before)

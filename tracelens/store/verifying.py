@@ -8,7 +8,7 @@ from tracelens.store import layout
 from tracelens.store.backend import Backend
 from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreError, StoreProblem
 from tracelens.store.parts import read_part
-from tracelens.store.rebuilding import rebuild
+from tracelens.store.rebuilding import compacted_sources, rebuild
 from tracelens.store.tables import TABLES
 
 
@@ -67,7 +67,21 @@ def verify(backend: Backend, *, repair: bool = False) -> VerifyReport:
     report.damaged = list(damaged.values())
     if not repair or not damaged:
         return report
-    rebuild(backend, digests={layout.part_digest(key) or "" for key in damaged})
+    digests: set[str] = set()
+    compacted: dict[str, tuple[str, ...]] = {}
+    for key in damaged:
+        merged = compacted_sources(backend, key)
+        if merged:
+            compacted[key] = merged
+        digests.update(merged or [layout.part_digest(key) or ""])
+    rebuild(backend, digests=digests)
+    # NOTE: a damaged compacted part whose runs were all rewritten as their own parts is
+    # deleted: its rows are back (the next compaction merges them again).
+    stored = {layout.raw_digest(key) for key in backend.list_keys(layout.RAW)}
+    for key, merged in compacted.items():
+        if all(source in stored for source in merged):
+            backend.delete(key)
+            backend.delete(layout.manifest_key(key))
     still = _damaged(backend, None)
     report.rebuilt = [key for key in damaged if key not in still]
     report.unrepaired = [problem for key, problem in still.items() if key in damaged]
