@@ -71,7 +71,8 @@ def test_compaction_merges_each_directory_into_one_part_with_the_same_rows(store
     report = store.compact()
 
     assert sorted(layout.partition_of(key) for key in _parts(store)) == sorted(directories)
-    assert len(report.written) == len(directories) + 2  # spans, and metrics of two days
+    # spans, then metrics and trace_reads (the paths traces came from) of two days each
+    assert len(report.written) == len(directories) + 4
     assert report.rows_after < report.rows_before  # the second copy of each segment
     after, problems = store.load_inputs()
     assert problems == []
