@@ -58,7 +58,8 @@ def test_a_window_fetched_again_with_other_pages_adds_no_rows(store: Store) -> N
     inputs, problems = store.load_inputs()
 
     assert problems == []
-    assert len(store.backend.list_keys("spans")) == 2 * len(receipt.part_keys)
+    spans_parts = [key for key in receipt.part_keys if key.startswith("spans/")]
+    assert len(store.backend.list_keys("spans")) == 2 * len(spans_parts)
     assert receipt.rows == {"spans": 2 * SPANS_PER_TRACE, "trace_reads": 1}
     assert inputs.traces.spans.height == 2 * SPANS_PER_TRACE
     assert inputs.traces.segments == 4
