@@ -431,3 +431,81 @@ def test_path_of_normalized_documents() -> None:
     )
     entry = bottlenecks(spans)["entry"].unique().to_list()
     assert entry == ["Scorekeep POST /api/user"]
+
+
+def _subsegment_document(
+    span_id: str, parent_id: str, start_ms: int, end_ms: int, **fields: Any
+) -> dict[str, Any]:
+    """One subsegment sent as its own document (``type`` and ``parent_id`` at the top)."""
+    t0 = 1714564800.0
+    return {
+        "trace_id": TRACE,
+        "id": span_id,
+        "parent_id": parent_id,
+        "type": "subsegment",
+        "start_time": t0 + start_ms / 1000,
+        "end_time": t0 + end_ms / 1000,
+        **fields,
+    }
+
+
+def _function_segment(end_ms: int) -> dict[str, Any]:
+    return {
+        "trace_id": TRACE,
+        "id": "f" * 16,
+        "name": "orders",
+        "origin": "AWS::Lambda::Function",
+        "start_time": 1714564800.0,
+        "end_time": 1714564800.0 + end_ms / 1000,
+    }
+
+
+LONG_CHAIN = 20_000  # its speed: benchmarks/bench_components.py (long-chains)
+
+
+def test_long_chain_of_sequential_subsegment_documents() -> None:
+    # One call after another, each its own document: 1 ms of call, then 1 ms of own code.
+    documents = [_function_segment(2 * LONG_CHAIN)] + [
+        _subsegment_document(
+            f"{i + 1:016x}",
+            "f" * 16,
+            2 * i,
+            2 * i + 1,
+            name="DynamoDB",
+            namespace="aws",
+            aws={"operation": "GetItem", "table_name": "orders"},
+        )
+        for i in range(LONG_CHAIN)
+    ]
+    spans = normalize_documents(documents)
+    path = critical_path(spans)
+    assert path.height == LONG_CHAIN + 1
+    by_node = dict(path.group_by("node_kind").agg(pl.col("self_ms").sum()).rows())
+    assert by_node == pytest.approx(
+        {"function_code": float(LONG_CHAIN), "downstream": float(LONG_CHAIN)}, abs=0.5
+    )
+    # The function and the table are both named "orders": one row per node kind.
+    shares = bottlenecks(spans).select("node", "node_type", "critical_path_share").rows()
+    assert sorted(shares) == [
+        ("orders", "AWS::DynamoDB::Table", pytest.approx(0.5, abs=1e-3)),
+        ("orders", "AWS::Lambda::Function", pytest.approx(0.5, abs=1e-3)),
+    ]
+
+
+def test_long_chain_of_nested_subsegment_documents() -> None:
+    # Each subsegment the parent of the next, each its own document: 1 ms of own time on
+    # either side of its child, the innermost 2 ms.
+    documents = [_function_segment(2 * LONG_CHAIN + 2)]
+    parent = "f" * 16
+    for i in range(LONG_CHAIN):
+        span_id = f"{i + 1:016x}"
+        documents.append(
+            _subsegment_document(span_id, parent, i + 1, 2 * LONG_CHAIN + 1 - i, name=f"step {i}")
+        )
+        parent = span_id
+    path = critical_path(normalize_documents(documents))
+    assert path.height == LONG_CHAIN + 1  # every level of the nesting is on the path
+    self_ms = path["self_ms"].round(3)
+    assert self_ms.to_list() == [2.0] * (LONG_CHAIN + 1)
+    ids = path["id"].to_list()
+    assert ids == ["f" * 16] + [f"{i + 1:016x}" for i in range(LONG_CHAIN)]
