@@ -271,8 +271,9 @@ def _labelled(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
     node = _overlay(node, at_call, tree["target"].gather(calls))
     owner_type = tree["node_type"].gather(owner_row)
     node_type = _overlay(owner_type, at_call, tree["target_type"].gather(calls))
+    owner_origin = tree["origin"].gather(owner_row)
     kind = _overlay(
-        _overlay(_own_kind(owner_type), at_init, pl.repeat(INIT_KIND, at_init.len(), eager=True)),
+        _overlay(_own_kind(owner_origin), at_init, pl.repeat(INIT_KIND, at_init.len(), eager=True)),
         at_call,
         pl.repeat(DOWNSTREAM_KIND, at_call.len(), eager=True),
     )
@@ -288,10 +289,11 @@ def _labelled(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _own_kind(owner_type: pl.Series) -> pl.Series:
-    """The kind of a segment's own time, by the segment's node type."""
+def _own_kind(owner_origin: pl.Series) -> pl.Series:
+    """The kind of a segment's own time, by the segment's origin (the Lambda service's
+    segment and its function's share one node: the origin tells them apart)."""
     return (
-        owner_type.replace_strict(
+        owner_origin.replace_strict(
             {SERVICE_TYPE_LAMBDA: LAMBDA_SERVICE_KIND, FUNCTION_ORIGIN: CODE_KIND},
             default=SERVICE_KIND,
             return_dtype=pl.String(),

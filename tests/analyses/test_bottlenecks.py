@@ -136,19 +136,22 @@ def test_child_segments_in_other_documents_and_node_attribution() -> None:
     path = critical_path(b.frame())
     assert "get-inferred" not in set(path["id"])
     by_node = dict(
-        path.group_by("node", "node_type")
+        path.group_by("node", "node_type", "node_kind")
         .agg(pl.col("self_ms").sum())
-        .select(pl.concat_str("node", "node_type", separator="|"), "self_ms")
+        .select(pl.concat_str("node", "node_type", "node_kind", separator="|"), "self_ms")
         .rows()
     )
+    # One function, one node: the Invoke call, the Lambda service and the function's own
+    # segment all name (orders, AWS::Lambda::Function); the kind tells their time apart.
     assert by_node == pytest.approx(
         {
-            "orders-api/prod|AWS::ApiGateway::Stage": 4.0,
-            "orders|AWS::Lambda": 4.0 + 2.0,  # the Invoke call's own time + the service's
-            "orders|AWS::Lambda::Function": 2.0 + 19.0,  # fn: 9-10 and 94-95; handler
-            "orders Initialization|AWS::Lambda::Function": 4.0,
-            "orders-table|AWS::DynamoDB::Table": 30.0,
-            "pay.example.com|remote": 35.0,  # its nested dns step included
+            "orders-api/prod|AWS::ApiGateway::Stage|service": 4.0,
+            "orders|AWS::Lambda::Function|downstream": 4.0,  # the Invoke call's own time
+            "orders|AWS::Lambda::Function|lambda_service": 2.0,
+            "orders|AWS::Lambda::Function|function_code": 2.0 + 19.0,  # 9-10, 94-95; handler
+            "orders Initialization|AWS::Lambda::Function|initialization": 4.0,
+            "orders-table|AWS::DynamoDB::Table|downstream": 30.0,
+            "pay.example.com|remote|downstream": 35.0,  # its nested dns step included
         }
     )
     operations = dict(zip(path["id"], path["operation"], strict=True))
@@ -413,19 +416,21 @@ def test_path_of_normalized_documents() -> None:
     spans = normalize_documents(sample_documents())
     path = critical_path(spans)
     by_node = dict(
-        path.group_by("node", "node_type")
+        path.group_by("node", "node_type", "node_kind")
         .agg(pl.col("self_ms").sum())
-        .select(pl.concat_str("node", "node_type", separator="|"), "self_ms")
+        .select(pl.concat_str("node", "node_type", "node_kind", separator="|"), "self_ms")
         .rows()
     )
+    fn = "random-name|AWS::Lambda::Function"
     assert by_node == pytest.approx(
         {
-            "Scorekeep|AWS::ElasticBeanstalk::Environment": 80.0 + 80.0,
-            "random-name|AWS::Lambda": 60.0 + 410.0,
-            "random-name|AWS::Lambda::Function": 740.0,
-            "random-name Initialization|AWS::Lambda::Function": 740.0,
-            "SNS|AWS::SNS": 1000.0,
-            "scorekeep-user|AWS::DynamoDB::Table": 90.0,
+            "Scorekeep|AWS::ElasticBeanstalk::Environment|service": 80.0 + 80.0,
+            f"{fn}|downstream": 60.0,  # the Invoke call's own time
+            f"{fn}|lambda_service": 410.0,
+            f"{fn}|function_code": 740.0,
+            "random-name Initialization|AWS::Lambda::Function|initialization": 740.0,
+            "SNS|AWS::SNS|downstream": 1000.0,
+            "scorekeep-user|AWS::DynamoDB::Table|downstream": 90.0,
         },
         abs=0.01,
     )
