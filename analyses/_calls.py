@@ -4,8 +4,13 @@ Shared by the service map, the critical path and the DNS analyses so that all th
 nodes the same way. Node names follow X-Ray's service graph:
 
 - a segment is the node ``(name, origin)``; segments without ``origin`` get ``SERVICE_TYPE``;
-  an ``AWS::Lambda`` segment is named by its function (``function_name``, from its ARN) even
-  when the segment itself is named ``Lambda``;
+- one function is one node, ``(function, AWS::Lambda::Function)``: the Lambda service's
+  ``AWS::Lambda`` segment in front of it (even one named ``Lambda``, named by its
+  ``function_name``, from its ARN), X-Ray's inferred ``AWS::Lambda`` segment of an ``Invoke``
+  and an ``Invoke`` call itself all reach the function's node, whether or not the function's
+  own segment was recorded. What happened in the service before the function ran is told by
+  the span's ``origin`` (the critical path's ``lambda_service`` time, the service map's
+  ``service_*`` columns);
 - a call (the outermost ``aws``/``remote`` subsegment; nested steps such as ``connect`` or
   ``dns`` belong to it) reaches, in this order of preference: the node of the inferred segment
   X-Ray derived from it, a queue or topic (``MESSAGING_TYPES``: their consumers are downstream
@@ -13,8 +18,8 @@ nodes the same way. Node names follow X-Ray's service graph:
   ``AWS::Lambda`` segment, an instrumented service), or a node derived from the call itself.
   Derived nodes: DynamoDB by table (``AWS::DynamoDB::Table``; without a table
   ``AWS::DynamoDB``), SQS by queue name (``AWS::SQS::Queue``), SNS as ``SNS`` (``AWS::SNS``,
-  as GetServiceGraph shows it), Lambda by function name (``AWS::Lambda``), other AWS services
-  by the subsegment name (``AWS::<name>``), remote calls by host (``remote``).
+  as GetServiceGraph shows it), Lambda by function name (``AWS::Lambda::Function``), other
+  AWS services by the subsegment name (``AWS::<name>``), remote calls by host (``remote``).
 """
 
 from __future__ import annotations
@@ -103,7 +108,9 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
     )
     # NOTE: one chunk, so that gathering node types shares the strings' bytes (gather_views).
     node_type = tree.select(
-        pl.when(pl.col("kind") == "segment").then(pl.col("origin").fill_null(SERVICE_TYPE))
+        pl.when(pl.col("kind") == "segment").then(
+            _node_type(pl.col("origin")).fill_null(SERVICE_TYPE)
+        )
     )
     tree = tree.with_columns(node_type.to_series().rechunk().alias("node_type"))
     call_seed = tree.select(pl.when(pl.col("is_call")).then(pl.col("row")).alias("call_row"))
@@ -188,15 +195,33 @@ def _targets(calls: pl.DataFrame) -> pl.DataFrame:
             .otherwise(pl.col("derived_name"))
             .alias("target"),
             pl.when(pl.col("has_inferred"))
-            .then(pl.col("inferred_origin").fill_null(REMOTE_TYPE))
+            .then(_node_type(pl.col("inferred_origin")).fill_null(REMOTE_TYPE))
             .when(pl.col("to_child"))
             .then(pl.col("child_type"))
             .otherwise(pl.col("derived_type"))
             .alias("target_type"),
             "relays",
-            pl.col("to_child").alias("target_is_segment"),
+            "to_child",
         )
+        # NOTE: an inferred segment naming the node of a segment under the call (X-Ray's
+        # inferred "Lambda" beside the function's own segments) is that segment's node too:
+        # the segment, not the call, counts the request.
+        .with_columns(
+            (
+                pl.col("to_child")
+                | (
+                    (pl.col("child_name") == pl.col("target"))
+                    & (pl.col("child_type") == pl.col("target_type"))
+                ).fill_null(False)
+            ).alias("target_is_segment")
+        )
+        .drop("to_child")
     )
+
+
+def _node_type(origin: pl.Expr) -> pl.Expr:
+    """The node type of a segment's origin: the Lambda service's is its function's."""
+    return pl.when(origin == LAMBDA_SERVICE_ORIGIN).then(pl.lit(FUNCTION_ORIGIN)).otherwise(origin)
 
 
 def _scatter(length: int, calls: pl.DataFrame, column: str) -> pl.Series:
@@ -257,6 +282,6 @@ def _derived_type() -> pl.Expr:
         .when(_service() == "sns")
         .then(pl.lit("AWS::SNS"))
         .when(_service() == "lambda")
-        .then(pl.lit("AWS::Lambda"))
+        .then(pl.lit(FUNCTION_ORIGIN))
         .otherwise(pl.lit("AWS::") + pl.col("name"))
     )

@@ -11,8 +11,9 @@ time between chosen children is the span's own. Two facts make it vectorizable:
   its parent's run, the predecessor a binary search (the vectorized form of a backward
   ``join_asof`` by parent on end time);
 - the path is then what is reachable from each trace's root through "latest child" and
-  "predecessor" links: a frontier expanded by index gathers, one step per link, so the loop
-  count is the longest chain of sequential children and nesting, not the number of traces.
+  "predecessor" links, found by pointer jumping (see ``_reachable``): the loop count is the
+  logarithm of the longest chain of sequential children and of the deepest nesting, not the
+  number of traces or spans.
 
 A span on the path covers its whole clipped window; its own time is that window minus the
 windows of its children on the path (which never overlap).
@@ -23,6 +24,7 @@ from __future__ import annotations
 import polars as pl
 
 from analyses._calls import FUNCTION_ORIGIN, INIT_NAMES
+from analyses._tree import MAX_ROUNDS as _MAX_ROUNDS
 from analyses._tree import ancestor_fold, gather_views
 
 # What a path node's time is (``node_kind``): Lambda's service before the function runs (the
@@ -36,7 +38,8 @@ DOWNSTREAM_KIND = "downstream"
 SERVICE_KIND = "service"
 NODE_KINDS = (LAMBDA_SERVICE_KIND, INIT_KIND, CODE_KIND, DOWNSTREAM_KIND, SERVICE_KIND)
 
-_REACHED = {"row": pl.UInt32(), "root_row": pl.UInt32()}
+# Marks a row that stops every chain of ancestors through it (see _reachable); rows are below.
+_BLOCKED = (1 << 32) - 1
 _EFF_US = (pl.col("eff_end_us") - pl.col("eff_start_us")).alias("eff_us")
 
 
@@ -62,7 +65,7 @@ def _timed(tree: pl.DataFrame) -> pl.DataFrame:
     windows = _clipped(tree)
     roots = _roots(windows)
     latest_child, predecessor = _links(windows)
-    on_path = _reachable(roots, latest_child, predecessor, limit=windows.height)
+    on_path = _reachable(roots, latest_child, predecessor, windows["parent_row"])
     # NOTE: only the columns still needed are gathered: the path holds most spans.
     path = (
         windows.select("row", "parent_row", "eff_start_us", "eff_end_us")
@@ -202,24 +205,44 @@ def _nulls(length: int) -> pl.Series:
 
 
 def _reachable(
-    roots: pl.Series, latest_child: pl.Series, predecessor: pl.Series, *, limit: int
+    roots: pl.Series, latest_child: pl.Series, predecessor: pl.Series, parent_row: pl.Series
 ) -> pl.DataFrame:
-    """Rows reachable from ``roots``: ``row`` and the ``root_row`` it was reached from."""
-    frontier = pl.DataFrame({"row": roots, "root_row": roots}, schema=_REACHED)
-    reached = [frontier]
-    for _ in range(limit):
-        if frontier.is_empty():
+    """Rows reachable from ``roots``: ``row`` and the ``root_row`` it was reached from.
+
+    A span is on its parent's path when it is in the chain of predecessors from the parent's
+    latest child ("on a chain"), and on its trace's path when it and every ancestor up to a root
+    are on a chain. Both are found by pointer jumping: the number of rounds grows with the
+    logarithm of the longest chain and of the deepest nesting, and each round is one pass over
+    the rows (a loop per link made a trace of 100,000 sequential spans take 100,000 passes).
+    """
+    length = parent_row.len()
+    on_chain = _chain_members(latest_child.drop_nulls(), predecessor)
+    # NOTE: going up from a row, the first ancestor (itself included) that is not on a chain is
+    # its root when a root of ``roots``; anything else stops the row off every path.
+    blocked = pl.repeat(_BLOCKED, length, dtype=pl.UInt32, eager=True)
+    stops = blocked.scatter(on_chain.arg_true(), None).scatter(roots, roots).alias("root_row")
+    root_row = ancestor_fold(stops, parent_row, kind="nearest")
+    return (
+        pl.DataFrame({"root_row": root_row})
+        .with_row_index("row")
+        .filter(pl.col("root_row").is_not_null() & (pl.col("root_row") != _BLOCKED))
+        .select(pl.col("row").cast(pl.UInt32), "root_row")
+    )
+
+
+def _chain_members(seeds: pl.Series, predecessor: pl.Series) -> pl.Series:
+    """Per row, whether it is reached from one of ``seeds`` through ``predecessor`` links."""
+    member = pl.repeat(False, predecessor.len(), dtype=pl.Boolean, eager=True).scatter(seeds, True)
+    jump = predecessor
+    for _ in range(_MAX_ROUNDS):
+        # Invariant: ``member`` holds every row fewer than 2**k links from a seed, and ``jump``
+        # is the row 2**k links on (k is the round).
+        reached = jump.filter(member).drop_nulls()
+        if reached.is_empty():
             break
-        # NOTE: each row is reached once: a span is either its parent's latest child or the
-        # predecessor of exactly one sibling on the path.
-        frontier = pl.concat(
-            [
-                frontier.select(latest_child.gather(frontier["row"]), "root_row"),
-                frontier.select(predecessor.gather(frontier["row"]), "root_row"),
-            ]
-        ).filter(pl.col("row").is_not_null())
-        reached.append(frontier)
-    return pl.concat(reached).sort("row")
+        member = member.scatter(reached, True)
+        jump = jump.gather(jump)
+    return member
 
 
 def _labelled(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
@@ -248,8 +271,9 @@ def _labelled(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
     node = _overlay(node, at_call, tree["target"].gather(calls))
     owner_type = tree["node_type"].gather(owner_row)
     node_type = _overlay(owner_type, at_call, tree["target_type"].gather(calls))
+    owner_origin = tree["origin"].gather(owner_row)
     kind = _overlay(
-        _overlay(_own_kind(owner_type), at_init, pl.repeat(INIT_KIND, at_init.len(), eager=True)),
+        _overlay(_own_kind(owner_origin), at_init, pl.repeat(INIT_KIND, at_init.len(), eager=True)),
         at_call,
         pl.repeat(DOWNSTREAM_KIND, at_call.len(), eager=True),
     )
@@ -265,10 +289,11 @@ def _labelled(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _own_kind(owner_type: pl.Series) -> pl.Series:
-    """The kind of a segment's own time, by the segment's node type."""
+def _own_kind(owner_origin: pl.Series) -> pl.Series:
+    """The kind of a segment's own time, by the segment's origin (the Lambda service's
+    segment and its function's share one node: the origin tells them apart)."""
     return (
-        owner_type.replace_strict(
+        owner_origin.replace_strict(
             {SERVICE_TYPE_LAMBDA: LAMBDA_SERVICE_KIND, FUNCTION_ORIGIN: CODE_KIND},
             default=SERVICE_KIND,
             return_dtype=pl.String(),

@@ -17,7 +17,7 @@ FoldKind = Literal["min", "max", "nearest", "outermost"]
 
 # NOTE: pointer jumping doubles the covered chain length each round: 48 rounds cover any real
 # nesting; the bound only matters for corrupt input with cyclic parent links.
-_MAX_ROUNDS = 48
+MAX_ROUNDS = 48
 
 
 def link_rows(spans: pl.DataFrame) -> pl.DataFrame:
@@ -112,7 +112,7 @@ def ancestor_fold(values: pl.Series, parent_row: pl.Series, *, kind: FoldKind) -
     """
     folded = values
     pointer = parent_row.cast(pl.UInt32)
-    for _ in range(_MAX_ROUNDS):
+    for _ in range(MAX_ROUNDS):
         if pointer.null_count() == pointer.len():
             break
         # Invariant: folded[i] covers the chain from i up to (excluding) pointer[i].

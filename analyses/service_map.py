@@ -7,12 +7,23 @@ Nodes are ``(name, type)`` pairs named as in ``analyses._calls``. Edges ("hops")
   names the target and is not a second call);
 - a segment whose parent is inside a call that relays (an inferred node, an SQS queue, an SNS
   topic): the call's target -> the segment's node, so producer -> queue -> consumer;
-- a segment whose parent is a segment (``AWS::Lambda`` -> ``AWS::Lambda::Function``) or a
-  subsegment outside any call: the parent's segment node -> the segment's node;
+- a segment whose parent is a segment or a subsegment outside any call: the parent's segment
+  node -> the segment's node, except a function's segment under the Lambda service's
+  ``AWS::Lambda`` segment: both are the function's one node (see ``analyses._calls``), and the
+  request is counted once, on the edge into the service segment;
 - a segment without a parent in its trace: the ``client`` node (named like the root, as
   GetServiceGraph does) -> the segment's node.
 
 In the graph a node's key is ``node_key(name, type)`` = ``"<type>:<name>"``.
+
+A function's node counts requests to the function: one per ``AWS::Lambda`` segment (with the
+flags of the function segments under it: a request errs when either records it), plus one per
+function segment recorded without one. Throttles happen in the Lambda service before the
+function runs: they count on the function's node and on the edge into it (the caller's view),
+and the service's own time per request (its segment minus the function's segments under it:
+queueing, dwell, attempts) is the node's ``service_p50_ms``/``service_p95_ms``, with
+``service_requests`` and ``service_throttles`` (null when no ``AWS::Lambda`` segment was
+recorded for the function, and on every other node).
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ from itertools import islice
 import networkx as nx
 import polars as pl
 
-from analyses._calls import CLIENT_TYPE, span_tree
+from analyses._calls import CLIENT_TYPE, FUNCTION_ORIGIN, LAMBDA_SERVICE_ORIGIN, span_tree
 from analyses._frames import flag_count, quantile_ms, require_columns
 from tracelens.schema import SPAN_SCHEMA
 
@@ -47,11 +58,18 @@ NODE_SCHEMA: dict[str, pl.DataType] = {
     "errors": pl.Int64(),
     "faults": pl.Int64(),
     "throttles": pl.Int64(),
+    # The Lambda service in front of a function (its AWS::Lambda segments); null when none
+    # was recorded and on every node that is not a function.
+    "service_requests": pl.Int64(),
+    "service_throttles": pl.Int64(),
+    "service_p50_ms": pl.Float64(),  # the service's own time per request
+    "service_p95_ms": pl.Float64(),
 }
 
 _HOP_COLUMNS = ["source", "source_type", "target", "target_type", "target_is_segment"]
+_FLAGS = ["error", "fault", "throttle"]
 # NOTE: trace_id rides along with the measures so hops can be grouped per partition (rollups).
-_MEASURES = ["duration_ms", "error", "fault", "throttle", "trace_id"]
+_MEASURES = ["duration_ms", *_FLAGS, "trace_id"]
 
 
 def node_key(name: str, node_type: str) -> str:
@@ -81,7 +99,8 @@ def service_map_nodes(spans: pl.DataFrame) -> pl.DataFrame:
     """Every node of the map with its request and status counts.
 
     A node backed by segments counts its segments (an inferred segment only when it has no
-    parent in its trace, e.g. ``AWS::Events`` upstream of a function); a node known only from
+    parent in its trace, e.g. ``AWS::Events`` upstream of a function; a function counts its
+    requests, as the module's docstring says); a node known only from
     calls (a table, a queue, a remote host, an untraced function) counts the calls it
     received, as the callers saw them; a ``client`` node counts the root segments it sent.
 
@@ -128,21 +147,7 @@ def _edges(hops: pl.DataFrame) -> pl.DataFrame:
 
 
 def _nodes(tree: pl.DataFrame, hops: pl.DataFrame) -> pl.DataFrame:
-    segments = (
-        tree.select(
-            "name",
-            pl.col("node_type").alias("type"),
-            *_MEASURES,
-            # NOTE: an inferred segment without a parent in its trace (AWS::Events upstream of
-            # a function, say) is the only record of that node: it stays on the map.
-            (
-                (pl.col("kind") == "segment")
-                & (~pl.col("inferred") | pl.col("parent_row").is_null())
-            ).alias("keep"),
-        )
-        .filter(pl.col("keep"))
-        .drop("keep")
-    )
+    segments = _segment_requests(tree)
     called = hops.filter(~pl.col("target_is_segment")).select(
         pl.col("target").alias("name"), pl.col("target_type").alias("type"), *_MEASURES
     )
@@ -150,16 +155,69 @@ def _nodes(tree: pl.DataFrame, hops: pl.DataFrame) -> pl.DataFrame:
         pl.col("source").alias("name"), pl.col("source_type").alias("type"), *_MEASURES
     )
     nodes = (
-        pl.concat([segments, called, clients])
+        pl.concat([segments, called, clients], how="diagonal")
         .group_by(["name", "type"])
         .agg(
             pl.len().cast(pl.Int64).alias("requests"),
             flag_count("error").alias("errors"),
             flag_count("fault").alias("faults"),
             flag_count("throttle").alias("throttles"),
+            pl.when(pl.col("service").any())
+            .then(pl.col("service").sum())
+            .alias("service_requests"),
+            pl.when(pl.col("service").any())
+            .then((pl.col("service") & pl.col("throttle").fill_null(False)).sum())
+            .alias("service_throttles"),
+            quantile_ms("service_ms", 0.50).alias("service_p50_ms"),
+            quantile_ms("service_ms", 0.95).alias("service_p95_ms"),
         )
     )
     return nodes.select(NODE_SCHEMA.keys()).cast(pl.Schema(NODE_SCHEMA)).sort(["type", "name"])
+
+
+def _segment_requests(tree: pl.DataFrame) -> pl.DataFrame:
+    """One row per request a segment-backed node received: ``name``, ``type``, the measures,
+    ``service`` (an ``AWS::Lambda`` segment) and ``service_ms`` (its own time)."""
+    segments = tree.select(
+        "row",
+        "parent_row",
+        "name",
+        pl.col("node_type").alias("type"),
+        *_MEASURES,
+        (pl.col("origin") == LAMBDA_SERVICE_ORIGIN).fill_null(False).alias("service"),
+        (pl.col("origin") == FUNCTION_ORIGIN).fill_null(False).alias("function"),
+        # NOTE: an inferred segment without a parent in its trace (AWS::Events upstream of
+        # a function, say) is the only record of that node: it stays on the map.
+        (
+            (pl.col("kind") == "segment") & (~pl.col("inferred") | pl.col("parent_row").is_null())
+        ).alias("keep"),
+    ).filter(pl.col("keep"))
+    service_rows = segments.filter(pl.col("service"))["row"]
+    # A function segment under a service segment kept here is the same request.
+    folded = segments.filter(
+        pl.col("function") & pl.col("parent_row").is_in(service_rows.implode())
+    )
+    under = folded.group_by("parent_row").agg(
+        pl.col("duration_ms").sum().alias("function_ms"),
+        *[pl.col(flag).fill_null(False).any().alias(f"function_{flag}") for flag in _FLAGS],
+    )
+    return (
+        segments.join(folded.select("row"), on="row", how="anti")
+        .join(under, left_on="row", right_on="parent_row", how="left")
+        .select(
+            "name",
+            "type",
+            "duration_ms",
+            *[
+                pl.when(pl.col(f"function_{flag}")).then(True).otherwise(pl.col(flag)).alias(flag)
+                for flag in _FLAGS
+            ],
+            "service",
+            pl.when(pl.col("service"))
+            .then((pl.col("duration_ms") - pl.col("function_ms").fill_null(0.0)).clip(0.0))
+            .alias("service_ms"),
+        )
+    )
 
 
 def build_service_map(nodes: pl.DataFrame, edges: pl.DataFrame) -> nx.DiGraph:
@@ -253,6 +311,8 @@ def _hops_from_tree(tree: pl.DataFrame) -> pl.DataFrame:
         via_target_type=tree["target_type"].gather(segments["via_call"]),
         parent_name=tree["name"].gather(parent_owner),
         parent_type=tree["node_type"].gather(parent_owner),
+        under_service=(tree["origin"].gather(parent_owner) == LAMBDA_SERVICE_ORIGIN)
+        & (pl.col("node_type") == FUNCTION_ORIGIN),
     )
     # NOTE: an inferred node named like the segment under it (both "AWS::Lambda:f") is the
     # same node: no hop from it to itself.
@@ -269,7 +329,9 @@ def _hops_from_tree(tree: pl.DataFrame) -> pl.DataFrame:
         )
     )
     from_parent = segments.filter(
-        pl.col("parent_row").is_not_null() & pl.col("via_call").is_null()
+        pl.col("parent_row").is_not_null()
+        & pl.col("via_call").is_null()
+        & ~pl.col("under_service").fill_null(False)
     ).select(
         pl.col("parent_name").alias("source"),
         pl.col("parent_type").alias("source_type"),

@@ -6,6 +6,9 @@ its own) and reports items/second:
 
 - text-logs:    parsing exported Lambda log text (START/END/REPORT and application lines);
 - bottlenecks:  the critical-path analysis over the spans of generated traces;
+- long-chains:  the critical path of one trace of sequential subsegments, each its own document,
+                and of one trace of subsegments each nested in the one before (was quadratic-ish:
+                10,000 spans took 11 s);
 - report:       rendering the HTML report of the bundled sample_traces/ analysis.
 
 With --check, exits 1 when a component is slower than its floor below (set ~4x under what this
@@ -31,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 # Items per second each component must at least reach with --check.
-FLOORS = {"text-logs": 100_000.0, "bottlenecks": 5_000.0, "report": 0.2}
+FLOORS = {"text-logs": 100_000.0, "bottlenecks": 5_000.0, "long-chains": 25_000.0, "report": 0.2}
 
 
 def _log_text(invocations: int) -> str:
@@ -75,6 +78,58 @@ def bottlenecks(size: int, work: Path) -> tuple[int, Callable[[], object]]:
     return traces, lambda: analyse(spans)
 
 
+def _chain_documents(size: int, *, nested: bool) -> list[dict[str, object]]:
+    trace_id = "1-66322f00-" + ("b" if nested else "a") * 24
+    t0 = 1714564800.0
+    documents: list[dict[str, object]] = [
+        {
+            "trace_id": trace_id,
+            "id": "f" * 16,
+            "name": "orders",
+            "origin": "AWS::Lambda::Function",
+            "start_time": t0,
+            "end_time": t0 + (2 * size + 2) / 1000,
+        }
+    ]
+    parent = "f" * 16
+    for i in range(size):
+        span_id = f"{i + 1:016x}"
+        start_ms, end_ms = (i + 1, 2 * size + 1 - i) if nested else (2 * i, 2 * i + 1)
+        documents.append(
+            {
+                "trace_id": trace_id,
+                "id": span_id,
+                "parent_id": parent,
+                "type": "subsegment",
+                "name": f"step {i}",
+                "start_time": t0 + start_ms / 1000,
+                "end_time": t0 + end_ms / 1000,
+            }
+        )
+        if nested:
+            parent = span_id
+    return documents
+
+
+def long_chains(size: int, work: Path) -> tuple[int, Callable[[], object]]:
+    del work
+    import polars as pl
+
+    from analyses.bottlenecks import critical_path
+    from tracelens.ingest.normalize import normalize_documents
+
+    spans = pl.concat(
+        [normalize_documents(_chain_documents(size // 2, nested=n)) for n in (False, True)]
+    )
+
+    def run() -> object:
+        path = critical_path(spans)
+        assert path.height == spans.height
+        return path
+
+    return spans.height, run
+
+
 def report(size: int, work: Path) -> tuple[int, Callable[[], object]]:
     del size, work
     from tracelens.analysis import run_analysis
@@ -90,6 +145,7 @@ def report(size: int, work: Path) -> tuple[int, Callable[[], object]]:
 COMPONENTS: dict[str, tuple[Callable[[int, Path], tuple[int, Callable[[], object]]], int, str]] = {
     "text-logs": (text_logs, 200_000, "lines"),
     "bottlenecks": (bottlenecks, 100_000, "traces"),
+    "long-chains": (long_chains, 200_000, "spans"),
     "report": (report, 1, "pages"),
 }
 

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from tracelens.cli import main
 
 REAL_WORLD = Path(__file__).resolve().parent.parent / "sample_traces" / "real_world"
+FUNCTION = "AWS::Lambda::Function"
 
 
 def analyze(name: str) -> dict[str, Any]:
@@ -62,12 +63,27 @@ def test_s3_recursive_loop_names_the_bucket_closing_it() -> None:
 def test_lambda_service_segment_named_lambda_is_its_function() -> None:
     contract = analyze("lambda-service-segment-named-lambda.json")
     nodes = {(n["name"], n["type"]) for n in contract["service_map"]["nodes"]}
-    assert ("Lambda", "AWS::Lambda") not in nodes
-    assert {("orders-create", "AWS::Lambda"), ("fraud-check", "AWS::Lambda")} <= nodes
+    assert not {node_type for _, node_type in nodes} & {"AWS::Lambda"}
+    functions = {("orders-create", FUNCTION), ("fraud-check", FUNCTION)}
+    assert {node for node in nodes if node[0] in {"orders-create", "fraud-check"}} == functions
+    # one node per function: its Lambda service segment draws no edge into its function
+    edges = {(e["source"], e["target"]) for e in contract["service_map"]["edges"]}
+    assert ("orders-create", "orders-create") not in edges
+    assert ("orders-create", "fraud-check") in edges
     # one node per function: no loop through a shared "Lambda" node
     assert contract["service_map"]["cycles"] == []
     assert "recursive_loop" not in {f["kind"] for f in contract["findings"]}
     assert {f["name"] for f in contract["functions"]} == {"orders-create", "fraud-check"}
+
+
+def test_report_map_draws_one_node_per_function_with_its_lambda_service(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    name = "lambda-service-segment-named-lambda.json"
+    result = CliRunner().invoke(main, ["report", str(REAL_WORLD / name), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert "Lambda service: 3 requests" in page  # the hover of each function's node
+    assert "AWS::Lambda<br>" not in page  # no node of the Lambda service's own
 
 
 def test_retries_not_recorded_are_unknown_not_zero() -> None:
@@ -127,9 +143,9 @@ def test_bottlenecks_name_their_node_with_its_kind() -> None:
     # orders-create's time in three roles: the caller waiting on the invoke, Lambda's service
     # before the function starts, and the function's code
     assert kinds_of["orders-create"] == {
-        ("AWS::Lambda", "downstream"),
-        ("AWS::Lambda", "lambda_service"),
-        ("AWS::Lambda::Function", "function_code"),
+        (FUNCTION, "downstream"),
+        (FUNCTION, "lambda_service"),
+        (FUNCTION, "function_code"),
     }
     messages = [f["message"] for f in contract["findings"] if f["kind"] == "bottleneck"]
     assert any(m.startswith("orders-create function code holds 48.9%") for m in messages)

@@ -1,32 +1,376 @@
 """The JSON contract of ``tracelens analyze --json`` (schema_version 1).
 
 Keys may be added; the documented ones keep their names and meanings (README, "The JSON
-contract"). This module only reshapes analysis frames: it computes nothing.
+contract"). The contract is declared once, as the ``TypedDict`` types below: ``to_contract``
+builds them (mypy checks every key it writes), ``contract_outline`` renders them as the README's
+contract block, and a test checks both the block and the keys of real output against them.
+This module only reshapes analysis frames: it computes nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, TypedDict, Union, cast
 
 import orjson
 import polars as pl
 
 from tracelens.analysis import AnalysisResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
+
+
+# --- The contract's types (percentiles in milliseconds; null where unknown) ---------------------
+
+
+class Rejection(TypedDict):
+    source: str
+    position: str
+    reason: str
+
+
+class IncompleteIssue(TypedDict):
+    count: int  # traces (missing_root) or spans (the other issues)
+    traces: int
+    example_trace_id: str | None
+    example: str | None
+
+
+class Window(TypedDict):
+    since: str | None  # ISO 8601, UTC
+    until: str | None
+
+
+class TracePath(TypedDict):
+    paths: list[str]  # xray, aws_spans, otlp, retrieved_traces: the forms traces were read in
+    documents: dict[str, int]  # documents read per path
+    label: str
+    transaction_search: bool | None  # None: no GetTraceSegmentDestination answer was read
+    indexed_sample: bool  # only X-Ray's indexed sample was read on a Transaction Search account
+    indexed_percent: float | None
+
+
+class Input(TypedDict):
+    documents: int
+    segments: int
+    traces: int
+    duplicates: int
+    rejected: int
+    rejections: list[Rejection]
+    rejected_documents: int
+    rejected_side_records: int
+    in_progress: int
+    # missing_root, orphan_segment, in_progress_subsegment, child_before_parent
+    incomplete: dict[str, IncompleteIssue]
+    limit_exceeded_traces: int
+    unprocessed_trace_ids: list[str]
+    skipped: list[str]
+    sources: list[str]
+    trace_path: TracePath
+    window: Window
+
+
+class PercentilesMaxMs(TypedDict):
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+
+
+class LatencyMs(TypedDict):
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+class CloudWatch(TypedDict):
+    invocations: int | None  # Sums of the metrics given; null when not given
+    errors: int | None
+    throttles: int | None
+    duration_peak_ms: LatencyMs  # the highest per-period Duration percentiles
+
+
+class ColdStartKinds(TypedDict):
+    on_demand: int
+    provisioned: int
+    snapstart: int
+
+
+class Function(TypedDict):
+    name: str
+    invocations: int
+    cold_starts: int
+    cold_start_rate: float | None
+    init_ms: PercentilesMaxMs
+    throttled: int
+    errors: int
+    faults: int
+    cold_start_kinds: ColdStartKinds
+    cold_starts_from_logs: int | None
+    sync_invocations: int
+    user_facing_cold_starts: int
+    off_path_cold_starts: int
+    cloudwatch: CloudWatch
+    sampling_ratio: float | None  # traced / CloudWatch invocations
+    timeouts: int | None
+    duration_ms: LatencyMs
+    memory_size_mb: int | None
+    vpc_attached: bool | None
+    reserved_concurrency: int | None
+    provisioned_concurrency: int | None
+
+
+class InvocationThrottle(TypedDict):
+    kind: Literal["invocation"]
+    source: str
+    target: str
+    operation: str
+    count: int
+    cause: str
+    absorbed_by: str | None
+    throttled_calls: int
+    recovered_calls: int
+    example_trace_id: str | None
+
+
+class DownstreamThrottle(TypedDict):
+    kind: Literal["downstream"]
+    source: str
+    target: str
+    service: str
+    operation: str | None
+    count: int
+    cause: str
+    calls: int
+    retries: int | None
+    retries_unknown: int
+    exception_type: str | None
+    example_trace_id: str | None
+
+
+class DnsLatencyMs(TypedDict):
+    p50: float | None
+    p95: float | None
+    max: float | None
+
+
+class DnsSplit(TypedDict):
+    lookups: int
+    p50_ms: float | None
+
+
+class Dns(TypedDict):
+    function: str | None  # null when the service is not a Lambda function
+    service: str
+    host: str
+    lookups: int
+    latency_ms: DnsLatencyMs
+    failures: int
+    invocation_share: float | None
+    cold: DnsSplit
+    warm: DnsSplit
+    vpc_attached: bool | None
+
+
+class Bottleneck(TypedDict):
+    entry: str
+    node: str
+    node_type: str | None
+    node_kind: str  # lambda_service, initialization, function_code, downstream, service
+    critical_path_share: float
+    slow_share: float
+    traces: int
+    example_trace_id: str | None
+
+
+class ServiceNode(TypedDict):
+    name: str
+    type: str
+    requests: int
+    errors: int
+    faults: int
+    throttles: int
+    service_requests: int | None  # the Lambda service in front of a function
+    service_throttles: int | None
+    service_p50_ms: float | None
+    service_p95_ms: float | None
+
+
+class ServiceEdge(TypedDict):
+    source: str
+    source_type: str
+    target: str
+    target_type: str
+    calls: int
+    errors: int
+    faults: int
+    throttles: int
+    latency_ms: LatencyMs
+
+
+class Loop(TypedDict):
+    path: str
+    closing_resource: str
+    functions: int
+    calls: int
+    confirmed: bool
+    example_trace_id: str | None
+
+
+class ServiceMap(TypedDict):
+    nodes: list[ServiceNode]
+    edges: list[ServiceEdge]
+    cycles: list[list[str]]  # node keys "<type>:<name>", from the closing resource
+    loops: list[Loop]
+
+
+class Finding(TypedDict):
+    severity: Literal["critical", "warning", "info"]
+    kind: str
+    subject: str
+    message: str
+    recommendation: str | None
+    evidence: dict[str, Any]
+    trace_id: str | None
+    key: str  # <kind>:<subject>, what --silence takes
+    affected: int | None
+    share: float | None
+
+
+class AsyncInvocation(TypedDict):
+    function: str
+    events: int
+    events_with_attempts: int
+    attempts: int | None
+    retried_events: int | None
+    max_attempt: int | None
+    event_age_ms: PercentilesMaxMs
+    example_trace_id: str | None
+
+
+class FindingSettings(TypedDict):
+    thresholds: dict[str, float]
+    silenced: list[str]
+
+
+class EntryPoint(TypedDict):
+    entry: str
+    type: str
+    requests: int
+    errors: int
+    faults: int
+    throttled: int
+    failed: int
+    error_rate: float | None
+    fault_rate: float | None
+    throttle_rate: float | None
+    latency_ms: LatencyMs
+    in_progress: int
+    cold_start_requests: int
+    cold_start_share: float | None
+    slowest_trace_id: str | None
+    failed_trace_id: str | None
+
+
+class Contract(TypedDict):
+    schema_version: Literal[1]
+    input: Input
+    entry_points: list[EntryPoint]
+    functions: list[Function]
+    throttles: list[InvocationThrottle | DownstreamThrottle]
+    dns: list[Dns]
+    bottlenecks: list[Bottleneck]
+    service_map: ServiceMap
+    findings: list[Finding]
+    async_invocations: list[AsyncInvocation]
+    finding_settings: FindingSettings
+
+
+# --- The README's contract block, from the types ------------------------------------------------
+
+
+def contract_outline(width: int = 100) -> str:
+    """The README's contract block: every key of ``Contract``, one top-level key a line
+    (wrapped at ``width``).
+
+    An object is ``{"key", ...}``; a key holding an object or a list of objects shows it after a
+    colon; a fixed value shows as ``"key": value`` (alternatives joined by ``|``); a map keyed by
+    data (``input.incomplete``) shows its key as ``"<key>"``; throttles are of two kinds, both
+    shown.
+    """
+    entries = []
+    for key, hint in typing.get_type_hints(Contract).items():
+        shown = _outline(hint)
+        entries.append(f'"{key}": {shown}' if shown else f'"{key}"')
+    lines: list[str] = []
+    for number, entry in enumerate(entries):
+        text = ("{" if number == 0 else " ") + entry + ("}" if number == len(entries) - 1 else ",")
+        lines += _wrapped(text, width)
+    return "\n".join(lines)
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """``text`` broken after ", " so no line passes ``width`` (where it can)."""
+    lines: list[str] = []
+    current = ""
+    for piece in text.split(", "):
+        candidate = f"{current}, {piece}" if current else piece
+        if current and len(candidate) + 1 > width:
+            lines.append(current + ",")
+            current = "   " + piece
+        else:
+            current = candidate
+    return [*lines, current]
+
+
+def _outline(hint: Any) -> str:
+    """How a value of type ``hint`` shows in the outline ("" for a plain value)."""
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        return " | ".join(orjson.dumps(value).decode() for value in typing.get_args(hint))
+    if origin in (Union, types.UnionType):
+        options = [_outline(arg) for arg in typing.get_args(hint) if arg is not type(None)]
+        return " | ".join(option for option in options if option)
+    if origin is list:
+        inner = _outline(typing.get_args(hint)[0])
+        return f"[{inner}]" if inner.startswith("{") else ""
+    if origin is dict:
+        inner = _outline(typing.get_args(hint)[1])
+        return '{"<key>": ' + inner + "}" if inner.startswith("{") else ""
+    if typing.is_typeddict(hint):
+        parts = []
+        for key, value in typing.get_type_hints(hint).items():
+            shown = _outline(value)
+            parts.append(f'"{key}": {shown}' if shown else f'"{key}"')
+        return "{" + ", ".join(parts) + "}"
+    return ""
 
 
 def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return frame.to_dicts()
 
 
-def _percentiles(row: dict[str, Any], prefix: str, names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: row.get(f"{prefix}{name}_ms") for name in names}
+def _with_max(row: dict[str, Any], prefix: str) -> PercentilesMaxMs:
+    return {
+        "p50": row.get(f"{prefix}p50_ms"),
+        "p95": row.get(f"{prefix}p95_ms"),
+        "p99": row.get(f"{prefix}p99_ms"),
+        "max": row.get(f"{prefix}max_ms"),
+    }
 
 
-def _input(result: AnalysisResult) -> dict[str, Any]:
+def _latency(row: dict[str, Any], prefix: str = "") -> LatencyMs:
+    return {
+        "p50": row.get(f"{prefix}p50_ms"),
+        "p95": row.get(f"{prefix}p95_ms"),
+        "p99": row.get(f"{prefix}p99_ms"),
+    }
+
+
+def _input(result: AnalysisResult) -> Input:
     inputs = result.inputs
     traces = inputs.traces
     rejections = inputs.all_rejections()
@@ -71,7 +415,7 @@ def _input(result: AnalysisResult) -> dict[str, Any]:
     }
 
 
-def _trace_path(result: AnalysisResult) -> dict[str, Any]:
+def _trace_path(result: AnalysisResult) -> TracePath:
     origin = result.trace_origin
     return {
         "paths": list(origin.paths),
@@ -87,11 +431,11 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _functions(result: AnalysisResult) -> list[dict[str, Any]]:
+def _functions(result: AnalysisResult) -> list[Function]:
     joined = result.functions.join(
         result.cold_starts.drop("invocations", "cold_starts"), on="function_name", how="left"
     ).join(result.metric_totals, on="function_name", how="left")
-    out = []
+    out: list[Function] = []
     for row in _records(joined.sort("function_name")):
         invocations = row["invocations"] or 0
         out.append(
@@ -101,12 +445,14 @@ def _functions(result: AnalysisResult) -> list[dict[str, Any]]:
                 "cold_starts": row["cold_starts"] or 0,
                 # null: no traced invocation to take a rate over
                 "cold_start_rate": row.get("cold_start_rate"),
-                "init_ms": _percentiles(row, "init_", ("p50", "p95", "p99", "max")),
+                "init_ms": _with_max(row, "init_"),
                 "throttled": row["throttled"] or 0,
                 "errors": row["errors"] or 0,
                 "faults": row["faults"] or 0,
                 "cold_start_kinds": {
-                    kind: row.get(kind) or 0 for kind in ("on_demand", "provisioned", "snapstart")
+                    "on_demand": row.get("on_demand") or 0,
+                    "provisioned": row.get("provisioned") or 0,
+                    "snapstart": row.get("snapstart") or 0,
                 },
                 # null (unknown) when no Lambda logs were given
                 "cold_starts_from_logs": row.get("cold_starts_from_logs"),
@@ -117,13 +463,11 @@ def _functions(result: AnalysisResult) -> list[dict[str, Any]]:
                     "invocations": row.get("metric_invocations"),
                     "errors": row.get("metric_errors"),
                     "throttles": row.get("metric_throttles"),
-                    "duration_peak_ms": _percentiles(
-                        row, "metric_duration_", ("p50", "p95", "p99")
-                    ),
+                    "duration_peak_ms": _latency(row, "metric_duration_"),
                 },
                 "sampling_ratio": row.get("sampling_ratio"),
                 "timeouts": row["timeouts"],
-                "duration_ms": _percentiles(row, "duration_", ("p50", "p95", "p99")),
+                "duration_ms": _latency(row, "duration_"),
                 "memory_size_mb": row["memory_size_mb"],
                 "vpc_attached": row["vpc_attached"],
                 "reserved_concurrency": row["reserved_concurrency"],
@@ -133,8 +477,8 @@ def _functions(result: AnalysisResult) -> list[dict[str, Any]]:
     return out
 
 
-def _throttles(result: AnalysisResult) -> list[dict[str, Any]]:
-    invocation = [
+def _throttles(result: AnalysisResult) -> list[InvocationThrottle | DownstreamThrottle]:
+    invocation: list[InvocationThrottle] = [
         {
             "kind": "invocation",
             "source": row["source"],
@@ -150,7 +494,7 @@ def _throttles(result: AnalysisResult) -> list[dict[str, Any]]:
         for row in _records(result.invocation_throttles)
     ]
     throttled = result.downstream_throttles.filter(pl.col("throttled_calls") > 0)
-    downstream = [
+    downstream: list[DownstreamThrottle] = [
         {
             "kind": "downstream",
             "source": row["source"],
@@ -167,17 +511,21 @@ def _throttles(result: AnalysisResult) -> list[dict[str, Any]]:
         }
         for row in _records(throttled)
     ]
-    return invocation + downstream
+    return [*invocation, *downstream]
 
 
-def _dns(result: AnalysisResult) -> list[dict[str, Any]]:
+def _dns(result: AnalysisResult) -> list[Dns]:
     return [
         {
             "function": row["function_name"],
             "service": row["service"],
             "host": row["host"],
             "lookups": row["lookups"],
-            "latency_ms": _percentiles(row, "", ("p50", "p95", "max")),
+            "latency_ms": {
+                "p50": row.get("p50_ms"),
+                "p95": row.get("p95_ms"),
+                "max": row.get("max_ms"),
+            },
             "failures": row["failures"],
             "invocation_share": row["invocation_share"],
             "cold": {"lookups": row["cold_lookups"], "p50_ms": row["cold_p50_ms"]},
@@ -188,24 +536,24 @@ def _dns(result: AnalysisResult) -> list[dict[str, Any]]:
     ]
 
 
-def _bottlenecks(result: AnalysisResult) -> list[dict[str, Any]]:
-    columns = (
-        "entry",
-        "node",
-        "node_type",
-        "node_kind",
-        "critical_path_share",
-        "slow_share",
-        "traces",
-    )
+def _bottlenecks(result: AnalysisResult) -> list[Bottleneck]:
     return [
-        {key: row[key] for key in columns} | {"example_trace_id": row["example_trace_id"]}
+        {
+            "entry": row["entry"],
+            "node": row["node"],
+            "node_type": row["node_type"],
+            "node_kind": row["node_kind"],
+            "critical_path_share": row["critical_path_share"],
+            "slow_share": row["slow_share"],
+            "traces": row["traces"],
+            "example_trace_id": row["example_trace_id"],
+        }
         for row in _records(result.bottlenecks)
     ]
 
 
-def _service_map(result: AnalysisResult) -> dict[str, Any]:
-    edges = [
+def _service_map(result: AnalysisResult) -> ServiceMap:
+    edges: list[ServiceEdge] = [
         {
             "source": row["source"],
             "source_type": row["source_type"],
@@ -215,19 +563,21 @@ def _service_map(result: AnalysisResult) -> dict[str, Any]:
             "errors": row["errors"],
             "faults": row["faults"],
             "throttles": row["throttles"],
-            "latency_ms": _percentiles(row, "", ("p50", "p95", "p99")),
+            "latency_ms": _latency(row),
         }
         for row in _records(result.service_edges)
     ]
+    # NOTE: nodes and loops are their frames' rows (NODE_SCHEMA, LOOP_SCHEMA): a test checks
+    # their keys against ServiceNode and Loop.
     return {
-        "nodes": _records(result.service_nodes),
+        "nodes": cast("list[ServiceNode]", _records(result.service_nodes)),
         "edges": edges,
         "cycles": result.cycles,
-        "loops": _records(result.loops),
+        "loops": cast("list[Loop]", _records(result.loops)),
     }
 
 
-def _entry_points(result: AnalysisResult) -> list[dict[str, Any]]:
+def _entry_points(result: AnalysisResult) -> list[EntryPoint]:
     return [
         {
             "entry": row["entry"],
@@ -240,7 +590,7 @@ def _entry_points(result: AnalysisResult) -> list[dict[str, Any]]:
             "error_rate": row["error_rate"],
             "fault_rate": row["fault_rate"],
             "throttle_rate": row["throttle_rate"],
-            "latency_ms": _percentiles(row, "", ("p50", "p95", "p99")),
+            "latency_ms": _latency(row),
             "in_progress": row["in_progress"],
             "cold_start_requests": row["cold_start_requests"],
             "cold_start_share": row["cold_start_share"],
@@ -251,7 +601,7 @@ def _entry_points(result: AnalysisResult) -> list[dict[str, Any]]:
     ]
 
 
-def _findings(result: AnalysisResult) -> list[dict[str, Any]]:
+def _findings(result: AnalysisResult) -> list[Finding]:
     return [
         {
             "severity": row["severity"],
@@ -269,7 +619,7 @@ def _findings(result: AnalysisResult) -> list[dict[str, Any]]:
     ]
 
 
-def _async(result: AnalysisResult) -> list[dict[str, Any]]:
+def _async(result: AnalysisResult) -> list[AsyncInvocation]:
     return [
         {
             "function": row["function_name"],
@@ -278,14 +628,14 @@ def _async(result: AnalysisResult) -> list[dict[str, Any]]:
             "attempts": row["attempts"],
             "retried_events": row["retried_events"],
             "max_attempt": row["max_attempt"],
-            "event_age_ms": _percentiles(row, "event_age_", ("p50", "p95", "p99", "max")),
+            "event_age_ms": _with_max(row, "event_age_"),
             "example_trace_id": row["example_trace_id"],
         }
         for row in _records(result.async_events)
     ]
 
 
-def _finding_settings(result: AnalysisResult) -> dict[str, Any]:
+def _finding_settings(result: AnalysisResult) -> FindingSettings:
     settings = result.finding_settings
     return {
         "thresholds": dataclasses.asdict(settings.thresholds),
@@ -293,7 +643,7 @@ def _finding_settings(result: AnalysisResult) -> dict[str, Any]:
     }
 
 
-def to_contract(result: AnalysisResult) -> dict[str, Any]:
+def to_contract(result: AnalysisResult) -> Contract:
     """The analysis as plain JSON-ready data (times as ISO 8601 strings)."""
     return {
         "schema_version": SCHEMA_VERSION,

@@ -136,19 +136,22 @@ def test_child_segments_in_other_documents_and_node_attribution() -> None:
     path = critical_path(b.frame())
     assert "get-inferred" not in set(path["id"])
     by_node = dict(
-        path.group_by("node", "node_type")
+        path.group_by("node", "node_type", "node_kind")
         .agg(pl.col("self_ms").sum())
-        .select(pl.concat_str("node", "node_type", separator="|"), "self_ms")
+        .select(pl.concat_str("node", "node_type", "node_kind", separator="|"), "self_ms")
         .rows()
     )
+    # One function, one node: the Invoke call, the Lambda service and the function's own
+    # segment all name (orders, AWS::Lambda::Function); the kind tells their time apart.
     assert by_node == pytest.approx(
         {
-            "orders-api/prod|AWS::ApiGateway::Stage": 4.0,
-            "orders|AWS::Lambda": 4.0 + 2.0,  # the Invoke call's own time + the service's
-            "orders|AWS::Lambda::Function": 2.0 + 19.0,  # fn: 9-10 and 94-95; handler
-            "orders Initialization|AWS::Lambda::Function": 4.0,
-            "orders-table|AWS::DynamoDB::Table": 30.0,
-            "pay.example.com|remote": 35.0,  # its nested dns step included
+            "orders-api/prod|AWS::ApiGateway::Stage|service": 4.0,
+            "orders|AWS::Lambda::Function|downstream": 4.0,  # the Invoke call's own time
+            "orders|AWS::Lambda::Function|lambda_service": 2.0,
+            "orders|AWS::Lambda::Function|function_code": 2.0 + 19.0,  # 9-10, 94-95; handler
+            "orders Initialization|AWS::Lambda::Function|initialization": 4.0,
+            "orders-table|AWS::DynamoDB::Table|downstream": 30.0,
+            "pay.example.com|remote|downstream": 35.0,  # its nested dns step included
         }
     )
     operations = dict(zip(path["id"], path["operation"], strict=True))
@@ -413,21 +416,101 @@ def test_path_of_normalized_documents() -> None:
     spans = normalize_documents(sample_documents())
     path = critical_path(spans)
     by_node = dict(
-        path.group_by("node", "node_type")
+        path.group_by("node", "node_type", "node_kind")
         .agg(pl.col("self_ms").sum())
-        .select(pl.concat_str("node", "node_type", separator="|"), "self_ms")
+        .select(pl.concat_str("node", "node_type", "node_kind", separator="|"), "self_ms")
         .rows()
     )
+    fn = "random-name|AWS::Lambda::Function"
     assert by_node == pytest.approx(
         {
-            "Scorekeep|AWS::ElasticBeanstalk::Environment": 80.0 + 80.0,
-            "random-name|AWS::Lambda": 60.0 + 410.0,
-            "random-name|AWS::Lambda::Function": 740.0,
-            "random-name Initialization|AWS::Lambda::Function": 740.0,
-            "SNS|AWS::SNS": 1000.0,
-            "scorekeep-user|AWS::DynamoDB::Table": 90.0,
+            "Scorekeep|AWS::ElasticBeanstalk::Environment|service": 80.0 + 80.0,
+            f"{fn}|downstream": 60.0,  # the Invoke call's own time
+            f"{fn}|lambda_service": 410.0,
+            f"{fn}|function_code": 740.0,
+            "random-name Initialization|AWS::Lambda::Function|initialization": 740.0,
+            "SNS|AWS::SNS|downstream": 1000.0,
+            "scorekeep-user|AWS::DynamoDB::Table|downstream": 90.0,
         },
         abs=0.01,
     )
     entry = bottlenecks(spans)["entry"].unique().to_list()
     assert entry == ["Scorekeep POST /api/user"]
+
+
+def _subsegment_document(
+    span_id: str, parent_id: str, start_ms: int, end_ms: int, **fields: Any
+) -> dict[str, Any]:
+    """One subsegment sent as its own document (``type`` and ``parent_id`` at the top)."""
+    t0 = 1714564800.0
+    return {
+        "trace_id": TRACE,
+        "id": span_id,
+        "parent_id": parent_id,
+        "type": "subsegment",
+        "start_time": t0 + start_ms / 1000,
+        "end_time": t0 + end_ms / 1000,
+        **fields,
+    }
+
+
+def _function_segment(end_ms: int) -> dict[str, Any]:
+    return {
+        "trace_id": TRACE,
+        "id": "f" * 16,
+        "name": "orders",
+        "origin": "AWS::Lambda::Function",
+        "start_time": 1714564800.0,
+        "end_time": 1714564800.0 + end_ms / 1000,
+    }
+
+
+LONG_CHAIN = 20_000  # its speed: benchmarks/bench_components.py (long-chains)
+
+
+def test_long_chain_of_sequential_subsegment_documents() -> None:
+    # One call after another, each its own document: 1 ms of call, then 1 ms of own code.
+    documents = [_function_segment(2 * LONG_CHAIN)] + [
+        _subsegment_document(
+            f"{i + 1:016x}",
+            "f" * 16,
+            2 * i,
+            2 * i + 1,
+            name="DynamoDB",
+            namespace="aws",
+            aws={"operation": "GetItem", "table_name": "orders"},
+        )
+        for i in range(LONG_CHAIN)
+    ]
+    spans = normalize_documents(documents)
+    path = critical_path(spans)
+    assert path.height == LONG_CHAIN + 1
+    by_node = dict(path.group_by("node_kind").agg(pl.col("self_ms").sum()).rows())
+    assert by_node == pytest.approx(
+        {"function_code": float(LONG_CHAIN), "downstream": float(LONG_CHAIN)}, abs=0.5
+    )
+    # The function and the table are both named "orders": one row per node kind.
+    shares = bottlenecks(spans).select("node", "node_type", "critical_path_share").rows()
+    assert sorted(shares) == [
+        ("orders", "AWS::DynamoDB::Table", pytest.approx(0.5, abs=1e-3)),
+        ("orders", "AWS::Lambda::Function", pytest.approx(0.5, abs=1e-3)),
+    ]
+
+
+def test_long_chain_of_nested_subsegment_documents() -> None:
+    # Each subsegment the parent of the next, each its own document: 1 ms of own time on
+    # either side of its child, the innermost 2 ms.
+    documents = [_function_segment(2 * LONG_CHAIN + 2)]
+    parent = "f" * 16
+    for i in range(LONG_CHAIN):
+        span_id = f"{i + 1:016x}"
+        documents.append(
+            _subsegment_document(span_id, parent, i + 1, 2 * LONG_CHAIN + 1 - i, name=f"step {i}")
+        )
+        parent = span_id
+    path = critical_path(normalize_documents(documents))
+    assert path.height == LONG_CHAIN + 1  # every level of the nesting is on the path
+    self_ms = path["self_ms"].round(3)
+    assert self_ms.to_list() == [2.0] * (LONG_CHAIN + 1)
+    ids = path["id"].to_list()
+    assert ids == ["f" * 16] + [f"{i + 1:016x}" for i in range(LONG_CHAIN)]

@@ -107,15 +107,13 @@ def test_invoke_chain_across_documents_and_client_node() -> None:
     api_invokes_function(b)
     assert edge_rows(b.frame()) == {
         ("client", "orders-api/prod", "AWS::ApiGateway::Stage", "orders-api/prod", 1),
-        ("AWS::ApiGateway::Stage", "orders-api/prod", "AWS::Lambda", "orders", 1),
-        ("AWS::Lambda", "orders", "AWS::Lambda::Function", "orders", 1),
+        ("AWS::ApiGateway::Stage", "orders-api/prod", "AWS::Lambda::Function", "orders", 1),
     }
     nodes = service_map_nodes(b.frame())
     assert set(zip(nodes["type"], nodes["name"], nodes["requests"], strict=True)) == {
         ("client", "orders-api/prod", 1),
         ("AWS::ApiGateway::Stage", "orders-api/prod", 1),
-        ("AWS::Lambda", "orders", 1),
-        ("AWS::Lambda::Function", "orders", 1),
+        ("AWS::Lambda::Function", "orders", 1),  # its service and function segments: 1 request
     }
 
 
@@ -146,7 +144,7 @@ def test_inferred_segment_is_the_same_call_not_a_second_one() -> None:
     )
     edges = edge_rows(b.frame())
     assert ("AWS::Lambda::Function", "orders", "AWS::DynamoDB::Table", "orders-table", 1) in edges
-    assert len(edges) == 4  # the three of the invoke chain, and this one
+    assert len(edges) == 3  # the two of the invoke chain, and this one
     nodes = service_map_nodes(b.frame())
     table = nodes.filter(pl.col("type") == "AWS::DynamoDB::Table")
     assert table.select("name", "requests").rows() == [("orders-table", 1)]
@@ -237,8 +235,8 @@ def test_queue_between_producer_and_consumer() -> None:
     )
     edges = edge_rows(b.frame())
     assert ("AWS::Lambda::Function", "orders", "AWS::SQS::Queue", "orders-queue", 1) in edges
-    assert ("AWS::SQS::Queue", "orders-queue", "AWS::Lambda", "shipper", 1) in edges
-    assert ("AWS::Lambda", "shipper", "AWS::Lambda::Function", "shipper", 1) in edges
+    assert ("AWS::SQS::Queue", "orders-queue", "AWS::Lambda::Function", "shipper", 1) in edges
+    assert not any(e[0] == "AWS::Lambda" or e[2] == "AWS::Lambda" for e in edges)
     assert not any(e[3] == "shipper" and e[0] == "AWS::Lambda::Function" for e in edges)
 
 
@@ -262,7 +260,7 @@ def test_targets_without_inferred_segments_are_named_like_the_service_graph() ->
         ("AWS::DynamoDB", "DynamoDB"),
         ("AWS::SNS", "SNS"),
         ("AWS::SQS::Queue", "jobs"),
-        ("AWS::Lambda", "resizer"),
+        ("AWS::Lambda::Function", "resizer"),
         ("AWS::S3", "S3"),
         ("remote", "legacy-host"),
     }
@@ -325,11 +323,15 @@ def test_graph_and_cycles_of_a_function_invoking_itself_through_a_queue() -> Non
         "errors": 0,
         "faults": 0,
         "throttles": 0,
+        "service_requests": None,
+        "service_throttles": None,
+        "service_p50_ms": None,
+        "service_p95_ms": None,
     }
-    assert graph.edges["AWS::Lambda:looper", "AWS::Lambda::Function:looper"]["calls"] == 2
-    assert find_cycles(graph) == [
-        ["AWS::Lambda::Function:looper", queue, "AWS::Lambda:looper"],
-    ]
+    looper = "AWS::Lambda::Function:looper"
+    assert graph.nodes[looper]["requests"] == 2
+    assert graph.nodes[looper]["service_requests"] == 2
+    assert find_cycles(graph) == [[looper, queue]]
 
 
 def test_no_cycles_in_a_chain() -> None:
@@ -464,8 +466,128 @@ def test_map_of_normalized_documents() -> None:
     eb = "AWS::ElasticBeanstalk::Environment"
     assert edge_rows(spans) == {
         ("client", "Scorekeep", eb, "Scorekeep", 1),
-        (eb, "Scorekeep", "AWS::Lambda", "random-name", 1),
-        ("AWS::Lambda", "random-name", "AWS::Lambda::Function", "random-name", 1),
+        (eb, "Scorekeep", "AWS::Lambda::Function", "random-name", 1),
         ("AWS::Lambda::Function", "random-name", "AWS::SNS", "SNS", 1),
         (eb, "Scorekeep", "AWS::DynamoDB::Table", "scorekeep-user", 1),
+    }
+
+
+def test_one_function_one_node_keeps_the_lambda_services_throttles_and_time() -> None:
+    """Three requests to ``orders``: one that ran (service segment over the function's), one
+    throttled by the service (no function segment), and one whose function segment was
+    recorded without a service segment (an OpenTelemetry span, say)."""
+    b = SpanBuilder()
+    api_invokes_function(b)  # service 6-94 ms, function 7-93 ms
+    throttled = "1-66322f00-0000000000000000000000a2"
+    seg(
+        b,
+        "api2",
+        0,
+        10,
+        trace_id=throttled,
+        name="orders-api/prod",
+        origin="AWS::ApiGateway::Stage",
+    )
+    sub(
+        b,
+        "inv2",
+        "api2",
+        1,
+        5,
+        trace_id=throttled,
+        name="Lambda",
+        namespace="aws",
+        aws_operation="Invoke",
+        function_name="orders",
+        error=True,
+        throttle=True,
+    )
+    seg(
+        b,
+        "svc2",
+        2,
+        4,
+        trace_id=throttled,
+        parent_id="inv2",
+        name="Lambda",  # as X-Ray names it at times: the function only under aws
+        function_name="orders",
+        origin="AWS::Lambda",
+        error=True,
+        throttle=True,
+    )
+    seg(
+        b,
+        "fn3",
+        0,
+        50,
+        trace_id="1-66322f00-0000000000000000000000a3",
+        name="orders",
+        origin="AWS::Lambda::Function",
+        fault=True,
+    )
+    spans = b.frame()
+    nodes = service_map_nodes(spans)
+    assert "AWS::Lambda" not in set(nodes["type"])
+    orders = nodes.filter(pl.col("type") == "AWS::Lambda::Function").to_dicts()
+    assert orders == [
+        {
+            "name": "orders",
+            "type": "AWS::Lambda::Function",
+            "requests": 3,
+            "errors": 1,
+            "faults": 1,
+            "throttles": 1,  # in the service, before the function ran
+            "service_requests": 2,
+            "service_throttles": 1,
+            "service_p50_ms": pytest.approx(2.0),  # (88 - 86) and 2 ms of own time
+            "service_p95_ms": pytest.approx(2.0),
+        }
+    ]
+    edges = service_map_edges(spans).filter(pl.col("target") == "orders")
+    assert edges.select("source_type", "source", "calls", "errors", "throttles").rows() == [
+        ("AWS::ApiGateway::Stage", "orders-api/prod", 2, 1, 1),  # the caller's view
+        ("client", "orders", 1, 0, 0),
+    ]
+    graph = build_service_map(nodes, service_map_edges(spans))
+    assert find_cycles(graph) == []
+    assert "AWS::Lambda:orders" not in graph
+
+
+def test_an_asynchronous_invocation_is_one_request_from_its_client() -> None:
+    """S3 (untraced) invokes a function: the root is the Lambda service's segment."""
+    b = SpanBuilder()
+    seg(b, "svc", 0, 300, name="thumbnailer", origin="AWS::Lambda", throttle=True)
+    seg(b, "svc-b", 400, 700, name="thumbnailer", origin="AWS::Lambda")
+    sub(b, "dwell", "svc-b", 400, 550, name="Dwell Time")
+    seg(b, "fn", 560, 690, parent_id="svc-b", name="thumbnailer", origin="AWS::Lambda::Function")
+    assert edge_rows(b.frame()) == {
+        ("client", "thumbnailer", "AWS::Lambda::Function", "thumbnailer", 2),
+    }
+    edge = service_map_edges(b.frame()).row(0, named=True)
+    assert edge["throttles"] == 1
+    node = service_map_nodes(b.frame()).filter(pl.col("type") != "client").row(0, named=True)
+    assert (node["requests"], node["throttles"], node["service_requests"]) == (2, 1, 2)
+    assert node["service_p95_ms"] == pytest.approx(300 - 0.05 * (300 - 170))  # 170 and 300 ms
+
+
+@pytest.mark.parametrize("service_segment", [False, True])
+def test_an_inferred_lambda_segment_beside_the_functions_own_is_one_request(
+    service_segment: bool,
+) -> None:
+    b = SpanBuilder()
+    seg(b, "caller", 0, 100, name="orders", origin="AWS::Lambda::Function")
+    sub(b, "inv", "caller", 10, 60, name="Lambda", namespace="aws", aws_operation="Invoke",
+        function_name="fraud-check")  # fmt: skip
+    seg(b, "inferred", 10, 60, parent_id="inv", name="Lambda", origin="AWS::Lambda",
+        function_name="fraud-check", inferred=True)  # fmt: skip
+    parent = "inv"
+    if service_segment:
+        seg(b, "svc", 11, 59, parent_id="inv", name="fraud-check", origin="AWS::Lambda")
+        parent = "svc"
+    seg(b, "fn", 12, 58, parent_id=parent, name="fraud-check", origin="AWS::Lambda::Function")
+    nodes = service_map_nodes(b.frame()).filter(pl.col("name") == "fraud-check")
+    assert nodes.select("type", "requests").rows() == [("AWS::Lambda::Function", 1)]
+    assert edge_rows(b.frame()) == {
+        ("client", "orders", "AWS::Lambda::Function", "orders", 1),
+        ("AWS::Lambda::Function", "orders", "AWS::Lambda::Function", "fraud-check", 1),
     }

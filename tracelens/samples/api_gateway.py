@@ -10,7 +10,7 @@ from __future__ import annotations
 from tracelens.samples.app import ACCOUNT_ID, REGION
 from tracelens.samples.calls import invoke_subsegment, status_flags
 from tracelens.samples.ids import ceil_ms, epoch_ms, floor_ms
-from tracelens.samples.truth import CLIENT, LAMBDA, STAGE, NodeRef
+from tracelens.samples.truth import CLIENT, FUNCTION, STAGE, NodeRef
 from tracelens.samples.world import Document, Request, TraceBuild, World
 
 USER_AGENTS = (
@@ -101,7 +101,7 @@ def serve(world: World, request: Request) -> TraceBuild:
     )
     ledger.call(
         stage_node,
-        NodeRef(function.name, LAMBDA),
+        NodeRef(function.name, FUNCTION),
         trace_id=trace.trace_id,
         duration_ms=(call_end_s - call_start_s) * 1000,
         status=lambda_status,

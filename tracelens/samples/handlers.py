@@ -29,7 +29,7 @@ from tracelens.samples.calls import (
     subsegment,
 )
 from tracelens.samples.http_calls import HttpPlan, otel_go_call, otel_node_call, xray_go_call
-from tracelens.samples.truth import LAMBDA, NodeRef
+from tracelens.samples.truth import FUNCTION, NodeRef
 from tracelens.samples.world import (
     BURST_ORDERS,
     BURST_REPORTS,
@@ -64,7 +64,7 @@ def _invoke(site: Site, spec: FunctionSpec, start_s: float) -> tuple[Document, b
     )
     site.world.ledger.call(
         site.node,
-        NodeRef(spec.name, LAMBDA),
+        NodeRef(spec.name, FUNCTION),
         trace_id=site.trace.trace_id,
         duration_ms=(end_s - start_s) * 1000,
         status=status,

@@ -16,7 +16,7 @@ from tracelens.samples.calls import exception
 from tracelens.samples.environments import ON_DEMAND, PROVISIONED, SNAPSTART, Acquired
 from tracelens.samples.handlers import HANDLERS
 from tracelens.samples.ids import ceil_ms, epoch_ms, epoch_us, floor_ms
-from tracelens.samples.truth import FUNCTION, LAMBDA, STAGE, NodeRef
+from tracelens.samples.truth import FUNCTION, STAGE, NodeRef
 from tracelens.samples.world import (
     Document,
     HandlerResult,
@@ -110,7 +110,7 @@ def _throttled(
         )
     )
     reason = RESERVED_LIMIT if spec.reserved_concurrency is not None else ACCOUNT_LIMIT
-    world.ledger.node(NodeRef(spec.name, LAMBDA))
+    world.ledger.node(NodeRef(spec.name, FUNCTION))
     world.ledger.throttled(caller, spec.name, reason, spec.reserved_concurrency)
     world.throttles.append(ThrottleRecord(spec, start_s, caller))
     return InvokeOutcome(lambda_id, request_id, start_s, end_s, True, 429, False)
@@ -170,14 +170,8 @@ def _execute(
     ledger.executed(spec.name, init.kind if init else None, init.duration_ms if init else None)
     answered_4xx = caller.type == STAGE and not failed and 400 <= result.status < 500
     ledger.function_outcome(spec.name, fault=failed, timeout=result.timed_out, error=answered_4xx)
-    ledger.call(
-        NodeRef(spec.name, LAMBDA),
-        NodeRef(spec.name, FUNCTION),
-        trace_id=trace.trace_id,
-        duration_ms=(end_s - start_s) * 1000,
-        status=None,
-        fault=failed,
-    )
+    # NOTE: the Lambda service and the function are one node on the map: no edge between them.
+    ledger.node(NodeRef(spec.name, FUNCTION))
     world.invocations.append(
         _record(
             world,

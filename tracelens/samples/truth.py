@@ -150,8 +150,9 @@ class SlowEndpoint:
 @dataclass(frozen=True)
 class Edge:
     """Calls from ``source`` to ``target``: one per outermost aws/remote subsegment (an
-    inferred segment is the same call), one per request for client edges, one per executed
-    invocation for ``AWS::Lambda`` -> ``AWS::Lambda::Function``."""
+    inferred segment is the same call), one per request for client edges. A function is one
+    node, ``AWS::Lambda::Function`` (its ``AWS::Lambda`` service segment included): an
+    ``Invoke`` reaches it, and no edge joins the service to the function."""
 
     source: NodeRef
     target: NodeRef

@@ -205,11 +205,19 @@ def _add_nodes(
 
 
 def _node_hover(attrs: Mapping[str, Any]) -> str:
-    return (
+    text = (
         f"<b>{label(attrs.get('name'))}</b><br>{label(attrs.get('type'))}<br>"
         f"requests {fmt_count(attrs.get('requests'))} · errors {fmt_count(attrs.get('errors'))}"
         f" · faults {fmt_count(attrs.get('faults'))}"
         f" · throttles {fmt_count(attrs.get('throttles'))}"
+    )
+    if attrs.get("service_requests") is None:
+        return text
+    # A function's node includes the Lambda service in front of it (its AWS::Lambda segments).
+    return (
+        f"{text}<br>Lambda service: {fmt_count(attrs.get('service_requests'))} requests · "
+        f"throttled {fmt_count(attrs.get('service_throttles'))} · own time "
+        f"p50 {fmt_ms(attrs.get('service_p50_ms'))} · p95 {fmt_ms(attrs.get('service_p95_ms'))}"
     )
 
 
