@@ -22,7 +22,7 @@ import boto3
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.integration.seeding import (
+from tests.collectors.seeding import (
     SeededTrace,
     create_functions,
     lambda_trace,

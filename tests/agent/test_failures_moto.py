@@ -17,8 +17,8 @@ from tests.agent.conftest import (
     seed_world,
     utc_now,
 )
-from tests.integration import fault_proxy
-from tests.integration.fault_proxy import FaultProxy
+from tests.collectors import fault_proxy
+from tests.collectors.fault_proxy import FaultProxy
 from tracelens.store import open_store
 
 pytestmark = pytest.mark.integration

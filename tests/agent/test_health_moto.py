@@ -21,7 +21,7 @@ import pytest
 
 from collectors.base import RetrySettings
 from tests.agent.conftest import REGION, Aws, seed_world, utc_now
-from tests.integration.fault_proxy import FaultProxy
+from tests.collectors.fault_proxy import FaultProxy
 from tracelens.agent.config import (
     AgentConfig,
     AlertSettings,

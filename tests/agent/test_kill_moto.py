@@ -25,7 +25,7 @@ from tests.agent.conftest import (
     subprocess_env,
     utc_now,
 )
-from tests.integration.fault_proxy import FaultPlan, FaultProxy
+from tests.collectors.fault_proxy import FaultPlan, FaultProxy
 from tracelens.store import open_store
 
 pytestmark = pytest.mark.integration

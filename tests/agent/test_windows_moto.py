@@ -13,7 +13,7 @@ from collectors.base import RetrySettings, floor_time
 from collectors.session import AwsTarget, ClientFactory
 from collectors.xray import TRACES
 from tests.agent.conftest import REGION, Aws, seed_traces, utc_now
-from tests.integration.seeding import create_functions, put_metric
+from tests.collectors.seeding import create_functions, put_metric
 from tracelens.agent.config import AgentConfig, AwsSettings, CollectorSettings, CollectSettings
 from tracelens.agent.runner import CollectionRunner
 from tracelens.store import open_store

@@ -2,7 +2,7 @@
 
 The X-Ray case runs through botocore's Stubber (an exact-call contract: a stubbed 200 whose
 body lacks ``TraceSummaries``); the byte-level truncation runs against the local endpoint in
-tests/integration/test_fault_injection.py.
+tests/collectors/test_fault_injection.py.
 """
 
 from __future__ import annotations

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import TEST_RETRY, Aws, no_sleep
-from seeding import put_metric
 
 from collectors.base import Window, floor_time
 from collectors.cloudwatch import METRIC_DATA, CloudWatchCollector, MetricsResult
+from tests.collectors.conftest import TEST_RETRY, Aws, no_sleep
+from tests.collectors.seeding import put_metric
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from tracelens.cli import main
 
-REAL_WORLD = Path(__file__).resolve().parent.parent / "sample_traces" / "real_world"
+REAL_WORLD = Path(__file__).resolve().parents[2] / "sample_traces" / "real_world"
 
 
 def analyze(name: str) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from tracelens.samples import (
 )
 from tracelens.samples.__main__ import main
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "sample_traces"
 # A second, hand-written sample set inside sample_traces/ (not generated; see its README).
 REAL_WORLD = "real_world"

@@ -27,7 +27,7 @@ from tracelens.sideinputs import (
 from tracelens.sideinputs._common import function_from_file_name, function_from_log_group
 from tracelens.sideinputs.metrics import parse_label
 
-FIXTURES = Path(__file__).parent / "fixtures" / "sideinputs"
+FIXTURES = Path(__file__).parent / "fixtures"
 LOGS = FIXTURES / "logs"
 BAD = FIXTURES / "bad"
 
@@ -757,7 +757,7 @@ def test_insights_epoch_milliseconds_out_of_range_are_not_times() -> None:
 
 def test_side_inputs_saved_as_utf16_by_windows_tools_read_the_same(tmp_path: Path) -> None:
     # Windows PowerShell's `aws ... > file` writes UTF-16 with a byte order mark.
-    samples = Path(__file__).resolve().parents[1] / "sample_traces"
+    samples = Path(__file__).resolve().parents[2] / "sample_traces"
     for kind in ("functions", "logs", "metrics"):
         (tmp_path / kind).mkdir()
         for path in (samples / kind).iterdir():
@@ -776,7 +776,7 @@ def test_side_inputs_saved_as_utf16_by_windows_tools_read_the_same(tmp_path: Pat
 
 
 def test_a_damaged_gzip_side_input_is_refused_and_the_others_are_read(tmp_path: Path) -> None:
-    samples = Path(__file__).resolve().parents[1] / "sample_traces"
+    samples = Path(__file__).resolve().parents[2] / "sample_traces"
     for kind in ("functions", "logs", "metrics"):
         shutil.copytree(samples / kind, tmp_path / kind)
         packed = gzip.compress(next((samples / kind).iterdir()).read_bytes())

@@ -1,6 +1,6 @@
 """Exact-call contracts and rare error paths of the collectors, with botocore's Stubber.
 
-Everything a local endpoint can show is tested in tests/integration/ against moto; here are
+Everything a local endpoint can show is tested in tests/collectors/ against moto; here are
 the calls moto cannot answer the way AWS does (pagination, partial traces, the 10,000-row cap,
 throttling that outlasts botocore's retries, AccessDenied) and the shipped IAM policy.
 """

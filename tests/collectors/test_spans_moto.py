@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from conftest import TEST_RETRY, Aws, no_sleep
-from seeding import utc
 
 from collectors.base import Window
 from collectors.spans import (
@@ -29,6 +27,8 @@ from collectors.spans import (
     SpansCollector,
     SpansResult,
 )
+from tests.collectors.conftest import TEST_RETRY, Aws, no_sleep
+from tests.collectors.seeding import utc
 from tracelens.store import open_store
 from tracelens.store.raw import decode
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from tracelens.cli import main
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_traces"
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces"
 
 
 @pytest.fixture(scope="module")

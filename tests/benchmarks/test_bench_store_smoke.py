@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "bench_store.py"
 FIGURES = r"{step} +[\d,]+ segments/s +[\d.]+ s wall +[\d.]+ s CPU +peak RSS +[\d,]+ MB"
 

@@ -1,6 +1,6 @@
 """XRayCollector against moto's X-Ray (summaries and BatchGetTraces over HTTP).
 
-moto 5.2.5 limits what can be shown here (the rest is in tests/test_collectors_contract.py):
+moto 5.2.5 limits what can be shown here (the rest is in tests/collectors/test_collectors_contract.py):
 GetTraceSummaries never paginates and never reports IsPartial/Revision (it lists only traces
 whose latest segment has an end_time), and BatchGetTraces neither paginates nor reports
 LimitExceeded.
@@ -15,11 +15,11 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from conftest import TEST_RETRY, Aws, no_sleep
-from seeding import SeededTrace, lambda_trace, put_traces, utc
 
 from collectors.base import Window
 from collectors.xray import TRACES, XRayCollector, XRayResult
+from tests.collectors.conftest import TEST_RETRY, Aws, no_sleep
+from tests.collectors.seeding import SeededTrace, lambda_trace, put_traces, utc
 
 pytestmark = pytest.mark.integration
 

@@ -20,9 +20,6 @@ from typing import Any
 
 import pytest
 from botocore.retries.standard import ExponentialBackoff
-from conftest import TEST_RETRY, Aws, no_sleep
-from fault_proxy import FaultPlan, FaultProxy
-from seeding import create_functions, lambda_trace, put_log_lines, put_metric, put_traces, utc
 
 import collectors
 from collectors.base import CollectorResult, RetrySettings, Window, floor_time
@@ -31,6 +28,16 @@ from collectors.lambda_config import GET_FUNCTION, LambdaConfigCollector
 from collectors.logs_insights import QUERY_RESULTS, LogsInsightsCollector
 from collectors.session import ClientFactory
 from collectors.xray import TRACES, XRayCollector
+from tests.collectors.conftest import TEST_RETRY, Aws, no_sleep
+from tests.collectors.fault_proxy import FaultPlan, FaultProxy
+from tests.collectors.seeding import (
+    create_functions,
+    lambda_trace,
+    put_log_lines,
+    put_metric,
+    put_traces,
+    utc,
+)
 
 pytestmark = pytest.mark.integration
 

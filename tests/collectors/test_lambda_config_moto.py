@@ -8,14 +8,14 @@ skips them with a warning.
 from __future__ import annotations
 
 import pytest
-from conftest import TEST_RETRY, Aws, no_sleep
-from seeding import create_functions
 
 from collectors.lambda_config import (
     GET_FUNCTION,
     LIST_FUNCTIONS,
     LambdaConfigCollector,
 )
+from tests.collectors.conftest import TEST_RETRY, Aws, no_sleep
+from tests.collectors.seeding import create_functions
 
 pytestmark = pytest.mark.integration
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import REGION, TEST_RETRY, Aws
 
 from collectors.session import AwsTarget, ClientFactory
+from tests.collectors.conftest import REGION, TEST_RETRY, Aws
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@
 moto 5.2.5 runs only ``fields``, ``sort`` and ``limit``; other commands (``filter``) are
 ignored, so every line of the window comes back. It applies ``limit`` but no 10,000-row cap
 of its own; the cap split is shown here with a small ``row_cap`` and with the real cap in
-tests/test_collectors_contract.py.
+tests/collectors/test_collectors_contract.py.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import time
 from collections import Counter
 
 import pytest
-from conftest import TEST_RETRY, Aws, no_sleep
-from seeding import put_log_lines, utc
 
 from collectors.base import Window
 from collectors.logs_insights import QUERY_RESULTS, LogsInsightsCollector, LogsResult
+from tests.collectors.conftest import TEST_RETRY, Aws, no_sleep
+from tests.collectors.seeding import put_log_lines, utc
 
 pytestmark = pytest.mark.integration
 
