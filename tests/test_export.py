@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from tests.report.scenario import XSS_SCRIPT, scenario_result
+from tests.builders.scenario import XSS_SCRIPT, scenario_result
 from tracelens.analysis import AnalysisResult
 from tracelens.atomic import NotRegularFileError
 from tracelens.cli import main

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.conftest import analyze_store, functions_by_name, run_tracelens, subprocess_env
+from tests.builders.agent import analyze_store, functions_by_name, run_tracelens, subprocess_env
 from tracelens.agent.demo import fresh_store_dir
 from tracelens.samples import generate
 

@@ -28,8 +28,8 @@ from collectors.lambda_config import GET_FUNCTION, LambdaConfigCollector
 from collectors.logs_insights import QUERY_RESULTS, LogsInsightsCollector
 from collectors.session import ClientFactory
 from collectors.xray import TRACES, XRayCollector
-from tests.collectors.conftest import TEST_RETRY, Aws, no_sleep
-from tests.collectors.fault_proxy import FaultPlan, FaultProxy
+from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
+from tests.builders.fault_proxy import FaultPlan, FaultProxy
 from tests.collectors.seeding import (
     create_functions,
     lambda_trace,

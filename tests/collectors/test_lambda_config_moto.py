@@ -14,7 +14,7 @@ from collectors.lambda_config import (
     LIST_FUNCTIONS,
     LambdaConfigCollector,
 )
-from tests.collectors.conftest import TEST_RETRY, Aws, no_sleep
+from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
 from tests.collectors.seeding import create_functions
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ import pytest
 
 from collectors.base import Window
 from collectors.logs_insights import QUERY_RESULTS, LogsInsightsCollector, LogsResult
-from tests.collectors.conftest import TEST_RETRY, Aws, no_sleep
+from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
 from tests.collectors.seeding import put_log_lines, utc
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from collectors.session import AwsTarget, ClientFactory
-from tests.collectors.conftest import REGION, TEST_RETRY, Aws
+from tests.builders.endpoint import REGION, TEST_RETRY, Aws
 
 pytestmark = pytest.mark.integration
 

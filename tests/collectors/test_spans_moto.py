@@ -27,7 +27,7 @@ from collectors.spans import (
     SpansCollector,
     SpansResult,
 )
-from tests.collectors.conftest import TEST_RETRY, Aws, no_sleep
+from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
 from tests.collectors.seeding import utc
 from tracelens.store import open_store
 from tracelens.store.raw import decode

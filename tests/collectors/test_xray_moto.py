@@ -18,7 +18,7 @@ import pytest
 
 from collectors.base import Window
 from collectors.xray import TRACES, XRayCollector, XRayResult
-from tests.collectors.conftest import TEST_RETRY, Aws, no_sleep
+from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
 from tests.collectors.seeding import SeededTrace, lambda_trace, put_traces, utc
 
 pytestmark = pytest.mark.integration

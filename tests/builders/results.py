@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
+
 from collectors.base import CallStats, Failure, RawPage, Window
 from collectors.cloudwatch import METRIC_DATA, MetricsResult
 from collectors.lambda_config import (
@@ -326,3 +328,11 @@ def lambda_result(
         complete=True,
         function_names=tuple(functions),
     )
+
+
+BUCKET = "tracelens-test"
+
+
+def aws_client(url: str, service: str) -> Any:
+    """A client of ``service`` on the local endpoint."""
+    return boto3.client(service, endpoint_url=url, region_name=REGION)  # type: ignore[call-overload]

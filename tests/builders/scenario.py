@@ -7,11 +7,12 @@ function and a host carry script-injection names. Trace ids follow X-Ray's forma
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
 
-from tests.analyses.spans import Caller, Invocation, SpanBuilder, at, frame_of
+from tests.builders.spans import Caller, Invocation, SpanBuilder, at, frame_of
 from tracelens.analysis import AnalysisResult, run_analysis
 from tracelens.ingest.decoders.base import ReadStats
 from tracelens.ingest.loader import TraceInput
@@ -197,3 +198,6 @@ def scenario_inputs(traces: int = 40, *, region: str | None = None) -> Inputs:
 
 def scenario_result(traces: int = 40) -> AnalysisResult:
     return run_analysis(scenario_inputs(traces))
+
+
+GENERATED_AT = datetime(2024, 5, 1, 13, 0, 0, tzinfo=UTC)
