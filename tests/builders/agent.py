@@ -24,14 +24,7 @@ from click.testing import CliRunner, Result
 
 from collectors.base import CallStats
 from tests.builders.endpoint import FAKE_ENV, Aws
-from tests.collectors.seeding import (
-    SeededTrace,
-    create_functions,
-    lambda_trace,
-    put_log_lines,
-    put_metric,
-    put_traces,
-)
+from tests.builders.traces import SeededTrace, lambda_trace, segments_of
 from tracelens.agent.config import (
     AgentConfig,
     AlertSettings,
@@ -41,6 +34,7 @@ from tracelens.agent.config import (
     ReportSettings,
 )
 from tracelens.agent.outcome import CycleOutcome, CycleStatus
+from tracelens.agent.seed import create_functions, put_log_lines, put_metric, put_segments
 from tracelens.cli import main
 
 FUNCTIONS = ("orders", "payments", "stock")
@@ -99,7 +93,7 @@ def seed_traces(
         function = FUNCTIONS[index % len(FUNCTIONS)]
         cold = index % 4 == 0
         seeded.append((lambda_trace(rng, start_s, function=function, cold=cold), function, cold))
-    put_traces(aws.client("xray"), [trace for trace, _, _ in seeded])
+    put_segments(aws.client("xray"), segments_of(*(trace for trace, _, _ in seeded)))
     return tuple(seeded)
 
 

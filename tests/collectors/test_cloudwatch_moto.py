@@ -16,7 +16,7 @@ import pytest
 from collectors.base import Window, floor_time
 from collectors.cloudwatch import METRIC_DATA, CloudWatchCollector, MetricsResult
 from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
-from tests.collectors.seeding import put_metric
+from tracelens.agent.seed import put_metric
 
 pytestmark = pytest.mark.integration
 

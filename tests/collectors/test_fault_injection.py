@@ -30,14 +30,8 @@ from collectors.session import ClientFactory
 from collectors.xray import TRACES, XRayCollector
 from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
 from tests.builders.fault_proxy import FaultPlan, FaultProxy
-from tests.collectors.seeding import (
-    create_functions,
-    lambda_trace,
-    put_log_lines,
-    put_metric,
-    put_traces,
-    utc,
-)
+from tests.builders.traces import lambda_trace, segments_of, utc
+from tracelens.agent.seed import create_functions, put_log_lines, put_metric, put_segments
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +68,10 @@ class Runs:
 def _seed(aws: Aws, now: datetime) -> None:
     rng = random.Random(11)
     now_s = now.timestamp()
-    put_traces(aws.client("xray"), [lambda_trace(rng, now_s - 1700 + 71 * i) for i in range(23)])
+    put_segments(
+        aws.client("xray"),
+        segments_of(*(lambda_trace(rng, now_s - 1700 + 71 * i) for i in range(23))),
+    )
     cloudwatch = aws.client("cloudwatch")
     for offset, function in enumerate(FUNCTIONS):
         points = [(now - timedelta(minutes=m), float(m + offset)) for m in range(12, 40, 3)]
@@ -199,7 +196,7 @@ def test_timed_out_slow_responses_are_retried_without_duplicates(aws: Aws) -> No
     now_s = time.time()
     rng = random.Random(5)
     traces = [lambda_trace(rng, now_s - 900 + 60 * i) for i in range(11)]
-    put_traces(aws.client("xray"), traces)
+    put_segments(aws.client("xray"), segments_of(*traces))
     plan = FaultPlan(slow_rate=0.4, slow_delay_s=0.4, seed=3)
     impatient = RetrySettings(max_attempts=3, call_attempts=3, read_timeout_s=0.2)
 

@@ -15,7 +15,7 @@ from collectors.lambda_config import (
     LambdaConfigCollector,
 )
 from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
-from tests.collectors.seeding import create_functions
+from tracelens.agent.seed import create_functions
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,8 @@ import pytest
 from collectors.base import Window
 from collectors.logs_insights import QUERY_RESULTS, LogsInsightsCollector, LogsResult
 from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
-from tests.collectors.seeding import put_log_lines, utc
+from tests.builders.traces import utc
+from tracelens.agent.seed import put_log_lines
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,7 @@ from collectors.spans import (
     SpansResult,
 )
 from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
-from tests.collectors.seeding import utc
+from tests.builders.traces import utc
 from tracelens.store import open_store
 from tracelens.store.raw import decode
 

@@ -19,7 +19,8 @@ import pytest
 from collectors.base import Window
 from collectors.xray import TRACES, XRayCollector, XRayResult
 from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
-from tests.collectors.seeding import SeededTrace, lambda_trace, put_traces, utc
+from tests.builders.traces import SeededTrace, lambda_trace, segments_of, utc
+from tracelens.agent.seed import put_segments
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,7 @@ def _traces_in_pages(result: XRayResult) -> Counter[str]:
 def _seed(aws: Aws, starts_s: list[float], seed: int = 7) -> list[SeededTrace]:
     rng = random.Random(seed)
     traces = [lambda_trace(rng, start, cold=i % 4 == 0) for i, start in enumerate(starts_s)]
-    put_traces(aws.client("xray"), traces)
+    put_segments(aws.client("xray"), segments_of(*traces))
     return traces
 
 
@@ -112,7 +113,7 @@ def test_an_in_progress_trace_is_collected_when_it_completes(aws: Aws) -> None:
     now_s = time.time()
     rng = random.Random(3)
     started = lambda_trace(rng, now_s - 400, in_progress=True)
-    put_traces(aws.client("xray"), [started])
+    put_segments(aws.client("xray"), segments_of(started))
     window = Window(utc(now_s - 600), utc(now_s))
     collector = _collector(aws)
 
@@ -120,7 +121,9 @@ def test_an_in_progress_trace_is_collected_when_it_completes(aws: Aws) -> None:
     # NOTE: moto calls a trace finished when its latest-starting segment has an end_time, so
     # the completion arrives as the function's segment (the in-progress one stays stored).
     completed = lambda_trace(random.Random(3), now_s - 400)
-    put_traces(aws.client("xray"), [SeededTrace(started.trace_id, completed.documents[1:])])
+    put_segments(
+        aws.client("xray"), segments_of(SeededTrace(started.trace_id, completed.documents[1:]))
+    )
     after = collector.collect(window, known={tid: 0 for tid in before.trace_ids})
 
     assert started.trace_id not in before.trace_ids
