@@ -11,19 +11,17 @@ they are reported as failed.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-import boto3
+from typing import TYPE_CHECKING, Any, Unpack
 
 from collectors.base import (
+    AwsCollector,
+    ClientOptions,
     CollectorResult,
     Failure,
     RawPage,
-    RetrySettings,
     Window,
     chunked,
     floor_time,
@@ -105,19 +103,13 @@ class _Run:
             self.seen[trace_id] = seen
 
 
-class XRayCollector:
+class XRayCollector(AwsCollector["XRayClient"]):
     """Fetches X-Ray trace summaries and traces for a window.
 
     Parameters
     ----------
-    client
-        An X-Ray client; when None one is made from ``session`` on first use.
-    session
-        The session to make the client from (default: a new ``boto3.Session()``).
-    retry
-        Retry settings; also used for the client made from ``session``.
-    sleep
-        Called with seconds to wait between retries (tests pass a no-op).
+    client, session, retry, sleep
+        As in ``AwsCollector``.
     max_span
         Longest window per GetTraceSummaries call.
     min_span
@@ -130,35 +122,24 @@ class XRayCollector:
         How many times ``UnprocessedTraceIds`` are requested again.
     """
 
+    SERVICE = "xray"
+
     def __init__(
         self,
         *,
-        client: XRayClient | None = None,
-        session: boto3.Session | None = None,
-        retry: RetrySettings | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         max_span: timedelta = timedelta(hours=1),
         min_span: timedelta = timedelta(minutes=1),
         time_range_type: str = "TraceId",
         filter_expression: str | None = None,
         unprocessed_rounds: int = 3,
+        **options: Unpack[ClientOptions[XRayClient]],
     ) -> None:
-        self._client = client
-        self._session = session
-        self._retry = retry or RetrySettings()
-        self._sleep = sleep
+        super().__init__(**options)
         self._max_span = max_span
         self._min_span = min_span
         self._time_range_type = time_range_type
         self._filter_expression = filter_expression
         self._unprocessed_rounds = unprocessed_rounds
-
-    @property
-    def client(self) -> XRayClient:
-        """The injected client, or one made from the session on first use."""
-        if self._client is None:
-            self._client = self._retry.client("xray", self._session)
-        return self._client
 
     def collect(
         self,
