@@ -3,7 +3,7 @@
 moto 5.2.5 runs only ``fields``, ``sort`` and ``limit``; other commands (``filter``) are
 ignored, so every line of the window comes back. It applies ``limit`` but no 10,000-row cap
 of its own; the cap split is shown here with a small ``row_cap`` and with the real cap in
-tests/collectors/test_collectors_contract.py.
+test_logs_insights_contract.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """XRayCollector against moto's X-Ray (summaries and BatchGetTraces over HTTP).
 
-moto 5.2.5 limits what can be shown here (the rest is in tests/collectors/test_collectors_contract.py):
+moto 5.2.5 limits what can be shown here (the rest is in test_xray_contract.py):
 GetTraceSummaries never paginates and never reports IsPartial/Revision (it lists only traces
 whose latest segment has an end_time), and BatchGetTraces neither paginates nor reports
 LimitExceeded.
