@@ -91,8 +91,6 @@ class CloudWatchCollector(AwsCollector["CloudWatchClient"]):
 
     Parameters
     ----------
-    client, session, retry, sleep
-        As in ``AwsCollector``.
     clock
         Returns the current time (UTC); the window is clamped to ``clock() - lag``.
     period_s
@@ -100,6 +98,8 @@ class CloudWatchCollector(AwsCollector["CloudWatchClient"]):
     percentiles
         False: the Duration percentiles are not asked for (they stay unknown, and are
         reported in ``degraded_stats``), for an endpoint known not to compute them.
+    **options
+        ``client``, ``session``, ``retry`` and ``sleep``, as in ``AwsCollector``.
     """
 
     SERVICE = "cloudwatch"
@@ -313,9 +313,9 @@ class CloudWatchSource:
         self.collector = collector
 
     def collect(self, request: CollectRequest) -> CollectorResult:
-        if request.window is None:
-            raise ValueError("the CloudWatch collector reads windows: pass one")
-        return self.collector.collect(request.window, functions=request.functions, lag=request.lag)
+        return self.collector.collect(
+            request.window_for("CloudWatch"), functions=request.functions, lag=request.lag
+        )
 
 
 def _build(context: BuildContext) -> CloudWatchSource:

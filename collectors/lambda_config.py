@@ -128,8 +128,8 @@ class LambdaConfigCollector(AwsCollector["LambdaClient"]):
 
     Parameters
     ----------
-    client, session, retry, sleep
-        As in ``AwsCollector``.
+    **options
+        ``client``, ``session``, ``retry`` and ``sleep``, as in ``AwsCollector``.
     """
 
     SERVICE = "lambda"

@@ -166,8 +166,6 @@ class LogsInsightsCollector(AwsCollector["CloudWatchLogsClient"]):
 
     Parameters
     ----------
-    client, session, retry, sleep
-        As in ``AwsCollector``.
     monotonic
         A monotonic clock in seconds, for the polling deadline.
     poll_interval_s
@@ -184,6 +182,8 @@ class LogsInsightsCollector(AwsCollector["CloudWatchLogsClient"]):
         The FilterLogEvents pattern of the fallback ("": every event).
     kinds
         The page kinds of GetQueryResults and FilterLogEvents pages.
+    **options
+        ``client``, ``session``, ``retry`` and ``sleep``, as in ``AwsCollector``.
     """
 
     SERVICE = "logs"
@@ -388,9 +388,7 @@ class LogsSource:
         self.collector = collector
 
     def collect(self, request: CollectRequest) -> CollectorResult:
-        if request.window is None:
-            raise ValueError("the Logs collector reads windows: pass one")
-        return self.collector.collect(request.window, functions=request.functions)
+        return self.collector.collect(request.window_for("Logs"), functions=request.functions)
 
 
 def _build(context: BuildContext) -> LogsSource:

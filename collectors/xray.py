@@ -108,8 +108,6 @@ class XRayCollector(AwsCollector["XRayClient"]):
 
     Parameters
     ----------
-    client, session, retry, sleep
-        As in ``AwsCollector``.
     max_span
         Longest window per GetTraceSummaries call.
     min_span
@@ -120,6 +118,8 @@ class XRayCollector(AwsCollector["XRayClient"]):
         An optional X-Ray filter expression (e.g. ``'service("orders")'``).
     unprocessed_rounds
         How many times ``UnprocessedTraceIds`` are requested again.
+    **options
+        ``client``, ``session``, ``retry`` and ``sleep``, as in ``AwsCollector``.
     """
 
     SERVICE = "xray"
@@ -352,15 +352,14 @@ class XRaySource:
         self.collector = collector
 
     def collect(self, request: CollectRequest) -> CollectorResult:
-        if request.window is None:
-            raise ValueError("the X-Ray collector reads windows: pass one")
+        window = request.window_for("X-Ray")
         warnings: tuple[str, ...] = ()
         try:
             state = XRayState.from_mapping(request.state)
         except ValueError as exc:
             warnings = (f"X-Ray checkpoint state unreadable ({exc}); traces may be fetched again",)
             state = XRayState()
-        scan = scan_window(request.window, lag=request.lag, state=state, now=request.now)
+        scan = scan_window(window, lag=request.lag, state=state, now=request.now)
         result = self.collector.collect(scan, known=state.complete, partial=state.partial)
         return replace(
             result,
