@@ -16,7 +16,7 @@ from tracelens.atomic import NotRegularFileError, replace_atomically
 from tracelens.cli import main
 from tracelens.store import LocalBackend, StoreError
 
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_traces" / "xray"
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces" / "xray"
 DEV_NULL = Path("/dev/null")
 
 

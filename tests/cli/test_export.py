@@ -16,7 +16,7 @@ from tracelens.atomic import NotRegularFileError
 from tracelens.cli import main
 from tracelens.export import export_tables
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_traces"
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces"
 FILES = [
     "edges.csv", "entry_points.csv", "functions.csv", "nodes.csv", "service_map.graphml",
     "service_map.json",
