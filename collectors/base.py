@@ -8,10 +8,11 @@ forward only over windows that are complete.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, ClassVar, Generic, Literal, TypedDict, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -295,3 +296,53 @@ def chunked(items: list[str], size: int) -> Iterator[list[str]]:
     """Consecutive slices of at most ``size`` items."""
     for offset in range(0, len(items), size):
         yield items[offset : offset + size]
+
+
+ClientT = TypeVar("ClientT")
+
+
+class ClientOptions(TypedDict, Generic[ClientT], total=False):
+    """The keyword arguments every single-service collector takes (see ``AwsCollector``)."""
+
+    client: ClientT | None
+    session: boto3.Session | None
+    retry: RetrySettings | None
+    sleep: Callable[[float], None]
+
+
+class AwsCollector(Generic[ClientT]):
+    """What the single-service collectors share: their client, retry settings and waits.
+
+    Parameters
+    ----------
+    client
+        A client of ``SERVICE``; when None one is made from ``session`` on first use.
+    session
+        The session to make the client from (default: a new ``boto3.Session()``).
+    retry
+        Retry settings; also used for the client made from ``session``.
+    sleep
+        Called with seconds to wait between retries (tests pass a no-op).
+    """
+
+    SERVICE: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        client: ClientT | None = None,
+        session: boto3.Session | None = None,
+        retry: RetrySettings | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._session = session
+        self._retry = retry or RetrySettings()
+        self._sleep = sleep
+
+    @property
+    def client(self) -> ClientT:
+        """The injected client, or one made from the session on first use."""
+        if self._client is None:
+            self._client = self._retry.client(self.SERVICE, self._session)
+        return self._client

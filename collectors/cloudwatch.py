@@ -13,19 +13,17 @@ are still collected.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-import boto3
+from typing import TYPE_CHECKING, Any, Unpack
 
 from collectors.base import (
+    AwsCollector,
+    ClientOptions,
     CollectorResult,
     Failure,
     RawPage,
-    RetrySettings,
     Window,
     floor_time,
 )
@@ -88,19 +86,11 @@ class MetricsResult(CollectorResult):
     degraded_stats: frozenset[str] = frozenset()
 
 
-class CloudWatchCollector:
+class CloudWatchCollector(AwsCollector["CloudWatchClient"]):
     """Reads AWS/Lambda metrics for a window.
 
     Parameters
     ----------
-    client
-        A CloudWatch client; when None one is made from ``session`` on first use.
-    session
-        The session to make the client from (default: a new ``boto3.Session()``).
-    retry
-        Retry settings; also used for the client made from ``session``.
-    sleep
-        Called with seconds to wait between retries (tests pass a no-op).
     clock
         Returns the current time (UTC); the window is clamped to ``clock() - lag``.
     period_s
@@ -108,33 +98,24 @@ class CloudWatchCollector:
     percentiles
         False: the Duration percentiles are not asked for (they stay unknown, and are
         reported in ``degraded_stats``), for an endpoint known not to compute them.
+    **options
+        ``client``, ``session``, ``retry`` and ``sleep``, as in ``AwsCollector``.
     """
+
+    SERVICE = "cloudwatch"
 
     def __init__(
         self,
         *,
-        client: CloudWatchClient | None = None,
-        session: boto3.Session | None = None,
-        retry: RetrySettings | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         period_s: int = 60,
         percentiles: bool = True,
+        **options: Unpack[ClientOptions[CloudWatchClient]],
     ) -> None:
-        self._client = client
-        self._session = session
-        self._retry = retry or RetrySettings()
-        self._sleep = sleep
+        super().__init__(**options)
         self._clock = clock
         self._period = timedelta(seconds=period_s)
         self._percentiles = percentiles
-
-    @property
-    def client(self) -> CloudWatchClient:
-        """The injected client, or one made from the session on first use."""
-        if self._client is None:
-            self._client = self._retry.client("cloudwatch", self._session)
-        return self._client
 
     def collect(
         self,
@@ -332,9 +313,9 @@ class CloudWatchSource:
         self.collector = collector
 
     def collect(self, request: CollectRequest) -> CollectorResult:
-        if request.window is None:
-            raise ValueError("the CloudWatch collector reads windows: pass one")
-        return self.collector.collect(request.window, functions=request.functions, lag=request.lag)
+        return self.collector.collect(
+            request.window_for("CloudWatch"), functions=request.functions, lag=request.lag
+        )
 
 
 def _build(context: BuildContext) -> CloudWatchSource:

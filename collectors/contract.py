@@ -79,6 +79,13 @@ class CollectRequest:
     functions: tuple[str, ...] = ()
     state: Mapping[str, Any] = field(default_factory=dict)
 
+    def window_for(self, collector: str) -> Window:
+        """The window of a collector that reads windows; ValueError naming it when none."""
+        if self.window is None:
+            msg = f"the {collector} collector reads windows: pass one"
+            raise ValueError(msg)
+        return self.window
+
 
 class Collector(Protocol):
     """A source of raw pages: what the agent runs."""

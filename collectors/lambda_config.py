@@ -9,15 +9,12 @@ An API the endpoint lacks or the credentials may not call is skipped with one wa
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import boto3
-
-from collectors.base import CollectorResult, Failure, RawPage, RetrySettings, strip_metadata
+from collectors.base import AwsCollector, CollectorResult, Failure, RawPage, strip_metadata
 from collectors.contract import BuildContext, CollectRequest, Needs, Registration
 from collectors.metering import (
     CALL_ERRORS,
@@ -31,7 +28,7 @@ from collectors.metering import (
 from collectors.paging import PAGE_ERRORS, paginate
 
 if TYPE_CHECKING:
-    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_lambda import LambdaClient  # noqa: F401 (named by the base class)
 
 API_CALLS = frozenset(
     {
@@ -126,40 +123,16 @@ class _Run:
                 return
 
 
-class LambdaConfigCollector:
+class LambdaConfigCollector(AwsCollector["LambdaClient"]):
     """Reads the configuration of the account's Lambda functions.
 
     Parameters
     ----------
-    client
-        A Lambda client; when None one is made from ``session`` on first use.
-    session
-        The session to make the client from (default: a new ``boto3.Session()``).
-    retry
-        Retry settings; also used for the client made from ``session``.
-    sleep
-        Called with seconds to wait between retries (tests pass a no-op).
+    **options
+        ``client``, ``session``, ``retry`` and ``sleep``, as in ``AwsCollector``.
     """
 
-    def __init__(
-        self,
-        *,
-        client: LambdaClient | None = None,
-        session: boto3.Session | None = None,
-        retry: RetrySettings | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._client = client
-        self._session = session
-        self._retry = retry or RetrySettings()
-        self._sleep = sleep
-
-    @property
-    def client(self) -> LambdaClient:
-        """The injected client, or one made from the session on first use."""
-        if self._client is None:
-            self._client = self._retry.client("lambda", self._session)
-        return self._client
+    SERVICE = "lambda"
 
     def collect(self, *, functions: Collection[str] | None = None) -> LambdaConfigResult:
         """Functions, their concurrency settings and the account settings.

@@ -19,15 +19,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal
-
-import boto3
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from collectors.base import (
+    AwsCollector,
+    ClientOptions,
     CollectorResult,
     Failure,
     RawPage,
-    RetrySettings,
     Window,
     chunked,
     epoch_millis,
@@ -162,19 +161,11 @@ class _Run:
         )
 
 
-class LogsInsightsCollector:
+class LogsInsightsCollector(AwsCollector["CloudWatchLogsClient"]):
     """Reads Lambda log lines for a window with Logs Insights.
 
     Parameters
     ----------
-    client
-        A CloudWatch Logs client; when None one is made from ``session`` on first use.
-    session
-        The session to make the client from (default: a new ``boto3.Session()``).
-    retry
-        Retry settings; also used for the client made from ``session``.
-    sleep
-        Called with seconds to wait (polling, retries; tests pass a no-op).
     monotonic
         A monotonic clock in seconds, for the polling deadline.
     poll_interval_s
@@ -191,15 +182,15 @@ class LogsInsightsCollector:
         The FilterLogEvents pattern of the fallback ("": every event).
     kinds
         The page kinds of GetQueryResults and FilterLogEvents pages.
+    **options
+        ``client``, ``session``, ``retry`` and ``sleep``, as in ``AwsCollector``.
     """
+
+    SERVICE = "logs"
 
     def __init__(
         self,
         *,
-        client: CloudWatchLogsClient | None = None,
-        session: boto3.Session | None = None,
-        retry: RetrySettings | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         poll_interval_s: float = 1.0,
         query_timeout_s: float = 600.0,
@@ -208,14 +199,12 @@ class LogsInsightsCollector:
         query: Callable[[Window, int], str] | None = None,
         filter_pattern: str = FILTER_PATTERN,
         kinds: tuple[str, str] = (QUERY_RESULTS, FILTERED_EVENTS),
+        **options: Unpack[ClientOptions[CloudWatchLogsClient]],
     ) -> None:
         if not 1 <= row_cap <= ROW_CAP:
             msg = f"row_cap must be between 1 and {ROW_CAP} (got {row_cap})"
             raise ValueError(msg)
-        self._client = client
-        self._session = session
-        self._retry = retry or RetrySettings()
-        self._sleep = sleep
+        super().__init__(**options)
         self._monotonic = monotonic
         self._poll_interval_s = poll_interval_s
         self._query_timeout_s = query_timeout_s
@@ -224,13 +213,6 @@ class LogsInsightsCollector:
         self._query_for = query or (lambda window, cap: signature_query(window, row_cap=cap))
         self._filter_pattern = filter_pattern
         self._kinds = kinds
-
-    @property
-    def client(self) -> CloudWatchLogsClient:
-        """The injected client, or one made from the session on first use."""
-        if self._client is None:
-            self._client = self._retry.client("logs", self._session)
-        return self._client
 
     def collect(self, window: Window, *, functions: Sequence[str]) -> LogsResult:
         """Lines of ``functions``' log groups in ``window``.
@@ -406,9 +388,7 @@ class LogsSource:
         self.collector = collector
 
     def collect(self, request: CollectRequest) -> CollectorResult:
-        if request.window is None:
-            raise ValueError("the Logs collector reads windows: pass one")
-        return self.collector.collect(request.window, functions=request.functions)
+        return self.collector.collect(request.window_for("Logs"), functions=request.functions)
 
 
 def _build(context: BuildContext) -> LogsSource:

@@ -335,9 +335,7 @@ class SpansSource:
         self.collector = collector
 
     def collect(self, request: CollectRequest) -> CollectorResult:
-        if request.window is None:
-            raise ValueError("the spans collector reads windows: pass one")
-        return self.collector.collect(request.window)
+        return self.collector.collect(request.window_for("spans"))
 
 
 def _build(context: BuildContext) -> SpansSource:

@@ -11,19 +11,17 @@ they are reported as failed.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-import boto3
+from typing import TYPE_CHECKING, Any, Unpack
 
 from collectors.base import (
+    AwsCollector,
+    ClientOptions,
     CollectorResult,
     Failure,
     RawPage,
-    RetrySettings,
     Window,
     chunked,
     floor_time,
@@ -105,19 +103,11 @@ class _Run:
             self.seen[trace_id] = seen
 
 
-class XRayCollector:
+class XRayCollector(AwsCollector["XRayClient"]):
     """Fetches X-Ray trace summaries and traces for a window.
 
     Parameters
     ----------
-    client
-        An X-Ray client; when None one is made from ``session`` on first use.
-    session
-        The session to make the client from (default: a new ``boto3.Session()``).
-    retry
-        Retry settings; also used for the client made from ``session``.
-    sleep
-        Called with seconds to wait between retries (tests pass a no-op).
     max_span
         Longest window per GetTraceSummaries call.
     min_span
@@ -128,37 +118,28 @@ class XRayCollector:
         An optional X-Ray filter expression (e.g. ``'service("orders")'``).
     unprocessed_rounds
         How many times ``UnprocessedTraceIds`` are requested again.
+    **options
+        ``client``, ``session``, ``retry`` and ``sleep``, as in ``AwsCollector``.
     """
+
+    SERVICE = "xray"
 
     def __init__(
         self,
         *,
-        client: XRayClient | None = None,
-        session: boto3.Session | None = None,
-        retry: RetrySettings | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         max_span: timedelta = timedelta(hours=1),
         min_span: timedelta = timedelta(minutes=1),
         time_range_type: str = "TraceId",
         filter_expression: str | None = None,
         unprocessed_rounds: int = 3,
+        **options: Unpack[ClientOptions[XRayClient]],
     ) -> None:
-        self._client = client
-        self._session = session
-        self._retry = retry or RetrySettings()
-        self._sleep = sleep
+        super().__init__(**options)
         self._max_span = max_span
         self._min_span = min_span
         self._time_range_type = time_range_type
         self._filter_expression = filter_expression
         self._unprocessed_rounds = unprocessed_rounds
-
-    @property
-    def client(self) -> XRayClient:
-        """The injected client, or one made from the session on first use."""
-        if self._client is None:
-            self._client = self._retry.client("xray", self._session)
-        return self._client
 
     def collect(
         self,
@@ -371,15 +352,14 @@ class XRaySource:
         self.collector = collector
 
     def collect(self, request: CollectRequest) -> CollectorResult:
-        if request.window is None:
-            raise ValueError("the X-Ray collector reads windows: pass one")
+        window = request.window_for("X-Ray")
         warnings: tuple[str, ...] = ()
         try:
             state = XRayState.from_mapping(request.state)
         except ValueError as exc:
             warnings = (f"X-Ray checkpoint state unreadable ({exc}); traces may be fetched again",)
             state = XRayState()
-        scan = scan_window(request.window, lag=request.lag, state=state, now=request.now)
+        scan = scan_window(window, lag=request.lag, state=state, now=request.now)
         result = self.collector.collect(scan, known=state.complete, partial=state.partial)
         return replace(
             result,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.moto_server import serve_moto
+from tests.builders.endpoint import Aws, reset_moto, serve_moto
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +20,10 @@ def aws_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def moto_url(aws_home: Path) -> Iterator[str]:
     """One moto server for the whole run (tests reset it with ``reset_moto``)."""
     yield from serve_moto(aws_home)
+
+
+@pytest.fixture
+def aws(moto_url: str) -> Aws:
+    """The moto server, reset: each test starts from an empty account."""
+    reset_moto(moto_url)
+    return Aws(moto_url)

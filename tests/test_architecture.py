@@ -84,3 +84,29 @@ def test_analyses_do_no_io_and_read_no_clock() -> None:
         text = path.read_text(encoding="utf-8")
         for needle in suspicious:
             assert needle not in text, f"{path.name} contains {needle!r}"
+
+
+def test_tests_import_no_other_test_module() -> None:
+    """Shared builders live in tests/builders/ (fixtures in conftest.py files): a test module
+    imports no other test module, so moving or splitting one never breaks another."""
+    tests = ROOT / "tests"
+    # Also bare names, as a test folder put on sys.path would resolve them: ``from conftest ...``.
+    local_names = {path.stem for path in tests.rglob("*.py")} - {"__init__"}
+    offenders = []
+    for path in sorted(tests.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level > 0:
+                modules = [f"{'.' * node.level}{node.module or ''}"]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                allowed = module == "tests.builders" or module.startswith("tests.builders.")
+                if not allowed and (module.startswith((".", "tests")) or top in local_names):
+                    offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert not offenders, "\n".join(offenders)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.agent.conftest import Aws
-from tests.moto_server import REGION
+from tests.builders.endpoint import REGION, Aws
 from tracelens.agent.aws import AgentClients
 from tracelens.agent.config import AgentConfig, AwsSettings
 

@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from tests.agent.conftest import (
+from tests.builders.agent import (
     FAST_CONFIG,
     TRACELENS,
-    Aws,
     analyze_store,
     seed_world,
     subprocess_env,
     utc_now,
 )
+from tests.builders.endpoint import Aws
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.conftest import (
+from tests.builders.agent import (
     FUNCTIONS,
-    Aws,
     analyze_store,
     functions_by_name,
     invoke,
@@ -19,6 +18,7 @@ from tests.agent.conftest import (
     seed_world,
     utc_now,
 )
+from tests.builders.endpoint import Aws
 from tracelens.store import XRayState, open_store
 
 pytestmark = pytest.mark.integration

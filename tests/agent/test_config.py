@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from collectors.base import RetrySettings
-from tests.agent.conftest import Aws, invoke
-from tests.moto_server import FAKE_ENV
+from tests.builders.agent import invoke
+from tests.builders.endpoint import FAKE_ENV, Aws
 from tracelens import settings
 from tracelens.agent.config import AgentConfig, ConfigError
 from tracelens.agent.config_file import (

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.conftest import invoke
+from tests.builders.agent import invoke
 from tracelens.agent.config import (
     AgentConfig,
     AwsSettings,

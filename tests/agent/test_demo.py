@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.agent.conftest import analyze_store, functions_by_name, run_tracelens, subprocess_env
+from tests.builders.agent import analyze_store, functions_by_name, run_tracelens, subprocess_env
 from tracelens.agent.demo import fresh_store_dir
 from tracelens.cli import main
 from tracelens.samples import generate

@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 
-from tests.agent.conftest import (
+from tests.builders import fault_proxy
+from tests.builders.agent import (
     FUNCTIONS,
-    Aws,
     analyze_store,
     functions_by_name,
     invoke,
     seed_world,
     utc_now,
 )
-from tests.integration import fault_proxy
-from tests.integration.fault_proxy import FaultProxy
+from tests.builders.endpoint import Aws
+from tests.builders.fault_proxy import FaultProxy
 from tracelens.store import open_store
 
 pytestmark = pytest.mark.integration

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 from collectors.base import RetrySettings
-from tests.agent.conftest import REGION, Aws, seed_world, utc_now
-from tests.integration.fault_proxy import FaultProxy
+from tests.builders.agent import seed_world, utc_now
+from tests.builders.endpoint import REGION, Aws
+from tests.builders.fault_proxy import FaultProxy
 from tracelens.agent.config import (
     AgentConfig,
     AlertSettings,

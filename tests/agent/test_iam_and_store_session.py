@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.conftest import FAST_CONFIG, Aws, invoke
+from tests.builders.agent import FAST_CONFIG, invoke
+from tests.builders.endpoint import Aws
 from tracelens.agent.config import AgentConfig, AlertSettings, AwsSettings
 from tracelens.agent.iam import STORE_LIST_ACTIONS, STORE_OBJECT_ACTIONS, policies_for
 

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.conftest import (
+from tests.builders.agent import (
     FUNCTIONS,
     TRACELENS,
-    Aws,
     analyze_store,
     functions_by_name,
     run_tracelens,
@@ -25,7 +24,8 @@ from tests.agent.conftest import (
     subprocess_env,
     utc_now,
 )
-from tests.integration.fault_proxy import FaultPlan, FaultProxy
+from tests.builders.endpoint import Aws
+from tests.builders.fault_proxy import FaultPlan, FaultProxy
 from tracelens.store import open_store
 
 pytestmark = pytest.mark.integration

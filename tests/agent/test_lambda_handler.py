@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.conftest import FAST_CONFIG, Aws, seed_world, utc_now
+from tests.builders.agent import FAST_CONFIG, seed_world, utc_now
+from tests.builders.endpoint import Aws
 from tracelens import aws_lambda
 from tracelens.agent.config import ConfigError
 from tracelens.store import open_store

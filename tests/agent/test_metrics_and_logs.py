@@ -19,7 +19,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from collectors.base import CallStats
-from tests.agent.test_scheduler import SlowCycles, _config
+from tests.builders.agent import SlowCycles, scheduler_config
 from tracelens.agent.config import DaemonSettings
 from tracelens.agent.logsetup import LoggingError, configure_logging, resolve
 from tracelens.agent.metrics import AgentMetrics, MetricsServer
@@ -95,7 +95,7 @@ def free_port() -> int:
 
 def test_the_agent_serves_metrics_over_http(tmp_path: Path) -> None:
     port = free_port()
-    config = _config(tmp_path)
+    config = scheduler_config(tmp_path)
     config = replace(config, daemon=replace(config.daemon, metrics_port=port))
     agent = Agent(
         config,

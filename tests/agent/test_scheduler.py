@@ -7,75 +7,20 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from collectors.base import CallStats
+from tests.builders.agent import INTERVAL, SlowCycles, scheduler_config
 from tracelens.agent.config import (
-    AgentConfig,
-    AlertSettings,
-    AwsSettings,
-    CollectorSettings,
-    DaemonSettings,
     ReportSettings,
 )
-from tracelens.agent.outcome import CycleOutcome, CycleStatus
+from tracelens.agent.outcome import CycleOutcome
 from tracelens.agent.scheduler import Agent
 from tracelens.agent.status import AgentStatus
 from tracelens.store import open_store
-
-INTERVAL = timedelta(milliseconds=100)
-
-
-class SlowCycles:
-    """Cycles that take ``duration_s``; tracks how many of each run at once."""
-
-    def __init__(self, duration_s: float, failing: frozenset[str] = frozenset()) -> None:
-        self.duration_s = duration_s
-        self.failing = failing
-        self.running: Counter[str] = Counter()
-        self.most_at_once: Counter[str] = Counter()
-        self.started: Counter[str] = Counter()
-        self.finished: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def run(self, name: str) -> CycleOutcome:
-        with self._lock:
-            self.started[name] += 1
-            self.running[name] += 1
-            self.most_at_once[name] = max(self.most_at_once[name], self.running[name])
-        time.sleep(self.duration_s)
-        with self._lock:
-            self.running[name] -= 1
-            self.finished[name] += 1
-        status: CycleStatus = "failed" if name in self.failing else "ok"
-        error = "AccessDeniedException: not authorized" if name in self.failing else None
-        return CycleOutcome(
-            collector=name,
-            status=status,
-            started_at=datetime.now(UTC),
-            windows=1,
-            stats=CallStats(api_calls=1),
-            error=error,
-        )
-
-
-def _config(tmp_path: Path, *, port: int = 0) -> AgentConfig:
-    every = [
-        CollectorSettings(name, interval=INTERVAL, timeout=INTERVAL, lag=timedelta(0))
-        for name in ("lambda", "xray", "cloudwatch", "logs")
-    ]
-    return AgentConfig(
-        aws=AwsSettings(account="acct", region="eu-west-1"),
-        collectors=tuple(every),
-        report=ReportSettings(enabled=False),
-        daemon=DaemonSettings(status_file=tmp_path / "status.json", health_port=port),
-        alerts=AlertSettings(stale_intervals=1),
-    )
 
 
 def _status(tmp_path: Path) -> dict[str, object]:
@@ -95,7 +40,9 @@ def test_a_slow_collector_never_runs_twice_at_once_and_missed_runs_coalesce(
     tmp_path: Path,
 ) -> None:
     cycles = SlowCycles(duration_s=0.35)
-    agent = Agent(_config(tmp_path), open_store(tmp_path / "s"), cycles, stop=threading.Event())
+    agent = Agent(
+        scheduler_config(tmp_path), open_store(tmp_path / "s"), cycles, stop=threading.Event()
+    )
 
     _run_for(agent, 1.3)
 
@@ -108,7 +55,9 @@ def test_a_slow_collector_never_runs_twice_at_once_and_missed_runs_coalesce(
 
 def test_the_status_file_shows_the_last_success_of_every_collector(tmp_path: Path) -> None:
     cycles = SlowCycles(duration_s=0.01, failing=frozenset({"xray"}))
-    agent = Agent(_config(tmp_path), open_store(tmp_path / "s"), cycles, stop=threading.Event())
+    agent = Agent(
+        scheduler_config(tmp_path), open_store(tmp_path / "s"), cycles, stop=threading.Event()
+    )
 
     _run_for(agent, 0.5)
 
@@ -138,7 +87,10 @@ def test_the_health_endpoint_answers_on_loopback_with_the_status(tmp_path: Path)
     port = _free_port()
     cycles = SlowCycles(duration_s=0.01, failing=frozenset({"logs"}))
     agent = Agent(
-        _config(tmp_path, port=port), open_store(tmp_path / "s"), cycles, stop=threading.Event()
+        scheduler_config(tmp_path, port=port),
+        open_store(tmp_path / "s"),
+        cycles,
+        stop=threading.Event(),
     )
     agent.start()
     try:
@@ -154,7 +106,7 @@ def test_the_health_endpoint_answers_on_loopback_with_the_status(tmp_path: Path)
 
 
 def test_a_report_job_on_an_empty_store_records_why_nothing_was_written(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+    config = scheduler_config(tmp_path)
     config = replace(
         config, report=ReportSettings(enabled=True, path=tmp_path / "r.html", interval=INTERVAL)
     )
@@ -185,7 +137,7 @@ class RecordingAlerts:
 def test_every_cycle_tells_the_alerts_each_collectors_last_success(tmp_path: Path) -> None:
     alerts = RecordingAlerts()
     agent = Agent(
-        _config(tmp_path),
+        scheduler_config(tmp_path),
         open_store(tmp_path / "s"),
         SlowCycles(0.01, failing=frozenset({"logs"})),
         stop=threading.Event(),
@@ -202,7 +154,7 @@ def test_staleness_is_checked_even_while_every_cycle_hangs(tmp_path: Path) -> No
     alerts = RecordingAlerts()
     cycles = SlowCycles(3.0)
     agent = Agent(
-        _config(tmp_path),
+        scheduler_config(tmp_path),
         open_store(tmp_path / "s"),
         cycles,
         stop=threading.Event(),

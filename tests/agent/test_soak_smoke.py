@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.conftest import subprocess_env
+from tests.builders.agent import subprocess_env
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "soak_agent.py"

@@ -12,10 +12,11 @@ import pytest
 from collectors.base import RetrySettings, floor_time
 from collectors.session import AwsTarget, ClientFactory
 from collectors.xray import TRACES
-from tests.agent.conftest import REGION, Aws, seed_traces, utc_now
-from tests.integration.seeding import create_functions, put_metric
+from tests.builders.agent import seed_traces, utc_now
+from tests.builders.endpoint import REGION, Aws
 from tracelens.agent.config import AgentConfig, AwsSettings, CollectorSettings, CollectSettings
 from tracelens.agent.runner import CollectionRunner
+from tracelens.agent.seed import create_functions, put_metric
 from tracelens.store import open_store
 from tracelens.store.raw import decode
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.alerts.conftest import Aws, Receiver
-from tests.moto_server import REGION
+from tests.builders.alerts import Receiver
+from tests.builders.endpoint import REGION, Aws
 from tracelens.agent.aws import AgentClients
 from tracelens.agent.config import AgentConfig, AlertSettings, AwsSettings
 from tracelens.alerts.build import build_sinks, report_link

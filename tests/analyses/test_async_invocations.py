@@ -21,7 +21,7 @@ from analyses.async_events import ASYNC_SCHEMA, async_events
 from analyses.cold_starts import cold_starts
 from analyses.findings import findings
 from analyses.invocations import invocations
-from tests.analyses.spans import SpanBuilder
+from tests.builders.spans import SpanBuilder
 from tracelens.analysis import run_analysis
 from tracelens.contract import to_contract
 from tracelens.inputs import load_inputs

@@ -13,8 +13,7 @@ from analyses.bottlenecks import (
     bottlenecks,
     critical_path,
 )
-from tests.analyses.spans import SpanBuilder
-from tests.analyses.test_service_map import sample_documents
+from tests.builders.spans import SpanBuilder, sample_documents
 from tracelens.ingest.normalize import normalize_documents
 from tracelens.schema import SPAN_SCHEMA, UTC_US, conform
 

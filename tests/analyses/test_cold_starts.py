@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from analyses.cold_starts import COLD_START_SCHEMA, cold_starts
-from tests.analyses.spans import SpanBuilder, frame_of
+from tests.builders.spans import SpanBuilder, frame_of
 from tracelens.schema import REPORT_SCHEMA
 
 

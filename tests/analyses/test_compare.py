@@ -14,7 +14,7 @@ from analyses.entry_points import ENTRY_POINT_SCHEMA
 from analyses.finding_format import FINDING_SCHEMA
 from analyses.functions import FUNCTION_TABLE_SCHEMA
 from analyses.service_map import EDGE_SCHEMA
-from tests.analyses.spans import frame_of
+from tests.builders.spans import frame_of
 
 
 def _entries(*rows: dict[str, object]) -> pl.DataFrame:

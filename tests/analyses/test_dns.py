@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from analyses.dns import CONNECTION_SETUP_SCHEMA, DNS_SCHEMA, connection_setup, dns_lookups
-from tests.analyses.spans import SpanBuilder, frame_of
+from tests.builders.spans import SpanBuilder, frame_of
 from tracelens.ingest.normalize import normalize_documents
 from tracelens.schema import FUNCTION_SCHEMA, SPAN_SCHEMA
 

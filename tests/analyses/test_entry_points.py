@@ -10,7 +10,7 @@ from analyses.invocations import invocations
 from analyses.node_examples import node_examples
 from analyses.throttles import throttled_attempts
 from analyses.timeline import FUNCTION_TIMELINE_SCHEMA, entry_timeline, function_timeline
-from tests.analyses.spans import T0, SpanBuilder, frame_of
+from tests.builders.spans import T0, SpanBuilder, frame_of
 from tracelens.schema import METRIC_SCHEMA, empty_frame
 
 STAGE = "AWS::ApiGateway::Stage"

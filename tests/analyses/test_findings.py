@@ -18,7 +18,7 @@ from analyses.throttles import (
     downstream_throttles,
     invocation_throttles,
 )
-from tests.analyses.spans import SpanBuilder, at, frame_of
+from tests.builders.spans import SpanBuilder, at, frame_of
 from tracelens.schema import FUNCTION_SCHEMA
 
 

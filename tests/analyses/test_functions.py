@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from analyses.functions import FUNCTION_TABLE_SCHEMA, function_table
-from tests.analyses.spans import SpanBuilder, frame_of
+from tests.builders.spans import SpanBuilder, frame_of
 from tracelens.schema import FUNCTION_SCHEMA, REPORT_SCHEMA
 
 

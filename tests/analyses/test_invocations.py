@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 
 from analyses.invocations import INVOCATION_SCHEMA, invocations
-from tests.analyses.spans import SpanBuilder, at
+from tests.builders.spans import SpanBuilder, at
 
 
 def _one(frame: pl.DataFrame) -> dict[str, object]:

@@ -16,7 +16,7 @@ from analyses.service_map import (
     service_map_edges,
     service_map_nodes,
 )
-from tests.analyses.spans import SpanBuilder
+from tests.builders.spans import SpanBuilder, sample_documents
 from tracelens.ingest.normalize import normalize_documents
 from tracelens.schema import SPAN_SCHEMA
 
@@ -354,111 +354,6 @@ def test_empty_input_gives_empty_frames_with_the_schema() -> None:
 def test_missing_columns_are_named() -> None:
     with pytest.raises(ValueError, match=r"spans frame is missing columns \['trace_id'"):
         service_map_edges(pl.DataFrame({"id": ["a"]}))
-
-
-def sample_documents() -> list[dict[str, Any]]:
-    """A traced app invoking a function that publishes to SNS; the app then writes DynamoDB.
-
-    The shapes of X-Ray's BatchGetTraces documents (inferred segments included).
-    """
-    trace = "1-66322f00-23fc5b688855d396af79b496"
-    t0 = 1714564800.0
-    return [
-        {
-            "trace_id": trace,
-            "id": "194fcc8747581230",
-            "name": "Scorekeep",
-            "origin": "AWS::ElasticBeanstalk::Environment",
-            "start_time": t0,
-            "end_time": t0 + 3.2,
-            "http": {"request": {"method": "POST", "url": "http://scorekeep.example.com/api/user"}},
-            "subsegments": [
-                {
-                    "id": "0c544c1b1bbff948",
-                    "name": "Lambda",
-                    "namespace": "aws",
-                    "start_time": t0 + 0.05,
-                    "end_time": t0 + 3.0,
-                    "aws": {"operation": "Invoke", "function_name": "random-name"},
-                },
-                {
-                    "id": "071684f2e555e571",
-                    "name": "## UserModel.saveUser",
-                    "start_time": t0 + 3.02,
-                    "end_time": t0 + 3.19,
-                    "subsegments": [
-                        {
-                            "id": "4cd3f10b76c624b4",
-                            "name": "DynamoDB",
-                            "namespace": "aws",
-                            "start_time": t0 + 3.1,
-                            "end_time": t0 + 3.19,
-                            "aws": {"operation": "UpdateItem", "table_name": "scorekeep-user"},
-                        }
-                    ],
-                },
-            ],
-        },
-        {
-            "trace_id": trace,
-            "id": "1fb07842d944e714",
-            "parent_id": "0c544c1b1bbff948",
-            "name": "random-name",
-            "origin": "AWS::Lambda",
-            "start_time": t0 + 0.1,
-            "end_time": t0 + 2.99,
-        },
-        {
-            "trace_id": trace,
-            "id": "00f91aa01f4984fd",
-            "parent_id": "1fb07842d944e714",
-            "name": "random-name",
-            "origin": "AWS::Lambda::Function",
-            "start_time": t0 + 1.25,
-            "end_time": t0 + 2.98,
-            "aws": {"function_arn": "arn:aws:lambda:us-west-2:123456789012:function:random-name"},
-            "subsegments": [
-                {
-                    "id": "2279c0030c955e52",
-                    "name": "Initialization",
-                    "start_time": t0 + 0.5,
-                    "end_time": t0 + 1.24,
-                },
-                {
-                    "id": "b29b548af4d54a0f",
-                    "name": "SNS",
-                    "namespace": "aws",
-                    "start_time": t0 + 1.5,
-                    "end_time": t0 + 2.5,
-                    "aws": {
-                        "operation": "Publish",
-                        "topic_arn": "arn:aws:sns:us-west-2:123456789012:notifications",
-                    },
-                },
-            ],
-        },
-        {
-            "trace_id": trace,
-            "id": "1ee3c4a523f89ca5",
-            "parent_id": "b29b548af4d54a0f",
-            "name": "SNS",
-            "origin": "AWS::SNS",
-            "inferred": True,
-            "start_time": t0 + 1.5,
-            "end_time": t0 + 2.5,
-        },
-        {
-            "trace_id": trace,
-            "id": "17ba309b32c7fbaf",
-            "parent_id": "4cd3f10b76c624b4",
-            "name": "DynamoDB",
-            "origin": "AWS::DynamoDB::Table",
-            "inferred": True,
-            "start_time": t0 + 3.1,
-            "end_time": t0 + 3.19,
-            "aws": {"operation": "UpdateItem", "table_name": "scorekeep-user"},
-        },
-    ]
 
 
 def test_map_of_normalized_documents() -> None:

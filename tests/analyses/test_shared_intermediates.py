@@ -25,7 +25,7 @@ from analyses.service_map import (
     service_map_nodes_and_edges,
 )
 from analyses.throttles import downstream_throttles, invocation_throttles, throttle_timeline
-from tests.analyses.spans import SpanBuilder
+from tests.builders.spans import SpanBuilder
 from tracelens.analysis import AnalysisResult, run_analysis
 from tracelens.inputs import Inputs, load_inputs
 

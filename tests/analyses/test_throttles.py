@@ -13,7 +13,7 @@ from analyses.throttles import (
     invocation_throttles,
     throttle_timeline,
 )
-from tests.analyses.spans import SpanBuilder, at, frame_of
+from tests.builders.spans import SpanBuilder, at, frame_of
 from tracelens.schema import FUNCTION_SCHEMA, METRIC_SCHEMA
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from analyses.invocations import invocations
 from analyses.metric_totals import METRIC_TOTALS_SCHEMA, metric_totals
-from tests.analyses.spans import SpanBuilder, at
+from tests.builders.spans import SpanBuilder, at
 from tracelens.analysis import run_analysis
 from tracelens.contract import to_contract
 from tracelens.inputs import Inputs, load_inputs

@@ -14,8 +14,7 @@ import orjson
 import polars as pl
 import pytest
 
-from tests.ingest.test_ingest import OTHER_TRACE, segment, write
-from tests.ingest.test_parallel_ingest import _same
+from tests.builders.ingest import OTHER_TRACE, same_input, segment, write
 from tracelens.ingest import worker
 from tracelens.ingest.decoders.base import ReadStats
 from tracelens.ingest.framing import iter_documents
@@ -95,7 +94,7 @@ def test_one_file_read_by_three_processes_equals_one_process(tmp_path: Path) -> 
     assert len(_parts(shards.split_items([capture], 3))) == 3
     sequential = load_traces([capture], processes=1)
     parallel = load_traces([capture], processes=3)
-    _same(parallel, sequential)
+    same_input(parallel, sequential)
     # Copies across parts: the first copy wins, the complete one supersedes the in-progress.
     assert parallel.duplicates == 2
     assert parallel.spans.filter(pl.col("id") == f"{1:016x}")["name"].item() == "doc 1"
@@ -153,7 +152,7 @@ def test_empty_files_beside_a_cut_file_are_still_read(tmp_path: Path) -> None:
     runs = shards.split_items(items, 3)
     assert len(runs) == 3 and runs[0][0] == empty[0] and runs[-1][-1] == empty[1]
     sequential = load_traces(items, processes=1)
-    _same(load_traces(items, processes=3), sequential)
+    same_input(load_traces(items, processes=3), sequential)
     assert [r.source for r in sequential.rejections.listed].count(str(empty[1])) == 1
 
 
@@ -170,8 +169,8 @@ def test_a_large_file_is_read_a_piece_at_a_time_with_its_line_numbers(
     for source in sources:
         before = data.split(source.data, 1)[0]
         assert source.first_line == before.count(b"\n") + 1
-    _same(load_traces([capture], processes=1), whole)
-    _same(load_traces([capture], processes=3), whole)
+    same_input(load_traces([capture], processes=1), whole)
+    same_input(load_traces([capture], processes=3), whole)
     # A worker's part starts mid-file: its first piece counts the lines before it.
     for part in _parts(shards.split_items([capture], 3)):
         pieces = _sources(part)

@@ -12,45 +12,11 @@ import orjson
 import polars as pl
 import pytest
 
+from tests.builders.ingest import OTHER_TRACE, TRACE, batch_page, segment, write
 from tracelens.ingest.loader import load_traces
 from tracelens.ingest.normalize import normalize_documents
 from tracelens.ingest.opening.sources import InputError, expand_paths
 from tracelens.schema import SPAN_SCHEMA
-
-TRACE = "1-6912a0c0-0123456789abcdef01234567"
-OTHER_TRACE = "1-6912a0c1-abcdefabcdefabcdefabcdef"
-
-
-def segment(seg_id: str = "a" * 16, trace_id: str = TRACE, **fields: object) -> dict:
-    doc: dict[str, object] = {
-        "trace_id": trace_id,
-        "id": seg_id,
-        "name": "orders-api/prod",
-        "start_time": 1762828480.123456,
-        "end_time": 1762828480.323457,
-    }
-    doc.update(fields)
-    return doc
-
-
-def batch_page(*traces: list[dict]) -> dict:
-    return {
-        "Traces": [
-            {
-                "Id": docs[0]["trace_id"],
-                "Duration": 0.2,
-                "LimitExceeded": False,
-                "Segments": [{"Id": d["id"], "Document": orjson.dumps(d).decode()} for d in docs],
-            }
-            for docs in traces
-        ],
-        "UnprocessedTraceIds": [],
-    }
-
-
-def write(path: Path, content: bytes | str) -> Path:
-    path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    return path
 
 
 def test_microsecond_precision_and_duration_are_kept() -> None:

@@ -13,10 +13,10 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from tests.ingest.test_ingest import OTHER_TRACE, TRACE, batch_page, segment, write
+from tests.builders.ingest import OTHER_TRACE, TRACE, batch_page, same_input, segment, write
 from tracelens.cli import main
 from tracelens.ingest import worker
-from tracelens.ingest.loader import TraceInput, load_traces
+from tracelens.ingest.loader import load_traces
 from tracelens.ingest.opening import shards
 from tracelens.ingest.opening.sources import InputError, expand_paths
 
@@ -49,21 +49,12 @@ def _export_with_trouble(directory: Path) -> Path:
     return directory
 
 
-def _same(parallel: TraceInput, sequential: TraceInput) -> None:
-    assert parallel.spans.schema == sequential.spans.schema
-    assert parallel.spans.equals(sequential.spans)
-    for name in ("documents", "segments", "duplicates", "sources", "traces", "in_progress"):
-        assert getattr(parallel, name) == getattr(sequential, name), name
-    assert parallel.rejections == sequential.rejections
-    assert parallel.read_stats == sequential.read_stats
-
-
 def test_parallel_read_equals_sequential(tmp_path: Path, split_anything: None) -> None:
     export = _export_with_trouble(tmp_path)
     assert len(shards.split_items(expand_paths([export]), 3)) == 3
     sequential = load_traces([export], processes=1)
     parallel = load_traces([export], processes=3)
-    _same(parallel, sequential)
+    same_input(parallel, sequential)
     assert sequential.duplicates >= 1 and sequential.rejections.count == 3
     reasons = [rejection.reason for rejection in parallel.rejections.listed]
     assert reasons[0].startswith("invalid JSON")  # b-early, read here
@@ -80,7 +71,7 @@ def test_worker_refuses_a_damaged_gzip_file_and_reads_the_rest(
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "broken.json.gz").write_bytes(gzip.compress(b"{}")[:12])
     parallel = load_traces([tmp_path], processes=2)
-    _same(parallel, load_traces([tmp_path], processes=1))
+    same_input(parallel, load_traces([tmp_path], processes=1))
     assert parallel.segments == load_traces([tmp_path / "a"], processes=1).segments
     (refused,) = parallel.rejections.listed
     assert refused.source.endswith("broken.json.gz") and refused.position == "whole file"
@@ -117,7 +108,7 @@ def test_failed_worker_has_its_files_read_here(
     monkeypatch.setattr(worker.sys, "executable", executable)
     with caplog.at_level(logging.WARNING, logger=worker.__name__):
         parallel = load_traces([export], processes=2)
-    _same(parallel, sequential)
+    same_input(parallel, sequential)
     assert "an ingest worker failed" in caplog.text and detail in caplog.text
 
 
@@ -207,5 +198,5 @@ def test_file_names_that_are_not_utf8_reach_a_worker(
     assert sequential.spans.filter(pl.col("id") == "e" * 16).height == 1
     assert sequential.rejections.listed[0].source == str(tmp_path / "z-caf\\xe9\nline.ndjson")
     with caplog.at_level(logging.WARNING, logger=worker.__name__):
-        _same(load_traces([tmp_path], processes=2), sequential)
+        same_input(load_traces([tmp_path], processes=2), sequential)
     assert "worker failed" not in caplog.text  # the worker read it, not this process

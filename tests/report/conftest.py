@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
-from tests.report.scenario import scenario_result
+from tests.builders.scenario import GENERATED_AT, scenario_result
 from tracelens.analysis import AnalysisResult
 from tracelens.report import render_report
-
-GENERATED_AT = datetime(2024, 5, 1, 13, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.report.conftest import GENERATED_AT
-from tests.report.scenario import XSS_BREAKOUT, XSS_SCRIPT
+from tests.builders.scenario import GENERATED_AT, XSS_BREAKOUT, XSS_SCRIPT
 from tracelens.analysis import AnalysisResult, run_analysis
 from tracelens.inputs import load_inputs
 from tracelens.report import write_report

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from tests.report.scenario import scenario_inputs
+from tests.builders.scenario import scenario_inputs
 from tracelens.report.links import ConsoleLinks, console_links
 
 TRACE = "1-5759e988-bd862e3fe1be46a994272793"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from plotly.offline import get_plotlyjs_version
 
-from tests.report.scenario import XSS_BREAKOUT, XSS_SCRIPT
+from tests.builders.scenario import XSS_BREAKOUT, XSS_SCRIPT
 from tracelens.analysis import AnalysisResult, run_analysis
 from tracelens.ingest.loader import TraceInput
 from tracelens.ingest.rejections import RejectionLog

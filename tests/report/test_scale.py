@@ -16,7 +16,7 @@ from analyses.invocations import INVOCATION_SCHEMA
 from analyses.node_examples import NODE_EXAMPLE_SCHEMA
 from analyses.throttles import THROTTLE_TIMELINE_SCHEMA
 from analyses.timeline import ENTRY_TIMELINE_SCHEMA, FUNCTION_TIMELINE_SCHEMA
-from tests.analyses.spans import T0
+from tests.builders.spans import T0
 from tracelens.analysis import AnalysisResult
 from tracelens.report import render_report
 

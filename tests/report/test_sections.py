@@ -8,7 +8,7 @@ import polars as pl
 
 from analyses.finding_format import FINDING_SCHEMA
 from analyses.invocations import INVOCATION_SCHEMA
-from tests.analyses.spans import SpanBuilder, frame_of
+from tests.builders.spans import SpanBuilder, frame_of
 from tracelens.analysis import AnalysisResult
 from tracelens.report.context import RenderContext
 from tracelens.report.figures import FigureSet

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from analyses.service_map import EDGE_SCHEMA, NODE_SCHEMA, build_service_map
-from tests.analyses.spans import frame_of
+from tests.builders.spans import frame_of
 from tracelens.report.graph_layout import Layout, layered_layout
 from tracelens.report.sections.service_map import MAX_NODES, _figure, edge_status
 

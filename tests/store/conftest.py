@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.moto_server import reset_moto
-from tests.store.results import REGION, Ticker
+from tests.builders.endpoint import reset_moto
+from tests.builders.results import BUCKET, Ticker, aws_client
 from tracelens.store import Store, open_store
 
 
@@ -29,19 +28,11 @@ def store(tmp_path: Path, clock: Ticker) -> Store:
     return open_store(tmp_path / "store", clock=clock)
 
 
-BUCKET = "tracelens-test"
-
-
 @pytest.fixture
 def aws_url(moto_url: str) -> str:
     """The moto server, reset: no bucket, trace, metric or log group left from another test."""
     reset_moto(moto_url)
     return moto_url
-
-
-def aws_client(url: str, service: str) -> Any:
-    """A client of ``service`` on the local endpoint."""
-    return boto3.client(service, endpoint_url=url, region_name=REGION)  # type: ignore[call-overload]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.results import ACCOUNT, REGION, SPANS_PER_TRACE, T0, traces_at, xray_result
+from tests.builders.results import ACCOUNT, REGION, SPANS_PER_TRACE, T0, traces_at, xray_result
 from tracelens.store import LocalBackend, Store, StoreError
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.results import (
+from tests.builders.results import (
     ACCOUNT,
     REGION,
     SPANS_PER_TRACE,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from tests.store.results import ACCOUNT, REGION, SPANS_PER_TRACE, T0, traces_at, xray_result
+from tests.builders.results import ACCOUNT, REGION, SPANS_PER_TRACE, T0, traces_at, xray_result
 from tracelens.cli import main
 from tracelens.store import Store, layout
 from tracelens.store.parts import part_keys

@@ -12,8 +12,15 @@ from collectors.base import RetrySettings, Window
 from collectors.cloudwatch import CloudWatchCollector
 from collectors.logs_insights import LogsInsightsCollector
 from collectors.xray import XRayCollector
-from tests.store.conftest import BUCKET, aws_client
-from tests.store.results import ACCOUNT, REGION, SPANS_PER_TRACE, invocation_lines, traces_at
+from tests.builders.results import (
+    ACCOUNT,
+    BUCKET,
+    REGION,
+    SPANS_PER_TRACE,
+    aws_client,
+    invocation_lines,
+    traces_at,
+)
 from tracelens.store import RunRecord, XRayState, open_store
 
 pytestmark = pytest.mark.integration

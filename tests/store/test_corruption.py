@@ -9,7 +9,7 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from tests.store.results import (
+from tests.builders.results import (
     ACCOUNT,
     REGION,
     SPANS_PER_TRACE,

@@ -11,8 +11,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from tests.store.conftest import BUCKET
-from tests.store.results import T0, lambda_trace, trace_id, traces_at
+from tests.builders.results import BUCKET, T0, lambda_trace, trace_id, traces_at
 from tracelens.cli import main
 from tracelens.store import Store, open_store
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from tests.store.results import ACCOUNT, REGION, SPANS_PER_TRACE, T0, traces_at, xray_result
+from tests.builders.results import ACCOUNT, REGION, SPANS_PER_TRACE, T0, traces_at, xray_result
 from tracelens.store import Store, layout
 
 YEAR_10000 = 253402300800  # epoch seconds of 10000-01-01T00:00:00Z

@@ -15,8 +15,7 @@ import pytest
 
 from collectors.base import CallStats, Window
 from collectors.logs_insights import LogsResult, LogsSource
-from tests.store.conftest import BUCKET
-from tests.store.results import Ticker
+from tests.builders.results import BUCKET, Ticker
 from tracelens.agent.config import AgentConfig, AwsSettings, CollectSettings
 from tracelens.agent.runner import CollectionRunner
 from tracelens.store import LeaseHeldError, Store, layout, open_store

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from collectors.base import Window
-from tests.store.results import (
+from tests.builders.results import (
     ACCOUNT,
     REGION,
     SEGMENTS_PER_TRACE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.store.results import (
+from tests.builders.results import (
     ACCOUNT,
     REGION,
     SPANS_PER_TRACE,

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import orjson
 
-from tests.store.results import ACCOUNT, REGION, T0, traces_at, xray_result
+from tests.builders.results import ACCOUNT, REGION, T0, traces_at, xray_result
 from tracelens.store import raw
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 
-from tests.store.results import (
+from tests.builders.results import (
     ACCOUNT,
     REGION,
     SPANS_PER_TRACE,

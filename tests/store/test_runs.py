@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.store.results import ACCOUNT, REGION, T0, WINDOW, traces_at, xray_result
+from tests.builders.results import ACCOUNT, REGION, T0, WINDOW, traces_at, xray_result
 from tracelens.store import RunRecord, Store
 
 

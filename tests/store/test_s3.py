@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.store.conftest import BUCKET
-from tests.store.results import (
+from tests.builders.results import (
     ACCOUNT,
+    BUCKET,
     REGION,
     SPANS_PER_TRACE,
     T0,

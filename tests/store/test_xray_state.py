@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.store.results import ACCOUNT, REGION, T0, trace_id, traces_at, xray_result
+from tests.builders.results import ACCOUNT, REGION, T0, trace_id, traces_at, xray_result
 from tracelens.store import Store, XRayState
 from tracelens.store.xray_state import trace_start_s
 

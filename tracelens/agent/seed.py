@@ -2,10 +2,11 @@
 
 Functions via CreateFunction (with an IAM role and a small zip) and PutFunctionConcurrency,
 trace segments via PutTraceSegments (or, as under CloudWatch Transaction Search, span records
-into the ``aws/spans`` log group via PutLogEvents), AWS/Lambda datapoints via PutMetricData
-and log lines via CreateLogGroup/CreateLogStream/PutLogEvents. Used by ``tracelens demo``
-against a local moto server; the calls are the ones a real account accepts, within their
-documented batch limits.
+into the ``aws/spans`` log group via PutLogEvents), AWS/Lambda datapoints via PutMetricData and
+log lines via CreateLogGroup/CreateLogStream/PutLogEvents. Used by ``tracelens demo`` against a
+local moto server, and by the tests, which seed the same endpoint through the same calls
+(``put_segments``, ``put_metric``, ``put_log_lines``, ``create_functions``); the calls are the
+ones a real account accepts, within their documented batch limits.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ _EVENT_OVERHEAD_BYTES = 26
 _STANDARD_STATS = frozenset({"Sum", "Average", "Maximum", "Minimum", "SampleCount"})
 _UNITS = {"Duration": "Milliseconds", "ProvisionedConcurrencyUtilization": "None"}
 ROLE_NAME = "tracelens-demo-function"
+DEFAULT_STREAM = "2024/01/01/[$LATEST]0123456789abcdef"
 
 ClientFor = Callable[[str], Any]
 
@@ -104,6 +106,23 @@ def _create_params(config: Mapping[str, Any], role: str, code: bytes) -> dict[st
     return params
 
 
+def create_functions(
+    iam: Any, lambda_client: Any, names: Sequence[str], *, memory_mb: int = 256
+) -> None:
+    """CreateFunction for each name: Python, a small zip, one shared role."""
+    role, code = _role_arn(iam), _function_zip()
+    for name in names:
+        lambda_client.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": code},
+            MemorySize=memory_mb,
+            Timeout=10,
+        )
+
+
 def seed_functions(client_for: ClientFor, sample: SampleSet) -> tuple[int, list[str]]:
     """CreateFunction for every function, then its reserved and provisioned concurrency.
 
@@ -154,18 +173,19 @@ def _code(exc: ClientError) -> str:
 
 
 def seed_traces(xray: Any, sample: SampleSet) -> int:
-    """PutTraceSegments for every document (X-Ray's inferred segments included).
+    """PutTraceSegments for every document (X-Ray's inferred segments included)."""
+    return put_segments(xray, [document for _, trace in sample.traces for document in trace])
+
+
+def put_segments(xray: Any, segments: Iterable[Mapping[str, Any]]) -> int:
+    """PutTraceSegments for every segment document, in batches; returns how many were put.
 
     Raises
     ------
     RuntimeError
         When the endpoint leaves a segment unprocessed.
     """
-    documents = [
-        json.dumps(document, separators=(",", ":"))
-        for _, trace in sample.traces
-        for document in trace
-    ]
+    documents = [json.dumps(document, separators=(",", ":")) for document in segments]
     for batch in _chunks(documents, MAX_SEGMENTS_PER_CALL):
         response = xray.put_trace_segments(TraceSegmentDocuments=list(batch))
         unprocessed = response.get("UnprocessedTraceSegments", [])
@@ -206,24 +226,44 @@ def metric_datums(metric_data: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def seed_metrics(cloudwatch: Any, sample: SampleSet) -> int:
     """PutMetricData in AWS/Lambda for the sample's metrics."""
-    datums = metric_datums(sample.metric_data)
+    return put_datums(cloudwatch, metric_datums(sample.metric_data))
+
+
+def put_metric(
+    cloudwatch: Any,
+    metric: str,
+    points: Iterable[tuple[datetime, float]],
+    *,
+    function: str | None = None,
+) -> int:
+    """One AWS/Lambda metric's ``(time, value)`` points, per function or at account level."""
+    dimensions = [{"Name": "FunctionName", "Value": function}] if function else []
+    datums = [
+        {"MetricName": metric, "Dimensions": dimensions, "Timestamp": moment, "Value": value}
+        for moment, value in points
+    ]
+    return put_datums(cloudwatch, datums)
+
+
+def put_datums(cloudwatch: Any, datums: Sequence[Mapping[str, Any]]) -> int:
+    """PutMetricData in AWS/Lambda, in batches; returns how many datums were put."""
     for batch in _chunks(datums, MAX_DATUMS_PER_CALL):
         cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=list(batch))
     return len(datums)
 
 
-def _event_batches(events: Sequence[LogEvent]) -> Iterator[list[dict[str, Any]]]:
-    """PutLogEvents batches in time order, within the count and size limits."""
+def _event_batches(events: Iterable[tuple[int, str]]) -> Iterator[list[dict[str, Any]]]:
+    """PutLogEvents batches of ``(epoch ms, message)`` in order, within count and size limits."""
     batch: list[dict[str, Any]] = []
     size = 0
-    for event in sorted(events):
-        event_size = len(event.message.encode()) + _EVENT_OVERHEAD_BYTES
+    for timestamp_ms, message in events:
+        event_size = len(message.encode()) + _EVENT_OVERHEAD_BYTES
         if batch and (
             len(batch) >= MAX_EVENTS_PER_CALL or size + event_size > MAX_EVENT_BYTES_PER_CALL
         ):
             yield batch
             batch, size = [], 0
-        batch.append({"timestamp": event.timestamp_ms, "message": event.message})
+        batch.append({"timestamp": timestamp_ms, "message": message})
         size += event_size
     if batch:
         yield batch
@@ -239,10 +279,26 @@ def seed_logs(logs: Any, sample: SampleSet) -> int:
         for event in events:
             streams.setdefault(event.log_stream, []).append(event)
         for stream, stream_events in streams.items():
-            logs.create_log_stream(logGroupName=group, logStreamName=stream)
-            for batch in _event_batches(stream_events):
-                logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
-                count += len(batch)
+            lines = [(event.timestamp_ms, event.message) for event in sorted(stream_events)]
+            count += _put_stream(logs, group, stream, lines)
+    return count
+
+
+def put_log_lines(
+    logs: Any, function: str, lines: Iterable[tuple[int, str]], *, stream: str = DEFAULT_STREAM
+) -> int:
+    """``/aws/lambda/<function>`` with one stream holding the ``(epoch ms, message)`` lines."""
+    group = f"/aws/lambda/{function}"
+    logs.create_log_group(logGroupName=group)
+    return _put_stream(logs, group, stream, sorted(lines))
+
+
+def _put_stream(logs: Any, group: str, stream: str, lines: Iterable[tuple[int, str]]) -> int:
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    count = 0
+    for batch in _event_batches(lines):
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
+        count += len(batch)
     return count
 
 
@@ -254,21 +310,12 @@ def seed_spans(logs: Any, sample: SampleSet) -> int:
     """Every trace as ``aws/spans`` span records (the sample's OpenTelemetry form), one log
     event per span, dated by the span's end as Transaction Search writes them."""
     events = [
-        LogEvent(
-            int(record["endTimeUnixNano"]) // 1_000_000,
-            json.dumps(record, separators=(",", ":")),
-            SPANS_LOG_STREAM,
-        )
+        (int(record["endTimeUnixNano"]) // 1_000_000, json.dumps(record, separators=(",", ":")))
         for _, documents in sample.traces
         for record in span_records(documents)
     ]
     logs.create_log_group(logGroupName=SPANS_LOG_GROUP)
-    logs.create_log_stream(logGroupName=SPANS_LOG_GROUP, logStreamName=SPANS_LOG_STREAM)
-    for batch in _event_batches(events):
-        logs.put_log_events(
-            logGroupName=SPANS_LOG_GROUP, logStreamName=SPANS_LOG_STREAM, logEvents=batch
-        )
-    return len(events)
+    return _put_stream(logs, SPANS_LOG_GROUP, SPANS_LOG_STREAM, sorted(events))
 
 
 def seed_account(

@@ -44,7 +44,7 @@ class TraceInput:
 
 
 @contextmanager
-def _no_cycle_collection() -> Iterator[None]:
+def paused_cycle_collection() -> Iterator[None]:
     """Pause the cyclic garbage collector while ingest builds millions of small objects.
 
     Ingest creates no reference cycles (the decoded structs are not even tracked), yet every
@@ -82,7 +82,7 @@ def load_traces(
     builder = SpanBuilder()
     items = expand_paths(paths, stats.skipped, json_only=True)
     runs = split_items(items, reading_processes() if processes is None else processes)
-    with _no_cycle_collection():
+    with paused_cycle_collection():
         if len(runs) > 1:
             read_runs_in_parallel(runs, builder, log, stats, progress)
         else:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
 
+from tracelens.ingest.loader import paused_cycle_collection
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.store import layout, manifests, raw
 from tracelens.store.backend import Backend
@@ -53,18 +51,6 @@ def write_run(backend: Backend, run: raw.RawRun) -> Written:
         rows=derived.rows(),
         rejections=derived.rejections,
     )
-
-
-@contextmanager
-def paused_cycle_collection() -> Iterator[None]:
-    """Pause the cyclic garbage collector (reference counting still frees everything)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def write_parts(backend: Backend, derived: Derived, digest: str) -> tuple[str, ...]:

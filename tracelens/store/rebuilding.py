@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from tracelens.ingest.loader import paused_cycle_collection
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.store import layout, manifests, raw
 from tracelens.store.backend import Backend
 from tracelens.store.derive import derive
 from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreProblem
-from tracelens.store.persisting import paused_cycle_collection, write_parts
+from tracelens.store.persisting import write_parts
 from tracelens.store.tables import TABLES, Table
 
 SOURCE_TABLES: dict[str, tuple[str, ...]] = {

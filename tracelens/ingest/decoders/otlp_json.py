@@ -58,11 +58,6 @@ class OtlpEvent(msgspec.Struct, gc=False):
     attributes: list[KeyValue] | None = None
 
 
-class OtlpLink(msgspec.Struct, gc=False):
-    traceId: str | None = None  # noqa: N815
-    spanId: str | None = None  # noqa: N815
-
-
 class OtlpSpan(msgspec.Struct, gc=False):
     traceId: str  # noqa: N815
     spanId: str  # noqa: N815
@@ -74,7 +69,7 @@ class OtlpSpan(msgspec.Struct, gc=False):
     attributes: list[KeyValue] | None = None
     status: Status | None = None
     events: list[OtlpEvent] | None = None
-    links: list[OtlpLink] | None = None
+    links: list[Link] | None = None
 
 
 class OtlpResource(msgspec.Struct, gc=False):
@@ -147,7 +142,7 @@ def span_record(span: OtlpSpan, resource: Resource | None) -> SpanRecord:
         ]
         if span.events
         else None,
-        links=[Link(link.traceId, link.spanId) for link in span.links] if span.links else None,
+        links=span.links or None,
     )
 
 

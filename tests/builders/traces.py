@@ -1,0 +1,87 @@
+"""Trace documents to seed the local endpoint with (put through ``tracelens.agent.seed``)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SeededTrace:
+    """A trace put with PutTraceSegments: its id and its segment documents as sent."""
+
+    trace_id: str
+    documents: tuple[dict[str, Any], ...]
+
+
+def _hex(rng: random.Random, digits: int) -> str:
+    return f"{rng.getrandbits(digits * 4):0{digits}x}"
+
+
+def lambda_trace(
+    rng: random.Random,
+    start_s: float,
+    *,
+    function: str = "orders",
+    duration_s: float = 0.12,
+    cold: bool = False,
+    in_progress: bool = False,
+) -> SeededTrace:
+    """An ``AWS::Lambda`` segment and its ``AWS::Lambda::Function`` segment."""
+    trace_id = f"1-{int(start_s):08x}-{_hex(rng, 24)}"
+    service_id = _hex(rng, 16)
+    service: dict[str, Any] = {
+        "name": function,
+        "id": service_id,
+        "trace_id": trace_id,
+        "start_time": start_s,
+        "origin": "AWS::Lambda",
+        "http": {"response": {"status": 200}},
+        "aws": {"request_id": f"req-{_hex(rng, 8)}"},
+    }
+    if in_progress:
+        service["in_progress"] = True
+        return SeededTrace(trace_id, (service,))
+    service["end_time"] = start_s + duration_s
+    handler_start_s = start_s + (0.08 if cold else 0.004)
+    subsegments = [
+        {
+            "id": _hex(rng, 16),
+            "name": "Invocation",
+            "start_time": handler_start_s,
+            "end_time": start_s + duration_s - 0.003,
+        }
+    ]
+    if cold:
+        subsegments.insert(
+            0,
+            {
+                "id": _hex(rng, 16),
+                "name": "Initialization",
+                "start_time": start_s + 0.002,
+                "end_time": handler_start_s,
+            },
+        )
+    function_segment = {
+        "name": function,
+        "id": _hex(rng, 16),
+        "trace_id": trace_id,
+        "parent_id": service_id,
+        "start_time": start_s + 0.002,
+        "end_time": start_s + duration_s - 0.002,
+        "origin": "AWS::Lambda::Function",
+        "subsegments": subsegments,
+    }
+    return SeededTrace(trace_id, (service, function_segment))
+
+
+def segments_of(*traces: SeededTrace) -> list[dict[str, Any]]:
+    """The segment documents of ``traces``, for ``tracelens.agent.seed.put_segments``."""
+    return [document for trace in traces for document in trace.documents]
+
+
+def utc(epoch_s: float) -> datetime:
+    """An aware UTC datetime."""
+    return datetime.fromtimestamp(epoch_s, UTC)

@@ -1,0 +1,242 @@
+"""The spans collector: Transaction Search detected, ``aws/spans`` read for the window.
+
+moto lacks X-Ray's GetTraceSegmentDestination and GetIndexingRules: those two calls run
+through botocore's Stubber with AWS's answers (an exact-call contract), while the span
+records are read from moto's Logs Insights over a seeded ``aws/spans`` log group. moto's
+Insights ignores ``filter`` (see test_logs_moto.py): the seeded records all lie in the window.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from collectors.base import Window
+from collectors.spans import (
+    DESTINATION,
+    INDEXING_RULES,
+    SPAN_RECORDS,
+    SPANS_LOG_GROUP,
+    SpansCollector,
+    SpansResult,
+)
+from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
+from tests.builders.traces import utc
+from tracelens.store import open_store
+from tracelens.store.raw import decode
+
+pytestmark = pytest.mark.integration
+
+
+def _span_record(index: int, start_ns: int) -> dict[str, Any]:
+    """An aws/spans record in the shape Transaction Search writes (flat dotted attributes)."""
+    return {
+        "resource": {"attributes": {"service.name": "orders", "cloud.region": "us-east-1"}},
+        "scope": {"name": "aws.xray", "version": "1.0"},
+        "traceId": f"6761c6a1{index:024x}",
+        "spanId": f"{index:016x}",
+        "parentSpanId": "",
+        "flags": 256,
+        "name": "orders",
+        "kind": "SERVER",
+        "startTimeUnixNano": start_ns,
+        "endTimeUnixNano": start_ns + 120_000_000,
+        "durationNano": 120_000_000,
+        "attributes": {"aws.span.kind": "LOCAL_ROOT", "aws.local.service": "orders"},
+        "status": {"code": "UNSET"},
+    }
+
+
+def _seed_spans(aws: Aws, first_ms: int, count: int) -> list[str]:
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName=SPANS_LOG_GROUP)
+    logs.create_log_stream(logGroupName=SPANS_LOG_GROUP, logStreamName="default")
+    # NOTE: never on a whole second, where moto's inclusive bounds would repeat a record
+    times_ms = [first_ms + 125 + 1_250 * i for i in range(count)]
+    messages = [json.dumps(_span_record(i, ms * 1_000_000)) for i, ms in enumerate(times_ms)]
+    events = [{"timestamp": ms, "message": m} for ms, m in zip(times_ms, messages, strict=True)]
+    logs.put_log_events(logGroupName=SPANS_LOG_GROUP, logStreamName="default", logEvents=events)
+    return messages
+
+
+@pytest.fixture
+def stubbed_xray(aws: Aws) -> Iterator[tuple[Any, Stubber]]:
+    client = aws.factory().xray()
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()
+
+
+def _transaction_search(stub: Stubber, *, percent: float = 1.0) -> None:
+    stub.add_response(
+        "get_trace_segment_destination", {"Destination": "CloudWatchLogs", "Status": "ACTIVE"}, {}
+    )
+    rule = {
+        "Name": "Default",
+        "ModifiedAt": datetime(2026, 1, 5, tzinfo=UTC),
+        "Rule": {"Probabilistic": {"DesiredSamplingPercentage": percent}},
+    }
+    stub.add_response("get_indexing_rules", {"IndexingRules": [rule]}, {})
+
+
+def _collector(aws: Aws, xray: Any, **kwargs: Any) -> SpansCollector:
+    return SpansCollector(
+        xray=xray,
+        logs=aws.factory().logs(),
+        retry=TEST_RETRY,
+        sleep=no_sleep,
+        poll_interval_s=0.0,
+        **kwargs,
+    )
+
+
+def _messages(result: SpansResult) -> list[str]:
+    return [
+        cell["value"]
+        for page in result.pages_of(SPAN_RECORDS)
+        for row in page.response["results"]
+        for cell in row
+        if cell["field"] == "@message"
+    ]
+
+
+def test_under_transaction_search_every_span_of_the_window_is_stored_raw(
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
+) -> None:
+    xray, stub = stubbed_xray
+    now_s = int(time.time())
+    seeded = _seed_spans(aws, (now_s - 1800) * 1000, 12)
+    _transaction_search(stub)
+
+    result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
+
+    assert result.complete, result.failures
+    assert result.destination.mode == "cloudwatch-logs"
+    assert (result.destination.status, result.destination.indexed_percent) == ("ACTIVE", 1.0)
+    assert sorted(_messages(result)) == sorted(seeded)
+    assert [page.kind for page in result.pages][:2] == [DESTINATION, INDEXING_RULES]
+    page = next(result.pages_of(SPAN_RECORDS))
+    assert page.request["logGroupNames"] == [SPANS_LOG_GROUP]
+    (note,) = result.notes
+    assert "Transaction Search on, ACTIVE" in note and "indexes 1% of them" in note
+
+
+def test_a_declared_destination_reads_aws_spans_without_asking_x_ray(
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
+) -> None:
+    # The Stubber holds no answer: any X-Ray call would fail the test.
+    xray, _ = stubbed_xray
+    now_s = int(time.time())
+    seeded = _seed_spans(aws, (now_s - 1800) * 1000, 3)
+
+    result = _collector(aws, xray, destination="CloudWatchLogs").collect(
+        Window(utc(now_s - 3600), utc(now_s))
+    )
+
+    assert result.complete, result.failures
+    assert result.destination.declared and result.destination.mode == "cloudwatch-logs"
+    assert sorted(_messages(result)) == sorted(seeded)
+    assert not list(result.pages_of(DESTINATION))  # nothing stored as if AWS had said it
+    (note,) = result.notes
+    assert "declared in the configuration" in note
+    assert "GetTraceSegmentDestination not called" in note
+
+
+def test_a_window_over_the_row_cap_is_read_in_halves_without_losing_a_span(
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
+) -> None:
+    xray, stub = stubbed_xray
+    now_s = int(time.time())
+    seeded = _seed_spans(aws, (now_s - 1800) * 1000, 12)
+    _transaction_search(stub)
+    window = Window(utc(now_s - 1800), utc(now_s - 1800 + 20))
+
+    result = _collector(aws, xray, row_cap=5).collect(window)
+
+    assert result.complete and not result.truncated
+    assert sorted(_messages(result)) == sorted(seeded)
+    assert len(list(result.pages_of(SPAN_RECORDS))) >= 3
+
+
+def test_when_spans_go_to_xray_nothing_else_is_read(
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
+) -> None:
+    xray, stub = stubbed_xray
+    now_s = int(time.time())
+    _seed_spans(aws, (now_s - 1800) * 1000, 3)
+    stub.add_response(
+        "get_trace_segment_destination", {"Destination": "XRay", "Status": "ACTIVE"}, {}
+    )
+
+    result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
+
+    assert result.complete and result.destination.mode == "xray"
+    assert [page.kind for page in result.pages] == [DESTINATION]
+    assert "Transaction Search off" in result.notes[0]
+
+
+def test_an_endpoint_without_the_destination_api_reads_nothing_and_says_so(aws: Aws) -> None:
+    # moto itself: GetTraceSegmentDestination is not offered (404).
+    now_s = int(time.time())
+    _seed_spans(aws, (now_s - 1800) * 1000, 3)
+
+    result = _collector(aws, aws.factory().xray()).collect(Window(utc(now_s - 3600), utc(now_s)))
+
+    assert result.complete and result.destination.mode == "unknown"
+    assert not result.pages
+    assert "not offered by the endpoint" in result.notes[0]
+    assert "allow xray:GetTraceSegmentDestination" in result.notes[0]
+
+
+def test_a_destination_answer_cut_short_fails_the_window(
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
+) -> None:
+    xray, stub = stubbed_xray
+    for _ in range(TEST_RETRY.call_attempts):
+        stub.add_response("get_trace_segment_destination", {"Status": "ACTIVE"}, {})
+    now_s = int(time.time())
+
+    result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
+
+    assert not result.complete
+    assert [f.code for f in result.failures] == ["IncompleteResponse"]
+    assert result.destination.mode == "unknown"
+
+
+def test_span_pages_are_stored_raw_and_as_spans_and_the_checkpoint_advances(
+    aws: Aws, stubbed_xray: tuple[Any, Stubber], tmp_path: Path
+) -> None:
+    xray, stub = stubbed_xray
+    now_s = int(time.time())
+    seeded = _seed_spans(aws, (now_s - 1800) * 1000, 4)
+    _transaction_search(stub)
+    result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
+    store = open_store(tmp_path / "store")
+
+    receipt = store.persist(result, account="test", region="us-east-1")
+    store.advance(receipt)
+
+    (raw,) = (tmp_path / "store" / "raw" / "spans").rglob("*.json.gz")
+    kept = decode(raw.read_bytes(), str(raw))
+    stored = [
+        cell["value"]
+        for page in kept.pages
+        if page.kind == SPAN_RECORDS
+        for row in page.response["results"]
+        for cell in row
+        if cell["field"] == "@message"
+    ]
+    assert sorted(stored) == sorted(seeded)
+    assert receipt.items == len(seeded)  # normalized into the span table, one row a record
+    inputs, problems = store.load_inputs()
+    assert not problems
+    assert inputs.traces.traces == len(seeded)  # one single-span trace per record
+    checkpoint = store.checkpoint("spans", "test", "us-east-1")
+    assert checkpoint is not None and checkpoint.window_end == result.window.end  # type: ignore[union-attr]
