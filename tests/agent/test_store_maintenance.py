@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from collectors.base import Window
-from tests.store.results import ACCOUNT, REGION, T0, Ticker, traces_at, xray_result
+from tests.builders.results import ACCOUNT, REGION, T0, Ticker, traces_at, xray_result
 from tracelens.agent.config import AgentConfig, ConfigError, DaemonSettings
 from tracelens.agent.config_file import parse_config
 from tracelens.agent.outcome import CycleOutcome

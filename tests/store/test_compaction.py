@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from collectors.base import Window
-from tests.store.conftest import BUCKET
-from tests.store.results import (
+from tests.builders.results import (
     ACCOUNT,
+    BUCKET,
     REGION,
     T0,
     Ticker,

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from collectors.base import Window
-from tests.store.results import ACCOUNT, REGION, T0, lambda_trace, trace_id, xray_result
+from tests.builders.results import ACCOUNT, REGION, T0, lambda_trace, trace_id, xray_result
 from tracelens.store import Store
 
 duckdb = pytest.importorskip("duckdb")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from tests.store.results import ACCOUNT, REGION, T0, traces_at, xray_result
+from tests.builders.results import ACCOUNT, REGION, T0, traces_at, xray_result
 from tracelens.store import Store, layout
 from tracelens.store.parts import read_part
 from tracelens.store.tables import SPANS

@@ -12,8 +12,8 @@ from typing import Any
 from analyses.trace_paths import TraceDestination, trace_origin
 from collectors.base import CallStats, RawPage
 from collectors.spans import DESTINATION, INDEXING_RULES, SPAN_RECORDS, Destination, SpansResult
-from tests.store.results import ACCOUNT, REGION, T0, WINDOW, lambda_trace, trace_id, traces_at
-from tests.store.results import xray_result as xray_run
+from tests.builders.results import ACCOUNT, REGION, T0, WINDOW, lambda_trace, trace_id, traces_at
+from tests.builders.results import xray_result as xray_run
 from tracelens.analysis import run_analysis
 from tracelens.contract import to_contract
 from tracelens.inputs import load_inputs
