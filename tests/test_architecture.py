@@ -110,3 +110,11 @@ def test_tests_import_no_other_test_module() -> None:
                 if not allowed and (module.startswith((".", "tests")) or top in local_names):
                     offenders.append(f"{path.relative_to(ROOT)} imports {module}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_tests_sit_in_the_folder_of_what_they_test() -> None:
+    """Only this file stays at the root of tests/; the others live beside their package's."""
+    loose = sorted(
+        path.name for path in (ROOT / "tests").glob("test_*.py") if path.name != Path(__file__).name
+    )
+    assert loose == [], f"move {loose} into the tests/ folder of the code they test"

@@ -23,7 +23,7 @@ from tracelens.limits import (
 )
 from tracelens.sideinputs import load_functions, load_logs, load_metrics
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TRACE = "1-6b000c2d-6e84cbfa40cc32d0bf90ec13"
 
 

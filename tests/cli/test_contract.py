@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from tracelens.cli import main
 from tracelens.contract import Contract, contract_outline
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_traces"
 BLOCK = re.compile(r"## The JSON contract\n.*?\n```\n(.*?)\n```", re.DOTALL)
 
