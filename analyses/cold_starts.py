@@ -66,6 +66,8 @@ COLD_START_SCHEMA: dict[str, pl.DataType] = {
     "provisioned_init_max_ms": pl.Float64(),
     "timeouts": pl.Int64(),  # REPORT status "timeout"; null (unknown) without REPORTs
     "reported_invocations": pl.Int64(),  # REPORT records of the function; null without REPORTs
+    # a timed-out invocation's trace: its REPORT's XRAY TraceId, else the traced execution's
+    "timeout_trace_id": pl.String(),
     "example_trace_id": pl.String(),  # the traced user-facing cold start with the longest init
 }
 
@@ -137,21 +139,32 @@ def _timeouts(inv: pl.DataFrame, reports: pl.DataFrame | None) -> pl.DataFrame:
                 "function_name": pl.String(),
                 "timeouts": pl.Int64(),
                 "reported_invocations": pl.Int64(),
+                "timeout_trace_id": pl.String(),
             }
         )
-    names = inv.select("request_id", pl.col("function_name").alias("traced_name")).drop_nulls()
+    names = inv.select(
+        "request_id",
+        pl.col("function_name").alias("traced_name"),
+        pl.col("trace_id").alias("traced_trace_id"),
+    ).drop_nulls("request_id")
     names = names.unique("request_id", keep="first")
     return (
         reports.join(names, on="request_id", how="left")
         .select(
             pl.coalesce("function_name", "traced_name").alias("function_name"),
             (pl.col("status") == "timeout").fill_null(value=False).alias("timeout"),
+            pl.coalesce("trace_id", "traced_trace_id").alias("example"),
         )
         .drop_nulls("function_name")
         .group_by("function_name")
         .agg(
             pl.col("timeout").sum().cast(pl.Int64).alias("timeouts"),
             pl.len().cast(pl.Int64).alias("reported_invocations"),
+            pl.col("example")
+            .filter(pl.col("timeout"))
+            .drop_nulls()
+            .min()
+            .alias("timeout_trace_id"),
         )
     )
 

@@ -291,7 +291,7 @@ def timeout_findings(cold: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
                 "HTTP client timeouts below the function's timeout, and raise the timeout only "
                 "for work that is legitimately long."
             ).alias("recommendation"),
-            pl.lit(None, pl.String()).alias("trace_id"),
+            pl.col("timeout_trace_id").alias("trace_id"),
             pl.col("timeouts").alias("affected"),
             pl.col("timeout_share").alias("share"),
         )

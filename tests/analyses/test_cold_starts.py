@@ -151,3 +151,24 @@ def test_no_lambda_data_gives_empty_frame(with_reports: bool) -> None:
 def test_reports_without_report_columns_are_refused() -> None:
     with pytest.raises(ValueError, match="reports frame is missing columns"):
         cold_starts(SpanBuilder().frame(), reports=pl.DataFrame({"request_id": ["r"]}))
+
+
+def test_a_timeout_names_an_example_trace_from_its_report_or_its_traced_execution() -> None:
+    b = SpanBuilder()
+    traced = b.lambda_invocation("traced", start_s=0.0, request_id="t1")
+    b.lambda_invocation("logged", start_s=0.0, request_id="l0")
+    reports = frame_of(
+        [
+            _report("traced", "t1", status="timeout"),  # no XRAY line: its traced execution
+            _report(
+                "logged", "l1", status="timeout", trace_id="1-5759e988-bd862e3fe1be46a994272793"
+            ),
+            _report("untraced", "u1", status="timeout"),  # neither: unknown
+            _report("untraced", "u2", trace_id="1-5759e988-00000000000000000000000a"),  # no timeout
+        ],
+        REPORT_SCHEMA,
+    )
+    rows = _by_function(cold_starts(b.frame(), reports=reports))
+    assert rows["traced"]["timeout_trace_id"] == traced.trace_id
+    assert rows["logged"]["timeout_trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
+    assert rows["untraced"]["timeout_trace_id"] is None

@@ -135,7 +135,7 @@ def test_timeouts_and_failures() -> None:
     cold = frame_of(
         [
             _cold("a", 10, 0, timeouts=1, reported_invocations=100),  # 1%: warning
-            _cold("b", 10, 0, timeouts=7, reported_invocations=100),  # 7%: critical
+            _cold("b", 10, 0, timeouts=7, reported_invocations=100, timeout_trace_id="t-b"),  # 7%
             _cold("c", 4, 0, timeouts=1),  # no REPORT count: 1 in 4 traced, 25%
         ],
         COLD_START_SCHEMA,
@@ -162,6 +162,7 @@ def test_timeouts_and_failures() -> None:
         "invocations in the logs and traces."
     )
     assert (timeouts["b"]["affected"], timeouts["b"]["share"]) == (7, 0.07)
+    assert (timeouts["b"]["trace_id"], timeouts["a"]["trace_id"]) == ("t-b", None)
     failures = _by_subject(result, "failures")
     assert {k: v["severity"] for k, v in failures.items()} == {
         "a": "critical",
