@@ -63,8 +63,9 @@ def num(column: str | pl.Expr, digits: int = 1) -> pl.Expr:
 
 
 def count(column: str) -> pl.Expr:
-    """An integer count as text for messages."""
-    return pl.col(column).cast(pl.Int64).cast(pl.String).fill_null("0")
+    """An integer count as text for messages; ``unknown`` when the count is missing (a field
+    that was not recorded is not zero)."""
+    return pl.col(column).cast(pl.Int64).cast(pl.String).fill_null("unknown")
 
 
 def pct(column: str | pl.Expr) -> pl.Expr:

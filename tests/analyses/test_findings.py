@@ -502,3 +502,10 @@ def test_end_to_end_from_spans() -> None:
         ("downstream_throttle", "orders -> DynamoDB orders PutItem"),
         ("invocation_throttle", "payments"),
     ]
+
+
+def test_a_missing_count_reads_unknown_in_messages_not_zero() -> None:
+    from analyses.finding_format import count
+
+    frame = pl.DataFrame({"n": [3, None]}, schema={"n": pl.Int64()})
+    assert frame.select(count("n")).to_series().to_list() == ["3", "unknown"]
