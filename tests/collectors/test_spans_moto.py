@@ -183,11 +183,18 @@ def test_when_spans_go_to_xray_nothing_else_is_read(
 
 
 def test_an_endpoint_without_the_destination_api_reads_nothing_and_says_so(aws: Aws) -> None:
-    # moto itself: GetTraceSegmentDestination is not offered (404).
+    # Stubber: an endpoint that does not offer the call answers 404 UnknownOperationException
+    # (moto lacks the call too, but its refusal changed between releases: 404, then 500).
     now_s = int(time.time())
     _seed_spans(aws, (now_s - 1800) * 1000, 3)
-
-    result = _collector(aws, aws.factory().xray()).collect(Window(utc(now_s - 3600), utc(now_s)))
+    xray = aws.factory().xray()
+    with Stubber(xray) as stub:
+        stub.add_client_error(
+            "get_trace_segment_destination",
+            service_error_code="UnknownOperationException",
+            http_status_code=404,
+        )
+        result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
 
     assert result.complete and result.destination.mode == "unknown"
     assert not result.pages
