@@ -115,9 +115,11 @@ def test_the_exit_code_is_non_zero_when_every_collector_failed(
     aws: Aws, tmp_path: Path, config_file: Path
 ) -> None:
     seed_world(aws, now=utc_now())
-    # NOTE: moto lacks GetTraceSegmentDestination: the spans collector would read and write
-    # nothing, so nothing could fail for it.
-    config_file.write_text(config_file.read_text() + "\n[collectors.spans]\nenabled = false\n")
+    # NOTE: the spans collector's destination is declared X-Ray (moto lacks the call): it would
+    # read and write nothing, so nothing could fail for it.
+    config_file.write_text(
+        config_file.read_text().replace('destination = "XRay"', "enabled = false")
+    )
     store = tmp_path / "store"
     store.mkdir()
     (store / "raw").write_text("a file where the store needs a directory")

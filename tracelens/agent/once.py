@@ -56,11 +56,14 @@ def once_failure(outcomes: list[CycleOutcome]) -> str | None:
     """Why a one-shot collection should end in failure, or None.
 
     Every collector failed; or none completed its cycle. One collector partly failing is
-    routine: its window is read again next time.
+    routine: its window is read again next time. A cycle that was "ok" without a single call
+    (nothing due, or a destination declared to need no reading) proves nothing about the
+    endpoint, so it neither fails the run nor hides that every other collector failed.
     """
-    if outcomes and all(outcome.failed for outcome in outcomes):
+    judged = [o for o in outcomes if not (o.status == "ok" and o.stats.api_calls == 0)]
+    if judged and all(outcome.failed for outcome in judged):
         return "every collector failed (see the lines above)"
-    if outcomes and all(outcome.status != "ok" for outcome in outcomes):
+    if judged and all(outcome.status != "ok" for outcome in judged):
         # NOTE: one collector partly failing is routine (its window is read again next time),
         # but when none completed, a scheduler running this must hear about it.
         return (
