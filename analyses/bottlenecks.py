@@ -45,7 +45,7 @@ BOTTLENECK_SCHEMA: dict[str, pl.DataType] = {
 }
 
 STAGE_ORIGIN = "AWS::ApiGateway::Stage"
-# The root span's columns its entry point is named from (see ``_entry``).
+# The root span's columns its entry point is named from (see ``entry_name``).
 _ENTRY_COLUMNS = ["name", "origin", "http_url", "http_method", "aws_operation"]
 _CODE_SPAN = 1 << 32  # node codes and rows are UInt32
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -237,7 +237,7 @@ def _trace_entries(
     # NOTE: the regexes run once per distinct root description, not once per trace.
     entries = (
         described.unique()
-        .with_columns(_entry().alias("entry"))
+        .with_columns(entry_name().alias("entry"))
         .with_columns(pl.col("entry").rank("dense").alias("entry_code"))
     )
     entry_code = described.join(
@@ -278,7 +278,7 @@ def _per_entry(per_trace: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _entry() -> pl.Expr:
+def entry_name() -> pl.Expr:
     """``"<root name> <METHOD> <path>"`` or ``"<root name> <operation>"`` or the root name.
 
     The path loses its query string, numeric and UUID segments become ``{id}``, and an API

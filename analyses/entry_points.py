@@ -31,7 +31,7 @@ from __future__ import annotations
 import polars as pl
 
 from analyses._output import check_inputs, shaped
-from analyses.bottlenecks import _entry as entry_name
+from analyses.bottlenecks import entry_name
 from analyses.invocations import invocations
 from analyses.throttles import throttled_attempts
 
