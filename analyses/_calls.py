@@ -40,6 +40,9 @@ LAMBDA_SERVICE_ORIGIN = "AWS::Lambda"
 
 _QUEUE_NAME = r"([^/:]+)/?$"
 
+# True on a ``span_tree`` row that is an outermost call (not nested inside another call).
+OUTERMOST_CALL = pl.col("is_call") & (pl.col("call_row") == pl.col("row"))
+
 
 # An outermost call's row and its own columns its target is derived from.
 _CALL_COLUMNS = ("row", "name", "namespace", "host", "aws_resource", "function_name")
@@ -130,6 +133,14 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
     return _attach_targets(tree)
 
 
+def outermost_calls(tree: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """The outermost call rows of a ``span_tree`` with only ``columns``.
+
+    The frame is narrowed before it is filtered: a filter copies every column it carries.
+    """
+    return tree.select(*columns).filter(tree.select(OUTERMOST_CALL).to_series())
+
+
 def _attach_targets(tree: pl.DataFrame) -> pl.DataFrame:
     # NOTE: frames are narrowed before filtering: a filter copies every column it carries.
     under_calls = tree.select(
@@ -152,9 +163,7 @@ def _attach_targets(tree: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.first("name").alias("child_name"), pl.first("node_type").alias("child_type"))
     )
     calls = (
-        tree.select(*_CALL_COLUMNS, "is_call", "call_row")
-        .filter(pl.col("is_call") & (pl.col("call_row") == pl.col("row")))
-        .drop("is_call", "call_row")
+        outermost_calls(tree, *_CALL_COLUMNS)
         .join(inferred_first, left_on="row", right_on="via_call", how="left")
         .join(child_first, left_on="row", right_on="via_call", how="left")
     )

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analyses._calls import FUNCTION_ORIGIN, INIT_NAMES
+from analyses._calls import FUNCTION_ORIGIN, INIT_NAMES, OUTERMOST_CALL
 from analyses._tree import MAX_ROUNDS as _MAX_ROUNDS
 from analyses._tree import ancestor_fold, gather_views
 
@@ -313,7 +313,7 @@ def describe(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
     """Add ``trace_id``, ``id`` and ``operation`` (the API operation or HTTP method and host
     of a call, else the span name) to rows of ``walk``'s result."""
     rows = path["row"]
-    outermost_call = tree.select(pl.col("is_call") & (pl.col("call_row") == pl.col("row")))
+    outermost_call = tree.select(OUTERMOST_CALL)
     at_call = outermost_call.to_series().gather(rows).arg_true()
     calls = tree.select("name", "namespace", "aws_operation", "http_method").select(
         pl.all().gather(rows.gather(at_call))

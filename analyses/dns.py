@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from analyses._calls import span_tree
+from analyses._calls import OUTERMOST_CALL, span_tree
 from analyses._frames import flag_count, quantile_ms, require_columns
 from analyses._tree import ancestor_fold
 from analyses.invocations import invocations
@@ -69,8 +69,6 @@ CONNECTION_SETUP_SCHEMA: dict[str, pl.DataType] = {
     "new_connections_per_call": pl.Float64(),
     "example_trace_id": pl.String(),  # a trace whose warm call opened a new connection
 }
-
-_OUTERMOST_CALL = pl.col("is_call") & (pl.col("call_row") == pl.col("row"))
 
 
 def dns_lookups(spans: pl.DataFrame, *, functions: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -147,7 +145,7 @@ def _dns(located: _Located, functions: pl.DataFrame | None) -> pl.DataFrame:
 
 def _connections(located: _Located) -> pl.DataFrame:
     step_names = (*CONNECT_NAMES, *DIAL_NAMES, *TLS_NAMES)
-    rows = located.rows(pl.col("name").is_in(step_names) | _OUTERMOST_CALL)
+    rows = located.rows(pl.col("name").is_in(step_names) | OUTERMOST_CALL)
     # NOTE: steps inside a call are counted under the call's host, so that per-call ratios
     # compare like with like even when a nested span names the endpoint differently.
     # NOTE: warm invocations of functions only: other services have no cold or warm.
@@ -221,7 +219,7 @@ class _Located:
             "call_row",
             "owner_row",
             failed.alias("failed"),
-            _OUTERMOST_CALL.alias("is_outermost_call"),
+            OUTERMOST_CALL.alias("is_outermost_call"),
             (keep & ~pl.col("inferred")).alias("keep"),
         ).filter(pl.col("keep"))
         call_target = tree["target"].gather(chosen["call_row"])

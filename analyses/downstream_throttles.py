@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analyses._calls import span_tree
+from analyses._calls import OUTERMOST_CALL, span_tree
 from analyses._output import check_inputs, shaped
 from analyses._tree import first_rows, ids_repeat
 from analyses.invocations import INVOKE_OPERATIONS, is_throttled
@@ -75,12 +75,7 @@ def downstream_calls(spans: pl.DataFrame) -> pl.DataFrame:
     check_inputs(spans=spans)
     tree = span_tree(spans)
     outermost = tree.select(
-        (
-            pl.col("is_call")
-            & (pl.col("call_row") == pl.col("row"))
-            & pl.col("trace_id").is_not_null()
-            & pl.col("id").is_not_null()
-        ).alias("outermost")
+        OUTERMOST_CALL & pl.col("trace_id").is_not_null() & pl.col("id").is_not_null()
     ).to_series()
     call_rows = outermost.arg_true()
     columns = spans.select(_CALL_COLUMNS)

@@ -30,7 +30,7 @@ from itertools import islice
 import networkx as nx
 import polars as pl
 
-from analyses._calls import FUNCTION_ORIGIN, span_tree
+from analyses._calls import FUNCTION_ORIGIN, outermost_calls, span_tree
 from analyses._output import check_inputs, shaped
 
 SERVICE_ORIGIN = "AWS::Lambda"
@@ -112,15 +112,9 @@ def loop_edges(spans: pl.DataFrame) -> pl.DataFrame:
     ).filter(segment)
     actor = _scatter(tree.height, segments["row"], segments.select(_actor()).to_series())
     start_us = tree["start_time"].dt.epoch("us")
-    calls = tree.select(
-        "row",
-        "trace_id",
-        "owner_row",
-        "resource_type",
-        "resource_id",
-        "aws_operation",
-        (pl.col("is_call") & (pl.col("call_row") == pl.col("row"))).alias("outermost"),
-    ).filter(pl.col("outermost"))
+    calls = outermost_calls(
+        tree, "row", "trace_id", "owner_row", "resource_type", "resource_id", "aws_operation"
+    )
     calls = calls.with_columns(
         owner_actor=actor.gather(calls["owner_row"]),
         early=(

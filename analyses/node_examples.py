@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analyses._calls import CLIENT_TYPE, span_tree
+from analyses._calls import CLIENT_TYPE, OUTERMOST_CALL, span_tree
 from analyses._output import check_inputs, shaped
 
 NODE_EXAMPLE_SCHEMA: dict[str, pl.DataType] = {
@@ -41,8 +41,7 @@ def node_examples(spans: pl.DataFrame, *, per_node: int = 2) -> pl.DataFrame:
     tree = span_tree(spans)
     segment = (pl.col("kind") == "segment") & ~pl.col("inferred")
     segments = tree.filter(segment).select("name", pl.col("node_type").alias("type"), *_MEASURES)
-    outermost_call = pl.col("is_call") & (pl.col("call_row") == pl.col("row"))
-    called = tree.filter(outermost_call & ~pl.col("target_is_segment")).select(
+    called = tree.filter(OUTERMOST_CALL & ~pl.col("target_is_segment")).select(
         pl.col("target").alias("name"), pl.col("target_type").alias("type"), *_MEASURES
     )
     clients = tree.filter(segment & pl.col("parent_row").is_null()).select(

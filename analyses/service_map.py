@@ -33,7 +33,13 @@ from itertools import islice
 import networkx as nx
 import polars as pl
 
-from analyses._calls import CLIENT_TYPE, FUNCTION_ORIGIN, LAMBDA_SERVICE_ORIGIN, span_tree
+from analyses._calls import (
+    CLIENT_TYPE,
+    FUNCTION_ORIGIN,
+    LAMBDA_SERVICE_ORIGIN,
+    outermost_calls,
+    span_tree,
+)
 from analyses._frames import flag_count, quantile_ms, require_columns
 from tracelens.schema import SPAN_SCHEMA
 
@@ -282,14 +288,7 @@ def _hops_from_tree(tree: pl.DataFrame) -> pl.DataFrame:
     """One row per hop: ``_HOP_COLUMNS`` plus the hop's duration and status flags."""
     # NOTE: rows are picked from narrow frames and node names fetched by position from the
     # whole tree: filtering the wide tree would copy every column.
-    calls = tree.select(
-        "owner_row",
-        "target",
-        "target_type",
-        "target_is_segment",
-        *_MEASURES,
-        (pl.col("is_call") & (pl.col("call_row") == pl.col("row"))).alias("keep"),
-    ).filter(pl.col("keep"))
+    calls = outermost_calls(tree, "owner_row", *_HOP_COLUMNS[2:], *_MEASURES)
     call_hops = calls.select(
         tree["name"].gather(calls["owner_row"]).alias("source"),
         tree["node_type"].gather(calls["owner_row"]).alias("source_type"),
