@@ -32,9 +32,7 @@ FINDING_CHANGE_SCHEMA: dict[str, pl.DataType] = {
 def change_schema(keys: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
     """The columns of a comparison keyed by ``keys``: each measure ``_base`` and ``_now``."""
     measures = {
-        f"{m}_{side}": (
-            pl.Int64() if m in ("requests", "cold_starts", "throttled") else pl.Float64()
-        )
+        f"{m}_{side}": pl.Int64() if m in _COUNTS else pl.Float64()
         for m in MEASURES
         for side in ("base", "now")
     }
@@ -53,43 +51,66 @@ def _rate(failed: tuple[str, ...], total: str) -> pl.Expr:
     return pl.when(pl.col(total) > 0).then(count / pl.col(total))
 
 
-_ENTRY = _Scope(
+def _status(base_column: str, now_column: str, *, both: str) -> pl.Expr:
+    """A joined row's status: ``"new"`` where ``base_column`` is null (the row is only in the
+    current window), ``"gone"`` where ``now_column`` is null (only in the baseline), else
+    ``both``."""
+    return (
+        pl.when(pl.col(base_column).is_null())
+        .then(pl.lit("new"))
+        .when(pl.col(now_column).is_null())
+        .then(pl.lit("gone"))
+        .otherwise(pl.lit(both))
+    )
+
+
+def _scope(
+    schema: dict[str, pl.DataType],
+    keys: tuple[str, ...],
+    *,
+    requests: str,
+    p95_ms: str,
+    cold_starts: str | None,
+    throttled: str,
+) -> _Scope:
+    """A table's key columns and the columns holding each measure (none: unknown); its error
+    rate is errors and faults over ``requests``."""
+    return _Scope(
+        schema,
+        {key: schema[key] for key in keys},
+        {
+            "requests": pl.col(requests),
+            "error_rate": _rate(("errors", "faults"), requests),
+            "p95_ms": pl.col(p95_ms),
+            "cold_starts": pl.lit(None, pl.Int64) if cold_starts is None else pl.col(cold_starts),
+            "throttled": pl.col(throttled),
+        },
+    )
+
+
+_ENTRY = _scope(
     ENTRY_POINT_SCHEMA,
-    {"entry": pl.String(), "entry_type": pl.String()},
-    {
-        "requests": pl.col("requests"),
-        "error_rate": _rate(("errors", "faults"), "requests"),
-        "p95_ms": pl.col("p95_ms"),
-        "cold_starts": pl.col("cold_start_requests"),
-        "throttled": pl.col("throttled"),
-    },
+    ("entry", "entry_type"),
+    requests="requests",
+    p95_ms="p95_ms",
+    cold_starts="cold_start_requests",
+    throttled="throttled",
 )
-_FUNCTION = _Scope(
+_FUNCTION = _scope(
     FUNCTION_TABLE_SCHEMA,
-    {"function_name": pl.String()},
-    {
-        "requests": pl.col("invocations"),
-        "error_rate": _rate(("errors", "faults"), "invocations"),
-        "p95_ms": pl.col("duration_p95_ms"),
-        "cold_starts": pl.col("cold_starts"),
-        "throttled": pl.col("throttled"),
-    },
+    ("function_name",),
+    requests="invocations",
+    p95_ms="duration_p95_ms",
+    cold_starts="cold_starts",
+    throttled="throttled",
 )
-_EDGE = _Scope(
+_EDGE = _scope(
     EDGE_SCHEMA,
-    {
-        "source": pl.String(),
-        "source_type": pl.String(),
-        "target": pl.String(),
-        "target_type": pl.String(),
-    },
-    {
-        "requests": pl.col("calls"),
-        "error_rate": _rate(("errors", "faults"), "calls"),
-        "p95_ms": pl.col("p95_ms"),
-        "cold_starts": pl.lit(None, pl.Int64),
-        "throttled": pl.col("throttles"),
-    },
+    ("source", "source_type", "target", "target_type"),
+    requests="calls",
+    p95_ms="p95_ms",
+    cold_starts=None,
+    throttled="throttles",
 )
 
 
@@ -108,13 +129,7 @@ def _compare(scope: _Scope, baseline: pl.DataFrame, current: pl.DataFrame) -> pl
     joined = side(baseline, "base").join(
         side(current, "now"), on=keys, how="full", coalesce=True, nulls_equal=True
     )
-    status = (
-        pl.when(pl.col("in_base").is_null())
-        .then(pl.lit("new"))
-        .when(pl.col("in_now").is_null())
-        .then(pl.lit("gone"))
-        .otherwise(pl.lit("both"))
-    )
+    status = _status("in_base", "in_now", both="both")
     rise = (pl.col("error_rate_now") - pl.col("error_rate_base")).fill_null(0.0)
     slower = (pl.col("p95_ms_now") - pl.col("p95_ms_base")).fill_null(0.0)
     schema = change_schema(scope.keys)
@@ -148,13 +163,7 @@ def compare_findings(baseline: pl.DataFrame, current: pl.DataFrame) -> pl.DataFr
     base = baseline.select(*keys, "severity", "message").unique(keys, keep="first")
     now = current.select(*keys, "severity", "message").unique(keys, keep="first")
     joined = base.join(now, on=keys, how="full", coalesce=True, suffix="_now", nulls_equal=True)
-    status = (
-        pl.when(pl.col("severity").is_null())
-        .then(pl.lit("new"))
-        .when(pl.col("severity_now").is_null())
-        .then(pl.lit("gone"))
-        .otherwise(pl.lit("still"))
-    )
+    status = _status("severity", "severity_now", both="still")
     order = pl.col("status").replace_strict({"new": 0, "gone": 1, "still": 2}, default=3)
     return (
         joined.with_columns(
