@@ -8,6 +8,7 @@ error) and which still need the spans (``analyses.rollups.SECTIONS_NEEDING_SPANS
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -30,27 +31,98 @@ class BuildReport:
     problems: list[StoreProblem] = field(default_factory=list)
 
 
-def build(
-    backend: Backend, *, first: date | None = None, last: date | None = None, force: bool = False
-) -> BuildReport:
-    """Compute the rollups of the days in ``[first, last]`` that have span parts, skipping days
-    whose rollup is current (computed from the same span parts) unless ``force``.
+@dataclass(frozen=True)
+class DayRollup:
+    """One day's rollup, computed from its span parts (not yet written).
 
-    A day's rollup holds the whole traces that start that day, as the store loads them
-    (deduplicated, impossible times refused).
+    Attributes
+    ----------
+    day
+        The day (of the traces' start, UTC).
+    frame
+        ``analyses.rollups.ROLLUP_SCHEMA``: the day's hourly partial aggregates.
+    span_parts
+        The span parts listed before reading: what the rollup records it was computed from.
+    problems
+        Span parts that could not be read (their rows are not in ``frame``).
+    """
+
+    day: date
+    frame: pl.DataFrame
+    span_parts: list[str]
+    problems: list[StoreProblem]
+
+
+@dataclass(frozen=True)
+class BuiltDay:
+    """What :func:`build_day` wrote: the rollup's key, its span parts, unreadable parts."""
+
+    day: date
+    key: str
+    span_parts: list[str]
+    problems: list[StoreProblem]
+
+
+def _day_scope(day: date) -> reading.Scope:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return reading.Scope(since=start, until=start + timedelta(days=1))
+
+
+def compute_day(backend: Backend, day: date) -> DayRollup:
+    """The rollup of the whole traces starting on ``day``, as the store loads them
+    (deduplicated, impossible times refused), from the span parts only; nothing is written.
+
+    The span parts are listed first: a part written during the read makes the rollup stale
+    (its recorded parts differ from the day's), never current with rows missing.
+    """
+    span_parts = files.span_days(backend, day, day).get(day, [])
+    traces, problems = reading.load_traces(backend, _day_scope(day))
+    return DayRollup(day, partials.rollup(traces.spans), span_parts, problems)
+
+
+def build_day(backend: Backend, day: date) -> BuiltDay:
+    """Compute ``day``'s rollup and write it with the span parts it came from: the unit of
+    work of :func:`build`, callable on its own (one day per worker)."""
+    computed = compute_day(backend, day)
+    key = files.write_day(backend, day, computed.frame, computed.span_parts)
+    return BuiltDay(day, key, computed.span_parts, computed.problems)
+
+
+def build(
+    backend: Backend,
+    *,
+    first: date | None = None,
+    last: date | None = None,
+    force: bool = False,
+    days: Iterable[date] | None = None,
+) -> BuildReport:
+    """Compute the rollups of the days in ``[first, last]`` (only those in ``days`` when given)
+    that have span parts, skipping days whose rollup is current (computed from the same span
+    parts) unless ``force``.
+
+    A day's rollup holds the whole traces that start that day (:func:`build_day`).
     """
     report = BuildReport()
+    wanted = None if days is None else set(days)
     for day, keys in sorted(files.span_days(backend, first, last).items()):
+        if wanted is not None and day not in wanted:
+            continue
         if not force and files.recorded_sources(backend, day) == keys:
             report.current.append(day)
             continue
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        scope = reading.Scope(since=start, until=start + timedelta(days=1))
-        inputs, problems = reading.load(backend, scope)
-        report.problems.extend(problems)
-        files.write_day(backend, day, partials.rollup(inputs.traces.spans), keys)
+        built = build_day(backend, day)
+        report.problems.extend(built.problems)
         report.built.append(day)
     return report
+
+
+def refresh(backend: Backend, days: Iterable[date]) -> BuildReport:
+    """Bring the rollups of ``days`` up to date (after their spans were written: a collection
+    cycle, an import); days already current are left alone, days without spans skipped."""
+    wanted = sorted(set(days))
+    if not wanted:
+        return BuildReport()
+    return build(backend, first=wanted[0], last=wanted[-1], days=wanted)
 
 
 @dataclass(frozen=True)
@@ -100,6 +172,8 @@ def read(backend: Backend, *, since: datetime | None, until: datetime | None) ->
     frames: list[pl.DataFrame] = []
     days: list[date] = []
     problems: list[StoreProblem] = []
+    spans = files.span_days(backend, scope.first_day, scope.last_day)
+    stale: list[date] = []
     for day in files.rollup_days(backend, scope.first_day, scope.last_day):
         got = files.read_day(backend, day)
         if isinstance(got, StoreProblem):
@@ -107,11 +181,11 @@ def read(backend: Backend, *, since: datetime | None, until: datetime | None) ->
             continue
         if got is None:
             continue
-        frame = got.select(list(partials.ROLLUP_SCHEMA)).cast(pl.Schema(partials.ROLLUP_SCHEMA))
-        frames.append(scope.within(frame, "hour"))
+        frame = got.frame.select(list(partials.ROLLUP_SCHEMA))
+        frames.append(scope.within(frame.cast(pl.Schema(partials.ROLLUP_SCHEMA)), "hour"))
         days.append(day)
-    spans = files.span_days(backend, scope.first_day, scope.last_day)
-    stale = [d for d in days if d in spans and files.recorded_sources(backend, d) != spans[d]]
+        if day in spans and got.span_parts != spans[day]:
+            stale.append(day)
     return RollupRead(
         merged=partials.merge(frames),
         since=scope.since,

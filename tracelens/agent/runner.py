@@ -6,6 +6,9 @@ and only then is the checkpoint advanced with the persist's receipt — and it m
 the window was read completely. An incomplete window is stored as it is (partial success is a
 value) and the cycle stops there: the next cycle reads it again, skipping X-Ray traces already
 stored. :meth:`CollectionRunner.run` never raises: a failing collector records a failed run.
+
+After a cycle that wrote spans, the hourly rollups of the days it touched are computed again
+(:func:`tracelens.rollup.refresh`), so long-window reports merge current rollups.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from tracelens.agent.config import AgentConfig, CollectorSettings
 from tracelens.agent.outcome import CycleOutcome, Tally
 from tracelens.agent.sources import build_collectors
 from tracelens.agent.windows import pending_windows
+from tracelens.rollup import refresh
 from tracelens.store import Checkpoint, CorruptFileError, RunRecord, Store, StoreError
+from tracelens.store.rollups import days_of_span_parts
 
 if TYPE_CHECKING:
     from tracelens.store import PersistReceipt
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+_ROLLUP_LOCK = threading.Lock()
 
 
 def _utc_now() -> datetime:
@@ -131,10 +137,31 @@ class CollectionRunner:
         except Exception as exc:  # NOTE: a job never takes the daemon down; the run says why.
             log.debug("%s collection failed", name, exc_info=True)
             tally.error = _explain(exc)
+            self._roll_up(tally)
             duration_s = time.monotonic() - began_s
             self._record_failure(tally, duration_s)
             return tally.outcome(duration_s=duration_s, failed=True)
+        self._roll_up(tally)
         return tally.outcome(duration_s=time.monotonic() - began_s)
+
+    def _roll_up(self, tally: Tally) -> None:
+        """Refresh the rollups of the days whose spans the cycle wrote (each day's rollup is
+        computed again from its span parts; days already current are left alone). A failure is
+        a warning of the cycle: the spans are stored, and readers fall back to them for a day
+        whose rollup is missing or stale."""
+        if not tally.span_days:
+            return
+        # NOTE: one refresh at a time in this process: collectors of spans (X-Ray, aws/spans)
+        # run in parallel threads and would compute the same day twice.
+        with _ROLLUP_LOCK:
+            try:
+                built = refresh(self._store.backend, tally.span_days)
+            except Exception as exc:
+                log.debug("rollup refresh failed", exc_info=True)
+                tally.warn(f"rollups not refreshed ({_explain(exc)}); `tracelens store rollup`")
+                return
+        for problem in built.problems:
+            tally.warn(f"rollup skipped unreadable span part {problem.describe()}")
 
     def _single_cycle(self, source: Collector, settings: CollectorSettings, tally: Tally) -> None:
         """One call of a collector without windows (its checkpoint only keeps its state)."""
@@ -152,7 +179,7 @@ class CollectionRunner:
                 state=state,
             )
             result = source.collect(request)
-            receipt = self._persist(result, started)
+            receipt = self._persist(result, started, tally)
             if source.needs.state:
                 self._store.advance(receipt, state=result.state)
             tally.add(result, receipt)
@@ -213,7 +240,7 @@ class CollectionRunner:
             result = source.collect(request)
             if result.window is None:
                 return  # NOTE: nothing readable yet (the collector applies its own lag)
-            receipt = self._persist(result, started)
+            receipt = self._persist(result, started, tally)
             if needs.state and result.state is not None:
                 state = result.state
                 self._store.advance(receipt, state=state)
@@ -229,9 +256,12 @@ class CollectionRunner:
             return {}
         return checkpoint.state
 
-    def _persist(self, result: CollectorResult, started: tuple[datetime, float]) -> PersistReceipt:
+    def _persist(
+        self, result: CollectorResult, started: tuple[datetime, float], tally: Tally
+    ) -> PersistReceipt:
         """Store ``result``, then record its run (``started``: wall clock and monotonic)."""
         receipt = self._store.persist(result, account=self.account, region=self.region)
+        tally.span_days |= days_of_span_parts(receipt.part_keys)
         record = RunRecord.of_result(
             result,
             account=self.account,
