@@ -31,7 +31,6 @@ SPAN_WINDOW = timedelta(days=7)
 hold, and from the spans of its last ``SPAN_WINDOW`` for every other section."""
 
 RollupMode = Literal["auto", "never"]
-ROLLUP_MODES: tuple[RollupMode, ...] = ("auto", "never")
 
 
 @dataclass(frozen=True)

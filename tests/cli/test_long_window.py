@@ -20,6 +20,7 @@ from tracelens.cli import main
 from tracelens.samples.bulk import write_bulk
 from tracelens.store import open_store
 from tracelens.store import rollups as files
+from tracelens.windowplan import plan_windows
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 DAYS = 5
@@ -197,3 +198,15 @@ def test_a_span_window_under_an_hour_is_refused(store: Path) -> None:
         main, ["analyze", "--store", str(store), "--span-window", "10m", "--json"]
     )
     assert result.exit_code == 2 and "1h or more" in result.output
+
+
+def test_the_rule_rounds_the_rollup_window_out_to_whole_hours_and_ends_now() -> None:
+    now = datetime(2026, 12, 1, 10, 20, tzinfo=UTC)
+    plan = plan_windows(now - timedelta(days=30), None, now=now, span_window=timedelta(days=7))
+    assert plan.use_rollups and plan.span_since == now - timedelta(days=7)
+    assert plan.span_until is None
+    assert plan.rollup_since == datetime(2026, 11, 1, 10, tzinfo=UTC)
+    assert plan.rollup_until == datetime(2026, 12, 1, 11, tzinfo=UTC)
+    files_only = plan_windows(now - timedelta(days=30), None, now=now, store=False)
+    assert not files_only.use_rollups and files_only.span_since == now - timedelta(days=30)
+    assert not plan_windows(None, None, now=now).use_rollups

@@ -87,9 +87,9 @@ def rollup(location: str | None, since: str | None, until: str | None, force: bo
     """Write the hourly rollups of the stored spans (counts, DDSketch percentiles per function
     and service-map edge), one file per day beside the span table.
 
-    Days whose rollup was computed from the same span parts are skipped; run it after
-    collecting (the agent's schedule, cron) so `tracelens store summary` reads rollups, not
-    every span.
+    Days whose rollup was computed from the same span parts are skipped. Collection cycles
+    and `tracelens import` already roll up the days they wrote; run it after an import with
+    --no-rollup, on a store written before rollups, or with --force.
     """
     from tracelens.rollup import build
     from tracelens.store import StoreError, open_store, store_location
