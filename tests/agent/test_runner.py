@@ -453,3 +453,23 @@ def test_a_cycle_without_spans_writes_no_rollup(tmp_path: Path, fakes: Fakes) ->
     store = open_store(tmp_path)
     _runner(store, fakes).run("xray")
     assert store.backend.list_keys("rollups") == []
+
+
+def test_a_day_is_rolled_up_at_most_once_per_rollup_interval(tmp_path: Path, fakes: Fakes) -> None:
+    store = open_store(tmp_path)
+    fakes.xray.traces = True
+    now = [T0]
+    runner = CollectionRunner(
+        replace(CONFIG, store_rollup_interval=timedelta(minutes=10)),
+        store,
+        clock=lambda: now[0],
+        collectors=fakes.collectors(),
+    )
+    runner.run("xray")
+    assert read(store.backend, since=None, until=None).stale_days == []
+    now[0] = T0 + timedelta(minutes=5)
+    runner.run("xray")  # wrote spans of the day: its rollup waits for the interval
+    assert read(store.backend, since=None, until=None).stale_days == [T0.date()]
+    now[0] = T0 + timedelta(minutes=11)
+    runner.run("lambda")  # a cycle without spans rolls up the day still pending
+    assert read(store.backend, since=None, until=None).stale_days == []

@@ -465,6 +465,17 @@ class AgentConfig:
         high=timedelta(days=7),
         section="store",
     )
+    # [store] rollup_interval: a day's hourly rollup is computed again after a collection cycle
+    # that wrote its spans, at most this often per day (0: after every such cycle); reports in
+    # between roll the newer spans of that day up themselves, and say so.
+    store_rollup_interval: timedelta = setting(
+        "rollup_interval",
+        timedelta(minutes=10),
+        kind="duration",
+        low=timedelta(0),
+        high=timedelta(days=1),
+        section="store",
+    )
     collect: CollectSettings = section("collect", CollectSettings)
     retry: RetrySettings = section("retry", RetrySettings)
     # [collectors.<name>]: CollectorSettings, with each collector's own defaults and keys.

@@ -8,7 +8,8 @@ value) and the cycle stops there: the next cycle reads it again, skipping X-Ray 
 stored. :meth:`CollectionRunner.run` never raises: a failing collector records a failed run.
 
 After a cycle that wrote spans, the hourly rollups of the days it touched are computed again
-(:func:`tracelens.rollup.refresh`), so long-window reports merge current rollups.
+(:func:`tracelens.rollup.refresh`), each day at most once per ``[store] rollup_interval``, so
+long-window reports merge current rollups.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from collectors.base import CollectorResult
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-_ROLLUP_LOCK = threading.Lock()
 
 
 def _utc_now() -> datetime:
@@ -94,6 +94,9 @@ class CollectionRunner:
         # NOTE: re-entrant: a metrics or logs cycle that needs the function list runs the
         # Lambda cycle while holding it.
         self._functions_lock = threading.RLock()
+        self._rollup_lock = threading.Lock()
+        self._rollup_pending: set[date] = set()
+        self._rolled_at: dict[date, datetime] = {}
 
     @property
     def account(self) -> str:
@@ -145,21 +148,32 @@ class CollectionRunner:
         return tally.outcome(duration_s=time.monotonic() - began_s)
 
     def _roll_up(self, tally: Tally) -> None:
-        """Refresh the rollups of the days whose spans the cycle wrote (each day's rollup is
-        computed again from its span parts; days already current are left alone). A failure is
-        a warning of the cycle: the spans are stored, and readers fall back to them for a day
-        whose rollup is missing or stale."""
-        if not tally.span_days:
-            return
+        """Refresh the rollups of the days whose spans the cycle (or an earlier one) wrote,
+        each at most once per ``[store] rollup_interval`` (a day's rollup is computed again from
+        all its span parts: after every cycle, a busy day would be read over and over). A
+        failure is a warning of the cycle: the spans are stored, and readers roll a day whose
+        rollup is missing or stale up from its spans."""
         # NOTE: one refresh at a time in this process: collectors of spans (X-Ray, aws/spans)
         # run in parallel threads and would compute the same day twice.
-        with _ROLLUP_LOCK:
+        with self._rollup_lock:
+            self._rollup_pending |= tally.span_days
+            now = self._clock()
+            every = self._config.store_rollup_interval
+            due = {
+                day
+                for day in self._rollup_pending
+                if (last := self._rolled_at.get(day)) is None or now - last >= every
+            }
+            if not due:
+                return
             try:
-                built = refresh(self._store.backend, tally.span_days)
+                built = refresh(self._store.backend, due)
             except Exception as exc:
                 log.debug("rollup refresh failed", exc_info=True)
                 tally.warn(f"rollups not refreshed ({_explain(exc)}); `tracelens store rollup`")
                 return
+            self._rollup_pending -= due
+            self._rolled_at.update(dict.fromkeys(due, now))
         for problem in built.problems:
             tally.warn(f"rollup skipped unreadable span part {problem.describe()}")
 
