@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import typing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 
 from analyses.invocations import invocations
 from analyses.rollups import RELATIVE_ACCURACY
+from tracelens import contract
 from tracelens.cli import main
 from tracelens.samples.bulk import write_bulk
 from tracelens.store import open_store
@@ -210,3 +212,26 @@ def test_the_rule_rounds_the_rollup_window_out_to_whole_hours_and_ends_now() -> 
     files_only = plan_windows(now - timedelta(days=30), None, now=now, store=False)
     assert not files_only.use_rollups and files_only.span_since == now - timedelta(days=30)
     assert not plan_windows(None, None, now=now).use_rollups
+
+
+def test_long_window_and_input_rollups_have_exactly_the_declared_keys(
+    long: dict[str, Any],
+) -> None:
+    def fields(hint: Any) -> set[str]:
+        return set(typing.get_type_hints(hint))
+
+    merged = long["long_window"]
+    assert set(merged) == fields(contract.LongWindow)
+    assert set(long["input"]["rollups"]) == fields(contract.Rollups)
+    entries = {
+        "daily": contract.LongWindowDay,
+        "functions": contract.LongWindowFunction,
+        "edges": contract.ServiceEdge,
+        "dns": contract.LongWindowDns,
+        "bottlenecks": contract.LongWindowBottleneck,
+        "async_invocations": contract.LongWindowAsync,
+    }
+    for key, hint in entries.items():
+        for entry in merged[key]:
+            assert set(entry) == fields(hint), key
+    assert merged["daily"] and merged["functions"] and merged["edges"] and merged["bottlenecks"]
