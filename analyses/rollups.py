@@ -387,3 +387,29 @@ def counts(merged: pl.DataFrame, section: str) -> pl.DataFrame:
 
     wide = rows.group_by(keys).agg([value(m) for m in MEASURES[section]])
     return wide.sort(keys, nulls_last=False)
+
+
+DAILY_MEASURES = {
+    "traces": ("input", "traces"),
+    "segments": ("input", "segments"),
+    "invocations": ("function", "invocations"),
+    "errors": ("function", "errors"),
+    "faults": ("function", "faults"),
+    "cold_starts": ("function", "cold_starts"),
+}
+
+
+def daily_totals(rollups: pl.DataFrame) -> pl.DataFrame:
+    """Per day (UTC) of ``rollups`` (``ROLLUP_SCHEMA`` with their hours, merged or not): the
+    ``DAILY_MEASURES`` summed over every function (0 when none), oldest day first."""
+    counted = rollups.filter(pl.col("bucket").is_null())
+
+    def total(section: str, measure: str) -> pl.Expr:
+        picked = (pl.col("section") == section) & (pl.col("measure") == measure)
+        return pl.col("count").filter(picked).sum().cast(pl.Int64)
+
+    return (
+        counted.group_by(pl.col("hour").dt.date().alias("day"))
+        .agg([total(*where).alias(name) for name, where in DAILY_MEASURES.items()])
+        .sort("day")
+    )

@@ -1,20 +1,30 @@
-"""A month of traces: `store summary --since 30d` from hourly rollups against `analyze --store`.
+"""A month of traces: `report --store` over 30 days from hourly rollups against every span.
 
 Generates N segment documents spread over 30 days (the sample application replayed, about
-N / 720 segments an hour), imports them into a fresh store, then runs each step in a fresh
-process so its peak RSS is its own:
+N / 720 segments an hour), imports them into a fresh store (under --tmp, default /tmp), then
+runs each step in a fresh process so its peak RSS is its own:
 
-- import:   `tracelens import` of the BatchGetTraces pages (the store's writer);
-- rollup:   `tracelens store rollup` (reads each day's spans once, writes its rollup);
+- import:   `tracelens import --no-rollup` of the BatchGetTraces pages (the store's writer);
+- rollup:   `tracelens store rollup` (reads each day's spans once, writes its rollup): what
+            `import` adds at its end, and the agent after each cycle for the days it wrote;
 - again:    `tracelens store rollup` with nothing changed (every day current: no span read);
-- summary:  `tracelens store summary --since START --until END --json` (merges rollups only);
-- analyze:  `tracelens analyze --store DIR --since START --until END --json` (every span).
+- summary:  `tracelens store summary --json` over the month (merges rollups only);
+- analyze:  `tracelens analyze --store --json --from-rollups never` over the month (every
+            span: the reference for the counts);
+- long:     `tracelens analyze --store --json` over the month (rollups for long_window, the
+            spans of the last --span-window days for the rest);
+- report_spans:    `tracelens report --store --from-rollups never` over the month;
+- report_rollups:  `tracelens report --store` over the month (rollups + the last span window).
 
-Prints wall and CPU seconds and peak RSS of each, summary / analyze, and checks the figures
-the rollups hold: counts equal analyze's, percentiles within 1% of the order statistics around
-analyze's (interpolated) value, reported as the largest relative difference seen.
+The month is an explicit window (the generated days, not "30d" back from today). Prints wall
+and CPU seconds and peak RSS of each, report_rollups / report_spans by CPU, and checks what
+the rollups answered: long_window's counts equal every-span analyze's, percentiles within 1%
+of the order statistics around analyze's (interpolated) value, reported as the largest
+relative difference seen. With --check, exits 1 on a count mismatch, or when report_rollups /
+report_spans by CPU seconds regresses more than 25% over benchmarks/baseline_rollups.json
+(CPU figures: the machine is shared, wall times move with its load).
 
-    .venv/bin/python benchmarks/bench_rollups.py --segments 300000
+    .venv/bin/python benchmarks/bench_rollups.py --segments 300000 --check
 """
 
 from __future__ import annotations
@@ -30,6 +40,8 @@ from typing import Any
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = 30
+HERE = Path(__file__).resolve().parent
+BASELINE = HERE / "baseline_rollups.json"
 
 CLI_SCRIPT = r"""
 import json, resource, sys, time
@@ -67,10 +79,16 @@ def _json(path: Path) -> dict[str, Any]:
 
 
 def compare(summary: dict[str, Any], full: dict[str, Any]) -> dict[str, Any]:
-    """Count mismatches (must be 0) and the largest relative percentile difference."""
+    """Count mismatches (must be 0) and the largest relative percentile difference.
+
+    ``summary`` is `store summary --json`'s shape; `analyze`'s long_window is passed through
+    :func:`as_summary`.
+    """
     mismatches = []
     if summary["input"]["traces"] != full["input"]["traces"]:
         mismatches.append("input.traces")
+    if summary["input"]["segments"] != full["input"]["segments"]:
+        mismatches.append("input.segments")
     exact = {f["name"]: f for f in full["functions"]}
     worst = 0.0
     for row in summary["functions"]:
@@ -98,42 +116,95 @@ def compare(summary: dict[str, Any], full: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def as_summary(analyzed: dict[str, Any]) -> dict[str, Any]:
+    """`analyze --json`'s long_window in `store summary --json`'s shape (for :func:`compare`)."""
+    merged = analyzed["long_window"]
+    return {
+        "input": {"traces": merged["traces"], "segments": merged["segments"]},
+        "functions": merged["functions"],
+        "service_map": {"edges": merged["edges"]},
+    }
+
+
+def _ratios(figures: dict[str, Any]) -> dict[str, float]:
+    cpu = {name: float(step["cpu_seconds"]) for name, step in figures.items()}
+    return {
+        "report_rollups_over_spans_cpu": cpu["report_rollups"] / cpu["report_spans"],
+        "long_over_analyze_cpu": cpu["long"] / cpu["analyze"],
+        "summary_over_analyze_cpu": cpu["summary"] / cpu["analyze"],
+        "rollup_over_import_cpu": cpu["rollup"] / cpu["import"],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, default=300_000)
+    parser.add_argument("--span-window", default="7d", help="as report's --span-window")
+    parser.add_argument("--tmp", type=Path, default=Path("/tmp"), help="where the data goes")
+    parser.add_argument("--check", action="store_true", help="fail on a regression")
+    parser.add_argument("--save-baseline", action="store_true")
     args = parser.parse_args()
     from tracelens.samples.bulk import write_bulk
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.tmp, prefix="bench-rollups-") as tmp:
         root = Path(tmp)
         exports, store = root / "exports", str(root / "store")
         write_bulk(exports, args.segments, fmt="batch", start=START, period=timedelta(days=DAYS))
         since = START.isoformat().replace("+00:00", "Z")
         until = (START + timedelta(days=DAYS + 1)).isoformat().replace("+00:00", "Z")
         window = ["--since", since, "--until", until]
-        figures = {
-            "import": run(["import", str(exports), "--store", store, "-q"], root / "import.txt"),
-            "rollup": run(["store", "rollup", "--store", store], root / "rollup.txt"),
-            "again": run(["store", "rollup", "--store", store], root / "again.txt"),
-            "summary": run(
-                ["store", "summary", "--store", store, *window, "--json"], root / "summary.json"
-            ),
-            "analyze": run(
-                ["analyze", "--store", store, *window, "--json", "-q"], root / "analyze.json"
-            ),
+        spans = ["--from-rollups", "never"]
+        long = [*window, "--span-window", args.span_window]
+        html = str(root / "report.html")
+        steps = {
+            "import": ["import", str(exports), "--store", store, "-q", "--no-rollup"],
+            "rollup": ["store", "rollup", "--store", store],
+            "again": ["store", "rollup", "--store", store],
+            "summary": ["store", "summary", "--store", store, *window, "--json"],
+            "analyze": ["analyze", "--store", store, *window, *spans, "--json", "-q"],
+            "long": ["analyze", "--store", store, *long, "--json", "-q"],
+            "report_spans": ["report", "--store", store, *window, *spans, "-q", "--out", html],
+            "report_rollups": ["report", "--store", store, *long, "-q", "--out", html],
         }
-        checked = compare(_json(root / "summary.json"), _json(root / "analyze.json"))
+        figures = {name: run(arguments, root / f"{name}.out") for name, arguments in steps.items()}
+        checked = compare(_json(root / "summary.out"), _json(root / "analyze.out"))
+        long_checked = compare(as_summary(_json(root / "long.out")), _json(root / "analyze.out"))
+        used = _json(root / "long.out")["input"]["rollups"]
     print(f"{args.segments:,} segments over {DAYS} days ({args.segments / DAYS / 24:,.0f}/hour)")
     for name, f in figures.items():
         print(
-            f"{name:8} {f['seconds']:8.2f} s wall {f['cpu_seconds']:8.2f} s CPU "
+            f"{name:15} {f['seconds']:8.2f} s wall {f['cpu_seconds']:8.2f} s CPU "
             f"{f['peak_rss_mb']:8.0f} MB peak RSS"
         )
-    ratio = figures["summary"]["cpu_seconds"] / figures["analyze"]["cpu_seconds"]
-    print(f"summary / analyze CPU: {ratio:.3f}")
-    print(json.dumps(checked))
-    print(json.dumps({"segments": args.segments, "figures": figures, "check": checked}))
-    return 1 if checked["count_mismatches"] else 0
+    ratios = _ratios(figures)
+    print(f"summary / analyze CPU: {ratios['summary_over_analyze_cpu']:.3f}")
+    print(
+        f"report from rollups / from spans CPU: {ratios['report_rollups_over_spans_cpu']:.3f} "
+        f"(spans of the last {args.span_window}; rollups {used['rollups']}, "
+        f"{len(used['days'])} day(s) merged, {len(used['from_spans_days'])} rolled up from spans)"
+    )
+    print(f"rollup / import CPU: {ratios['rollup_over_import_cpu']:.3f}")
+    print(json.dumps({"summary": checked, "long_window": long_checked}))
+    report = {
+        "segments": args.segments,
+        "span_window": args.span_window,
+        "figures": figures,
+        "ratios": ratios,
+        "check": {"summary": checked, "long_window": long_checked},
+    }
+    print(json.dumps(report))
+    if args.save_baseline:
+        BASELINE.write_text(json.dumps(report, indent=2) + "\n")
+    problems = [f"count mismatch {m}" for m in checked["count_mismatches"]]
+    problems += [f"long_window count mismatch {m}" for m in long_checked["count_mismatches"]]
+    if args.check and BASELINE.exists():
+        before = json.loads(BASELINE.read_text())["ratios"]
+        ratio = "report_rollups_over_spans_cpu"
+        if ratios[ratio] > before[ratio] * 1.25:
+            problems.append(f"{ratio} {ratios[ratio]:.3f} vs baseline {before[ratio]:.3f}")
+    for problem in problems:
+        print(f"REGRESSION: {problem}")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ under benchmarks/.data/), then runs, each in a fresh process so peak RSS is its 
 - floor:    the bare JSON parse of the same pages (bench_analyze.py's floor);
 - persist:  `Store.persist` of the pages in collector runs of --pages-per-run pages (raw gzip
             and Parquet); only the persist calls are timed (the pages of a run are parsed
-            before, as a collector hands them over);
+            before, as a collector hands them over); with --roll-up, the rollups of the days
+            each run wrote are computed again after it (what the agent does after a cycle),
+            timed apart and printed as the cost added;
 - analyze:  `tracelens analyze --store DIR --json` with no window;
 - window:   the same with `--since` (whole traces starting in the window: every one here);
 - report:   `tracelens report --store DIR`.
@@ -46,9 +48,13 @@ from pathlib import Path
 import orjson
 from collectors.base import CallStats, CollectorResult, RawPage, Window
 from collectors.xray import TRACES
+from tracelens.rollup import refresh
 from tracelens.store import open_store
+from tracelens.store.rollups import days_of_span_parts
 
 source, target, per_run = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+roll_up = sys.argv[4:] == ["rollup"]
+rollup_seconds = rollup_cpu = 0.0
 files = sorted(p for p in source.rglob("*.json") if not p.name.startswith("."))
 store = open_store(target)
 start = datetime(2026, 11, 20, tzinfo=UTC)
@@ -65,11 +71,17 @@ for first in range(0, len(files), per_run):
     result = CollectorResult(source="xray", window=window, pages=tuple(pages), failures=(),
                              warnings=(), stats=CallStats(), complete=True)
     began, began_cpu = time.perf_counter(), time.process_time()
-    store.persist(result, account="123456789012", region="us-east-1")
+    receipt = store.persist(result, account="123456789012", region="us-east-1")
     seconds += time.perf_counter() - began
     cpu += time.process_time() - began_cpu
+    if roll_up:  # what the agent does after a cycle: the days written, rolled up again
+        began, began_cpu = time.perf_counter(), time.process_time()
+        refresh(store.backend, days_of_span_parts(receipt.part_keys))
+        rollup_seconds += time.perf_counter() - began
+        rollup_cpu += time.process_time() - began_cpu
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"documents": segments, "seconds": seconds, "cpu_seconds": cpu,
+                  "rollup_seconds": rollup_seconds, "rollup_cpu_seconds": rollup_cpu,
                   "peak_rss_mb": usage.ru_maxrss / 1024}))
 """
 
@@ -129,6 +141,7 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=HERE / ".data")
     parser.add_argument("--check", action="store_true", help="fail on a regression")
     parser.add_argument("--save-baseline", action="store_true")
+    parser.add_argument("--roll-up", action="store_true", help="roll up after each run")
     args = parser.parse_args()
 
     data_dir = ensure_data(args.segments, "batch", args.data_dir)
@@ -137,6 +150,7 @@ def main() -> int:
         store, out = Path(scratch) / "store", Path(scratch) / "out"
         persist = run_child(
             ["-c", PERSIST_SCRIPT, str(data_dir), str(store), str(args.pages_per_run)]
+            + (["rollup"] if args.roll_up else [])
         )
         base = ["--store", str(store), "-q", "--out", str(out)]
         steps = {
@@ -162,6 +176,13 @@ def main() -> int:
     print(f"segments            {documents:>12,} (BatchGetTraces pages)")
     print(_line("floor", documents, floor))
     print(_line("persist", persist["documents"], persist))
+    if args.roll_up:
+        added = persist["rollup_cpu_seconds"]
+        print(
+            f"rollup after each run {added:>7.2f} s CPU ({persist['rollup_seconds']:.2f} s wall): "
+            f"persist + rollup {persist['documents'] / (persist['cpu_seconds'] + added):,.0f} "
+            "segments per CPU second"
+        )
     for name in ("analyze", "window", "report"):
         print(_line(f"{name} --store", documents, timed[name]))
     print(f"analyze / floor     {report['analyze_over_floor']:>12.2f}x   (target <= 1)")

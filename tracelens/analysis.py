@@ -7,6 +7,7 @@ the JSON contract (:mod:`tracelens.contract`) and the HTML report (:mod:`tracele
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import polars as pl
@@ -35,6 +36,10 @@ from analyses.throttles import (
 from analyses.timeline import entry_timeline, function_timeline
 from analyses.trace_paths import TraceOrigin, trace_origin
 from tracelens.inputs import Inputs
+
+if TYPE_CHECKING:
+    from tracelens.rollup import LongWindow
+    from tracelens.windowplan import WindowPlan
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,10 @@ class AnalysisResult:
     finding_settings: FindingSettings = field(default_factory=FindingSettings)
     # The timelines' bucket: a minute, or more over long windows (at most MAX_TIME_BUCKETS).
     timeline_bucket_s: int = 60
+    # Which data answered which section (tracelens.rollup.plan_windows; None: files were read)
+    # and, over a window longer than the span window, what the rollups hold for all of it.
+    window_plan: WindowPlan | None = None
+    long_window: LongWindow | None = None
 
 
 def run_analysis(inputs: Inputs, settings: FindingSettings | None = None) -> AnalysisResult:

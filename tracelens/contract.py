@@ -12,13 +12,15 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal, TypedDict, Union, cast
 
 import orjson
 import polars as pl
 
+from analyses.rollups import RELATIVE_ACCURACY, SECTIONS_NEEDING_SPANS
 from tracelens.analysis import AnalysisResult
+from tracelens.windowplan import SPAN_WINDOW
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -53,6 +55,23 @@ class TracePath(TypedDict):
     indexed_percent: float | None
 
 
+class Rollups(TypedDict):
+    used: bool  # whether long_window was merged from hourly rollups
+    mode: Literal["auto", "never"]  # --from-rollups
+    span_window_s: float  # --span-window / [report] span_window, in seconds
+    reason: str  # which data answered which section, and why, in words
+    spans: Window  # every section except long_window is computed from the spans of this window
+    rollups: Window | None  # long_window's window: whole hours, the asked one rounded out
+    relative_accuracy: float  # of long_window's percentiles (DDSketch); its counts are exact
+    days: list[str]  # days merged from stored rollups
+    from_spans_days: list[str]  # days rolled up from their spans for this run (missing/stale)
+    missing_days: list[str]  # of those, days without a rollup
+    stale_days: list[str]  # of those, days whose span parts changed after their rollup
+    unreadable: list[str]  # rollup files and span parts that could not be read
+    from_rollups: list[str]  # the keys of long_window answered from rollups
+    needs_spans: list[str]  # what rollups cannot answer (read from the spans window)
+
+
 class Input(TypedDict):
     documents: int
     segments: int
@@ -71,6 +90,7 @@ class Input(TypedDict):
     sources: list[str]
     trace_path: TracePath
     window: Window
+    rollups: Rollups
 
 
 class PercentilesMaxMs(TypedDict):
@@ -275,6 +295,70 @@ class EntryPoint(TypedDict):
     failed_trace_id: str | None
 
 
+class LongWindowDay(TypedDict):
+    day: str  # YYYY-MM-DD (UTC), the traces' start
+    traces: int
+    segments: int
+    invocations: int
+    errors: int
+    faults: int
+    cold_starts: int
+
+
+class LongWindowFunction(TypedDict):
+    name: str
+    invocations: int
+    errors: int
+    faults: int
+    cold_starts: int
+    duration_ms: LatencyMs
+    init_ms: PercentilesMaxMs  # user-facing inits seen in traces
+
+
+class LongWindowDns(TypedDict):
+    function: str | None
+    service: str
+    host: str
+    lookups: int
+    latency_ms: DnsLatencyMs
+    failures: int
+    invocation_share: float | None
+    cold: DnsSplit
+    warm: DnsSplit
+
+
+class LongWindowBottleneck(TypedDict):
+    entry: str
+    node: str
+    node_type: str | None
+    node_kind: str
+    critical_path_share: float
+    traces: int
+
+
+class LongWindowAsync(TypedDict):
+    function: str
+    events: int
+    events_with_attempts: int
+    attempts: int | None
+    retried_events: int | None
+    max_attempt: int | None
+    event_age_ms: PercentilesMaxMs
+
+
+class LongWindow(TypedDict):
+    # Over input.rollups.rollups (the whole window), merged from hourly rollups: counts exact,
+    # percentiles within input.rollups.relative_accuracy; null when rollups were not used.
+    traces: int
+    segments: int
+    daily: list[LongWindowDay]
+    functions: list[LongWindowFunction]
+    edges: list[ServiceEdge]
+    dns: list[LongWindowDns]
+    bottlenecks: list[LongWindowBottleneck]
+    async_invocations: list[LongWindowAsync]
+
+
 class Contract(TypedDict):
     schema_version: Literal[1]
     input: Input
@@ -287,6 +371,7 @@ class Contract(TypedDict):
     findings: list[Finding]
     async_invocations: list[AsyncInvocation]
     finding_settings: FindingSettings
+    long_window: LongWindow | None
 
 
 # --- The README's contract block, from the types ------------------------------------------------
@@ -412,6 +497,86 @@ def _input(result: AnalysisResult) -> Input:
             "since": _iso(inputs.window.start),
             "until": _iso(inputs.window.end),
         },
+        # Which data answered which section: the spans of `spans`, or (long_window) rollups.
+        "rollups": _rollups(result),
+    }
+
+
+def _day(day: date) -> str:
+    return day.isoformat()
+
+
+def _rollups(result: AnalysisResult) -> Rollups:
+    plan, merged = result.window_plan, result.long_window
+    window = result.inputs.window
+    used = merged is not None
+    return {
+        "used": used,
+        "mode": plan.mode if plan is not None else "auto",
+        "span_window_s": (plan.span_window if plan is not None else SPAN_WINDOW).total_seconds(),
+        "reason": plan.reason
+        if plan is not None
+        else "the input is files: every section is from the spans",
+        "spans": (
+            {"since": _iso(plan.span_since), "until": _iso(plan.span_until)}
+            if plan is not None
+            else {"since": _iso(window.start), "until": _iso(window.end)}
+        ),
+        "rollups": (
+            {"since": _iso(merged.plan.rollup_since), "until": _iso(merged.plan.rollup_until)}
+            if merged is not None
+            else None
+        ),
+        "relative_accuracy": RELATIVE_ACCURACY,
+        "days": [_day(d) for d in merged.days] if merged else [],
+        "from_spans_days": [_day(d) for d in merged.from_spans_days] if merged else [],
+        "missing_days": [_day(d) for d in merged.missing_days] if merged else [],
+        "stale_days": [_day(d) for d in merged.stale_days] if merged else [],
+        "unreadable": list(merged.unreadable) if merged else [],
+        "from_rollups": list(LONG_WINDOW_KEYS) if used else [],
+        "needs_spans": list(SECTIONS_NEEDING_SPANS),
+    }
+
+
+LONG_WINDOW_KEYS = (
+    "long_window.traces",
+    "long_window.segments",
+    "long_window.daily",
+    "long_window.functions",
+    "long_window.edges",
+    "long_window.dns",
+    "long_window.bottlenecks",
+    "long_window.async_invocations",
+)
+
+
+def _long_window(result: AnalysisResult) -> LongWindow | None:
+    merged = result.long_window
+    if merged is None:
+        return None
+    held = merged.held
+    daily: list[LongWindowDay] = [
+        {
+            "day": _day(row["day"]),
+            "traces": row["traces"],
+            "segments": row["segments"],
+            "invocations": row["invocations"],
+            "errors": row["errors"],
+            "faults": row["faults"],
+            "cold_starts": row["cold_starts"],
+        }
+        for row in _records(merged.daily)
+    ]
+    # NOTE: tracelens.rollup.sections builds these lists in the shapes declared above.
+    return {
+        "traces": held["traces"],
+        "segments": held["segments"],
+        "daily": daily,
+        "functions": cast("list[LongWindowFunction]", held["functions"]),
+        "edges": cast("list[ServiceEdge]", held["edges"]),
+        "dns": cast("list[LongWindowDns]", held["dns"]),
+        "bottlenecks": cast("list[LongWindowBottleneck]", held["bottlenecks"]),
+        "async_invocations": cast("list[LongWindowAsync]", held["async_invocations"]),
     }
 
 
@@ -657,4 +822,5 @@ def to_contract(result: AnalysisResult) -> Contract:
         "findings": _findings(result),
         "async_invocations": _async(result),
         "finding_settings": _finding_settings(result),
+        "long_window": _long_window(result),
     }

@@ -8,6 +8,7 @@ error) and which still need the spans (``analyses.rollups.SECTIONS_NEEDING_SPANS
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from tracelens.store import reading
 from tracelens.store import rollups as files
 from tracelens.store.backend import Backend
 from tracelens.store.errors import StoreProblem
+from tracelens.windowplan import WindowPlan, ceil_hour, floor_hour
 
 
 @dataclass
@@ -30,27 +32,98 @@ class BuildReport:
     problems: list[StoreProblem] = field(default_factory=list)
 
 
-def build(
-    backend: Backend, *, first: date | None = None, last: date | None = None, force: bool = False
-) -> BuildReport:
-    """Compute the rollups of the days in ``[first, last]`` that have span parts, skipping days
-    whose rollup is current (computed from the same span parts) unless ``force``.
+@dataclass(frozen=True)
+class DayRollup:
+    """One day's rollup, computed from its span parts (not yet written).
 
-    A day's rollup holds the whole traces that start that day, as the store loads them
-    (deduplicated, impossible times refused).
+    Attributes
+    ----------
+    day
+        The day (of the traces' start, UTC).
+    frame
+        ``analyses.rollups.ROLLUP_SCHEMA``: the day's hourly partial aggregates.
+    span_parts
+        The span parts listed before reading: what the rollup records it was computed from.
+    problems
+        Span parts that could not be read (their rows are not in ``frame``).
+    """
+
+    day: date
+    frame: pl.DataFrame
+    span_parts: list[str]
+    problems: list[StoreProblem]
+
+
+@dataclass(frozen=True)
+class BuiltDay:
+    """What :func:`build_day` wrote: the rollup's key, its span parts, unreadable parts."""
+
+    day: date
+    key: str
+    span_parts: list[str]
+    problems: list[StoreProblem]
+
+
+def _day_scope(day: date) -> reading.Scope:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return reading.Scope(since=start, until=start + timedelta(days=1))
+
+
+def compute_day(backend: Backend, day: date) -> DayRollup:
+    """The rollup of the whole traces starting on ``day``, as the store loads them
+    (deduplicated, impossible times refused), from the span parts only; nothing is written.
+
+    The span parts are listed first: a part written during the read makes the rollup stale
+    (its recorded parts differ from the day's), never current with rows missing.
+    """
+    span_parts = files.span_days(backend, day, day).get(day, [])
+    traces, problems = reading.load_traces(backend, _day_scope(day))
+    return DayRollup(day, partials.rollup(traces.spans), span_parts, problems)
+
+
+def build_day(backend: Backend, day: date) -> BuiltDay:
+    """Compute ``day``'s rollup and write it with the span parts it came from: the unit of
+    work of :func:`build`, callable on its own (one day per worker)."""
+    computed = compute_day(backend, day)
+    key = files.write_day(backend, day, computed.frame, computed.span_parts)
+    return BuiltDay(day, key, computed.span_parts, computed.problems)
+
+
+def build(
+    backend: Backend,
+    *,
+    first: date | None = None,
+    last: date | None = None,
+    force: bool = False,
+    days: Iterable[date] | None = None,
+) -> BuildReport:
+    """Compute the rollups of the days in ``[first, last]`` (only those in ``days`` when given)
+    that have span parts, skipping days whose rollup is current (computed from the same span
+    parts) unless ``force``.
+
+    A day's rollup holds the whole traces that start that day (:func:`build_day`).
     """
     report = BuildReport()
+    wanted = None if days is None else set(days)
     for day, keys in sorted(files.span_days(backend, first, last).items()):
+        if wanted is not None and day not in wanted:
+            continue
         if not force and files.recorded_sources(backend, day) == keys:
             report.current.append(day)
             continue
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        scope = reading.Scope(since=start, until=start + timedelta(days=1))
-        inputs, problems = reading.load(backend, scope)
-        report.problems.extend(problems)
-        files.write_day(backend, day, partials.rollup(inputs.traces.spans), keys)
+        built = build_day(backend, day)
+        report.problems.extend(built.problems)
         report.built.append(day)
     return report
+
+
+def refresh(backend: Backend, days: Iterable[date]) -> BuildReport:
+    """Bring the rollups of ``days`` up to date (after their spans were written: a collection
+    cycle, an import); days already current are left alone, days without spans skipped."""
+    wanted = sorted(set(days))
+    if not wanted:
+        return BuildReport()
+    return build(backend, first=wanted[0], last=wanted[-1], days=wanted)
 
 
 @dataclass(frozen=True)
@@ -82,24 +155,17 @@ class RollupRead:
     problems: list[StoreProblem]
 
 
-def _floor_hour(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _ceil_hour(moment: datetime) -> datetime:
-    floor = _floor_hour(moment)
-    return floor if floor == moment else floor + timedelta(hours=1)
-
-
 def read(backend: Backend, *, since: datetime | None, until: datetime | None) -> RollupRead:
     """The rollups of the hours in ``[since, until)`` (rounded out to whole hours), merged."""
     scope = reading.Scope(
-        since=None if since is None else _floor_hour(since),
-        until=None if until is None else _ceil_hour(until),
+        since=None if since is None else floor_hour(since),
+        until=None if until is None else ceil_hour(until),
     )
     frames: list[pl.DataFrame] = []
     days: list[date] = []
     problems: list[StoreProblem] = []
+    spans = files.span_days(backend, scope.first_day, scope.last_day)
+    stale: list[date] = []
     for day in files.rollup_days(backend, scope.first_day, scope.last_day):
         got = files.read_day(backend, day)
         if isinstance(got, StoreProblem):
@@ -107,11 +173,11 @@ def read(backend: Backend, *, since: datetime | None, until: datetime | None) ->
             continue
         if got is None:
             continue
-        frame = got.select(list(partials.ROLLUP_SCHEMA)).cast(pl.Schema(partials.ROLLUP_SCHEMA))
-        frames.append(scope.within(frame, "hour"))
+        frame = got.frame.select(list(partials.ROLLUP_SCHEMA))
+        frames.append(scope.within(frame.cast(pl.Schema(partials.ROLLUP_SCHEMA)), "hour"))
         days.append(day)
-    spans = files.span_days(backend, scope.first_day, scope.last_day)
-    stale = [d for d in days if d in spans and files.recorded_sources(backend, d) != spans[d]]
+        if day in spans and got.span_parts != spans[day]:
+            stale.append(day)
     return RollupRead(
         merged=partials.merge(frames),
         since=scope.since,
@@ -120,6 +186,91 @@ def read(backend: Backend, *, since: datetime | None, until: datetime | None) ->
         missing_days=sorted(d for d in spans if d not in days),
         stale_days=stale,
         problems=problems,
+    )
+
+
+@dataclass(frozen=True)
+class LongWindow:
+    """The sections rollups hold, merged over a long window (``plan.rollup_since`` to
+    ``plan.rollup_until``).
+
+    Attributes
+    ----------
+    plan
+        The windows, and why rollups answer.
+    held
+        :func:`sections` of the merged rollups (the contract's shapes).
+    daily
+        ``analyses.rollups.daily_totals``: per day, traces, segments, invocations, errors,
+        faults and cold starts.
+    days
+        Days whose stored rollup was current and merged.
+    from_spans_days
+        Days rolled up from their spans for this analysis (their rollup was missing, stale or
+        unreadable): still in the totals, and named.
+    missing_days, stale_days
+        Of those, the days without a rollup and the days whose rollup was stale.
+    unreadable
+        Rollup files (and span parts of the days rolled up here) that could not be read.
+    """
+
+    plan: WindowPlan
+    held: dict[str, Any]
+    daily: pl.DataFrame
+    days: list[date]
+    from_spans_days: list[date]
+    missing_days: list[date]
+    stale_days: list[date]
+    unreadable: list[str]
+
+
+def long_window(backend: Backend, plan: WindowPlan) -> LongWindow:
+    """Merge the rollups of ``plan``'s rollup window. A day whose rollup is missing, stale or
+    unreadable is rolled up from its spans here (nothing is written) and named as such."""
+    scope = reading.Scope(since=plan.rollup_since, until=plan.rollup_until)
+    spans = files.span_days(backend, scope.first_day, scope.last_day)
+    stored = set(files.rollup_days(backend, scope.first_day, scope.last_day))
+    frames: list[pl.DataFrame] = []
+    days: list[date] = []
+    from_spans: list[date] = []
+    missing: list[date] = []
+    stale: list[date] = []
+    unreadable: list[str] = []
+    for day in sorted(stored | set(spans)):
+        got = files.read_day(backend, day) if day in stored else None
+        if isinstance(got, StoreProblem):
+            unreadable.append(got.describe())
+            got = None
+        if got is not None and (day not in spans or got.span_parts == spans[day]):
+            frames.append(got.frame)
+            days.append(day)
+            continue
+        if got is not None:
+            stale.append(day)
+        elif day in stored:
+            pass  # NOTE: unreadable: named in ``unreadable``
+        else:
+            missing.append(day)
+        computed = compute_day(backend, day)
+        unreadable.extend(problem.describe() for problem in computed.problems)
+        frames.append(computed.frame)
+        from_spans.append(day)
+    schema = pl.Schema(partials.ROLLUP_SCHEMA)
+    hourly = [
+        scope.within(f.select(list(partials.ROLLUP_SCHEMA)).cast(schema), "hour") for f in frames
+    ]
+    daily = partials.daily_totals(
+        pl.concat(hourly) if hourly else pl.DataFrame(schema=partials.ROLLUP_SCHEMA)
+    )
+    return LongWindow(
+        plan=plan,
+        held=sections(partials.merge(hourly)),
+        daily=daily,
+        days=days,
+        from_spans_days=from_spans,
+        missing_days=missing,
+        stale_days=stale,
+        unreadable=unreadable,
     )
 
 
@@ -181,7 +332,43 @@ def _by_key(frame: pl.DataFrame, keys: list[str]) -> dict[tuple[Any, ...], dict[
 
 def summary(read_result: RollupRead) -> dict[str, Any]:
     """The contract's keys that rollups hold, in the contract's shapes, and what they lack."""
-    merged = read_result.merged
+    held = sections(read_result.merged)
+    return {
+        "schema_version": 1,
+        "source": "rollups",
+        "rollups": {
+            "relative_accuracy": partials.RELATIVE_ACCURACY,
+            "percentiles": PERCENTILE_RULE,
+            "days": [d.isoformat() for d in read_result.days],
+            "missing_days": [d.isoformat() for d in read_result.missing_days],
+            "stale_days": [d.isoformat() for d in read_result.stale_days],
+            "unreadable": [p.describe() for p in read_result.problems],
+            "from_rollups": list(partials.SECTIONS_FROM_ROLLUPS),
+            "needs_spans": list(partials.SECTIONS_NEEDING_SPANS),
+        },
+        "input": {
+            "segments": held["segments"],
+            "traces": held["traces"],
+            "window": {"since": _iso(read_result.since), "until": _iso(read_result.until)},
+        },
+        "functions": held["functions"],
+        "service_map": {"edges": held["edges"]},
+        "dns": held["dns"],
+        "bottlenecks": held["bottlenecks"],
+        "async_invocations": held["async_invocations"],
+    }
+
+
+PERCENTILE_RULE = (
+    "DDSketch: within relative_accuracy of the order statistic at rank floor(q * (n - 1)); "
+    "counts are exact; max to the microsecond"
+)
+
+
+def sections(merged: pl.DataFrame) -> dict[str, Any]:
+    """What merged rollups hold, in the contract's shapes: ``traces``, ``segments``,
+    ``functions``, ``edges``, ``dns``, ``bottlenecks`` (without ``slow_share``) and
+    ``async_invocations``."""
     edge_keys = ["source", "source_type", "target", "target_type"]
     totals = partials.counts(merged, "input")
     total = totals.row(0, named=True) if totals.height else {"segments": 0, "traces": 0}
@@ -234,28 +421,10 @@ def summary(read_result: RollupRead) -> dict[str, Any]:
         for row in shares.iter_rows(named=True)
     ]
     return {
-        "schema_version": 1,
-        "source": "rollups",
-        "rollups": {
-            "relative_accuracy": partials.RELATIVE_ACCURACY,
-            "percentiles": (
-                "DDSketch: within relative_accuracy of the order statistic at rank "
-                "floor(q * (n - 1)); counts are exact; max to the microsecond"
-            ),
-            "days": [d.isoformat() for d in read_result.days],
-            "missing_days": [d.isoformat() for d in read_result.missing_days],
-            "stale_days": [d.isoformat() for d in read_result.stale_days],
-            "unreadable": [p.describe() for p in read_result.problems],
-            "from_rollups": list(partials.SECTIONS_FROM_ROLLUPS),
-            "needs_spans": list(partials.SECTIONS_NEEDING_SPANS),
-        },
-        "input": {
-            "segments": total["segments"],
-            "traces": total["traces"],
-            "window": {"since": _iso(read_result.since), "until": _iso(read_result.until)},
-        },
+        "traces": total["traces"],
+        "segments": total["segments"],
         "functions": functions,
-        "service_map": {"edges": edges},
+        "edges": edges,
         "dns": _dns(merged),
         "bottlenecks": bottlenecks,
         "async_invocations": sorted(queued, key=lambda row: str(row["function"])),

@@ -16,6 +16,7 @@ from collectors.contract import Collector, CollectRequest, Needs
 from collectors.lambda_config import LIST_FUNCTIONS, LambdaConfigResult, LambdaConfigSource
 from collectors.logs_insights import LogsResult, LogsSource
 from collectors.xray import SUMMARIES, XRayResult, XRaySource
+from tests.builders.results import batch_page, traces_at
 from tracelens.agent.config import (
     DEFAULT_COLLECTORS,
     AgentConfig,
@@ -24,6 +25,7 @@ from tracelens.agent.config import (
     CollectSettings,
 )
 from tracelens.agent.runner import CollectionRunner
+from tracelens.rollup import read
 from tracelens.store import PersistReceipt, Store, StoreError, open_store
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -68,6 +70,8 @@ class FakeXRay:
     scans: list[Window] = field(default_factory=list)
     known: list[Mapping[str, int]] = field(default_factory=list)
     raises: Exception | None = None
+    # Fetch one trace per window, starting a minute into it (BatchGetTraces pages).
+    traces: bool = False
 
     def collect(
         self,
@@ -83,10 +87,14 @@ class FakeXRay:
         trace_id = f"1-{int(window.end.timestamp()):08x}-{'0' * 24}"
         failed = len(self.scans) in self.failing
         summaries = RawPage(SUMMARIES, "xray:GetTraceSummaries", {}, {"TraceSummaries": []})
+        pages = (summaries,)
+        if self.traces:
+            start = window.start + timedelta(minutes=1)
+            pages += (batch_page(traces_at([start], first=len(self.scans))),)
         return XRayResult(
             source="xray",
             window=window,
-            pages=() if failed else (summaries,),
+            pages=() if failed else pages,
             failures=(TIMEOUT,) if failed else (),
             warnings=(),
             stats=CallStats(api_calls=2, throttles=int(failed)),
@@ -421,3 +429,47 @@ def test_a_new_collector_runs_through_the_contract_alone(tmp_path: Path, fakes: 
     assert _checkpoint_end(store, "extra") == third.start  # not past the failed window
     checkpoint = store.checkpoint("extra", "acct", "eu-west-1")
     assert checkpoint is not None and checkpoint.state == {"read": 3}
+
+
+def test_a_cycle_that_stored_spans_brings_the_rollups_of_their_days_up_to_date(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    store = open_store(tmp_path)
+    fakes.xray.traces = True
+    assert _runner(store, fakes).run("xray").status == "ok"
+    merged = read(store.backend, since=None, until=None)
+    assert merged.days == [T0.date()] and merged.missing_days == merged.stale_days == []
+    traces = merged.merged.filter(section="input", measure="traces")["count"]
+    assert int(traces.sum()) == len(fakes.xray.scans) > 1  # one trace per window
+
+    _runner(store, fakes, at=T0 + HOUR).run("xray")
+    merged = read(store.backend, since=None, until=None)
+    assert merged.missing_days == merged.stale_days == []
+    traces = merged.merged.filter(section="input", measure="traces")["count"]
+    assert int(traces.sum()) == len(fakes.xray.scans)
+
+
+def test_a_cycle_without_spans_writes_no_rollup(tmp_path: Path, fakes: Fakes) -> None:
+    store = open_store(tmp_path)
+    _runner(store, fakes).run("xray")
+    assert store.backend.list_keys("rollups") == []
+
+
+def test_a_day_is_rolled_up_at_most_once_per_rollup_interval(tmp_path: Path, fakes: Fakes) -> None:
+    store = open_store(tmp_path)
+    fakes.xray.traces = True
+    now = [T0]
+    runner = CollectionRunner(
+        replace(CONFIG, store_rollup_interval=timedelta(minutes=10)),
+        store,
+        clock=lambda: now[0],
+        collectors=fakes.collectors(),
+    )
+    runner.run("xray")
+    assert read(store.backend, since=None, until=None).stale_days == []
+    now[0] = T0 + timedelta(minutes=5)
+    runner.run("xray")  # wrote spans of the day: its rollup waits for the interval
+    assert read(store.backend, since=None, until=None).stale_days == [T0.date()]
+    now[0] = T0 + timedelta(minutes=11)
+    runner.run("lambda")  # a cycle without spans rolls up the day still pending
+    assert read(store.backend, since=None, until=None).stale_days == []

@@ -22,7 +22,10 @@ def test_the_rollup_benchmark_reports_every_step() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr + result.stdout
-    for step in ("import", "rollup", "again", "summary", "analyze"):
+    steps = ("import", "rollup", "again", "summary", "analyze", "long")
+    for step in (*steps, "report_spans", "report_rollups"):
         assert f"\n{step} " in "\n" + result.stdout, step
     assert '"count_mismatches": []' in result.stdout
+    assert "long_window count mismatch" not in result.stdout
     assert "summary / analyze CPU:" in result.stdout
+    assert "report from rollups / from spans CPU:" in result.stdout

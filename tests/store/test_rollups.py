@@ -42,7 +42,6 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     location = root / "store"
     for n in range(3):
         _run("import", str(exports / f"run{n}"), "--store", str(location), "-q")
-    _run("store", "rollup", "--store", str(location))
     return location
 
 
@@ -134,6 +133,22 @@ def test_percentiles_stay_within_the_stated_error_on_one_function(store: Path) -
     )
 
 
+def test_import_keeps_the_rollups_of_the_days_it_wrote_current(
+    shared: Path, tmp_path: Path
+) -> None:
+    # the shared store was only imported: every day's rollup is current
+    notes = _json("store", "summary", "--store", str(shared), "--json")["rollups"]
+    assert notes["days"] and notes["missing_days"] == [] and notes["stale_days"] == []
+    store = tmp_path / "store"
+    shutil.copytree(shared, store)
+    late = tmp_path / "late"
+    write_bulk(late, 300, seed=97, fmt="batch", start=START, period=timedelta(hours=1))
+    imported = _run("import", str(late), "--store", str(store))
+    assert "rolled up " in imported.stderr and ", 0 already current" in imported.stderr
+    notes = _json("store", "summary", "--store", str(store), "--json")["rollups"]
+    assert notes["missing_days"] == [] and notes["stale_days"] == []
+
+
 def test_days_without_rollups_and_stale_days_are_named(shared: Path, tmp_path: Path) -> None:
     store = tmp_path / "store"
     shutil.copytree(shared, store)
@@ -149,8 +164,8 @@ def test_days_without_rollups_and_stale_days_are_named(shared: Path, tmp_path: P
     write_bulk(
         tmp_path / "late2", 300, seed=98, fmt="batch", start=START, period=timedelta(hours=1)
     )
-    _run("import", str(exports), "--store", str(store), "-q")
-    _run("import", str(tmp_path / "late2"), "--store", str(store), "-q")
+    _run("import", str(exports), "--store", str(store), "-q", "--no-rollup")
+    _run("import", str(tmp_path / "late2"), "--store", str(store), "-q", "--no-rollup")
     result = _run("store", "summary", "--store", str(store), "--json")
     notes = orjson.loads(result.stdout)["rollups"]
     assert "2026-11-05" in notes["missing_days"]
@@ -165,7 +180,6 @@ def test_async_invocations_from_rollups(tmp_path: Path) -> None:
     sample = Path(__file__).resolve().parents[2] / "sample_traces" / "real_world"
     store = str(tmp_path / "store")
     _run("import", str(sample / "async_invocations.json"), "--store", store, "-q")
-    _run("store", "rollup", "--store", store)
     summary = _json("store", "summary", "--store", store, "--json")
     full = _json("analyze", "--store", store, "--json", "-q")
     assert len(summary["async_invocations"]) == len(full["async_invocations"]) == 1

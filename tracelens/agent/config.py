@@ -27,6 +27,7 @@ from tracelens import settings
 from tracelens.declared import section, setting
 from tracelens.store import DEFAULT_LOCATION
 from tracelens.store.layout import name_part
+from tracelens.windowplan import SPAN_WINDOW
 
 # NOTE: in registry order: lambda runs first in `collect --once`, the other collectors read
 # metrics and logs of the functions it lists.
@@ -311,6 +312,11 @@ class ReportSettings:
         high=MAX_REPORT_SPAN,
     )
     title: str | None = setting("title", None, kind="text")
+    # A report over more than this (since) merges hourly rollups for the long-window sections
+    # and reads the spans of only its last span_window (tracelens.windowplan).
+    span_window: timedelta = setting(
+        "span_window", SPAN_WINDOW, kind="duration", low=timedelta(hours=1), high=MAX_REPORT_SPAN
+    )
 
 
 @dataclass(frozen=True)
@@ -457,6 +463,17 @@ class AgentConfig:
         kind="duration",
         low=timedelta(0),
         high=timedelta(days=7),
+        section="store",
+    )
+    # [store] rollup_interval: a day's hourly rollup is computed again after a collection cycle
+    # that wrote its spans, at most this often per day (0: after every such cycle); reports in
+    # between roll the newer spans of that day up themselves, and say so.
+    store_rollup_interval: timedelta = setting(
+        "rollup_interval",
+        timedelta(minutes=10),
+        kind="duration",
+        low=timedelta(0),
+        high=timedelta(days=1),
         section="store",
     )
     collect: CollectSettings = section("collect", CollectSettings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from collectors.base import CallStats, CollectorResult
@@ -123,6 +123,8 @@ class Tally:
     pages: int = 0
     failures: int = 0
     notes: dict[str, None] = field(default_factory=dict)
+    # Days whose span parts the cycle wrote: their rollups are refreshed after it.
+    span_days: set[date] = field(default_factory=set)
 
     def add(self, result: CollectorResult, receipt: PersistReceipt) -> None:
         """Count one stored window."""

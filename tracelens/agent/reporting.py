@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from analyses.finding_thresholds import FindingSettings
 from tracelens.analysis import AnalysisResult, run_analysis
 from tracelens.inputs import Inputs
+from tracelens.rollup import long_window
 from tracelens.store import Store, StoreProblem
+from tracelens.windowplan import SPAN_WINDOW, plan_windows
 
 
 class NoDataError(RuntimeError):
@@ -33,8 +36,13 @@ def write_store_report(
     title: str | None = None,
     on_result: Callable[[AnalysisResult], None] | None = None,
     findings: FindingSettings | None = None,
+    span_window: timedelta = SPAN_WINDOW,
 ) -> tuple[Path, list[StoreProblem]]:
     """Analyze what the store holds for ``[now - since, now)`` and write the report to ``path``.
+
+    When ``since`` is longer than ``span_window``, only the spans of the last ``span_window``
+    are read, and the long-window sections are merged from hourly rollups
+    (:func:`tracelens.windowplan.plan_windows`).
 
     Unreadable store files are skipped and listed among the input's rejections, so the report
     shows them.
@@ -54,13 +62,15 @@ def write_store_report(
     """
     from tracelens.report import write_report  # noqa: PLC0415 - plotly loads only to draw
 
-    inputs, problems = store.load_inputs(since=now - since, until=now)
+    plan = plan_windows(now - since, now, now=now, span_window=span_window)
+    inputs, problems = store.load_inputs(since=plan.span_since, until=now)
     for problem in problems:
         inputs.side_rejections.add(problem.location, "whole file", f"store file: {problem.reason}")
-    if not has_rows(inputs):
+    merged = long_window(store.backend, plan) if plan.use_rollups else None
+    if not has_rows(inputs) and not (merged is not None and merged.held["traces"]):
         raise NoDataError(f"no data in store {store.url} for the last {since}; nothing to report")
     path.parent.mkdir(parents=True, exist_ok=True)
-    result = run_analysis(inputs, findings)
+    result = replace(run_analysis(inputs, findings), window_plan=plan, long_window=merged)
     written = write_report(result, path, title=title, generated_at=now)
     if on_result is not None:
         on_result(result)

@@ -6,6 +6,10 @@ and only then is the checkpoint advanced with the persist's receipt — and it m
 the window was read completely. An incomplete window is stored as it is (partial success is a
 value) and the cycle stops there: the next cycle reads it again, skipping X-Ray traces already
 stored. :meth:`CollectionRunner.run` never raises: a failing collector records a failed run.
+
+After a cycle that wrote spans, the hourly rollups of the days it touched are computed again
+(:func:`tracelens.rollup.refresh`), each day at most once per ``[store] rollup_interval``, so
+long-window reports merge current rollups.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from collectors.base import CollectorResult
@@ -25,7 +29,9 @@ from tracelens.agent.config import AgentConfig, CollectorSettings
 from tracelens.agent.outcome import CycleOutcome, Tally
 from tracelens.agent.sources import build_collectors
 from tracelens.agent.windows import pending_windows
+from tracelens.rollup import refresh
 from tracelens.store import Checkpoint, CorruptFileError, RunRecord, Store, StoreError
+from tracelens.store.rollups import days_of_span_parts
 
 if TYPE_CHECKING:
     from tracelens.store import PersistReceipt
@@ -88,6 +94,9 @@ class CollectionRunner:
         # NOTE: re-entrant: a metrics or logs cycle that needs the function list runs the
         # Lambda cycle while holding it.
         self._functions_lock = threading.RLock()
+        self._rollup_lock = threading.Lock()
+        self._rollup_pending: set[date] = set()
+        self._rolled_at: dict[date, datetime] = {}
 
     @property
     def account(self) -> str:
@@ -131,10 +140,42 @@ class CollectionRunner:
         except Exception as exc:  # NOTE: a job never takes the daemon down; the run says why.
             log.debug("%s collection failed", name, exc_info=True)
             tally.error = _explain(exc)
+            self._roll_up(tally)
             duration_s = time.monotonic() - began_s
             self._record_failure(tally, duration_s)
             return tally.outcome(duration_s=duration_s, failed=True)
+        self._roll_up(tally)
         return tally.outcome(duration_s=time.monotonic() - began_s)
+
+    def _roll_up(self, tally: Tally) -> None:
+        """Refresh the rollups of the days whose spans the cycle (or an earlier one) wrote,
+        each at most once per ``[store] rollup_interval`` (a day's rollup is computed again from
+        all its span parts: after every cycle, a busy day would be read over and over). A
+        failure is a warning of the cycle: the spans are stored, and readers roll a day whose
+        rollup is missing or stale up from its spans."""
+        # NOTE: one refresh at a time in this process: collectors of spans (X-Ray, aws/spans)
+        # run in parallel threads and would compute the same day twice.
+        with self._rollup_lock:
+            self._rollup_pending |= tally.span_days
+            now = self._clock()
+            every = self._config.store_rollup_interval
+            due = {
+                day
+                for day in self._rollup_pending
+                if (last := self._rolled_at.get(day)) is None or now - last >= every
+            }
+            if not due:
+                return
+            try:
+                built = refresh(self._store.backend, due)
+            except Exception as exc:
+                log.debug("rollup refresh failed", exc_info=True)
+                tally.warn(f"rollups not refreshed ({_explain(exc)}); `tracelens store rollup`")
+                return
+            self._rollup_pending -= due
+            self._rolled_at.update(dict.fromkeys(due, now))
+        for problem in built.problems:
+            tally.warn(f"rollup skipped unreadable span part {problem.describe()}")
 
     def _single_cycle(self, source: Collector, settings: CollectorSettings, tally: Tally) -> None:
         """One call of a collector without windows (its checkpoint only keeps its state)."""
@@ -152,7 +193,7 @@ class CollectionRunner:
                 state=state,
             )
             result = source.collect(request)
-            receipt = self._persist(result, started)
+            receipt = self._persist(result, started, tally)
             if source.needs.state:
                 self._store.advance(receipt, state=result.state)
             tally.add(result, receipt)
@@ -213,7 +254,7 @@ class CollectionRunner:
             result = source.collect(request)
             if result.window is None:
                 return  # NOTE: nothing readable yet (the collector applies its own lag)
-            receipt = self._persist(result, started)
+            receipt = self._persist(result, started, tally)
             if needs.state and result.state is not None:
                 state = result.state
                 self._store.advance(receipt, state=state)
@@ -229,9 +270,12 @@ class CollectionRunner:
             return {}
         return checkpoint.state
 
-    def _persist(self, result: CollectorResult, started: tuple[datetime, float]) -> PersistReceipt:
+    def _persist(
+        self, result: CollectorResult, started: tuple[datetime, float], tally: Tally
+    ) -> PersistReceipt:
         """Store ``result``, then record its run (``started``: wall clock and monotonic)."""
         receipt = self._store.persist(result, account=self.account, region=self.region)
+        tally.span_days |= days_of_span_parts(receipt.part_keys)
         record = RunRecord.of_result(
             result,
             account=self.account,

@@ -301,6 +301,7 @@ class Agent:
                 since=report.since,
                 now=now,
                 title=report.title,
+                span_window=report.span_window,
                 on_result=self._after_report,
                 findings=self._config.findings,
             )

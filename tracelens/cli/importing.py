@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import TYPE_CHECKING
+
 import click
 
 from tracelens.cli.options import side_inputs
 from tracelens.cli.progress import Progress
+
+if TYPE_CHECKING:
+    from tracelens.store import Store
 
 UNKNOWN = "unknown"
 
@@ -30,6 +36,13 @@ UNKNOWN = "unknown"
     show_default=True,
     help="The AWS region the files come from (rows are kept per region).",
 )
+@click.option(
+    "--no-rollup",
+    "no_rollup",
+    is_flag=True,
+    help="Do not compute the hourly rollups of the days imported at the end (then run "
+    "`tracelens store rollup` before long-window reports).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
 def import_(
     paths: tuple[str, ...],
@@ -39,6 +52,7 @@ def import_(
     store: str | None,
     account: str,
     region: str,
+    no_rollup: bool,
     quiet: bool,
 ) -> None:
     """Load exported traces (PATH: every format `analyze` reads), logs, metrics and function
@@ -47,7 +61,9 @@ def import_(
 
     Importing the same files again changes nothing; data also collected or imported from other
     files is kept once when read. Prints progress on stderr and a summary at the end; exits
-    non-zero when nothing could be stored.
+    non-zero when nothing could be stored. At the end, the hourly rollups of the days whose
+    traces were imported are computed again (each day from its span parts), so long-window
+    reports merge current rollups.
 
     \b
       tracelens import exports/ --logs logs/ --functions functions.json --store tl-data
@@ -88,3 +104,21 @@ def import_(
     )
     if not report.rows:
         raise click.ClickException("nothing was stored: no record in the files was accepted")
+    if report.span_days and not no_rollup:
+        _roll_up(target, report.span_days, progress)
+
+
+def _roll_up(target: Store, days: set[date], progress: Progress) -> None:
+    """Refresh the rollups of ``days``; a failure is a warning (the spans are stored)."""
+    from tracelens.rollup import refresh
+    from tracelens.store import StoreError
+
+    progress.stage(f"rolling up {len(days):,} day(s)")
+    try:
+        built = refresh(target.backend, days)
+    except (StoreError, OSError) as exc:
+        click.echo(f"warning: rollups not computed ({exc}); run `tracelens store rollup`", err=True)
+        return
+    for problem in built.problems[:5]:
+        click.echo(f"rollup skipped {problem.describe()}", err=True)
+    progress.done(f"rolled up {len(built.built):,} day(s), {len(built.current):,} already current")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +15,10 @@ from tracelens.cli.progress import Progress
 from tracelens.ingest.opening.sources import InputError
 from tracelens.inputs import Inputs, load_inputs
 from tracelens.timewindow import TimeWindow, TimeWindowError, format_instant
+from tracelens.windowplan import SPAN_WINDOW, RollupMode, WindowPlan, plan_windows
+
+if TYPE_CHECKING:
+    from tracelens.rollup import LongWindow
 
 
 def load_for_command(
@@ -58,11 +63,13 @@ def load_from_store(
     until: datetime | None = None,
     strict: bool,
     progress: Progress,
+    allow_empty: bool = False,
 ) -> Inputs:
     """Load inputs from a store (``tracelens collect``/``agent`` wrote it), or stop clearly.
 
     Store files that cannot be read are skipped, printed as warnings, and listed among the
-    input's rejections so that the JSON and the report show them.
+    input's rejections so that the JSON and the report show them. Nothing stored in the window
+    stops the command unless ``allow_empty`` (rollups answer for a longer window).
     """
     from tracelens.agent.reporting import has_rows
     from tracelens.store import StoreError, open_store
@@ -83,7 +90,7 @@ def load_from_store(
         raise click.ClickException(
             f"--strict: {len(problems)} store file(s) unreadable; first: {problems[0].describe()}"
         )
-    if not has_rows(inputs):
+    if not has_rows(inputs) and not allow_empty:
         span = f" since {format_instant(since)}" if since else ""
         raise click.ClickException(
             f"no data in store {location}{span}; run `tracelens collect --once --store "
@@ -104,14 +111,35 @@ class InputOptions:
     strict: bool
     since: str | None
     until: str | None
+    # With --store: "auto" merges rollups for the long-window sections when the window is
+    # longer than ``span_window`` (None: tracelens.rollup.SPAN_WINDOW); "never" reads spans.
+    from_rollups: RollupMode = "auto"
+    span_window: timedelta | None = None
 
 
 def load_command_inputs(options: InputOptions, progress: Progress) -> Inputs:
     """The inputs of ``analyze`` and ``report``: PATHs or a store, kept to --since/--until."""
+    return _load_planned(options, progress)[0]
+
+
+def _load_planned(options: InputOptions, progress: Progress) -> tuple[Inputs, WindowPlan]:
+    """The inputs, and which data answers which section (:func:`plan_windows`): with a store
+    and a window longer than the span window, only the spans of its last span window."""
+    now = datetime.now(UTC)
     try:
-        window = TimeWindow.parse(options.since, options.until)
+        window = TimeWindow.parse(options.since, options.until, now=now)
     except TimeWindowError as exc:
         raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
+    plan = plan_windows(
+        window.start,
+        window.end,
+        now=now,
+        span_window=options.span_window or SPAN_WINDOW,
+        mode=options.from_rollups,
+        store=options.store is not None,
+    )
+    if plan.use_rollups:
+        window = TimeWindow(plan.span_since, plan.span_until)
     side = (options.logs, options.metrics, options.functions)
     if options.store is not None:
         if options.paths or any(side):
@@ -122,6 +150,7 @@ def load_command_inputs(options: InputOptions, progress: Progress) -> Inputs:
             until=window.end,
             strict=options.strict,
             progress=progress,
+            allow_empty=plan.use_rollups,
         )
     elif not options.paths:
         raise click.UsageError("give at least one PATH with exported traces, or --store DIR")
@@ -137,15 +166,46 @@ def load_command_inputs(options: InputOptions, progress: Progress) -> Inputs:
     kept = inputs.within(window)
     if inputs.traces.spans.height and not kept.traces.spans.height:
         click.echo(f"warning: no trace starts {window.describe()}", err=True)
-    return kept
+    return kept, plan
 
 
 def load_and_analyze(
     options: InputOptions, progress: Progress, findings: FindingSettings | None = None
 ) -> AnalysisResult:
-    """:func:`load_command_inputs`, then every analysis, with progress on standard error."""
-    inputs = load_command_inputs(options, progress)
+    """:func:`load_command_inputs`, then every analysis, with progress on standard error;
+    over a window longer than the span window, the long-window sections merged from rollups
+    (:func:`tracelens.rollup.long_window`)."""
+    inputs, plan = _load_planned(options, progress)
     progress.stage(f"analyzing {inputs.traces.spans.height:,} spans")
-    result = run_analysis(inputs, findings)
+    result = replace(run_analysis(inputs, findings), window_plan=plan)
     progress.done(f"analyzed: {result.findings.height:,} findings")
+    if plan.use_rollups and options.store is not None:
+        result = replace(result, long_window=_long_window(options.store, plan, progress))
     return result
+
+
+def _long_window(location: str, plan: WindowPlan, progress: Progress) -> LongWindow:
+    from tracelens.rollup import long_window
+    from tracelens.store import StoreError, open_store
+
+    progress.stage("merging hourly rollups")
+    try:
+        merged = long_window(open_store(location).backend, plan)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for problem in merged.unreadable:
+        click.echo(f"warning: skipped unreadable store file {problem}", err=True)
+    if merged.from_spans_days:
+        days = ", ".join(d.isoformat() for d in merged.from_spans_days[:5])
+        more = len(merged.from_spans_days) - 5
+        click.echo(
+            f"note: {len(merged.from_spans_days)} day(s) rolled up from their spans for this run "
+            f"(rollup missing or stale: {days}{f' and {more} more' if more > 0 else ''}); "
+            "`tracelens store rollup` keeps them",
+            err=True,
+        )
+    progress.done(
+        f"merged rollups of {len(merged.days):,} day(s), {len(merged.from_spans_days):,} "
+        "rolled up from spans"
+    )
+    return merged

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -147,7 +148,56 @@ def write_output(path: Path, data: bytes) -> None:
         raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
-_INPUT_OPTIONS = ("paths", "store", "logs", "metrics", "functions", "strict", "since", "until")
+_INPUT_OPTIONS = (
+    "paths",
+    "store",
+    "logs",
+    "metrics",
+    "functions",
+    "strict",
+    "since",
+    "until",
+    "from_rollups",
+    "span_window",
+)
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
+    from tracelens.durations import DurationError, parse_duration
+
+    if value is None:
+        return None
+    try:
+        parsed = parse_duration(value)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+    if parsed < timedelta(hours=1):
+        raise click.BadParameter("must be 1h or more", ctx=ctx, param=param)
+    return parsed
+
+
+def rollup_options() -> Callable[[F], F]:
+    """``--from-rollups`` and ``--span-window``: which data answers which section (with
+    ``--store``)."""
+    return _compose(
+        click.option(
+            "--from-rollups",
+            "from_rollups",
+            type=click.Choice(["auto", "never"]),
+            default="auto",
+            show_default=True,
+            help="With --store: auto merges hourly rollups for the long-window totals, "
+            "percentiles and trend when --since/--until spans more than --span-window (every "
+            "other section from the spans of its last --span-window); never reads every span.",
+        ),
+        click.option(
+            "--span-window",
+            "span_window",
+            metavar="DURATION",
+            callback=_duration,
+            help="How much of a long window is read as spans (default 7d, [report] span_window).",
+        ),
+    )
 
 
 def trace_inputs(*, store_help: str) -> Callable[[F], F]:
@@ -167,6 +217,7 @@ def trace_inputs(*, store_help: str) -> Callable[[F], F]:
             side_inputs(),
             strictness(),
             time_window(),
+            rollup_options(),
         )(collecting)  # type: ignore[return-value]
 
     return decorate

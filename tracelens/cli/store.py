@@ -87,9 +87,9 @@ def rollup(location: str | None, since: str | None, until: str | None, force: bo
     """Write the hourly rollups of the stored spans (counts, DDSketch percentiles per function
     and service-map edge), one file per day beside the span table.
 
-    Days whose rollup was computed from the same span parts are skipped; run it after
-    collecting (the agent's schedule, cron) so `tracelens store summary` reads rollups, not
-    every span.
+    Days whose rollup was computed from the same span parts are skipped. Collection cycles
+    and `tracelens import` already roll up the days they wrote; run it after an import with
+    --no-rollup, on a store written before rollups, or with --force.
     """
     from tracelens.rollup import build
     from tracelens.store import StoreError, open_store, store_location
@@ -251,8 +251,8 @@ def compact(location: str | None, small_mb: float | None) -> None:
 def prune(location: str | None, older_than: str) -> None:
     """Apply a retention period: delete every date partition older than --older-than.
 
-    Parquet parts, their checksums, the raw pages and the run records of those days go;
-    checkpoints stay.
+    Their hourly rollups, Parquet parts, checksums, raw pages and run records go; checkpoints
+    stay.
     """
     from tracelens.durations import DurationError, parse_duration
     from tracelens.store import StoreError, open_store, store_location
@@ -270,5 +270,6 @@ def prune(location: str | None, older_than: str) -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"deleted {report.deleted:,} file(s) dated before {report.before} from {target.url}: "
-        f"{len(report.parts):,} part(s), {len(report.raw):,} raw run(s)"
+        f"{len(report.parts):,} part(s), {len(report.raw):,} raw run(s), "
+        f"{len(report.rollups):,} rollup(s)"
     )

@@ -39,6 +39,7 @@ class RenderContext:
 USERS = "users"
 FINDINGS = "findings"
 TIMELINE = "over-time"
+LONG_WINDOW = "long-window"
 COMPARE = "baseline"
 SERVICE_MAP = "service-map"
 THROTTLES = "throttles"

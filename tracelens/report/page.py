@@ -27,6 +27,7 @@ from tracelens.report.sections.examples import node_trace_ids, render_examples
 from tracelens.report.sections.findings import _ordered as ordered_findings
 from tracelens.report.sections.findings import render_findings, severity_counts
 from tracelens.report.sections.functions_table import render_functions
+from tracelens.report.sections.long_window import render_long_window, rollup_line
 from tracelens.report.sections.overview import data_line, render_overview, time_window
 from tracelens.report.sections.service_map import render_service_map
 from tracelens.report.sections.throttles import render_throttles
@@ -93,6 +94,9 @@ def render_report(
     examples = ExampleTraces(result.inputs.traces.spans, _example_ids(bare), figures, links)
     ctx = RenderContext(result, figures, links, unshown_times=unshown_times, examples=examples)
     sections = [render(ctx) for render in SECTIONS]
+    long_window = render_long_window(ctx)
+    if long_window is not None:  # after what users see, the findings and the timeline
+        sections.insert(3, long_window)
     if comparison is not None:
         sections.insert(2, render_comparison(ctx, comparison))
     heading = title or DEFAULT_TITLE
@@ -125,7 +129,7 @@ def _header(ctx: RenderContext, heading: str, when: datetime) -> str:
         f'<p class="window"><strong>Window</strong> {esc(window.describe() + kept)}</p>'
         f'<p class="meta">{chips}<span>generated {esc(fmt_time(when.astimezone(UTC)))} · '
         f"{esc(_console_regions(ctx))}</span></p>"
-        f"{data_line(ctx)}</header>"
+        f"{data_line(ctx)}{rollup_line(ctx)}</header>"
     )
 
 

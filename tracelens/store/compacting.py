@@ -12,8 +12,12 @@ A compacted part is named by a digest of the parts it merged (the same parts mer
 name) and its manifest names the raw runs its rows came from (``sources``), so a rebuild still
 knows where they are.
 
-Retention deletes every file dated before a day: parts, their manifests, raw pages and run
-records; checkpoints and leases are kept.
+Compaction rewrites a day's span parts without changing its rows (as a read sees them): a
+rollup computed from the parts merged (``tracelens.store.rollups``) is carried over, recorded
+as computed from the parts that replace them; a rollup that was already stale stays stale.
+
+Retention deletes every file dated before a day: rollups, parts, their manifests, raw pages and
+run records; checkpoints and leases are kept.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from tracelens.store.backend import Backend
 from tracelens.store.dedupe import latest_rows, unique_segments
 from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreProblem
 from tracelens.store.parts import contiguous, parquet_bytes, read_part
+from tracelens.store.rollups import ROLLUPS, carry_over, span_days
 from tracelens.store.tables import PART, PART_TYPE, SPANS, TABLES, Table
 
 SMALL_PART_BYTES = 32 * 1024 * 1024
@@ -71,6 +76,8 @@ def compact(
 ) -> CompactReport:
     """Merge the parts under ``small_bytes`` of each partition directory holding two or more."""
     report = CompactReport()
+    tables = tuple(tables)
+    spans_before = span_days(backend, None, None) if SPANS in tables else {}
     for table in tables:
         directories: dict[str, list[str]] = defaultdict(list)
         for key in backend.list_keys(table.name):
@@ -78,6 +85,9 @@ def compact(
                 directories[layout.partition_of(key)].append(key)
         for directory in sorted(directories):
             _compact_directory(backend, table, directories[directory], small_bytes, report)
+    if report.written and spans_before:
+        after = span_days(backend, None, None)
+        carry_over(backend, spans_before, after, written=report.written, removed=report.removed)
     return report
 
 
@@ -178,17 +188,19 @@ class PruneReport:
     parts: list[str] = field(default_factory=list)
     raw: list[str] = field(default_factory=list)
     other: list[str] = field(default_factory=list)
+    rollups: list[str] = field(default_factory=list)
 
     @property
     def deleted(self) -> int:
-        return len(self.parts) + len(self.raw) + len(self.other)
+        return len(self.parts) + len(self.raw) + len(self.other) + len(self.rollups)
 
 
 def prune(backend: Backend, *, before: date) -> PruneReport:
-    """Delete every part, manifest, raw run and run record dated before ``before``.
+    """Delete every rollup, part, manifest, raw run and run record dated before ``before``.
 
-    Parts go first, then their manifests, then the raw pages: a process that dies midway leaves
-    files the next prune deletes, never a part whose raw pages are gone while it stays.
+    Rollups go first (a rollup never outlives the spans it was computed from), then the parts,
+    their manifests, then the raw pages: a process that dies midway leaves files the next prune
+    deletes, never a part whose raw pages are gone while it stays.
     """
     report = PruneReport(before=before)
 
@@ -199,6 +211,10 @@ def prune(backend: Backend, *, before: date) -> PruneReport:
             if (day := layout.key_date(key)) is not None and day < before
         ]
 
+    # NOTE: the rollup file before its sources file (sorted keys: rollup.parquet first)
+    for key in sorted(old(ROLLUPS)):
+        backend.delete(key)
+        report.rollups.append(key)
     for table in TABLES:
         for key in old(table.name):
             backend.delete(key)

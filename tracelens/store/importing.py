@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from collectors.base import CallStats, CollectorResult, RawPage
 from tracelens.ingest.opening.sources import expand_paths
 from tracelens.ingest.opening.streams import item_sources
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.store.filepages import FUNCTIONS, LOGS, METRICS, SOURCE, TRACES, page_of
+from tracelens.store.rollups import days_of_span_parts
 from tracelens.store.store import Store
 
 RUN_BYTES = 64 * 2**20  # input text per stored run: bounds the memory of one run
@@ -37,12 +39,15 @@ class ImportReport:
         Rows written per table.
     rejections
         Records refused while reading or normalizing (with their file and position).
+    span_days
+        Days whose span parts were written (their rollups are then out of date).
     """
 
     pieces: int = 0
     runs: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     rejections: RejectionLog = field(default_factory=RejectionLog)
+    span_days: set[date] = field(default_factory=set)
 
 
 Progress = Callable[[ImportReport], None]
@@ -108,6 +113,7 @@ def import_paths(
             for table, rows in receipt.rows.items():
                 report.rows[table] = report.rows.get(table, 0) + rows
             report.rejections.extend(receipt.rejections)
+            report.span_days |= days_of_span_parts(receipt.part_keys)
             if progress is not None:
                 progress(report)
     return report

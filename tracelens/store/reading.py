@@ -188,6 +188,13 @@ def load(backend: Backend, scope: Scope) -> tuple[Inputs, list[StoreProblem]]:
     return inputs, loaded.problems
 
 
+def load_traces(backend: Backend, scope: Scope) -> tuple[TraceInput, list[StoreProblem]]:
+    """The whole traces stored in ``scope`` (as :func:`load` reads them), without the other
+    tables, and the span parts that could not be read."""
+    loaded = _Loaded()
+    return _traces(loaded, backend, scope), loaded.problems
+
+
 def _paths_read(reads: pl.DataFrame) -> dict[str, int]:
     """Documents read per trace path by the runs in scope (a window read again counts once)."""
     sums = (
