@@ -228,8 +228,24 @@ def _or_empty(frame: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.
     return frame if frame is not None else empty_frame(schema)
 
 
-def _traces(loaded: _Loaded, backend: Backend, scope: Scope) -> TraceInput:
+def load_spans(
+    backend: Backend, scope: Scope, *, directory: str | None = None
+) -> tuple[TraceInput, list[StoreProblem]]:
+    """The traces stored in ``scope`` (only the span parts directly in ``directory``, one
+    ``spans/date=/bucket=`` partition, when given), and the files that could not be read."""
+    loaded = _Loaded()
+    return _traces(loaded, backend, scope, directory), loaded.problems
+
+
+def _traces(
+    loaded: _Loaded, backend: Backend, scope: Scope, directory: str | None = None
+) -> TraceInput:
     def listing() -> list[str]:
+        if directory is not None:
+            keys = backend.list_keys(directory)
+            return [
+                k for k in keys if layout.partition_of(k) == directory and layout.part_digest(k)
+            ]
         return part_keys(backend, tables.SPANS, scope.first_day, scope.last_day)
 
     rejections = RejectionLog()

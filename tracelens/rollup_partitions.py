@@ -1,0 +1,244 @@
+"""Rollups computed partition by partition on an engine (:mod:`tracelens.engines`).
+
+The unit of work is one partition of the span table: a day's trace-id bucket
+(``spans/date=YYYY-MM-DD/bucket=NN``), or a whole day when some of its parts were written
+before buckets (they hold every bucket's traces). A trace lives in exactly one partition, so
+the partitions' rollups merge (:func:`analyses.rollups.merge`) into the day's rollup, the same
+as one pass over the day (:func:`tracelens.rollup.build`).
+
+A worker gets the store's location and the partition (:class:`Task`), opens the store itself
+(a local directory it can see, or S3 with its own credentials and endpoint, as
+:func:`tracelens.store.open_store` makes them), reads the partition's span parts and returns
+the partition's rollup: the spans never pass through the driver. The driver merges the rollups
+of each day, then writes them (:func:`build`) or summarises them (:func:`read_spans`).
+
+A day with a failed partition is neither written nor summarised (a part of its traces would be
+missing); the failures are returned, each naming its partition.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from analyses import rollups as partials
+from tracelens.engines import Engine, MapResult, PartitionFailure, Progress
+from tracelens.rollup import BuildReport, RollupRead
+from tracelens.store import open_store, reading
+from tracelens.store import rollups as files
+from tracelens.store.backend import Backend
+from tracelens.store.errors import StoreProblem
+from tracelens.store.layout import partition_of
+from tracelens.store.tables import SPANS
+
+_BUCKET_PREFIX = "bucket="
+
+
+@dataclass(frozen=True, order=True)
+class SpanPartition:
+    """One day's trace-id bucket of the span table, or the whole day (``bucket`` None)."""
+
+    day: date
+    bucket: int | None = None
+
+    @property
+    def directory(self) -> str | None:
+        """The ``spans/date=/bucket=`` directory of its parts (None: every part of the day)."""
+        if self.bucket is None:
+            return None
+        return f"{SPANS.name}/date={self.day.isoformat()}/{_BUCKET_PREFIX}{self.bucket:02d}"
+
+    @property
+    def label(self) -> str:
+        """``spans/date=2026-11-20/bucket=03`` (``spans/date=2026-11-20`` for a whole day)."""
+        return self.directory or f"{SPANS.name}/date={self.day.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a worker is sent: where the store is and which partition to roll up."""
+
+    store: str
+    partition: SpanPartition
+
+
+@dataclass(frozen=True)
+class PartitionRollup:
+    """A partition's rollup (``analyses.rollups.ROLLUP_SCHEMA``) and the parts it skipped."""
+
+    frame: pl.DataFrame
+    problems: list[StoreProblem]
+
+
+def task_location(url: str) -> str:
+    """The store's location as a worker names it: an absolute path for a local directory."""
+    return url if url.startswith("s3://") else str(Path(url).expanduser().resolve())
+
+
+def partitions_of(span_parts: list[str], day: date, *, by_bucket: bool) -> list[SpanPartition]:
+    """A day's partitions: the whole day, or (``by_bucket``) one per bucket directory holding
+    parts; the whole day anyway when a part lies outside bucket directories (written before
+    buckets: it holds traces of every bucket)."""
+    if not by_bucket:
+        return [SpanPartition(day)]
+    buckets: set[int] = set()
+    for key in span_parts:
+        name = partition_of(key).rsplit("/", 1)[-1]
+        if not name.startswith(_BUCKET_PREFIX):
+            return [SpanPartition(day)]
+        buckets.add(int(name.removeprefix(_BUCKET_PREFIX)))
+    return [SpanPartition(day, bucket) for bucket in sorted(buckets)]
+
+
+_backends: dict[str, Backend] = {}
+_backends_lock = threading.Lock()
+
+
+def _backend(location: str) -> Backend:
+    """The worker's backend of ``location``, made once per process (an S3 client is costly)."""
+    with _backends_lock:
+        if location not in _backends:
+            _backends[location] = open_store(location).backend
+        return _backends[location]
+
+
+def rollup_partition(task: Task) -> PartitionRollup:
+    """The rollup of one partition's traces (those that start on its day), read by the worker.
+
+    Raises
+    ------
+    StoreError
+        When the store cannot be listed from where this runs (unreadable parts are skipped and
+        returned as problems instead).
+    """
+    backend = _backend(task.store)
+    day = task.partition.day
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    scope = reading.Scope(since=start, until=start + timedelta(days=1))
+    traces, problems = reading.load_spans(backend, scope, directory=task.partition.directory)
+    return PartitionRollup(partials.rollup(traces.spans), problems)
+
+
+@dataclass
+class EngineBuildReport(BuildReport):
+    """:class:`tracelens.rollup.BuildReport`, and the partitions that failed (their days were
+    not written)."""
+
+    failed: list[PartitionFailure[Task]] = field(default_factory=list)
+
+    @property
+    def failed_days(self) -> list[date]:
+        return sorted({f.partition.partition.day for f in self.failed})
+
+
+def _run(
+    engine: Engine,
+    store: str,
+    days: dict[date, list[str]],
+    by_bucket: bool,
+    progress: Progress | None,
+) -> tuple[dict[date, list[PartitionRollup]], list[PartitionFailure[Task]]]:
+    """Every partition of ``days`` on ``engine``: the rollups of each day whose partitions all
+    finished, and the failures."""
+    location = task_location(store)
+    tasks = [
+        Task(location, partition)
+        for day in sorted(days)
+        for partition in partitions_of(days[day], day, by_bucket=by_bucket)
+    ]
+    result: MapResult[Task, PartitionRollup] = engine.map(rollup_partition, tasks, progress)
+    failed_days = {f.partition.partition.day for f in result.failed}
+    done: dict[date, list[PartitionRollup]] = {day: [] for day in days if day not in failed_days}
+    for task, rolled in result.done:
+        if task.partition.day in done:
+            done[task.partition.day].append(rolled)
+    return done, result.failed
+
+
+def build(
+    engine: Engine,
+    backend: Backend,
+    *,
+    first: date | None = None,
+    last: date | None = None,
+    force: bool = False,
+    by_bucket: bool = False,
+    progress: Progress | None = None,
+) -> EngineBuildReport:
+    """:func:`tracelens.rollup.build` with the partitions rolled up on ``engine``.
+
+    Days whose rollup is current are skipped unless ``force``; a day with a failed partition is
+    not written (its failures are in the report).
+    """
+    report = EngineBuildReport()
+    todo: dict[date, list[str]] = {}
+    for day, keys in sorted(files.span_days(backend, first, last).items()):
+        if not force and files.recorded_sources(backend, day) == keys:
+            report.current.append(day)
+        else:
+            todo[day] = keys
+    done, report.failed = _run(engine, backend.url, todo, by_bucket, progress)
+    for day in sorted(done):
+        rolled = done[day]
+        report.problems.extend(p for r in rolled for p in r.problems)
+        merged = partials.merge([r.frame for r in rolled], by_hour=True)
+        files.write_day(backend, day, merged, todo[day])
+        report.built.append(day)
+    return report
+
+
+def read_spans(
+    engine: Engine,
+    backend: Backend,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    by_bucket: bool = False,
+    progress: Progress | None = None,
+) -> tuple[RollupRead, list[PartitionFailure[Task]]]:
+    """:func:`tracelens.rollup.read` computed from the spans on ``engine`` (nothing written):
+    the partitions of the days in the window, rolled up and merged over its whole hours.
+
+    Days with a failed partition are in ``missing_days``, each failure in ``problems``.
+    """
+    # NOTE: the window rounded out to whole hours exactly as `read` rounds it
+    window = reading.Scope(
+        since=None if since is None else _floor_hour(since),
+        until=None if until is None else _ceil_hour(until),
+    )
+    days = files.span_days(backend, window.first_day, window.last_day)
+    done, failed = _run(engine, backend.url, days, by_bucket, progress)
+    frames = [window.within(r.frame, "hour") for day in sorted(done) for r in done[day]]
+    problems = [p for day in sorted(done) for r in done[day] for p in r.problems]
+    problems += [
+        StoreProblem(
+            location=backend.location(f.partition.partition.label),
+            reason=f"not computed: {f.describe()}",
+        )
+        for f in failed
+    ]
+    return (
+        RollupRead(
+            merged=partials.merge(frames),
+            since=window.since,
+            until=window.until,
+            days=sorted(done),
+            missing_days=sorted({f.partition.partition.day for f in failed}),
+            stale_days=[],
+            problems=problems,
+        ),
+        failed,
+    )
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    floor = _floor_hour(moment)
+    return floor if floor == moment else floor + timedelta(hours=1)
