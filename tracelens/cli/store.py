@@ -8,6 +8,9 @@ from typing import Any
 
 import click
 
+from tracelens.cli import engines
+from tracelens.cli.engines import engine_options
+
 MAX_LISTED = 50
 
 
@@ -83,27 +86,49 @@ def _window(since: str | None, until: str | None) -> tuple[datetime | None, date
 @click.option("--since", metavar="WHEN", help="First day to roll up (6h, 30d or ISO 8601).")
 @click.option("--until", metavar="WHEN", help="Last moment to roll up, same forms as --since.")
 @click.option("--force", is_flag=True, help="Compute days whose rollup is current again too.")
-def rollup(location: str | None, since: str | None, until: str | None, force: bool) -> None:
+@engine_options()
+def rollup(
+    location: str | None,
+    since: str | None,
+    until: str | None,
+    force: bool,
+    engine: str,
+    address: str | None,
+    workers: int | None,
+    split: str,
+) -> None:
     """Write the hourly rollups of the stored spans (counts, DDSketch percentiles per function
     and service-map edge), one file per day beside the span table.
 
     Days whose rollup was computed from the same span parts are skipped. Collection cycles
     and `tracelens import` already roll up the days they wrote; run it after an import with
-    --no-rollup, on a store written before rollups, or with --force.
+    --no-rollup, on a store written before rollups, or with --force. The days (or, with
+    --split bucket, their trace-id buckets) are computed on --engine: each worker reads its
+    partition's spans from the store and returns its rollup. A day with a failed partition is
+    not written; the command then exits 1 naming it.
+
+      tracelens store rollup --store s3://lake/prod --engine dask --address tcp://sched:8786
     """
-    from tracelens.rollup import build
+    from tracelens.rollup_partitions import build
     from tracelens.store import StoreError, open_store, store_location
 
     start, end = _window(since, until)
     last = None if end is None else (end - timedelta(microseconds=1)).astimezone(UTC).date()
     try:
         target = open_store(store_location(location))
-        report = build(
-            target.backend,
-            first=None if start is None else start.astimezone(UTC).date(),
-            last=last,
-            force=force,
-        )
+        runner = engines.start(engine, address, workers)
+        try:
+            report = build(
+                runner,
+                target.backend,
+                first=None if start is None else start.astimezone(UTC).date(),
+                last=last,
+                force=force,
+                by_bucket=split == "bucket",
+                progress=engines.PartitionProgress(runner, _task_label),
+            )
+        finally:
+            runner.close()
     except (StoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     for problem in report.problems[:MAX_LISTED]:
@@ -115,6 +140,15 @@ def rollup(location: str | None, since: str | None, until: str | None, force: bo
         f"in {target.url}",
         err=True,
     )
+    if report.failed:
+        days = ", ".join(d.isoformat() for d in report.failed_days)
+        raise click.ClickException(
+            engines.failures_error(report.failed, _task_label) + f"\nnot written: {days}"
+        )
+
+
+def _task_label(task: Any) -> str:
+    return str(task.partition.label)
 
 
 @store.command()
@@ -122,7 +156,17 @@ def rollup(location: str | None, since: str | None, until: str | None, force: bo
 @click.option("--since", metavar="WHEN", help="Start of the window (30d, or ISO 8601).")
 @click.option("--until", metavar="WHEN", help="End of the window, same forms as --since.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def summary(location: str | None, since: str | None, until: str | None, as_json: bool) -> None:
+@engine_options(default=None)
+def summary(
+    location: str | None,
+    since: str | None,
+    until: str | None,
+    as_json: bool,
+    engine: str | None,
+    address: str | None,
+    workers: int | None,
+    split: str,
+) -> None:
     """Per function and service-map edge: counts and percentiles over a long window, merged
     from the hourly rollups (`tracelens store rollup`) instead of reading every span.
 
@@ -130,22 +174,49 @@ def summary(location: str | None, since: str | None, until: str | None, as_json:
     hours. Findings, throttles, DNS, bottlenecks, example traces and waterfalls need the spans:
     use `tracelens analyze/report --store` for them. Days with spans but no rollup, or whose
     rollup is stale, are named (and warned about).
+
+    With --engine, the rollups are computed from the spans instead, partition by partition on
+    that engine (nothing is written): the same JSON, with "source": "spans". Partitions that
+    fail are named; the rest is printed, then the command exits 1.
+
+      tracelens store summary --store s3://lake/prod --since 30d --json \\
+          --engine dask --address tcp://scheduler:8786
     """
     import orjson
 
     from tracelens.rollup import read
     from tracelens.rollup import summary as rollup_summary
+    from tracelens.rollup_partitions import read_spans
     from tracelens.store import StoreError, open_store, store_location
 
     start, end = _window(since, until)
+    if engine is None and (address is not None or workers is not None):
+        raise click.UsageError("--address and --workers go with --engine")
+    failed: list[Any] = []
     try:
         target = open_store(store_location(location))
-        result = read(target.backend, since=start, until=end)
+        if engine is None:
+            result = read(target.backend, since=start, until=end)
+        else:
+            runner = engines.start(engine, address, workers)
+            try:
+                result, failed = read_spans(
+                    runner,
+                    target.backend,
+                    since=start,
+                    until=end,
+                    by_bucket=split == "bucket",
+                    progress=engines.PartitionProgress(runner, _task_label),
+                )
+            finally:
+                runner.close()
     except (StoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     data = rollup_summary(result)
+    if engine is not None:
+        data["source"] = "spans"
     notes = data["rollups"]
-    if notes["missing_days"]:
+    if notes["missing_days"] and engine is None:
         click.echo(
             f"warning: {len(notes['missing_days'])} day(s) have spans but no rollup, so their "
             f"traces are not counted ({_days(notes['missing_days'])}); run "
@@ -162,8 +233,13 @@ def summary(location: str | None, since: str | None, until: str | None, as_json:
         click.echo(f"skipped {problem}", err=True)
     if as_json:
         click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-        return
-    click.echo(_summary_text(data))
+    else:
+        click.echo(_summary_text(data))
+    if failed:
+        raise click.ClickException(
+            engines.failures_error(failed, _task_label)
+            + f"\ntheir days are not counted: {_days(notes['missing_days'])}"
+        )
 
 
 def _days(days: list[str]) -> str:
