@@ -46,16 +46,16 @@ class SpanPartition:
     bucket: int | None = None
 
     @property
-    def directory(self) -> str | None:
-        """The ``spans/date=/bucket=`` directory of its parts (None: every part of the day)."""
-        if self.bucket is None:
-            return None
-        return f"{SPANS.name}/date={self.day.isoformat()}/{_BUCKET_PREFIX}{self.bucket:02d}"
+    def prefix(self) -> str:
+        """The directory of its parts: ``spans/date=2026-11-20/bucket=03``, or
+        ``spans/date=2026-11-20`` for a whole day (every part under it)."""
+        day = f"{SPANS.name}/date={self.day.isoformat()}"
+        return day if self.bucket is None else f"{day}/{_BUCKET_PREFIX}{self.bucket:02d}"
 
     @property
     def label(self) -> str:
-        """``spans/date=2026-11-20/bucket=03`` (``spans/date=2026-11-20`` for a whole day)."""
-        return self.directory or f"{SPANS.name}/date={self.day.isoformat()}"
+        """The partition, in messages: its :attr:`prefix`."""
+        return self.prefix
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def rollup_partition(task: Task) -> PartitionRollup:
     day = task.partition.day
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     scope = reading.Scope(since=start, until=start + timedelta(days=1))
-    traces, problems = reading.load_spans(backend, scope, directory=task.partition.directory)
+    traces, problems = reading.load_spans(backend, scope, prefix=task.partition.prefix)
     return PartitionRollup(partials.rollup(traces.spans), problems)
 
 

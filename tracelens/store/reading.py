@@ -229,23 +229,21 @@ def _or_empty(frame: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.
 
 
 def load_spans(
-    backend: Backend, scope: Scope, *, directory: str | None = None
+    backend: Backend, scope: Scope, *, prefix: str | None = None
 ) -> tuple[TraceInput, list[StoreProblem]]:
-    """The traces stored in ``scope`` (only the span parts directly in ``directory``, one
-    ``spans/date=/bucket=`` partition, when given), and the files that could not be read."""
+    """The traces stored in ``scope``, and the files that could not be read; with ``prefix``
+    (a ``spans/date=`` or ``spans/date=/bucket=`` directory), only the span parts under it,
+    listed there alone."""
     loaded = _Loaded()
-    return _traces(loaded, backend, scope, directory), loaded.problems
+    return _traces(loaded, backend, scope, prefix), loaded.problems
 
 
 def _traces(
-    loaded: _Loaded, backend: Backend, scope: Scope, directory: str | None = None
+    loaded: _Loaded, backend: Backend, scope: Scope, prefix: str | None = None
 ) -> TraceInput:
     def listing() -> list[str]:
-        if directory is not None:
-            keys = backend.list_keys(directory)
-            return [
-                k for k in keys if layout.partition_of(k) == directory and layout.part_digest(k)
-            ]
+        if prefix is not None:
+            return [key for key in backend.list_keys(prefix) if layout.part_digest(key)]
         return part_keys(backend, tables.SPANS, scope.first_day, scope.last_day)
 
     rejections = RejectionLog()
