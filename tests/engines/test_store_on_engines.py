@@ -155,6 +155,23 @@ def test_every_engine_gives_the_same_summary_of_an_s3_store(
 
 @pytest.mark.slow
 @pytest.mark.integration
+def test_the_documented_aws_commands_run(s3_location: str, dask_address: str) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "distributed.md").read_text()
+    commands = [
+        line.strip().split()[1:]
+        for line in text.splitlines()
+        if line.strip().startswith("tracelens store") and "SCHEDULER_IP" in line
+    ]
+    assert [c[:2] for c in commands] == [["store", "rollup"], ["store", "summary"]]
+    for command in commands:
+        names = {"s3://LAKE-BUCKET/PREFIX": s3_location, "tcp://SCHEDULER_IP:8786": dask_address}
+        result = _invoke(*[names.get(word, word) for word in command])
+        assert result.exit_code == 0, (command, result.output)
+    assert orjson.loads(result.stdout)["source"] == "spans"
+
+
+@pytest.mark.slow
+@pytest.mark.integration
 def test_workers_that_cannot_reach_the_store_are_named_with_the_fix(
     s3_location: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
