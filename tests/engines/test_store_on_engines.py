@@ -245,3 +245,11 @@ def test_a_failed_day_is_not_written_and_the_others_are(local_store: str, tmp_pa
         )
     )
     assert files.rollup_days(backend, None, None) == report.built
+
+
+def test_engine_options_without_an_engine_are_refused(tmp_path: Path) -> None:
+    for options in (["--split", "bucket"], ["--address", "tcp://127.0.0.1:8786"]):
+        result = _invoke("store", "summary", "--store", str(tmp_path), *options)
+        assert result.exit_code == 2 and "go with --engine" in result.output, options
+    result = _invoke("store", "rollup", "--store", str(tmp_path), "--address", "tcp://h:8786")
+    assert result.exit_code == 1 and "use it with --engine dask" in result.output

@@ -17,9 +17,12 @@ MAX_FAILURES_LISTED = 20
 _MILESTONES = 10  # progress lines when stderr is not a terminal
 
 
-def engine_options(*, default: str | None = DEFAULT_ENGINE) -> Callable[[F], F]:
-    """``--engine``, ``--address``, ``--workers`` and ``--split``."""
-    when_absent = f"default {default}" if default else "default: none"
+def engine_options(
+    *, default: str | None = DEFAULT_ENGINE, absent: str | None = None
+) -> Callable[[F], F]:
+    """``--engine``, ``--address``, ``--workers`` and ``--split``; ``absent`` says what the
+    command does without ``--engine`` when there is no default."""
+    when_absent = f"Default: {default}" if default else (absent or "")
 
     def decorate(command: F) -> F:
         for option in reversed(
@@ -28,10 +31,11 @@ def engine_options(*, default: str | None = DEFAULT_ENGINE) -> Callable[[F], F]:
                     "--engine",
                     type=click.Choice(ENGINES),
                     default=default,
+                    show_default=False,
                     help=(
                         "Where the partitions are computed: this process (local), local worker "
                         "processes (processes) or a Dask cluster (dask; --address, else a local "
-                        f"cluster). {when_absent}."
+                        f"cluster). {when_absent}"
                     ),
                 ),
                 click.option(

@@ -107,7 +107,9 @@ def rollup(
     partition's spans from the store and returns its rollup. A day with a failed partition is
     not written; the command then exits 1 naming it.
 
-      tracelens store rollup --store s3://lake/prod --engine dask --address tcp://sched:8786
+    \b
+      tracelens store rollup --store s3://lake/prod --engine dask \\
+          --address tcp://scheduler:8786
     """
     from tracelens.rollup_partitions import build
     from tracelens.store import StoreError, open_store, store_location
@@ -156,7 +158,7 @@ def _task_label(task: Any) -> str:
 @click.option("--since", metavar="WHEN", help="Start of the window (30d, or ISO 8601).")
 @click.option("--until", metavar="WHEN", help="End of the window, same forms as --since.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@engine_options(default=None)
+@engine_options(default=None, absent="Without it, the stored rollups are read.")
 def summary(
     location: str | None,
     since: str | None,
@@ -179,6 +181,7 @@ def summary(
     that engine (nothing is written): the same JSON, with "source": "spans". Partitions that
     fail are named; the rest is printed, then the command exits 1.
 
+    \b
       tracelens store summary --store s3://lake/prod --since 30d --json \\
           --engine dask --address tcp://scheduler:8786
     """
@@ -190,8 +193,8 @@ def summary(
     from tracelens.store import StoreError, open_store, store_location
 
     start, end = _window(since, until)
-    if engine is None and (address is not None or workers is not None):
-        raise click.UsageError("--address and --workers go with --engine")
+    if engine is None and (address is not None or workers is not None or split != "day"):
+        raise click.UsageError("--address, --workers and --split go with --engine")
     failed: list[Any] = []
     try:
         target = open_store(store_location(location))
