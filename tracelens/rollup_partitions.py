@@ -18,6 +18,7 @@ missing); the failures are returned, each naming its partition.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -94,16 +95,21 @@ def partitions_of(span_parts: list[str], day: date, *, by_bucket: bool) -> list[
     return [SpanPartition(day, bucket) for bucket in sorted(buckets)]
 
 
-_backends: dict[str, Backend] = {}
+_backends: dict[tuple[str | None, ...], Backend] = {}
 _backends_lock = threading.Lock()
+# NOTE: what a default session's S3 client depends on: a client made under other settings
+# (this process running one command after another) is not reused
+_CLIENT_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_ACCESS_KEY_ID")
 
 
 def _backend(location: str) -> Backend:
-    """The worker's backend of ``location``, made once per process (an S3 client is costly)."""
+    """The worker's backend of ``location``, made once per process and settings (an S3 client
+    is costly to make)."""
+    key = (location, *(os.environ.get(name) for name in _CLIENT_ENV))
     with _backends_lock:
-        if location not in _backends:
-            _backends[location] = open_store(location).backend
-        return _backends[location]
+        if key not in _backends:
+            _backends[key] = open_store(location).backend
+        return _backends[key]
 
 
 def rollup_partition(task: Task) -> PartitionRollup:
