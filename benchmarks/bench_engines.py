@@ -149,7 +149,7 @@ def shipping(store: str) -> dict[str, float]:
     from datetime import UTC, datetime, timedelta
 
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    spans, _ = reading.load_spans(
+    spans, _ = reading.load_traces(
         backend, reading.Scope(since=start, until=start + timedelta(days=1))
     )
     rolled = rollup_partition(Task(store, SpanPartition(day))).frame

@@ -35,6 +35,7 @@ from tracelens.store.backend import Backend
 from tracelens.store.errors import StoreProblem
 from tracelens.store.layout import partition_of
 from tracelens.store.tables import SPANS
+from tracelens.windowplan import ceil_hour, floor_hour
 
 _BUCKET_PREFIX = "bucket="
 
@@ -125,7 +126,7 @@ def rollup_partition(task: Task) -> PartitionRollup:
     day = task.partition.day
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     scope = reading.Scope(since=start, until=start + timedelta(days=1))
-    traces, problems = reading.load_spans(backend, scope, prefix=task.partition.prefix)
+    traces, problems = reading.load_traces(backend, scope, prefix=task.partition.prefix)
     return PartitionRollup(partials.rollup(traces.spans), problems)
 
 
@@ -213,8 +214,8 @@ def read_spans(
     """
     # NOTE: the window rounded out to whole hours exactly as `read` rounds it
     window = reading.Scope(
-        since=None if since is None else _floor_hour(since),
-        until=None if until is None else _ceil_hour(until),
+        since=None if since is None else floor_hour(since),
+        until=None if until is None else ceil_hour(until),
     )
     days = files.span_days(backend, window.first_day, window.last_day)
     done, failed = _run(engine, backend.url, days, by_bucket, progress)
@@ -239,12 +240,3 @@ def read_spans(
         ),
         failed,
     )
-
-
-def _floor_hour(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _ceil_hour(moment: datetime) -> datetime:
-    floor = _floor_hour(moment)
-    return floor if floor == moment else floor + timedelta(hours=1)

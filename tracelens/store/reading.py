@@ -188,11 +188,14 @@ def load(backend: Backend, scope: Scope) -> tuple[Inputs, list[StoreProblem]]:
     return inputs, loaded.problems
 
 
-def load_traces(backend: Backend, scope: Scope) -> tuple[TraceInput, list[StoreProblem]]:
+def load_traces(
+    backend: Backend, scope: Scope, *, prefix: str | None = None
+) -> tuple[TraceInput, list[StoreProblem]]:
     """The whole traces stored in ``scope`` (as :func:`load` reads them), without the other
-    tables, and the span parts that could not be read."""
+    tables, and the span parts that could not be read; with ``prefix`` (a ``spans/date=`` or
+    ``spans/date=/bucket=`` directory), only the span parts under it, listed there alone."""
     loaded = _Loaded()
-    return _traces(loaded, backend, scope), loaded.problems
+    return _traces(loaded, backend, scope, prefix), loaded.problems
 
 
 def _paths_read(reads: pl.DataFrame) -> dict[str, int]:
@@ -226,16 +229,6 @@ def _destinations(reads: pl.DataFrame) -> tuple[TraceDestination, ...]:
 
 def _or_empty(frame: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return frame if frame is not None else empty_frame(schema)
-
-
-def load_spans(
-    backend: Backend, scope: Scope, *, prefix: str | None = None
-) -> tuple[TraceInput, list[StoreProblem]]:
-    """The traces stored in ``scope``, and the files that could not be read; with ``prefix``
-    (a ``spans/date=`` or ``spans/date=/bucket=`` directory), only the span parts under it,
-    listed there alone."""
-    loaded = _Loaded()
-    return _traces(loaded, backend, scope, prefix), loaded.problems
 
 
 def _traces(
