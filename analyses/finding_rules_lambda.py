@@ -359,6 +359,7 @@ def invocation_throttle_findings(
             pl.col("throttled_attempts").sum(),
             pl.col("throttled_calls").sum(),
             pl.col("recovered_calls").sum(),
+            pl.col("retries_unknown").sum(),
             pl.col("source").unique().sort().str.join(", ").alias("sources"),
             pl.col("example_trace_id").first(),
         )
@@ -381,12 +382,28 @@ def invocation_throttle_findings(
             | (pl.col("failed_share") >= t.throttle_failed_share_critical),
         ).alias("level"),
     )
+    # NOTE: a throttled call without a `retries` field may have tried more often: its count
+    # is a lower bound, said "at least" (unknown is not zero).
+    at_least = (
+        pl.when(pl.col("retries_unknown") > 0).then(pl.lit("at least ")).otherwise(pl.lit(""))
+    )
+    unknown = (
+        pl.when(pl.col("retries_unknown") > 0)
+        .then(
+            pl.format(
+                "; {} without a `retries` field, SDK retries unknown", count("retries_unknown")
+            )
+        )
+        .otherwise(pl.lit(""))
+    )
     message = pl.format(
-        "{} throttled invocation attempts ({} calls, {} recovered by retries) from {}; cause: "
-        "{}. {} calls failed for good: {} of the {} traced calls to the function.",
+        "{}{} throttled invocation attempts ({} calls, {} recovered by retries{}) from {}; "
+        "cause: {}. {} calls failed for good: {} of the {} traced calls to the function.",
+        at_least,
         count("throttled_attempts"),
         count("throttled_calls"),
         count("recovered_calls"),
+        unknown,
         pl.col("sources"),
         pl.col("cause"),
         count("failed_calls"),
@@ -402,6 +419,7 @@ def invocation_throttle_findings(
             evidence(
                 "cause",
                 "throttled_attempts",
+                "retries_unknown",
                 "throttled_calls",
                 "recovered_calls",
                 "failed_calls",

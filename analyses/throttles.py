@@ -10,9 +10,11 @@ A caller's SDK may retry a throttled ``Invoke`` inside one subsegment (``aws.ret
 every attempt that reaches Lambda gets its own ``AWS::Lambda`` segment under that subsegment.
 For one caller subsegment the throttled attempts are therefore the larger of: the throttled
 ``AWS::Lambda`` segments under it, and ``1 + retries`` when the subsegment itself ended
-throttled (every try failed). An ``AWS::Lambda`` throttle with no traced caller subsegment is
-one attempt. A call whose attempts were throttled but which ended without a 429 was *recovered*
-(the SDK's retries absorbed the refusal).
+throttled (every try failed). When that subsegment has no ``retries`` field its retries are
+unknown (not zero): its count is then a lower bound (``retries_unknown`` counts such calls, and
+findings and the report say "at least"). An ``AWS::Lambda`` throttle with no traced caller
+subsegment is one attempt. A call whose attempts were throttled but which ended without a 429
+was *recovered* (the SDK's retries absorbed the refusal).
 
 Causes (first rule that holds, per attempt)
 -------------------------------------------
@@ -72,6 +74,9 @@ INVOCATION_THROTTLE_SCHEMA: dict[str, pl.DataType] = {
     "throttled_attempts": pl.Int64(),
     "throttled_calls": pl.Int64(),  # caller calls (or untraced requests) with a throttled attempt
     "recovered_calls": pl.Int64(),  # of those, calls whose retries eventually got through
+    # Throttled calls whose Invoke subsegment has no `retries` field: their SDK retries are
+    # unknown, so throttled_attempts is a lower bound ("at least") when this is above 0.
+    "retries_unknown": pl.Int64(),
     "first_time": UTC_US,
     "last_time": UTC_US,
     "example_trace_id": pl.String(),
@@ -133,7 +138,8 @@ def _invoke_calls(spans: pl.DataFrame) -> pl.DataFrame:
             pl.col("function_name").alias("target"),
             pl.col("start_time").alias("time"),
             is_throttled().alias("call_throttled"),
-            pl.col("aws_retries").fill_null(0).cast(pl.Int64).alias("retries"),
+            # NOTE: null (no `retries` field) is unknown, not 0 (see _called_attempts).
+            pl.col("aws_retries").cast(pl.Int64).alias("retries"),
             pl.col("exception_message").alias("message"),
         )
         .collect()
@@ -168,14 +174,17 @@ def _called_attempts(calls: pl.DataFrame, refusals: pl.DataFrame) -> pl.DataFram
         pl.col("message").drop_nulls().first().alias("refused_message"),
     )
     joined = calls.join(per_call, on=["trace_id", "call_id"], how="left")
-    own = pl.when(pl.col("call_throttled")).then(1 + pl.col("retries")).otherwise(0)
+    own = pl.when(pl.col("call_throttled")).then(1 + pl.col("retries").fill_null(0)).otherwise(0)
     attempts = pl.max_horizontal(pl.col("refused").fill_null(0), own)
+    # A call that ended throttled without a `retries` field may have tried more often.
+    unknown = pl.col("call_throttled") & pl.col("retries").is_null()
     return joined.filter(attempts > 0).select(
         "trace_id",
         "target",
         "source",
         pl.col("source").alias("absorbed_by"),
         attempts.alias("attempts"),
+        unknown.alias("attempts_unknown"),
         (~pl.col("call_throttled")).alias("recovered"),
         pl.min_horizontal("time", "refused_time").alias("time"),
         pl.coalesce("refused_message", "message").alias("message"),
@@ -225,6 +234,7 @@ def _uncalled_attempts(
         source.alias("source"),
         source.alias("absorbed_by"),
         pl.lit(1, pl.Int64).alias("attempts"),
+        pl.lit(value=False).alias("attempts_unknown"),
         pl.lit(value=False).alias("recovered"),
         "time",
         "message",
@@ -235,7 +245,8 @@ def _uncalled_attempts(
 def throttled_attempts(spans: pl.DataFrame) -> pl.DataFrame:
     """One row per throttled call (or untraced refused request), with its attempt count.
 
-    Columns: trace_id, target, source, absorbed_by, attempts, recovered, time, message.
+    Columns: trace_id, target, source, absorbed_by, attempts, attempts_unknown (the count is a
+    lower bound: the call's retries were not recorded), recovered, time, message.
     """
     check_inputs(spans=spans)
     refusals = _refusals(spans)
@@ -301,6 +312,7 @@ def invocation_throttles(
         pl.col("attempts").sum().alias("throttled_attempts"),
         pl.len().alias("throttled_calls"),
         pl.col("recovered").sum().alias("recovered_calls"),
+        pl.col("attempts_unknown").sum().alias("retries_unknown"),
         pl.col("time").min().alias("first_time"),
         pl.col("time").max().alias("last_time"),
         pl.col("trace_id").sort_by("time").first().alias("example_trace_id"),

@@ -153,6 +153,9 @@ class InvocationThrottle(TypedDict):
     absorbed_by: str | None
     throttled_calls: int
     recovered_calls: int
+    # Throttled calls whose Invoke subsegment has no `retries` field: their retries are
+    # unknown, so `count` is a lower bound ("at least") when this is above 0.
+    retries_unknown: int
     example_trace_id: str | None
 
 
@@ -654,6 +657,7 @@ def _throttles(result: AnalysisResult) -> list[InvocationThrottle | DownstreamTh
             "absorbed_by": row["absorbed_by"],
             "throttled_calls": row["throttled_calls"],
             "recovered_calls": row["recovered_calls"],
+            "retries_unknown": row["retries_unknown"],
             "example_trace_id": row["example_trace_id"],
         }
         for row in _records(result.invocation_throttles)

@@ -296,6 +296,7 @@ def test_throttle_findings_by_cause_and_recovery() -> None:
     assert json.loads(pay["evidence"]) == {
         "cause": "reserved_concurrency_reached",
         "throttled_attempts": 10,
+        "retries_unknown": 0,
         "throttled_calls": 4,
         "recovered_calls": 1,
         "failed_calls": 3,
@@ -502,6 +503,37 @@ def test_end_to_end_from_spans() -> None:
         ("downstream_throttle", "orders -> DynamoDB orders PutItem"),
         ("invocation_throttle", "payments"),
     ]
+
+
+def test_throttled_attempts_with_unknown_retries_read_at_least() -> None:
+    throttles = frame_of(
+        [
+            {
+                "source": "checkout",
+                "target": "pay",
+                "cause": "unknown",
+                "throttled_attempts": 4,
+                "throttled_calls": 2,
+                "recovered_calls": 0,
+                "retries_unknown": 1,
+                "first_time": at(1),
+                "example_trace_id": "t-pay",
+            }
+        ],
+        INVOCATION_THROTTLE_SCHEMA,
+    )
+    result = findings(
+        invocation_throttles=throttles,
+        functions=frame_of([_table("pay", 100)], FUNCTION_TABLE_SCHEMA),
+    )
+    pay = _by_subject(result, "invocation_throttle")["pay"]
+    assert pay["message"] == (
+        "at least 4 throttled invocation attempts (2 calls, 0 recovered by retries; 1 without "
+        "a `retries` field, SDK retries unknown) from checkout; cause: unknown. 2 calls failed "
+        "for good: 2.0% of the 102 traced calls to the function."
+    )
+    assert json.loads(pay["evidence"])["retries_unknown"] == 1
+    assert pay["affected"] == 2
 
 
 def test_a_missing_count_reads_unknown_in_messages_not_zero() -> None:

@@ -323,3 +323,21 @@ def test_timeline_buckets_traces_and_metrics(callers: SpanBuilder) -> None:
         (at(0), "metric", "orders", 5),
         (at(60), "downstream", "DynamoDB orders", 1),
     ]
+
+
+def test_attempts_of_a_call_without_retries_field_are_a_lower_bound() -> None:
+    b = SpanBuilder()
+    checkout = b.lambda_invocation("checkout", start_s=20.0, duration_ms=900.0).as_caller()
+    # ended throttled, no `retries` field: one try at least, maybe more
+    b.invoke_call(checkout, "payments", start_s=20.1, throttled=True, retries=None)
+    # ended throttled after 2 recorded retries: exactly 3 tries
+    b.invoke_call(checkout, "payments", start_s=20.5, throttled=True, retries=2)
+    spans = b.frame()
+    result = invocation_throttles(spans)
+    assert _rows(result, "target", "throttled_attempts", "throttled_calls", "retries_unknown") == [
+        ("payments", 4, 2, 1)
+    ]
+    known = SpanBuilder()
+    caller = known.lambda_invocation("checkout", start_s=20.0, duration_ms=900.0).as_caller()
+    known.invoke_call(caller, "payments", start_s=20.1, throttled=True, retries=1)
+    assert invocation_throttles(known.frame())["retries_unknown"].to_list() == [0]

@@ -123,9 +123,10 @@ class SpanBuilder:
         start_s: float,
         duration_ms: float = 20.0,
         throttled: bool = False,
-        retries: int = 0,
+        retries: int | None = 0,
     ) -> str:
-        """The caller's ``Lambda`` ``Invoke`` subsegment; a throttled one carries the 429."""
+        """The caller's ``Lambda`` ``Invoke`` subsegment; a throttled one carries the 429
+        (``retries=None``: no ``retries`` field recorded)."""
         return self.span(
             trace_id=caller.trace_id,
             parent_id=caller.parent_id,

@@ -98,6 +98,25 @@ def test_retries_not_recorded_are_unknown_not_zero() -> None:
     assert finding["evidence"]["retries"] is None
 
 
+def test_throttled_attempts_without_retries_read_at_least(tmp_path: Path) -> None:
+    contract = analyze("invocation-throttle-without-retries.json.gz")
+    (throttle,) = contract["throttles"]
+    assert (throttle["kind"], throttle["target"], throttle["count"]) == (
+        "invocation",
+        "payments",
+        2,
+    )
+    assert (throttle["throttled_calls"], throttle["retries_unknown"]) == (2, 2)
+    (finding,) = [f for f in contract["findings"] if f["kind"] == "invocation_throttle"]
+    assert finding["message"].startswith("at least 2 throttled invocation attempts")
+    assert finding["evidence"]["retries_unknown"] == 2
+    out = tmp_path / "report.html"
+    name = "invocation-throttle-without-retries.json.gz"
+    result = CliRunner().invoke(main, ["report", str(REAL_WORLD / name), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "at least 2" in out.read_text()
+
+
 def test_incomplete_traces_are_counted_and_shown() -> None:
     contract = analyze("incomplete-traces.json")
     incomplete = contract["input"]["incomplete"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
@@ -133,6 +135,12 @@ def _add_series(
     figure.add_trace(trace, row=row, col=1)
 
 
+def _attempts_text(row: dict[str, Any]) -> str:
+    """The throttled attempts, "at least N" when some calls record no ``retries`` field."""
+    text = fmt_count(row["throttled_attempts"])
+    return f"at least {text}" if (row.get("retries_unknown") or 0) > 0 else text
+
+
 def _invocation_table(ctx: RenderContext) -> str:
     frame = ctx.result.invocation_throttles
     if frame.is_empty():
@@ -146,7 +154,7 @@ def _invocation_table(ctx: RenderContext) -> str:
             Cell.name(r["source"]),
             Cell.name(r["absorbed_by"]),
             Cell.text(CAUSE_LABELS.get(r["cause"], r["cause"])),
-            Cell.number(r["throttled_attempts"], fmt_count(r["throttled_attempts"]), alert=True),
+            Cell.number(r["throttled_attempts"], _attempts_text(r), alert=True),
             Cell.count(r["throttled_calls"]),
             Cell.count(r["recovered_calls"]),
             Cell.text(fmt_time(r["first_time"]), css_class="time"),
@@ -160,7 +168,11 @@ def _invocation_table(ctx: RenderContext) -> str:
         Column("caller"),
         Column("absorbed by", hint="the service that received the 429s"),
         Column("cause"),
-        Column("attempts", numeric=True, hint="throttled attempts incl. retries"),
+        Column(
+            "attempts",
+            numeric=True,
+            hint="throttled attempts incl. retries; 'at least' when a call records no retries",
+        ),
         Column("calls", numeric=True, hint="caller calls with a throttled attempt"),
         Column("recovered", numeric=True, hint="calls whose retries got through"),
         Column("first"),
