@@ -9,6 +9,18 @@ by default, so ``Attempt #2`` and ``Attempt #3`` are retries.
 One event is one such ``AWS::Lambda`` segment. Its attempt count is the highest ``N`` recorded;
 an event with a ``Dwell Time`` and no ``Attempt`` subsegment has an unknown attempt count (it
 counts in ``events`` but not in ``events_with_attempts``), never "one attempt".
+
+Outcomes of retried events
+--------------------------
+An attempt failed when its ``Attempt #N`` subsegment or the function segment under it is flagged
+fault or error. An event *eventually succeeded* when its highest-numbered attempt ran (a function
+segment under it, completed) and neither is flagged: the earlier failed attempts were absorbed
+by Lambda's retries and nobody lost the event. An event whose last recorded attempt failed
+exhausted its retries (or its later attempts were not traced): it failed for good. An event
+whose last attempt has no completed function segment has an unknown outcome and counts as
+neither. ``recovered_faults`` and ``recovered_errors`` count the executions of eventually
+successful events as :func:`analyses.invocations.invocations` flags them (the function table's
+``faults`` and ``errors``), so that failure findings can tell those failures apart.
 """
 
 from __future__ import annotations
@@ -17,7 +29,14 @@ import polars as pl
 
 from analyses._frames import quantile_ms
 from analyses._output import check_inputs, shaped
-from analyses.invocations import ATTEMPT_PATTERN, DWELL_NAME, SERVICE_ORIGIN, is_segment_of
+from analyses.invocations import (
+    ATTEMPT_PATTERN,
+    DWELL_NAME,
+    FUNCTION_ORIGIN,
+    SERVICE_ORIGIN,
+    invocations,
+    is_segment_of,
+)
 from tracelens.schema import empty_frame
 
 ASYNC_SCHEMA: dict[str, pl.DataType] = {
@@ -33,7 +52,16 @@ ASYNC_SCHEMA: dict[str, pl.DataType] = {
     "event_age_p99_ms": pl.Float64(),
     "event_age_max_ms": pl.Float64(),
     "example_trace_id": pl.String(),  # the event with the most attempts, else the longest wait
+    # Events with a failed attempt whose last attempt succeeded (module docstring).
+    "recovered_events": pl.Int64(),
+    "failed_events": pl.Int64(),  # events whose last recorded attempt failed
+    # Executions of eventually successful events flagged fault / error (as the function table
+    # counts them): failures Lambda's retries absorbed.
+    "recovered_faults": pl.Int64(),
+    "recovered_errors": pl.Int64(),
 }
+
+_OUTCOME_COUNTS = ("recovered_events", "failed_events", "recovered_faults", "recovered_errors")
 
 
 def async_events(spans: pl.DataFrame) -> pl.DataFrame:
@@ -72,8 +100,89 @@ def async_events(spans: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("events_with_attempts") > 0)
         .then(pl.col("retried_events") / pl.col("events_with_attempts"))
         .alias("retried_share")
-    )
+    ).join(event_outcomes(spans), on="function_name", how="left")
+    table = table.with_columns(pl.col(_OUTCOME_COUNTS).fill_null(0))
     return shaped(table, ASYNC_SCHEMA).sort("function_name")
+
+
+def _attempt_rows(spans: pl.DataFrame) -> pl.DataFrame:
+    """One row per ``Attempt #N`` subsegment: its event (``trace_id``, ``event_id``), ``n``,
+    the execution under it (``execution_id``, null when none was recorded), ``failed`` and
+    ``ran`` (a completed execution)."""
+    source = spans.lazy()
+    flagged = pl.col("fault").fill_null(value=False) | pl.col("error").fill_null(value=False)
+    attempts = source.filter(
+        (pl.col("kind") == "subsegment") & pl.col("name").str.contains(ATTEMPT_PATTERN)
+    ).select(
+        "trace_id",
+        pl.col("id").alias("attempt_id"),
+        pl.col("segment_id").alias("event_id"),
+        pl.col("name").str.extract(ATTEMPT_PATTERN, 1).cast(pl.Int64, strict=False).alias("n"),
+        flagged.alias("attempt_failed"),
+    )
+    executions = source.filter(is_segment_of(FUNCTION_ORIGIN)).select(
+        "trace_id",
+        pl.col("parent_id").alias("attempt_id"),
+        pl.col("id").alias("execution_id"),
+        flagged.alias("execution_failed"),
+        (~pl.col("in_progress").fill_null(value=False)).alias("completed"),
+    )
+    return (
+        attempts.join(executions, on=["trace_id", "attempt_id"], how="left")
+        .select(
+            "trace_id",
+            "event_id",
+            "n",
+            "execution_id",
+            (pl.col("attempt_failed") | pl.col("execution_failed").fill_null(value=False)).alias(
+                "failed"
+            ),
+            pl.col("completed").fill_null(value=False).alias("ran"),
+        )
+        .collect()
+    )
+
+
+def event_outcomes(spans: pl.DataFrame) -> pl.DataFrame:
+    """Per function: ``recovered_events``, ``failed_events``, ``recovered_faults`` and
+    ``recovered_errors`` (see the module docstring); functions without attempts are absent."""
+    check_inputs(spans=spans)
+    attempts = _attempt_rows(spans)
+    schema: dict[str, pl.DataType] = {"function_name": pl.String()}
+    schema |= {c: pl.Int64() for c in _OUTCOME_COUNTS}
+    if attempts.is_empty():
+        return pl.DataFrame(schema=schema)
+    last = pl.col("n") == pl.col("n").max().over("trace_id", "event_id")
+    events = attempts.group_by("trace_id", "event_id").agg(
+        pl.col("failed").any().alias("any_failed"),
+        pl.col("failed").filter(last).any().alias("last_failed"),
+        (pl.col("ran") & ~pl.col("failed")).filter(last).all().alias("last_succeeded"),
+        pl.col("execution_id").drop_nulls(),
+    )
+    names = async_event_rows(spans).select(
+        "trace_id", pl.col("segment_id").alias("event_id"), "function_name"
+    )
+    per_event = events.join(names, on=["trace_id", "event_id"], how="inner")
+    counts = per_event.group_by("function_name").agg(
+        (pl.col("last_succeeded") & pl.col("any_failed")).sum().alias("recovered_events"),
+        pl.col("last_failed").sum().alias("failed_events"),
+    )
+    recovered = (
+        per_event.filter(pl.col("last_succeeded"))
+        .select("trace_id", pl.col("execution_id").alias("segment_id"))
+        .explode("segment_id")
+    )
+    flags = (
+        invocations(spans)
+        .join(recovered, on=["trace_id", "segment_id"], how="semi")
+        .group_by("function_name")
+        .agg(
+            pl.col("fault").sum().alias("recovered_faults"),
+            pl.col("error").sum().alias("recovered_errors"),
+        )
+    )
+    table = counts.join(flags, on="function_name", how="full", coalesce=True)
+    return shaped(table.with_columns(pl.col(_OUTCOME_COUNTS).fill_null(0)), schema)
 
 
 def async_event_rows(spans: pl.DataFrame) -> pl.DataFrame:

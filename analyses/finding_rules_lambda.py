@@ -298,33 +298,102 @@ def timeout_findings(cold: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
     )
 
 
-def failure_findings(functions: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
-    """Fault (or error) rates of traced executions above their thresholds."""
+_FAILURE_ADVICE = (
+    "Open the example trace's exception and fix the failing path; for failures in "
+    "downstream calls add timeouts, retries with backoff, and idempotent handlers."
+)
+_RECOVERED_ADVICE = (
+    "Lambda's retries absorbed these failures, but every retry ran the handler again: make it "
+    "idempotent, find the transient cause in the example trace's failed attempt, and keep an "
+    "on-failure destination or dead-letter queue for events that exhaust their retries."
+)
+_RECOVERY_COLUMNS = ("recovered_faults", "recovered_errors", "recovered_events")
+
+
+def failure_findings(
+    functions: pl.DataFrame, t: Thresholds, async_events: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Fault (or error) rates of traced executions above their thresholds.
+
+    With ``async_events`` (``analyses.async_events.ASYNC_SCHEMA``), failed attempts of
+    asynchronous events that eventually succeeded on Lambda's retries are told apart: they
+    were not failures anyone saw. The severity follows the failures that were not recovered;
+    recovered ones lower it by one step (critical to warning, warning to info), so a function
+    whose every failed attempt was retried into a success is at most a warning, and failures
+    that were never recovered (synchronous ones, events whose last attempt failed) weigh as
+    before. The counts in the message stay the traced ones.
+    """
+    recovery = (
+        async_events.select("function_name", *_RECOVERY_COLUMNS)
+        if async_events is not None
+        else pl.DataFrame(
+            schema={"function_name": pl.String()} | {c: pl.Int64() for c in _RECOVERY_COLUMNS}
+        )
+    )
     enough = pl.col("invocations") >= t.min_invocations
     fault_rate = pl.col("faults") / pl.col("invocations")
     error_rate = pl.col("errors") / pl.col("invocations")
+    final_fault_rate = (pl.col("faults") - pl.col("recovered_faults")) / pl.col("invocations")
+    final_error_rate = (pl.col("errors") - pl.col("recovered_errors")) / pl.col("invocations")
+
+    def level_of(faults: pl.Expr, errors: pl.Expr) -> pl.Expr:
+        return pl.max_horizontal(
+            level(faults >= t.fault_rate_warning, faults >= t.fault_rate_critical),
+            level(errors >= t.error_rate_warning),
+        )
+
     frame = (
         functions.filter(enough)
-        .with_columns(fault_rate.alias("fault_rate"), error_rate.alias("error_rate"))
+        .join(recovery, on="function_name", how="left")
+        .with_columns(pl.col(_RECOVERY_COLUMNS).fill_null(0))
         .with_columns(
-            pl.max_horizontal(
-                level(
-                    pl.col("fault_rate") >= t.fault_rate_warning,
-                    pl.col("fault_rate") >= t.fault_rate_critical,
-                ),
-                level(pl.col("error_rate") >= t.error_rate_warning),
-            ).alias("level")
+            fault_rate.alias("fault_rate"),
+            error_rate.alias("error_rate"),
+            (pl.col("recovered_faults") + pl.col("recovered_errors")).alias("recovered_failures"),
+            level_of(fault_rate, error_rate).alias("raw_level"),
+            level_of(final_fault_rate, final_error_rate).alias("final_level"),
         )
-        .filter(pl.col("level") > 0)
+        .with_columns(
+            pl.max_horizontal("final_level", pl.col("raw_level") - 1).alias("level"),
+            (pl.col("faults") + pl.col("errors") - pl.col("recovered_failures")).alias("final"),
+        )
+        .filter(pl.col("raw_level") > 0)
     )
-    message = pl.format(
-        "{} faults ({}) and {} errors ({}) in {} traced invocations; duration p95 {} ms.",
+    counts = pl.format(
+        "{} faults ({}) and {} errors ({}) in {} traced invocations",
         count("faults"),
         pct("fault_rate"),
         count("errors"),
         pct("error_rate"),
         count("invocations"),
-        num("duration_p95_ms"),
+    )
+    all_recovered = (pl.col("final") <= 0) & (pl.col("recovered_failures") > 0)
+    recovered = (
+        pl.when(all_recovered)
+        .then(
+            pl.format(
+                "{} attempts failed, all events eventually succeeded ({} events, on Lambda's "
+                "retries): ",
+                count("recovered_failures"),
+                count("recovered_events"),
+            )
+        )
+        .otherwise(pl.lit(""))
+    )
+    partly = (
+        pl.when(~all_recovered & (pl.col("recovered_failures") > 0))
+        .then(
+            pl.format(
+                " Lambda's retries recovered {} of these failures (attempts of events that "
+                "eventually succeeded); {} were not recovered.",
+                count("recovered_failures"),
+                count("final"),
+            )
+        )
+        .otherwise(pl.lit(""))
+    )
+    message = pl.format(
+        "{}{}; duration p95 {} ms.{}", recovered, counts, num("duration_p95_ms"), partly
     )
     return finish(
         frame.select(
@@ -332,13 +401,19 @@ def failure_findings(functions: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
             pl.lit("failures").alias("kind"),
             pl.col("function_name").alias("subject"),
             message.alias("message"),
-            evidence("invocations", "faults", "errors", "fault_rate", "error_rate").alias(
-                "evidence"
-            ),
-            pl.lit(
-                "Open the example trace's exception and fix the failing path; for failures in "
-                "downstream calls add timeouts, retries with backoff, and idempotent handlers."
-            ).alias("recommendation"),
+            evidence(
+                "invocations",
+                "faults",
+                "errors",
+                "fault_rate",
+                "error_rate",
+                "recovered_failures",
+                "recovered_events",
+            ).alias("evidence"),
+            pl.when(all_recovered)
+            .then(pl.lit(_RECOVERED_ADVICE))
+            .otherwise(pl.lit(_FAILURE_ADVICE))
+            .alias("recommendation"),
             pl.col("example_trace_id").alias("trace_id"),
             (pl.col("faults") + pl.col("errors")).alias("affected"),
             share_of(pl.col("faults") + pl.col("errors"), "invocations").alias("share"),

@@ -117,7 +117,7 @@ def findings(
     if cold is not None:
         parts += [cold_start_findings(cold, table, t), timeout_findings(cold, t)]
     if table is not None:
-        parts.append(failure_findings(table, t))
+        parts.append(failure_findings(table, t, queued))
     if throttled is not None:
         parts.append(invocation_throttle_findings(throttled, table, t))
     if downstream is not None:

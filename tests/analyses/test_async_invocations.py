@@ -12,6 +12,7 @@ The sample holds three functions, as BatchGetTraces returns them:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -20,6 +21,7 @@ import pytest
 from analyses.async_events import ASYNC_SCHEMA, async_events
 from analyses.cold_starts import cold_starts
 from analyses.findings import findings
+from analyses.functions import function_table
 from analyses.invocations import invocations
 from tests.builders.spans import SpanBuilder
 from tracelens.analysis import run_analysis
@@ -63,6 +65,9 @@ def test_event_age_and_attempts(spans: pl.DataFrame) -> None:
     assert row["event_age_max_ms"] == pytest.approx(1250.0)
     assert row["event_age_p50_ms"] == pytest.approx(45.5)
     assert row["example_trace_id"] == "1-66322f04-00a5c0000000000000000004"  # 3 attempts
+    # Both retried events succeeded in the end: their 3 faulted attempts were recovered.
+    assert (row["recovered_events"], row["failed_events"]) == (2, 0)
+    assert (row["recovered_faults"], row["recovered_errors"]) == (3, 0)
 
 
 def test_cold_starts_count_only_waiting_callers(spans: pl.DataFrame) -> None:
@@ -103,9 +108,17 @@ def test_findings_follow_the_path(spans: pl.DataFrame) -> None:
     )
     assert (retried["affected"], retried["share"]) == (2, pytest.approx(2 / 12))
     assert "No caller waited" in archiver["recommendation"]
-    # The only critical finding: 3 of thumbnailer's 15 executions faulted (its retries).
-    critical = result.findings.filter(pl.col("severity") == "critical")
-    assert critical["key"].to_list() == ["failures:thumbnailer"]
+    # 3 of thumbnailer's 15 executions faulted, but every one was an attempt of an event that
+    # succeeded on Lambda's retries: nobody saw a failure, so no critical finding.
+    assert result.findings.filter(pl.col("severity") == "critical").is_empty()
+    failures = rows["failures:thumbnailer"]
+    assert failures["severity"] == "warning"
+    assert failures["message"].startswith(
+        "3 attempts failed, all events eventually succeeded (2 events, on Lambda's retries): "
+        "3 faults (20.0%) and 0 errors (0.0%) in 15 traced invocations"
+    )
+    assert failures["affected"] == 3
+    assert "idempotent" in failures["recommendation"]
     contract = to_contract(result)
     assert contract["async_invocations"][0]["event_age_ms"]["max"] == pytest.approx(1250.0)
     page = render_report(result)
@@ -163,3 +176,52 @@ def test_silenced_findings_are_left_out(spans: pl.DataFrame) -> None:
         cold_starts=cold, async_events=queued, silence=["async_events:thumbnailer", "x:y"]
     )
     assert quiet["key"].to_list() == [k for k in every["key"] if k != "async_events:thumbnailer"]
+
+
+def _retried_spans() -> pl.DataFrame:
+    """thumbs: 4 clean events and 2 that succeeded on a retry; marks: 4 clean, 1 recovered,
+    1 that failed all three attempts."""
+    b = SpanBuilder()
+    for k in range(4):
+        b.async_event("thumbs", start_s=10.0 * k, failed=[False])
+        b.async_event("marks", start_s=10.0 * k + 5, failed=[False])
+    b.async_event("thumbs", start_s=100.0, failed=[True, False])
+    b.async_event("thumbs", start_s=110.0, failed=[True, True, False])
+    b.async_event("marks", start_s=120.0, failed=[True, False])
+    b.async_event("marks", start_s=130.0, failed=[True, True, True])
+    return b.frame()
+
+
+def test_event_outcomes_tell_recovered_from_exhausted_events() -> None:
+    rows = {r["function_name"]: r for r in async_events(_retried_spans()).iter_rows(named=True)}
+    outcome = ("recovered_events", "failed_events", "recovered_faults", "recovered_errors")
+    assert {name: tuple(row[c] for c in outcome) for name, row in rows.items()} == {
+        "marks": (1, 1, 1, 0),
+        "thumbs": (2, 0, 3, 0),
+    }
+
+
+def test_failures_all_recovered_by_retries_are_no_critical_finding() -> None:
+    spans = _retried_spans()
+    table = function_table(spans)
+    queued = async_events(spans)
+    rows = {
+        r["subject"]: r
+        for r in findings(functions=table, async_events=queued).rows(named=True)
+        if r["kind"] == "failures"
+    }
+    # thumbs: 3 of 9 attempts faulted (33%: critical by rate), every event succeeded: warning.
+    assert rows["thumbs"]["severity"] == "warning"
+    assert rows["thumbs"]["message"].startswith(
+        "3 attempts failed, all events eventually succeeded (2 events, on Lambda's retries)"
+    )
+    assert json.loads(rows["thumbs"]["evidence"])["recovered_failures"] == 3
+    # marks: 1 failure recovered, 3 attempts of an event that exhausted its retries: critical.
+    assert rows["marks"]["severity"] == "critical"
+    assert rows["marks"]["message"].endswith(
+        "Lambda's retries recovered 1 of these failures (attempts of events that eventually "
+        "succeeded); 3 were not recovered."
+    )
+    # Without the asynchronous view the traced rates stand as they are.
+    plain = findings(functions=table)
+    assert set(plain.filter(pl.col("kind") == "failures")["severity"]) == {"critical"}

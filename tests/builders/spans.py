@@ -249,6 +249,61 @@ class SpanBuilder:
         )
         return Invocation(trace, service, fn, handler, request, function)
 
+    def async_event(
+        self, function: str, *, start_s: float, failed: list[bool], dwell_ms: float = 40.0
+    ) -> list[str]:
+        """An asynchronous event: its ``AWS::Lambda`` segment with ``Dwell Time`` and one
+        ``Attempt #N`` per entry of ``failed`` (True: that attempt faulted), each with its
+        function segment under it, 1 s apart. Returns the function segments' ids."""
+        trace = self.new_trace()
+        service = self.span(
+            kind="segment",
+            depth=0,
+            trace_id=trace,
+            name=function,
+            origin="AWS::Lambda",
+            start_s=start_s,
+            duration_ms=dwell_ms + 1000.0 * len(failed),
+            function_name=function,
+            aws_request_id=f"event-{self._counter + 1}",
+            http_status=202,
+        )
+        self.span(
+            trace_id=trace,
+            parent_id=service,
+            segment_id=service,
+            name="Dwell Time",
+            start_s=start_s,
+            duration_ms=dwell_ms,
+        )
+        executions = []
+        for n, fault in enumerate(failed, 1):
+            begin = start_s + dwell_ms / 1000.0 + (n - 1) * 1.0
+            attempt = self.span(
+                trace_id=trace,
+                parent_id=service,
+                segment_id=service,
+                name=f"Attempt #{n}",
+                start_s=begin,
+                duration_ms=100.0,
+                fault=fault,
+            )
+            executions.append(
+                self.span(
+                    kind="segment",
+                    depth=0,
+                    trace_id=trace,
+                    parent_id=attempt,
+                    name=function,
+                    origin="AWS::Lambda::Function",
+                    start_s=begin + 0.005,
+                    duration_ms=90.0,
+                    function_name=function,
+                    fault=fault,
+                )
+            )
+        return executions
+
     def aws_call(
         self,
         owner: Invocation | Caller,

@@ -117,6 +117,21 @@ def test_throttled_attempts_without_retries_read_at_least(tmp_path: Path) -> Non
     assert "at least 2" in out.read_text()
 
 
+def test_failed_attempts_recovered_by_async_retries_are_not_critical() -> None:
+    contract = analyze("async-retry-outcomes.json.gz")
+    failures = {f["subject"]: f for f in contract["findings"] if f["kind"] == "failures"}
+    assert failures["thumbnailer"]["severity"] == "warning"
+    assert failures["thumbnailer"]["message"].startswith(
+        "3 attempts failed, all events eventually succeeded (2 events, on Lambda's retries): "
+        "3 faults (33.3%) and 0 errors (0.0%) in 9 traced invocations"
+    )
+    assert failures["thumbnailer"]["evidence"]["recovered_events"] == 2
+    # An event that failed all its attempts is a failure somebody lost: still critical.
+    assert failures["watermarker"]["severity"] == "critical"
+    assert "3 were not recovered" in failures["watermarker"]["message"]
+    assert failures["watermarker"]["evidence"]["faults"] == 4
+
+
 def test_incomplete_traces_are_counted_and_shown() -> None:
     contract = analyze("incomplete-traces.json")
     incomplete = contract["input"]["incomplete"]
