@@ -10,8 +10,9 @@ Counting rules
   on the synchronous path of an entry request (``invocation_path`` ``sync``, see
   :mod:`analyses.invocations`). ``user_facing_cold_start_rate`` is ``user_facing_cold_starts``
   per synchronous invocation (``sync_invocations``). On-demand and SnapStart cold starts of
-  asynchronous invocations and of executions that started after the entry had answered are
-  counted apart (``off_path_cold_starts``): nobody waited for them.
+  asynchronous invocations, of invocations by an SQS event source mapping (``event_source``)
+  and of executions that started after the entry had answered are counted apart
+  (``off_path_cold_starts``): nobody waited for them.
 * Init percentiles (``init_p50_ms`` ...) cover user-facing cold starts only: on-demand
   ``Initialization`` durations and SnapStart ``Restore`` durations, both being the time the
   request waited before the handler ran. Pre-initialized (``provisioned``) inits are reported
@@ -52,7 +53,8 @@ COLD_START_SCHEMA: dict[str, pl.DataType] = {
     "user_facing_cold_start_rate": pl.Float64(),
     "sync_invocations": pl.Int64(),  # traced executions on the path of an entry request
     "user_facing_cold_starts": pl.Int64(),  # on_demand + snapstart on the synchronous path
-    "off_path_cold_starts": pl.Int64(),  # on_demand + snapstart, async or after the response
+    # on_demand + snapstart, async, event_source or after the response
+    "off_path_cold_starts": pl.Int64(),
     "on_demand": pl.Int64(),
     "provisioned": pl.Int64(),
     "snapstart": pl.Int64(),

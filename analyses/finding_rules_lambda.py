@@ -102,7 +102,8 @@ def cold_start_findings(
     cold: pl.DataFrame, functions: pl.DataFrame | None, t: Thresholds
 ) -> pl.DataFrame:
     """A user-facing cold-start rate or init p95 above its threshold; cold starts nobody
-    waited for (asynchronous, or after the entry answered) at most as ``info``."""
+    waited for (asynchronous, invoked by a queue's event source mapping, or after the entry
+    answered) at most as ``info``."""
     config = (
         functions.select("function_name", "runtime", "provisioned_concurrency", "code_size_bytes")
         if functions is not None
@@ -146,8 +147,8 @@ def cold_start_findings(
         pl.when(pl.col("off_path_cold_starts") > 0)
         .then(
             pl.format(
-                " {} more cold starts were of asynchronous invocations or ran after the "
-                "entry answered (no caller waited).",
+                " {} more cold starts were of asynchronous or queue-triggered invocations or "
+                "ran after the entry answered (no caller waited).",
                 count("off_path_cold_starts"),
             )
         )
@@ -167,7 +168,8 @@ def cold_start_findings(
     )
     off_message = pl.format(
         "{} cold starts in {} traced invocations, none user-facing: the invocations were "
-        "asynchronous or ran after the entry request had answered (no caller waited).",
+        "asynchronous, invoked by a queue's event source mapping, or ran after the entry "
+        "request had answered (no caller waited).",
         count("off_path_cold_starts"),
         count("invocations"),
     )

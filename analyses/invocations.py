@@ -29,8 +29,25 @@ Whether a caller waited for the execution, from what its trace shows:
     Lambda queued the event: the execution's ``AWS::Lambda`` segment holds a ``Dwell Time`` or
     ``Attempt #N`` subsegment (asynchronous invokes from S3, SNS, EventBridge, or ``Invoke``
     with ``InvocationType=Event``), or the trace starts at a service that delivers events
-    rather than answering a caller (a queue, topic, bucket, event bus, schedule or state
-    machine: ``ASYNC_ROOT_ORIGINS``).
+    rather than answering a caller (a topic, bucket, event bus, schedule or state machine:
+    ``ASYNC_ROOT_ORIGINS``), or OpenTelemetry's ``faas.trigger`` says an event source other
+    than SQS invoked it (``pubsub``, ``datasource``, ``timer``: ``ASYNC_TRIGGERS``).
+``event_source``
+    Lambda's event source mapping polled an SQS queue and invoked the function with a batch
+    of messages: the producer that called ``SendMessage`` had its answer when the message was
+    queued, and nobody waits for the invocation. The traces show it in three forms: the
+    execution's ``AWS::Lambda`` segment (or, without one, its function segment) is the child of
+    an SQS ``SendMessage``/``SendMessageBatch`` subsegment of the same trace (the trace header
+    travelled in the message's ``AWSTraceHeader`` attribute); X-Ray's trace linking puts the
+    consumer in its own trace, its segment holding a link of reference type ``parent`` to the
+    producers' traces (span column ``trigger`` ``sqs``); OpenTelemetry's Lambda instrumentation
+    marks the function span, or the ``CONSUMER`` span of the batch directly under it, with
+    ``faas.trigger`` ``pubsub`` and a ``messaging.system`` naming SQS (``trigger`` ``sqs``). A
+    trace that starts at an ``AWS::SQS::Queue`` segment counts too.
+    NOTE: a value apart from ``async``, rather than ``async`` itself: the poller invokes the
+    function synchronously, so there is no ``Dwell Time`` and no Lambda async retry; failed
+    batches return to the queue (visibility timeout, the queue's redrive policy), and the
+    queue's age of oldest message, not Lambda's event age, measures the wait.
 ``after_response``
     The execution started after the trace's entry segment had ended: the entry (an API, say)
     had answered already, as with a Step Functions task of a workflow the API started.
@@ -55,9 +72,9 @@ DEFAULT_PROVISIONED_GAP_MS = 100.0
 INVOKE_OPERATIONS = ("Invoke", "InvokeAsync", "InvokeWithResponseStream")
 DWELL_NAME = "Dwell Time"
 ATTEMPT_PATTERN = r"^Attempt #(\d+)$"
-# Trace roots that deliver events rather than answer a waiting caller.
+# Trace roots that deliver events rather than answer a waiting caller (a queue polled by an
+# event source mapping is EVENT_SOURCE_ROOT_ORIGINS).
 ASYNC_ROOT_ORIGINS = (
-    "AWS::SQS::Queue",
     "AWS::SNS",
     "AWS::SNS::Topic",
     "AWS::S3",
@@ -66,6 +83,12 @@ ASYNC_ROOT_ORIGINS = (
     "AWS::Scheduler",
     "AWS::StepFunctions::StateMachine",
 )
+EVENT_SOURCE_ROOT_ORIGINS = ("AWS::SQS::Queue",)
+# The span column ``trigger`` of an SQS event source mapping's invocation (tracelens/schema.py).
+SQS_TRIGGER = "sqs"
+# OpenTelemetry ``faas.trigger`` values of event sources that leave no caller waiting.
+ASYNC_TRIGGERS = ("pubsub", "datasource", "timer")
+SQS_SEND_OPERATIONS = ("SendMessage", "SendMessageBatch")
 # AWS::Lambda timestamps have millisecond precision: a start within this of the entry's end is
 # not "after" it.
 _AFTER_TOLERANCE_MS = 1.0
@@ -86,7 +109,8 @@ INVOCATION_SCHEMA: dict[str, pl.DataType] = {
     "error": pl.Boolean(),
     "fault": pl.Boolean(),
     "throttle": pl.Boolean(),
-    "invocation_path": pl.String(),  # "sync" | "async" | "after_response" (module docstring)
+    # "sync" | "async" | "event_source" | "after_response" (module docstring)
+    "invocation_path": pl.String(),
 }
 
 
@@ -127,8 +151,12 @@ def is_throttled() -> pl.Expr:
 
 
 def _with_paths(executions: pl.LazyFrame, spans: pl.LazyFrame) -> pl.LazyFrame:
-    """``executions`` (with the ``parent_id`` of their AWS::Lambda segment) given their
-    ``invocation_path``; the ``parent_id`` column is dropped."""
+    """``executions`` given their ``invocation_path``.
+
+    ``executions`` carry ``parent_id`` (their AWS::Lambda segment), ``caller`` (that segment's
+    parent, else the function segment's own) and ``trigger`` (the AWS::Lambda segment's, else
+    the function segment's); those columns are dropped.
+    """
     queued = (
         spans.filter(
             (pl.col("kind") == "subsegment")
@@ -137,6 +165,22 @@ def _with_paths(executions: pl.LazyFrame, spans: pl.LazyFrame) -> pl.LazyFrame:
         .select("trace_id", pl.col("segment_id").alias("parent_id"))
         .unique()
         .with_columns(pl.lit(value=True).alias("queued"))
+    )
+    # NOTE: an SQS batch's CONSUMER span sits directly under the function span (OpenTelemetry).
+    child_triggers = (
+        spans.filter((pl.col("kind") == "subsegment") & pl.col("trigger").is_not_null())
+        .group_by("trace_id", pl.col("parent_id").alias("segment_id"))
+        .agg((pl.col("trigger") == SQS_TRIGGER).any().alias("child_sqs"))
+    )
+    sqs_sends = (
+        spans.filter(
+            (pl.col("kind") == "subsegment")
+            & pl.col("aws_operation").is_in(SQS_SEND_OPERATIONS)
+            & ((pl.col("resource_type") == "AWS::SQS::Queue") | (pl.col("name") == "SQS"))
+        )
+        .select("trace_id", pl.col("id").alias("caller"))
+        .unique()
+        .with_columns(pl.lit(value=True).alias("from_queue"))
     )
     roots = (
         spans.filter((pl.col("kind") == "segment") & pl.col("parent_id").is_null())
@@ -148,10 +192,21 @@ def _with_paths(executions: pl.LazyFrame, spans: pl.LazyFrame) -> pl.LazyFrame:
         )
     )
     after = _ms_between(pl.col("start_time"), pl.col("root_end")) > _AFTER_TOLERANCE_MS
+    from_sqs = (
+        (pl.col("trigger") == SQS_TRIGGER).fill_null(value=False)
+        | pl.col("child_sqs").fill_null(value=False)
+        | pl.col("from_queue").fill_null(value=False)
+        | pl.col("root_origin").is_in(EVENT_SOURCE_ROOT_ORIGINS).fill_null(value=False)
+    )
+    delivered = pl.col("root_origin").is_in(ASYNC_ROOT_ORIGINS).fill_null(value=False) | pl.col(
+        "trigger"
+    ).is_in(ASYNC_TRIGGERS).fill_null(value=False)
     path = (
         pl.when(pl.col("queued").fill_null(value=False))
         .then(pl.lit("async"))
-        .when(pl.col("root_origin").is_in(ASYNC_ROOT_ORIGINS).fill_null(value=False))
+        .when(from_sqs)
+        .then(pl.lit("event_source"))
+        .when(delivered)
         .then(pl.lit("async"))
         .when(after.fill_null(value=False))
         .then(pl.lit("after_response"))
@@ -159,9 +214,20 @@ def _with_paths(executions: pl.LazyFrame, spans: pl.LazyFrame) -> pl.LazyFrame:
     )
     return (
         executions.join(queued, on=["trace_id", "parent_id"], how="left", maintain_order="left")
+        .join(child_triggers, on=["trace_id", "segment_id"], how="left", maintain_order="left")
+        .join(sqs_sends, on=["trace_id", "caller"], how="left", maintain_order="left")
         .join(roots, on="trace_id", how="left", maintain_order="left")
         .with_columns(path.alias("invocation_path"))
-        .drop("parent_id", "queued", "root_origin", "root_end")
+        .drop(
+            "parent_id",
+            "caller",
+            "trigger",
+            "queued",
+            "child_sqs",
+            "from_queue",
+            "root_origin",
+            "root_end",
+        )
     )
 
 
@@ -220,6 +286,9 @@ def invocations(
         pl.col("error").alias("svc_error"),
         pl.col("fault").alias("svc_fault"),
         pl.col("throttle").alias("svc_throttle"),
+        pl.col("parent_id").alias("svc_parent"),
+        pl.col("trigger").alias("svc_trigger"),
+        pl.lit(value=True).alias("has_service"),
     )
     # NOTE: executions keep the spans' order, so that ties in the final sort do too.
     # NOTE: a function segment's parent is its AWS::Lambda segment, or (asynchronous invokes)
@@ -271,6 +340,11 @@ def invocations(
         either("fault", "svc_fault"),
         either("throttle", "svc_throttle"),
         "parent_id",
+        pl.when(pl.col("has_service"))
+        .then(pl.col("svc_parent"))
+        .otherwise(pl.col("parent_id"))
+        .alias("caller"),
+        pl.coalesce("svc_trigger", "trigger").alias("trigger"),
     )
     executions = _with_paths(frame, source).collect()
     if executions.is_empty():

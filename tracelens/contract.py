@@ -130,8 +130,11 @@ class Function(TypedDict):
     faults: int
     cold_start_kinds: ColdStartKinds
     cold_starts_from_logs: int | None
+    # Invocations on the synchronous path of an entry request (invocation path "sync").
     sync_invocations: int
     user_facing_cold_starts: int
+    # Cold starts nobody waited for: invocation paths "async" (Lambda's async invoke),
+    # "event_source" (an SQS queue's event source mapping) and "after_response".
     off_path_cold_starts: int
     cloudwatch: CloudWatch
     sampling_ratio: float | None  # traced / CloudWatch invocations

@@ -67,10 +67,23 @@ SPAN_SCHEMA: dict[str, pl.DataType] = {
     # True when the span records the addresses a DNS lookup returned (`http.dns.addrs`
     # metadata: older ADOT exporters name such a lookup after the host); null otherwise.
     "dns_answer": pl.Boolean(),
+    # What invoked the span, where the record says so (read on receiving spans: segments and
+    # their direct children): `sqs` for an X-Ray segment holding a trace link of reference
+    # type `parent` (X-Ray links SQS producers' traces to the consuming function's trace) or
+    # an OpenTelemetry span with `faas.trigger` whose `messaging.system` names SQS; else
+    # OpenTelemetry's `faas.trigger` (`http`, `pubsub`, `datasource`, `timer`, `other`);
+    # null when nothing says.
+    "trigger": pl.String(),
 }
 
 # Span columns added after the first stores were written: parts without them read as nulls.
-ADDED_SPAN_COLUMNS: tuple[str, ...] = ("resource_type", "resource_id", "region", "dns_answer")
+ADDED_SPAN_COLUMNS: tuple[str, ...] = (
+    "resource_type",
+    "resource_id",
+    "region",
+    "dns_answer",
+    "trigger",
+)
 
 # Which paths a stored run read traces from, and where its account/region sends them: one row
 # per trace path the run's pages hold ("xray", "aws_spans", "otlp", "retrieved_traces"; see

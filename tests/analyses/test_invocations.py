@@ -149,3 +149,81 @@ def test_rows_are_ordered_by_start_and_schema_conforms() -> None:
 def test_frame_without_span_columns_is_refused_with_its_name() -> None:
     with pytest.raises(ValueError, match="spans frame is missing columns"):
         invocations(pl.DataFrame({"id": ["a"]}))
+
+
+def _set(b: SpanBuilder, span_id: str, **fields: object) -> None:
+    next(row for row in b.rows if row["id"] == span_id).update(fields)
+
+
+def _paths(b: SpanBuilder) -> dict[str, str]:
+    return dict(invocations(b.frame()).select("function_name", "invocation_path").iter_rows())
+
+
+def test_sqs_event_source_invocations_are_off_the_callers_path() -> None:
+    b = SpanBuilder()
+    # The producer's API answers 80 ms after sending; the poller starts the consumer at 20 ms.
+    api = b.caller("orders-api/prod", origin="AWS::ApiGateway::Stage", duration_ms=120.0)
+    send = b.span(
+        trace_id=api.trace_id,
+        parent_id=api.parent_id,
+        segment_id=api.segment_id,
+        name="SQS",
+        namespace="aws",
+        start_s=0.01,
+        duration_ms=10.0,
+        aws_operation="SendMessage",
+        resource_type="AWS::SQS::Queue",
+        resource_id="order-events",
+    )
+    # 1. same trace: the consumer's AWS::Lambda segment hangs from the SendMessage subsegment
+    b.lambda_invocation("fulfiller", start_s=0.03, trace_id=api.trace_id, parent_id=send)
+    # 2. X-Ray trace linking: a trace of its own, its AWS::Lambda segment linked from a parent
+    linked = b.lambda_invocation("invoicer", start_s=0.04)
+    _set(b, linked.service_id, trigger="sqs")
+    # 3. OpenTelemetry: the batch's CONSUMER span under the function span says faas.trigger
+    otel = b.span(
+        kind="segment",
+        depth=0,
+        trace_id=b.new_trace(),
+        name="mailer",
+        origin="AWS::Lambda::Function",
+        start_s=0.05,
+        duration_ms=30.0,
+    )
+    b.span(
+        trace_id=b.rows[-1]["trace_id"],
+        parent_id=otel,
+        segment_id=otel,
+        name="order-events process",
+        start_s=0.051,
+        duration_ms=20.0,
+        trigger="sqs",
+    )
+    # 4. OpenTelemetry: SNS delivers events (Lambda's asynchronous invoke): async
+    sns = b.lambda_invocation("notifier", start_s=0.06)
+    _set(b, sns.function_id, trigger="pubsub")
+    # 5. the same function invoked synchronously by a client stays user-facing
+    b.lambda_invocation("reporter", start_s=0.07)
+    assert _paths(b) == {
+        "fulfiller": "event_source",
+        "invoicer": "event_source",
+        "mailer": "event_source",
+        "notifier": "async",
+        "reporter": "sync",
+    }
+
+
+def test_a_trace_starting_at_a_queue_is_an_event_source_invocation() -> None:
+    b = SpanBuilder()
+    trace = b.new_trace()
+    queue = b.span(
+        trace_id=trace,
+        kind="segment",
+        depth=0,
+        name="jobs",
+        origin="AWS::SQS::Queue",
+        start_s=0.0,
+        duration_ms=5.0,
+    )
+    b.lambda_invocation("worker", start_s=0.01, parent_id=queue, trace_id=trace)
+    assert _paths(b) == {"worker": "event_source"}

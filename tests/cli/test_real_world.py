@@ -132,6 +132,28 @@ def test_failed_attempts_recovered_by_async_retries_are_not_critical() -> None:
     assert failures["watermarker"]["evidence"]["faults"] == 4
 
 
+def test_sqs_consumers_cold_starts_are_not_user_facing(tmp_path: Path) -> None:
+    contract = analyze("sqs-event-source.json.gz")
+    functions = {f["name"]: f for f in contract["functions"]}
+    for consumer in ("order-fulfiller", "invoice-writer"):  # same trace; linked trace
+        row = functions[consumer]
+        assert (row["invocations"], row["sync_invocations"]) == (6, 0)
+        assert (row["user_facing_cold_starts"], row["off_path_cold_starts"]) == (0, 2)
+    assert functions["orders-create"]["user_facing_cold_starts"] == 1
+    cold = {f["subject"]: f for f in contract["findings"] if f["kind"] == "cold_start"}
+    assert {name: f["severity"] for name, f in cold.items()} == {
+        "orders-create": "warning",
+        "order-fulfiller": "info",
+        "invoice-writer": "info",
+    }
+    assert "invoked by a queue's event source mapping" in cold["invoice-writer"]["message"]
+    out = tmp_path / "report.html"
+    name = "sqs-event-source.json.gz"
+    result = CliRunner().invoke(main, ["report", str(REAL_WORLD / name), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "event source mapping (SQS)" in out.read_text()
+
+
 def test_incomplete_traces_are_counted_and_shown() -> None:
     contract = analyze("incomplete-traces.json")
     incomplete = contract["input"]["incomplete"]

@@ -314,3 +314,40 @@ def test_the_region_of_a_span_from_cloud_region_or_the_function_arn() -> None:
     )
     spans = normalize_documents([node(service), node(function)])
     assert spans.sort("trace_id")["region"].to_list() == ["us-east-1", "eu-north-1"]
+
+
+def test_what_invoked_a_function_from_faas_trigger_and_messaging_system() -> None:
+    lambda_resource = {
+        "attributes": {"cloud.platform": "aws_lambda", "cloud.resource_id": FUNCTION_ARN}
+    }
+    sqs = node(
+        record(
+            resource=lambda_resource,
+            kind="CONSUMER",
+            attributes={"faas.trigger": "pubsub", "messaging.system": "aws_sqs"},
+        )
+    )
+    sns = node(
+        record(
+            span_id=CHILD,
+            traceId="0" * 31 + "1",
+            resource=lambda_resource,
+            kind="CONSUMER",
+            attributes={"faas.trigger": "pubsub", "messaging.system": "AmazonSNS"},
+        )
+    )
+    http = node(
+        record(
+            span_id="c1b2c3d4e5f60718",
+            traceId="0" * 31 + "2",
+            resource=lambda_resource,
+            attributes={"faas.trigger": "http", "faas.invocation_id": "r-3"},
+        )
+    )
+    # a producer's SendMessage names SQS but says nothing of what invoked it
+    send = client(
+        {"rpc.system": "aws-api", "rpc.service": "SQS", "rpc.method": "SendMessage"},
+        traceId="0" * 31 + "3",
+    )
+    spans = normalize_documents([sqs, sns, http, send]).sort("trace_id")
+    assert spans["trigger"].to_list() == ["pubsub", "http", None, "sqs"]

@@ -100,6 +100,11 @@ class Node(msgspec.Struct, gc=False):
     annotations: dict[str, Any] | None = None
     metadata: Metadata | None = None
     subsegments: list[Node] | None = None
+    # X-Ray trace links (``[{"trace_id", "id", "attributes": {"aws.xray.reserved.
+    # reference_type": "parent" | "child"}}]``): X-Ray links the traces of SQS messages'
+    # producers to the trace of the Lambda function that consumed them. NOTE: Any, so that an
+    # odd value is ignored (read as no link) instead of refusing the document.
+    links: Any = None
 
 
 _NODE_DECODER = msgspec.json.Decoder(Node)

@@ -59,6 +59,7 @@ _ATTRIBUTE_KEYS = {
     "aws_queue_url2": "aws.queue.url",
     "sns_topic_arn": "aws.sns.topic.arn",
     "messaging_destination_name": "messaging.destination.name",
+    "messaging_system": "messaging.system",
     "faas_invoked_name": "faas.invoked_name",
     "lambda_function_name": "aws.lambda.function.name",
     "lambda_function_arn": "aws.lambda.function.arn",
@@ -116,6 +117,7 @@ class Attributes(msgspec.Struct, gc=False, rename=_ATTRIBUTE_KEYS):
     aws_queue_url2: Any = None
     sns_topic_arn: Any = None
     messaging_destination_name: Any = None
+    messaging_system: Any = None
     faas_invoked_name: Any = None
     lambda_function_name: Any = None
     lambda_function_arn: Any = None
@@ -544,6 +546,20 @@ def _host(a: Attributes) -> Metadata | None:
     return Metadata(default={"host": value}) if type(value) is str else None
 
 
+def _with_trigger(metadata: Metadata | None, a: Attributes) -> Metadata | None:
+    """``faas.trigger`` (and ``messaging.system``) of an invoked span, where flatten reads
+    what invoked a span (the span table's ``trigger``)."""
+    trigger = _text(a.faas_trigger)
+    if trigger is None:
+        return metadata
+    known = metadata.default if metadata is not None and metadata.default else {}
+    extra = {"faas.trigger": trigger}
+    system = _text(a.messaging_system)
+    if system is not None:
+        extra["messaging.system"] = system
+    return Metadata(default={**known, **extra})
+
+
 def _http(a: Attributes, status_code: int | None) -> Http | None:
     method = _text(a.http_request_method or a.http_method)
     url = _text(a.url_full or a.http_url)
@@ -605,7 +621,7 @@ def span_node(record: SpanRecord) -> Node:
         annotations={"faas.coldstart": a.faas_coldstart}
         if function and a.faas_coldstart is not None
         else None,
-        metadata=_host(a),
+        metadata=_with_trigger(_host(a), a),
     )
     if is_segment:
         node.name = _segment_name(record, a, resource, function)

@@ -67,6 +67,7 @@ _CUT_COLUMNS = (
     "exception_message",
     "cause_ref",
     "attr_host",
+    "trigger",
 )
 _NODE_FIELDS: tuple[str, ...] = Node.__struct_fields__
 _json = msgspec.json.Encoder().encode
@@ -77,6 +78,11 @@ REGION_KEYS: tuple[str, ...] = ("cloud.region", "aws.region")
 # lookup after the host, so these keys are what marks it as a lookup).
 DNS_ANSWER_KEYS: tuple[str, ...] = ("http.dns.addrs", "http.dns.addresses")
 _NO_CAUSE: tuple[Any, ...] = (None, None, 0, None)
+# Attribute keys saying what invoked a span (OpenTelemetry's, as exporters copy them).
+TRIGGER_KEY = "faas.trigger"
+MESSAGING_SYSTEM_KEY = "messaging.system"
+# The attribute of an X-Ray trace link naming its direction.
+LINK_REFERENCE_KEY = "aws.xray.reserved.reference_type"
 
 
 class NodeChunk:
@@ -138,6 +144,11 @@ def raw_frame(chunk: NodeChunk) -> pl.DataFrame:
             "attr_host", _attr_hosts(columns["annotations"], columns["metadata"]), dtype=pl.String
         ),
         *_attr_extras(columns["annotations"], columns["metadata"]),
+        pl.Series(
+            "trigger",
+            _triggers(columns["annotations"], columns["metadata"], columns["links"]),
+            dtype=pl.String,
+        ),
         pl.Series(
             "annotations",
             # NOTE: msgspec, not orjson: it writes integers beyond 64 bits, which JSON allows.
@@ -317,3 +328,42 @@ def _attr_extras(annotations: tuple[Any, ...], metadata: tuple[Any, ...]) -> lis
         pl.Series("attr_region", regions, dtype=pl.String),
         pl.Series("dns_answer", answers, dtype=pl.Boolean),
     ]
+
+
+def _linked_from_parent(links: Any) -> bool:
+    """Whether X-Ray trace links hold one of reference type ``parent`` (odd shapes: no)."""
+    if type(links) is not list:
+        return False
+    for link in links:
+        if type(link) is dict:
+            attributes = link.get("attributes")
+            if type(attributes) is dict and attributes.get(LINK_REFERENCE_KEY) == "parent":
+                return True
+    return False
+
+
+def _trigger_of(annotations: dict[str, Any] | None, metadata: Any) -> str | None:
+    default = metadata.default if metadata is not None else None
+    for bag in (annotations, default):
+        if type(bag) is dict:
+            trigger = bag.get(TRIGGER_KEY)
+            if type(trigger) is str and trigger:
+                system = bag.get(MESSAGING_SYSTEM_KEY)
+                if type(system) is str and "sqs" in system.lower():
+                    return "sqs"
+                return trigger.lower()
+    return None
+
+
+def _triggers(
+    annotations: tuple[Any, ...], metadata: tuple[Any, ...], links: tuple[Any, ...]
+) -> list[str | None]:
+    """The ``trigger`` column (see ``SPAN_SCHEMA``): ``sqs`` for a parent trace link, else the
+    ``faas.trigger`` attribute (``sqs`` when its ``messaging.system`` names SQS)."""
+    found: list[str | None] = [None] * len(links)
+    for index, (bag, meta, link) in enumerate(zip(annotations, metadata, links, strict=True)):
+        if link is not None and _linked_from_parent(link):
+            found[index] = "sqs"
+        elif bag or meta is not None:
+            found[index] = _trigger_of(bag, meta)
+    return found

@@ -47,8 +47,9 @@ def render_cold_starts(ctx: RenderContext) -> Section:
         "<p>User-facing cold starts (on-demand inits and SnapStart restores on the synchronous "
         "path of a request: API Gateway, a load balancer, a function URL, a synchronous "
         "Invoke) delay the request; pre-initialized environments (provisioned concurrency) "
-        "were ready before it, and cold starts of asynchronous invocations or of work that ran "
-        "after the entry had answered delayed no caller: both are kept apart.</p>"
+        "were ready before it, and cold starts of asynchronous invocations, of invocations by "
+        "a queue's event source mapping (SQS) or of work that ran after the entry had answered "
+        "delayed no caller: both are kept apart.</p>"
         + ctx.figures.add(
             "fig-cold-start-counts",
             _counts_figure(drawn),
@@ -236,7 +237,9 @@ def _table(ctx: RenderContext, ranked: pl.DataFrame) -> str:
         Column("pre-init", numeric=True, hint="provisioned / pre-initialized environments"),
         Column("logs only", numeric=True, hint="REPORT init durations with no trace"),
         Column(
-            "no caller", numeric=True, hint="cold starts of async invocations or after the answer"
+            "no caller",
+            numeric=True,
+            hint="cold starts of async or queue-triggered invocations, or after the answer",
         ),
         Column(
             "user-facing rate",
