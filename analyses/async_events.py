@@ -127,20 +127,11 @@ def _attempt_rows(spans: pl.DataFrame) -> pl.DataFrame:
         flagged.alias("execution_failed"),
         (~pl.col("in_progress").fill_null(value=False)).alias("completed"),
     )
-    return (
-        attempts.join(executions, on=["trace_id", "attempt_id"], how="left")
-        .select(
-            "trace_id",
-            "event_id",
-            "n",
-            "execution_id",
-            (pl.col("attempt_failed") | pl.col("execution_failed").fill_null(value=False)).alias(
-                "failed"
-            ),
-            pl.col("completed").fill_null(value=False).alias("ran"),
-        )
-        .collect()
-    )
+    failed = pl.col("attempt_failed") | pl.col("execution_failed").fill_null(value=False)
+    joined = attempts.join(executions, on=["trace_id", "attempt_id"], how="left")
+    return joined.with_columns(
+        failed.alias("failed"), pl.col("completed").fill_null(value=False).alias("ran")
+    ).collect()
 
 
 def event_outcomes(spans: pl.DataFrame) -> pl.DataFrame:

@@ -397,6 +397,9 @@ def failure_findings(
     message = pl.format(
         "{}{}; duration p95 {} ms.{}", recovered, counts, num("duration_p95_ms"), partly
     )
+    advice = (
+        pl.when(all_recovered).then(pl.lit(_RECOVERED_ADVICE)).otherwise(pl.lit(_FAILURE_ADVICE))
+    )
     return finish(
         frame.select(
             severity_of().alias("severity"),
@@ -412,10 +415,7 @@ def failure_findings(
                 "recovered_failures",
                 "recovered_events",
             ).alias("evidence"),
-            pl.when(all_recovered)
-            .then(pl.lit(_RECOVERED_ADVICE))
-            .otherwise(pl.lit(_FAILURE_ADVICE))
-            .alias("recommendation"),
+            advice.alias("recommendation"),
             pl.col("example_trace_id").alias("trace_id"),
             (pl.col("faults") + pl.col("errors")).alias("affected"),
             share_of(pl.col("faults") + pl.col("errors"), "invocations").alias("share"),

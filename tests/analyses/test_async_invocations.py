@@ -133,27 +133,18 @@ def test_queue_root_and_dwell_without_attempts() -> None:
     # A function whose trace starts at a queue is not on a caller's path; an event with a
     # Dwell Time and no Attempt subsegment has an unknown attempt count, not one attempt.
     b = SpanBuilder()
-    trace = b.new_trace()
-    queue = b.span(
-        trace_id=trace,
-        kind="segment",
-        depth=0,
-        name="jobs",
-        origin="AWS::SQS::Queue",
-        start_s=0.0,
-        duration_ms=5.0,
-    )
+    queue = b.caller("jobs", origin="AWS::SQS::Queue", duration_ms=5.0)
     inv = b.lambda_invocation(
         "worker",
         start_s=0.01,
         duration_ms=20.0,
-        parent_id=queue,
-        trace_id=trace,
+        parent_id=queue.segment_id,
+        trace_id=queue.trace_id,
         init="on_demand",
         init_ms=300.0,
     )
     b.span(
-        trace_id=trace,
+        trace_id=queue.trace_id,
         segment_id=inv.service_id,
         parent_id=inv.service_id,
         name="Dwell Time",

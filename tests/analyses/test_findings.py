@@ -506,22 +506,10 @@ def test_end_to_end_from_spans() -> None:
 
 
 def test_throttled_attempts_with_unknown_retries_read_at_least() -> None:
-    throttles = frame_of(
-        [
-            {
-                "source": "checkout",
-                "target": "pay",
-                "cause": "unknown",
-                "throttled_attempts": 4,
-                "throttled_calls": 2,
-                "recovered_calls": 0,
-                "retries_unknown": 1,
-                "first_time": at(1),
-                "example_trace_id": "t-pay",
-            }
-        ],
-        INVOCATION_THROTTLE_SCHEMA,
-    )
+    # 2 calls ended throttled after 4 attempts in all, one call recording no `retries`
+    counts = {"throttled_attempts": 4, "throttled_calls": 2, "recovered_calls": 0}
+    row = {"source": "checkout", "target": "pay", "cause": "unknown", "retries_unknown": 1}
+    throttles = frame_of([row | counts], INVOCATION_THROTTLE_SCHEMA)
     result = findings(
         invocation_throttles=throttles,
         functions=frame_of([_table("pay", 100)], FUNCTION_TABLE_SCHEMA),

@@ -163,18 +163,7 @@ def test_sqs_event_source_invocations_are_off_the_callers_path() -> None:
     b = SpanBuilder()
     # The producer's API answers 80 ms after sending; the poller starts the consumer at 20 ms.
     api = b.caller("orders-api/prod", origin="AWS::ApiGateway::Stage", duration_ms=120.0)
-    send = b.span(
-        trace_id=api.trace_id,
-        parent_id=api.parent_id,
-        segment_id=api.segment_id,
-        name="SQS",
-        namespace="aws",
-        start_s=0.01,
-        duration_ms=10.0,
-        aws_operation="SendMessage",
-        resource_type="AWS::SQS::Queue",
-        resource_id="order-events",
-    )
+    send = b.aws_call(api, "SQS", "SendMessage", resource="order-events", start_s=0.01)
     # 1. same trace: the consumer's AWS::Lambda segment hangs from the SendMessage subsegment
     b.lambda_invocation("fulfiller", start_s=0.03, trace_id=api.trace_id, parent_id=send)
     # 2. X-Ray trace linking: a trace of its own, its AWS::Lambda segment linked from a parent
@@ -215,15 +204,6 @@ def test_sqs_event_source_invocations_are_off_the_callers_path() -> None:
 
 def test_a_trace_starting_at_a_queue_is_an_event_source_invocation() -> None:
     b = SpanBuilder()
-    trace = b.new_trace()
-    queue = b.span(
-        trace_id=trace,
-        kind="segment",
-        depth=0,
-        name="jobs",
-        origin="AWS::SQS::Queue",
-        start_s=0.0,
-        duration_ms=5.0,
-    )
-    b.lambda_invocation("worker", start_s=0.01, parent_id=queue, trace_id=trace)
+    queue = b.caller("jobs", origin="AWS::SQS::Queue", duration_ms=5.0)
+    b.lambda_invocation("worker", start_s=0.01, parent_id=queue.segment_id, trace_id=queue.trace_id)
     assert _paths(b) == {"worker": "event_source"}

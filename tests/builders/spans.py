@@ -200,54 +200,68 @@ class SpanBuilder:
         trace = trace_id or self.new_trace()
         request = request_id or f"req-{self._counter + 1}"
         waited_ms = init_ms + init_gap_ms if init in ("on_demand", "snapstart") else 0.0
-        service_start = start_s - waited_ms / 1000.0 - 0.001
-        service_ms = None if duration_ms is None else duration_ms + waited_ms + 2.0
-        service = self.span(
-            kind="segment",
-            depth=0,
-            trace_id=trace,
+        service = self._segment(
+            trace,
+            function,
+            "AWS::Lambda",
             parent_id=parent_id,
-            name=function,
-            origin="AWS::Lambda",
-            start_s=service_start,
-            duration_ms=service_ms,
-            function_name=function,
+            start_s=start_s - waited_ms / 1000.0 - 0.001,
+            duration_ms=None if duration_ms is None else duration_ms + waited_ms + 2.0,
             aws_request_id=request,
             http_status=200,
         )
-        fn = self.span(
-            kind="segment",
-            depth=0,
-            trace_id=trace,
+        fn = self._segment(
+            trace,
+            function,
+            "AWS::Lambda::Function",
             parent_id=service,
-            name=function,
-            origin="AWS::Lambda::Function",
             start_s=start_s,
             duration_ms=duration_ms,
-            function_name=function,
             error=error,
             fault=fault,
         )
         if init is not None:
             init_end_s = start_s - init_gap_ms / 1000.0
-            self.span(
-                trace_id=trace,
-                parent_id=fn,
-                segment_id=fn,
-                name="Restore" if init == "snapstart" else "Initialization",
-                start_s=init_end_s - init_ms / 1000.0,
-                duration_ms=init_ms,
-                function_name=function,
-            )
-        handler = self.span(
+            name = "Restore" if init == "snapstart" else "Initialization"
+            start = init_end_s - init_ms / 1000.0
+            self._child(trace, fn, name, start, init_ms, function_name=function)
+        handler = self._child(trace, fn, "Invocation", start_s, duration_ms)
+        return Invocation(trace, service, fn, handler, request, function)
+
+    def _segment(
+        self, trace: str, function: str, origin: str, *, parent_id: str | None, **fields: Any
+    ) -> str:
+        """A Lambda segment (the service's or the function's) of ``function``."""
+        return self.span(
+            kind="segment",
+            depth=0,
             trace_id=trace,
-            parent_id=fn,
-            segment_id=fn,
-            name="Invocation",
+            parent_id=parent_id,
+            name=function,
+            origin=origin,
+            function_name=function,
+            **fields,
+        )
+
+    def _child(
+        self,
+        trace: str,
+        parent: str,
+        name: str,
+        start_s: float,
+        duration_ms: float | None,
+        **fields: Any,
+    ) -> str:
+        """A subsegment directly under the segment ``parent``."""
+        return self.span(
+            trace_id=trace,
+            parent_id=parent,
+            segment_id=parent,
+            name=name,
             start_s=start_s,
             duration_ms=duration_ms,
+            **fields,
         )
-        return Invocation(trace, service, fn, handler, request, function)
 
     def async_event(
         self, function: str, *, start_s: float, failed: list[bool], dwell_ms: float = 40.0
@@ -256,49 +270,29 @@ class SpanBuilder:
         ``Attempt #N`` per entry of ``failed`` (True: that attempt faulted), each with its
         function segment under it, 1 s apart. Returns the function segments' ids."""
         trace = self.new_trace()
-        service = self.span(
-            kind="segment",
-            depth=0,
-            trace_id=trace,
-            name=function,
-            origin="AWS::Lambda",
+        service = self._segment(
+            trace,
+            function,
+            "AWS::Lambda",
+            parent_id=None,
             start_s=start_s,
             duration_ms=dwell_ms + 1000.0 * len(failed),
-            function_name=function,
             aws_request_id=f"event-{self._counter + 1}",
             http_status=202,
         )
-        self.span(
-            trace_id=trace,
-            parent_id=service,
-            segment_id=service,
-            name="Dwell Time",
-            start_s=start_s,
-            duration_ms=dwell_ms,
-        )
+        self._child(trace, service, "Dwell Time", start_s, dwell_ms)
         executions = []
         for n, fault in enumerate(failed, 1):
             begin = start_s + dwell_ms / 1000.0 + (n - 1) * 1.0
-            attempt = self.span(
-                trace_id=trace,
-                parent_id=service,
-                segment_id=service,
-                name=f"Attempt #{n}",
-                start_s=begin,
-                duration_ms=100.0,
-                fault=fault,
-            )
+            attempt = self._child(trace, service, f"Attempt #{n}", begin, 100.0, fault=fault)
             executions.append(
-                self.span(
-                    kind="segment",
-                    depth=0,
-                    trace_id=trace,
+                self._segment(
+                    trace,
+                    function,
+                    "AWS::Lambda::Function",
                     parent_id=attempt,
-                    name=function,
-                    origin="AWS::Lambda::Function",
                     start_s=begin + 0.005,
                     duration_ms=90.0,
-                    function_name=function,
                     fault=fault,
                 )
             )

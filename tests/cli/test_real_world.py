@@ -26,6 +26,13 @@ def analyze(name: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
+def report_page(name: str, tmp_path: Path) -> str:
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["report", str(REAL_WORLD / name), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    return out.read_text()
+
+
 def kinds(contract: dict[str, Any]) -> list[tuple[str, str]]:
     return [(f["severity"], f["kind"]) for f in contract["findings"]]
 
@@ -77,11 +84,7 @@ def test_lambda_service_segment_named_lambda_is_its_function() -> None:
 
 
 def test_report_map_draws_one_node_per_function_with_its_lambda_service(tmp_path: Path) -> None:
-    out = tmp_path / "report.html"
-    name = "lambda-service-segment-named-lambda.json"
-    result = CliRunner().invoke(main, ["report", str(REAL_WORLD / name), "--out", str(out), "-q"])
-    assert result.exit_code == 0, result.output
-    page = out.read_text()
+    page = report_page("lambda-service-segment-named-lambda.json", tmp_path)
     assert "Lambda service: 3 requests" in page  # the hover of each function's node
     assert "AWS::Lambda<br>" not in page  # no node of the Lambda service's own
 
@@ -110,11 +113,7 @@ def test_throttled_attempts_without_retries_read_at_least(tmp_path: Path) -> Non
     (finding,) = [f for f in contract["findings"] if f["kind"] == "invocation_throttle"]
     assert finding["message"].startswith("at least 2 throttled invocation attempts")
     assert finding["evidence"]["retries_unknown"] == 2
-    out = tmp_path / "report.html"
-    name = "invocation-throttle-without-retries.json.gz"
-    result = CliRunner().invoke(main, ["report", str(REAL_WORLD / name), "--out", str(out), "-q"])
-    assert result.exit_code == 0, result.output
-    assert "at least 2" in out.read_text()
+    assert "at least 2" in report_page("invocation-throttle-without-retries.json.gz", tmp_path)
 
 
 def test_failed_attempts_recovered_by_async_retries_are_not_critical() -> None:
@@ -147,11 +146,7 @@ def test_sqs_consumers_cold_starts_are_not_user_facing(tmp_path: Path) -> None:
         "invoice-writer": "info",
     }
     assert "invoked by a queue's event source mapping" in cold["invoice-writer"]["message"]
-    out = tmp_path / "report.html"
-    name = "sqs-event-source.json.gz"
-    result = CliRunner().invoke(main, ["report", str(REAL_WORLD / name), "--out", str(out), "-q"])
-    assert result.exit_code == 0, result.output
-    assert "event source mapping (SQS)" in out.read_text()
+    assert "event source mapping (SQS)" in report_page("sqs-event-source.json.gz", tmp_path)
 
 
 def test_incomplete_traces_are_counted_and_shown() -> None:
@@ -180,12 +175,7 @@ def test_incomplete_traces_are_counted_and_shown() -> None:
 
 
 def test_report_data_section_shows_incomplete_traces(tmp_path: Path) -> None:
-    out = tmp_path / "report.html"
-    result = CliRunner().invoke(
-        main, ["report", str(REAL_WORLD / "incomplete-traces.json"), "--out", str(out), "-q"]
-    )
-    assert result.exit_code == 0, result.output
-    page = out.read_text()
+    page = report_page("incomplete-traces.json", tmp_path)
     assert "1 traces have no root segment" in page
     assert "1 subsegments were still in progress inside segments that ended" in page
     assert "1 spans start before their parent" in page
