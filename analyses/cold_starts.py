@@ -38,7 +38,7 @@ from __future__ import annotations
 import polars as pl
 
 from analyses._output import check_inputs, shaped
-from analyses.invocations import DEFAULT_PROVISIONED_GAP_MS, invocations
+from analyses.invocations import DEFAULT_PROVISIONED_GAP_MS, INVOCATION_SCHEMA, invocations
 from analyses.memo import memoized
 from tracelens.schema import empty_frame
 
@@ -72,6 +72,9 @@ COLD_START_SCHEMA: dict[str, pl.DataType] = {
     "timeout_trace_id": pl.String(),
     "example_trace_id": pl.String(),  # the traced user-facing cold start with the longest init
 }
+
+
+_TIMEOUT_COLUMNS = ("function_name", "timeouts", "reported_invocations", "timeout_trace_id")
 
 
 def _traced(inv: pl.DataFrame, reports: pl.DataFrame | None) -> pl.DataFrame:
@@ -117,8 +120,8 @@ def _untraced_reports(inv: pl.DataFrame, reports: pl.DataFrame) -> pl.DataFrame:
 def _log_cold_starts(inv: pl.DataFrame, reports: pl.DataFrame | None) -> pl.DataFrame:
     """Cold starts seen only in logs: function, kind, init_ms."""
     if reports is None:
-        return pl.DataFrame(
-            schema={"function_name": pl.String(), "cold_kind": pl.String(), "init_ms": pl.Float64()}
+        return empty_frame(
+            {c: INVOCATION_SCHEMA[c] for c in ("function_name", "cold_kind", "init_ms")}
         )
     untraced = _untraced_reports(inv, reports)
     return untraced.filter(
@@ -136,14 +139,7 @@ def _log_cold_starts(inv: pl.DataFrame, reports: pl.DataFrame | None) -> pl.Data
 def _timeouts(inv: pl.DataFrame, reports: pl.DataFrame | None) -> pl.DataFrame:
     """Per function: REPORTs (``reported_invocations``) and those with status timeout."""
     if reports is None:
-        return pl.DataFrame(
-            schema={
-                "function_name": pl.String(),
-                "timeouts": pl.Int64(),
-                "reported_invocations": pl.Int64(),
-                "timeout_trace_id": pl.String(),
-            }
-        )
+        return empty_frame({c: COLD_START_SCHEMA[c] for c in _TIMEOUT_COLUMNS})
     names = inv.select(
         "request_id",
         pl.col("function_name").alias("traced_name"),

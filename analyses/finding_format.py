@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from analyses._output import shaped
@@ -13,6 +15,7 @@ __all__ = [
     "Thresholds",
     "count",
     "evidence",
+    "finding_rows",
     "finish",
     "level",
     "num",
@@ -92,6 +95,41 @@ def finish(frame: pl.DataFrame) -> pl.DataFrame:
             pl.format("{}:{}", "kind", "subject").alias("key"),
         ),
         FINDING_SCHEMA,
+    )
+
+
+def _expr(value: str | pl.Expr) -> pl.Expr:
+    return pl.col(value) if isinstance(value, str) else value
+
+
+def finding_rows(
+    frame: pl.DataFrame,
+    kind: str,
+    *,
+    subject: str | pl.Expr,
+    message: pl.Expr,
+    evidence_of: Sequence[str],
+    recommendation: str | pl.Expr,
+    affected: str | pl.Expr,
+    share: str | pl.Expr,
+    trace_id: str | pl.Expr = "example_trace_id",
+) -> pl.DataFrame:
+    """One finding of ``kind`` per row of ``frame`` (its ``level`` column gives the severity):
+    columns are named (``subject``, ``affected``, ``share``, ``trace_id``) or expressions; the
+    ``recommendation`` is a text or an expression; ``evidence_of`` names the evidence columns."""
+    advice = pl.lit(recommendation) if isinstance(recommendation, str) else recommendation
+    return finish(
+        frame.select(
+            severity_of().alias("severity"),
+            pl.lit(kind).alias("kind"),
+            _expr(subject).alias("subject"),
+            message.alias("message"),
+            evidence(*evidence_of).alias("evidence"),
+            advice.alias("recommendation"),
+            _expr(trace_id).alias("trace_id"),
+            _expr(affected).alias("affected"),
+            _expr(share).alias("share"),
+        )
     )
 
 

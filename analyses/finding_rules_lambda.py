@@ -7,14 +7,13 @@ import polars as pl
 from analyses.finding_format import (
     Thresholds,
     count,
-    evidence,
-    finish,
+    finding_rows,
     level,
     num,
     pct,
-    severity_of,
     share_of,
 )
+from tracelens.schema import FUNCTION_SCHEMA, empty_frame
 
 # Runtimes where Lambda SnapStart is available (Java 11+, Python 3.12+, .NET 8+).
 SNAPSTART_RUNTIMES = r"^(java(11|17|21|25)|python3\.1[2-9]|dotnet[89]|dotnet1\d)"
@@ -37,6 +36,58 @@ _OFF_PATH = (
     "(then shorten init: lazy-load heavy modules, trim the package)."
 )
 _PACKAGE = " The deployment package is {} MB: drop unused dependencies to speed up init."
+# The configuration a cold-start finding reads (tracelens.schema.FUNCTION_SCHEMA).
+_CONFIG_COLUMNS = ("function_name", "runtime", "provisioned_concurrency", "code_size_bytes")
+_TIMEOUT_ADVICE = (
+    "Find what the handler waits on (critical path, downstream calls), set SDK and HTTP client "
+    "timeouts below the function's timeout, and raise the timeout only for work that is "
+    "legitimately long."
+)
+# The numbers behind each finding (its ``evidence``), in the order they are shown.
+_COLD_EVIDENCE = (
+    "invocations",
+    "sync_invocations",
+    "user_facing_cold_starts",
+    "off_path_cold_starts",
+    "on_demand",
+    "snapstart",
+    "provisioned",
+    "cold_starts_from_logs",
+    "user_facing_cold_start_rate",
+    "init_p50_ms",
+    "init_p95_ms",
+    "init_max_ms",
+)
+_ASYNC_EVIDENCE = (
+    "events",
+    "events_with_attempts",
+    "attempts",
+    "retried_events",
+    "max_attempt",
+    "retried_share",
+    "event_age_p50_ms",
+    "event_age_p95_ms",
+    "event_age_max_ms",
+)
+_FAILURE_EVIDENCE = (
+    "invocations",
+    "faults",
+    "errors",
+    "fault_rate",
+    "error_rate",
+    "recovered_failures",
+    "recovered_events",
+)
+_INVOCATION_THROTTLE_EVIDENCE = (
+    "cause",
+    "throttled_attempts",
+    "retries_unknown",
+    "throttled_calls",
+    "recovered_calls",
+    "failed_calls",
+    "calls",
+    "failed_share",
+)
 
 THROTTLE_ADVICE = {
     "reserved_concurrency_zero": (
@@ -105,16 +156,9 @@ def cold_start_findings(
     waited for (asynchronous, invoked by a queue's event source mapping, or after the entry
     answered) at most as ``info``."""
     config = (
-        functions.select("function_name", "runtime", "provisioned_concurrency", "code_size_bytes")
+        functions.select(_CONFIG_COLUMNS)
         if functions is not None
-        else pl.DataFrame(
-            schema={
-                "function_name": pl.String(),
-                "runtime": pl.String(),
-                "provisioned_concurrency": pl.Int32(),
-                "code_size_bytes": pl.Int64(),
-            }
-        )
+        else empty_frame({c: FUNCTION_SCHEMA[c] for c in _CONFIG_COLUMNS})
     )
     rate = pl.when(pl.col("sync_invocations") >= t.min_invocations).then(
         pl.col("user_facing_cold_start_rate")
@@ -174,37 +218,18 @@ def cold_start_findings(
         count("invocations"),
     )
     user = pl.col("level") > 0
-    return finish(
-        frame.select(
-            severity_of().alias("severity"),
-            pl.lit("cold_start").alias("kind"),
-            pl.col("function_name").alias("subject"),
-            pl.when(user).then(user_message).otherwise(off_message).alias("message"),
-            evidence(
-                "invocations",
-                "sync_invocations",
-                "user_facing_cold_starts",
-                "off_path_cold_starts",
-                "on_demand",
-                "snapstart",
-                "provisioned",
-                "cold_starts_from_logs",
-                "user_facing_cold_start_rate",
-                "init_p50_ms",
-                "init_p95_ms",
-                "init_max_ms",
-            ).alias("evidence"),
-            pl.when(user).then(_cold_advice()).otherwise(pl.lit(_OFF_PATH)).alias("recommendation"),
-            pl.col("example_trace_id").alias("trace_id"),
-            pl.when(user)
-            .then(pl.col("user_facing_cold_starts") + pl.col("cold_starts_from_logs").fill_null(0))
-            .otherwise(pl.col("off_path_cold_starts"))
-            .alias("affected"),
-            pl.when(user)
-            .then(pl.col("user_facing_cold_start_rate"))
-            .otherwise(share_of("off_path_cold_starts", "invocations"))
-            .alias("share"),
-        )
+    user_affected = pl.col("user_facing_cold_starts") + pl.col("cold_starts_from_logs").fill_null(0)
+    return finding_rows(
+        frame,
+        "cold_start",
+        subject="function_name",
+        message=pl.when(user).then(user_message).otherwise(off_message),
+        evidence_of=_COLD_EVIDENCE,
+        recommendation=pl.when(user).then(_cold_advice()).otherwise(pl.lit(_OFF_PATH)),
+        affected=pl.when(user).then(user_affected).otherwise(pl.col("off_path_cold_starts")),
+        share=pl.when(user)
+        .then(pl.col("user_facing_cold_start_rate"))
+        .otherwise(share_of("off_path_cold_starts", "invocations")),
     )
 
 
@@ -230,34 +255,18 @@ def async_findings(events: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
         "dead-letter queue; a long event age means the function cannot keep up (raise its "
         "concurrency, or look for throttles)."
     )
-    return finish(
-        frame.select(
-            severity_of().alias("severity"),
-            pl.lit("async_events").alias("kind"),
-            pl.col("function_name").alias("subject"),
-            message.alias("message"),
-            evidence(
-                "events",
-                "events_with_attempts",
-                "attempts",
-                "retried_events",
-                "max_attempt",
-                "retried_share",
-                "event_age_p50_ms",
-                "event_age_p95_ms",
-                "event_age_max_ms",
-            ).alias("evidence"),
-            pl.lit(advice).alias("recommendation"),
-            pl.col("example_trace_id").alias("trace_id"),
-            pl.when(retried.fill_null(value=False))
-            .then(pl.col("retried_events"))
-            .otherwise(pl.col("events"))
-            .alias("affected"),
-            pl.when(retried.fill_null(value=False))
-            .then(pl.col("retried_share"))
-            .otherwise(pl.lit(None, pl.Float64()))
-            .alias("share"),
-        )
+    was_retried = retried.fill_null(value=False)
+    return finding_rows(
+        frame,
+        "async_events",
+        subject="function_name",
+        message=message,
+        evidence_of=_ASYNC_EVIDENCE,
+        recommendation=advice,
+        affected=pl.when(was_retried).then(pl.col("retried_events")).otherwise(pl.col("events")),
+        share=pl.when(was_retried)
+        .then(pl.col("retried_share"))
+        .otherwise(pl.lit(None, pl.Float64())),
     )
 
 
@@ -273,30 +282,23 @@ def timeout_findings(cold: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
             "level"
         )
     )
-    return finish(
-        frame.select(
-            severity_of().alias("severity"),
-            pl.lit("timeout").alias("kind"),
-            pl.col("function_name").alias("subject"),
-            pl.format(
-                "{} invocations timed out (REPORT status timeout): {} of the function's {} "
-                "invocations in the logs and traces.",
-                count("timeouts"),
-                pct("timeout_share"),
-                count("whole"),
-            ).alias("message"),
-            evidence("timeouts", "reported_invocations", "invocations", "timeout_share").alias(
-                "evidence"
-            ),
-            pl.lit(
-                "Find what the handler waits on (critical path, downstream calls), set SDK and "
-                "HTTP client timeouts below the function's timeout, and raise the timeout only "
-                "for work that is legitimately long."
-            ).alias("recommendation"),
-            pl.col("timeout_trace_id").alias("trace_id"),
-            pl.col("timeouts").alias("affected"),
-            pl.col("timeout_share").alias("share"),
-        )
+    message = pl.format(
+        "{} invocations timed out (REPORT status timeout): {} of the function's {} "
+        "invocations in the logs and traces.",
+        count("timeouts"),
+        pct("timeout_share"),
+        count("whole"),
+    )
+    return finding_rows(
+        frame,
+        "timeout",
+        subject="function_name",
+        message=message,
+        evidence_of=("timeouts", "reported_invocations", "invocations", "timeout_share"),
+        recommendation=_TIMEOUT_ADVICE,
+        trace_id="timeout_trace_id",
+        affected="timeouts",
+        share="timeout_share",
     )
 
 
@@ -400,26 +402,16 @@ def failure_findings(
     advice = (
         pl.when(all_recovered).then(pl.lit(_RECOVERED_ADVICE)).otherwise(pl.lit(_FAILURE_ADVICE))
     )
-    return finish(
-        frame.select(
-            severity_of().alias("severity"),
-            pl.lit("failures").alias("kind"),
-            pl.col("function_name").alias("subject"),
-            message.alias("message"),
-            evidence(
-                "invocations",
-                "faults",
-                "errors",
-                "fault_rate",
-                "error_rate",
-                "recovered_failures",
-                "recovered_events",
-            ).alias("evidence"),
-            advice.alias("recommendation"),
-            pl.col("example_trace_id").alias("trace_id"),
-            (pl.col("faults") + pl.col("errors")).alias("affected"),
-            share_of(pl.col("faults") + pl.col("errors"), "invocations").alias("share"),
-        )
+    failed = pl.col("faults") + pl.col("errors")
+    return finding_rows(
+        frame,
+        "failures",
+        subject="function_name",
+        message=message,
+        evidence_of=_FAILURE_EVIDENCE,
+        recommendation=advice,
+        affected=failed,
+        share=share_of(failed, "invocations"),
     )
 
 
@@ -487,31 +479,18 @@ def invocation_throttle_findings(
         pct("failed_share"),
         count("calls"),
     )
-    return finish(
-        frame.select(
-            severity_of().alias("severity"),
-            pl.lit("invocation_throttle").alias("kind"),
-            pl.col("target").alias("subject"),
-            message.alias("message"),
-            evidence(
-                "cause",
-                "throttled_attempts",
-                "retries_unknown",
-                "throttled_calls",
-                "recovered_calls",
-                "failed_calls",
-                "calls",
-                "failed_share",
-            ).alias("evidence"),
-            pl.col("cause")
-            .replace_strict(
-                THROTTLE_ADVICE, default=THROTTLE_ADVICE["unknown"], return_dtype=pl.String()
-            )
-            .alias("recommendation"),
-            "example_trace_id",
-            pl.col("throttled_calls").alias("affected"),
-            share_of("throttled_calls", pl.col("invocations").fill_null(0) + failed).alias("share"),
-        ).rename({"example_trace_id": "trace_id"})
+    advice = pl.col("cause").replace_strict(
+        THROTTLE_ADVICE, default=THROTTLE_ADVICE["unknown"], return_dtype=pl.String()
+    )
+    return finding_rows(
+        frame,
+        "invocation_throttle",
+        subject="target",
+        message=message,
+        evidence_of=_INVOCATION_THROTTLE_EVIDENCE,
+        recommendation=advice,
+        affected="throttled_calls",
+        share=share_of("throttled_calls", pl.col("invocations").fill_null(0) + failed),
     )
 
 
@@ -551,21 +530,14 @@ def downstream_throttle_findings(downstream: pl.DataFrame, t: Thresholds) -> pl.
         .str.to_lowercase()
         .replace_strict(DOWNSTREAM_ADVICE, default=None, return_dtype=pl.String())
     )
-    return finish(
-        frame.select(
-            severity_of().alias("severity"),
-            pl.lit("downstream_throttle").alias("kind"),
-            pl.format("{} -> {}", "source", target).alias("subject"),
-            message.alias("message"),
-            evidence(
-                "throttled_calls", "calls", "throttle_rate", "retries", "retries_unknown"
-            ).alias("evidence"),
-            pl.coalesce(
-                advice,
-                pl.when(remote).then(pl.lit(_DOWNSTREAM_REMOTE)).otherwise(pl.lit(_DOWNSTREAM_AWS)),
-            ).alias("recommendation"),
-            pl.col("example_trace_id").alias("trace_id"),
-            pl.col("throttled_calls").alias("affected"),
-            pl.col("throttle_rate").alias("share"),
-        )
+    fallback = pl.when(remote).then(pl.lit(_DOWNSTREAM_REMOTE)).otherwise(pl.lit(_DOWNSTREAM_AWS))
+    return finding_rows(
+        frame,
+        "downstream_throttle",
+        subject=pl.format("{} -> {}", "source", target),
+        message=message,
+        evidence_of=("throttled_calls", "calls", "throttle_rate", "retries", "retries_unknown"),
+        recommendation=pl.coalesce(advice, fallback),
+        affected="throttled_calls",
+        share="throttle_rate",
     )
