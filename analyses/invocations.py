@@ -170,7 +170,7 @@ def _with_paths(executions: pl.LazyFrame, spans: pl.LazyFrame) -> pl.LazyFrame:
     child_triggers = (
         spans.filter((pl.col("kind") == "subsegment") & pl.col("trigger").is_not_null())
         .group_by("trace_id", pl.col("parent_id").alias("segment_id"))
-        .agg((pl.col("trigger") == SQS_TRIGGER).any().alias("child_sqs"))
+        .agg(pl.col("trigger").sort_by(pl.col("trigger") != SQS_TRIGGER).first().alias("child"))
     )
     sqs_sends = (
         spans.filter(
@@ -192,15 +192,20 @@ def _with_paths(executions: pl.LazyFrame, spans: pl.LazyFrame) -> pl.LazyFrame:
         )
     )
     after = _ms_between(pl.col("start_time"), pl.col("root_end")) > _AFTER_TOLERANCE_MS
+    # NOTE: SQS wins where the execution's segments and the span under it disagree.
+    trigger = (
+        pl.when(pl.col("child") == SQS_TRIGGER)
+        .then(pl.col("child"))
+        .otherwise(pl.coalesce("trigger", "child"))
+    )
     from_sqs = (
-        (pl.col("trigger") == SQS_TRIGGER).fill_null(value=False)
-        | pl.col("child_sqs").fill_null(value=False)
+        (trigger == SQS_TRIGGER).fill_null(value=False)
         | pl.col("from_queue").fill_null(value=False)
         | pl.col("root_origin").is_in(EVENT_SOURCE_ROOT_ORIGINS).fill_null(value=False)
     )
-    delivered = pl.col("root_origin").is_in(ASYNC_ROOT_ORIGINS).fill_null(value=False) | pl.col(
-        "trigger"
-    ).is_in(ASYNC_TRIGGERS).fill_null(value=False)
+    delivered = pl.col("root_origin").is_in(ASYNC_ROOT_ORIGINS).fill_null(value=False) | (
+        trigger.is_in(ASYNC_TRIGGERS).fill_null(value=False)
+    )
     path = (
         pl.when(pl.col("queued").fill_null(value=False))
         .then(pl.lit("async"))
@@ -223,7 +228,7 @@ def _with_paths(executions: pl.LazyFrame, spans: pl.LazyFrame) -> pl.LazyFrame:
             "caller",
             "trigger",
             "queued",
-            "child_sqs",
+            "child",
             "from_queue",
             "root_origin",
             "root_end",

@@ -188,9 +188,12 @@ def test_sqs_event_source_invocations_are_off_the_callers_path() -> None:
         duration_ms=20.0,
         trigger="sqs",
     )
-    # 4. OpenTelemetry: SNS delivers events (Lambda's asynchronous invoke): async
+    # 4. OpenTelemetry: SNS delivers events (Lambda's asynchronous invoke): async, whether the
+    # function span or the span under it says so
     sns = b.lambda_invocation("notifier", start_s=0.06)
     _set(b, sns.function_id, trigger="pubsub")
+    scheduled = b.lambda_invocation("cleaner", start_s=0.065)
+    _set(b, scheduled.handler_id, trigger="timer")
     # 5. the same function invoked synchronously by a client stays user-facing
     b.lambda_invocation("reporter", start_s=0.07)
     assert _paths(b) == {
@@ -198,6 +201,7 @@ def test_sqs_event_source_invocations_are_off_the_callers_path() -> None:
         "invoicer": "event_source",
         "mailer": "event_source",
         "notifier": "async",
+        "cleaner": "async",
         "reporter": "sync",
     }
 

@@ -143,12 +143,7 @@ def raw_frame(chunk: NodeChunk) -> pl.DataFrame:
         pl.Series(
             "attr_host", _attr_hosts(columns["annotations"], columns["metadata"]), dtype=pl.String
         ),
-        *_attr_extras(columns["annotations"], columns["metadata"]),
-        pl.Series(
-            "trigger",
-            _triggers(columns["annotations"], columns["metadata"], columns["links"]),
-            dtype=pl.String,
-        ),
+        *_attr_extras(columns["annotations"], columns["metadata"], columns["links"]),
         pl.Series(
             "annotations",
             # NOTE: msgspec, not orjson: it writes integers beyond 64 bits, which JSON allows.
@@ -299,7 +294,9 @@ def _attr_hosts(annotations: tuple[Any, ...], metadata: tuple[Any, ...]) -> list
     ]
 
 
-def _extras_of(annotations: dict[str, Any] | None, metadata: Any) -> tuple[str | None, bool]:
+def _extras_of(
+    annotations: dict[str, Any] | None, metadata: Any
+) -> tuple[str | None, bool, str | None]:
     default = metadata.default if metadata is not None else None
     region = None
     for bag in (annotations, default):
@@ -312,21 +309,32 @@ def _extras_of(annotations: dict[str, Any] | None, metadata: Any) -> tuple[str |
             if region is not None:
                 break
     answered = type(default) is dict and any(key in default for key in DNS_ANSWER_KEYS)
-    return region, answered
+    return region, answered, _trigger_of(annotations, default)
 
 
-def _attr_extras(annotations: tuple[Any, ...], metadata: tuple[Any, ...]) -> list[pl.Series]:
-    """``attr_region`` (a region attribute) and ``dns_answer`` (DNS answer metadata)."""
+def _attr_extras(
+    annotations: tuple[Any, ...], metadata: tuple[Any, ...], links: tuple[Any, ...]
+) -> list[pl.Series]:
+    """``attr_region`` (a region attribute), ``dns_answer`` (DNS answer metadata) and
+    ``trigger`` (see ``SPAN_SCHEMA``: ``sqs`` for an X-Ray trace link of reference type
+    ``parent``, else the ``faas.trigger`` attribute, ``sqs`` when its ``messaging.system``
+    names SQS)."""
     regions: list[str | None] = [None] * len(annotations)
     answers: list[bool | None] = [None] * len(annotations)
+    triggers: list[str | None] = [None] * len(annotations)
     for index, (bag, meta) in enumerate(zip(annotations, metadata, strict=True)):
         if bag or meta is not None:
-            region, answered = _extras_of(bag, meta)
+            region, answered, trigger = _extras_of(bag, meta)
             regions[index] = region
             answers[index] = answered or None
+            triggers[index] = trigger
+    for index, link in enumerate(links):
+        if link is not None and _linked_from_parent(link):
+            triggers[index] = "sqs"
     return [
         pl.Series("attr_region", regions, dtype=pl.String),
         pl.Series("dns_answer", answers, dtype=pl.Boolean),
+        pl.Series("trigger", triggers, dtype=pl.String),
     ]
 
 
@@ -342,8 +350,7 @@ def _linked_from_parent(links: Any) -> bool:
     return False
 
 
-def _trigger_of(annotations: dict[str, Any] | None, metadata: Any) -> str | None:
-    default = metadata.default if metadata is not None else None
+def _trigger_of(annotations: dict[str, Any] | None, default: Any) -> str | None:
     for bag in (annotations, default):
         if type(bag) is dict:
             trigger = bag.get(TRIGGER_KEY)
@@ -353,17 +360,3 @@ def _trigger_of(annotations: dict[str, Any] | None, metadata: Any) -> str | None
                     return "sqs"
                 return trigger.lower()
     return None
-
-
-def _triggers(
-    annotations: tuple[Any, ...], metadata: tuple[Any, ...], links: tuple[Any, ...]
-) -> list[str | None]:
-    """The ``trigger`` column (see ``SPAN_SCHEMA``): ``sqs`` for a parent trace link, else the
-    ``faas.trigger`` attribute (``sqs`` when its ``messaging.system`` names SQS)."""
-    found: list[str | None] = [None] * len(links)
-    for index, (bag, meta, link) in enumerate(zip(annotations, metadata, links, strict=True)):
-        if link is not None and _linked_from_parent(link):
-            found[index] = "sqs"
-        elif bag or meta is not None:
-            found[index] = _trigger_of(bag, meta)
-    return found
