@@ -22,7 +22,9 @@ class AgentClients:
     def __init__(self, config: AgentConfig, *, factory: ClientFactory | None = None) -> None:
         self._config = config
         if factory is None:
-            target = config.aws.target()
+            # NOTE: with [[targets]] and no [aws] region, the agent's own calls go to the
+            # first target's region.
+            target = replace(config.aws, region=config.agent_region()).target()
             if config.aws.role_scope == "collect":
                 target = replace(target, role_arn=None, external_id=None)
             factory = ClientFactory(target, retry=config.retry)

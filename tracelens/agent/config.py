@@ -10,6 +10,7 @@ Relative paths in a file are relative to the file's directory.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
@@ -205,6 +206,64 @@ NO_REGION = (
     "no AWS region: set [aws] region in the config, pass --region, or set AWS_REGION "
     "(or a region in the profile)"
 )
+
+
+def _collector_names(value: tuple[str, ...]) -> str | None:
+    unknown = [name for name in value if name not in COLLECTOR_NAMES]
+    if not unknown:
+        return None
+    close = difflib.get_close_matches(unknown[0], COLLECTOR_NAMES, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"no collector {unknown[0]!r}; {hint}known: {', '.join(COLLECTOR_NAMES)}"
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """One ``[[targets]]`` table: an account and region the agent collects from.
+
+    A setting left out is the ``[aws]`` one (``region``, ``profile``, ``endpoint_url``); the
+    role and its external id are the target's own (none: the agent's own credentials read it).
+
+    Attributes
+    ----------
+    label
+        The account's label in the store, status, metrics, alerts and the report.
+    collectors
+        The collectors run for this target (empty: every enabled one).
+    """
+
+    label: str = setting("label", "", kind="text", check=_account_label)
+    region: str | None = setting("region", None, kind="text", check=region_problem)
+    role_arn: str | None = setting(
+        "role_arn", None, kind="text", check=_arn("arn:aws:iam::123456789012:role/...")
+    )
+    external_id: str | None = setting("external_id", None, kind="text", secret=True)
+    profile: str | None = setting("profile", None, kind="text")
+    endpoint_url: str | None = setting("endpoint_url", None, kind="text", check=_http)
+    collectors: tuple[str, ...] = setting("collectors", (), kind="names", check=_collector_names)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one runner collects: the AWS target and the collectors run there, in order."""
+
+    aws: AwsTarget
+    collectors: tuple[str, ...]
+
+    @property
+    def account(self) -> str:
+        """The account label."""
+        return self.aws.account
+
+    @property
+    def region(self) -> str:
+        """The region."""
+        return self.aws.region
+
+    @property
+    def key(self) -> str:
+        """``<label>/<region>``: how the status, the logs and alerts name the target."""
+        return f"{self.aws.account}/{self.aws.region}"
 
 
 @dataclass(frozen=True)
@@ -436,6 +495,8 @@ class AgentConfig:
     """The whole configuration (defaults for everything not set)."""
 
     aws: AwsSettings = section("aws", AwsSettings)
+    # [[targets]]: the accounts and regions collected (none: the one [aws] names).
+    targets: tuple[TargetSettings, ...] = field(default=(), metadata={"targets": True})
     # A directory (relative to the config file) or s3://bucket/prefix.
     store_url: str = setting(
         "url",
@@ -503,6 +564,59 @@ class AgentConfig:
         """Enabled collectors, in run order."""
         return tuple(settings for settings in self.collectors if settings.enabled)
 
+    def collect_targets(self) -> tuple[Target, ...]:
+        """Every account and region collected, in the config's order: the ``[[targets]]``, or
+        the one ``[aws]`` names.
+
+        Raises
+        ------
+        ConfigError
+            When a target has no region (neither its own nor ``[aws] region``).
+        """
+        enabled = tuple(settings.name for settings in self.enabled_collectors)
+        if not self.targets:
+            return (Target(self.aws.target(), enabled),)
+        aws = self.aws
+        found: list[Target] = []
+        for number, each in enumerate(self.targets, 1):
+            region = each.region or aws.region
+            if not region:
+                raise ConfigError([ConfigProblem(f"[targets #{number}] region", NO_REGION)])
+            target = AwsTarget(
+                account=each.label,
+                region=region,
+                profile=each.profile or aws.profile,
+                role_arn=each.role_arn,
+                external_id=each.external_id,
+                endpoint_url=each.endpoint_url or aws.endpoint_url,
+            )
+            names = tuple(n for n in enabled if not each.collectors or n in each.collectors)
+            found.append(Target(target, names))
+        return tuple(found)
+
+    def schedule(self) -> list[tuple[str, Target, CollectorSettings]]:
+        """Every collector of every target, keyed as the status, health and alerts name it:
+        the collector's name, or ``<label>/<region>/<collector>`` with several targets."""
+        targets = self.collect_targets()
+        return [
+            (name if len(targets) == 1 else f"{target.key}/{name}", target, self.collector(name))
+            for target in targets
+            for name in target.collectors
+        ]
+
+    def agent_region(self) -> str | None:
+        """The region of the agent's own calls (store, alerts): ``[aws] region``, else the
+        first target's."""
+        if self.aws.region or not self.targets:
+            return self.aws.region
+        return self.targets[0].region
+
+    @property
+    def role_arns(self) -> tuple[str, ...]:
+        """Every role the collectors assume (``[aws] role_arn`` or the targets'), once each."""
+        arns = [each.role_arn for each in self.targets] if self.targets else [self.aws.role_arn]
+        return tuple(dict.fromkeys(arn for arn in arns if arn))
+
     def with_overrides(
         self,
         *,
@@ -520,4 +634,20 @@ class AgentConfig:
             endpoint_url=endpoint_url or self.aws.endpoint_url,
         )
         collect = replace(self.collect, since=since) if since is not None else self.collect
-        return replace(self, aws=aws, store_url=store_url or self.store_url, collect=collect)
+        # NOTE: --profile and --endpoint-url apply to every target; --region to [aws], which
+        # the targets without a region of their own read from.
+        targets = tuple(
+            replace(
+                each,
+                profile=profile or each.profile,
+                endpoint_url=endpoint_url or each.endpoint_url,
+            )
+            for each in self.targets
+        )
+        return replace(
+            self,
+            aws=aws,
+            targets=targets,
+            store_url=store_url or self.store_url,
+            collect=collect,
+        )

@@ -37,6 +37,7 @@ from tracelens.agent.config import (
     CollectorSettings,
     ConfigError,
     ConfigProblem,
+    TargetSettings,
     region_problem,
 )
 from tracelens.declared import Section, Setting, declared_sections, declared_settings
@@ -49,9 +50,11 @@ SECTIONS: tuple[str, ...] = tuple(
     if "section" in each.metadata
     else each.metadata["setting"].section
     if "setting" in each.metadata
+    else "targets"
+    if "targets" in each.metadata
     else each.metadata.get("table", "collectors")
     for each in fields(AgentConfig)
-    if {"section", "setting", "collectors", "table"} & set(each.metadata)
+    if {"section", "setting", "collectors", "table", "targets"} & set(each.metadata)
 )
 """Every ``[section]`` of the file."""
 # NOTE: the [findings] thresholds are declared (with their units and bounds) in
@@ -97,6 +100,9 @@ COLLECTOR_KEYS: Mapping[str, tuple[str, ...]] = {
 }
 """The keys of each ``[collectors.<name>]``: the common ones, ``lag`` for the collectors that
 read windows, and the collector's own options."""
+
+TARGET_KEYS: tuple[str, ...] = tuple(each.key for _, each in declared_settings(TargetSettings))
+"""The keys of each ``[[targets]]`` table."""
 
 
 class _Reader:
@@ -246,7 +252,8 @@ def _span(declared: Setting, raw: Any) -> tuple[Any, str | None]:
 
 def _names(declared: Setting, raw: Any) -> tuple[Any, str | None]:
     if not isinstance(raw, list) or not all(isinstance(name, str) and name for name in raw):
-        return None, "must be a list of function names (strings)"
+        what = "function names" if declared.key == "functions" else "names"
+        return None, f"must be a list of {what} (strings)"
     return tuple(raw), None
 
 
@@ -335,6 +342,83 @@ def _check_aws(reader: _Reader, aws: AwsSettings) -> AwsSettings:
     return aws
 
 
+def _targets(reader: _Reader, data: Mapping[str, Any]) -> tuple[TargetSettings, ...]:
+    """The ``[[targets]]`` tables, each read like a section (unknown keys, bounds, checks)."""
+    raw = data.get("targets", [])
+    if not isinstance(raw, list):
+        reader.problem(
+            "[targets]", "must be an array of tables: write a [[targets]] table per target"
+        )
+        return ()
+    found: list[TargetSettings] = []
+    for number, item in enumerate(raw, 1):
+        where = f"targets #{number}"
+        if not isinstance(item, dict):
+            reader.problem(f"[{where}]", f"must be a table, not {type(item).__name__}")
+            continue
+        table = reader.table({where: item}, where, TARGET_KEYS)
+        defaults = TargetSettings()
+        target = replace(defaults, **reader.fields(TargetSettings, table, where, defaults))
+        if not str(table.get("label") or "").strip():
+            reader.problem(f"[{where}] label", 'is required: the account\'s label (e.g. "prod")')
+        if target.external_id and not target.role_arn:
+            reader.problem(f"[{where}] external_id", "is set without role_arn; set role_arn too")
+        found.append(target)
+    return tuple(found)
+
+
+def _role_account(role_arn: str | None) -> str | None:
+    """The account id in a role ARN (``arn:aws:iam::<id>:role/...``), if it has one."""
+    parts = (role_arn or "").split(":")
+    return parts[4] if len(parts) > 5 and parts[4].isdigit() else None
+
+
+def _check_targets(reader: _Reader, config: AgentConfig, data: Mapping[str, Any]) -> None:
+    """What the targets cannot check alone: duplicates, collectors, unused [aws] settings."""
+    if not config.targets:
+        return
+    aws_table = data.get("aws", {}) if isinstance(data.get("aws"), dict) else {}
+    defaults = AwsSettings()
+    for key in ("account", "role_arn", "external_id"):
+        if aws_table.get(key) and aws_table.get(key) != getattr(defaults, key):
+            reader.problem(
+                f"[aws] {key}",
+                f"is not used with [[targets]]: set {'label' if key == 'account' else key} "
+                "on each target instead",
+            )
+    enabled = {settings.name for settings in config.enabled_collectors}
+    seen: dict[tuple[str, str], int] = {}
+    accounts: dict[str, tuple[int, str]] = {}
+    for number, target in enumerate(config.targets, 1):
+        where = f"[targets #{number}]"
+        region = target.region or config.aws.region
+        if target.label and region:
+            first = seen.setdefault((target.label, region), number)
+            if first != number:
+                reader.problem(
+                    f"{where} label",
+                    f"{target.label!r} in {region} is also targets #{first}: two targets "
+                    "would share checkpoints and data; give each account and region one target",
+                )
+        if not region:
+            reader.problem(f"{where} region", "not set, and [aws] has no region either")
+        account = _role_account(target.role_arn)
+        if target.label and account is not None:
+            other = accounts.setdefault(target.label, (number, account))
+            if other[1] != account:
+                reader.problem(
+                    f"{where} role_arn",
+                    f"is in account {account}, but label {target.label!r} names account "
+                    f"{other[1]} in targets #{other[0]}: one label per account",
+                )
+        for name in target.collectors:
+            if name in COLLECTOR_NAMES and name not in enabled:
+                reader.problem(
+                    f"{where} collectors",
+                    f"{name!r} is disabled in [collectors.{name}]; enable it there",
+                )
+
+
 # What no single setting can check: settings of one section that need each other.
 _SECTION_CHECKS: Mapping[str, Callable[[_Reader, Any], Any]] = {"aws": _check_aws}
 
@@ -396,9 +480,12 @@ def parse_config(
             values[each.name] = _section(reader, data, name, _section_class(name))
         elif each.metadata.get("collectors"):
             values[each.name] = _collectors(reader, data)
+        elif each.metadata.get("targets"):
+            values[each.name] = _targets(reader, data)
         elif each.metadata.get("table") == "findings":
             values[each.name] = _findings(reader, data)
     config = AgentConfig(**values)
+    _check_targets(reader, config, data)
     if problems:
         raise ConfigError(problems, partial=config)
     return config
@@ -458,6 +545,8 @@ def final_problems(config: AgentConfig) -> list[ConfigProblem]:
     """Problems left once command-line options are applied: no region, an unknown profile."""
     where = config.source or "<config>"
     problems: list[ConfigProblem] = []
+    if config.targets:
+        return problems + _target_problems(config, where)
     if not config.aws.region:
         problems.append(ConfigProblem(f"{where}: [aws] region", NO_REGION))
     elif message := region_problem(config.aws.region):
@@ -468,4 +557,25 @@ def final_problems(config: AgentConfig) -> list[ConfigProblem]:
         except BotoCoreError as exc:
             message = f"{exc}; list profiles with `aws configure list-profiles`"
             problems.append(ConfigProblem(f"{where}: [aws] profile", message))
+    return problems
+
+
+def _target_problems(config: AgentConfig, where: str) -> list[ConfigProblem]:
+    """:func:`final_problems` of a config with ``[[targets]]``: each one's region and profile."""
+    problems: list[ConfigProblem] = []
+    profiles: dict[str, str] = {}
+    if config.aws.region and (message := region_problem(config.aws.region)):
+        problems.append(ConfigProblem(f"{where}: [aws] region", message))
+    for number, target in enumerate(config.targets, 1):
+        if not (target.region or config.aws.region):
+            problems.append(ConfigProblem(f"{where}: [targets #{number}] region", NO_REGION))
+        profile = target.profile or config.aws.profile
+        if profile:
+            profiles.setdefault(profile, f"[targets #{number}] profile")
+    for profile, key in profiles.items():
+        try:
+            boto3.Session(profile_name=profile)
+        except BotoCoreError as exc:
+            message = f"{exc}; list profiles with `aws configure list-profiles`"
+            problems.append(ConfigProblem(f"{where}: {key}", message))
     return problems

@@ -2,7 +2,8 @@
 
 The collectors' read-only statements come from ``collectors/iam_policy.json``; to them this
 adds what the configuration needs: the S3 store's calls on its bucket and prefix, publishing
-to the alert topic or bus, and ``sts:AssumeRole`` on the configured role only. With a role,
+to the alert topic or bus, and ``sts:AssumeRole`` on the configured roles only (``[aws]
+role_arn``, or every ``[[targets]]`` role). With a role,
 the statements are split between the agent's own principal and the role (see
 ``[aws] role_scope``).
 """
@@ -99,7 +100,7 @@ def alert_statements(config: AgentConfig, partition: str) -> list[Statement]:
     if alerts.event_bus:
         bus = alerts.event_bus
         if not bus.startswith("arn:"):
-            region = config.aws.region or "*"
+            region = config.agent_region() or "*"
             bus = f"arn:{partition}:events:{region}:*:event-bus/{bus}"
         statements.append(
             {
@@ -114,18 +115,21 @@ def alert_statements(config: AgentConfig, partition: str) -> list[Statement]:
 
 def policies_for(config: AgentConfig) -> Policies:
     """The least-privilege policies of ``config``."""
-    partition = partition_of(config.aws.region)
+    partition = partition_of(config.agent_region())
     reads = read_only_statements()
     own = store_statements(config.store_url, partition) + alert_statements(config, partition)
-    role_arn = config.aws.role_arn
-    if role_arn is None:
+    roles = config.role_arns
+    if not roles:
         return Policies(agent=_document(reads + own), role=None)
     assume: Statement = {
         "Sid": "AssumeReaderRole",
         "Effect": "Allow",
         "Action": [ASSUME_ROLE],
-        "Resource": role_arn,
+        "Resource": roles[0] if len(roles) == 1 else list(roles),
     }
+    if config.targets and any(target.role_arn is None for target in config.targets):
+        # NOTE: a target without a role is read with the agent's own credentials.
+        return Policies(agent=_document([*reads, *own, assume]), role=_document(reads))
     if config.aws.role_scope == "all":
         return Policies(agent=_document([assume]), role=_document(reads + own))
     return Policies(agent=_document([*own, assume]), role=_document(reads))

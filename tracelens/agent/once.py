@@ -1,14 +1,14 @@
-"""One cycle of every enabled collector, in order: ``tracelens collect --once`` and the Lambda
-handler run collection through this one function."""
+"""One cycle of every enabled collector of every target, in order: ``tracelens collect --once``
+and the Lambda handler run collection through this one function."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from tracelens.agent.config import AgentConfig
+from tracelens.agent.config import AgentConfig, Target
 from tracelens.agent.outcome import CycleOutcome
 
 
@@ -22,44 +22,84 @@ class Runner(Protocol):
 
 def collect_once(
     config: AgentConfig,
-    runner: Runner,
+    runner: Runner | Sequence[Runner],
     *,
     on_outcome: Callable[[CycleOutcome], None] | None = None,
+    on_target: Callable[[Target], None] | None = None,
     seconds_left: Callable[[], float] | None = None,
     min_seconds: float = 5.0,
 ) -> list[CycleOutcome]:
-    """One cycle of every enabled collector, Lambda configuration first.
+    """One cycle of every enabled collector of each runner's target, Lambda configuration
+    first; the targets one after the other (a failing one never stops the next).
 
     With ``seconds_left`` (a deadline, as in a Lambda function), a collector that would start
     with less than ``min_seconds`` left is not run: it is reported as failed with the reason,
-    and its checkpoint has not moved, so the next run reads its window.
+    and its checkpoint has not moved, so the next run reads its window. ``on_target`` is told
+    of each target before its collectors run.
     """
+    runners = list(runner) if isinstance(runner, Sequence) else [runner]
     outcomes: list[CycleOutcome] = []
-    for settings in config.enabled_collectors:
-        left = seconds_left() if seconds_left is not None else None
-        if left is not None and left < min_seconds:
-            outcome = CycleOutcome(
-                collector=settings.name,
-                status="failed",
-                started_at=datetime.now(UTC),
-                error=f"not run: {left:.0f}s left before the deadline; runs next time",
-            )
-        else:
-            outcome = runner.run(settings.name)
-        if on_outcome is not None:
-            on_outcome(outcome)
-        outcomes.append(outcome)
+    for each in runners:
+        target: Target | None = getattr(each, "target", None)
+        names = (
+            target.collectors
+            if target is not None
+            else tuple(settings.name for settings in config.enabled_collectors)
+        )
+        if on_target is not None and target is not None:
+            on_target(target)
+        for name in names:
+            left = seconds_left() if seconds_left is not None else None
+            if left is not None and left < min_seconds:
+                outcome = CycleOutcome(
+                    collector=name,
+                    status="failed",
+                    started_at=datetime.now(UTC),
+                    error=f"not run: {left:.0f}s left before the deadline; runs next time",
+                    account=target.account if target is not None else "",
+                    region=target.region if target is not None else "",
+                )
+            else:
+                outcome = each.run(name)
+            if on_outcome is not None:
+                on_outcome(outcome)
+            outcomes.append(outcome)
     return outcomes
+
+
+def failed_targets(outcomes: list[CycleOutcome]) -> list[str]:
+    """``<label>/<region>`` of each target whose every collector that made a call failed (in
+    the order collected), when the outcomes are of more than one target."""
+    by_target: dict[str, list[CycleOutcome]] = {}
+    for outcome in outcomes:
+        by_target.setdefault(f"{outcome.account}/{outcome.region}", []).append(outcome)
+    if len(by_target) < 2:
+        return []
+    return [key for key, mine in by_target.items() if _all_failed(mine)]
+
+
+def _all_failed(outcomes: list[CycleOutcome]) -> bool:
+    judged = [o for o in outcomes if not (o.status == "ok" and o.stats.api_calls == 0)]
+    return bool(judged) and all(outcome.failed for outcome in judged)
 
 
 def once_failure(outcomes: list[CycleOutcome]) -> str | None:
     """Why a one-shot collection should end in failure, or None.
 
-    Every collector failed; or none completed its cycle. One collector partly failing is
-    routine: its window is read again next time. A cycle that was "ok" without a single call
-    (nothing due, or a destination declared to need no reading) proves nothing about the
-    endpoint, so it neither fails the run nor hides that every other collector failed.
+    Every collector failed; or none completed its cycle; or, with several targets, every
+    collector of one target failed while the others were collected (a partial success: what they
+    read is stored). One collector partly failing is routine: its window is read again next
+    time. A cycle that was "ok" without a single call (nothing due, or a destination declared
+    to need no reading) proves nothing about the endpoint, so it neither fails the run nor
+    hides that every other collector failed.
     """
+    failing = failed_targets(outcomes)
+    keys = {f"{outcome.account}/{outcome.region}" for outcome in outcomes}
+    if failing and len(failing) < len(keys):
+        return (
+            f"{len(failing)} of {len(keys)} targets failed: {', '.join(failing)} (see the lines "
+            "above); the other targets were collected and stored"
+        )
     judged = [o for o in outcomes if not (o.status == "ok" and o.stats.api_calls == 0)]
     if judged and all(outcome.failed for outcome in judged):
         return "every collector failed (see the lines above)"
@@ -82,7 +122,11 @@ def within_budget(config: AgentConfig, budget: timedelta) -> AgentConfig:
     enabled = config.enabled_collectors
     if not enabled:
         return config
-    share = max(budget / len(enabled), timedelta(seconds=1))
+    cycles = len(enabled)
+    if config.targets:
+        # NOTE: every target's collectors run one after the other within the budget.
+        cycles = max(sum(len(target.collectors) for target in config.collect_targets()), 1)
+    share = max(budget / cycles, timedelta(seconds=1))
     collectors = tuple(
         replace(settings, timeout=min(settings.timeout, share)) if settings.enabled else settings
         for settings in config.collectors

@@ -54,6 +54,8 @@ class CycleOutcome:
         Degraded behaviour the collectors reported (deduplicated).
     notes
         Facts the collectors reported, e.g. the mode traces are collected in (deduplicated).
+    account, region
+        The target collected (empty: not said, the agent's only one).
     """
 
     collector: str
@@ -66,6 +68,8 @@ class CycleOutcome:
     error: str | None = None
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    account: str = ""
+    region: str = ""
 
     @property
     def failed(self) -> bool:
@@ -94,6 +98,8 @@ class CycleOutcome:
         """The outcome as JSON-ready values (the status file)."""
         return {
             "collector": self.collector,
+            "account": self.account or None,
+            "region": self.region or None,
             "status": self.status,
             "started_at": self.started_at.isoformat(),
             "windows": self.windows,
@@ -114,6 +120,8 @@ class Tally:
 
     collector: str
     started_at: datetime
+    account: str = ""
+    region: str = ""
     windows: int = 0
     items: int = 0
     stats: CallStats = field(default_factory=CallStats)
@@ -161,4 +169,6 @@ class Tally:
             error=self.error,
             warnings=tuple(self.warnings),
             notes=tuple(self.notes),
+            account=self.account,
+            region=self.region,
         )

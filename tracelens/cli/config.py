@@ -12,6 +12,7 @@ import click
 
 from analyses.finding_thresholds import Thresholds
 from collectors.registry import registration
+from collectors.session import AwsTarget
 from tracelens import settings
 from tracelens.agent.config import AgentConfig, ConfigError, ConfigProblem
 from tracelens.cli.collect import config_option
@@ -36,7 +37,10 @@ def describe(config: AgentConfig) -> list[str]:
         f"aws:       account {aws.account}, region {aws.region}, "
         f"profile {aws.profile or '(default credential chain)'}"
         + (f", role {aws.role_arn}" if aws.role_arn else "")
-        + (f", endpoint {aws.endpoint_url}" if aws.endpoint_url else ""),
+        + (f", endpoint {aws.endpoint_url}" if aws.endpoint_url else "")
+        if not config.targets
+        else f"targets:   {len(config.targets)}",
+        *_targets(config),
         f"store:     {config.store_url}",
         f"collect:   first run reads the last {format_duration(collect.since)}, windows of at "
         f"most {format_duration(collect.step)}, functions: "
@@ -77,6 +81,27 @@ def describe(config: AgentConfig) -> list[str]:
         lines.append(f"environment overrides: {', '.join(overriding)}")
     lines.append(f"IAM:       the agent only reads; minimal policy {iam_policy_summary()}")
     lines.append("           for this config's own policy run `tracelens config iam-policy`")
+    return lines
+
+
+def _targets(config: AgentConfig) -> list[str]:
+    """One line per ``[[targets]]`` entry: label, region, credentials, collectors."""
+    every = [settings.name for settings in config.enabled_collectors]
+    lines = []
+    for target in config.collect_targets() if config.targets else ():
+        aws = target.aws
+        lines.append(
+            f"  {target.account} ({target.region}): "
+            + (f"role {aws.role_arn}" if aws.role_arn else "the agent's own credentials")
+            + (" with an external id" if aws.external_id else "")
+            + (f", profile {aws.profile}" if aws.profile else "")
+            + (f", endpoint {aws.endpoint_url}" if aws.endpoint_url else "")
+            + (
+                f"; collectors {', '.join(target.collectors)}"
+                if list(target.collectors) != every
+                else ""
+            )
+        )
     return lines
 
 
@@ -138,7 +163,8 @@ def check(config_path: Path | None, probe: bool) -> None:
     for line in describe(loaded):
         click.echo(line)
     if probe:
-        click.echo(f"traces:    {trace_destination(loaded)}")
+        for target in loaded.collect_targets():
+            click.echo(f"traces:    {trace_destination(loaded, target.aws)}")
 
 
 @config.command("iam-policy")
@@ -149,13 +175,13 @@ def check(config_path: Path | None, probe: bool) -> None:
     default="agent",
     show_default=True,
     help="The agent's own principal (its user, instance, task or function role), or the "
-    "role it assumes ([aws] role_arn).",
+    "role it assumes ([aws] role_arn, or the [[targets]] roles: one policy for each).",
 )
 def iam_policy(config_path: Path | None, principal: str) -> None:
     """Print the least-privilege IAM policy for the config: the collectors' read-only calls,
     the S3 store's calls on its bucket and prefix, publishing alerts, and sts:AssumeRole on
-    the configured role only. With [aws] role_arn, the agent's and the role's policies are
-    printed separately (--principal)."""
+    the configured roles only ([aws] role_arn, or every [[targets]] role_arn). With a role,
+    the agent's and the role's policies are printed separately (--principal)."""
     from tracelens.agent.config_file import load_config
     from tracelens.agent.iam import policies_for
 
@@ -166,7 +192,10 @@ def iam_policy(config_path: Path | None, principal: str) -> None:
     policies = policies_for(loaded)
     if principal == "role":
         if policies.role is None:
-            raise click.UsageError("the config assumes no role ([aws] role_arn is not set)")
+            raise click.UsageError(
+                "the config assumes no role (neither [aws] role_arn nor a [[targets]] role_arn "
+                "is set)"
+            )
         document = policies.role
     else:
         document = policies.agent
@@ -188,14 +217,15 @@ def _findings_summary(config: AgentConfig) -> str:
     return text
 
 
-def trace_destination(config: AgentConfig) -> str:
-    """Where the configured account/region sends its traces, or why that is unknown."""
+def trace_destination(config: AgentConfig, target: AwsTarget | None = None) -> str:
+    """Where the configured account/region (``target``, default ``[aws]``) sends its traces,
+    or why that is unknown."""
     from botocore.exceptions import BotoCoreError
 
     from collectors.session import ClientFactory
     from collectors.spans import CLOUDWATCH_LOGS, Destination, describe_destination
 
-    target = config.aws.target()
+    target = target or config.aws.target()
     declared = next((c.destination for c in config.collectors if c.name == "spans"), None)
     if declared is not None:
         destination = Destination(
