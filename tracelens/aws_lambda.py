@@ -84,7 +84,7 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
         When every collector failed or none completed (after the report and alerts), so the
         invocation counts as an error in the function's metrics.
     """
-    from tracelens.agent.runner import CollectionRunner  # noqa: PLC0415 - boto3 clients
+    from tracelens.agent.runner import build_runners  # noqa: PLC0415 - boto3 clients
 
     level, shape = resolve(None, None, default_level="INFO")
     configure_logging(level, shape)
@@ -99,7 +99,7 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
     config = within_budget(config, timedelta(seconds=max(seconds_left(), 0)))
     outcomes = collect_once(
         config,
-        CollectionRunner(config, store),
+        build_runners(config, store),
         on_outcome=lambda outcome: log.info(
             "%s", outcome.describe(), extra={"cycle": outcome.as_json()}
         ),

@@ -47,8 +47,15 @@ class _CollectorValues:
     cycles: Counter[str] = field(default_factory=Counter)
 
 
+_Key = tuple[str, str, str]  # collector, account, region
+
+
 class AgentMetrics(Collector):
-    """The agent's metrics for one account and region (thread-safe)."""
+    """The agent's metrics, labelled by collector, account and region (thread-safe).
+
+    ``account`` and ``region`` label what is recorded without a target of its own (the
+    agent's only one).
+    """
 
     def __init__(
         self, account: str, region: str, *, clock: Callable[[], datetime] | None = None
@@ -57,19 +64,23 @@ class AgentMetrics(Collector):
         self._region = region
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
-        self._collectors: dict[str, _CollectorValues] = {}
-        self._findings: dict[str, int] | None = None
+        self._collectors: dict[_Key, _CollectorValues] = {}
+        self._findings: dict[tuple[str, str], dict[str, int]] = {}
         self._report_success: datetime | None = None
 
-    def expect(self, collector: str) -> None:
+    def _key(self, collector: str, account: str, region: str) -> _Key:
+        return (collector, account or self._account, region or self._region)
+
+    def expect(self, collector: str, *, account: str = "", region: str = "") -> None:
         """Show a scheduled collector (zero counts) before its first cycle."""
         with self._lock:
-            self._collectors.setdefault(collector, _CollectorValues())
+            self._collectors.setdefault(self._key(collector, account, region), _CollectorValues())
 
     def record_cycle(self, outcome: CycleOutcome, *, checkpoint_end: datetime | None) -> None:
         """Count a finished cycle; ``checkpoint_end`` is where its checkpoint now stands."""
+        key = self._key(outcome.collector, outcome.account, outcome.region)
         with self._lock:
-            values = self._collectors.setdefault(outcome.collector, _CollectorValues())
+            values = self._collectors.setdefault(key, _CollectorValues())
             values.cycles[outcome.status] += 1
             values.items += outcome.items
             values.api_calls += outcome.stats.api_calls
@@ -79,11 +90,14 @@ class AgentMetrics(Collector):
             if checkpoint_end is not None:
                 values.checkpoint_end = checkpoint_end
 
-    def record_findings(self, severities: Iterable[str], *, at: datetime) -> None:
-        """The findings of a report just written."""
+    def record_findings(
+        self, severities: Iterable[str], *, at: datetime, account: str = "", region: str = ""
+    ) -> None:
+        """The findings of a report just written (of one target's analysis, with several)."""
         counts = Counter(severities)
+        target = (account or self._account, region or self._region)
         with self._lock:
-            self._findings = {severity: counts.get(severity, 0) for severity in SEVERITIES}
+            self._findings[target] = {severity: counts.get(severity, 0) for severity in SEVERITIES}
             self._report_success = at
 
     def collect(self) -> Iterator[Metric]:
@@ -91,7 +105,7 @@ class AgentMetrics(Collector):
         now = self._clock()
         with self._lock:
             rows = sorted(self._collectors.items())
-            findings = dict(self._findings) if self._findings is not None else None
+            findings = {target: dict(counts) for target, counts in self._findings.items()}
             report_success = self._report_success
         last = GaugeMetricFamily(
             "tracelens_collector_last_success_timestamp_seconds",
@@ -120,8 +134,8 @@ class AgentMetrics(Collector):
             "Collection cycles by status.",
             labels=[*_LABELS, "status"],
         )
-        for name, values in rows:
-            labels = [name, self._account, self._region]
+        for key, values in rows:
+            labels = list(key)
             if values.last_success is not None:
                 last.add_metric(labels, values.last_success.timestamp())
             if values.checkpoint_end is not None:
@@ -133,14 +147,15 @@ class AgentMetrics(Collector):
             for status in STATUSES:
                 cycles.add_metric([*labels, status], values.cycles[status])
         yield from (last, lag, items, calls, throttles, failures, cycles)
-        if findings is not None:
+        if findings:
             family = GaugeMetricFamily(
                 "tracelens_findings",
                 "Findings of the last report, by severity.",
                 labels=["severity", "account", "region"],
             )
-            for severity, count in findings.items():
-                family.add_metric([severity, self._account, self._region], count)
+            for (account, region), counts in sorted(findings.items()):
+                for severity, count in counts.items():
+                    family.add_metric([severity, account, region], count)
             yield family
         if report_success is not None:
             yield GaugeMetricFamily(

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from analyses.finding_thresholds import FindingSettings
+from tracelens.agent.targets_report import (
+    TargetResult,
+    render_index,
+    target_report_path,
+    write_index,
+)
 from tracelens.analysis import AnalysisResult, run_analysis
 from tracelens.inputs import Inputs
 from tracelens.rollup import long_window
 from tracelens.store import Store, StoreProblem
-from tracelens.windowplan import SPAN_WINDOW, plan_windows
+from tracelens.windowplan import SPAN_WINDOW, WindowPlan, plan_windows
+
+DEFAULT_TITLE = "tracelens report"
 
 
 class NoDataError(RuntimeError):
@@ -37,12 +45,18 @@ def write_store_report(
     on_result: Callable[[AnalysisResult], None] | None = None,
     findings: FindingSettings | None = None,
     span_window: timedelta = SPAN_WINDOW,
+    targets: Sequence[tuple[str, str]] = (),
+    on_targets: Callable[[list[TargetResult]], None] | None = None,
 ) -> tuple[Path, list[StoreProblem]]:
     """Analyze what the store holds for ``[now - since, now)`` and write the report to ``path``.
 
     When ``since`` is longer than ``span_window``, only the spans of the last ``span_window``
     are read, and the long-window sections are merged from hourly rollups
     (:func:`tracelens.windowplan.plan_windows`).
+
+    With more than one of ``targets`` (account label, region), each target is analyzed on its
+    own data and gets its own report next to ``path``; ``path`` is then the page covering them
+    all, and ``on_targets`` (not ``on_result``) is given every target's analysis.
 
     Unreadable store files are skipped and listed among the input's rejections, so the report
     shows them.
@@ -62,6 +76,18 @@ def write_store_report(
     """
     from tracelens.report import write_report  # noqa: PLC0415 - plotly loads only to draw
 
+    if len(targets) > 1:
+        return _write_target_reports(
+            store,
+            path,
+            targets,
+            since=since,
+            now=now,
+            title=title,
+            findings=findings,
+            on_targets=on_targets,
+            span_window=span_window,
+        )
     plan = plan_windows(now - since, now, now=now, span_window=span_window)
     inputs, problems = store.load_inputs(since=plan.span_since, until=now)
     for problem in problems:
@@ -75,3 +101,78 @@ def write_store_report(
     if on_result is not None:
         on_result(result)
     return written, problems
+
+
+def _write_target_reports(
+    store: Store,
+    path: Path,
+    targets: Sequence[tuple[str, str]],
+    *,
+    since: timedelta,
+    now: datetime,
+    title: str | None,
+    findings: FindingSettings | None,
+    on_targets: Callable[[list[TargetResult]], None] | None,
+    span_window: timedelta,
+) -> tuple[Path, list[StoreProblem]]:
+    """One report per target with data, then the page covering every target at ``path``.
+
+    Each target's report is from its own spans over the whole window: the rollups hold every
+    target's together, so no section of one target is answered from them.
+    """
+    from tracelens.report import write_report  # noqa: PLC0415 - plotly loads only to draw
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    heading = title or DEFAULT_TITLE
+    done: list[TargetResult] = []
+    every_problem: list[StoreProblem] = []
+    for account, region in targets:
+        inputs, problems = store.load_inputs(
+            since=now - since, until=now, account=account, region=region
+        )
+        every_problem += problems
+        for problem in problems:
+            inputs.side_rejections.add(
+                problem.location, "whole file", f"store file: {problem.reason}"
+            )
+        if not has_rows(inputs):
+            done.append(TargetResult(account, region, None))
+            continue
+        plan = WindowPlan(
+            "never",
+            span_window,
+            False,
+            "several targets: each target's sections are from its own spans (rollups hold "
+            "every target together)",
+            now - since,
+            now,
+        )
+        result = replace(run_analysis(inputs, findings), window_plan=plan)
+        own = target_report_path(path, account, region)
+        write_report(
+            result,
+            own,
+            title=f"{heading}: {account} ({region})",
+            region=region,
+            generated_at=now,
+        )
+        done.append(TargetResult(account, region, result, own))
+    if not any(target.result is not None for target in done):
+        raise NoDataError(
+            f"no data in store {store.url} for the last {since} in any of "
+            f"{len(targets)} targets; nothing to report"
+        )
+    page = render_index(done, title=heading, since=since, generated_at=now)
+    written = write_index(path, page)
+    if on_targets is not None:
+        on_targets(done)
+    return written, every_problem
+
+
+def stored_targets(
+    store: Store, *, since: datetime | None = None, until: datetime | None = None
+) -> list[tuple[str, str]]:
+    """The (account label, region) pairs the store's run records in ``[since, until)`` name,
+    in the order first collected (for a report on a store written by several targets)."""
+    records, _ = store.runs(since=since, until=until)
+    return list(dict.fromkeys((record.account, record.region) for record in records))

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from collectors.base import CollectorResult
 from collectors.contract import Collector, CollectRequest, Needs
 from collectors.session import ClientFactory
-from tracelens.agent.config import AgentConfig, CollectorSettings
+from tracelens.agent.config import AgentConfig, CollectorSettings, Target
 from tracelens.agent.outcome import CycleOutcome, Tally
 from tracelens.agent.sources import build_collectors
 from tracelens.agent.windows import pending_windows
@@ -46,7 +46,7 @@ def _utc_now() -> datetime:
 
 
 class CollectionRunner:
-    """Runs collection cycles for one account and region into one store.
+    """Runs collection cycles for one account and region (a target) into one store.
 
     Parameters
     ----------
@@ -63,6 +63,9 @@ class CollectionRunner:
     collectors
         The collectors by name (default: every registered collector, with clients from
         ``factory``).
+    target
+        The account and region collected and the collectors run there (default: the config's
+        first target; :func:`build_runners` makes one runner per target).
 
     Notes
     -----
@@ -80,10 +83,12 @@ class CollectionRunner:
         clock: Clock = _utc_now,
         stop: threading.Event | None = None,
         collectors: Mapping[str, Collector] | None = None,
+        target: Target | None = None,
     ) -> None:
         self._config = config
         self._store = store
-        self._target = config.aws.target()
+        self.target = target or config.collect_targets()[0]
+        self._target = self.target.aws
         self._clock = clock
         self._stop = stop or threading.Event()
         if collectors is None:
@@ -112,12 +117,8 @@ class CollectionRunner:
         self._stop.wait(seconds)
 
     def run_all(self) -> list[CycleOutcome]:
-        """One cycle of every enabled collector, Lambda configuration first."""
-        return [
-            self.run(settings.name)
-            for settings in self._config.enabled_collectors
-            if not self._stop.is_set()
-        ]
+        """One cycle of every collector of the target, Lambda configuration first."""
+        return [self.run(name) for name in self.target.collectors if not self._stop.is_set()]
 
     def run(self, name: str) -> CycleOutcome:
         """One cycle of collector ``name``; records a failed run instead of raising."""
@@ -125,7 +126,9 @@ class CollectionRunner:
             raise KeyError(f"no collector {name!r}; known: {', '.join(self._sources)}")
         source = self._sources[name]
         settings = self._config.collector(name)
-        tally = Tally(collector=name, started_at=self._clock())
+        tally = Tally(
+            collector=name, started_at=self._clock(), account=self.account, region=self.region
+        )
         began_s = time.monotonic()
         deadline_s = began_s + settings.timeout.total_seconds()
         # NOTE: the lease outlives the run's timeout by as much again before another agent
@@ -341,6 +344,29 @@ class CollectionRunner:
                 error=tally.error,
             )
         )
+
+
+def build_runners(
+    config: AgentConfig,
+    store: Store,
+    *,
+    stop: threading.Event | None = None,
+    clock: Clock = _utc_now,
+) -> list[CollectionRunner]:
+    """One runner per target of ``config``, each with its own session (its role assumed with
+    its external id), clients, checkpoints and function list.
+
+    Raises
+    ------
+    ConfigError
+        When a target has no region.
+    ValueError, BotoCoreError
+        When a target's session or clients cannot be made.
+    """
+    return [
+        CollectionRunner(config, store, stop=stop, clock=clock, target=target)
+        for target in config.collect_targets()
+    ]
 
 
 def _step(needs: Needs, settings: CollectorSettings, step: timedelta) -> timedelta:

@@ -13,7 +13,8 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ from tracelens.agent.metrics import AgentMetrics, MetricsServer
 from tracelens.agent.outcome import CycleOutcome
 from tracelens.agent.reporting import NoDataError, write_store_report
 from tracelens.agent.status import AgentStatus, HealthServer, write_status_file
+from tracelens.agent.targets_report import TargetResult, qualified_findings
 from tracelens.alerts.hook import AlertHook
 from tracelens.analysis import AnalysisResult
 from tracelens.atomic import NotRegularFileError
@@ -66,6 +68,31 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class _Scheduled:
+    """One runner and the target it collects."""
+
+    runner: CycleRunner
+    account: str
+    region: str
+    collectors: tuple[str, ...]
+
+
+def _scheduled(
+    config: AgentConfig, runner: CycleRunner | Sequence[CycleRunner]
+) -> list[_Scheduled]:
+    if isinstance(runner, Sequence):
+        return [
+            _Scheduled(each, each.target.account, each.target.region, each.target.collectors)  # type: ignore[attr-defined]
+            for each in runner
+        ]
+    target = getattr(runner, "target", None)
+    if target is not None:
+        return [_Scheduled(runner, target.account, target.region, target.collectors)]
+    names = tuple(settings.name for settings in config.enabled_collectors)
+    return [_Scheduled(runner, config.aws.account, config.aws.region or "", names)]
+
+
 class Agent:
     """The scheduled collection daemon.
 
@@ -76,7 +103,8 @@ class Agent:
     store
         The store the report is read from.
     runner
-        Runs the collection cycles (a ``CollectionRunner`` sharing ``stop``).
+        Runs the collection cycles (a ``CollectionRunner`` sharing ``stop``), or one runner
+        per target (``build_runners``): every collector of every target is a job of its own.
     stop
         Set to stop the agent; shared with the runner so cycles stop between windows.
     clock
@@ -91,7 +119,7 @@ class Agent:
         self,
         config: AgentConfig,
         store: Store,
-        runner: CycleRunner,
+        runner: CycleRunner | Sequence[CycleRunner],
         *,
         stop: threading.Event,
         clock: Callable[[], datetime] = _utc_now,
@@ -100,22 +128,24 @@ class Agent:
     ) -> None:
         self._config = config
         self._store = store
-        self._runner = runner
+        self._runners = _scheduled(config, runner)
         self._stop = stop
         self._clock = clock
         self._on_outcome = on_outcome
         self._alerts = alerts
-        self.metrics = AgentMetrics(config.aws.account, config.aws.region or "", clock=clock)
+        first = self._runners[0]
+        self.metrics = AgentMetrics(first.account, first.region, clock=clock)
         self._metrics_server: MetricsServer | None = None
         self._status_lock = threading.Lock()
         self.status = AgentStatus(
             started_at=clock(),
             store_url=store.url,
-            account=config.aws.account,
-            region=config.aws.region or "",
+            account=first.account,
+            region=first.region,
             stale_intervals=config.alerts.stale_intervals,
+            targets=tuple((each.account, each.region) for each in self._runners),
         )
-        jobs = len(config.enabled_collectors) + 3
+        jobs = sum(len(each.collectors) for each in self._runners) + 3
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=jobs)}, timezone=UTC
         )
@@ -130,22 +160,26 @@ class Agent:
     def start(self) -> None:
         """Add the jobs and start the scheduler (collectors run at once, the report later)."""
         now = self._clock()
-        for settings in self._config.enabled_collectors:
-            interval_s = settings.interval.total_seconds()
-            self.status.expect(settings.name, interval_s=interval_s)
-            self.metrics.expect(settings.name)
-            self._scheduler.add_job(
-                self._collector_job,
-                "interval",
-                seconds=interval_s,
-                args=[settings.name],
-                id=settings.name,
-                name=f"collect {settings.name}",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=max(int(interval_s), 1),
-                next_run_time=now,
-            )
+        for index, scheduled in enumerate(self._runners):
+            account, region = scheduled.account, scheduled.region
+            for name in scheduled.collectors:
+                settings = self._config.collector(name)
+                interval_s = settings.interval.total_seconds()
+                self.status.expect(name, interval_s=interval_s, account=account, region=region)
+                self.metrics.expect(name, account=account, region=region)
+                key = self.status.key(name, account, region)
+                self._scheduler.add_job(
+                    self._collector_job,
+                    "interval",
+                    seconds=interval_s,
+                    args=[name, index],
+                    id=key,
+                    name=f"collect {key}",
+                    max_instances=1,
+                    coalesce=True,
+                    misfire_grace_time=max(int(interval_s), 1),
+                    next_run_time=now,
+                )
         report = self._config.report
         if report.enabled:
             interval_s = report.interval.total_seconds()
@@ -236,20 +270,27 @@ class Agent:
         log.info("received %s: finishing the current write, then exiting", signal.strsignal(signum))
         self._stop.set()
 
-    def _collector_job(self, name: str) -> None:
+    def _collector_job(self, name: str, index: int = 0) -> None:
         if self._stop.is_set():
             return
+        scheduled = self._runners[index]
         try:
-            outcome = self._runner.run(name)
+            outcome = scheduled.runner.run(name)
         except Exception as exc:  # NOTE: runners never raise; this guards a broken one.
             log.exception("%s cycle raised", name)
             outcome = CycleOutcome(
                 collector=name, status="failed", started_at=self._clock(), error=repr(exc)
             )
+        if not outcome.account:
+            outcome = replace(outcome, account=scheduled.account, region=scheduled.region)
         self.status.record(outcome)
-        self.metrics.record_cycle(outcome, checkpoint_end=self._checkpoint_end(name))
+        end = self._checkpoint_end(name, scheduled.account, scheduled.region)
+        self.metrics.record_cycle(outcome, checkpoint_end=end)
         level = logging.WARNING if outcome.status != "ok" else logging.INFO
-        log.log(level, "%s", outcome.describe(), extra={"cycle": outcome.as_json()})
+        line = outcome.describe()
+        if self.status.several:
+            line = f"{scheduled.account}/{scheduled.region} {line}"
+        log.log(level, "%s", line, extra={"cycle": outcome.as_json()})
         if self._on_outcome is not None:
             self._on_outcome(outcome)
         if self._alerts is not None:
@@ -259,20 +300,48 @@ class Agent:
     def _alert_on_cycles(self) -> None:
         assert self._alerts is not None
         try:
+            # NOTE: with one target the hook reads the intervals from the config.
+            several = {"intervals": self.status.intervals()} if self.status.several else {}
             self._alerts.after_cycles(
-                self.status.last_successes(), since=self.status.started_at, now=self._clock()
+                self.status.last_successes(),
+                since=self.status.started_at,
+                now=self._clock(),
+                **several,
             )
         except Exception:  # NOTE: alerting must never stop collection.
             log.exception("stale-collection alerts failed")
 
-    def _checkpoint_end(self, name: str) -> datetime | None:
-        """Where collector ``name``'s checkpoint stands (None: none, or unreadable)."""
+    def _checkpoint_end(self, name: str, account: str, region: str) -> datetime | None:
+        """Where collector ``name``'s checkpoint of a target stands (None: none, or
+        unreadable)."""
         try:
-            checkpoint = self._store.checkpoint(name, self.status.account, self.status.region)
+            checkpoint = self._store.checkpoint(name, account, region)
         except Exception:  # NOTE: the lag is only unknown; the cycle's own record says why.
             log.debug("cannot read the %s checkpoint for its lag", name, exc_info=True)
             return None
         return checkpoint.window_end if checkpoint is not None else None
+
+    def _after_target_reports(self, targets: list[TargetResult]) -> None:
+        now = self._clock()
+        for target in targets:
+            severities: list[str] = (
+                [] if target.result is None else target.result.findings["severity"].to_list()
+            )
+            self.metrics.record_findings(
+                severities, at=now, account=target.account, region=target.region
+            )
+        findings = qualified_findings(targets)
+        if self._alerts is None or findings is None:
+            return
+        try:
+            self._alerts.after_report(
+                findings,
+                self._config.report.path,
+                now=now,
+                complete=self.status.last_runs_ok,
+            )
+        except Exception:  # NOTE: alerting must never stop the report.
+            log.exception("finding alerts failed")
 
     def _after_report(self, result: AnalysisResult) -> None:
         self.metrics.record_findings(result.findings["severity"].to_list(), at=self._clock())
@@ -304,6 +373,8 @@ class Agent:
                 span_window=report.span_window,
                 on_result=self._after_report,
                 findings=self._config.findings,
+                targets=self.status.targets,
+                on_targets=self._after_target_reports,
             )
         except NoDataError as exc:
             log.info("%s", exc)

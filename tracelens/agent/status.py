@@ -10,6 +10,10 @@ read completely, with at least one call that reached the endpoint) within its la
 ``stale_intervals`` intervals, counted from the agent's start
 before its first success. ``problems`` says which collector is stale, since when, and its last
 error. A cycle in which every call failed is ``failed``; a ``partial`` one is no success.
+
+With several targets (``[[targets]]``) each target's collectors are watched apart: their keys
+and problems are ``<label>/<region>/<collector>``, and ``targets`` says which target is
+healthy.
 """
 
 from __future__ import annotations
@@ -38,9 +42,15 @@ class _CollectorHealth:
     last_run: CycleOutcome | None = None
     last_success: datetime | None = None
     consecutive_failures: int = 0
+    collector: str = ""
+    account: str = ""
+    region: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "collector": self.collector,
+            "account": self.account,
+            "region": self.region,
             "interval_s": self.interval_s,
             "last_success": self.last_success.isoformat() if self.last_success else None,
             "consecutive_failures": self.consecutive_failures,
@@ -62,7 +72,8 @@ class AgentStatus:
     ``last_success`` of a collector is the start of its last run with status ``ok`` that made
     at least one call (a run with nothing due proves nothing about the endpoint).
     ``stale_intervals``: how many of its intervals a collector may go without a success before
-    the agent is unhealthy.
+    the agent is unhealthy. ``account`` and ``region`` are the agent's (first) target;
+    ``targets`` lists every ``(account, region)`` when there are several.
     """
 
     started_at: datetime
@@ -73,17 +84,46 @@ class AgentStatus:
     report: _ReportHealth | None = None
     state: str = "starting"
     stale_intervals: int = 3
+    targets: tuple[tuple[str, str], ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def expect(self, collector: str, *, interval_s: float) -> None:
+    @property
+    def several(self) -> bool:
+        """True with more than one target: keys then name the target too."""
+        return len(self.targets) > 1
+
+    def key(self, collector: str, account: str = "", region: str = "") -> str:
+        """The collector's key: its name, or ``<label>/<region>/<name>`` with several
+        targets."""
+        if not self.several:
+            return collector
+        return f"{account or self.account}/{region or self.region}/{collector}"
+
+    def expect(
+        self, collector: str, *, interval_s: float, account: str = "", region: str = ""
+    ) -> None:
         """Declare a scheduled collector (shown before its first run)."""
         with self._lock:
-            self.collectors[collector] = _CollectorHealth(interval_s=interval_s)
+            self.collectors[self.key(collector, account, region)] = _CollectorHealth(
+                interval_s=interval_s,
+                collector=collector,
+                account=account or self.account,
+                region=region or self.region,
+            )
 
     def record(self, outcome: CycleOutcome) -> None:
         """Note a finished cycle."""
         with self._lock:
-            health = self.collectors.setdefault(outcome.collector, _CollectorHealth(0.0))
+            key = self.key(outcome.collector, outcome.account, outcome.region)
+            health = self.collectors.setdefault(
+                key,
+                _CollectorHealth(
+                    0.0,
+                    collector=outcome.collector,
+                    account=outcome.account or self.account,
+                    region=outcome.region or self.region,
+                ),
+            )
             health.last_run = outcome
             if outcome.failed:
                 health.consecutive_failures += 1
@@ -108,8 +148,17 @@ class AgentStatus:
         with self._lock:
             self.state = state
 
+    def intervals(self) -> dict[str, timedelta]:
+        """Each expected collector's interval, by :meth:`key`."""
+        with self._lock:
+            return {
+                key: timedelta(seconds=health.interval_s)
+                for key, health in self.collectors.items()
+                if health.interval_s > 0
+            }
+
     def last_successes(self) -> dict[str, datetime | None]:
-        """Each expected collector's last success (None: none yet)."""
+        """Each expected collector's last success (None: none yet), by :meth:`key`."""
         with self._lock:
             return {name: health.last_success for name, health in self.collectors.items()}
 
@@ -157,6 +206,29 @@ class AgentStatus:
         problems = self.problems(now=now)
         with self._lock:
             report = self.report
+            stale = {
+                key
+                for key, health in self.collectors.items()
+                if self._stale(key, health, now) is not None
+            }
+            targets = self.targets or ((self.account, self.region),)
+            by_target = [
+                {
+                    "account": account,
+                    "region": region,
+                    "healthy": not any(
+                        key in stale
+                        for key, health in self.collectors.items()
+                        if (health.account, health.region) == (account, region)
+                    ),
+                    "collectors": sorted(
+                        key
+                        for key, health in self.collectors.items()
+                        if (health.account, health.region) == (account, region)
+                    ),
+                }
+                for account, region in targets
+            ]
             return {
                 "state": self.state,
                 "healthy": not problems,
@@ -168,6 +240,7 @@ class AgentStatus:
                 "store": self.store_url,
                 "account": self.account,
                 "region": self.region,
+                "targets": by_target,
                 "collectors": {n: h.as_json() for n, h in sorted(self.collectors.items())},
                 "report": None
                 if report is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,9 +37,16 @@ def build_notifier(config: AgentConfig, store: Store, clients: AgentClients) -> 
         config.alerts,
         store,
         build_sinks(config, clients),
-        account=config.aws.account,
-        region=config.aws.region or "",
+        account=_joined(t.label for t in config.targets) or config.aws.account,
+        region=_joined(t.region or config.aws.region or "" for t in config.targets)
+        or config.aws.region
+        or "",
     )
+
+
+def _joined(names: Iterable[str]) -> str:
+    """The targets' accounts (or regions), each once: ``prod`` or ``prod+staging``."""
+    return "+".join(dict.fromkeys(names))
 
 
 def report_link(

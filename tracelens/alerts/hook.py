@@ -62,12 +62,23 @@ class AlertHook:
         )
 
     def after_cycles(
-        self, last_success: Mapping[str, datetime | None], *, since: datetime, now: datetime
+        self,
+        last_success: Mapping[str, datetime | None],
+        *,
+        since: datetime,
+        now: datetime,
+        intervals: Mapping[str, timedelta] | None = None,
     ) -> SendReport:
-        """Alerts for collectors gone stale or recovered (enabled collectors only)."""
+        """Alerts for collectors gone stale or recovered (enabled collectors only).
+
+        ``last_success`` and ``intervals`` are keyed by collector, or, with several targets, by
+        ``<label>/<region>/<collector>`` (the alert names the target); ``intervals`` default:
+        the config's schedule.
+        """
         if self._notifier is None:
             return SendReport()
-        intervals = {s.name: s.interval for s in self._config.enabled_collectors}
+        if intervals is None:
+            intervals = {key: s.interval for key, _, s in self._config.schedule()}
         link = report_link(self._config, self._store, self._last_report, self._clients)
         return self._notifier.collection(
             {name: last_success.get(name) for name in intervals},
@@ -86,24 +97,25 @@ def last_successes_in_store(
 
     A run succeeded when it stored data (status ``ok`` or ``partial``).
     """
-    longest = max((s.interval for s in config.enabled_collectors), default=timedelta(hours=1))
+    schedule = config.schedule()
+    longest = max((s.interval for _, _, s in schedule), default=timedelta(hours=1))
     since = now - longest * (config.alerts.stale_intervals + 1)
-    found: dict[str, datetime | None] = {s.name: None for s in config.enabled_collectors}
+    found: dict[str, datetime | None] = {key: None for key, _, _ in schedule}
+    keys = {(target.account, target.region, s.name): key for key, target, s in schedule}
     try:
         records, _ = store.runs(since=since)
     except StoreError as exc:
         log.warning("cannot read run records for staleness: %s", exc)
         return found, since
     mine = [
-        record
-        for record in records
-        if record.account == config.aws.account and record.region == config.aws.region
+        record for record in records if (record.account, record.region, record.collector) in keys
     ]
     # NOTE: watching begins with the first run recorded: a store with no history is not stale.
     since = max(since, min((record.started_at for record in mine), default=now))
     for record in mine:
-        if record.collector in found and record.status != "failed":
-            previous = found[record.collector]
+        key = keys[(record.account, record.region, record.collector)]
+        if record.status != "failed":
+            previous = found[key]
             if previous is None or record.started_at > previous:
-                found[record.collector] = record.started_at
+                found[key] = record.started_at
     return found, since

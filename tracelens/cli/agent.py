@@ -60,7 +60,7 @@ def agent(config_path: Path | None, log_format: str | None) -> None:
     from botocore.exceptions import BotoCoreError
 
     from tracelens.agent.aws import AgentClients, open_agent_store
-    from tracelens.agent.runner import CollectionRunner
+    from tracelens.agent.runner import build_runners
     from tracelens.agent.scheduler import Agent, EndpointError
     from tracelens.alerts.hook import AlertHook
     from tracelens.store import StoreError
@@ -71,20 +71,20 @@ def agent(config_path: Path | None, log_format: str | None) -> None:
     try:
         clients = AgentClients(config)
         store = open_agent_store(config, clients)
-        runner = CollectionRunner(config, store, stop=stop)
+        runners = build_runners(config, store, stop=stop)
     except (StoreError, BotoCoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     alerts = AlertHook(config, store, clients)
-    daemon = Agent(config, store, runner, stop=stop, alerts=alerts if alerts.enabled else None)
-    names = ", ".join(s.name for s in config.enabled_collectors)
-    logging.getLogger("tracelens.agent").info(
-        "collecting %s from %s (%s) into %s; status file %s",
-        names,
-        config.aws.account,
-        runner.region,
-        store.url,
-        config.daemon.status_file,
-    )
+    daemon = Agent(config, store, runners, stop=stop, alerts=alerts if alerts.enabled else None)
+    for runner in runners:
+        logging.getLogger("tracelens.agent").info(
+            "collecting %s from %s (%s) into %s; status file %s",
+            ", ".join(runner.target.collectors),
+            runner.account,
+            runner.region,
+            store.url,
+            config.daemon.status_file,
+        )
     try:
         daemon.run_until_stopped()
     except EndpointError as exc:

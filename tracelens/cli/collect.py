@@ -126,7 +126,7 @@ def collect(
 
     from tracelens.agent.aws import AgentClients, open_agent_store
     from tracelens.agent.once import collect_once, once_failure
-    from tracelens.agent.runner import CollectionRunner
+    from tracelens.agent.runner import build_runners
     from tracelens.store import StoreError
 
     if not once:
@@ -144,13 +144,19 @@ def collect(
     )
     try:
         target = open_agent_store(config, AgentClients(config))
-        runner = CollectionRunner(config, target)
+        runners = build_runners(config, target)
     except (StoreError, BotoCoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    several = len(runners) > 1
     if not quiet:
-        click.echo(f"collecting {config.aws.account} ({runner.region}) into {target.url}", err=True)
+        first = runners[0].target
+        shown = f"{len(runners)} targets" if several else f"{first.account} ({first.region})"
+        click.echo(f"collecting {shown} into {target.url}", err=True)
     outcomes = collect_once(
-        config, runner, on_outcome=lambda outcome: echo_outcome(outcome, quiet=quiet)
+        config,
+        runners,
+        on_outcome=lambda outcome: echo_outcome(outcome, quiet=quiet),
+        on_target=(lambda each: click.echo(f"{each.key}:", err=True)) if several else None,
     )
     failure = once_failure(outcomes)
     if failure is not None:
