@@ -10,7 +10,8 @@ Lambda stops a function at its timeout (at most 15 minutes). The collectors shar
 left minus :data:`REPORT_RESERVE` (each stops starting new windows at its share); a collector
 that would start with almost no time left is skipped, its checkpoint unmoved, so the next
 invocation reads its window. The report is written to ``/tmp`` and uploaded next to the store
-(``reports/<account>/<region>/tracelens-report.html``).
+(``reports/<account>/<region>/tracelens-report.html``; with several targets, each target's
+report there, and the page covering them at ``reports/targets/all/``).
 """
 
 from __future__ import annotations
@@ -22,12 +23,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+import polars as pl
+
 from tracelens.agent.aws import AgentClients, open_agent_store
 from tracelens.agent.config import AgentConfig, ConfigError, ConfigProblem
 from tracelens.agent.config_file import final_problems, load_config, with_region_from_profile
 from tracelens.agent.logsetup import configure_logging, resolve
 from tracelens.agent.once import collect_once, once_failure, within_budget
-from tracelens.agent.reporting import NoDataError, write_store_report
+from tracelens.agent.reporting import DEFAULT_TITLE, NoDataError, write_store_report
+from tracelens.agent.targets_report import (
+    TargetResult,
+    qualified_findings,
+    render_index,
+    write_index,
+)
 from tracelens.alerts.build import upload_and_presign
 from tracelens.alerts.hook import AlertHook, last_successes_in_store
 from tracelens.analysis import AnalysisResult
@@ -106,14 +115,14 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
         seconds_left=seconds_left,
     )
     sent, failures = 0, list[str]()
-    report, analysis, url = _write_report(config, store, clients)
+    report, findings, url = _write_report(config, store, clients)
     if url is not None:
         config = replace(config, alerts=replace(config.alerts, report_url=url))
     alerts = AlertHook(config, store, clients)
     now = datetime.now(UTC)
-    if analysis is not None:
+    if findings is not None:
         complete = not any(outcome.failed for outcome in outcomes)
-        done = alerts.after_report(analysis.findings, None, now=now, complete=complete)
+        done = alerts.after_report(findings, None, now=now, complete=complete)
         sent, failures = sent + len(done.sent), failures + done.failures
     last, since = last_successes_in_store(store, config, now=now)
     done = alerts.after_cycles(last, since=since, now=now)
@@ -124,6 +133,7 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
     return {
         "account": config.aws.account,
         "region": config.aws.region,
+        "targets": [target.key for target in config.collect_targets()],
         "store": store.url,
         "started_at": started.isoformat(),
         "collectors": [outcome.as_json() for outcome in outcomes],
@@ -134,13 +144,20 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
 
 def _write_report(
     config: AgentConfig, store: Store, clients: AgentClients
-) -> tuple[dict[str, Any], AnalysisResult | None, str | None]:
-    """The report written to /tmp and uploaded next to the store: a summary, the analysis and
-    a presigned link (None, None when there is no report)."""
+) -> tuple[dict[str, Any], pl.DataFrame | None, str | None]:
+    """The report written to /tmp and uploaded next to the store: a summary, the findings and
+    a presigned link (None, None when there is no report).
+
+    With several targets, each target's report is uploaded too, and the page covering them
+    links to each by its own presigned URL (the bucket stays private).
+    """
     report = config.report
     if not report.enabled:
         return {"written": False, "reason": "[report] enabled = false"}, None, None
     analyses: list[AnalysisResult] = []
+    targets: list[TargetResult] = []
+    keys = [(target.account, target.region) for target in config.collect_targets()]
+    now = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="tracelens-") as directory:
         path = Path(directory) / REPORT_FILE
         try:
@@ -148,19 +165,40 @@ def _write_report(
                 store,
                 path,
                 since=report.since,
-                now=datetime.now(UTC),
+                now=now,
                 title=report.title,
                 on_result=analyses.append,
+                targets=keys,
+                on_targets=targets.extend,
             )
         except NoDataError as exc:
             return {"written": False, "reason": str(exc)}, None, None
-        url = upload_and_presign(
-            clients,
-            store.url,
-            path,
-            config.aws.account,
-            config.aws.region or "unknown",
-            expiry=config.alerts.link_expiry,
-        )
-    counts = dict(sorted(analyses[0].findings["severity"].value_counts().rows()))
-    return {"written": True, "url": url, "findings": counts}, analyses[0], url
+
+        def upload(file: Path, account: str, region: str) -> str:
+            return upload_and_presign(
+                clients, store.url, file, account, region, expiry=config.alerts.link_expiry
+            )
+
+        if targets:
+            links = {
+                target.key: upload(target.path, target.account, target.region)
+                for target in targets
+                if target.path is not None
+            }
+            page = render_index(
+                targets,
+                title=report.title or DEFAULT_TITLE,
+                since=report.since,
+                generated_at=now,
+                links=links,
+            )
+            write_index(path, page)
+            url = upload(path, "targets", "all")
+            findings = qualified_findings(targets)
+        else:
+            url = upload(path, config.aws.account, config.aws.region or "unknown")
+            findings = analyses[0].findings
+    counts = (
+        dict(sorted(findings["severity"].value_counts().rows())) if findings is not None else {}
+    )
+    return {"written": True, "url": url, "findings": counts}, findings, url

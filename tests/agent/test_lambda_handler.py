@@ -3,8 +3,10 @@ the report uploaded next to it, alerts to SNS; and the deadline Lambda imposes."
 
 from __future__ import annotations
 
+import html
 import json
 import logging
+import re
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -121,3 +123,41 @@ def test_a_local_store_is_refused(
     monkeypatch.setenv("TRACELENS_STORE", "/tmp/store")
     with pytest.raises(ConfigError, match="TRACELENS_STORE=s3://"):
         aws_lambda.handler({}, Context(remaining_ms=900_000))
+
+
+def test_one_invocation_collects_every_target_and_links_each_report(
+    aws: Aws, lambda_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.agent.test_targets_moto import STAGING, AssumedAws
+
+    now = utc_now()
+    prod = seed_world(aws, now=now, traces=12)
+    staging = seed_world(AssumedAws(aws.url), now=now, traces=6)
+    config = tmp_path / "targets.toml"
+    config.write_text(
+        FAST_CONFIG.replace('account = "test"\n', "").replace(
+            "[aws]\n", f'[aws]\nendpoint_url = "{aws.url}"\n'
+        )
+        + '\n[[targets]]\nlabel = "prod"\nregion = "us-east-1"\n\n'
+        + STAGING
+    )
+    monkeypatch.setenv("TRACELENS_CONFIG", str(config))
+    monkeypatch.delenv("TRACELENS_ACCOUNT")
+
+    summary = aws_lambda.handler({}, Context(remaining_ms=900_000))
+
+    assert summary["targets"] == ["prod/us-east-1", "staging/eu-west-1"]
+    done = {
+        (row["account"], row["region"], row["collector"]): row["status"]
+        for row in summary["collectors"]
+    }
+    assert done[("prod", "us-east-1", "xray")] == done[("staging", "eu-west-1", "xray")] == "ok"
+    with urllib.request.urlopen(summary["report"]["url"], timeout=10) as response:
+        page = response.read().decode()
+    assert "/reports/targets/all/" in summary["report"]["url"]
+    links = re.findall(r'href="([^"]+)"', page)
+    assert len(links) == 2
+    for link, world in zip(links, (prod, staging), strict=True):
+        with urllib.request.urlopen(html.unescape(link), timeout=10) as response:
+            own = response.read().decode()
+        assert f"{len(world.trace_ids)} traces" in own or f"{len(world.trace_ids):,}" in own

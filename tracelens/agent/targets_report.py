@@ -9,7 +9,7 @@ target is ever mixed into another's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -63,15 +63,22 @@ def qualified_findings(targets: Sequence[TargetResult]) -> pl.DataFrame | None:
 
 
 def render_index(
-    targets: Sequence[TargetResult], *, title: str, since: timedelta, generated_at: datetime
+    targets: Sequence[TargetResult],
+    *,
+    title: str,
+    since: timedelta,
+    generated_at: datetime,
+    links: Mapping[str, str] | None = None,
 ) -> str:
-    """The page covering every target."""
+    """The page covering every target; ``links``: each target's report URL by its key
+    (default: the report's file name, next to the page)."""
     from tracelens.report.markup import Cell, Column, esc, fmt_time, table  # noqa: PLC0415
 
     rows = []
     for target in targets:
         link = (
-            f'<a href="{esc(target.path.name)}">{esc(target.path.name)}</a>'
+            f'<a href="{esc((links or {}).get(target.key, target.path.name))}">'
+            f"{esc(target.path.name)}</a>"
             if target.path is not None and target.result is not None
             else esc(f"no data in the last {format_duration(since)}")
         )

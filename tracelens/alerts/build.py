@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 from tracelens.agent.aws import AgentClients
-from tracelens.agent.config import AgentConfig
+from tracelens.agent.config import AgentConfig, AwsSettings
 from tracelens.alerts.notifier import Notifier, ReportLink
 from tracelens.alerts.sinks import EventBridgeSink, Sink, SnsSink, WebhookSink
 from tracelens.store import Store
@@ -37,16 +37,22 @@ def build_notifier(config: AgentConfig, store: Store, clients: AgentClients) -> 
         config.alerts,
         store,
         build_sinks(config, clients),
-        account=_joined(t.label for t in config.targets) or config.aws.account,
-        region=_joined(t.region or config.aws.region or "" for t in config.targets)
-        or config.aws.region
-        or "",
+        # NOTE: with several targets each alert's subject names its target; these name the
+        # alert state (a store key) and the title's "(account, region)".
+        account=ALL_ACCOUNTS if len(config.targets) > 1 else _first(config).account,
+        region=ALL_REGIONS if len(config.targets) > 1 else _first(config).region or "",
     )
 
 
-def _joined(names: Iterable[str]) -> str:
-    """The targets' accounts (or regions), each once: ``prod`` or ``prod+staging``."""
-    return "+".join(dict.fromkeys(names))
+ALL_ACCOUNTS, ALL_REGIONS = "all-targets", "all-regions"
+
+
+def _first(config: AgentConfig) -> AwsSettings:
+    """``[aws]``, with the one target's label and region when ``[[targets]]`` has one."""
+    if not config.targets:
+        return replace(config.aws, region=config.aws.region or "")
+    target = config.targets[0]
+    return replace(config.aws, account=target.label, region=target.region or config.aws.region)
 
 
 def report_link(
