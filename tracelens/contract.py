@@ -121,6 +121,8 @@ class ColdStartKinds(TypedDict):
 
 class Function(TypedDict):
     name: str
+    account: str | None  # the target's account label (a store of several targets); else null
+    region: str | None  # the target's region (a store of several targets); else null
     invocations: int
     cold_starts: int
     cold_start_rate: float | None
@@ -264,6 +266,8 @@ class Finding(TypedDict):
     key: str  # <kind>:<subject>, what --silence takes
     affected: int | None
     share: float | None
+    account: str | None  # as in functions
+    region: str | None
 
 
 class AsyncInvocation(TypedDict):
@@ -365,6 +369,11 @@ class LongWindow(TypedDict):
     async_invocations: list[LongWindowAsync]
 
 
+class Target(TypedDict):
+    account: str  # the account label of a store's target
+    region: str
+
+
 class Contract(TypedDict):
     schema_version: Literal[1]
     input: Input
@@ -378,6 +387,8 @@ class Contract(TypedDict):
     async_invocations: list[AsyncInvocation]
     finding_settings: FindingSettings
     long_window: LongWindow | None
+    # The store's targets analyzed, each on its own data (empty for PATH inputs)
+    targets: list[Target]
 
 
 # --- The README's contract block, from the types ------------------------------------------------
@@ -602,7 +613,7 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _functions(result: AnalysisResult) -> list[Function]:
+def _functions(result: AnalysisResult, target: tuple[str, str] | None) -> list[Function]:
     joined = result.functions.join(
         result.cold_starts.drop("invocations", "cold_starts"), on="function_name", how="left"
     ).join(result.metric_totals, on="function_name", how="left")
@@ -612,6 +623,8 @@ def _functions(result: AnalysisResult) -> list[Function]:
         out.append(
             {
                 "name": row["function_name"],
+                "account": target[0] if target else None,
+                "region": target[1] if target else None,
                 "invocations": invocations,
                 "cold_starts": row["cold_starts"] or 0,
                 # null: no traced invocation to take a rate over
@@ -773,7 +786,7 @@ def _entry_points(result: AnalysisResult) -> list[EntryPoint]:
     ]
 
 
-def _findings(result: AnalysisResult) -> list[Finding]:
+def _findings(result: AnalysisResult, target: tuple[str, str] | None) -> list[Finding]:
     return [
         {
             "severity": row["severity"],
@@ -786,6 +799,8 @@ def _findings(result: AnalysisResult) -> list[Finding]:
             "key": row["key"],
             "affected": row["affected"],
             "share": row["share"],
+            "account": target[0] if target else None,
+            "region": target[1] if target else None,
         }
         for row in _records(result.findings)
     ]
@@ -815,19 +830,111 @@ def _finding_settings(result: AnalysisResult) -> FindingSettings:
     }
 
 
-def to_contract(result: AnalysisResult) -> Contract:
-    """The analysis as plain JSON-ready data (times as ISO 8601 strings)."""
+def to_contract(result: AnalysisResult, *, target: tuple[str, str] | None = None) -> Contract:
+    """The analysis as plain JSON-ready data (times as ISO 8601 strings); ``target``: the
+    (account label, region) of a store's target it is of."""
     return {
         "schema_version": SCHEMA_VERSION,
         "input": _input(result),
         "entry_points": _entry_points(result),
-        "functions": _functions(result),
+        "functions": _functions(result, target),
         "throttles": _throttles(result),
         "dns": _dns(result),
         "bottlenecks": _bottlenecks(result),
         "service_map": _service_map(result),
-        "findings": _findings(result),
+        "findings": _findings(result, target),
         "async_invocations": _async(result),
         "finding_settings": _finding_settings(result),
         "long_window": _long_window(result),
+        "targets": [{"account": target[0], "region": target[1]}] if target else [],
+    }
+
+
+_LISTED = 100  # unprocessed_trace_ids and skipped list at most this many
+
+
+def merge_contracts(parts: list[Contract]) -> Contract:
+    """One contract of several targets' (each from :func:`to_contract` with its target).
+
+    Lists are joined in the targets' order (functions and findings say their target); the
+    input's counts are summed. Every number stays one target's: nothing is recomputed across
+    targets.
+    """
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    merged: Contract = {
+        "schema_version": SCHEMA_VERSION,
+        "input": _merged_input([part["input"] for part in parts]),
+        "entry_points": [row for part in parts for row in part["entry_points"]],
+        "functions": [row for part in parts for row in part["functions"]],
+        "throttles": [row for part in parts for row in part["throttles"]],
+        "dns": [row for part in parts for row in part["dns"]],
+        "bottlenecks": [row for part in parts for row in part["bottlenecks"]],
+        "service_map": {
+            "nodes": [row for part in parts for row in part["service_map"]["nodes"]],
+            "edges": [row for part in parts for row in part["service_map"]["edges"]],
+            "cycles": [row for part in parts for row in part["service_map"]["cycles"]],
+            "loops": [row for part in parts for row in part["service_map"]["loops"]],
+        },
+        "findings": [row for part in parts for row in part["findings"]],
+        "async_invocations": [row for part in parts for row in part["async_invocations"]],
+        "finding_settings": first["finding_settings"],
+        # NOTE: rollups hold every target together: each target is analyzed from its spans.
+        "long_window": None,
+        "targets": [t for part in parts for t in part["targets"]],
+    }
+    return merged
+
+
+def _merged_input(inputs: list[Input]) -> Input:
+    first = inputs[0]
+    incomplete: dict[str, IncompleteIssue] = {}
+    for each in inputs:
+        for issue, seen in each["incomplete"].items():
+            known = incomplete.get(issue)
+            incomplete[issue] = (
+                dict(seen)  # type: ignore[assignment]
+                if known is None
+                else {
+                    **known,
+                    "count": known["count"] + seen["count"],
+                    "traces": known["traces"] + seen["traces"],
+                }
+            )
+    documents: dict[str, int] = {}
+    for each in inputs:
+        for path, count in each["trace_path"]["documents"].items():
+            documents[path] = documents.get(path, 0) + count
+    paths = list(dict.fromkeys(p for each in inputs for p in each["trace_path"]["paths"]))
+    labels = list(dict.fromkeys(each["trace_path"]["label"] for each in inputs))
+    searches = {each["trace_path"]["transaction_search"] for each in inputs}
+    return {
+        "documents": sum(each["documents"] for each in inputs),
+        "segments": sum(each["segments"] for each in inputs),
+        "traces": sum(each["traces"] for each in inputs),
+        "duplicates": sum(each["duplicates"] for each in inputs),
+        "rejected": sum(each["rejected"] for each in inputs),
+        "rejections": [r for each in inputs for r in each["rejections"]],
+        "rejected_documents": sum(each["rejected_documents"] for each in inputs),
+        "rejected_side_records": sum(each["rejected_side_records"] for each in inputs),
+        "in_progress": sum(each["in_progress"] for each in inputs),
+        "incomplete": incomplete,
+        "limit_exceeded_traces": sum(each["limit_exceeded_traces"] for each in inputs),
+        "unprocessed_trace_ids": [i for each in inputs for i in each["unprocessed_trace_ids"]][
+            :_LISTED
+        ],
+        "skipped": [s for each in inputs for s in each["skipped"]][:_LISTED],
+        "sources": list(dict.fromkeys(s for each in inputs for s in each["sources"])),
+        "trace_path": {
+            "paths": paths,
+            "documents": documents,
+            "label": "; ".join(labels),
+            # NOTE: unknown unless every target says the same
+            "transaction_search": searches.pop() if len(searches) == 1 else None,
+            "indexed_sample": any(each["trace_path"]["indexed_sample"] for each in inputs),
+            "indexed_percent": first["trace_path"]["indexed_percent"] if len(inputs) == 1 else None,
+        },
+        "window": first["window"],
+        "rollups": first["rollups"],
     }

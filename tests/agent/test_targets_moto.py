@@ -21,7 +21,7 @@ import boto3
 import pytest
 from prometheus_client import generate_latest
 
-from tests.builders.agent import FAST_CONFIG, World, invoke, seed_world, utc_now
+from tests.builders.agent import FAST_CONFIG, World, analyze_store, invoke, seed_world, utc_now
 from tests.builders.endpoint import Aws
 from tracelens.agent.config_file import load_config
 from tracelens.agent.reporting import stored_targets, write_store_report
@@ -123,6 +123,23 @@ def test_two_accounts_and_regions_are_collected_apart_and_reported_together(
         assert problems == []
         assert set(inputs.traces.spans["trace_id"].unique()) == world.trace_ids
     assert stored_targets(store) == [("prod", "us-east-1"), ("staging", "eu-west-1")]
+    # the JSON: each target analyzed apart, functions and findings with account and region
+    document = analyze_store(store_dir)
+    assert document["targets"] == [
+        {"account": "prod", "region": "us-east-1"},
+        {"account": "staging", "region": "eu-west-1"},
+    ]
+    assert document["input"]["traces"] == len(prod.trace_ids) + len(staging.trace_ids)
+    for world, (label, region) in (
+        (prod, ("prod", "us-east-1")),
+        (staging, ("staging", "eu-west-1")),
+    ):
+        rows = [f for f in document["functions"] if (f["account"], f["region"]) == (label, region)]
+        assert Counter({row["name"]: row["invocations"] for row in rows}) == world.invocations()
+    assert {(f["account"], f["region"]) for f in document["findings"]} <= {
+        ("prod", "us-east-1"),
+        ("staging", "eu-west-1"),
+    }
 
     analyses: list[TargetResult] = []
     report = tmp_path / "out" / "report.html"

@@ -8,7 +8,7 @@ import click
 import orjson
 
 from analyses.finding_thresholds import FindingSettings
-from tracelens.cli.loading import InputOptions, load_and_analyze
+from tracelens.cli.loading import InputOptions, analyze_targets
 from tracelens.cli.options import (
     THRESHOLDS_EPILOG,
     export_dir,
@@ -20,7 +20,7 @@ from tracelens.cli.options import (
     write_output,
 )
 from tracelens.cli.progress import Progress
-from tracelens.contract import to_contract
+from tracelens.contract import merge_contracts, to_contract
 from tracelens.summary import text_summary
 
 
@@ -51,27 +51,38 @@ def analyze(
     PATH is a file, a directory (read recursively), a .gz file, or - for standard input, holding
     BatchGetTraces responses, raw segment documents (one per line, as the X-Ray daemon receives
     them), a single document or a JSON array of them. The format is detected from the content.
-    With --store, no PATH is needed.
+    With --store, no PATH is needed; a store written by several targets ([[targets]]) is
+    analyzed per account and region, each on its own data, and functions and findings say
+    which.
 
     Exit status: 0, or 3 with --fail-on when a finding of that severity or worse was found;
     1 on an error, 2 on a usage error.
     """
     progress = Progress(quiet=quiet)
-    result = load_and_analyze(sources, progress, findings)
+    analyzed = analyze_targets(sources, progress, findings)
     if export_to is not None:
-        write_export(result, export_to)
+        for target, result in analyzed:
+            folder = export_to if len(analyzed) == 1 else export_to / "-".join(target or ())
+            write_export(result, folder)
         progress.done(f"exported tables to {export_to}")
+    contract = merge_contracts([to_contract(result, target=target) for target, result in analyzed])
     if as_json:
-        data = orjson.dumps(to_contract(result), option=orjson.OPT_INDENT_2) + b"\n"
+        data = orjson.dumps(contract, option=orjson.OPT_INDENT_2) + b"\n"
+    elif len(analyzed) == 1:
+        data = text_summary(analyzed[0][1]).encode()
     else:
-        data = text_summary(result).encode()
+        data = "\n".join(
+            f"== {target[0]} ({target[1]})\n{text_summary(result)}"
+            for target, result in analyzed
+            if target is not None
+        ).encode()
     if out is None:
         click.echo(data, nl=False)
     else:
         write_output(out, data)
         progress.done(f"wrote {out}")
     if fail_on is not None:
-        failing = failing_findings(result.findings["severity"].to_list(), fail_on)
+        failing = failing_findings([row["severity"] for row in contract["findings"]], fail_on)
         if failing:
             worst = ", ".join(f"{count} {name}" for name, count in failing.items())
             click.echo(f"--fail-on {fail_on}: {worst} finding(s)", err=True)

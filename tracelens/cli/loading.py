@@ -64,8 +64,10 @@ def load_from_store(
     strict: bool,
     progress: Progress,
     allow_empty: bool = False,
+    target: tuple[str, str] | None = None,
 ) -> Inputs:
-    """Load inputs from a store (``tracelens collect``/``agent`` wrote it), or stop clearly.
+    """Load inputs from a store (``tracelens collect``/``agent`` wrote it), or stop clearly;
+    ``target``: only that account label and region's data.
 
     Store files that cannot be read are skipped, printed as warnings, and listed among the
     input's rejections so that the JSON and the report show them. Nothing stored in the window
@@ -75,7 +77,10 @@ def load_from_store(
     from tracelens.store import StoreError, open_store
 
     try:
-        inputs, problems = open_store(location).load_inputs(since=since, until=until)
+        account, region = target or (None, None)
+        inputs, problems = open_store(location).load_inputs(
+            since=since, until=until, account=account, region=region
+        )
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     for problem in problems:
@@ -115,6 +120,8 @@ class InputOptions:
     # longer than ``span_window`` (None: tracelens.rollup.SPAN_WINDOW); "never" reads spans.
     from_rollups: RollupMode = "auto"
     span_window: timedelta | None = None
+    # Of a store: one target's data only (account label, region); None: all of it.
+    target: tuple[str, str] | None = None
 
 
 def load_command_inputs(options: InputOptions, progress: Progress) -> Inputs:
@@ -151,6 +158,7 @@ def _load_planned(options: InputOptions, progress: Progress) -> tuple[Inputs, Wi
             strict=options.strict,
             progress=progress,
             allow_empty=plan.use_rollups,
+            target=options.target,
         )
     elif not options.paths:
         raise click.UsageError("give at least one PATH with exported traces, or --store DIR")
@@ -209,3 +217,43 @@ def _long_window(location: str, plan: WindowPlan, progress: Progress) -> LongWin
         "rolled up from spans"
     )
     return merged
+
+
+def analyze_targets(
+    options: InputOptions, progress: Progress, findings: FindingSettings | None = None
+) -> list[tuple[tuple[str, str] | None, AnalysisResult]]:
+    """:func:`load_and_analyze`, once per target of a store written by several (each on its
+    own data, none mixed into another), else once: each analysis with its (account label,
+    region), None for PATH inputs. A target without data in the window is passed over."""
+    if options.store is None:
+        return [(None, load_and_analyze(options, progress, findings))]
+    from tracelens.agent.reporting import stored_targets
+    from tracelens.store import StoreError, open_store
+
+    try:
+        targets = stored_targets(open_store(options.store))
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if len(targets) < 2:
+        target = targets[0] if targets else None
+        return [(target, load_and_analyze(options, progress, findings))]
+    analyzed: list[tuple[tuple[str, str] | None, AnalysisResult]] = []
+    passed: list[str] = []
+    for target in targets:
+        try:
+            # NOTE: rollups hold every target together: each target is read from its spans.
+            own = replace(options, target=target, from_rollups="never")
+            result = load_and_analyze(own, progress, findings)
+        except click.ClickException as exc:
+            if not exc.message.startswith("no data in store"):
+                raise
+            passed.append(f"{target[0]} ({target[1]})")
+            continue
+        analyzed.append((target, result))
+    if passed:
+        click.echo(f"note: no data in the window for {', '.join(passed)}", err=True)
+    if not analyzed:
+        raise click.ClickException(
+            f"no data in store {options.store} for any of its {len(targets)} targets"
+        )
+    return analyzed
