@@ -40,6 +40,7 @@ from tracelens.agent.targets_report import (
 from tracelens.alerts.build import upload_and_presign
 from tracelens.alerts.hook import AlertHook, last_successes_in_store
 from tracelens.analysis import AnalysisResult
+from tracelens.durations import format_duration
 from tracelens.store import Store
 
 log = logging.getLogger("tracelens.lambda")
@@ -188,7 +189,7 @@ def _write_report(
             page = render_index(
                 targets,
                 title=report.title or DEFAULT_TITLE,
-                since=report.since,
+                window=f"the last {format_duration(report.since)}",
                 generated_at=now,
                 links=links,
             )

@@ -140,6 +140,16 @@ def test_two_accounts_and_regions_are_collected_apart_and_reported_together(
         ("prod", "us-east-1"),
         ("staging", "eu-west-1"),
     }
+    # `tracelens report --store`: a report per target and the page covering them
+    out = tmp_path / "cli" / "report.html"
+    out.parent.mkdir()
+    drawn = invoke("report", "--store", str(store_dir), "--out", str(out), "--quiet")
+    assert drawn.exit_code == 0, drawn.output
+    assert drawn.stdout.strip() == str(out)
+    for label, region in (("prod", "us-east-1"), ("staging", "eu-west-1")):
+        own = target_report_path(out, label, region)
+        assert f'href="{own.name}"' in out.read_text()
+        assert f"{label} ({region})" in own.read_text()
 
     analyses: list[TargetResult] = []
     report = tmp_path / "out" / "report.html"

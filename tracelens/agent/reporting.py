@@ -15,6 +15,7 @@ from tracelens.agent.targets_report import (
     write_index,
 )
 from tracelens.analysis import AnalysisResult, run_analysis
+from tracelens.durations import format_duration
 from tracelens.inputs import Inputs
 from tracelens.rollup import long_window
 from tracelens.store import Store, StoreProblem
@@ -162,7 +163,8 @@ def _write_target_reports(
             f"no data in store {store.url} for the last {since} in any of "
             f"{len(targets)} targets; nothing to report"
         )
-    page = render_index(done, title=heading, since=since, generated_at=now)
+    window = f"the last {format_duration(since)}"
+    page = render_index(done, title=heading, window=window, generated_at=now)
     written = write_index(path, page)
     if on_targets is not None:
         on_targets(done)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from tracelens.atomic import replace_atomically
-from tracelens.durations import format_duration
 
 if TYPE_CHECKING:
     from tracelens.analysis import AnalysisResult
@@ -66,12 +65,13 @@ def render_index(
     targets: Sequence[TargetResult],
     *,
     title: str,
-    since: timedelta,
+    window: str,
     generated_at: datetime,
     links: Mapping[str, str] | None = None,
 ) -> str:
-    """The page covering every target; ``links``: each target's report URL by its key
-    (default: the report's file name, next to the page)."""
+    """The page covering every target; ``window`` says which data (e.g. "the last 6h"),
+    ``links`` each target's report URL by its key (default: the report's file name, next to
+    the page)."""
     from tracelens.report.markup import Cell, Column, esc, fmt_time, table  # noqa: PLC0415
 
     rows = []
@@ -80,7 +80,7 @@ def render_index(
             f'<a href="{esc((links or {}).get(target.key, target.path.name))}">'
             f"{esc(target.path.name)}</a>"
             if target.path is not None and target.result is not None
-            else esc(f"no data in the last {format_duration(since)}")
+            else esc(f"no data in {window}")
         )
         counts = _severity_counts(target.result)
         functions = target.result.functions.height if target.result is not None else None
@@ -114,7 +114,7 @@ def render_index(
         f'<meta name="generator" content="tracelens"><title>{esc(title)}</title>'
         f"<style>{_css()}</style></head><body>"
         f'<header class="top"><h1>{esc(title)}</h1>'
-        f'<p class="meta"><span>{len(targets)} targets · last {esc(format_duration(since))}'
+        f'<p class="meta"><span>{len(targets)} targets · {esc(window)}'
         f" · generated {esc(when)}</span></p></header><main>"
         f'<section id="targets"><h2>Targets</h2>{overview}</section>'
         f'<section id="findings"><h2>Findings</h2>{_findings(targets)}</section>'

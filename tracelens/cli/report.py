@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from analyses.finding_thresholds import FindingSettings
-from tracelens.cli.loading import InputOptions, load_and_analyze
+from tracelens.cli.loading import InputOptions, analyze_targets, load_and_analyze
 from tracelens.cli.options import (
     THRESHOLDS_EPILOG,
     export_dir,
@@ -62,7 +62,8 @@ def report(
     VPC DNS latency, bottlenecks and a per-function table.
 
     PATH takes the same inputs as `tracelens analyze`; with --store, no PATH is needed. The
-    file works offline.
+    file works offline. A store written by several targets ([[targets]]) gets one report per
+    account and region next to --out, and at --out a page covering them all.
     """
     from tracelens.report import write_report  # plotly loads only when a report is drawn
     from tracelens.report.links import is_region_name
@@ -75,7 +76,20 @@ def report(
     compare = baseline_since is not None or baseline_until is not None
     baseline_window = _baseline_window(baseline_since, baseline_until) if compare else ""
     progress = Progress(quiet=quiet)
-    result = load_and_analyze(sources, progress, findings)
+    analyzed = analyze_targets(sources, progress, findings)
+    if len(analyzed) > 1:
+        written = _report_targets(
+            analyzed, sources, out, title, region, cdn, compare, progress, findings
+        )
+        if export_to is not None:
+            for target, each in analyzed:
+                write_export(each, export_to / "-".join(target or ()))
+            progress.done(f"exported tables to {export_to}")
+        click.echo(str(written))
+        if open_browser:
+            click.launch(str(written))
+        return
+    result = analyzed[0][1]
     comparison = None
     if compare:
         comparison = _compare(sources, baseline_since, baseline_until, result, progress, findings)
@@ -94,6 +108,70 @@ def report(
     click.echo(str(written))
     if open_browser:
         click.launch(str(written))
+
+
+def _report_targets(
+    analyzed: list[tuple[tuple[str, str] | None, AnalysisResult]],
+    sources: InputOptions,
+    out: Path,
+    title: str | None,
+    region: str | None,
+    cdn: bool,
+    compare: bool,
+    progress: Progress,
+    findings: FindingSettings,
+) -> Path:
+    """A store of several targets: one report per target next to ``out``, each on its own
+    data, and at ``out`` the page covering them all (findings and functions with account and
+    region)."""
+    from datetime import UTC, datetime
+
+    from tracelens.agent.targets_report import (
+        TargetResult,
+        render_index,
+        target_report_path,
+        write_index,
+    )
+    from tracelens.report import write_report
+    from tracelens.timewindow import TimeWindow
+
+    heading = title or "tracelens report"
+    done: list[TargetResult] = []
+    for target, result in analyzed:
+        assert target is not None  # NOTE: several analyses are a store's targets
+        account, own_region = target
+        comparison = None
+        if compare:
+            comparison = _compare(
+                replace(sources, target=target),
+                sources.since,
+                sources.until,
+                result,
+                progress,
+                findings,
+            )
+        path = target_report_path(out, account, own_region)
+        progress.stage(f"drawing the report of {account} ({own_region})")
+        try:
+            write_report(
+                result,
+                path,
+                title=f"{heading}: {account} ({own_region})",
+                cdn=cdn,
+                region=region or own_region,
+                comparison=comparison,
+            )
+        except OSError as exc:
+            raise click.ClickException(str(exc)) from exc
+        done.append(TargetResult(account, own_region, result, path))
+    window = "traces starting " + TimeWindow.parse(sources.since, sources.until).describe()
+    page = render_index(done, title=heading, window=window, generated_at=datetime.now(UTC))
+    try:
+        written = write_index(out, page)
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from exc
+    progress.done(f"wrote {len(done)} target reports and {written}")
+    return written
 
 
 def _compare(
