@@ -256,3 +256,56 @@ def test_sinks_are_built_from_the_config(aws: Aws, tmp_path: Path) -> None:
     )
     assert link() is None
     assert isinstance(Notifier, type)
+
+
+def test_with_several_targets_stale_alerts_and_findings_name_the_target(
+    aws: Aws, webhook: Receiver, tmp_path: Path
+) -> None:
+    from tracelens.agent.config import TargetSettings
+    from tracelens.agent.targets_report import TargetResult, qualified_findings
+
+    config = replace(
+        config_for(aws, str(tmp_path / "store"), webhook_url=webhook.url, webhook_format="json"),
+        targets=(TargetSettings(label="prod"), TargetSettings(label="dev", region="eu-west-1")),
+    )
+    store = open_store(config.store_url)
+    store.record_runs(
+        [
+            RunRecord(
+                collector=name,
+                account="prod",
+                region=REGION,
+                status="ok",
+                started_at=T0,
+                duration_ms=1,
+            )
+            for name in ("lambda", "xray", "cloudwatch", "logs", "spans")
+        ]
+    )
+    hook = AlertHook(config, store, AgentClients(config))
+    now = T0 + timedelta(hours=1)
+
+    found, since = last_successes_in_store(store, config, now=now)
+    sent = hook.after_cycles(found, since=since - timedelta(hours=1), now=now).sent
+
+    assert found[f"prod/{REGION}/xray"] == T0 and found["dev/eu-west-1/xray"] is None
+    stale = {alert.subject for alert in sent}
+    assert "dev/eu-west-1/xray" in stale and f"prod/{REGION}/xray" in stale
+
+    class _Result:
+        def __init__(self, frame: pl.DataFrame) -> None:
+            self.findings = frame
+
+    rows = findings(CRITICAL)
+    both = qualified_findings(
+        [
+            TargetResult("prod", REGION, _Result(rows)),  # type: ignore[arg-type]
+            TargetResult("dev", "eu-west-1", _Result(rows)),  # type: ignore[arg-type]
+        ]
+    )
+    assert both is not None
+    alerts = hook.after_report(both, None, now=now).sent
+    assert sorted(alert.subject for alert in alerts) == [
+        "orders <script> (dev/eu-west-1)",
+        f"orders <script> (prod/{REGION})",
+    ]

@@ -52,8 +52,9 @@ def qualified_findings(targets: Sequence[TargetResult]) -> pl.DataFrame | None:
     alerts deduplicate on, so one target's finding never resolves another's."""
     frames = [
         target.result.findings.with_columns(
-            pl.format("{} ({})", pl.col("subject"), pl.lit(target.key)).alias("subject"),
-            pl.format("{} ({})", pl.col("key"), pl.lit(target.key)).alias("key"),
+            pl.format("{} ({})", pl.col(name), pl.lit(target.key)).alias(name)
+            for name in ("subject", "key")
+            if name in target.result.findings.columns
         )
         for target in targets
         if target.result is not None
