@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders.agent import FAST_CONFIG, seed_world, utc_now
+from tests.builders.agent import FAST_CONFIG, STAGING, AssumedAws, seed_world, utc_now
 from tests.builders.endpoint import Aws
 from tracelens import aws_lambda
 from tracelens.agent.config import ConfigError
@@ -128,8 +128,6 @@ def test_a_local_store_is_refused(
 def test_one_invocation_collects_every_target_and_links_each_report(
     aws: Aws, lambda_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.agent.test_targets_moto import STAGING, AssumedAws
-
     now = utc_now()
     prod = seed_world(aws, now=now, traces=12)
     staging = seed_world(AssumedAws(aws.url), now=now, traces=6)

@@ -122,6 +122,10 @@ def test_one_label_names_one_account_and_a_target_needs_a_region() -> None:
     assert problems["c.toml: [targets #3] collectors"] == (
         "'logs' is disabled in [collectors.logs]; enable it there"
     )
+    scoped = _problems(
+        {"aws": {"region": "eu-west-1", "role_scope": "all"}, "targets": [{"label": "a"}]}
+    )
+    assert list(scoped) == ["c.toml: [aws] role_scope"]
     assert _problems({"targets": {"label": "x"}}) == {
         "c.toml: [targets]": "must be an array of tables: write a [[targets]] table per target"
     }

@@ -12,16 +12,23 @@ import socket
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from prometheus_client import generate_latest
 
-from tests.builders.agent import FAST_CONFIG, World, analyze_store, invoke, seed_world, utc_now
+from tests.builders.agent import (
+    STAGING,
+    TARGETS_BASE,
+    AssumedAws,
+    World,
+    analyze_store,
+    invoke,
+    seed_world,
+    utc_now,
+)
 from tests.builders.endpoint import Aws
 from tracelens.agent.config_file import load_config
 from tracelens.agent.reporting import stored_targets, write_store_report
@@ -32,41 +39,9 @@ from tracelens.store import open_store
 
 pytestmark = pytest.mark.integration
 
-STAGING_ROLE = "arn:aws:iam::222222222222:role/tracelens-reader"
-EXTERNAL_ID = "tracelens-staging"
-BASE = FAST_CONFIG.replace('account = "test"\n', "")
-
 
 def _targets(second: str) -> str:
-    return BASE + '\n[[targets]]\nlabel = "prod"\nregion = "us-east-1"\n\n' + second
-
-
-STAGING = (
-    f'[[targets]]\nlabel = "staging"\nregion = "eu-west-1"\nrole_arn = "{STAGING_ROLE}"\n'
-    f'external_id = "{EXTERNAL_ID}"\n'
-)
-
-
-@dataclass(frozen=True)
-class AssumedAws(Aws):
-    """Clients of another account and region, through a role assumed on the local STS."""
-
-    region: str = "eu-west-1"
-    role_arn: str = STAGING_ROLE
-
-    def client(self, service: str) -> Any:
-        sts = boto3.client("sts", endpoint_url=self.url, region_name=self.region)
-        credentials = sts.assume_role(
-            RoleArn=self.role_arn, RoleSessionName="seeding", ExternalId=EXTERNAL_ID
-        )["Credentials"]
-        return boto3.client(  # type: ignore[call-overload]
-            service,
-            endpoint_url=self.url,
-            region_name=self.region,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
+    return TARGETS_BASE + '\n[[targets]]\nlabel = "prod"\nregion = "us-east-1"\n\n' + second
 
 
 def _collect(config: Path, store: Path, aws: Aws) -> Any:

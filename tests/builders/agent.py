@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 from click.testing import CliRunner, Result
 
 from collectors.base import CallStats
@@ -68,6 +69,41 @@ lag = "1m"
 # endpoints. The undeclared paths are contract tests (tests/collectors/test_spans_moto.py).
 destination = "XRay"
 """
+
+
+STAGING_ROLE = "arn:aws:iam::222222222222:role/tracelens-reader"
+EXTERNAL_ID = "tracelens-staging"
+# FAST_CONFIG without its [aws] account, which [[targets]] replace.
+TARGETS_BASE = FAST_CONFIG.replace('account = "test"\n', "")
+
+
+# A second target: another account (through a role on the local STS) in another region.
+STAGING = (
+    f'[[targets]]\nlabel = "staging"\nregion = "eu-west-1"\nrole_arn = "{STAGING_ROLE}"\n'
+    f'external_id = "{EXTERNAL_ID}"\n'
+)
+
+
+@dataclass(frozen=True)
+class AssumedAws(Aws):
+    """Clients of another account and region, through a role assumed on the local STS."""
+
+    region: str = "eu-west-1"
+    role_arn: str = STAGING_ROLE
+
+    def client(self, service: str) -> Any:
+        sts = boto3.client("sts", endpoint_url=self.url, region_name=self.region)
+        credentials = sts.assume_role(
+            RoleArn=self.role_arn, RoleSessionName="seeding", ExternalId=EXTERNAL_ID
+        )["Credentials"]
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.url,
+            region_name=self.region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
 
 
 @dataclass(frozen=True)

@@ -386,6 +386,12 @@ def _check_targets(reader: _Reader, config: AgentConfig, data: Mapping[str, Any]
                 f"is not used with [[targets]]: set {'label' if key == 'account' else key} "
                 "on each target instead",
             )
+    if config.aws.role_scope == "all":
+        reader.problem(
+            "[aws] role_scope",
+            '"all" needs [aws] role_arn, which [[targets]] replace: the store and the alerts '
+            'use the agent\'s own credentials; set "collect"',
+        )
     enabled = {settings.name for settings in config.enabled_collectors}
     seen: dict[tuple[str, str], int] = {}
     accounts: dict[str, tuple[int, str]] = {}

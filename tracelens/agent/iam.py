@@ -127,9 +127,11 @@ def policies_for(config: AgentConfig) -> Policies:
         "Action": [ASSUME_ROLE],
         "Resource": roles[0] if len(roles) == 1 else list(roles),
     }
-    if config.targets and any(target.role_arn is None for target in config.targets):
-        # NOTE: a target without a role is read with the agent's own credentials.
-        return Policies(agent=_document([*reads, *own, assume]), role=_document(reads))
+    if config.targets:
+        # NOTE: the store and the alerts use the agent's own credentials; a target without a
+        # role is read with them too.
+        mine = reads if any(target.role_arn is None for target in config.targets) else []
+        return Policies(agent=_document([*mine, *own, assume]), role=_document(reads))
     if config.aws.role_scope == "all":
         return Policies(agent=_document([assume]), role=_document(reads + own))
     return Policies(agent=_document([*own, assume]), role=_document(reads))
