@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,16 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass
+class RollupSchedule:
+    """The days whose rollups are due, and when each was last computed: one per store in a
+    process, so that runners of several targets never compute (and write) a day at once."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    pending: set[date] = field(default_factory=set)
+    rolled_at: dict[date, datetime] = field(default_factory=dict)
+
+
 class CollectionRunner:
     """Runs collection cycles for one account and region (a target) into one store.
 
@@ -66,6 +77,9 @@ class CollectionRunner:
     target
         The account and region collected and the collectors run there (default: the config's
         first target; :func:`build_runners` makes one runner per target).
+    rollups
+        When the days' rollups were last computed (shared by the runners of one store:
+        :func:`build_runners`).
 
     Notes
     -----
@@ -84,6 +98,7 @@ class CollectionRunner:
         stop: threading.Event | None = None,
         collectors: Mapping[str, Collector] | None = None,
         target: Target | None = None,
+        rollups: RollupSchedule | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -99,9 +114,7 @@ class CollectionRunner:
         # NOTE: re-entrant: a metrics or logs cycle that needs the function list runs the
         # Lambda cycle while holding it.
         self._functions_lock = threading.RLock()
-        self._rollup_lock = threading.Lock()
-        self._rollup_pending: set[date] = set()
-        self._rolled_at: dict[date, datetime] = {}
+        self._rollups = rollups or RollupSchedule()
 
     @property
     def account(self) -> str:
@@ -158,14 +171,15 @@ class CollectionRunner:
         rollup is missing or stale up from its spans."""
         # NOTE: one refresh at a time in this process: collectors of spans (X-Ray, aws/spans)
         # run in parallel threads and would compute the same day twice.
-        with self._rollup_lock:
-            self._rollup_pending |= tally.span_days
+        rollups = self._rollups
+        with rollups.lock:
+            rollups.pending |= tally.span_days
             now = self._clock()
             every = self._config.store_rollup_interval
             due = {
                 day
-                for day in self._rollup_pending
-                if (last := self._rolled_at.get(day)) is None or now - last >= every
+                for day in rollups.pending
+                if (last := rollups.rolled_at.get(day)) is None or now - last >= every
             }
             if not due:
                 return
@@ -175,8 +189,8 @@ class CollectionRunner:
                 log.debug("rollup refresh failed", exc_info=True)
                 tally.warn(f"rollups not refreshed ({_explain(exc)}); `tracelens store rollup`")
                 return
-            self._rollup_pending -= due
-            self._rolled_at.update(dict.fromkeys(due, now))
+            rollups.pending -= due
+            rollups.rolled_at.update(dict.fromkeys(due, now))
         for problem in built.problems:
             tally.warn(f"rollup skipped unreadable span part {problem.describe()}")
 
@@ -363,8 +377,9 @@ def build_runners(
     ValueError, BotoCoreError
         When a target's session or clients cannot be made.
     """
+    rollups = RollupSchedule()
     return [
-        CollectionRunner(config, store, stop=stop, clock=clock, target=target)
+        CollectionRunner(config, store, stop=stop, clock=clock, target=target, rollups=rollups)
         for target in config.collect_targets()
     ]
 
