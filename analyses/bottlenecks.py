@@ -9,6 +9,8 @@ out: they repeat the call they were derived from.
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 
 from analyses._calls import span_tree
@@ -185,7 +187,7 @@ def _bottlenecks(tree: pl.DataFrame, path: pl.DataFrame, *, slow_quantile: float
     # NOTE: the path holds most spans: it is grouped on integer codes (traces by their root's
     # row, nodes by a dense rank of (node, node_type)), and the names are attached to the
     # few aggregated rows at the end. Grouping on the strings costs several times the memory.
-    node_code = path.select(pl.struct("node", "node_type", "node_kind").rank("dense")).to_series()
+    node_code = _node_codes(path)
     nodes = (
         path.select("node", "node_type", "node_kind")
         .with_columns(node_code.alias("node_code"))
@@ -223,6 +225,28 @@ def _bottlenecks(tree: pl.DataFrame, path: pl.DataFrame, *, slow_quantile: float
             descending=[False, True, False, False, False],
         )
     )
+
+
+_NODE_COLUMNS = ("node", "node_type", "node_kind")
+
+
+def _node_codes(path: pl.DataFrame) -> pl.Series:
+    """A dense code (UInt32, from 1) per distinct ``(node, node_type, node_kind)`` of ``path``.
+
+    NOTE: each column is coded by its own distinct values and the codes are combined into one
+    integer, ranked; ranking the rows' struct of three strings sorts every row by its strings
+    (1M segments: 0.74 -> 0.36 s). The struct is ranked only if the combined codes could
+    overflow.
+    """
+    columns = [path.get_column(name) for name in _NODE_COLUMNS]
+    distinct = [column.unique().drop_nulls() for column in columns]
+    if math.prod(values.len() + 1 for values in distinct) >= 1 << 63:
+        return path.select(pl.struct(_NODE_COLUMNS).rank("dense")).to_series()
+    packed = pl.repeat(0, path.height, dtype=pl.UInt64, eager=True)
+    for column, values in zip(columns, distinct, strict=True):
+        code = column.cast(pl.Enum(values)).to_physical().cast(pl.UInt64)
+        packed = packed * (values.len() + 1) + code.fill_null(values.len())
+    return packed.rank("dense")
 
 
 def _trace_entries(

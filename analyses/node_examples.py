@@ -25,6 +25,9 @@ NODE_EXAMPLE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 _MEASURES = ["trace_id", "duration_ms", "error", "fault", "throttle"]
+_NODE = ["name", "type"]
+# Requests kept per node before ranking (see _candidates), per example asked for.
+_KEPT_PER_EXAMPLE = 32
 
 
 def node_examples(spans: pl.DataFrame, *, per_node: int = 2) -> pl.DataFrame:
@@ -38,7 +41,8 @@ def node_examples(spans: pl.DataFrame, *, per_node: int = 2) -> pl.DataFrame:
     check_inputs(spans=spans)
     if per_node < 1:
         raise ValueError(f"per_node must be at least 1, got {per_node}")
-    tree = span_tree(spans)
+    # NOTE: lazy, so that each filter copies only the columns selected, not the whole tree.
+    tree = span_tree(spans).lazy()
     segment = (pl.col("kind") == "segment") & ~pl.col("inferred")
     segments = tree.filter(segment).select("name", pl.col("node_type").alias("type"), *_MEASURES)
     called = tree.filter(OUTERMOST_CALL & ~pl.col("target_is_segment")).select(
@@ -48,8 +52,12 @@ def node_examples(spans: pl.DataFrame, *, per_node: int = 2) -> pl.DataFrame:
         "name", pl.lit(CLIENT_TYPE).alias("type"), *_MEASURES
     )
     requests = (
-        pl.concat([segments, called, clients])
-        .filter(pl.col("name").is_not_null() & pl.col("trace_id").is_not_null())
+        _candidates(
+            pl.concat([segments, called, clients])
+            .filter(pl.col("name").is_not_null() & pl.col("trace_id").is_not_null())
+            .collect(),
+            per_node,
+        )
         .with_columns(
             pl.when(pl.col("fault").fill_null(value=False))
             .then(pl.lit("fault"))
@@ -80,3 +88,44 @@ def node_examples(spans: pl.DataFrame, *, per_node: int = 2) -> pl.DataFrame:
         .filter(pl.col("rank") <= per_node)
     )
     return shaped(picked, NODE_EXAMPLE_SCHEMA).sort("type", "name", "why", "rank")
+
+
+def _candidates(requests: pl.DataFrame, per_node: int) -> pl.DataFrame:
+    """The requests that can be examples: of each node, those at least as slow as its
+    ``_KEPT_PER_EXAMPLE * per_node``-th slowest request, and likewise among its failed ones.
+
+    NOTE: exact, not a sample. When the requests so kept span ``per_node`` traces or more,
+    every other trace's slowest request at the node is faster than theirs, so it ranks below
+    them; a node where they do not (a few traces holding its slowest requests, or requests
+    without a duration among too few failed ones) keeps all its requests. Sorting and
+    de-duplicating by trace id then runs over a few rows per node instead of every request.
+    """
+    failed = pl.any_horizontal(pl.col("fault", "throttle", "error").fill_null(value=False))
+    kept = _KEPT_PER_EXAMPLE * per_node
+    limits = requests.group_by(_NODE).agg(
+        _floor(pl.lit(value=True), kept, per_node).alias("_slow"),
+        _floor(failed, kept, per_node).alias("_failed"),
+    )
+    return (
+        requests.join(limits, on=_NODE, how="left", maintain_order="left", nulls_equal=True)
+        .filter(
+            (pl.col("duration_ms") >= pl.col("_slow")).fill_null(pl.col("_slow").is_null())
+            | (
+                failed
+                & (pl.col("duration_ms") >= pl.col("_failed")).fill_null(
+                    pl.col("_failed").is_null()
+                )
+            )
+        )
+        .drop("_slow", "_failed")
+    )
+
+
+def _floor(among: pl.Expr, kept: int, per_node: int) -> pl.Expr:
+    """Per node, the ``kept``-th longest duration of the requests ``among`` (the shortest one
+    when there are fewer), or null when the requests at least that long span fewer than
+    ``per_node`` traces."""
+    floor = pl.col("duration_ms").filter(among & pl.col("duration_ms").is_not_null()).top_k(kept)
+    at_least = among & (pl.col("duration_ms") >= floor.min())
+    traces = pl.col("trace_id").filter(at_least).n_unique()
+    return pl.when(traces >= per_node).then(floor.min())

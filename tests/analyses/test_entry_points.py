@@ -139,6 +139,30 @@ def test_node_examples_name_the_slowest_and_failing_traces(spans: pl.DataFrame) 
         node_examples(spans, per_node=0)
 
 
+def test_node_examples_are_exact_when_one_trace_holds_the_slowest_requests() -> None:
+    # Only the slowest requests of each node are ranked: here one trace holds more of them
+    # than are kept, and the failed ones have no duration; the examples are still the same
+    # as ranking every request.
+    b = SpanBuilder()
+    hog = b.new_trace()
+    for k in range(200):
+        b.caller("api", trace_id=hog, start_s=k, duration_ms=900.0 + k)
+    for k in range(50):
+        b.caller("api", start_s=k, duration_ms=100.0 + k)
+    failing = [b.new_trace() for _ in range(3)]
+    for trace in failing:
+        b.span(kind="segment", depth=0, trace_id=trace, name="api", origin="AWS::EC2::Instance",
+               start_s=1.0, duration_ms=None, in_progress=True, fault=True)  # fmt: skip
+    examples = node_examples(b.frame(), per_node=2)
+    api = examples.filter(pl.col("type") == "AWS::EC2::Instance")
+    slowest = api.filter(pl.col("why") == "slowest")
+    assert slowest["duration_ms"].to_list() == [1099.0, 149.0]
+    assert slowest["trace_id"][0] == hog
+    failed = api.filter(pl.col("why") == "failed")
+    assert failed["trace_id"].to_list() == sorted(failing)[:2]
+    assert failed["duration_ms"].null_count() == 2
+
+
 def test_long_windows_are_drawn_in_wider_buckets() -> None:
     from tracelens.analysis import MAX_TIME_BUCKETS, timeline_bucket_s
 

@@ -7,7 +7,7 @@ UTC, traces kept 1 in 4) and one hand-built provisioned-concurrency trace.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -52,6 +52,19 @@ def test_the_window_keeps_logs_and_metrics_inside_it(sample: Inputs) -> None:
         assert frame.filter(pl.col("timestamp").is_null()).height == untimed
     metric_minutes = kept.metrics.filter(pl.col("metric") == "Invocations")["timestamp"]
     assert metric_minutes.dt.minute().unique().sort().to_list() == list(range(15, 30))
+
+
+def test_a_window_every_trace_starts_in_keeps_the_spans_as_they_are(sample: Inputs) -> None:
+    spans = sample.traces.spans
+    first: datetime = spans["start_time"].min()  # type: ignore[assignment]
+    last: datetime = spans["start_time"].max()  # type: ignore[assignment]
+    whole = sample.within(TimeWindow(first, last + timedelta(seconds=1)))
+    assert whole.traces.spans is spans
+    # A trace starting outside is left out whole; its spans are copied out only then.
+    later = sample.within(TimeWindow(first + timedelta(seconds=1), None)).traces.spans
+    assert 0 < later.height < spans.height
+    starts = later.group_by("trace_id").agg(pl.col("start_time").min())["start_time"]
+    assert starts.min() >= first + timedelta(seconds=1)  # type: ignore[operator]
 
 
 def test_cloudwatch_totals_and_the_sampling_ratio(sample: Inputs) -> None:

@@ -37,6 +37,7 @@ def test_the_store_benchmark_reports_persist_analyze_and_report(tmp_path: Path) 
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert re.search(r"^segments +3,000 \(BatchGetTraces pages\)$", out, re.MULTILINE), out
+    assert re.search(r"^load average +[\d.]+ before, [\d.]+ after", out, re.MULTILINE), out
     for step in ("floor", "persist", "analyze --store", "window --store", "report --store"):
         assert re.search(FIGURES.format(step=step), out), out
     for ratio in ("analyze / floor", "window / floor", "report / analyze"):

@@ -91,6 +91,11 @@ def read_part(
         ) from None
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         raise CorruptFileError(location, f"not a readable Parquet file ({exc})") from exc
+    # NOTE: only the columns of another type are cast (a part written by this version has
+    # none): an expression per column of every part costs more than the cast itself.
+    present = frame.schema
+    if list(present) == wanted and all(present[name] == schema[name] for name in wanted):
+        return frame
     try:
         return frame.select([pl.col(name).cast(schema[name]) for name in wanted])
     except pl.exceptions.PolarsError as exc:
