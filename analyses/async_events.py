@@ -67,11 +67,6 @@ _OUTCOME_COUNTS = ("recovered_events", "failed_events", "recovered_faults", "rec
 def async_events(spans: pl.DataFrame) -> pl.DataFrame:
     """Event age (Dwell Time) percentiles and retry attempts per function.
 
-    Parameters
-    ----------
-    spans
-        Normalized spans (``SPAN_SCHEMA``).
-
     Returns
     -------
     pl.DataFrame

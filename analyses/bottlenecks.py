@@ -67,11 +67,6 @@ def critical_path(spans: pl.DataFrame) -> pl.DataFrame:
     clipped to their parent's window, so work that outlives its caller (asynchronous
     consumers, clock skew) does not count.
 
-    Parameters
-    ----------
-    spans
-        Span rows (``SPAN_SCHEMA``), deduplicated.
-
     Returns
     -------
     pl.DataFrame
@@ -134,8 +129,6 @@ def bottlenecks(spans: pl.DataFrame, *, slow_quantile: float = 0.95) -> pl.DataF
 
     Parameters
     ----------
-    spans
-        Span rows (``SPAN_SCHEMA``), deduplicated.
     slow_quantile
         Traces whose root duration is at or above this quantile of their entry point's
         durations (linear interpolation) are the slow ones.

@@ -237,8 +237,6 @@ def cold_starts(
 
     Parameters
     ----------
-    spans
-        Normalized spans (``SPAN_SCHEMA``).
     reports
         Optional Lambda REPORT records (``REPORT_SCHEMA``), joined on request id; see the module
         docstring for how they complete the traces.

@@ -46,8 +46,6 @@ def completeness(
 
     Parameters
     ----------
-    spans
-        Span rows (``SPAN_SCHEMA``), deduplicated.
     tolerance_ms
         A child starting less than this before its parent is not counted.
     """

@@ -76,8 +76,6 @@ def dns_lookups(spans: pl.DataFrame, *, functions: pl.DataFrame | None = None) -
 
     Parameters
     ----------
-    spans
-        Span rows (``SPAN_SCHEMA``), deduplicated.
     functions
         Function configuration (``FUNCTION_SCHEMA``) for ``vpc_attached``; optional.
 
@@ -102,11 +100,6 @@ def dns_lookup_rows(spans: pl.DataFrame) -> pl.DataFrame:
 
 def connection_setup(spans: pl.DataFrame) -> pl.DataFrame:
     """Connection set-up steps per call on warm invocations, per (function, host).
-
-    Parameters
-    ----------
-    spans
-        Span rows (``SPAN_SCHEMA``), deduplicated.
 
     Returns
     -------

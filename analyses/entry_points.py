@@ -103,8 +103,6 @@ def entry_traces(
 
     Parameters
     ----------
-    spans
-        Normalized spans (``SPAN_SCHEMA``).
     invocation_rows
         ``analyses.invocations.invocations(spans)`` when already computed.
     throttled

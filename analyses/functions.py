@@ -96,8 +96,6 @@ def function_table(
 
     Parameters
     ----------
-    spans
-        Normalized spans (``SPAN_SCHEMA``).
     reports
         Optional REPORT records (``REPORT_SCHEMA``): cold starts, timeouts and memory.
     functions

@@ -268,8 +268,6 @@ def invocations(
 
     Parameters
     ----------
-    spans
-        Normalized spans (``SPAN_SCHEMA``).
     provisioned_gap_ms
         An ``Initialization`` ending more than this long before the function segment starts is
         classified ``provisioned`` (pre-initialized) rather than ``on_demand``.

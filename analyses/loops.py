@@ -220,10 +220,6 @@ def resource_loops(spans: pl.DataFrame) -> pl.DataFrame:
     """Loops through the same resources (``LOOP_SCHEMA``), thinnest first; empty when no loop
     is backed by the identity of every resource on it.
 
-    Parameters
-    ----------
-    spans
-        Span rows (``SPAN_SCHEMA``), deduplicated.
     """
     return loops_of(loop_edges(spans))
 

@@ -86,11 +86,6 @@ def node_key(name: str, node_type: str) -> str:
 def service_map_edges(spans: pl.DataFrame) -> pl.DataFrame:
     """Calls between nodes, aggregated per edge.
 
-    Parameters
-    ----------
-    spans
-        Span rows (``SPAN_SCHEMA``), deduplicated.
-
     Returns
     -------
     pl.DataFrame

@@ -272,8 +272,6 @@ def invocation_throttles(
 
     Parameters
     ----------
-    spans
-        Normalized spans (``SPAN_SCHEMA``).
     metrics
         CloudWatch datapoints (``METRIC_SCHEMA``): per-function and account-level
         (``function_name`` null) ``ConcurrentExecutions``, ``ClaimedAccountConcurrency``,
