@@ -306,22 +306,15 @@ class CloudWatchSource:
 
 
 def _build(context: BuildContext) -> CloudWatchSource:
-    return CloudWatchSource(
-        CloudWatchCollector(
-            client=context.factory.cloudwatch(),
-            retry=context.retry,
-            sleep=context.sleep,
-            clock=context.clock,
-            period_s=int(context.period.total_seconds()),
-            percentiles=context.percentiles,
-        )
+    collector = CloudWatchCollector(
+        clock=context.clock,
+        period_s=int(context.period.total_seconds()),
+        percentiles=context.percentiles,
+        **context.client_options(context.factory.cloudwatch()),
     )
+    return CloudWatchSource(collector)
 
 
 REGISTRATION = Registration(
-    name="cloudwatch",
-    build=_build,
-    api_calls=API_CALLS,
-    lag=timedelta(minutes=10),
-    options=("period", "percentiles"),
+    "cloudwatch", _build, API_CALLS, lag=timedelta(minutes=10), options=("period", "percentiles")
 )

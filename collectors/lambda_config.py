@@ -222,16 +222,14 @@ class LambdaConfigSource:
 
 
 def _build(context: BuildContext) -> LambdaConfigSource:
-    collector = LambdaConfigCollector(
-        client=context.factory.lambda_(), retry=context.retry, sleep=context.sleep
-    )
+    collector = LambdaConfigCollector(**context.client_options(context.factory.lambda_()))
     return LambdaConfigSource(collector, context.functions)
 
 
 REGISTRATION = Registration(
-    name="lambda",
-    build=_build,
-    api_calls=API_CALLS,
+    "lambda",
+    _build,
+    API_CALLS,
     windows=False,
     interval=timedelta(minutes=30),
     timeout=timedelta(minutes=5),

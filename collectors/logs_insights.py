@@ -386,16 +386,11 @@ class LogsSource:
 
 
 def _build(context: BuildContext) -> LogsSource:
-    return LogsSource(
-        LogsInsightsCollector(
-            client=context.factory.logs(),
-            retry=context.retry,
-            sleep=context.sleep,
-            query_timeout_s=context.timeout.total_seconds(),
-        )
+    collector = LogsInsightsCollector(
+        query_timeout_s=context.timeout.total_seconds(),
+        **context.client_options(context.factory.logs()),
     )
+    return LogsSource(collector)
 
 
-REGISTRATION = Registration(
-    name="logs", build=_build, api_calls=API_CALLS, lag=timedelta(minutes=5)
-)
+REGISTRATION = Registration("logs", _build, API_CALLS, lag=timedelta(minutes=5))

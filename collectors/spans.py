@@ -339,24 +339,19 @@ class SpansSource:
 
 
 def _build(context: BuildContext) -> SpansSource:
-    return SpansSource(
-        SpansCollector(
-            xray=context.factory.xray(),
-            logs=context.factory.logs(),
-            retry=context.retry,
-            sleep=context.sleep,
-            query_timeout_s=context.timeout.total_seconds(),
-            destination=context.trace_destination,
-        )
+    collector = SpansCollector(
+        xray=context.factory.xray(),
+        logs=context.factory.logs(),
+        retry=context.retry,
+        sleep=context.sleep,
+        query_timeout_s=context.timeout.total_seconds(),
+        destination=context.trace_destination,
     )
+    return SpansSource(collector)
 
 
 REGISTRATION = Registration(
-    name="spans",
-    build=_build,
-    api_calls=API_CALLS,
-    lag=timedelta(minutes=5),
-    options=("destination",),
+    "spans", _build, API_CALLS, lag=timedelta(minutes=5), options=("destination",)
 )
 
 

@@ -362,21 +362,14 @@ class XRaySource:
 
 
 def _build(context: BuildContext) -> XRaySource:
-    return XRaySource(
-        XRayCollector(
-            client=context.factory.xray(),
-            retry=context.retry,
-            sleep=context.sleep,
-            max_span=context.step,
-            filter_expression=context.filter_expression,
-        )
+    collector = XRayCollector(
+        max_span=context.step,
+        filter_expression=context.filter_expression,
+        **context.client_options(context.factory.xray()),
     )
+    return XRaySource(collector)
 
 
 REGISTRATION = Registration(
-    name="xray",
-    build=_build,
-    api_calls=API_CALLS,
-    lag=timedelta(minutes=2),
-    options=("filter_expression",),
+    "xray", _build, API_CALLS, lag=timedelta(minutes=2), options=("filter_expression",)
 )
