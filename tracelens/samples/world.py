@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from tracelens.samples.app import Endpoint, FunctionSpec
 from tracelens.samples.environments import Environment, FunctionPool
@@ -114,16 +115,9 @@ class ThrottleRecord:
     caller: NodeRef
 
 
-class Invoker(Protocol):
-    def __call__(
-        self,
-        world: World,
-        trace: TraceBuild,
-        caller: NodeRef,
-        spec: FunctionSpec,
-        t_call_s: float,
-        caller_subsegment_id: str,
-    ) -> InvokeOutcome: ...
+# A synchronous invocation (``lambda_service.invoke``): (world, trace, caller, spec, t_call_s,
+# caller_subsegment_id) -> what the caller's ``Lambda`` subsegment saw.
+Invoker = Callable[["World", TraceBuild, NodeRef, FunctionSpec, float, str], InvokeOutcome]
 
 
 @dataclass
