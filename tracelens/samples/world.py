@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from tracelens.samples.app import Endpoint, FunctionSpec
@@ -14,14 +15,17 @@ from tracelens.samples.truth import FUNCTION, NodeRef
 
 Document = dict[str, Any]
 
-# Request flags decided up front by the schedule (so every sample shows each condition).
-BURST_ORDERS = "burst_orders"
-BURST_REPORTS = "burst_reports"
-PAYMENTS_SLOW = "payments_slow"
-PAYMENTS_502 = "payments_502"
-DNS_FAILURE = "dns_failure"
-CARRIER_HANG = "carrier_hang"
-SHIPPING_BATCH = "shipping_batch"
+
+class Flag(StrEnum):
+    """Request flags decided up front by the schedule (so every sample shows each condition)."""
+
+    BURST_ORDERS = "burst_orders"
+    BURST_REPORTS = "burst_reports"
+    PAYMENTS_SLOW = "payments_slow"
+    PAYMENTS_502 = "payments_502"
+    DNS_FAILURE = "dns_failure"
+    CARRIER_HANG = "carrier_hang"
+    SHIPPING_BATCH = "shipping_batch"
 
 
 @dataclass(frozen=True)
