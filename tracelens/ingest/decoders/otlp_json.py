@@ -17,11 +17,10 @@ import msgspec
 from tracelens.ingest.decoders.base import Decoder, Located, Reading, invalid_json
 from tracelens.ingest.decoders.otel_mapping import (
     Event,
-    Link,
     Resource,
     SpanError,
+    SpanFields,
     SpanRecord,
-    Status,
     attributes_of,
     event_attributes_of,
     resource_of,
@@ -58,18 +57,11 @@ class OtlpEvent(msgspec.Struct, gc=False):
     attributes: list[KeyValue] | None = None
 
 
-class OtlpSpan(msgspec.Struct, gc=False):
-    traceId: str  # noqa: N815
-    spanId: str  # noqa: N815
-    name: str
-    startTimeUnixNano: int | str  # noqa: N815
-    endTimeUnixNano: int | str | None = None  # noqa: N815
-    parentSpanId: str | None = None  # noqa: N815
-    kind: int | str | None = None
+class OtlpSpan(SpanFields, gc=False):
+    """An OTLP JSON span: the shared fields, attributes as ``[{"key", "value"}]``."""
+
     attributes: list[KeyValue] | None = None
-    status: Status | None = None
     events: list[OtlpEvent] | None = None
-    links: list[Link] | None = None
 
 
 class OtlpResource(msgspec.Struct, gc=False):
