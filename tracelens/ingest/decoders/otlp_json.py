@@ -117,24 +117,18 @@ def attribute_map(pairs: list[KeyValue] | None) -> dict[str, Any] | None:
 
 
 def span_record(span: OtlpSpan, resource: Resource | None) -> SpanRecord:
-    """An OTLP span as the flat record the mapping reads."""
+    """An OTLP span as the flat record the mapping reads: the shared fields as they are,
+    attributes and events flattened."""
+    shared = {name: getattr(span, name) for name in SpanFields.__struct_fields__}
+    shared["links"] = span.links or None
+    events = [
+        Event(e.name, event_attributes_of(attribute_map(e.attributes))) for e in span.events or ()
+    ]
     return SpanRecord(
-        traceId=span.traceId,
-        spanId=span.spanId,
-        name=span.name,
-        startTimeUnixNano=span.startTimeUnixNano,
-        endTimeUnixNano=span.endTimeUnixNano,
-        parentSpanId=span.parentSpanId,
-        kind=span.kind,
+        **shared,
         attributes=attributes_of(attribute_map(span.attributes)),
         resource=resource,
-        status=span.status,
-        events=[
-            Event(e.name, event_attributes_of(attribute_map(e.attributes))) for e in span.events
-        ]
-        if span.events
-        else None,
-        links=span.links or None,
+        events=events or None,
     )
 
 
