@@ -58,9 +58,7 @@ def analyze(
     """
     progress = Progress(quiet=quiet)
     result = load_and_analyze(sources, progress, findings)
-    if export_to is not None:
-        write_export(result, export_to)
-        progress.done(f"exported tables to {export_to}")
+    write_export(result, export_to, progress)
     if as_json:
         data = orjson.dumps(to_contract(result), option=orjson.OPT_INDENT_2) + b"\n"
     else:
