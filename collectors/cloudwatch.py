@@ -23,13 +23,12 @@ from collectors.base import (
     ClientOptions,
     CollectorResult,
     Failure,
-    RawPage,
     Window,
     floor_time,
 )
 from collectors.contract import BuildContext, CollectRequest, Needs, Registration
 from collectors.metering import CallMeter, failure_from
-from collectors.paging import PAGE_ERRORS, paginate
+from collectors.paging import PAGE_ERRORS, Gathered
 from collectors.responses import INCOMPLETE_RESPONSE
 
 if TYPE_CHECKING:
@@ -161,8 +160,7 @@ class CloudWatchCollector(AwsCollector["CloudWatchClient"]):
         }
         api = "cloudwatch:GetMetricData"
         try:
-            for request, page in paginate(run.meter, self.client, "get_metric_data", params):
-                run.pages.append(RawPage(METRIC_DATA, api, request, page))
+            for page in run.keep_pages(METRIC_DATA, api, self.client, "get_metric_data", params):
                 run.note_page(page)
         except PAGE_ERRORS as exc:
             run.group_failed(group, failure_from(api, group, exc))
@@ -217,14 +215,11 @@ def _batches(queries: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, An
     ]
 
 
-class _Run:
+class _Run(Gathered):
     """The mutable state of one collection run."""
 
     def __init__(self, meter: CallMeter) -> None:
-        self.meter = meter
-        self.pages: list[RawPage] = []
-        self.failures: list[Failure] = []
-        self.warnings: list[str] = []
+        super().__init__(meter)
         self.succeeded: set[str] = set()
         self.failed_groups: dict[str, Failure] = {}
         # label -> number of datapoints, to spot a statistic that returned nothing
@@ -261,13 +256,10 @@ class _Run:
         return MetricsResult(
             source="cloudwatch",
             window=window,
-            pages=tuple(self.pages),
-            failures=tuple(self.failures),
-            warnings=tuple(self.warnings),
-            stats=self.meter.stats,
             complete=not self.failures,
             query_window=query_window,
             degraded_stats=frozenset(degraded),
+            **self.fields(),
         )
 
     def _empty_percentiles(self) -> set[str]:
@@ -287,15 +279,10 @@ class _Run:
 
 
 def _nothing_yet(meter: CallMeter, warning: str) -> MetricsResult:
+    run = Gathered(meter)
+    run.warnings.append(warning)
     return MetricsResult(
-        source="cloudwatch",
-        window=None,
-        pages=(),
-        failures=(),
-        warnings=(warning,),
-        stats=meter.stats,
-        complete=True,
-        query_window=None,
+        source="cloudwatch", window=None, complete=True, query_window=None, **run.fields()
     )
 
 
@@ -319,22 +306,15 @@ class CloudWatchSource:
 
 
 def _build(context: BuildContext) -> CloudWatchSource:
-    return CloudWatchSource(
-        CloudWatchCollector(
-            client=context.factory.cloudwatch(),
-            retry=context.retry,
-            sleep=context.sleep,
-            clock=context.clock,
-            period_s=int(context.period.total_seconds()),
-            percentiles=context.percentiles,
-        )
+    collector = CloudWatchCollector(
+        clock=context.clock,
+        period_s=int(context.period.total_seconds()),
+        percentiles=context.percentiles,
+        **context.client_options(context.factory.cloudwatch()),
     )
+    return CloudWatchSource(collector)
 
 
 REGISTRATION = Registration(
-    name="cloudwatch",
-    build=_build,
-    api_calls=API_CALLS,
-    lag=timedelta(minutes=10),
-    options=("period", "percentiles"),
+    "cloudwatch", _build, API_CALLS, lag=timedelta(minutes=10), options=("period", "percentiles")
 )

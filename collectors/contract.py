@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from collectors.base import CollectorResult, RetrySettings, Window
+from collectors.base import ClientOptions, ClientT, CollectorResult, RetrySettings, Window
 from collectors.session import ClientFactory
 
 
@@ -151,6 +151,11 @@ class BuildContext:
     period: timedelta = timedelta(seconds=60)
     percentiles: bool = True
     trace_destination: str | None = None
+
+    def client_options(self, client: ClientT) -> ClientOptions[ClientT]:
+        """``client`` with the retry settings and waits, as every single-service collector
+        (``collectors.base.AwsCollector``) takes them."""
+        return {"client": client, "retry": self.retry, "sleep": self.sleep}
 
 
 @dataclass(frozen=True)

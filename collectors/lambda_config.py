@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from collectors.base import AwsCollector, CollectorResult, Failure, RawPage, strip_metadata
+from collectors.base import AwsCollector, CollectorResult, RawPage, strip_metadata
 from collectors.contract import BuildContext, CollectRequest, Needs, Registration
 from collectors.metering import (
     CALL_ERRORS,
@@ -25,7 +25,7 @@ from collectors.metering import (
     is_access_denied,
     is_unsupported,
 )
-from collectors.paging import PAGE_ERRORS, paginate
+from collectors.paging import PAGE_ERRORS, Gathered
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient  # noqa: F401 (named by the base class)
@@ -73,14 +73,11 @@ class _SkippedApiError(Exception):
     """An API is unavailable for the whole run (not offered, or not permitted)."""
 
 
-class _Run:
+class _Run(Gathered):
     """The mutable state of one collection run."""
 
     def __init__(self, meter: CallMeter) -> None:
-        self.meter = meter
-        self.stored: list[RawPage] = []
-        self.failures: list[Failure] = []
-        self.warnings: list[str] = []
+        super().__init__(meter)
         self.skipped: set[str] = set()
         self.listed = False
 
@@ -106,16 +103,14 @@ class _Run:
         else:
             self.failures.append(failure_from(api, key, exc))
 
-    def pages(
+    def read_pages(
         self, api: str, key: str, client: Any, method: str, params: Mapping[str, Any]
     ) -> Iterator[dict[str, Any]]:
-        """Each page of a paginated call, stored as it arrives; stops at a failure."""
+        """Each page of a paginated call, kept as it arrives; stops at a failure."""
         if api in self.skipped:
             return
         try:
-            for request, page in paginate(self.meter, client, method, params):
-                self.stored.append(RawPage(_KINDS[api], api, request, page))
-                yield page
+            yield from self.keep_pages(_KINDS[api], api, client, method, params)
         except PAGE_ERRORS as exc:
             try:
                 self.failed(api, key, exc)
@@ -155,22 +150,21 @@ class LambdaConfigCollector(AwsCollector["LambdaClient"]):
         return LambdaConfigResult(
             source="lambda",
             window=None,
-            pages=tuple(run.stored),
-            failures=tuple(run.failures),
-            warnings=tuple(run.warnings),
-            stats=run.meter.stats,
             complete=not run.failures,
             function_names=function_names,
             listed=run.listed,
             function_list=function_names if run.listed else None,
             skipped_apis=frozenset(run.skipped),
+            **run.fields(),
         )
 
     def _list_functions(self, run: _Run) -> list[Mapping[str, Any]]:
         api = "lambda:ListFunctions"
         configurations: list[Mapping[str, Any]] = []
         failures_before = len(run.failures) + len(run.skipped)
-        for page in run.pages(api, "functions", self.client, "list_functions", {"MaxItems": 50}):
+        for page in run.read_pages(
+            api, "functions", self.client, "list_functions", {"MaxItems": 50}
+        ):
             configurations.extend(page["Functions"])
         run.listed = len(run.failures) + len(run.skipped) == failures_before
         return configurations
@@ -191,12 +185,12 @@ class LambdaConfigCollector(AwsCollector["LambdaClient"]):
         reserved = response.get("ReservedConcurrentExecutions")
         if reserved is not None:
             page["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
-        run.stored.append(RawPage(GET_FUNCTION, api, {"FunctionName": name}, page))
+        run.pages.append(RawPage(GET_FUNCTION, api, {"FunctionName": name}, page))
 
     def _provisioned(self, run: _Run, name: str) -> None:
         api = "lambda:ListProvisionedConcurrencyConfigs"
         method = "list_provisioned_concurrency_configs"
-        for _ in run.pages(api, name, self.client, method, {"FunctionName": name}):
+        for _ in run.read_pages(api, name, self.client, method, {"FunctionName": name}):
             pass
 
     def _account_settings(self, run: _Run) -> None:
@@ -207,7 +201,7 @@ class LambdaConfigCollector(AwsCollector["LambdaClient"]):
             return
         if response is not None:
             page = strip_metadata(response)
-            run.stored.append(RawPage(ACCOUNT_SETTINGS, api, {}, page))
+            run.pages.append(RawPage(ACCOUNT_SETTINGS, api, {}, page))
 
 
 class LambdaConfigSource:
@@ -228,16 +222,14 @@ class LambdaConfigSource:
 
 
 def _build(context: BuildContext) -> LambdaConfigSource:
-    collector = LambdaConfigCollector(
-        client=context.factory.lambda_(), retry=context.retry, sleep=context.sleep
-    )
+    collector = LambdaConfigCollector(**context.client_options(context.factory.lambda_()))
     return LambdaConfigSource(collector, context.functions)
 
 
 REGISTRATION = Registration(
-    name="lambda",
-    build=_build,
-    api_calls=API_CALLS,
+    "lambda",
+    _build,
+    API_CALLS,
     windows=False,
     interval=timedelta(minutes=30),
     timeout=timedelta(minutes=5),

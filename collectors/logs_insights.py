@@ -44,7 +44,7 @@ from collectors.metering import (
     is_access_denied,
     is_unsupported,
 )
-from collectors.paging import PAGE_ERRORS, paginate
+from collectors.paging import PAGE_ERRORS, Gathered
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -134,15 +134,12 @@ class LogsResult(CollectorResult):
     missing_log_groups: frozenset[str] = frozenset()
 
 
-class _Run:
+class _Run(Gathered):
     """The mutable state of one collection run."""
 
     def __init__(self, meter: CallMeter) -> None:
-        self.meter = meter
+        super().__init__(meter)
         self.mode: Mode = "insights"
-        self.pages: list[RawPage] = []
-        self.failures: list[Failure] = []
-        self.warnings: list[str] = []
         self.truncated: list[Window] = []
         self.missing: set[str] = set()
 
@@ -150,14 +147,11 @@ class _Run:
         return LogsResult(
             source="logs",
             window=window,
-            pages=tuple(self.pages),
-            failures=tuple(self.failures),
-            warnings=tuple(self.warnings),
-            stats=self.meter.stats,
             complete=not self.failures,
             mode=self.mode,
             truncated=tuple(self.truncated),
             missing_log_groups=frozenset(self.missing),
+            **self.fields(),
         )
 
 
@@ -362,8 +356,8 @@ class LogsInsightsCollector(AwsCollector["CloudWatchLogsClient"]):
             params["filterPattern"] = self._filter_pattern
         api = "logs:FilterLogEvents"
         try:
-            for request, page in paginate(run.meter, self.client, "filter_log_events", params):
-                run.pages.append(RawPage(self._kinds[1], api, request, page))
+            for _ in run.keep_pages(self._kinds[1], api, self.client, "filter_log_events", params):
+                pass
         except PAGE_ERRORS as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 run.missing.add(group)
@@ -392,16 +386,11 @@ class LogsSource:
 
 
 def _build(context: BuildContext) -> LogsSource:
-    return LogsSource(
-        LogsInsightsCollector(
-            client=context.factory.logs(),
-            retry=context.retry,
-            sleep=context.sleep,
-            query_timeout_s=context.timeout.total_seconds(),
-        )
+    collector = LogsInsightsCollector(
+        query_timeout_s=context.timeout.total_seconds(),
+        **context.client_options(context.factory.logs()),
     )
+    return LogsSource(collector)
 
 
-REGISTRATION = Registration(
-    name="logs", build=_build, api_calls=API_CALLS, lag=timedelta(minutes=5)
-)
+REGISTRATION = Registration("logs", _build, API_CALLS, lag=timedelta(minutes=5))

@@ -1,21 +1,23 @@
-"""One pagination helper: the pages of a call, each through the call meter.
+"""One pagination helper: the pages of a call, each through the call meter, and what a
+collection run gathers from them.
 
 The token names come from botocore's paginator model for the operation (``input_token`` /
 ``output_token``), so every collector follows ``NextToken``, ``NextMarker`` or ``nextToken``
 the same way. Each page is one metered call (re-called on throttling, 5xx and answers cut
 short); an error that outlasts the re-calls is raised from the iteration, after the pages
-that arrived, so the caller decides what failed.
+that arrived, so the caller decides what failed. :class:`Gathered` keeps each page as a
+:class:`collectors.base.RawPage` as it arrives, with the run's failures and warnings.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import botocore.session
 
-from collectors.base import strip_metadata
+from collectors.base import CallStats, Failure, RawPage, strip_metadata
 from collectors.metering import CALL_ERRORS, CallMeter
 
 
@@ -90,3 +92,57 @@ def paginate(
         if token == request.get(input_token):
             raise PagingError(f"{operation} answered with the token it was given: {token!r}")
         request[input_token] = token
+
+
+class GatheredFields(TypedDict):
+    """The fields of a :class:`collectors.base.CollectorResult` a :class:`Gathered` fills."""
+
+    pages: tuple[RawPage, ...]
+    failures: tuple[Failure, ...]
+    warnings: tuple[str, ...]
+    stats: CallStats
+
+
+class Gathered:
+    """What one collection run has gathered so far: the pages kept (in the order received),
+    what failed, the warnings, and the call meter every call of the run goes through.
+
+    Each collector's run state extends it with what it tracks besides.
+    """
+
+    def __init__(self, meter: CallMeter) -> None:
+        self.meter = meter
+        self.pages: list[RawPage] = []
+        self.failures: list[Failure] = []
+        self.warnings: list[str] = []
+
+    def keep_pages(
+        self,
+        kind: str,
+        api: str,
+        client: Any,
+        method: str,
+        params: Mapping[str, Any],
+        *,
+        token_names: tuple[str, str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Each page of ``client.<method>(**params)`` (:func:`paginate`), kept as a
+        ``RawPage(kind, api, request, page)`` before it is handed on.
+
+        Raises
+        ------
+        botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, PagingError
+            From the iteration, as :func:`paginate`, after the pages that arrived were kept.
+        """
+        for request, page in paginate(self.meter, client, method, params, token_names=token_names):
+            self.pages.append(RawPage(kind, api, request, page))
+            yield page
+
+    def fields(self) -> GatheredFields:
+        """``pages``, ``failures``, ``warnings`` and ``stats`` as a result takes them."""
+        return GatheredFields(
+            pages=tuple(self.pages),
+            failures=tuple(self.failures),
+            warnings=tuple(self.warnings),
+            stats=self.meter.stats,
+        )

@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from collectors.base import (
-    CallStats,
     CollectorResult,
-    Failure,
     RawPage,
     RetrySettings,
     Window,
@@ -47,7 +45,7 @@ from collectors.metering import (
     is_access_denied,
     is_unsupported,
 )
-from collectors.paging import PAGE_ERRORS, paginate
+from collectors.paging import PAGE_ERRORS, Gathered
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -225,24 +223,22 @@ class SpansCollector:
         meter = CallMeter(settings=self._retry, sleep=self._sleep)
         if self._declared is not None:
             mode: Mode = "cloudwatch-logs" if self._declared == CLOUDWATCH_LOGS else "xray"
-            read = DestinationRead(Destination(mode, declared=True))
+            read = DestinationRead(meter, Destination(mode, declared=True))
         else:
             with meter.watching(self._xray):
                 read = read_destination(self._xray, meter)
         records = None
         if not read.failures and read.destination.mode == "cloudwatch-logs":
             records = self._records.collect_groups(window, [SPANS_LOG_GROUP])
-        return _result(window, read, meter.stats, records)
+        return _result(window, read, records)
 
 
-@dataclass
-class DestinationRead:
+class DestinationRead(Gathered):
     """What reading the destination gave: the destination, its pages, what went wrong."""
 
-    destination: Destination
-    pages: list[RawPage] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    def __init__(self, meter: CallMeter, destination: Destination) -> None:
+        super().__init__(meter)
+        self.destination = destination
 
 
 def read_destination(xray: XRayClient, meter: CallMeter) -> DestinationRead:
@@ -252,31 +248,31 @@ def read_destination(xray: XRayClient, meter: CallMeter) -> DestinationRead:
     warning; any other error is a failure (the window is read again later).
     """
     api = "xray:GetTraceSegmentDestination"
+    read = DestinationRead(meter, Destination("unknown"))
     try:
         answer = strip_metadata(meter.call(xray.get_trace_segment_destination))
     except CALL_ERRORS as exc:
         if is_unsupported(exc) or is_access_denied(exc):
             why = "not permitted" if is_access_denied(exc) else "not offered by the endpoint"
-            reason = f"{api} {why} ({error_code(exc)})"
-            return DestinationRead(Destination("unknown", reason=reason), warnings=[reason])
-        reason = f"{api} failed ({error_code(exc)})"
-        failure = failure_from(api, "destination", exc)
-        return DestinationRead(Destination("unknown", reason=reason), failures=[failure])
-    read = DestinationRead(Destination("xray"), pages=[RawPage(DESTINATION, api, {}, answer)])
+            read.warnings.append(f"{api} {why} ({error_code(exc)})")
+            read.destination = Destination("unknown", reason=read.warnings[-1])
+        else:
+            read.failures.append(failure_from(api, "destination", exc))
+            read.destination = Destination("unknown", reason=f"{api} failed ({error_code(exc)})")
+        return read
+    read.pages.append(RawPage(DESTINATION, api, {}, answer))
     mode: Mode = "cloudwatch-logs" if answer["Destination"] == CLOUDWATCH_LOGS else "xray"
-    percent = _indexed_percent(xray, meter, read) if mode == "cloudwatch-logs" else None
+    percent = _indexed_percent(xray, read) if mode == "cloudwatch-logs" else None
     read.destination = Destination(mode, str(answer["Status"]), percent)
     return read
 
 
-def _indexed_percent(xray: XRayClient, meter: CallMeter, read: DestinationRead) -> float | None:
-    api = "xray:GetIndexingRules"
+def _indexed_percent(xray: XRayClient, read: DestinationRead) -> float | None:
+    api, method = "xray:GetIndexingRules", "get_indexing_rules"
     percent: float | None = None
     try:
-        for request, page in paginate(
-            meter, xray, "get_indexing_rules", {}, token_names=("NextToken", "NextToken")
-        ):
-            read.pages.append(RawPage(INDEXING_RULES, api, request, page))
+        tokens = ("NextToken", "NextToken")
+        for page in read.keep_pages(INDEXING_RULES, api, xray, method, {}, token_names=tokens):
             found = default_indexed_percent(page)
             percent = found if found is not None else percent
     except PAGE_ERRORS as exc:
@@ -298,30 +294,24 @@ def default_indexed_percent(page: Mapping[str, Any]) -> float | None:
     return None
 
 
-def _result(
-    window: Window, read: DestinationRead, stats: CallStats, records: LogsResult | None
-) -> SpansResult:
-    pages, failures, warnings = list(read.pages), list(read.failures), list(read.warnings)
+def _result(window: Window, read: DestinationRead, records: LogsResult | None) -> SpansResult:
+    fields = read.fields()
     read_window: Window | None = window
     truncated: tuple[Window, ...] = ()
     if records is not None:
-        pages += records.pages
-        failures += records.failures
-        warnings += records.warnings
-        stats = stats + records.stats
-        read_window = records.window
-        truncated = records.truncated
+        fields["pages"] += records.pages
+        fields["failures"] += records.failures
+        fields["warnings"] += records.warnings
+        fields["stats"] += records.stats
+        read_window, truncated = records.window, records.truncated
     return SpansResult(
         source="spans",
         window=read_window,
-        pages=tuple(pages),
-        failures=tuple(failures),
-        warnings=tuple(warnings),
-        stats=stats,
-        complete=not failures,
+        complete=not fields["failures"],
         notes=(read.destination.describe(),),
         destination=read.destination,
         truncated=truncated,
+        **fields,
     )
 
 
@@ -339,24 +329,19 @@ class SpansSource:
 
 
 def _build(context: BuildContext) -> SpansSource:
-    return SpansSource(
-        SpansCollector(
-            xray=context.factory.xray(),
-            logs=context.factory.logs(),
-            retry=context.retry,
-            sleep=context.sleep,
-            query_timeout_s=context.timeout.total_seconds(),
-            destination=context.trace_destination,
-        )
+    collector = SpansCollector(
+        xray=context.factory.xray(),
+        logs=context.factory.logs(),
+        retry=context.retry,
+        sleep=context.sleep,
+        query_timeout_s=context.timeout.total_seconds(),
+        destination=context.trace_destination,
     )
+    return SpansSource(collector)
 
 
 REGISTRATION = Registration(
-    name="spans",
-    build=_build,
-    api_calls=API_CALLS,
-    lag=timedelta(minutes=5),
-    options=("destination",),
+    "spans", _build, API_CALLS, lag=timedelta(minutes=5), options=("destination",)
 )
 
 

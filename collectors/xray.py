@@ -21,14 +21,13 @@ from collectors.base import (
     ClientOptions,
     CollectorResult,
     Failure,
-    RawPage,
     Window,
     chunked,
     floor_time,
 )
 from collectors.contract import BuildContext, CollectRequest, Needs, Registration
 from collectors.metering import CallMeter, error_code, failure_from
-from collectors.paging import PAGE_ERRORS, paginate
+from collectors.paging import PAGE_ERRORS, Gathered
 from collectors.xray_state import XRayState, trace_start_s
 
 if TYPE_CHECKING:
@@ -81,14 +80,11 @@ class _Seen:
     partial: bool
 
 
-class _Run:
+class _Run(Gathered):
     """The mutable state of one collection run (never outlives it)."""
 
     def __init__(self, meter: CallMeter) -> None:
-        self.meter = meter
-        self.pages: list[RawPage] = []
-        self.failures: list[Failure] = []
-        self.warnings: list[str] = []
+        super().__init__(meter)
         self.seen: dict[str, _Seen] = {}
         self.fetched: dict[str, None] = {}
         self.limit_exceeded: set[str] = set()
@@ -190,8 +186,8 @@ class XRayCollector(AwsCollector["XRayClient"]):
         if self._filter_expression:
             params["FilterExpression"] = self._filter_expression
         try:
-            for request, page in paginate(run.meter, self.client, "get_trace_summaries", params):
-                run.pages.append(RawPage(SUMMARIES, "xray:GetTraceSummaries", request, page))
+            api, method = "xray:GetTraceSummaries", "get_trace_summaries"
+            for page in run.keep_pages(SUMMARIES, api, self.client, method, params):
                 for summary in page["TraceSummaries"]:
                     run.note_summary(summary)
         except PAGE_ERRORS as exc:
@@ -238,8 +234,8 @@ class XRayCollector(AwsCollector["XRayClient"]):
         returned: set[str] = set()
         unprocessed: list[str] = []
         try:
-            for request, page in paginate(run.meter, self.client, "batch_get_traces", params):
-                run.pages.append(RawPage(TRACES, "xray:BatchGetTraces", request, page))
+            api, method = "xray:BatchGetTraces", "batch_get_traces"
+            for page in run.keep_pages(TRACES, api, self.client, method, params):
                 returned.update(_note_traces(run, page))
                 unprocessed.extend(page.get("UnprocessedTraceIds", []))
         except PAGE_ERRORS as exc:
@@ -304,10 +300,6 @@ def _result(run: _Run, window: Window | None, skipped: frozenset[str]) -> XRayRe
     return XRayResult(
         source="xray",
         window=window,
-        pages=tuple(run.pages),
-        failures=tuple(run.failures),
-        warnings=tuple(run.warnings),
-        stats=run.meter.stats,
         complete=run.scan_complete and not run.failed,
         trace_ids=frozenset(run.fetched),
         revisions={tid: seen.revision for tid, seen in run.seen.items()},
@@ -315,6 +307,7 @@ def _result(run: _Run, window: Window | None, skipped: frozenset[str]) -> XRayRe
         skipped_ids=skipped,
         failed_ids=frozenset(run.failed),
         limit_exceeded_ids=frozenset(run.limit_exceeded),
+        **run.fields(),
     )
 
 
@@ -369,21 +362,14 @@ class XRaySource:
 
 
 def _build(context: BuildContext) -> XRaySource:
-    return XRaySource(
-        XRayCollector(
-            client=context.factory.xray(),
-            retry=context.retry,
-            sleep=context.sleep,
-            max_span=context.step,
-            filter_expression=context.filter_expression,
-        )
+    collector = XRayCollector(
+        max_span=context.step,
+        filter_expression=context.filter_expression,
+        **context.client_options(context.factory.xray()),
     )
+    return XRaySource(collector)
 
 
 REGISTRATION = Registration(
-    name="xray",
-    build=_build,
-    api_calls=API_CALLS,
-    lag=timedelta(minutes=2),
-    options=("filter_expression",),
+    "xray", _build, API_CALLS, lag=timedelta(minutes=2), options=("filter_expression",)
 )

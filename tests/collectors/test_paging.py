@@ -5,15 +5,19 @@ Exact-call contracts with botocore's Stubber (the local endpoint never repeats a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from collectors.base import RetrySettings
+from collectors.contract import BuildContext
 from collectors.lambda_config import LambdaConfigCollector
-from collectors.paging import PagingError, tokens
+from collectors.metering import CallMeter
+from collectors.paging import Gathered, PagingError, tokens
 
 
 def _lambda() -> Any:
@@ -51,3 +55,39 @@ def test_an_endpoint_repeating_its_token_is_a_failure_not_a_loop() -> None:
 
     assert not result.complete and not result.listed and result.function_list is None
     assert [failure.code for failure in result.failures] == ["PagingError"]
+
+
+def test_gathered_keeps_each_page_before_a_failure_and_fills_the_result_fields() -> None:
+    client = _lambda()
+    settings = RetrySettings(max_attempts=1, call_attempts=1)
+    gathered = Gathered(CallMeter(settings=settings, sleep=lambda _: None))
+    # NOTE: an exact-call contract (a page, then a refused second page): Stubber, not moto.
+    with Stubber(client) as stub:
+        stub.add_response("list_functions", {"Functions": [], "NextMarker": "m1"})
+        stub.add_client_error("list_functions", "AccessDeniedException")
+        api = "lambda:ListFunctions"
+        pages = gathered.keep_pages("kind", api, client, "list_functions", {"MaxItems": 1})
+        with pytest.raises(ClientError):
+            list(pages)
+
+    fields = gathered.fields()
+    assert [(p.kind, p.api, dict(p.request)) for p in fields["pages"]] == [
+        ("kind", api, {"MaxItems": 1})
+    ]
+    assert fields["failures"] == () and fields["warnings"] == ()
+    assert fields["stats"].api_calls == 2
+
+
+def test_a_build_context_hands_the_client_with_its_retry_settings_and_waits() -> None:
+    def wait(_: float) -> None:
+        return None
+
+    retry = RetrySettings(max_attempts=2)
+    context = BuildContext(
+        factory=None,  # type: ignore[arg-type]
+        retry=retry,
+        sleep=wait,
+        clock=lambda: datetime.now(UTC),
+    )
+    client = _lambda()
+    assert context.client_options(client) == {"client": client, "retry": retry, "sleep": wait}

@@ -8,9 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import orjson
+import pytest
 
 from tests.builders.results import ACCOUNT, REGION, T0, traces_at, xray_result
 from tracelens.store import raw
+from tracelens.store.errors import CorruptFileError
 
 
 def _run() -> raw.RawRun:
@@ -56,3 +58,13 @@ def test_the_object_compressed_on_a_thread_is_the_run_as_one_json_value() -> Non
     assert (decoded.window, decoded.stored_at, decoded.complete) == (run.window, T0, True)
     assert [page.response for page in decoded.pages[1:]] == [p.response for p in run.pages[1:]]
     assert raw.encode(run).data() == data  # the bytes depend on the content alone
+
+
+def test_a_raw_run_that_is_not_json_or_not_a_run_names_the_file_and_what_is_wrong() -> None:
+    with pytest.raises(CorruptFileError) as not_json:
+        raw.decode(gzip.compress(b"{oops"), "runs/a.json.gz")
+    assert not_json.value.location == "runs/a.json.gz"
+    assert not_json.value.reason.startswith("invalid JSON inside the gzip file (")
+    with pytest.raises(CorruptFileError) as not_a_run:
+        raw.decode(gzip.compress(b"[1, 2]"), "runs/b.json.gz")
+    assert not_a_run.value.reason.startswith("not a raw run object (")

@@ -63,8 +63,7 @@ def analyze(
     if export_to is not None:
         for target, result in analyzed:
             folder = export_to if len(analyzed) == 1 else export_to / "-".join(target or ())
-            write_export(result, folder)
-        progress.done(f"exported tables to {export_to}")
+            write_export(result, folder, progress)
     contract = merge_contracts([to_contract(result, target=target) for target, result in analyzed])
     if as_json:
         data = orjson.dumps(contract, option=orjson.OPT_INDENT_2) + b"\n"

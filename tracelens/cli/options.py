@@ -13,6 +13,7 @@ import click
 
 from analyses.finding_thresholds import FindingSettings
 from tracelens.atomic import NotRegularFileError, refuse_unless_replaceable, replace_atomically
+from tracelens.cli.progress import Progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -128,14 +129,17 @@ def export_dir() -> Callable[[F], F]:
     )
 
 
-def write_export(result: Any, directory: Path) -> list[Path]:
-    """Write the ``--export`` files, or stop with one clear message."""
+def write_export(result: Any, directory: Path | None, progress: Progress) -> None:
+    """Write the ``--export`` files when asked (and say so), or stop with one clear message."""
     from tracelens.export import export_tables
 
+    if directory is None:
+        return
     try:
-        return export_tables(result, directory)
+        export_tables(result, directory)
     except OSError as exc:
         raise click.ClickException(f"cannot export to {directory}: {exc}") from exc
+    progress.done(f"exported tables to {directory}")
 
 
 def write_output(path: Path, data: bytes) -> None:

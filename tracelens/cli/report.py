@@ -83,8 +83,7 @@ def report(
         )
         if export_to is not None:
             for target, each in analyzed:
-                write_export(each, export_to / "-".join(target or ()))
-            progress.done(f"exported tables to {export_to}")
+                write_export(each, export_to / "-".join(target or ()), progress)
         click.echo(str(written))
         if open_browser:
             click.launch(str(written))
@@ -102,9 +101,7 @@ def report(
     except OSError as exc:  # the directory went away, the disk is full...
         raise click.ClickException(str(exc)) from exc
     progress.done(f"wrote report {written}")
-    if export_to is not None:
-        write_export(result, export_to)
-        progress.done(f"exported tables to {export_to}")
+    write_export(result, export_to, progress)
     click.echo(str(written))
     if open_browser:
         click.launch(str(written))

@@ -3,15 +3,32 @@ pruning)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tracelens.cli import engines
 from tracelens.cli.engines import engine_options
 
+if TYPE_CHECKING:
+    from tracelens.store import Store
+
 MAX_LISTED = 50
+
+
+@contextlib.contextmanager
+def _opened(location: str | None) -> Iterator[Store]:
+    """The store at ``location`` (or the configured one). A store that cannot be opened or
+    read, or a bad value, inside the block ends the command with its message."""
+    from tracelens.store import StoreError, open_store, store_location
+
+    try:
+        yield open_store(store_location(location))
+    except (StoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
@@ -36,13 +53,8 @@ def verify(location: str | None, repair: bool) -> None:
     them, with a warning); with --repair, writes them again from the raw pages. Exits 1 when a
     damaged part remains.
     """
-    from tracelens.store import StoreError, open_store, store_location
-
-    try:
-        target = open_store(store_location(location))
+    with _opened(location) as target:
         report = target.verify(repair=repair)
-    except (StoreError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
     for problem in report.damaged[:MAX_LISTED]:
         click.echo(f"damaged {problem.describe()}")
     if len(report.damaged) > MAX_LISTED:
@@ -112,12 +124,10 @@ def rollup(
           --address tcp://scheduler:8786
     """
     from tracelens.rollup_partitions import build
-    from tracelens.store import StoreError, open_store, store_location
 
     start, end = _window(since, until)
     last = None if end is None else (end - timedelta(microseconds=1)).astimezone(UTC).date()
-    try:
-        target = open_store(store_location(location))
+    with _opened(location) as target:
         runner = engines.start(engine, address, workers)
         try:
             report = build(
@@ -131,8 +141,6 @@ def rollup(
             )
         finally:
             runner.close()
-    except (StoreError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
     for problem in report.problems[:MAX_LISTED]:
         click.echo(f"skipped {problem.describe()}", err=True)
     for day in report.built:
@@ -190,14 +198,12 @@ def summary(
     from tracelens.rollup import read
     from tracelens.rollup import summary as rollup_summary
     from tracelens.rollup_partitions import read_spans
-    from tracelens.store import StoreError, open_store, store_location
 
     start, end = _window(since, until)
     if engine is None and (address is not None or workers is not None or split != "day"):
         raise click.UsageError("--address, --workers and --split go with --engine")
     failed: list[Any] = []
-    try:
-        target = open_store(store_location(location))
+    with _opened(location) as target:
         if engine is None:
             result = read(target.backend, since=start, until=end)
         else:
@@ -213,8 +219,6 @@ def summary(
                 )
             finally:
                 runner.close()
-    except (StoreError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
     data = rollup_summary(result)
     if engine is not None:
         data["source"] = "spans"
@@ -301,15 +305,11 @@ def compact(location: str | None, small_mb: float | None) -> None:
     are removed, and rows present twice meanwhile are read once. Running it again changes
     nothing.
     """
-    from tracelens.store import StoreError, open_store, store_location
     from tracelens.store.compacting import SMALL_PART_BYTES
 
     small = SMALL_PART_BYTES if small_mb is None else int(small_mb * 1024 * 1024)
-    try:
-        target = open_store(store_location(location))
+    with _opened(location) as target:
         report = target.compact(small_bytes=small)
-    except (StoreError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
     for problem in report.problems[:MAX_LISTED]:
         click.echo(f"skipped {problem.describe()}")
     click.echo(
@@ -334,7 +334,6 @@ def prune(location: str | None, older_than: str) -> None:
     stay.
     """
     from tracelens.durations import DurationError, parse_duration
-    from tracelens.store import StoreError, open_store, store_location
 
     try:
         period = parse_duration(older_than)
@@ -342,11 +341,8 @@ def prune(location: str | None, older_than: str) -> None:
         raise click.BadParameter(str(exc), param_hint="--older-than") from exc
     if period.total_seconds() <= 0:
         raise click.BadParameter("must be more than 0", param_hint="--older-than")
-    try:
-        target = open_store(store_location(location))
+    with _opened(location) as target:
         report = target.prune(older_than=period)
-    except (StoreError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(
         f"deleted {report.deleted:,} file(s) dated before {report.before} from {target.url}: "
         f"{len(report.parts):,} part(s), {len(report.raw):,} raw run(s), "

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+import polars as pl
 
 MISSING = "\u2013"  # an en dash: a missing value
 _SCRIPT_ESCAPES = {
@@ -109,6 +112,16 @@ class Cell:
         css = "num alert" if alert else "num"
         return cls(esc(shown), None if _missing(value) else value, css)
 
+    @classmethod
+    def ms(cls, value: float | None) -> Cell:
+        """A duration in milliseconds (:func:`fmt_ms`), sorted by its value."""
+        return cls.number(value, fmt_ms(value))
+
+    @classmethod
+    def pct(cls, ratio: float | None) -> Cell:
+        """A 0..1 ratio as a percentage (:func:`fmt_pct`), sorted by its value."""
+        return cls.number(ratio, fmt_pct(ratio))
+
 
 @dataclass(frozen=True)
 class Column:
@@ -147,6 +160,37 @@ def truncated_note(shown: int, total: int, what: str) -> str:
     if total <= shown:
         return ""
     return f"Showing the first {shown:,} of {total:,} {esc(what)}."
+
+
+def frame_table(
+    frame: pl.DataFrame,
+    columns: Sequence[Column],
+    cells: Callable[[dict[str, Any]], Sequence[Cell]],
+    *,
+    limit: int,
+    what: str = "rows",
+    title: str = "",
+    if_empty: str | None = None,
+) -> str:
+    """The first ``limit`` rows of ``frame`` as a :func:`table`, each row drawn by ``cells``,
+    with a note when rows were left out ("Showing the first 30 of 41 ``what``").
+
+    ``title`` (plain text) heads it as an ``<h3>``; with ``if_empty``, an empty ``frame``
+    shows that line (:func:`empty`) instead of a table.
+    """
+    heading = f"<h3>{esc(title)}</h3>" if title else ""
+    if if_empty is not None and frame.is_empty():
+        return heading + empty(if_empty)
+    shown = frame.head(limit)
+    rows = [cells(r) for r in shown.to_dicts()]
+    note = truncated_note(shown.height, frame.height, what)
+    return heading + table(columns, rows, note=note)
+
+
+def table_note(shown: int, total: int, what: str) -> str:
+    """:func:`truncated_note` as a paragraph under a list or chart ("" when nothing was cut)."""
+    note = truncated_note(shown, total, what)
+    return f'<p class="table-note">{note}</p>' if note else ""
 
 
 def empty(message: str) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import polars as pl
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
@@ -55,15 +55,17 @@ SECTIONS: tuple[Callable[[RenderContext], Section], ...] = (
 )
 
 
-def render_report(
-    result: AnalysisResult,
-    *,
-    title: str | None = None,
-    cdn: bool = False,
-    region: str | None = None,
-    generated_at: datetime | None = None,
-    comparison: Comparison | None = None,
-) -> str:
+class ReportOptions(TypedDict, total=False):
+    """How a report is drawn (each optional): see :func:`render_report`."""
+
+    title: str | None
+    cdn: bool
+    region: str | None
+    generated_at: datetime | None
+    comparison: Comparison | None
+
+
+def render_report(result: AnalysisResult, **options: Unpack[ReportOptions]) -> str:
     """The HTML report of ``result``: one self-contained page.
 
     Parameters
@@ -87,6 +89,7 @@ def render_report(
     ValueError
         When ``region`` is not an AWS region name.
     """
+    region, comparison = options.get("region"), options.get("comparison")
     result, unshown_times = showable_result(result)
     links = console_links(result.inputs, region=region)
     figures = FigureSet()
@@ -99,14 +102,14 @@ def render_report(
         sections.insert(3, long_window)
     if comparison is not None:
         sections.insert(2, render_comparison(ctx, comparison))
-    heading = title or DEFAULT_TITLE
-    when = generated_at or datetime.now(UTC)
+    heading = options.get("title") or DEFAULT_TITLE
+    when = options.get("generated_at") or datetime.now(UTC)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="generator" content="tracelens"><title>{esc(heading)}</title>'
-        f"<style>{_css()}</style>{_plotly_script(cdn=cdn)}</head><body>"
+        f"<style>{_css()}</style>{_plotly_script(cdn=options.get('cdn', False))}</head><body>"
         f"{_header(ctx, heading, when)}{_toc(sections)}<main>"
         + "".join(_section(s) for s in sections)
         + "</main>"

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from tracelens.atomic import replace_atomically
-from tracelens.report.page import render_report
+from tracelens.report.page import ReportOptions, render_report
 
 if TYPE_CHECKING:
     from tracelens.analysis import AnalysisResult
-    from tracelens.comparison import Comparison
 
 
 def write_report(
-    result: AnalysisResult,
-    path: str | Path,
-    *,
-    title: str | None = None,
-    cdn: bool = False,
-    region: str | None = None,
-    generated_at: datetime | None = None,
-    comparison: Comparison | None = None,
+    result: AnalysisResult, path: str | Path, **options: Unpack[ReportOptions]
 ) -> Path:
-    """Render the report of ``result`` and write it to ``path`` (temp file, then rename).
+    """Render the report of ``result`` (``options`` as :func:`render_report` takes them) and
+    write it to ``path`` (temp file, then rename).
 
     Returns
     -------
@@ -45,13 +37,6 @@ def write_report(
             f"cannot write the report to {target}: directory {folder} does not exist; "
             "create it or choose another --out"
         )
-    page = render_report(
-        result,
-        title=title,
-        cdn=cdn,
-        region=region,
-        generated_at=generated_at,
-        comparison=comparison,
-    )
+    page = render_report(result, **options)
     replace_atomically(target, page.encode("utf-8"))
     return target

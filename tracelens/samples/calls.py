@@ -3,7 +3,7 @@ segments for them, in the shapes the X-Ray SDKs and the X-Ray service produce.""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from tracelens.samples.app import REGION, queue_url, topic_arn
 from tracelens.samples.ids import Draws, epoch_us
@@ -68,6 +68,16 @@ def inferred_segment(draws: Draws, call: Document, trace_id: str, origin: str | 
     if origin is not None:
         doc["origin"] = origin
     return doc
+
+
+class CallOptions(TypedDict, total=False):
+    """How an :func:`aws_call` went, besides its service, operation, resource and timing."""
+
+    status: int
+    retries: int
+    throttle: bool
+    error: tuple[str, str] | None
+    content_length: int
 
 
 def aws_call(

@@ -7,6 +7,7 @@ answered; the calls they make append subsegments to ``site.children`` (the ``Inv
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Unpack
 
 from tracelens.samples.app import (
     CARRIER_HOST,
@@ -23,6 +24,7 @@ from tracelens.samples.app import (
 )
 from tracelens.samples.calls import (
     DYNAMO_THROTTLE_MESSAGE,
+    CallOptions,
     aws_call,
     exception,
     invoke_subsegment,
@@ -31,13 +33,8 @@ from tracelens.samples.calls import (
 from tracelens.samples.http_calls import HttpPlan, otel_go_call, otel_node_call, xray_go_call
 from tracelens.samples.truth import FUNCTION, NodeRef
 from tracelens.samples.world import (
-    BURST_ORDERS,
-    BURST_REPORTS,
-    CARRIER_HANG,
-    DNS_FAILURE,
-    PAYMENTS_502,
-    PAYMENTS_SLOW,
     Document,
+    Flag,
     FunctionError,
     HandlerResult,
     Site,
@@ -50,6 +47,13 @@ HTML_LABEL = "<b>café</b>"
 
 def _end(doc: Document) -> float:
     return float(doc["end_time"])
+
+
+def _orders_call(
+    site: Site, operation: str, start_s: float, duration_ms: float, **options: Unpack[CallOptions]
+) -> Document:
+    """A DynamoDB call on the orders table (:func:`aws_call`)."""
+    return aws_call(site, "DynamoDB", operation, ORDERS_TABLE, start_s, duration_ms, **options)
 
 
 def _invoke(site: Site, spec: FunctionSpec, start_s: float) -> tuple[Document, bool]:
@@ -113,9 +117,9 @@ def orders_create(site: Site, start_s: float) -> HandlerResult:
 def _pay_and_persist(site: Site, t: float) -> HandlerResult:
     draws = site.draws
     flags = site.flags
-    slow = PAYMENTS_SLOW in flags
+    slow = Flag.PAYMENTS_SLOW in flags
     server_ms = draws.uniform(2600.0, 5200.0) if slow else draws.ms(190.0, 0.3, 70.0, 900.0)
-    if DNS_FAILURE in flags:
+    if Flag.DNS_FAILURE in flags:
         plan = HttpPlan(
             PAYMENTS_HOST,
             "POST",
@@ -138,7 +142,7 @@ def _pay_and_persist(site: Site, t: float) -> HandlerResult:
         return HandlerResult(
             _end(pay) + 0.0004, 502, FunctionError("Error", message, log_fields=fields)
         )
-    if PAYMENTS_502 in flags:
+    if Flag.PAYMENTS_502 in flags:
         message = "payment provider answered 502 Bad Gateway"
         provider_error = exception(draws, "PaymentProviderError", message)
         plan = HttpPlan(PAYMENTS_HOST, "POST", "/v1/charges", draws.uniform(60.0, 240.0), 502, 166)
@@ -154,15 +158,13 @@ def _pay_and_persist(site: Site, t: float) -> HandlerResult:
 
 def _persist(site: Site, t: float) -> HandlerResult:
     draws = site.draws
-    burst = BURST_ORDERS in site.flags
+    burst = Flag.BURST_ORDERS in site.flags
     name = site.function.name
     if burst and draws.chance(0.3):
         retries = 2
-        put = aws_call(
+        put = _orders_call(
             site,
-            "DynamoDB",
             "PutItem",
-            ORDERS_TABLE,
             t,
             draws.uniform(70.0, 160.0),
             status=400,
@@ -179,22 +181,13 @@ def _persist(site: Site, t: float) -> HandlerResult:
         )
         return HandlerResult(_end(put) + 0.0005, 503)
     if burst and draws.chance(0.35):
-        put = aws_call(
-            site,
-            "DynamoDB",
-            "PutItem",
-            ORDERS_TABLE,
-            t,
-            draws.uniform(38.0, 90.0),
-            retries=1,
-            content_length=2,
+        put = _orders_call(
+            site, "PutItem", t, draws.uniform(38.0, 90.0), retries=1, content_length=2
         )
     elif draws.chance(0.03):
-        put = aws_call(
+        put = _orders_call(
             site,
-            "DynamoDB",
             "PutItem",
-            ORDERS_TABLE,
             t,
             draws.ms(11.0, 0.3, 4.0, 60.0),
             status=400,
@@ -204,24 +197,9 @@ def _persist(site: Site, t: float) -> HandlerResult:
         site.log(_end(put), "INFO", "duplicate order id, answering 409")
         return HandlerResult(_end(put) + 0.0005, 409)
     else:
-        put = aws_call(
-            site,
-            "DynamoDB",
-            "PutItem",
-            ORDERS_TABLE,
-            t,
-            draws.ms(11.0, 0.3, 4.0, 60.0),
-            content_length=2,
-        )
-    send = aws_call(
-        site,
-        "SQS",
-        "SendMessage",
-        ORDER_EVENTS_QUEUE,
-        _end(put) + 0.0002,
-        draws.ms(13.0, 0.3, 5.0, 60.0),
-        content_length=378,
-    )
+        put = _orders_call(site, "PutItem", t, draws.ms(11.0, 0.3, 4.0, 60.0), content_length=2)
+    t, send_ms = _end(put) + 0.0002, draws.ms(13.0, 0.3, 5.0, 60.0)
+    send = aws_call(site, "SQS", "SendMessage", ORDER_EVENTS_QUEUE, t, send_ms, content_length=378)
     site.children += [put, send]
     site.log(_end(send), "INFO", f"order created o-{draws.rng.randint(100000, 999999)}")
     return HandlerResult(_end(send) + draws.uniform(0.0005, 0.002), 201)
@@ -231,7 +209,7 @@ def fraud_check(site: Site, start_s: float) -> HandlerResult:
     """Scores an order: one Query on the fraud signals table (a hot partition in the burst)."""
     draws = site.draws
     t = start_s + draws.uniform(0.0005, 0.002)
-    hot = BURST_ORDERS in site.flags
+    hot = Flag.BURST_ORDERS in site.flags
     query_ms = draws.uniform(1300.0, 2100.0) if hot else draws.ms(14.0, 0.35, 5.0, 80.0)
     query = aws_call(site, "DynamoDB", "Query", FRAUD_TABLE, t, query_ms, content_length=1840)
     score_end = _end(query) + draws.ms(3.0, 0.3, 1.0, 12.0) / 1000
@@ -252,28 +230,11 @@ def orders_get(site: Site, start_s: float) -> HandlerResult:
     draws = site.draws
     t = start_s + draws.uniform(0.0004, 0.0015)
     found = not draws.chance(0.08)
-    if BURST_ORDERS in site.flags:
-        # The orders table is throttled during the flash sale: reads succeed on a retry.
-        get = aws_call(
-            site,
-            "DynamoDB",
-            "GetItem",
-            ORDERS_TABLE,
-            t,
-            draws.uniform(80.0, 200.0),
-            retries=1,
-            content_length=1193 if found else 2,
-        )
-    else:
-        get = aws_call(
-            site,
-            "DynamoDB",
-            "GetItem",
-            ORDERS_TABLE,
-            t,
-            draws.ms(6.0, 0.35, 2.5, 40.0),
-            content_length=1193 if found else 2,
-        )
+    # The orders table is throttled during the flash sale: reads succeed on a retry.
+    burst = Flag.BURST_ORDERS in site.flags
+    get_ms = draws.uniform(80.0, 200.0) if burst else draws.ms(6.0, 0.35, 2.5, 40.0)
+    size = 1193 if found else 2
+    get = _orders_call(site, "GetItem", t, get_ms, retries=int(burst), content_length=size)
     site.children.append(get)
     end_s = _end(get) + draws.uniform(0.0004, 0.0018)
     if not found:
@@ -299,17 +260,11 @@ def shipping_quote(site: Site, start_s: float) -> HandlerResult:
             sampling_rule_name="orders-25-percent",
         )
     )
-    get = aws_call(
-        site,
-        "DynamoDB",
-        "GetItem",
-        ORDERS_TABLE,
-        rate_end + 0.0001,
-        draws.ms(6.0, 0.35, 2.5, 40.0),
-        content_length=1193,
+    get = _orders_call(
+        site, "GetItem", rate_end + 0.0001, draws.ms(6.0, 0.35, 2.5, 40.0), content_length=1193
     )
     site.children.append(get)
-    if CARRIER_HANG in site.flags:
+    if Flag.CARRIER_HANG in site.flags:
         # NOTE: the carrier never answers; the runtime is frozen at the timeout, so the open
         # carrier subsegment is never sent and the trace just stops.
         message = (
@@ -325,15 +280,8 @@ def shipping_quote(site: Site, start_s: float) -> HandlerResult:
     # (warm or cold) opens a connection and resolves the host again.
     carrier = xray_go_call(site, plan, _end(get) + 0.0002, keepalive_idle_s=None)
     notify, _ = _invoke(site, NOTIFY_WEBHOOK, _end(carrier) + 0.0003)
-    publish = aws_call(
-        site,
-        "SNS",
-        "Publish",
-        SHIPMENT_TOPIC,
-        _end(notify) + 0.0002,
-        draws.ms(21.0, 0.3, 8.0, 90.0),
-        content_length=294,
-    )
+    t, publish_ms = _end(notify) + 0.0002, draws.ms(21.0, 0.3, 8.0, 90.0)
+    publish = aws_call(site, "SNS", "Publish", SHIPMENT_TOPIC, t, publish_ms, content_length=294)
     site.children += [carrier, notify, publish]
     return HandlerResult(_end(publish) + draws.uniform(0.0002, 0.001), 200)
 
@@ -351,16 +299,10 @@ def report_export(site: Site, start_s: float) -> HandlerResult:
     """GET /reports/daily: pages through a Query, then renders the CSV."""
     draws = site.draws
     t = start_s + draws.uniform(0.001, 0.004)
-    pages = 3 if BURST_REPORTS in site.flags else draws.rng.choice([2, 2, 3])
+    pages = 3 if Flag.BURST_REPORTS in site.flags else draws.rng.choice([2, 2, 3])
     for _ in range(pages):
-        query = aws_call(
-            site,
-            "DynamoDB",
-            "Query",
-            ORDERS_TABLE,
-            t,
-            draws.ms(520.0, 0.3, 250.0, 1400.0),
-            content_length=982_113,
+        query = _orders_call(
+            site, "Query", t, draws.ms(520.0, 0.3, 250.0, 1400.0), content_length=982_113
         )
         site.children.append(query)
         t = _end(query) + draws.uniform(0.002, 0.009)

@@ -54,6 +54,16 @@ def needs_new_connection(site: Site, host: str, t_s: float, keepalive_idle_s: fl
     return t_s - last > keepalive_idle_s
 
 
+def _lookup_ms(
+    site: Site, plan: HttpPlan, start_s: float, keepalive_idle_s: float | None
+) -> float | None:
+    """How long the call's DNS lookup takes when it opens a new connection (None: it reuses
+    a kept-alive one and looks nothing up)."""
+    if not needs_new_connection(site, plan.host, start_s, keepalive_idle_s):
+        return None
+    return _dns_ms(site)
+
+
 def _dns_ms(site: Site) -> float:
     draws = site.draws
     if site.function.vpc:
@@ -123,12 +133,11 @@ def xray_go_call(
 ) -> Document:
     """An HTTPS call through the X-Ray Go SDK's instrumented client."""
     draws = site.draws
-    new = needs_new_connection(site, plan.host, start_s, keepalive_idle_s)
+    dns_ms = _lookup_ms(site, plan, start_s, keepalive_idle_s)
+    new = dns_ms is not None
     t = start_s + 0.00003
     children: list[Document] = []
-    dns_ms: float | None = None
-    if new:
-        dns_ms = _dns_ms(site)
+    if dns_ms is not None:
         dns_end = t + 0.00001 + dns_ms / 1000
         addresses = [{"IP": ip, "Zone": ""} for ip in HOST_ADDRESSES[plan.host]]
         dns = subsegment(
@@ -180,14 +189,13 @@ def otel_go_call(
 ) -> Document:
     """An HTTPS call through ``otelhttp`` with ``otelhttptrace`` sub-spans."""
     draws = site.draws
-    new = needs_new_connection(site, plan.host, start_s, keepalive_idle_s)
     ips = HOST_ADDRESSES[plan.host]
     remote_addr = f"{ips[0]}:443"
     t = start_s + 0.00004
     inner: list[Document] = []
-    dns_ms: float | None = None
-    if new:
-        dns_ms = _dns_ms(site)
+    dns_ms = _lookup_ms(site, plan, start_s, keepalive_idle_s)
+    new = dns_ms is not None
+    if dns_ms is not None:
         dns_end = t + 0.00001 + dns_ms / 1000
         inner.append(
             subsegment(

@@ -10,6 +10,7 @@ only its ``AWS::Lambda`` segment (429, ``TooManyRequestsException``).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from tracelens.samples.app import ACCOUNT_ID, FunctionSpec
 from tracelens.samples.calls import exception
@@ -33,6 +34,35 @@ RESERVED_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
 ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """One invocation attempt: who calls which function, in which trace, and the ids and
+    start of its ``AWS::Lambda`` segment."""
+
+    world: World
+    trace: TraceBuild
+    caller: NodeRef
+    spec: FunctionSpec
+    lambda_start_s: float
+    lambda_id: str
+    request_id: str
+    parent_id: str  # the caller's Lambda subsegment
+
+
+@dataclass(frozen=True)
+class _Executed:
+    """An attempt that ran: where its handler ran, what it answered, and when each part
+    ended (the handler ``start_s``..``end_s``, then Overhead, then the Lambda segment)."""
+
+    site: Site
+    init: InitInfo | None
+    result: HandlerResult
+    start_s: float
+    end_s: float
+    overhead_end_s: float
+    lambda_end_s: float
+
+
 def invoke(
     world: World,
     trace: TraceBuild,
@@ -46,74 +76,47 @@ def invoke(
     lambda_start_s = floor_ms(t_call_s + draws.uniform(0.0009, 0.0024))
     lambda_id = draws.hex_id()
     request_id = draws.request_id()
+    attempt = _Attempt(
+        world, trace, caller, spec, lambda_start_s, lambda_id, request_id, caller_subsegment_id
+    )
     acquired = world.pools[spec.name].acquire(lambda_start_s)
     if acquired is None:
-        return _throttled(
-            world, trace, caller, spec, lambda_start_s, lambda_id, request_id, caller_subsegment_id
-        )
-    return _execute(
-        world,
-        trace,
-        caller,
-        spec,
-        acquired,
-        lambda_start_s,
-        lambda_id,
-        request_id,
-        caller_subsegment_id,
-    )
+        return _throttled(attempt)
+    return _execute(attempt, acquired)
 
 
 def _lambda_segment(
-    trace: TraceBuild,
-    spec: FunctionSpec,
-    lambda_id: str,
-    start_s: float,
-    end_s: float,
-    parent_id: str,
-    request_id: str,
-    throttle_cause: Document | None = None,
+    attempt: _Attempt, end_s: float, throttle_cause: Document | None = None
 ) -> Document:
+    spec = attempt.spec
     doc: Document = {
-        "id": lambda_id,
+        "id": attempt.lambda_id,
         "name": spec.name,
-        "start_time": epoch_ms(start_s),
+        "start_time": epoch_ms(attempt.lambda_start_s),
         "end_time": epoch_ms(end_s),
-        "parent_id": parent_id,
+        "parent_id": attempt.parent_id,
     }
     if throttle_cause is not None:
         doc.update({"error": True, "throttle": True, "cause": throttle_cause})
     doc["http"] = {"response": {"status": 200 if throttle_cause is None else 429}}
-    doc["aws"] = {"request_id": request_id}
-    doc["trace_id"] = trace.trace_id
+    doc["aws"] = {"request_id": attempt.request_id}
+    doc["trace_id"] = attempt.trace.trace_id
     doc["origin"] = "AWS::Lambda"
     doc["resource_arn"] = spec.invoked_arn
     return doc
 
 
-def _throttled(
-    world: World,
-    trace: TraceBuild,
-    caller: NodeRef,
-    spec: FunctionSpec,
-    start_s: float,
-    lambda_id: str,
-    request_id: str,
-    parent_id: str,
-) -> InvokeOutcome:
+def _throttled(attempt: _Attempt) -> InvokeOutcome:
+    world, spec, start_s = attempt.world, attempt.spec, attempt.lambda_start_s
     draws = world.draws
     end_s = ceil_ms(start_s + draws.uniform(0.0006, 0.0021))
     rate = exception(draws, "TooManyRequestsException", "Rate exceeded", remote=False)
-    trace.documents.append(
-        _lambda_segment(
-            trace, spec, lambda_id, start_s, end_s, parent_id, request_id, {"exceptions": [rate]}
-        )
-    )
+    attempt.trace.documents.append(_lambda_segment(attempt, end_s, {"exceptions": [rate]}))
     reason = RESERVED_LIMIT if spec.reserved_concurrency is not None else ACCOUNT_LIMIT
     world.ledger.node(NodeRef(spec.name, FUNCTION))
-    world.ledger.throttled(caller, spec.name, reason, spec.reserved_concurrency)
-    world.throttles.append(ThrottleRecord(spec, start_s, caller))
-    return InvokeOutcome(lambda_id, request_id, start_s, end_s, True, 429, False)
+    world.ledger.throttled(attempt.caller, spec.name, reason, spec.reserved_concurrency)
+    world.throttles.append(ThrottleRecord(spec, start_s, attempt.caller))
+    return InvokeOutcome(attempt.lambda_id, attempt.request_id, start_s, end_s, True, 429, False)
 
 
 def _init_timing(
@@ -136,21 +139,13 @@ def _init_timing(
     return None, lambda_start_s + draws.uniform(0.0004, 0.0015)
 
 
-def _execute(
-    world: World,
-    trace: TraceBuild,
-    caller: NodeRef,
-    spec: FunctionSpec,
-    acquired: Acquired,
-    lambda_start_s: float,
-    lambda_id: str,
-    request_id: str,
-    parent_id: str,
-) -> InvokeOutcome:
+def _execute(attempt: _Attempt, acquired: Acquired) -> InvokeOutcome:
+    world, trace, spec = attempt.world, attempt.trace, attempt.spec
+    lambda_start_s = attempt.lambda_start_s
     draws = world.draws
     env = acquired.env
     init, start_s = _init_timing(world, spec, acquired, lambda_start_s)
-    site = Site(world, trace, spec, env, cold=init is not None, request_id=request_id)
+    site = Site(world, trace, spec, env, cold=init is not None, request_id=attempt.request_id)
     result = HANDLERS[spec.name](site, start_s)
     end_s = start_s + spec.timeout_s if result.timed_out else result.end_s
     overhead_end_s = end_s + draws.uniform(0.0003, 0.0016)
@@ -158,54 +153,33 @@ def _execute(
     world.pools[spec.name].release(env, lambda_start_s, lambda_end_s)
 
     failed = result.error is not None
-    function_doc = _function_segment(
-        world, trace, spec, site, init, start_s, end_s, overhead_end_s, lambda_id, result
-    )
-    trace.documents.append(
-        _lambda_segment(trace, spec, lambda_id, lambda_start_s, lambda_end_s, parent_id, request_id)
-    )
+    run = _Executed(site, init, result, start_s, end_s, overhead_end_s, lambda_end_s)
+    function_doc = _function_segment(attempt, run)
+    trace.documents.append(_lambda_segment(attempt, lambda_end_s))
     trace.documents.append(function_doc)
 
     ledger = world.ledger
     ledger.executed(spec.name, init.kind if init else None, init.duration_ms if init else None)
-    answered_4xx = caller.type == STAGE and not failed and 400 <= result.status < 500
+    answered_4xx = attempt.caller.type == STAGE and not failed and 400 <= result.status < 500
     ledger.function_outcome(spec.name, fault=failed, timeout=result.timed_out, error=answered_4xx)
     # NOTE: the Lambda service and the function are one node on the map: no edge between them.
     ledger.node(NodeRef(spec.name, FUNCTION))
-    world.invocations.append(
-        _record(
-            world,
-            trace,
-            spec,
-            site,
-            init,
-            lambda_id,
-            function_doc,
-            lambda_start_s,
-            lambda_end_s,
-            start_s,
-            end_s,
-            result,
-        )
-    )
+    world.invocations.append(_record(attempt, run, function_doc))
     return InvokeOutcome(
-        lambda_id, request_id, lambda_start_s, lambda_end_s, False, result.status, failed
+        attempt.lambda_id,
+        attempt.request_id,
+        lambda_start_s,
+        lambda_end_s,
+        False,
+        result.status,
+        failed,
     )
 
 
-def _function_segment(
-    world: World,
-    trace: TraceBuild,
-    spec: FunctionSpec,
-    site: Site,
-    init: InitInfo | None,
-    start_s: float,
-    end_s: float,
-    overhead_end_s: float,
-    lambda_id: str,
-    result: HandlerResult,
-) -> Document:
-    draws = world.draws
+def _function_segment(attempt: _Attempt, run: _Executed) -> Document:
+    spec, site, init, result = attempt.spec, run.site, run.init, run.result
+    start_s, end_s, overhead_end_s = run.start_s, run.end_s, run.overhead_end_s
+    draws = attempt.world.draws
     arn = {"function_arn": spec.invoked_arn}
     subsegments: list[Document] = []
     if init is not None:
@@ -232,7 +206,7 @@ def _function_segment(
     cold_start = init is not None and init.kind != PROVISIONED
     doc["start_time"] = epoch_us(init.start_s if cold_start and init else start_s - 0.0001)
     doc["end_time"] = epoch_us(overhead_end_s)
-    doc["parent_id"] = lambda_id
+    doc["parent_id"] = attempt.lambda_id
     if result.error is not None:
         error = result.error
         invocation["fault"] = True
@@ -265,27 +239,17 @@ def _function_segment(
         "function_arn": spec.invoked_arn,
         "resource_names": [spec.name],
     }
-    doc["trace_id"] = trace.trace_id
+    doc["trace_id"] = attempt.trace.trace_id
     doc["origin"] = "AWS::Lambda::Function"
     doc["subsegments"] = subsegments
     return doc
 
 
-def _record(
-    world: World,
-    trace: TraceBuild,
-    spec: FunctionSpec,
-    site: Site,
-    init: InitInfo | None,
-    lambda_id: str,
-    function_doc: Document,
-    lambda_start_s: float,
-    lambda_end_s: float,
-    start_s: float,
-    end_s: float,
-    result: HandlerResult,
-) -> InvocationRecord:
-    draws = world.draws
+def _record(attempt: _Attempt, run: _Executed, function_doc: Document) -> InvocationRecord:
+    spec, site, init, result = attempt.spec, run.site, run.init, run.result
+    start_s, end_s = run.start_s, run.end_s
+    lambda_start_s, lambda_end_s = attempt.lambda_start_s, run.lambda_end_s
+    trace, draws = attempt.trace, attempt.world.draws
     duration_ms = round((end_s - start_s) * 1000, 2)
     billed_ms = math.ceil(duration_ms)
     billed_restore_ms = 0
@@ -303,7 +267,7 @@ def _record(
         function=spec,
         request_id=site.request_id,
         trace_id=trace.trace_id,
-        lambda_segment_id=lambda_id,
+        lambda_segment_id=attempt.lambda_id,
         function_segment_id=str(function_doc["id"]),
         log_stream=site.env.log_stream,
         lambda_start_s=lambda_start_s,

@@ -75,36 +75,40 @@ def _ns(seconds: float) -> int:
     return round(seconds * 1_000_000) * 1000
 
 
+# X-Ray field -> OpenTelemetry attribute, copied when present (in this order).
+_HTTP_REQUEST_ATTRIBUTES = (("method", "http.request.method"), ("url", "url.full"))
+_HTTP_RESPONSE_ATTRIBUTES = (("status", "http.response.status_code"),)
+_AWS_ATTRIBUTES = (
+    ("operation", "rpc.method"),
+    ("request_id", "aws.request_id"),
+    ("table_name", "aws.dynamodb.table_names"),  # a list of one
+    ("queue_url", "aws.sqs.queue_url"),
+    ("topic_arn", "aws.sns.topic.arn"),
+    ("function_name", "faas.invoked_name"),
+    ("retries", "aws.xray.retries"),
+)
+_LIST_ATTRIBUTES = frozenset({"aws.dynamodb.table_names"})
+
+
+def _copy_attributes(
+    fields: Document, names: tuple[tuple[str, str], ...], attrs: dict[str, Any]
+) -> None:
+    for field, attribute in names:
+        value = fields.get(field)
+        if value is not None:
+            attrs[attribute] = [value] if attribute in _LIST_ATTRIBUTES else value
+
+
 def _http_attributes(node: Document, attrs: dict[str, Any]) -> None:
     http = node.get("http") or {}
-    request = http.get("request") or {}
-    response = http.get("response") or {}
-    if request.get("method") is not None:
-        attrs["http.request.method"] = request["method"]
-    if request.get("url") is not None:
-        attrs["url.full"] = request["url"]
-    if response.get("status") is not None:
-        attrs["http.response.status_code"] = response["status"]
+    _copy_attributes(http.get("request") or {}, _HTTP_REQUEST_ATTRIBUTES, attrs)
+    _copy_attributes(http.get("response") or {}, _HTTP_RESPONSE_ATTRIBUTES, attrs)
 
 
 def _aws_attributes(node: Document, attrs: dict[str, Any]) -> None:
-    aws = node.get("aws") or {}
     attrs["rpc.system"] = "aws-api"
     attrs["rpc.service"] = node["name"]
-    if aws.get("operation") is not None:
-        attrs["rpc.method"] = aws["operation"]
-    if aws.get("request_id") is not None:
-        attrs["aws.request_id"] = aws["request_id"]
-    if aws.get("table_name") is not None:
-        attrs["aws.dynamodb.table_names"] = [aws["table_name"]]
-    if aws.get("queue_url") is not None:
-        attrs["aws.sqs.queue_url"] = aws["queue_url"]
-    if aws.get("topic_arn") is not None:
-        attrs["aws.sns.topic.arn"] = aws["topic_arn"]
-    if aws.get("function_name") is not None:
-        attrs["faas.invoked_name"] = aws["function_name"]
-    if aws.get("retries") is not None:
-        attrs["aws.xray.retries"] = aws["retries"]
+    _copy_attributes(node.get("aws") or {}, _AWS_ATTRIBUTES, attrs)
 
 
 def _events(node: Document) -> list[dict[str, Any]]:
@@ -133,7 +137,7 @@ def _status(node: Document) -> dict[str, Any]:
     return {"code": "UNSET"}
 
 
-def _record(
+def _records(
     node: Document,
     trace_id: str,
     parent_id: str | None,
@@ -141,7 +145,8 @@ def _record(
     *,
     segment: bool,
     request_id: Any,
-) -> dict[str, Any]:
+) -> Iterator[dict[str, Any]]:
+    """The record of ``node``, then those of its subsegments (depth first)."""
     attrs: dict[str, Any] = {}
     metadata = (node.get("metadata") or {}).get("default") or {}
     attrs.update({k: v for k, v in metadata.items() if not isinstance(v, (dict, list))})
@@ -186,7 +191,9 @@ def _record(
     events = _events(node)
     if events:
         record["events"] = events
-    return record
+    yield record
+    for child in node.get("subsegments") or ():
+        yield from _records(child, trace_id, node["id"], resource, segment=False, request_id=None)
 
 
 def _resource(doc: Document) -> dict[str, Any]:
@@ -213,22 +220,11 @@ def span_records(documents: Iterable[Document]) -> Iterator[dict[str, Any]]:
         trace_id = doc["trace_id"].replace("-", "")[1:]
         segment = doc.get("type") != "subsegment"
         resource = resources.get(doc["id"]) or resources.get(doc.get("parent_id", ""), {})
-        yield from _node_records(
-            doc, trace_id, doc.get("parent_id"), resource, segment, request_ids.get(doc["id"])
+        request_id = request_ids.get(doc["id"])
+        parent_id = doc.get("parent_id")
+        yield from _records(
+            doc, trace_id, parent_id, resource, segment=segment, request_id=request_id
         )
-
-
-def _node_records(
-    node: Document,
-    trace_id: str,
-    parent_id: str | None,
-    resource: dict[str, Any],
-    segment: bool,
-    request_id: Any,
-) -> Iterator[dict[str, Any]]:
-    yield _record(node, trace_id, parent_id, resource, segment=segment, request_id=request_id)
-    for child in node.get("subsegments") or ():
-        yield from _node_records(child, trace_id, node["id"], resource, False, None)
 
 
 def _otlp_value(value: Any) -> dict[str, Any]:

@@ -21,13 +21,7 @@ from tracelens.samples.app import (
 )
 from tracelens.samples.ids import Draws
 from tracelens.samples.world import (
-    BURST_ORDERS,
-    BURST_REPORTS,
-    CARRIER_HANG,
-    DNS_FAILURE,
-    PAYMENTS_502,
-    PAYMENTS_SLOW,
-    SHIPPING_BATCH,
+    Flag,
     Request,
 )
 
@@ -85,23 +79,25 @@ def schedule(draws: Draws, start_s: float, window_s: float, traces: int) -> list
             ORDERS_BURST_SPREAD_S,
             CREATE_ORDER,
             max(14, traces // 20),
-            BURST_ORDERS,
+            Flag.BURST_ORDERS,
         )
         # Clients poll their new orders at once: concurrent reads spill over provisioned
         # concurrency onto on-demand environments.
-        + _burst(draws, orders_at + 1.0, 0.4, GET_ORDER, max(4, traces // 60), BURST_ORDERS)
-        + _burst(draws, reports_at, REPORTS_BURST_SPREAD_S, DAILY_REPORT, 6, BURST_REPORTS)
+        + _burst(draws, orders_at + 1.0, 0.4, GET_ORDER, max(4, traces // 60), Flag.BURST_ORDERS)
+        + _burst(draws, reports_at, REPORTS_BURST_SPREAD_S, DAILY_REPORT, 6, Flag.BURST_REPORTS)
         # The warehouse books a batch of shipments at once: parallel cold starts in the VPC.
-        + _burst(draws, start_s + SHIPPING_BATCH_AT * window_s, 0.25, SHIP_ORDER, 5, SHIPPING_BATCH)
+        + _burst(
+            draws, start_s + SHIPPING_BATCH_AT * window_s, 0.25, SHIP_ORDER, 5, Flag.SHIPPING_BATCH
+        )
     )
     entries = _background(draws, start_s, window_s, traces - len(bursts))
-    _closest(entries, CREATE_ORDER, start_s + 0.48 * window_s).add(PAYMENTS_502)
-    _closest(entries, SHIP_ORDER, start_s + 0.80 * window_s).add(CARRIER_HANG)
+    _closest(entries, CREATE_ORDER, start_s + 0.48 * window_s).add(Flag.PAYMENTS_502)
+    _closest(entries, SHIP_ORDER, start_s + 0.80 * window_s).add(Flag.CARRIER_HANG)
     for entry in entries:
         if entry[1] is CREATE_ORDER and not entry[2] and draws.chance(PAYMENTS_SLOW_RATE):
-            entry[2].add(PAYMENTS_SLOW)
+            entry[2].add(Flag.PAYMENTS_SLOW)
     burst_orders = sorted((e for e in bursts if e[1] is CREATE_ORDER), key=lambda e: e[0])
-    burst_orders[len(burst_orders) // 2][2].add(DNS_FAILURE)
+    burst_orders[len(burst_orders) // 2][2].add(Flag.DNS_FAILURE)
     ordered = sorted(entries + bursts, key=lambda e: e[0])
     return [
         Request(index=i, start_s=t, endpoint=endpoint, flags=frozenset(flags))

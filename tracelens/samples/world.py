@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import Any
 
 from tracelens.samples.app import Endpoint, FunctionSpec
 from tracelens.samples.environments import Environment, FunctionPool
@@ -13,14 +15,17 @@ from tracelens.samples.truth import FUNCTION, NodeRef
 
 Document = dict[str, Any]
 
-# Request flags decided up front by the schedule (so every sample shows each condition).
-BURST_ORDERS = "burst_orders"
-BURST_REPORTS = "burst_reports"
-PAYMENTS_SLOW = "payments_slow"
-PAYMENTS_502 = "payments_502"
-DNS_FAILURE = "dns_failure"
-CARRIER_HANG = "carrier_hang"
-SHIPPING_BATCH = "shipping_batch"
+
+class Flag(StrEnum):
+    """Request flags decided up front by the schedule (so every sample shows each condition)."""
+
+    BURST_ORDERS = "burst_orders"
+    BURST_REPORTS = "burst_reports"
+    PAYMENTS_SLOW = "payments_slow"
+    PAYMENTS_502 = "payments_502"
+    DNS_FAILURE = "dns_failure"
+    CARRIER_HANG = "carrier_hang"
+    SHIPPING_BATCH = "shipping_batch"
 
 
 @dataclass(frozen=True)
@@ -114,16 +119,9 @@ class ThrottleRecord:
     caller: NodeRef
 
 
-class Invoker(Protocol):
-    def __call__(
-        self,
-        world: World,
-        trace: TraceBuild,
-        caller: NodeRef,
-        spec: FunctionSpec,
-        t_call_s: float,
-        caller_subsegment_id: str,
-    ) -> InvokeOutcome: ...
+# A synchronous invocation (``lambda_service.invoke``): (world, trace, caller, spec, t_call_s,
+# caller_subsegment_id) -> what the caller's ``Lambda`` subsegment saw.
+Invoker = Callable[["World", TraceBuild, NodeRef, FunctionSpec, float, str], InvokeOutcome]
 
 
 @dataclass

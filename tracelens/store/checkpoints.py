@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from tracelens.store.errors import CorruptFileError
+from tracelens.store.errors import decode_json
 
 FORMAT = 1
 
@@ -70,16 +70,8 @@ def decode(data: bytes, location: str) -> Checkpoint:
     CorruptFileError
         When ``data`` is not a checkpoint (truncated, not JSON, fields missing or mistyped).
     """
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise CorruptFileError(location, f"invalid JSON ({exc}); delete it to start over") from exc
-    try:
-        return _checkpoint_from(value)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CorruptFileError(
-            location, f"not a checkpoint ({exc!r}); delete it to start over"
-        ) from exc
+    advice = "; delete it to start over"
+    return decode_json(data, location, _checkpoint_from, what="a checkpoint", advice=advice)
 
 
 def _checkpoint_from(value: Any) -> Checkpoint:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import orjson
+
+T = TypeVar("T")
 
 
 class StoreError(Exception):
@@ -28,6 +34,34 @@ class CorruptFileError(StoreError):
         super().__init__(f"{location}: {reason}")
         self.location = location
         self.reason = reason
+
+
+def decode_json(
+    data: bytes,
+    location: str,
+    parse: Callable[[Any], T],
+    *,
+    what: str,
+    inside: str = "",
+    advice: str = "",
+) -> T:
+    """``parse`` of the JSON value in ``data`` (a store file's).
+
+    Raises
+    ------
+    CorruptFileError
+        Naming ``location``: "invalid JSON{inside} (...){advice}" when ``data`` is not JSON,
+        "not {what} (...){advice}" when ``parse`` refuses the value (KeyError, TypeError or
+        ValueError).
+    """
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptFileError(location, f"invalid JSON{inside} ({exc}){advice}") from exc
+    try:
+        return parse(value)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptFileError(location, f"not {what} ({exc!r}){advice}") from exc
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from collectors.base import CallStats, CollectorResult, Failure, RawPage, Window
-from tracelens.store.errors import CorruptFileError, StoreError
+from tracelens.store.errors import CorruptFileError, StoreError, decode_json
 
 FORMAT = 1
 DIGEST_CHARS = 24  # 96 bits of SHA-256: collisions are not a practical concern
@@ -219,14 +219,9 @@ def decode(data: bytes, location: str) -> RawRun:
         text = gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as exc:
         raise CorruptFileError(location, f"not a complete gzip file ({exc})") from exc
-    try:
-        envelope = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise CorruptFileError(location, f"invalid JSON inside the gzip file ({exc})") from exc
-    try:
-        return _run_from(envelope)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CorruptFileError(location, f"not a raw run object ({exc!r})") from exc
+    return decode_json(
+        text, location, _run_from, what="a raw run object", inside=" inside the gzip file"
+    )
 
 
 def _run_from(envelope: Any) -> RawRun:

@@ -201,8 +201,9 @@ class Link(msgspec.Struct, gc=False):
     spanId: str | None = None  # noqa: N815
 
 
-class SpanRecord(msgspec.Struct, gc=False):
-    """One span as an ``aws/spans`` log record holds it (attributes as a flat dotted map)."""
+class SpanFields(msgspec.Struct, gc=False):
+    """The fields an ``aws/spans`` record and an OTLP JSON span hold alike, by the same names
+    (their attributes and events are shaped differently)."""
 
     traceId: str  # noqa: N815
     spanId: str  # noqa: N815
@@ -212,11 +213,16 @@ class SpanRecord(msgspec.Struct, gc=False):
     endTimeUnixNano: int | str | None = None  # noqa: N815
     parentSpanId: str | None = None  # noqa: N815
     kind: str | int | None = None
+    status: Status | None = None
+    links: list[Link] | None = None
+
+
+class SpanRecord(SpanFields, gc=False):
+    """One span as an ``aws/spans`` log record holds it (attributes as a flat dotted map)."""
+
     attributes: Attributes | None = None
     resource: Resource | None = None
-    status: Status | None = None
     events: list[Event] | None = None
-    links: list[Link] | None = None
 
 
 def attributes_of(bag: dict[str, Any] | None) -> Attributes | None:

@@ -17,11 +17,10 @@ import msgspec
 from tracelens.ingest.decoders.base import Decoder, Located, Reading, invalid_json
 from tracelens.ingest.decoders.otel_mapping import (
     Event,
-    Link,
     Resource,
     SpanError,
+    SpanFields,
     SpanRecord,
-    Status,
     attributes_of,
     event_attributes_of,
     resource_of,
@@ -58,18 +57,11 @@ class OtlpEvent(msgspec.Struct, gc=False):
     attributes: list[KeyValue] | None = None
 
 
-class OtlpSpan(msgspec.Struct, gc=False):
-    traceId: str  # noqa: N815
-    spanId: str  # noqa: N815
-    name: str
-    startTimeUnixNano: int | str  # noqa: N815
-    endTimeUnixNano: int | str | None = None  # noqa: N815
-    parentSpanId: str | None = None  # noqa: N815
-    kind: int | str | None = None
+class OtlpSpan(SpanFields, gc=False):
+    """An OTLP JSON span: the shared fields, attributes as ``[{"key", "value"}]``."""
+
     attributes: list[KeyValue] | None = None
-    status: Status | None = None
     events: list[OtlpEvent] | None = None
-    links: list[Link] | None = None
 
 
 class OtlpResource(msgspec.Struct, gc=False):
@@ -125,24 +117,18 @@ def attribute_map(pairs: list[KeyValue] | None) -> dict[str, Any] | None:
 
 
 def span_record(span: OtlpSpan, resource: Resource | None) -> SpanRecord:
-    """An OTLP span as the flat record the mapping reads."""
+    """An OTLP span as the flat record the mapping reads: the shared fields as they are,
+    attributes and events flattened."""
+    shared = {name: getattr(span, name) for name in SpanFields.__struct_fields__}
+    shared["links"] = span.links or None
+    events = [
+        Event(e.name, event_attributes_of(attribute_map(e.attributes))) for e in span.events or ()
+    ]
     return SpanRecord(
-        traceId=span.traceId,
-        spanId=span.spanId,
-        name=span.name,
-        startTimeUnixNano=span.startTimeUnixNano,
-        endTimeUnixNano=span.endTimeUnixNano,
-        parentSpanId=span.parentSpanId,
-        kind=span.kind,
+        **shared,
         attributes=attributes_of(attribute_map(span.attributes)),
         resource=resource,
-        status=span.status,
-        events=[
-            Event(e.name, event_attributes_of(attribute_map(e.attributes))) for e in span.events
-        ]
-        if span.events
-        else None,
-        links=span.links or None,
+        events=events or None,
     )
 
 

@@ -12,7 +12,7 @@ import gzip
 import io
 import stat
 import sys
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -253,10 +253,19 @@ def gzip_sources(path: Path, rejections: RejectionSink) -> Iterator[Source]:
     UnreadableContentError
         When it is not a whole gzip stream (after the pieces read before the fault).
     """
+    yield from _file_sources(path, stream_sources, rejections)
+
+
+def _file_sources(
+    path: Path,
+    read: Callable[[str, _Readable, RejectionSink], Iterator[Source]],
+    rejections: RejectionSink,
+) -> Iterator[Source]:
+    """``read`` over the open file ``path``; InputError naming it when it cannot be read."""
     name = display_name(path)
     try:
         with path.open("rb") as raw:
-            yield from stream_sources(name, raw, rejections)
+            yield from read(name, raw, rejections)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror or exc}") from exc
 
@@ -483,12 +492,6 @@ def side_sources(paths: Iterable[str | Path], rejections: RejectionSink) -> Iter
             if item == STDIN:
                 yield from _side_stream(STDIN_NAME, sys.stdin.buffer, rejections)
                 continue
-            path = Path(item)
-            name = display_name(path)
-            try:
-                with path.open("rb") as raw:
-                    yield from _side_stream(name, raw, rejections)
-            except OSError as exc:
-                raise InputError(f"cannot read {name}: {exc.strerror or exc}") from exc
+            yield from _file_sources(Path(item), _side_stream, rejections)
         except UnreadableContentError as problem:
             problem.refuse(rejections)

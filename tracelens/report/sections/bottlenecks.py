@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import plotly.graph_objects as go
 import polars as pl
 
@@ -16,7 +18,8 @@ from tracelens.report.markup import (
     fmt_count,
     fmt_ms,
     fmt_pct,
-    table,
+    frame_table,
+    table_note,
     truncated_note,
 )
 from tracelens.report.waterfall import MAX_SPANS, span_rows, waterfall_figure
@@ -45,10 +48,7 @@ def render_bottlenecks(ctx: RenderContext) -> Section:
         parts.append(ctx.figures.add(f"fig-bottleneck-{index}", _shares_figure(rows)))
         if index < MAX_WATERFALLS:
             parts.append(_example(ctx, rows, index))
-    if len(entries) > MAX_ENTRIES:
-        parts.append(
-            f'<p class="table-note">{truncated_note(MAX_ENTRIES, len(entries), "entry points")}</p>'
-        )
+    parts.append(table_note(MAX_ENTRIES, len(entries), "entry points"))
     parts.append(_table(ctx, frame))
     return Section(BOTTLENECKS, "Bottlenecks", "".join(parts))
 
@@ -125,21 +125,18 @@ def _example(ctx: RenderContext, rows: pl.DataFrame, index: int) -> str:
 
 
 def _table(ctx: RenderContext, frame: pl.DataFrame) -> str:
-    ranked = frame.sort(["slow_share", "entry"], descending=[True, False], nulls_last=True)
-    shown = ranked.head(40)
-    rows = [
-        [
+    def cells(r: dict[str, Any]) -> list[Cell]:
+        return [
             Cell.name(r["entry"]),
             Cell.name(node_label(r)),
-            Cell.number(r["critical_path_share"], fmt_pct(r["critical_path_share"])),
-            Cell.number(r["slow_share"], fmt_pct(r["slow_share"])),
-            Cell.number(r["mean_ms"], fmt_ms(r["mean_ms"])),
-            Cell.number(r["slow_mean_ms"], fmt_ms(r["slow_mean_ms"])),
+            Cell.pct(r["critical_path_share"]),
+            Cell.pct(r["slow_share"]),
+            Cell.ms(r["mean_ms"]),
+            Cell.ms(r["slow_mean_ms"]),
             Cell.count(r["traces"]),
             Cell(ctx.links.trace_link(r["example_trace_id"])),
         ]
-        for r in shown.to_dicts()
-    ]
+
     columns = [
         Column("entry point"),
         Column("node"),
@@ -150,5 +147,11 @@ def _table(ctx: RenderContext, frame: pl.DataFrame) -> str:
         Column("traces", numeric=True),
         Column("example"),
     ]
-    note = truncated_note(shown.height, ranked.height, "rows (largest slow share first)")
-    return "<h3>Nodes by share of slow-path time</h3>" + table(columns, rows, note=note)
+    return frame_table(
+        frame.sort(["slow_share", "entry"], descending=[True, False], nulls_last=True),
+        columns,
+        cells,
+        limit=40,
+        what="rows (largest slow share first)",
+        title="Nodes by share of slow-path time",
+    )

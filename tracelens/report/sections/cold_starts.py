@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import plotly.graph_objects as go
 import polars as pl
 
 from tracelens.report import palette
 from tracelens.report.context import COLD_STARTS, RenderContext, Section
 from tracelens.report.figures import label, new_figure
-from tracelens.report.markup import (
-    Cell,
-    Column,
-    empty,
-    fmt_count,
-    fmt_flag,
-    fmt_ms,
-    fmt_pct,
-    table,
-    truncated_note,
-)
+from tracelens.report.markup import Cell, Column, empty, fmt_count, fmt_flag, fmt_pct, frame_table
 
 MAX_FUNCTIONS = 25
 MAX_POINTS = 150  # init durations drawn per function and kind
@@ -72,19 +64,19 @@ def _async_table(ctx: RenderContext) -> str:
     events = ctx.result.async_events
     if events.is_empty():
         return ""
-    rows = [
-        [
+
+    def cells(r: dict[str, Any]) -> list[Cell]:
+        return [
             Cell.name(r["function_name"]),
             Cell.count(r["events"]),
             Cell.count(r["retried_events"], alert_nonzero=True),
             Cell.count(r["max_attempt"]),
-            Cell.number(r["event_age_p50_ms"], fmt_ms(r["event_age_p50_ms"])),
-            Cell.number(r["event_age_p95_ms"], fmt_ms(r["event_age_p95_ms"])),
-            Cell.number(r["event_age_max_ms"], fmt_ms(r["event_age_max_ms"])),
+            Cell.ms(r["event_age_p50_ms"]),
+            Cell.ms(r["event_age_p95_ms"]),
+            Cell.ms(r["event_age_max_ms"]),
             Cell(ctx.links.trace_link(r["example_trace_id"])),
         ]
-        for r in events.head(100).to_dicts()
-    ]
+
     columns = [
         Column("function"),
         Column("async events", numeric=True, hint="AWS::Lambda segments with Dwell Time"),
@@ -95,8 +87,9 @@ def _async_table(ctx: RenderContext) -> str:
         Column("event age max", numeric=True),
         Column("example", hint="the event with the most attempts"),
     ]
-    note = truncated_note(min(events.height, 100), events.height, "functions")
-    return "<h3>Asynchronous invocations</h3>" + table(columns, rows, note=note)
+    return frame_table(
+        events, columns, cells, limit=100, what="functions", title="Asynchronous invocations"
+    )
 
 
 def _with_config(cold: pl.DataFrame, functions: pl.DataFrame) -> pl.DataFrame:
@@ -202,9 +195,8 @@ def _durations_figure(drawn: pl.DataFrame, points: pl.DataFrame) -> go.Figure:
 
 
 def _table(ctx: RenderContext, ranked: pl.DataFrame) -> str:
-    shown = ranked.head(100)
-    rows = [
-        [
+    def cells(r: dict[str, Any]) -> list[Cell]:
+        return [
             Cell.name(r["function_name"]),
             Cell.count(r["memory_size_mb"]),
             Cell.text(fmt_flag(r["vpc_attached"])),
@@ -214,19 +206,16 @@ def _table(ctx: RenderContext, ranked: pl.DataFrame) -> str:
             Cell.count(r["provisioned"]),
             Cell.count(r["cold_starts_from_logs"]),
             Cell.count(r["off_path_cold_starts"]),
-            Cell.number(
-                r["user_facing_cold_start_rate"], fmt_pct(r["user_facing_cold_start_rate"])
-            ),
-            Cell.number(r["init_p50_ms"], fmt_ms(r["init_p50_ms"])),
-            Cell.number(r["init_p95_ms"], fmt_ms(r["init_p95_ms"])),
-            Cell.number(r["init_p99_ms"], fmt_ms(r["init_p99_ms"])),
-            Cell.number(r["init_max_ms"], fmt_ms(r["init_max_ms"])),
-            Cell.number(r["provisioned_init_p50_ms"], fmt_ms(r["provisioned_init_p50_ms"])),
+            Cell.pct(r["user_facing_cold_start_rate"]),
+            Cell.ms(r["init_p50_ms"]),
+            Cell.ms(r["init_p95_ms"]),
+            Cell.ms(r["init_p99_ms"]),
+            Cell.ms(r["init_max_ms"]),
+            Cell.ms(r["provisioned_init_p50_ms"]),
             Cell.count(r["timeouts"], alert_nonzero=True),
             Cell(ctx.links.trace_link(r["example_trace_id"])),
         ]
-        for r in shown.to_dicts()
-    ]
+
     columns = [
         Column("function"),
         Column("memory MB", numeric=True),
@@ -254,4 +243,4 @@ def _table(ctx: RenderContext, ranked: pl.DataFrame) -> str:
         Column("timeouts", numeric=True),
         Column("slowest", hint="the traced user-facing cold start with the longest init"),
     ]
-    return table(columns, rows, note=truncated_note(shown.height, ranked.height, "functions"))
+    return frame_table(ranked, columns, cells, limit=100, what="functions")

@@ -3,7 +3,7 @@ findings are new or gone (``analyses.compare``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -11,13 +11,12 @@ from tracelens.report.context import COMPARE, RenderContext, Section
 from tracelens.report.markup import (
     Cell,
     Column,
-    empty,
     esc,
     fmt_count,
     fmt_ms,
     fmt_pct,
-    table,
-    truncated_note,
+    frame_table,
+    table_note,
 )
 
 if TYPE_CHECKING:
@@ -59,25 +58,20 @@ def _findings(frame: pl.DataFrame) -> str:
         f"<strong>{esc(r['subject'])}</strong>: {esc(r['message'])}</li>"
         for r in changed.head(MAX_ROWS).to_dicts()
     )
-    note = truncated_note(min(changed.height, MAX_ROWS), changed.height, "changed findings")
-    return f'<h3>Findings new or gone</h3><ul class="changes">{items}</ul>' + (
-        f'<p class="table-note">{note}</p>' if note else ""
-    )
+    note = table_note(min(changed.height, MAX_ROWS), changed.height, "changed findings")
+    return f'<h3>Findings new or gone</h3><ul class="changes">{items}</ul>{note}'
 
 
 def _table(title: str, frame: pl.DataFrame, keys: list[str], skip: tuple[str, ...] = ()) -> str:
-    if frame.is_empty():
-        return f"<h3>{esc(title)}</h3>" + empty("Nothing in either window.")
-    shown = frame.head(MAX_ROWS)
     measures = [m for m in _MEASURES if m[1] not in skip]
     columns = [Column(" → ".join(keys).replace("_", " ")), Column("")] + [
         Column(name, numeric=True) for name, _, _ in measures
     ]
-    rows = []
-    for r in shown.to_dicts():
+
+    def cells(r: dict[str, Any]) -> list[Cell]:
         name = " → ".join(str(r[k]) for k in keys)
         status = r["status"] if r["status"] != "both" else ""
-        cells = [Cell.name(name), Cell.text(status)]
+        row = [Cell.name(name), Cell.text(status)]
         for _, column, fmt in measures:
             before, after = r[f"{column}_base"], r[f"{column}_now"]
             worse = (
@@ -85,7 +79,9 @@ def _table(title: str, frame: pl.DataFrame, keys: list[str], skip: tuple[str, ..
                 and column in ("error_rate", "p95_ms", "throttled", "cold_starts")
             )  # fmt: skip
             change = None if before is None or after is None else after - before
-            cells.append(Cell.number(change, f"{fmt(before)} → {fmt(after)}", alert=worse))
-        rows.append(cells)
-    note = truncated_note(shown.height, frame.height, "rows")
-    return f"<h3>{esc(title)}</h3>" + table(columns, rows, note=note)
+            row.append(Cell.number(change, f"{fmt(before)} → {fmt(after)}", alert=worse))
+        return row
+
+    return frame_table(
+        frame, columns, cells, limit=MAX_ROWS, title=title, if_empty="Nothing in either window."
+    )

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import plotly.graph_objects as go
 import polars as pl
 
 from tracelens.report import palette
 from tracelens.report.context import DNS, RenderContext, Section
 from tracelens.report.figures import label, new_figure
-from tracelens.report.markup import (
-    MISSING,
-    Cell,
-    Column,
-    empty,
-    fmt_flag,
-    fmt_ms,
-    fmt_pct,
-    table,
-    truncated_note,
-)
+from tracelens.report.markup import MISSING, Cell, Column, empty, fmt_flag, frame_table
 
 MAX_ROWS_DRAWN = 25
 MAX_ROWS_LISTED = 50
@@ -109,25 +101,6 @@ def _figure(drawn: pl.DataFrame) -> go.Figure:
 
 
 def _dns_table(dns: pl.DataFrame) -> str:
-    shown = dns.head(MAX_ROWS_LISTED)
-    rows = [
-        [
-            Cell.name(r["service"]),
-            Cell.name(r["host"]),
-            Cell.text(fmt_flag(r["vpc_attached"])),
-            Cell.count(r["lookups"]),
-            Cell.count(r["failures"], alert_nonzero=True),
-            Cell.number(r["p50_ms"], fmt_ms(r["p50_ms"])),
-            Cell.number(r["p95_ms"], fmt_ms(r["p95_ms"])),
-            Cell.number(r["max_ms"], fmt_ms(r["max_ms"])),
-            Cell.count(r["cold_lookups"]),
-            Cell.number(r["cold_p50_ms"], fmt_ms(r["cold_p50_ms"])),
-            Cell.count(r["warm_lookups"]),
-            Cell.number(r["warm_p50_ms"], fmt_ms(r["warm_p50_ms"])),
-            Cell.number(r["invocation_share"], fmt_pct(r["invocation_share"])),
-        ]
-        for r in shown.to_dicts()
-    ]
     columns = [
         Column("function / service"),
         Column("host"),
@@ -147,31 +120,28 @@ def _dns_table(dns: pl.DataFrame) -> str:
             hint="lookup time / duration of the invocations that looked up",
         ),
     ]
-    return table(columns, rows, note=truncated_note(shown.height, dns.height, "rows"))
+    return frame_table(dns, columns, _dns_cells, limit=MAX_ROWS_LISTED)
+
+
+def _dns_cells(r: dict[str, Any]) -> list[Cell]:
+    return [
+        Cell.name(r["service"]),
+        Cell.name(r["host"]),
+        Cell.text(fmt_flag(r["vpc_attached"])),
+        Cell.count(r["lookups"]),
+        Cell.count(r["failures"], alert_nonzero=True),
+        Cell.ms(r["p50_ms"]),
+        Cell.ms(r["p95_ms"]),
+        Cell.ms(r["max_ms"]),
+        Cell.count(r["cold_lookups"]),
+        Cell.ms(r["cold_p50_ms"]),
+        Cell.count(r["warm_lookups"]),
+        Cell.ms(r["warm_p50_ms"]),
+        Cell.pct(r["invocation_share"]),
+    ]
 
 
 def _setup_table(setup: pl.DataFrame) -> str:
-    title = "<h3>Connection set-up on warm invocations</h3>"
-    if setup.is_empty():
-        return title + empty("No connection set-up steps recorded.")
-    shown = setup.head(MAX_ROWS_LISTED)
-    rows = [
-        [
-            Cell.name(r["function_name"]),
-            Cell.name(r["host"]),
-            Cell.count(r["calls"]),
-            Cell.count(r["new_connections"]),
-            Cell.number(
-                r["new_connections_per_call"],
-                MISSING
-                if r["new_connections_per_call"] is None
-                else f"{r['new_connections_per_call']:.2f}",
-            ),
-            Cell.count(r["dials"]),
-            Cell.count(r["tls_handshakes"]),
-        ]
-        for r in shown.to_dicts()
-    ]
     columns = [
         Column("function"),
         Column("host"),
@@ -181,4 +151,24 @@ def _setup_table(setup: pl.DataFrame) -> str:
         Column("TCP connects", numeric=True),
         Column("TLS handshakes", numeric=True),
     ]
-    return title + table(columns, rows, note=truncated_note(shown.height, setup.height, "rows"))
+    return frame_table(
+        setup,
+        columns,
+        _setup_cells,
+        limit=MAX_ROWS_LISTED,
+        title="Connection set-up on warm invocations",
+        if_empty="No connection set-up steps recorded.",
+    )
+
+
+def _setup_cells(r: dict[str, Any]) -> list[Cell]:
+    per_call = r["new_connections_per_call"]
+    return [
+        Cell.name(r["function_name"]),
+        Cell.name(r["host"]),
+        Cell.count(r["calls"]),
+        Cell.count(r["new_connections"]),
+        Cell.number(per_call, MISSING if per_call is None else f"{per_call:.2f}"),
+        Cell.count(r["dials"]),
+        Cell.count(r["tls_handshakes"]),
+    ]

@@ -3,17 +3,7 @@
 from __future__ import annotations
 
 from tracelens.report.context import FUNCTIONS, RenderContext, Section
-from tracelens.report.markup import (
-    Cell,
-    Column,
-    empty,
-    fmt_count,
-    fmt_flag,
-    fmt_ms,
-    fmt_pct,
-    table,
-    truncated_note,
-)
+from tracelens.report.markup import Cell, Column, empty, fmt_count, fmt_flag, frame_table
 
 MAX_FUNCTIONS = 500
 
@@ -47,15 +37,15 @@ def render_functions(ctx: RenderContext) -> Section:
     )
     if frame.is_empty():
         return Section(FUNCTIONS, "Functions", empty("No Lambda function in the traces or logs."))
-    shown = frame.head(MAX_FUNCTIONS)
-    rows = [_row(r) for r in shown.to_dicts()]
-    note = truncated_note(shown.height, frame.height, "functions (busiest first)")
+    listing = frame_table(
+        frame, _COLUMNS, _row, limit=MAX_FUNCTIONS, what="functions (busiest first)"
+    )
     intro = (
         "<p>Durations are of completed traced executions. Traces are sampled: CloudWatch counts "
         "every invocation, and <em>traced</em> is the share the traces stand for. Click a "
         "column to sort.</p>"
     )
-    return Section(FUNCTIONS, "Functions", intro + table(_COLUMNS, rows, note=note))
+    return Section(FUNCTIONS, "Functions", intro + listing)
 
 
 def _memory(size: int | None, used: int | None) -> str:
@@ -81,16 +71,13 @@ def _row(r: dict[str, object]) -> list[Cell]:
         Cell.name(r["function_name"]),
         _count(get_int("invocations")),
         _count(get_int("metric_invocations")),
-        Cell.number(get_float("sampling_ratio"), fmt_pct(get_float("sampling_ratio"))),
+        Cell.pct(get_float("sampling_ratio")),
         _count(get_int("errors"), alert=bool(get_int("errors"))),
         _count(get_int("faults"), alert=bool(get_int("faults"))),
         _count(get_int("throttled"), alert=bool(get_int("throttled"))),
         _count(get_int("cold_starts")),
         _count(get_int("timeouts"), alert=bool(get_int("timeouts"))),
-        *(
-            Cell.number(get_float(k), fmt_ms(get_float(k)))
-            for k in ("duration_p50_ms", "duration_p95_ms", "duration_p99_ms")
-        ),
+        *(Cell.ms(get_float(k)) for k in ("duration_p50_ms", "duration_p95_ms", "duration_p99_ms")),
         Cell.number(
             get_int("memory_size_mb"),
             _memory(get_int("memory_size_mb"), get_int("max_memory_used_mb")),

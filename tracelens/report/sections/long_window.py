@@ -13,7 +13,6 @@ from tracelens.report.markup import (
     Column,
     esc,
     fmt_count,
-    fmt_ms,
     fmt_pct,
     fmt_time,
     table,
@@ -137,8 +136,7 @@ def render_long_window(ctx: RenderContext) -> Section | None:
 
 
 def _ms(row: dict[str, Any], key: str, p: str) -> Cell:
-    value = row[key][p]
-    return Cell.number(value, fmt_ms(value))
+    return Cell.ms(row[key][p])
 
 
 def _function_row(f: dict[str, Any]) -> list[Cell]:

@@ -22,7 +22,7 @@ from tracelens.report.markup import (
     fmt_count,
     fmt_ms,
     fmt_pct,
-    table,
+    frame_table,
     truncated_note,
 )
 
@@ -242,23 +242,24 @@ def _problem_edges(edges: pl.DataFrame) -> str:
     ).sort(["faults", "throttles", "errors", "calls"], descending=True)
     if failing.is_empty():
         return '<p class="ok-line">No call edge recorded an error, fault or throttle.</p>'
-    shown = failing.head(MAX_PROBLEM_EDGES)
-    rows = [
-        [
-            Cell.name(e["source"], kind=palette.node_style(e["source_type"]).label),
-            Cell.name(e["target"], kind=palette.node_style(e["target_type"]).label),
-            Cell.count(e["calls"]),
-            Cell.count(e["errors"], alert_nonzero=True),
-            Cell.count(e["faults"], alert_nonzero=True),
-            Cell.count(e["throttles"], alert_nonzero=True),
-            Cell.number(e["p50_ms"], fmt_ms(e["p50_ms"])),
-            Cell.number(e["p95_ms"], fmt_ms(e["p95_ms"])),
-            Cell.number(e["p99_ms"], fmt_ms(e["p99_ms"])),
-        ]
-        for e in shown.to_dicts()
-    ]
     columns = [Column("from"), Column("to")]
     columns += [Column(t, numeric=True) for t in ("calls", "errors", "faults", "throttles")]
     columns += [Column(t, numeric=True) for t in ("p50", "p95", "p99")]
-    note = truncated_note(shown.height, failing.height, "failing edges")
-    return "<h3>Edges with failures</h3>" + table(columns, rows, note=note)
+    listing = frame_table(
+        failing, columns, _edge_cells, limit=MAX_PROBLEM_EDGES, what="failing edges"
+    )
+    return "<h3>Edges with failures</h3>" + listing
+
+
+def _edge_cells(e: dict[str, Any]) -> list[Cell]:
+    return [
+        Cell.name(e["source"], kind=palette.node_style(e["source_type"]).label),
+        Cell.name(e["target"], kind=palette.node_style(e["target_type"]).label),
+        Cell.count(e["calls"]),
+        Cell.count(e["errors"], alert_nonzero=True),
+        Cell.count(e["faults"], alert_nonzero=True),
+        Cell.count(e["throttles"], alert_nonzero=True),
+        Cell.ms(e["p50_ms"]),
+        Cell.ms(e["p95_ms"]),
+        Cell.ms(e["p99_ms"]),
+    ]

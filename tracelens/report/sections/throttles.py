@@ -11,16 +11,7 @@ from plotly.subplots import make_subplots
 from tracelens.report import palette
 from tracelens.report.context import THROTTLES, RenderContext, Section
 from tracelens.report.figures import TEMPLATE, label
-from tracelens.report.markup import (
-    Cell,
-    Column,
-    empty,
-    fmt_count,
-    fmt_pct,
-    fmt_time,
-    table,
-    truncated_note,
-)
+from tracelens.report.markup import Cell, Column, empty, fmt_count, fmt_time, frame_table
 
 MAX_SUBJECTS = 8
 # NOTE: the timeline's buckets are minutes; a fixed width keeps a lone bar from shrinking to a
@@ -142,14 +133,8 @@ def _attempts_text(row: dict[str, Any]) -> str:
 
 
 def _invocation_table(ctx: RenderContext) -> str:
-    frame = ctx.result.invocation_throttles
-    if frame.is_empty():
-        return "<h3>Throttled invocations</h3>" + empty(
-            "No Lambda invocation was throttled in the traces."
-        )
-    shown = frame.head(MAX_ROWS)
-    rows = [
-        [
+    def cells(r: dict[str, Any]) -> list[Cell]:
+        return [
             Cell.name(r["target"]),
             Cell.name(r["source"]),
             Cell.name(r["absorbed_by"]),
@@ -157,12 +142,9 @@ def _invocation_table(ctx: RenderContext) -> str:
             Cell.number(r["throttled_attempts"], _attempts_text(r), alert=True),
             Cell.count(r["throttled_calls"]),
             Cell.count(r["recovered_calls"]),
-            Cell.text(fmt_time(r["first_time"]), css_class="time"),
-            Cell.text(fmt_time(r["last_time"]), css_class="time"),
-            Cell(ctx.links.trace_link(r["example_trace_id"])),
+            *_seen(ctx, r),
         ]
-        for r in shown.to_dicts()
-    ]
+
     columns = [
         Column("function"),
         Column("caller"),
@@ -179,32 +161,31 @@ def _invocation_table(ctx: RenderContext) -> str:
         Column("last"),
         Column("example"),
     ]
-    note = truncated_note(shown.height, frame.height, "rows")
-    return "<h3>Throttled invocations</h3>" + table(columns, rows, note=note)
+    return frame_table(
+        ctx.result.invocation_throttles,
+        columns,
+        cells,
+        limit=MAX_ROWS,
+        title="Throttled invocations",
+        if_empty="No Lambda invocation was throttled in the traces.",
+    )
 
 
 def _downstream_table(ctx: RenderContext) -> str:
-    frame = ctx.result.downstream_throttles
-    if frame.is_empty():
-        return "<h3>Throttled downstream calls</h3>" + empty("No downstream call was throttled.")
-    shown = frame.head(MAX_ROWS)
-    rows = [
-        [
+    def cells(r: dict[str, Any]) -> list[Cell]:
+        return [
             Cell.name(r["source"]),
             Cell.name(r["service"]),
             Cell.name(r["resource"]),
             Cell.text(r["operation"]),
             Cell.number(r["throttled_calls"], fmt_count(r["throttled_calls"]), alert=True),
             Cell.count(r["calls"]),
-            Cell.number(r["throttle_rate"], fmt_pct(r["throttle_rate"])),
+            Cell.pct(r["throttle_rate"]),
             Cell.count(r["retries"]),
             Cell.text(r["exception_type"]),
-            Cell.text(fmt_time(r["first_time"]), css_class="time"),
-            Cell.text(fmt_time(r["last_time"]), css_class="time"),
-            Cell(ctx.links.trace_link(r["example_trace_id"])),
+            *_seen(ctx, r),
         ]
-        for r in shown.to_dicts()
-    ]
+
     columns = [
         Column("caller"),
         Column("service"),
@@ -219,5 +200,20 @@ def _downstream_table(ctx: RenderContext) -> str:
         Column("last"),
         Column("example"),
     ]
-    note = truncated_note(shown.height, frame.height, "rows")
-    return "<h3>Throttled downstream calls</h3>" + table(columns, rows, note=note)
+    return frame_table(
+        ctx.result.downstream_throttles,
+        columns,
+        cells,
+        limit=MAX_ROWS,
+        title="Throttled downstream calls",
+        if_empty="No downstream call was throttled.",
+    )
+
+
+def _seen(ctx: RenderContext, r: dict[str, Any]) -> list[Cell]:
+    """The first, last and example cells every throttle table ends with."""
+    return [
+        Cell.text(fmt_time(r["first_time"]), css_class="time"),
+        Cell.text(fmt_time(r["last_time"]), css_class="time"),
+        Cell(ctx.links.trace_link(r["example_trace_id"])),
+    ]

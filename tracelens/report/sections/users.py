@@ -5,19 +5,10 @@ from __future__ import annotations
 import polars as pl
 
 from tracelens.report.context import EXAMPLES, USERS, RenderContext, Section
-from tracelens.report.markup import (
-    Cell,
-    Column,
-    empty,
-    esc,
-    fmt_count,
-    fmt_ms,
-    fmt_pct,
-    table,
-    truncated_note,
-)
+from tracelens.report.markup import Cell, Column, empty, esc, fmt_count, fmt_pct, frame_table
 
 MAX_ENTRIES_SHOWN = 30
+_RANK = "table_rank"  # a row's place in the table, added for the drawing only
 
 
 def entry_anchor(index: int) -> str:
@@ -30,8 +21,6 @@ def render_users(ctx: RenderContext) -> Section:
     if frame.is_empty():
         body = empty("No entry points: no trace has a root segment.")
         return Section(USERS, "What users see", body)
-    shown = frame.head(MAX_ENTRIES_SHOWN)
-    rows = [_row(index, r) for index, r in enumerate(shown.to_dicts())]
     columns = [
         Column("entry point", hint="a trace's root: API route, function URL, event consumer"),
         Column("requests", numeric=True, hint="traced requests (X-Ray samples them)"),
@@ -53,13 +42,19 @@ def render_users(ctx: RenderContext) -> Section:
         ),
         Column("examples"),
     ]
-    note = truncated_note(shown.height, frame.height, "entry points (most failures first)")
+    listing = frame_table(
+        frame.with_row_index(_RANK),
+        columns,
+        _row,
+        limit=MAX_ENTRIES_SHOWN,
+        what="entry points (most failures first)",
+    )
     intro = (
         "<p>One row per entry point, the requests with the most failures first, then those "
         "that waited for cold starts, then the slowest. Counts are of traced requests; rates "
         "are shares of them.</p>"
     )
-    return Section(USERS, "What users see", intro + table(columns, rows, note=note))
+    return Section(USERS, "What users see", intro + listing)
 
 
 def _share(count: int | None, rate: float | None) -> Cell:
@@ -67,7 +62,7 @@ def _share(count: int | None, rate: float | None) -> Cell:
     return Cell.number(rate, shown, alert=(count or 0) > 0)
 
 
-def _row(index: int, r: dict[str, object]) -> list[Cell]:
+def _row(r: dict[str, object]) -> list[Cell]:
     def number(key: str) -> float | None:
         value = r[key]
         return float(value) if isinstance(value, int | float) else None
@@ -76,6 +71,8 @@ def _row(index: int, r: dict[str, object]) -> list[Cell]:
         value = r[key]
         return int(value) if isinstance(value, int) else None
 
+    index = r[_RANK]
+    assert isinstance(index, int)  # added by render_users: never null
     examples = []
     if r["failed_trace_id"] is not None:
         examples.append(f'<a href="#{entry_anchor(index)}">failing</a>')
@@ -87,9 +84,9 @@ def _row(index: int, r: dict[str, object]) -> list[Cell]:
         _share(count("errors"), number("error_rate")),
         _share(count("faults"), number("fault_rate")),
         _share(count("throttled"), number("throttle_rate")),
-        Cell.number(number("p50_ms"), fmt_ms(number("p50_ms"))),
-        Cell.number(number("p95_ms"), fmt_ms(number("p95_ms"))),
-        Cell.number(number("p99_ms"), fmt_ms(number("p99_ms"))),
+        Cell.ms(number("p50_ms")),
+        Cell.ms(number("p95_ms")),
+        Cell.ms(number("p99_ms")),
         Cell.number(
             number("cold_start_share"),
             f"{fmt_pct(number('cold_start_share'))} ({fmt_count(count('cold_start_requests'))})",
