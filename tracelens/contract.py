@@ -119,10 +119,16 @@ class ColdStartKinds(TypedDict):
     snapstart: int
 
 
-class Function(TypedDict):
+class Located(TypedDict):
+    # The target a row is of: its account label and region in a store written by targets
+    # ([[targets]]); null for PATH inputs. Every row of the lists below has them (not the
+    # long window's: rollups hold every target together).
+    account: str | None
+    region: str | None
+
+
+class Function(Located):
     name: str
-    account: str | None  # the target's account label (a store of several targets); else null
-    region: str | None  # the target's region (a store of several targets); else null
     invocations: int
     cold_starts: int
     cold_start_rate: float | None
@@ -148,7 +154,7 @@ class Function(TypedDict):
     provisioned_concurrency: int | None
 
 
-class InvocationThrottle(TypedDict):
+class InvocationThrottle(Located):
     kind: Literal["invocation"]
     source: str
     target: str
@@ -164,7 +170,7 @@ class InvocationThrottle(TypedDict):
     example_trace_id: str | None
 
 
-class DownstreamThrottle(TypedDict):
+class DownstreamThrottle(Located):
     kind: Literal["downstream"]
     source: str
     target: str
@@ -190,7 +196,7 @@ class DnsSplit(TypedDict):
     p50_ms: float | None
 
 
-class Dns(TypedDict):
+class Dns(Located):
     function: str | None  # null when the service is not a Lambda function
     service: str
     host: str
@@ -203,7 +209,7 @@ class Dns(TypedDict):
     vpc_attached: bool | None
 
 
-class Bottleneck(TypedDict):
+class Bottleneck(Located):
     entry: str
     node: str
     node_type: str | None
@@ -214,7 +220,7 @@ class Bottleneck(TypedDict):
     example_trace_id: str | None
 
 
-class ServiceNode(TypedDict):
+class ServiceNode(Located):
     name: str
     type: str
     requests: int
@@ -227,7 +233,7 @@ class ServiceNode(TypedDict):
     service_p95_ms: float | None
 
 
-class ServiceEdge(TypedDict):
+class Edge(TypedDict):
     source: str
     source_type: str
     target: str
@@ -239,7 +245,11 @@ class ServiceEdge(TypedDict):
     latency_ms: LatencyMs
 
 
-class Loop(TypedDict):
+class ServiceEdge(Edge, Located):
+    pass
+
+
+class Loop(Located):
     path: str
     closing_resource: str
     functions: int
@@ -251,11 +261,13 @@ class Loop(TypedDict):
 class ServiceMap(TypedDict):
     nodes: list[ServiceNode]
     edges: list[ServiceEdge]
-    cycles: list[list[str]]  # node keys "<type>:<name>", from the closing resource
+    # Node keys "<type>:<name>", from the closing resource; a cycle says no account or region:
+    # it lies within one target, which its nodes' rows name.
+    cycles: list[list[str]]
     loops: list[Loop]
 
 
-class Finding(TypedDict):
+class Finding(Located):
     severity: Literal["critical", "warning", "info"]
     kind: str
     subject: str
@@ -266,11 +278,9 @@ class Finding(TypedDict):
     key: str  # <kind>:<subject>, what --silence takes
     affected: int | None
     share: float | None
-    account: str | None  # as in functions
-    region: str | None
 
 
-class AsyncInvocation(TypedDict):
+class AsyncInvocation(Located):
     function: str
     events: int
     events_with_attempts: int
@@ -286,7 +296,7 @@ class FindingSettings(TypedDict):
     silenced: list[str]
 
 
-class EntryPoint(TypedDict):
+class EntryPoint(Located):
     entry: str
     type: str
     requests: int
@@ -359,11 +369,13 @@ class LongWindowAsync(TypedDict):
 class LongWindow(TypedDict):
     # Over input.rollups.rollups (the whole window), merged from hourly rollups: counts exact,
     # percentiles within input.rollups.relative_accuracy; null when rollups were not used.
+    # Its rows say no account or region: rollups hold every target together (a store of
+    # several targets is analyzed from each target's spans, without a long window).
     traces: int
     segments: int
     daily: list[LongWindowDay]
     functions: list[LongWindowFunction]
-    edges: list[ServiceEdge]
+    edges: list[Edge]
     dns: list[LongWindowDns]
     bottlenecks: list[LongWindowBottleneck]
     async_invocations: list[LongWindowAsync]
@@ -590,7 +602,7 @@ def _long_window(result: AnalysisResult) -> LongWindow | None:
         "segments": held["segments"],
         "daily": daily,
         "functions": cast("list[LongWindowFunction]", held["functions"]),
-        "edges": cast("list[ServiceEdge]", held["edges"]),
+        "edges": cast("list[Edge]", held["edges"]),
         "dns": cast("list[LongWindowDns]", held["dns"]),
         "bottlenecks": cast("list[LongWindowBottleneck]", held["bottlenecks"]),
         "async_invocations": cast("list[LongWindowAsync]", held["async_invocations"]),
@@ -613,7 +625,7 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _functions(result: AnalysisResult, target: tuple[str, str] | None) -> list[Function]:
+def _functions(result: AnalysisResult, where: Located) -> list[Function]:
     joined = result.functions.join(
         result.cold_starts.drop("invocations", "cold_starts"), on="function_name", how="left"
     ).join(result.metric_totals, on="function_name", how="left")
@@ -623,8 +635,7 @@ def _functions(result: AnalysisResult, target: tuple[str, str] | None) -> list[F
         out.append(
             {
                 "name": row["function_name"],
-                "account": target[0] if target else None,
-                "region": target[1] if target else None,
+                **where,
                 "invocations": invocations,
                 "cold_starts": row["cold_starts"] or 0,
                 # null: no traced invocation to take a rate over
@@ -661,7 +672,9 @@ def _functions(result: AnalysisResult, target: tuple[str, str] | None) -> list[F
     return out
 
 
-def _throttles(result: AnalysisResult) -> list[InvocationThrottle | DownstreamThrottle]:
+def _throttles(
+    result: AnalysisResult, where: Located
+) -> list[InvocationThrottle | DownstreamThrottle]:
     invocation: list[InvocationThrottle] = [
         {
             "kind": "invocation",
@@ -675,6 +688,7 @@ def _throttles(result: AnalysisResult) -> list[InvocationThrottle | DownstreamTh
             "recovered_calls": row["recovered_calls"],
             "retries_unknown": row["retries_unknown"],
             "example_trace_id": row["example_trace_id"],
+            **where,
         }
         for row in _records(result.invocation_throttles)
     ]
@@ -693,13 +707,14 @@ def _throttles(result: AnalysisResult) -> list[InvocationThrottle | DownstreamTh
             "retries_unknown": row["retries_unknown"],
             "exception_type": row["exception_type"],
             "example_trace_id": row["example_trace_id"],
+            **where,
         }
         for row in _records(throttled)
     ]
     return [*invocation, *downstream]
 
 
-def _dns(result: AnalysisResult) -> list[Dns]:
+def _dns(result: AnalysisResult, where: Located) -> list[Dns]:
     return [
         {
             "function": row["function_name"],
@@ -716,12 +731,13 @@ def _dns(result: AnalysisResult) -> list[Dns]:
             "cold": {"lookups": row["cold_lookups"], "p50_ms": row["cold_p50_ms"]},
             "warm": {"lookups": row["warm_lookups"], "p50_ms": row["warm_p50_ms"]},
             "vpc_attached": row["vpc_attached"],
+            **where,
         }
         for row in _records(result.dns)
     ]
 
 
-def _bottlenecks(result: AnalysisResult) -> list[Bottleneck]:
+def _bottlenecks(result: AnalysisResult, where: Located) -> list[Bottleneck]:
     return [
         {
             "entry": row["entry"],
@@ -732,12 +748,13 @@ def _bottlenecks(result: AnalysisResult) -> list[Bottleneck]:
             "slow_share": row["slow_share"],
             "traces": row["traces"],
             "example_trace_id": row["example_trace_id"],
+            **where,
         }
         for row in _records(result.bottlenecks)
     ]
 
 
-def _service_map(result: AnalysisResult) -> ServiceMap:
+def _service_map(result: AnalysisResult, where: Located) -> ServiceMap:
     edges: list[ServiceEdge] = [
         {
             "source": row["source"],
@@ -749,20 +766,23 @@ def _service_map(result: AnalysisResult) -> ServiceMap:
             "faults": row["faults"],
             "throttles": row["throttles"],
             "latency_ms": _latency(row),
+            **where,
         }
         for row in _records(result.service_edges)
     ]
     # NOTE: nodes and loops are their frames' rows (NODE_SCHEMA, LOOP_SCHEMA): a test checks
     # their keys against ServiceNode and Loop.
     return {
-        "nodes": cast("list[ServiceNode]", _records(result.service_nodes)),
+        "nodes": cast(
+            "list[ServiceNode]", [{**row, **where} for row in _records(result.service_nodes)]
+        ),
         "edges": edges,
         "cycles": result.cycles,
-        "loops": cast("list[Loop]", _records(result.loops)),
+        "loops": cast("list[Loop]", [{**row, **where} for row in _records(result.loops)]),
     }
 
 
-def _entry_points(result: AnalysisResult) -> list[EntryPoint]:
+def _entry_points(result: AnalysisResult, where: Located) -> list[EntryPoint]:
     return [
         {
             "entry": row["entry"],
@@ -781,12 +801,13 @@ def _entry_points(result: AnalysisResult) -> list[EntryPoint]:
             "cold_start_share": row["cold_start_share"],
             "slowest_trace_id": row["slowest_trace_id"],
             "failed_trace_id": row["failed_trace_id"],
+            **where,
         }
         for row in _records(result.entry_points)
     ]
 
 
-def _findings(result: AnalysisResult, target: tuple[str, str] | None) -> list[Finding]:
+def _findings(result: AnalysisResult, where: Located) -> list[Finding]:
     return [
         {
             "severity": row["severity"],
@@ -799,14 +820,13 @@ def _findings(result: AnalysisResult, target: tuple[str, str] | None) -> list[Fi
             "key": row["key"],
             "affected": row["affected"],
             "share": row["share"],
-            "account": target[0] if target else None,
-            "region": target[1] if target else None,
+            **where,
         }
         for row in _records(result.findings)
     ]
 
 
-def _async(result: AnalysisResult) -> list[AsyncInvocation]:
+def _async(result: AnalysisResult, where: Located) -> list[AsyncInvocation]:
     return [
         {
             "function": row["function_name"],
@@ -817,6 +837,7 @@ def _async(result: AnalysisResult) -> list[AsyncInvocation]:
             "max_attempt": row["max_attempt"],
             "event_age_ms": _with_max(row, "event_age_"),
             "example_trace_id": row["example_trace_id"],
+            **where,
         }
         for row in _records(result.async_events)
     ]
@@ -832,18 +853,22 @@ def _finding_settings(result: AnalysisResult) -> FindingSettings:
 
 def to_contract(result: AnalysisResult, *, target: tuple[str, str] | None = None) -> Contract:
     """The analysis as plain JSON-ready data (times as ISO 8601 strings); ``target``: the
-    (account label, region) of a store's target it is of."""
+    (account label, region) of a store's target it is of, which every row of its lists says."""
+    where: Located = {
+        "account": target[0] if target else None,
+        "region": target[1] if target else None,
+    }
     return {
         "schema_version": SCHEMA_VERSION,
         "input": _input(result),
-        "entry_points": _entry_points(result),
-        "functions": _functions(result, target),
-        "throttles": _throttles(result),
-        "dns": _dns(result),
-        "bottlenecks": _bottlenecks(result),
-        "service_map": _service_map(result),
-        "findings": _findings(result, target),
-        "async_invocations": _async(result),
+        "entry_points": _entry_points(result, where),
+        "functions": _functions(result, where),
+        "throttles": _throttles(result, where),
+        "dns": _dns(result, where),
+        "bottlenecks": _bottlenecks(result, where),
+        "service_map": _service_map(result, where),
+        "findings": _findings(result, where),
+        "async_invocations": _async(result, where),
         "finding_settings": _finding_settings(result),
         "long_window": _long_window(result),
         "targets": [{"account": target[0], "region": target[1]}] if target else [],
@@ -856,9 +881,9 @@ _LISTED = 100  # unprocessed_trace_ids and skipped list at most this many
 def merge_contracts(parts: list[Contract]) -> Contract:
     """One contract of several targets' (each from :func:`to_contract` with its target).
 
-    Lists are joined in the targets' order (functions and findings say their target); the
-    input's counts are summed. Every number stays one target's: nothing is recomputed across
-    targets.
+    Lists are joined in the targets' order, every row saying its target (account, region; the
+    service map's cycles by their nodes); the input's counts are summed. Every number stays
+    one target's: nothing is recomputed across targets.
     """
     first = parts[0]
     if len(parts) == 1:

@@ -8,6 +8,7 @@ endpoint is down fails alone: the other is collected, and health names the faili
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 import time
@@ -30,10 +31,12 @@ from tests.builders.agent import (
     utc_now,
 )
 from tests.builders.endpoint import Aws
+from tests.builders.traces import lambda_trace, segments_of
 from tracelens.agent.config_file import load_config
 from tracelens.agent.reporting import stored_targets, write_store_report
 from tracelens.agent.runner import build_runners
 from tracelens.agent.scheduler import Agent
+from tracelens.agent.seed import put_segments
 from tracelens.agent.targets_report import TargetResult, target_report_path
 from tracelens.store import open_store
 
@@ -158,6 +161,71 @@ def test_two_accounts_and_regions_are_collected_apart_and_reported_together(
         own = target_report_path(report, label, region)
         assert f'href="{own.name}"' in page
         assert f"{label} ({region})" in own.read_text()
+
+
+# Every list of the JSON whose rows are of one target (the service map's cycles are node keys).
+ROW_LISTS = (
+    "entry_points",
+    "functions",
+    "throttles",
+    "dns",
+    "bottlenecks",
+    "service_map.nodes",
+    "service_map.edges",
+    "service_map.loops",
+    "findings",
+    "async_invocations",
+)
+
+
+def _rows(document: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    held: Any = document
+    for key in name.split("."):
+        held = held[key]
+    rows: list[dict[str, Any]] = held
+    return rows
+
+
+def test_every_row_of_the_json_says_its_target(aws: Aws, tmp_path: Path) -> None:
+    # the same function with the same throttled table in both targets, three traces each
+    newest_s = utc_now().timestamp() - 600
+    for each in (aws, AssumedAws(aws.url)):
+        rng = random.Random(11)
+        traces = [
+            lambda_trace(rng, newest_s - 120 * i, function="orders", throttled_table="orders")
+            for i in range(3)
+        ]
+        put_segments(each.client("xray"), segments_of(*traces))
+    config = tmp_path / "tracelens.toml"
+    config.write_text(_targets(STAGING))
+    store_dir = tmp_path / "store"
+    collected = _collect(config, store_dir, aws)
+    assert collected.exit_code == 0, collected.output
+
+    document = analyze_store(store_dir)
+
+    both = {("prod", "us-east-1"), ("staging", "eu-west-1")}
+    for name in ROW_LISTS:
+        rows = _rows(document, name)
+        assert {(row["account"], row["region"]) for row in rows} <= both, name
+    # every list these traces fill has rows of both targets, none merged across them
+    for name in ("entry_points", "functions", "throttles", "bottlenecks", "service_map.nodes"):
+        assert {(row["account"], row["region"]) for row in _rows(document, name)} == both, name
+    (orders,) = {row["name"] for row in document["functions"]}
+    assert orders == "orders"
+    assert sorted(row["region"] for row in document["functions"]) == ["eu-west-1", "us-east-1"]
+    throttles = [
+        row
+        for row in document["throttles"]
+        if (row["kind"], row["source"], row["target"], row["operation"])
+        == ("downstream", "orders", "orders", "PutItem")
+    ]
+    assert sorted((row["account"], row["region"], row["count"]) for row in throttles) == [
+        ("prod", "us-east-1", 3),
+        ("staging", "eu-west-1", 3),
+    ]
+    # long-window rows say no target: rollups hold every target together
+    assert document["long_window"] is None
 
 
 def _with_endpoint(text: str, aws: Aws) -> str:

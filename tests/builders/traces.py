@@ -28,8 +28,11 @@ def lambda_trace(
     duration_s: float = 0.12,
     cold: bool = False,
     in_progress: bool = False,
+    throttled_table: str | None = None,
 ) -> SeededTrace:
-    """An ``AWS::Lambda`` segment and its ``AWS::Lambda::Function`` segment."""
+    """An ``AWS::Lambda`` segment and its ``AWS::Lambda::Function`` segment; with
+    ``throttled_table``, its handler's DynamoDB PutItem on that table is throttled (the SDK's
+    subsegment, as in sample_traces/xray/daemon-segments.ndjson)."""
     trace_id = f"1-{int(start_s):08x}-{_hex(rng, 24)}"
     service_id = _hex(rng, 16)
     service: dict[str, Any] = {
@@ -46,14 +49,15 @@ def lambda_trace(
         return SeededTrace(trace_id, (service,))
     service["end_time"] = start_s + duration_s
     handler_start_s = start_s + (0.08 if cold else 0.004)
-    subsegments = [
-        {
-            "id": _hex(rng, 16),
-            "name": "Invocation",
-            "start_time": handler_start_s,
-            "end_time": start_s + duration_s - 0.003,
-        }
-    ]
+    invocation: dict[str, Any] = {
+        "id": _hex(rng, 16),
+        "name": "Invocation",
+        "start_time": handler_start_s,
+        "end_time": start_s + duration_s - 0.003,
+    }
+    if throttled_table is not None:
+        invocation["subsegments"] = [_throttled_put(rng, handler_start_s, throttled_table)]
+    subsegments = [invocation]
     if cold:
         subsegments.insert(
             0,
@@ -75,6 +79,37 @@ def lambda_trace(
         "subsegments": subsegments,
     }
     return SeededTrace(trace_id, (service, function_segment))
+
+
+def _throttled_put(rng: random.Random, start_s: float, table: str) -> dict[str, Any]:
+    return {
+        "id": _hex(rng, 16),
+        "name": "DynamoDB",
+        "namespace": "aws",
+        "start_time": start_s + 0.001,
+        "end_time": start_s + 0.02,
+        "error": True,
+        "throttle": True,
+        "cause": {
+            "exceptions": [
+                {
+                    "id": _hex(rng, 16),
+                    "message": "The level of configured provisioned throughput for the table "
+                    "was exceeded.",
+                    "type": "ProvisionedThroughputExceededException",
+                    "remote": True,
+                }
+            ]
+        },
+        "http": {"response": {"status": 400, "content_length": 0}},
+        "aws": {
+            "operation": "PutItem",
+            "request_id": _hex(rng, 32).upper(),
+            "retries": 2,
+            "table_name": table,
+            "resource_names": [table],
+        },
+    }
 
 
 def segments_of(*traces: SeededTrace) -> list[dict[str, Any]]:

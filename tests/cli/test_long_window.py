@@ -226,7 +226,7 @@ def test_long_window_and_input_rollups_have_exactly_the_declared_keys(
     entries = {
         "daily": contract.LongWindowDay,
         "functions": contract.LongWindowFunction,
-        "edges": contract.ServiceEdge,
+        "edges": contract.Edge,
         "dns": contract.LongWindowDns,
         "bottlenecks": contract.LongWindowBottleneck,
         "async_invocations": contract.LongWindowAsync,

@@ -52,8 +52,8 @@ def analyze(
     BatchGetTraces responses, raw segment documents (one per line, as the X-Ray daemon receives
     them), a single document or a JSON array of them. The format is detected from the content.
     With --store, no PATH is needed; a store written by several targets ([[targets]]) is
-    analyzed per account and region, each on its own data, and functions and findings say
-    which.
+    analyzed per account and region, each on its own data, and every row of the JSON's lists
+    says which (account, region).
 
     Exit status: 0, or 3 with --fail-on when a finding of that severity or worse was found;
     1 on an error, 2 on a usage error.
