@@ -110,13 +110,23 @@ def loop_edges(spans: pl.DataFrame) -> pl.DataFrame:
     segments = tree.select(
         "row", "kind", "origin", "function_name", "name", "node_type", "inferred", "parent_row"
     ).filter(segment)
-    actor = _scatter(tree.height, segments["row"], segments.select(_actor()).to_series())
+    # NOTE: the actors stay one per segment; other rows reach theirs through a UInt32 position
+    # (a full-height column of names cost 16 bytes a row plus the names' bytes).
+    segment_actor = segments.select(_actor()).to_series()
+    segments = segments.select("row", "inferred", "parent_row")
+    at = _scatter(
+        tree.height, segments["row"], pl.int_range(segments.height, dtype=pl.UInt32, eager=True)
+    )
+
+    def actor(rows: pl.Series) -> pl.Series:
+        return segment_actor.gather(at.gather(rows))
+
     start_us = tree["start_time"].dt.epoch("us")
     calls = outermost_calls(
         tree, "row", "trace_id", "owner_row", "resource_type", "resource_id", "aws_operation"
     )
     calls = calls.with_columns(
-        owner_actor=actor.gather(calls["owner_row"]),
+        owner_actor=actor(calls["owner_row"]),
         early=(
             start_us.gather(calls["row"]) < start_us.gather(calls["owner_row"]) - EARLY_TOLERANCE_US
         ).fill_null(False),
@@ -144,8 +154,8 @@ def loop_edges(spans: pl.DataFrame) -> pl.DataFrame:
     started = started.select(
         "row",
         tree["trace_id"].gather(started["row"]).alias("trace_id"),
-        actor.gather(started["row"]).alias("actor"),
-        actor.gather(parent).alias("parent_actor"),
+        actor(started["row"]).alias("actor"),
+        actor(parent).alias("parent_actor"),
         pl.select(pl.when(anchor_is_sub).then(tree["call_row"].gather(anchor)))
         .to_series()
         .alias("trigger"),
