@@ -79,7 +79,7 @@ def load_from_store(
     try:
         account, region = target or (None, None)
         inputs, problems = open_store(location).load_inputs(
-            since=since, until=until, account=account, region=region
+            since=since, until=until, account=account, region=region, analysed_columns_only=True
         )
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc

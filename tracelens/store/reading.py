@@ -18,7 +18,14 @@ from tracelens.ingest.loader import TraceInput
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.inputs import Inputs
 from tracelens.limits import IMPOSSIBLE_TIMES, valid_times
-from tracelens.schema import LOG_EVENT_SCHEMA, REPORT_SCHEMA, SPAN_SCHEMA, conform, empty_frame
+from tracelens.schema import (
+    LOG_EVENT_SCHEMA,
+    REPORT_SCHEMA,
+    SPAN_SCHEMA,
+    UNANALYSED_SPAN_COLUMNS,
+    conform,
+    empty_frame,
+)
 from tracelens.sideinputs import FunctionInventory, LambdaLogs
 from tracelens.store import layout, tables
 from tracelens.store.backend import Backend
@@ -159,10 +166,14 @@ def _joined(first: TableRead, second: TableRead) -> TableRead:
     )
 
 
-def load(backend: Backend, scope: Scope) -> tuple[Inputs, list[StoreProblem]]:
-    """The inputs stored in ``scope``, and the files that could not be read."""
+def load(
+    backend: Backend, scope: Scope, *, analysed_columns_only: bool = False
+) -> tuple[Inputs, list[StoreProblem]]:
+    """The inputs stored in ``scope``, and the files that could not be read; with
+    ``analysed_columns_only``, the spans' ``UNANALYSED_SPAN_COLUMNS`` are nulls, not read."""
     loaded = _Loaded()
-    traces = _traces(loaded, backend, scope)
+    skipped = UNANALYSED_SPAN_COLUMNS if analysed_columns_only else ()
+    traces = _traces(loaded, backend, scope, skipped=skipped)
     reports = loaded.events(backend, tables.LOG_REPORTS, scope)
     events = loaded.events(backend, tables.LOG_EVENTS, scope)
     metrics = loaded.events(backend, tables.METRICS, scope)
@@ -232,7 +243,12 @@ def _or_empty(frame: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.
 
 
 def _traces(
-    loaded: _Loaded, backend: Backend, scope: Scope, prefix: str | None = None
+    loaded: _Loaded,
+    backend: Backend,
+    scope: Scope,
+    prefix: str | None = None,
+    *,
+    skipped: tuple[str, ...] = (),
 ) -> TraceInput:
     def listing() -> list[str]:
         if prefix is not None:
@@ -243,7 +259,7 @@ def _traces(
 
     # NOTE: spans are kept per segment document, not per account and region: those columns
     # are read only to filter by them (the region column alone names the regions seen).
-    columns = [*SPAN_SCHEMA, tables.STORED_AT, tables.REGION]
+    columns = [*(c for c in SPAN_SCHEMA if c not in skipped), tables.STORED_AT, tables.REGION]
     if scope.account is not None:
         columns.append(tables.ACCOUNT)
 
@@ -267,7 +283,11 @@ def _traces(
         spans, duplicates = unique_segments(spans)
     segments = int(spans.select((pl.col("depth") == 0).sum()).item())
     return TraceInput(
-        spans=spans.select(list(SPAN_SCHEMA)),
+        spans=spans.select(
+            # NOTE: a literal null column is not materialised: it costs nothing per row.
+            pl.lit(None, dtype=dtype).alias(name) if name in skipped else pl.col(name)
+            for name, dtype in SPAN_SCHEMA.items()
+        ),
         documents=segments + duplicates,
         segments=segments,
         duplicates=duplicates,

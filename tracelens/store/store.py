@@ -295,6 +295,7 @@ class Store:
         until: datetime | None = None,
         account: str | None = None,
         region: str | None = None,
+        analysed_columns_only: bool = False,
     ) -> tuple[Inputs, list[StoreProblem]]:
         """What the analyses read, from the stored tables, deduplicated.
 
@@ -305,6 +306,9 @@ class Store:
             it; configuration is the latest stored up to ``until``.
         account, region
             Keep only data of this account / region (default: all).
+        analysed_columns_only
+            Leave the span columns no analysis reads (``UNANALYSED_SPAN_COLUMNS``) unread, as
+            nulls: for a caller that only analyses the spans (less memory).
 
         Returns
         -------
@@ -312,7 +316,7 @@ class Store:
             The inputs (a side input never stored is None) and the files skipped as unreadable.
         """
         scope = reading.Scope(since=since, until=until, account=account, region=region)
-        return reading.load(self._backend, scope)
+        return reading.load(self._backend, scope, analysed_columns_only=analysed_columns_only)
 
     def rebuild(
         self, *, sources: Collection[str] | None = None, delete_orphans: bool = False
