@@ -83,6 +83,12 @@ SPAN_SCHEMA: dict[str, pl.DataType] = {
 # analysis starting to read it takes it off this list, and the store then loads it.
 UNANALYSED_SPAN_COLUMNS: tuple[str, ...] = ("cause_ref", "annotations")
 
+# Span columns of a few distinct values that every analysis and the report read unchanged as
+# `pl.Categorical`: `Store.load_inputs(analysed_columns_only=True)` gives them so (4 bytes a
+# span instead of a 16-byte view). tests/store/test_analysed_columns.py runs every analysis
+# and the report on such a load and on the plain one and compares them.
+CATEGORICAL_SPAN_COLUMNS: tuple[str, ...] = ("kind", "namespace")
+
 # Span columns added after the first stores were written: parts without them read as nulls.
 ADDED_SPAN_COLUMNS: tuple[str, ...] = (
     "resource_type",

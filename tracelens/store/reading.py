@@ -19,6 +19,7 @@ from tracelens.ingest.rejections import RejectionLog
 from tracelens.inputs import Inputs
 from tracelens.limits import IMPOSSIBLE_TIMES, valid_times
 from tracelens.schema import (
+    CATEGORICAL_SPAN_COLUMNS,
     LOG_EVENT_SCHEMA,
     REPORT_SCHEMA,
     SPAN_SCHEMA,
@@ -170,10 +171,12 @@ def load(
     backend: Backend, scope: Scope, *, analysed_columns_only: bool = False
 ) -> tuple[Inputs, list[StoreProblem]]:
     """The inputs stored in ``scope``, and the files that could not be read; with
-    ``analysed_columns_only``, the spans' ``UNANALYSED_SPAN_COLUMNS`` are nulls, not read."""
+    ``analysed_columns_only``, the spans' ``UNANALYSED_SPAN_COLUMNS`` are nulls, not read, and
+    their ``CATEGORICAL_SPAN_COLUMNS`` categorical."""
     loaded = _Loaded()
     skipped = UNANALYSED_SPAN_COLUMNS if analysed_columns_only else ()
-    traces = _traces(loaded, backend, scope, skipped=skipped)
+    categorical = CATEGORICAL_SPAN_COLUMNS if analysed_columns_only else ()
+    traces = _traces(loaded, backend, scope, skipped=skipped, categorical=categorical)
     reports = loaded.events(backend, tables.LOG_REPORTS, scope)
     events = loaded.events(backend, tables.LOG_EVENTS, scope)
     metrics = loaded.events(backend, tables.METRICS, scope)
@@ -249,6 +252,7 @@ def _traces(
     prefix: str | None = None,
     *,
     skipped: tuple[str, ...] = (),
+    categorical: tuple[str, ...] = (),
 ) -> TraceInput:
     def listing() -> list[str]:
         if prefix is not None:
@@ -269,7 +273,11 @@ def _traces(
         impossible = scoped.filter(~valid_times())
         for trace_id, span_id in impossible.select("trace_id", "id").iter_rows():
             rejections.add("store", f"trace {trace_id} id {span_id}", IMPOSSIBLE_TIMES)
-        return scoped.filter(valid_times()) if impossible.height else scoped
+        if impossible.height:
+            scoped = scoped.filter(valid_times())
+        return (
+            scoped.with_columns(pl.col(categorical).cast(pl.Categorical)) if categorical else scoped
+        )
 
     read = loaded.read(backend, tables.SPANS, listing, keep, columns)
     spans, duplicates = empty_frame(SPAN_SCHEMA), 0
@@ -285,7 +293,11 @@ def _traces(
     return TraceInput(
         spans=spans.select(
             # NOTE: a literal null column is not materialised: it costs nothing per row.
-            pl.lit(None, dtype=dtype).alias(name) if name in skipped else pl.col(name)
+            pl.lit(None, dtype=dtype).alias(name)
+            if name in skipped
+            else pl.col(name).cast(pl.Categorical)
+            if name in categorical
+            else pl.col(name)
             for name, dtype in SPAN_SCHEMA.items()
         ),
         documents=segments + duplicates,

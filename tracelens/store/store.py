@@ -308,7 +308,8 @@ class Store:
             Keep only data of this account / region (default: all).
         analysed_columns_only
             Leave the span columns no analysis reads (``UNANALYSED_SPAN_COLUMNS``) unread, as
-            nulls: for a caller that only analyses the spans (less memory).
+            nulls, and give ``CATEGORICAL_SPAN_COLUMNS`` as ``pl.Categorical``: for a caller
+            that only analyses the spans and reports on them (less memory).
 
         Returns
         -------
