@@ -196,7 +196,9 @@ class DnsSplit(TypedDict):
     p50_ms: float | None
 
 
-class Dns(Located):
+class DnsLookups(TypedDict):
+    """A (service, host)'s lookups: the rows of ``dns`` and of ``long_window.dns``."""
+
     function: str | None  # null when the service is not a Lambda function
     service: str
     host: str
@@ -206,6 +208,9 @@ class Dns(Located):
     invocation_share: float | None
     cold: DnsSplit
     warm: DnsSplit
+
+
+class Dns(Located, DnsLookups):
     vpc_attached: bool | None
 
 
@@ -335,16 +340,8 @@ class LongWindowFunction(TypedDict):
     init_ms: PercentilesMaxMs  # user-facing inits seen in traces
 
 
-class LongWindowDns(TypedDict):
-    function: str | None
-    service: str
-    host: str
-    lookups: int
-    latency_ms: DnsLatencyMs
-    failures: int
-    invocation_share: float | None
-    cold: DnsSplit
-    warm: DnsSplit
+class LongWindowDns(DnsLookups):
+    """From rollups, which hold every target together: no account or region."""
 
 
 class LongWindowBottleneck(TypedDict):

@@ -3,8 +3,9 @@ partition, their progress line and their failure messages."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
@@ -66,14 +67,19 @@ def engine_options(
     return decorate
 
 
-def start(name: str, address: str | None, workers: int | None) -> Engine:
-    """The engine, or a usage error saying what to fix."""
+@contextlib.contextmanager
+def started(name: str, address: str | None, workers: int | None) -> Iterator[Engine]:
+    """The engine for the ``with`` block, closed after it; or a usage error saying what to fix."""
     from tracelens.engines import open_engine
 
     try:
-        return open_engine(name, address=address, workers=workers)
+        runner = open_engine(name, address=address, workers=workers)
     except EngineError as exc:
         raise click.ClickException(str(exc)) from exc
+    try:
+        yield runner
+    finally:
+        runner.close()
 
 
 class PartitionProgress:

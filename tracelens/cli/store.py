@@ -127,20 +127,16 @@ def rollup(
 
     start, end = _window(since, until)
     last = None if end is None else (end - timedelta(microseconds=1)).astimezone(UTC).date()
-    with _opened(location) as target:
-        runner = engines.start(engine, address, workers)
-        try:
-            report = build(
-                runner,
-                target.backend,
-                first=None if start is None else start.astimezone(UTC).date(),
-                last=last,
-                force=force,
-                by_bucket=split == "bucket",
-                progress=engines.PartitionProgress(runner, _task_label),
-            )
-        finally:
-            runner.close()
+    with _opened(location) as target, engines.started(engine, address, workers) as runner:
+        report = build(
+            runner,
+            target.backend,
+            first=None if start is None else start.astimezone(UTC).date(),
+            last=last,
+            force=force,
+            by_bucket=split == "bucket",
+            progress=engines.PartitionProgress(runner, _task_label),
+        )
     for problem in report.problems[:MAX_LISTED]:
         click.echo(f"skipped {problem.describe()}", err=True)
     for day in report.built:
@@ -207,8 +203,7 @@ def summary(
         if engine is None:
             result = read(target.backend, since=start, until=end)
         else:
-            runner = engines.start(engine, address, workers)
-            try:
+            with engines.started(engine, address, workers) as runner:
                 result, failed = read_spans(
                     runner,
                     target.backend,
@@ -217,8 +212,6 @@ def summary(
                     by_bucket=split == "bucket",
                     progress=engines.PartitionProgress(runner, _task_label),
                 )
-            finally:
-                runner.close()
     data = rollup_summary(result)
     if engine is not None:
         data["source"] = "spans"
