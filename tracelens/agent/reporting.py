@@ -90,7 +90,9 @@ def write_store_report(
             span_window=span_window,
         )
     plan = plan_windows(now - since, now, now=now, span_window=span_window)
-    inputs, problems = store.load_inputs(since=plan.span_since, until=now)
+    inputs, problems = store.load_inputs(
+        since=plan.span_since, until=now, analysed_columns_only=True
+    )
     for problem in problems:
         inputs.side_rejections.add(problem.location, "whole file", f"store file: {problem.reason}")
     merged = long_window(store.backend, plan) if plan.use_rollups else None
@@ -129,7 +131,11 @@ def _write_target_reports(
     every_problem: list[StoreProblem] = []
     for account, region in targets:
         inputs, problems = store.load_inputs(
-            since=now - since, until=now, account=account, region=region
+            since=now - since,
+            until=now,
+            account=account,
+            region=region,
+            analysed_columns_only=True,
         )
         every_problem += problems
         for problem in problems:
