@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,27 +36,13 @@ ROOT = HERE.parent
 FLOORS = {"text-logs": 100_000.0, "bottlenecks": 5_000.0, "long-chains": 25_000.0, "report": 0.2}
 
 
-def _log_text(invocations: int) -> str:
-    lines = []
-    for i in range(invocations):
-        request_id = str(uuid.UUID(int=i))
-        lines += [
-            f"2026-11-20T09:00:00.000Z START RequestId: {request_id} Version: $LATEST",
-            f"2026-11-20T09:00:00.001Z\t{request_id}\tINFO\titem {i}",
-            f"2026-11-20T09:00:00.002Z\t{request_id}\tINFO\tdone {i}",
-            f"2026-11-20T09:00:00.003Z END RequestId: {request_id}",
-            f"2026-11-20T09:00:00.003Z REPORT RequestId: {request_id}\tDuration: 1.50 ms\t"
-            "Billed Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 60 MB\t",
-        ]
-    return "\n".join(lines) + "\n"
-
-
 def text_logs(size: int, work: Path) -> tuple[int, Callable[[], object]]:
     from tracelens.ingest.rejections import RejectionLog
+    from tracelens.samples.bulk import bulk_log_text
     from tracelens.sideinputs import load_logs
 
     path = work / "big.log"
-    path.write_text(_log_text(size // 5), encoding="utf-8")
+    path.write_text(bulk_log_text(size // 5), encoding="utf-8")
 
     def run() -> object:
         logs = load_logs([path], rejections=RejectionLog())

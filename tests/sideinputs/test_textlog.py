@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from tests.builders.sideinputs import (
     report,
     write,
 )
+from tracelens.samples.bulk import bulk_log_text
 
 
 def test_tab_separated_text_with_init_and_xray_inline_and_next_line() -> None:
@@ -139,24 +139,9 @@ def test_truncated_and_unknown_status_text_reports(tmp_path: Path) -> None:
     }
 
 
-def _large_log(invocations: int) -> str:
-    lines = []
-    for i in range(invocations):
-        request_id = str(uuid.UUID(int=i))
-        lines += [
-            f"2026-11-20T09:00:00.000Z START RequestId: {request_id} Version: $LATEST",
-            f"2026-11-20T09:00:00.001Z\t{request_id}\tINFO\titem {i}",
-            f"2026-11-20T09:00:00.002Z\t{request_id}\tINFO\tdone {i}",
-            f"2026-11-20T09:00:00.003Z END RequestId: {request_id}",
-            f"2026-11-20T09:00:00.003Z REPORT RequestId: {request_id}\tDuration: 1.50 ms\t"
-            "Billed Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 60 MB\t",
-        ]
-    return "\n".join(lines) + "\n"
-
-
 @pytest.mark.slow
 def test_large_text_log_is_parsed_whole(tmp_path: Path) -> None:
-    path = write(tmp_path, "big.log", _large_log(40_000))  # 200,000 lines
+    path = write(tmp_path, "big.log", bulk_log_text(40_000))  # 200,000 lines
     logs, rejections = logs_of(path)
     assert rejections.count == 0
     assert logs.reports.height == 40_000

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -227,3 +228,20 @@ def write_bulk(
     if fmt == "batch":
         return _write_batches(out_dir, documents)
     raise ValueError(f"fmt must be 'batch', 'ndjson' or 'aws-spans', got {fmt!r}")
+
+
+def bulk_log_text(invocations: int) -> str:
+    """A Lambda text log of ``invocations`` minimal invocations (START, two lines, END, REPORT;
+    five lines each): the large-log input of benchmarks and tests."""
+    lines = []
+    for i in range(invocations):
+        request_id = str(uuid.UUID(int=i))
+        lines += [
+            f"2026-11-20T09:00:00.000Z START RequestId: {request_id} Version: $LATEST",
+            f"2026-11-20T09:00:00.001Z\t{request_id}\tINFO\titem {i}",
+            f"2026-11-20T09:00:00.002Z\t{request_id}\tINFO\tdone {i}",
+            f"2026-11-20T09:00:00.003Z END RequestId: {request_id}",
+            f"2026-11-20T09:00:00.003Z REPORT RequestId: {request_id}\tDuration: 1.50 ms\t"
+            "Billed Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 60 MB\t",
+        ]
+    return "\n".join(lines) + "\n"
