@@ -441,7 +441,9 @@ def invocation_throttle_findings(
     failed = pl.col("throttled_calls") - pl.col("recovered_calls")
     frame = grouped.join(ran, on="target", how="left").with_columns(
         failed.alias("failed_calls"),
-        (pl.col("invocations").fill_null(0) + failed).alias("calls"),
+        # NOTE: a target missing from the function table has an unknown number of traced
+        # invocations: its calls and failed share stay unknown (not 100% of the failed ones).
+        (pl.col("invocations") + failed).alias("calls"),
     )
     frame = frame.with_columns(share_of("failed_calls", "calls").alias("failed_share"))
     frame = frame.with_columns(
@@ -490,7 +492,7 @@ def invocation_throttle_findings(
         evidence_of=_INVOCATION_THROTTLE_EVIDENCE,
         recommendation=advice,
         affected="throttled_calls",
-        share=share_of("throttled_calls", pl.col("invocations").fill_null(0) + failed),
+        share=share_of("throttled_calls", "calls"),
     )
 
 
