@@ -264,3 +264,34 @@ def test_compaction_and_retention_on_s3(s3: Any) -> None:
     inputs, problems = store.load_inputs()
     assert problems == [] and inputs.traces.traces == 2
     assert pl.Series(store.backend.list_keys("raw")).str.contains("date=2026-11-2").sum() == 0
+
+
+class _ListsAGhost:
+    """A backend whose every listing of the spans names one more part that is never there (as
+    when compactions keep deleting what a reader has just listed)."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner, self.listings = inner, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        keys: list[str] = self.inner.list_keys(prefix)
+        spans = [key for key in keys if key.endswith(".parquet")]
+        if prefix.startswith("spans") and spans:
+            self.listings += 1
+            keys = [*keys, spans[0].replace(".parquet", f"-gone{self.listings}.parquet")]
+        return keys
+
+
+def test_a_part_deleted_at_every_listing_is_named_not_dropped_silently(store: Store) -> None:
+    _fill(store, days=1)
+    before, _ = store.load_inputs()
+    haunted = Store(_ListsAGhost(store.backend))  # type: ignore[arg-type]
+
+    during, problems = haunted.load_inputs()
+
+    _same(during, before)
+    assert [p.location.rsplit("-", 1)[-1] for p in problems] == ["gone4.parquet"]
+    assert "deleted while being read and not found again" in problems[0].reason

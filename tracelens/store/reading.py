@@ -124,6 +124,16 @@ class _Loaded:
             more = read_table(backend, table, again, keep, columns, first_number=len(tried))
             tried += again
             result = _joined(result, more)
+        # NOTE: still deleted after every listing (compactions kept running): say so, rather
+        # than lose their rows without a word.
+        result.problems.extend(
+            StoreProblem(
+                backend.location(key),
+                f"deleted while being read and not found again after {_RELISTS} listings "
+                "(compactions kept running): its rows may be missing; run the command again",
+            )
+            for key in result.missing
+        )
         self.problems.extend(result.problems)
         return result
 
