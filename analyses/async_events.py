@@ -37,6 +37,7 @@ from analyses.invocations import (
     invocations,
     is_segment_of,
 )
+from analyses.memo import memoized
 from tracelens.schema import empty_frame
 
 ASYNC_SCHEMA: dict[str, pl.DataType] = {
@@ -171,6 +172,7 @@ def event_outcomes(spans: pl.DataFrame) -> pl.DataFrame:
     return shaped(table.with_columns(pl.col(_OUTCOME_COUNTS).fill_null(0)), schema)
 
 
+@memoized
 def async_event_rows(spans: pl.DataFrame) -> pl.DataFrame:
     """One row per asynchronous event (an ``AWS::Lambda`` segment with ``Dwell Time`` or
     ``Attempt #N``): ``trace_id``, ``segment_id``, ``dwell_ms`` (its age in Lambda's queue),
@@ -191,10 +193,9 @@ def async_event_rows(spans: pl.DataFrame) -> pl.DataFrame:
         pl.col("name").str.extract(ATTEMPT_PATTERN, 1).cast(pl.Int64, strict=False).alias("n"),
     )
     parts = parts.filter(pl.col("dwell_ms").is_not_null() | pl.col("n").is_not_null())
-    per_event = (
+    return (
         parts.group_by("trace_id", "segment_id")
         .agg(pl.col("dwell_ms").max(), pl.col("n").max().alias("attempts"))
         .join(service, on=["trace_id", "segment_id"], how="inner")
         .collect()
     )
-    return per_event
