@@ -955,7 +955,7 @@ def _merged_input(inputs: list[Input]) -> Input:
             # NOTE: unknown unless every target says the same
             "transaction_search": searches.pop() if len(searches) == 1 else None,
             "indexed_sample": any(each["trace_path"]["indexed_sample"] for each in inputs),
-            "indexed_percent": first["trace_path"]["indexed_percent"] if len(inputs) == 1 else None,
+            "indexed_percent": None,  # several targets: no one percentage holds
         },
         "window": first["window"],
         "rollups": first["rollups"],
