@@ -467,9 +467,18 @@ def invocation_throttle_findings(
         )
         .otherwise(pl.lit(""))
     )
+    of_calls = (
+        pl.when(pl.col("calls").is_null())
+        .then(pl.lit("its share of the calls to the function is unknown (no traced invocations)"))
+        .otherwise(
+            pl.format(
+                "{} of the {} traced calls to the function", pct("failed_share"), count("calls")
+            )
+        )
+    )
     message = pl.format(
         "{}{} throttled invocation attempts ({} calls, {} recovered by retries{}) from {}; "
-        "cause: {}. {} calls failed for good: {} of the {} traced calls to the function.",
+        "cause: {}. {} calls failed for good: {}.",
         at_least,
         count("throttled_attempts"),
         count("throttled_calls"),
@@ -478,8 +487,7 @@ def invocation_throttle_findings(
         pl.col("sources"),
         pl.col("cause"),
         count("failed_calls"),
-        pct("failed_share"),
-        count("calls"),
+        of_calls,
     )
     advice = pl.col("cause").replace_strict(
         THROTTLE_ADVICE, default=THROTTLE_ADVICE["unknown"], return_dtype=pl.String()

@@ -529,3 +529,22 @@ def test_a_missing_count_reads_unknown_in_messages_not_zero() -> None:
 
     frame = pl.DataFrame({"n": [3, None]}, schema={"n": pl.Int64()})
     assert frame.select(count("n")).to_series().to_list() == ["3", "unknown"]
+
+
+def test_a_throttled_target_missing_from_the_function_table_is_not_critical() -> None:
+    # the Invoke target is named as the function table does not name it (say, by ARN): its
+    # traced invocations are unknown, not 0, so its failed calls are no share of anything
+    counts = {"throttled_attempts": 2, "throttled_calls": 2, "recovered_calls": 0}
+    row = {"source": "checkout", "target": "pay", "cause": "unknown", "retries_unknown": 0}
+    throttles = frame_of([row | counts], INVOCATION_THROTTLE_SCHEMA)
+    result = findings(
+        invocation_throttles=throttles,
+        functions=frame_of([_table("other", 100)], FUNCTION_TABLE_SCHEMA),
+    )
+    pay = _by_subject(result, "invocation_throttle")["pay"]
+    assert pay["severity"] == "warning"
+    assert pay["message"].endswith(
+        "2 calls failed for good: its share of the calls to the function is unknown (no traced "
+        "invocations)."
+    )
+    assert pay["share"] is None
