@@ -70,6 +70,8 @@ NODE_SCHEMA: dict[str, pl.DataType] = {
     "service_throttles": pl.Int64(),
     "service_p50_ms": pl.Float64(),  # the service's own time per request
     "service_p95_ms": pl.Float64(),
+    # Requests with an error, fault or throttle: each once (X-Ray flags a 429 error and throttle).
+    "failed": pl.Int64(),
 }
 
 _HOP_COLUMNS = ["source", "source_type", "target", "target_type", "target_is_segment"]
@@ -171,6 +173,7 @@ def _nodes(tree: pl.DataFrame, hops: pl.DataFrame) -> pl.DataFrame:
             .alias("service_throttles"),
             quantile_ms("service_ms", 0.50).alias("service_p50_ms"),
             quantile_ms("service_ms", 0.95).alias("service_p95_ms"),
+            pl.any_horizontal(_FLAGS).fill_null(False).sum().cast(pl.Int64).alias("failed"),
         )
     )
     return nodes.select(NODE_SCHEMA.keys()).cast(pl.Schema(NODE_SCHEMA)).sort(["type", "name"])

@@ -236,6 +236,7 @@ class ServiceNode(Located):
     service_throttles: int | None
     service_p50_ms: float | None
     service_p95_ms: float | None
+    failed: int  # requests with an error, fault or throttle, each counted once
 
 
 class Edge(TypedDict):

@@ -327,6 +327,7 @@ def test_graph_and_cycles_of_a_function_invoking_itself_through_a_queue() -> Non
         "service_throttles": None,
         "service_p50_ms": None,
         "service_p95_ms": None,
+        "failed": 0,
     }
     looper = "AWS::Lambda::Function:looper"
     assert graph.nodes[looper]["requests"] == 2
@@ -436,6 +437,8 @@ def test_one_function_one_node_keeps_the_lambda_services_throttles_and_time() ->
             "service_throttles": 1,
             "service_p50_ms": pytest.approx(2.0),  # (88 - 86) and 2 ms of own time
             "service_p95_ms": pytest.approx(2.0),
+            # the throttled request (flagged error and throttle) and the faulted one: not 3
+            "failed": 2,
         }
     ]
     edges = service_map_edges(spans).filter(pl.col("target") == "orders")

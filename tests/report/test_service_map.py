@@ -58,7 +58,7 @@ def synthetic_map() -> nx.DiGraph:
             ]
         )
         .unique()
-        .with_columns(requests=pl.lit(100), errors=0, faults=0, throttles=0)
+        .with_columns(requests=pl.lit(100), errors=0, faults=0, throttles=0, failed=0)
         .with_columns(pl.lit(None).alias(c) for c in NODE_SCHEMA if c.startswith("service_"))
     )
     return build_service_map(nodes.select(NODE_SCHEMA.keys()).cast(NODE_SCHEMA), frame)  # type: ignore[arg-type]
