@@ -30,11 +30,12 @@ FINDING_CHANGE_SCHEMA: dict[str, pl.DataType] = {
 
 
 def change_schema(keys: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
-    """The columns of a comparison keyed by ``keys``: each measure ``_base`` and ``_now``."""
+    """The columns of a comparison keyed by ``keys``: each measure ``_base`` and ``_now``,
+    then each measure's ``_change`` (now - base; null when either is unknown)."""
     measures = {
         f"{m}_{side}": pl.Int64() if m in _COUNTS else pl.Float64()
         for m in MEASURES
-        for side in ("base", "now")
+        for side in ("base", "now", "change")
     }
     return {**keys, "status": pl.String(), **measures}
 
@@ -133,7 +134,8 @@ def _compare(scope: _Scope, baseline: pl.DataFrame, current: pl.DataFrame) -> pl
     rise = (pl.col("error_rate_now") - pl.col("error_rate_base")).fill_null(0.0)
     slower = (pl.col("p95_ms_now") - pl.col("p95_ms_base")).fill_null(0.0)
     schema = change_schema(scope.keys)
-    ordered = joined.with_columns(status.alias("status")).sort(
+    changes = [(pl.col(f"{m}_now") - pl.col(f"{m}_base")).alias(f"{m}_change") for m in MEASURES]
+    ordered = joined.with_columns(status.alias("status"), *changes).sort(
         [rise, slower, *keys], descending=[True, True, *([False] * len(keys))], nulls_last=True
     )
     return ordered.select(pl.col(name).cast(dtype) for name, dtype in schema.items())

@@ -21,6 +21,8 @@ Issues (``issue`` column)
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import polars as pl
 
 from analyses._calls import span_tree
@@ -122,3 +124,43 @@ def _missing_roots(facts: pl.DataFrame) -> pl.DataFrame:
 def issue_counts(table: pl.DataFrame) -> dict[str, int]:
     """``{issue: count}`` of a ``completeness`` frame."""
     return {row["issue"]: int(row["count"]) for row in table.iter_rows(named=True)}
+
+
+# Microseconds since 1970 of datetime(1, 1, 1) and of datetime(9999, 12, 31, 23, 59, 59, 999999):
+# the times a Python datetime can hold (polars holds later ones, from float seconds).
+FIRST_US = -62_135_596_800_000_000
+LAST_US = 253_402_300_799_999_999
+
+
+def representable(column: str) -> pl.Expr:
+    """Whether the datetime ``column`` is null or between years 1 and 9999."""
+    epoch = pl.col(column).dt.epoch("us")
+    return epoch.is_between(FIRST_US, LAST_US) | epoch.is_null()
+
+
+def unrepresentable_rows(frame: pl.DataFrame) -> int:
+    """How many rows of ``frame`` hold a time outside years 1 to 9999 in any datetime column
+    (such a time cannot be shown, and is shown as unknown)."""
+    columns = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.Datetime)]
+    if not columns or frame.is_empty():
+        return 0
+    return int(frame.select((~pl.all_horizontal(representable(c) for c in columns)).sum()).item())
+
+
+def traffic_window(spans: pl.DataFrame) -> tuple[datetime | None, datetime | None]:
+    """The traces' window: from the first segment's start to the last end (times outside
+    years 1 to 9999 left out). Subsegments may start earlier (a provisioned environment's
+    Initialization, minutes or hours before its first request): they are inside a segment's
+    trace, not the start of the traffic."""
+    if spans.is_empty():
+        return None, None
+
+    def shown(column: str) -> pl.Expr:
+        return pl.col(column).filter(representable(column))
+
+    segments = spans.filter(pl.col("kind") == "segment")
+    source = segments if segments.height else spans
+    start, end = source.select(shown("start_time").min(), shown("end_time").max()).row(0)
+    if end is None:
+        end = spans.select(shown("end_time").max()).item()
+    return start, end

@@ -389,6 +389,19 @@ def counts(merged: pl.DataFrame, section: str) -> pl.DataFrame:
     return wide.sort(keys, nulls_last=False)
 
 
+EDGE_KEYS = ("source", "source_type", "target", "target_type")
+
+
+def edge_fault_rates(merged: pl.DataFrame) -> dict[tuple[str | None, ...], float | None]:
+    """Per call edge of merged rollups (its ``EDGE_KEYS`` values), faults / calls: null
+    when the edge made no call (or a count is unknown)."""
+    rates = counts(merged, "edge").select(
+        *EDGE_KEYS,
+        pl.when(pl.col("calls") > 0).then(pl.col("faults") / pl.col("calls")).alias("fault_rate"),
+    )
+    return {row[:-1]: row[-1] for row in rates.iter_rows()}
+
+
 DAILY_MEASURES = {
     "traces": ("input", "traces"),
     "segments": ("input", "segments"),

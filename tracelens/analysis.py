@@ -6,8 +6,10 @@ the JSON contract (:mod:`tracelens.contract`) and the HTML report (:mod:`tracele
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import polars as pl
@@ -15,7 +17,7 @@ import polars as pl
 from analyses.async_events import async_events
 from analyses.bottlenecks import critical_path_and_bottlenecks
 from analyses.cold_starts import cold_starts
-from analyses.completeness import completeness
+from analyses.completeness import completeness, traffic_window, unrepresentable_rows
 from analyses.dns import dns_and_connection_setup
 from analyses.entry_points import entry_points, entry_traces
 from analyses.finding_thresholds import FindingSettings
@@ -26,6 +28,20 @@ from analyses.loops import loop_node_lists, resource_loops
 from analyses.memo import shared_intermediates
 from analyses.metric_totals import metric_totals
 from analyses.node_examples import node_examples
+from analyses.rankings import (
+    MAX_COLD_START_FUNCTIONS,
+    bottlenecks_by_entry,
+    bottlenecks_by_slow_share,
+    busiest_nodes,
+    cold_start_functions,
+    failing_edges,
+    functions_by_failures,
+    init_points,
+    node_examples_by_failures,
+    nodes_by_failures,
+    severity_counts,
+    throttle_subjects,
+)
 from analyses.service_map import build_service_map, service_map_nodes_and_edges
 from analyses.throttles import (
     downstream_throttles,
@@ -35,6 +51,7 @@ from analyses.throttles import (
 )
 from analyses.timeline import entry_timeline, function_timeline
 from analyses.trace_paths import TraceOrigin, trace_origin
+from analyses.trace_regions import TraceRegions, trace_regions
 from tracelens.inputs import Inputs
 
 if TYPE_CHECKING:
@@ -81,6 +98,27 @@ class AnalysisResult:
     metric_totals: pl.DataFrame
     # Which path the traces came from, and whether they are only X-Ray's indexed sample.
     trace_origin: TraceOrigin
+    # What to show first (analyses.rankings): findings per severity; nodes, node examples,
+    # functions, throttle subjects, bottleneck rows and cold-start functions most failing,
+    # throttled, traced or cold first (with the columns ranked by); the service map's node
+    # keys busiest first; the failing edges; the traced inits drawn per cold-start function.
+    severity_counts: dict[str, int]
+    nodes_by_failures: pl.DataFrame
+    node_examples_by_failures: pl.DataFrame
+    busiest_nodes: list[str]
+    failing_edges: pl.DataFrame
+    functions_by_failures: pl.DataFrame
+    throttle_subjects: pl.DataFrame
+    bottlenecks_by_entry: pl.DataFrame
+    bottlenecks_by_slow_share: pl.DataFrame
+    cold_start_functions: pl.DataFrame
+    init_points: pl.DataFrame
+    # Each trace's region and the regions by traces (analyses.trace_regions), and how many
+    # spans hold a time outside years 1-9999 (analyses.completeness: shown as unknown).
+    trace_regions: TraceRegions
+    unrepresentable_spans: int
+    # The traffic's first start and last end (analyses.completeness.traffic_window).
+    trace_window: tuple[datetime | None, datetime | None]
     # The thresholds and silenced keys the findings were made with.
     finding_settings: FindingSettings = field(default_factory=FindingSettings)
     # The timelines' bucket: a minute, or more over long windows (at most MAX_TIME_BUCKETS).
@@ -116,6 +154,64 @@ def timeline_bucket_s(spans: pl.DataFrame) -> int:
     return 60 * max(1, -(-minutes // MAX_TIME_BUCKETS))
 
 
+def _rankings(
+    *,
+    findings: pl.DataFrame,
+    nodes: pl.DataFrame,
+    node_examples: pl.DataFrame,
+    graph: nx.DiGraph,
+    edges: pl.DataFrame,
+    functions: pl.DataFrame,
+    throttle_timeline: pl.DataFrame,
+    bottlenecks: pl.DataFrame,
+    cold_starts: pl.DataFrame,
+    invocations: pl.DataFrame,
+    spans: pl.DataFrame,
+) -> dict[str, Any]:
+    """The result's fields taken from other analyses' outputs: what to show first
+    (``analyses.rankings``), the traces' regions, window and unrepresentable times."""
+    ranked_nodes = nodes_by_failures(nodes)
+    cold = cold_start_functions(cold_starts, functions)
+    drawn = cold.head(MAX_COLD_START_FUNCTIONS).get_column("function_name").to_list()
+    return {
+        "severity_counts": severity_counts(findings),
+        "nodes_by_failures": ranked_nodes,
+        "node_examples_by_failures": node_examples_by_failures(node_examples, ranked_nodes),
+        "busiest_nodes": busiest_nodes(graph),
+        "failing_edges": failing_edges(edges),
+        "functions_by_failures": functions_by_failures(functions),
+        "throttle_subjects": throttle_subjects(throttle_timeline),
+        "bottlenecks_by_entry": bottlenecks_by_entry(bottlenecks),
+        "bottlenecks_by_slow_share": bottlenecks_by_slow_share(bottlenecks),
+        "cold_start_functions": cold,
+        "init_points": init_points(invocations, drawn),
+        "trace_regions": trace_regions(spans),
+        "unrepresentable_spans": unrepresentable_rows(spans),
+        "trace_window": traffic_window(spans),
+    }
+
+
+def reranked(result: AnalysisResult) -> AnalysisResult:
+    """``result`` with the fields :func:`_rankings` derives taken again from its frames (after
+    some were replaced, e.g. to show a variant of a result)."""
+    return dataclasses.replace(
+        result,
+        **_rankings(
+            findings=result.findings,
+            nodes=result.service_nodes,
+            node_examples=result.node_examples,
+            graph=result.service_graph,
+            edges=result.service_edges,
+            functions=result.functions,
+            throttle_timeline=result.throttle_timeline,
+            bottlenecks=result.bottlenecks,
+            cold_starts=result.cold_starts,
+            invocations=result.invocations,
+            spans=result.inputs.traces.spans,
+        ),
+    )
+
+
 def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
     spans = inputs.traces.spans
     reports = inputs.logs.reports if inputs.logs is not None else None
@@ -143,6 +239,20 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
     attempts = throttled_attempts(spans)
     bucket_s = timeline_bucket_s(spans)
     per_trace = entry_traces(spans, invocation_rows=invocation_rows, throttled=attempts)
+    found = findings(
+        functions=table,
+        cold_starts=cold,
+        invocation_throttles=throttled,
+        downstream_throttles=downstream,
+        dns=dns,
+        connection_setup=connections,
+        bottlenecks=slow,
+        loops=loops,
+        async_events=queued,
+        thresholds=settings.thresholds,
+        silence=settings.silence,
+    )
+    examples = node_examples(spans)
     return AnalysisResult(
         inputs=inputs,
         invocations=invocation_rows,
@@ -160,23 +270,24 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
         service_graph=graph,
         loops=loops,
         cycles=loop_node_lists(loops),
-        findings=findings(
-            functions=table,
-            cold_starts=cold,
-            invocation_throttles=throttled,
-            downstream_throttles=downstream,
-            dns=dns,
-            connection_setup=connections,
-            bottlenecks=slow,
-            loops=loops,
-            async_events=queued,
-            thresholds=settings.thresholds,
-            silence=settings.silence,
-        ),
+        findings=found,
         completeness=incomplete,
         async_events=queued,
         metric_totals=metric_totals(metrics, invocation_rows),
         trace_origin=trace_origin(inputs.traces.read_stats.paths, inputs.trace_destinations),
+        **_rankings(
+            findings=found,
+            nodes=nodes,
+            node_examples=examples,
+            graph=graph,
+            edges=edges,
+            functions=table,
+            throttle_timeline=timeline,
+            bottlenecks=slow,
+            cold_starts=cold,
+            invocations=invocation_rows,
+            spans=spans,
+        ),
         finding_settings=settings,
         entry_points=entry_points(per_trace),
         entry_timeline=entry_timeline(per_trace, bucket_s=bucket_s),
@@ -184,5 +295,5 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
             invocation_rows, attempts, metrics=metrics, bucket_s=bucket_s
         ),
         timeline_bucket_s=bucket_s,
-        node_examples=node_examples(spans),
+        node_examples=examples,
     )

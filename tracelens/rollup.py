@@ -212,6 +212,8 @@ class LongWindow:
         Of those, the days without a rollup and the days whose rollup was stale.
     unreadable
         Rollup files (and span parts of the days rolled up here) that could not be read.
+    edge_fault_rates
+        ``analyses.rollups.edge_fault_rates``: per edge of ``held``, its faults / calls.
     """
 
     plan: WindowPlan
@@ -222,6 +224,7 @@ class LongWindow:
     missing_days: list[date]
     stale_days: list[date]
     unreadable: list[str]
+    edge_fault_rates: dict[tuple[str | None, ...], float | None] = field(default_factory=dict)
 
 
 def long_window(backend: Backend, plan: WindowPlan) -> LongWindow:
@@ -262,15 +265,17 @@ def long_window(backend: Backend, plan: WindowPlan) -> LongWindow:
     daily = partials.daily_totals(
         pl.concat(hourly) if hourly else pl.DataFrame(schema=partials.ROLLUP_SCHEMA)
     )
+    merged = partials.merge(hourly)
     return LongWindow(
         plan=plan,
-        held=sections(partials.merge(hourly)),
+        held=sections(merged),
         daily=daily,
         days=days,
         from_spans_days=from_spans,
         missing_days=missing,
         stale_days=stale,
         unreadable=unreadable,
+        edge_fault_rates=partials.edge_fault_rates(merged),
     )
 
 

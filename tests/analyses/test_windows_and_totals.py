@@ -13,13 +13,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from analyses.completeness import traffic_window
 from analyses.invocations import invocations
 from analyses.metric_totals import METRIC_TOTALS_SCHEMA, metric_totals
 from tests.builders.spans import SpanBuilder, at
 from tracelens.analysis import run_analysis
 from tracelens.contract import to_contract
 from tracelens.inputs import Inputs, load_inputs
-from tracelens.report.sections.overview import time_window
 from tracelens.schema import METRIC_SCHEMA, conform
 from tracelens.timewindow import TimeWindow
 
@@ -110,7 +110,7 @@ def test_the_header_window_is_the_traces_not_an_early_init() -> None:
     b.lambda_invocation("orders", start_s=10.0, duration_ms=50.0)
     spans = b.frame()
     assert spans["start_time"].min() < at(-3000)
-    window = time_window(spans)
-    assert window.start is not None and window.end is not None
-    assert at(-1) <= window.start <= at(0)
-    assert at(10) < window.end < at(11)
+    start, end = traffic_window(spans)
+    assert start is not None and end is not None
+    assert at(-1) <= start <= at(0)
+    assert at(10) < end < at(11)

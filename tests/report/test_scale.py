@@ -17,7 +17,7 @@ from analyses.node_examples import NODE_EXAMPLE_SCHEMA
 from analyses.throttles import THROTTLE_TIMELINE_SCHEMA
 from analyses.timeline import ENTRY_TIMELINE_SCHEMA, FUNCTION_TIMELINE_SCHEMA
 from tests.builders.spans import T0
-from tracelens.analysis import AnalysisResult
+from tracelens.analysis import AnalysisResult, reranked
 from tracelens.report import render_report
 
 MAX_PAGE_BYTES = 10_000_000
@@ -54,7 +54,7 @@ def huge_result(base: AnalysisResult) -> AnalysisResult:
     """Frames as a million-segment input gives them: 300k executions, 2,000 functions..."""
     minute = pl.lit(T0) + pl.duration(minutes=_k() // 50)
     day_minute = pl.lit(T0) + pl.duration(minutes=(_k() // 2_000) % 1_440)
-    return dataclasses.replace(
+    varied = dataclasses.replace(
         base,
         invocations=_frame(
             INVOCATION_SCHEMA, 300_000, trace_id=pl.format("1-66322f00-{}", _k()),
@@ -97,6 +97,7 @@ def huge_result(base: AnalysisResult) -> AnalysisResult:
                              rank=_k() // 1_000 + 1, trace_id=pl.format("1-66322f02-{}", _k()),
                              duration_ms=_k() * 1.0, status=pl.lit("ok")),
     )  # fmt: skip
+    return reranked(varied)  # the rankings of these frames
 
 
 def test_a_huge_analysis_renders_a_small_page(result: AnalysisResult) -> None:

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
-import polars as pl
-
 from analyses.finding_format import FINDING_SCHEMA
-from analyses.invocations import INVOCATION_SCHEMA
 from tests.builders.spans import SpanBuilder, frame_of
 from tracelens.analysis import AnalysisResult
 from tracelens.report.context import RenderContext
 from tracelens.report.figures import FigureSet
 from tracelens.report.links import ConsoleLinks
-from tracelens.report.sections.cold_starts import MAX_POINTS, init_points
 from tracelens.report.sections.findings import MAX_FINDINGS_SHOWN, render_findings
 from tracelens.report.sections.functions_table import render_functions
 from tracelens.report.waterfall import span_rows, waterfall_figure
@@ -21,28 +17,6 @@ from tracelens.report.waterfall import span_rows, waterfall_figure
 
 def _ctx(result: AnalysisResult) -> RenderContext:
     return RenderContext(result, FigureSet(), ConsoleLinks("eu-west-1", "given"))
-
-
-def test_init_points_are_capped_evenly_and_keep_the_extremes() -> None:
-    rows = [
-        {
-            "function_name": "big",
-            "cold_kind": "on_demand",
-            "init_ms": float(ms),
-            "trace_id": f"t{ms}",
-        }
-        for ms in range(1000)
-    ] + [{"function_name": "big", "cold_kind": "provisioned", "init_ms": 5.0, "trace_id": "p"}]
-    rows += [{"function_name": "other", "cold_kind": "on_demand", "init_ms": 1.0, "trace_id": "o"}]
-    rows += [{"function_name": "big", "cold_kind": None, "init_ms": None, "trace_id": "warm"}]
-    points = init_points(frame_of(rows, INVOCATION_SCHEMA), ["big"])
-    on_demand = points.filter(pl.col("cold_kind") == "on_demand")["init_ms"]
-    assert on_demand.len() == MAX_POINTS + 1  # one per bucket, plus the maximum
-    assert on_demand.min() == 0.0 and on_demand.max() == 999.0
-    gaps = on_demand.sort().diff().drop_nulls()
-    assert gaps.max() <= 7.0  # evenly spread: 1000 values in 150 buckets
-    assert points.filter(pl.col("cold_kind") == "provisioned")["init_ms"].to_list() == [5.0]
-    assert "other" not in points["function_name"].to_list()
 
 
 def test_waterfall_nests_children_under_parents_in_start_order() -> None:
@@ -84,10 +58,13 @@ def _finding(severity: str, impact: float, subject: str) -> dict[str, object]:
             "recommendation": "fix it", "trace_id": None, "impact": impact}  # fmt: skip
 
 
-def test_findings_rank_cap_and_fold_info(result: AnalysisResult) -> None:
-    rows = [_finding("info", 1.0, f"i{k}") for k in range(3)]
-    rows += [_finding("warning", float(k), f"w{k}") for k in range(MAX_FINDINGS_SHOWN + 5)]
-    rows += [_finding("critical", 1.0, "c-small"), _finding("critical", 9.0, "c-big")]
+def test_findings_keep_the_analysis_order_cap_and_fold_info(result: AnalysisResult) -> None:
+    # NOTE: in analyses.findings' order (worst first): the report draws it as it is.
+    rows = [_finding("critical", 9.0, "c-big"), _finding("critical", 1.0, "c-small")]
+    rows += [
+        _finding("warning", float(k), f"w{k}") for k in reversed(range(MAX_FINDINGS_SHOWN + 5))
+    ]
+    rows += [_finding("info", 1.0, f"i{k}") for k in range(3)]
     frame = frame_of(rows, FINDING_SCHEMA)
     section = render_findings(_ctx(dataclasses.replace(result, findings=frame)))
     body = section.body

@@ -124,11 +124,12 @@ def test_edge_status_takes_the_worst() -> None:
 
 
 def test_huge_maps_are_cut_to_the_busiest_nodes() -> None:
+    from analyses.rankings import busiest_nodes
     from tracelens.report.sections.service_map import _largest
 
     g = nx.DiGraph()
     for i in range(MAX_NODES + 50):
         g.add_node(f"n{i}", name=f"n{i}", type="remote", requests=i)
-    kept = _largest(g)
+    kept = _largest(g, busiest_nodes(g))
     assert kept.number_of_nodes() == MAX_NODES
     assert "n0" not in kept and f"n{MAX_NODES + 49}" in kept

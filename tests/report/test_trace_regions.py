@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from analyses.trace_regions import trace_regions
 from tracelens.analysis import run_analysis
 from tracelens.inputs import Inputs, load_inputs
 from tracelens.report import render_report
-from tracelens.report.links import console_links, trace_regions
+from tracelens.report.links import ConsoleLinks, console_links
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_traces" / "real_world"
 EU, AP, US, NONE = (
@@ -26,6 +27,11 @@ EU, AP, US, NONE = (
 )
 
 
+def links_of(inputs: Inputs, region: str | None = None) -> ConsoleLinks:
+    """The report's console links for ``inputs``, each trace in its spans' region."""
+    return console_links(inputs, trace_regions(inputs.traces.spans), region=region)
+
+
 @pytest.fixture(scope="module")
 def inputs() -> Inputs:
     loaded = load_inputs([SAMPLE / "regions_mixed.json"])
@@ -34,7 +40,7 @@ def inputs() -> Inputs:
 
 
 def test_each_trace_names_its_region(inputs: Inputs) -> None:
-    assert trace_regions(inputs.traces.spans) == {
+    assert trace_regions(inputs.traces.spans).per_trace == {
         EU: "eu-west-1",
         AP: "ap-southeast-2",
         US: "us-west-2",
@@ -42,7 +48,7 @@ def test_each_trace_names_its_region(inputs: Inputs) -> None:
 
 
 def test_each_trace_is_linked_in_its_own_region(inputs: Inputs) -> None:
-    links = console_links(inputs)
+    links = links_of(inputs)
     assert links.region_source == "traces"
     for trace, region in ((EU, "eu-west-1"), (AP, "ap-southeast-2"), (US, "us-west-2")):
         url = links.trace_url(trace)
@@ -50,11 +56,11 @@ def test_each_trace_is_linked_in_its_own_region(inputs: Inputs) -> None:
     # A trace naming no region goes to the commonest (here: ties, alphabetical) region.
     assert links.region_of(NONE) == "ap-southeast-2"
     # The store's region, when known, is the one for traces that name none.
-    stored = console_links(dataclasses.replace(inputs, region="eu-central-1"))
+    stored = links_of(dataclasses.replace(inputs, region="eu-central-1"))
     assert stored.region_of(NONE) == "eu-central-1"
     assert stored.region_of(US) == "us-west-2"
     # --region still wins for every trace.
-    given = console_links(inputs, region="sa-east-1")
+    given = links_of(inputs, region="sa-east-1")
     assert given.region_of(EU) == "sa-east-1" and given.region_source == "given"
 
 

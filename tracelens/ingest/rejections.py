@@ -55,3 +55,7 @@ class RejectionLog:
         self.reasons.update(other.reasons)
         room = self.limit - len(self.listed)
         self.listed.extend(other.listed[: max(room, 0)])
+
+    def commonest_reasons(self, n: int) -> list[tuple[str, int]]:
+        """The ``n`` reasons refused most often, with their counts (ties: first seen first)."""
+        return self.reasons.most_common(n)

@@ -10,16 +10,16 @@ regions links every trace where it lives. A trace naming no region uses the inpu
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-import polars as pl
 
 from tracelens.report.markup import esc
 
 if TYPE_CHECKING:
+    import polars as pl
+
+    from analyses.trace_regions import TraceRegions
     from tracelens.inputs import Inputs
 
 DEFAULT_REGION = "us-east-1"
@@ -37,6 +37,8 @@ class ConsoleLinks:
     # "given" | "traces" | "inputs" | "function ARN" | "resource ARN" | "default"
     region_source: str
     trace_regions: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # The regions of ``trace_regions``, the most traces first.
+    regions_by_traces: tuple[str, ...] = field(default=(), compare=False)
 
     def region_of(self, trace_id: str) -> str:
         """The console region of ``trace_id``: its own, else ``region``."""
@@ -45,7 +47,7 @@ class ConsoleLinks:
     @property
     def regions(self) -> list[str]:
         """The traces' regions, most traces first (``region`` when no trace names one)."""
-        return _by_count(self.trace_regions.values()) or [self.region]
+        return list(self.regions_by_traces) or [self.region]
 
     def trace_url(self, trace_id: str | None) -> str | None:
         """The console URL of a trace, or None when ``trace_id`` is not an X-Ray trace id."""
@@ -81,10 +83,13 @@ def is_region_name(text: str) -> bool:
     return _REGION.match(text) is not None
 
 
-def console_links(inputs: Inputs, *, region: str | None = None) -> ConsoleLinks:
+def console_links(
+    inputs: Inputs, regions: TraceRegions, *, region: str | None = None
+) -> ConsoleLinks:
     """Console links: every trace in ``region`` if given; else each trace in the region its
-    spans name, and a trace naming none in the inputs' region, else the first region named in
-    a function ARN or a resource ARN, else us-east-1.
+    spans name (``regions``: ``analyses.trace_regions``), and a trace naming none in the
+    inputs' region, else the first region named in a function ARN or a resource ARN, else
+    us-east-1.
 
     Raises
     ------
@@ -95,32 +100,13 @@ def console_links(inputs: Inputs, *, region: str | None = None) -> ConsoleLinks:
         if not is_region_name(region):
             raise ValueError(f"region {region!r} is not an AWS region name such as eu-west-1")
         return ConsoleLinks(region, "given")
-    per_trace = trace_regions(inputs.traces.spans)
     fallback = _fallback(inputs)
-    if per_trace:
+    if regions.per_trace:
         # NOTE: traces naming no region are linked in the fallback's, else the commonest one.
-        commonest = _by_count(per_trace.values())[0]
+        commonest = regions.by_traces[0]
         chosen = fallback.region if fallback.region_source != "default" else commonest
-        return ConsoleLinks(chosen, "traces", per_trace)
+        return ConsoleLinks(chosen, "traces", regions.per_trace, tuple(regions.by_traces))
     return fallback
-
-
-def trace_regions(spans: pl.DataFrame) -> dict[str, str]:
-    """Per trace, the region its spans name most often (ties: alphabetical)."""
-    if "region" not in spans.columns:
-        return {}
-    named = (
-        spans.lazy()
-        .select("trace_id", "region")
-        .filter(pl.col("region").is_not_null())
-        .group_by("trace_id", "region")
-        .len()
-        .sort(["trace_id", "len", "region"], descending=[False, True, False])
-        .group_by("trace_id", maintain_order=True)
-        .agg(pl.col("region").first())
-        .collect()
-    )
-    return dict(zip(named["trace_id"].to_list(), named["region"].to_list(), strict=True))
 
 
 def _fallback(inputs: Inputs) -> ConsoleLinks:
@@ -134,11 +120,6 @@ def _fallback(inputs: Inputs) -> ConsoleLinks:
     if found is not None:
         return ConsoleLinks(found, "resource ARN")
     return ConsoleLinks(DEFAULT_REGION, "default")
-
-
-def _by_count(names: Iterable[str]) -> list[str]:
-    counts = Counter(names)
-    return sorted(counts, key=lambda name: (-counts[name], name))
 
 
 def _first_arn_region(values: pl.Series) -> str | None:

@@ -11,6 +11,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from importlib import resources
 from typing import Any
 
 import polars as pl
@@ -23,6 +25,12 @@ _SCRIPT_ESCAPES = {
     "\u2028": "\\u2028",
     "\u2029": "\\u2029",
 }
+
+
+@cache
+def stylesheet() -> str:
+    """The report's CSS (``report.css``): every page tracelens writes uses it."""
+    return resources.files("tracelens.report").joinpath("report.css").read_text("utf-8")
 
 
 def esc(value: object) -> str:

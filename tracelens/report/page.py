@@ -18,17 +18,16 @@ from tracelens.report.context import FINDINGS, RenderContext, Section
 from tracelens.report.examples import ExampleTraces
 from tracelens.report.figures import PLOTLY_CONFIG, FigureSet
 from tracelens.report.links import console_links
-from tracelens.report.markup import esc, fmt_time
+from tracelens.report.markup import esc, fmt_time, stylesheet
 from tracelens.report.sections.bottlenecks import render_bottlenecks
 from tracelens.report.sections.cold_starts import render_cold_starts
 from tracelens.report.sections.compare import render_comparison
 from tracelens.report.sections.dns import render_dns
 from tracelens.report.sections.examples import node_trace_ids, render_examples
-from tracelens.report.sections.findings import _ordered as ordered_findings
-from tracelens.report.sections.findings import render_findings, severity_counts
+from tracelens.report.sections.findings import render_findings
 from tracelens.report.sections.functions_table import render_functions
 from tracelens.report.sections.long_window import render_long_window, rollup_line
-from tracelens.report.sections.overview import data_line, render_overview, time_window
+from tracelens.report.sections.overview import Window, data_line, render_overview
 from tracelens.report.sections.service_map import render_service_map
 from tracelens.report.sections.throttles import render_throttles
 from tracelens.report.sections.timeline import render_timeline
@@ -91,7 +90,7 @@ def render_report(result: AnalysisResult, **options: Unpack[ReportOptions]) -> s
     """
     region, comparison = options.get("region"), options.get("comparison")
     result, unshown_times = showable_result(result)
-    links = console_links(result.inputs, region=region)
+    links = console_links(result.inputs, result.trace_regions, region=region)
     figures = FigureSet()
     bare = RenderContext(result, figures, links, unshown_times=unshown_times)
     examples = ExampleTraces(result.inputs.traces.spans, _example_ids(bare), figures, links)
@@ -109,7 +108,7 @@ def render_report(result: AnalysisResult, **options: Unpack[ReportOptions]) -> s
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="generator" content="tracelens"><title>{esc(heading)}</title>'
-        f"<style>{_css()}</style>{_plotly_script(cdn=options.get('cdn', False))}</head><body>"
+        f"<style>{stylesheet()}</style>{_plotly_script(cdn=options.get('cdn', False))}</head><body>"
         f"{_header(ctx, heading, when)}{_toc(sections)}<main>"
         + "".join(_section(s) for s in sections)
         + "</main>"
@@ -119,13 +118,12 @@ def render_report(result: AnalysisResult, **options: Unpack[ReportOptions]) -> s
 
 
 def _header(ctx: RenderContext, heading: str, when: datetime) -> str:
-    window = time_window(ctx.result.inputs.traces.spans)
+    window = Window(*ctx.result.trace_window)
     asked = ctx.result.inputs.window
     kept = "" if asked.is_open else f" · traces starting {asked.describe()}"
-    counts = severity_counts(ctx.result.findings)
     chips = "".join(
         f'<a class="badge {name}" href="#{FINDINGS}">{count:,} {name}</a>'
-        for name, count in counts.items()
+        for name, count in ctx.result.severity_counts.items()
     )
     return (
         f'<header class="top"><h1>{esc(heading)}</h1>'
@@ -150,7 +148,7 @@ def _console_regions(ctx: RenderContext) -> str:
 def _example_ids(ctx: RenderContext) -> list[str | None]:
     """Traces worth a waterfall, most useful first: the findings' (most severe first), the
     entry points' failing and slowest, then the service-map nodes'."""
-    findings = ordered_findings(ctx.result.findings).filter(pl.col("severity") != "info")
+    findings = ctx.result.findings.filter(pl.col("severity") != "info")
     return [
         *findings.get_column("trace_id"),
         *entry_trace_ids(ctx.result.entry_points),
@@ -213,11 +211,6 @@ def _plotly_js() -> str:
 def _plotly_sri() -> str:
     digest = hashlib.sha384(str(get_plotlyjs()).encode("utf-8")).digest()
     return "sha384-" + base64.b64encode(digest).decode("ascii")
-
-
-@cache
-def _css() -> str:
-    return resources.files("tracelens.report").joinpath("report.css").read_text("utf-8")
 
 
 @cache

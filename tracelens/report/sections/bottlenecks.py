@@ -31,12 +31,14 @@ SLOW_LABEL = "slowest 5%"  # analyses.bottlenecks' default slow_quantile, 0.95
 
 
 def render_bottlenecks(ctx: RenderContext) -> Section:
-    frame = ctx.result.bottlenecks
+    frame = ctx.result.bottlenecks_by_entry
     if frame.is_empty():
         return Section(
             BOTTLENECKS, "Bottlenecks", empty("No complete trace to take a critical path from.")
         )
-    entries = _busiest_entries(frame)
+    # NOTE: one row per entry point, in the analysis' order: most traced first.
+    slowest = frame.filter(pl.col("slowest"))
+    entries = slowest.get_column("entry").to_list()
     parts = [
         "<p>Share of each entry point's critical-path time held by each node, over all its "
         f"traces and over its {SLOW_LABEL}. The node that grows in the slow bar is where slow "
@@ -47,20 +49,10 @@ def render_bottlenecks(ctx: RenderContext) -> Section:
         parts.append(f'<h3 class="entry">{esc(entry)}</h3>')
         parts.append(ctx.figures.add(f"fig-bottleneck-{index}", _shares_figure(rows)))
         if index < MAX_WATERFALLS:
-            parts.append(_example(ctx, rows, index))
+            parts.append(_example(ctx, slowest.row(index, named=True), index))
     parts.append(table_note(MAX_ENTRIES, len(entries), "entry points"))
-    parts.append(_table(ctx, frame))
+    parts.append(_table(ctx, ctx.result.bottlenecks_by_slow_share))
     return Section(BOTTLENECKS, "Bottlenecks", "".join(parts))
-
-
-def _busiest_entries(frame: pl.DataFrame) -> list[str]:
-    """Entry points, the most traced first (ordering only)."""
-    busiest = (
-        frame.group_by("entry")
-        .agg(pl.col("traces").max().alias("order"))
-        .sort(["order", "entry"], descending=[True, False])
-    )
-    return busiest.get_column("entry").to_list()
 
 
 def node_label(row: dict[str, object]) -> str:
@@ -75,7 +67,7 @@ def node_label(row: dict[str, object]) -> str:
 def _shares_figure(rows: pl.DataFrame) -> go.Figure:
     figure = new_figure(height_px=190, barmode="stack", margin={"t": 30, "b": 30})
     bars = ["all traces", SLOW_LABEL]
-    for index, r in enumerate(rows.sort("critical_path_share", descending=True).to_dicts()):
+    for index, r in enumerate(rows.to_dicts()):  # the largest share of path time first
         colour = palette.series_colour(index) if index < MAX_NODES_COLOURED else palette.LIGHT_GREY
         name = label(node_label(r), max_chars=48)
         hover = [
@@ -103,8 +95,7 @@ def _shares_figure(rows: pl.DataFrame) -> go.Figure:
     return figure
 
 
-def _example(ctx: RenderContext, rows: pl.DataFrame, index: int) -> str:
-    slowest = rows.sort("slow_share", descending=True, nulls_last=True).row(0, named=True)
+def _example(ctx: RenderContext, slowest: dict[str, Any], index: int) -> str:
     trace_id = slowest["example_trace_id"]
     if trace_id is None:
         return ""
@@ -148,7 +139,7 @@ def _table(ctx: RenderContext, frame: pl.DataFrame) -> str:
         Column("example"),
     ]
     return frame_table(
-        frame.sort(["slow_share", "entry"], descending=[True, False], nulls_last=True),
+        frame,
         columns,
         cells,
         limit=40,

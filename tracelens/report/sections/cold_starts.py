@@ -7,13 +7,14 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
+from analyses.rankings import MAX_COLD_START_FUNCTIONS, MAX_INIT_POINTS
 from tracelens.report import palette
 from tracelens.report.context import COLD_STARTS, RenderContext, Section
 from tracelens.report.figures import label, new_figure
 from tracelens.report.markup import Cell, Column, empty, fmt_count, fmt_flag, fmt_pct, frame_table
 
-MAX_FUNCTIONS = 25
-MAX_POINTS = 150  # init durations drawn per function and kind
+MAX_FUNCTIONS = MAX_COLD_START_FUNCTIONS
+MAX_POINTS = MAX_INIT_POINTS  # init durations drawn per function and kind
 ROW_HEIGHT_PX = 30
 _KINDS = ("on_demand", "snapstart", "provisioned")
 _KIND_OFFSET = {"on_demand": -0.2, "snapstart": 0.0, "provisioned": 0.2}
@@ -25,16 +26,11 @@ _QUANTILE_MARKERS = (
 
 
 def render_cold_starts(ctx: RenderContext) -> Section:
-    cold = _with_config(ctx.result.cold_starts, ctx.result.functions)
-    seen = cold.filter((pl.col("cold_starts") > 0) | (pl.col("cold_starts_from_logs") > 0))
-    if seen.is_empty():
+    ranked = ctx.result.cold_start_functions  # the most cold starts first
+    if ranked.is_empty():
         return Section(COLD_STARTS, "Cold starts", empty("No cold start in the traces or logs."))
-    ranked = seen.sort(
-        ["cold_starts", "cold_starts_from_logs", "function_name"], descending=[True, True, False]
-    )
     drawn = ranked.head(MAX_FUNCTIONS)
-    names = drawn.get_column("function_name").to_list()
-    points = init_points(ctx.result.invocations, names)
+    points = ctx.result.init_points  # of the functions drawn
     body = (
         "<p>User-facing cold starts (on-demand inits and SnapStart restores on the synchronous "
         "path of a request: API Gateway, a load balancer, a function URL, a synchronous "
@@ -90,28 +86,6 @@ def _async_table(ctx: RenderContext) -> str:
     return frame_table(
         events, columns, cells, limit=100, what="functions", title="Asynchronous invocations"
     )
-
-
-def _with_config(cold: pl.DataFrame, functions: pl.DataFrame) -> pl.DataFrame:
-    config = functions.select("function_name", "memory_size_mb", "vpc_attached")
-    return cold.join(config, on="function_name", how="left")
-
-
-def init_points(invocations: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    """Traced cold starts of ``names`` (function, kind, init_ms, trace_id), at most
-    ``MAX_POINTS`` per function and kind, chosen evenly by rank so the extremes stay."""
-    key = ["function_name", "cold_kind"]
-    cold = invocations.filter(
-        pl.col("function_name").is_in(names)
-        & pl.col("cold_kind").is_not_null()
-        & pl.col("init_ms").is_not_null()
-    ).sort([*key, "init_ms", "trace_id"])
-    ranked = cold.with_columns(
-        rank=pl.int_range(pl.len()).over(key), size=pl.len().over(key)
-    ).with_columns(bucket=pl.col("rank") * MAX_POINTS // pl.col("size"))
-    keep = pl.struct([*key, "bucket"]).is_first_distinct() | (pl.col("rank") == pl.col("size") - 1)
-    jitter = ((pl.col("rank") % 5) - 2) * 0.05
-    return ranked.filter(keep).select([*key, "init_ms", "trace_id", jitter.alias("jitter")])
 
 
 def _counts_figure(drawn: pl.DataFrame) -> go.Figure:

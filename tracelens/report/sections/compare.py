@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from tracelens.comparison import Comparison
 
 MAX_ROWS = 30
+_WORSE_WHEN_HIGHER = ("error_rate", "p95_ms", "throttled", "cold_starts")
 _MEASURES = (
     ("requests", "requests", fmt_count),
     ("error rate", "error_rate", fmt_pct),
@@ -74,11 +75,8 @@ def _table(title: str, frame: pl.DataFrame, keys: list[str], skip: tuple[str, ..
         row = [Cell.name(name), Cell.text(status)]
         for _, column, fmt in measures:
             before, after = r[f"{column}_base"], r[f"{column}_now"]
-            worse = (
-                before is not None and after is not None and after > before
-                and column in ("error_rate", "p95_ms", "throttled", "cold_starts")
-            )  # fmt: skip
-            change = None if before is None or after is None else after - before
+            change = r[f"{column}_change"]  # None when either window lacks it
+            worse = change is not None and change > 0 and column in _WORSE_WHEN_HIGHER
             row.append(Cell.number(change, f"{fmt(before)} → {fmt(after)}", alert=worse))
         return row
 

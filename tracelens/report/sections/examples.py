@@ -3,8 +3,6 @@ when a block is opened (from the map, the entry-point table, or here)."""
 
 from __future__ import annotations
 
-import polars as pl
-
 from tracelens.report.context import EXAMPLES, RenderContext, Section
 from tracelens.report.examples import node_anchor
 from tracelens.report.markup import empty, esc, fmt_count, fmt_ms, truncated_note
@@ -14,23 +12,9 @@ MAX_NODES_SHOWN = 250
 _WHY = {"failed": "Failing request", "slowest": "Slowest request"}
 
 
-def ranked_nodes(ctx: RenderContext) -> pl.DataFrame:
-    """Service-map nodes, the ones with the most failures first, then the busiest."""
-    nodes = ctx.result.service_nodes
-    failed = pl.col("faults") + pl.col("throttles") + pl.col("errors")
-    return nodes.sort(
-        [failed, pl.col("requests"), pl.col("type"), pl.col("name")],
-        descending=[True, True, False, False],
-        nulls_last=True,
-    )
-
-
 def node_trace_ids(ctx: RenderContext) -> list[str | None]:
     """The nodes' example traces, most failing nodes first, failing examples first."""
-    order = ranked_nodes(ctx).select("name", "type").with_row_index("node_rank")
-    examples = ctx.result.node_examples.join(order, on=["name", "type"], how="inner")
-    ranked = examples.sort(["node_rank", "why", "rank"])  # "failed" sorts before "slowest"
-    return list(ranked.get_column("trace_id"))
+    return list(ctx.result.node_examples_by_failures.get_column("trace_id"))
 
 
 def render_examples(ctx: RenderContext) -> Section:
@@ -46,17 +30,13 @@ def render_examples(ctx: RenderContext) -> Section:
 
 
 def _nodes(ctx: RenderContext) -> str:
-    nodes = ranked_nodes(ctx)
+    nodes = ctx.result.nodes_by_failures
     if ctx.examples is None or nodes.is_empty():
         return ""
     shown = nodes.head(MAX_NODES_SHOWN)
-    examples = ctx.result.node_examples
-    by_node = {
-        (key[0], key[1]): group
-        for key, group in examples.sort("why", "rank").group_by(
-            ["name", "type"], maintain_order=True
-        )
-    }
+    by_node = ctx.result.node_examples_by_failures.partition_by(
+        ["name", "type"], as_dict=True, maintain_order=True
+    )
     blocks = []
     for r in shown.to_dicts():
         group = by_node.get((r["name"], r["type"]))
@@ -69,10 +49,9 @@ def _nodes(ctx: RenderContext) -> str:
                 )
                 parts.append(ctx.examples.block(e["trace_id"], heading=heading))
         body = "".join(parts) or '<p class="empty">No example trace for this node.</p>'
-        failed = (r["faults"] or 0) + (r["throttles"] or 0) + (r["errors"] or 0)
         summary = (
             f'{esc(r["name"])} <span class="kind">{esc(r["type"])}</span> · '
-            f"{fmt_count(r['requests'])} requests, {fmt_count(failed)} failed"
+            f"{fmt_count(r['requests'])} requests, {fmt_count(r['failed'])} failed"
         )
         blocks.append(
             f'<details class="drill" id="{node_anchor(r["type"], r["name"])}">'

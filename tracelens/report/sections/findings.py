@@ -5,13 +5,13 @@ from __future__ import annotations
 import orjson
 import polars as pl
 
+from analyses.rankings import SEVERITIES
 from tracelens.report import context as anchors
 from tracelens.report.context import FINDINGS, RenderContext, Section
 from tracelens.report.markup import MISSING, esc, fmt_count, fmt_ms, fmt_pct, truncated_note
 
 MAX_FINDINGS_SHOWN = 40
 MAX_INFO_SHOWN = 50
-SEVERITIES = ("critical", "warning", "info")
 _RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 # Where each kind of finding is explained in detail.
@@ -29,13 +29,8 @@ SECTION_OF_KIND = {
 }
 
 
-def severity_counts(findings: pl.DataFrame) -> dict[str, int]:
-    """How many findings of each severity (for the page header)."""
-    return {name: int((findings.get_column("severity") == name).sum()) for name in SEVERITIES}
-
-
 def render_findings(ctx: RenderContext) -> Section:
-    frame = _ordered(ctx.result.findings)
+    frame = ctx.result.findings  # worst first: analyses.findings orders them
     if frame.is_empty():
         body = '<p class="ok-line">No findings: no measurement crossed a threshold.</p>'
         return Section(FINDINGS, "Findings", body)
@@ -64,17 +59,6 @@ def _info(info: pl.DataFrame) -> str:
     return (
         f'<details class="info-findings"><summary>{info.height:,} informational '
         f'finding(s)</summary><ul>{items}</ul><p class="table-note">{note}</p></details>'
-    )
-
-
-def _ordered(findings: pl.DataFrame) -> pl.DataFrame:
-    # NOTE: the order of analyses.findings: severity, affected requests (impact), share.
-    rank = pl.col("severity").replace_strict(_RANK, default=len(SEVERITIES), return_dtype=pl.Int8)
-    return findings.sort(
-        [rank, pl.col("impact"), pl.col("share")],
-        descending=[False, True, True],
-        nulls_last=True,
-        maintain_order=True,
     )
 
 

@@ -3,10 +3,11 @@ header line saying which data answered which section."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from analyses.rollups import RELATIVE_ACCURACY
+from analyses.rollups import EDGE_KEYS, RELATIVE_ACCURACY
 from tracelens.report.context import FUNCTIONS, LONG_WINDOW, RenderContext, Section
 from tracelens.report.markup import (
     Cell,
@@ -128,7 +129,7 @@ def render_long_window(ctx: RenderContext) -> Section | None:
         + "<h3>Calls between services</h3>"
         + table(
             _EDGES,
-            [_edge_row(e) for e in edges],
+            [_edge_row(e, merged.edge_fault_rates) for e in edges],
             note=truncated_note(len(edges), len(held["edges"]), "edges"),
         )
     )
@@ -150,16 +151,18 @@ def _function_row(f: dict[str, Any]) -> list[Cell]:
     ]
 
 
-def _edge_row(e: dict[str, Any]) -> list[Cell]:
-    calls = e["calls"]
+def _edge_row(
+    e: dict[str, Any], fault_rates: Mapping[tuple[str | None, ...], float | None]
+) -> list[Cell]:
     faults = e["faults"]
+    rate = fault_rates.get(tuple(e[key] for key in EDGE_KEYS))
     return [
         Cell.name(e["source"], kind=e["source_type"] or ""),
         Cell.name(e["target"], kind=e["target_type"] or ""),
-        Cell.count(calls),
+        Cell.count(e["calls"]),
         Cell.count(e["errors"]),
         Cell(
-            esc(f"{fmt_count(faults)} ({fmt_pct(faults / calls if calls else None)})"),
+            esc(f"{fmt_count(faults)} ({fmt_pct(rate)})"),
             faults,
             "num alert" if faults else "num",
         ),

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import polars as pl
-
 from tracelens.report.context import OVERVIEW, RenderContext, Section
 from tracelens.report.markup import Cell, Column, esc, fmt_count, fmt_time, table, truncated_note
 
@@ -44,20 +42,6 @@ class Window:
             return "no spans"
         minutes = (self.end - self.start).total_seconds() / 60.0
         return f"{fmt_time(self.start)} → {fmt_time(self.end)} ({minutes:,.1f} min)"
-
-
-def time_window(spans: pl.DataFrame) -> Window:
-    """The traces' window: from the first segment's start to the last end. Subsegments may
-    start earlier (a provisioned environment's Initialization, minutes or hours before its
-    first request): they are inside a segment's trace, not the start of the traffic."""
-    if spans.is_empty():
-        return Window(None, None)
-    segments = spans.filter(pl.col("kind") == "segment")
-    source = segments if segments.height else spans
-    start, end = source.select(pl.col("start_time").min(), pl.col("end_time").max()).row(0)
-    if end is None:
-        end = spans.select(pl.col("end_time").max()).item()
-    return Window(start, end)
 
 
 def render_overview(ctx: RenderContext) -> Section:
@@ -196,9 +180,7 @@ def _rejections(inputs: Inputs) -> str:
     log = inputs.all_rejections()
     if not log.count:
         return '<p class="ok-line">No input was rejected.</p>'
-    reasons = ", ".join(
-        f"{esc(reason)} ({count:,})" for reason, count in log.reasons.most_common(8)
-    )
+    reasons = ", ".join(f"{esc(reason)} ({count:,})" for reason, count in log.commonest_reasons(8))
     shown = log.listed[:MAX_REJECTIONS_SHOWN]
     rows = [
         [Cell.text(item.source), Cell.text(item.position), Cell.text(item.reason)] for item in shown

@@ -44,7 +44,7 @@ def render_service_map(ctx: RenderContext) -> Section:
         return Section(
             SERVICE_MAP, "Service map", empty("No service nodes: the traces hold no spans.")
         )
-    shown = _largest(graph)
+    shown = _largest(graph, ctx.result.busiest_nodes)
     figure = _figure(shown)
     cut = truncated_note(shown.number_of_nodes(), graph.number_of_nodes(), "nodes (the busiest)")
     summary = (
@@ -54,14 +54,13 @@ def render_service_map(ctx: RenderContext) -> Section:
         f"latency; click a node for its example traces. {cut}</p>"
     )
     placeholder = ctx.figures.add("fig-service-map", figure)
-    body = summary + placeholder + _cycles(ctx) + _problem_edges(ctx.result.service_edges)
+    body = summary + placeholder + _cycles(ctx) + _problem_edges(ctx.result.failing_edges)
     return Section(SERVICE_MAP, "Service map", body)
 
 
-def _largest(graph: nx.DiGraph) -> nx.DiGraph:
+def _largest(graph: nx.DiGraph, busiest: list[str]) -> nx.DiGraph:
     if graph.number_of_nodes() <= MAX_NODES:
         return graph
-    busiest = sorted(graph.nodes, key=lambda n: (-(graph.nodes[n].get("requests") or 0), n))
     return graph.subgraph(busiest[:MAX_NODES])
 
 
@@ -236,10 +235,7 @@ def _cycles(ctx: RenderContext) -> str:
     )
 
 
-def _problem_edges(edges: pl.DataFrame) -> str:
-    failing = edges.filter(
-        (pl.col("faults") > 0) | (pl.col("throttles") > 0) | (pl.col("errors") > 0)
-    ).sort(["faults", "throttles", "errors", "calls"], descending=True)
+def _problem_edges(failing: pl.DataFrame) -> str:
     if failing.is_empty():
         return '<p class="ok-line">No call edge recorded an error, fault or throttle.</p>'
     columns = [Column("from"), Column("to")]

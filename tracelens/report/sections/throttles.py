@@ -30,9 +30,10 @@ _NO_THROTTLES = (
     "No throttles: no 429 or throttling exception in the traces and no Throttles datapoint "
     "in the metrics."
 )
+# Each chart: its title, its subjects (analyses.rankings.throttle_subjects) and kinds drawn.
 _PANELS = (
-    ("Lambda invocations refused (429)", ("invocation", "metric")),
-    ("Downstream API calls throttled", ("downstream",)),
+    ("Lambda invocations refused (429)", "invocation", ("invocation", "metric")),
+    ("Downstream API calls throttled", "downstream", ("downstream",)),
 )
 
 
@@ -47,7 +48,7 @@ def render_throttles(ctx: RenderContext) -> Section:
         parts.append(
             ctx.figures.add(
                 "fig-throttle-timeline",
-                _timeline(timeline),
+                _timeline(timeline, result.throttle_subjects),
                 title="Throttles per minute",
                 caption="Bars count throttles seen in the sampled traces; diamonds are "
                 "CloudWatch's Throttles metric, which counts every request.",
@@ -58,29 +59,19 @@ def render_throttles(ctx: RenderContext) -> Section:
     return Section(THROTTLES, "Throttles", "".join(parts))
 
 
-def _top_subjects(timeline: pl.DataFrame, kinds: tuple[str, ...]) -> list[str]:
-    """The subjects with the most throttles (ranked only to choose what to draw)."""
-    ranked = (
-        timeline.filter(pl.col("kind").is_in(kinds))
-        .group_by("subject")
-        .agg(pl.col("throttled").sum().alias("rank"))
-        .sort(["rank", "subject"], descending=[True, False])
-    )
-    return ranked.get_column("subject").head(MAX_SUBJECTS).to_list()
-
-
-def _timeline(timeline: pl.DataFrame) -> go.Figure:
-    panels = [(title, kinds) for title, kinds in _PANELS if timeline["kind"].is_in(kinds).any()]
+def _timeline(timeline: pl.DataFrame, subjects: pl.DataFrame) -> go.Figure:
+    panels = [panel for panel in _PANELS if timeline["kind"].is_in(panel[2]).any()]
     figure = make_subplots(
         rows=len(panels),
         cols=1,
         shared_xaxes=True,
         vertical_spacing=0.12,
-        subplot_titles=[title for title, _ in panels],
+        subplot_titles=[title for title, _, _ in panels],
     )
     colours: dict[str, str] = {}  # one colour per subject across panels
-    for row, (_, kinds) in enumerate(panels, start=1):
-        for subject in _top_subjects(timeline, kinds):
+    for row, (_, chart, kinds) in enumerate(panels, start=1):
+        chosen = subjects.filter(pl.col("chart") == chart).head(MAX_SUBJECTS)
+        for subject in chosen.get_column("subject"):
             colour = colours.setdefault(subject, palette.series_colour(len(colours)))
             for kind in kinds:
                 _add_series(figure, timeline, subject, kind, colour, row)

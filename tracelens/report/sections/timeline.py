@@ -67,7 +67,8 @@ def render_timeline(ctx: RenderContext) -> Section:
     result = ctx.result
     per = _per(result.timeline_bucket_s)
     entries = result.entry_points.head(MAX_SERIES).get_column("entry").to_list()
-    functions = _functions_first(result.functions)
+    ranked = result.functions_by_failures.head(MAX_SERIES).get_column("function_name")
+    functions = [name for name in ranked if name]
     parts = []
     if entries and not result.entry_timeline.is_empty():
         figure = _figure(result.entry_timeline, "entry", entries, _ENTRY_PANELS)
@@ -107,20 +108,6 @@ def _caption(shown: int, total: int, what: str, per: str) -> str:
         f"{first} Counts are {per}. A time without traced requests counts 0 and leaves a gap "
         "in rates and latency."
     ).strip()
-
-
-def _functions_first(functions: pl.DataFrame) -> list[str]:
-    if functions.is_empty():
-        return []
-    failed = (
-        pl.col("faults").fill_null(0) + pl.col("errors").fill_null(0) + pl.col("throttled")
-    ).fill_null(0)
-    ordered = functions.sort(
-        [failed, pl.col("invocations"), pl.col("function_name")],
-        descending=[True, True, False],
-        nulls_last=True,
-    )
-    return [name for name in ordered.head(MAX_SERIES).get_column("function_name") if name]
 
 
 def _figure(
