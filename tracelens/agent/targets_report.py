@@ -12,18 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from analyses.rankings import SEVERITIES, findings_by_severity
 from tracelens.atomic import replace_atomically
 
 if TYPE_CHECKING:
     from tracelens.analysis import AnalysisResult
 
-SEVERITIES = ("critical", "warning", "info")
 MAX_ROWS = 200
 
 
@@ -73,7 +72,16 @@ def render_index(
     """The page covering every target; ``window`` says which data (e.g. "the last 6h"),
     ``links`` each target's report URL by its key (default: the report's file name, next to
     the page)."""
-    from tracelens.report.markup import Cell, Column, esc, fmt_time, table  # noqa: PLC0415
+    # NOTE: imported here: the report package loads plotly, which the agent needs only to
+    # write pages.
+    from tracelens.report.markup import (  # noqa: PLC0415
+        Cell,
+        Column,
+        esc,
+        fmt_time,
+        stylesheet,
+        table,
+    )
 
     rows = []
     for target in targets:
@@ -83,7 +91,7 @@ def render_index(
             if target.path is not None and target.result is not None
             else esc(f"no data in {window}")
         )
-        counts = _severity_counts(target.result)
+        counts = target.result.severity_counts if target.result is not None else None
         functions = target.result.functions.height if target.result is not None else None
         traces = target.result.inputs.traces.traces if target.result is not None else None
         rows.append(
@@ -113,7 +121,7 @@ def render_index(
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="generator" content="tracelens"><title>{esc(title)}</title>'
-        f"<style>{_css()}</style></head><body>"
+        f"<style>{stylesheet()}</style></head><body>"
         f'<header class="top"><h1>{esc(title)}</h1>'
         f'<p class="meta"><span>{len(targets)} targets · {esc(window)}'
         f" · generated {esc(when)}</span></p></header><main>"
@@ -130,57 +138,52 @@ def write_index(path: Path, page: str) -> Path:
     return path
 
 
-def _severity_counts(result: AnalysisResult | None) -> dict[str, int] | None:
-    if result is None:
-        return None
-    counts = dict(result.findings.get_column("severity").value_counts().rows())
-    return {severity: int(counts.get(severity, 0)) for severity in SEVERITIES}
+def _with_target(frame: pl.DataFrame, target: TargetResult) -> pl.DataFrame:
+    return frame.with_columns(account=pl.lit(target.account), region=pl.lit(target.region))
 
 
 def _findings(targets: Sequence[TargetResult]) -> str:
-    from tracelens.report.markup import Cell, Column, empty, table, truncated_note  # noqa: PLC0415
+    from tracelens.report.markup import Cell, Column, frame_table  # noqa: PLC0415
 
-    order = {severity: rank for rank, severity in enumerate(SEVERITIES)}
-    rows = [
-        (order.get(row["severity"], len(SEVERITIES)), target, row)
-        for target in targets
-        if target.result is not None
-        for row in target.result.findings.to_dicts()
-    ]
-    if not rows:
-        return empty("No findings in any target.")
-    rows.sort(key=lambda item: item[0])
-    cells = [
-        [
+    findings = findings_by_severity(
+        [_with_target(t.result.findings, t) for t in targets if t.result is not None]
+    )
+
+    def cells(row: dict[str, Any]) -> list[Cell]:
+        return [
             Cell.text(row["severity"], css_class=f"sev {row['severity']}"),
-            Cell.text(target.account),
-            Cell.text(target.region),
+            Cell.text(row["account"]),
+            Cell.text(row["region"]),
             Cell.text(row["kind"]),
             Cell.name(row["subject"]),
             Cell.text(row["message"]),
         ]
-        for _, target, row in rows[:MAX_ROWS]
-    ]
+
     columns = ["Severity", "Account", "Region", "Kind", "Subject", "Finding"]
-    note = truncated_note(len(cells), len(rows), "findings")
-    return table([Column(name) for name in columns], cells, note=note)
+    return frame_table(
+        findings,
+        [Column(name) for name in columns],
+        cells,
+        limit=MAX_ROWS,
+        what="findings",
+        if_empty="No findings in any target.",
+    )
 
 
 def _functions(targets: Sequence[TargetResult]) -> str:
-    from tracelens.report.markup import Cell, Column, empty, table, truncated_note  # noqa: PLC0415
+    from tracelens.report.markup import Cell, Column, frame_table  # noqa: PLC0415
 
-    rows = [
-        (target, row)
-        for target in targets
-        if target.result is not None
-        for row in target.result.functions.sort("function_name").to_dicts()
+    frames = [
+        _with_target(t.result.functions.sort("function_name"), t)
+        for t in targets
+        if t.result is not None
     ]
-    if not rows:
-        return empty("No function in any target.")
-    cells = [
-        [
-            Cell.text(target.account),
-            Cell.text(target.region),
+    functions = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+    def cells(row: dict[str, Any]) -> list[Cell]:
+        return [
+            Cell.text(row["account"]),
+            Cell.text(row["region"]),
             Cell.name(row["function_name"]),
             Cell.count(row.get("invocations")),
             Cell.count(row.get("cold_starts")),
@@ -188,8 +191,7 @@ def _functions(targets: Sequence[TargetResult]) -> str:
             Cell.count(row.get("faults"), alert_nonzero=True),
             Cell.count(row.get("throttled"), alert_nonzero=True),
         ]
-        for target, row in rows[:MAX_ROWS]
-    ]
+
     columns = [
         Column("Account"),
         Column("Region"),
@@ -199,8 +201,11 @@ def _functions(targets: Sequence[TargetResult]) -> str:
             for name in ("Invocations", "Cold starts", "Errors", "Faults", "Throttled")
         ),
     ]
-    return table(columns, cells, note=truncated_note(len(cells), len(rows), "functions"))
-
-
-def _css() -> str:
-    return resources.files("tracelens.report").joinpath("report.css").read_text("utf-8")
+    return frame_table(
+        functions,
+        columns,
+        cells,
+        limit=MAX_ROWS,
+        what="functions",
+        if_empty="No function in any target.",
+    )
