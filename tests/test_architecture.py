@@ -71,6 +71,99 @@ def test_layers_import_only_downstream(package: str) -> None:
     assert not offenders, "\n".join(offenders)
 
 
+# Renderers only format what the analyses give them ("renderers never compute statistics"):
+# the report's modules, and the page covering several targets.
+RENDERERS = ("tracelens/report", "tracelens/agent/targets_report.py")
+# Methods (of polars frames, series and expressions, or a Counter) that total, group or rank.
+AGGREGATING = frozenset(
+    {
+        *("group_by", "group_by_dynamic", "rolling", "agg", "value_counts", "most_common"),
+        *("sum", "mean", "median", "quantile", "std", "var", "n_unique", "cum_sum", "cum_count"),
+        *("sum_horizontal", "mean_horizontal", "rank", "top_k", "bottom_k"),
+    }
+)
+# Columns a renderer may order rows by: times, depths and names, never a measure.
+ORDER_COLUMNS = frozenset(
+    {
+        *("minute", "day", "start_time", "end_time", "depth", "id", "trace_id"),
+        *("name", "type", "function_name", "entry", "subject", "source", "target", "host"),
+    }
+)
+
+
+def _is_false(node: ast.expr | None) -> bool:
+    return node is None or (isinstance(node, ast.Constant) and node.value is False)
+
+
+def _ranks(call: ast.Call) -> bool:
+    """Whether a ``.sort(...)``/``sorted(...)`` call orders by a measure: a polars sort (it
+    names its keys) by anything but plain ``ORDER_COLUMNS`` names or in descending order, or a
+    Python sort in reverse or by a negated key (most first)."""
+    keywords = {k.arg: k.value for k in call.keywords}
+    keys = [*call.args, *([keywords["by"]] if "by" in keywords else [])]
+    if isinstance(call.func, ast.Attribute) and keys:  # polars: frame.sort("minute")
+        names: list[ast.expr] = []
+        for key in keys:
+            names += key.elts if isinstance(key, ast.List | ast.Tuple) else [key]
+        plain = all(isinstance(n, ast.Constant) and n.value in ORDER_COLUMNS for n in names)
+        return not plain or not _is_false(keywords.get("descending"))
+    key = keywords.get("key")
+    negated = key is not None and any(
+        isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub) for n in ast.walk(key)
+    )
+    return negated or not _is_false(keywords.get("reverse"))
+
+
+def computed_statistics(source: str) -> list[str]:
+    """Where ``source`` totals, groups or ranks rows (line: what), for renderers."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if isinstance(func, ast.Attribute) and name in AGGREGATING:
+            found.append(f"{node.lineno}: .{name}(")
+        elif name in ("sort", "sorted") and _ranks(node):
+            found.append(f"{node.lineno}: {name}() by a measure")
+    return found
+
+
+def test_renderers_compute_no_statistics() -> None:
+    """Totals, groupings and rankings are analyses (``analyses.rankings`` and the others):
+    a renderer draws the frames it is given in the order it is given them."""
+    offenders = []
+    for where in RENDERERS:
+        path = ROOT / where
+        for module in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            text = module.read_text(encoding="utf-8")
+            offenders += [f"{module.relative_to(ROOT)}:{hit}" for hit in computed_statistics(text)]
+    assert not offenders, "\n".join(offenders)
+
+
+@pytest.mark.parametrize(
+    ("snippet", "hits"),
+    [
+        ('t.group_by("subject").agg(pl.col("throttled").sum())', 3),
+        ("counts = findings.get_column('severity').value_counts()", 1),
+        ('f.sort([failed, pl.col("invocations")], descending=[True, True])', 1),
+        ('f.sort("slow_share", descending=True, nulls_last=True)', 1),
+        ('f.sort(["order", "entry"])', 1),
+        ("sorted(graph.nodes, key=lambda n: (-graph.nodes[n]['requests'], n))", 1),
+        ("rows.sort(key=len, reverse=True)", 1),
+        ("log.reasons.most_common(8)", 1),
+        # formatting: time order, names, Python's own sorts by name, counts of what is given
+        ('grid = timeline.select("minute").unique().sort("minute")', 0),
+        ('trace.sort(["start_time", "depth", "id"])', 0),
+        ("sorted(items, key=lambda item: item[0].label)", 0),
+        ("column.sort(key=barycentre)", 0),
+        ('frame.head(30).to_dicts(); len(rows); "a".join(parts)', 0),
+    ],
+)
+def test_the_renderer_rule_tells_statistics_from_formatting(snippet: str, hits: int) -> None:
+    assert len(computed_statistics(snippet)) == hits, computed_statistics(snippet)
+
+
 def test_analyses_do_no_io_and_read_no_clock() -> None:
     suspicious = (
         "open(",
