@@ -113,7 +113,12 @@ def test_throttled_attempts_without_retries_read_at_least(tmp_path: Path) -> Non
     (finding,) = [f for f in contract["findings"] if f["kind"] == "invocation_throttle"]
     assert finding["message"].startswith("at least 2 throttled invocation attempts")
     assert finding["evidence"]["retries_unknown"] == 2
-    assert "at least 2" in report_page("invocation-throttle-without-retries.json.gz", tmp_path)
+    page = report_page("invocation-throttle-without-retries.json.gz", tmp_path)
+    assert "at least 2" in page
+    # The function table carries the same lower bound: "≥ 2", never a plain 2.
+    payments = {f["name"]: f for f in contract["functions"]}["payments"]
+    assert (payments["throttled"], payments["throttled_retries_unknown"]) == (2, 2)
+    assert "≥ 2" in page
 
 
 def test_failed_attempts_recovered_by_async_retries_are_not_critical() -> None:
