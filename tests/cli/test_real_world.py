@@ -134,10 +134,23 @@ def test_failed_attempts_recovered_by_async_retries_are_not_critical() -> None:
     assert failures["watermarker"]["severity"] == "critical"
     assert "3 were not recovered" in failures["watermarker"]["message"]
     assert failures["watermarker"]["evidence"]["faults"] == 4
+    # The events' queue wait holds their critical path; nobody waited for it.
+    slow = [f for f in contract["findings"] if f["kind"] == "bottleneck"]
+    assert {f["subject"]: f["severity"] for f in slow} == {
+        "thumbnailer [lambda_service] @ thumbnailer": "info",
+        "watermarker [lambda_service] @ watermarker": "info",
+    }
 
 
 def test_sqs_consumers_cold_starts_are_not_user_facing(tmp_path: Path) -> None:
     contract = analyze("sqs-event-source.json.gz")
+    slow = {f["subject"]: f for f in contract["findings"] if f["kind"] == "bottleneck"}
+    # The linked consumer's init holds its own trace: nobody waited (it was a warning).
+    linked = slow["invoice-writer Initialization [initialization] @ invoice-writer"]
+    assert linked["severity"] == "info"
+    assert "invoked by a queue's event source mapping" in linked["message"]
+    api = slow["orders-create Initialization [initialization] @ orders-api/prod POST /orders"]
+    assert api["severity"] == "warning"
     functions = {f["name"]: f for f in contract["functions"]}
     for consumer in ("order-fulfiller", "invoice-writer"):  # same trace; linked trace
         row = functions[consumer]
