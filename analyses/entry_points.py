@@ -16,6 +16,12 @@ Every figure here is of those root segments, so it is what the caller saw:
   request's response ended: the caller may have waited for it. A function started after the
   response (an asynchronous consumer) does not count.
 
+Per trace, ``invocation_path`` says who waited for the entry (:mod:`analyses.invocations`):
+a Lambda root's own invocation path (``async`` for a queued event, ``event_source`` for an SQS
+event source mapping's batch, ``sync`` for a function URL or a direct ``Invoke``), ``async`` or
+``event_source`` for a root that delivers events, ``sync`` for any other root (an API, a
+client); the bottleneck findings lower what nobody waited for.
+
 Entry points are named like the bottlenecks' ``entry`` (the root's name, then the method and
 normalised path, or the operation), and typed from the root's origin: ``API route`` (API
 Gateway stage), ``function URL`` (a Lambda root with an HTTP request), ``event consumer`` (a
@@ -32,7 +38,11 @@ import polars as pl
 
 from analyses._output import check_inputs, shaped
 from analyses.bottlenecks import entry_name
-from analyses.invocations import invocations
+from analyses.invocations import (
+    ASYNC_ROOT_ORIGINS,
+    EVENT_SOURCE_ROOT_ORIGINS,
+    invocations,
+)
 from analyses.throttles import throttled_attempts
 
 STAGE_ORIGIN = "AWS::ApiGateway::Stage"
@@ -72,6 +82,10 @@ ENTRY_TRACE_SCHEMA: dict[str, pl.DataType] = {
     "throttle": pl.Boolean(),  # the root's own flag (429)
     "met_throttle": pl.Boolean(),  # the root's flag, or the root's invocation throttled
     "cold_start": pl.Boolean(),
+    # Who waited for the entry (see analyses.invocations): "sync" (a caller: an API, a function
+    # URL, a client), "async" or "event_source" (nobody), from the root's own invocation when
+    # the root is a Lambda segment; null when a Lambda root's execution is not in the trace.
+    "invocation_path": pl.String(),
 }
 
 _ROOT_COLUMNS = [
@@ -161,6 +175,7 @@ def entry_traces(
     )
     joined = (
         roots.join(cold, on="trace_id", how="left", maintain_order="left")
+        .join(_root_paths(rows), on="trace_id", how="left", maintain_order="left")
         .join(refused, on="trace_id", how="left", maintain_order="left")
         .with_columns(
             pl.col("cold_start").fill_null(value=False),
@@ -169,10 +184,36 @@ def entry_traces(
         .with_columns(
             (pl.col("throttle") | pl.col("invocation_throttled").fill_null(value=False)).alias(
                 "met_throttle"
-            )
+            ),
+            _entry_path().alias("invocation_path"),
         )
     )
     return shaped(joined, ENTRY_TRACE_SCHEMA)
+
+
+def _root_paths(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per trace, the invocation path of its first execution: a Lambda root's own (the
+    executions it starts come later, and its retried attempts share its path)."""
+    return (
+        rows.lazy()
+        .sort("start_time", "segment_id", nulls_last=True)
+        .group_by("trace_id")
+        .agg(pl.col("invocation_path").first().alias("first_path"))
+        .collect()
+    )
+
+
+def _entry_path() -> pl.Expr:
+    origin = pl.col("origin")
+    return (
+        pl.when(origin.is_in(LAMBDA_ORIGINS))
+        .then(pl.col("first_path"))
+        .when(origin.is_in(ASYNC_ROOT_ORIGINS))
+        .then(pl.lit("async"))
+        .when(origin.is_in(EVENT_SOURCE_ROOT_ORIGINS))
+        .then(pl.lit("event_source"))
+        .otherwise(pl.lit("sync"))
+    )
 
 
 def _example(condition: pl.Expr) -> pl.Expr:

@@ -41,6 +41,19 @@ _SLOW_PATH = (
     "Start from the example trace: cache or batch calls to this node, run independent calls in "
     "parallel, or move work off the request path (queue it)."
 )
+_OFF_PATH_COLD = (
+    "No caller waited for these runs: act only if how soon the events are processed matters "
+    "(then shorten init: lazy-load heavy modules, trim the package)."
+)
+_OFF_PATH_SLOW = (
+    "No caller waited for these runs: act only if how soon the events are processed matters "
+    "(the queue's age of oldest message, the event age); then start from the example trace: "
+    "cache or batch calls to this node, or run independent calls in parallel."
+)
+_OFF_PATH_FUNCTION = (
+    " No caller waited: none of the function's {} traced invocations was synchronous "
+    "(asynchronous, invoked by a queue's event source mapping, or after the entry answered)."
+)
 _LOOP = (
     "Break the loop: a function must not invoke itself or write to the queue, topic or bucket "
     "that triggers it without a stop condition. Lambda's recursive loop detection stops some "
@@ -48,12 +61,45 @@ _LOOP = (
 )
 
 
-def dns_findings(dns: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
+def off_path_functions(cold_starts: pl.DataFrame | None) -> pl.DataFrame:
+    """``function_name`` and ``traced_invocations`` of the functions none of whose traced
+    invocations had a caller waiting (``sync_invocations`` 0 in
+    ``analyses.cold_starts.COLD_START_SCHEMA``); empty when that is unknown."""
+    schema = {"function_name": pl.String(), "traced_invocations": pl.Int64()}
+    if cold_starts is None:
+        return pl.DataFrame(schema=schema)
+    return cold_starts.filter(
+        (pl.col("invocations") > 0) & (pl.col("sync_invocations") == 0)
+    ).select("function_name", pl.col("invocations").cast(pl.Int64).alias("traced_invocations"))
+
+
+def _off_path_note() -> pl.Expr:
+    return (
+        pl.when(pl.col("off_path"))
+        .then(pl.format(_OFF_PATH_FUNCTION, count("traced_invocations")))
+        .otherwise(pl.lit(""))
+    )
+
+
+def _with_off_path(frame: pl.DataFrame, off_path: pl.DataFrame | None) -> pl.DataFrame:
+    """``frame`` with ``off_path`` (its function had no caller waiting) and
+    ``traced_invocations``."""
+    known = off_path if off_path is not None else off_path_functions(None)
+    return frame.join(known, on="function_name", how="left", nulls_equal=False).with_columns(
+        pl.col("traced_invocations").is_not_null().alias("off_path")
+    )
+
+
+def dns_findings(
+    dns: pl.DataFrame, t: Thresholds, off_path: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Failing or slow DNS lookups, or lookups taking a large share of invocation time.
 
     Failures are critical only for a VPC-attached service and when the invocations that saw one
     are a large share of those that looked the host up: one failure in a hundred lookups is a
-    warning, not an outage."""
+    warning, not an outage. Slow lookups of a function no caller waited for
+    (``off_path``: :func:`off_path_functions`) are ``info``: the time is nobody's latency.
+    Failed lookups keep their severity wherever they run (the work failed)."""
     failed = pl.col("failures") > 0
     slow = (pl.col("p95_ms") >= t.dns_p95_warning_ms) | (
         pl.col("invocation_share") >= t.dns_share_warning
@@ -61,18 +107,20 @@ def dns_findings(dns: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
     vpc = pl.col("vpc_attached").fill_null(value=False)
     # NOTE: failed lookups, at most one per invocation, stand for the invocations that saw one.
     failed_invocations = pl.min_horizontal("failures", "invocations")
-    frame = dns.with_columns(
+    frame = _with_off_path(dns, off_path).with_columns(
         failed_invocations.alias("failed_invocations"),
         share_of(failed_invocations, "invocations").alias("failure_share"),
     )
+    waited = slow & ~pl.col("off_path")
     frame = frame.with_columns(
         level(
-            failed | slow, failed & vpc & (pl.col("failure_share") >= t.dns_failure_share_critical)
+            failed | waited,
+            failed & vpc & (pl.col("failure_share") >= t.dns_failure_share_critical),
         ).alias("level")
-    ).filter(pl.col("level") > 0)
+    ).filter((pl.col("level") > 0) | slow.fill_null(value=False))
     message = pl.format(
         "{} DNS lookups of {} in {} invocations: {} failed, p95 {} ms, max {} ms, {} of "
-        "invocation time; VPC attached: {}.",
+        "invocation time; VPC attached: {}.{}",
         count("lookups"),
         pl.col("host").fill_null("an unnamed host"),
         count("invocations"),
@@ -81,6 +129,7 @@ def dns_findings(dns: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
         num("max_ms"),
         pct("invocation_share"),
         pl.col("vpc_attached").cast(pl.String).fill_null("unknown"),
+        _off_path_note(),
     )
     return finish(
         frame.select(
@@ -108,17 +157,25 @@ def dns_findings(dns: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
     )
 
 
-def connection_findings(setup: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
-    """Warm invocations opening a new connection for most calls (no keep-alive)."""
-    frame = setup.filter(
-        (pl.col("calls") >= t.min_invocations)
-        & (pl.col("new_connections_per_call") >= t.new_connections_per_call_warning)
-    ).with_columns(level(pl.lit(value=True)).alias("level"))
+def connection_findings(
+    setup: pl.DataFrame, t: Thresholds, off_path: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Warm invocations opening a new connection for most calls (no keep-alive): a warning,
+    ``info`` for a function no caller waited for (``off_path``: :func:`off_path_functions`)."""
+    frame = (
+        _with_off_path(setup, off_path)
+        .filter(
+            (pl.col("calls") >= t.min_invocations)
+            & (pl.col("new_connections_per_call") >= t.new_connections_per_call_warning)
+        )
+        .with_columns(level(~pl.col("off_path")).alias("level"))
+    )
     message = pl.format(
-        "{} new connections for {} calls on warm invocations ({} per call).",
+        "{} new connections for {} calls on warm invocations ({} per call).{}",
         count("new_connections"),
         count("calls"),
         num("new_connections_per_call", 2),
+        _off_path_note(),
     )
     return finish(
         frame.select(
@@ -158,13 +215,61 @@ def node_described() -> pl.Expr:
     )
 
 
-def bottleneck_findings(bottlenecks: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
-    """A node holding a large share of the slow requests' critical path of an entry point."""
-    share = pl.col("slow_share")
-    frame = bottlenecks.filter(share >= t.bottleneck_share_info).with_columns(
-        pl.when(share >= t.bottleneck_share_warning).then(1).otherwise(0).alias("level")
+def entry_waits(entry_traces: pl.DataFrame | None) -> pl.DataFrame:
+    """Per entry point of ``analyses.entry_points.ENTRY_TRACE_SCHEMA``: ``entry_path``, who
+    waited for its traces (``sync``, ``async``, ``event_source``, ``mixed`` when they differ,
+    null when any trace's is unknown)."""
+    schema = {"entry": pl.String(), "entry_path": pl.String()}
+    if entry_traces is None:
+        return pl.DataFrame(schema=schema)
+    paths = pl.col("invocation_path")
+    return entry_traces.group_by("entry").agg(
+        pl.when(paths.null_count() > 0)
+        .then(pl.lit(None, pl.String()))
+        .when(paths.n_unique() == 1)
+        .then(paths.first())
+        .when((paths == "sync").any())
+        .then(pl.lit("mixed"))
+        .otherwise(pl.lit("async_mixed"))
+        .alias("entry_path")
     )
-    message = pl.format(
+
+
+# Entry paths no caller waited for, and how a finding names them.
+_NOBODY_WAITED = {
+    "event_source": "invoked by a queue's event source mapping",
+    "async": "invoked asynchronously (events Lambda queued or a service delivered)",
+    "async_mixed": "invoked asynchronously or by a queue's event source mapping",
+}
+
+
+def bottleneck_findings(
+    bottlenecks: pl.DataFrame, t: Thresholds, entry_traces: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """A node holding a large share of the slow requests' critical path of an entry point.
+
+    With ``entry_traces`` (``analyses.entry_points.entry_traces``), an entry point no caller
+    waited for (every trace's root invoked asynchronously or by a queue's event source
+    mapping) is at most ``info``, and its finding says so: the time held is how long the
+    events took to process, nobody's latency. An entry whose traces' callers are unknown, or
+    some of which had a caller waiting, is judged as before."""
+    share = pl.col("slow_share")
+    waits = entry_waits(entry_traces)
+    nobody = pl.col("entry_path").is_in(list(_NOBODY_WAITED)).fill_null(value=False)
+    frame = (
+        bottlenecks.join(waits, on="entry", how="left", nulls_equal=True)
+        .filter(share >= t.bottleneck_share_info)
+        .with_columns(
+            pl.when((share >= t.bottleneck_share_warning) & ~nobody)
+            .then(1)
+            .otherwise(0)
+            .alias("level")
+        )
+    )
+    why = pl.col("entry_path").replace_strict(
+        _NOBODY_WAITED, default=None, return_dtype=pl.String()
+    )
+    waited_message = pl.format(
         "{} holds {} of the critical path of the slowest requests to {} ({} ms per slow "
         "request, {} slow traces).",
         node_described(),
@@ -173,6 +278,18 @@ def bottleneck_findings(bottlenecks: pl.DataFrame, t: Thresholds) -> pl.DataFram
         num("slow_mean_ms"),
         count("slow_traces"),
     )
+    nobody_message = pl.format(
+        "{} holds {} of the critical path of the slowest runs of {} ({} ms per slow run, {} "
+        "slow traces); no caller waited for them: {} is {}.",
+        node_described(),
+        pct("slow_share"),
+        pl.col("entry"),
+        num("slow_mean_ms"),
+        count("slow_traces"),
+        pl.col("entry"),
+        why,
+    )
+    message = pl.when(nobody).then(nobody_message).otherwise(waited_message)
     cold = (pl.col("node_kind") == "initialization").fill_null(value=False)
     return finish(
         frame.select(
@@ -195,8 +312,13 @@ def bottleneck_findings(bottlenecks: pl.DataFrame, t: Thresholds) -> pl.DataFram
                 "slow_traces",
                 "mean_ms",
                 "slow_mean_ms",
+                "entry_path",
             ).alias("evidence"),
-            pl.when(cold)
+            pl.when(nobody & cold)
+            .then(pl.lit(_OFF_PATH_COLD))
+            .when(nobody)
+            .then(pl.lit(_OFF_PATH_SLOW))
+            .when(cold)
             .then(pl.lit(_COLD_PATH))
             .otherwise(pl.lit(_SLOW_PATH))
             .alias("recommendation"),

@@ -24,6 +24,7 @@ from analyses.bottlenecks import BOTTLENECK_SCHEMA
 from analyses.cold_starts import COLD_START_SCHEMA
 from analyses.dns import CONNECTION_SETUP_SCHEMA, DNS_SCHEMA
 from analyses.downstream_throttles import DOWNSTREAM_THROTTLE_SCHEMA
+from analyses.entry_points import ENTRY_TRACE_SCHEMA
 from analyses.finding_format import FINDING_SCHEMA, SEVERITY_RANK
 from analyses.finding_rules_lambda import (
     async_findings,
@@ -38,6 +39,7 @@ from analyses.finding_rules_network import (
     connection_findings,
     dns_findings,
     loop_findings,
+    off_path_functions,
 )
 from analyses.finding_thresholds import Thresholds
 from analyses.functions import FUNCTION_TABLE_SCHEMA
@@ -66,6 +68,7 @@ def findings(
     bottlenecks: pl.DataFrame | None = None,
     loops: pl.DataFrame | None = None,
     async_events: pl.DataFrame | None = None,
+    entry_traces: pl.DataFrame | None = None,
     thresholds: Thresholds | None = None,
     silence: Collection[str] = (),
 ) -> pl.DataFrame:
@@ -87,6 +90,10 @@ def findings(
         ``analyses.loops.resource_loops`` (``LOOP_SCHEMA``): loops through the same resources.
     async_events
         ``analyses.async_events.async_events`` (``ASYNC_SCHEMA``).
+    entry_traces
+        ``analyses.entry_points.entry_traces`` (``ENTRY_TRACE_SCHEMA``): who waited for each
+        entry point, so that a bottleneck of one nobody waited for (a queue consumer, an
+        asynchronous invocation) is not told as user-facing latency.
     thresholds
         Where measurements become findings; default :class:`Thresholds()`.
     silence
@@ -112,6 +119,10 @@ def findings(
     slow = _checked(bottlenecks, BOTTLENECK_SCHEMA, "bottlenecks")
     looping = _checked(loops, LOOP_SCHEMA, "loops")
     queued = _checked(async_events, ASYNC_SCHEMA, "async_events")
+    entries = _checked(entry_traces, ENTRY_TRACE_SCHEMA, "entry_traces")
+    # NOTE: who waits follows the invocation path (analyses.invocations): the rules about
+    # latency (cold starts, bottlenecks, DNS, connection setup) lower what nobody waited for.
+    off_path = off_path_functions(cold)
 
     parts = [pl.DataFrame(schema=FINDING_SCHEMA)]
     if cold is not None:
@@ -123,11 +134,11 @@ def findings(
     if downstream is not None:
         parts.append(downstream_throttle_findings(downstream, t))
     if lookups is not None:
-        parts.append(dns_findings(lookups, t))
+        parts.append(dns_findings(lookups, t, off_path))
     if setup is not None:
-        parts.append(connection_findings(setup, t))
+        parts.append(connection_findings(setup, t, off_path))
     if slow is not None:
-        parts.append(bottleneck_findings(slow, t))
+        parts.append(bottleneck_findings(slow, t, entries))
     if looping is not None:
         parts.append(loop_findings(looping))
     if queued is not None:

@@ -16,6 +16,9 @@ FUNCTION_TABLE_SCHEMA: dict[str, pl.DataType] = {
     "errors": pl.Int64(),  # executions flagged error (4xx-like, e.g. handled failures)
     "faults": pl.Int64(),  # executions flagged fault (unhandled errors, timeouts)
     "throttled": pl.Int64(),  # throttled invocation attempts (they never ran)
+    # Throttled calls that record no `retries` field: their attempts are unknown, so
+    # `throttled` is a lower bound ("at least") when this is above 0.
+    "throttled_retries_unknown": pl.Int64(),
     "cold_starts": pl.Int64(),  # as analyses.cold_starts counts them (any kind)
     "timeouts": pl.Int64(),  # REPORT status "timeout"; null (unknown) without REPORTs
     "duration_p50_ms": pl.Float64(),  # completed executions only
@@ -117,7 +120,10 @@ def function_table(
     throttled = (
         throttled_attempts(spans)
         .group_by(pl.col("target").alias("function_name"))
-        .agg(pl.col("attempts").sum().alias("throttled"))
+        .agg(
+            pl.col("attempts").sum().alias("throttled"),
+            pl.col("attempts_unknown").sum().cast(pl.Int64).alias("throttled_retries_unknown"),
+        )
     )
     names = pl.concat(
         [
@@ -136,7 +142,14 @@ def function_table(
         .join(_report_memory(reports), on="function_name", how="left")
         .join(_config(functions), on="function_name", how="left")
     )
-    counts = ["invocations", "errors", "faults", "throttled", "cold_starts"]
+    counts = [
+        "invocations",
+        "errors",
+        "faults",
+        "throttled",
+        "throttled_retries_unknown",
+        "cold_starts",
+    ]
     # NOTE: timeouts come from REPORT records: without them they are unknown, not 0.
     if reports is not None:
         counts.append("timeouts")

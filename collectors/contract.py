@@ -137,6 +137,12 @@ class BuildContext:
     trace_destination
         Spans only: where traces go as declared in the configuration (``"CloudWatchLogs"`` or
         ``"XRay"``), for endpoints without GetTraceSegmentDestination; None: read it.
+    spans_alongside, spans_destination
+        X-Ray only: the spans collector runs for the same target, and its declared
+        ``trace_destination`` (under Transaction Search the X-Ray collector leaves the traces
+        to it).
+    fetch_indexed
+        X-Ray only: fetch the indexed traces even when the spans collector reads every span.
     """
 
     factory: ClientFactory
@@ -151,6 +157,9 @@ class BuildContext:
     period: timedelta = timedelta(seconds=60)
     percentiles: bool = True
     trace_destination: str | None = None
+    spans_alongside: bool = False
+    spans_destination: str | None = None
+    fetch_indexed: bool = False
 
     def client_options(self, client: ClientT) -> ClientOptions[ClientT]:
         """``client`` with the retry settings and waits, as every single-service collector

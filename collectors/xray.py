@@ -6,12 +6,20 @@ trace is fetched: a trace already stored complete at the same revision is never 
 a partial one is fetched again when its revision grows. BatchGetTraces takes at most five
 distinct ids; its NextToken is followed and ``UnprocessedTraceIds`` retried a few rounds before
 they are reported as failed.
+
+Under CloudWatch Transaction Search, X-Ray indexes only a sample of the spans as trace
+summaries (1% by default) and BatchGetTraces finds only those traces, while the spans collector
+reads every span from ``aws/spans``. When the spans collector runs for the same target and the
+trace destination is CloudWatch Logs (ACTIVE, or declared in ``[collectors.spans]
+destination``), the traces are left to it: the summaries are still read and stored as before,
+BatchGetTraces is skipped, and a note says why and how to fetch them again (``[collectors.xray]
+fetch_indexed = true``). A pending or unknown destination fetches as before.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Unpack
@@ -28,12 +36,27 @@ from collectors.base import (
 from collectors.contract import BuildContext, CollectRequest, Needs, Registration
 from collectors.metering import CallMeter, error_code, failure_from
 from collectors.paging import PAGE_ERRORS, Gathered
+from collectors.spans import (
+    CLOUDWATCH_LOGS,
+    SPANS_LOG_GROUP,
+    Destination,
+    Mode,
+    read_destination,
+)
 from collectors.xray_state import XRayState, trace_start_s
 
 if TYPE_CHECKING:
     from mypy_boto3_xray import XRayClient
 
-API_CALLS = frozenset({"xray:GetTraceSummaries", "xray:BatchGetTraces"})
+API_CALLS = frozenset(
+    {
+        "xray:GetTraceSummaries",
+        "xray:BatchGetTraces",
+        # Only when the spans collector runs for the same target (see the module docstring).
+        "xray:GetTraceSegmentDestination",
+        "xray:GetIndexingRules",
+    }
+)
 
 SUMMARIES = "xray.get_trace_summaries"
 TRACES = "xray.batch_get_traces"
@@ -42,6 +65,9 @@ BATCH_SIZE = 5  # BatchGetTraces accepts 1-5 ids per call
 # NOTE: a partial trace is looked at again while it is younger than this; after that what
 # was stored is kept as it is (X-Ray completes traces within minutes).
 PARTIAL_HORIZON = timedelta(hours=1)
+# How long a GetTraceSegmentDestination answer decides whether traces are left to the spans
+# collector (see SpansAlongside).
+DESTINATION_TTL = timedelta(minutes=5)
 
 _RANGE_ERROR = re.compile(r"time|range|hour|window|StartTime|EndTime", re.IGNORECASE)
 
@@ -64,6 +90,9 @@ class XRayResult(CollectorResult):
         Ids that could not be fetched (throttled, unprocessed after retries, not returned).
     limit_exceeded_ids
         Ids whose trace came back with ``LimitExceeded`` (over the size limit, incomplete).
+    left_to_spans_ids
+        Ids not fetched because the spans collector reads every span of the target from
+        ``aws/spans`` (Transaction Search on); they are not recorded as stored.
     """
 
     trace_ids: frozenset[str] = frozenset()
@@ -72,6 +101,72 @@ class XRayResult(CollectorResult):
     skipped_ids: frozenset[str] = frozenset()
     failed_ids: frozenset[str] = frozenset()
     limit_exceeded_ids: frozenset[str] = frozenset()
+    left_to_spans_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class SpansAlongside:
+    """The spans collector runs for the same target: where traces go decides whether
+    BatchGetTraces runs.
+
+    Attributes
+    ----------
+    xray
+        The X-Ray client GetTraceSegmentDestination (and GetIndexingRules) are read with.
+    declared
+        ``[collectors.spans] destination`` (``"CloudWatchLogs"`` or ``"XRay"``), declared for
+        endpoints without GetTraceSegmentDestination: not read then. None: read it.
+    fetch_indexed
+        ``[collectors.xray] fetch_indexed``: fetch the indexed traces even so.
+    clock
+        With a clock, an answer read is used for ``DESTINATION_TTL`` (a catch-up cycle reads
+        many windows; the setting changes rarely). None: read for every window.
+    """
+
+    xray: XRayClient
+    declared: str | None = None
+    fetch_indexed: bool = False
+    clock: Callable[[], datetime] | None = None
+    _cached: list[tuple[datetime, Destination]] = field(default_factory=list, compare=False)
+
+    def destination(self, meter: CallMeter) -> Destination:
+        """Where traces go: declared, else read (unknown when the read fails)."""
+        if self.declared is not None:
+            mode: Mode = "cloudwatch-logs" if self.declared == CLOUDWATCH_LOGS else "xray"
+            return Destination(mode, declared=True)
+        now = self.clock() if self.clock is not None else None
+        if now is not None and self._cached and now - self._cached[0][0] < DESTINATION_TTL:
+            return self._cached[0][1]
+        with meter.watching(self.xray):
+            destination = read_destination(self.xray, meter).destination
+        if now is not None:
+            self._cached[:] = [(now, destination)]
+        return destination
+
+
+def leaves_traces_to_spans(destination: Destination) -> bool:
+    """Whether every span goes to ``aws/spans`` for sure: Transaction Search ACTIVE, or
+    declared. A PENDING change may still send spans to X-Ray, and an unknown destination is
+    not Transaction Search: the traces are fetched then."""
+    return destination.mode == "cloudwatch-logs" and (
+        destination.declared or destination.status == "ACTIVE"
+    )
+
+
+def skip_note(destination: Destination, traces: int) -> str:
+    """The status line of a run whose BatchGetTraces was skipped: why, and how to undo it (one
+    line of at most 200 characters, as ``collect`` shows notes)."""
+    how = "as declared" if destination.declared else (destination.status or "").strip()
+    indexed = (
+        f" (X-Ray indexes {destination.indexed_percent:g}%)"
+        if destination.indexed_percent is not None
+        else ""
+    )
+    return (
+        f"BatchGetTraces skipped for {traces} traces: Transaction Search on ({how}), the spans "
+        f"collector reads all spans in {SPANS_LOG_GROUP}{indexed}; to fetch them: "
+        "[collectors.xray] fetch_indexed = true"
+    )
 
 
 @dataclass(frozen=True)
@@ -114,6 +209,9 @@ class XRayCollector(AwsCollector["XRayClient"]):
         An optional X-Ray filter expression (e.g. ``'service("orders")'``).
     unprocessed_rounds
         How many times ``UnprocessedTraceIds`` are requested again.
+    spans_alongside
+        Set when the spans collector runs for the same target: under Transaction Search the
+        traces are left to it (see the module docstring).
     **options
         ``client``, ``session``, ``retry`` and ``sleep``, as in ``AwsCollector``.
     """
@@ -128,9 +226,11 @@ class XRayCollector(AwsCollector["XRayClient"]):
         time_range_type: str = "TraceId",
         filter_expression: str | None = None,
         unprocessed_rounds: int = 3,
+        spans_alongside: SpansAlongside | None = None,
         **options: Unpack[ClientOptions[XRayClient]],
     ) -> None:
         super().__init__(**options)
+        self._spans_alongside = spans_alongside
         self._max_span = max_span
         self._min_span = min_span
         self._time_range_type = time_range_type
@@ -163,12 +263,32 @@ class XRayCollector(AwsCollector["XRayClient"]):
             ``complete`` is False when a summaries window or a trace could not be fetched.
         """
         run = _Run(CallMeter(settings=self._retry, sleep=self._sleep))
+        destination = self._left_to_spans(run.meter)
+        left: frozenset[str] = frozenset()
         with run.meter.watching(self.client):
             for part in window.split(self._max_span):
                 self._scan(run, part)
             wanted, skipped = _select(run.seen, known or {}, partial or {})
-            self._fetch(run, wanted)
-        return _result(run, window, skipped)
+            if destination is None:
+                self._fetch(run, wanted)
+            else:
+                left = frozenset(wanted)
+        result = _result(run, window, skipped)
+        if destination is None:
+            return result
+        return replace(
+            result,
+            left_to_spans_ids=left,
+            notes=(*result.notes, skip_note(destination, len(left))),
+        )
+
+    def _left_to_spans(self, meter: CallMeter) -> Destination | None:
+        """The destination when the traces are left to the spans collector, else None."""
+        alongside = self._spans_alongside
+        if alongside is None or alongside.fetch_indexed:
+            return None
+        destination = alongside.destination(meter)
+        return destination if leaves_traces_to_spans(destination) else None
 
     def fetch(self, trace_ids: Iterable[str]) -> XRayResult:
         """The traces for ``trace_ids`` (e.g. the ``failed_ids`` of an earlier run)."""
@@ -362,14 +482,30 @@ class XRaySource:
 
 
 def _build(context: BuildContext) -> XRaySource:
+    client = context.factory.xray()
+    alongside = (
+        SpansAlongside(
+            client,
+            declared=context.spans_destination,
+            fetch_indexed=context.fetch_indexed,
+            clock=context.clock,
+        )
+        if context.spans_alongside
+        else None
+    )
     collector = XRayCollector(
         max_span=context.step,
         filter_expression=context.filter_expression,
-        **context.client_options(context.factory.xray()),
+        spans_alongside=alongside,
+        **context.client_options(client),
     )
     return XRaySource(collector)
 
 
 REGISTRATION = Registration(
-    "xray", _build, API_CALLS, lag=timedelta(minutes=2), options=("filter_expression",)
+    "xray",
+    _build,
+    API_CALLS,
+    lag=timedelta(minutes=2),
+    options=("filter_expression", "fetch_indexed"),
 )

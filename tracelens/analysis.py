@@ -249,6 +249,7 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
         bottlenecks=slow,
         loops=loops,
         async_events=queued,
+        entry_traces=per_trace,
         thresholds=settings.thresholds,
         silence=settings.silence,
     )

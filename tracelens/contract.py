@@ -134,6 +134,9 @@ class Function(Located):
     cold_start_rate: float | None
     init_ms: PercentilesMaxMs
     throttled: int
+    # Throttled calls whose Invoke subsegment has no `retries` field: their retries are
+    # unknown, so `throttled` is a lower bound ("at least") when this is above 0.
+    throttled_retries_unknown: int
     errors: int
     faults: int
     cold_start_kinds: ColdStartKinds
@@ -640,6 +643,7 @@ def _functions(result: AnalysisResult, where: Located) -> list[Function]:
                 "cold_start_rate": row.get("cold_start_rate"),
                 "init_ms": _with_max(row, "init_"),
                 "throttled": row["throttled"] or 0,
+                "throttled_retries_unknown": row["throttled_retries_unknown"] or 0,
                 "errors": row["errors"] or 0,
                 "faults": row["faults"] or 0,
                 "cold_start_kinds": {

@@ -9,6 +9,7 @@ import pytest
 from analyses.bottlenecks import BOTTLENECK_SCHEMA, bottlenecks
 from analyses.cold_starts import COLD_START_SCHEMA, cold_starts
 from analyses.dns import CONNECTION_SETUP_SCHEMA, DNS_SCHEMA, connection_setup, dns_lookups
+from analyses.entry_points import STAGE_ORIGIN, entry_traces
 from analyses.findings import FINDING_SCHEMA, Thresholds, findings
 from analyses.functions import FUNCTION_TABLE_SCHEMA, function_table
 from analyses.loops import LOOP_SCHEMA, resource_loops
@@ -548,3 +549,157 @@ def test_a_throttled_target_missing_from_the_function_table_is_not_critical() ->
         "invocations)."
     )
     assert pay["share"] is None
+
+
+def _who_waits_spans() -> pl.DataFrame:
+    """An API whose cold function holds its slowest request; a queue consumer (linked trace,
+    ``trigger`` ``sqs``) and an asynchronous S3 consumer, each slow in its own trace."""
+    b = SpanBuilder()
+    for i in range(4):
+        base = 10.0 * i
+        cold = i == 0
+        api = b.caller(
+            "api", start_s=base, duration_ms=1000.0 if cold else 400.0, origin=STAGE_ORIGIN
+        )
+        b.lambda_invocation(
+            "orders",
+            start_s=base + (0.7 if cold else 0.1),
+            trace_id=api.trace_id,
+            parent_id=api.segment_id,
+            init="on_demand" if cold else None,
+            init_ms=500.0,
+        )
+    consumers = [
+        b.lambda_invocation(
+            "fulfiller",
+            start_s=100.0 + 10.0 * i,
+            init="on_demand" if i == 0 else None,
+            init_ms=500.0,
+        ).service_id
+        for i in range(4)
+    ]
+    for i in range(3):
+        b.async_event("thumbnailer", start_s=200.0 + 10.0 * i, failed=[False], dwell_ms=900.0)
+    linked = pl.col("id").is_in(consumers)
+    return b.frame().with_columns(
+        pl.when(linked).then(pl.lit("sqs")).otherwise(pl.col("trigger")).alias("trigger")
+    )
+
+
+def test_bottlenecks_nobody_waited_for_are_info_and_say_so() -> None:
+    spans = _who_waits_spans()
+    slow = bottlenecks(spans)
+    traces = entry_traces(spans)
+    paths = dict(traces.group_by("entry").agg(pl.col("invocation_path").unique()).rows())
+    assert paths == {"api": ["sync"], "fulfiller": ["event_source"], "thumbnailer": ["async"]}
+    # Before: every entry judged as if a caller waited (the consumer's init is a warning).
+    before = _by_subject(findings(bottlenecks=slow), "bottleneck")
+    fulfiller_init = "fulfiller Initialization [initialization] @ fulfiller"
+    assert before[fulfiller_init]["severity"] == "warning"
+    after = findings(bottlenecks=slow, entry_traces=traces)
+    rows = _by_subject(after, "bottleneck")
+    api_init = rows["orders Initialization [initialization] @ api"]
+    assert api_init["severity"] == "warning"
+    assert "slowest requests to api" in api_init["message"]
+    assert json.loads(api_init["evidence"])["entry_path"] == "sync"
+    for subject, row in rows.items():
+        if subject.endswith(("@ fulfiller", "@ thumbnailer")):
+            assert row["severity"] == "info", subject
+            assert "no caller waited for them" in row["message"], subject
+            assert "No caller waited" in row["recommendation"], subject
+    consumer = rows[fulfiller_init]
+    assert consumer["message"].endswith(
+        "no caller waited for them: fulfiller is invoked by a queue's event source mapping."
+    )
+    assert json.loads(consumer["evidence"])["entry_path"] == "event_source"
+    dwell = rows["thumbnailer [lambda_service] @ thumbnailer"]
+    assert "thumbnailer is invoked asynchronously" in dwell["message"]
+    assert not any(r["severity"] != "info" for s, r in rows.items() if "@ api" not in s)
+
+
+def test_bottleneck_of_an_entry_whose_callers_are_unknown_keeps_its_severity() -> None:
+    spans = _who_waits_spans()
+    slow = bottlenecks(spans)
+    # The consumer's traces hold no execution of it: who waited is unknown, not "nobody".
+    unknown = entry_traces(spans).with_columns(
+        pl.when(pl.col("entry") == "fulfiller")
+        .then(pl.lit(None, pl.String()))
+        .otherwise(pl.col("invocation_path"))
+        .alias("invocation_path")
+    )
+    rows = _by_subject(findings(bottlenecks=slow, entry_traces=unknown), "bottleneck")
+    consumer = rows["fulfiller Initialization [initialization] @ fulfiller"]
+    assert consumer["severity"] == "warning"
+    assert "no caller waited" not in consumer["message"]
+
+
+def test_slow_dns_and_connection_setup_nobody_waited_for_are_info() -> None:
+    dns = frame_of(
+        [
+            {
+                "function_name": name,
+                "host": "api.example.com",
+                "lookups": 10,
+                "invocations": 10,
+                "failures": 0,
+                "p95_ms": 150.0,
+                "invocation_share": 0.01,
+            }
+            for name in ("web", "worker")
+        ]
+        + [
+            {
+                "function_name": "worker",
+                "host": "db.internal",
+                "lookups": 10,
+                "invocations": 10,
+                "failures": 3,
+                "p95_ms": 2.0,
+                "invocation_share": 0.01,
+                "vpc_attached": True,
+            }
+        ],
+        DNS_SCHEMA,
+    )
+    setup = frame_of(
+        [
+            {
+                "function_name": name,
+                "host": "api.example.com",
+                "calls": 10,
+                "dials": 9,
+                "new_connections": 9,
+                "new_connections_per_call": 0.9,
+            }
+            for name in ("web", "worker")
+        ],
+        CONNECTION_SETUP_SCHEMA,
+    )
+    cold = frame_of(
+        [_cold("web", 10, 0), _cold("worker", 10, 0, sync_invocations=0)], COLD_START_SCHEMA
+    )
+    result = findings(dns=dns, connection_setup=setup, cold_starts=cold)
+    assert result.select("severity", "kind", "subject").rows() == [
+        # failed lookups lose work whoever waits: still critical (3 of 10, VPC)
+        ("critical", "dns", "worker -> db.internal"),
+        ("warning", "connection_reuse", "web -> api.example.com"),
+        ("warning", "dns", "web -> api.example.com"),
+        ("info", "connection_reuse", "worker -> api.example.com"),
+        ("info", "dns", "worker -> api.example.com"),
+    ]
+    for kind in ("dns", "connection_reuse"):
+        worker = _by_subject(result, kind)["worker -> api.example.com"]
+        assert worker["message"].endswith(
+            "No caller waited: none of the function's 10 traced invocations was synchronous "
+            "(asynchronous, invoked by a queue's event source mapping, or after the entry "
+            "answered)."
+        )
+        assert (
+            "No caller waited" not in _by_subject(result, kind)["web -> api.example.com"]["message"]
+        )
+    # Without cold starts, who waited is unknown: judged as before.
+    unknown = findings(dns=dns, connection_setup=setup)
+    assert set(unknown.filter(pl.col("subject").str.starts_with("worker"))["severity"]) == {
+        "critical",
+        "warning",
+    }

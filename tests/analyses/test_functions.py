@@ -76,7 +76,22 @@ def test_per_function_table_with_reports_and_config() -> None:
     assert logs_only["vpc_attached"] is None
     payments = result.row(2, named=True)
     assert (payments["invocations"], payments["throttled"]) == (0, 2)
+    assert (orders["throttled_retries_unknown"], payments["throttled_retries_unknown"]) == (0, 0)
     assert payments["duration_p50_ms"] is None
+
+
+def test_throttled_calls_without_retries_make_the_count_a_lower_bound() -> None:
+    b = SpanBuilder()
+    checkout = b.caller("checkout", start_s=0.0)
+    b.invoke_call(checkout, "payments", start_s=0.1, throttled=True, retries=None)
+    b.invoke_call(checkout, "payments", start_s=0.2, throttled=True, retries=None)
+    b.invoke_call(checkout, "payments", start_s=0.3, throttled=True, retries=2)
+    b.invoke_call(checkout, "orders", start_s=0.4, throttled=True, retries=1)
+    result = function_table(b.frame())
+    rows = {row["function_name"]: row for row in result.iter_rows(named=True)}
+    # 1 + 1 attempts for the calls without a `retries` field (at least), 3 for the other.
+    assert (rows["payments"]["throttled"], rows["payments"]["throttled_retries_unknown"]) == (5, 2)
+    assert (rows["orders"]["throttled"], rows["orders"]["throttled_retries_unknown"]) == (2, 0)
 
 
 def test_no_lambda_data_gives_empty_table() -> None:

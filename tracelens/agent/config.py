@@ -292,6 +292,10 @@ class CollectorSettings:
     destination
         Spans only: ``"CloudWatchLogs"`` or ``"XRay"`` declared instead of read with
         GetTraceSegmentDestination (for endpoints without that API); None: read it.
+    fetch_indexed
+        X-Ray only: fetch X-Ray's indexed traces with BatchGetTraces even when Transaction
+        Search is on and the spans collector reads every span of the target (by default the
+        fetch is skipped then: the indexed traces are among those spans).
     """
 
     name: str
@@ -312,6 +316,7 @@ class CollectorSettings:
     )
     percentiles: bool = setting("percentiles", True, kind="bool")
     destination: str | None = setting("destination", None, kind="text", check=_trace_destination)
+    fetch_indexed: bool = setting("fetch_indexed", False, kind="bool")
 
 
 DEFAULT_COLLECTORS: Mapping[str, CollectorSettings] = {

@@ -108,7 +108,13 @@ class CollectionRunner:
         self._stop = stop or threading.Event()
         if collectors is None:
             factory = factory or ClientFactory(self._target, retry=config.retry)
-            collectors = build_collectors(config, factory, sleep=self._sleep, clock=clock)
+            collectors = build_collectors(
+                config,
+                factory,
+                sleep=self._sleep,
+                clock=clock,
+                target_collectors=self.target.collectors,
+            )
         self._sources = dict(collectors)
         self._functions: tuple[str, ...] | None = config.collect.functions or None
         # NOTE: re-entrant: a metrics or logs cycle that needs the function list runs the

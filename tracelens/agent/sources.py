@@ -3,7 +3,7 @@ stand in: anything that keeps :class:`collectors.contract.Collector`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 
 from collectors import registry
@@ -18,11 +18,22 @@ def build_collectors(
     *,
     sleep: Callable[[float], None],
     clock: Callable[[], datetime],
+    target_collectors: Collection[str] | None = None,
 ) -> Mapping[str, Collector]:
     """Every registered collector ``config`` has settings for, each with its own client made
-    once, here."""
+    once, here.
+
+    ``target_collectors`` are the collectors run for the target (None: every enabled one):
+    the X-Ray collector leaves the traces to the spans collector when that one runs too.
+    """
     built: dict[str, Collector] = {}
     configured = {settings.name: settings for settings in config.collectors}
+    running = (
+        set(target_collectors)
+        if target_collectors is not None
+        else {settings.name for settings in config.enabled_collectors}
+    )
+    spans = configured.get("spans")
     for registration in registry.REGISTRY:
         settings = configured.get(registration.name)
         if settings is None:
@@ -40,6 +51,9 @@ def build_collectors(
             period=settings.period,
             percentiles=settings.percentiles,
             trace_destination=settings.destination,
+            spans_alongside=spans is not None and spans.enabled and "spans" in running,
+            spans_destination=spans.destination if spans is not None else None,
+            fetch_indexed=settings.fetch_indexed,
         )
         built[registration.name] = registration.build(context)
     return built

@@ -1,7 +1,12 @@
 """Rows read more than once (overlapping windows, re-runs after a crash) kept once.
 
 Spans follow the trace ingest's rule, whole segment documents at a time: a completed copy of a
-segment wins over an in-progress one, then the copy stored last. Other tables keep, per
+segment wins over an in-progress one, then a copy that names the segment's parent over one that
+does not, then the copy stored last. (Under Transaction Search one segment can arrive as an
+X-Ray document and as ``aws/spans`` records, in runs of two collectors; a form that lost the
+parent link, such as an OpenTelemetry function span whose ``AWS::Lambda`` parent was not
+exported, must not cut the trace in two because it was stored last: a segment's parent never
+changes.) Other tables keep, per
 identity, the row stored last (the latest read of a metric datapoint, for instance).
 """
 
@@ -59,13 +64,21 @@ def _winning_rows(spans: pl.DataFrame) -> tuple[pl.Series, int]:
     """Of ``spans`` (with ``_row``), the rows of each segment's winning copy, and the
     segment documents of the other copies."""
     own_root = (pl.col("depth") == 0) & (pl.col("id") == pl.col("segment_id"))
+    named_parent = (
+        (own_root & pl.col("parent_id").is_not_null()).any()
+        if "parent_id" in spans.columns
+        else pl.lit(value=False)
+    )
     copies = spans.group_by([*_SEGMENT, PART]).agg(
         (own_root & pl.col("in_progress")).any().alias("root_in_progress"),
+        named_parent.alias("names_parent"),
         pl.col(STORED_AT).max(),
         (pl.col("depth") == 0).sum().alias("documents"),
     )
     winners = copies.sort(
-        ["root_in_progress", STORED_AT, PART], descending=[False, True, True], maintain_order=True
+        ["root_in_progress", "names_parent", STORED_AT, PART],
+        descending=[False, True, True, True],
+        maintain_order=True,
     ).unique(_SEGMENT, keep="first", maintain_order=True)
     dropped = int(copies.get_column("documents").sum()) - int(winners.get_column("documents").sum())
     kept = spans.join(winners.select([*_SEGMENT, PART]), on=[*_SEGMENT, PART], how="semi")

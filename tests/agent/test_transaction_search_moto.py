@@ -1,0 +1,117 @@
+"""``collect --once`` on a Transaction Search account whose spans collector runs too: the X-Ray
+collector reads the summaries but leaves the traces to the spans collector, and says so.
+
+moto lacks GetTraceSegmentDestination: the destination is declared (``[collectors.spans]
+destination``), as the configuration allows for such endpoints; reading it is covered by
+tests/collectors/test_xray_transaction_search.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from collectors.spans import SPANS_LOG_GROUP
+from tests.builders.agent import FAST_CONFIG, analyze_store, invoke, seed_traces, utc_now
+from tests.builders.endpoint import Aws
+
+pytestmark = pytest.mark.integration
+
+SPAN_TRACES = 2
+TRANSACTION_SEARCH = FAST_CONFIG.replace('destination = "XRay"', 'destination = "CloudWatchLogs"')
+
+
+def _collect(aws: Aws, store: Path, config: str, tmp_path: Path) -> list[str]:
+    path = tmp_path / "tracelens.toml"
+    path.write_text(config)
+    result = invoke(
+        "collect", "--once", "--store", str(store), "--since", "2h",
+        "--endpoint-url", aws.url, "--config", str(path),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.split("\nxray", 1)[1].splitlines()
+    assert lines[0].split()[0] == "ok", result.stderr
+    return lines[1:]
+
+
+def _span_record(index: int, start_ms: int) -> dict[str, object]:
+    """An aws/spans record as Transaction Search writes it (flat dotted attributes)."""
+    start_ns = start_ms * 1_000_000
+    return {
+        "resource": {"attributes": {"service.name": "orders", "cloud.region": "us-east-1"}},
+        "scope": {"name": "aws.xray", "version": "1.0"},
+        "traceId": f"6761c6a1{index:024x}",
+        "spanId": f"{index + 1:016x}",
+        "parentSpanId": "",
+        "flags": 256,
+        "name": "orders",
+        "kind": "SERVER",
+        "startTimeUnixNano": start_ns,
+        "endTimeUnixNano": start_ns + 120_000_000,
+        "durationNano": 120_000_000,
+        "attributes": {"aws.span.kind": "LOCAL_ROOT", "aws.local.service": "orders"},
+        "status": {"code": "UNSET"},
+    }
+
+
+def _seed(aws: Aws) -> int:
+    """Four traces in X-Ray, and two span records in aws/spans (other traces)."""
+    now_s = utc_now().timestamp()
+    seeded = seed_traces(aws, [now_s - 1200 - 300 * i for i in range(4)])
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName=SPANS_LOG_GROUP)
+    logs.create_log_stream(logGroupName=SPANS_LOG_GROUP, logStreamName="default")
+    times_ms = [int(now_s * 1000) - 1_500_125 + 1_250 * i for i in range(SPAN_TRACES)]
+    events = [
+        {"timestamp": ms, "message": json.dumps(_span_record(i, ms))}
+        for i, ms in enumerate(times_ms)
+    ]
+    logs.put_log_events(logGroupName=SPANS_LOG_GROUP, logStreamName="default", logEvents=events)
+    return len(seeded)
+
+
+def test_the_xray_collector_leaves_the_traces_to_the_spans_collector(
+    aws: Aws, tmp_path: Path
+) -> None:
+    _seed(aws)
+    store = tmp_path / "store"
+
+    notes = _collect(aws, store, TRANSACTION_SEARCH, tmp_path)
+
+    assert any(
+        line.strip().startswith("BatchGetTraces skipped for 4 traces: Transaction Search on")
+        and line.endswith("[collectors.xray] fetch_indexed = true")
+        for line in notes
+    ), notes
+    document = analyze_store(store)
+    assert document["input"]["traces"] == SPAN_TRACES
+    assert document["input"]["trace_path"]["paths"] == ["aws_spans"]
+
+
+@pytest.mark.parametrize(
+    ("config", "span_traces"),
+    [
+        (
+            TRANSACTION_SEARCH.replace(
+                "[collectors.xray]\n", "[collectors.xray]\nfetch_indexed = true\n"
+            ),
+            SPAN_TRACES,
+        ),
+        (TRANSACTION_SEARCH + "enabled = false\n", 0),  # the spans collector is off
+    ],
+    ids=["fetch_indexed", "spans disabled"],
+)
+def test_the_traces_are_fetched_when_asked_or_without_the_spans_collector(
+    aws: Aws, tmp_path: Path, config: str, span_traces: int
+) -> None:
+    seeded = _seed(aws)
+    store = tmp_path / "store"
+
+    notes = _collect(aws, store, config, tmp_path)
+
+    assert not any("BatchGetTraces skipped" in line for line in notes), notes
+    document = analyze_store(store)
+    assert "xray" in document["input"]["trace_path"]["paths"]
+    assert document["input"]["traces"] == seeded + span_traces

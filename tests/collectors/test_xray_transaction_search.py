@@ -1,0 +1,159 @@
+"""Under Transaction Search the X-Ray collector leaves the traces to the spans collector.
+
+Trace summaries come from moto's X-Ray over HTTP. moto lacks GetTraceSegmentDestination and
+GetIndexingRules: those run on a second X-Ray client through botocore's Stubber with AWS's
+answers (the shapes of botocore's model: Destination ``XRay``|``CloudWatchLogs``, Status
+``PENDING``|``ACTIVE``).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from collectors.base import Window
+from collectors.xray import SUMMARIES, TRACES, SpansAlongside, XRayCollector
+from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
+from tests.builders.traces import SeededTrace, lambda_trace, segments_of, utc
+from tracelens.agent.seed import put_segments
+
+pytestmark = pytest.mark.integration
+
+
+def _seed(aws: Aws, count: int) -> list[SeededTrace]:
+    rng = random.Random(11)
+    now_s = time.time()
+    traces = [lambda_trace(rng, now_s - 1500 + 60 * i) for i in range(count)]
+    put_segments(aws.client("xray"), segments_of(*traces))
+    return traces
+
+
+def _window() -> Window:
+    now_s = time.time()
+    return Window(utc(now_s - 1800), utc(now_s))
+
+
+@pytest.fixture
+def destination(aws: Aws) -> Iterator[tuple[Any, Stubber]]:
+    client = aws.factory().xray()
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()
+
+
+def _answer(stub: Stubber, where: str, status: str = "ACTIVE") -> None:
+    stub.add_response("get_trace_segment_destination", {"Destination": where, "Status": status}, {})
+    if where == "CloudWatchLogs":
+        rule = {
+            "Name": "Default",
+            "ModifiedAt": datetime(2026, 1, 5, tzinfo=UTC),
+            "Rule": {"Probabilistic": {"DesiredSamplingPercentage": 1.0}},
+        }
+        stub.add_response("get_indexing_rules", {"IndexingRules": [rule]}, {})
+
+
+def _collector(aws: Aws, alongside: SpansAlongside | None) -> XRayCollector:
+    return XRayCollector(
+        client=aws.factory().xray(), retry=TEST_RETRY, sleep=no_sleep, spans_alongside=alongside
+    )
+
+
+def test_transaction_search_active_skips_batch_get_traces_and_says_how_to_undo(
+    aws: Aws, destination: tuple[Any, Stubber]
+) -> None:
+    traces = _seed(aws, 3)
+    client, stub = destination
+    _answer(stub, "CloudWatchLogs")
+
+    result = _collector(aws, SpansAlongside(client)).collect(_window())
+
+    expected = {trace.trace_id for trace in traces}
+    assert list(result.pages_of(TRACES)) == []
+    assert result.trace_ids == frozenset()
+    assert result.left_to_spans_ids == expected
+    # The summaries (all the X-Ray collector reads besides the traces) are read and kept.
+    summaries = [
+        s["Id"] for page in result.pages_of(SUMMARIES) for s in page.response["TraceSummaries"]
+    ]
+    assert set(summaries) == expected
+    assert result.complete and result.failures == ()
+    (note,) = result.notes
+    assert note == (
+        "BatchGetTraces skipped for 3 traces: Transaction Search on (ACTIVE), the spans "
+        "collector reads all spans in aws/spans (X-Ray indexes 1%); to fetch them: "
+        "[collectors.xray] fetch_indexed = true"
+    )
+    assert len(note.replace("3 traces", "100000 traces").replace("1%", "100%")) <= 200
+
+
+@pytest.mark.parametrize(("where", "status"), [("CloudWatchLogs", "PENDING"), ("XRay", "ACTIVE")])
+def test_a_pending_switch_or_traces_in_xray_are_fetched(
+    aws: Aws, destination: tuple[Any, Stubber], where: str, status: str
+) -> None:
+    traces = _seed(aws, 2)
+    client, stub = destination
+    _answer(stub, where, status)
+
+    result = _collector(aws, SpansAlongside(client)).collect(_window())
+
+    assert result.trace_ids == {trace.trace_id for trace in traces}
+    assert result.left_to_spans_ids == frozenset()
+    assert result.notes == ()
+
+
+def test_an_unreadable_destination_fetches_as_before(
+    aws: Aws, destination: tuple[Any, Stubber]
+) -> None:
+    traces = _seed(aws, 2)
+    client, stub = destination
+    stub.add_client_error(
+        "get_trace_segment_destination", "AccessDeniedException", http_status_code=403
+    )
+
+    result = _collector(aws, SpansAlongside(client)).collect(_window())
+
+    assert result.trace_ids == {trace.trace_id for trace in traces}
+    assert result.notes == ()
+
+
+def test_fetch_indexed_or_no_spans_collector_fetches_without_asking(aws: Aws) -> None:
+    traces = _seed(aws, 2)
+    expected = {trace.trace_id for trace in traces}
+    # No destination call is stubbed: asking would fail on moto.
+    declared = SpansAlongside(aws.factory().xray(), declared="CloudWatchLogs", fetch_indexed=True)
+    assert _collector(aws, declared).collect(_window()).trace_ids == expected
+    assert _collector(aws, None).collect(_window()).trace_ids == expected
+
+
+def test_a_declared_transaction_search_skips_without_calling(aws: Aws) -> None:
+    traces = _seed(aws, 2)
+    declared = SpansAlongside(aws.factory().xray(), declared="CloudWatchLogs")
+
+    result = _collector(aws, declared).collect(_window())
+
+    assert result.left_to_spans_ids == {trace.trace_id for trace in traces}
+    assert "Transaction Search on (as declared), the spans collector" in result.notes[0]
+    assert "indexes" not in result.notes[0]  # the share is not read
+    assert result.stats.api_calls == 1  # GetTraceSummaries only
+
+
+def test_one_destination_answer_serves_the_windows_of_a_few_minutes(
+    aws: Aws, destination: tuple[Any, Stubber]
+) -> None:
+    traces = _seed(aws, 2)
+    client, stub = destination
+    _answer(stub, "CloudWatchLogs")  # one answer: a second read would find no stubbed reply
+    moments = iter([utc(1_000.0), utc(1_000.0 + 299.0)])
+    alongside = SpansAlongside(client, clock=lambda: next(moments))
+    collector = _collector(aws, alongside)
+
+    first, second = collector.collect(_window()), collector.collect(_window())
+
+    expected = {trace.trace_id for trace in traces}
+    assert first.left_to_spans_ids == second.left_to_spans_ids == expected
