@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from analyses._frames import text
 from analyses._tree import ancestor_fold, link_rows
 from analyses.memo import memoized
 
@@ -183,7 +184,7 @@ def _attach_targets(tree: pl.DataFrame) -> pl.DataFrame:
 def _targets(calls: pl.DataFrame) -> pl.DataFrame:
     """``calls`` with ``target``, ``target_type``, ``relays`` and ``target_is_segment``."""
     return (
-        calls.with_columns(service=pl.col("name").str.to_lowercase())
+        calls.with_columns(service=text("name").str.to_lowercase())
         .with_columns(derived_name=_derived_name(), derived_type=_derived_type())
         .with_columns(
             has_inferred=pl.col("inferred_name").is_not_null(),
@@ -240,7 +241,7 @@ def _scatter(length: int, calls: pl.DataFrame, column: str) -> pl.Series:
 
 
 def _queue_name(column: str) -> pl.Expr:
-    return pl.col(column).str.extract(_QUEUE_NAME, 1)
+    return text(column).str.extract(_QUEUE_NAME, 1)
 
 
 def _inferred_name() -> pl.Expr:
@@ -250,7 +251,7 @@ def _inferred_name() -> pl.Expr:
         pl.when(origin == "AWS::DynamoDB::Table")
         .then(pl.coalesce(resource, "inferred_name"))
         .when(origin == "AWS::SQS::Queue")
-        .then(pl.coalesce(resource.str.extract(_QUEUE_NAME, 1), "inferred_name"))
+        .then(pl.coalesce(resource.cast(pl.String).str.extract(_QUEUE_NAME, 1), "inferred_name"))
         .otherwise(pl.col("inferred_name"))
     )
 

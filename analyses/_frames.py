@@ -38,3 +38,10 @@ def flag_count(column: str) -> pl.Expr:
 def quantile_ms(column: str, q: float) -> pl.Expr:
     """The ``q`` quantile of ``column`` with linear interpolation (numpy's default)."""
     return pl.col(column).quantile(q, interpolation="linear")
+
+
+def text(column: str) -> pl.Expr:
+    """``column`` as String, for ``.str`` operations: a store loads the span columns of
+    ``tracelens.schema.CATEGORICAL_SPAN_COLUMNS`` as Categorical (the cast of a String column
+    is free)."""
+    return pl.col(column).cast(pl.String)

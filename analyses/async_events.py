@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analyses._frames import quantile_ms
+from analyses._frames import quantile_ms, text
 from analyses._output import check_inputs, shaped
 from analyses.invocations import (
     ATTEMPT_PATTERN,
@@ -108,12 +108,12 @@ def _attempt_rows(spans: pl.DataFrame) -> pl.DataFrame:
     source = spans.lazy()
     flagged = pl.col("fault").fill_null(value=False) | pl.col("error").fill_null(value=False)
     attempts = source.filter(
-        (pl.col("kind") == "subsegment") & pl.col("name").str.contains(ATTEMPT_PATTERN)
+        (pl.col("kind") == "subsegment") & text("name").str.contains(ATTEMPT_PATTERN)
     ).select(
         "trace_id",
         pl.col("id").alias("attempt_id"),
         pl.col("segment_id").alias("event_id"),
-        pl.col("name").str.extract(ATTEMPT_PATTERN, 1).cast(pl.Int64, strict=False).alias("n"),
+        text("name").str.extract(ATTEMPT_PATTERN, 1).cast(pl.Int64, strict=False).alias("n"),
         flagged.alias("attempt_failed"),
     )
     executions = source.filter(is_segment_of(FUNCTION_ORIGIN)).select(
@@ -190,12 +190,13 @@ def async_event_rows(spans: pl.DataFrame) -> pl.DataFrame:
         "trace_id",
         "segment_id",
         pl.when(pl.col("name") == DWELL_NAME).then("duration_ms").alias("dwell_ms"),
-        pl.col("name").str.extract(ATTEMPT_PATTERN, 1).cast(pl.Int64, strict=False).alias("n"),
+        text("name").str.extract(ATTEMPT_PATTERN, 1).cast(pl.Int64, strict=False).alias("n"),
     )
     parts = parts.filter(pl.col("dwell_ms").is_not_null() | pl.col("n").is_not_null())
     return (
         parts.group_by("trace_id", "segment_id")
         .agg(pl.col("dwell_ms").max(), pl.col("n").max().alias("attempts"))
         .join(service, on=["trace_id", "segment_id"], how="inner")
+        .with_columns(pl.col("function_name").cast(pl.String))
         .collect()
     )

@@ -15,7 +15,7 @@ import polars as pl
 
 from analyses._calls import span_tree
 from analyses._critical_path import describe, walk
-from analyses._frames import require_columns
+from analyses._frames import require_columns, text
 from tracelens.schema import SPAN_SCHEMA, UTC_US
 
 CRITICAL_PATH_SCHEMA: dict[str, pl.DataType] = {
@@ -232,7 +232,7 @@ def _node_codes(path: pl.DataFrame) -> pl.Series:
     overflow.
     """
     columns = [path.get_column(name) for name in _NODE_COLUMNS]
-    distinct = [column.unique().drop_nulls() for column in columns]
+    distinct = [column.unique().drop_nulls().cast(pl.String) for column in columns]
     if math.prod(values.len() + 1 for values in distinct) >= 1 << 63:
         return path.select(pl.struct(_NODE_COLUMNS).rank("dense")).to_series()
     packed = pl.repeat(0, path.height, dtype=pl.UInt64, eager=True)
@@ -303,11 +303,11 @@ def entry_name() -> pl.Expr:
     the stage is already in the segment name, ``api/stage``).
     """
     path = (
-        pl.col("http_url")
+        text("http_url")
         .str.replace(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*", "")
         .str.replace(r"[?#].*$", "")
     )
-    stage = pl.concat_str(pl.lit("/"), pl.col("name").str.extract(r"/([^/]+)$", 1))
+    stage = pl.concat_str(pl.lit("/"), text("name").str.extract(r"/([^/]+)$", 1))
     in_stage = (pl.col("origin") == STAGE_ORIGIN) & (
         (path == stage) | path.str.starts_with(pl.concat_str(stage, pl.lit("/")))
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from analyses._calls import OUTERMOST_CALL, span_tree
+from analyses._frames import text
 from analyses._output import check_inputs, shaped
 from analyses._tree import first_rows, ids_repeat
 from analyses.invocations import INVOKE_OPERATIONS, is_throttled
@@ -88,7 +89,7 @@ def downstream_calls(spans: pl.DataFrame) -> pl.DataFrame:
     rows = columns.with_columns(
         tree["name"].gather(tree["owner_row"].gather(call_rows)).alias("source")
     )
-    throttled = is_throttled() | pl.col("exception_type").str.contains(
+    throttled = is_throttled() | text("exception_type").str.contains(
         THROTTLING_EXCEPTIONS
     ).fill_null(value=False)
     # NOTE: Lambda invokes are counted by invocation_throttles, not here.

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from analyses._frames import text
 from analyses._output import check_inputs, shaped
 from analyses.memo import memoized
 from tracelens.schema import UTC_US, empty_frame
@@ -146,7 +147,7 @@ def is_throttled() -> pl.Expr:
     return (
         pl.col("throttle").fill_null(value=False)
         | (pl.col("http_status") == 429).fill_null(value=False)
-        | pl.col("exception_type").str.ends_with("TooManyRequestsException").fill_null(value=False)
+        | text("exception_type").str.ends_with("TooManyRequestsException").fill_null(value=False)
     )
 
 
@@ -160,7 +161,7 @@ def _with_paths(executions: pl.LazyFrame, spans: pl.LazyFrame) -> pl.LazyFrame:
     queued = (
         spans.filter(
             (pl.col("kind") == "subsegment")
-            & ((pl.col("name") == DWELL_NAME) | pl.col("name").str.contains(ATTEMPT_PATTERN))
+            & ((pl.col("name") == DWELL_NAME) | text("name").str.contains(ATTEMPT_PATTERN))
         )
         .select("trace_id", pl.col("segment_id").alias("parent_id"))
         .unique()
@@ -297,7 +298,7 @@ def invocations(
     # NOTE: a function segment's parent is its AWS::Lambda segment, or (asynchronous invokes)
     # an ``Attempt #N`` subsegment of it: such a parent is mapped to the segment owning it.
     attempt_owner = source.filter(
-        (pl.col("kind") == "subsegment") & pl.col("name").str.contains(ATTEMPT_PATTERN)
+        (pl.col("kind") == "subsegment") & text("name").str.contains(ATTEMPT_PATTERN)
     ).select("trace_id", pl.col("id").alias("parent_id"), pl.col("segment_id").alias("via"))
     functions = functions.join(
         attempt_owner, on=["trace_id", "parent_id"], how="left", maintain_order="left"

@@ -31,6 +31,7 @@ import networkx as nx
 import polars as pl
 
 from analyses._calls import FUNCTION_ORIGIN, outermost_calls, span_tree
+from analyses._frames import text
 from analyses._output import check_inputs, shaped
 
 SERVICE_ORIGIN = "AWS::Lambda"
@@ -93,7 +94,7 @@ def _scatter(length: int, rows: pl.Series, values: pl.Series) -> pl.Series:
 
 
 def _is_read() -> pl.Expr:
-    operation = pl.col("aws_operation")
+    operation = text("aws_operation")
     prefix = pl.any_horizontal([operation.str.starts_with(p) for p in READ_PREFIXES])
     return (prefix | operation.is_in(READ_OPERATIONS)).fill_null(False)
 

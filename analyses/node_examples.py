@@ -53,7 +53,7 @@ def node_examples(spans: pl.DataFrame, *, per_node: int = 2) -> pl.DataFrame:
     )
     requests = (
         _candidates(
-            pl.concat([segments, called, clients])
+            pl.concat([segments, called, clients], how="vertical_relaxed")
             .filter(pl.col("name").is_not_null() & pl.col("trace_id").is_not_null())
             .collect(),
             per_node,

@@ -158,7 +158,7 @@ def _nodes(tree: pl.DataFrame, hops: pl.DataFrame) -> pl.DataFrame:
         pl.col("source").alias("name"), pl.col("source_type").alias("type"), *_MEASURES
     )
     nodes = (
-        pl.concat([segments, called, clients], how="diagonal")
+        pl.concat([segments, called, clients], how="diagonal_relaxed")
         .group_by(["name", "type"])
         .agg(
             pl.len().cast(pl.Int64).alias("requests"),
@@ -337,7 +337,8 @@ def _hops_from_tree(tree: pl.DataFrame) -> pl.DataFrame:
     from_client = segments.filter(pl.col("parent_row").is_null()).select(
         pl.col("name").alias("source"), pl.lit(CLIENT_TYPE).alias("source_type"), *_segment_target()
     )
-    hops = pl.concat([call_hops, from_relay, from_parent, from_client])
+    # NOTE: relaxed: span names may be Categorical (a store's load), derived targets are text.
+    hops = pl.concat([call_hops, from_relay, from_parent, from_client], how="vertical_relaxed")
     return hops.filter(pl.col("source").is_not_null() & pl.col("target").is_not_null())
 
 

@@ -254,7 +254,7 @@ def throttled_attempts(spans: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(
         [_called_attempts(calls, refusals), _uncalled_attempts(spans, calls, refusals)],
         how="vertical_relaxed",
-    )
+    ).with_columns(pl.col(pl.Categorical).cast(pl.String))  # NOTE: as the inputs it is joined to
 
 
 def invocation_throttles(

@@ -123,5 +123,5 @@ def _fallback(inputs: Inputs) -> ConsoleLinks:
 
 
 def _first_arn_region(values: pl.Series) -> str | None:
-    regions = values.str.extract(_ARN_REGION, 1).drop_nulls()
+    regions = values.cast(pl.String).str.extract(_ARN_REGION, 1).drop_nulls()
     return str(regions[0]) if regions.len() else None

@@ -95,7 +95,10 @@ class _Loaded:
 
     def scoped(self, frame: pl.DataFrame, scope: Scope) -> pl.DataFrame:
         """Rows of the scope's account and region, noting the regions they come from."""
-        rows = scope.where(frame)
+        return self.noted(scope.where(frame))
+
+    def noted(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """``rows``, noting the regions they come from."""
         self.regions.update(r for r in rows.get_column(tables.REGION).unique() if r is not None)
         return rows
 
@@ -106,22 +109,25 @@ class _Loaded:
         listing: Callable[[], list[str]],
         keep: Callable[[pl.DataFrame], pl.DataFrame],
         columns: list[str] | None = None,
+        convert: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     ) -> TableRead:
-        """The parts ``listing`` names, each cut to ``keep`` as it is read (the peak stays
-        small).
+        """The parts ``listing`` names, each cut to ``convert`` and ``keep`` as it is read (the
+        peak stays small; see :func:`read_table`).
 
         A part deleted after it was listed was merged into another by a compaction (or
         rewritten by a rebuild): the parts are listed again and the new ones read too, so no
         row goes missing (rows read twice are de-duplicated like any copy).
         """
         tried = listing()
-        result = read_table(backend, table, tried, keep, columns)
+        result = read_table(backend, table, tried, keep, columns, convert=convert)
         for _ in range(_RELISTS):
             if not result.missing:
                 break
             seen = set(tried)
             again = [key for key in listing() if key not in seen]
-            more = read_table(backend, table, again, keep, columns, first_number=len(tried))
+            more = read_table(
+                backend, table, again, keep, columns, first_number=len(tried), convert=convert
+            )
             tried += again
             result = _joined(result, more)
         # NOTE: still deleted after every listing (compactions kept running): say so, rather
@@ -277,19 +283,22 @@ def _traces(
     if scope.account is not None:
         columns.append(tables.ACCOUNT)
 
-    def keep(part: pl.DataFrame) -> pl.DataFrame:
-        scoped = loaded.scoped(part, scope).drop(tables.REGION, tables.ACCOUNT, strict=False)
-        # Rows stored before ingest refused impossible times are refused as ingest would.
-        impossible = scoped.filter(~valid_times())
-        for trace_id, span_id in impossible.select("trace_id", "id").iter_rows():
-            rejections.add("store", f"trace {trace_id} id {span_id}", IMPOSSIBLE_TIMES)
-        if impossible.height:
-            scoped = scoped.filter(valid_times())
+    def convert(part: pl.DataFrame) -> pl.DataFrame:
+        # NOTE: each part is cast as it is read: the text form of the whole never exists.
+        scoped = scope.where(part)
         return (
             scoped.with_columns(pl.col(categorical).cast(pl.Categorical)) if categorical else scoped
         )
 
-    read = loaded.read(backend, tables.SPANS, listing, keep, columns)
+    def keep(part: pl.DataFrame) -> pl.DataFrame:
+        scoped = loaded.noted(part).drop(tables.REGION, tables.ACCOUNT, strict=False)
+        # Rows stored before ingest refused impossible times are refused as ingest would.
+        impossible = scoped.filter(~valid_times())
+        for trace_id, span_id in impossible.select("trace_id", "id").iter_rows():
+            rejections.add("store", f"trace {trace_id} id {span_id}", IMPOSSIBLE_TIMES)
+        return scoped.filter(valid_times()) if impossible.height else scoped
+
+    read = loaded.read(backend, tables.SPANS, listing, keep, columns, convert)
     spans, duplicates = empty_frame(SPAN_SCHEMA), 0
     if read.frame is not None:
         spans = read.frame
@@ -303,11 +312,7 @@ def _traces(
     return TraceInput(
         spans=spans.select(
             # NOTE: a literal null column is not materialised: it costs nothing per row.
-            pl.lit(None, dtype=dtype).alias(name)
-            if name in skipped
-            else pl.col(name).cast(pl.Categorical)
-            if name in categorical
-            else pl.col(name)
+            pl.lit(None, dtype=dtype).alias(name) if name in skipped else pl.col(name)
             for name, dtype in SPAN_SCHEMA.items()
         ),
         documents=segments + duplicates,
