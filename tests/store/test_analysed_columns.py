@@ -111,7 +111,7 @@ def test_every_analysis_and_the_rollup_give_the_same_frames(
     plain, narrow = both_loads
     full_result, narrow_result = run_analysis(plain), run_analysis(narrow)
     frames = [f.name for f in fields(AnalysisResult) if f.type == "pl.DataFrame"]
-    assert len(frames) == 21
+    assert len(frames) == 30
     for name in frames:
         expected, got = getattr(full_result, name), getattr(narrow_result, name)
         # NOTE: a value of a categorical column is plain text in every result.
