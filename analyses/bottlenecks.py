@@ -154,9 +154,10 @@ def critical_path_time(spans: pl.DataFrame) -> pl.DataFrame:
     path = path_rows(tree)
     traces, entries = _trace_entries(tree, path, slow_quantile=0.5)
     per_trace, nodes = _per_trace_nodes(tree, path, init_rows(tree))
+    entry_code = _by_row(tree.height, traces, "entry_code").gather(per_trace["root_row"])
     per_trace = (
-        per_trace.join(traces.select("root_row", "entry_code"), on="root_row")
-        .join(entries, on="entry_code", nulls_equal=True)
+        per_trace.with_columns(entry_code.alias("entry_code"))
+        .join(entries, on="entry_code")
         .join(nodes, on="node_code")
     )
     return per_trace.select(
@@ -179,10 +180,9 @@ def _bottlenecks(
 ) -> pl.DataFrame:
     traces, entries = _trace_entries(tree, path, slow_quantile=slow_quantile)
     per_trace, nodes = _per_trace_nodes(tree, path, init_row)
-    # NOTE: a root without a name has a null entry, kept as its own entry.
     table = (
-        _per_entry(per_trace.join(traces, on="root_row"))
-        .join(entries, on="entry_code", nulls_equal=True)
+        _per_entry(per_trace, traces, tree.height, span=_span(nodes))
+        .join(entries, on="entry_code")
         .join(nodes, on="node_code")
     )
     table = table.with_columns(
@@ -209,7 +209,7 @@ def _per_trace_nodes(
     two keys costs several times the memory of one on a single integer column).
     """
     node_code, nodes = node_codes(tree, path, init_row)
-    span = int(nodes["node_code"].max() or 0) + 1  # type: ignore[arg-type]
+    span = _span(nodes)
     coded = path.select("root_row", node_code, "self_us").lazy()
     if tree.height * span < 1 << 64:
         packed = pl.col("root_row").cast(pl.UInt64) * span + pl.col("node_code")
@@ -227,11 +227,16 @@ def _per_trace_nodes(
     return grouped.collect(), nodes
 
 
+def _span(nodes: pl.DataFrame) -> int:
+    """One more than the largest ``node_code``."""
+    return int(nodes["node_code"].max() or 0) + 1  # type: ignore[arg-type]
+
+
 def _trace_entries(
     tree: pl.DataFrame, path: pl.DataFrame, *, slow_quantile: float
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Per trace (``root_row``): ``entry_code``, ``root_ms``, ``slow``, ``entry_traces`` and
-    ``entry_slow_traces``; and each ``entry_code`` with its ``entry``."""
+    """Per trace (``root_row``): ``entry_code``, ``root_ms`` and ``slow``; and each
+    ``entry_code`` with its ``entry``."""
     roots = path.filter(pl.col("row") == pl.col("root_row")).select(
         "root_row", ((pl.col("path_end_us") - pl.col("path_start_us")) / 1000.0).alias("root_ms")
     )
@@ -243,45 +248,74 @@ def _trace_entries(
     entries = (
         described.unique()
         .with_columns(entry_name().alias("entry"))
-        .with_columns(pl.col("entry").rank("dense").alias("entry_code"))
+        # NOTE: a root without a name has a null entry, kept as its own entry (code 0).
+        .with_columns(pl.col("entry").rank("dense").fill_null(0).alias("entry_code"))
     )
     entry_code = described.join(
         entries, on=_ENTRY_COLUMNS, how="left", nulls_equal=True, maintain_order="left"
     )["entry_code"]
     threshold = pl.col("root_ms").quantile(slow_quantile, interpolation="linear").over("entry_code")
-    traces = (
-        roots.with_columns(entry_code)
-        .with_columns(slow=pl.col("root_ms") >= threshold)
-        .with_columns(
-            entry_traces=pl.len().over("entry_code"),
-            entry_slow_traces=pl.col("slow").sum().over("entry_code"),
-        )
-    )
+    traces = roots.with_columns(entry_code).with_columns(slow=pl.col("root_ms") >= threshold)
     return traces, entries.select("entry_code", "entry").unique("entry_code", keep="any")
 
 
-def _per_entry(per_trace: pl.DataFrame) -> pl.DataFrame:
+def _per_entry(
+    per_trace: pl.DataFrame, traces: pl.DataFrame, height: int, *, span: int
+) -> pl.DataFrame:
+    """Per ``entry_code`` and ``node_code``: the path time of the node in the entry's traces
+    (``per_trace`` from ``_per_trace_nodes``, ``traces`` from ``_trace_entries``, ``height``
+    the tree's; ``span`` is ``_span``)."""
+    # NOTE: each trace's entry and slowness are fetched by its root's row rather than joined,
+    # and (entry, node) is packed into one integer key when it fits.
+    rows = per_trace["root_row"]
+    entry_code = _by_row(height, traces, "entry_code").gather(rows)
+    coded = per_trace.select(
+        "root_row",
+        "node_code",
+        "us",
+        entry_code.alias("entry_code"),
+        _by_row(height, traces, "slow").gather(rows).alias("slow"),
+    )
     # NOTE: times are summed as integer microseconds and divided once: a sum of floats
     # depends on the (unspecified) order of the rows, and its last digit varied between runs.
     slow_us = pl.when(pl.col("slow")).then(pl.col("us")).otherwise(0)
-    grouped = per_trace.group_by(["entry_code", "node_code"]).agg(
+    sums = [
         pl.col("us").sum().alias("total_us"),
         slow_us.sum().alias("slow_total_us"),
         pl.len().alias("traces"),
         pl.col("slow").sum().alias("slow_traces"),
-        pl.first("entry_traces"),
-        pl.first("entry_slow_traces"),
         # NOTE: among equally slow traces the first in input order is the example.
         pl.col("root_row")
-        .sort_by(["slow", "us", "root_row"], descending=[True, True, False])
+        .top_k_by(["slow", "us", "root_row"], k=1, reverse=[False, False, True])
         .first()
         .alias("example_row"),
+    ]
+    entries = int(traces["entry_code"].max() or 0) + 1  # type: ignore[arg-type]
+    if entries * span < 1 << 64:
+        packed = pl.col("entry_code").cast(pl.UInt64) * span + pl.col("node_code")
+        grouped = (
+            coded.group_by(packed.alias("key"))
+            .agg(pl.first("entry_code"), pl.first("node_code"), *sums)
+            .drop("key")
+        )
+    else:
+        grouped = coded.group_by("entry_code", "node_code").agg(*sums)
+    counts = traces.group_by("entry_code").agg(
+        pl.len().alias("entry_traces"), pl.col("slow").sum().alias("entry_slow_traces")
     )
-    return grouped.with_columns(
+    return grouped.join(counts, on="entry_code").with_columns(
         critical_path_share=pl.col("total_us") / pl.col("total_us").sum().over("entry_code"),
         slow_share=pl.col("slow_total_us") / pl.col("slow_total_us").sum().over("entry_code"),
         mean_ms=pl.col("total_us") / 1000.0 / pl.col("entry_traces"),
         slow_mean_ms=pl.col("slow_total_us") / 1000.0 / pl.col("entry_slow_traces"),
+    )
+
+
+def _by_row(height: int, traces: pl.DataFrame, column: str) -> pl.Series:
+    """``traces[column]`` at each trace's root row, in a column as long as the tree."""
+    values = traces[column]
+    return pl.repeat(None, height, dtype=values.dtype, eager=True).scatter(
+        traces["root_row"], values
     )
 
 
