@@ -9,12 +9,10 @@ out: they repeat the call they were derived from.
 
 from __future__ import annotations
 
-import math
-
 import polars as pl
 
 from analyses._calls import span_tree
-from analyses._critical_path import describe, walk
+from analyses._critical_path import describe, init_rows, labelled, node_codes, path_rows, walk
 from analyses._frames import require_columns, text
 from tracelens.schema import SPAN_SCHEMA, UTC_US
 
@@ -90,12 +88,13 @@ def critical_path_and_bottlenecks(
     _check_quantile(slow_quantile)
     require_columns(spans, SPAN_SCHEMA, what="spans")
     tree = span_tree(spans)
-    path = walk(tree)
+    path = path_rows(tree)
+    init_row = init_rows(tree)
     # NOTE: the bottlenecks' aggregation runs before the (large) critical-path frame exists.
-    slow = _bottlenecks(tree, path, slow_quantile=slow_quantile)
+    slow = _bottlenecks(tree, path, init_row, slow_quantile=slow_quantile)
     if example_paths_only:
         path = _paths_of(tree, path, slow.get_column("example_trace_id"))
-    return _described(tree, path), slow
+    return _described(tree, labelled(tree, path, init_row)), slow
 
 
 def _paths_of(tree: pl.DataFrame, path: pl.DataFrame, trace_ids: pl.Series) -> pl.DataFrame:
@@ -142,7 +141,7 @@ def bottlenecks(spans: pl.DataFrame, *, slow_quantile: float = 0.95) -> pl.DataF
     _check_quantile(slow_quantile)
     require_columns(spans, SPAN_SCHEMA, what="spans")
     tree = span_tree(spans)
-    return _bottlenecks(tree, walk(tree), slow_quantile=slow_quantile)
+    return _bottlenecks(tree, path_rows(tree), init_rows(tree), slow_quantile=slow_quantile)
 
 
 def critical_path_time(spans: pl.DataFrame) -> pl.DataFrame:
@@ -152,13 +151,14 @@ def critical_path_time(spans: pl.DataFrame) -> pl.DataFrame:
     sums (rollups) merge to the same shares."""
     require_columns(spans, SPAN_SCHEMA, what="spans")
     tree = span_tree(spans)
-    path = walk(tree)
+    path = path_rows(tree)
     traces, entries = _trace_entries(tree, path, slow_quantile=0.5)
-    per_trace = path.group_by("root_row", "node", "node_type", "node_kind").agg(
-        pl.col("self_us").sum().cast(pl.Int64).alias("path_us")
-    )
-    per_trace = per_trace.join(traces.select("root_row", "entry_code"), on="root_row").join(
-        entries, on="entry_code", nulls_equal=True
+    per_trace, nodes = _per_trace_nodes(tree, path, init_rows(tree))
+    entry_code = _by_row(tree.height, traces, "entry_code").gather(per_trace["root_row"])
+    per_trace = (
+        per_trace.with_columns(entry_code.alias("entry_code"))
+        .join(entries, on="entry_code")
+        .join(nodes, on="node_code")
     )
     return per_trace.select(
         tree["trace_id"].gather(per_trace["root_row"]).alias("trace_id"),
@@ -166,7 +166,7 @@ def critical_path_time(spans: pl.DataFrame) -> pl.DataFrame:
         "node",
         "node_type",
         "node_kind",
-        "path_us",
+        pl.col("us").cast(pl.Int64).alias("path_us"),
     )
 
 
@@ -175,36 +175,14 @@ def _check_quantile(slow_quantile: float) -> None:
         raise ValueError(f"slow_quantile must be between 0 and 1 (exclusive), got {slow_quantile}")
 
 
-def _bottlenecks(tree: pl.DataFrame, path: pl.DataFrame, *, slow_quantile: float) -> pl.DataFrame:
+def _bottlenecks(
+    tree: pl.DataFrame, path: pl.DataFrame, init_row: pl.Series, *, slow_quantile: float
+) -> pl.DataFrame:
     traces, entries = _trace_entries(tree, path, slow_quantile=slow_quantile)
-    # NOTE: the path holds most spans: it is grouped on integer codes (traces by their root's
-    # row, nodes by a dense rank of (node, node_type)), and the names are attached to the
-    # few aggregated rows at the end. Grouping on the strings costs several times the memory.
-    node_code = _node_codes(path)
-    nodes = (
-        path.select("node", "node_type", "node_kind")
-        .with_columns(node_code.alias("node_code"))
-        .unique("node_code", keep="any")
-    )
-    # NOTE: both codes are packed into one integer key: a group_by on two keys costs several
-    # times the memory of one on a single integer column.
-    packed = pl.col("root_row").cast(pl.UInt64) * _CODE_SPAN + node_code.cast(pl.UInt64)
-    per_trace = (
-        path.lazy()
-        .group_by(packed.alias("key"))
-        .agg((pl.col("self_us").sum() / 1000.0).alias("ms"))
-        .select(
-            (pl.col("key") // _CODE_SPAN).cast(pl.UInt32).alias("root_row"),
-            (pl.col("key") % _CODE_SPAN).cast(pl.UInt32).alias("node_code"),
-            "ms",
-        )
-        .collect()
-        .join(traces, on="root_row")
-    )
-    # NOTE: a root without a name has a null entry, kept as its own entry.
+    per_trace, nodes = _per_trace_nodes(tree, path, init_row)
     table = (
-        _per_entry(per_trace)
-        .join(entries, on="entry_code", nulls_equal=True)
+        _per_entry(per_trace, traces, tree.height, span=_span(nodes))
+        .join(entries, on="entry_code")
         .join(nodes, on="node_code")
     )
     table = table.with_columns(
@@ -220,78 +198,124 @@ def _bottlenecks(tree: pl.DataFrame, path: pl.DataFrame, *, slow_quantile: float
     )
 
 
-_NODE_COLUMNS = ("node", "node_type", "node_kind")
+def _per_trace_nodes(
+    tree: pl.DataFrame, path: pl.DataFrame, init_row: pl.Series
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Path time per trace and node: ``root_row``, ``node_code`` and ``us`` (summed
+    ``self_us``); and each ``node_code`` with its ``node``, ``node_type`` and ``node_kind``.
 
-
-def _node_codes(path: pl.DataFrame) -> pl.Series:
-    """A dense code (UInt32, from 1) per distinct ``(node, node_type, node_kind)`` of ``path``.
-
-    NOTE: each column is coded by its own distinct values and the codes are combined into one
-    integer, ranked; ranking the rows' struct of three strings sorts every row by its strings
-    (1M segments: 0.74 -> 0.36 s). The struct is ranked only if the combined codes could
-    overflow.
+    NOTE: the path holds most spans: it is grouped on integer codes (traces by their root's
+    row, nodes by ``node_codes``), packed into one integer key when they fit (a group_by on
+    two keys costs several times the memory of one on a single integer column).
     """
-    columns = [path.get_column(name) for name in _NODE_COLUMNS]
-    distinct = [column.unique().drop_nulls().cast(pl.String) for column in columns]
-    if math.prod(values.len() + 1 for values in distinct) >= 1 << 63:
-        return path.select(pl.struct(_NODE_COLUMNS).rank("dense")).to_series()
-    packed = pl.repeat(0, path.height, dtype=pl.UInt64, eager=True)
-    for column, values in zip(columns, distinct, strict=True):
-        code = column.cast(pl.Enum(values)).to_physical().cast(pl.UInt64)
-        packed = packed * (values.len() + 1) + code.fill_null(values.len())
-    return packed.rank("dense")
+    node_code, nodes = node_codes(tree, path, init_row)
+    span = _span(nodes)
+    coded = path.select("root_row", node_code, "self_us").lazy()
+    if tree.height * span < 1 << 64:
+        packed = pl.col("root_row").cast(pl.UInt64) * span + pl.col("node_code")
+        grouped = (
+            coded.group_by(packed.alias("key"))
+            .agg(pl.col("self_us").sum().alias("us"))
+            .select(
+                (pl.col("key") // span).cast(pl.UInt32).alias("root_row"),
+                (pl.col("key") % span).alias("node_code"),
+                "us",
+            )
+        )
+    else:
+        grouped = coded.group_by("root_row", "node_code").agg(pl.col("self_us").sum().alias("us"))
+    return grouped.collect(), nodes
+
+
+def _span(nodes: pl.DataFrame) -> int:
+    """One more than the largest ``node_code``."""
+    return int(nodes["node_code"].max() or 0) + 1  # type: ignore[arg-type]
 
 
 def _trace_entries(
     tree: pl.DataFrame, path: pl.DataFrame, *, slow_quantile: float
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Per trace (``root_row``): ``entry_code``, ``root_ms``, ``slow``, ``entry_traces`` and
-    ``entry_slow_traces``; and each ``entry_code`` with its ``entry``."""
+    """Per trace (``root_row``): ``entry_code``, ``root_ms`` and ``slow``; and each
+    ``entry_code`` with its ``entry``."""
     roots = path.filter(pl.col("row") == pl.col("root_row")).select(
         "root_row", ((pl.col("path_end_us") - pl.col("path_start_us")) / 1000.0).alias("root_ms")
     )
-    described = tree.select(*_ENTRY_COLUMNS).select(pl.all().gather(roots["root_row"]))
+    # NOTE: as text: the span columns may be categorical, and the names are built with regexes.
+    described = tree.select(*_ENTRY_COLUMNS).select(
+        pl.all().gather(roots["root_row"]).cast(pl.String)
+    )
     # NOTE: the regexes run once per distinct root description, not once per trace.
     entries = (
         described.unique()
         .with_columns(entry_name().alias("entry"))
-        .with_columns(pl.col("entry").rank("dense").alias("entry_code"))
+        # NOTE: a root without a name has a null entry, kept as its own entry (code 0).
+        .with_columns(pl.col("entry").rank("dense").fill_null(0).alias("entry_code"))
     )
     entry_code = described.join(
         entries, on=_ENTRY_COLUMNS, how="left", nulls_equal=True, maintain_order="left"
     )["entry_code"]
     threshold = pl.col("root_ms").quantile(slow_quantile, interpolation="linear").over("entry_code")
-    traces = (
-        roots.with_columns(entry_code)
-        .with_columns(slow=pl.col("root_ms") >= threshold)
-        .with_columns(
-            entry_traces=pl.len().over("entry_code"),
-            entry_slow_traces=pl.col("slow").sum().over("entry_code"),
-        )
-    )
+    traces = roots.with_columns(entry_code).with_columns(slow=pl.col("root_ms") >= threshold)
     return traces, entries.select("entry_code", "entry").unique("entry_code", keep="any")
 
 
-def _per_entry(per_trace: pl.DataFrame) -> pl.DataFrame:
-    slow_ms = pl.when(pl.col("slow")).then(pl.col("ms")).otherwise(0.0)
-    grouped = per_trace.group_by(["entry_code", "node_code"]).agg(
-        pl.col("ms").sum().alias("total_ms"),
-        slow_ms.sum().alias("slow_total_ms"),
+def _per_entry(
+    per_trace: pl.DataFrame, traces: pl.DataFrame, height: int, *, span: int
+) -> pl.DataFrame:
+    """Per ``entry_code`` and ``node_code``: the path time of the node in the entry's traces
+    (``per_trace`` from ``_per_trace_nodes``, ``traces`` from ``_trace_entries``, ``height``
+    the tree's; ``span`` is ``_span``)."""
+    # NOTE: each trace's entry and slowness are fetched by its root's row rather than joined,
+    # and (entry, node) is packed into one integer key when it fits.
+    rows = per_trace["root_row"]
+    entry_code = _by_row(height, traces, "entry_code").gather(rows)
+    coded = per_trace.select(
+        "root_row",
+        "node_code",
+        "us",
+        entry_code.alias("entry_code"),
+        _by_row(height, traces, "slow").gather(rows).alias("slow"),
+    )
+    # NOTE: times are summed as integer microseconds and divided once: a sum of floats
+    # depends on the (unspecified) order of the rows, and its last digit varied between runs.
+    slow_us = pl.when(pl.col("slow")).then(pl.col("us")).otherwise(0)
+    sums = [
+        pl.col("us").sum().alias("total_us"),
+        slow_us.sum().alias("slow_total_us"),
         pl.len().alias("traces"),
         pl.col("slow").sum().alias("slow_traces"),
-        pl.first("entry_traces"),
-        pl.first("entry_slow_traces"),
         # NOTE: among equally slow traces the first in input order is the example.
         pl.col("root_row")
-        .sort_by(["slow", "ms", "root_row"], descending=[True, True, False])
+        .top_k_by(["slow", "us", "root_row"], k=1, reverse=[False, False, True])
         .first()
         .alias("example_row"),
+    ]
+    entries = int(traces["entry_code"].max() or 0) + 1  # type: ignore[arg-type]
+    if entries * span < 1 << 64:
+        packed = pl.col("entry_code").cast(pl.UInt64) * span + pl.col("node_code")
+        grouped = (
+            coded.group_by(packed.alias("key"))
+            .agg(pl.first("entry_code"), pl.first("node_code"), *sums)
+            .drop("key")
+        )
+    else:
+        grouped = coded.group_by("entry_code", "node_code").agg(*sums)
+    counts = traces.group_by("entry_code").agg(
+        pl.len().alias("entry_traces"), pl.col("slow").sum().alias("entry_slow_traces")
     )
-    return grouped.with_columns(
-        critical_path_share=pl.col("total_ms") / pl.col("total_ms").sum().over("entry_code"),
-        slow_share=pl.col("slow_total_ms") / pl.col("slow_total_ms").sum().over("entry_code"),
-        mean_ms=pl.col("total_ms") / pl.col("entry_traces"),
-        slow_mean_ms=pl.col("slow_total_ms") / pl.col("entry_slow_traces"),
+    return grouped.join(counts, on="entry_code").with_columns(
+        critical_path_share=pl.col("total_us") / pl.col("total_us").sum().over("entry_code"),
+        slow_share=pl.col("slow_total_us") / pl.col("slow_total_us").sum().over("entry_code"),
+        mean_ms=pl.col("total_us") / 1000.0 / pl.col("entry_traces"),
+        slow_mean_ms=pl.col("slow_total_us") / 1000.0 / pl.col("entry_slow_traces"),
+    )
+
+
+def _by_row(height: int, traces: pl.DataFrame, column: str) -> pl.Series:
+    """``traces[column]`` at each trace's root row, in a column as long as the tree."""
+    values = traces[column]
+    return pl.repeat(None, height, dtype=values.dtype, eager=True).scatter(
+        traces["root_row"], values
     )
 
 

@@ -28,7 +28,7 @@ import polars as pl
 
 from analyses._calls import OUTERMOST_CALL, span_tree
 from analyses._frames import flag_count, quantile_ms, require_columns
-from analyses._tree import ancestor_fold
+from analyses._tree import ancestor_fold, gather_views
 from analyses.invocations import invocations
 from tracelens.schema import FUNCTION_SCHEMA, SPAN_SCHEMA
 
@@ -138,11 +138,11 @@ def _dns(located: _Located, functions: pl.DataFrame | None) -> pl.DataFrame:
 
 def _connections(located: _Located) -> pl.DataFrame:
     step_names = (*CONNECT_NAMES, *DIAL_NAMES, *TLS_NAMES)
-    rows = located.rows(pl.col("name").is_in(step_names) | OUTERMOST_CALL)
+    # NOTE: warm invocations of functions only: other services have no cold or warm.
+    rows = located.rows(pl.col("name").is_in(step_names) | OUTERMOST_CALL, warm_only=True)
     # NOTE: steps inside a call are counted under the call's host, so that per-call ratios
     # compare like with like even when a nested span names the endpoint differently.
-    # NOTE: warm invocations of functions only: other services have no cold or warm.
-    warm = rows.filter(~pl.col("cold")).with_columns(host=pl.col("call_host"))
+    warm = rows.with_columns(host=pl.col("call_host"))
     counts = warm.group_by(["function_name", "host"]).agg(
         pl.col("is_outermost_call").sum().cast(pl.Int64).alias("calls"),
         _named(CONNECT_NAMES).alias("connects"),
@@ -179,24 +179,26 @@ def _named(names: tuple[str, ...]) -> pl.Expr:
 @dataclass(frozen=True)
 class _Located:
     """What placing span rows in invocations takes, computed once per spans frame: the span
-    tree, each row's nearest host-naming row, and each invocation's function segment row."""
+    tree, each row's nearest host-naming row, and the invocations by their function
+    segment's row (``owner_row``, ``function_name``, ``cold``, ``invocation_ms``)."""
 
     tree: pl.DataFrame
     host_row: pl.Series
-    owners: pl.DataFrame
+    executions: pl.DataFrame
 
     @classmethod
     def of(cls, spans: pl.DataFrame) -> _Located:
         tree = span_tree(spans)
-        return cls(tree, _host_rows(tree), _invocation_owners(spans, tree))
+        return cls(tree, _host_rows(tree), _executions(spans, tree))
 
-    def rows(self, keep: pl.Expr) -> pl.DataFrame:
-        """Span rows matching ``keep`` inside function segments, with host and invocation.
+    def rows(self, keep: pl.Expr, *, warm_only: bool = False) -> pl.DataFrame:
+        """Span rows matching ``keep`` inside segments, with host and invocation; with
+        ``warm_only``, only those in warm invocations of functions.
 
         Columns: ``name``, ``duration_ms``, ``failed``, ``is_outermost_call``, ``host`` (see
         the module docstring), ``call_host`` (the enclosing call's host, else ``host``),
         ``trace_id``, ``segment_id``, ``function_name``, ``service``, ``cold``,
-        ``invocation_ms``.
+        ``invocation_ms``; in the spans' order.
         """
         tree = self.tree
         failed = (
@@ -205,31 +207,69 @@ class _Located:
             | (pl.col("exception_count").fill_null(0) > 0)
         )
         # NOTE: rows are picked from a narrow frame; hosts and owners are fetched by position.
-        chosen = tree.select(
-            "row",
-            "name",
-            "duration_ms",
-            "call_row",
-            "owner_row",
-            failed.alias("failed"),
-            OUTERMOST_CALL.alias("is_outermost_call"),
-            (keep & ~pl.col("inferred")).alias("keep"),
-        ).filter(pl.col("keep"))
-        call_target = tree["target"].gather(chosen["call_row"])
+        chosen = (
+            tree.lazy()
+            .filter(keep & ~pl.col("inferred") & _is_owner().gather(pl.col("owner_row")))
+            .select(
+                "row",
+                _text(pl.col("name")),
+                "duration_ms",
+                "call_row",
+                "owner_row",
+                failed.alias("failed"),
+                OUTERMOST_CALL.alias("is_outermost_call"),
+            )
+            .collect()
+        )
+        chosen = self._with_executions(chosen)
+        if warm_only:
+            chosen = chosen.filter(~pl.col("cold"))
+        call_target = _text(tree["target"].gather(chosen["call_row"]))
         own_host = pl.coalesce(_host_at(tree, self.host_row.gather(chosen["row"])), call_target)
         call_host = pl.coalesce(
             _host_at(tree, self.host_row.gather(chosen["call_row"])), call_target, own_host
         )
-        located = chosen.select(
+        owner = chosen["owner_row"]
+        return chosen.select(
             "name",
             "duration_ms",
             "failed",
             "is_outermost_call",
             own_host.alias("host"),
             call_host.alias("call_host"),
-            "owner_row",
+            gather_views(tree["trace_id"], owner).alias("trace_id"),
+            gather_views(tree["id"], owner).alias("segment_id"),
+            "function_name",
+            pl.coalesce("function_name", _text(tree["name"].gather(owner))).alias("service"),
+            "cold",
+            pl.coalesce("invocation_ms", tree["duration_ms"].gather(owner)).alias("invocation_ms"),
         )
-        return located.join(self.owners, on="owner_row", how="inner").drop("owner_row")
+
+    def _with_executions(self, chosen: pl.DataFrame) -> pl.DataFrame:
+        """``chosen`` with its segment's invocation (``function_name``, ``cold``,
+        ``invocation_ms``; nulls outside invocations)."""
+        executions = self.executions
+        owners = executions["owner_row"]
+        if owners.n_unique() < owners.len():
+            # NOTE: a segment that two invocations name (repeated ids) has its rows in both.
+            return chosen.join(executions, on="owner_row", how="left", maintain_order="left")
+        # NOTE: else each row's invocation is fetched by position rather than joined.
+        at = pl.repeat(None, self.tree.height, dtype=pl.UInt32, eager=True).scatter(
+            owners, pl.arange(0, owners.len(), dtype=pl.UInt32, eager=True)
+        )
+        return chosen.with_columns(
+            executions.drop("owner_row").select(pl.all().gather(at.gather(chosen["owner_row"])))
+        )
+
+
+def _is_owner() -> pl.Expr:
+    """A segment rows are placed in: any recorded (not inferred) one."""
+    return (pl.col("kind") == "segment") & ~pl.col("inferred")
+
+
+def _text(values: pl.Expr | pl.Series) -> pl.Expr | pl.Series:
+    """Span text as strings (some columns may be categorical)."""
+    return values.cast(pl.String)
 
 
 def _host_hint() -> pl.Expr:
@@ -252,49 +292,46 @@ def _host_rows(tree: pl.DataFrame) -> pl.Series:
 def _host_at(tree: pl.DataFrame, host_rows: pl.Series) -> pl.Expr:
     """The host named at each of ``host_rows`` (rows from ``_host_rows``, or null)."""
     # NOTE: such a row names a host, so its ``host`` is set or it is a remote call: its name.
-    return pl.coalesce(tree["host"].gather(host_rows), tree["name"].gather(host_rows))
+    return pl.coalesce(_text(tree["host"].gather(host_rows)), _text(tree["name"].gather(host_rows)))
 
 
-def _invocation_owners(spans: pl.DataFrame, tree: pl.DataFrame) -> pl.DataFrame:
-    """Per segment (a function invocation, or a request to another service), its row
-    (``owner_row``) with ``trace_id``, ``segment_id``, ``function_name`` (null when not a
-    function), ``service``, ``cold`` (any kind of cold start; null when not a function) and
-    ``invocation_ms``."""
+def _executions(spans: pl.DataFrame, tree: pl.DataFrame) -> pl.DataFrame:
+    """The invocations (``analyses.invocations``) by the row of their function segment:
+    ``owner_row``, ``function_name`` (null when not a function), ``cold`` (any kind of cold
+    start) and ``invocation_ms``; one row per invocation whose segment is in ``tree``."""
+    runs = invocations(spans).select(
+        "trace_id",
+        "segment_id",
+        _text(pl.col("function_name")),
+        "cold",
+        pl.col("duration_ms").alias("invocation_ms"),
+    )
+    # NOTE: segments are matched on one 64-bit hash of (trace id, id) rather than on the two
+    # strings (several times slower), then compared exactly: a collision matches nothing.
     segments = (
         tree.lazy()
-        .filter((pl.col("kind") == "segment") & ~pl.col("inferred"))
-        .select(
-            "trace_id",
-            pl.col("id").alias("segment_id"),
-            pl.col("row").alias("owner_row"),
-            pl.col("name").alias("segment_name"),
-            pl.col("duration_ms").alias("segment_ms"),
-        )
+        .filter(_is_owner())
+        .select(pl.col("row").alias("owner_row"), _pair_key("trace_id", "id"))
     )
-    executions = (
-        invocations(spans)
-        .lazy()
-        .select(
-            "trace_id",
-            "segment_id",
-            "function_name",
-            "cold",
-            pl.col("duration_ms").alias("invocation_ms"),
-        )
-    )
-    return (
-        segments.join(executions, on=["trace_id", "segment_id"], how="left")
-        .select(
-            "trace_id",
-            "segment_id",
-            "owner_row",
-            "function_name",
-            pl.coalesce("function_name", "segment_name").alias("service"),
-            "cold",
-            pl.coalesce("invocation_ms", "segment_ms").alias("invocation_ms"),
-        )
+    matched = (
+        runs.lazy()
+        .select(_pair_key("trace_id", "segment_id"))
+        .with_row_index("run")
+        .join(segments, on="key", how="inner")
+        .select("run", "owner_row")
         .collect()
     )
+    owner, run = matched["owner_row"], matched["run"]
+    same = (gather_views(tree["trace_id"], owner) == runs["trace_id"].gather(run)) & (
+        gather_views(tree["id"], owner) == runs["segment_id"].gather(run)
+    )
+    return runs.select(pl.all().gather(run.filter(same))).select(
+        owner.filter(same), "function_name", "cold", "invocation_ms"
+    )
+
+
+def _pair_key(trace_id: str, span_id: str) -> pl.Expr:
+    return (pl.col(trace_id).hash(1) ^ pl.col(span_id).hash(2)).alias("key")
 
 
 def _dns_stats(steps: pl.DataFrame, functions: pl.DataFrame | None) -> pl.DataFrame:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import random
+from typing import Any, Literal
 
 import polars as pl
 import pytest
 
+from analyses._critical_path import _settled_fold
+from analyses._tree import ancestor_fold
 from analyses.bottlenecks import (
     BOTTLENECK_SCHEMA,
     CRITICAL_PATH_SCHEMA,
@@ -513,3 +516,31 @@ def test_long_chain_of_nested_subsegment_documents() -> None:
     assert self_ms.to_list() == [2.0] * (LONG_CHAIN + 1)
     ids = path["id"].to_list()
     assert ids == ["f" * 16] + [f"{i + 1:016x}" for i in range(LONG_CHAIN)]
+
+
+def test_shares_do_not_depend_on_the_order_of_the_spans() -> None:
+    spans = synthetic_spans(300)
+    shuffled = spans.sample(fraction=1.0, shuffle=True, seed=7)
+    # NOTE: exact equality: the shares are summed in integer microseconds, not in floats.
+    assert bottlenecks(shuffled).equals(bottlenecks(spans))
+
+
+@pytest.mark.parametrize("kind", ["min", "max", "nearest"])
+def test_the_settling_fold_is_the_ancestor_fold(kind: Literal["min", "max", "nearest"]) -> None:
+    rng = random.Random(11)
+    size = 400
+    # Chains up to 40 deep (more rounds than settle), a few cycles and self-parents.
+    parents = [None if n % 40 == 0 else n - 1 for n in range(size)]
+    for n in rng.sample(range(size), 30):
+        parents[n] = rng.randrange(size)
+    parent_row = pl.Series(parents, dtype=pl.UInt32)
+    values = pl.Series(
+        [rng.randrange(100) if rng.random() < 0.3 else None for _ in range(size)],
+        dtype=pl.Int64,
+    )
+    settled = _settled_fold(values, parent_row, kind=kind)
+    assert settled.equals(ancestor_fold(values, parent_row, kind=kind))
+    # Values that settle at once (every child within its parent's) take the first round.
+    ordered = pl.Series(range(size), dtype=pl.Int64) * (1 if kind == "max" else -1)
+    chain = pl.Series([None if n % 40 == 0 else n - 1 for n in range(size)], dtype=pl.UInt32)
+    assert _settled_fold(ordered, chain, kind=kind).equals(ancestor_fold(ordered, chain, kind=kind))

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import polars as pl
+
 from tracelens.report.markup import esc
 
 if TYPE_CHECKING:
-    import polars as pl
-
     from analyses.trace_regions import TraceRegions
     from tracelens.inputs import Inputs
 
