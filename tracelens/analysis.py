@@ -6,10 +6,10 @@ the JSON contract (:mod:`tracelens.contract`) and the HTML report (:mod:`tracele
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import polars as pl
@@ -60,6 +60,35 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Rankings:
+    """What the report shows first, taken from an :class:`AnalysisResult`'s frames (only the
+    report reads them: ``AnalysisResult.ranked`` computes them on first use, so the JSON
+    contract does not pay for them)."""
+
+    # What to show first (analyses.rankings): findings per severity; nodes, node examples,
+    # functions, throttle subjects, bottleneck rows and cold-start functions most failing,
+    # throttled, traced or cold first (with the columns ranked by); the service map's node
+    # keys busiest first; the failing edges; the traced inits drawn per cold-start function.
+    severity_counts: dict[str, int]
+    nodes_by_failures: pl.DataFrame
+    node_examples_by_failures: pl.DataFrame
+    busiest_nodes: list[str]
+    failing_edges: pl.DataFrame
+    functions_by_failures: pl.DataFrame
+    throttle_subjects: pl.DataFrame
+    bottlenecks_by_entry: pl.DataFrame
+    bottlenecks_by_slow_share: pl.DataFrame
+    cold_start_functions: pl.DataFrame
+    init_points: pl.DataFrame
+    # Each trace's region and the regions by traces (analyses.trace_regions), and how many
+    # spans hold a time outside years 1-9999 (analyses.completeness: shown as unknown).
+    trace_regions: TraceRegions
+    unrepresentable_spans: int
+    # The traffic's first start and last end (analyses.completeness.traffic_window).
+    trace_window: tuple[datetime | None, datetime | None]
+
+
+@dataclass(frozen=True)
 class AnalysisResult:
     """Every analysis output, as frames with declared schemas (see each analysis module)."""
 
@@ -98,27 +127,6 @@ class AnalysisResult:
     metric_totals: pl.DataFrame
     # Which path the traces came from, and whether they are only X-Ray's indexed sample.
     trace_origin: TraceOrigin
-    # What to show first (analyses.rankings): findings per severity; nodes, node examples,
-    # functions, throttle subjects, bottleneck rows and cold-start functions most failing,
-    # throttled, traced or cold first (with the columns ranked by); the service map's node
-    # keys busiest first; the failing edges; the traced inits drawn per cold-start function.
-    severity_counts: dict[str, int]
-    nodes_by_failures: pl.DataFrame
-    node_examples_by_failures: pl.DataFrame
-    busiest_nodes: list[str]
-    failing_edges: pl.DataFrame
-    functions_by_failures: pl.DataFrame
-    throttle_subjects: pl.DataFrame
-    bottlenecks_by_entry: pl.DataFrame
-    bottlenecks_by_slow_share: pl.DataFrame
-    cold_start_functions: pl.DataFrame
-    init_points: pl.DataFrame
-    # Each trace's region and the regions by traces (analyses.trace_regions), and how many
-    # spans hold a time outside years 1-9999 (analyses.completeness: shown as unknown).
-    trace_regions: TraceRegions
-    unrepresentable_spans: int
-    # The traffic's first start and last end (analyses.completeness.traffic_window).
-    trace_window: tuple[datetime | None, datetime | None]
     # The thresholds and silenced keys the findings were made with.
     finding_settings: FindingSettings = field(default_factory=FindingSettings)
     # The timelines' bucket: a minute, or more over long windows (at most MAX_TIME_BUCKETS).
@@ -127,6 +135,12 @@ class AnalysisResult:
     # and, over a window longer than the span window, what the rollups hold for all of it.
     window_plan: WindowPlan | None = None
     long_window: LongWindow | None = None
+
+    @functools.cached_property
+    def ranked(self) -> Rankings:
+        """What to show first (:class:`Rankings`), computed on first use from these frames
+        (a copy made by ``dataclasses.replace`` computes its own)."""
+        return _rankings(self)
 
 
 def run_analysis(inputs: Inputs, settings: FindingSettings | None = None) -> AnalysisResult:
@@ -154,61 +168,28 @@ def timeline_bucket_s(spans: pl.DataFrame) -> int:
     return 60 * max(1, -(-minutes // MAX_TIME_BUCKETS))
 
 
-def _rankings(
-    *,
-    findings: pl.DataFrame,
-    nodes: pl.DataFrame,
-    node_examples: pl.DataFrame,
-    graph: nx.DiGraph,
-    edges: pl.DataFrame,
-    functions: pl.DataFrame,
-    throttle_timeline: pl.DataFrame,
-    bottlenecks: pl.DataFrame,
-    cold_starts: pl.DataFrame,
-    invocations: pl.DataFrame,
-    spans: pl.DataFrame,
-) -> dict[str, Any]:
-    """The result's fields taken from other analyses' outputs: what to show first
-    (``analyses.rankings``), the traces' regions, window and unrepresentable times."""
-    ranked_nodes = nodes_by_failures(nodes)
-    cold = cold_start_functions(cold_starts, functions)
+def _rankings(result: AnalysisResult) -> Rankings:
+    """What to show first (``analyses.rankings``), the traces' regions, window and
+    unrepresentable times, from ``result``'s frames."""
+    spans = result.inputs.traces.spans
+    ranked_nodes = nodes_by_failures(result.service_nodes)
+    cold = cold_start_functions(result.cold_starts, result.functions)
     drawn = cold.head(MAX_COLD_START_FUNCTIONS).get_column("function_name").to_list()
-    return {
-        "severity_counts": severity_counts(findings),
-        "nodes_by_failures": ranked_nodes,
-        "node_examples_by_failures": node_examples_by_failures(node_examples, ranked_nodes),
-        "busiest_nodes": busiest_nodes(graph),
-        "failing_edges": failing_edges(edges),
-        "functions_by_failures": functions_by_failures(functions),
-        "throttle_subjects": throttle_subjects(throttle_timeline),
-        "bottlenecks_by_entry": bottlenecks_by_entry(bottlenecks),
-        "bottlenecks_by_slow_share": bottlenecks_by_slow_share(bottlenecks),
-        "cold_start_functions": cold,
-        "init_points": init_points(invocations, drawn),
-        "trace_regions": trace_regions(spans),
-        "unrepresentable_spans": unrepresentable_rows(spans),
-        "trace_window": traffic_window(spans),
-    }
-
-
-def reranked(result: AnalysisResult) -> AnalysisResult:
-    """``result`` with the fields :func:`_rankings` derives taken again from its frames (after
-    some were replaced, e.g. to show a variant of a result)."""
-    return dataclasses.replace(
-        result,
-        **_rankings(
-            findings=result.findings,
-            nodes=result.service_nodes,
-            node_examples=result.node_examples,
-            graph=result.service_graph,
-            edges=result.service_edges,
-            functions=result.functions,
-            throttle_timeline=result.throttle_timeline,
-            bottlenecks=result.bottlenecks,
-            cold_starts=result.cold_starts,
-            invocations=result.invocations,
-            spans=result.inputs.traces.spans,
-        ),
+    return Rankings(
+        severity_counts=severity_counts(result.findings),
+        nodes_by_failures=ranked_nodes,
+        node_examples_by_failures=node_examples_by_failures(result.node_examples, ranked_nodes),
+        busiest_nodes=busiest_nodes(result.service_graph),
+        failing_edges=failing_edges(result.service_edges),
+        functions_by_failures=functions_by_failures(result.functions),
+        throttle_subjects=throttle_subjects(result.throttle_timeline),
+        bottlenecks_by_entry=bottlenecks_by_entry(result.bottlenecks),
+        bottlenecks_by_slow_share=bottlenecks_by_slow_share(result.bottlenecks),
+        cold_start_functions=cold,
+        init_points=init_points(result.invocations, drawn),
+        trace_regions=trace_regions(spans),
+        unrepresentable_spans=unrepresentable_rows(spans),
+        trace_window=traffic_window(spans),
     )
 
 
@@ -276,19 +257,6 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
         async_events=queued,
         metric_totals=metric_totals(metrics, invocation_rows),
         trace_origin=trace_origin(inputs.traces.read_stats.paths, inputs.trace_destinations),
-        **_rankings(
-            findings=found,
-            nodes=nodes,
-            node_examples=examples,
-            graph=graph,
-            edges=edges,
-            functions=table,
-            throttle_timeline=timeline,
-            bottlenecks=slow,
-            cold_starts=cold,
-            invocations=invocation_rows,
-            spans=spans,
-        ),
         finding_settings=settings,
         entry_points=entry_points(per_trace),
         entry_timeline=entry_timeline(per_trace, bucket_s=bucket_s),

@@ -32,7 +32,7 @@ def _page(result: AnalysisResult) -> str:
 def test_counts_style_and_order_come_from_the_report(result: AnalysisResult) -> None:
     page = _page(result)
     assert f"<style>{stylesheet()}</style>" in page
-    counts = result.severity_counts
+    counts = result.ranked.severity_counts
     assert sum(counts.values()) == result.findings.height > 0
     cells = "".join(f'<td class="num" data-sort="{n}">{n:,}</td>' for n in counts.values())
     assert page.count(cells) == 2  # each target's row: its analysis' severity counts

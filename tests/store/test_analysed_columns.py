@@ -17,7 +17,7 @@ from polars.testing import assert_frame_equal
 
 from analyses import rollups
 from tests.builders.results import ACCOUNT, REGION
-from tracelens.analysis import AnalysisResult, run_analysis
+from tracelens.analysis import AnalysisResult, Rankings, run_analysis
 from tracelens.contract import to_contract
 from tracelens.inputs import Inputs
 from tracelens.report import render_report
@@ -110,10 +110,13 @@ def test_every_analysis_and_the_rollup_give_the_same_frames(
 ) -> None:
     plain, narrow = both_loads
     full_result, narrow_result = run_analysis(plain), run_analysis(narrow)
-    frames = [f.name for f in fields(AnalysisResult) if f.type == "pl.DataFrame"]
+    # The result's frames, and the report's rankings of them (computed on first use).
+    frames = [(False, f.name) for f in fields(AnalysisResult) if f.type == "pl.DataFrame"]
+    frames += [(True, f.name) for f in fields(Rankings) if f.type == "pl.DataFrame"]
     assert len(frames) == 30
-    for name in frames:
-        expected, got = getattr(full_result, name), getattr(narrow_result, name)
+    for ranked, name in frames:
+        full, narrow_ = (r.ranked if ranked else r for r in (full_result, narrow_result))
+        expected, got = getattr(full, name), getattr(narrow_, name)
         # NOTE: a value of a categorical column is plain text in every result.
         assert got.schema == expected.schema, name
         assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-9, abs_tol=1e-12)

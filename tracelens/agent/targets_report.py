@@ -91,7 +91,7 @@ def render_index(
             if target.path is not None and target.result is not None
             else esc(f"no data in {window}")
         )
-        counts = target.result.severity_counts if target.result is not None else None
+        counts = target.result.ranked.severity_counts if target.result is not None else None
         functions = target.result.functions.height if target.result is not None else None
         traces = target.result.inputs.traces.traces if target.result is not None else None
         rows.append(

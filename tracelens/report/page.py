@@ -90,7 +90,7 @@ def render_report(result: AnalysisResult, **options: Unpack[ReportOptions]) -> s
     """
     region, comparison = options.get("region"), options.get("comparison")
     result, unshown_times = showable_result(result)
-    links = console_links(result.inputs, result.trace_regions, region=region)
+    links = console_links(result.inputs, result.ranked.trace_regions, region=region)
     figures = FigureSet()
     bare = RenderContext(result, figures, links, unshown_times=unshown_times)
     examples = ExampleTraces(result.inputs.traces.spans, _example_ids(bare), figures, links)
@@ -118,12 +118,12 @@ def render_report(result: AnalysisResult, **options: Unpack[ReportOptions]) -> s
 
 
 def _header(ctx: RenderContext, heading: str, when: datetime) -> str:
-    window = Window(*ctx.result.trace_window)
+    window = Window(*ctx.result.ranked.trace_window)
     asked = ctx.result.inputs.window
     kept = "" if asked.is_open else f" · traces starting {asked.describe()}"
     chips = "".join(
         f'<a class="badge {name}" href="#{FINDINGS}">{count:,} {name}</a>'
-        for name, count in ctx.result.severity_counts.items()
+        for name, count in ctx.result.ranked.severity_counts.items()
     )
     return (
         f'<header class="top"><h1>{esc(heading)}</h1>'

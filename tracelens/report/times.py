@@ -48,7 +48,7 @@ def showable(frame: pl.DataFrame) -> pl.DataFrame:
 def showable_result(result: AnalysisResult) -> tuple[AnalysisResult, int]:
     """``result`` with :func:`showable` frames, and how many spans held such a time."""
     spans = result.inputs.traces.spans
-    count = result.unrepresentable_spans
+    count = result.ranked.unrepresentable_spans
     if count == 0 and not any(
         _has_unshowable(getattr(result, f.name))
         for f in dataclasses.fields(result)

@@ -31,7 +31,7 @@ SLOW_LABEL = "slowest 5%"  # analyses.bottlenecks' default slow_quantile, 0.95
 
 
 def render_bottlenecks(ctx: RenderContext) -> Section:
-    frame = ctx.result.bottlenecks_by_entry
+    frame = ctx.result.ranked.bottlenecks_by_entry
     if frame.is_empty():
         return Section(
             BOTTLENECKS, "Bottlenecks", empty("No complete trace to take a critical path from.")
@@ -51,7 +51,7 @@ def render_bottlenecks(ctx: RenderContext) -> Section:
         if index < MAX_WATERFALLS:
             parts.append(_example(ctx, slowest.row(index, named=True), index))
     parts.append(table_note(MAX_ENTRIES, len(entries), "entry points"))
-    parts.append(_table(ctx, ctx.result.bottlenecks_by_slow_share))
+    parts.append(_table(ctx, ctx.result.ranked.bottlenecks_by_slow_share))
     return Section(BOTTLENECKS, "Bottlenecks", "".join(parts))
 
 

@@ -26,11 +26,11 @@ _QUANTILE_MARKERS = (
 
 
 def render_cold_starts(ctx: RenderContext) -> Section:
-    ranked = ctx.result.cold_start_functions  # the most cold starts first
+    ranked = ctx.result.ranked.cold_start_functions  # the most cold starts first
     if ranked.is_empty():
         return Section(COLD_STARTS, "Cold starts", empty("No cold start in the traces or logs."))
     drawn = ranked.head(MAX_FUNCTIONS)
-    points = ctx.result.init_points  # of the functions drawn
+    points = ctx.result.ranked.init_points  # of the functions drawn
     body = (
         "<p>User-facing cold starts (on-demand inits and SnapStart restores on the synchronous "
         "path of a request: API Gateway, a load balancer, a function URL, a synchronous "

@@ -14,7 +14,7 @@ _WHY = {"failed": "Failing request", "slowest": "Slowest request"}
 
 def node_trace_ids(ctx: RenderContext) -> list[str | None]:
     """The nodes' example traces, most failing nodes first, failing examples first."""
-    return list(ctx.result.node_examples_by_failures.get_column("trace_id"))
+    return list(ctx.result.ranked.node_examples_by_failures.get_column("trace_id"))
 
 
 def render_examples(ctx: RenderContext) -> Section:
@@ -30,11 +30,11 @@ def render_examples(ctx: RenderContext) -> Section:
 
 
 def _nodes(ctx: RenderContext) -> str:
-    nodes = ctx.result.nodes_by_failures
+    nodes = ctx.result.ranked.nodes_by_failures
     if ctx.examples is None or nodes.is_empty():
         return ""
     shown = nodes.head(MAX_NODES_SHOWN)
-    by_node = ctx.result.node_examples_by_failures.partition_by(
+    by_node = ctx.result.ranked.node_examples_by_failures.partition_by(
         ["name", "type"], as_dict=True, maintain_order=True
     )
     blocks = []

@@ -44,7 +44,7 @@ def render_service_map(ctx: RenderContext) -> Section:
         return Section(
             SERVICE_MAP, "Service map", empty("No service nodes: the traces hold no spans.")
         )
-    shown = _largest(graph, ctx.result.busiest_nodes)
+    shown = _largest(graph, ctx.result.ranked.busiest_nodes)
     figure = _figure(shown)
     cut = truncated_note(shown.number_of_nodes(), graph.number_of_nodes(), "nodes (the busiest)")
     summary = (
@@ -54,7 +54,7 @@ def render_service_map(ctx: RenderContext) -> Section:
         f"latency; click a node for its example traces. {cut}</p>"
     )
     placeholder = ctx.figures.add("fig-service-map", figure)
-    body = summary + placeholder + _cycles(ctx) + _problem_edges(ctx.result.failing_edges)
+    body = summary + placeholder + _cycles(ctx) + _problem_edges(ctx.result.ranked.failing_edges)
     return Section(SERVICE_MAP, "Service map", body)
 
 

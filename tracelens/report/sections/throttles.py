@@ -48,7 +48,7 @@ def render_throttles(ctx: RenderContext) -> Section:
         parts.append(
             ctx.figures.add(
                 "fig-throttle-timeline",
-                _timeline(timeline, result.throttle_subjects),
+                _timeline(timeline, result.ranked.throttle_subjects),
                 title="Throttles per minute",
                 caption="Bars count throttles seen in the sampled traces; diamonds are "
                 "CloudWatch's Throttles metric, which counts every request.",

@@ -67,7 +67,7 @@ def render_timeline(ctx: RenderContext) -> Section:
     result = ctx.result
     per = _per(result.timeline_bucket_s)
     entries = result.entry_points.head(MAX_SERIES).get_column("entry").to_list()
-    ranked = result.functions_by_failures.head(MAX_SERIES).get_column("function_name")
+    ranked = result.ranked.functions_by_failures.head(MAX_SERIES).get_column("function_name")
     functions = [name for name in ranked if name]
     parts = []
     if entries and not result.entry_timeline.is_empty():
