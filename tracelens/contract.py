@@ -121,8 +121,8 @@ class ColdStartKinds(TypedDict):
 
 class Located(TypedDict):
     # The target a row is of: its account label and region in a store written by targets
-    # ([[targets]]); null for PATH inputs. Every row of the lists below has them (not the
-    # long window's: rollups hold every target together).
+    # ([[targets]]); null for PATH inputs. Every row of the lists below has them (the long
+    # window's too: rollups are kept per account and region).
     account: str | None
     region: str | None
 
@@ -324,7 +324,7 @@ class EntryPoint(Located):
     failed_trace_id: str | None
 
 
-class LongWindowDay(TypedDict):
+class LongWindowDay(Located):
     day: str  # YYYY-MM-DD (UTC), the traces' start
     traces: int
     segments: int
@@ -334,7 +334,7 @@ class LongWindowDay(TypedDict):
     cold_starts: int
 
 
-class LongWindowFunction(TypedDict):
+class LongWindowFunction(Located):
     name: str
     invocations: int
     errors: int
@@ -344,11 +344,11 @@ class LongWindowFunction(TypedDict):
     init_ms: PercentilesMaxMs  # user-facing inits seen in traces
 
 
-class LongWindowDns(DnsLookups):
-    """From rollups, which hold every target together: no account or region."""
+class LongWindowDns(DnsLookups, Located):
+    """From the target's rows of the rollups."""
 
 
-class LongWindowBottleneck(TypedDict):
+class LongWindowBottleneck(Located):
     entry: str
     node: str
     node_type: str | None
@@ -357,7 +357,7 @@ class LongWindowBottleneck(TypedDict):
     traces: int
 
 
-class LongWindowAsync(TypedDict):
+class LongWindowAsync(Located):
     function: str
     events: int
     events_with_attempts: int
@@ -370,13 +370,14 @@ class LongWindowAsync(TypedDict):
 class LongWindow(TypedDict):
     # Over input.rollups.rollups (the whole window), merged from hourly rollups: counts exact,
     # percentiles within input.rollups.relative_accuracy; null when rollups were not used.
-    # Its rows say no account or region: rollups hold every target together (a store of
-    # several targets is analyzed from each target's spans, without a long window).
+    # Its rows say their account and region like every list's: each target's long window is
+    # merged from its own rows of the rollups (several targets: their rows joined, counts
+    # summed).
     traces: int
     segments: int
     daily: list[LongWindowDay]
     functions: list[LongWindowFunction]
-    edges: list[Edge]
+    edges: list[ServiceEdge]
     dns: list[LongWindowDns]
     bottlenecks: list[LongWindowBottleneck]
     async_invocations: list[LongWindowAsync]
@@ -580,7 +581,16 @@ LONG_WINDOW_KEYS = (
 )
 
 
-def _long_window(result: AnalysisResult) -> LongWindow | None:
+def _located(rows: list[dict[str, Any]], where: Located) -> list[Any]:
+    """``rows`` saying their target: ``account`` and ``region`` after each row's first key."""
+    out = []
+    for row in rows:
+        first, *rest = row.items()
+        out.append(dict([first, *where.items(), *rest]))
+    return out
+
+
+def _long_window(result: AnalysisResult, where: Located) -> LongWindow | None:
     merged = result.long_window
     if merged is None:
         return None
@@ -588,6 +598,7 @@ def _long_window(result: AnalysisResult) -> LongWindow | None:
     daily: list[LongWindowDay] = [
         {
             "day": _day(row["day"]),
+            **where,
             "traces": row["traces"],
             "segments": row["segments"],
             "invocations": row["invocations"],
@@ -602,11 +613,48 @@ def _long_window(result: AnalysisResult) -> LongWindow | None:
         "traces": held["traces"],
         "segments": held["segments"],
         "daily": daily,
-        "functions": cast("list[LongWindowFunction]", held["functions"]),
-        "edges": cast("list[Edge]", held["edges"]),
-        "dns": cast("list[LongWindowDns]", held["dns"]),
-        "bottlenecks": cast("list[LongWindowBottleneck]", held["bottlenecks"]),
-        "async_invocations": cast("list[LongWindowAsync]", held["async_invocations"]),
+        "functions": _located(held["functions"], where),
+        "edges": _located(held["edges"], where),
+        "dns": _located(held["dns"], where),
+        "bottlenecks": _located(held["bottlenecks"], where),
+        "async_invocations": _located(held["async_invocations"], where),
+    }
+
+
+def _merged_long_window(parts: list[LongWindow | None]) -> LongWindow | None:
+    """Several targets' long windows (each its own rows of the rollups): rows joined in the
+    targets' order (each saying its target), traces and segments summed."""
+    windows = [part for part in parts if part is not None]
+    if not windows:
+        return None
+    return {
+        "traces": sum(w["traces"] for w in windows),
+        "segments": sum(w["segments"] for w in windows),
+        "daily": [row for w in windows for row in w["daily"]],
+        "functions": [row for w in windows for row in w["functions"]],
+        "edges": [row for w in windows for row in w["edges"]],
+        "dns": [row for w in windows for row in w["dns"]],
+        "bottlenecks": [row for w in windows for row in w["bottlenecks"]],
+        "async_invocations": [row for w in windows for row in w["async_invocations"]],
+    }
+
+
+def _merged_rollups(parts: list[Rollups]) -> Rollups:
+    """Several targets' ``input.rollups``: the first's windows and reason; used when any
+    target's long window was merged; the days named by any target."""
+
+    def days(key: Literal["days", "from_spans_days", "missing_days", "stale_days"]) -> list[str]:
+        return sorted({day for part in parts for day in part[key]})
+
+    first = parts[0]
+    used = [part for part in parts if part["used"]]
+    return {
+        **(used[0] if used else first),
+        "days": days("days"),
+        "from_spans_days": days("from_spans_days"),
+        "missing_days": days("missing_days"),
+        "stale_days": days("stale_days"),
+        "unreadable": list(dict.fromkeys(u for part in parts for u in part["unreadable"])),
     }
 
 
@@ -872,7 +920,7 @@ def to_contract(result: AnalysisResult, *, target: tuple[str, str] | None = None
         "findings": _findings(result, where),
         "async_invocations": _async(result, where),
         "finding_settings": _finding_settings(result),
-        "long_window": _long_window(result),
+        "long_window": _long_window(result, where),
         "targets": [{"account": target[0], "region": target[1]}] if target else [],
     }
 
@@ -907,8 +955,7 @@ def merge_contracts(parts: list[Contract]) -> Contract:
         "findings": [row for part in parts for row in part["findings"]],
         "async_invocations": [row for part in parts for row in part["async_invocations"]],
         "finding_settings": first["finding_settings"],
-        # NOTE: rollups hold every target together: each target is analyzed from its spans.
-        "long_window": None,
+        "long_window": _merged_long_window([part["long_window"] for part in parts]),
         "targets": [t for part in parts for t in part["targets"]],
     }
     return merged
@@ -963,5 +1010,5 @@ def _merged_input(inputs: list[Input]) -> Input:
             "indexed_percent": None,  # several targets: no one percentage holds
         },
         "window": first["window"],
-        "rollups": first["rollups"],
+        "rollups": _merged_rollups([each["rollups"] for each in inputs]),
     }

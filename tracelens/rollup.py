@@ -16,11 +16,100 @@ from typing import Any
 import polars as pl
 
 from analyses import rollups as partials
-from tracelens.store import reading
+from tracelens.store import reading, tables
 from tracelens.store import rollups as files
 from tracelens.store.backend import Backend
 from tracelens.store.errors import StoreProblem
 from tracelens.windowplan import WindowPlan, ceil_hour, floor_hour
+
+Target = tuple[str, str]
+"""A target's account label and region (``[[targets]]``), as the spans record them."""
+
+TARGET_SCHEMA: dict[str, pl.DataType] = {name: pl.String() for name in files.TARGET_COLUMNS}
+STORED_SCHEMA: dict[str, pl.DataType] = {**partials.ROLLUP_SCHEMA, **TARGET_SCHEMA}
+"""A stored rollup's rows: ``analyses.rollups.ROLLUP_SCHEMA`` per account and region."""
+
+
+def hour_scope(since: datetime | None, until: datetime | None) -> reading.Scope:
+    """``[since, until)`` rounded out to whole hours: what a read of rollups covers."""
+    return reading.Scope(
+        since=None if since is None else floor_hour(since),
+        until=None if until is None else ceil_hour(until),
+    )
+
+
+def due_days(
+    backend: Backend,
+    *,
+    first: date | None = None,
+    last: date | None = None,
+    force: bool = False,
+    days: Iterable[date] | None = None,
+) -> tuple[dict[date, list[str]], list[date]]:
+    """The days in ``[first, last]`` (only those in ``days`` when given) with span parts whose
+    rollup is not current (every one with ``force``), each with its span parts (listed once
+    here, to be read as listed), and the days whose rollup is current (read from its footer:
+    computed, keyed by target, from the same span parts)."""
+    wanted = None if days is None else set(days)
+    due: dict[date, list[str]] = {}
+    current: list[date] = []
+    for day, keys in sorted(files.span_days(backend, first, last).items()):
+        if wanted is not None and day not in wanted:
+            continue
+        if not force and files.is_current(backend, day, keys):
+            current.append(day)
+        else:
+            due[day] = keys
+    return due, current
+
+
+def rollup_by_target(spans: pl.DataFrame) -> pl.DataFrame:
+    """The rollup (``STORED_SCHEMA``) of ``spans`` (``SPAN_SCHEMA`` with the account and
+    region columns, ``reading.load_traces(with_target=True)``), one per account and region:
+    each target's rows are rolled up on their own (a trace stored by two targets, a call
+    across accounts or regions, is in each with that target's segments)."""
+    columns = [tables.ACCOUNT, tables.REGION]
+    frames = [
+        partials.rollup(group.drop(columns)).with_columns(
+            pl.lit(account, pl.String()).alias(files.TARGET_COLUMNS[0]),
+            pl.lit(region, pl.String()).alias(files.TARGET_COLUMNS[1]),
+        )
+        for (account, region), group in spans.partition_by(
+            columns, as_dict=True, maintain_order=True
+        ).items()
+    ]
+    return _stored(frames)
+
+
+def merge_by_target(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Rollups of one day (``STORED_SCHEMA``, of partitions of its traces) merged per target
+    and hour (:func:`analyses.rollups.merge`)."""
+    rows = _stored(frames)
+    merged = [
+        partials.merge([group.drop(files.TARGET_COLUMNS)], by_hour=True).with_columns(
+            pl.lit(account, pl.String()).alias(files.TARGET_COLUMNS[0]),
+            pl.lit(region, pl.String()).alias(files.TARGET_COLUMNS[1]),
+        )
+        for (account, region), group in rows.partition_by(
+            list(files.TARGET_COLUMNS), as_dict=True, maintain_order=True
+        ).items()
+    ]
+    return _stored(merged)
+
+
+def _stored(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    schema = pl.Schema(STORED_SCHEMA)
+    kept = [f.select(list(STORED_SCHEMA)).cast(schema) for f in frames if f.height]
+    return pl.concat(kept) if kept else pl.DataFrame(schema=STORED_SCHEMA)
+
+
+def of_target(frame: pl.DataFrame, target: Target | None) -> pl.DataFrame:
+    """A stored rollup's rows (``ROLLUP_SCHEMA``) of ``target``; of every target when None
+    (a rollup not keyed by target holds them together)."""
+    if target is not None:
+        account, region = files.TARGET_COLUMNS
+        frame = frame.filter((pl.col(account) == target[0]) & (pl.col(region) == target[1]))
+    return frame.select(list(partials.ROLLUP_SCHEMA)).cast(pl.Schema(partials.ROLLUP_SCHEMA))
 
 
 @dataclass
@@ -41,7 +130,7 @@ class DayRollup:
     day
         The day (of the traces' start, UTC).
     frame
-        ``analyses.rollups.ROLLUP_SCHEMA``: the day's hourly partial aggregates.
+        ``STORED_SCHEMA``: the day's hourly partial aggregates per target.
     span_parts
         The span parts listed before reading: what the rollup records it was computed from.
     problems
@@ -69,22 +158,26 @@ def _day_scope(day: date) -> reading.Scope:
     return reading.Scope(since=start, until=start + timedelta(days=1))
 
 
-def compute_day(backend: Backend, day: date) -> DayRollup:
-    """The rollup of the whole traces starting on ``day``, as the store loads them
+def compute_day(backend: Backend, day: date, span_parts: list[str] | None = None) -> DayRollup:
+    """The rollup of the whole traces starting on ``day``, per target, as the store loads them
     (deduplicated, impossible times refused), from the span parts only; nothing is written.
 
-    The span parts are listed first: a part written during the read makes the rollup stale
-    (its recorded parts differ from the day's), never current with rows missing.
+    ``span_parts``: the day's span parts as already listed (else listed here); they are read
+    as listed, so a part written during the read makes the rollup stale (its recorded parts
+    differ from the day's), never current with rows missing.
     """
-    span_parts = files.span_days(backend, day, day).get(day, [])
-    traces, problems = reading.load_traces(backend, _day_scope(day))
-    return DayRollup(day, partials.rollup(traces.spans), span_parts, problems)
+    if span_parts is None:
+        span_parts = files.span_days(backend, day, day).get(day, [])
+    traces, problems = reading.load_traces(
+        backend, _day_scope(day), keys=span_parts, with_target=True
+    )
+    return DayRollup(day, rollup_by_target(traces.spans), span_parts, problems)
 
 
-def build_day(backend: Backend, day: date) -> BuiltDay:
+def build_day(backend: Backend, day: date, span_parts: list[str] | None = None) -> BuiltDay:
     """Compute ``day``'s rollup and write it with the span parts it came from: the unit of
     work of :func:`build`, callable on its own (one day per worker)."""
-    computed = compute_day(backend, day)
+    computed = compute_day(backend, day, span_parts)
     key = files.write_day(backend, day, computed.frame, computed.span_parts)
     return BuiltDay(day, key, computed.span_parts, computed.problems)
 
@@ -99,19 +192,14 @@ def build(
 ) -> BuildReport:
     """Compute the rollups of the days in ``[first, last]`` (only those in ``days`` when given)
     that have span parts, skipping days whose rollup is current (computed from the same span
-    parts) unless ``force``.
+    parts) unless ``force`` (:func:`due_days`).
 
     A day's rollup holds the whole traces that start that day (:func:`build_day`).
     """
     report = BuildReport()
-    wanted = None if days is None else set(days)
-    for day, keys in sorted(files.span_days(backend, first, last).items()):
-        if wanted is not None and day not in wanted:
-            continue
-        if not force and files.recorded_sources(backend, day) == keys:
-            report.current.append(day)
-            continue
-        built = build_day(backend, day)
+    due, report.current = due_days(backend, first=first, last=last, force=force, days=days)
+    for day, keys in due.items():
+        built = build_day(backend, day, keys)
         report.problems.extend(built.problems)
         report.built.append(day)
     return report
@@ -127,8 +215,109 @@ def refresh(backend: Backend, days: Iterable[date]) -> BuildReport:
 
 
 @dataclass(frozen=True)
+class MergedDays:
+    """Rollups merged over a window of whole hours, for one target or every one.
+
+    Attributes
+    ----------
+    hourly
+        ``analyses.rollups.ROLLUP_SCHEMA`` per hour in the window (not merged across hours).
+    scope
+        The window covered: the one asked for rounded out to whole hours (:func:`hour_scope`).
+    target
+        The target whose rows these are; None: every target's.
+    days
+        Days whose stored rollup was current and merged.
+    from_spans_days
+        Days rolled up from their spans for this read (their rollup was missing, stale or
+        unreadable; nothing is written): still in the totals, and named.
+    missing_days, stale_days
+        Of those, the days without a rollup and the days whose rollup was stale (or, for one
+        target, written before rollups were keyed by target).
+    problems
+        Rollup files (and span parts of the days rolled up here) that could not be read.
+    """
+
+    hourly: pl.DataFrame
+    scope: reading.Scope
+    target: Target | None
+    days: list[date]
+    from_spans_days: list[date]
+    missing_days: list[date]
+    stale_days: list[date]
+    problems: list[StoreProblem]
+
+    @property
+    def merged(self) -> pl.DataFrame:
+        """:attr:`hourly` merged over the window (one row per key and bucket)."""
+        return partials.merge([self.hourly])
+
+
+def merge_days(
+    backend: Backend, *, since: datetime | None, until: datetime | None, target: Target | None
+) -> MergedDays:
+    """The rollups of ``target`` (every target: None) over the hours of ``[since, until)``
+    rounded out to whole hours. A day whose rollup is missing, stale or unreadable is rolled
+    up from its spans here (nothing is written) and named as such: what ``analyze/report
+    --store`` (:func:`long_window`) and ``store summary`` (:func:`read`) both merge.
+
+    A rollup not keyed by target (written before) is read for every target together (it holds
+    them) and rolled up from the spans for one target.
+    """
+    scope = hour_scope(since, until)
+    spans = files.span_days(backend, scope.first_day, scope.last_day)
+    stored = set(files.rollup_days(backend, scope.first_day, scope.last_day))
+    frames: list[pl.DataFrame] = []
+    days: list[date] = []
+    from_spans: list[date] = []
+    missing: list[date] = []
+    stale: list[date] = []
+    problems: list[StoreProblem] = []
+    for day in sorted(stored | set(spans)):
+        got = files.read_day(backend, day) if day in stored else None
+        if isinstance(got, StoreProblem):
+            problems.append(got)
+        elif got is not None:
+            fresh = day not in spans or got.span_parts == spans[day]
+            if fresh and (got.by_target or target is None):
+                frames.append(of_target(got.frame, target))
+                days.append(day)
+                continue
+            stale.append(day)
+        else:
+            missing.append(day)
+        computed = compute_day(backend, day, spans.get(day, []))
+        problems.extend(computed.problems)
+        frames.append(of_target(computed.frame, target))
+        from_spans.append(day)
+    hourly = [scope.within(f, "hour") for f in frames]
+    return MergedDays(
+        hourly=pl.concat(hourly) if hourly else pl.DataFrame(schema=partials.ROLLUP_SCHEMA),
+        scope=scope,
+        target=target,
+        days=days,
+        from_spans_days=from_spans,
+        missing_days=missing,
+        stale_days=stale,
+        problems=problems,
+    )
+
+
+def from_spans_note(days: list[date]) -> str | None:
+    """What to tell a user whose rollups were (partly) rolled up from the spans for a run."""
+    if not days:
+        return None
+    listed = ", ".join(d.isoformat() for d in days[:5])
+    more = len(days) - 5
+    return (
+        f"{len(days)} day(s) rolled up from their spans for this run (rollup missing or stale: "
+        f"{listed}{f' and {more} more' if more > 0 else ''}); `tracelens store rollup` keeps them"
+    )
+
+
+@dataclass(frozen=True)
 class RollupRead:
-    """Rollups merged over a window of whole hours.
+    """Rollups merged over a window of whole hours (``store summary``).
 
     Attributes
     ----------
@@ -136,14 +325,20 @@ class RollupRead:
         ``analyses.rollups.ROLLUP_SCHEMA`` merged over the window (one row per key and bucket).
     since, until
         The window covered: the one asked for rounded out to whole hours.
+    target
+        The target whose rows these are; None: every target's.
     days
-        Days whose rollup was read.
+        Days whose stored rollup was current and read.
+    from_spans_days
+        Days rolled up from their spans for this read (rollup missing, stale or unreadable):
+        in ``merged`` all the same, and named.
     missing_days
-        Days with span parts but no rollup: their traces are not in ``merged``.
+        Days with span parts but no rollup (rolled up from their spans).
     stale_days
-        Days whose span parts changed after their rollup was computed (read as they are).
+        Days whose span parts changed after their rollup was computed (rolled up from their
+        spans).
     problems
-        Rollup files that could not be read.
+        Rollup files and span parts that could not be read.
     """
 
     merged: pl.DataFrame
@@ -153,39 +348,31 @@ class RollupRead:
     missing_days: list[date]
     stale_days: list[date]
     problems: list[StoreProblem]
+    from_spans_days: list[date] = field(default_factory=list)
+    target: Target | None = None
 
 
-def read(backend: Backend, *, since: datetime | None, until: datetime | None) -> RollupRead:
-    """The rollups of the hours in ``[since, until)`` (rounded out to whole hours), merged."""
-    scope = reading.Scope(
-        since=None if since is None else floor_hour(since),
-        until=None if until is None else ceil_hour(until),
-    )
-    frames: list[pl.DataFrame] = []
-    days: list[date] = []
-    problems: list[StoreProblem] = []
-    spans = files.span_days(backend, scope.first_day, scope.last_day)
-    stale: list[date] = []
-    for day in files.rollup_days(backend, scope.first_day, scope.last_day):
-        got = files.read_day(backend, day)
-        if isinstance(got, StoreProblem):
-            problems.append(got)
-            continue
-        if got is None:
-            continue
-        frame = got.frame.select(list(partials.ROLLUP_SCHEMA))
-        frames.append(scope.within(frame.cast(pl.Schema(partials.ROLLUP_SCHEMA)), "hour"))
-        days.append(day)
-        if day in spans and got.span_parts != spans[day]:
-            stale.append(day)
+def read(
+    backend: Backend,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    target: Target | None = None,
+) -> RollupRead:
+    """The rollups of the hours in ``[since, until)`` (rounded out to whole hours), merged, of
+    ``target`` (None: every target); days whose rollup is missing, stale or unreadable are
+    rolled up from their spans (:func:`merge_days`)."""
+    got = merge_days(backend, since=since, until=until, target=target)
     return RollupRead(
-        merged=partials.merge(frames),
-        since=scope.since,
-        until=scope.until,
-        days=days,
-        missing_days=sorted(d for d in spans if d not in days),
-        stale_days=stale,
-        problems=problems,
+        merged=got.merged,
+        since=got.scope.since,
+        until=got.scope.until,
+        days=got.days,
+        missing_days=got.missing_days,
+        stale_days=got.stale_days,
+        problems=got.problems,
+        from_spans_days=got.from_spans_days,
+        target=target,
     )
 
 
@@ -214,6 +401,8 @@ class LongWindow:
         Rollup files (and span parts of the days rolled up here) that could not be read.
     edge_fault_rates
         ``analyses.rollups.edge_fault_rates``: per edge of ``held``, its faults / calls.
+    target
+        The target whose rows were merged (None: every target's).
     """
 
     plan: WindowPlan
@@ -224,58 +413,26 @@ class LongWindow:
     missing_days: list[date]
     stale_days: list[date]
     unreadable: list[str]
+    target: Target | None = None
     edge_fault_rates: dict[tuple[str | None, ...], float | None] = field(default_factory=dict)
 
 
-def long_window(backend: Backend, plan: WindowPlan) -> LongWindow:
-    """Merge the rollups of ``plan``'s rollup window. A day whose rollup is missing, stale or
-    unreadable is rolled up from its spans here (nothing is written) and named as such."""
-    scope = reading.Scope(since=plan.rollup_since, until=plan.rollup_until)
-    spans = files.span_days(backend, scope.first_day, scope.last_day)
-    stored = set(files.rollup_days(backend, scope.first_day, scope.last_day))
-    frames: list[pl.DataFrame] = []
-    days: list[date] = []
-    from_spans: list[date] = []
-    missing: list[date] = []
-    stale: list[date] = []
-    unreadable: list[str] = []
-    for day in sorted(stored | set(spans)):
-        got = files.read_day(backend, day) if day in stored else None
-        if isinstance(got, StoreProblem):
-            unreadable.append(got.describe())
-            got = None
-        if got is not None and (day not in spans or got.span_parts == spans[day]):
-            frames.append(got.frame)
-            days.append(day)
-            continue
-        if got is not None:
-            stale.append(day)
-        elif day in stored:
-            pass  # NOTE: unreadable: named in ``unreadable``
-        else:
-            missing.append(day)
-        computed = compute_day(backend, day)
-        unreadable.extend(problem.describe() for problem in computed.problems)
-        frames.append(computed.frame)
-        from_spans.append(day)
-    schema = pl.Schema(partials.ROLLUP_SCHEMA)
-    hourly = [
-        scope.within(f.select(list(partials.ROLLUP_SCHEMA)).cast(schema), "hour") for f in frames
-    ]
-    daily = partials.daily_totals(
-        pl.concat(hourly) if hourly else pl.DataFrame(schema=partials.ROLLUP_SCHEMA)
-    )
-    merged = partials.merge(hourly)
+def long_window(backend: Backend, plan: WindowPlan, target: Target | None = None) -> LongWindow:
+    """Merge the rollups of ``plan``'s rollup window, of ``target`` (None: every target). A
+    day whose rollup is missing, stale or unreadable is rolled up from its spans here (nothing
+    is written) and named as such (:func:`merge_days`)."""
+    got = merge_days(backend, since=plan.rollup_since, until=plan.rollup_until, target=target)
     return LongWindow(
         plan=plan,
-        held=sections(merged),
-        daily=daily,
-        days=days,
-        from_spans_days=from_spans,
-        missing_days=missing,
-        stale_days=stale,
-        unreadable=unreadable,
-        edge_fault_rates=partials.edge_fault_rates(merged),
+        held=sections(got.merged),
+        daily=partials.daily_totals(got.hourly),
+        days=got.days,
+        from_spans_days=got.from_spans_days,
+        missing_days=got.missing_days,
+        stale_days=got.stale_days,
+        unreadable=[problem.describe() for problem in got.problems],
+        target=target,
+        edge_fault_rates=partials.edge_fault_rates(got.merged),
     )
 
 
@@ -347,6 +504,12 @@ def summary(read_result: RollupRead) -> dict[str, Any]:
             "days": [d.isoformat() for d in read_result.days],
             "missing_days": [d.isoformat() for d in read_result.missing_days],
             "stale_days": [d.isoformat() for d in read_result.stale_days],
+            "from_spans_days": [d.isoformat() for d in read_result.from_spans_days],
+            "target": (
+                None
+                if read_result.target is None
+                else {"account": read_result.target[0], "region": read_result.target[1]}
+            ),
             "unreadable": [p.describe() for p in read_result.problems],
             "from_rollups": list(partials.SECTIONS_FROM_ROLLUPS),
             "needs_spans": list(partials.SECTIONS_NEEDING_SPANS),

@@ -27,6 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from analyses import rollups as partials
+from tracelens import rollup
 from tracelens.engines import Engine, MapResult, PartitionFailure, Progress
 from tracelens.rollup import BuildReport, RollupRead
 from tracelens.store import open_store, reading
@@ -35,7 +36,6 @@ from tracelens.store.backend import Backend
 from tracelens.store.errors import StoreProblem
 from tracelens.store.layout import partition_of
 from tracelens.store.tables import SPANS
-from tracelens.windowplan import ceil_hour, floor_hour
 
 _BUCKET_PREFIX = "bucket="
 
@@ -62,7 +62,10 @@ class SpanPartition:
 
 @dataclass(frozen=True)
 class Task:
-    """What a worker is sent: where the store is and which partition to roll up."""
+    """What a worker is sent: where the store is and which partition to roll up.
+
+    NOTE: the worker lists its partition itself: a worker that cannot reach the store fails
+    there, named, rather than skipping every part it was given as unreadable."""
 
     store: str
     partition: SpanPartition
@@ -70,7 +73,8 @@ class Task:
 
 @dataclass(frozen=True)
 class PartitionRollup:
-    """A partition's rollup (``analyses.rollups.ROLLUP_SCHEMA``) and the parts it skipped."""
+    """A partition's rollup per target (``tracelens.rollup.STORED_SCHEMA``) and the parts it
+    skipped."""
 
     frame: pl.DataFrame
     problems: list[StoreProblem]
@@ -114,7 +118,8 @@ def _backend(location: str) -> Backend:
 
 
 def rollup_partition(task: Task) -> PartitionRollup:
-    """The rollup of one partition's traces (those that start on its day), read by the worker.
+    """The rollup of one partition's traces (those that start on its day) per target, read by
+    the worker.
 
     Raises
     ------
@@ -126,8 +131,10 @@ def rollup_partition(task: Task) -> PartitionRollup:
     day = task.partition.day
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     scope = reading.Scope(since=start, until=start + timedelta(days=1))
-    traces, problems = reading.load_traces(backend, scope, prefix=task.partition.prefix)
-    return PartitionRollup(partials.rollup(traces.spans), problems)
+    traces, problems = reading.load_traces(
+        backend, scope, prefix=task.partition.prefix, with_target=True
+    )
+    return PartitionRollup(rollup.rollup_by_target(traces.spans), problems)
 
 
 @dataclass
@@ -182,17 +189,12 @@ def build(
     not written (its failures are in the report).
     """
     report = EngineBuildReport()
-    todo: dict[date, list[str]] = {}
-    for day, keys in sorted(files.span_days(backend, first, last).items()):
-        if not force and files.recorded_sources(backend, day) == keys:
-            report.current.append(day)
-        else:
-            todo[day] = keys
+    todo, report.current = rollup.due_days(backend, first=first, last=last, force=force)
     done, report.failed = _run(engine, backend.url, todo, by_bucket, progress)
     for day in sorted(done):
         rolled = done[day]
         report.problems.extend(p for r in rolled for p in r.problems)
-        merged = partials.merge([r.frame for r in rolled], by_hour=True)
+        merged = rollup.merge_by_target([r.frame for r in rolled])
         files.write_day(backend, day, merged, todo[day])
         report.built.append(day)
     return report
@@ -206,20 +208,22 @@ def read_spans(
     until: datetime | None,
     by_bucket: bool = False,
     progress: Progress | None = None,
+    target: rollup.Target | None = None,
 ) -> tuple[RollupRead, list[PartitionFailure[Task]]]:
     """:func:`tracelens.rollup.read` computed from the spans on ``engine`` (nothing written):
-    the partitions of the days in the window, rolled up and merged over its whole hours.
+    the partitions of the days in the window, rolled up and merged over its whole hours, of
+    ``target`` (None: every target).
 
     Days with a failed partition are in ``missing_days``, each failure in ``problems``.
     """
-    # NOTE: the window rounded out to whole hours exactly as `read` rounds it
-    window = reading.Scope(
-        since=None if since is None else floor_hour(since),
-        until=None if until is None else ceil_hour(until),
-    )
+    window = rollup.hour_scope(since, until)
     days = files.span_days(backend, window.first_day, window.last_day)
     done, failed = _run(engine, backend.url, days, by_bucket, progress)
-    frames = [window.within(r.frame, "hour") for day in sorted(done) for r in done[day]]
+    frames = [
+        window.within(rollup.of_target(r.frame, target), "hour")
+        for day in sorted(done)
+        for r in done[day]
+    ]
     problems = [p for day in sorted(done) for r in done[day] for p in r.problems]
     problems += [
         StoreProblem(
@@ -237,6 +241,7 @@ def read_spans(
             missing_days=sorted({f.partition.partition.day for f in failed}),
             stale_days=[],
             problems=problems,
+            target=target,
         ),
         failed,
     )

@@ -17,10 +17,11 @@ from click.testing import CliRunner
 
 from analyses.invocations import invocations
 from analyses.rollups import RELATIVE_ACCURACY
+from tests.builders.results import WINDOW
 from tracelens import contract
 from tracelens.cli import main
 from tracelens.samples.bulk import write_bulk
-from tracelens.store import open_store
+from tracelens.store import RunRecord, open_store
 from tracelens.store import rollups as files
 from tracelens.windowplan import plan_windows
 
@@ -226,7 +227,7 @@ def test_long_window_and_input_rollups_have_exactly_the_declared_keys(
     entries = {
         "daily": contract.LongWindowDay,
         "functions": contract.LongWindowFunction,
-        "edges": contract.Edge,
+        "edges": contract.ServiceEdge,
         "dns": contract.LongWindowDns,
         "bottlenecks": contract.LongWindowBottleneck,
         "async_invocations": contract.LongWindowAsync,
@@ -235,3 +236,60 @@ def test_long_window_and_input_rollups_have_exactly_the_declared_keys(
         for entry in merged[key]:
             assert set(entry) == fields(hint), key
     assert merged["daily"] and merged["functions"] and merged["edges"] and merged["bottlenecks"]
+
+
+@pytest.fixture(scope="module")
+def two_targets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("long-window-targets")
+    for n, (seed, account, region) in enumerate(
+        ((31, "prod", "us-east-1"), (32, "staging", "eu-west-1"))
+    ):
+        exports = root / f"run{n}"
+        write_bulk(exports, 1_500, seed=seed, fmt="batch", start=START, period=timedelta(days=DAYS))
+        _run(
+            "import", str(exports), "--store", str(root / "store"), "-q",
+            "--account", account, "--region", region,
+        )  # fmt: skip
+        # the run records a collection of the target leaves (they name a store's targets)
+        open_store(str(root / "store")).record_run(
+            RunRecord(
+                collector="xray",
+                account=account,
+                region=region,
+                status="ok",
+                started_at=START,
+                duration_ms=1.0,
+                window=WINDOW,
+            )
+        )
+    return root / "store"
+
+
+def test_each_target_of_a_store_merges_its_own_rollups(two_targets: Path) -> None:
+    long = _json("analyze", "--store", str(two_targets), *LONG, "--json", "-q")
+    spans = _json(
+        "analyze", "--store", str(two_targets), *LONG, "--from-rollups", "never", "--json", "-q"
+    )
+    assert sorted(t["account"] for t in long["targets"]) == ["prod", "staging"]
+    rollups = long["input"]["rollups"]
+    assert rollups["used"] is True and rollups["from_spans_days"] == []
+    assert rollups["stale_days"] == [] and len(rollups["days"]) > 1
+    merged = long["long_window"]
+    assert merged["traces"] == spans["input"]["traces"] > 0
+    assert merged["segments"] == spans["input"]["segments"]
+    every = [row for key in ("daily", "functions", "edges", "bottlenecks") for row in merged[key]]
+    assert {(row["account"], row["region"]) for row in every} == {
+        ("prod", "us-east-1"),
+        ("staging", "eu-west-1"),
+    }
+    exact = {(f["account"], f["name"]): f for f in spans["functions"] if f["invocations"]}
+    rolled = {(f["account"], f["name"]): f for f in merged["functions"]}
+    assert set(rolled) == set(exact)
+    for key, row in rolled.items():
+        for measure in ("invocations", "errors", "faults", "cold_starts"):
+            assert row[measure] == exact[key][measure], (key, measure)
+    # each target's rows hold its own traces only (the other's would add to its counts)
+    for account in ("prod", "staging"):
+        invocations = [f["invocations"] for f in merged["functions"] if f["account"] == account]
+        daily = [d["invocations"] for d in merged["daily"] if d["account"] == account]
+        assert sum(daily) == sum(invocations) > 0

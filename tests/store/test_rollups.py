@@ -149,7 +149,9 @@ def test_import_keeps_the_rollups_of_the_days_it_wrote_current(
     assert notes["missing_days"] == [] and notes["stale_days"] == []
 
 
-def test_days_without_rollups_and_stale_days_are_named(shared: Path, tmp_path: Path) -> None:
+def test_days_without_rollups_and_stale_days_are_rolled_up_from_spans_and_named(
+    shared: Path, tmp_path: Path
+) -> None:
     store = tmp_path / "store"
     shutil.copytree(shared, store)
     exports = tmp_path / "late"
@@ -167,13 +169,23 @@ def test_days_without_rollups_and_stale_days_are_named(shared: Path, tmp_path: P
     _run("import", str(exports), "--store", str(store), "-q", "--no-rollup")
     _run("import", str(tmp_path / "late2"), "--store", str(store), "-q", "--no-rollup")
     result = _run("store", "summary", "--store", str(store), "--json")
-    notes = orjson.loads(result.stdout)["rollups"]
+    summary = orjson.loads(result.stdout)
+    notes = summary["rollups"]
     assert "2026-11-05" in notes["missing_days"]
     assert "2026-11-02" in notes["stale_days"]
-    assert "no rollup" in result.stderr and "changed after" in result.stderr
+    # as `analyze/report --store` do: such days are rolled up from their spans, and named
+    assert {"2026-11-02", "2026-11-05"} <= set(notes["from_spans_days"])
+    assert "rolled up from their spans for this run" in result.stderr
+    assert "2026-11-02" in result.stderr and "2026-11-05" in result.stderr
+    from_spans = _json("store", "summary", "--store", str(store), "--json", "--engine", "local")
+    for key in ("input", "functions", "service_map"):
+        assert summary[key] == from_spans[key], key
     _run("store", "rollup", "--store", str(store))
-    notes = _json("store", "summary", "--store", str(store), "--json")["rollups"]
-    assert notes["missing_days"] == [] and notes["stale_days"] == []
+    again = _json("store", "summary", "--store", str(store), "--json")
+    notes = again["rollups"]
+    assert notes["missing_days"] == notes["stale_days"] == notes["from_spans_days"] == []
+    for key in ("input", "functions", "service_map"):
+        assert again[key] == summary[key], key
 
 
 def test_async_invocations_from_rollups(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from tracelens.durations import format_duration
 from tracelens.inputs import Inputs
 from tracelens.rollup import long_window
 from tracelens.store import Store, StoreProblem
-from tracelens.windowplan import SPAN_WINDOW, WindowPlan, plan_windows
+from tracelens.windowplan import SPAN_WINDOW, plan_windows
 
 DEFAULT_TITLE = "tracelens report"
 
@@ -120,8 +120,9 @@ def _write_target_reports(
 ) -> tuple[Path, list[StoreProblem]]:
     """One report per target with data, then the page covering every target at ``path``.
 
-    Each target's report is from its own spans over the whole window: the rollups hold every
-    target's together, so no section of one target is answered from them.
+    Each target's report is from its own data: its spans, and over a window longer than
+    ``span_window`` its own rows of the hourly rollups (keyed by account and region) for the
+    long-window sections; no other target's rows are in it.
     """
     from tracelens.report import write_report  # noqa: PLC0415 - plotly loads only to draw
 
@@ -129,9 +130,10 @@ def _write_target_reports(
     heading = title or DEFAULT_TITLE
     done: list[TargetResult] = []
     every_problem: list[StoreProblem] = []
+    plan = plan_windows(now - since, now, now=now, span_window=span_window)
     for account, region in targets:
         inputs, problems = store.load_inputs(
-            since=now - since,
+            since=plan.span_since,
             until=now,
             account=account,
             region=region,
@@ -142,19 +144,11 @@ def _write_target_reports(
             inputs.side_rejections.add(
                 problem.location, "whole file", f"store file: {problem.reason}"
             )
-        if not has_rows(inputs):
+        merged = long_window(store.backend, plan, (account, region)) if plan.use_rollups else None
+        if not has_rows(inputs) and not (merged is not None and merged.held["traces"]):
             done.append(TargetResult(account, region, None))
             continue
-        plan = WindowPlan(
-            "never",
-            span_window,
-            False,
-            "several targets: each target's sections are from its own spans (rollups hold "
-            "every target together)",
-            now - since,
-            now,
-        )
-        result = replace(run_analysis(inputs, findings), window_plan=plan)
+        result = replace(run_analysis(inputs, findings), window_plan=plan, long_window=merged)
         own = target_report_path(path, account, region)
         write_report(
             result,

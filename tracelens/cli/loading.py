@@ -188,30 +188,27 @@ def load_and_analyze(
     result = replace(run_analysis(inputs, findings), window_plan=plan)
     progress.done(f"analyzed: {result.findings.height:,} findings")
     if plan.use_rollups and options.store is not None:
-        result = replace(result, long_window=_long_window(options.store, plan, progress))
+        merged = _long_window(options.store, plan, progress, options.target)
+        result = replace(result, long_window=merged)
     return result
 
 
-def _long_window(location: str, plan: WindowPlan, progress: Progress) -> LongWindow:
-    from tracelens.rollup import long_window
+def _long_window(
+    location: str, plan: WindowPlan, progress: Progress, target: tuple[str, str] | None
+) -> LongWindow:
+    from tracelens.rollup import from_spans_note, long_window
     from tracelens.store import StoreError, open_store
 
     progress.stage("merging hourly rollups")
     try:
-        merged = long_window(open_store(location).backend, plan)
+        merged = long_window(open_store(location).backend, plan, target)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     for problem in merged.unreadable:
         click.echo(f"warning: skipped unreadable store file {problem}", err=True)
-    if merged.from_spans_days:
-        days = ", ".join(d.isoformat() for d in merged.from_spans_days[:5])
-        more = len(merged.from_spans_days) - 5
-        click.echo(
-            f"note: {len(merged.from_spans_days)} day(s) rolled up from their spans for this run "
-            f"(rollup missing or stale: {days}{f' and {more} more' if more > 0 else ''}); "
-            "`tracelens store rollup` keeps them",
-            err=True,
-        )
+    note = from_spans_note(merged.from_spans_days)
+    if note is not None:
+        click.echo(f"note: {note}", err=True)
     progress.done(
         f"merged rollups of {len(merged.days):,} day(s), {len(merged.from_spans_days):,} "
         "rolled up from spans"
@@ -241,8 +238,8 @@ def analyze_targets(
     passed: list[str] = []
     for target in targets:
         try:
-            # NOTE: rollups hold every target together: each target is read from its spans.
-            own = replace(options, target=target, from_rollups="never")
+            # NOTE: each target's spans, and over a long window its own rows of the rollups
+            own = replace(options, target=target)
             result = load_and_analyze(own, progress, findings)
         except click.ClickException as exc:
             if not exc.message.startswith("no data in store"):

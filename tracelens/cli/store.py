@@ -179,7 +179,8 @@ def summary(
     Counts are exact; percentiles are within 1% (DDSketch). The window is rounded out to whole
     hours. Findings, throttles, DNS, bottlenecks, example traces and waterfalls need the spans:
     use `tracelens analyze/report --store` for them. Days with spans but no rollup, or whose
-    rollup is stale, are named (and warned about).
+    rollup is stale or unreadable, are rolled up from their spans for this run (nothing is
+    written), as `analyze/report --store` does, and named.
 
     With --engine, the rollups are computed from the spans instead, partition by partition on
     that engine (nothing is written): the same JSON, with "source": "spans". Partitions that
@@ -191,7 +192,7 @@ def summary(
     """
     import orjson
 
-    from tracelens.rollup import read
+    from tracelens.rollup import from_spans_note, read
     from tracelens.rollup import summary as rollup_summary
     from tracelens.rollup_partitions import read_spans
 
@@ -216,19 +217,9 @@ def summary(
     if engine is not None:
         data["source"] = "spans"
     notes = data["rollups"]
-    if notes["missing_days"] and engine is None:
-        click.echo(
-            f"warning: {len(notes['missing_days'])} day(s) have spans but no rollup, so their "
-            f"traces are not counted ({_days(notes['missing_days'])}); run "
-            "`tracelens store rollup`",
-            err=True,
-        )
-    if notes["stale_days"]:
-        click.echo(
-            f"warning: {len(notes['stale_days'])} day(s) changed after they were rolled up "
-            f"({_days(notes['stale_days'])}); run `tracelens store rollup`",
-            err=True,
-        )
+    note = from_spans_note(result.from_spans_days)
+    if note is not None:
+        click.echo(f"note: {note}", err=True)
     for problem in notes["unreadable"]:
         click.echo(f"skipped {problem}", err=True)
     if as_json:

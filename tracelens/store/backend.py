@@ -7,6 +7,7 @@ write is atomic: a reader sees the old content or the new, never a part of it.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from pathlib import Path
 from typing import Protocol
@@ -31,6 +32,11 @@ class Backend(Protocol):
 
     def read_bytes(self, key: str) -> bytes:
         """The content of ``key``; :class:`MissingKeyError` when there is none."""
+        ...
+
+    def read_tail(self, key: str, size: int) -> bytes:
+        """The last ``size`` bytes of ``key`` (all of it when it is shorter): a file's footer
+        without the rest (an S3 ranged GET); :class:`MissingKeyError` when there is none."""
         ...
 
     def write_bytes(self, key: str, data: bytes) -> None:
@@ -92,6 +98,17 @@ class LocalBackend:
         path = self._path(key)
         try:
             return path.read_bytes()
+        except FileNotFoundError as exc:
+            raise MissingKeyError(f"{path}: no such file") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    def read_tail(self, key: str, size: int) -> bytes:
+        path = self._path(key)
+        try:
+            with path.open("rb") as file:
+                file.seek(max(0, file.seek(0, os.SEEK_END) - size))
+                return file.read()
         except FileNotFoundError as exc:
             raise MissingKeyError(f"{path}: no such file") from exc
         except OSError as exc:

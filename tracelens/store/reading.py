@@ -219,13 +219,25 @@ def load(
 
 
 def load_traces(
-    backend: Backend, scope: Scope, *, prefix: str | None = None
+    backend: Backend,
+    scope: Scope,
+    *,
+    prefix: str | None = None,
+    keys: list[str] | None = None,
+    with_target: bool = False,
 ) -> tuple[TraceInput, list[StoreProblem]]:
     """The whole traces stored in ``scope`` (as :func:`load` reads them), without the other
     tables, and the span parts that could not be read; with ``prefix`` (a ``spans/date=`` or
-    ``spans/date=/bucket=`` directory), only the span parts under it, listed there alone."""
+    ``spans/date=/bucket=`` directory), only the span parts under it, listed there alone.
+
+    ``keys``: the span parts already listed (they are read without listing again; a part
+    deleted meanwhile is looked for by listing as usual). ``with_target``: the spans keep the
+    account and region columns (``tables.ACCOUNT``, ``tables.REGION``) after ``SPAN_SCHEMA``'s.
+    """
     loaded = _Loaded()
-    return _traces(loaded, backend, scope, prefix), loaded.problems
+    return _traces(
+        loaded, backend, scope, prefix, keys=keys, with_target=with_target
+    ), loaded.problems
 
 
 def _paths_read(reads: pl.DataFrame) -> dict[str, int]:
@@ -269,8 +281,14 @@ def _traces(
     *,
     skipped: tuple[str, ...] = (),
     categorical: tuple[str, ...] = (),
+    keys: list[str] | None = None,
+    with_target: bool = False,
 ) -> TraceInput:
+    listed = [] if keys is None else [list(keys)]
+
     def listing() -> list[str]:
+        if listed:
+            return listed.pop()
         if prefix is not None:
             return [key for key in backend.list_keys(prefix) if layout.part_digest(key)]
         return part_keys(backend, tables.SPANS, scope.first_day, scope.last_day)
@@ -280,8 +298,9 @@ def _traces(
     # NOTE: spans are kept per segment document, not per account and region: those columns
     # are read only to filter by them (the region column alone names the regions seen).
     columns = [*(c for c in SPAN_SCHEMA if c not in skipped), tables.STORED_AT, tables.REGION]
-    if scope.account is not None:
+    if scope.account is not None or with_target:
         columns.append(tables.ACCOUNT)
+    target = (tables.ACCOUNT, tables.REGION) if with_target else ()
 
     def convert(part: pl.DataFrame) -> pl.DataFrame:
         # NOTE: each part is cast as it is read: the text form of the whole never exists.
@@ -291,7 +310,9 @@ def _traces(
         )
 
     def keep(part: pl.DataFrame) -> pl.DataFrame:
-        scoped = loaded.noted(part).drop(tables.REGION, tables.ACCOUNT, strict=False)
+        scoped = loaded.noted(part)
+        if not with_target:
+            scoped = scoped.drop(tables.REGION, tables.ACCOUNT, strict=False)
         # Rows stored before ingest refused impossible times are refused as ingest would.
         impossible = scoped.filter(~valid_times())
         for trace_id, span_id in impossible.select("trace_id", "id").iter_rows():
@@ -299,7 +320,8 @@ def _traces(
         return scoped.filter(valid_times()) if impossible.height else scoped
 
     read = loaded.read(backend, tables.SPANS, listing, keep, columns, convert)
-    spans, duplicates = empty_frame(SPAN_SCHEMA), 0
+    empty = {**SPAN_SCHEMA, **{name: tables.SPANS.stored_schema[name] for name in target}}
+    spans, duplicates = empty_frame(empty), 0
     if read.frame is not None:
         spans = read.frame
         if scope.timed:
@@ -311,9 +333,12 @@ def _traces(
     segments = int(spans.select((pl.col("depth") == 0).sum()).item())
     return TraceInput(
         spans=spans.select(
-            # NOTE: a literal null column is not materialised: it costs nothing per row.
-            pl.lit(None, dtype=dtype).alias(name) if name in skipped else pl.col(name)
-            for name, dtype in SPAN_SCHEMA.items()
+            [
+                # NOTE: a literal null column is not materialised: it costs nothing per row.
+                pl.lit(None, dtype=dtype).alias(name) if name in skipped else pl.col(name)
+                for name, dtype in SPAN_SCHEMA.items()
+            ]
+            + [pl.col(name) for name in target]
         ),
         documents=segments + duplicates,
         segments=segments,

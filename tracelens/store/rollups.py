@@ -9,11 +9,20 @@ it was computed from, in the same file as the aggregates (one write: two writers
 never leave one's aggregates under the other's parts). When the day's span parts change
 afterwards (a late collection, a rebuild) the rollup is *stale*; a compaction, which keeps the
 rows a read sees, records the parts that replaced the merged ones (:func:`carry_over`).
+
+Its rows are keyed by target: the ``account`` label and ``region`` of the spans they were
+computed from (``TARGET_COLUMNS``; metadata ``tracelens.rollup_keys``). A rollup written before
+that key holds every target together: it is never current (:func:`is_current`), so
+``tracelens store rollup`` (and a collection's refresh of the days it wrote) rewrites it.
+
+Whether a rollup is current is read from its Parquet footer alone (:func:`read_footer`: a
+ranged read of the file's tail, a few KB), not the whole file.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -29,6 +38,12 @@ from tracelens.store.parts import part_keys
 ROLLUPS = "rollups"
 _ROLLUP_FILE = "rollup.parquet"
 SPAN_PARTS_METADATA = "tracelens.span_parts"
+KEYS_METADATA = "tracelens.rollup_keys"
+TARGET_COLUMNS = ("account", "region")
+"""The columns keying a rollup's rows by target (beside ``analyses.rollups.ROLLUP_SCHEMA``'s)."""
+FOOTER_READ = 8 * 1024
+"""Bytes of a rollup's tail read for its footer (read again, exactly, when it is longer)."""
+_MAGIC = b"PAR1"
 
 
 def rollup_key(day: date) -> str:
@@ -59,31 +74,83 @@ def days_of_span_parts(keys: Iterable[str]) -> set[date]:
 
 
 @dataclass(frozen=True)
-class StoredRollup:
-    """A day's rollup as read: its frame and the span parts it was computed from (None: not
-    recorded, a rollup written before they were)."""
+class RollupFooter:
+    """What a rollup's footer records: the span parts it was computed from (None: not
+    recorded), and whether its rows are keyed by target (``TARGET_COLUMNS``)."""
+
+    span_parts: list[str] | None
+    by_target: bool
+
+    def current(self, span_parts: list[str]) -> bool:
+        """Whether the rollup was computed, keyed by target, from exactly ``span_parts``."""
+        return self.by_target and self.span_parts == span_parts
+
+
+@dataclass(frozen=True)
+class StoredRollup(RollupFooter):
+    """A day's rollup as read: its frame (``TARGET_COLUMNS`` when ``by_target``) and footer."""
 
     frame: pl.DataFrame
-    span_parts: list[str] | None
 
 
 def _encode(frame: pl.DataFrame, span_parts: list[str]) -> bytes:
     buffer = io.BytesIO()
-    recorded = orjson.dumps(sorted(span_parts)).decode()
-    frame.write_parquet(buffer, compression="zstd", metadata={SPAN_PARTS_METADATA: recorded})
+    metadata = {
+        SPAN_PARTS_METADATA: orjson.dumps(sorted(span_parts)).decode(),
+        KEYS_METADATA: orjson.dumps(TARGET_COLUMNS).decode(),
+    }
+    frame.write_parquet(buffer, compression="zstd", metadata=metadata)
     return buffer.getvalue()
 
 
-def _span_parts(data: bytes) -> list[str] | None:
+def _footer(metadata: dict[str, str]) -> RollupFooter:
     try:
-        recorded = orjson.loads(pl.read_parquet_metadata(data).get(SPAN_PARTS_METADATA, "null"))
+        recorded = orjson.loads(metadata.get(SPAN_PARTS_METADATA, "null"))
+        keys = orjson.loads(metadata.get(KEYS_METADATA, "null"))
     except orjson.JSONDecodeError:
+        return RollupFooter(None, by_target=False)
+    parts = sorted(str(p) for p in recorded) if isinstance(recorded, list) else None
+    return RollupFooter(parts, by_target=keys == list(TARGET_COLUMNS))
+
+
+def _unreadable(backend: Backend, key: str, exc: Exception) -> StoreProblem:
+    reason = f"unreadable rollup ({exc}); run `tracelens store rollup --force` to rewrite it"
+    return StoreProblem(location=backend.location(key), reason=reason)
+
+
+def _metadata_length(tail: bytes) -> int:
+    """The length of the Parquet metadata ending ``tail`` (the file's last bytes)."""
+    if len(tail) < 12 or tail[-4:] != _MAGIC:
+        raise ValueError("not a Parquet file: no footer")
+    length: int = struct.unpack("<I", tail[-8:-4])[0]
+    return length
+
+
+def read_footer(backend: Backend, day: date) -> RollupFooter | StoreProblem | None:
+    """A day's rollup footer, from the file's tail only (one ranged read of
+    ``FOOTER_READ`` bytes, a second one when the footer is longer); a problem when it cannot
+    be read; None when there is no rollup."""
+    key = rollup_key(day)
+    try:
+        tail = backend.read_tail(key, FOOTER_READ)
+        needed = _metadata_length(tail) + 8
+        if needed > len(tail):
+            tail = backend.read_tail(key, needed)
+        # NOTE: the metadata and its length, behind a header's magic, read as a whole file
+        metadata = pl.read_parquet_metadata(_MAGIC + tail[-needed:])
+    except (FileNotFoundError, MissingKeyError):
         return None
-    return sorted(str(p) for p in recorded) if isinstance(recorded, list) else None
+    except (ValueError, OSError, pl.exceptions.PolarsError) as exc:
+        return _unreadable(backend, key, exc)
+    return _footer(metadata)
 
 
 def write_day(backend: Backend, day: date, frame: pl.DataFrame, span_parts: list[str]) -> str:
-    """Write a day's rollup with the span parts it came from (one file). Returns its key."""
+    """Write a day's rollup (keyed by ``TARGET_COLUMNS``) with the span parts it came from (one
+    file). Returns its key."""
+    missing = [name for name in TARGET_COLUMNS if name not in frame.columns]
+    if missing:
+        raise ValueError(f"a rollup's rows are keyed by target: {missing} missing")
     key = rollup_key(day)
     backend.write_bytes(key, _encode(frame, span_parts))
     return key
@@ -97,17 +164,24 @@ def read_day(backend: Backend, day: date) -> StoredRollup | StoreProblem | None:
     except (FileNotFoundError, MissingKeyError):
         return None
     try:
-        return StoredRollup(pl.read_parquet(data), _span_parts(data))
+        footer = _footer(pl.read_parquet_metadata(data))
+        return StoredRollup(footer.span_parts, footer.by_target, pl.read_parquet(data))
     except (OSError, pl.exceptions.PolarsError) as exc:
-        reason = f"unreadable rollup ({exc}); run `tracelens store rollup --force` to rewrite it"
-        return StoreProblem(location=backend.location(key), reason=reason)
+        return _unreadable(backend, key, exc)
+
+
+def is_current(backend: Backend, day: date, span_parts: list[str]) -> bool:
+    """Whether the day's rollup was computed, keyed by target, from exactly ``span_parts``
+    (read from its footer: :func:`read_footer`)."""
+    footer = read_footer(backend, day)
+    return isinstance(footer, RollupFooter) and footer.current(span_parts)
 
 
 def recorded_sources(backend: Backend, day: date) -> list[str] | None:
     """The span parts the day's rollup was computed from (None: no rollup, unreadable, or not
-    recorded)."""
-    got = read_day(backend, day)
-    return got.span_parts if isinstance(got, StoredRollup) else None
+    recorded), read from its footer."""
+    footer = read_footer(backend, day)
+    return footer.span_parts if isinstance(footer, RollupFooter) else None
 
 
 def carry_over(
@@ -134,8 +208,10 @@ def carry_over(
             continue
         if not (set(parts) - set(old) <= new_parts and set(old) - set(parts) <= merged):
             continue
+        if not is_current(backend, day, old):
+            continue
         stored = read_day(backend, day)
-        if not isinstance(stored, StoredRollup) or stored.span_parts != old:
+        if not isinstance(stored, StoredRollup) or not stored.current(old):
             continue
         write_day(backend, day, stored.frame, parts)
         carried.append(day)

@@ -82,6 +82,20 @@ class S3Backend:
         except (ClientError, BotoCoreError) as exc:
             raise self._error("read", key, exc) from exc
 
+    def read_tail(self, key: str, size: int) -> bytes:
+        # NOTE: a suffix range (bytes=-N) longer than the object returns all of it
+        try:
+            response = self.client.get_object(
+                Bucket=self._bucket, Key=self._object_key(key), Range=f"bytes=-{size}"
+            )
+            return response["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                return b""  # NOTE: an empty object has no range to return
+            raise self._error("read", key, exc) from exc
+        except BotoCoreError as exc:
+            raise self._error("read", key, exc) from exc
+
     def write_bytes(self, key: str, data: bytes) -> None:
         try:
             self.client.put_object(Bucket=self._bucket, Key=self._object_key(key), Body=data)

@@ -1,0 +1,265 @@
+"""Rollups kept per target and read cheaply: a day's span parts are listed once while it is
+rolled up, a rollup's currency is read from its Parquet footer alone, and each target's long
+window merges its own rows."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+import pytest
+
+from analyses import rollups as partials
+from tests.builders.results import ACCOUNT, BUCKET, REGION, T0, Ticker, traces_at, xray_result
+from tracelens import rollup
+from tracelens.engines import open_engine
+from tracelens.rollup import build, long_window, read, refresh
+from tracelens.rollup_partitions import build as build_on
+from tracelens.rollup_partitions import read_spans
+from tracelens.store import Store, open_store
+from tracelens.store import rollups as files
+from tracelens.store.backend import Backend
+from tracelens.windowplan import plan_windows
+
+OTHER = ("staging", "eu-west-1")
+DAY = T0.date()
+
+
+class Counting:
+    """A backend that counts span listings and the bytes read of rollup files."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.span_listings = 0
+        self.rollup_bytes = 0
+        self.rollup_reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        if prefix.startswith("spans"):
+            self.span_listings += 1
+        keys: list[str] = self.inner.list_keys(prefix)
+        return keys
+
+    def read_bytes(self, key: str) -> bytes:
+        data: bytes = self.inner.read_bytes(key)
+        self._count(key, data)
+        return data
+
+    def read_tail(self, key: str, size: int) -> bytes:
+        data: bytes = self.inner.read_tail(key, size)
+        self._count(key, data)
+        return data
+
+    def _count(self, key: str, data: bytes) -> None:
+        if key.startswith(files.ROLLUPS):
+            self.rollup_bytes += len(data)
+            self.rollup_reads += 1
+
+
+def _store(tmp_path: Path) -> Store:
+    return open_store(str(tmp_path / "store"), clock=Ticker(T0 + timedelta(days=3)))
+
+
+def _persist(
+    store: Store,
+    minutes: list[int],
+    *,
+    first: int = 1,
+    target: tuple[str, str] = (ACCOUNT, REGION),
+    day: int = 0,
+) -> None:
+    starts = [T0 + timedelta(days=day, minutes=m) for m in minutes]
+    result = xray_result(traces_at(starts, first=first))
+    store.persist(result, account=target[0], region=target[1])
+
+
+def _traces(merged: pl.DataFrame) -> int:
+    held = rollup.sections(merged)
+    return int(held["traces"])
+
+
+def test_a_day_is_listed_once_while_it_is_rolled_up(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _persist(store, [1, 2])
+    _persist(store, [3], first=10)
+    counting = Counting(store.backend)
+    assert build(counting).built == [DAY]  # type: ignore[arg-type]
+    assert counting.span_listings == 1  # NOTE: was 3 (days, the day again, the read)
+    _persist(store, [4], first=20)  # stale now
+    counting.span_listings = 0
+    merged = long_window(counting, _plan())  # type: ignore[arg-type]
+    assert merged.from_spans_days == [DAY] and merged.held["traces"] == 4
+    assert counting.span_listings == 1
+
+
+def _plan() -> Any:
+    return plan_windows(T0 - timedelta(days=9), T0 + timedelta(days=2), now=T0 + timedelta(days=2))
+
+
+def test_currency_is_read_from_the_footer_alone(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _persist(store, list(range(60)))
+    build(store.backend)
+    size = len(store.backend.read_bytes(files.rollup_key(DAY)))
+    counting = Counting(store.backend)
+    assert build(counting).current == [DAY]  # type: ignore[arg-type]
+    assert counting.rollup_reads == 1
+    assert counting.rollup_bytes <= files.FOOTER_READ
+    # the footer, not the aggregates: the tail read stops at the footer's budget
+    assert counting.rollup_bytes < size or size <= files.FOOTER_READ
+
+
+def test_a_footer_longer_than_the_first_read_is_read_exactly(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _persist(store, [1])
+    computed = rollup.compute_day(store.backend, DAY)
+    # a day of many parts: its recorded list outgrows the first tail read
+    many = [f"spans/date={DAY}/bucket=00/part-{n:060d}.parquet" for n in range(400)]
+    files.write_day(store.backend, DAY, computed.frame, many)
+    counting = Counting(store.backend)
+    footer = files.read_footer(counting, DAY)  # type: ignore[arg-type]
+    assert isinstance(footer, files.RollupFooter)
+    assert footer.span_parts == sorted(many) and footer.by_target
+    assert counting.rollup_reads == 2
+    assert counting.rollup_bytes > files.FOOTER_READ
+
+
+def test_an_unreadable_rollup_is_a_problem_and_is_rebuilt(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _persist(store, [1])
+    build(store.backend)
+    store.backend.write_bytes(files.rollup_key(DAY), b"not parquet")
+    problem = files.read_footer(store.backend, DAY)
+    assert isinstance(problem, files.StoreProblem) and "store rollup --force" in problem.reason
+    store.backend.write_bytes(files.rollup_key(DAY), b"")
+    assert isinstance(files.read_footer(store.backend, DAY), files.StoreProblem)
+    assert build(store.backend).built == [DAY]
+    assert files.read_footer(store.backend, DAY) is not None
+    assert files.read_footer(store.backend, DAY + timedelta(days=1)) is None
+
+
+def test_each_target_merges_its_own_rows(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _persist(store, [1, 2, 3])
+    _persist(store, [4, 5], first=10, target=OTHER)
+    assert build(store.backend).built == [DAY]
+    stored = files.read_day(store.backend, DAY)
+    assert isinstance(stored, files.StoredRollup) and stored.by_target
+    assert set(stored.frame.select(files.TARGET_COLUMNS).unique().rows()) == {
+        (ACCOUNT, REGION),
+        OTHER,
+    }
+    prod = read(store.backend, since=None, until=None, target=(ACCOUNT, REGION))
+    staging = read(store.backend, since=None, until=None, target=OTHER)
+    both = read(store.backend, since=None, until=None)
+    assert _traces(prod.merged) == 3 and _traces(staging.merged) == 2
+    assert _traces(both.merged) == 5
+    assert prod.from_spans_days == staging.from_spans_days == both.from_spans_days == []
+    # each target's rows are what its spans alone roll up to
+    alone = _store(tmp_path / "alone")
+    _persist(alone, [1, 2, 3])
+    build(alone.backend)
+    assert prod.merged.equals(read(alone.backend, since=None, until=None).merged)
+    assert rollup.summary(prod)["rollups"]["target"] == {"account": ACCOUNT, "region": REGION}
+    windowed = long_window(store.backend, _plan(), OTHER)
+    assert windowed.held["traces"] == 2 and windowed.days == [DAY]
+    assert {f["name"] for f in windowed.held["functions"]} == {"orders"}
+
+
+def _write_unkeyed(store: Store, day: date) -> None:
+    """A rollup as written before rollups were keyed by target (every target together)."""
+    computed = rollup.compute_day(store.backend, day)
+    frame = partials.merge([rollup.of_target(computed.frame, None)], by_hour=True)
+    buffer = io.BytesIO()
+    recorded = orjson.dumps(computed.span_parts).decode()
+    frame.write_parquet(buffer, metadata={files.SPAN_PARTS_METADATA: recorded})
+    store.backend.write_bytes(files.rollup_key(day), buffer.getvalue())
+
+
+def test_a_rollup_written_before_the_target_key_is_read_for_the_store_and_rebuilt(
+    tmp_path: Path,
+) -> None:
+    store = _store(tmp_path)
+    _persist(store, [1, 2, 3])
+    _persist(store, [4, 5], first=10, target=OTHER)
+    _write_unkeyed(store, DAY)
+    footer = files.read_footer(store.backend, DAY)
+    assert isinstance(footer, files.RollupFooter) and not footer.by_target
+    # the whole store: read as it is (it holds every target, from the same parts)
+    both = read(store.backend, since=None, until=None)
+    assert both.days == [DAY] and both.from_spans_days == [] and _traces(both.merged) == 5
+    # one target: rolled up from its spans, named stale
+    prod = read(store.backend, since=None, until=None, target=(ACCOUNT, REGION))
+    assert prod.stale_days == prod.from_spans_days == [DAY] and _traces(prod.merged) == 3
+    # never current: `store rollup` (and a refresh of the day) rewrites it keyed
+    assert refresh(store.backend, [DAY]).built == [DAY]
+    assert read(store.backend, since=None, until=None, target=OTHER).days == [DAY]
+
+
+def test_the_engine_path_chooses_the_same_days_and_hours(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _persist(store, [1, 2])
+    _persist(store, [3], day=1, first=5, target=OTHER)
+    engine = open_engine("local")
+    try:
+        first = build_on(engine, store.backend)
+        assert first.built == [DAY, DAY + timedelta(days=1)] and first.current == []
+        assert build(store.backend).current == first.built
+        _persist(store, [4], first=9)
+        assert build_on(engine, store.backend).built == [DAY]
+        since, until = T0 + timedelta(minutes=1, seconds=5), T0 + timedelta(days=1, minutes=59)
+        got, failed = read_spans(engine, store.backend, since=since, until=until, target=OTHER)
+    finally:
+        engine.close()
+    stored = read(store.backend, since=since, until=until, target=OTHER)
+    assert failed == [] and (got.since, got.until) == (stored.since, stored.until)
+    assert (stored.since, stored.until) == (
+        T0 + timedelta(minutes=0),
+        T0 + timedelta(days=1, hours=1),
+    )
+    assert got.merged.equals(stored.merged) and _traces(got.merged) == 1
+
+
+@pytest.mark.integration
+def test_currency_on_s3_is_a_ranged_read_of_the_footer(s3: Any) -> None:
+    store = open_store(f"s3://{BUCKET}/team/keys", s3_client=s3, clock=Ticker())
+    _persist(store, list(range(60)))
+    _persist(store, [1, 2], first=100, target=OTHER)
+    assert build(store.backend).built == [DAY]
+    size = len(store.backend.read_bytes(files.rollup_key(DAY)))
+    counting = Counting(store.backend)
+    assert build(counting).current == [DAY]  # type: ignore[arg-type]
+    assert counting.rollup_reads == 1 and counting.rollup_bytes <= min(size, files.FOOTER_READ)
+    prod = read(store.backend, since=None, until=None, target=(ACCOUNT, REGION))
+    assert _traces(prod.merged) == 60 and prod.days == [DAY]
+
+
+def test_the_agent_report_of_each_target_merges_its_own_rollups(tmp_path: Path) -> None:
+    from tracelens.agent.reporting import write_store_report
+    from tracelens.agent.targets_report import TargetResult
+
+    store = _store(tmp_path)
+    _persist(store, [1, 2, 3])
+    _persist(store, [4, 5], first=10, target=OTHER)
+    build(store.backend)
+    seen: list[TargetResult] = []
+    write_store_report(
+        store,
+        tmp_path / "report.html",
+        since=timedelta(days=10),
+        now=T0 + timedelta(days=2),
+        targets=[(ACCOUNT, REGION), OTHER],
+        on_targets=seen.extend,
+    )
+    windows = {(t.account, t.region): t.result.long_window for t in seen if t.result}
+    assert set(windows) == {(ACCOUNT, REGION), OTHER}
+    traces = {target: w.held["traces"] for target, w in windows.items() if w is not None}
+    assert traces == {(ACCOUNT, REGION): 3, OTHER: 2}
+    assert all(w is not None and w.from_spans_days == [] for w in windows.values())
