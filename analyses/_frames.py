@@ -38,3 +38,19 @@ def flag_count(column: str) -> pl.Expr:
 def quantile_ms(column: str, q: float) -> pl.Expr:
     """The ``q`` quantile of ``column`` with linear interpolation (numpy's default)."""
     return pl.col(column).quantile(q, interpolation="linear")
+
+
+# NOTE: with common subplan elimination, a query reading ``spans.lazy()`` in several branches
+# caches the union of their columns over every span row (hundreds of MB at a million
+# segments) before filtering; without it each branch filters as it reads.
+_NO_SHARED_SCANS = pl.QueryOptFlags(comm_subplan_elim=False)
+
+
+def collect_in_memory(query: pl.LazyFrame) -> pl.DataFrame:
+    """``query`` run by the in-memory engine, its branches reading their inputs separately.
+
+    For queries joining several small filtered views of one large frame, this is about half
+    the CPU time of the default (streaming) engine and a third of its peak memory (the
+    1,000,000-segment invocations: 1.35 -> 0.60 s, +450 -> +140 MB).
+    """
+    return query.collect(engine="in-memory", optimizations=_NO_SHARED_SCANS)
