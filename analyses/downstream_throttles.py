@@ -8,6 +8,7 @@ from analyses._calls import OUTERMOST_CALL, span_tree
 from analyses._output import check_inputs, shaped
 from analyses._tree import first_rows, ids_repeat
 from analyses.invocations import INVOKE_OPERATIONS, is_throttled
+from analyses.memo import memoized
 from tracelens.schema import UTC_US, empty_frame
 
 DOWNSTREAM_CAUSE = "downstream_api_limit"
@@ -122,9 +123,25 @@ def downstream_throttles(spans: pl.DataFrame) -> pl.DataFrame:
     pl.DataFrame
         ``DOWNSTREAM_THROTTLE_SCHEMA``: groups with at least one throttled call, most first.
     """
+    return _downstream(spans)[0]
+
+
+def throttled_downstream_calls(spans: pl.DataFrame) -> pl.DataFrame:
+    """The throttled rows of :func:`downstream_calls`, ordered by start time and trace."""
+    return _downstream(spans)[1]
+
+
+@memoized
+def _downstream(spans: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The downstream throttle table and the throttled calls, from one pass over the calls.
+
+    NOTE: the calls of a million segments take tens of MB; only these two small results are
+    kept for the analyses reading them (the table, the throttle timeline).
+    """
     calls = downstream_calls(spans).sort("start_time", "trace_id")
+    throttled = calls.filter("throttled")
     if calls.is_empty():
-        return empty_frame(DOWNSTREAM_THROTTLE_SCHEMA)
+        return empty_frame(DOWNSTREAM_THROTTLE_SCHEMA), throttled
     hit = pl.col("throttled")
     table = calls.group_by("source", "service", "resource", "operation", "namespace").agg(
         hit.sum().alias("throttled_calls"),
@@ -142,8 +159,9 @@ def downstream_throttles(spans: pl.DataFrame) -> pl.DataFrame:
         (pl.col("throttled_calls") / pl.col("calls")).alias("throttle_rate"),
         pl.lit(DOWNSTREAM_CAUSE).alias("cause"),
     )
-    return shaped(table, DOWNSTREAM_THROTTLE_SCHEMA).sort(
+    ordered = shaped(table, DOWNSTREAM_THROTTLE_SCHEMA).sort(
         ["throttled_calls", "source", "service", "resource"],
         descending=[True, False, False, False],
         nulls_last=True,
     )
+    return ordered, throttled

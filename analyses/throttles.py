@@ -42,8 +42,8 @@ import polars as pl
 from analyses._output import check_inputs, shaped
 from analyses.downstream_throttles import (
     DOWNSTREAM_THROTTLE_SCHEMA,
-    downstream_calls,
     downstream_throttles,
+    throttled_downstream_calls,
 )
 from analyses.invocations import (
     FUNCTION_ORIGIN,
@@ -340,15 +340,11 @@ def throttle_timeline(
         pl.col("target").alias("subject"),
         pl.col("attempts").alias("throttled"),
     )
-    downstream = (
-        downstream_calls(spans)
-        .filter("throttled")
-        .select(
-            pl.col("start_time").dt.truncate(every).alias("minute"),
-            pl.lit("downstream").alias("kind"),
-            pl.concat_str("service", "resource", separator=" ", ignore_nulls=True).alias("subject"),
-            pl.lit(1, pl.Int64).alias("throttled"),
-        )
+    downstream = throttled_downstream_calls(spans).select(
+        pl.col("start_time").dt.truncate(every).alias("minute"),
+        pl.lit("downstream").alias("kind"),
+        pl.concat_str("service", "resource", separator=" ", ignore_nulls=True).alias("subject"),
+        pl.lit(1, pl.Int64).alias("throttled"),
     )
     parts = [invoked, downstream]
     if metrics is not None:
