@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from analyses._frames import collect_in_memory, id_pair_key, left_join_on_ids
 from analyses._output import check_inputs, shaped
 from analyses.downstream_throttles import (
     DOWNSTREAM_THROTTLE_SCHEMA,
@@ -90,16 +91,18 @@ THROTTLE_TIMELINE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _owner_names(spans: pl.DataFrame, owner_ids: pl.Series) -> pl.LazyFrame:
-    """Segment id -> its name, for the segments in ``owner_ids`` (the services owning some
-    subsegments): looking up only those keeps the join small."""
-    return (
+def _with_owner_names(frame: pl.DataFrame, spans: pl.DataFrame, owner: str) -> pl.DataFrame:
+    """``frame`` with ``owner_name``: the name of the segment whose id is ``frame[owner]`` in
+    the same trace (null when there is none). Only those segments are looked up."""
+    wanted = frame.select(id_pair_key("trace_id", owner)).to_series().drop_nulls()
+    segments = collect_in_memory(
         spans.lazy()
         .filter(
-            (pl.col("kind") == "segment") & pl.col("id").is_in(owner_ids.drop_nulls().implode())
+            (pl.col("kind") == "segment") & id_pair_key("trace_id", "id").is_in(wanted.implode())
         )
-        .select("trace_id", pl.col("id").alias("owner_id"), pl.col("name").alias("owner_name"))
+        .select("trace_id", pl.col("id").alias(owner), pl.col("name").alias("owner_name"))
     )
+    return left_join_on_ids(frame, segments, on=("trace_id", owner))
 
 
 def _refusals(spans: pl.DataFrame) -> pl.DataFrame:
@@ -144,26 +147,15 @@ def _invoke_calls(spans: pl.DataFrame) -> pl.DataFrame:
         )
         .collect()
     )
-    return (
-        calls.lazy()
-        .join(
-            _owner_names(spans, calls["segment_id"]),
-            left_on=["trace_id", "segment_id"],
-            right_on=["trace_id", "owner_id"],
-            how="left",
-            maintain_order="left",
-        )
-        .select(
-            "trace_id",
-            "call_id",
-            "target",
-            pl.col("owner_name").fill_null("unknown").alias("source"),
-            "time",
-            "call_throttled",
-            "retries",
-            "message",
-        )
-        .collect()
+    return _with_owner_names(calls, spans, "segment_id").select(
+        "trace_id",
+        "call_id",
+        "target",
+        pl.col("owner_name").fill_null("unknown").alias("source"),
+        "time",
+        "call_throttled",
+        "retries",
+        "message",
     )
 
 
@@ -213,15 +205,10 @@ def _uncalled_attempts(
         )
         .collect()
     )
-    named = (
-        orphans.lazy()
-        .join(parents.lazy(), on=["trace_id", "parent_id"], how="left", maintain_order="left")
-        .join(
-            _owner_names(spans, parents["owner_id"]),
-            on=["trace_id", "owner_id"],
-            how="left",
-            maintain_order="left",
-        )
+    named = _with_owner_names(
+        orphans.join(parents, on=["trace_id", "parent_id"], how="left", maintain_order="left"),
+        spans,
+        "owner_id",
     )
     source = (
         pl.when(pl.col("parent_id").is_null())
@@ -238,7 +225,7 @@ def _uncalled_attempts(
         pl.lit(value=False).alias("recovered"),
         "time",
         "message",
-    ).collect()
+    )
 
 
 @memoized
