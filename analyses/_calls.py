@@ -157,7 +157,9 @@ def _attach_targets(tree: pl.DataFrame) -> pl.DataFrame:
     # NOTE: a call's target depends only on these descriptive columns, which take few
     # distinct values: targets are derived once per distinct combination.
     facts = [column for column in calls.columns if column != "row"]
-    targets = _targets(calls.group_by(facts).agg("row")).with_row_index("group")
+    # NOTE: as text, whether the span columns are String or Categorical.
+    distinct = calls.group_by(facts).agg("row").with_columns(pl.col(facts).cast(pl.String))
+    targets = _targets(distinct).with_row_index("group")
     rows = targets.select("group", "row").explode("row")
     group = pl.repeat(None, tree.height, dtype=pl.UInt32, eager=True).scatter(
         rows["row"], rows["group"]

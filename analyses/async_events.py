@@ -108,12 +108,17 @@ def _attempt_rows(spans: pl.DataFrame) -> pl.DataFrame:
     source = spans.lazy()
     flagged = pl.col("fault").fill_null(value=False) | pl.col("error").fill_null(value=False)
     attempts = source.filter(
-        (pl.col("kind") == "subsegment") & pl.col("name").str.contains(ATTEMPT_PATTERN)
+        (pl.col("kind") == "subsegment")
+        & pl.col("name").cast(pl.String).str.contains(ATTEMPT_PATTERN)
     ).select(
         "trace_id",
         pl.col("id").alias("attempt_id"),
         pl.col("segment_id").alias("event_id"),
-        pl.col("name").str.extract(ATTEMPT_PATTERN, 1).cast(pl.Int64, strict=False).alias("n"),
+        pl.col("name")
+        .cast(pl.String)
+        .str.extract(ATTEMPT_PATTERN, 1)
+        .cast(pl.Int64, strict=False)
+        .alias("n"),
         flagged.alias("attempt_failed"),
     )
     executions = source.filter(is_segment_of(FUNCTION_ORIGIN)).select(
@@ -190,7 +195,11 @@ def async_event_rows(spans: pl.DataFrame) -> pl.DataFrame:
         "trace_id",
         "segment_id",
         pl.when(pl.col("name") == DWELL_NAME).then("duration_ms").alias("dwell_ms"),
-        pl.col("name").str.extract(ATTEMPT_PATTERN, 1).cast(pl.Int64, strict=False).alias("n"),
+        pl.col("name")
+        .cast(pl.String)
+        .str.extract(ATTEMPT_PATTERN, 1)
+        .cast(pl.Int64, strict=False)
+        .alias("n"),
     )
     parts = parts.filter(pl.col("dwell_ms").is_not_null() | pl.col("n").is_not_null())
     return (

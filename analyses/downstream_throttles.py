@@ -89,7 +89,7 @@ def downstream_calls(spans: pl.DataFrame) -> pl.DataFrame:
     rows = columns.with_columns(
         tree["name"].gather(tree["owner_row"].gather(call_rows)).alias("source")
     )
-    throttled = is_throttled() | pl.col("exception_type").str.contains(
+    throttled = is_throttled() | pl.col("exception_type").cast(pl.String).str.contains(
         THROTTLING_EXCEPTIONS
     ).fill_null(value=False)
     # NOTE: Lambda invokes are counted by invocation_throttles, not here.

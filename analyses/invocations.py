@@ -147,7 +147,10 @@ def is_throttled() -> pl.Expr:
     return (
         pl.col("throttle").fill_null(value=False)
         | (pl.col("http_status") == 429).fill_null(value=False)
-        | pl.col("exception_type").str.ends_with("TooManyRequestsException").fill_null(value=False)
+        | pl.col("exception_type")
+        .cast(pl.String)
+        .str.ends_with("TooManyRequestsException")
+        .fill_null(value=False)
     )
 
 
@@ -161,7 +164,10 @@ def _with_paths(executions: pl.LazyFrame, spans: pl.LazyFrame) -> pl.LazyFrame:
     queued = (
         spans.filter(
             (pl.col("kind") == "subsegment")
-            & ((pl.col("name") == DWELL_NAME) | pl.col("name").str.contains(ATTEMPT_PATTERN))
+            & (
+                (pl.col("name") == DWELL_NAME)
+                | pl.col("name").cast(pl.String).str.contains(ATTEMPT_PATTERN)
+            )
         )
         .select("trace_id", pl.col("segment_id").alias("parent_id"))
         .unique()
@@ -298,7 +304,8 @@ def invocations(
     # NOTE: a function segment's parent is its AWS::Lambda segment, or (asynchronous invokes)
     # an ``Attempt #N`` subsegment of it: such a parent is mapped to the segment owning it.
     attempt_owner = source.filter(
-        (pl.col("kind") == "subsegment") & pl.col("name").str.contains(ATTEMPT_PATTERN)
+        (pl.col("kind") == "subsegment")
+        & pl.col("name").cast(pl.String).str.contains(ATTEMPT_PATTERN)
     ).select("trace_id", pl.col("id").alias("parent_id"), pl.col("segment_id").alias("via"))
     functions = functions.join(
         attempt_owner, on=["trace_id", "parent_id"], how="left", maintain_order="left"

@@ -100,7 +100,11 @@ def _with_owner_names(frame: pl.DataFrame, spans: pl.DataFrame, owner: str) -> p
         .filter(
             (pl.col("kind") == "segment") & id_pair_key("trace_id", "id").is_in(wanted.implode())
         )
-        .select("trace_id", pl.col("id").alias(owner), pl.col("name").alias("owner_name"))
+        .select(
+            "trace_id",
+            pl.col("id").alias(owner),
+            pl.col("name").cast(pl.String).alias("owner_name"),
+        )
     )
     return left_join_on_ids(frame, segments, on=("trace_id", owner))
 
@@ -116,7 +120,7 @@ def _refusals(spans: pl.DataFrame) -> pl.DataFrame:
         .join(ran, on=["trace_id", "id"], how="anti")
         .select(
             "trace_id",
-            pl.coalesce("function_name", "name").alias("target"),
+            pl.coalesce("function_name", "name").cast(pl.String).alias("target"),
             "parent_id",
             pl.col("start_time").alias("time"),
             pl.col("exception_message").alias("message"),
@@ -138,7 +142,7 @@ def _invoke_calls(spans: pl.DataFrame) -> pl.DataFrame:
             "trace_id",
             "segment_id",
             pl.col("id").alias("call_id"),
-            pl.col("function_name").alias("target"),
+            pl.col("function_name").cast(pl.String).alias("target"),
             pl.col("start_time").alias("time"),
             is_throttled().alias("call_throttled"),
             # NOTE: null (no `retries` field) is unknown, not 0 (see _called_attempts).
