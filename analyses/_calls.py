@@ -97,15 +97,19 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
     # NOTE: Lambda's service segment is sometimes named "Lambda" with the function only in
     # its ARN: named by its function, so that one function is one node whatever its segments.
     service_segment = (pl.col("kind") == "segment") & (pl.col("origin") == LAMBDA_SERVICE_ORIGIN)
-    tree = link_rows(
-        spans.select(TREE_COLUMNS).with_columns(
-            pl.col("inferred").fill_null(False),
+    renamed = service_segment & pl.col("function_name").is_not_null()
+    renamed &= pl.col("function_name").ne_missing(pl.col("name"))
+    columns = spans.select(TREE_COLUMNS).with_columns(pl.col("inferred").fill_null(False))
+    # NOTE: most service segments are named by their function already: then the spans' own
+    # names are kept (a new column of names costs ~40 MB at a million segments).
+    if spans.select(renamed.fill_null(False).any()).item():
+        columns = columns.with_columns(
             pl.when(service_segment.fill_null(False))
             .then(pl.coalesce("function_name", "name"))
             .otherwise(pl.col("name"))
-            .alias("name"),
+            .alias("name")
         )
-    ).with_columns(
+    tree = link_rows(columns).with_columns(
         is_call=(subsegment & pl.col("namespace").is_in(CALL_NAMESPACES)).fill_null(False),
         local_parent=pl.when(subsegment).then(pl.col("parent_row")),
     )
