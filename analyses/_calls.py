@@ -98,25 +98,23 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
     # NOTE: Lambda's service segment is sometimes named "Lambda" with the function only in
     # its ARN: named by its function, so that one function is one node whatever its segments.
     service_segment = (pl.col("kind") == "segment") & (pl.col("origin") == LAMBDA_SERVICE_ORIGIN)
-    tree = link_rows(
-        spans.select(TREE_COLUMNS).with_columns(
-            pl.col("inferred").fill_null(False),
+    renamed = service_segment & pl.col("function_name").is_not_null()
+    renamed &= pl.col("function_name").ne_missing(pl.col("name"))
+    columns = spans.select(TREE_COLUMNS).with_columns(pl.col("inferred").fill_null(False))
+    # NOTE: most service segments are named by their function already: then the spans' own
+    # names are kept (a new column of names costs ~40 MB at a million segments).
+    if spans.select(renamed.fill_null(False).any()).item():
+        columns = columns.with_columns(
             pl.when(service_segment.fill_null(False))
             .then(pl.coalesce("function_name", "name"))
             .otherwise(pl.col("name"))
-            .alias("name"),
+            .alias("name")
         )
-    ).with_columns(
+    tree = link_rows(columns).with_columns(
         is_call=(subsegment & pl.col("namespace").is_in(CALL_NAMESPACES)).fill_null(False),
         local_parent=pl.when(subsegment).then(pl.col("parent_row")),
     )
-    # NOTE: one chunk, so that gathering node types shares the strings' bytes (gather_views).
-    node_type = tree.select(
-        pl.when(pl.col("kind") == "segment").then(
-            _node_type(pl.col("origin")).fill_null(SERVICE_TYPE)
-        )
-    )
-    tree = tree.with_columns(node_type.to_series().rechunk().alias("node_type"))
+    tree = tree.with_columns(_segment_node_types(tree))
     call_seed = tree.select(pl.when(pl.col("is_call")).then(pl.col("row")).alias("call_row"))
     owner_seed = tree.select(
         pl.when(pl.col("kind") == "segment").then(pl.col("row")).alias("owner_row")
@@ -147,21 +145,14 @@ def _attach_targets(tree: pl.DataFrame) -> pl.DataFrame:
     under_calls = tree.select(
         "via_call", "inferred", "start_time", "name", "origin", "aws_resource", "node_type"
     ).filter(pl.col("via_call").is_not_null())
-    inferred_first = (
-        under_calls.filter(pl.col("inferred"))
-        .sort("start_time", nulls_last=True)
-        .group_by("via_call")
-        .agg(
-            pl.first("name").alias("inferred_name"),
-            pl.first("origin").alias("inferred_origin"),
-            pl.first("aws_resource").alias("inferred_resource"),
-        )
+    inferred_first = _first_under_call(
+        under_calls.filter(pl.col("inferred")),
+        inferred_name="name",
+        inferred_origin="origin",
+        inferred_resource="aws_resource",
     )
-    child_first = (
-        under_calls.filter(~pl.col("inferred"))
-        .sort("start_time", nulls_last=True)
-        .group_by("via_call")
-        .agg(pl.first("name").alias("child_name"), pl.first("node_type").alias("child_type"))
+    child_first = _first_under_call(
+        under_calls.filter(~pl.col("inferred")), child_name="name", child_type="node_type"
     )
     calls = (
         outermost_calls(tree, *_CALL_COLUMNS)
@@ -171,13 +162,55 @@ def _attach_targets(tree: pl.DataFrame) -> pl.DataFrame:
     # NOTE: a call's target depends only on these descriptive columns, which take few
     # distinct values: targets are derived once per distinct combination.
     facts = [column for column in calls.columns if column != "row"]
-    calls = (
-        _targets(calls.group_by(facts).agg("row"))
-        .select("row", "target", "target_type", "relays", "target_is_segment")
-        .explode("row")
+    # NOTE: as text, whether the span columns are String or Categorical.
+    distinct = calls.group_by(facts).agg("row").with_columns(pl.col(facts).cast(pl.String))
+    targets = _targets(distinct).with_row_index("group")
+    rows = targets.select("group", "row").explode("row")
+    group = pl.repeat(None, tree.height, dtype=pl.UInt32, eager=True).scatter(
+        rows["row"], rows["group"]
     )
+    # NOTE: gathered from one small chunk, every row shares its target's bytes (gather_views).
     return tree.with_columns(
-        _scatter(tree.height, calls, column) for column in calls.columns if column != "row"
+        targets[column].rechunk().gather(group)
+        for column in ("target", "target_type", "relays", "target_is_segment")
+    )
+
+
+def _segment_node_types(tree: pl.DataFrame) -> pl.Series:
+    """``node_type`` per row: a segment's origin as a node type, null for subsegments.
+
+    NOTE: gathered from the few distinct types, so that every row shares its type's bytes
+    (a string built per row costs ~60 MB more at a million segments).
+    """
+    segment = pl.col("kind") == "segment"
+    origins = tree.select(
+        pl.col("origin").filter(segment).drop_nulls().unique(maintain_order=True)
+    ).to_series()
+    types = pl.concat(
+        [
+            origins.to_frame().select(_node_type(pl.col("origin")).cast(pl.String)).to_series(),
+            pl.Series([SERVICE_TYPE]),
+        ]
+    ).rechunk()
+    codes = pl.int_range(origins.len(), dtype=pl.UInt32, eager=True)
+    type_of_row = tree.select(
+        pl.when(segment).then(
+            pl.col("origin").replace_strict(origins, codes, default=None).fill_null(origins.len())
+        )
+    )
+    return types.gather(type_of_row.to_series()).alias("node_type")
+
+
+def _first_under_call(segments: pl.DataFrame, **columns: str) -> pl.DataFrame:
+    """Per ``via_call``: ``columns`` (new name: column) of its earliest segment."""
+    picked = [pl.col(column).alias(name) for name, column in columns.items()]
+    # NOTE: a call is nearly always the parent of one such segment: then no sort is needed.
+    if segments["via_call"].n_unique() == segments.height:
+        return segments.select("via_call", *picked)
+    return (
+        segments.sort("start_time", nulls_last=True)
+        .group_by("via_call")
+        .agg(expr.first() for expr in picked)
     )
 
 
@@ -232,12 +265,6 @@ def _targets(calls: pl.DataFrame) -> pl.DataFrame:
 def _node_type(origin: pl.Expr) -> pl.Expr:
     """The node type of a segment's origin: the Lambda service's is its function's."""
     return pl.when(origin == LAMBDA_SERVICE_ORIGIN).then(pl.lit(FUNCTION_ORIGIN)).otherwise(origin)
-
-
-def _scatter(length: int, calls: pl.DataFrame, column: str) -> pl.Series:
-    values = calls[column]
-    full = pl.repeat(None, length, dtype=values.dtype, eager=True).alias(column)
-    return full.scatter(calls["row"], values)
 
 
 def _queue_name(column: str) -> pl.Expr:

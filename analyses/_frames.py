@@ -45,3 +45,55 @@ def text(column: str) -> pl.Expr:
     ``tracelens.schema.CATEGORICAL_SPAN_COLUMNS`` as Categorical (the cast of a String column
     is free)."""
     return pl.col(column).cast(pl.String)
+
+
+# NOTE: with common subplan elimination, a query reading ``spans.lazy()`` in several branches
+# caches the union of their columns over every span row (hundreds of MB at a million
+# segments) before filtering; without it each branch filters as it reads.
+_NO_SHARED_SCANS = pl.QueryOptFlags(comm_subplan_elim=False)
+
+
+def collect_in_memory(query: pl.LazyFrame) -> pl.DataFrame:
+    """``query`` run by the in-memory engine, its branches reading their inputs separately.
+
+    For queries joining several small filtered views of one large frame, this is about half
+    the CPU time of the default (streaming) engine and a third of its peak memory (the
+    1,000,000-segment invocations: 1.35 -> 0.60 s, +450 -> +140 MB).
+    """
+    return query.collect(engine="in-memory", optimizations=_NO_SHARED_SCANS)
+
+
+def id_pair_key(trace_id: str, span_id: str) -> pl.Expr:
+    """One 64-bit hash of the strings ``trace_id`` and ``span_id``; null when either is."""
+    return (
+        pl.when(pl.col(trace_id).is_not_null() & pl.col(span_id).is_not_null())
+        .then(pl.col(trace_id).hash(1) ^ pl.col(span_id).hash(2))
+        .alias("_pair_key")
+    )
+
+
+def left_join_on_ids(
+    left: pl.DataFrame, right: pl.DataFrame, *, on: tuple[str, str]
+) -> pl.DataFrame:
+    """``left.join(right, on=on, how="left", maintain_order="left")`` for two string keys
+    (a trace id and a span id), joined on one 64-bit hash of the pair.
+
+    About half the CPU time and a third of the memory of joining on the two strings. Where
+    equal hashes join unequal strings (compared after the join), the strings are joined
+    instead, so the result is always the exact one.
+    """
+    trace_id, span_id = on
+    right_keys = {trace_id: "_right_trace_id", span_id: "_right_span_id"}
+    joined = left.with_columns(id_pair_key(trace_id, span_id)).join(
+        right.with_columns(id_pair_key(trace_id, span_id)).rename(right_keys),
+        on="_pair_key",
+        how="left",
+        maintain_order="left",
+    )
+    unequal = pl.col("_right_trace_id").is_not_null() & (
+        (pl.col("_right_trace_id") != pl.col(trace_id))
+        | (pl.col("_right_span_id") != pl.col(span_id))
+    )
+    if joined.select(unequal.any()).item():
+        return left.join(right, on=list(on), how="left", maintain_order="left")
+    return joined.drop("_pair_key", *right_keys.values())

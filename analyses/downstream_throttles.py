@@ -9,6 +9,7 @@ from analyses._frames import text
 from analyses._output import check_inputs, shaped
 from analyses._tree import first_rows, ids_repeat
 from analyses.invocations import INVOKE_OPERATIONS, is_throttled
+from analyses.memo import memoized
 from tracelens.schema import UTC_US, empty_frame
 
 DOWNSTREAM_CAUSE = "downstream_api_limit"
@@ -78,25 +79,27 @@ def downstream_calls(spans: pl.DataFrame) -> pl.DataFrame:
     outermost = tree.select(
         OUTERMOST_CALL & pl.col("trace_id").is_not_null() & pl.col("id").is_not_null()
     ).to_series()
-    call_rows = outermost.arg_true()
     columns = spans.select(_CALL_COLUMNS)
-    if ids_repeat(spans):
-        columns = columns.select(pl.all().gather(first_rows(spans, call_rows)))
-    else:
-        # NOTE: filtering shares the strings' bytes with ``spans``; gathering rows out of its
-        # many chunks would copy them.
-        columns = columns.filter(outermost)
-    rows = columns.with_columns(
-        tree["name"].gather(tree["owner_row"].gather(call_rows)).alias("source")
-    )
-    throttled = is_throttled() | text("exception_type").str.contains(
-        THROTTLING_EXCEPTIONS
-    ).fill_null(value=False)
     # NOTE: Lambda invokes are counted by invocation_throttles, not here.
     invoke = (
         pl.col("aws_operation").is_in(INVOKE_OPERATIONS) & pl.col("function_name").is_not_null()
-    )
-    return rows.filter(~invoke.fill_null(value=False)).select(
+    ).fill_null(value=False)
+    if ids_repeat(spans):
+        call_rows = outermost.arg_true()
+        columns = columns.select(pl.all().gather(first_rows(spans, call_rows)))
+        owners = tree["owner_row"].gather(call_rows)
+        not_invoke = columns.select(~invoke).to_series()
+        columns, owners = columns.filter(not_invoke), owners.filter(not_invoke)
+    else:
+        # NOTE: filtering shares the strings' bytes with ``spans``; gathering rows out of its
+        # many chunks would copy them. One filter leaves out the invokes too.
+        wanted = outermost & ~spans.select(invoke).to_series()
+        columns, owners = columns.filter(wanted), tree["owner_row"].filter(wanted)
+    rows = columns.with_columns(tree["name"].gather(owners).alias("source"))
+    throttled = is_throttled() | text("exception_type").str.contains(
+        THROTTLING_EXCEPTIONS
+    ).fill_null(value=False)
+    return rows.select(
         "trace_id",
         pl.col("source").fill_null("unknown"),
         pl.col("name").alias("service"),
@@ -123,28 +126,50 @@ def downstream_throttles(spans: pl.DataFrame) -> pl.DataFrame:
     pl.DataFrame
         ``DOWNSTREAM_THROTTLE_SCHEMA``: groups with at least one throttled call, most first.
     """
-    calls = downstream_calls(spans).sort("start_time", "trace_id")
+    return _downstream(spans)[0]
+
+
+def throttled_downstream_calls(spans: pl.DataFrame) -> pl.DataFrame:
+    """The throttled rows of :func:`downstream_calls`, ordered by start time and trace."""
+    return _downstream(spans)[1]
+
+
+@memoized
+def _downstream(spans: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The downstream throttle table and the throttled calls, from one pass over the calls.
+
+    NOTE: the calls of a million segments take tens of MB; only these two small results are
+    kept for the analyses reading them (the table, the throttle timeline).
+    """
+    calls = downstream_calls(spans)
+    # NOTE: only the throttled calls are put in order (their first exception and trace are
+    # the examples): sorting every call cost more than the rest of the table.
+    throttled = calls.filter("throttled").sort("start_time", "trace_id", maintain_order=True)
     if calls.is_empty():
-        return empty_frame(DOWNSTREAM_THROTTLE_SCHEMA)
-    hit = pl.col("throttled")
-    table = calls.group_by("source", "service", "resource", "operation", "namespace").agg(
-        hit.sum().alias("throttled_calls"),
+        return empty_frame(DOWNSTREAM_THROTTLE_SCHEMA), throttled
+    groups = ["source", "service", "resource", "operation", "namespace"]
+    counts = calls.group_by(groups).agg(
+        pl.col("throttled").sum().alias("throttled_calls"),
         pl.len().alias("calls"),
         pl.when(pl.col("retries").is_not_null().any())
         .then(pl.col("retries").sum())
         .alias("retries"),
         pl.col("retries").null_count().cast(pl.Int64).alias("retries_unknown"),
-        pl.col("start_time").filter(hit).min().alias("first_time"),
-        pl.col("start_time").filter(hit).max().alias("last_time"),
-        pl.col("exception_type").filter(hit).drop_nulls().first().alias("exception_type"),
-        pl.col("trace_id").filter(hit).first().alias("example_trace_id"),
     )
-    table = table.filter(pl.col("throttled_calls") > 0).with_columns(
+    examples = throttled.group_by(groups).agg(
+        pl.col("start_time").min().alias("first_time"),
+        pl.col("start_time").max().alias("last_time"),
+        pl.col("exception_type").drop_nulls().first().alias("exception_type"),
+        pl.col("trace_id").first().alias("example_trace_id"),
+    )
+    # NOTE: the groups without a throttled call have no examples and are left out.
+    table = counts.join(examples, on=groups, how="inner", nulls_equal=True).with_columns(
         (pl.col("throttled_calls") / pl.col("calls")).alias("throttle_rate"),
         pl.lit(DOWNSTREAM_CAUSE).alias("cause"),
     )
-    return shaped(table, DOWNSTREAM_THROTTLE_SCHEMA).sort(
+    ordered = shaped(table, DOWNSTREAM_THROTTLE_SCHEMA).sort(
         ["throttled_calls", "source", "service", "resource"],
         descending=[True, False, False, False],
         nulls_last=True,
     )
+    return ordered, throttled

@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analyses._frames import text
+from analyses._frames import collect_in_memory, text
 from analyses._output import check_inputs, shaped
 from analyses.memo import memoized
 from tracelens.schema import UTC_US, empty_frame
@@ -350,7 +350,7 @@ def invocations(
         .alias("caller"),
         pl.coalesce("svc_trigger", "trigger").alias("trigger"),
     )
-    executions = _with_paths(frame, source).collect()
+    executions = collect_in_memory(_with_paths(frame, source))
     if executions.is_empty():
         return empty_frame(INVOCATION_SCHEMA)
     return shaped(executions, INVOCATION_SCHEMA).sort(

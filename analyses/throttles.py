@@ -39,11 +39,12 @@ from __future__ import annotations
 
 import polars as pl
 
+from analyses._frames import collect_in_memory, id_pair_key, left_join_on_ids
 from analyses._output import check_inputs, shaped
 from analyses.downstream_throttles import (
     DOWNSTREAM_THROTTLE_SCHEMA,
-    downstream_calls,
     downstream_throttles,
+    throttled_downstream_calls,
 )
 from analyses.invocations import (
     FUNCTION_ORIGIN,
@@ -90,16 +91,22 @@ THROTTLE_TIMELINE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _owner_names(spans: pl.DataFrame, owner_ids: pl.Series) -> pl.LazyFrame:
-    """Segment id -> its name, for the segments in ``owner_ids`` (the services owning some
-    subsegments): looking up only those keeps the join small."""
-    return (
+def _with_owner_names(frame: pl.DataFrame, spans: pl.DataFrame, owner: str) -> pl.DataFrame:
+    """``frame`` with ``owner_name``: the name of the segment whose id is ``frame[owner]`` in
+    the same trace (null when there is none). Only those segments are looked up."""
+    wanted = frame.select(id_pair_key("trace_id", owner)).to_series().drop_nulls()
+    segments = collect_in_memory(
         spans.lazy()
         .filter(
-            (pl.col("kind") == "segment") & pl.col("id").is_in(owner_ids.drop_nulls().implode())
+            (pl.col("kind") == "segment") & id_pair_key("trace_id", "id").is_in(wanted.implode())
         )
-        .select("trace_id", pl.col("id").alias("owner_id"), pl.col("name").alias("owner_name"))
+        .select(
+            "trace_id",
+            pl.col("id").alias(owner),
+            pl.col("name").cast(pl.String).alias("owner_name"),
+        )
     )
+    return left_join_on_ids(frame, segments, on=("trace_id", owner))
 
 
 def _refusals(spans: pl.DataFrame) -> pl.DataFrame:
@@ -113,7 +120,7 @@ def _refusals(spans: pl.DataFrame) -> pl.DataFrame:
         .join(ran, on=["trace_id", "id"], how="anti")
         .select(
             "trace_id",
-            pl.coalesce("function_name", "name").alias("target"),
+            pl.coalesce("function_name", "name").cast(pl.String).alias("target"),
             "parent_id",
             pl.col("start_time").alias("time"),
             pl.col("exception_message").alias("message"),
@@ -135,7 +142,7 @@ def _invoke_calls(spans: pl.DataFrame) -> pl.DataFrame:
             "trace_id",
             "segment_id",
             pl.col("id").alias("call_id"),
-            pl.col("function_name").alias("target"),
+            pl.col("function_name").cast(pl.String).alias("target"),
             pl.col("start_time").alias("time"),
             is_throttled().alias("call_throttled"),
             # NOTE: null (no `retries` field) is unknown, not 0 (see _called_attempts).
@@ -144,26 +151,15 @@ def _invoke_calls(spans: pl.DataFrame) -> pl.DataFrame:
         )
         .collect()
     )
-    return (
-        calls.lazy()
-        .join(
-            _owner_names(spans, calls["segment_id"]),
-            left_on=["trace_id", "segment_id"],
-            right_on=["trace_id", "owner_id"],
-            how="left",
-            maintain_order="left",
-        )
-        .select(
-            "trace_id",
-            "call_id",
-            "target",
-            pl.col("owner_name").fill_null("unknown").alias("source"),
-            "time",
-            "call_throttled",
-            "retries",
-            "message",
-        )
-        .collect()
+    return _with_owner_names(calls, spans, "segment_id").select(
+        "trace_id",
+        "call_id",
+        "target",
+        pl.col("owner_name").fill_null("unknown").alias("source"),
+        "time",
+        "call_throttled",
+        "retries",
+        "message",
     )
 
 
@@ -213,15 +209,10 @@ def _uncalled_attempts(
         )
         .collect()
     )
-    named = (
-        orphans.lazy()
-        .join(parents.lazy(), on=["trace_id", "parent_id"], how="left", maintain_order="left")
-        .join(
-            _owner_names(spans, parents["owner_id"]),
-            on=["trace_id", "owner_id"],
-            how="left",
-            maintain_order="left",
-        )
+    named = _with_owner_names(
+        orphans.join(parents, on=["trace_id", "parent_id"], how="left", maintain_order="left"),
+        spans,
+        "owner_id",
     )
     source = (
         pl.when(pl.col("parent_id").is_null())
@@ -238,7 +229,7 @@ def _uncalled_attempts(
         pl.lit(value=False).alias("recovered"),
         "time",
         "message",
-    ).collect()
+    )
 
 
 @memoized
@@ -340,15 +331,11 @@ def throttle_timeline(
         pl.col("target").alias("subject"),
         pl.col("attempts").alias("throttled"),
     )
-    downstream = (
-        downstream_calls(spans)
-        .filter("throttled")
-        .select(
-            pl.col("start_time").dt.truncate(every).alias("minute"),
-            pl.lit("downstream").alias("kind"),
-            pl.concat_str("service", "resource", separator=" ", ignore_nulls=True).alias("subject"),
-            pl.lit(1, pl.Int64).alias("throttled"),
-        )
+    downstream = throttled_downstream_calls(spans).select(
+        pl.col("start_time").dt.truncate(every).alias("minute"),
+        pl.lit("downstream").alias("kind"),
+        pl.concat_str("service", "resource", separator=" ", ignore_nulls=True).alias("subject"),
+        pl.lit(1, pl.Int64).alias("throttled"),
     )
     parts = [invoked, downstream]
     if metrics is not None:
