@@ -111,7 +111,10 @@ def _coded(
     """Per frame, each row's node code from its ``(kind, name)`` expressions (UInt64, null when
     either is, as ``_key``), and the key of every code met (``code``, ``key``)."""
     both = pl.concat(
-        [frame.select(kind.alias("kind"), name.alias("name")) for frame, (kind, name) in parts]
+        [
+            frame.select(kind.cast(pl.String).alias("kind"), name.cast(pl.String).alias("name"))
+            for frame, (kind, name) in parts
+        ]
     )
     # NOTE: one cast per column: the codes of one Categorical column are consistent.
     codes = both.select(
