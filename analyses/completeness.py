@@ -54,43 +54,47 @@ def completeness(
     check_inputs(spans=spans)
     tree = span_tree(spans)
     parent = tree["parent_row"]
-    owner = tree["owner_row"]
     start_us = tree["start_time"].dt.epoch("us")
-    facts = tree.select(
-        "trace_id",
-        "name",
-        "kind",
-        "start_time",
-        pl.col("parent_id"),
-        has_parent_row=parent.is_not_null(),
-        parent_name=tree["name"].gather(parent),
-        early_ms=(start_us.gather(parent) - start_us).cast(pl.Float64) / 1000.0,
-        owner_ended=tree["end_time"].gather(owner).is_not_null(),
-        ended=pl.col("end_time").is_not_null(),
-    )
+    early_ms = (start_us.gather(parent) - start_us).cast(pl.Float64) / 1000.0
     segment = pl.col("kind") == "segment"
-    detail = {
-        "orphan_segment": (
-            segment & pl.col("parent_id").is_not_null() & ~pl.col("has_parent_row"),
-            pl.format("segment {} names parent {}, not in the trace", "name", "parent_id"),
+    # NOTE: each issue's rows are found from full-height masks, and only those rows get the
+    # columns that describe them (a full-height frame of every fact cost ~150 MB at 1M).
+    hits = tree.select(
+        (segment & pl.col("parent_id").is_not_null() & pl.col("parent_row").is_null())
+        .fill_null(False)
+        .alias("orphan_segment"),
+        ((pl.col("kind") == "subsegment") & pl.col("end_time").is_null())
+        .fill_null(False)
+        .alias("in_progress_subsegment"),
+        (early_ms > tolerance_ms).fill_null(False).alias("child_before_parent"),
+    )
+    # A subsegment in progress counts inside a segment that ended.
+    open_rows = hits["in_progress_subsegment"].arg_true()
+    owner_ended = tree["end_time"].gather(tree["owner_row"].gather(open_rows)).is_not_null()
+    texts = {
+        "orphan_segment": pl.format(
+            "segment {} names parent {}, not in the trace", "name", "parent_id"
         ),
-        "in_progress_subsegment": (
-            (pl.col("kind") == "subsegment") & ~pl.col("ended") & pl.col("owner_ended"),
-            pl.format("subsegment {} in progress in a completed segment", "name"),
+        "in_progress_subsegment": pl.format(
+            "subsegment {} in progress in a completed segment", "name"
         ),
-        "child_before_parent": (
-            pl.col("early_ms") > tolerance_ms,
-            pl.format(
-                "{} starts {} ms before its parent {}",
-                "name",
-                pl.col("early_ms").round(1),
-                "parent_name",
-            ),
+        "child_before_parent": pl.format(
+            "{} starts {} ms before its parent {}",
+            "name",
+            pl.col("early_ms").round(1),
+            "parent_name",
         ),
     }
-    rows = [_missing_roots(facts)]
-    for issue, (condition, text) in detail.items():
-        hit = facts.filter(condition.fill_null(False)).sort("start_time", "trace_id")
+    rows = [_missing_roots(tree.select("trace_id", "kind", "start_time", "parent_id"))]
+    for issue, text in texts.items():
+        at = hits[issue].arg_true()
+        if issue == "in_progress_subsegment":
+            at = open_rows.filter(owner_ended.fill_null(False))
+        hit = tree.select(
+            pl.col("trace_id", "name", "start_time", "parent_id").gather(at),
+            early_ms=early_ms.gather(at),
+            parent_name=tree["name"].gather(parent.gather(at)),
+        ).sort("start_time", "trace_id")
         rows.append(
             hit.select(
                 pl.lit(issue).alias("issue"),

@@ -78,14 +78,58 @@ def _key(kind: pl.Expr, name: pl.Expr) -> pl.Expr:
     return pl.concat_str(kind, pl.lit(":"), name)
 
 
-def _actor() -> pl.Expr:
-    """The node key of a segment row: its function, else ``<origin>:<name>``."""
+# NOTE: rows carry a node as a UInt64 code of its (kind, name) pair, not as its key text: the
+# key is built once per distinct pair (a full-height column of keys cost 16 bytes a row plus
+# the text, and building it was the analysis's largest step).
+_HIGH = pl.lit(2**32, dtype=pl.UInt64)
+
+
+def _actor_parts() -> tuple[pl.Expr, pl.Expr]:
+    """The kind and name of a segment row's node: its function, else ``<origin>:<name>``."""
     lambda_segment = pl.col("origin").is_in([SERVICE_ORIGIN, FUNCTION_ORIGIN]).fill_null(False)
-    return (
+    kind = pl.when(lambda_segment).then(pl.lit(FUNCTION_ORIGIN)).otherwise(pl.col("node_type"))
+    name = (
         pl.when(lambda_segment)
-        .then(_key(pl.lit(FUNCTION_ORIGIN), pl.coalesce("function_name", "name")))
-        .otherwise(_key(pl.col("node_type"), pl.col("name")))
+        .then(pl.coalesce(text("function_name"), text("name")))
+        .otherwise(text("name"))
     )
+    return kind, name
+
+
+def _resource_parts() -> tuple[pl.Expr, pl.Expr]:
+    """The kind and name of a call's resource (no name: no resource)."""
+    return text("resource_type").fill_null("AWS::resource"), text("resource_id")
+
+
+def _coded(
+    *parts: tuple[pl.DataFrame, tuple[pl.Expr, pl.Expr]],
+) -> tuple[list[pl.Series], pl.DataFrame]:
+    """Per frame, each row's node code from its ``(kind, name)`` expressions (UInt64, null when
+    either is, as ``_key``), and the key of every code met (``code``, ``key``)."""
+    both = pl.concat(
+        [
+            frame.select(kind.cast(pl.String).alias("kind"), name.cast(pl.String).alias("name"))
+            for frame, (kind, name) in parts
+        ]
+    )
+    # NOTE: one cast per column: the codes of one Categorical column are consistent.
+    codes = both.select(
+        (
+            pl.col("kind").cast(pl.Categorical).to_physical().cast(pl.UInt64) * _HIGH
+            + pl.col("name").cast(pl.Categorical).to_physical().cast(pl.UInt64)
+        ).alias("code")
+    ).to_series()
+    first = (
+        codes.to_frame().with_row_index("at").drop_nulls("code").unique("code", keep="any")["at"]
+    )
+    keys = both[first].select(
+        codes.gather(first).alias("code"), _key(pl.col("kind"), pl.col("name")).alias("key")
+    )
+    split, offset = [], 0
+    for frame, _ in parts:
+        split.append(codes.slice(offset, frame.height))
+        offset += frame.height
+    return split, keys
 
 
 def _scatter(length: int, rows: pl.Series, values: pl.Series) -> pl.Series:
@@ -99,6 +143,12 @@ def _is_read() -> pl.Expr:
     return (prefix | operation.is_in(READ_OPERATIONS)).fill_null(False)
 
 
+def _first_sorted(column: str) -> pl.Expr:
+    """``pl.col(column).sort().first()`` without sorting: null when any is (nulls sort first)."""
+    values = pl.col(column)
+    return pl.when(values.null_count() == 0).then(values.min())
+
+
 def loop_edges(spans: pl.DataFrame) -> pl.DataFrame:
     """The evidence-backed edges loops are searched on (``LOOP_EDGE_SCHEMA``)."""
     check_inputs(spans=spans)
@@ -106,14 +156,16 @@ def loop_edges(spans: pl.DataFrame) -> pl.DataFrame:
     if tree.is_empty():
         return pl.DataFrame(schema=LOOP_EDGE_SCHEMA)
     # NOTE: every frame below is narrowed before it is filtered (a filter copies each column
-    # it carries), and names are built only for the rows that need them.
+    # it carries).
     segment = pl.col("kind") == "segment"
     segments = tree.select(
         "row", "kind", "origin", "function_name", "name", "node_type", "inferred", "parent_row"
     ).filter(segment)
-    # NOTE: the actors stay one per segment; other rows reach theirs through a UInt32 position
-    # (a full-height column of names cost 16 bytes a row plus the names' bytes).
-    segment_actor = segments.select(_actor()).to_series()
+    calls = outermost_calls(
+        tree, "row", "trace_id", "owner_row", "resource_type", "resource_id", "aws_operation"
+    )
+    # NOTE: the actors stay one per segment; other rows reach theirs through a UInt32 position.
+    (segment_actor, resource), keys = _coded((segments, _actor_parts()), (calls, _resource_parts()))
     segments = segments.select("row", "inferred", "parent_row")
     at = _scatter(
         tree.height, segments["row"], pl.int_range(segments.height, dtype=pl.UInt32, eager=True)
@@ -123,17 +175,15 @@ def loop_edges(spans: pl.DataFrame) -> pl.DataFrame:
         return segment_actor.gather(at.gather(rows))
 
     start_us = tree["start_time"].dt.epoch("us")
-    calls = outermost_calls(
-        tree, "row", "trace_id", "owner_row", "resource_type", "resource_id", "aws_operation"
-    )
-    calls = calls.with_columns(
+    calls = calls.select(
+        "row",
+        "trace_id",
+        "aws_operation",
         owner_actor=actor(calls["owner_row"]),
         early=(
             start_us.gather(calls["row"]) < start_us.gather(calls["owner_row"]) - EARLY_TOLERANCE_US
         ).fill_null(False),
-        resource=pl.when(pl.col("resource_id").is_not_null()).then(
-            _key(pl.col("resource_type").fill_null("AWS::resource"), pl.col("resource_id"))
-        ),
+        resource=resource,
     )
     writes = calls.filter(pl.col("resource").is_not_null() & ~pl.col("early") & ~_is_read()).select(
         pl.col("owner_actor").alias("source"),
@@ -212,6 +262,13 @@ def loop_edges(spans: pl.DataFrame) -> pl.DataFrame:
     hops = pl.concat([writes, triggered, from_parent]).filter(
         pl.col("source").is_not_null() & pl.col("target").is_not_null()
     )
+    if keys["key"].n_unique() < keys.height:
+        # Two pairs with one key ("a:b" + "c", "a" + "b:c"): one node, under its least code.
+        canonical = keys.select("code", pl.col("code").min().over("key").alias("canonical"))
+        hops = hops.with_columns(
+            pl.col("source", "target").replace(canonical["code"], canonical["canonical"])
+        )
+        keys = keys.filter(pl.col("code").is_in(canonical["canonical"].implode()))
     # NOTE: a segment triggered by its own resource (an Invoke of f starting f's segments) or
     # a service segment over its function is one node, not a loop; a function's call that
     # names it (f invoking f) or that started its segments again is.
@@ -221,10 +278,17 @@ def loop_edges(spans: pl.DataFrame) -> pl.DataFrame:
     edges = hops.group_by("source", "target").agg(
         pl.len().cast(pl.Int64).alias("calls"),
         pl.col("confirmed").any().alias("confirmed"),
-        pl.col("evidence").sort().first().alias("evidence"),
-        pl.col("trace_id").sort().first().alias("example_trace_id"),
+        pl.col("evidence").min().alias("evidence"),  # never null
+        _first_sorted("trace_id").alias("example_trace_id"),
     )
-    return shaped(edges, LOOP_EDGE_SCHEMA).sort("source", "target")
+    named = edges.join(
+        keys.select(pl.col("code").alias("source"), pl.col("key").alias("source_key")),
+        on="source",
+    ).join(
+        keys.select(pl.col("code").alias("target"), pl.col("key").alias("target_key")), on="target"
+    )
+    named = named.drop("source", "target").rename({"source_key": "source", "target_key": "target"})
+    return shaped(named, LOOP_EDGE_SCHEMA).sort("source", "target")
 
 
 def resource_loops(spans: pl.DataFrame) -> pl.DataFrame:

@@ -76,8 +76,9 @@ NODE_SCHEMA: dict[str, pl.DataType] = {
 
 _HOP_COLUMNS = ["source", "source_type", "target", "target_type", "target_is_segment"]
 _FLAGS = ["error", "fault", "throttle"]
-# NOTE: trace_id rides along with the measures so hops can be grouped per partition (rollups).
-_MEASURES = ["duration_ms", *_FLAGS, "trace_id"]
+_MEASURES = ["duration_ms", *_FLAGS]
+# NOTE: trace_id rides along with the measures only for hops grouped per partition (rollups).
+_TRACED = [*_MEASURES, "trace_id"]
 
 
 def node_key(name: str, node_type: str) -> str:
@@ -95,7 +96,7 @@ def service_map_edges(spans: pl.DataFrame) -> pl.DataFrame:
         fault and throttle, and latency percentiles (linear interpolation) in ms.
     """
     require_columns(spans, SPAN_SCHEMA, what="spans")
-    return _edges(_hops(spans))
+    return _edges(_hops_from_tree(span_tree(spans)))
 
 
 def service_map_nodes(spans: pl.DataFrame) -> pl.DataFrame:
@@ -129,7 +130,7 @@ def service_map_hops(spans: pl.DataFrame) -> pl.DataFrame:
     """One row per hop (a call or a segment under its caller) with its trace id, duration and
     status flags: what :func:`service_map_edges` aggregates, for partial aggregates."""
     require_columns(spans, SPAN_SCHEMA, what="spans")
-    return _hops(spans)
+    return _hops_from_tree(span_tree(spans), measures=_TRACED, coded=False)
 
 
 def _edges(hops: pl.DataFrame) -> pl.DataFrame:
@@ -185,8 +186,8 @@ def _segment_requests(tree: pl.DataFrame) -> pl.DataFrame:
     segments = tree.select(
         "row",
         "parent_row",
-        "name",
-        pl.col("node_type").alias("type"),
+        pl.col("name").cast(pl.Categorical),
+        pl.col("node_type").cast(pl.Categorical).alias("type"),
         *_MEASURES,
         (pl.col("origin") == LAMBDA_SERVICE_ORIGIN).fill_null(False).alias("service"),
         (pl.col("origin") == FUNCTION_ORIGIN).fill_null(False).alias("function"),
@@ -278,36 +279,43 @@ def _rotate(cycle: list[str]) -> list[str]:
     return cycle[start:] + cycle[:start]
 
 
-def _hops(spans: pl.DataFrame) -> pl.DataFrame:
-    return _hops_from_tree(span_tree(spans))
+def _hops_from_tree(
+    tree: pl.DataFrame, *, measures: list[str] = _MEASURES, coded: bool = True
+) -> pl.DataFrame:
+    """One row per hop: ``_HOP_COLUMNS`` plus ``measures``; names and types are Categorical
+    when ``coded`` (hops are grouped by node: a few distinct names compare as 4-byte codes,
+    where a String column is 16 bytes a row; the results are cast back), else String."""
 
+    def _node(column: str | pl.Series) -> pl.Expr:
+        expr = pl.col(column) if isinstance(column, str) else pl.lit(column)
+        return expr.cast(pl.Categorical if coded else pl.String)
 
-def _hops_from_tree(tree: pl.DataFrame) -> pl.DataFrame:
-    """One row per hop: ``_HOP_COLUMNS`` plus the hop's duration and status flags."""
     # NOTE: rows are picked from narrow frames and node names fetched by position from the
     # whole tree: filtering the wide tree would copy every column.
-    calls = outermost_calls(tree, "owner_row", *_HOP_COLUMNS[2:], *_MEASURES)
+    calls = outermost_calls(tree, "owner_row", *_HOP_COLUMNS[2:], *measures)
     call_hops = calls.select(
-        tree["name"].gather(calls["owner_row"]).alias("source"),
-        tree["node_type"].gather(calls["owner_row"]).alias("source_type"),
-        *_HOP_COLUMNS[2:],
-        *_MEASURES,
+        _node(tree["name"].gather(calls["owner_row"])).alias("source"),
+        _node(tree["node_type"].gather(calls["owner_row"])).alias("source_type"),
+        _node("target"),
+        _node("target_type"),
+        "target_is_segment",
+        *measures,
     )
     segments = tree.select(
         "parent_row",
         "via_call",
-        "name",
-        "node_type",
-        *_MEASURES,
+        _node("name"),
+        _node("node_type"),
+        *measures,
         ((pl.col("kind") == "segment") & ~pl.col("inferred")).alias("keep"),
     ).filter(pl.col("keep"))
     parent_owner = tree["owner_row"].gather(segments["parent_row"])
     segments = segments.with_columns(
         via_relay=tree["relays"].gather(segments["via_call"]).fill_null(False),
-        via_target=tree["target"].gather(segments["via_call"]),
-        via_target_type=tree["target_type"].gather(segments["via_call"]),
-        parent_name=tree["name"].gather(parent_owner),
-        parent_type=tree["node_type"].gather(parent_owner),
+        via_target=_node(tree["target"].gather(segments["via_call"])),
+        via_target_type=_node(tree["target_type"].gather(segments["via_call"])),
+        parent_name=_node(tree["name"].gather(parent_owner)),
+        parent_type=_node(tree["node_type"].gather(parent_owner)),
         under_service=(tree["origin"].gather(parent_owner) == LAMBDA_SERVICE_ORIGIN)
         & (pl.col("node_type") == FUNCTION_ORIGIN),
     )
@@ -318,7 +326,7 @@ def _hops_from_tree(tree: pl.DataFrame) -> pl.DataFrame:
         .select(
             pl.col("via_target").alias("source"),
             pl.col("via_target_type").alias("source_type"),
-            *_segment_target(),
+            *_segment_target(measures),
         )
         .filter(
             (pl.col("source") != pl.col("target"))
@@ -332,20 +340,22 @@ def _hops_from_tree(tree: pl.DataFrame) -> pl.DataFrame:
     ).select(
         pl.col("parent_name").alias("source"),
         pl.col("parent_type").alias("source_type"),
-        *_segment_target(),
+        *_segment_target(measures),
     )
     from_client = segments.filter(pl.col("parent_row").is_null()).select(
-        pl.col("name").alias("source"), pl.lit(CLIENT_TYPE).alias("source_type"), *_segment_target()
+        pl.col("name").alias("source"),
+        pl.lit(CLIENT_TYPE).cast(pl.Categorical if coded else pl.String).alias("source_type"),
+        *_segment_target(measures),
     )
     # NOTE: relaxed: span names may be Categorical (a store's load), derived targets are text.
     hops = pl.concat([call_hops, from_relay, from_parent, from_client], how="vertical_relaxed")
     return hops.filter(pl.col("source").is_not_null() & pl.col("target").is_not_null())
 
 
-def _segment_target() -> list[pl.Expr]:
+def _segment_target(measures: list[str]) -> list[pl.Expr]:
     return [
         pl.col("name").alias("target"),
         pl.col("node_type").alias("target_type"),
         pl.lit(True).alias("target_is_segment"),
-        *[pl.col(m) for m in _MEASURES],
+        *[pl.col(m) for m in measures],
     ]

@@ -12,20 +12,67 @@ answers cut short.
 policy (``collectors/iam_policy.json``) must allow each of them and nothing that writes.
 """
 
-from collectors import session
-from collectors.base import CallStats, CollectorResult, Failure, RawPage, RetrySettings, Window
-from collectors.cloudwatch import CloudWatchCollector, MetricsResult
-from collectors.lambda_config import LambdaConfigCollector, LambdaConfigResult
-from collectors.logs_insights import LogsInsightsCollector, LogsResult
-from collectors.registry import REGISTRY
-from collectors.session import AwsTarget, ClientFactory
-from collectors.xray import XRayCollector, XRayResult
+from __future__ import annotations
 
-API_CALLS: frozenset[str] = session.API_CALLS.union(
-    *(registration.api_calls for registration in REGISTRY)
-)
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collectors.base import (
+        CallStats,
+        CollectorResult,
+        Failure,
+        RawPage,
+        RetrySettings,
+        Window,
+    )
+    from collectors.cloudwatch import CloudWatchCollector, MetricsResult
+    from collectors.lambda_config import LambdaConfigCollector, LambdaConfigResult
+    from collectors.logs_insights import LogsInsightsCollector, LogsResult
+    from collectors.session import AwsTarget, ClientFactory
+    from collectors.xray import XRayCollector, XRayResult
+
+    API_CALLS: frozenset[str]
 
 IAM_POLICY_FILE = "iam_policy.json"
+
+# NOTE: each name is imported on first use (PEP 562): the store reads collectors.base's result
+# types, and `analyze --store` should not pay for boto3 and every collector (~0.3 s).
+_WHERE = {
+    "CallStats": "collectors.base",
+    "CollectorResult": "collectors.base",
+    "Failure": "collectors.base",
+    "RawPage": "collectors.base",
+    "RetrySettings": "collectors.base",
+    "Window": "collectors.base",
+    "CloudWatchCollector": "collectors.cloudwatch",
+    "MetricsResult": "collectors.cloudwatch",
+    "LambdaConfigCollector": "collectors.lambda_config",
+    "LambdaConfigResult": "collectors.lambda_config",
+    "LogsInsightsCollector": "collectors.logs_insights",
+    "LogsResult": "collectors.logs_insights",
+    "AwsTarget": "collectors.session",
+    "ClientFactory": "collectors.session",
+    "XRayCollector": "collectors.xray",
+    "XRayResult": "collectors.xray",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name == "API_CALLS":
+        return _api_calls()
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _api_calls() -> frozenset[str]:
+    """Every AWS API the collectors call, as IAM actions."""
+    from collectors import session  # noqa: PLC0415 - boto3 loads only for clients
+    from collectors.registry import REGISTRY  # noqa: PLC0415
+
+    return session.API_CALLS.union(*(registration.api_calls for registration in REGISTRY))
+
 
 __all__ = [
     "API_CALLS",

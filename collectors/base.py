@@ -12,12 +12,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Generic, Literal, TypedDict, TypeVar
-
-import boto3
-from botocore.config import Config
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypedDict, TypeVar
 
 from tracelens.declared import setting
+
+if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
 
 RetryMode = Literal["standard", "adaptive"]
 _TEN_MINUTES = timedelta(minutes=10)  # the longest socket timeout the config accepts
@@ -268,6 +269,10 @@ class RetrySettings:
         """A botocore ``Config`` carrying these retry and timeout settings."""
         # NOTE: botocore's `max_attempts` key counts retries only; `total_max_attempts`
         # counts the first request too, as this class does.
+        # NOTE: boto3 and botocore are imported on first use: reading a store needs this module
+        # (its result types) but no client (~0.2 s of start-up).
+        from botocore.config import Config  # noqa: PLC0415
+
         return Config(
             retries={"mode": self.mode, "total_max_attempts": self.max_attempts},
             connect_timeout=self.connect_timeout_s,
@@ -277,6 +282,8 @@ class RetrySettings:
     def client(self, service: str, session: boto3.Session | None) -> Any:
         """A ``service`` client from ``session`` (default: a new ``boto3.Session()``) with
         these settings; collectors make theirs with this on first use."""
+        import boto3  # noqa: PLC0415
+
         return (session or boto3.Session()).client(
             service,  # type: ignore[call-overload]
             config=self.botocore_config(),

@@ -17,10 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from collectors.base import ClientOptions, ClientT, CollectorResult, RetrySettings, Window
-from collectors.session import ClientFactory
+
+if TYPE_CHECKING:
+    # NOTE: only a type here: the store reads collectors' modules without boto3 (session's).
+    from collectors.session import ClientFactory
 
 
 @dataclass(frozen=True)

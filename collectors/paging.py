@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
-from typing import Any, TypedDict
-
-import botocore.session
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from collectors.base import CallStats, Failure, RawPage, strip_metadata
 from collectors.metering import CALL_ERRORS, CallMeter
+
+if TYPE_CHECKING:
+    import botocore.session
 
 
 class PagingError(RuntimeError):
@@ -31,6 +32,9 @@ PAGE_ERRORS: tuple[type[Exception], ...] = (*CALL_ERRORS, PagingError)
 
 @functools.cache
 def _paginator_models() -> botocore.session.Session:
+    # NOTE: imported on first use: the store reads this package without a client.
+    import botocore.session  # noqa: PLC0415
+
     return botocore.session.get_session()
 
 

@@ -98,6 +98,22 @@ def test_help_and_offline_analyze_skip_the_agent_stack() -> None:
     assert not {"boto3", "tracelens.agent.config", "collectors"} & analyzed
 
 
+def test_analyze_of_a_local_store_skips_boto3(tmp_path: Path) -> None:
+    # A local store needs no AWS client: boto3 and the collectors' clients cost ~0.2 s.
+    store = tmp_path / "store"
+    imported = CliRunner().invoke(
+        main, ["import", str(SAMPLES / "xray"), "--store", str(store), "-q"]
+    )
+    assert imported.exit_code == 0, imported.output
+    out = tmp_path / "analysis.json"
+    analyzed = _modules_loaded_by(
+        "analyze", "--store", str(store), "--json", "-q", "--out", str(out)
+    )
+    assert json.loads(out.read_text())["input"]["segments"] > 0
+    assert "tracelens.store" in analyzed
+    assert not {"boto3", "botocore.session", "botocore.client", "collectors.session"} & analyzed
+
+
 def test_strict_names_file_and_position(tmp_path: Path) -> None:
     bad = tmp_path / "bad.ndjson"
     nan_line = (
