@@ -14,7 +14,7 @@ from collectors.base import RetrySettings
 from tests.builders.agent import invoke
 from tests.builders.endpoint import FAKE_ENV, Aws
 from tracelens import settings
-from tracelens.agent.config import AgentConfig, ConfigError
+from tracelens.agent.config import AgentConfig, ConfigError, StoreSettings
 from tracelens.agent.config_file import (
     COLLECTOR_KEYS,
     SECTION_KEYS,
@@ -82,7 +82,7 @@ def test_the_example_documents_every_setting_and_parses_to_the_defaults() -> Non
     assert config.collect == defaults.collect
     assert config.retry == RetrySettings()
     assert config.collectors == defaults.collectors
-    assert config.store_url == str(ROOT / "tl-data")  # relative to the file
+    assert config.store.url == str(ROOT / "tl-data")  # relative to the file
     assert config.report == replace(defaults.report, path=ROOT / "tracelens-report.html")
     assert config.daemon.status_file == ROOT / "tracelens-status.json"
     assert config.daemon.health_port == 0
@@ -200,7 +200,7 @@ def test_environment_variables_override_the_file(tmp_path: Path) -> None:
 
     config = parse_config({"store": {"url": "local"}}, base=tmp_path, environ=environ)
 
-    assert config.store_url == "s3://bucket/tl"
+    assert config.store.url == "s3://bucket/tl"
     assert config.daemon.status_file == Path("/var/run/tl.json")
     assert config.daemon.health_port == 8089
     assert config.aws.region == "ap-south-1"
@@ -210,7 +210,7 @@ def test_default_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     config = parse_config({}, base=tmp_path, environ=NO_ENV)
     assert config.report.path == tmp_path / "tracelens-report.html"
     assert config.daemon.status_file == tmp_path / "tracelens-status.json"
-    assert config.store_url == str(tmp_path / "tl-data")
+    assert config.store.url == str(tmp_path / "tl-data")
     without_file = parse_config({}, environ=NO_ENV)
     assert without_file.daemon.status_file == Path("tracelens-status.json")
 
@@ -219,7 +219,7 @@ def test_command_line_overrides_win() -> None:
     config = parse_config({"aws": {"region": "eu-west-1"}}, environ=NO_ENV).with_overrides(
         store_url="/tmp/s", since=timedelta(hours=5), region="us-west-2", endpoint_url="http://x"
     )
-    assert (config.store_url, config.collect.since) == ("/tmp/s", timedelta(hours=5))
+    assert (config.store.url, config.collect.since) == ("/tmp/s", timedelta(hours=5))
     assert (config.aws.region, config.aws.endpoint_url) == ("us-west-2", "http://x")
 
 
@@ -327,15 +327,16 @@ def test_every_setting_is_declared_once_on_its_field() -> None:
     # collector's own backoff between calls is not configurable.
     not_keys = {"name", "backoff_base_s", "backoff_max_s"}
     for section, keys in SECTION_KEYS.items():
-        if section in ("store", "findings"):  # [findings]: analyses/finding_thresholds.py
+        if section == "findings":  # declared in analyses/finding_thresholds.py
             continue
         cls = _section_class(section)
         declared = [each.name for each, _ in declared_settings(cls)]
         assert {each.name for each in fields(cls)} - not_keys == set(declared), section
         assert len(keys) == len(declared)
-    assert RetrySettings in {
-        _section_class(name) for name in SECTION_KEYS if name not in ("store", "findings")
-    }
+    sections = {_section_class(name) for name in SECTION_KEYS if name != "findings"}
+    assert {RetrySettings, StoreSettings} <= sections
+    # One mechanism: every [section] is a dataclass of its own; the config holds no key itself.
+    assert list(declared_settings(AgentConfig)) == []
     all_keys = {key for keys in COLLECTOR_KEYS.values() for key in keys}
     assert all_keys == {each.key for _, each in declared_settings(CollectorSettings)}
 

@@ -23,6 +23,7 @@ from tracelens.agent.config import (
     AwsSettings,
     CollectorSettings,
     CollectSettings,
+    StoreSettings,
 )
 from tracelens.agent.runner import CollectionRunner
 from tracelens.rollup import read
@@ -460,7 +461,7 @@ def test_a_day_is_rolled_up_at_most_once_per_rollup_interval(tmp_path: Path, fak
     fakes.xray.traces = True
     now = [T0]
     runner = CollectionRunner(
-        replace(CONFIG, store_rollup_interval=timedelta(minutes=10)),
+        replace(CONFIG, store=StoreSettings(rollup_interval=timedelta(minutes=10))),
         store,
         clock=lambda: now[0],
         collectors=fakes.collectors(),

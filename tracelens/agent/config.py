@@ -491,52 +491,55 @@ def _retention(value: timedelta) -> str | None:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    """The store the agent writes and looks after.
+
+    Attributes
+    ----------
+    url
+        A directory (relative to the config file) or ``s3://bucket/prefix``.
+    retention
+        Days wholly older than this are deleted (parts, raw pages, run records); 0: keep
+        everything.
+    maintenance_interval
+        How often the agent compacts the store's small parts and applies the retention (0:
+        never; ``tracelens store compact`` / ``prune`` by hand).
+    rollup_interval
+        A day's hourly rollup is computed again after a collection cycle that wrote its spans,
+        at most this often per day (0: after every such cycle); reports in between roll the
+        newer spans of that day up themselves, and say so.
+    """
+
+    url: str = setting(
+        "url", DEFAULT_LOCATION, kind="location", env=settings.STORE, check=_store_location
+    )
+    retention: timedelta = setting(
+        "retention", timedelta(0), kind="duration", low=timedelta(0), check=_retention
+    )
+    maintenance_interval: timedelta = setting(
+        "maintenance_interval",
+        timedelta(hours=1),
+        kind="duration",
+        low=timedelta(0),
+        high=timedelta(days=7),
+    )
+    rollup_interval: timedelta = setting(
+        "rollup_interval",
+        timedelta(minutes=10),
+        kind="duration",
+        low=timedelta(0),
+        high=timedelta(days=1),
+    )
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     """The whole configuration (defaults for everything not set)."""
 
     aws: AwsSettings = section("aws", AwsSettings)
     # [[targets]]: the accounts and regions collected (none: the one [aws] names).
     targets: tuple[TargetSettings, ...] = field(default=(), metadata={"targets": True})
-    # A directory (relative to the config file) or s3://bucket/prefix.
-    store_url: str = setting(
-        "url",
-        DEFAULT_LOCATION,
-        kind="location",
-        section="store",
-        env=settings.STORE,
-        check=_store_location,
-    )
-    # [store] retention: days wholly older than this are deleted (parts, raw pages, run
-    # records); 0: keep everything.
-    store_retention: timedelta = setting(
-        "retention",
-        timedelta(0),
-        kind="duration",
-        low=timedelta(0),
-        section="store",
-        check=_retention,
-    )
-    # [store] maintenance_interval: how often the agent compacts the store's small parts and
-    # applies the retention (0: never; `tracelens store compact` / `prune` by hand).
-    store_maintenance_interval: timedelta = setting(
-        "maintenance_interval",
-        timedelta(hours=1),
-        kind="duration",
-        low=timedelta(0),
-        high=timedelta(days=7),
-        section="store",
-    )
-    # [store] rollup_interval: a day's hourly rollup is computed again after a collection cycle
-    # that wrote its spans, at most this often per day (0: after every such cycle); reports in
-    # between roll the newer spans of that day up themselves, and say so.
-    store_rollup_interval: timedelta = setting(
-        "rollup_interval",
-        timedelta(minutes=10),
-        kind="duration",
-        low=timedelta(0),
-        high=timedelta(days=1),
-        section="store",
-    )
+    store: StoreSettings = section("store", StoreSettings)
     collect: CollectSettings = section("collect", CollectSettings)
     retry: RetrySettings = section("retry", RetrySettings)
     # [collectors.<name>]: CollectorSettings, with each collector's own defaults and keys.
@@ -648,6 +651,6 @@ class AgentConfig:
             self,
             aws=aws,
             targets=targets,
-            store_url=store_url or self.store_url,
+            store=replace(self.store, url=store_url or self.store.url),
             collect=collect,
         )

@@ -175,7 +175,7 @@ class CollectionRunner:
         with rollups.lock:
             rollups.pending |= tally.span_days
             now = self._clock()
-            every = self._config.store_rollup_interval
+            every = self._config.store.rollup_interval
             due = {
                 day
                 for day in rollups.pending

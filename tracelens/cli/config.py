@@ -41,7 +41,7 @@ def describe(config: AgentConfig) -> list[str]:
         if not config.targets
         else f"targets:   {len(config.targets)}",
         *_targets(config),
-        f"store:     {config.store_url}",
+        f"store:     {config.store.url}",
         f"collect:   first run reads the last {format_duration(collect.since)}, windows of at "
         f"most {format_duration(collect.step)}, functions: "
         + (", ".join(collect.functions) if collect.functions else "every function listed"),
