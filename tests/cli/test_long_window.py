@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from analyses.invocations import invocations
 from analyses.rollups import RELATIVE_ACCURACY
-from tracelens import contract
+from tracelens import contract, settings
 from tracelens.cli import main
 from tracelens.samples.bulk import write_bulk
 from tracelens.store import open_store
@@ -235,3 +235,29 @@ def test_long_window_and_input_rollups_have_exactly_the_declared_keys(
         for entry in merged[key]:
             assert set(entry) == fields(hint), key
     assert merged["daily"] and merged["functions"] and merged["edges"] and merged["bottlenecks"]
+
+
+def test_the_span_window_is_the_config_files_unless_given(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(settings.CONFIG, raising=False)
+    config = tmp_path / "tracelens.toml"
+    config.write_text('[report]\nspan_window = "2d"\n')
+    window = ["--store", str(store), "--since", SINCE, "--until", UNTIL, "--json", "-q"]
+
+    def span_window_s(*args: str) -> float:
+        data = _json("analyze", *window, *args)
+        return float(data["input"]["rollups"]["span_window_s"])
+
+    assert span_window_s() == 7 * 86400  # the default
+    assert span_window_s("--config", str(config)) == 2 * 86400
+    assert span_window_s("--config", str(config), "--span-window", "3d") == 3 * 86400
+    monkeypatch.setenv(settings.CONFIG, str(config))  # the default config file
+    assert span_window_s() == 2 * 86400
+
+    out = tmp_path / "report.html"
+    _run("report", "--store", str(store), "--since", SINCE, "--until", UNTIL, "--out", str(out))
+    assert "longer than the span window (2d)" in out.read_text()
+    help_text = " ".join(_run("report", "--help").stdout.split())
+    assert "[report] span_window, else 7d" in help_text
+    assert "its [report] span_window is the default of --span-window" in help_text
