@@ -14,7 +14,7 @@ from collectors.base import RetrySettings
 from tests.builders.agent import invoke
 from tests.builders.endpoint import FAKE_ENV, Aws
 from tracelens import settings
-from tracelens.agent.config import AgentConfig, ConfigError, StoreSettings
+from tracelens.agent.config import AgentConfig, ConfigError, EngineSettings, StoreSettings
 from tracelens.agent.config_file import (
     COLLECTOR_KEYS,
     SECTION_KEYS,
@@ -323,9 +323,9 @@ def test_every_setting_is_declared_once_on_its_field() -> None:
     from tracelens.agent.config_file import _section_class
     from tracelens.declared import declared_settings
 
-    # Fields that are not config keys: the collector's name is its table's name, and the
-    # collector's own backoff between calls is not configurable.
-    not_keys = {"name", "backoff_base_s", "backoff_max_s"}
+    # Fields that are not config keys: the collector's own backoff between calls is not
+    # configurable.
+    not_keys = {"backoff_base_s", "backoff_max_s"}
     for section, keys in SECTION_KEYS.items():
         if section == "findings":  # declared in analyses/finding_thresholds.py
             continue
@@ -383,3 +383,38 @@ def test_the_command_line_reads_durations_as_the_config_file_does() -> None:
     assert parse_config({"collect": {"since": "1h30m"}}, environ=NO_ENV).collect.since == (
         timedelta(minutes=90)
     )
+
+
+def test_the_engine_section_is_read_and_checked_like_the_others(tmp_path: Path) -> None:
+    assert parse_config({}, environ=NO_ENV).engine == EngineSettings()
+    read = parse_config(
+        {"engine": {"name": "dask", "address": "tcp://scheduler:8786", "split": "bucket"}},
+        environ=NO_ENV,
+    )
+    assert read.engine == EngineSettings("dask", "tcp://scheduler:8786", 0, "bucket")
+
+    with pytest.raises(ConfigError) as error:
+        parse_config(
+            {"engine": {"nmae": "dask", "name": "dsk", "workers": 0.5, "address": "sched"}},
+            environ=NO_ENV,
+        )
+    problems = [problem.describe() for problem in error.value.problems]
+    assert len(problems) == 4, problems
+    assert "[engine] nmae: unknown setting; did you mean 'name'?" in problems[0]
+    assert '[engine] name: \'dsk\' must be "local", "processes" or "dask"' in problems[1]
+    assert "[engine] address: 'sched' is not a Dask scheduler address" in problems[2]
+    assert "[engine] workers: must be a whole number" in problems[3]
+
+    with pytest.raises(ConfigError) as error:
+        parse_config({"engine": {"address": "tcp://scheduler:8786"}}, environ=NO_ENV)
+    assert 'set name = "dask"' in str(error.value)
+
+    config = tmp_path / "engine.toml"
+    config.write_text('[aws]\nregion = "eu-west-1"\n\n[engine]\nworkers = 2\nspit = "day"\n')
+    checked = invoke("config", "check", "--config", str(config))
+    assert checked.exit_code == 1
+    assert "[engine] spit: unknown setting; did you mean 'split'?" in checked.stderr
+    config.write_text('[aws]\nregion = "eu-west-1"\n\n[engine]\nworkers = 2\n')
+    shown = invoke("config", "check", "--config", str(config))
+    assert shown.exit_code == 0, shown.output
+    assert "engine:    store rollup on processes (2 workers), a task per day" in shown.stdout

@@ -26,6 +26,7 @@ from collectors.session import AwsTarget
 from collectors.spans import DESTINATIONS
 from tracelens import settings
 from tracelens.declared import section, setting
+from tracelens.engines import DEFAULT_ENGINE, ENGINES, SPLITS
 from tracelens.store import DEFAULT_LOCATION
 from tracelens.store.layout import name_part
 from tracelens.windowplan import SPAN_WINDOW
@@ -532,6 +533,38 @@ class StoreSettings:
     )
 
 
+def _scheduler_address(value: str) -> str | None:
+    if "://" in value and value.split("://", 1)[1]:
+        return None
+    return f"{value!r} is not a Dask scheduler address (e.g. tcp://scheduler:8786)"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Where ``tracelens store rollup`` and ``store summary --engine`` compute their partitions
+    (:mod:`tracelens.engines`); the commands' ``--engine``, ``--address``, ``--workers`` and
+    ``--split`` win over these.
+
+    Attributes
+    ----------
+    name
+        ``"local"``, ``"processes"`` or ``"dask"``: the engine of ``store rollup`` without
+        ``--engine`` (``store summary`` reads the stored rollups unless given ``--engine``).
+    address
+        The Dask scheduler (``tcp://host:8786``), used when the engine is ``dask``; empty: a
+        local cluster started for the command.
+    workers
+        Worker processes of ``processes`` or of a local Dask cluster (0: the number of CPUs).
+    split
+        The unit of work: ``"day"``, or ``"bucket"`` (1/16 of a day's trace ids).
+    """
+
+    name: str = setting("name", DEFAULT_ENGINE, kind="choice", choices=ENGINES)
+    address: str | None = setting("address", None, kind="text", check=_scheduler_address)
+    workers: int = setting("workers", 0, kind="int", low=0, high=1024)
+    split: str = setting("split", SPLITS[0], kind="choice", choices=SPLITS)
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     """The whole configuration (defaults for everything not set)."""
@@ -549,6 +582,7 @@ class AgentConfig:
     report: ReportSettings = section("report", ReportSettings)
     daemon: DaemonSettings = section("agent", DaemonSettings)
     alerts: AlertSettings = section("alerts", AlertSettings)
+    engine: EngineSettings = section("engine", EngineSettings)
     # [findings]: the thresholds are declared with their units in analyses/finding_thresholds.py.
     findings: FindingSettings = field(
         default_factory=FindingSettings, metadata={"table": "findings"}

@@ -37,6 +37,7 @@ from tracelens.agent.config import (
     CollectorSettings,
     ConfigError,
     ConfigProblem,
+    EngineSettings,
     TargetSettings,
     region_problem,
 )
@@ -413,8 +414,21 @@ def _check_targets(reader: _Reader, config: AgentConfig, data: Mapping[str, Any]
                 )
 
 
+def _check_engine(reader: _Reader, engine: EngineSettings) -> EngineSettings:
+    if engine.address and engine.name != "dask":
+        reader.problem(
+            "[engine] address",
+            f'names a Dask scheduler, but [engine] name is "{engine.name}": set name = "dask"',
+        )
+        return replace(engine, address=None)
+    return engine
+
+
 # What no single setting can check: settings of one section that need each other.
-_SECTION_CHECKS: Mapping[str, Callable[[_Reader, Any], Any]] = {"aws": _check_aws}
+_SECTION_CHECKS: Mapping[str, Callable[[_Reader, Any], Any]] = {
+    "aws": _check_aws,
+    "engine": _check_engine,
+}
 
 
 def _findings(reader: _Reader, data: Mapping[str, Any]) -> FindingSettings:
