@@ -73,7 +73,7 @@ def lambda_config() -> AgentConfig:
     """
     config = with_region_from_profile(load_config())
     problems = final_problems(config)
-    if not config.store_url.startswith("s3://"):
+    if not config.store.url.startswith("s3://"):
         problems.append(
             ConfigProblem(
                 f"{config.source or '<config>'}: [store] url",

@@ -48,8 +48,6 @@ class Setting:
     check: Check | None = None
     # Never echo the value in a message (a webhook URL is a credential).
     secret: bool = False
-    # The section of a setting held directly by the top-level config ([store] url).
-    section: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,6 @@ def setting(
     fallback_env: tuple[str, ...] = (),
     check: Check | None = None,
     secret: bool = False,
-    section: str | None = None,
 ) -> Any:
     """A dataclass field whose value is read from config key ``key``.
 
@@ -91,7 +88,6 @@ def setting(
         fallback_env=fallback_env,
         check=check,
         secret=secret,
-        section=section,
     )
     return field(default=default, repr=not secret, metadata={"setting": declared})
 

@@ -14,7 +14,7 @@ from collectors.base import RetrySettings
 from tests.builders.agent import invoke
 from tests.builders.endpoint import FAKE_ENV, Aws
 from tracelens import settings
-from tracelens.agent.config import AgentConfig, ConfigError
+from tracelens.agent.config import AgentConfig, ConfigError, EngineSettings, StoreSettings
 from tracelens.agent.config_file import (
     COLLECTOR_KEYS,
     SECTION_KEYS,
@@ -82,7 +82,7 @@ def test_the_example_documents_every_setting_and_parses_to_the_defaults() -> Non
     assert config.collect == defaults.collect
     assert config.retry == RetrySettings()
     assert config.collectors == defaults.collectors
-    assert config.store_url == str(ROOT / "tl-data")  # relative to the file
+    assert config.store.url == str(ROOT / "tl-data")  # relative to the file
     assert config.report == replace(defaults.report, path=ROOT / "tracelens-report.html")
     assert config.daemon.status_file == ROOT / "tracelens-status.json"
     assert config.daemon.health_port == 0
@@ -200,7 +200,7 @@ def test_environment_variables_override_the_file(tmp_path: Path) -> None:
 
     config = parse_config({"store": {"url": "local"}}, base=tmp_path, environ=environ)
 
-    assert config.store_url == "s3://bucket/tl"
+    assert config.store.url == "s3://bucket/tl"
     assert config.daemon.status_file == Path("/var/run/tl.json")
     assert config.daemon.health_port == 8089
     assert config.aws.region == "ap-south-1"
@@ -210,7 +210,7 @@ def test_default_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     config = parse_config({}, base=tmp_path, environ=NO_ENV)
     assert config.report.path == tmp_path / "tracelens-report.html"
     assert config.daemon.status_file == tmp_path / "tracelens-status.json"
-    assert config.store_url == str(tmp_path / "tl-data")
+    assert config.store.url == str(tmp_path / "tl-data")
     without_file = parse_config({}, environ=NO_ENV)
     assert without_file.daemon.status_file == Path("tracelens-status.json")
 
@@ -219,7 +219,7 @@ def test_command_line_overrides_win() -> None:
     config = parse_config({"aws": {"region": "eu-west-1"}}, environ=NO_ENV).with_overrides(
         store_url="/tmp/s", since=timedelta(hours=5), region="us-west-2", endpoint_url="http://x"
     )
-    assert (config.store_url, config.collect.since) == ("/tmp/s", timedelta(hours=5))
+    assert (config.store.url, config.collect.since) == ("/tmp/s", timedelta(hours=5))
     assert (config.aws.region, config.aws.endpoint_url) == ("us-west-2", "http://x")
 
 
@@ -323,19 +323,20 @@ def test_every_setting_is_declared_once_on_its_field() -> None:
     from tracelens.agent.config_file import _section_class
     from tracelens.declared import declared_settings
 
-    # Fields that are not config keys: the collector's name is its table's name, and the
-    # collector's own backoff between calls is not configurable.
-    not_keys = {"name", "backoff_base_s", "backoff_max_s"}
+    # Fields that are not config keys: the collector's own backoff between calls is not
+    # configurable.
+    not_keys = {"backoff_base_s", "backoff_max_s"}
     for section, keys in SECTION_KEYS.items():
-        if section in ("store", "findings"):  # [findings]: analyses/finding_thresholds.py
+        if section == "findings":  # declared in analyses/finding_thresholds.py
             continue
         cls = _section_class(section)
         declared = [each.name for each, _ in declared_settings(cls)]
         assert {each.name for each in fields(cls)} - not_keys == set(declared), section
         assert len(keys) == len(declared)
-    assert RetrySettings in {
-        _section_class(name) for name in SECTION_KEYS if name not in ("store", "findings")
-    }
+    sections = {_section_class(name) for name in SECTION_KEYS if name != "findings"}
+    assert {RetrySettings, StoreSettings} <= sections
+    # One mechanism: every [section] is a dataclass of its own; the config holds no key itself.
+    assert list(declared_settings(AgentConfig)) == []
     all_keys = {key for keys in COLLECTOR_KEYS.values() for key in keys}
     assert all_keys == {each.key for _, each in declared_settings(CollectorSettings)}
 
@@ -382,3 +383,38 @@ def test_the_command_line_reads_durations_as_the_config_file_does() -> None:
     assert parse_config({"collect": {"since": "1h30m"}}, environ=NO_ENV).collect.since == (
         timedelta(minutes=90)
     )
+
+
+def test_the_engine_section_is_read_and_checked_like_the_others(tmp_path: Path) -> None:
+    assert parse_config({}, environ=NO_ENV).engine == EngineSettings()
+    read = parse_config(
+        {"engine": {"name": "dask", "address": "tcp://scheduler:8786", "split": "bucket"}},
+        environ=NO_ENV,
+    )
+    assert read.engine == EngineSettings("dask", "tcp://scheduler:8786", 0, "bucket")
+
+    with pytest.raises(ConfigError) as error:
+        parse_config(
+            {"engine": {"nmae": "dask", "name": "dsk", "workers": 0.5, "address": "sched"}},
+            environ=NO_ENV,
+        )
+    problems = [problem.describe() for problem in error.value.problems]
+    assert len(problems) == 4, problems
+    assert "[engine] nmae: unknown setting; did you mean 'name'?" in problems[0]
+    assert '[engine] name: \'dsk\' must be "local", "processes" or "dask"' in problems[1]
+    assert "[engine] address: 'sched' is not a Dask scheduler address" in problems[2]
+    assert "[engine] workers: must be a whole number" in problems[3]
+
+    with pytest.raises(ConfigError) as error:
+        parse_config({"engine": {"address": "tcp://scheduler:8786"}}, environ=NO_ENV)
+    assert 'set name = "dask"' in str(error.value)
+
+    config = tmp_path / "engine.toml"
+    config.write_text('[aws]\nregion = "eu-west-1"\n\n[engine]\nworkers = 2\nspit = "day"\n')
+    checked = invoke("config", "check", "--config", str(config))
+    assert checked.exit_code == 1
+    assert "[engine] spit: unknown setting; did you mean 'split'?" in checked.stderr
+    config.write_text('[aws]\nregion = "eu-west-1"\n\n[engine]\nworkers = 2\n')
+    shown = invoke("config", "check", "--config", str(config))
+    assert shown.exit_code == 0, shown.output
+    assert "engine:    store rollup on processes (2 workers), a task per day" in shown.stdout

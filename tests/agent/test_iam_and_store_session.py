@@ -12,7 +12,7 @@ import pytest
 
 from tests.builders.agent import FAST_CONFIG, invoke
 from tests.builders.endpoint import Aws
-from tracelens.agent.config import AgentConfig, AlertSettings, AwsSettings
+from tracelens.agent.config import AgentConfig, AlertSettings, AwsSettings, StoreSettings
 from tracelens.agent.iam import STORE_LIST_ACTIONS, STORE_OBJECT_ACTIONS, policies_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def actions(document: dict[str, object]) -> set[str]:
 def config(**aws: object) -> AgentConfig:
     return AgentConfig(
         aws=AwsSettings(account="prod", region="eu-west-1", **aws),  # type: ignore[arg-type]
-        store_url="s3://tl-store/agent",
+        store=StoreSettings(url="s3://tl-store/agent"),
         alerts=AlertSettings(sns_topic_arn=TOPIC, event_bus="ops"),
     )
 
@@ -97,7 +97,8 @@ def test_iam_policy_command_prints_the_documents(tmp_path: Path) -> None:
         json.loads(agent.stdout)
         == policies_for(
             AgentConfig(
-                aws=AwsSettings(region="eu-west-1", role_arn=ROLE), store_url="s3://tl-store/agent"
+                aws=AwsSettings(region="eu-west-1", role_arn=ROLE),
+                store=StoreSettings(url="s3://tl-store/agent"),
             )
         ).agent
     )

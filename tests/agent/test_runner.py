@@ -15,6 +15,7 @@ from collectors.cloudwatch import CloudWatchSource, MetricsResult
 from collectors.contract import Collector, CollectRequest, Needs
 from collectors.lambda_config import LIST_FUNCTIONS, LambdaConfigResult, LambdaConfigSource
 from collectors.logs_insights import LogsResult, LogsSource
+from collectors.session import AwsTarget
 from collectors.xray import SUMMARIES, XRayResult, XRaySource
 from tests.builders.results import batch_page, traces_at
 from tracelens.agent.config import (
@@ -23,6 +24,8 @@ from tracelens.agent.config import (
     AwsSettings,
     CollectorSettings,
     CollectSettings,
+    StoreSettings,
+    Target,
 )
 from tracelens.agent.runner import CollectionRunner
 from tracelens.rollup import read
@@ -460,7 +463,7 @@ def test_a_day_is_rolled_up_at_most_once_per_rollup_interval(tmp_path: Path, fak
     fakes.xray.traces = True
     now = [T0]
     runner = CollectionRunner(
-        replace(CONFIG, store_rollup_interval=timedelta(minutes=10)),
+        replace(CONFIG, store=StoreSettings(rollup_interval=timedelta(minutes=10))),
         store,
         clock=lambda: now[0],
         collectors=fakes.collectors(),
@@ -473,3 +476,20 @@ def test_a_day_is_rolled_up_at_most_once_per_rollup_interval(tmp_path: Path, fak
     now[0] = T0 + timedelta(minutes=11)
     runner.run("lambda")  # a cycle without spans rolls up the day still pending
     assert read(store.backend, since=None, until=None).stale_days == []
+
+
+def test_a_runner_collects_as_its_one_target_says(tmp_path: Path, fakes: Fakes) -> None:
+    staging = Target(AwsTarget(account="staging", region="eu-west-2"), ("lambda", "xray"))
+    store = open_store(tmp_path / "s")
+    runner = _runner(store, fakes, target=staging)
+
+    outcomes = runner.run_all()
+
+    assert runner.target is staging
+    assert (runner.account, runner.region) == ("staging", "eu-west-2")
+    assert [(o.collector, o.account, o.region) for o in outcomes] == [
+        ("lambda", "staging", "eu-west-2"),
+        ("xray", "staging", "eu-west-2"),
+    ]
+    assert store.checkpoint("xray", "staging", "eu-west-2") is not None
+    assert store.checkpoint("xray", "acct", "eu-west-1") is None  # not the config's [aws]

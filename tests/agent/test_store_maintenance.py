@@ -10,7 +10,7 @@ import pytest
 
 from collectors.base import Window
 from tests.builders.results import ACCOUNT, REGION, T0, Ticker, traces_at, xray_result
-from tracelens.agent.config import AgentConfig, ConfigError, DaemonSettings
+from tracelens.agent.config import AgentConfig, ConfigError, DaemonSettings, StoreSettings
 from tracelens.agent.config_file import parse_config
 from tracelens.agent.outcome import CycleOutcome
 from tracelens.agent.scheduler import MAINTENANCE_JOB, Agent
@@ -21,13 +21,13 @@ NO_ENV: dict[str, str] = {}
 
 def test_retention_and_maintenance_are_read_from_the_store_section() -> None:
     defaults = parse_config({}, environ=NO_ENV)
-    assert defaults.store_retention == timedelta(0)  # keep everything unless asked
-    assert defaults.store_maintenance_interval == AgentConfig().store_maintenance_interval
+    assert defaults.store.retention == timedelta(0)  # keep everything unless asked
+    assert defaults.store == AgentConfig().store == StoreSettings()
     config = parse_config(
         {"store": {"url": "s", "retention": "30d", "maintenance_interval": "1h"}}, environ=NO_ENV
     )
-    assert config.store_retention == timedelta(days=30)
-    assert config.store_maintenance_interval == timedelta(hours=1)
+    assert config.store.retention == timedelta(days=30)
+    assert config.store.maintenance_interval == timedelta(hours=1)
 
     with pytest.raises(ConfigError) as error:
         parse_config({"store": {"retention": "2h", "retension": "30d"}}, environ=NO_ENV)
@@ -56,7 +56,7 @@ def test_the_agent_compacts_and_prunes_its_store(tmp_path: Path) -> None:
         store.persist(result, account=ACCOUNT, region=REGION)
     config = AgentConfig(
         collectors=(),
-        store_retention=timedelta(days=30),
+        store=StoreSettings(retention=timedelta(days=30)),
         daemon=DaemonSettings(status_file=tmp_path / "status.json"),
     )
     agent = Agent(config, store, _NoCycles(), stop=threading.Event(), clock=lambda: clock.now)
@@ -77,7 +77,7 @@ def test_the_maintenance_job_is_scheduled_unless_disabled(tmp_path: Path) -> Non
     for every, scheduled in ((timedelta(hours=6), True), (timedelta(0), False)):
         config = AgentConfig(
             collectors=(),
-            store_maintenance_interval=every,
+            store=StoreSettings(maintenance_interval=every),
             daemon=DaemonSettings(status_file=tmp_path / "status.json"),
         )
         agent = Agent(config, store, _NoCycles(), stop=threading.Event())

@@ -16,7 +16,7 @@ import pytest
 from tests.builders.alerts import Receiver
 from tests.builders.endpoint import REGION, Aws
 from tracelens.agent.aws import AgentClients
-from tracelens.agent.config import AgentConfig, AlertSettings, AwsSettings
+from tracelens.agent.config import AgentConfig, AlertSettings, AwsSettings, StoreSettings
 from tracelens.alerts.build import build_sinks, report_link
 from tracelens.alerts.hook import AlertHook, last_successes_in_store
 from tracelens.alerts.notifier import Notifier, state_key
@@ -40,7 +40,7 @@ CRITICAL = {
 def config_for(aws: Aws, store_url: str, **alerts: object) -> AgentConfig:
     return AgentConfig(
         aws=AwsSettings(account="prod", region=REGION, endpoint_url=aws.url),
-        store_url=store_url,
+        store=StoreSettings(url=store_url),
         alerts=AlertSettings(**alerts),  # type: ignore[arg-type]
     )
 
@@ -77,7 +77,7 @@ def test_sns_eventbridge_and_webhook_each_get_the_alert(
         event_bus="ops",
         report_url="https://reports.example.com/tracelens.html",
     )
-    store = open_store(config.store_url)
+    store = open_store(config.store.url)
     hook = AlertHook(config, store, AgentClients(config))
 
     sent = hook.after_report(findings(CRITICAL), None, now=T0)
@@ -112,7 +112,7 @@ def test_sns_eventbridge_and_webhook_each_get_the_alert(
 def test_the_state_is_shared_through_the_store(aws: Aws, webhook: Receiver, tmp_path: Path) -> None:
     config = config_for(aws, str(tmp_path / "store"), webhook_url=webhook.url)
     for _ in range(2):  # two processes (or Lambda invocations) one after the other
-        store = open_store(config.store_url)
+        store = open_store(config.store.url)
         AlertHook(config, store, AgentClients(config)).after_report(
             findings(CRITICAL), None, now=T0
         )
@@ -129,7 +129,7 @@ def test_slack_payload_escapes_trace_text_and_links_the_report(
         webhook_format="slack",
         report_url="https://reports.example.com/r.html",
     )
-    AlertHook(config, open_store(config.store_url), AgentClients(config)).after_report(
+    AlertHook(config, open_store(config.store.url), AgentClients(config)).after_report(
         findings(CRITICAL), None, now=T0
     )
     (posted,) = webhook.bodies
@@ -143,7 +143,7 @@ def test_a_failed_delivery_is_tried_again_at_the_next_evaluation(
     aws: Aws, webhook: Receiver, tmp_path: Path
 ) -> None:
     config = config_for(aws, str(tmp_path / "store"), webhook_url=webhook.url)
-    hook = AlertHook(config, open_store(config.store_url), AgentClients(config))
+    hook = AlertHook(config, open_store(config.store.url), AgentClients(config))
     webhook.status = 500
     first = hook.after_report(findings(CRITICAL), None, now=T0)
     assert first.sent == []
@@ -161,7 +161,7 @@ def test_on_an_s3_store_the_link_is_a_presigned_url_to_the_uploaded_report(
     aws.client("s3").create_bucket(Bucket="tl-store")
     config = config_for(aws, "s3://tl-store/agent", webhook_url=webhook.url)
     clients = AgentClients(config)
-    store = open_store(config.store_url, s3_client=clients.client("s3"))
+    store = open_store(config.store.url, s3_client=clients.client("s3"))
     page = tmp_path / "tracelens-report.html"
     page.write_text("<html><body>the report</body></html>", encoding="utf-8")
 
@@ -178,7 +178,7 @@ def test_on_an_s3_store_the_link_is_a_presigned_url_to_the_uploaded_report(
 
 def test_stale_collection_alerts_then_recovers(aws: Aws, webhook: Receiver, tmp_path: Path) -> None:
     config = config_for(aws, str(tmp_path / "store"), webhook_url=webhook.url, stale_intervals=2)
-    hook = AlertHook(config, open_store(config.store_url), AgentClients(config))
+    hook = AlertHook(config, open_store(config.store.url), AgentClients(config))
     last = {"lambda": T0, "xray": T0, "cloudwatch": T0, "logs": T0, "spans": T0}
     assert hook.after_cycles(last, since=T0, now=T0 + timedelta(minutes=10)).sent == []
     stale = hook.after_cycles(
@@ -231,7 +231,7 @@ def test_last_successes_come_from_the_run_records(tmp_path: Path) -> None:
 
 def test_no_sink_configured_means_no_notifier(aws: Aws, tmp_path: Path) -> None:
     config = config_for(aws, str(tmp_path / "store"))
-    hook = AlertHook(config, open_store(config.store_url), AgentClients(config))
+    hook = AlertHook(config, open_store(config.store.url), AgentClients(config))
     assert not hook.enabled
     assert hook.after_report(findings(CRITICAL), None, now=T0).sent == []
 
@@ -268,7 +268,7 @@ def test_with_several_targets_stale_alerts_and_findings_name_the_target(
         config_for(aws, str(tmp_path / "store"), webhook_url=webhook.url, webhook_format="json"),
         targets=(TargetSettings(label="prod"), TargetSettings(label="dev", region="eu-west-1")),
     )
-    store = open_store(config.store_url)
+    store = open_store(config.store.url)
     store.record_runs(
         [
             RunRecord(

@@ -216,6 +216,31 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class HeldClock:
+    """The current time (UTC), standing still at the moment it was made until :meth:`release`,
+    then running on from that moment.
+
+    Held, every run an agent starts is stamped with the same instant that its health is
+    judged at: what a test reads does not depend on how long cycles take on a loaded machine.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: datetime | None = utc_now()
+        self._behind = timedelta(0)
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self._held if self._held is not None else utc_now() - self._behind
+
+    def release(self) -> None:
+        """Let the time run on from the held instant (it never jumps forward)."""
+        with self._lock:
+            if self._held is not None:
+                self._behind = utc_now() - self._held
+                self._held = None
+
+
 INTERVAL = timedelta(milliseconds=100)
 
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from analyses.invocations import invocations
 from analyses.rollups import RELATIVE_ACCURACY
 from tests.builders.results import WINDOW
-from tracelens import contract
+from tracelens import contract, settings
 from tracelens.cli import main
 from tracelens.samples.bulk import write_bulk
 from tracelens.store import RunRecord, open_store
@@ -293,3 +293,29 @@ def test_each_target_of_a_store_merges_its_own_rollups(two_targets: Path) -> Non
         invocations = [f["invocations"] for f in merged["functions"] if f["account"] == account]
         daily = [d["invocations"] for d in merged["daily"] if d["account"] == account]
         assert sum(daily) == sum(invocations) > 0
+
+
+def test_the_span_window_is_the_config_files_unless_given(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(settings.CONFIG, raising=False)
+    config = tmp_path / "tracelens.toml"
+    config.write_text('[report]\nspan_window = "2d"\n')
+    window = ["--store", str(store), "--since", SINCE, "--until", UNTIL, "--json", "-q"]
+
+    def span_window_s(*args: str) -> float:
+        data = _json("analyze", *window, *args)
+        return float(data["input"]["rollups"]["span_window_s"])
+
+    assert span_window_s() == 7 * 86400  # the default
+    assert span_window_s("--config", str(config)) == 2 * 86400
+    assert span_window_s("--config", str(config), "--span-window", "3d") == 3 * 86400
+    monkeypatch.setenv(settings.CONFIG, str(config))  # the default config file
+    assert span_window_s() == 2 * 86400
+
+    out = tmp_path / "report.html"
+    _run("report", "--store", str(store), "--since", SINCE, "--until", UNTIL, "--out", str(out))
+    assert "longer than the span window (2d)" in out.read_text()
+    help_text = " ".join(_run("report", "--help").stdout.split())
+    assert "[report] span_window, else 7d" in help_text
+    assert "its [report] span_window is the default of --span-window" in help_text

@@ -50,6 +50,6 @@ def open_agent_store(config: AgentConfig, clients: AgentClients) -> Store:
     StoreError
         When the location is malformed or is an existing file.
     """
-    if config.store_url.startswith("s3://"):
-        return open_store(config.store_url, s3_client=clients.client("s3"))
-    return open_store(config.store_url)
+    if config.store.url.startswith("s3://"):
+        return open_store(config.store.url, s3_client=clients.client("s3"))
+    return open_store(config.store.url)

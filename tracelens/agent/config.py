@@ -26,6 +26,7 @@ from collectors.session import AwsTarget
 from collectors.spans import DESTINATIONS
 from tracelens import settings
 from tracelens.declared import section, setting
+from tracelens.engines import DEFAULT_ENGINE, ENGINES, SPLITS
 from tracelens.store import DEFAULT_LOCATION
 from tracelens.store.layout import name_part
 from tracelens.windowplan import SPAN_WINDOW
@@ -496,52 +497,87 @@ def _retention(value: timedelta) -> str | None:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    """The store the agent writes and looks after.
+
+    Attributes
+    ----------
+    url
+        A directory (relative to the config file) or ``s3://bucket/prefix``.
+    retention
+        Days wholly older than this are deleted (parts, raw pages, run records); 0: keep
+        everything.
+    maintenance_interval
+        How often the agent compacts the store's small parts and applies the retention (0:
+        never; ``tracelens store compact`` / ``prune`` by hand).
+    rollup_interval
+        A day's hourly rollup is computed again after a collection cycle that wrote its spans,
+        at most this often per day (0: after every such cycle); reports in between roll the
+        newer spans of that day up themselves, and say so.
+    """
+
+    url: str = setting(
+        "url", DEFAULT_LOCATION, kind="location", env=settings.STORE, check=_store_location
+    )
+    retention: timedelta = setting(
+        "retention", timedelta(0), kind="duration", low=timedelta(0), check=_retention
+    )
+    maintenance_interval: timedelta = setting(
+        "maintenance_interval",
+        timedelta(hours=1),
+        kind="duration",
+        low=timedelta(0),
+        high=timedelta(days=7),
+    )
+    rollup_interval: timedelta = setting(
+        "rollup_interval",
+        timedelta(minutes=10),
+        kind="duration",
+        low=timedelta(0),
+        high=timedelta(days=1),
+    )
+
+
+def _scheduler_address(value: str) -> str | None:
+    if "://" in value and value.split("://", 1)[1]:
+        return None
+    return f"{value!r} is not a Dask scheduler address (e.g. tcp://scheduler:8786)"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Where ``tracelens store rollup`` and ``store summary --engine`` compute their partitions
+    (:mod:`tracelens.engines`); the commands' ``--engine``, ``--address``, ``--workers`` and
+    ``--split`` win over these.
+
+    Attributes
+    ----------
+    name
+        ``"local"``, ``"processes"`` or ``"dask"``: the engine of ``store rollup`` without
+        ``--engine`` (``store summary`` reads the stored rollups unless given ``--engine``).
+    address
+        The Dask scheduler (``tcp://host:8786``), used when the engine is ``dask``; empty: a
+        local cluster started for the command.
+    workers
+        Worker processes of ``processes`` or of a local Dask cluster (0: the number of CPUs).
+    split
+        The unit of work: ``"day"``, or ``"bucket"`` (1/16 of a day's trace ids).
+    """
+
+    name: str = setting("name", DEFAULT_ENGINE, kind="choice", choices=ENGINES)
+    address: str | None = setting("address", None, kind="text", check=_scheduler_address)
+    workers: int = setting("workers", 0, kind="int", low=0, high=1024)
+    split: str = setting("split", SPLITS[0], kind="choice", choices=SPLITS)
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     """The whole configuration (defaults for everything not set)."""
 
     aws: AwsSettings = section("aws", AwsSettings)
     # [[targets]]: the accounts and regions collected (none: the one [aws] names).
     targets: tuple[TargetSettings, ...] = field(default=(), metadata={"targets": True})
-    # A directory (relative to the config file) or s3://bucket/prefix.
-    store_url: str = setting(
-        "url",
-        DEFAULT_LOCATION,
-        kind="location",
-        section="store",
-        env=settings.STORE,
-        check=_store_location,
-    )
-    # [store] retention: days wholly older than this are deleted (parts, raw pages, run
-    # records); 0: keep everything.
-    store_retention: timedelta = setting(
-        "retention",
-        timedelta(0),
-        kind="duration",
-        low=timedelta(0),
-        section="store",
-        check=_retention,
-    )
-    # [store] maintenance_interval: how often the agent compacts the store's small parts and
-    # applies the retention (0: never; `tracelens store compact` / `prune` by hand).
-    store_maintenance_interval: timedelta = setting(
-        "maintenance_interval",
-        timedelta(hours=1),
-        kind="duration",
-        low=timedelta(0),
-        high=timedelta(days=7),
-        section="store",
-    )
-    # [store] rollup_interval: a day's hourly rollup is computed again after a collection cycle
-    # that wrote its spans, at most this often per day (0: after every such cycle); reports in
-    # between roll the newer spans of that day up themselves, and say so.
-    store_rollup_interval: timedelta = setting(
-        "rollup_interval",
-        timedelta(minutes=10),
-        kind="duration",
-        low=timedelta(0),
-        high=timedelta(days=1),
-        section="store",
-    )
+    store: StoreSettings = section("store", StoreSettings)
     collect: CollectSettings = section("collect", CollectSettings)
     retry: RetrySettings = section("retry", RetrySettings)
     # [collectors.<name>]: CollectorSettings, with each collector's own defaults and keys.
@@ -551,6 +587,7 @@ class AgentConfig:
     report: ReportSettings = section("report", ReportSettings)
     daemon: DaemonSettings = section("agent", DaemonSettings)
     alerts: AlertSettings = section("alerts", AlertSettings)
+    engine: EngineSettings = section("engine", EngineSettings)
     # [findings]: the thresholds are declared with their units in analyses/finding_thresholds.py.
     findings: FindingSettings = field(
         default_factory=FindingSettings, metadata={"table": "findings"}
@@ -653,6 +690,6 @@ class AgentConfig:
             self,
             aws=aws,
             targets=targets,
-            store_url=store_url or self.store_url,
+            store=replace(self.store, url=store_url or self.store.url),
             collect=collect,
         )

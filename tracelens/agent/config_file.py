@@ -37,6 +37,7 @@ from tracelens.agent.config import (
     CollectorSettings,
     ConfigError,
     ConfigProblem,
+    EngineSettings,
     TargetSettings,
     region_problem,
 )
@@ -48,13 +49,11 @@ _ROOT_SECTIONS = tuple(each.name for _, each in declared_sections(AgentConfig))
 SECTIONS: tuple[str, ...] = tuple(
     each.metadata["section"].name
     if "section" in each.metadata
-    else each.metadata["setting"].section
-    if "setting" in each.metadata
     else "targets"
     if "targets" in each.metadata
     else each.metadata.get("table", "collectors")
     for each in fields(AgentConfig)
-    if {"section", "setting", "collectors", "table", "targets"} & set(each.metadata)
+    if {"section", "collectors", "table", "targets"} & set(each.metadata)
 )
 """Every ``[section]`` of the file."""
 # NOTE: the [findings] thresholds are declared (with their units and bounds) in
@@ -69,17 +68,7 @@ def _section_class(name: str) -> type[Any]:
     raise KeyError(name)
 
 
-def _direct_keys() -> dict[str, tuple[str, ...]]:
-    """The keys of the sections whose settings the top-level config holds ([store])."""
-    keys: dict[str, tuple[str, ...]] = {}
-    for _, each in declared_settings(AgentConfig):
-        if each.section is not None:
-            keys[each.section] = (*keys.get(each.section, ()), each.key)
-    return keys
-
-
 SECTION_KEYS: Mapping[str, tuple[str, ...]] = {
-    **_direct_keys(),
     **{
         name: tuple(each.key for _, each in declared_settings(_section_class(name)))
         for name in _ROOT_SECTIONS
@@ -425,8 +414,21 @@ def _check_targets(reader: _Reader, config: AgentConfig, data: Mapping[str, Any]
                 )
 
 
+def _check_engine(reader: _Reader, engine: EngineSettings) -> EngineSettings:
+    if engine.address and engine.name != "dask":
+        reader.problem(
+            "[engine] address",
+            f'names a Dask scheduler, but [engine] name is "{engine.name}": set name = "dask"',
+        )
+        return replace(engine, address=None)
+    return engine
+
+
 # What no single setting can check: settings of one section that need each other.
-_SECTION_CHECKS: Mapping[str, Callable[[_Reader, Any], Any]] = {"aws": _check_aws}
+_SECTION_CHECKS: Mapping[str, Callable[[_Reader, Any], Any]] = {
+    "aws": _check_aws,
+    "engine": _check_engine,
+}
 
 
 def _findings(reader: _Reader, data: Mapping[str, Any]) -> FindingSettings:
@@ -472,16 +474,8 @@ def parse_config(
         if key not in SECTIONS:
             reader.problem(f"[{key}]", _unknown(key, SECTIONS))
     values: dict[str, Any] = {"source": source}
-    tables: dict[str, dict[str, Any]] = {}  # NOTE: each read once: its unknown keys said once
     for each in fields(AgentConfig):
-        declared = each.metadata.get("setting")
-        if isinstance(declared, Setting) and declared.section is not None:
-            if declared.section not in tables:
-                keys = SECTION_KEYS[declared.section]
-                tables[declared.section] = reader.table(data, declared.section, keys)
-            table = tables[declared.section]
-            values[each.name] = reader.value(table, declared.section, declared, each.default)
-        elif isinstance(each.metadata.get("section"), Section):
+        if isinstance(each.metadata.get("section"), Section):
             name = each.metadata["section"].name
             values[each.name] = _section(reader, data, name, _section_class(name))
         elif each.metadata.get("collectors"):

@@ -38,6 +38,7 @@ from tracelens.agent.config import (
     CollectSettings,
     DaemonSettings,
     ReportSettings,
+    StoreSettings,
 )
 from tracelens.agent.outcome import CycleOutcome, one_line
 from tracelens.agent.reporting import write_store_report
@@ -167,7 +168,7 @@ def demo_config(
     zero = timedelta(0)
     return AgentConfig(
         aws=AwsSettings(account="demo", region=REGION, endpoint_url=endpoint_url),
-        store_url=str(out / STORE_DIR),
+        store=StoreSettings(url=str(out / STORE_DIR)),
         collect=CollectSettings(since=LOOK_BACK),
         retry=DEMO_RETRY,
         collectors=(

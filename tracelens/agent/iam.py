@@ -117,7 +117,7 @@ def policies_for(config: AgentConfig) -> Policies:
     """The least-privilege policies of ``config``."""
     partition = partition_of(config.agent_region())
     reads = read_only_statements()
-    own = store_statements(config.store_url, partition) + alert_statements(config, partition)
+    own = store_statements(config.store.url, partition) + alert_statements(config, partition)
     roles = config.role_arns
     if not roles:
         return Policies(agent=_document(reads + own), role=None)

@@ -103,11 +103,10 @@ class CollectionRunner:
         self._config = config
         self._store = store
         self.target = target or config.collect_targets()[0]
-        self._target = self.target.aws
         self._clock = clock
         self._stop = stop or threading.Event()
         if collectors is None:
-            factory = factory or ClientFactory(self._target, retry=config.retry)
+            factory = factory or ClientFactory(self.target.aws, retry=config.retry)
             collectors = build_collectors(
                 config,
                 factory,
@@ -125,12 +124,12 @@ class CollectionRunner:
     @property
     def account(self) -> str:
         """The account label runs are stored under."""
-        return self._target.account
+        return self.target.account
 
     @property
     def region(self) -> str:
         """The region collected from."""
-        return self._target.region
+        return self.target.region
 
     def _sleep(self, seconds: float) -> None:
         self._stop.wait(seconds)
@@ -181,7 +180,7 @@ class CollectionRunner:
         with rollups.lock:
             rollups.pending |= tally.span_days
             now = self._clock()
-            every = self._config.store_rollup_interval
+            every = self._config.store.rollup_interval
             due = {
                 day
                 for day in rollups.pending

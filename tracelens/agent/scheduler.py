@@ -194,7 +194,7 @@ class Agent:
                 misfire_grace_time=max(int(interval_s), 1),
                 next_run_time=now + report.interval,
             )
-        every = self._config.store_maintenance_interval
+        every = self._config.store.maintenance_interval
         if every > timedelta(0):
             self._scheduler.add_job(
                 self.maintain_store,
@@ -417,7 +417,7 @@ class Agent:
                 )
             for problem in compacted.problems:
                 log.warning("compaction skipped unreadable store file %s", problem.describe())
-            retention = self._config.store_retention
+            retention = self._config.store.retention
             if retention > timedelta(0):
                 pruned = self._store.prune(older_than=retention)
                 if pruned.deleted:

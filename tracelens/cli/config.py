@@ -41,7 +41,7 @@ def describe(config: AgentConfig) -> list[str]:
         if not config.targets
         else f"targets:   {len(config.targets)}",
         *_targets(config),
-        f"store:     {config.store_url}",
+        f"store:     {config.store.url}",
         f"collect:   first run reads the last {format_duration(collect.since)}, windows of at "
         f"most {format_duration(collect.step)}, functions: "
         + (", ".join(collect.functions) if collect.functions else "every function listed"),
@@ -74,6 +74,7 @@ def describe(config: AgentConfig) -> list[str]:
         + (f"http://{config.daemon.metrics_address}:{metrics}/metrics" if metrics else "off")
     )
     lines.append(f"retry:     {config.retry.mode}, {config.retry.max_attempts} attempts per call")
+    lines.append(f"engine:    {_engine(config)}")
     lines.append(f"alerts:    {describe_alerts(config)}")
     lines.append(f"findings:  {_findings_summary(config)}")
     overriding = [name for name in settings.ALL if settings.get(name) is not None]
@@ -103,6 +104,18 @@ def _targets(config: AgentConfig) -> list[str]:
             )
         )
     return lines
+
+
+def _engine(config: AgentConfig) -> str:
+    """Where ``store rollup`` (and ``store summary --engine``) compute their partitions."""
+    engine = config.engine
+    where = engine.name + (f" at {engine.address}" if engine.address else "")
+    workers = f"{engine.workers} workers" if engine.workers else "a worker per CPU"
+    if engine.name == "local":
+        workers = "this process"
+    elif engine.name == "dask" and engine.address:
+        workers = "the cluster's workers"
+    return f"store rollup on {where} ({workers}), a task per {engine.split}"
 
 
 def describe_alerts(config: AgentConfig) -> str:

@@ -1,16 +1,27 @@
-"""The ``--engine/--address/--workers`` options of the commands that work partition by
-partition, their progress line and their failure messages."""
+"""The ``--engine/--address/--workers/--split`` options of the commands that work partition by
+partition (over the config file's ``[engine]``), their progress line and their failure
+messages."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
 
-from tracelens.engines import DEFAULT_ENGINE, ENGINES, Engine, EngineError, PartitionFailure
+from tracelens.cli.options import command_config, config_file_option
+from tracelens.engines import (
+    DEFAULT_ENGINE,
+    ENGINES,
+    SPLITS,
+    Engine,
+    EngineError,
+    PartitionFailure,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -18,62 +29,110 @@ MAX_FAILURES_LISTED = 20
 _MILESTONES = 10  # progress lines when stderr is not a terminal
 
 
-def engine_options(
-    *, default: str | None = DEFAULT_ENGINE, absent: str | None = None
-) -> Callable[[F], F]:
-    """``--engine``, ``--address``, ``--workers`` and ``--split``; ``absent`` says what the
-    command does without ``--engine`` when there is no default."""
-    when_absent = f"Default: {default}" if default else (absent or "")
+@dataclass(frozen=True)
+class EngineOptions:
+    """The engine a command runs on: each of ``--engine``, ``--address``, ``--workers`` and
+    ``--split``, else the config file's ``[engine]`` key, else its default.
+
+    ``name`` is None when the command was given no engine and runs without one (``store
+    summary`` then reads the stored rollups)."""
+
+    name: str | None
+    address: str | None = None
+    workers: int | None = None
+    split: str = SPLITS[0]
+
+    @property
+    def by_bucket(self) -> bool:
+        """True when a day's trace-id buckets are the unit of work."""
+        return self.split == "bucket"
+
+
+def _chosen(params: dict[str, Any], *, optional: bool) -> EngineOptions:
+    config = command_config(params.pop("config"))
+    if config is None:
+        from tracelens.agent.config import EngineSettings  # NOTE: boto3 loads with a config
+
+        declared = EngineSettings()
+    else:
+        declared = config.engine
+    name, address = params.pop("engine"), params.pop("address")
+    workers, split = params.pop("workers"), params.pop("split")
+    if name is None and optional:
+        if address is not None or workers is not None or split is not None:
+            raise click.UsageError("--address, --workers and --split go with --engine")
+        return EngineOptions(None)
+    name = name or declared.name
+    if address is None and name == "dask":
+        address = declared.address
+    return EngineOptions(
+        name, address, workers or declared.workers or None, split or declared.split
+    )
+
+
+def engine_options(*, optional: bool = False) -> Callable[[F], F]:
+    """``--engine``, ``--address``, ``--workers``, ``--split`` and ``--config``, handed to the
+    command as one ``engine`` argument (an :class:`EngineOptions`); ``optional``: without
+    ``--engine``, the command runs without one (and the config's ``[engine] name`` is not
+    read)."""
+    default = (
+        "Without it, the stored rollups are read."
+        if optional
+        else f"Default: [engine] name of the config file, else {DEFAULT_ENGINE}."
+    )
 
     def decorate(command: F) -> F:
-        for option in reversed(
-            [
-                click.option(
-                    "--engine",
-                    type=click.Choice(ENGINES),
-                    default=default,
-                    show_default=False,
-                    help=(
-                        "Where the partitions are computed: this process (local), local worker "
-                        "processes (processes) or a Dask cluster (dask; --address, else a local "
-                        f"cluster). {when_absent}"
-                    ),
+        @functools.wraps(command)
+        def collecting(**params: Any) -> Any:
+            return command(engine=_chosen(params, optional=optional), **params)
+
+        options = [
+            click.option(
+                "--engine",
+                type=click.Choice(ENGINES),
+                help=(
+                    "Where the partitions are computed: this process (local), local worker "
+                    "processes (processes) or a Dask cluster (dask; --address, else a local "
+                    f"cluster). {default}"
                 ),
-                click.option(
-                    "--address",
-                    metavar="tcp://HOST:8786",
-                    help="The Dask scheduler to run on (--engine dask); its workers need "
-                    "tracelens and read access to the store.",
-                ),
-                click.option(
-                    "--workers",
-                    type=click.IntRange(min=1),
-                    help="Worker processes for --engine processes, or for the local Dask "
-                    "cluster (default: the number of CPUs).",
-                ),
-                click.option(
-                    "--split",
-                    type=click.Choice(["day", "bucket"]),
-                    default="day",
-                    show_default=True,
-                    help="The unit of work: a day of spans, or a day's trace-id bucket (1/16 "
-                    "of a day: for days too large for one worker's memory).",
-                ),
-            ]
-        ):
-            command = option(command)
-        return command
+            ),
+            click.option(
+                "--address",
+                metavar="tcp://HOST:8786",
+                help="The Dask scheduler to run on (--engine dask; default: [engine] address "
+                "of the config file); its workers need tracelens and read access to the store.",
+            ),
+            click.option(
+                "--workers",
+                type=click.IntRange(min=1),
+                help="Worker processes for --engine processes, or for the local Dask cluster "
+                "(default: [engine] workers of the config file, else the number of CPUs).",
+            ),
+            click.option(
+                "--split",
+                type=click.Choice(SPLITS),
+                help="The unit of work: a day of spans, or a day's trace-id bucket (1/16 of a "
+                "day: for days too large for one worker's memory). Default: [engine] split of "
+                "the config file, else day.",
+            ),
+            config_file_option(reads="its [engine] table gives the defaults of these options"),
+        ]
+        wrapped: Any = collecting
+        for option in reversed(options):
+            wrapped = option(wrapped)
+        return wrapped  # type: ignore[no-any-return]
 
     return decorate
 
 
 @contextlib.contextmanager
-def started(name: str, address: str | None, workers: int | None) -> Iterator[Engine]:
+def started(chosen: EngineOptions) -> Iterator[Engine]:
     """The engine for the ``with`` block, closed after it; or a usage error saying what to fix."""
     from tracelens.engines import open_engine
 
+    assert chosen.name is not None  # NOTE: a command without an engine starts none
     try:
-        runner = open_engine(name, address=address, workers=workers)
+        runner = open_engine(chosen.name, address=chosen.address, workers=chosen.workers)
     except EngineError as exc:
         raise click.ClickException(str(exc)) from exc
     try:

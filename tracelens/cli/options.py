@@ -7,13 +7,16 @@ import os
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from analyses.finding_thresholds import FindingSettings
 from tracelens.atomic import NotRegularFileError, refuse_unless_replaceable, replace_atomically
 from tracelens.cli.progress import Progress
+
+if TYPE_CHECKING:
+    from tracelens.agent.config import AgentConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -199,20 +202,28 @@ def rollup_options() -> Callable[[F], F]:
             "span_window",
             metavar="DURATION",
             callback=_duration,
-            help="How much of a long window is read as spans (default 7d, [report] span_window).",
+            help="How much of a long window is read as spans (default: the config file's "
+            "[report] span_window, else 7d).",
         ),
     )
 
 
 def trace_inputs(*, store_help: str) -> Callable[[F], F]:
     """PATH..., ``--store``, the side inputs, ``--strict`` and ``--since/--until``, handed to
-    the command as one ``sources`` argument (a ``tracelens.cli.loading.InputOptions``)."""
+    the command as one ``sources`` argument (a ``tracelens.cli.loading.InputOptions``).
+
+    The span window is ``--span-window``, else the ``[report] span_window`` of the command's
+    config file (:func:`command_config`), else 7d."""
     from tracelens.cli.loading import InputOptions
+    from tracelens.windowplan import SPAN_WINDOW
 
     def decorate(command: F) -> F:
         @functools.wraps(command)
         def collecting(**params: Any) -> Any:
             given = {name: params.pop(name) for name in _INPUT_OPTIONS}
+            if given["span_window"] is None:
+                config = command_config(params.get("config"))
+                given["span_window"] = SPAN_WINDOW if config is None else config.report.span_window
             return command(sources=InputOptions(**given), **params)
 
         return _compose(
@@ -242,19 +253,43 @@ THRESHOLDS_EPILOG = _thresholds_epilog()
 """The ``--help`` epilog listing every finding threshold, its default, unit and reason."""
 
 
-def _findings_config(ctx: click.Context, path: str | None) -> FindingSettings:
+_CONFIGS = "tracelens.configs"
+
+
+def command_config(path: str | Path | None) -> AgentConfig | None:
+    """The config file of the running command: ``--config`` (``path``), else
+    ``$TRACELENS_CONFIG``; None when neither names one (every default applies). Read once per
+    command, whichever of its options asks; a config with problems is a usage error listing
+    them all."""
     from tracelens import settings
 
     if path is None and settings.get(settings.CONFIG) is None:
-        return FindingSettings()
-    # NOTE: the agent's stack (boto3) loads only when a config file is read.
-    from tracelens.agent.config import ConfigError
-    from tracelens.agent.config_file import load_config
+        return None
+    ctx = click.get_current_context()
+    read: dict[str, AgentConfig] = ctx.meta.setdefault(_CONFIGS, {})
+    key = "" if path is None else str(path)
+    if key not in read:
+        # NOTE: the agent's stack (boto3) loads only when a config file is read.
+        from tracelens.agent.config import ConfigError
+        from tracelens.agent.config_file import load_config
 
-    try:
-        return load_config(path).findings
-    except ConfigError as exc:
-        raise click.UsageError(str(exc), ctx=ctx) from exc
+        try:
+            read[key] = load_config(path)
+        except ConfigError as exc:
+            raise click.UsageError(str(exc), ctx=ctx) from exc
+    return read[key]
+
+
+def config_file_option(*, reads: str) -> Callable[[F], F]:
+    """``--config FILE`` of a command that takes some defaults from the config file (``reads``
+    says which), handed to the command as ``config`` (read it with :func:`command_config`)."""
+    return click.option(
+        "--config",
+        "config",
+        type=click.Path(dir_okay=False),
+        help=f"A tracelens TOML config file: {reads} (default: $TRACELENS_CONFIG when set; "
+        "command-line options win over it).",
+    )
 
 
 def finding_settings() -> Callable[[F], F]:
@@ -271,8 +306,8 @@ def finding_settings() -> Callable[[F], F]:
                 with_overrides,
             )
 
-            ctx = click.get_current_context()
-            base = _findings_config(ctx, params.pop("config"))
+            config = command_config(params.pop("config"))
+            base = FindingSettings() if config is None else config.findings
             overrides: dict[str, float | int] = {}
             for text in params.pop("thresholds"):
                 try:
@@ -287,12 +322,9 @@ def finding_settings() -> Callable[[F], F]:
             return command(findings=chosen, **params)
 
         return _compose(
-            click.option(
-                "--config",
-                "config",
-                type=click.Path(dir_okay=False),
-                help="A tracelens TOML config file whose [findings] table sets thresholds and "
-                "silenced findings (default: $TRACELENS_CONFIG when set).",
+            config_file_option(
+                reads="its [findings] table sets thresholds and silenced findings, and its "
+                "[report] span_window is the default of --span-window"
             ),
             click.option(
                 "--threshold",

@@ -104,10 +104,7 @@ def rollup(
     since: str | None,
     until: str | None,
     force: bool,
-    engine: str,
-    address: str | None,
-    workers: int | None,
-    split: str,
+    engine: engines.EngineOptions,
 ) -> None:
     """Write the hourly rollups of the stored spans (counts, DDSketch percentiles per function
     and service-map edge), one file per day beside the span table.
@@ -117,7 +114,8 @@ def rollup(
     --no-rollup, on a store written before rollups, or with --force. The days (or, with
     --split bucket, their trace-id buckets) are computed on --engine: each worker reads its
     partition's spans from the store and returns its rollup. A day with a failed partition is
-    not written; the command then exits 1 naming it.
+    not written; the command then exits 1 naming it. The config file's [engine] table gives
+    the defaults of --engine, --address, --workers and --split.
 
     \b
       tracelens store rollup --store s3://lake/prod --engine dask \\
@@ -127,14 +125,14 @@ def rollup(
 
     start, end = _window(since, until)
     last = None if end is None else (end - timedelta(microseconds=1)).astimezone(UTC).date()
-    with _opened(location) as target, engines.started(engine, address, workers) as runner:
+    with _opened(location) as target, engines.started(engine) as runner:
         report = build(
             runner,
             target.backend,
             first=None if start is None else start.astimezone(UTC).date(),
             last=last,
             force=force,
-            by_bucket=split == "bucket",
+            by_bucket=engine.by_bucket,
             progress=engines.PartitionProgress(runner, _task_label),
         )
     for problem in report.problems[:MAX_LISTED]:
@@ -162,16 +160,13 @@ def _task_label(task: Any) -> str:
 @click.option("--since", metavar="WHEN", help="Start of the window (30d, or ISO 8601).")
 @click.option("--until", metavar="WHEN", help="End of the window, same forms as --since.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@engine_options(default=None, absent="Without it, the stored rollups are read.")
+@engine_options(optional=True)
 def summary(
     location: str | None,
     since: str | None,
     until: str | None,
     as_json: bool,
-    engine: str | None,
-    address: str | None,
-    workers: int | None,
-    split: str,
+    engine: engines.EngineOptions,
 ) -> None:
     """Per function and service-map edge: counts and percentiles over a long window, merged
     from the hourly rollups (`tracelens store rollup`) instead of reading every span.
@@ -184,7 +179,8 @@ def summary(
 
     With --engine, the rollups are computed from the spans instead, partition by partition on
     that engine (nothing is written): the same JSON, with "source": "spans". Partitions that
-    fail are named; the rest is printed, then the command exits 1.
+    fail are named; the rest is printed, then the command exits 1. --address, --workers and
+    --split default to the config file's [engine] table.
 
     \b
       tracelens store summary --store s3://lake/prod --since 30d --json \\
@@ -197,24 +193,22 @@ def summary(
     from tracelens.rollup_partitions import read_spans
 
     start, end = _window(since, until)
-    if engine is None and (address is not None or workers is not None or split != "day"):
-        raise click.UsageError("--address, --workers and --split go with --engine")
     failed: list[Any] = []
     with _opened(location) as target:
-        if engine is None:
+        if engine.name is None:
             result = read(target.backend, since=start, until=end)
         else:
-            with engines.started(engine, address, workers) as runner:
+            with engines.started(engine) as runner:
                 result, failed = read_spans(
                     runner,
                     target.backend,
                     since=start,
                     until=end,
-                    by_bucket=split == "bucket",
+                    by_bucket=engine.by_bucket,
                     progress=engines.PartitionProgress(runner, _task_label),
                 )
     data = rollup_summary(result)
-    if engine is not None:
+    if engine.name is not None:
         data["source"] = "spans"
     notes = data["rollups"]
     note = from_spans_note(result.from_spans_days)

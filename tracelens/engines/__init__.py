@@ -32,6 +32,8 @@ R = TypeVar("R")
 
 ENGINES = ("local", "processes", "dask")
 DEFAULT_ENGINE = "processes"
+SPLITS = ("day", "bucket")
+"""The units of work: a day of spans, or one of a day's trace-id buckets (the first: default)."""
 
 
 class EngineError(Exception):
@@ -197,6 +199,7 @@ def open_engine(name: str, *, address: str | None = None, workers: int | None = 
 __all__ = [
     "DEFAULT_ENGINE",
     "ENGINES",
+    "SPLITS",
     "Engine",
     "EngineError",
     "MapResult",
