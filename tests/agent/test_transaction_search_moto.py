@@ -16,6 +16,7 @@ import pytest
 from collectors.spans import SPANS_LOG_GROUP
 from tests.builders.agent import FAST_CONFIG, analyze_store, invoke, seed_traces, utc_now
 from tests.builders.endpoint import Aws
+from tests.builders.traces import span_record
 
 pytestmark = pytest.mark.integration
 
@@ -36,26 +37,6 @@ def _collect(aws: Aws, store: Path, config: str, tmp_path: Path) -> list[str]:
     return lines[1:]
 
 
-def _span_record(index: int, start_ms: int) -> dict[str, object]:
-    """An aws/spans record as Transaction Search writes it (flat dotted attributes)."""
-    start_ns = start_ms * 1_000_000
-    return {
-        "resource": {"attributes": {"service.name": "orders", "cloud.region": "us-east-1"}},
-        "scope": {"name": "aws.xray", "version": "1.0"},
-        "traceId": f"6761c6a1{index:024x}",
-        "spanId": f"{index + 1:016x}",
-        "parentSpanId": "",
-        "flags": 256,
-        "name": "orders",
-        "kind": "SERVER",
-        "startTimeUnixNano": start_ns,
-        "endTimeUnixNano": start_ns + 120_000_000,
-        "durationNano": 120_000_000,
-        "attributes": {"aws.span.kind": "LOCAL_ROOT", "aws.local.service": "orders"},
-        "status": {"code": "UNSET"},
-    }
-
-
 def _seed(aws: Aws) -> int:
     """Four traces in X-Ray, and two span records in aws/spans (other traces)."""
     now_s = utc_now().timestamp()
@@ -65,7 +46,7 @@ def _seed(aws: Aws) -> int:
     logs.create_log_stream(logGroupName=SPANS_LOG_GROUP, logStreamName="default")
     times_ms = [int(now_s * 1000) - 1_500_125 + 1_250 * i for i in range(SPAN_TRACES)]
     events = [
-        {"timestamp": ms, "message": json.dumps(_span_record(i, ms))}
+        {"timestamp": ms, "message": json.dumps(span_record(i, ms * 1_000_000))}
         for i, ms in enumerate(times_ms)
     ]
     logs.put_log_events(logGroupName=SPANS_LOG_GROUP, logStreamName="default", logEvents=events)

@@ -120,3 +120,26 @@ def segments_of(*traces: SeededTrace) -> list[dict[str, Any]]:
 def utc(epoch_s: float) -> datetime:
     """An aware UTC datetime."""
     return datetime.fromtimestamp(epoch_s, UTC)
+
+
+def span_record(
+    index: int, start_ns: int, *, region: str = "us-east-1", span_id: int | None = None
+) -> dict[str, Any]:
+    """An aws/spans record as Transaction Search writes it (flat dotted attributes): the root
+    span of trace ``index`` (a trace id of its own), starting at ``start_ns``, lasting 120 ms.
+    Its span id is ``span_id`` (default ``index + 1``) in 16 hex digits."""
+    return {
+        "resource": {"attributes": {"service.name": "orders", "cloud.region": region}},
+        "scope": {"name": "aws.xray", "version": "1.0"},
+        "traceId": f"6761c6a1{index:024x}",
+        "spanId": f"{index + 1 if span_id is None else span_id:016x}",
+        "parentSpanId": "",
+        "flags": 256,
+        "name": "orders",
+        "kind": "SERVER",
+        "startTimeUnixNano": start_ns,
+        "endTimeUnixNano": start_ns + 120_000_000,
+        "durationNano": 120_000_000,
+        "attributes": {"aws.span.kind": "LOCAL_ROOT", "aws.local.service": "orders"},
+        "status": {"code": "UNSET"},
+    }

@@ -28,30 +28,11 @@ from collectors.spans import (
     SpansResult,
 )
 from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
-from tests.builders.traces import utc
+from tests.builders.traces import span_record, utc
 from tracelens.store import open_store
 from tracelens.store.raw import decode
 
 pytestmark = pytest.mark.integration
-
-
-def _span_record(index: int, start_ns: int) -> dict[str, Any]:
-    """An aws/spans record in the shape Transaction Search writes (flat dotted attributes)."""
-    return {
-        "resource": {"attributes": {"service.name": "orders", "cloud.region": "us-east-1"}},
-        "scope": {"name": "aws.xray", "version": "1.0"},
-        "traceId": f"6761c6a1{index:024x}",
-        "spanId": f"{index:016x}",
-        "parentSpanId": "",
-        "flags": 256,
-        "name": "orders",
-        "kind": "SERVER",
-        "startTimeUnixNano": start_ns,
-        "endTimeUnixNano": start_ns + 120_000_000,
-        "durationNano": 120_000_000,
-        "attributes": {"aws.span.kind": "LOCAL_ROOT", "aws.local.service": "orders"},
-        "status": {"code": "UNSET"},
-    }
 
 
 def _seed_spans(aws: Aws, first_ms: int, count: int) -> list[str]:
@@ -60,7 +41,9 @@ def _seed_spans(aws: Aws, first_ms: int, count: int) -> list[str]:
     logs.create_log_stream(logGroupName=SPANS_LOG_GROUP, logStreamName="default")
     # NOTE: never on a whole second, where moto's inclusive bounds would repeat a record
     times_ms = [first_ms + 125 + 1_250 * i for i in range(count)]
-    messages = [json.dumps(_span_record(i, ms * 1_000_000)) for i, ms in enumerate(times_ms)]
+    messages = [
+        json.dumps(span_record(i, ms * 1_000_000, span_id=i)) for i, ms in enumerate(times_ms)
+    ]
     events = [{"timestamp": ms, "message": m} for ms, m in zip(times_ms, messages, strict=True)]
     logs.put_log_events(logGroupName=SPANS_LOG_GROUP, logStreamName="default", logEvents=events)
     return messages

@@ -14,6 +14,7 @@ from collectors.base import CallStats, RawPage
 from collectors.spans import DESTINATION, INDEXING_RULES, SPAN_RECORDS, Destination, SpansResult
 from tests.builders.results import ACCOUNT, REGION, T0, WINDOW, lambda_trace, trace_id, traces_at
 from tests.builders.results import xray_result as xray_run
+from tests.builders.traces import span_record
 from tracelens.analysis import run_analysis
 from tracelens.contract import to_contract
 from tracelens.inputs import load_inputs
@@ -24,24 +25,8 @@ from tracelens.report.sections.overview import data_line, render_overview
 from tracelens.store import Store
 
 
-def _span_record(index: int) -> dict[str, Any]:
-    """An aws/spans record as Transaction Search writes it (flat dotted attributes)."""
-    start_ns = int(T0.timestamp() * 1e9) + index * 1_000_000_000
-    return {
-        "resource": {"attributes": {"service.name": "orders", "cloud.region": REGION}},
-        "scope": {"name": "aws.xray", "version": "1.0"},
-        "traceId": f"6761c6a1{index:024x}",
-        "spanId": f"{index + 1:016x}",
-        "parentSpanId": "",
-        "flags": 256,
-        "name": "orders",
-        "kind": "SERVER",
-        "startTimeUnixNano": start_ns,
-        "endTimeUnixNano": start_ns + 120_000_000,
-        "durationNano": 120_000_000,
-        "attributes": {"aws.span.kind": "LOCAL_ROOT", "aws.local.service": "orders"},
-        "status": {"code": "UNSET"},
-    }
+def _start_ns(index: int) -> int:
+    return int(T0.timestamp() * 1e9) + index * 1_000_000_000
 
 
 def _spans_run(destination: str, *, percent: float | None = 1.0, records: int = 0) -> SpansResult:
@@ -65,7 +50,10 @@ def _spans_run(destination: str, *, percent: float | None = 1.0, records: int = 
         rows = [
             [
                 {"field": "@timestamp", "value": "2026-11-20 09:00:00.000"},
-                {"field": "@message", "value": json.dumps(_span_record(i))},
+                {
+                    "field": "@message",
+                    "value": json.dumps(span_record(i, _start_ns(i), region=REGION)),
+                },
             ]
             for i in range(records)
         ]
@@ -173,7 +161,7 @@ def test_offline_files_say_the_path_only(tmp_path: Path) -> None:
         ]}]})
     )  # fmt: skip
     (tmp_path / "spans.jsonl").write_text(
-        "\n".join(json.dumps(_span_record(i)) for i in range(3)) + "\n"
+        "\n".join(json.dumps(span_record(i, _start_ns(i), region=REGION)) for i in range(3)) + "\n"
     )
     otlp = {
         "resourceSpans": [

@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from tracelens.atomic import TEMP_SUFFIX, replace_atomically
 from tracelens.store.errors import MissingKeyError, StoreError
@@ -95,20 +96,21 @@ class LocalBackend:
         return self._root.joinpath(*check_key(key).split("/"))
 
     def read_bytes(self, key: str) -> bytes:
-        path = self._path(key)
-        try:
-            return path.read_bytes()
-        except FileNotFoundError as exc:
-            raise MissingKeyError(f"{path}: no such file") from exc
-        except OSError as exc:
-            raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        with self._reading(key) as file:
+            return file.read()
 
     def read_tail(self, key: str, size: int) -> bytes:
+        with self._reading(key) as file:
+            file.seek(max(0, file.seek(0, os.SEEK_END) - size))
+            return file.read()
+
+    @contextlib.contextmanager
+    def _reading(self, key: str) -> Iterator[BinaryIO]:
+        """The file of ``key`` open for reading, its errors as the store's."""
         path = self._path(key)
         try:
             with path.open("rb") as file:
-                file.seek(max(0, file.seek(0, os.SEEK_END) - size))
-                return file.read()
+                yield file
         except FileNotFoundError as exc:
             raise MissingKeyError(f"{path}: no such file") from exc
         except OSError as exc:
