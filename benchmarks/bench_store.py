@@ -89,10 +89,11 @@ print(json.dumps({"documents": segments, "seconds": seconds, "cpu_seconds": cpu,
 
 CLI_SCRIPT = r"""
 import json, resource, sys, time
+arguments = json.loads(sys.argv[1])
+sys.argv = ["tracelens", *arguments]  # NOTE: the allocator settings follow the command line
 from click.testing import CliRunner
 from tracelens.cli import main
 
-arguments = json.loads(sys.argv[1])
 start, start_cpu = time.perf_counter(), time.process_time()
 result = CliRunner().invoke(main, arguments)
 elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu

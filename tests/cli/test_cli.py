@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from tracelens.cli import main
+from tracelens.cli import _allocator, main
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_traces"
@@ -390,3 +390,18 @@ def test_a_bad_baseline_window_is_a_usage_error(tmp_path: Path) -> None:
     done = CliRunner().invoke(main, args)
     assert done.exit_code == 2
     assert "--baseline-since" in done.output
+
+
+@pytest.mark.parametrize(
+    ("argv", "store_read"),
+    [
+        (["tracelens", "analyze", "--store", "tl-data", "--json"], True),
+        (["tracelens", "report", "--store=s3://lake/prod", "--since", "30d"], True),
+        (["tracelens", "analyze", "sample_traces", "--json"], False),
+        (["tracelens", "import", "exports", "--store", "tl-data"], False),
+        (["tracelens", "agent", "--config", "t.toml"], False),
+    ],
+)
+def test_store_reads_keep_freed_pages_longer(argv: list[str], store_read: bool) -> None:
+    # Reading a store re-faults pages returned after 100 ms; ingest needs them returned.
+    assert _allocator.reads_a_store(argv) is store_read
