@@ -69,14 +69,19 @@ def rollup_by_target(spans: pl.DataFrame) -> pl.DataFrame:
     each target's rows are rolled up on their own (a trace stored by two targets, a call
     across accounts or regions, is in each with that target's segments)."""
     columns = [tables.ACCOUNT, tables.REGION]
+    targets = spans.select(columns).unique(maintain_order=True)
+    # NOTE: one target (the common case) is rolled up as it is: partitioning copies every row.
+    groups = (
+        [(targets.row(0), spans)]
+        if targets.height == 1
+        else list(spans.partition_by(columns, as_dict=True, maintain_order=True).items())
+    )
     frames = [
         partials.rollup(group.drop(columns)).with_columns(
             pl.lit(account, pl.String()).alias(files.TARGET_COLUMNS[0]),
             pl.lit(region, pl.String()).alias(files.TARGET_COLUMNS[1]),
         )
-        for (account, region), group in spans.partition_by(
-            columns, as_dict=True, maintain_order=True
-        ).items()
+        for (account, region), group in groups
     ]
     return _stored(frames)
 
@@ -169,7 +174,7 @@ def compute_day(backend: Backend, day: date, span_parts: list[str] | None = None
     if span_parts is None:
         span_parts = files.span_days(backend, day, day).get(day, [])
     traces, problems = reading.load_traces(
-        backend, _day_scope(day), keys=span_parts, with_target=True
+        backend, _day_scope(day), keys=span_parts, with_target=True, analysed_columns_only=True
     )
     return DayRollup(day, rollup_by_target(traces.spans), span_parts, problems)
 

@@ -225,6 +225,7 @@ def load_traces(
     prefix: str | None = None,
     keys: list[str] | None = None,
     with_target: bool = False,
+    analysed_columns_only: bool = False,
 ) -> tuple[TraceInput, list[StoreProblem]]:
     """The whole traces stored in ``scope`` (as :func:`load` reads them), without the other
     tables, and the span parts that could not be read; with ``prefix`` (a ``spans/date=`` or
@@ -233,11 +234,20 @@ def load_traces(
     ``keys``: the span parts already listed (they are read without listing again; a part
     deleted meanwhile is looked for by listing as usual). ``with_target``: the spans keep the
     account and region columns (``tables.ACCOUNT``, ``tables.REGION``) after ``SPAN_SCHEMA``'s.
+    ``analysed_columns_only``: as :func:`load`'s (for the analyses and rollups only).
     """
     loaded = _Loaded()
-    return _traces(
-        loaded, backend, scope, prefix, keys=keys, with_target=with_target
-    ), loaded.problems
+    traces = _traces(
+        loaded,
+        backend,
+        scope,
+        prefix,
+        keys=keys,
+        with_target=with_target,
+        skipped=UNANALYSED_SPAN_COLUMNS if analysed_columns_only else (),
+        categorical=CATEGORICAL_SPAN_COLUMNS if analysed_columns_only else (),
+    )
+    return traces, loaded.problems
 
 
 def _paths_read(reads: pl.DataFrame) -> dict[str, int]:
