@@ -81,16 +81,18 @@ class _Scheduled:
 def _scheduled(
     config: AgentConfig, runner: CycleRunner | Sequence[CycleRunner]
 ) -> list[_Scheduled]:
-    if isinstance(runner, Sequence):
-        return [
-            _Scheduled(each, each.target.account, each.target.region, each.target.collectors)  # type: ignore[attr-defined]
-            for each in runner
-        ]
-    target = getattr(runner, "target", None)
-    if target is not None:
-        return [_Scheduled(runner, target.account, target.region, target.collectors)]
+    """Each runner with the target it collects: its own (a ``CollectionRunner``'s ``target``),
+    else the ``[aws]`` table's with the enabled collectors (a runner given by a caller)."""
+    runners = list(runner) if isinstance(runner, Sequence) else [runner]
     names = tuple(settings.name for settings in config.enabled_collectors)
-    return [_Scheduled(runner, config.aws.account, config.aws.region or "", names)]
+    scheduled = []
+    for each in runners:
+        target = getattr(each, "target", None)
+        if target is not None:
+            scheduled.append(_Scheduled(each, target.account, target.region, target.collectors))
+        else:
+            scheduled.append(_Scheduled(each, config.aws.account, config.aws.region or "", names))
+    return scheduled
 
 
 class Agent:
