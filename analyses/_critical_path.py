@@ -27,6 +27,7 @@ from typing import Literal
 import polars as pl
 
 from analyses._calls import FUNCTION_ORIGIN, INIT_NAMES, OUTERMOST_CALL
+from analyses._frames import text
 from analyses._tree import MAX_ROUNDS as _MAX_ROUNDS
 from analyses._tree import ancestor_fold, gather_views
 
@@ -351,12 +352,12 @@ def _labelled(tree: pl.DataFrame, path: pl.DataFrame, init_row: pl.Series) -> pl
     sources = _Sources.of(tree, path, init_row)
     # NOTE: the labels start as the owning segment's and only the rows inside a cold start or
     # a call are overwritten: no full-length column per source.
-    node = _text(tree["name"].gather(sources.owner_row))
+    node = text(tree["name"].gather(sources.owner_row))
     node = _overlay(node, sources.at_init, _init_names(tree, sources))
-    node = _overlay(node, sources.at_call, _text(tree["target"].gather(sources.calls)))
-    owner_type = _text(tree["node_type"].gather(sources.owner_row))
+    node = _overlay(node, sources.at_call, text(tree["target"].gather(sources.calls)))
+    owner_type = text(tree["node_type"].gather(sources.owner_row))
     node_type = _overlay(
-        owner_type, sources.at_call, _text(tree["target_type"].gather(sources.calls))
+        owner_type, sources.at_call, text(tree["target_type"].gather(sources.calls))
     )
     kind = pl.Series(NODE_KINDS).gather(_kind_codes(tree, sources))
     return path.select(
@@ -420,13 +421,8 @@ def _code_type(text: pl.Series) -> pl.DataType:
     return pl.Categorical(pl.Categories.random())
 
 
-def _codes(text: pl.Series, coded: pl.DataType) -> pl.Series:
-    return text.cast(coded).to_physical()
-
-
-def _text(values: pl.Series) -> pl.Series:
-    """``values`` as strings (span text columns may be categorical)."""
-    return values.cast(pl.String)
+def _codes(values: pl.Series, coded: pl.DataType) -> pl.Series:
+    return values.cast(coded).to_physical()
 
 
 @dataclass(frozen=True)
@@ -458,7 +454,7 @@ def _init_names(tree: pl.DataFrame, sources: _Sources) -> pl.Series:
     """``"<segment name> <Initialization or Restore>"`` at ``sources.at_init``."""
     name = tree["name"]
     owners = sources.owner_row.gather(sources.at_init)
-    return _text(name.gather(owners)) + " " + _text(name.gather(sources.init_row))
+    return text(name.gather(owners)) + " " + text(name.gather(sources.init_row))
 
 
 def _kind_codes(tree: pl.DataFrame, sources: _Sources) -> pl.Series:
@@ -497,7 +493,7 @@ def describe(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.coalesce(pl.concat_str("http_method", "name", separator=" "), "name"))
     ).to_series()
     # NOTE: a call's operation replaces the span name only at the call rows (see _labelled).
-    operation = _text(tree["name"].gather(rows)).scatter(at_call, call_operation)
+    operation = text(tree["name"].gather(rows)).scatter(at_call, call_operation)
     return path.with_columns(
         gather_views(tree["trace_id"], rows).alias("trace_id"),
         gather_views(tree["id"], rows).alias("id"),

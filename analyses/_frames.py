@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 import polars as pl
 
 
@@ -40,11 +42,16 @@ def quantile_ms(column: str, q: float) -> pl.Expr:
     return pl.col(column).quantile(q, interpolation="linear")
 
 
-def text(column: str) -> pl.Expr:
-    """``column`` as String, for ``.str`` operations: a store loads the span columns of
+@overload
+def text(column: str | pl.Expr) -> pl.Expr: ...
+@overload
+def text(column: pl.Series) -> pl.Series: ...
+def text(column: str | pl.Expr | pl.Series) -> pl.Expr | pl.Series:
+    """``column`` (a name, an expression or a series) as String, for ``.str`` operations and
+    text results: a store loads the span columns of
     ``tracelens.schema.CATEGORICAL_SPAN_COLUMNS`` as Categorical (the cast of a String column
     is free)."""
-    return pl.col(column).cast(pl.String)
+    return (pl.col(column) if isinstance(column, str) else column).cast(pl.String)
 
 
 # NOTE: with common subplan elimination, a query reading ``spans.lazy()`` in several branches

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from analyses._calls import OUTERMOST_CALL, span_tree
-from analyses._frames import flag_count, quantile_ms, require_columns
+from analyses._frames import flag_count, id_pair_key, quantile_ms, require_columns, text
 from analyses._tree import ancestor_fold, gather_views
 from analyses.invocations import invocations
 from tracelens.schema import FUNCTION_SCHEMA, SPAN_SCHEMA
@@ -212,7 +212,7 @@ class _Located:
             .filter(keep & ~pl.col("inferred") & _is_owner().gather(pl.col("owner_row")))
             .select(
                 "row",
-                _text(pl.col("name")),
+                text(pl.col("name")),
                 "duration_ms",
                 "call_row",
                 "owner_row",
@@ -224,7 +224,7 @@ class _Located:
         chosen = self._with_executions(chosen)
         if warm_only:
             chosen = chosen.filter(~pl.col("cold"))
-        call_target = _text(tree["target"].gather(chosen["call_row"]))
+        call_target = text(tree["target"].gather(chosen["call_row"]))
         own_host = pl.coalesce(_host_at(tree, self.host_row.gather(chosen["row"])), call_target)
         call_host = pl.coalesce(
             _host_at(tree, self.host_row.gather(chosen["call_row"])), call_target, own_host
@@ -240,7 +240,7 @@ class _Located:
             gather_views(tree["trace_id"], owner).alias("trace_id"),
             gather_views(tree["id"], owner).alias("segment_id"),
             "function_name",
-            pl.coalesce("function_name", _text(tree["name"].gather(owner))).alias("service"),
+            pl.coalesce("function_name", text(tree["name"].gather(owner))).alias("service"),
             "cold",
             pl.coalesce("invocation_ms", tree["duration_ms"].gather(owner)).alias("invocation_ms"),
         )
@@ -267,11 +267,6 @@ def _is_owner() -> pl.Expr:
     return (pl.col("kind") == "segment") & ~pl.col("inferred")
 
 
-def _text(values: pl.Expr | pl.Series) -> pl.Expr | pl.Series:
-    """Span text as strings (some columns may be categorical)."""
-    return values.cast(pl.String)
-
-
 def _host_hint() -> pl.Expr:
     """The host a subsegment names: its ``host``, else a remote call's name."""
     return pl.when(pl.col("kind") == "subsegment").then(
@@ -292,7 +287,7 @@ def _host_rows(tree: pl.DataFrame) -> pl.Series:
 def _host_at(tree: pl.DataFrame, host_rows: pl.Series) -> pl.Expr:
     """The host named at each of ``host_rows`` (rows from ``_host_rows``, or null)."""
     # NOTE: such a row names a host, so its ``host`` is set or it is a remote call: its name.
-    return pl.coalesce(_text(tree["host"].gather(host_rows)), _text(tree["name"].gather(host_rows)))
+    return pl.coalesce(text(tree["host"].gather(host_rows)), text(tree["name"].gather(host_rows)))
 
 
 def _executions(spans: pl.DataFrame, tree: pl.DataFrame) -> pl.DataFrame:
@@ -302,7 +297,7 @@ def _executions(spans: pl.DataFrame, tree: pl.DataFrame) -> pl.DataFrame:
     runs = invocations(spans).select(
         "trace_id",
         "segment_id",
-        _text(pl.col("function_name")),
+        text(pl.col("function_name")),
         "cold",
         pl.col("duration_ms").alias("invocation_ms"),
     )
@@ -311,11 +306,11 @@ def _executions(spans: pl.DataFrame, tree: pl.DataFrame) -> pl.DataFrame:
     segments = (
         tree.lazy()
         .filter(_is_owner())
-        .select(pl.col("row").alias("owner_row"), _pair_key("trace_id", "id"))
+        .select(pl.col("row").alias("owner_row"), id_pair_key("trace_id", "id").alias("key"))
     )
     matched = (
         runs.lazy()
-        .select(_pair_key("trace_id", "segment_id"))
+        .select(id_pair_key("trace_id", "segment_id").alias("key"))
         .with_row_index("run")
         .join(segments, on="key", how="inner")
         .select("run", "owner_row")
@@ -328,10 +323,6 @@ def _executions(spans: pl.DataFrame, tree: pl.DataFrame) -> pl.DataFrame:
     return runs.select(pl.all().gather(run.filter(same))).select(
         owner.filter(same), "function_name", "cold", "invocation_ms"
     )
-
-
-def _pair_key(trace_id: str, span_id: str) -> pl.Expr:
-    return (pl.col(trace_id).hash(1) ^ pl.col(span_id).hash(2)).alias("key")
 
 
 def _dns_stats(steps: pl.DataFrame, functions: pl.DataFrame | None) -> pl.DataFrame:
