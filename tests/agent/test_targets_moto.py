@@ -128,6 +128,17 @@ def test_two_accounts_and_regions_are_collected_apart_and_reported_together(
         own = target_report_path(out, label, region)
         assert f'href="{own.name}"' in out.read_text()
         assert f"{label} ({region})" in own.read_text()
+    # with a baseline window, each target is compared with its own data over that window
+    compared = tmp_path / "cli" / "compared.html"
+    drawn = invoke(
+        "report", "--store", str(store_dir), "--out", str(compared), "--quiet",
+        "--baseline-since", "1d",
+    )  # fmt: skip
+    assert drawn.exit_code == 0, drawn.output
+    for label, region in (("prod", "us-east-1"), ("staging", "eu-west-1")):
+        page = target_report_path(compared, label, region).read_text()
+        section = page[page.index('<section id="baseline">') :].split("</section>")[0]
+        assert "Baseline: traces starting at or after " in section, section[:300]
 
     analyses: list[TargetResult] = []
     report = tmp_path / "out" / "report.html"

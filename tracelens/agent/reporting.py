@@ -8,12 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from analyses.finding_thresholds import FindingSettings
-from tracelens.agent.targets_report import (
-    TargetResult,
-    render_index,
-    target_report_path,
-    write_index,
-)
+from tracelens.agent.targets_report import TargetAnalysis, TargetResult, write_target_reports
 from tracelens.analysis import AnalysisResult, run_analysis
 from tracelens.durations import format_duration
 from tracelens.inputs import Inputs
@@ -124,11 +119,8 @@ def _write_target_reports(
     ``span_window`` its own rows of the hourly rollups (keyed by account and region) for the
     long-window sections; no other target's rows are in it.
     """
-    from tracelens.report import write_report  # noqa: PLC0415 - plotly loads only to draw
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    heading = title or DEFAULT_TITLE
-    done: list[TargetResult] = []
+    analysed: list[TargetAnalysis] = []
     every_problem: list[StoreProblem] = []
     plan = plan_windows(now - since, now, now=now, span_window=span_window)
     for account, region in targets:
@@ -146,26 +138,22 @@ def _write_target_reports(
             )
         merged = long_window(store.backend, plan, (account, region)) if plan.use_rollups else None
         if not has_rows(inputs) and not (merged is not None and merged.held["traces"]):
-            done.append(TargetResult(account, region, None))
+            analysed.append(TargetAnalysis(account, region, None))
             continue
         result = replace(run_analysis(inputs, findings), window_plan=plan, long_window=merged)
-        own = target_report_path(path, account, region)
-        write_report(
-            result,
-            own,
-            title=f"{heading}: {account} ({region})",
-            region=region,
-            generated_at=now,
-        )
-        done.append(TargetResult(account, region, result, own))
-    if not any(target.result is not None for target in done):
+        analysed.append(TargetAnalysis(account, region, result))
+    if not any(each.result is not None for each in analysed):
         raise NoDataError(
             f"no data in store {store.url} for the last {since} in any of "
             f"{len(targets)} targets; nothing to report"
         )
-    window = f"the last {format_duration(since)}"
-    page = render_index(done, title=heading, window=window, generated_at=now)
-    written = write_index(path, page)
+    written, done = write_target_reports(
+        path,
+        analysed,
+        heading=title or DEFAULT_TITLE,
+        window=f"the last {format_duration(since)}",
+        generated_at=now,
+    )
     if on_targets is not None:
         on_targets(done)
     return written, every_problem

@@ -22,6 +22,7 @@ from tracelens.atomic import replace_atomically
 
 if TYPE_CHECKING:
     from tracelens.analysis import AnalysisResult
+    from tracelens.comparison import Comparison
 
 MAX_ROWS = 200
 
@@ -44,6 +45,51 @@ class TargetResult:
 def target_report_path(path: Path, account: str, region: str) -> Path:
     """Where a target's own report goes: next to ``path``, named after the target."""
     return path.with_name(f"{path.stem}-{account}-{region}{path.suffix or '.html'}")
+
+
+@dataclass(frozen=True)
+class TargetAnalysis:
+    """One target's analysis to draw (None: no data in the window), and its comparison with
+    a baseline window (None: none asked for)."""
+
+    account: str
+    region: str
+    result: AnalysisResult | None
+    comparison: Comparison | None = None
+
+
+def write_target_reports(
+    path: Path,
+    analysed: Sequence[TargetAnalysis],
+    *,
+    heading: str,
+    window: str,
+    generated_at: datetime,
+    region: str | None = None,
+    cdn: bool = False,
+) -> tuple[Path, list[TargetResult]]:
+    """One report per target with data next to ``path`` (titled ``heading: account
+    (region)``, its console links in ``region`` if given, else the target's own), then the
+    page covering every target at ``path``; the page written and each target's result."""
+    from tracelens.report import write_report  # noqa: PLC0415 - plotly loads only to draw
+
+    done: list[TargetResult] = []
+    for each in analysed:
+        if each.result is None:
+            done.append(TargetResult(each.account, each.region, None))
+            continue
+        own = write_report(
+            each.result,
+            target_report_path(path, each.account, each.region),
+            title=f"{heading}: {each.account} ({each.region})",
+            cdn=cdn,
+            region=region or each.region,
+            generated_at=generated_at,
+            comparison=each.comparison,
+        )
+        done.append(TargetResult(each.account, each.region, each.result, own))
+    page = render_index(done, title=heading, window=window, generated_at=generated_at)
+    return write_index(path, page), done
 
 
 def qualified_findings(targets: Sequence[TargetResult]) -> pl.DataFrame | None:

@@ -78,8 +78,9 @@ def report(
     progress = Progress(quiet=quiet)
     analyzed = analyze_targets(sources, progress, findings)
     if len(analyzed) > 1:
+        baseline = (baseline_since, baseline_until, baseline_window) if compare else None
         written = _report_targets(
-            analyzed, sources, out, title, region, cdn, compare, progress, findings
+            analyzed, sources, out, title, region, cdn, baseline, progress, findings
         )
         if export_to is not None:
             for target, each in analyzed:
@@ -91,8 +92,8 @@ def report(
     result = analyzed[0][1]
     comparison = None
     if compare:
-        comparison = _compare(sources, baseline_since, baseline_until, result, progress, findings)
-        comparison = replace(comparison, baseline_window=baseline_window)
+        baseline = (baseline_since, baseline_until, baseline_window)
+        comparison = _compare(sources, baseline, result, progress, findings)
     progress.stage("drawing the report")
     try:
         written = write_report(
@@ -114,77 +115,64 @@ def _report_targets(
     title: str | None,
     region: str | None,
     cdn: bool,
-    compare: bool,
+    baseline: _Baseline | None,
     progress: Progress,
     findings: FindingSettings,
 ) -> Path:
     """A store of several targets: one report per target next to ``out``, each on its own
-    data, and at ``out`` the page covering them all (findings and functions with account and
-    region)."""
+    data (and compared with its own data over the ``baseline`` window, if given), and at
+    ``out`` the page covering them all (findings and functions with account and region)."""
     from datetime import UTC, datetime
 
-    from tracelens.agent.targets_report import (
-        TargetResult,
-        render_index,
-        target_report_path,
-        write_index,
-    )
-    from tracelens.report import write_report
+    from tracelens.agent.targets_report import TargetAnalysis, write_target_reports
     from tracelens.timewindow import TimeWindow
 
-    heading = title or "tracelens report"
-    done: list[TargetResult] = []
+    analysed = []
     for target, result in analyzed:
         assert target is not None  # NOTE: several analyses are a store's targets
         account, own_region = target
         comparison = None
-        if compare:
-            comparison = _compare(
-                replace(sources, target=target),
-                sources.since,
-                sources.until,
-                result,
-                progress,
-                findings,
-            )
-        path = target_report_path(out, account, own_region)
-        progress.stage(f"drawing the report of {account} ({own_region})")
-        try:
-            write_report(
-                result,
-                path,
-                title=f"{heading}: {account} ({own_region})",
-                cdn=cdn,
-                region=region or own_region,
-                comparison=comparison,
-            )
-        except OSError as exc:
-            raise click.ClickException(str(exc)) from exc
-        done.append(TargetResult(account, own_region, result, path))
-    window = "traces starting " + TimeWindow.parse(sources.since, sources.until).describe()
-    page = render_index(done, title=heading, window=window, generated_at=datetime.now(UTC))
+        if baseline is not None:
+            own = replace(sources, target=target)
+            comparison = _compare(own, baseline, result, progress, findings)
+        analysed.append(TargetAnalysis(account, own_region, result, comparison))
+    progress.stage(f"drawing the reports of {len(analysed)} targets")
     try:
-        written = write_index(out, page)
-    except OSError as exc:
+        written, _ = write_target_reports(
+            out,
+            analysed,
+            heading=title or "tracelens report",
+            window="traces starting " + TimeWindow.parse(sources.since, sources.until).describe(),
+            generated_at=datetime.now(UTC),
+            region=region,
+            cdn=cdn,
+        )
+    except OSError as exc:  # the directory went away, the disk is full...
         raise click.ClickException(str(exc)) from exc
-    progress.done(f"wrote {len(done)} target reports and {written}")
+    progress.done(f"wrote {len(analysed)} target reports and {written}")
     return written
+
+
+# The baseline window: --baseline-since, --baseline-until and the window in words.
+_Baseline = tuple[str | None, str | None, str]
 
 
 def _compare(
     sources: InputOptions,
-    since: str | None,
-    until: str | None,
+    baseline: _Baseline,
     result: AnalysisResult,
     progress: Progress,
     findings: FindingSettings,
 ) -> Comparison:
-    """The same inputs analyzed over the baseline window, compared with ``result``."""
+    """The same inputs analyzed over the ``baseline`` window, compared with ``result``."""
     from tracelens.comparison import compare_results
 
+    since, until, window = baseline
     progress.stage("loading the baseline")
-    baseline = load_and_analyze(replace(sources, since=since, until=until), progress, findings)
-    return compare_results(baseline, result, baseline_window="")
+    baseline_result = load_and_analyze(
+        replace(sources, since=since, until=until), progress, findings
+    )
+    return compare_results(baseline_result, result, baseline_window=window)
 
 
 def _baseline_window(since: str | None, until: str | None) -> str:
