@@ -433,16 +433,18 @@ def invocation_throttle_findings(
             pl.col("example_trace_id").first(),
         )
     )
+    # NOTE: no traced invocation of the target (it is not traced, or named otherwise, say by
+    # ARN) leaves its traced invocations unknown, not 0: its failed calls are then no share of
+    # anything (calling them 100% of the calls made a false critical).
+    traced = pl.when(pl.col("invocations") > 0).then(pl.col("invocations"))
     ran = (
-        functions.select(pl.col("function_name").alias("target"), "invocations")
+        functions.select(pl.col("function_name").alias("target"), traced.alias("invocations"))
         if functions is not None
         else pl.DataFrame(schema={"target": pl.String(), "invocations": pl.Int64()})
     )
     failed = pl.col("throttled_calls") - pl.col("recovered_calls")
     frame = grouped.join(ran, on="target", how="left").with_columns(
         failed.alias("failed_calls"),
-        # NOTE: a target missing from the function table has an unknown number of traced
-        # invocations: its calls and failed share stay unknown (not 100% of the failed ones).
         (pl.col("invocations") + failed).alias("calls"),
     )
     frame = frame.with_columns(share_of("failed_calls", "calls").alias("failed_share"))

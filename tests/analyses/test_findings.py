@@ -551,6 +551,24 @@ def test_a_throttled_target_missing_from_the_function_table_is_not_critical() ->
     assert pay["share"] is None
 
 
+def test_a_throttled_function_never_traced_running_is_not_critical() -> None:
+    # every traced call to `pay` was refused and none of its runs is traced (it may not be
+    # traced at all): the function table's 0 invocations are unknown, not "100% failed"
+    b = SpanBuilder()
+    for second in (1.0, 2.0, 3.0):
+        b.throttled_request("pay", start_s=second)
+    spans = b.frame()
+    result = findings(
+        functions=function_table(spans), invocation_throttles=invocation_throttles(spans)
+    )
+    pay = _by_subject(result, "invocation_throttle")["pay"]
+    assert pay["severity"] == "warning"
+    assert pay["message"].endswith(
+        "its share of the calls to the function is unknown (no traced invocations)."
+    )
+    assert pay["share"] is None
+
+
 def _who_waits_spans() -> pl.DataFrame:
     """An API whose cold function holds its slowest request; a queue consumer (linked trace,
     ``trigger`` ``sqs``) and an asynchronous S3 consumer, each slow in its own trace."""
