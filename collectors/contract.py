@@ -162,7 +162,7 @@ class BuildContext:
     trace_destination: str | None = None
     spans_alongside: bool = False
     spans_destination: str | None = None
-    fetch_indexed: bool = False
+    fetch_indexed: bool = True
 
     def client_options(self, client: ClientT) -> ClientOptions[ClientT]:
         """``client`` with the retry settings and waits, as every single-service collector

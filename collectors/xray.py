@@ -11,9 +11,11 @@ Under CloudWatch Transaction Search, X-Ray indexes only a sample of the spans as
 summaries (1% by default) and BatchGetTraces finds only those traces, while the spans collector
 reads every span from ``aws/spans``. When the spans collector runs for the same target and the
 trace destination is CloudWatch Logs (ACTIVE, or declared in ``[collectors.spans]
-destination``), the traces are left to it: the summaries are still read and stored as before,
-BatchGetTraces is skipped, and a note says why and how to fetch them again (``[collectors.xray]
-fetch_indexed = true``). A pending or unknown destination fetches as before.
+destination``) and ``[collectors.xray] fetch_indexed = false``, the traces are left to it: the
+summaries are still read and stored as before, BatchGetTraces is skipped, and a note says why
+and how to fetch them again. A pending or unknown destination fetches as before. Fetching is
+the default: a window from before Transaction Search was turned on has its traces in X-Ray
+only.
 """
 
 from __future__ import annotations

@@ -22,6 +22,10 @@ pytestmark = pytest.mark.integration
 
 SPAN_TRACES = 2
 TRANSACTION_SEARCH = FAST_CONFIG.replace('destination = "XRay"', 'destination = "CloudWatchLogs"')
+# The X-Ray collector told to leave the indexed traces to the spans collector.
+SKIPPING = TRANSACTION_SEARCH.replace(
+    "[collectors.xray]\n", "[collectors.xray]\nfetch_indexed = false\n"
+)
 
 
 def _collect(aws: Aws, store: Path, config: str, tmp_path: Path) -> list[str]:
@@ -59,7 +63,7 @@ def test_the_xray_collector_leaves_the_traces_to_the_spans_collector(
     _seed(aws)
     store = tmp_path / "store"
 
-    notes = _collect(aws, store, TRANSACTION_SEARCH, tmp_path)
+    notes = _collect(aws, store, SKIPPING, tmp_path)
 
     assert any(
         line.strip().startswith("BatchGetTraces skipped for 4 traces: Transaction Search on")
@@ -74,15 +78,10 @@ def test_the_xray_collector_leaves_the_traces_to_the_spans_collector(
 @pytest.mark.parametrize(
     ("config", "span_traces"),
     [
-        (
-            TRANSACTION_SEARCH.replace(
-                "[collectors.xray]\n", "[collectors.xray]\nfetch_indexed = true\n"
-            ),
-            SPAN_TRACES,
-        ),
-        (TRANSACTION_SEARCH + "enabled = false\n", 0),  # the spans collector is off
+        (TRANSACTION_SEARCH, SPAN_TRACES),  # fetching is the default
+        (SKIPPING + "enabled = false\n", 0),  # the spans collector is off
     ],
-    ids=["fetch_indexed", "spans disabled"],
+    ids=["by default", "spans disabled"],
 )
 def test_the_traces_are_fetched_when_asked_or_without_the_spans_collector(
     aws: Aws, tmp_path: Path, config: str, span_traces: int

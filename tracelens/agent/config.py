@@ -294,9 +294,11 @@ class CollectorSettings:
         Spans only: ``"CloudWatchLogs"`` or ``"XRay"`` declared instead of read with
         GetTraceSegmentDestination (for endpoints without that API); None: read it.
     fetch_indexed
-        X-Ray only: fetch X-Ray's indexed traces with BatchGetTraces even when Transaction
-        Search is on and the spans collector reads every span of the target (by default the
-        fetch is skipped then: the indexed traces are among those spans).
+        X-Ray only: fetch X-Ray's indexed traces with BatchGetTraces (the default). False:
+        skip the fetch while Transaction Search is on and the spans collector reads every
+        span of the target (the indexed traces are among those spans). Not the default: a
+        window from before Transaction Search was turned on (a first run's catch-up, say) has
+        its traces in X-Ray only, and skipping them would lose them for good.
     """
 
     name: str
@@ -317,7 +319,7 @@ class CollectorSettings:
     )
     percentiles: bool = setting("percentiles", True, kind="bool")
     destination: str | None = setting("destination", None, kind="text", check=_trace_destination)
-    fetch_indexed: bool = setting("fetch_indexed", False, kind="bool")
+    fetch_indexed: bool = setting("fetch_indexed", True, kind="bool")
 
 
 DEFAULT_COLLECTORS: Mapping[str, CollectorSettings] = {
