@@ -197,7 +197,8 @@ def _write_report(
             url = upload(path, "targets", "all")
             findings = qualified_findings(targets)
         else:
-            url = upload(path, config.aws.account, config.aws.region or "unknown")
+            ((account, region),) = keys  # NOTE: the one target: [aws], or one [[targets]]
+            url = upload(path, account, region)
             findings = analyses[0].findings
     counts = (
         dict(sorted(findings["severity"].value_counts().rows())) if findings is not None else {}

@@ -159,3 +159,23 @@ def test_one_invocation_collects_every_target_and_links_each_report(
         with urllib.request.urlopen(html.unescape(link), timeout=10) as response:
             own = response.read().decode()
         assert f"{len(world.trace_ids)} traces" in own or f"{len(world.trace_ids):,}" in own
+
+
+def test_one_declared_target_uploads_its_report_under_its_own_name(
+    aws: Aws, lambda_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_world(aws, now=utc_now(), traces=6)
+    config = tmp_path / "one-target.toml"
+    config.write_text(
+        FAST_CONFIG.replace('account = "test"\n', "").replace(
+            "[aws]\n", f'[aws]\nendpoint_url = "{aws.url}"\n'
+        )
+        + '\n[[targets]]\nlabel = "prod"\nregion = "us-east-1"\n'
+    )
+    monkeypatch.setenv("TRACELENS_CONFIG", str(config))
+    monkeypatch.delenv("TRACELENS_ACCOUNT")
+
+    summary = aws_lambda.handler({}, Context(remaining_ms=900_000))
+
+    assert summary["report"]["written"], summary["report"]
+    assert "/reports/prod/us-east-1/" in summary["report"]["url"]
