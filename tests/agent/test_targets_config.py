@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.builders.agent import invoke
-from tracelens.agent.config import AgentConfig, ConfigError
+from tracelens.agent.config import NO_REGION, AgentConfig, ConfigError
 from tracelens.agent.config_file import final_problems, load_config, parse_config
 from tracelens.agent.iam import policies_for
 from tracelens.agent.once import within_budget
@@ -102,7 +102,7 @@ def test_every_target_problem_is_reported_at_once_with_suggestions() -> None:
     assert "bad label!" in problems["c.toml: [targets #4] label"]
 
 
-def test_one_label_names_one_account_and_a_target_needs_a_region() -> None:
+def test_one_label_names_one_account_and_a_target_needs_a_region_in_the_end() -> None:
     problems = _problems(
         {
             "collectors": {"logs": {"enabled": False}},
@@ -118,10 +118,16 @@ def test_one_label_names_one_account_and_a_target_needs_a_region() -> None:
         "is in account 222222222222, but label 'prod' names account 111111111111 in "
         "targets #1: one label per account"
     )
-    assert problems["c.toml: [targets #3] region"] == "not set, and [aws] has no region either"
     assert problems["c.toml: [targets #3] collectors"] == (
         "'logs' is disabled in [collectors.logs]; enable it there"
     )
+    # a target without a region reads [aws]'s, which --region may still give: the region is
+    # refused once the command line is applied, not while the file is read
+    regionless = parse_config({"targets": [{"label": "dev"}]}, source="c.toml", environ=NO_ENV)
+    assert {(p.where, p.message) for p in final_problems(regionless)} == {
+        ("c.toml: [targets #1] region", NO_REGION)
+    }
+    assert final_problems(regionless.with_overrides(region="eu-west-1")) == []
     scoped = _problems(
         {"aws": {"region": "eu-west-1", "role_scope": "all"}, "targets": [{"label": "a"}]}
     )

@@ -395,8 +395,8 @@ def _check_targets(reader: _Reader, config: AgentConfig, data: Mapping[str, Any]
                     f"{target.label!r} in {region} is also targets #{first}: two targets "
                     "would share checkpoints and data; give each account and region one target",
                 )
-        if not region:
-            reader.problem(f"{where} region", "not set, and [aws] has no region either")
+        # NOTE: a missing region is not refused here: --region or the profile's region may
+        # still give [aws] one (final_problems checks it once they are applied).
         account = _role_account(target.role_arn)
         if target.label and account is not None:
             other = accounts.setdefault(target.label, (number, account))
