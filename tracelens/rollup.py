@@ -8,6 +8,7 @@ error) and which still need the spans (``analyses.rollups.SECTIONS_NEEDING_SPANS
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -252,10 +253,17 @@ class MergedDays:
     stale_days: list[date]
     problems: list[StoreProblem]
 
-    @property
+    @functools.cached_property
     def merged(self) -> pl.DataFrame:
-        """:attr:`hourly` merged over the window (one row per key and bucket)."""
+        """:attr:`hourly` merged over the window (one row per key and bucket), once."""
         return partials.merge([self.hourly])
+
+
+_UNKEYED_WITHOUT_SPANS = (
+    "left out of one target's window: this rollup predates rollups kept per account and "
+    "region, and the day's spans are gone (retention), so its rows cannot be told apart by "
+    "target; the report of every target together (a store of one target) still reads it"
+)
 
 
 def merge_days(
@@ -287,6 +295,12 @@ def merge_days(
             if fresh and (got.by_target or target is None):
                 frames.append(of_target(got.frame, target))
                 days.append(day)
+                continue
+            if day not in spans:
+                # NOTE: written before rollups were keyed by target, and its spans are gone:
+                # its rows cannot be told apart by target, and rolling up no spans is not 0.
+                location = backend.location(files.rollup_key(day))
+                problems.append(StoreProblem(location, _UNKEYED_WITHOUT_SPANS))
                 continue
             stale.append(day)
         else:

@@ -203,6 +203,25 @@ def test_a_rollup_written_before_the_target_key_is_read_for_the_store_and_rebuil
     assert read(store.backend, since=None, until=None, target=OTHER).days == [DAY]
 
 
+def test_an_unkeyed_rollup_whose_spans_are_gone_is_named_not_counted_as_zero(
+    tmp_path: Path,
+) -> None:
+    store = _store(tmp_path)
+    _persist(store, [1, 2, 3])
+    _persist(store, [4, 5], first=10, target=OTHER)
+    _write_unkeyed(store, DAY)
+    for key in files.span_days(store.backend, DAY, DAY)[DAY]:  # retention took the spans
+        store.backend.delete(key)
+    # the whole store: the rollup is all that is left of the day, and holds every target
+    assert _traces(read(store.backend, since=None, until=None).merged) == 5
+    # one target: its rows cannot be told apart, so the day is left out and said so
+    prod = read(store.backend, since=None, until=None, target=(ACCOUNT, REGION))
+    assert prod.days == prod.from_spans_days == [] and _traces(prod.merged) == 0
+    [problem] = prod.problems
+    assert problem.location == store.backend.location(files.rollup_key(DAY))
+    assert "cannot be told apart by target" in problem.reason
+
+
 def test_the_engine_path_chooses_the_same_days_and_hours(tmp_path: Path) -> None:
     store = _store(tmp_path)
     _persist(store, [1, 2])
