@@ -47,7 +47,6 @@ BOTTLENECK_SCHEMA: dict[str, pl.DataType] = {
 STAGE_ORIGIN = "AWS::ApiGateway::Stage"
 # The root span's columns its entry point is named from (see ``entry_name``).
 _ENTRY_COLUMNS = ["name", "origin", "http_url", "http_method", "aws_operation"]
-_CODE_SPAN = 1 << 32  # node codes and rows are UInt32
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # A path segment is an id when it is all digits, a UUID, or at least five characters long with a
 # digit in it (`o-104803`, `2026-11-20`, `a1b2c3d4`), while short ones such as `v2` stay.

@@ -78,8 +78,13 @@ def failed_targets(outcomes: list[CycleOutcome]) -> list[str]:
     return [key for key, mine in by_target.items() if _all_failed(mine)]
 
 
+def _judged(outcomes: list[CycleOutcome]) -> list[CycleOutcome]:
+    """The outcomes that say something of the endpoint: not "ok" without a single call."""
+    return [o for o in outcomes if not (o.status == "ok" and o.stats.api_calls == 0)]
+
+
 def _all_failed(outcomes: list[CycleOutcome]) -> bool:
-    judged = [o for o in outcomes if not (o.status == "ok" and o.stats.api_calls == 0)]
+    judged = _judged(outcomes)
     return bool(judged) and all(outcome.failed for outcome in judged)
 
 
@@ -100,9 +105,9 @@ def once_failure(outcomes: list[CycleOutcome]) -> str | None:
             f"{len(failing)} of {len(keys)} targets failed: {', '.join(failing)} (see the lines "
             "above); the other targets were collected and stored"
         )
-    judged = [o for o in outcomes if not (o.status == "ok" and o.stats.api_calls == 0)]
-    if judged and all(outcome.failed for outcome in judged):
+    if _all_failed(outcomes):
         return "every collector failed (see the lines above)"
+    judged = _judged(outcomes)
     if judged and all(outcome.status != "ok" for outcome in judged):
         # NOTE: one collector partly failing is routine (its window is read again next time),
         # but when none completed, a scheduler running this must hear about it.

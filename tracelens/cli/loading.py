@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from tracelens.rollup import LongWindow
 
 
+class EmptyStoreError(click.ClickException):
+    """The store holds no traces, logs or metrics in the window asked for."""
+
+
 def load_for_command(
     paths: Sequence[str],
     *,
@@ -97,7 +101,7 @@ def load_from_store(
         )
     if not has_rows(inputs) and not allow_empty:
         span = f" since {format_instant(since)}" if since else ""
-        raise click.ClickException(
+        raise EmptyStoreError(
             f"no data in store {location}{span}; run `tracelens collect --once --store "
             f"{location}` first"
         )
@@ -241,9 +245,7 @@ def analyze_targets(
             # NOTE: each target's spans, and over a long window its own rows of the rollups
             own = replace(options, target=target)
             result = load_and_analyze(own, progress, findings)
-        except click.ClickException as exc:
-            if not exc.message.startswith("no data in store"):
-                raise
+        except EmptyStoreError:
             passed.append(f"{target[0]} ({target[1]})")
             continue
         analyzed.append((target, result))
