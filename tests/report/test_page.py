@@ -112,7 +112,8 @@ def test_findings_come_worst_first_with_links(page: str) -> None:
         page.index('<section id="findings">') : page.index('<section id="service-map">')
     ]
     severities = re.findall(r'<span class="badge (\w+)">', findings)
-    assert severities[:3] == ["critical"] * 3 and "warning" in severities
+    # the throttled "payments" has no traced run: its share of failed calls is unknown (warning)
+    assert severities[:2] == ["critical"] * 2 and severities[2] == "warning"
     assert severities == sorted(severities, key=["critical", "warning", "info"].index)
     assert 'href="#throttles"' in findings and 'href="#cold-starts"' in findings
     assert (
