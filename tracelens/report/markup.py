@@ -121,6 +121,15 @@ class Cell:
         return cls(esc(shown), None if _missing(value) else value, css)
 
     @classmethod
+    def at_least(cls, value: int | None, unknown: int | None) -> Cell:
+        """A count of throttled attempts, "≥ N" when ``unknown`` of its calls record no
+        ``retries`` field (the count is then a lower bound); highlighted when above zero."""
+        shown = fmt_count(value)
+        if (unknown or 0) > 0:
+            shown = f"≥ {shown}"
+        return cls.number(value, shown, alert=(value or 0) > 0)
+
+    @classmethod
     def ms(cls, value: float | None) -> Cell:
         """A duration in milliseconds (:func:`fmt_ms`), sorted by its value."""
         return cls.number(value, fmt_ms(value))

@@ -62,15 +62,6 @@ def _count(value: int | None, *, alert: bool = False) -> Cell:
     return Cell.number(value, fmt_count(value), alert=alert)
 
 
-def _throttled(attempts: int | None, retries_unknown: int | None) -> Cell:
-    """The throttled attempts, "≥ N" when some throttled calls record no ``retries`` field
-    (their count is a lower bound)."""
-    text = fmt_count(attempts)
-    if (retries_unknown or 0) > 0:
-        text = f"≥ {text}"
-    return Cell.number(attempts, text, alert=bool(attempts))
-
-
 def _row(r: dict[str, object]) -> list[Cell]:
     def get_int(key: str) -> int | None:
         value = r[key]
@@ -87,7 +78,7 @@ def _row(r: dict[str, object]) -> list[Cell]:
         Cell.pct(get_float("sampling_ratio")),
         _count(get_int("errors"), alert=bool(get_int("errors"))),
         _count(get_int("faults"), alert=bool(get_int("faults"))),
-        _throttled(get_int("throttled"), get_int("throttled_retries_unknown")),
+        Cell.at_least(get_int("throttled"), get_int("throttled_retries_unknown")),
         _count(get_int("cold_starts")),
         _count(get_int("timeouts"), alert=bool(get_int("timeouts"))),
         *(Cell.ms(get_float(k)) for k in ("duration_p50_ms", "duration_p95_ms", "duration_p99_ms")),

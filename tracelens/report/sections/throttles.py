@@ -117,12 +117,6 @@ def _add_series(
     figure.add_trace(trace, row=row, col=1)
 
 
-def _attempts_text(row: dict[str, Any]) -> str:
-    """The throttled attempts, "at least N" when some calls record no ``retries`` field."""
-    text = fmt_count(row["throttled_attempts"])
-    return f"at least {text}" if (row.get("retries_unknown") or 0) > 0 else text
-
-
 def _invocation_table(ctx: RenderContext) -> str:
     def cells(r: dict[str, Any]) -> list[Cell]:
         return [
@@ -130,7 +124,7 @@ def _invocation_table(ctx: RenderContext) -> str:
             Cell.name(r["source"]),
             Cell.name(r["absorbed_by"]),
             Cell.text(CAUSE_LABELS.get(r["cause"], r["cause"])),
-            Cell.number(r["throttled_attempts"], _attempts_text(r), alert=True),
+            Cell.at_least(r["throttled_attempts"], r.get("retries_unknown")),
             Cell.count(r["throttled_calls"]),
             Cell.count(r["recovered_calls"]),
             *_seen(ctx, r),
