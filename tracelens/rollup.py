@@ -9,7 +9,7 @@ error) and which still need the spans (``analyses.rollups.SECTIONS_NEEDING_SPANS
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -69,38 +69,40 @@ def rollup_by_target(spans: pl.DataFrame) -> pl.DataFrame:
     region columns, ``reading.load_traces(with_target=True)``), one per account and region:
     each target's rows are rolled up on their own (a trace stored by two targets, a call
     across accounts or regions, is in each with that target's segments)."""
-    columns = [tables.ACCOUNT, tables.REGION]
-    targets = spans.select(columns).unique(maintain_order=True)
-    # NOTE: one target (the common case) is rolled up as it is: partitioning copies every row.
-    groups = (
-        [(targets.row(0), spans)]
-        if targets.height == 1
-        else list(spans.partition_by(columns, as_dict=True, maintain_order=True).items())
-    )
-    frames = [
-        partials.rollup(group.drop(columns)).with_columns(
-            pl.lit(account, pl.String()).alias(files.TARGET_COLUMNS[0]),
-            pl.lit(region, pl.String()).alias(files.TARGET_COLUMNS[1]),
-        )
-        for (account, region), group in groups
-    ]
-    return _stored(frames)
+    return _each_target(spans, [tables.ACCOUNT, tables.REGION], partials.rollup)
 
 
 def merge_by_target(frames: list[pl.DataFrame]) -> pl.DataFrame:
     """Rollups of one day (``STORED_SCHEMA``, of partitions of its traces) merged per target
     and hour (:func:`analyses.rollups.merge`)."""
-    rows = _stored(frames)
-    merged = [
-        partials.merge([group.drop(files.TARGET_COLUMNS)], by_hour=True).with_columns(
-            pl.lit(account, pl.String()).alias(files.TARGET_COLUMNS[0]),
-            pl.lit(region, pl.String()).alias(files.TARGET_COLUMNS[1]),
-        )
-        for (account, region), group in rows.partition_by(
-            list(files.TARGET_COLUMNS), as_dict=True, maintain_order=True
-        ).items()
-    ]
-    return _stored(merged)
+    return _each_target(
+        _stored(frames),
+        list(files.TARGET_COLUMNS),
+        lambda rows: partials.merge([rows], by_hour=True),
+    )
+
+
+def _each_target(
+    rows: pl.DataFrame, columns: list[str], roll: Callable[[pl.DataFrame], pl.DataFrame]
+) -> pl.DataFrame:
+    """``roll`` of each target's ``rows`` (told apart by ``columns``: account, region), each
+    result keyed by its target (``STORED_SCHEMA``)."""
+    targets = rows.select(columns).unique(maintain_order=True)
+    # NOTE: one target (the common case) is taken as it is: partitioning copies every row.
+    groups = (
+        [(targets.row(0), rows)]
+        if targets.height == 1
+        else list(rows.partition_by(columns, as_dict=True, maintain_order=True).items())
+    )
+    return _stored(
+        [
+            roll(group.drop(columns)).with_columns(
+                pl.lit(account, pl.String()).alias(files.TARGET_COLUMNS[0]),
+                pl.lit(region, pl.String()).alias(files.TARGET_COLUMNS[1]),
+            )
+            for (account, region), group in groups
+        ]
+    )
 
 
 def _stored(frames: list[pl.DataFrame]) -> pl.DataFrame:
