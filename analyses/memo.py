@@ -11,17 +11,25 @@ that two analyses share is better computed once by a function returning both (se
 
 Frames are told apart by identity, which is sound because analyses never modify a frame in
 place: a frame passed again is the same data. Every other argument is compared by value.
+
+A block may be shared by several threads (:func:`in_this_block` runs a function in another
+thread inside the caller's block). A result asked for while another thread computes it is
+waited for, not computed twice. Such waits cannot deadlock: a thread waits only for a result
+its own work needs, and two threads waiting for each other would need two results each
+computed from the other, which would not finish in one thread either.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
+import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
 import polars as pl
@@ -30,10 +38,14 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class _Entry:
+    """One result, being computed until ``done`` is set."""
+
     frames: tuple[weakref.ref[pl.DataFrame], ...]
-    result: object
+    done: threading.Event = field(default_factory=threading.Event)
+    result: object = None
+    failed: bool = False
 
     def holds(self, frames: tuple[pl.DataFrame, ...]) -> bool:
         # NOTE: an id can be reused once its frame is freed; the weak references make sure
@@ -43,8 +55,15 @@ class _Entry:
         )
 
 
-_Cache = dict[tuple[object, ...], _Entry]
-_SCOPE: ContextVar[_Cache | None] = ContextVar("analyses_shared_intermediates", default=None)
+@dataclass(eq=False)
+class _Block:
+    """What one :func:`shared_intermediates` block keeps, shared by its threads."""
+
+    entries: dict[tuple[object, ...], _Entry] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_SCOPE: ContextVar[_Block | None] = ContextVar("analyses_shared_intermediates", default=None)
 
 
 @contextmanager
@@ -54,11 +73,18 @@ def shared_intermediates() -> Iterator[None]:
     Everything computed is released when the block ends. Blocks nest: an inner block starts
     empty and the outer one resumes when it ends.
     """
-    token = _SCOPE.set({})
+    token = _SCOPE.set(_Block())
     try:
         yield
     finally:
         _SCOPE.reset(token)
+
+
+def in_this_block(function: Callable[[], R]) -> Callable[[], R]:
+    """``function`` bound to the caller's block, to be run in another thread (a thread
+    starts with no block of its own)."""
+    context = contextvars.copy_context()
+    return functools.partial(context.run, function)
 
 
 def memoized(function: Callable[P, R]) -> Callable[P, R]:
@@ -71,8 +97,8 @@ def memoized(function: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(function)
     def reusing(*args: P.args, **kwargs: P.kwargs) -> R:
-        cache = _SCOPE.get()
-        if cache is None:
+        block = _SCOPE.get()
+        if block is None:
             return function(*args, **kwargs)
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
@@ -84,11 +110,31 @@ def memoized(function: Callable[P, R]) -> Callable[P, R]:
                 for name, value in bound.arguments.items()
             ),
         )
-        entry = cache.get(key)
-        if entry is not None and entry.holds(frames):
-            return entry.result  # type: ignore[return-value]
-        result = function(*args, **kwargs)
-        cache[key] = _Entry(tuple(weakref.ref(frame) for frame in frames), result)
-        return result
+        with block.lock:
+            found = block.entries.get(key)
+            ours = found is None or found.failed or not found.holds(frames)
+            if found is None or ours:
+                found = block.entries[key] = _Entry(tuple(weakref.ref(f) for f in frames))
+            entry = found
+        if ours:
+            return _compute(entry, function, *args, **kwargs)
+        entry.done.wait()
+        if entry.failed:  # the thread computing it failed: this one tries again
+            return reusing(*args, **kwargs)
+        return entry.result  # type: ignore[return-value]
 
     return reusing
+
+
+def _compute(entry: _Entry, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """``function``'s result, kept in ``entry`` and announced to the threads waiting for it."""
+    try:
+        result = function(*args, **kwargs)
+    except BaseException:
+        entry.failed = True
+        raise
+    else:
+        entry.result = result
+        return result
+    finally:
+        entry.done.set()

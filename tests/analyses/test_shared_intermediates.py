@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from analyses.dns import connection_setup, dns_and_connection_setup, dns_lookups
 from analyses.downstream_throttles import downstream_calls
 from analyses.functions import function_table
 from analyses.invocations import invocations
-from analyses.memo import memoized, shared_intermediates
+from analyses.memo import in_this_block, memoized, shared_intermediates
 from analyses.service_map import (
     service_map_edges,
     service_map_nodes,
@@ -83,6 +85,60 @@ def test_blocks_nest_and_the_outer_one_resumes() -> None:
     assert len(CALLS) == 2
 
 
+STARTED = threading.Event()
+RELEASE = threading.Event()
+
+
+@memoized
+def _slow_rows(frame: pl.DataFrame, *, fail: bool = False) -> pl.DataFrame:
+    CALLS.append((id(frame), 0.0))
+    STARTED.set()
+    assert RELEASE.wait(timeout=30)
+    if fail and len(CALLS) == 1:
+        raise RuntimeError("the first computation fails")
+    return frame.select(pl.col("x") + 1)
+
+
+def test_a_result_another_thread_computes_is_waited_for_not_computed_twice() -> None:
+    STARTED.clear()
+    RELEASE.clear()
+    frame = pl.DataFrame({"x": [1, 2]})
+    with shared_intermediates(), ThreadPoolExecutor(max_workers=1) as other:
+        first = other.submit(in_this_block(lambda: _slow_rows(frame)))
+        assert STARTED.wait(timeout=30)  # the other thread is computing it
+        threading.Timer(0.05, RELEASE.set).start()
+        mine = _slow_rows(frame)  # asked for while it is being computed
+        assert first.result() is mine
+        assert _slow_rows(frame) is mine
+    assert len(CALLS) == 1
+    assert mine["x"].to_list() == [2, 3]
+
+
+def test_a_failed_computation_is_raised_in_its_thread_and_tried_again_by_a_waiter() -> None:
+    STARTED.clear()
+    RELEASE.clear()
+    frame = pl.DataFrame({"x": [1]})
+    with shared_intermediates(), ThreadPoolExecutor(max_workers=1) as other:
+        first = other.submit(in_this_block(lambda: _slow_rows(frame, fail=True)))
+        assert STARTED.wait(timeout=30)
+        threading.Timer(0.05, RELEASE.set).start()
+        mine = _slow_rows(frame, fail=True)
+        with pytest.raises(RuntimeError, match="first computation fails"):
+            first.result()
+        assert _slow_rows(frame, fail=True) is mine  # the retry's result is kept
+    assert len(CALLS) == 2
+    assert mine["x"].to_list() == [2]
+
+
+def test_a_thread_outside_the_block_keeps_nothing() -> None:
+    frame = pl.DataFrame({"x": [1]})
+    with shared_intermediates(), ThreadPoolExecutor(max_workers=1) as other:
+        kept = _rows_times(frame)
+        assert other.submit(in_this_block(lambda: _rows_times(frame))).result() is kept
+        assert other.submit(lambda: _rows_times(frame)).result() is not kept
+    assert len(CALLS) == 2
+
+
 @pytest.fixture(scope="module")
 def sample() -> tuple[Inputs, AnalysisResult]:
     inputs = load_inputs([SAMPLES])
@@ -125,6 +181,20 @@ def test_the_runner_gives_what_each_analysis_gives_alone(
             expected = alone.filter(pl.col("trace_id").is_in(examples.implode()))
             assert 0 < examples.n_unique() == expected.get_column("trace_id").n_unique()
         assert_frame_equal(getattr(result, field), expected, check_exact=False, rel_tol=1e-12)
+
+
+def test_the_two_lanes_give_the_same_result_every_time(
+    sample: tuple[Inputs, AnalysisResult],
+) -> None:
+    # NOTE: the runner computes in two threads; any race on a shared intermediate would show
+    # as a difference between runs.
+    inputs, result = sample
+    for _ in range(3):
+        again = run_analysis(inputs)
+        for field in _alone(inputs):
+            assert_frame_equal(getattr(again, field), getattr(result, field))
+        assert_frame_equal(again.findings, result.findings)
+        assert_frame_equal(again.loops, result.loops)
 
 
 def test_combined_analyses_equal_the_separate_ones(sample: tuple[Inputs, AnalysisResult]) -> None:
