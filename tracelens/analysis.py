@@ -7,6 +7,7 @@ the JSON contract (:mod:`tracelens.contract`) and the HTML report (:mod:`tracele
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -25,7 +26,7 @@ from analyses.findings import findings
 from analyses.functions import function_table
 from analyses.invocations import invocations
 from analyses.loops import loop_node_lists, resource_loops
-from analyses.memo import shared_intermediates
+from analyses.memo import in_this_block, shared_intermediates
 from analyses.metric_totals import metric_totals
 from analyses.node_examples import node_examples
 from analyses.rankings import (
@@ -193,6 +194,23 @@ def _rankings(result: AnalysisResult) -> Rankings:
     )
 
 
+@dataclass(frozen=True)
+class _PathLane:
+    """What the second lane of :func:`_analyze` gives: the walks over the span tree's paths."""
+
+    downstream: pl.DataFrame
+    path: pl.DataFrame
+    slow: pl.DataFrame
+    loops: pl.DataFrame
+
+
+def _path_lane(spans: pl.DataFrame) -> _PathLane:
+    downstream = downstream_throttles(spans)  # builds the span tree (memoised)
+    path, slow = critical_path_and_bottlenecks(spans, example_paths_only=True)
+    loops = resource_loops(spans)
+    return _PathLane(downstream=downstream, path=path, slow=slow, loops=loops)
+
+
 def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
     spans = inputs.traces.spans
     reports = inputs.logs.reports if inputs.logs is not None else None
@@ -200,26 +218,31 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
     config = inputs.functions.functions if inputs.functions is not None else None
     account_limit = inputs.functions.account_concurrency_limit if inputs.functions else None
 
-    # NOTE: the analyses that need no span tree come first and those walking the critical
-    # path last: the tree is built once, and the larger frames live as briefly as possible.
-    invocation_rows = invocations(spans)
-    cold = cold_starts(spans, reports=reports)
-    throttled = invocation_throttles(
-        spans, metrics=metrics, functions=config, account_concurrency_limit=account_limit
-    )
-    table = function_table(spans, reports=reports, functions=config)
-    downstream = downstream_throttles(spans)
-    timeline = throttle_timeline(spans, metrics=metrics)
-    dns, connections = dns_and_connection_setup(spans, functions=config)
-    queued = async_events(spans)
-    nodes, edges = service_map_nodes_and_edges(spans)
+    # NOTE: the analyses run in two lanes sharing the memoised intermediates (a result one lane
+    # needs while the other computes it is waited for: analyses.memo). The critical-path walk
+    # has long single-threaded steps that the other lane fills: at a million segments the
+    # analyses take ~0.8 s less wall time for ~100 MB more at the peak. The walks over the
+    # tree's paths run in the second thread, in the order that keeps the larger frames apart.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracelens-analyses") as lane:
+        paths = lane.submit(in_this_block(functools.partial(_path_lane, spans)))
+        invocation_rows = invocations(spans)
+        cold = cold_starts(spans, reports=reports)
+        throttled = invocation_throttles(
+            spans, metrics=metrics, functions=config, account_concurrency_limit=account_limit
+        )
+        table = function_table(spans, reports=reports, functions=config)
+        timeline = throttle_timeline(spans, metrics=metrics)
+        queued = async_events(spans)
+        attempts = throttled_attempts(spans)
+        bucket_s = timeline_bucket_s(spans)
+        per_trace = entry_traces(spans, invocation_rows=invocation_rows, throttled=attempts)
+        dns, connections = dns_and_connection_setup(spans, functions=config)
+        nodes, edges = service_map_nodes_and_edges(spans)
+        incomplete = completeness(spans)
+        examples = node_examples(spans)
+        walked = paths.result()
+    downstream, path, slow, loops = walked.downstream, walked.path, walked.slow, walked.loops
     graph = build_service_map(nodes, edges)
-    loops = resource_loops(spans)
-    path, slow = critical_path_and_bottlenecks(spans, example_paths_only=True)
-    incomplete = completeness(spans)
-    attempts = throttled_attempts(spans)
-    bucket_s = timeline_bucket_s(spans)
-    per_trace = entry_traces(spans, invocation_rows=invocation_rows, throttled=attempts)
     found = findings(
         functions=table,
         cold_starts=cold,
@@ -234,7 +257,6 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
         thresholds=settings.thresholds,
         silence=settings.silence,
     )
-    examples = node_examples(spans)
     return AnalysisResult(
         inputs=inputs,
         invocations=invocation_rows,
