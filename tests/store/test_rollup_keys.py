@@ -22,7 +22,9 @@ from tracelens.rollup_partitions import build as build_on
 from tracelens.rollup_partitions import read_spans
 from tracelens.store import Store, open_store
 from tracelens.store import rollups as files
-from tracelens.store.backend import Backend
+from tracelens.store.backend import Backend, Tail
+from tracelens.store.compacting import compact
+from tracelens.store.errors import ChangedKeyError
 from tracelens.windowplan import plan_windows
 
 OTHER = ("staging", "eu-west-1")
@@ -52,9 +54,15 @@ class Counting:
         self._count(key, data)
         return data
 
-    def read_tail(self, key: str, size: int) -> bytes:
-        data: bytes = self.inner.read_tail(key, size)
-        self._count(key, data)
+    def read_tail(self, key: str, size: int) -> Tail:
+        tail: Tail = self.inner.read_tail(key, size)
+        self._count(key, tail.data)
+        return tail
+
+    def read_rest(self, key: str, tail: Tail) -> bytes:
+        data: bytes = self.inner.read_rest(key, tail)
+        if not tail.whole:
+            self._count(key, data[: len(data) - len(tail.data)])
         return data
 
     def _count(self, key: str, data: bytes) -> None:
@@ -129,6 +137,64 @@ def test_a_footer_longer_than_the_first_read_is_read_exactly(tmp_path: Path) -> 
     assert footer.span_parts == sorted(many) and footer.by_target
     assert counting.rollup_reads == 2
     assert counting.rollup_bytes > files.FOOTER_READ
+
+
+def _persist_parts(store: Store) -> int:
+    """Three small span parts of one day (a compaction merges them), rolled up: the rollup's
+    size (a few KB)."""
+    for n in range(3):
+        _persist(store, list(range(n * 20, n * 20 + 800, 3)), first=1 + n * 1000)
+    assert build(store.backend).built == [DAY]
+    return len(store.backend.read_bytes(files.rollup_key(DAY)))
+
+
+def _compacted(store: Store, *, carried: bool) -> Counting:
+    """A compaction of the day's parts through a counting backend (the rollup carried over
+    when ``carried``, else stale)."""
+    if not carried:
+        _persist(store, [7], first=9000)  # not rolled up: the rollup is stale
+    counting = Counting(store.backend)
+    assert compact(counting).written  # type: ignore[arg-type]
+    return counting
+
+
+def test_a_carried_over_rollup_is_read_once_and_a_stale_one_by_its_footer(
+    tmp_path: Path,
+) -> None:
+    store = _store(tmp_path)
+    size = _persist_parts(store)
+    assert size > files.FOOTER_READ
+    before = read(store.backend, since=None, until=None)
+    counting = _compacted(store, carried=True)
+    # the footer's tail, then the bytes before it: every byte once (was the tail, then the
+    # whole file again)
+    assert (counting.rollup_reads, counting.rollup_bytes) == (2, size)
+    after = read(store.backend, since=None, until=None)
+    assert after.stale_days == [] and after.merged.equals(before.merged)
+    stale = _store(tmp_path / "stale")
+    _persist_parts(stale)
+    counting = _compacted(stale, carried=False)
+    assert counting.rollup_reads == 1 and counting.rollup_bytes <= files.FOOTER_READ
+    assert read(stale.backend, since=None, until=None).stale_days == [DAY]
+
+
+def _replaced_between_reads(store: Store) -> None:
+    key = files.rollup_key(DAY)
+    tail = store.backend.read_tail(key, 64)
+    assert not tail.whole and tail.size == len(store.backend.read_bytes(key))
+    assert store.backend.read_rest(key, tail) == store.backend.read_bytes(key)
+    store.backend.write_bytes(key, b"another writer's" + store.backend.read_bytes(key))
+    with pytest.raises(ChangedKeyError):
+        store.backend.read_rest(key, tail)
+    whole = store.backend.read_tail(key, 10**9)
+    assert whole.whole and store.backend.read_rest(key, whole) == whole.data
+
+
+def test_the_rest_of_a_file_replaced_since_its_tail_was_read_is_refused(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _persist(store, [1, 2])
+    build(store.backend)
+    _replaced_between_reads(store)
 
 
 def test_an_unreadable_rollup_is_a_problem_and_is_rebuilt(tmp_path: Path) -> None:
@@ -258,6 +324,16 @@ def test_currency_on_s3_is_a_ranged_read_of_the_footer(s3: Any) -> None:
     assert counting.rollup_reads == 1 and counting.rollup_bytes <= min(size, files.FOOTER_READ)
     prod = read(store.backend, since=None, until=None, target=(ACCOUNT, REGION))
     assert _traces(prod.merged) == 60 and prod.days == [DAY]
+
+
+@pytest.mark.integration
+def test_a_carried_over_rollup_on_s3_is_read_once(s3: Any) -> None:
+    store = open_store(f"s3://{BUCKET}/team/carry", s3_client=s3, clock=Ticker())
+    size = _persist_parts(store)
+    counting = _compacted(store, carried=True)
+    assert (counting.rollup_reads, counting.rollup_bytes) == (2, size)
+    assert read(store.backend, since=None, until=None).stale_days == []
+    _replaced_between_reads(store)
 
 
 def test_the_agent_report_of_each_target_merges_its_own_rollups(tmp_path: Path) -> None:

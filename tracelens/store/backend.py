@@ -10,13 +10,29 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from tracelens.atomic import TEMP_SUFFIX, replace_atomically
-from tracelens.store.errors import MissingKeyError, StoreError
+from tracelens.store.errors import ChangedKeyError, MissingKeyError, StoreError
 
 _KEY_PART = re.compile(r"[A-Za-z0-9=._-]+")
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The last bytes of a file (:meth:`Backend.read_tail`), with what reading the rest
+    needs: the file's whole size and the version the bytes are of."""
+
+    data: bytes
+    size: int
+    version: str  # an S3 entity tag; a local file's inode, size and modification time
+
+    @property
+    def whole(self) -> bool:
+        """Whether the tail is the whole file."""
+        return len(self.data) >= self.size
 
 
 class Backend(Protocol):
@@ -35,9 +51,15 @@ class Backend(Protocol):
         """The content of ``key``; :class:`MissingKeyError` when there is none."""
         ...
 
-    def read_tail(self, key: str, size: int) -> bytes:
+    def read_tail(self, key: str, size: int) -> Tail:
         """The last ``size`` bytes of ``key`` (all of it when it is shorter): a file's footer
         without the rest (an S3 ranged GET); :class:`MissingKeyError` when there is none."""
+        ...
+
+    def read_rest(self, key: str, tail: Tail) -> bytes:
+        """The whole content of ``key`` whose ``tail`` was read: only the bytes before it are
+        read (none when the tail is the whole file); :class:`ChangedKeyError` when ``key``
+        was replaced since, :class:`MissingKeyError` when it is gone."""
         ...
 
     def write_bytes(self, key: str, data: bytes) -> None:
@@ -51,6 +73,12 @@ class Backend(Protocol):
     def delete(self, key: str) -> None:
         """Remove ``key``; nothing happens when it does not exist."""
         ...
+
+
+def _version(file: BinaryIO) -> str:
+    """What tells an open file from the one that replaced it: inode, size, modification."""
+    stat = os.fstat(file.fileno())
+    return f"{stat.st_ino}-{stat.st_size}-{stat.st_mtime_ns}"
 
 
 def check_key(key: str) -> str:
@@ -99,10 +127,20 @@ class LocalBackend:
         with self._reading(key) as file:
             return file.read()
 
-    def read_tail(self, key: str, size: int) -> bytes:
+    def read_tail(self, key: str, size: int) -> Tail:
         with self._reading(key) as file:
-            file.seek(max(0, file.seek(0, os.SEEK_END) - size))
-            return file.read()
+            total = file.seek(0, os.SEEK_END)
+            file.seek(max(0, total - size))
+            return Tail(file.read(), total, _version(file))
+
+    def read_rest(self, key: str, tail: Tail) -> bytes:
+        if tail.whole:
+            return tail.data
+        with self._reading(key) as file:
+            # NOTE: a write replaces the file (a new inode), never changes it in place
+            if _version(file) != tail.version:
+                raise ChangedKeyError(f"{self._path(key)}: replaced while it was read")
+            return file.read(tail.size - len(tail.data)) + tail.data
 
     @contextlib.contextmanager
     def _reading(self, key: str) -> Iterator[BinaryIO]:

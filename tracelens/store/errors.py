@@ -19,6 +19,10 @@ class MissingKeyError(StoreError, FileNotFoundError):
     """The object or file does not exist (deleted meanwhile, or never written)."""
 
 
+class ChangedKeyError(StoreError):
+    """The object or file was replaced between two reads of its parts (a tail, then the rest)."""
+
+
 class CorruptFileError(StoreError):
     """A store file exists but cannot be read (truncated, garbage, wrong shape).
 

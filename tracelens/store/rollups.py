@@ -16,7 +16,8 @@ that key holds every target together: it is never current (:func:`is_current`), 
 ``tracelens store rollup`` (and a collection's refresh of the days it wrote) rewrites it.
 
 Whether a rollup is current is read from its Parquet footer alone (:func:`read_footer`: a
-ranged read of the file's tail, a few KB), not the whole file.
+ranged read of the file's tail, a few KB), not the whole file; a rollup carried over reads the
+rest of the file after that tail (every byte once).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ import orjson
 import polars as pl
 
 from tracelens.store import layout, tables
-from tracelens.store.backend import Backend, check_key
-from tracelens.store.errors import MissingKeyError, StoreProblem
+from tracelens.store.backend import Backend, Tail, check_key
+from tracelens.store.errors import MissingKeyError, StoreError, StoreProblem
 from tracelens.store.parts import part_keys
 
 ROLLUPS = "rollups"
@@ -130,19 +131,25 @@ def read_footer(backend: Backend, day: date) -> RollupFooter | StoreProblem | No
     """A day's rollup footer, from the file's tail only (one ranged read of
     ``FOOTER_READ`` bytes, a second one when the footer is longer); a problem when it cannot
     be read; None when there is no rollup."""
+    read = _read_footer(backend, day)
+    return read[0] if isinstance(read, tuple) else read
+
+
+def _read_footer(backend: Backend, day: date) -> tuple[RollupFooter, Tail] | StoreProblem | None:
+    """:func:`read_footer`, with the tail it was read from (for :meth:`Backend.read_rest`)."""
     key = rollup_key(day)
     try:
         tail = backend.read_tail(key, FOOTER_READ)
-        needed = _metadata_length(tail) + 8
-        if needed > len(tail):
+        needed = _metadata_length(tail.data) + 8
+        if needed > len(tail.data):
             tail = backend.read_tail(key, needed)
         # NOTE: the metadata and its length, behind a header's magic, read as a whole file
-        metadata = pl.read_parquet_metadata(_MAGIC + tail[-needed:])
+        metadata = pl.read_parquet_metadata(_MAGIC + tail.data[-needed:])
     except (FileNotFoundError, MissingKeyError):
         return None
     except (ValueError, OSError, pl.exceptions.PolarsError) as exc:
         return _unreadable(backend, key, exc)
-    return _footer(metadata)
+    return _footer(metadata), tail
 
 
 def write_day(backend: Backend, day: date, frame: pl.DataFrame, span_parts: list[str]) -> str:
@@ -208,14 +215,27 @@ def carry_over(
             continue
         if not (set(parts) - set(old) <= new_parts and set(old) - set(parts) <= merged):
             continue
-        if not is_current(backend, day, old):
+        frame = _current_frame(backend, day, old)
+        if frame is None:
             continue
-        stored = read_day(backend, day)
-        if not isinstance(stored, StoredRollup) or not stored.current(old):
-            continue
-        write_day(backend, day, stored.frame, parts)
+        write_day(backend, day, frame, parts)
         carried.append(day)
     return carried
+
+
+def _current_frame(backend: Backend, day: date, span_parts: list[str]) -> pl.DataFrame | None:
+    """The day's rollup frame when it is current for ``span_parts`` (None when it is not, or
+    cannot be read): the footer's tail is read first, the rest of the file only when current
+    (each byte read once)."""
+    read = _read_footer(backend, day)
+    if not isinstance(read, tuple) or not read[0].current(span_parts):
+        return None
+    try:
+        return pl.read_parquet(backend.read_rest(rollup_key(day), read[1]))
+    except (StoreError, OSError, pl.exceptions.PolarsError):
+        # NOTE: replaced or removed meanwhile (ChangedKeyError, MissingKeyError) or unreadable:
+        # left as it is
+        return None
 
 
 def rollup_days(backend: Backend, first: date | None, last: date | None) -> list[date]:

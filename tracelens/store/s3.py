@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tracelens.store.backend import check_key, is_hidden
-from tracelens.store.errors import MissingKeyError, StoreError
+from tracelens.store.backend import Tail, check_key, is_hidden
+from tracelens.store.errors import ChangedKeyError, MissingKeyError, StoreError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -84,16 +84,38 @@ class S3Backend:
         except (ClientError, BotoCoreError) as exc:
             raise self._error("read", key, exc) from exc
 
-    def read_tail(self, key: str, size: int) -> bytes:
+    def read_tail(self, key: str, size: int) -> Tail:
         # NOTE: a suffix range (bytes=-N) longer than the object returns all of it
         try:
             response = self.client.get_object(
                 Bucket=self._bucket, Key=self._object_key(key), Range=f"bytes=-{size}"
             )
-            return response["Body"].read()
+            data = response["Body"].read()
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "InvalidRange":
-                return b""  # NOTE: an empty object has no range to return
+                return Tail(b"", 0, "")  # NOTE: an empty object has no range to return
+            raise self._error("read", key, exc) from exc
+        except BotoCoreError as exc:
+            raise self._error("read", key, exc) from exc
+        # NOTE: "bytes 6-9/10": the object's size follows the slash (no range: all of it)
+        content_range = response.get("ContentRange", "")
+        total = int(content_range.rsplit("/", 1)[1]) if "/" in content_range else len(data)
+        return Tail(data, total, str(response["ETag"]))
+
+    def read_rest(self, key: str, tail: Tail) -> bytes:
+        if tail.whole:
+            return tail.data
+        try:
+            response = self.client.get_object(
+                Bucket=self._bucket,
+                Key=self._object_key(key),
+                Range=f"bytes=0-{tail.size - len(tail.data) - 1}",
+                IfMatch=tail.version,
+            )
+            return bytes(response["Body"].read()) + tail.data
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                raise ChangedKeyError(f"{self.location(key)}: replaced while it was read") from exc
             raise self._error("read", key, exc) from exc
         except BotoCoreError as exc:
             raise self._error("read", key, exc) from exc
