@@ -4,6 +4,11 @@ Each table joins the two windows' rows on their key; a row present in only one w
 ``status`` ``"new"`` (only now) or ``"gone"`` (only in the baseline) and null measures for the
 other window (unknown, not zero). Error rates count errors and faults over requests, calls or
 invocations. Rows are ordered by the rise in error rate, then the rise in p95, largest first.
+
+A function's throttled count is a lower bound when some of its throttled calls record no
+``retries`` field (``throttled_retries_unknown`` above 0): each side keeps that count of calls
+(``throttled_retries_unknown_base``/``_now``), and ``throttled_change`` is null when either
+side is a lower bound (the difference is then not known; entry points and edges count exactly).
 """
 
 from __future__ import annotations
@@ -29,15 +34,21 @@ FINDING_CHANGE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+_BOUND = "throttled_retries_unknown"
+"""Of the throttled calls, those recording no ``retries`` field: the count is a lower bound."""
+
+
 def change_schema(keys: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
     """The columns of a comparison keyed by ``keys``: each measure ``_base`` and ``_now``,
-    then each measure's ``_change`` (now - base; null when either is unknown)."""
+    then each measure's ``_change`` (now - base; null when either is unknown, or the throttled
+    count of either is a lower bound), then ``throttled_retries_unknown`` of each side."""
     measures = {
         f"{m}_{side}": pl.Int64() if m in _COUNTS else pl.Float64()
         for m in MEASURES
         for side in ("base", "now", "change")
     }
-    return {**keys, "status": pl.String(), **measures}
+    bounds = {f"{_BOUND}_{side}": pl.Int64() for side in ("base", "now")}
+    return {**keys, "status": pl.String(), **measures, **bounds}
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,7 @@ class _Scope:
     schema: dict[str, pl.DataType]
     keys: dict[str, pl.DataType]
     measures: dict[str, pl.Expr]
+    throttled_retries_unknown: pl.Expr
 
 
 def _rate(failed: tuple[str, ...], total: str) -> pl.Expr:
@@ -73,9 +85,11 @@ def _scope(
     p95_ms: str,
     cold_starts: str | None,
     throttled: str,
+    throttled_retries_unknown: str | None = None,
 ) -> _Scope:
     """A table's key columns and the columns holding each measure (none: unknown); its error
-    rate is errors and faults over ``requests``."""
+    rate is errors and faults over ``requests``; ``throttled`` is a lower bound where
+    ``throttled_retries_unknown`` is above 0 (none: an exact count)."""
     return _Scope(
         schema,
         {key: schema[key] for key in keys},
@@ -86,6 +100,9 @@ def _scope(
             "cold_starts": pl.lit(None, pl.Int64) if cold_starts is None else pl.col(cold_starts),
             "throttled": pl.col(throttled),
         },
+        pl.lit(0, pl.Int64)
+        if throttled_retries_unknown is None
+        else pl.col(throttled_retries_unknown).fill_null(0),
     )
 
 
@@ -104,6 +121,7 @@ _FUNCTION = _scope(
     p95_ms="duration_p95_ms",
     cold_starts="cold_starts",
     throttled="throttled",
+    throttled_retries_unknown="throttled_retries_unknown",
 )
 _EDGE = _scope(
     EDGE_SCHEMA,
@@ -125,6 +143,7 @@ def _compare(scope: _Scope, baseline: pl.DataFrame, current: pl.DataFrame) -> pl
             *keys,
             pl.lit(value=True).alias(f"in_{suffix}"),
             *(expr.alias(f"{name}_{suffix}") for name, expr in scope.measures.items()),
+            scope.throttled_retries_unknown.alias(f"{_BOUND}_{suffix}"),
         )
 
     joined = side(baseline, "base").join(
@@ -135,6 +154,13 @@ def _compare(scope: _Scope, baseline: pl.DataFrame, current: pl.DataFrame) -> pl
     slower = (pl.col("p95_ms_now") - pl.col("p95_ms_base")).fill_null(0.0)
     schema = change_schema(scope.keys)
     changes = [(pl.col(f"{m}_now") - pl.col(f"{m}_base")).alias(f"{m}_change") for m in MEASURES]
+    # NOTE: "at least N" on either side: the difference is not known (unknown is not zero)
+    bounded = (pl.col(f"{_BOUND}_base") > 0) | (pl.col(f"{_BOUND}_now") > 0)
+    changes[MEASURES.index("throttled")] = (
+        pl.when(bounded.fill_null(value=False).not_())
+        .then(pl.col("throttled_now") - pl.col("throttled_base"))
+        .alias("throttled_change")
+    )
     ordered = joined.with_columns(status.alias("status"), *changes).sort(
         [rise, slower, *keys], descending=[True, True, *([False] * len(keys))], nulls_last=True
     )

@@ -71,3 +71,41 @@ def test_findings_new_gone_and_still() -> None:
         ("gone", "fixed"),
         ("still", "kept"),
     ]
+
+
+def test_a_throttled_count_that_is_a_lower_bound_has_no_known_change() -> None:
+    def functions(*rows: dict[str, object]) -> pl.DataFrame:
+        return frame_of([{"invocations": 10, **r} for r in rows], FUNCTION_TABLE_SCHEMA)
+
+    base = functions(
+        {"function_name": "bounded", "throttled": 2},
+        {"function_name": "exact", "throttled": 2},
+        {"function_name": "was-bounded", "throttled": 4, "throttled_retries_unknown": 1},
+    )
+    now = functions(
+        {"function_name": "bounded", "throttled": 5, "throttled_retries_unknown": 2},
+        {"function_name": "exact", "throttled": 5, "throttled_retries_unknown": 0},
+        {"function_name": "was-bounded", "throttled": 1},
+        {"function_name": "new", "throttled": 3, "throttled_retries_unknown": 3},
+    )
+    rows = {r["function_name"]: r for r in compare_functions(base, now).to_dicts()}
+    # "≥ 5" against 2 (or 1 against "≥ 4"): the difference is not known, not +3 (or -3)
+    assert rows["bounded"]["throttled_change"] is None
+    assert rows["was-bounded"]["throttled_change"] is None
+    assert (rows["exact"]["throttled_change"], rows["exact"]["requests_change"]) == (3, 0)
+    bounds = {
+        name: (row["throttled_retries_unknown_base"], row["throttled_retries_unknown_now"])
+        for name, row in rows.items()
+    }
+    assert bounds == {
+        "bounded": (0, 2),
+        "exact": (0, 0),
+        "was-bounded": (1, 0),
+        "new": (None, 3),
+    }
+    # entry points and edges count their throttles exactly
+    entries = compare_entry_points(
+        _entries({"entry": "GET /a", "requests": 4, "throttled": 1}),
+        _entries({"entry": "GET /a", "requests": 4, "throttled": 3}),
+    ).row(0, named=True)
+    assert entries["throttled_change"] == 2 and entries["throttled_retries_unknown_now"] == 0

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 
+import polars as pl
+
+from analyses.compare import (
+    compare_edges,
+    compare_entry_points,
+    compare_findings,
+    compare_functions,
+)
+from analyses.entry_points import ENTRY_POINT_SCHEMA
 from analyses.finding_format import FINDING_SCHEMA
+from analyses.functions import FUNCTION_TABLE_SCHEMA
+from analyses.service_map import EDGE_SCHEMA
 from tests.builders.spans import SpanBuilder, frame_of
 from tracelens.analysis import AnalysisResult
+from tracelens.comparison import Comparison
 from tracelens.report.context import RenderContext
 from tracelens.report.figures import FigureSet
 from tracelens.report.links import ConsoleLinks
+from tracelens.report.sections.compare import render_comparison
 from tracelens.report.sections.findings import MAX_FINDINGS_SHOWN, render_findings
 from tracelens.report.sections.functions_table import render_functions
 from tracelens.report.waterfall import span_rows, waterfall_figure
@@ -82,3 +95,32 @@ def test_functions_table_highlights_trouble(result: AnalysisResult) -> None:
     assert '<td class="num alert" data-sort="20">20</td>' in payments  # throttled attempts
     assert '<td class="num" data-sort="2">2</td>' in payments  # reserved concurrency
     assert body.count("<tr>") == 1 + result.functions.height
+
+
+def test_the_comparison_shows_a_lower_bound_and_says_its_change_is_unknown(
+    result: AnalysisResult,
+) -> None:
+    def functions(bounded: int) -> pl.DataFrame:
+        rows = [
+            {"function_name": "bounded", "invocations": 9, "throttled": 2 + bounded,
+             "throttled_retries_unknown": bounded},
+            {"function_name": "exact", "invocations": 9, "throttled": 1 + bounded},
+        ]  # fmt: skip
+        return frame_of(rows, FUNCTION_TABLE_SCHEMA)
+
+    entries, edges, findings = (
+        frame_of([], schema) for schema in (ENTRY_POINT_SCHEMA, EDGE_SCHEMA, FINDING_SCHEMA)
+    )
+    comparison = Comparison(
+        baseline_window="yesterday",
+        entry_points=compare_entry_points(entries, entries),
+        functions=compare_functions(functions(0), functions(3)),
+        edges=compare_edges(edges, edges),
+        findings=compare_findings(findings, findings),
+    )
+    body = render_comparison(_ctx(result), comparison).body
+    bounded = body[body.index(">bounded<") : body.index(">exact<")]
+    exact = body[body.index(">exact<") :]
+    assert "2 → ≥ 5" in bounded and "change unknown" in bounded
+    assert 'data-sort="3"' not in bounded  # no exact +3 behind the lower bound
+    assert "1 → 4" in exact and "change unknown" not in exact and "≥" not in exact

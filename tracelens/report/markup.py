@@ -66,6 +66,13 @@ def fmt_count(value: int | float | None) -> str:
     return f"{int(value):,}"
 
 
+def fmt_at_least(value: int | None, unknown: int | None) -> str:
+    """A count of throttled attempts, "≥ N" when ``unknown`` of its calls record no
+    ``retries`` field (the count is then a lower bound)."""
+    shown = fmt_count(value)
+    return f"≥ {shown}" if (unknown or 0) > 0 and value is not None else shown
+
+
 def fmt_pct(ratio: float | None) -> str:
     """A 0..1 ratio as a percentage."""
     if ratio is None or _missing(ratio):
@@ -123,11 +130,9 @@ class Cell:
     @classmethod
     def at_least(cls, value: int | None, unknown: int | None) -> Cell:
         """A count of throttled attempts, "≥ N" when ``unknown`` of its calls record no
-        ``retries`` field (the count is then a lower bound); highlighted when above zero."""
-        shown = fmt_count(value)
-        if (unknown or 0) > 0:
-            shown = f"≥ {shown}"
-        return cls.number(value, shown, alert=(value or 0) > 0)
+        ``retries`` field (the count is then a lower bound, :func:`fmt_at_least`);
+        highlighted when above zero."""
+        return cls.number(value, fmt_at_least(value, unknown), alert=(value or 0) > 0)
 
     @classmethod
     def ms(cls, value: float | None) -> Cell:

@@ -3,6 +3,7 @@ findings are new or gone (``analyses.compare``)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -12,6 +13,7 @@ from tracelens.report.markup import (
     Cell,
     Column,
     esc,
+    fmt_at_least,
     fmt_count,
     fmt_ms,
     fmt_pct,
@@ -77,9 +79,35 @@ def _table(title: str, frame: pl.DataFrame, keys: list[str], skip: tuple[str, ..
             before, after = r[f"{column}_base"], r[f"{column}_now"]
             change = r[f"{column}_change"]  # None when either window lacks it
             worse = change is not None and change > 0 and column in _WORSE_WHEN_HIGHER
-            row.append(Cell.number(change, f"{fmt(before)} → {fmt(after)}", alert=worse))
+            if column == "throttled":
+                row.append(_throttled(r, worse=worse))
+            else:
+                row.append(Cell.number(change, f"{fmt(before)} → {fmt(after)}", alert=worse))
         return row
 
     return frame_table(
         frame, columns, cells, limit=MAX_ROWS, title=title, if_empty="Nothing in either window."
+    )
+
+
+_UNKNOWN_CHANGE = (
+    "change unknown: a throttled count marked ≥ is a lower bound (some throttled calls "
+    "record no retries field, so their SDK retries were not counted)"
+)
+
+
+def _throttled(r: dict[str, Any], *, worse: bool) -> Cell:
+    """Throttled baseline → now, "≥ N" where a side's count is a lower bound (as the
+    functions table shows it); its change is then unknown (null from ``analyses.compare``),
+    and said so rather than taken as none."""
+    unknown = (r["throttled_retries_unknown_base"], r["throttled_retries_unknown_now"])
+    before = fmt_at_least(r["throttled_base"], unknown[0])
+    after = fmt_at_least(r["throttled_now"], unknown[1])
+    cell = Cell.number(r["throttled_change"], f"{before} → {after}", alert=worse)
+    if r["status"] != "both" or not any((count or 0) > 0 for count in unknown):
+        return cell
+    return replace(
+        cell,
+        markup=f'{cell.markup} <span class="kind">change unknown</span>',
+        tooltip=_UNKNOWN_CHANGE,
     )
