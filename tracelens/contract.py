@@ -267,12 +267,17 @@ class Loop(Located):
     example_trace_id: str | None
 
 
+class Cycle(Located):
+    nodes: list[str]  # as in cycles: node keys "<type>:<name>", from the closing resource
+
+
 class ServiceMap(TypedDict):
     nodes: list[ServiceNode]
     edges: list[ServiceEdge]
-    # Node keys "<type>:<name>", from the closing resource; a cycle says no account or region:
-    # it lies within one target, which its nodes' rows name.
+    # Node keys "<type>:<name>", from the closing resource; a cycle lies within one target,
+    # which located_cycles (the same cycles, in the same order) names.
     cycles: list[list[str]]
+    located_cycles: list[Cycle]
     loops: list[Loop]
 
 
@@ -828,6 +833,7 @@ def _service_map(result: AnalysisResult, where: Located) -> ServiceMap:
         ),
         "edges": edges,
         "cycles": result.cycles,
+        "located_cycles": [{**where, "nodes": cycle} for cycle in result.cycles],
         "loops": cast("list[Loop]", [{**row, **where} for row in _records(result.loops)]),
     }
 
@@ -932,7 +938,7 @@ def merge_contracts(parts: list[Contract]) -> Contract:
     """One contract of several targets' (each from :func:`to_contract` with its target).
 
     Lists are joined in the targets' order, every row saying its target (account, region; the
-    service map's cycles by their nodes); the input's counts are summed. Every number stays
+    service map's cycles in located_cycles); the input's counts are summed. Every number stays
     one target's: nothing is recomputed across targets.
     """
     first = parts[0]
@@ -950,6 +956,9 @@ def merge_contracts(parts: list[Contract]) -> Contract:
             "nodes": [row for part in parts for row in part["service_map"]["nodes"]],
             "edges": [row for part in parts for row in part["service_map"]["edges"]],
             "cycles": [row for part in parts for row in part["service_map"]["cycles"]],
+            "located_cycles": [
+                row for part in parts for row in part["service_map"]["located_cycles"]
+            ],
             "loops": [row for part in parts for row in part["service_map"]["loops"]],
         },
         "findings": [row for part in parts for row in part["findings"]],

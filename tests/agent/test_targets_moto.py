@@ -174,7 +174,8 @@ def test_two_accounts_and_regions_are_collected_apart_and_reported_together(
         assert f"{label} ({region})" in own.read_text()
 
 
-# Every list of the JSON whose rows are of one target (the service map's cycles are node keys).
+# Every list of the JSON whose rows are of one target (the service map's cycles are node keys:
+# located_cycles says theirs).
 ROW_LISTS = (
     "entry_points",
     "functions",
@@ -184,6 +185,7 @@ ROW_LISTS = (
     "service_map.nodes",
     "service_map.edges",
     "service_map.loops",
+    "service_map.located_cycles",
     "findings",
     "async_invocations",
 )

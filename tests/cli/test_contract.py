@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from tracelens.analysis import run_analysis
 from tracelens.cli import main
-from tracelens.contract import Contract, contract_outline
+from tracelens.contract import Contract, contract_outline, merge_contracts, to_contract
+from tracelens.inputs import load_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_traces"
@@ -99,3 +101,19 @@ def test_key_problems_names_an_undeclared_and_a_missing_key() -> None:
     problems = key_problems(bad["service_map"], hint, "$.service_map")
     assert any("undeclared ['extra']" in p for p in problems)
     assert any("missing ['edges', 'loops'" in p or "missing ['cycles'" in p for p in problems)
+
+
+def test_merged_cycles_say_their_target() -> None:
+    result = run_analysis(load_inputs([SAMPLES / "real_world" / "s3-recursive-loop.json"]))
+    prod, staging = ("prod", "us-east-1"), ("staging", "eu-west-1")
+    merged = merge_contracts([to_contract(result, target=t) for t in (prod, staging)])
+    service_map = merged["service_map"]
+    (cycle,) = result.cycles
+    assert service_map["cycles"] == [cycle, cycle]  # joined: whose is which is not said
+    located = [(c["account"], c["region"], c["nodes"]) for c in service_map["located_cycles"]]
+    assert located == [(*prod, cycle), (*staging, cycle)]
+    loops = [(row["account"], row["region"]) for row in service_map["loops"]]
+    assert loops == [prod, staging]  # as the loops list says
+    alone = to_contract(result)["service_map"]["located_cycles"]
+    assert alone == [{"account": None, "region": None, "nodes": cycle}]
+    assert key_problems(merged, Contract, "$") == []
