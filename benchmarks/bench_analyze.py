@@ -13,8 +13,9 @@ runs, each in a fresh process so peak RSS is its own:
 Prints segments/second, wall and CPU seconds and peak RSS for each, and the analyze/floor time
 ratio. The peak RSS of analyze is that of the command and its ingest workers together (sampled
 every 20 ms), with each process's own peak beside it.
-With --check, exits 1 when the ratio regresses more than 25% over benchmarks/baseline.json
-(a ratio travels between machines better than seconds do).
+With --check, exits 1 when the ratio regresses more than 25% over benchmarks/baseline.json's
+baseline of the same scale (segments and format; a ratio travels between machines better than
+seconds do); a scale without one is refused (benchmarks/baselines.py), --save-baseline makes it.
 
     .venv/bin/python benchmarks/bench_analyze.py --segments 1000000 --format batch
 """
@@ -32,6 +33,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import baselines  # noqa: E402
+
 ONE_FILE = "ndjson-one-file"
 BASELINE = HERE / "baseline.json"
 
@@ -195,6 +200,10 @@ def main() -> int:
         help="also time DuckDB doing only the cold-start and throttle counts (needs duckdb)",
     )
     args = parser.parse_args()
+    scale = baselines.scale(args.segments, args.format)
+    create = ["benchmarks/bench_analyze.py", "--segments", str(args.segments)]
+    create += ["--format", args.format, "--save-baseline"]
+    baseline = baselines.for_check(BASELINE, scale, create) if args.check else None
 
     data_dir = ensure_data(args.segments, args.format, args.data_dir)
     floor = best_of(args.runs, ["-c", FLOOR_SCRIPT, str(data_dir)])
@@ -256,12 +265,10 @@ def main() -> int:
         for line in disagreements:
             print(f"  {line}")
     if args.save_baseline:
-        BASELINE.write_text(json.dumps(report, indent=2) + "\n")
-    if args.check and BASELINE.exists():
-        baseline = json.loads(BASELINE.read_text())
-        if ratio > baseline["ratio"] * 1.25:
-            print(f"REGRESSION: ratio {ratio:.2f}x vs baseline {baseline['ratio']:.2f}x")
-            return 1
+        baselines.save(BASELINE, scale, report)
+    if baseline is not None and ratio > baseline["ratio"] * 1.25:
+        print(f"REGRESSION: ratio {ratio:.2f}x vs baseline {baseline['ratio']:.2f}x")
+        return 1
     return 0
 
 

@@ -21,10 +21,11 @@ and CPU seconds and peak RSS of each, report_rollups / report_spans by CPU, and 
 the rollups answered: long_window's counts equal every-span analyze's, percentiles within 1%
 of the order statistics around analyze's (interpolated) value, reported as the largest
 relative difference seen. With --check, exits 1 on a count mismatch, or when report_rollups /
-report_spans by CPU seconds regresses more than 25% over benchmarks/baseline_rollups.json
-(CPU figures: the machine is shared, wall times move with its load).
+report_spans by CPU seconds regresses more than 25% over benchmarks/baseline_rollups.json's
+baseline of the same segment count (CPU figures: the machine is shared, wall times move with its
+load); a count without one is refused, naming the command that makes it (benchmarks/baselines.py).
 
-    .venv/bin/python benchmarks/bench_rollups.py --segments 300000 --check
+    .venv/bin/python benchmarks/bench_rollups.py --segments 1000000 --check
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ from typing import Any
 START = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = 30
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import baselines  # noqa: E402
+
 BASELINE = HERE / "baseline_rollups.json"
 
 CLI_SCRIPT = r"""
@@ -144,6 +149,11 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="fail on a regression")
     parser.add_argument("--save-baseline", action="store_true")
     args = parser.parse_args()
+    scale = baselines.scale(args.segments)
+    create = ["benchmarks/bench_rollups.py", "--segments", str(args.segments), "--save-baseline"]
+    if args.span_window != "7d":
+        create[-1:-1] = ["--span-window", args.span_window]
+    baseline = baselines.for_check(BASELINE, scale, create) if args.check else None
     from tracelens.samples.bulk import write_bulk
 
     with tempfile.TemporaryDirectory(dir=args.tmp, prefix="bench-rollups-") as tmp:
@@ -194,11 +204,11 @@ def main() -> int:
     }
     print(json.dumps(report))
     if args.save_baseline:
-        BASELINE.write_text(json.dumps(report, indent=2) + "\n")
+        baselines.save(BASELINE, scale, report)
     problems = [f"count mismatch {m}" for m in checked["count_mismatches"]]
     problems += [f"long_window count mismatch {m}" for m in long_checked["count_mismatches"]]
-    if args.check and BASELINE.exists():
-        before = json.loads(BASELINE.read_text())["ratios"]
+    if baseline is not None:
+        before = baseline["ratios"]
         ratio = "report_rollups_over_spans_cpu"
         if ratios[ratio] > before[ratio] * 1.25:
             problems.append(f"{ratio} {ratios[ratio]:.3f} vs baseline {before[ratio]:.3f}")

@@ -19,8 +19,9 @@ analyze --store / floor (target <= 1), report / analyze (<= 1.3), persist segmen
 move with the load (the CPU figures far less); the 1-minute load average before and after the
 run is printed and saved with the figures.
 With --check, exits 1 when a ratio of CPU seconds regresses more than 25% over
-benchmarks/baseline_store.json, or persisting takes 25% more CPU per segment (CPU figures: the
-machine these run on is shared, and wall times there move by 2-3x with the load).
+benchmarks/baseline_store.json's baseline of the same segment count, or persisting takes 25%
+more CPU per segment (CPU figures: the machine these run on is shared, and wall times there move
+by 2-3x with the load); a count without one is refused (benchmarks/baselines.py).
 
     .venv/bin/python benchmarks/bench_store.py --segments 1000000
 """
@@ -38,6 +39,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import baselines  # noqa: E402
 from bench_analyze import FLOOR_SCRIPT, best_of, ensure_data, run_child  # noqa: E402
 
 BASELINE = HERE / "baseline_store.json"
@@ -146,6 +148,9 @@ def main() -> int:
     parser.add_argument("--save-baseline", action="store_true")
     parser.add_argument("--roll-up", action="store_true", help="roll up after each run")
     args = parser.parse_args()
+    scale = baselines.scale(args.segments)
+    create = ["benchmarks/bench_store.py", "--segments", str(args.segments), "--save-baseline"]
+    baseline = baselines.for_check(BASELINE, scale, create) if args.check else None
 
     data_dir = ensure_data(args.segments, "batch", args.data_dir)
     load_before = os.getloadavg()[0]
@@ -205,9 +210,9 @@ def main() -> int:
         f" persist {cpu['persist_segments_per_cpu_s']:,.0f} segments per CPU second"
     )
     if args.save_baseline:
-        BASELINE.write_text(json.dumps(report, indent=2) + "\n")
-    if args.check and BASELINE.exists():
-        problems = _regressions(report, json.loads(BASELINE.read_text()))
+        baselines.save(BASELINE, scale, report)
+    if baseline is not None:
+        problems = _regressions(report, baseline)
         for problem in problems:
             print(f"REGRESSION: {problem}")
         return 1 if problems else 0
