@@ -1,6 +1,7 @@
-"""The engine of `store rollup` and `store summary`: each of --engine, --address, --workers and
---split, else the config file's [engine] key (--config, else $TRACELENS_CONFIG), else its
-default. The engine is recorded where the command opens it and run in this process."""
+"""The engine and the store of `store rollup` and `store summary`: each of --engine, --address,
+--workers, --split and --store, else the config file's [engine] key or [store] url (--config,
+else $TRACELENS_CONFIG), else its default. The engine is recorded where the command opens it
+and run in this process."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+import tracelens.store
 from tracelens import rollup_partitions, settings
 from tracelens.cli import main
 from tracelens.engines import Engine
@@ -134,3 +136,35 @@ def test_the_help_says_where_each_default_comes_from(command: str) -> None:
     assert "--config FILE" in text and "$TRACELENS_CONFIG" in text
     if command == "rollup":
         assert "Default: [engine] name of the config file, else processes." in text
+
+
+@pytest.mark.parametrize("command", ["rollup", "summary"])
+def test_the_store_is_the_option_else_the_config_files_else_the_default(
+    command: str, tmp_path: Path, opened: Opened, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configured, given = tmp_path / "configured", tmp_path / "given"
+    config = tmp_path / "tracelens.toml"
+    config.write_text(f'[store]\nurl = "{configured}"\n')
+    seen: list[str] = []
+    real = tracelens.store.open_store
+
+    def recording(location: str | Path, **kwargs: Any) -> Any:
+        seen.append(str(location))
+        return real(location, **kwargs)
+
+    monkeypatch.setattr(tracelens.store, "open_store", recording)
+    monkeypatch.delenv(settings.STORE, raising=False)
+    monkeypatch.chdir(tmp_path)
+    extra = ["--engine", "local"] if command == "rollup" else ["--json"]
+
+    _run("store", command, "--config", str(config), *extra)
+    _run("store", command, "--config", str(config), "--store", str(given), *extra)
+    monkeypatch.setenv(settings.CONFIG, str(config))  # the default config file
+    _run("store", command, *extra)
+    monkeypatch.setenv(settings.STORE, str(given))  # the variable overrides [store] url
+    _run("store", command, "--config", str(config), *extra)
+    monkeypatch.delenv(settings.STORE)
+    monkeypatch.delenv(settings.CONFIG)
+    _run("store", command, *extra)
+
+    assert seen == [str(configured), str(given), str(configured), str(given), "tl-data"]

@@ -49,7 +49,7 @@ class EngineOptions:
 
 
 def _chosen(params: dict[str, Any], *, optional: bool) -> EngineOptions:
-    config = command_config(params.pop("config"))
+    config = command_config(params["config"])
     if config is None:
         from tracelens.agent.config import EngineSettings  # NOTE: boto3 loads with a config
 
@@ -71,8 +71,9 @@ def _chosen(params: dict[str, Any], *, optional: bool) -> EngineOptions:
 
 
 def engine_options(*, optional: bool = False) -> Callable[[F], F]:
-    """``--engine``, ``--address``, ``--workers``, ``--split`` and ``--config``, handed to the
-    command as one ``engine`` argument (an :class:`EngineOptions`); ``optional``: without
+    """``--engine``, ``--address``, ``--workers`` and ``--split``, handed to the command as one
+    ``engine`` argument (an :class:`EngineOptions`), and ``--config``, handed on as ``config``
+    (the command reads its other settings from the same file); ``optional``: without
     ``--engine``, the command runs without one (and the config's ``[engine] name`` is not
     read)."""
     default = (
@@ -115,7 +116,10 @@ def engine_options(*, optional: bool = False) -> Callable[[F], F]:
                 "day: for days too large for one worker's memory). Default: [engine] split of "
                 "the config file, else day.",
             ),
-            config_file_option(reads="its [engine] table gives the defaults of these options"),
+            config_file_option(
+                reads="its [store] url is the default of --store, its [engine] table the "
+                "defaults of these options"
+            ),
         ]
         wrapped: Any = collecting
         for option in reversed(options):

@@ -280,6 +280,18 @@ def command_config(path: str | Path | None) -> AgentConfig | None:
     return read[key]
 
 
+def store_url(given: str | None, config_path: str | Path | None) -> str:
+    """The store a command reads: ``--store`` (``given``), else the ``[store] url`` of its config
+    file (:func:`command_config`; ``$TRACELENS_STORE`` overrides it), else ``$TRACELENS_STORE``,
+    else ``./tl-data``."""
+    from tracelens.store import store_location
+
+    if given:
+        return given
+    config = command_config(config_path)
+    return config.store.url if config is not None else store_location(None)
+
+
 def config_file_option(*, reads: str) -> Callable[[F], F]:
     """``--config FILE`` of a command that takes some defaults from the config file (``reads``
     says which), handed to the command as ``config`` (read it with :func:`command_config`)."""

@@ -12,6 +12,7 @@ import click
 
 from tracelens.cli import engines
 from tracelens.cli.engines import engine_options
+from tracelens.cli.options import store_url
 
 if TYPE_CHECKING:
     from tracelens.store import Store
@@ -20,13 +21,14 @@ MAX_LISTED = 50
 
 
 @contextlib.contextmanager
-def _opened(location: str | None) -> Iterator[Store]:
-    """The store at ``location`` (or the configured one). A store that cannot be opened or
+def _opened(location: str | None, config: str | None = None) -> Iterator[Store]:
+    """The store at ``location``, else the configured one (``config``: the command's
+    ``--config``; :func:`tracelens.cli.options.store_url`). A store that cannot be opened or
     read, or a bad value, inside the block ends the command with its message."""
-    from tracelens.store import StoreError, open_store, store_location
+    from tracelens.store import StoreError, open_store
 
     try:
-        yield open_store(store_location(location))
+        yield open_store(store_url(location, config))
     except (StoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -81,6 +83,14 @@ _STORE_OPTION = click.option(
     metavar="DIR|s3://BUCKET/PREFIX",
     help="The store (default: $TRACELENS_STORE, else ./tl-data).",
 )
+# Of a command with --config: the config file's [store] url comes between.
+_CONFIGURED_STORE_OPTION = click.option(
+    "--store",
+    "location",
+    metavar="DIR|s3://BUCKET/PREFIX",
+    help="The store (default: $TRACELENS_STORE, else [store] url of the config file, else "
+    "./tl-data).",
+)
 
 
 def _window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
@@ -94,7 +104,7 @@ def _window(since: str | None, until: str | None) -> tuple[datetime | None, date
 
 
 @store.command()
-@_STORE_OPTION
+@_CONFIGURED_STORE_OPTION
 @click.option("--since", metavar="WHEN", help="First day to roll up (6h, 30d or ISO 8601).")
 @click.option("--until", metavar="WHEN", help="Last moment to roll up, same forms as --since.")
 @click.option("--force", is_flag=True, help="Compute days whose rollup is current again too.")
@@ -105,6 +115,7 @@ def rollup(
     until: str | None,
     force: bool,
     engine: engines.EngineOptions,
+    config: str | None,
 ) -> None:
     """Write the hourly rollups of the stored spans (counts, DDSketch percentiles per function
     and service-map edge), one file per day beside the span table.
@@ -125,7 +136,7 @@ def rollup(
 
     start, end = _window(since, until)
     last = None if end is None else (end - timedelta(microseconds=1)).astimezone(UTC).date()
-    with _opened(location) as target, engines.started(engine) as runner:
+    with _opened(location, config) as target, engines.started(engine) as runner:
         report = build(
             runner,
             target.backend,
@@ -156,7 +167,7 @@ def _task_label(task: Any) -> str:
 
 
 @store.command()
-@_STORE_OPTION
+@_CONFIGURED_STORE_OPTION
 @click.option("--since", metavar="WHEN", help="Start of the window (30d, or ISO 8601).")
 @click.option("--until", metavar="WHEN", help="End of the window, same forms as --since.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -167,6 +178,7 @@ def summary(
     until: str | None,
     as_json: bool,
     engine: engines.EngineOptions,
+    config: str | None,
 ) -> None:
     """Per function and service-map edge: counts and percentiles over a long window, merged
     from the hourly rollups (`tracelens store rollup`) instead of reading every span.
@@ -194,7 +206,7 @@ def summary(
 
     start, end = _window(since, until)
     failed: list[Any] = []
-    with _opened(location) as target:
+    with _opened(location, config) as target:
         if engine.name is None:
             result = read(target.backend, since=start, until=end)
         else:
