@@ -16,6 +16,7 @@ import pytest
 from tests.builders.agent import INTERVAL, SlowCycles, scheduler_config
 from tracelens.agent.config import (
     ReportSettings,
+    TargetSettings,
 )
 from tracelens.agent.outcome import CycleOutcome
 from tracelens.agent.scheduler import Agent
@@ -184,3 +185,23 @@ def test_a_cycle_with_nothing_due_is_no_success_for_health(tmp_path: Path) -> No
     (problem,) = status.problems(now=later)
     assert problem.startswith("cloudwatch: no success yet")
     assert status.as_json(now=later)["healthy"] is False
+
+
+def test_a_runner_without_a_target_of_its_own_collects_the_configs_first(tmp_path: Path) -> None:
+    first = TargetSettings(label="prod", region="eu-central-1", collectors=("lambda", "xray"))
+    config = replace(
+        scheduler_config(tmp_path),
+        targets=(first, TargetSettings(label="staging", region="eu-west-1")),
+    )
+    runner = SlowCycles(0.01)  # a stand-in: no .target, as a CollectionRunner has
+    agent = Agent(config, open_store(tmp_path / "s"), runner, stop=threading.Event())
+
+    # what a CollectionRunner made without a target collects
+    assert config.target_of(runner) == config.default_target() == config.collect_targets()[0]
+    assert (agent.status.account, agent.status.region) == ("prod", "eu-central-1")
+    _run_for(agent, 0.3)
+    assert set(runner.started) == {"lambda", "xray"}
+    collectors = _status(tmp_path)["collectors"]
+    assert isinstance(collectors, dict)
+    assert sorted(collectors) == ["lambda", "xray"]
+    assert {each["account"] for each in collectors.values()} == {"prod"}

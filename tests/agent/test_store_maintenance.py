@@ -10,7 +10,13 @@ import pytest
 
 from collectors.base import Window
 from tests.builders.results import ACCOUNT, REGION, T0, Ticker, traces_at, xray_result
-from tracelens.agent.config import AgentConfig, ConfigError, DaemonSettings, StoreSettings
+from tracelens.agent.config import (
+    AgentConfig,
+    AwsSettings,
+    ConfigError,
+    DaemonSettings,
+    StoreSettings,
+)
 from tracelens.agent.config_file import parse_config
 from tracelens.agent.outcome import CycleOutcome
 from tracelens.agent.scheduler import MAINTENANCE_JOB, Agent
@@ -42,6 +48,10 @@ class _NoCycles:
         raise AssertionError("no collector is enabled")
 
 
+# NOTE: a runner without a target of its own collects the config's first: it has a region.
+AWS = AwsSettings(account=ACCOUNT, region=REGION)
+
+
 def test_the_agent_compacts_and_prunes_its_store(tmp_path: Path) -> None:
     clock = Ticker()
     store = open_store(tmp_path / "store", clock=clock)
@@ -55,6 +65,7 @@ def test_the_agent_compacts_and_prunes_its_store(tmp_path: Path) -> None:
         )
         store.persist(result, account=ACCOUNT, region=REGION)
     config = AgentConfig(
+        aws=AWS,
         collectors=(),
         store=StoreSettings(retention=timedelta(days=30)),
         daemon=DaemonSettings(status_file=tmp_path / "status.json"),
@@ -76,6 +87,7 @@ def test_the_maintenance_job_is_scheduled_unless_disabled(tmp_path: Path) -> Non
     store = open_store(tmp_path / "store")
     for every, scheduled in ((timedelta(hours=6), True), (timedelta(0), False)):
         config = AgentConfig(
+            aws=AWS,
             collectors=(),
             store=StoreSettings(maintenance_interval=every),
             daemon=DaemonSettings(status_file=tmp_path / "status.json"),

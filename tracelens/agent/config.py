@@ -638,6 +638,29 @@ class AgentConfig:
             found.append(Target(target, names))
         return tuple(found)
 
+    def default_target(self) -> Target:
+        """The target of a runner made without one: the config's first.
+
+        Raises
+        ------
+        ConfigError
+            When it has no region.
+        """
+        return self.collect_targets()[0]
+
+    def target_of(self, runner: object) -> Target:
+        """The target ``runner`` collects: its own ``target`` (a ``CollectionRunner``'s), else
+        :meth:`default_target` (a runner given by a caller without one collects it, as a
+        ``CollectionRunner`` made without a target does).
+
+        Raises
+        ------
+        ConfigError
+            When the runner has no target and the config's first has no region.
+        """
+        target = getattr(runner, "target", None)
+        return target if isinstance(target, Target) else self.default_target()
+
     def schedule(self) -> list[tuple[str, Target, CollectorSettings]]:
         """Every collector of every target, keyed as the status, health and alerts name it:
         the collector's name, or ``<label>/<region>/<collector>`` with several targets."""

@@ -40,15 +40,10 @@ def collect_once(
     runners = list(runner) if isinstance(runner, Sequence) else [runner]
     outcomes: list[CycleOutcome] = []
     for each in runners:
-        target: Target | None = getattr(each, "target", None)
-        names = (
-            target.collectors
-            if target is not None
-            else tuple(settings.name for settings in config.enabled_collectors)
-        )
-        if on_target is not None and target is not None:
+        target = config.target_of(each)
+        if on_target is not None:
             on_target(target)
-        for name in names:
+        for name in target.collectors:
             left = seconds_left() if seconds_left is not None else None
             if left is not None and left < min_seconds:
                 outcome = CycleOutcome(
@@ -56,8 +51,8 @@ def collect_once(
                     status="failed",
                     started_at=datetime.now(UTC),
                     error=f"not run: {left:.0f}s left before the deadline; runs next time",
-                    account=target.account if target is not None else "",
-                    region=target.region if target is not None else "",
+                    account=target.account,
+                    region=target.region,
                 )
             else:
                 outcome = each.run(name)

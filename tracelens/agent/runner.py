@@ -76,7 +76,8 @@ class CollectionRunner:
         ``factory``).
     target
         The account and region collected and the collectors run there (default: the config's
-        first target; :func:`build_runners` makes one runner per target).
+        first, ``config.default_target()``; :func:`build_runners` makes one runner per
+        target).
     rollups
         When the days' rollups were last computed (shared by the runners of one store:
         :func:`build_runners`).
@@ -102,7 +103,7 @@ class CollectionRunner:
     ) -> None:
         self._config = config
         self._store = store
-        self.target = target or config.collect_targets()[0]
+        self.target = target or config.default_target()
         self._clock = clock
         self._stop = stop or threading.Event()
         if collectors is None:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from tracelens.agent.config import AgentConfig
+from tracelens.agent.config import AgentConfig, Target
 from tracelens.agent.metrics import AgentMetrics, MetricsServer
 from tracelens.agent.outcome import CycleOutcome
 from tracelens.agent.reporting import NoDataError, write_store_report
@@ -70,29 +70,18 @@ def _utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class _Scheduled:
-    """One runner and the target it collects."""
+    """One runner and the target it collects (``AgentConfig.target_of``)."""
 
     runner: CycleRunner
-    account: str
-    region: str
-    collectors: tuple[str, ...]
+    target: Target
 
 
 def _scheduled(
     config: AgentConfig, runner: CycleRunner | Sequence[CycleRunner]
 ) -> list[_Scheduled]:
-    """Each runner with the target it collects: its own (a ``CollectionRunner``'s ``target``),
-    else the ``[aws]`` table's with the enabled collectors (a runner given by a caller)."""
+    """Each runner with the target it collects."""
     runners = list(runner) if isinstance(runner, Sequence) else [runner]
-    names = tuple(settings.name for settings in config.enabled_collectors)
-    scheduled = []
-    for each in runners:
-        target = getattr(each, "target", None)
-        if target is not None:
-            scheduled.append(_Scheduled(each, target.account, target.region, target.collectors))
-        else:
-            scheduled.append(_Scheduled(each, config.aws.account, config.aws.region or "", names))
-    return scheduled
+    return [_Scheduled(each, config.target_of(each)) for each in runners]
 
 
 class Agent:
@@ -136,18 +125,18 @@ class Agent:
         self._on_outcome = on_outcome
         self._alerts = alerts
         first = self._runners[0]
-        self.metrics = AgentMetrics(first.account, first.region, clock=clock)
+        self.metrics = AgentMetrics(first.target.account, first.target.region, clock=clock)
         self._metrics_server: MetricsServer | None = None
         self._status_lock = threading.Lock()
         self.status = AgentStatus(
             started_at=clock(),
             store_url=store.url,
-            account=first.account,
-            region=first.region,
+            account=first.target.account,
+            region=first.target.region,
             stale_intervals=config.alerts.stale_intervals,
-            targets=tuple((each.account, each.region) for each in self._runners),
+            targets=tuple((each.target.account, each.target.region) for each in self._runners),
         )
-        jobs = sum(len(each.collectors) for each in self._runners) + 3
+        jobs = sum(len(each.target.collectors) for each in self._runners) + 3
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=jobs)}, timezone=UTC
         )
@@ -163,8 +152,8 @@ class Agent:
         """Add the jobs and start the scheduler (collectors run at once, the report later)."""
         now = self._clock()
         for index, scheduled in enumerate(self._runners):
-            account, region = scheduled.account, scheduled.region
-            for name in scheduled.collectors:
+            account, region = scheduled.target.account, scheduled.target.region
+            for name in scheduled.target.collectors:
                 settings = self._config.collector(name)
                 interval_s = settings.interval.total_seconds()
                 self.status.expect(name, interval_s=interval_s, account=account, region=region)
@@ -276,6 +265,7 @@ class Agent:
         if self._stop.is_set():
             return
         scheduled = self._runners[index]
+        target = scheduled.target
         try:
             outcome = scheduled.runner.run(name)
         except Exception as exc:  # NOTE: runners never raise; this guards a broken one.
@@ -284,14 +274,14 @@ class Agent:
                 collector=name, status="failed", started_at=self._clock(), error=repr(exc)
             )
         if not outcome.account:
-            outcome = replace(outcome, account=scheduled.account, region=scheduled.region)
+            outcome = replace(outcome, account=target.account, region=target.region)
         self.status.record(outcome)
-        end = self._checkpoint_end(name, scheduled.account, scheduled.region)
+        end = self._checkpoint_end(name, target.account, target.region)
         self.metrics.record_cycle(outcome, checkpoint_end=end)
         level = logging.WARNING if outcome.status != "ok" else logging.INFO
         line = outcome.describe()
         if self.status.several:
-            line = f"{scheduled.account}/{scheduled.region} {line}"
+            line = f"{target.key} {line}"
         log.log(level, "%s", line, extra={"cycle": outcome.as_json()})
         if self._on_outcome is not None:
             self._on_outcome(outcome)
