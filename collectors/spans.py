@@ -9,7 +9,10 @@ record per log event; the collector reads them with Logs Insights and stores the
 received (page kind ``spans.get_query_results``, each row's ``@message`` one span record).
 When they go to X-Ray, the X-Ray collector reads them and this one reads nothing; when the
 destination cannot be read (an endpoint without the API, a policy without the action) it reads
-nothing either and says so.
+nothing either and says so. When every span goes to ``aws/spans`` (ACTIVE, or declared) and the
+log group does not exist or may not be read, the window fails with what to do: X-Ray creates
+the group when Transaction Search is turned on, so a missing one is a configuration that would
+read traces from nowhere, not "no logs yet".
 
 Why Logs Insights: one query covers the window whatever the number of log streams, returns up
 to 10,000 rows, and a window that hits the cap is read again in halves (down to one second),
@@ -23,12 +26,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from collectors.base import (
     CollectorResult,
+    Failure,
     RawPage,
     RetrySettings,
     Window,
@@ -38,6 +42,7 @@ from collectors.base import (
 from collectors.contract import BuildContext, CollectRequest, Needs, Registration
 from collectors.logs_insights import FIELDS, ROW_CAP, LogsInsightsCollector, LogsResult
 from collectors.metering import (
+    ACCESS_DENIED_ERROR_CODES,
     CALL_ERRORS,
     CallMeter,
     error_code,
@@ -83,6 +88,40 @@ def spans_query(window: Window, row_cap: int) -> str:
         f"| sort @timestamp asc\n"
         f"| limit {row_cap}"
     )
+
+
+MISSING = "ResourceNotFoundException"  # FilterLogEvents' and StartQuery's code for no such group
+# What reading aws/spans takes (the spans collector falls back to FilterLogEvents when StartQuery
+# is not permitted); collectors/iam_policy.json allows both on it.
+READ_ACTIONS = "logs:StartQuery, logs:FilterLogEvents"
+
+
+def unreadable_fix(code: str) -> str:
+    """What to do when reading ``aws/spans`` ended with the error ``code``."""
+    if code == MISSING:
+        return "turn Transaction Search on"  # NOTE: X-Ray creates aws/spans when it is turned on
+    if code in ACCESS_DENIED_ERROR_CODES:
+        return f"allow {READ_ACTIONS} on {SPANS_LOG_GROUP}"
+    return "checked again next cycle"
+
+
+def spans_group_problem(
+    logs: CloudWatchLogsClient, meter: CallMeter, *, at: datetime
+) -> str | None:
+    """Why ``aws/spans`` cannot be read (the error code), or None when it can.
+
+    One FilterLogEvents call for at most one event of the second before ``at``: it fails with
+    ``ResourceNotFoundException`` when the log group does not exist and ``AccessDeniedException``
+    when the credentials may not read it (DescribeLogGroups would tell the first only, with an
+    action the policy does not otherwise need). The event, if any, is not kept.
+    """
+    end_ms = epoch_millis(at)
+    params = {"logGroupName": SPANS_LOG_GROUP, "startTime": end_ms - 1000, "endTime": end_ms}
+    try:
+        meter.call(logs.filter_log_events, limit=1, **params)
+    except CALL_ERRORS as exc:
+        return error_code(exc)
+    return None
 
 
 @dataclass(frozen=True)
@@ -294,11 +333,50 @@ def default_indexed_percent(page: Mapping[str, Any]) -> float | None:
     return None
 
 
+def leaves_traces_to_spans(destination: Destination) -> bool:
+    """Whether every span goes to ``aws/spans`` for sure: Transaction Search ACTIVE, or
+    declared. A PENDING change may still send spans to X-Ray, and an unknown destination is
+    not Transaction Search."""
+    return destination.mode == "cloudwatch-logs" and (
+        destination.declared or destination.status == "ACTIVE"
+    )
+
+
+def _unread(destination: Destination, records: LogsResult) -> LogsResult:
+    """``records`` with ``aws/spans`` unread named as a failure with its fix, when every span
+    goes there: a missing log group is then no "no logs yet" (Transaction Search creates it)
+    but a configuration that reads traces from nowhere."""
+    if not leaves_traces_to_spans(destination):
+        return records
+    how = "as declared" if destination.declared else destination.status or ""
+    failures = [
+        replace(f, message=f"{unreadable_fix(f.code)} ({f.message})")
+        if f.key == SPANS_LOG_GROUP and f.code in ACCESS_DENIED_ERROR_CODES
+        else f
+        for f in records.failures
+    ]
+    warnings = list(records.warnings)
+    if SPANS_LOG_GROUP in records.missing_log_groups:
+        warnings = [w for w in warnings if SPANS_LOG_GROUP not in w]
+        failures.append(
+            Failure(
+                "logs:StartQuery",
+                SPANS_LOG_GROUP,
+                MISSING,
+                f"no such group though traces go to CloudWatch Logs ({how}): "
+                f'{unreadable_fix(MISSING)}, or declare [collectors.spans] destination = "XRay"',
+                retryable=False,
+            )
+        )
+    return replace(records, failures=tuple(failures), warnings=tuple(warnings))
+
+
 def _result(window: Window, read: DestinationRead, records: LogsResult | None) -> SpansResult:
     fields = read.fields()
     read_window: Window | None = window
     truncated: tuple[Window, ...] = ()
     if records is not None:
+        records = _unread(read.destination, records)
         fields["pages"] += records.pages
         fields["failures"] += records.failures
         fields["warnings"] += records.warnings

@@ -13,9 +13,11 @@ reads every span from ``aws/spans``. When the spans collector runs for the same 
 trace destination is CloudWatch Logs (ACTIVE, or declared in ``[collectors.spans]
 destination``) and ``[collectors.xray] fetch_indexed = false``, the traces are left to it: the
 summaries are still read and stored as before, BatchGetTraces is skipped, and a note says why
-and how to fetch them again. A pending or unknown destination fetches as before. Fetching is
-the default: a window from before Transaction Search was turned on has its traces in X-Ray
-only.
+and how to fetch them again. A pending or unknown destination fetches as before; so does an
+``aws/spans`` that cannot be read (it does not exist, or the credentials may not read it:
+checked with one FilterLogEvents call), with a warning naming the log group, the target and
+what to do. Fetching is the default: a window from before Transaction Search was turned on has
+its traces in X-Ray only.
 """
 
 from __future__ import annotations
@@ -43,11 +45,15 @@ from collectors.spans import (
     SPANS_LOG_GROUP,
     Destination,
     Mode,
+    leaves_traces_to_spans,
     read_destination,
+    spans_group_problem,
+    unreadable_fix,
 )
 from collectors.xray_state import XRayState, trace_start_s
 
 if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_xray import XRayClient
 
 API_CALLS = frozenset(
@@ -57,6 +63,7 @@ API_CALLS = frozenset(
         # Only when the spans collector runs for the same target (see the module docstring).
         "xray:GetTraceSegmentDestination",
         "xray:GetIndexingRules",
+        "logs:FilterLogEvents",
     }
 )
 
@@ -67,8 +74,8 @@ BATCH_SIZE = 5  # BatchGetTraces accepts 1-5 ids per call
 # NOTE: a partial trace is looked at again while it is younger than this; after that what
 # was stored is kept as it is (X-Ray completes traces within minutes).
 PARTIAL_HORIZON = timedelta(hours=1)
-# How long a GetTraceSegmentDestination answer decides whether traces are left to the spans
-# collector (see SpansAlongside).
+# How long a GetTraceSegmentDestination answer (and whether aws/spans can be read) decides
+# whether traces are left to the spans collector (see SpansAlongside).
 DESTINATION_TTL = timedelta(minutes=5)
 
 _RANGE_ERROR = re.compile(r"time|range|hour|window|StartTime|EndTime", re.IGNORECASE)
@@ -107,52 +114,83 @@ class XRayResult(CollectorResult):
 
 
 @dataclass(frozen=True)
+class Handover:
+    """Whether the traces can be left to the spans collector.
+
+    Attributes
+    ----------
+    destination
+        Where traces go (declared, or read from X-Ray).
+    unreadable
+        Under Transaction Search (:func:`collectors.spans.leaves_traces_to_spans`): the error
+        code checking ``aws/spans`` ended with (``ResourceNotFoundException``,
+        ``AccessDeniedException``, ...); None when it can be read, or was not checked.
+    """
+
+    destination: Destination
+    unreadable: str | None = None
+
+    @property
+    def leaves(self) -> bool:
+        """True when every span goes to ``aws/spans`` and it can be read."""
+        return leaves_traces_to_spans(self.destination) and self.unreadable is None
+
+
+@dataclass(frozen=True)
 class SpansAlongside:
-    """The spans collector runs for the same target: where traces go decides whether
-    BatchGetTraces runs.
+    """The spans collector runs for the same target: where traces go, and whether ``aws/spans``
+    can be read, decide whether BatchGetTraces runs.
 
     Attributes
     ----------
     xray
         The X-Ray client GetTraceSegmentDestination (and GetIndexingRules) are read with.
+    logs
+        The CloudWatch Logs client ``aws/spans`` is checked with
+        (:func:`collectors.spans.spans_group_problem`).
     declared
         ``[collectors.spans] destination`` (``"CloudWatchLogs"`` or ``"XRay"``), declared for
         endpoints without GetTraceSegmentDestination: not read then. None: read it.
     fetch_indexed
         ``[collectors.xray] fetch_indexed``: fetch the indexed traces even so.
     clock
-        With a clock, an answer read is used for ``DESTINATION_TTL`` (a catch-up cycle reads
-        many windows; the setting changes rarely). None: read for every window.
+        With a clock, an answer is used for ``DESTINATION_TTL`` (a catch-up cycle reads many
+        windows; the setting changes rarely). None: read and checked for every window.
+    target
+        ``<label>/<region>``, named in the warning when ``aws/spans`` cannot be read.
     """
 
     xray: XRayClient
+    logs: CloudWatchLogsClient
     declared: str | None = None
     fetch_indexed: bool = False
     clock: Callable[[], datetime] | None = None
-    _cached: list[tuple[datetime, Destination]] = field(default_factory=list, compare=False)
+    target: str = ""
+    _cached: list[tuple[datetime, Handover]] = field(default_factory=list, compare=False)
 
     def destination(self, meter: CallMeter) -> Destination:
         """Where traces go: declared, else read (unknown when the read fails)."""
         if self.declared is not None:
             mode: Mode = "cloudwatch-logs" if self.declared == CLOUDWATCH_LOGS else "xray"
             return Destination(mode, declared=True)
+        with meter.watching(self.xray):
+            return read_destination(self.xray, meter).destination
+
+    def handover(self, meter: CallMeter, *, at: datetime) -> Handover:
+        """Where traces go, and under Transaction Search whether ``aws/spans`` can be read
+        (checked over the second before ``at``)."""
         now = self.clock() if self.clock is not None else None
         if now is not None and self._cached and now - self._cached[0][0] < DESTINATION_TTL:
             return self._cached[0][1]
-        with meter.watching(self.xray):
-            destination = read_destination(self.xray, meter).destination
+        destination = self.destination(meter)
+        unreadable = None
+        if leaves_traces_to_spans(destination):
+            with meter.watching(self.logs):
+                unreadable = spans_group_problem(self.logs, meter, at=at)
+        handover = Handover(destination, unreadable)
         if now is not None:
-            self._cached[:] = [(now, destination)]
-        return destination
-
-
-def leaves_traces_to_spans(destination: Destination) -> bool:
-    """Whether every span goes to ``aws/spans`` for sure: Transaction Search ACTIVE, or
-    declared. A PENDING change may still send spans to X-Ray, and an unknown destination is
-    not Transaction Search: the traces are fetched then."""
-    return destination.mode == "cloudwatch-logs" and (
-        destination.declared or destination.status == "ACTIVE"
-    )
+            self._cached[:] = [(now, handover)]
+        return handover
 
 
 def skip_note(destination: Destination, traces: int) -> str:
@@ -168,6 +206,17 @@ def skip_note(destination: Destination, traces: int) -> str:
         f"BatchGetTraces skipped for {traces} traces: Transaction Search on ({how}), the spans "
         f"collector reads all spans in {SPANS_LOG_GROUP}{indexed}; to fetch them: "
         "[collectors.xray] fetch_indexed = true"
+    )
+
+
+def unreadable_note(code: str, target: str) -> str:
+    """The warning of a run that fetched the traces because ``aws/spans`` cannot be read
+    (``code``): what to do about it, or how to fetch them without checking (one line of at
+    most 200 characters, as ``collect`` shows warnings)."""
+    where = f" in {target}" if target else ""
+    return (
+        f"{SPANS_LOG_GROUP} unreadable{where} ({code}): indexed traces fetched; "
+        f"{unreadable_fix(code)}, or set [collectors.xray] fetch_indexed = true"
     )
 
 
@@ -265,7 +314,7 @@ class XRayCollector(AwsCollector["XRayClient"]):
             ``complete`` is False when a summaries window or a trace could not be fetched.
         """
         run = _Run(CallMeter(settings=self._retry, sleep=self._sleep))
-        destination = self._left_to_spans(run.meter)
+        destination = self._left_to_spans(run, window)
         left: frozenset[str] = frozenset()
         with run.meter.watching(self.client):
             for part in window.split(self._max_span):
@@ -284,13 +333,16 @@ class XRayCollector(AwsCollector["XRayClient"]):
             notes=(*result.notes, skip_note(destination, len(left))),
         )
 
-    def _left_to_spans(self, meter: CallMeter) -> Destination | None:
-        """The destination when the traces are left to the spans collector, else None."""
+    def _left_to_spans(self, run: _Run, window: Window) -> Destination | None:
+        """The destination when the traces are left to the spans collector, else None (with a
+        warning when only ``aws/spans`` being unreadable keeps them here)."""
         alongside = self._spans_alongside
         if alongside is None or alongside.fetch_indexed:
             return None
-        destination = alongside.destination(meter)
-        return destination if leaves_traces_to_spans(destination) else None
+        handover = alongside.handover(run.meter, at=window.end)
+        if handover.unreadable is not None:
+            run.warnings.append(unreadable_note(handover.unreadable, alongside.target))
+        return handover.destination if handover.leaves else None
 
     def fetch(self, trace_ids: Iterable[str]) -> XRayResult:
         """The traces for ``trace_ids`` (e.g. the ``failed_ids`` of an earlier run)."""
@@ -485,12 +537,15 @@ class XRaySource:
 
 def _build(context: BuildContext) -> XRaySource:
     client = context.factory.xray()
+    where = context.factory.target
     alongside = (
         SpansAlongside(
             client,
+            context.factory.logs(),
             declared=context.spans_destination,
             fetch_indexed=context.fetch_indexed,
             clock=context.clock,
+            target=f"{where.account}/{where.region}",
         )
         if context.spans_alongside
         else None

@@ -1,5 +1,6 @@
 """``collect --once`` on a Transaction Search account whose spans collector runs too: the X-Ray
-collector reads the summaries but leaves the traces to the spans collector, and says so.
+collector reads the summaries but leaves the traces to the spans collector, and says so; unless
+``aws/spans`` cannot be read, when it fetches them and both collectors say what to do.
 
 moto lacks GetTraceSegmentDestination: the destination is declared (``[collectors.spans]
 destination``), as the configuration allows for such endpoints; reading it is covered by
@@ -9,6 +10,7 @@ tests/collectors/test_xray_transaction_search.py.
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,10 @@ from collectors.spans import SPANS_LOG_GROUP
 from tests.builders.agent import FAST_CONFIG, analyze_store, invoke, seed_traces, utc_now
 from tests.builders.endpoint import Aws
 from tests.builders.traces import span_record
+from tracelens.agent.config_file import parse_config
+from tracelens.agent.runner import build_runners
+from tracelens.agent.status import AgentStatus
+from tracelens.store import open_store
 
 pytestmark = pytest.mark.integration
 
@@ -95,3 +101,73 @@ def test_the_traces_are_fetched_when_asked_or_without_the_spans_collector(
     document = analyze_store(store)
     assert "xray" in document["input"]["trace_path"]["paths"]
     assert document["input"]["traces"] == seeded + span_traces
+
+
+def test_without_aws_spans_the_traces_are_fetched_and_the_spans_collector_says_why(
+    aws: Aws, tmp_path: Path
+) -> None:
+    """Transaction Search declared, but no aws/spans (it is not on after all): the X-Ray
+    collector must not leave the traces to a spans collector that reads nothing."""
+    now_s = utc_now().timestamp()
+    seeded = seed_traces(aws, [now_s - 1200 - 300 * i for i in range(4)])
+    store = tmp_path / "store"
+    path = tmp_path / "tracelens.toml"
+    path.write_text(SKIPPING)
+
+    result = invoke(
+        "collect", "--once", "--store", str(store), "--since", "2h",
+        "--endpoint-url", aws.url, "--config", str(path),
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    xray = next(i for i, line in enumerate(lines) if line.startswith("xray "))
+    assert lines[xray].split()[1] == "ok", result.stderr
+    assert lines[xray + 1] == (
+        "  warning: aws/spans unreadable in test/us-east-1 (ResourceNotFoundException): indexed "
+        "traces fetched; turn Transaction Search on, or set [collectors.xray] fetch_indexed = true"
+    )
+    assert not any("BatchGetTraces skipped" in line for line in lines), result.stderr
+    spans = next(line for line in lines if line.startswith("spans "))
+    # nothing to read there, and no window passed over: not "ok" (health names it)
+    assert spans.split()[1] == "failed", result.stderr
+    assert spans.endswith(
+        "logs:StartQuery aws/spans: ResourceNotFoundException: no such group though traces go "
+        "to CloudWatch Logs (as declared): turn Transaction Search on, or declare "
+        '[collectors.spans] destination = "XRay"'
+    )
+    document = analyze_store(store)
+    assert document["input"]["traces"] == len(seeded)
+    assert document["input"]["trace_path"]["paths"] == ["xray"]
+    checkpoint = open_store(store).checkpoint("spans", "test", "us-east-1")
+    assert checkpoint is None or checkpoint.window_end is None
+
+
+def test_the_agents_health_names_aws_spans_the_target_and_the_fix(aws: Aws, tmp_path: Path) -> None:
+    config = parse_config(tomllib.loads(SKIPPING), environ={}).with_overrides(
+        store_url=str(tmp_path / "store"), endpoint_url=aws.url
+    )
+    store = open_store(config.store.url)
+    (runner,) = build_runners(config, store)
+    started = utc_now()
+    status = AgentStatus(
+        started_at=started, store_url=store.url, account="test", region="us-east-1"
+    )
+    every = config.collector("spans").interval
+    status.expect("spans", interval_s=every.total_seconds(), account="test", region="us-east-1")
+
+    status.record(runner.run("spans"))
+
+    (problem,) = status.problems(now=started + 4 * every)
+    assert problem.startswith("spans: no success yet"), problem
+    assert "last run failed: logs:StartQuery aws/spans: ResourceNotFoundException" in problem
+    assert "turn Transaction Search on" in problem
+    document = status.as_json(now=started + 4 * every)
+    assert document["healthy"] is False
+    assert (document["account"], document["region"]) == ("test", "us-east-1")
+    assert document["targets"][0] == {
+        "account": "test",
+        "region": "us-east-1",
+        "healthy": False,
+        "collectors": ["spans"],
+    }

@@ -11,7 +11,9 @@ upstream endpoint (a moto server) unless a seeded random draw picks a fault:
 - ``slow``: the request is forwarded after ``slow_delay_s``;
 - ``truncate``: the upstream answer is sent with its full ``Content-Length`` but only the first
   half of its body, and the connection is closed (a response cut short in transit; botocore
-  parses what arrived and returns HTTP 200 without the answer's keys).
+  parses what arrived and returns HTTP 200 without the answer's keys);
+- ``denied``: the service's ``AccessDeniedException`` (:class:`DenyingProxy`: every request of
+  some services, as with credentials whose policy lacks their actions).
 
 A request that has just been faulted ``max_consecutive_faults`` times (same service, path and
 body: a retry) is forwarded, so every request eventually gets through whatever the seed.
@@ -80,6 +82,18 @@ THROTTLE_RESPONSES: dict[str, tuple[int, dict[str, str], bytes]] = {
         {"Content-Type": "text/xml"},
         b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
         b"<Message>Rate exceeded</Message></Error><RequestId>0</RequestId></ErrorResponse>",
+    ),
+}
+
+
+# (status, headers, body) of an AccessDeniedException per SigV4 service name.
+ACCESS_DENIED_RESPONSES: dict[str, tuple[int, dict[str, str], bytes]] = {
+    "logs": (
+        400,
+        {"Content-Type": "application/x-amz-json-1.1"},
+        b'{"__type":"AccessDeniedException","message":"User: arn:aws:sts::123456789012:'
+        b"assumed-role/reader/tracelens is not authorized to perform: logs:FilterLogEvents on "
+        b'resource: arn:aws:logs:us-east-1:123456789012:log-group:aws/spans:log-stream:"}',
     ),
 }
 
@@ -219,6 +233,22 @@ class FaultProxy:
             connection.close()
 
 
+class DenyingProxy(FaultProxy):
+    """Answers every request of ``services`` with their ``ACCESS_DENIED_RESPONSES``; forwards
+    the rest."""
+
+    def __init__(self, upstream_url: str, *, services: set[str]) -> None:
+        super().__init__(upstream_url)
+        self._denied = services
+
+    def decide(self, service: str, path: str, body: bytes) -> str:
+        if service in self._denied:
+            self.injected[(service, "denied")] += 1
+            return "denied"
+        self.forwarded[service] += 1
+        return ""
+
+
 class _QuietServer(ThreadingHTTPServer):
     """Ignores clients that hung up (a client timed out on a slow response)."""
 
@@ -246,6 +276,9 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             scope = _SCOPE.search(self.headers.get("Authorization", ""))
             service = scope.group(1) if scope else "unknown"
             fault = proxy.decide(service, self.path, body)
+            if fault == "denied":
+                self._reply(*ACCESS_DENIED_RESPONSES[service])
+                return
             if fault == "throttle":
                 self._reply(*THROTTLE_RESPONSES[service])
                 return

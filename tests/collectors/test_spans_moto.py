@@ -1,9 +1,11 @@
-"""The spans collector: Transaction Search detected, ``aws/spans`` read for the window.
+"""The spans collector: Transaction Search detected, ``aws/spans`` read for the window (or,
+missing or denied under Transaction Search, the window failed with what to do).
 
 moto lacks X-Ray's GetTraceSegmentDestination and GetIndexingRules: those two calls run
 through botocore's Stubber with AWS's answers (an exact-call contract), while the span
 records are read from moto's Logs Insights over a seeded ``aws/spans`` log group. moto's
 Insights ignores ``filter`` (see test_logs_moto.py): the seeded records all lie in the window.
+AccessDeniedException comes from a proxy in front of moto, over HTTP.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from collectors.spans import (
     SpansResult,
 )
 from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
+from tests.builders.fault_proxy import DenyingProxy
 from tests.builders.traces import span_record, utc
 from tracelens.store import open_store
 from tracelens.store.raw import decode
@@ -57,9 +60,9 @@ def stubbed_xray(aws: Aws) -> Iterator[tuple[Any, Stubber]]:
         stub.assert_no_pending_responses()
 
 
-def _transaction_search(stub: Stubber, *, percent: float = 1.0) -> None:
+def _transaction_search(stub: Stubber, *, percent: float = 1.0, status: str = "ACTIVE") -> None:
     stub.add_response(
-        "get_trace_segment_destination", {"Destination": "CloudWatchLogs", "Status": "ACTIVE"}, {}
+        "get_trace_segment_destination", {"Destination": "CloudWatchLogs", "Status": status}, {}
     )
     rule = {
         "Name": "Default",
@@ -230,3 +233,65 @@ def test_span_pages_are_stored_raw_and_as_spans_and_the_checkpoint_advances(
     assert inputs.traces.traces == len(seeded)  # one single-span trace per record
     checkpoint = store.checkpoint("spans", "test", "us-east-1")
     assert checkpoint is not None and checkpoint.window_end == result.window.end  # type: ignore[union-attr]
+
+
+def test_under_transaction_search_a_missing_aws_spans_fails_the_window_with_the_fix(
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
+) -> None:
+    xray, stub = stubbed_xray
+    _transaction_search(stub)  # ACTIVE, and no aws/spans: X-Ray creates it when turned on
+    now_s = int(time.time())
+
+    result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
+
+    assert not result.complete
+    (failure,) = result.failures
+    assert (failure.api, failure.key, failure.code) == (
+        "logs:StartQuery",
+        SPANS_LOG_GROUP,
+        "ResourceNotFoundException",
+    )
+    assert failure.message == (
+        "no such group though traces go to CloudWatch Logs (ACTIVE): turn Transaction Search "
+        'on, or declare [collectors.spans] destination = "XRay"'
+    )
+    assert not any(SPANS_LOG_GROUP in warning for warning in result.warnings)
+
+
+def test_while_the_switch_is_pending_a_missing_aws_spans_is_a_warning(
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
+) -> None:
+    xray, stub = stubbed_xray
+    _transaction_search(stub, status="PENDING")
+    now_s = int(time.time())
+
+    result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
+
+    assert result.complete and result.failures == ()
+    assert "log group aws/spans does not exist (no logs yet)" in result.warnings
+
+
+def test_a_denied_aws_spans_fails_the_window_naming_the_actions_to_allow(aws: Aws) -> None:
+    now_s = int(time.time())
+    _seed_spans(aws, (now_s - 1800) * 1000, 2)
+
+    with DenyingProxy(aws.url, services={"logs"}) as proxy:
+        collector = SpansCollector(
+            xray=aws.factory().xray(),
+            logs=aws.factory(proxy.url).logs(),
+            retry=TEST_RETRY,
+            sleep=no_sleep,
+            destination="CloudWatchLogs",
+        )
+        result = collector.collect(Window(utc(now_s - 3600), utc(now_s)))
+
+    assert not result.complete and result.pages == ()
+    (failure,) = result.failures
+    assert (failure.api, failure.key, failure.code) == (
+        "logs:FilterLogEvents",  # StartQuery was denied first
+        SPANS_LOG_GROUP,
+        "AccessDeniedException",
+    )
+    assert failure.message.startswith(
+        "allow logs:StartQuery, logs:FilterLogEvents on aws/spans (User: arn:aws:sts::"
+    )

@@ -295,10 +295,11 @@ class CollectorSettings:
         GetTraceSegmentDestination (for endpoints without that API); None: read it.
     fetch_indexed
         X-Ray only: fetch X-Ray's indexed traces with BatchGetTraces (the default). False:
-        skip the fetch while Transaction Search is on and the spans collector reads every
-        span of the target (the indexed traces are among those spans). Not the default: a
-        window from before Transaction Search was turned on (a first run's catch-up, say) has
-        its traces in X-Ray only, and skipping them would lose them for good.
+        skip the fetch while Transaction Search is on, the spans collector reads every span of
+        the target (the indexed traces are among those spans) and ``aws/spans`` can be read.
+        Not the default: a window from before Transaction Search was turned on (a first run's
+        catch-up, say) has its traces in X-Ray only, and skipping them would lose them for
+        good.
     """
 
     name: str
