@@ -1,8 +1,9 @@
 """Partial aggregates per hour that merge associatively (rollups).
 
 A rollup is one long frame (``ROLLUP_SCHEMA``): per hour (the hour a trace started in), section
-(``input``, ``function``, ``edge``, ``async``, ``critical_path``, ``dns``), key
-(``source``/``source_type``/``target``/``target_type``; a function's name is its ``source``)
+(``SECTIONS``: ``input``, ``function``, ``edge``, ``async``, ``critical_path``, ``dns``,
+``entry``, ``node``), key (``source``/``source_type``/``target``/``target_type``; a function's
+name is its ``source``)
 and measure, either a count (``bucket`` null) or one bucket of a DDSketch (``bucket`` the
 sketch's key, ``count`` the values in it). Merging rollups is concatenating them and summing
 ``count`` (or taking its maximum) per everything else: associative and commutative, so any
@@ -17,22 +18,26 @@ interpolation lies between that order statistic and the next one. Values at or b
 the zero bucket (returned as 0).
 
 What a rollup holds (``MEASURES`` and ``SKETCHED`` per section): ``SECTIONS_FROM_ROLLUPS``.
-Everything else in the contract needs the spans (``SECTIONS_NEEDING_SPANS``).
+Everything else in the contract needs the spans (``SECTIONS_NEEDING_SPANS``). Sections are only
+ever added (``ADDED_SECTIONS``): a rollup written before one was added lacks its rows, which is
+not the same as none of them (the store records the sections each rollup holds).
 """
 
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import polars as pl
 from ddsketch.mapping import LogarithmicMapping
 
-from analyses.async_events import async_event_rows
+from analyses.async_events import ASYNC_SCHEMA, async_event_rows
 from analyses.bottlenecks import critical_path_time
 from analyses.cold_starts import USER_FACING_KINDS
 from analyses.dns import dns_lookup_rows
+from analyses.entry_points import entry_traces
 from analyses.invocations import invocations
-from analyses.service_map import service_map_hops
+from analyses.service_map import service_map_hops_and_node_requests
 from tracelens.schema import UTC_US
 
 RELATIVE_ACCURACY = 0.01
@@ -46,7 +51,7 @@ _MIN_INDEXABLE = _MAPPING.min_possible
 KEY_COLUMNS = ("section", "source", "source_type", "target", "target_type", "measure")
 ROLLUP_SCHEMA: dict[str, pl.DataType] = {
     "hour": UTC_US,
-    # "input" | "function" | "edge" | "async" | "critical_path" | "dns"
+    # SECTIONS: "input" | "function" | "edge" | "async" | "critical_path" | "dns" | "entry" | "node"
     "section": pl.String(),
     "source": pl.String(),  # the function's name for sections "function" and "async"
     "source_type": pl.String(),
@@ -60,6 +65,24 @@ ROLLUP_SCHEMA: dict[str, pl.DataType] = {
 FUNCTION_COUNTS = ("invocations", "errors", "faults", "cold_starts")
 EDGE_COUNTS = ("calls", "errors", "faults", "throttles")
 ASYNC_COUNTS = ("events", "events_with_attempts", "attempts", "retried_events")
+ENTRY_COUNTS = (
+    "requests",
+    "errors",
+    "faults",
+    "throttled",
+    "failed",
+    "in_progress",
+    "cold_start_requests",
+)
+NODE_COUNTS = (
+    "requests",
+    "errors",
+    "faults",
+    "throttles",
+    "service_requests",
+    "service_throttles",
+    "failed",
+)
 # Measures merged by their maximum, not summed (times in whole microseconds).
 MAX_MEASURES = ("init_max_us", "max_attempt", "event_age_max_us", "lookup_max_us")
 MEASURES: dict[str, tuple[str, ...]] = {
@@ -80,13 +103,26 @@ MEASURES: dict[str, tuple[str, ...]] = {
         "invocation_us",
         "lookup_max_us",
     ),
+    # source: the entry point, source_type: its type (entry_points[])
+    "entry": ENTRY_COUNTS,
+    # source: the node's name, source_type: its type (service_map.nodes[])
+    "node": NODE_COUNTS,
 }
+SECTIONS = tuple(MEASURES)
+"""Every section a rollup holds, in the order they were added."""
+ADDED_SECTIONS = ("entry", "node")
+"""Sections added after rollups were first stored: a rollup that does not record its sections
+holds every one but these."""
+ADDED_SECTION_KEYS = {"entry": "entry_points", "node": "service_map.nodes"}
+"""The contract's key of each added section."""
 # The sketched measures of each section (milliseconds).
 SKETCHED: dict[str, tuple[str, ...]] = {
     "function": ("duration_ms", "init_ms"),
     "edge": ("latency_ms",),
     "async": ("event_age_ms",),
     "dns": ("latency_ms", "cold_ms", "warm_ms"),
+    "entry": ("latency_ms",),  # completed requests
+    "node": ("service_ms",),  # the Lambda service's own time per request
 }
 PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
@@ -103,6 +139,9 @@ SECTIONS_FROM_ROLLUPS = (
     "async_invocations (counts, max_attempt, event_age_ms)",
     "bottlenecks (critical_path_share, traces: critical-path time per entry and node)",
     "dns (lookups, failures, latency_ms, invocation_share, cold, warm)",
+    "entry_points (counts, rates, cold_start_share, latency_ms)",
+    "service_map.nodes (counts, service_p50_ms, service_p95_ms)",
+    "findings[kind=async_events] (and their evidence: counts, event_age_ms)",
 )
 SECTIONS_NEEDING_SPANS = (
     "input (documents, duplicates, rejections, incomplete)",
@@ -110,12 +149,22 @@ SECTIONS_NEEDING_SPANS = (
     "throttles",
     "dns[].vpc_attached (configuration)",
     "bottlenecks (slow_share: the slow traces are a quantile of the whole window)",
-    "service_map.nodes",
+    "entry_points[] (slowest_trace_id, failed_trace_id)",
     "service_map.cycles",
     "service_map.loops",
-    "findings (and their evidence, example traces)",
+    "findings (every kind but async_events: their rules need span-level figures such as "
+    "cold-start kinds, invocation paths, throttle causes, configuration; and example traces)",
     "example traces and waterfalls",
 )
+
+
+def lacking_keys(lacking: dict[str, list[date]], prefix: str = "") -> dict[str, list[str]]:
+    """Days whose rollup lacks a section (per section of ``ADDED_SECTIONS``) keyed by the
+    contract's keys (after ``prefix``), days as ISO dates."""
+    return {
+        prefix + ADDED_SECTION_KEYS.get(section, section): [d.isoformat() for d in days]
+        for section, days in lacking.items()
+    }
 
 
 def _hour_of_traces(spans: pl.DataFrame) -> pl.DataFrame:
@@ -168,7 +217,8 @@ def rollup(spans: pl.DataFrame) -> pl.DataFrame:
         return pl.DataFrame(schema=ROLLUP_SCHEMA)
     hours = _hour_of_traces(spans)
     inv = invocations(spans).join(hours, on="trace_id", how="left")
-    hops = service_map_hops(spans).join(hours, on="trace_id", how="left")
+    hops, node_requests = service_map_hops_and_node_requests(spans)
+    hops = hops.join(hours, on="trace_id", how="left")
     per_trace = (
         spans.group_by("trace_id")
         .agg((pl.col("depth") == 0).sum().alias("segments"))
@@ -222,6 +272,8 @@ def rollup(spans: pl.DataFrame) -> pl.DataFrame:
         *_async(spans, hours),
         _critical_path(spans, hours),
         *_dns(spans, hours),
+        *_entries(spans, inv, hours),
+        *_nodes(node_requests, hours),
     ]
     return merge(parts, by_hour=True)
 
@@ -316,6 +368,54 @@ def _dns(spans: pl.DataFrame, hours: pl.DataFrame) -> list[pl.DataFrame]:
         _shaped(_sketch(lookups, keys, "duration_ms", "latency_ms"), "dns"),
         _shaped(_sketch(lookups.filter(cold), keys, "duration_ms", "cold_ms"), "dns"),
         _shaped(_sketch(lookups.filter(~cold), keys, "duration_ms", "warm_ms"), "dns"),
+    ]
+
+
+def _entries(spans: pl.DataFrame, inv: pl.DataFrame, hours: pl.DataFrame) -> list[pl.DataFrame]:
+    """Per entry point (``entry_points[]``): its counts and a sketch of completed requests'
+    latency."""
+    traces = (
+        entry_traces(spans, invocation_rows=inv)
+        .join(hours, on="trace_id", how="left")
+        .with_columns(pl.col("entry").alias("source"), pl.col("entry_type").alias("source_type"))
+    )
+    keys = ["source", "source_type"]
+    counted = {
+        "requests": pl.len(),
+        "errors": pl.col("error").sum(),
+        "faults": pl.col("fault").sum(),
+        "throttled": pl.col("met_throttle").sum(),
+        "failed": (pl.col("error") | pl.col("fault") | pl.col("throttle")).sum(),
+        "in_progress": pl.col("end_time").is_null().sum(),
+        "cold_start_requests": pl.col("cold_start").sum(),
+    }
+    completed = traces.filter(pl.col("end_time").is_not_null())
+    return [
+        _shaped(_counts(traces, keys, counted), "entry"),
+        _shaped(_sketch(completed, keys, "duration_ms", "latency_ms"), "entry"),
+    ]
+
+
+def _nodes(requests: pl.DataFrame, hours: pl.DataFrame) -> list[pl.DataFrame]:
+    """Per service-map node (``service_map.nodes[]``): its counts and a sketch of the Lambda
+    service's own time per request."""
+    rows = requests.join(hours, on="trace_id", how="left").with_columns(
+        pl.col("name").alias("source"), pl.col("type").alias("source_type")
+    )
+    flags = ("error", "fault", "throttle")
+    keys = ["source", "source_type"]
+    counted = {
+        "requests": pl.len(),
+        **{f"{flag}s": pl.col(flag).fill_null(value=False).sum() for flag in flags},
+        "service_requests": pl.col("service").fill_null(value=False).sum(),
+        "service_throttles": (
+            pl.col("service").fill_null(value=False) & pl.col("throttle").fill_null(value=False)
+        ).sum(),
+        "failed": pl.any_horizontal(flags).fill_null(value=False).sum(),
+    }
+    return [
+        _shaped(_counts(rows, keys, counted), "node"),
+        _shaped(_sketch(rows, keys, "service_ms", "service_ms"), "node"),
     ]
 
 
@@ -426,3 +526,24 @@ def daily_totals(rollups: pl.DataFrame) -> pl.DataFrame:
         .agg([total(*where).alias(name) for name, where in DAILY_MEASURES.items()])
         .sort("day")
     )
+
+
+def async_table(merged: pl.DataFrame) -> pl.DataFrame:
+    """Merged rollups' asynchronous invocations as ``analyses.async_events.ASYNC_SCHEMA``
+    (what ``async_events`` gives from spans), for the findings whose rule reads only its
+    counts and event-age sketch: no example trace, and the outcome counts, which need each
+    event's attempts, unknown (null)."""
+    counted = counts(merged, "async")
+    ages = quantiles(merged, "async", "event_age_ms").select(
+        "source", *(pl.col(f"{p}_ms").alias(f"event_age_{p}_ms") for p in PERCENTILES)
+    )
+    table = counted.join(ages, on="source", how="left", nulls_equal=True).with_columns(
+        pl.col("source").alias("function_name"),
+        pl.when(pl.col("events_with_attempts") > 0)
+        .then(pl.col("retried_events") / pl.col("events_with_attempts"))
+        .alias("retried_share"),
+        (pl.col("event_age_max_us") / 1000).alias("event_age_max_ms"),
+    )
+    missing = [c for c in ASYNC_SCHEMA if c not in table.columns]
+    table = table.with_columns([pl.lit(None, ASYNC_SCHEMA[c]).alias(c) for c in missing])
+    return table.select(list(ASYNC_SCHEMA)).cast(pl.Schema(ASYNC_SCHEMA)).sort("function_name")

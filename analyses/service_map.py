@@ -150,16 +150,34 @@ def _edges(hops: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _nodes(tree: pl.DataFrame, hops: pl.DataFrame) -> pl.DataFrame:
-    segments = _segment_requests(tree)
+def service_map_hops_and_node_requests(
+    spans: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`service_map_hops`, and one row per request a node received (``trace_id``,
+    ``name``, ``type``, the flags, ``service`` and ``service_ms``): what
+    :func:`service_map_nodes` aggregates, for partial aggregates (the tree is built once)."""
+    require_columns(spans, SPAN_SCHEMA, what="spans")
+    tree = span_tree(spans)
+    hops = _hops_from_tree(tree, measures=_TRACED, coded=False)
+    return hops, _node_requests(tree, hops, traced=True)
+
+
+def _node_requests(tree: pl.DataFrame, hops: pl.DataFrame, *, traced: bool = False) -> pl.DataFrame:
+    """One row per request a node received (with its ``trace_id`` when ``traced``)."""
+    measures = [*_MEASURES, "trace_id"] if traced else _MEASURES
+    segments = _segment_requests(tree, measures)
     called = hops.filter(~pl.col("target_is_segment")).select(
-        pl.col("target").alias("name"), pl.col("target_type").alias("type"), *_MEASURES
+        pl.col("target").alias("name"), pl.col("target_type").alias("type"), *measures
     )
     clients = hops.filter(pl.col("source_type") == CLIENT_TYPE).select(
-        pl.col("source").alias("name"), pl.col("source_type").alias("type"), *_MEASURES
+        pl.col("source").alias("name"), pl.col("source_type").alias("type"), *measures
     )
+    return pl.concat([segments, called, clients], how="diagonal_relaxed")
+
+
+def _nodes(tree: pl.DataFrame, hops: pl.DataFrame) -> pl.DataFrame:
     nodes = (
-        pl.concat([segments, called, clients], how="diagonal_relaxed")
+        _node_requests(tree, hops)
         .group_by(["name", "type"])
         .agg(
             pl.len().cast(pl.Int64).alias("requests"),
@@ -180,15 +198,15 @@ def _nodes(tree: pl.DataFrame, hops: pl.DataFrame) -> pl.DataFrame:
     return nodes.select(NODE_SCHEMA.keys()).cast(pl.Schema(NODE_SCHEMA)).sort(["type", "name"])
 
 
-def _segment_requests(tree: pl.DataFrame) -> pl.DataFrame:
-    """One row per request a segment-backed node received: ``name``, ``type``, the measures,
+def _segment_requests(tree: pl.DataFrame, measures: list[str] = _MEASURES) -> pl.DataFrame:
+    """One row per request a segment-backed node received: ``name``, ``type``, ``measures``,
     ``service`` (an ``AWS::Lambda`` segment) and ``service_ms`` (its own time)."""
     segments = tree.select(
         "row",
         "parent_row",
         pl.col("name").cast(pl.Categorical),
         pl.col("node_type").cast(pl.Categorical).alias("type"),
-        *_MEASURES,
+        *measures,
         (pl.col("origin") == LAMBDA_SERVICE_ORIGIN).fill_null(False).alias("service"),
         (pl.col("origin") == FUNCTION_ORIGIN).fill_null(False).alias("function"),
         # NOTE: an inferred segment without a parent in its trace (AWS::Events upstream of
@@ -212,7 +230,7 @@ def _segment_requests(tree: pl.DataFrame) -> pl.DataFrame:
         .select(
             "name",
             "type",
-            "duration_ms",
+            *[m for m in measures if m not in _FLAGS],
             *[
                 pl.when(pl.col(f"function_{flag}")).then(True).otherwise(pl.col(flag)).alias(flag)
                 for flag in _FLAGS

@@ -18,7 +18,7 @@ from typing import Any, Literal, TypedDict, Union, cast
 import orjson
 import polars as pl
 
-from analyses.rollups import RELATIVE_ACCURACY, SECTIONS_NEEDING_SPANS
+from analyses.rollups import RELATIVE_ACCURACY, SECTIONS_NEEDING_SPANS, lacking_keys
 from tracelens.analysis import AnalysisResult
 from tracelens.windowplan import SPAN_WINDOW
 
@@ -68,6 +68,9 @@ class Rollups(TypedDict):
     missing_days: list[str]  # of those, days without a rollup
     stale_days: list[str]  # of those, days whose span parts changed after their rollup
     unreadable: list[str]  # rollup files and span parts that could not be read
+    # Per key of long_window added to rollups since (entry_points, nodes): the days whose
+    # rollup predates it and whose spans are gone; that key covers the window's other days.
+    lacking: dict[str, list[str]]
     from_rollups: list[str]  # the keys of long_window answered from rollups
     needs_spans: list[str]  # what rollups cannot answer (read from the spans window)
 
@@ -349,6 +352,24 @@ class LongWindowFunction(Located):
     init_ms: PercentilesMaxMs  # user-facing inits seen in traces
 
 
+class LongWindowEntryPoint(Located):
+    # entry_points[] without example traces (they need the spans)
+    entry: str
+    type: str
+    requests: int
+    errors: int
+    faults: int
+    throttled: int
+    failed: int
+    error_rate: float | None
+    fault_rate: float | None
+    throttle_rate: float | None
+    latency_ms: LatencyMs
+    in_progress: int
+    cold_start_requests: int
+    cold_start_share: float | None
+
+
 class LongWindowDns(DnsLookups, Located):
     """From the target's rows of the rollups."""
 
@@ -381,11 +402,16 @@ class LongWindow(TypedDict):
     traces: int
     segments: int
     daily: list[LongWindowDay]
+    entry_points: list[LongWindowEntryPoint]
     functions: list[LongWindowFunction]
     edges: list[ServiceEdge]
+    nodes: list[ServiceNode]  # service_map.nodes[]
     dns: list[LongWindowDns]
     bottlenecks: list[LongWindowBottleneck]
     async_invocations: list[LongWindowAsync]
+    # The findings whose rule reads only what rollups hold (async_events), over the whole
+    # window; trace_id null. Every other kind needs the spans: `findings`, of the span window.
+    findings: list[Finding]
 
 
 class Target(TypedDict):
@@ -569,6 +595,7 @@ def _rollups(result: AnalysisResult) -> Rollups:
         "missing_days": [_day(d) for d in merged.missing_days] if merged else [],
         "stale_days": [_day(d) for d in merged.stale_days] if merged else [],
         "unreadable": list(merged.unreadable) if merged else [],
+        "lacking": lacking_keys(merged.lacking, "long_window.") if merged else {},
         "from_rollups": list(LONG_WINDOW_KEYS) if used else [],
         "needs_spans": list(SECTIONS_NEEDING_SPANS),
     }
@@ -578,11 +605,14 @@ LONG_WINDOW_KEYS = (
     "long_window.traces",
     "long_window.segments",
     "long_window.daily",
+    "long_window.entry_points",
     "long_window.functions",
     "long_window.edges",
+    "long_window.nodes",
     "long_window.dns",
     "long_window.bottlenecks",
     "long_window.async_invocations",
+    "long_window.findings",
 )
 
 
@@ -618,11 +648,14 @@ def _long_window(result: AnalysisResult, where: Located) -> LongWindow | None:
         "traces": held["traces"],
         "segments": held["segments"],
         "daily": daily,
+        "entry_points": _located(held["entry_points"], where),
         "functions": _located(held["functions"], where),
         "edges": _located(held["edges"], where),
+        "nodes": _located(held["nodes"], where),
         "dns": _located(held["dns"], where),
         "bottlenecks": _located(held["bottlenecks"], where),
         "async_invocations": _located(held["async_invocations"], where),
+        "findings": _finding_rows(merged.findings, where),
     }
 
 
@@ -636,11 +669,14 @@ def _merged_long_window(parts: list[LongWindow | None]) -> LongWindow | None:
         "traces": sum(w["traces"] for w in windows),
         "segments": sum(w["segments"] for w in windows),
         "daily": [row for w in windows for row in w["daily"]],
+        "entry_points": [row for w in windows for row in w["entry_points"]],
         "functions": [row for w in windows for row in w["functions"]],
         "edges": [row for w in windows for row in w["edges"]],
+        "nodes": [row for w in windows for row in w["nodes"]],
         "dns": [row for w in windows for row in w["dns"]],
         "bottlenecks": [row for w in windows for row in w["bottlenecks"]],
         "async_invocations": [row for w in windows for row in w["async_invocations"]],
+        "findings": [row for w in windows for row in w["findings"]],
     }
 
 
@@ -660,6 +696,10 @@ def _merged_rollups(parts: list[Rollups]) -> Rollups:
         "missing_days": days("missing_days"),
         "stale_days": days("stale_days"),
         "unreadable": list(dict.fromkeys(u for part in parts for u in part["unreadable"])),
+        "lacking": {
+            key: sorted({day for part in parts for day in part["lacking"].get(key, [])})
+            for key in dict.fromkeys(key for part in parts for key in part["lacking"])
+        },
     }
 
 
@@ -864,6 +904,10 @@ def _entry_points(result: AnalysisResult, where: Located) -> list[EntryPoint]:
 
 
 def _findings(result: AnalysisResult, where: Located) -> list[Finding]:
+    return _finding_rows(result.findings, where)
+
+
+def _finding_rows(frame: pl.DataFrame, where: Located) -> list[Finding]:
     return [
         {
             "severity": row["severity"],
@@ -878,7 +922,7 @@ def _findings(result: AnalysisResult, where: Located) -> list[Finding]:
             "share": row["share"],
             **where,
         }
-        for row in _records(result.findings)
+        for row in _records(frame)
     ]
 
 

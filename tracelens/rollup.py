@@ -8,6 +8,7 @@ error) and which still need the spans (``analyses.rollups.SECTIONS_NEEDING_SPANS
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from typing import Any
 import polars as pl
 
 from analyses import rollups as partials
+from analyses.finding_thresholds import FindingSettings, Thresholds
+from analyses.findings import FINDING_SCHEMA, findings
 from tracelens.store import reading, tables
 from tracelens.store import rollups as files
 from tracelens.store.backend import Backend
@@ -241,9 +244,14 @@ class MergedDays:
         unreadable; nothing is written): still in the totals, and named.
     missing_days, stale_days
         Of those, the days without a rollup and the days whose rollup was stale (or, for one
-        target, written before rollups were keyed by target).
+        target, written before rollups were keyed by target; or written before a section was
+        added, while the day's spans are kept).
     problems
         Rollup files (and span parts of the days rolled up here) that could not be read.
+    lacking
+        Per section (``analyses.rollups.ADDED_SECTIONS``), the days of :attr:`days` whose
+        rollup was written before the section was added and whose spans are gone: merged for
+        the sections they hold, and lacking this one (its figures cover the other days).
     """
 
     hourly: pl.DataFrame
@@ -254,6 +262,7 @@ class MergedDays:
     missing_days: list[date]
     stale_days: list[date]
     problems: list[StoreProblem]
+    lacking: dict[str, list[date]] = field(default_factory=dict)
 
     @functools.cached_property
     def merged(self) -> pl.DataFrame:
@@ -288,15 +297,21 @@ def merge_days(
     missing: list[date] = []
     stale: list[date] = []
     problems: list[StoreProblem] = []
+    lacking: dict[str, list[date]] = {}
     for day in sorted(stored | set(spans)):
         got = files.read_day(backend, day) if day in stored else None
         if isinstance(got, StoreProblem):
             problems.append(got)
         elif got is not None:
             fresh = day not in spans or got.span_parts == spans[day]
-            if fresh and (got.by_target or target is None):
+            # NOTE: a rollup lacking a section added since is rolled up again from its
+            # spans; without them it is merged for what it holds and named as lacking.
+            whole = not got.lacking or day not in spans
+            if fresh and whole and (got.by_target or target is None):
                 frames.append(of_target(got.frame, target))
                 days.append(day)
+                for section in got.lacking:
+                    lacking.setdefault(section, []).append(day)
                 continue
             if day not in spans:
                 # NOTE: written before rollups were keyed by target, and its spans are gone:
@@ -321,6 +336,22 @@ def merge_days(
         missing_days=missing,
         stale_days=stale,
         problems=problems,
+        lacking=lacking,
+    )
+
+
+def lacking_note(lacking: dict[str, list[date]]) -> str | None:
+    """What to tell a user whose window holds rollups written before a section was added."""
+    if not lacking:
+        return None
+    named = "; ".join(
+        f"{partials.ADDED_SECTION_KEYS.get(section, section)}: {len(days)} day(s) from "
+        f"{days[0].isoformat()} to {days[-1].isoformat()}"
+        for section, days in sorted(lacking.items())
+    )
+    return (
+        f"rollups written before they held these sections, whose spans are gone, are left out "
+        f"of them (not counted as zero): {named}"
     )
 
 
@@ -371,6 +402,7 @@ class RollupRead:
     problems: list[StoreProblem]
     from_spans_days: list[date] = field(default_factory=list)
     target: Target | None = None
+    lacking: dict[str, list[date]] = field(default_factory=dict)
 
 
 def read(
@@ -394,6 +426,7 @@ def read(
         problems=got.problems,
         from_spans_days=got.from_spans_days,
         target=target,
+        lacking=got.lacking,
     )
 
 
@@ -424,6 +457,12 @@ class LongWindow:
         ``analyses.rollups.edge_fault_rates``: per edge of ``held``, its faults / calls.
     target
         The target whose rows were merged (None: every target's).
+    lacking
+        :attr:`MergedDays.lacking`: days merged without a section added since (its figures
+        cover the other days).
+    findings
+        ``analyses.findings.FINDING_SCHEMA``: the findings whose rule reads only what the
+        rollups hold (``async_events``), over the whole window, without example traces.
     """
 
     plan: WindowPlan
@@ -436,13 +475,22 @@ class LongWindow:
     unreadable: list[str]
     target: Target | None = None
     edge_fault_rates: dict[tuple[str | None, ...], float | None] = field(default_factory=dict)
+    lacking: dict[str, list[date]] = field(default_factory=dict)
+    findings: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FINDING_SCHEMA))
 
 
-def long_window(backend: Backend, plan: WindowPlan, target: Target | None = None) -> LongWindow:
+def long_window(
+    backend: Backend,
+    plan: WindowPlan,
+    target: Target | None = None,
+    settings: FindingSettings | None = None,
+) -> LongWindow:
     """Merge the rollups of ``plan``'s rollup window, of ``target`` (None: every target). A
     day whose rollup is missing, stale or unreadable is rolled up from its spans here (nothing
-    is written) and named as such (:func:`merge_days`)."""
+    is written) and named as such (:func:`merge_days`). ``settings``: the findings' thresholds
+    and silenced keys (default: the defaults), for the findings rollups can tell."""
     got = merge_days(backend, since=plan.rollup_since, until=plan.rollup_until, target=target)
+    settings = settings if settings is not None else FindingSettings()
     return LongWindow(
         plan=plan,
         held=sections(got.merged),
@@ -454,6 +502,23 @@ def long_window(backend: Backend, plan: WindowPlan, target: Target | None = None
         unreadable=[problem.describe() for problem in got.problems],
         target=target,
         edge_fault_rates=partials.edge_fault_rates(got.merged),
+        lacking=got.lacking,
+        findings=findings(
+            async_events=partials.async_table(got.merged),
+            thresholds=sketched_thresholds(settings.thresholds),
+            silence=settings.silence,
+        ),
+    )
+
+
+def sketched_thresholds(thresholds: Thresholds) -> Thresholds:
+    """``thresholds`` for percentiles from the sketch: a percentile threshold raised by the
+    sketch's relative accuracy, so that a finding from rollups holds of the order statistic
+    itself (the sketch may read up to 1% above it: a p95 just under the threshold warns
+    from the spans' answer only)."""
+    raised = 1 + partials.RELATIVE_ACCURACY
+    return dataclasses.replace(
+        thresholds, event_age_p95_warning_ms=thresholds.event_age_p95_warning_ms * raised
     )
 
 
@@ -532,6 +597,7 @@ def summary(read_result: RollupRead) -> dict[str, Any]:
                 else {"account": read_result.target[0], "region": read_result.target[1]}
             ),
             "unreadable": [p.describe() for p in read_result.problems],
+            "lacking": partials.lacking_keys(read_result.lacking),
             "from_rollups": list(partials.SECTIONS_FROM_ROLLUPS),
             "needs_spans": list(partials.SECTIONS_NEEDING_SPANS),
         },
@@ -540,8 +606,9 @@ def summary(read_result: RollupRead) -> dict[str, Any]:
             "traces": held["traces"],
             "window": {"since": _iso(read_result.since), "until": _iso(read_result.until)},
         },
+        "entry_points": held["entry_points"],
         "functions": held["functions"],
-        "service_map": {"edges": held["edges"]},
+        "service_map": {"nodes": held["nodes"], "edges": held["edges"]},
         "dns": held["dns"],
         "bottlenecks": held["bottlenecks"],
         "async_invocations": held["async_invocations"],
@@ -554,10 +621,73 @@ PERCENTILE_RULE = (
 )
 
 
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _entry_points(merged: pl.DataFrame) -> list[dict[str, Any]]:
+    """``entry_points[]`` without their example traces, sorted as ``analyses.entry_points``
+    sorts them (failed, cold-start requests, p95 descending; then name)."""
+    keys = ["source", "source_type"]
+    latency = _by_key(partials.quantiles(merged, "entry"), keys)
+    rows = []
+    for row in partials.counts(merged, "entry").iter_rows(named=True):
+        requests = row["requests"]
+        rows.append(
+            {
+                "entry": row["source"],
+                "type": row["source_type"],
+                **{m: row[m] for m in partials.ENTRY_COUNTS[:5]},
+                "error_rate": _rate(row["errors"], requests),
+                "fault_rate": _rate(row["faults"], requests),
+                "throttle_rate": _rate(row["throttled"], requests),
+                "latency_ms": _percentiles(latency.get((row["source"], row["source_type"]))),
+                "in_progress": row["in_progress"],
+                "cold_start_requests": row["cold_start_requests"],
+                "cold_start_share": _rate(row["cold_start_requests"], requests),
+            }
+        )
+    rows.sort(
+        key=lambda r: (
+            -r["failed"],
+            -r["cold_start_requests"],
+            r["latency_ms"]["p95"] is None,
+            -(r["latency_ms"]["p95"] or 0.0),
+            str(r["entry"]),
+        )
+    )
+    return rows
+
+
+def _nodes(merged: pl.DataFrame) -> list[dict[str, Any]]:
+    """``service_map.nodes[]``: a count of the Lambda service in front of a function is null
+    when no ``AWS::Lambda`` segment of it was recorded, as from the spans."""
+    keys = ["source", "source_type"]
+    service = _by_key(partials.quantiles(merged, "node", "service_ms"), keys)
+    rows = []
+    for row in partials.counts(merged, "node").iter_rows(named=True):
+        fronted = row["service_requests"] > 0
+        own = _percentiles(service.get((row["source"], row["source_type"])))
+        rows.append(
+            {
+                "name": row["source"],
+                "type": row["source_type"],
+                **{m: row[m] for m in ("requests", "errors", "faults", "throttles")},
+                "service_requests": row["service_requests"] if fronted else None,
+                "service_throttles": row["service_throttles"] if fronted else None,
+                "service_p50_ms": own["p50"],
+                "service_p95_ms": own["p95"],
+                "failed": row["failed"],
+            }
+        )
+    rows.sort(key=lambda r: (str(r["type"]), str(r["name"])))
+    return rows
+
+
 def sections(merged: pl.DataFrame) -> dict[str, Any]:
     """What merged rollups hold, in the contract's shapes: ``traces``, ``segments``,
-    ``functions``, ``edges``, ``dns``, ``bottlenecks`` (without ``slow_share``) and
-    ``async_invocations``."""
+    ``entry_points`` (without example traces), ``functions``, ``edges``, ``nodes``, ``dns``,
+    ``bottlenecks`` (without ``slow_share``) and ``async_invocations``."""
     edge_keys = ["source", "source_type", "target", "target_type"]
     totals = partials.counts(merged, "input")
     total = totals.row(0, named=True) if totals.height else {"segments": 0, "traces": 0}
@@ -612,8 +742,10 @@ def sections(merged: pl.DataFrame) -> dict[str, Any]:
     return {
         "traces": total["traces"],
         "segments": total["segments"],
+        "entry_points": _entry_points(merged),
         "functions": functions,
         "edges": edges,
+        "nodes": _nodes(merged),
         "dns": _dns(merged),
         "bottlenecks": bottlenecks,
         "async_invocations": sorted(queued, key=lambda row: str(row["function"])),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import polars as pl
 import pytest
 from ddsketch.mapping import LogarithmicMapping
@@ -15,9 +16,18 @@ from analyses.async_events import async_event_rows, async_events
 from analyses.bottlenecks import bottlenecks
 from analyses.cold_starts import cold_starts
 from analyses.dns import dns_lookup_rows, dns_lookups
+from analyses.entry_points import entry_points, entry_traces
+from analyses.finding_thresholds import Thresholds
+from analyses.findings import findings
 from analyses.invocations import invocations
-from analyses.service_map import service_map_edges, service_map_hops
+from analyses.service_map import (
+    service_map_edges,
+    service_map_hops,
+    service_map_hops_and_node_requests,
+    service_map_nodes,
+)
 from tracelens.ingest.loader import load_traces
+from tracelens.rollup import sketched_thresholds
 from tracelens.schema import SPAN_SCHEMA, empty_frame
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces"
@@ -52,6 +62,8 @@ def _split(spans: pl.DataFrame, parts: int, seed: int) -> list[pl.DataFrame]:
 def test_any_split_merges_to_the_single_pass_rollup(
     spans: pl.DataFrame, whole: pl.DataFrame, parts: int, seed: int, order: object
 ) -> None:
+    # every section is in the frames compared (the entry points' and nodes' too)
+    assert set(whole["section"].unique()) == set(rollups.SECTIONS)
     partials = [rollups.rollup(part) for part in _split(spans, parts, seed)]
     order.shuffle(partials)  # type: ignore[attr-defined]
     # associativity: merge pairwise in a tree, then all at once
@@ -190,6 +202,66 @@ def test_init_and_event_age_percentiles_within_the_sketch_error(
     assert checked == 3 * values["source"].n_unique() > 0
 
 
+ENTRY_KEYS = ["source", "source_type"]
+
+
+@pytest.mark.parametrize("parts", [1, 8])
+def test_entry_point_and_node_counts_equal_the_analyses(spans: pl.DataFrame, parts: int) -> None:
+    merged = rollups.merge([rollups.rollup(p) for p in _split(spans, parts, 17)])
+    exact = entry_points(entry_traces(spans)).rename(
+        {"entry": "source", "entry_type": "source_type"}
+    )
+    rolled = rollups.counts(merged, "entry")
+    cols = [*ENTRY_KEYS, *rollups.ENTRY_COUNTS]
+    assert rolled.select(cols).sort(ENTRY_KEYS).equals(exact.select(cols).sort(ENTRY_KEYS))
+    assert exact.height > 0
+
+    nodes = service_map_nodes(spans).rename({"name": "source", "type": "source_type"})
+    counted = rollups.counts(merged, "node").sort(ENTRY_KEYS)
+    plain = [*ENTRY_KEYS, "requests", "errors", "faults", "throttles", "failed"]
+    assert counted.select(plain).equals(nodes.select(plain).sort(ENTRY_KEYS))
+    # the Lambda service's counts: null on the spans' side where none was recorded, 0 here
+    for column in ("service_requests", "service_throttles"):
+        assert counted[column].to_list() == nodes.sort(ENTRY_KEYS)[column].fill_null(0).to_list()
+    assert int(nodes["service_requests"].fill_null(0).sum()) > 0
+
+
+@pytest.mark.parametrize("parts", [1, 24])
+@pytest.mark.parametrize("section", ["entry", "node"])
+def test_entry_point_and_node_percentiles_within_the_sketch_error(
+    spans: pl.DataFrame, section: str, parts: int
+) -> None:
+    merged = rollups.merge([rollups.rollup(p) for p in _split(spans, parts, 19)])
+    if section == "entry":
+        values = (
+            entry_traces(spans)
+            .filter(pl.col("end_time").is_not_null())
+            .select(pl.col("entry").alias("source"), pl.col("entry_type").alias("source_type"),
+                    pl.col("duration_ms").alias("value"))
+        )  # fmt: skip
+    else:
+        _, requests = service_map_hops_and_node_requests(spans)
+        values = requests.select(
+            pl.col("name").alias("source"),
+            pl.col("type").alias("source_type"),
+            pl.col("service_ms").alias("value"),
+        )
+    values = values.drop_nulls("value")
+    sketched = rollups.quantiles(merged, section)
+    checked = 0
+    for name, q in rollups.PERCENTILES.items():
+        bounds = values.group_by(ENTRY_KEYS).agg(
+            pl.col("value").quantile(q, interpolation="lower").alias("lo"),
+            pl.col("value").quantile(q, interpolation="higher").alias("hi"),
+        )
+        joined = bounds.join(sketched, on=ENTRY_KEYS, nulls_equal=True)
+        assert joined.height == bounds.height == sketched.height
+        for row in joined.iter_rows(named=True):
+            assert _within(row[f"{name}_ms"], row["lo"], row["hi"]), (section, name, row)
+            checked += 1
+    assert checked == 3 * sketched.height > 0
+
+
 def test_critical_path_shares_equal_the_bottlenecks(spans: pl.DataFrame) -> None:
     merged = rollups.merge([rollups.rollup(p) for p in _split(spans, 7, 11)])
     rolled = rollups.counts(merged, "critical_path").with_columns(
@@ -261,3 +333,42 @@ def test_bucket_keys_are_the_ddsketch_mappings(values: list[float]) -> None:
     assert keys == [mapping.key(v) for v in values]
     for v, key in zip(values, keys, strict=True):
         assert abs(mapping.value(key) - v) <= rollups.RELATIVE_ACCURACY * v * (1 + 1e-9)
+
+
+def test_async_findings_from_rollups_match_the_spans(spans: pl.DataFrame) -> None:
+    merged = rollups.merge([rollups.rollup(p) for p in _split(spans, 5, 23)])
+    exact = findings(async_events=async_events(spans))
+    rolled = findings(async_events=rollups.async_table(merged))
+    assert exact.height > 0 and set(exact["kind"]) == {"async_events"}
+    same = ["severity", "kind", "subject", "affected", "share", "key", "recommendation"]
+    assert rolled.select(same).equals(exact.select(same))
+    assert rolled["trace_id"].is_null().all()  # example traces need the spans
+    dwell = async_event_rows(spans).drop_nulls("dwell_ms")
+    for want, got in zip(exact.iter_rows(named=True), rolled.iter_rows(named=True), strict=True):
+        exact_evidence, evidence = orjson.loads(want["evidence"]), orjson.loads(got["evidence"])
+        assert evidence.keys() == exact_evidence.keys()
+        for key in ("events", "events_with_attempts", "attempts", "retried_events", "max_attempt"):
+            assert evidence[key] == exact_evidence[key]
+        assert evidence["event_age_max_ms"] == pytest.approx(exact_evidence["event_age_max_ms"])
+        ages = dwell.filter(pl.col("function_name") == got["subject"])["dwell_ms"]
+        for name in ("p50", "p95"):
+            q = rollups.PERCENTILES[name]
+            lo = ages.quantile(q, interpolation="lower")
+            hi = ages.quantile(q, interpolation="higher")
+            assert lo is not None and hi is not None
+            # evidence is rounded to 3 decimals
+            assert _within(evidence[f"event_age_{name}_ms"], lo - 1e-3, hi + 1e-3), name
+
+
+@pytest.mark.parametrize(("p95", "warns"), [(60_500.0, False), (60_700.0, True)])
+def test_a_sketched_percentile_warns_only_past_its_error(
+    spans: pl.DataFrame, p95: float, warns: bool
+) -> None:
+    # 60 s is the event-age threshold: a sketched 60.5 s may be an order statistic of 59.9 s
+    table = rollups.async_table(rollups.merge([rollups.rollup(spans)])).with_columns(
+        pl.lit(0, pl.Int64).alias("retried_events"),
+        pl.lit(0.0).alias("retried_share"),
+        pl.lit(p95).alias("event_age_p95_ms"),
+    )
+    found = findings(async_events=table, thresholds=sketched_thresholds(Thresholds()))
+    assert (found.height > 0) == warns

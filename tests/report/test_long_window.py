@@ -11,9 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
+from analyses.entry_points import entry_traces
+from analyses.rollups import PERCENTILES, RELATIVE_ACCURACY
+from analyses.service_map import service_map_hops_and_node_requests
 from tracelens.cli import main
 from tracelens.samples.bulk import write_bulk
 from tracelens.store import open_store
@@ -86,3 +90,125 @@ def test_days_rolled_up_from_spans_are_named_in_the_header(store: Path, tmp_path
     text = " ".join(_text(out.read_text()).split())
     assert "1 day(s) rolled up from their spans for this report" in text
     assert START.date().isoformat() in text
+
+
+def test_entry_points_and_nodes_cover_the_whole_window(store: Path, tmp_path: Path) -> None:
+    # over 4 days with a 2-day span window: entry points and the nodes' percentiles are merged
+    # from the rollups of all 4 days (what every span gives), not the last 2 days' spans
+    split = ["--store", str(store), *LONG, "--span-window", "2d"]
+    data = orjson.loads(_run("analyze", *split, "--json").stdout)
+    every = orjson.loads(_run("analyze", *split, "--json", "--from-rollups", "never").stdout)
+    rollups = data["input"]["rollups"]
+    assert rollups["used"] and rollups["lacking"] == {}
+    assert {"long_window.entry_points", "long_window.nodes"} <= set(rollups["from_rollups"])
+    assert all("entry_points[] (" in s or "entry_points" not in s for s in rollups["needs_spans"])
+
+    exact = {e["entry"]: e for e in every["entry_points"]}
+    merged = {e["entry"]: e for e in data["long_window"]["entry_points"]}
+    assert set(merged) == set(exact) and merged
+    span_window = sum(e["requests"] for e in data["entry_points"])
+    assert sum(e["requests"] for e in merged.values()) == every["input"]["traces"] > span_window
+    for entry, row in merged.items():
+        for key in ("requests", "errors", "faults", "throttled", "failed", "in_progress"):
+            assert row[key] == exact[entry][key], (entry, key)
+        assert row["cold_start_requests"] == exact[entry]["cold_start_requests"]
+    spans = _spans(store)
+    completed = entry_traces(spans).filter(pl.col("end_time").is_not_null())
+    _assert_within_the_sketch_error(
+        {(e,): row["latency_ms"] for e, row in merged.items()}, completed, ["entry"], "duration_ms"
+    )
+
+    key = ("name", "type")
+    exact_nodes = {tuple(n[k] for k in key): n for n in every["service_map"]["nodes"]}
+    nodes = {tuple(n[k] for k in key): n for n in data["long_window"]["nodes"]}
+    assert set(nodes) == set(exact_nodes)
+    fronted = [k for k, n in nodes.items() if n["service_requests"]]
+    assert fronted
+    for node, row in nodes.items():
+        for measure in ("requests", "errors", "faults", "throttles", "failed"):
+            assert row[measure] == exact_nodes[node][measure], (node, measure)
+        assert row["service_requests"] == exact_nodes[node]["service_requests"]
+        for p in ("service_p50_ms", "service_p95_ms"):
+            assert (row[p] is None) == (exact_nodes[node][p] is None), (node, p)
+    _, requests = service_map_hops_and_node_requests(spans)
+    _assert_within_the_sketch_error(
+        {
+            k: {"p50": n["service_p50_ms"], "p95": n["service_p95_ms"]}
+            for k, n in nodes.items()
+            if n["service_requests"]
+        },
+        requests.drop_nulls("service_ms"),
+        ["name", "type"],
+        "service_ms",
+    )
+
+    out = tmp_path / "r.html"
+    _run("report", *split, "--out", str(out), "-q")
+    text = " ".join(_text(out.read_text()).split())
+    section = text[text.index("Long window") :]
+    assert "Entry points" in section and "Service-map nodes" in section
+    assert "entry points, functions, service-map nodes and edges" in section
+    for entry in merged:
+        assert entry in section
+
+
+def _spans(store: Path) -> pl.DataFrame:
+    inputs, problems = open_store(store).load_inputs(
+        since=datetime(2026, 11, 2, tzinfo=UTC), until=datetime(2026, 11, 6, tzinfo=UTC)
+    )
+    assert problems == []
+    return inputs.traces.spans
+
+
+def _assert_within_the_sketch_error(
+    sketched: dict[tuple[Any, ...], dict[str, float | None]],
+    values: pl.DataFrame,
+    keys: list[str],
+    column: str,
+) -> None:
+    """Each sketched percentile lies within the relative accuracy of the order statistics at
+    ranks floor(q * (n - 1)) and the next, between which the exact (linear) one lies."""
+    alpha = RELATIVE_ACCURACY
+    checked = 0
+    for name, q in PERCENTILES.items():
+        bounds = values.group_by(keys).agg(
+            pl.col(column).quantile(q, interpolation="lower").alias("lo"),
+            pl.col(column).quantile(q, interpolation="higher").alias("hi"),
+        )
+        for row in bounds.iter_rows(named=True):
+            got = sketched[tuple(row[k] for k in keys)].get(name, "absent")
+            if got == "absent":
+                continue
+            assert isinstance(got, float), (row, name)
+            assert row["lo"] * (1 - alpha) - 1e-9 <= got <= row["hi"] * (1 + alpha) + 1e-9, (
+                row,
+                name,
+                got,
+            )
+            checked += 1
+    assert checked > 0
+
+
+def test_async_event_findings_cover_the_whole_window(tmp_path: Path) -> None:
+    # the retried asynchronous events are all older than the span window: only the findings
+    # merged from rollups tell them (without an example trace: that needs the spans)
+    sample = Path(__file__).resolve().parents[2] / "sample_traces" / "real_world"
+    store = tmp_path / "store"
+    _run("import", str(sample / "async_invocations.json"), "--store", str(store), "-q")
+    window = ["--since", "2024-04-28T00:00:00Z", "--until", "2024-05-05T00:00:00Z"]
+    args = ["--store", str(store), *window, "--span-window", "2d"]
+    data = orjson.loads(_run("analyze", *args, "--json").stdout)
+    assert data["findings"] == []
+    [found] = data["long_window"]["findings"]
+    assert (found["kind"], found["subject"], found["severity"]) == (
+        "async_events",
+        "thumbnailer",
+        "warning",
+    )
+    assert found["trace_id"] is None and found["evidence"]["retried_events"] == 2
+    assert "long_window.findings" in data["input"]["rollups"]["from_rollups"]
+    out = tmp_path / "r.html"
+    _run("report", *args, "--out", str(out), "-q")
+    text = " ".join(_text(out.read_text()).split())
+    assert "Findings over the whole window (asynchronous events)" in text
+    assert "2 of 12 asynchronous events needed a retry" in text

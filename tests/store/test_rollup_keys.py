@@ -240,12 +240,16 @@ def test_each_target_merges_its_own_rows(tmp_path: Path) -> None:
 
 
 def _write_unkeyed(store: Store, day: date) -> None:
-    """A rollup as written before rollups were keyed by target (every target together)."""
+    """A rollup as written before rollups were keyed by target (every target together), with
+    every section (those added since are tests/store/test_rollup_sections.py's)."""
     computed = rollup.compute_day(store.backend, day)
     frame = partials.merge([rollup.of_target(computed.frame, None)], by_hour=True)
     buffer = io.BytesIO()
-    recorded = orjson.dumps(computed.span_parts).decode()
-    frame.write_parquet(buffer, metadata={files.SPAN_PARTS_METADATA: recorded})
+    metadata = {
+        files.SPAN_PARTS_METADATA: orjson.dumps(computed.span_parts).decode(),
+        files.SECTIONS_METADATA: orjson.dumps(partials.SECTIONS).decode(),
+    }
+    frame.write_parquet(buffer, metadata=metadata)
     store.backend.write_bytes(files.rollup_key(day), buffer.getvalue())
 
 

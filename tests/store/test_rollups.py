@@ -69,7 +69,8 @@ def test_summary_from_rollups_matches_the_span_analysis(store: Path) -> None:
 
     assert summary["source"] == "rollups"
     assert summary["rollups"]["missing_days"] == [] and summary["rollups"]["stale_days"] == []
-    assert "findings (and their evidence, example traces)" in summary["rollups"]["needs_spans"]
+    needs_spans = summary["rollups"]["needs_spans"]
+    assert any(item.startswith("findings (every kind but async_events") for item in needs_spans)
     assert summary["input"]["traces"] == full["input"]["traces"] > 0
     assert summary["input"]["segments"] == full["input"]["segments"]
 
@@ -93,6 +94,27 @@ def test_summary_from_rollups_matches_the_span_analysis(store: Path) -> None:
     for key, edge in rolled_edges.items():
         for measure in ("calls", "errors", "faults", "throttles"):
             assert edge[measure] == exact_edges[key][measure]
+
+    exact_entries = {e["entry"]: e for e in full["entry_points"]}
+    rolled_entries = {e["entry"]: e for e in summary["entry_points"]}
+    assert set(rolled_entries) == set(exact_entries) and rolled_entries
+    for entry, row in rolled_entries.items():
+        for measure in ("type", "requests", "errors", "faults", "throttled", "failed"):
+            assert row[measure] == exact_entries[entry][measure], (entry, measure)
+        assert row["cold_start_requests"] == exact_entries[entry]["cold_start_requests"]
+    assert [e["entry"] for e in summary["entry_points"]] == [
+        e["entry"] for e in full["entry_points"]
+    ]
+
+    node = ("name", "type")
+    exact_nodes = {tuple(n[k] for k in node): n for n in full["service_map"]["nodes"]}
+    rolled_nodes = {tuple(n[k] for k in node): n for n in summary["service_map"]["nodes"]}
+    assert set(rolled_nodes) == set(exact_nodes) and rolled_nodes
+    counted = ("requests", "errors", "faults", "throttles", "failed")
+    for key, row in rolled_nodes.items():
+        for measure in (*counted, "service_requests", "service_throttles"):
+            assert row[measure] == exact_nodes[key][measure], (key, measure)
+        assert (row["service_p50_ms"] is None) == (exact_nodes[key]["service_p50_ms"] is None)
 
 
 def test_bottleneck_shares_from_rollups(store: Path) -> None:

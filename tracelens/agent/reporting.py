@@ -90,7 +90,7 @@ def write_store_report(
     )
     for problem in problems:
         inputs.side_rejections.add(problem.location, "whole file", f"store file: {problem.reason}")
-    merged = long_window(store.backend, plan) if plan.use_rollups else None
+    merged = long_window(store.backend, plan, None, findings) if plan.use_rollups else None
     if not has_rows(inputs) and not (merged is not None and merged.held["traces"]):
         raise NoDataError(f"no data in store {store.url} for the last {since}; nothing to report")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +136,11 @@ def _write_target_reports(
             inputs.side_rejections.add(
                 problem.location, "whole file", f"store file: {problem.reason}"
             )
-        merged = long_window(store.backend, plan, (account, region)) if plan.use_rollups else None
+        merged = (
+            long_window(store.backend, plan, (account, region), findings)
+            if plan.use_rollups
+            else None
+        )
         if not has_rows(inputs) and not (merged is not None and merged.held["traces"]):
             analysed.append(TargetAnalysis(account, region, None))
             continue

@@ -192,27 +192,31 @@ def load_and_analyze(
     result = replace(run_analysis(inputs, findings), window_plan=plan)
     progress.done(f"analyzed: {result.findings.height:,} findings")
     if plan.use_rollups and options.store is not None:
-        merged = _long_window(options.store, plan, progress, options.target)
+        merged = _long_window(options.store, plan, progress, options.target, findings)
         result = replace(result, long_window=merged)
     return result
 
 
 def _long_window(
-    location: str, plan: WindowPlan, progress: Progress, target: tuple[str, str] | None
+    location: str,
+    plan: WindowPlan,
+    progress: Progress,
+    target: tuple[str, str] | None,
+    findings: FindingSettings | None,
 ) -> LongWindow:
-    from tracelens.rollup import from_spans_note, long_window
+    from tracelens.rollup import from_spans_note, lacking_note, long_window
     from tracelens.store import StoreError, open_store
 
     progress.stage("merging hourly rollups")
     try:
-        merged = long_window(open_store(location).backend, plan, target)
+        merged = long_window(open_store(location).backend, plan, target, findings)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     for problem in merged.unreadable:
         click.echo(f"warning: skipped unreadable store file {problem}", err=True)
-    note = from_spans_note(merged.from_spans_days)
-    if note is not None:
-        click.echo(f"note: {note}", err=True)
+    for note in (from_spans_note(merged.from_spans_days), lacking_note(merged.lacking)):
+        if note is not None:
+            click.echo(f"note: {note}", err=True)
     progress.done(
         f"merged rollups of {len(merged.days):,} day(s), {len(merged.from_spans_days):,} "
         "rolled up from spans"

@@ -200,7 +200,7 @@ def summary(
     """
     import orjson
 
-    from tracelens.rollup import from_spans_note, read
+    from tracelens.rollup import from_spans_note, lacking_note, read
     from tracelens.rollup import summary as rollup_summary
     from tracelens.rollup_partitions import read_spans
 
@@ -223,9 +223,9 @@ def summary(
     if engine.name is not None:
         data["source"] = "spans"
     notes = data["rollups"]
-    note = from_spans_note(result.from_spans_days)
-    if note is not None:
-        click.echo(f"note: {note}", err=True)
+    for note in (from_spans_note(result.from_spans_days), lacking_note(result.lacking)):
+        if note is not None:
+            click.echo(f"note: {note}", err=True)
     for problem in notes["unreadable"]:
         click.echo(f"skipped {problem}", err=True)
     if as_json:
@@ -267,7 +267,8 @@ def _summary_text(data: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "Service-map edges, DNS, bottlenecks and asynchronous invocations: --json.",
+        "Entry points, service-map nodes and edges, DNS, bottlenecks and asynchronous "
+        "invocations: --json.",
         "Not in rollups (need the spans: `tracelens analyze --store`): "
         + "; ".join(data["rollups"]["needs_spans"]),
     ]

@@ -15,6 +15,12 @@ computed from (``TARGET_COLUMNS``; metadata ``tracelens.rollup_keys``). A rollup
 that key holds every target together: it is never current (:func:`is_current`), so
 ``tracelens store rollup`` (and a collection's refresh of the days it wrote) rewrites it.
 
+Sections are added to rollups over time (``analyses.rollups.ADDED_SECTIONS``): a rollup records
+the sections it holds (metadata ``tracelens.rollup_sections``). One that lacks a section (written
+before it was added; no such key: every section but the added ones) is not current either, so
+it is rewritten; until then a reader rolls its day up from the spans, or, when they are gone,
+reads the sections it holds and names the day as lacking the others (never as none of them).
+
 Whether a rollup is current is read from its Parquet footer alone (:func:`read_footer`: a
 ranged read of the file's tail, a few KB), not the whole file; a rollup carried over reads the
 rest of the file after that tail (every byte once).
@@ -31,6 +37,7 @@ from datetime import date
 import orjson
 import polars as pl
 
+from analyses.rollups import ADDED_SECTIONS, SECTIONS
 from tracelens.store import layout, tables
 from tracelens.store.backend import Backend, Tail, check_key
 from tracelens.store.errors import MissingKeyError, StoreError, StoreProblem
@@ -40,6 +47,8 @@ ROLLUPS = "rollups"
 _ROLLUP_FILE = "rollup.parquet"
 SPAN_PARTS_METADATA = "tracelens.span_parts"
 KEYS_METADATA = "tracelens.rollup_keys"
+SECTIONS_METADATA = "tracelens.rollup_sections"
+_FIRST_SECTIONS = tuple(s for s in SECTIONS if s not in ADDED_SECTIONS)
 TARGET_COLUMNS = ("account", "region")
 """The columns keying a rollup's rows by target (beside ``analyses.rollups.ROLLUP_SCHEMA``'s)."""
 FOOTER_READ = 8 * 1024
@@ -77,14 +86,22 @@ def days_of_span_parts(keys: Iterable[str]) -> set[date]:
 @dataclass(frozen=True)
 class RollupFooter:
     """What a rollup's footer records: the span parts it was computed from (None: not
-    recorded), and whether its rows are keyed by target (``TARGET_COLUMNS``)."""
+    recorded), whether its rows are keyed by target (``TARGET_COLUMNS``), and the sections it
+    holds (``analyses.rollups.SECTIONS``; not recorded: every one but the added ones)."""
 
     span_parts: list[str] | None
     by_target: bool
+    sections: tuple[str, ...]
+
+    @property
+    def lacking(self) -> tuple[str, ...]:
+        """The sections this rollup does not hold (written before they were added)."""
+        return tuple(s for s in SECTIONS if s not in self.sections)
 
     def current(self, span_parts: list[str]) -> bool:
-        """Whether the rollup was computed, keyed by target, from exactly ``span_parts``."""
-        return self.by_target and self.span_parts == span_parts
+        """Whether the rollup was computed, keyed by target and with every section, from
+        exactly ``span_parts``."""
+        return self.by_target and not self.lacking and self.span_parts == span_parts
 
 
 @dataclass(frozen=True)
@@ -94,11 +111,14 @@ class StoredRollup(RollupFooter):
     frame: pl.DataFrame
 
 
-def _encode(frame: pl.DataFrame, span_parts: list[str]) -> bytes:
+def _encode(
+    frame: pl.DataFrame, span_parts: list[str], sections: tuple[str, ...] = SECTIONS
+) -> bytes:
     buffer = io.BytesIO()
     metadata = {
         SPAN_PARTS_METADATA: orjson.dumps(sorted(span_parts)).decode(),
         KEYS_METADATA: orjson.dumps(TARGET_COLUMNS).decode(),
+        SECTIONS_METADATA: orjson.dumps(sections).decode(),
     }
     frame.write_parquet(buffer, compression="zstd", metadata=metadata)
     return buffer.getvalue()
@@ -108,10 +128,12 @@ def _footer(metadata: dict[str, str]) -> RollupFooter:
     try:
         recorded = orjson.loads(metadata.get(SPAN_PARTS_METADATA, "null"))
         keys = orjson.loads(metadata.get(KEYS_METADATA, "null"))
+        held = orjson.loads(metadata.get(SECTIONS_METADATA, "null"))
     except orjson.JSONDecodeError:
-        return RollupFooter(None, by_target=False)
+        return RollupFooter(None, by_target=False, sections=_FIRST_SECTIONS)
     parts = sorted(str(p) for p in recorded) if isinstance(recorded, list) else None
-    return RollupFooter(parts, by_target=keys == list(TARGET_COLUMNS))
+    sections = tuple(str(s) for s in held) if isinstance(held, list) else _FIRST_SECTIONS
+    return RollupFooter(parts, by_target=keys == list(TARGET_COLUMNS), sections=sections)
 
 
 def _unreadable(backend: Backend, key: str, exc: Exception) -> StoreProblem:
@@ -152,14 +174,20 @@ def _read_footer(backend: Backend, day: date) -> tuple[RollupFooter, Tail] | Sto
     return _footer(metadata), tail
 
 
-def write_day(backend: Backend, day: date, frame: pl.DataFrame, span_parts: list[str]) -> str:
-    """Write a day's rollup (keyed by ``TARGET_COLUMNS``) with the span parts it came from (one
-    file). Returns its key."""
+def write_day(
+    backend: Backend,
+    day: date,
+    frame: pl.DataFrame,
+    span_parts: list[str],
+    sections: tuple[str, ...] = SECTIONS,
+) -> str:
+    """Write a day's rollup (keyed by ``TARGET_COLUMNS``) with the span parts it came from and
+    the sections it holds (default: every one; one file). Returns its key."""
     missing = [name for name in TARGET_COLUMNS if name not in frame.columns]
     if missing:
         raise ValueError(f"a rollup's rows are keyed by target: {missing} missing")
     key = rollup_key(day)
-    backend.write_bytes(key, _encode(frame, span_parts))
+    backend.write_bytes(key, _encode(frame, span_parts, sections))
     return key
 
 
@@ -172,7 +200,9 @@ def read_day(backend: Backend, day: date) -> StoredRollup | StoreProblem | None:
         return None
     try:
         footer = _footer(pl.read_parquet_metadata(data))
-        return StoredRollup(footer.span_parts, footer.by_target, pl.read_parquet(data))
+        return StoredRollup(
+            footer.span_parts, footer.by_target, footer.sections, pl.read_parquet(data)
+        )
     except (OSError, pl.exceptions.PolarsError) as exc:
         return _unreadable(backend, key, exc)
 

@@ -36,7 +36,7 @@ def render_findings(ctx: RenderContext) -> Section:
         return Section(FINDINGS, "Findings", body)
     urgent = frame.filter(pl.col("severity") != "info")
     shown = urgent.head(MAX_FINDINGS_SHOWN)
-    cards = "".join(_card(row, ctx) for row in shown.to_dicts())
+    cards = "".join(finding_card(row, ctx) for row in shown.to_dicts())
     note = truncated_note(shown.height, urgent.height, "critical and warning findings")
     if note:
         cards += f'<p class="table-note">{note}</p>'
@@ -62,7 +62,8 @@ def _info(info: pl.DataFrame) -> str:
     )
 
 
-def _card(row: dict[str, object], ctx: RenderContext) -> str:
+def finding_card(row: dict[str, object], ctx: RenderContext) -> str:
+    """One finding as a card: severity, kind, subject, message, advice, evidence, links."""
     severity = str(row["severity"]) if row["severity"] in _RANK else "info"
     kind = str(row["kind"] or "")
     advice = row["recommendation"]

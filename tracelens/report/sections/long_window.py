@@ -8,7 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from analyses.rollups import EDGE_KEYS, RELATIVE_ACCURACY
-from tracelens.report.context import FUNCTIONS, LONG_WINDOW, RenderContext, Section
+from tracelens.report.context import (
+    FINDINGS,
+    FUNCTIONS,
+    LONG_WINDOW,
+    SERVICE_MAP,
+    USERS,
+    RenderContext,
+    Section,
+)
 from tracelens.report.markup import (
     Cell,
     Column,
@@ -19,8 +27,10 @@ from tracelens.report.markup import (
     table,
     truncated_note,
 )
+from tracelens.report.sections.findings import finding_card
 
 MAX_ROWS = 200
+_ADDED = {"entry": "entry points", "node": "service-map nodes"}  # sections added to rollups
 
 _DAILY = [
     Column("day (UTC)"),
@@ -40,6 +50,31 @@ _FUNCTIONS = [
     Column("p50", numeric=True, hint="duration, within 1% (DDSketch)"),
     Column("p95", numeric=True, hint="duration, within 1% (DDSketch)"),
     Column("p99", numeric=True, hint="duration, within 1% (DDSketch)"),
+]
+_ENTRIES = [
+    Column("entry point", hint="a trace's root: API route, function URL, event consumer"),
+    Column("requests", numeric=True, hint="traced requests (X-Ray samples them)"),
+    Column("errors", numeric=True, hint="4xx answers, share of requests"),
+    Column("faults", numeric=True, hint="5xx answers, share of requests"),
+    Column("throttled", numeric=True, hint="answered 429, or the entry's invocation throttled"),
+    Column("p50", numeric=True, hint="latency of completed requests, within 1% (DDSketch)"),
+    Column("p95", numeric=True, hint="latency of completed requests, within 1% (DDSketch)"),
+    Column("p99", numeric=True, hint="latency of completed requests, within 1% (DDSketch)"),
+    Column("cold starts", numeric=True, hint="requests that may have waited for a cold start"),
+]
+_NODES = [
+    Column("node"),
+    Column("requests", numeric=True),
+    Column("errors", numeric=True),
+    Column("faults", numeric=True),
+    Column("throttles", numeric=True),
+    Column(
+        "Lambda service p50",
+        numeric=True,
+        hint="the Lambda service's own time per request (queueing, dwell, attempts), within 1% "
+        "(DDSketch)",
+    ),
+    Column("Lambda service p95", numeric=True, hint="within 1% (DDSketch)"),
 ]
 _EDGES = [
     Column("from"),
@@ -78,7 +113,23 @@ def rollup_line(ctx: RenderContext) -> str:
         f"{esc(_span(plan.span_since, plan.span_until))}, "
         f'except <a href="#{LONG_WINDOW}">Long window</a>: '
         f"{esc(_span(plan.rollup_since, plan.rollup_until))} merged from hourly rollups "
-        f"(counts exact, percentiles within {RELATIVE_ACCURACY:.0%}){esc(fell_back)}</p>"
+        f"(counts exact, percentiles within {RELATIVE_ACCURACY:.0%}){esc(fell_back)}"
+        f"{esc(_lacking(merged.lacking))}</p>"
+    )
+
+
+def _lacking(lacking: Mapping[str, list[Any]]) -> str:
+    """Days merged without a section added to rollups since (its spans gone), per section."""
+    if not lacking:
+        return ""
+    named = "; ".join(
+        f"{_ADDED.get(section, section)}: "
+        f"{len(days)} day(s) ({days[0].isoformat()} to {days[-1].isoformat()})"
+        for section, days in lacking.items()
+    )
+    return (
+        " · rollups written before they held these, whose spans are gone, are left out of "
+        f"them (not counted as zero): {named}"
     )
 
 
@@ -100,9 +151,12 @@ def render_long_window(ctx: RenderContext) -> Section | None:
             else ""
         )
         + f". Counts are exact; percentiles are within {RELATIVE_ACCURACY:.0%} (DDSketch). "
-        f"{esc(plan.reason[0].upper() + plan.reason[1:])}: findings, the service map, "
-        f'throttles, cold-start kinds and the <a href="#{FUNCTIONS}">functions table</a> cover '
-        "only those spans.</p>"
+        f"{esc(plan.reason[0].upper() + plan.reason[1:])}: the sections above "
+        f'and beside it (<a href="#{USERS}">what users see</a> with its example traces, '
+        f'<a href="#{FINDINGS}">findings</a> of every other kind, the '
+        f'<a href="#{SERVICE_MAP}">service map</a> with its loops, throttles, cold-start kinds '
+        f'and the <a href="#{FUNCTIONS}">functions table</a>) cover only those spans'
+        f"{esc(_lacking(merged.lacking))}.</p>"
     )
     daily = [
         [
@@ -114,12 +168,27 @@ def render_long_window(ctx: RenderContext) -> Section | None:
         ]
         for row in merged.daily.to_dicts()
     ]
+    entries = held["entry_points"][:MAX_ROWS]
     functions = held["functions"][:MAX_ROWS]
+    nodes = held["nodes"][:MAX_ROWS]
     edges = held["edges"][:MAX_ROWS]
+    found = merged.findings.to_dicts()
     body = (
         intro
         + "<h3>Per day</h3>"
         + table(_DAILY, daily)
+        + (
+            "<h3>Findings over the whole window (asynchronous events)</h3>"
+            + "".join(finding_card(row, ctx) for row in found)
+            if found
+            else ""
+        )
+        + "<h3>Entry points</h3>"
+        + table(
+            _ENTRIES,
+            [_entry_row(e) for e in entries],
+            note=truncated_note(len(entries), len(held["entry_points"]), "entry points"),
+        )
         + "<h3>Functions</h3>"
         + table(
             _FUNCTIONS,
@@ -132,12 +201,50 @@ def render_long_window(ctx: RenderContext) -> Section | None:
             [_edge_row(e, merged.edge_fault_rates) for e in edges],
             note=truncated_note(len(edges), len(held["edges"]), "edges"),
         )
+        + "<h3>Service-map nodes</h3>"
+        + table(
+            _NODES,
+            [_node_row(n) for n in nodes],
+            note=truncated_note(len(nodes), len(held["nodes"]), "nodes"),
+        )
     )
     return Section(LONG_WINDOW, "Long window", body)
 
 
 def _ms(row: dict[str, Any], key: str, p: str) -> Cell:
     return Cell.ms(row[key][p])
+
+
+def _share(count: int, rate: float | None) -> Cell:
+    shown = f"{fmt_pct(rate)} ({fmt_count(count)})" if count else fmt_count(count)
+    return Cell.number(rate, shown, alert=count > 0)
+
+
+def _entry_row(e: dict[str, Any]) -> list[Cell]:
+    return [
+        Cell.name(e["entry"], kind=e["type"] or ""),
+        Cell.count(e["requests"]),
+        _share(e["errors"], e["error_rate"]),
+        _share(e["faults"], e["fault_rate"]),
+        _share(e["throttled"], e["throttle_rate"]),
+        *(_ms(e, "latency_ms", p) for p in ("p50", "p95", "p99")),
+        Cell.number(
+            e["cold_start_share"],
+            f"{fmt_pct(e['cold_start_share'])} ({fmt_count(e['cold_start_requests'])})",
+        ),
+    ]
+
+
+def _node_row(n: dict[str, Any]) -> list[Cell]:
+    return [
+        Cell.name(n["name"], kind=n["type"] or ""),
+        Cell.count(n["requests"]),
+        Cell.count(n["errors"]),
+        Cell.count(n["faults"], alert_nonzero=True),
+        Cell.count(n["throttles"], alert_nonzero=True),
+        Cell.ms(n["service_p50_ms"]),
+        Cell.ms(n["service_p95_ms"]),
+    ]
 
 
 def _function_row(f: dict[str, Any]) -> list[Cell]:

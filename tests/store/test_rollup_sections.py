@@ -1,0 +1,101 @@
+"""Sections added to rollups: a rollup written before one was added is rewritten, rolled up
+again from its spans meanwhile, and, once its spans are gone, merged for what it holds and
+named as lacking the rest (never counted as none)."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from analyses import rollups as partials
+from tests.builders.results import ACCOUNT, REGION, T0, Ticker, traces_at, xray_result
+from tracelens import rollup
+from tracelens.rollup import build, long_window, read
+from tracelens.store import Store, open_store
+from tracelens.store import rollups as files
+from tracelens.windowplan import plan_windows
+
+DAY = T0.date()
+NEXT = DAY + timedelta(days=1)
+
+
+def _store(tmp_path: Path) -> Store:
+    return open_store(str(tmp_path / "store"), clock=Ticker(T0 + timedelta(days=3)))
+
+
+def _persist(store: Store, minutes: list[int], *, day: int = 0, first: int = 1) -> None:
+    starts = [T0 + timedelta(days=day, minutes=m) for m in minutes]
+    store.persist(xray_result(traces_at(starts, first=first)), account=ACCOUNT, region=REGION)
+
+
+def _write_before_sections(store: Store, day: date) -> None:
+    """A day's rollup as written before entry points and nodes were rolled up: keyed by
+    target, recording its span parts, without those sections' rows nor the sections key."""
+    computed = rollup.compute_day(store.backend, day)
+    frame = computed.frame.filter(~pl.col("section").is_in(partials.ADDED_SECTIONS))
+    buffer = io.BytesIO()
+    metadata = {
+        files.SPAN_PARTS_METADATA: orjson.dumps(computed.span_parts).decode(),
+        files.KEYS_METADATA: orjson.dumps(files.TARGET_COLUMNS).decode(),
+    }
+    frame.write_parquet(buffer, metadata=metadata)
+    store.backend.write_bytes(files.rollup_key(day), buffer.getvalue())
+
+
+def _requests(held: dict[str, object]) -> int:
+    entries = held["entry_points"]
+    assert isinstance(entries, list)
+    return sum(int(e["requests"]) for e in entries)
+
+
+def test_a_rollup_records_its_sections_and_one_without_them_is_not_current(
+    tmp_path: Path,
+) -> None:
+    store = _store(tmp_path)
+    _persist(store, [1, 2, 3])
+    assert build(store.backend).built == [DAY]
+    footer = files.read_footer(store.backend, DAY)
+    assert isinstance(footer, files.RollupFooter)
+    assert footer.sections == partials.SECTIONS and footer.lacking == ()
+    _write_before_sections(store, DAY)
+    older = files.read_footer(store.backend, DAY)
+    assert isinstance(older, files.RollupFooter) and older.by_target
+    assert older.lacking == partials.ADDED_SECTIONS
+    # its spans are kept: rolled up from them for a read (named stale), rewritten by a build
+    got = read(store.backend, since=None, until=None)
+    assert got.stale_days == got.from_spans_days == [DAY] and got.lacking == {}
+    assert _requests(rollup.sections(got.merged)) == 3
+    assert build(store.backend).built == [DAY]
+    assert read(store.backend, since=None, until=None).days == [DAY]
+
+
+def test_a_rollup_without_a_section_whose_spans_are_gone_is_named_not_counted_as_zero(
+    tmp_path: Path,
+) -> None:
+    store = _store(tmp_path)
+    _persist(store, [1, 2, 3])
+    _persist(store, [4, 5], day=1, first=10)
+    build(store.backend)
+    _write_before_sections(store, DAY)
+    for key in files.span_days(store.backend, DAY, DAY)[DAY]:  # retention took the spans
+        store.backend.delete(key)
+    got = read(store.backend, since=None, until=None)
+    # both days merged for what they hold; the old one named as lacking the added sections
+    assert got.days == [DAY, NEXT] and got.from_spans_days == []
+    assert got.lacking == {"entry": [DAY], "node": [DAY]}
+    held = rollup.sections(got.merged)
+    assert held["traces"] == 5 and _requests(held) == 2  # the other day's, not 5, not 0
+    summary = rollup.summary(got)["rollups"]
+    assert summary["lacking"] == {
+        "entry_points": [DAY.isoformat()],
+        "service_map.nodes": [DAY.isoformat()],
+    }
+    note = rollup.lacking_note(got.lacking)
+    assert note is not None and "not counted as zero" in note
+    plan = plan_windows(T0 - timedelta(days=9), T0 + timedelta(days=2), now=T0 + timedelta(days=2))
+    merged = long_window(store.backend, plan)
+    assert merged.lacking == got.lacking and merged.held["traces"] == 5
