@@ -250,10 +250,10 @@ def async_findings(events: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
         num("event_age_max_ms"),
     )
     advice = (
-        "A retried event ran the function again: open the example trace's first attempt for "
-        "its error, make the handler idempotent, and configure an on-failure destination or "
-        "dead-letter queue; a long event age means the function cannot keep up (raise its "
-        "concurrency, or look for throttles)."
+        "A retried event ran the function again: open a retried event's first attempt (the "
+        "example trace, where one is named) for its error, make the handler idempotent, and "
+        "configure an on-failure destination or dead-letter queue; a long event age means the "
+        "function cannot keep up (raise its concurrency, or look for throttles)."
     )
     was_retried = retried.fill_null(value=False)
     return finding_rows(
