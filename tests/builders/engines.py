@@ -33,6 +33,7 @@ def local_cluster(workers: int, env: dict[str, str]) -> Any:
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # NOTE: not 8787 (warns if held)
         silence_logs=logging.ERROR,
         env=env,
     )

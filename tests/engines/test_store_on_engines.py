@@ -5,6 +5,8 @@ counted."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,6 +16,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from tests.builders.agent import run_tracelens, subprocess_env
 from tests.builders.endpoint import reset_moto
 from tests.builders.engines import local_cluster
 from tests.builders.results import BUCKET, aws_client
@@ -253,3 +256,25 @@ def test_engine_options_without_an_engine_are_refused(tmp_path: Path) -> None:
         assert result.exit_code == 2 and "go with --engine" in result.output, options
     result = _invoke("store", "rollup", "--store", str(tmp_path), "--address", "tcp://h:8786")
     assert result.exit_code == 1 and "use it with --engine dask" in result.output
+
+
+@pytest.mark.slow
+def test_a_local_dask_cluster_prints_no_port_warning_when_8787_is_taken(
+    local_store: str, aws_home: Path
+) -> None:
+    # Another cluster's scheduler holds 8787 (or this one does, if it is free): the command's
+    # own local cluster neither warns about it nor needs it.
+    with socket.socket() as holder:
+        with contextlib.suppress(OSError):  # NOTE: already held by another process
+            holder.bind(("127.0.0.1", 8787))
+            holder.listen()
+        done = run_tracelens(
+            "store", "summary", "--store", local_store, "--json", "--engine", "dask",
+            "--workers", "1",
+            env=subprocess_env(aws_home, PYTHONPATH=str(Path(__file__).resolve().parents[2])),
+            timeout_s=180,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "already in use" not in done.stderr
+    assert "Warning" not in done.stderr
+    assert orjson.loads(done.stdout)["source"] == "spans"

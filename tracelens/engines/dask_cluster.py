@@ -63,6 +63,10 @@ class DaskEngine:
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    # NOTE: the scheduler serves /health and /metrics even without the
+                    # dashboard, by default on :8787, warning "Port 8787 is already in use"
+                    # when another cluster holds it: a free port on loopback instead
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.ERROR,
                 )
             except Exception as exc:  # NOTE: any start-up failure is the engine's
