@@ -1,4 +1,5 @@
-"""The deployment definitions, checked offline: cfn-lint on every CloudFormation template, the
+"""The deployment definitions, checked offline: cfn-lint on every CloudFormation template (the
+Dask cluster's too: tests/deploy/test_dask_fargate.py deploys it on moto), the
 SAM translator on the SAM template, the read-only policy kept equal to
 collectors/iam_policy.json, and the container images' essentials."""
 
@@ -13,25 +14,16 @@ from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint_file
-from cfnlint.decode import decode_str
 from samtranslator.translator.transform import transform
 
+from tests.builders.templates import DASK_FARGATE, DEPLOY, ROOT, load
 from tracelens import settings
 
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
 SAM_TEMPLATE = DEPLOY / "sam" / "template.yaml"
 CROSS_ACCOUNT = DEPLOY / "cross-account-role.yaml"
-TEMPLATES = [SAM_TEMPLATE, CROSS_ACCOUNT]
+TEMPLATES = [SAM_TEMPLATE, CROSS_ACCOUNT, DASK_FARGATE]
 # What `sam build` writes into the built template for an image function.
 BUILT_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tracelens:latest"
-
-
-def load(path: Path) -> dict[str, Any]:
-    template, problems = decode_str(path.read_text(encoding="utf-8"))
-    assert not problems, problems
-    document: dict[str, Any] = json.loads(json.dumps(template))
-    return document
 
 
 class NoManagedPolicies:
