@@ -62,6 +62,7 @@ def test_commands_listed_without_importing_them_are_the_real_ones() -> None:
         "collect",
         "import",
         "store",
+        "engine",
         "demo",
         "agent",
         "config",
