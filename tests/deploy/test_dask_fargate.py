@@ -263,3 +263,12 @@ def test_the_health_checks_pass_on_the_dask_processes_the_template_starts() -> N
             with Client(address, timeout="30s") as client:
                 client.wait_for_workers(1, timeout=60)
                 assert client.submit(sum, [1, 2]).result(timeout=60) == 3
+
+
+def test_the_documented_docker_runs_of_dask_turn_the_agents_healthcheck_off() -> None:
+    root = DASK_FARGATE.parents[1]
+    for path in (root / "docs" / "distributed.md", root / "deploy" / "Dockerfile"):
+        runs = [line for line in path.read_text().splitlines() if "--entrypoint dask" in line]
+        assert runs, path
+        for line in runs:
+            assert "docker run" not in line or "--no-healthcheck" in line, (path, line)

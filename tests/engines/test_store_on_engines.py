@@ -163,11 +163,11 @@ def test_the_documented_aws_commands_run(s3_location: str, dask_address: str) ->
     commands = [
         line.strip().split()[1:]
         for line in text.splitlines()
-        if line.strip().startswith("tracelens store") and "SCHEDULER_IP" in line
+        if line.strip().startswith("tracelens store") and '"$ADDRESS"' in line
     ]
     assert [c[:2] for c in commands] == [["store", "rollup"], ["store", "summary"]]
     for command in commands:
-        names = {"s3://LAKE-BUCKET/PREFIX": s3_location, "tcp://SCHEDULER_IP:8786": dask_address}
+        names = {"s3://LAKE-BUCKET/PREFIX": s3_location, '"$ADDRESS"': dask_address}
         result = _invoke(*[names.get(word, word) for word in command])
         assert result.exit_code == 0, (command, result.output)
     assert orjson.loads(result.stdout)["source"] == "spans"
