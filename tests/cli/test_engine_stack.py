@@ -60,7 +60,9 @@ def test_up_address_scale_and_down(aws: Aws) -> None:
     assert up.stdout == f"{ADDRESS}\n"
     assert "creating stack lake-dask" in up.stderr
     assert "lake-dask (AWS::CloudFormation::Stack) CREATE_COMPLETE" in up.stderr
-    assert f"--engine dask --address {ADDRESS}" in up.stderr
+    assert f"the cluster is up; from a machine in the VPC: --engine dask --address {ADDRESS}" in (
+        up.stderr
+    )
     assert services(aws)["worker"]["desiredCount"] == 2  # the template's default
     (stack,) = aws.client("cloudformation").describe_stacks(StackName="lake-dask")["Stacks"]
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}

@@ -44,7 +44,7 @@ class _Aws:
             self._session = boto3.Session(profile_name=profile, region_name=region)
         except botocore.exceptions.ProfileNotFound as exc:
             raise click.BadParameter(str(exc), param_hint="--profile") from exc
-        if self._session.region_name is None:
+        if not self._session.region_name:
             raise click.UsageError(
                 "no AWS region: give --region, or set AWS_REGION (the lake's region)"
             )
@@ -218,9 +218,7 @@ def up(
         where = deploy(
             aws.client("cloudformation"), aws.client("ec2"), stack, spec, progress=_progress
         )
-    _progress(
-        f"the cluster runs; use it from a machine in the VPC with --engine dask --address {where}"
-    )
+    _progress(f"the cluster is up; from a machine in the VPC: --engine dask --address {where}")
     click.echo(where)
 
 

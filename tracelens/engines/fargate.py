@@ -217,7 +217,7 @@ def deploy(
             raise
     final = _wait(cloudformation, stack, since, progress=progress, sleep=sleep)
     if final not in _SUCCEEDED:
-        raise StackError(_failure(cloudformation, stack, final))
+        raise StackError(_failure(cloudformation, stack, stack, final))
     return address(cloudformation, stack)
 
 
@@ -273,7 +273,7 @@ def delete(
     # NOTE: by id: a deleted stack is found by its id only
     final = _wait(cloudformation, stack_id, since, progress=progress, sleep=sleep)
     if final != "DELETE_COMPLETE":
-        raise StackError(_failure(cloudformation, stack_id, final))
+        raise StackError(_failure(cloudformation, stack_id, stack, final))
     return True
 
 
@@ -331,8 +331,10 @@ def _event_line(event: Mapping[str, Any]) -> str:
     return f"{line}: {reason}" if reason else line
 
 
-def _failure(cloudformation: Any, stack: str, status: str) -> str:
-    events = cloudformation.describe_stack_events(StackName=stack)["StackEvents"]
+def _failure(cloudformation: Any, stack_id: str, stack: str, status: str) -> str:
+    """Why the stack ended in ``status``: its failed resources' reasons, oldest (the cause)
+    first, and where to look next."""
+    events = cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
     reasons = [
         f"{e.get('LogicalResourceId')}: {e.get('ResourceStatusReason')}"
         for e in events
@@ -341,8 +343,8 @@ def _failure(cloudformation: Any, stack: str, status: str) -> str:
     lines = [f"stack {stack} ended {status}"]
     lines += [f"  {reason}" for reason in reasons[::-1][:10]]
     lines.append(
-        "the tasks' own errors are in the log group /tracelens/dask/<stack> and in `aws ecs "
-        "describe-services --cluster <stack> --services scheduler worker` (events); "
+        f"the tasks' own errors are in the log group /tracelens/dask/{stack} and in `aws ecs "
+        f"describe-services --cluster {stack} --services scheduler worker` (events); "
         "CannotPullContainerError: the subnets reach no registry (a NAT gateway, ECR and S3 "
         f"VPC endpoints, or --public-ip in public subnets); AccessDenied: {DOCS} lists the "
         "permissions the deploying identity needs"

@@ -1,0 +1,135 @@
+"""`tracelens engine up` when CloudFormation fails: a stack that cannot be updated, and a
+creation rolled back, each named with the fix.
+
+botocore's Stubber stands in for CloudFormation here: moto's creates every stack it can parse
+at once and never fails or rolls one back (tests/cli/test_engine_stack.py runs the successful
+path on moto over HTTP)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from tracelens.engines.fargate import ClusterSpec, StackError, deploy
+
+STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/lake-dask/0f1e"
+WHEN = datetime(2026, 12, 5, 3, 40, tzinfo=UTC)
+SPEC = ClusterSpec(
+    lake="s3://my-lake/tracelens",
+    image="123456789012.dkr.ecr.us-east-1.amazonaws.com/tracelens-dask:0.1.0",
+    subnets=("subnet-0a", "subnet-0b"),
+    vpc="vpc-01",
+    client_cidr="10.0.0.0/16",
+)
+
+
+def clients() -> tuple[Any, Any]:
+    def client(service: str) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    return client("cloudformation"), client("ec2")
+
+
+def stack(status: str) -> dict[str, Any]:
+    return {
+        "Stacks": [
+            {
+                "StackName": "lake-dask",
+                "StackId": STACK_ID,
+                "CreationTime": WHEN,
+                "StackStatus": status,
+            }
+        ]
+    }
+
+
+def event(n: int, logical: str, kind: str, status: str, reason: str = "") -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "StackId": STACK_ID,
+        "EventId": f"event-{n}",
+        "StackName": "lake-dask",
+        "LogicalResourceId": logical,
+        "ResourceType": kind,
+        "Timestamp": WHEN,
+        "ResourceStatus": status,
+    }
+    if reason:
+        found["ResourceStatusReason"] = reason
+    return found
+
+
+def test_a_stack_whose_creation_failed_is_to_be_deleted_first() -> None:
+    cloudformation, ec2 = clients()
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_stacks", stack("ROLLBACK_COMPLETE"))
+        with pytest.raises(StackError) as error:
+            deploy(cloudformation, ec2, "lake-dask", SPEC, progress=lambda _: None)
+    assert "is ROLLBACK_COMPLETE" in str(error.value)
+    assert "tracelens engine down --stack lake-dask" in str(error.value)
+
+
+def test_a_stack_being_changed_is_left_alone() -> None:
+    cloudformation, ec2 = clients()
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_stacks", stack("UPDATE_IN_PROGRESS"))
+        with pytest.raises(StackError, match="is UPDATE_IN_PROGRESS: wait until it is done"):
+            deploy(cloudformation, ec2, "lake-dask", SPEC, progress=lambda _: None)
+
+
+def test_a_rolled_back_creation_names_the_failed_resource_and_the_fix() -> None:
+    cloudformation, ec2 = clients()
+    pulled = (
+        "ECS Deployment Circuit Breaker was triggered: CannotPullContainerError: pull image "
+        "manifest has been retried 5 time(s)"
+    )
+    first = [event(1, "lake-dask", "AWS::CloudFormation::Stack", "CREATE_IN_PROGRESS")]
+    later = [
+        event(4, "lake-dask", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE"),
+        event(3, "SchedulerService", "AWS::ECS::Service", "CREATE_FAILED", pulled),
+        event(2, "SchedulerService", "AWS::ECS::Service", "CREATE_IN_PROGRESS"),
+        *first,
+    ]
+    printed: list[str] = []
+    with Stubber(cloudformation) as stub:
+        stub.add_client_error(
+            "describe_stacks", "ValidationError", "Stack with id lake-dask does not exist"
+        )
+        stub.add_response("create_stack", {"StackId": STACK_ID})
+        stub.add_response("describe_stack_events", {"StackEvents": first})
+        stub.add_response("describe_stacks", stack("CREATE_IN_PROGRESS"))
+        stub.add_response("describe_stack_events", {"StackEvents": later})
+        stub.add_response("describe_stacks", stack("ROLLBACK_COMPLETE"))
+        stub.add_response("describe_stack_events", {"StackEvents": later})
+        with pytest.raises(StackError) as error:
+            deploy(
+                cloudformation,
+                ec2,
+                "lake-dask",
+                SPEC,
+                progress=printed.append,
+                sleep=lambda _: None,
+            )
+        stub.assert_no_pending_responses()
+    assert printed[0] == "creating stack lake-dask"
+    # each event once, oldest first
+    assert [line.split()[1] for line in printed[1:]] == [
+        "lake-dask",
+        "SchedulerService",
+        "SchedulerService",
+        "lake-dask",
+    ]
+    assert printed[3].endswith(f"CREATE_FAILED: {pulled}")
+    message = str(error.value)
+    assert message.startswith("stack lake-dask ended ROLLBACK_COMPLETE\n")
+    assert f"SchedulerService: {pulled}" in message
+    assert "the subnets reach no registry" in message
+    assert "the log group /tracelens/dask/lake-dask" in message
