@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
@@ -161,3 +163,49 @@ def test_import_into_s3(s3: Any, monkeypatch: Any) -> None:
     inputs, problems = store.load_inputs()
     assert problems == [] and inputs.traces.traces == 300
     assert inputs.region == "us-east-1"
+
+
+def _rows_stored(store: Path, table: str) -> int:
+    return sum(pl.read_parquet(part).height for part in (store / table).rglob("part-*.parquet"))
+
+
+def test_progress_names_each_stored_run_and_the_summary_adds_them_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importing, "RUN_BYTES", 1)  # each file a run of its own
+    xray = SAMPLES / "xray"
+    traces = [xray / "batch-get-traces-001.json", xray / "batch-get-traces-003.json.gz"]
+    functions = SAMPLES / "functions" / "list-functions.json"
+    store = tmp_path / "store"
+
+    result = invoke(
+        "import", *map(str, traces), "--functions", str(functions), "--store", str(store)
+    )
+
+    assert result.stdout == ""  # progress and summary go to stderr
+    lines = result.stderr.splitlines()
+    progress = [
+        re.fullmatch(r"stored run (\d+): (\d+) file\(s\), ([\d,]+) rows \(\d+\.\ds\)", line)
+        for line in lines[:3]
+    ]
+    assert all(progress), lines
+    runs = [(int(m[1]), int(m[2]), int(m[3].replace(",", ""))) for m in progress if m]
+    assert [(run, pieces) for run, pieces, _ in runs] == [(1, 1), (2, 2), (3, 3)]
+    rows = [rows for _, _, rows in runs]
+    assert rows == sorted(set(rows))  # each run adds rows
+    stored = {t: _rows_stored(store, t) for t in ("functions", "spans", "trace_reads")}
+    assert rows[-1] == sum(stored.values())
+    assert stored["spans"] == open_store(store).load_inputs()[0].traces.spans.height
+    assert lines[3] == (
+        f"imported 3 file(s) into {store} in 3 run(s): {stored['functions']:,} functions, "
+        f"{stored['spans']:,} spans, {stored['trace_reads']:,} trace_reads; 0 record(s) refused"
+    )
+    assert re.fullmatch(r"rolled up 1 day\(s\), 0 already current \(\d+\.\ds\)", lines[4])
+    assert len(lines) == 5
+
+    quiet = invoke("import", *map(str, traces), "--store", str(store), "-q")
+
+    assert quiet.stderr.splitlines() == [
+        f"imported 2 file(s) into {store} in 2 run(s): {stored['spans']:,} spans, "
+        f"{stored['trace_reads']:,} trace_reads; 0 record(s) refused"
+    ]
