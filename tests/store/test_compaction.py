@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -229,7 +230,10 @@ def test_the_cli_compacts_and_prunes(tmp_path: Path, clock: Ticker) -> None:
 
     compacted = CliRunner().invoke(main, ["store", "compact", "--store", str(tmp_path / "store")])
     assert compacted.exit_code == 0, compacted.output
-    assert "compacted" in compacted.output and "copies dropped" in compacted.output
+    rows = re.search(r"\(([\d,]+) rows -> ([\d,]+), ([\d,]+) copies dropped\)", compacted.output)
+    assert rows is not None, compacted.output
+    before_rows, after_rows, dropped = (int(n.replace(",", "")) for n in rows.groups())
+    assert dropped == before_rows - after_rows > 0  # each window was stored twice
     _same(open_store(tmp_path / "store").load_inputs()[0], before)
 
     refused = CliRunner().invoke(main, ["store", "prune", "--older-than", "soon"])
@@ -240,6 +244,24 @@ def test_the_cli_compacts_and_prunes(tmp_path: Path, clock: Ticker) -> None:
     assert pruned.exit_code == 0, pruned.output
     assert "deleted" in pruned.output and "raw run(s)" in pruned.output
     assert store.backend.list_keys("spans") == []  # 2026-11-20 is more than a day ago
+
+
+def test_the_cli_says_no_copies_when_none_were_dropped(tmp_path: Path, clock: Ticker) -> None:
+    store = open_store(tmp_path / "store", clock=clock)
+    for run in range(2):  # two windows of other traces: nothing stored twice
+        start = T0 + timedelta(minutes=10 * run)
+        traces = traces_at(
+            [start + timedelta(seconds=s) for s in range(0, 600, 40)], first=run * 100 + 1
+        )
+        window = Window(start, start + timedelta(minutes=10))
+        store.persist(xray_result(traces, window=window), account=ACCOUNT, region=REGION)
+
+    compacted = CliRunner().invoke(main, ["store", "compact", "--store", str(tmp_path / "store")])
+
+    assert compacted.exit_code == 0, compacted.output
+    rows = re.search(r"\(([\d,]+) rows -> ([\d,]+), no copies\)", compacted.output)
+    assert rows is not None and rows.group(1) == rows.group(2) != "0", compacted.output
+    assert "dropped" not in compacted.output
 
 
 @pytest.mark.integration

@@ -4,80 +4,73 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from tests.builders.results import BUCKET, T0, lambda_trace, trace_id, traces_at
+from tests.builders.imports import analysis, assert_same_answers, files, invoke
+from tests.builders.results import BUCKET, T0, Ticker, lambda_trace, trace_id, traces_at
 from tracelens.cli import main
-from tracelens.store import Store, open_store
+from tracelens.store import Store, importing, open_store
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "sample_traces"
 SIDE = ["--logs", "logs", "--metrics", "metrics", "--functions", "functions"]
-
-
-def _invoke(*arguments: str) -> Any:
-    result = CliRunner().invoke(main, list(arguments))
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def _analysis(*arguments: str, out: Path) -> dict[str, Any]:
-    _invoke("analyze", *arguments, "--json", "-q", "--out", str(out))
-    return dict(json.loads(out.read_text()))
-
-
-def _rounded(value: Any) -> Any:
-    """``value`` with floats rounded and example trace ids left out.
-
-    NOTE: an example is the first of equally slow traces in input order, and the store returns
-    traces by trace-id bucket, not in the files' order; which traces tie is compared by the
-    other fields.
-    """
-    if isinstance(value, float):
-        return round(value, 9)
-    if isinstance(value, list):
-        return [_rounded(item) for item in value]
-    if isinstance(value, dict):
-        return {k: _rounded(item) for k, item in value.items() if k != "example_trace_id"}
-    return value
-
-
-def _files(store: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(store)): p.read_bytes() for p in store.rglob("*") if p.is_file()}
+SIDE_FILES = [f"--{name}={SAMPLES / name}" for name in ("logs", "metrics", "functions")]
 
 
 def test_imported_samples_analyze_as_the_files_do(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.chdir(SAMPLES)
     store = tmp_path / "store"
 
-    result = _invoke("import", "xray", *SIDE, "--store", str(store))
+    result = invoke("import", "xray", *SIDE, "--store", str(store))
 
     assert "imported 68 file(s)" in result.output and "0 record(s) refused" in result.output
-    from_files = _analysis("xray", *SIDE, out=tmp_path / "files.json")
-    from_store = _analysis("--store", str(store), out=tmp_path / "store.json")
-    for key in ("functions", "throttles", "dns", "bottlenecks", "service_map", "findings"):
-        # NOTE: sums over rows in another order may differ in the last digit
-        assert _rounded(from_store[key]) == _rounded(from_files[key]), key
-    assert from_store["input"]["traces"] == from_files["input"]["traces"]
+    from_files = analysis("xray", *SIDE, out=tmp_path / "files.json")
+    from_store = analysis("--store", str(store), out=tmp_path / "store.json")
+    assert_same_answers(from_store, from_files)
 
 
-def test_importing_again_rewrites_the_same_files(tmp_path: Path) -> None:
+def test_importing_again_rewrites_the_same_files_byte_for_byte(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    _invoke("import", str(SAMPLES / "xray"), "--store", str(store), "-q")
-    first = _files(store)
+    invoke("import", str(SAMPLES / "xray"), *SIDE_FILES, "--store", str(store), "-q")
+    first = files(store)
     before, _ = open_store(store).load_inputs()
 
-    _invoke("import", str(SAMPLES / "xray"), "--store", str(store), "-q")
+    invoke("import", str(SAMPLES / "xray"), *SIDE_FILES, "--store", str(store), "-q")
 
-    assert _files(store).keys() == first.keys()  # the same files (stamped with a later time)
+    assert files(store) == first
     after, _ = open_store(store).load_inputs()
     assert after.traces.spans.equals(before.traces.spans)
     assert after.traces.duplicates == 0
+
+
+def test_a_run_imported_again_days_later_keeps_its_first_stored_time(tmp_path: Path) -> None:
+    paths = {"traces": [str(SAMPLES / "xray")], "functions": [str(SAMPLES / "functions")]}
+    first_day = open_store(tmp_path / "store", clock=Ticker(T0 + timedelta(days=10)))
+    importing.import_paths(first_day, **paths, account="123456789012", region="us-east-1")
+    first = files(tmp_path / "store")
+    # the configuration and the raw objects are dated by the day they were first stored
+    assert any("/date=2026-11-30/" in key for key in first)
+
+    days_later = open_store(tmp_path / "store", clock=Ticker(T0 + timedelta(days=40)))
+    report = importing.import_paths(days_later, **paths, account="123456789012", region="us-east-1")
+
+    assert report.runs == 2 and report.rows["spans"] > 0
+    assert files(tmp_path / "store") == first
+
+    other_account = importing.import_paths(
+        days_later, **paths, account="210987654321", region="us-east-1"
+    )
+    assert other_account.runs == 2
+    added = files(tmp_path / "store").keys() - first.keys()
+    assert any("/date=2026-12-30/" in key for key in added)  # another run: stored now
 
 
 def _ndjson(documents: list[dict[str, Any]]) -> bytes:
@@ -98,8 +91,8 @@ def test_formats_gzip_and_overlapping_files_are_kept_once(tmp_path: Path) -> Non
     (tmp_path / "batch.json").write_text(json.dumps(page))  # the same segments again
     store_dir = tmp_path / "store"
 
-    _invoke("import", str(tmp_path / "daemon.ndjson.gz"), "--store", str(store_dir), "-q")
-    _invoke("import", str(tmp_path / "batch.json"), "--store", str(store_dir), "-q")
+    invoke("import", str(tmp_path / "daemon.ndjson.gz"), "--store", str(store_dir), "-q")
+    invoke("import", str(tmp_path / "batch.json"), "--store", str(store_dir), "-q")
 
     inputs, problems = open_store(store_dir).load_inputs()
     assert problems == []
@@ -116,7 +109,7 @@ def test_a_bad_record_is_refused_by_file_and_line_and_the_rest_stored(tmp_path: 
     )
     store_dir = tmp_path / "store"
 
-    result = _invoke("import", str(tmp_path / "segments.ndjson"), "--store", str(store_dir))
+    result = invoke("import", str(tmp_path / "segments.ndjson"), "--store", str(store_dir))
 
     assert "1 record(s) refused" in result.output
     assert "segments.ndjson" in result.output and "line 2" in result.output
@@ -126,7 +119,7 @@ def test_a_bad_record_is_refused_by_file_and_line_and_the_rest_stored(tmp_path: 
 
 def test_imported_runs_rebuild_to_the_same_parts(tmp_path: Path) -> None:
     store_dir = tmp_path / "store"
-    _invoke(
+    invoke(
         "import",
         str(SAMPLES / "xray"),
         "--logs",
@@ -159,8 +152,6 @@ def test_nothing_to_import_is_an_error(tmp_path: Path) -> None:
 def test_import_into_s3(s3: Any, monkeypatch: Any) -> None:
     url = f"s3://{BUCKET}/imports"
     store: Store = open_store(url, s3_client=s3)
-    from tracelens.store import importing
-
     report = importing.import_paths(
         store, traces=[str(SAMPLES / "xray")], account="123456789012", region="us-east-1"
     )
@@ -169,3 +160,83 @@ def test_import_into_s3(s3: Any, monkeypatch: Any) -> None:
     inputs, problems = store.load_inputs()
     assert problems == [] and inputs.traces.traces == 300
     assert inputs.region == "us-east-1"
+
+
+def _objects(s3: Any, prefix: str) -> dict[str, bytes]:
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    assert not listed["IsTruncated"]
+    return {
+        item["Key"]: s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
+        for item in listed["Contents"]
+    }
+
+
+@pytest.mark.integration
+def test_the_cli_imports_into_s3_twice_and_analyzes_it_as_the_files(
+    s3: Any, aws_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_url)
+    monkeypatch.chdir(SAMPLES)
+    url = f"s3://{BUCKET}/team/imports"
+
+    first = invoke("import", "xray", *SIDE, "--store", url, "--account", "123456789012")
+
+    assert f"imported 68 file(s) into {url} in " in first.stderr
+    assert "0 record(s) refused" in first.stderr and "rolled up 1 day(s)" in first.stderr
+    stored = _objects(s3, "team/imports/")
+    assert any(key.startswith("team/imports/spans/date=2026-11-20/") for key in stored)
+
+    again = invoke("import", "xray", *SIDE, "--store", url, "--account", "123456789012")
+
+    assert "rolled up 0 day(s), 1 already current" in again.stderr
+    assert _objects(s3, "team/imports/") == stored
+    from_files = analysis("xray", *SIDE, out=tmp_path / "files.json")
+    from_store = analysis("--store", url, out=tmp_path / "store.json")
+    assert from_store["input"]["traces"] == 300
+    assert_same_answers(from_store, from_files)
+
+
+def _rows_stored(store: Path, table: str) -> int:
+    return sum(pl.read_parquet(part).height for part in (store / table).rglob("part-*.parquet"))
+
+
+def test_progress_names_each_stored_run_and_the_summary_adds_them_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importing, "RUN_BYTES", 1)  # each file a run of its own
+    xray = SAMPLES / "xray"
+    traces = [xray / "batch-get-traces-001.json", xray / "batch-get-traces-003.json.gz"]
+    functions = SAMPLES / "functions" / "list-functions.json"
+    store = tmp_path / "store"
+
+    result = invoke(
+        "import", *map(str, traces), "--functions", str(functions), "--store", str(store)
+    )
+
+    assert result.stdout == ""  # progress and summary go to stderr
+    lines = result.stderr.splitlines()
+    progress = [
+        re.fullmatch(r"stored run (\d+): (\d+) file\(s\), ([\d,]+) rows \(\d+\.\ds\)", line)
+        for line in lines[:3]
+    ]
+    assert all(progress), lines
+    runs = [(int(m[1]), int(m[2]), int(m[3].replace(",", ""))) for m in progress if m]
+    assert [(run, pieces) for run, pieces, _ in runs] == [(1, 1), (2, 2), (3, 3)]
+    rows = [rows for _, _, rows in runs]
+    assert rows == sorted(set(rows))  # each run adds rows
+    stored = {t: _rows_stored(store, t) for t in ("functions", "spans", "trace_reads")}
+    assert rows[-1] == sum(stored.values())
+    assert stored["spans"] == open_store(store).load_inputs()[0].traces.spans.height
+    assert lines[3] == (
+        f"imported 3 file(s) into {store} in 3 run(s): {stored['functions']:,} functions, "
+        f"{stored['spans']:,} spans, {stored['trace_reads']:,} trace_reads; 0 record(s) refused"
+    )
+    assert re.fullmatch(r"rolled up 1 day\(s\), 0 already current \(\d+\.\ds\)", lines[4])
+    assert len(lines) == 5
+
+    quiet = invoke("import", *map(str, traces), "--store", str(store), "-q")
+
+    assert quiet.stderr.splitlines() == [
+        f"imported 2 file(s) into {store} in 2 run(s): {stored['spans']:,} spans, "
+        f"{stored['trace_reads']:,} trace_reads; 0 record(s) refused"
+    ]

@@ -20,11 +20,12 @@ from tests.builders.results import (
     SEGMENTS_PER_TRACE,
     SPANS_PER_TRACE,
     T0,
+    Ticker,
     traces_at,
     xray_result,
 )
 from tracelens.cli import main
-from tracelens.store import Store
+from tracelens.store import Store, open_store
 
 RUNS, TRACES_PER_RUN = 6, 7  # runs 10 hours apart: three days, several parts per day
 # NOTE: polars (2.1) refuses a literal filter on a group-by result of more than ~16k groups.
@@ -87,3 +88,46 @@ def test_analyze_store_without_a_window(store: Store, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     contract = json.loads(out.read_text())
     assert contract["input"]["segments"] == RUNS * TRACES_PER_RUN * SEGMENTS_PER_TRACE
+
+
+@pytest.fixture(scope="module")
+def many_traces(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """A store of the size that crashed an open-range analysis: six runs of 4,000 traces."""
+    store = open_store(tmp_path_factory.mktemp("many") / "store", clock=Ticker())
+    _fill(store, MANY_TRACES_PER_RUN)
+    return store
+
+
+def _at(hours: int) -> str:
+    return (T0 + timedelta(hours=hours)).isoformat()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("window", "runs"),
+    [
+        ((), range(RUNS)),
+        # NOTE: --since alone ends now, longer than the span window: every span is asked for
+        (("--since", _at(20), "--from-rollups", "never"), range(2, RUNS)),
+        (("--until", _at(20)), range(2)),
+        (("--since", _at(10), "--until", _at(40)), range(1, 4)),
+    ],
+    ids=["open", "since", "until", "since-until"],
+)
+def test_analyze_store_of_many_traces_with_and_without_a_window(
+    many_traces: Store, window: tuple[str, ...], runs: range, tmp_path: Path
+) -> None:
+    out = tmp_path / "analysis.json"
+
+    result = CliRunner().invoke(
+        main, ["analyze", "--store", many_traces.url, *window, "--json", "--out", str(out), "-q"]
+    )
+
+    assert result.exit_code == 0, result.output
+    contract = json.loads(out.read_text())
+    traces = len(runs) * MANY_TRACES_PER_RUN
+    assert contract["input"]["traces"] == traces
+    assert contract["input"]["segments"] == traces * SEGMENTS_PER_TRACE
+    assert contract["input"]["duplicates"] == 0
+    (orders,) = contract["functions"]
+    assert orders["invocations"] == traces

@@ -303,9 +303,13 @@ def compact(location: str | None, small_mb: float | None) -> None:
         report = target.compact(small_bytes=small)
     for problem in report.problems[:MAX_LISTED]:
         click.echo(f"skipped {problem.describe()}")
+    dropped = report.rows_before - report.rows_after
+    copies = (
+        f"{dropped:,} {'copy' if dropped == 1 else 'copies'} dropped" if dropped else "no copies"
+    )
     click.echo(
         f"compacted {len(report.removed):,} part(s) into {len(report.written):,} in {target.url} "
-        f"({report.rows_before:,} rows -> {report.rows_after:,}, copies dropped)"
+        f"({report.rows_before:,} rows -> {report.rows_after:,}, {copies})"
     )
 
 

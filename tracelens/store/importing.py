@@ -4,20 +4,25 @@ Files are read by the same readers as ``tracelens analyze`` (directories, ``.gz`
 format, large line-delimited files in pieces) and stored as runs of the ``import`` source: the
 file content as raw pages (so the tables can be rebuilt from them), then the normalized parts.
 A run holds pieces of about :data:`RUN_BYTES`; the grouping depends only on the inputs, so
-importing the same files again writes the same files again, and rows read again from other
-files are kept once when read, as for collected data.
+importing the same files again writes the same files again, byte for byte: a run already
+stored keeps the time it was first stored (which dates an import's raw object, its rows
+without a time of their own, and ranks its rows against copies from other runs). Rows read
+again from other files are kept once when read, as for collected data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from collectors.base import CallStats, CollectorResult, RawPage
 from tracelens.ingest.opening.sources import expand_paths
 from tracelens.ingest.opening.streams import item_sources
 from tracelens.ingest.rejections import RejectionLog
+from tracelens.store import layout, raw
+from tracelens.store.backend import Backend
+from tracelens.store.errors import CorruptFileError
 from tracelens.store.filepages import FUNCTIONS, LOGS, METRICS, SOURCE, TRACES, page_of
 from tracelens.store.rollups import days_of_span_parts
 from tracelens.store.store import Store
@@ -72,6 +77,27 @@ def _runs(pages: Iterable[RawPage]) -> Iterator[list[RawPage]]:
         yield run
 
 
+def _stored_runs(backend: Backend) -> dict[str, str]:
+    """The raw objects of the imports already stored, by digest (the latest day's, when a run
+    was stored on several days)."""
+    return {
+        digest: key
+        for key in backend.list_keys(f"{layout.RAW}/{SOURCE}")
+        if (digest := layout.raw_digest(key)) is not None
+    }
+
+
+def _first_stored(backend: Backend, key: str | None) -> datetime | None:
+    """When the raw object at ``key`` was stored (None when there is none, or it is damaged:
+    then the run is stored as new)."""
+    if key is None:
+        return None
+    try:
+        return raw.decode(backend.read_bytes(key), backend.location(key)).stored_at
+    except (FileNotFoundError, CorruptFileError):
+        return None
+
+
 def import_paths(
     store: Store,
     *,
@@ -93,6 +119,7 @@ def import_paths(
         When a file cannot be written.
     """
     report = ImportReport()
+    stored = _stored_runs(store.backend)
     inputs = ((TRACES, traces), (LOGS, logs), (METRICS, metrics), (FUNCTIONS, functions))
     for kind, paths in inputs:
         if not paths:
@@ -107,7 +134,15 @@ def import_paths(
                 stats=CallStats(),
                 complete=True,
             )
-            receipt = store.persist(result, account=account, region=region)
+            digest = raw.digest_of(
+                raw.RawRun.of(result, account=account, region=region, stored_at=datetime.min)
+            )
+            receipt = store.persist(
+                result,
+                account=account,
+                region=region,
+                stored_at=_first_stored(store.backend, stored.get(digest)),
+            )
             report.pieces += len(pages)
             report.runs += 1
             for table, rows in receipt.rows.items():

@@ -178,11 +178,6 @@ def encode(run: RawRun, pool: Executor | None = None) -> Encoded:
         When a page holds a value JSON cannot represent (the message names its kind).
     """
     pages = list(_page_texts(run))  # NOTE: one encoding of the pages, for digest and object
-    head, tail = _around_pages(_identity(run), "the run record")
-    digest = hashlib.sha256(head)
-    for text in pages:
-        digest.update(text)
-    digest.update(tail)
     envelope = {
         **_identity(run),
         "complete": run.complete,
@@ -204,7 +199,28 @@ def encode(run: RawRun, pool: Executor | None = None) -> Encoded:
         future.set_result(compress())
     else:
         future = pool.submit(compress)
-    return Encoded(digest.hexdigest()[:DIGEST_CHARS], future)
+    return Encoded(_digest(run, pages), future)
+
+
+def _digest(run: RawRun, pages: Iterable[bytes]) -> str:
+    head, tail = _around_pages(_identity(run), "the run record")
+    digest = hashlib.sha256(head)
+    for text in pages:
+        digest.update(text)
+    digest.update(tail)
+    return digest.hexdigest()[:DIGEST_CHARS]
+
+
+def digest_of(run: RawRun) -> str:
+    """The digest :func:`encode` gives ``run`` (its identity and pages: not when it was
+    stored), without compressing it.
+
+    Raises
+    ------
+    StoreError
+        When a page holds a value JSON cannot represent.
+    """
+    return _digest(run, _page_texts(run))
 
 
 def decode(data: bytes, location: str) -> RawRun:

@@ -109,10 +109,18 @@ class Store:
         """Where the files live."""
         return self._backend
 
-    def persist(self, result: CollectorResult, *, account: str, region: str) -> PersistReceipt:
+    def persist(
+        self,
+        result: CollectorResult,
+        *,
+        account: str,
+        region: str,
+        stored_at: datetime | None = None,
+    ) -> PersistReceipt:
         """Store a collector result: raw pages first, then the normalized Parquet parts.
 
-        Storing the same pages again rewrites the same files. Pass the receipt to
+        Storing the same pages again rewrites the same files; given the ``stored_at`` of the
+        run that stored them first (default: now), byte for byte. Pass the receipt to
         :meth:`advance` to move the checkpoint.
 
         Raises
@@ -122,7 +130,7 @@ class Store:
         """
         layout.name_part(account, "account")
         layout.name_part(region, "region")
-        stored_at = self._clock()
+        stored_at = self._clock() if stored_at is None else stored_at
         run = raw.RawRun.of(result, account=account, region=region, stored_at=stored_at)
         written: Written = write_run(self._backend, run)
         return PersistReceipt(
