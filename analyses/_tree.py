@@ -26,6 +26,17 @@ def link_rows(spans: pl.DataFrame) -> pl.DataFrame:
     A ``parent_id`` that names no row of the same trace gives a null ``parent_row``: the row
     is then treated as a root. Duplicate ``(trace_id, id)`` pairs link to the first of them.
     """
+    return spans.with_row_index("row").with_columns(_linked(spans))
+
+
+@memoized
+def parent_rows(spans: pl.DataFrame) -> pl.Series:
+    """The ``parent_row`` of ``link_rows(spans)``: the span tree, the invocations and the
+    throttled attempts follow the same links."""
+    return _linked(spans)
+
+
+def _linked(spans: pl.DataFrame) -> pl.Series:
     # NOTE: joining on one 64-bit hash of (trace_id, id) is several times faster than on the
     # two strings. A collision is caught by comparing the ids and the trace ids' hashes after;
     # only two trace ids with equal 64-bit hashes could still be confused.
@@ -34,22 +45,24 @@ def link_rows(spans: pl.DataFrame) -> pl.DataFrame:
     ).with_row_index("parent_row")
     lookup = keys.select(_key("id"), "parent_row")
     wanted = keys.select(_key("parent_id")).with_row_index("child").drop_nulls("_key")
-    found, pairs = _parent_rows(wanted, lookup, keys.height)
+    found, pairs = _joined_parents(wanted, lookup, keys.height)
     if pairs != found.len() - found.null_count():
         # Duplicate ids (a child matched two rows): deduplicating up front costs as much as
         # the join, so only now.
         lookup = lookup.unique(subset="_key", keep="first", maintain_order=True)
-        found, _ = _parent_rows(wanted, lookup, keys.height)
+        found, _ = _joined_parents(wanted, lookup, keys.height)
     same = (pl.col("trace_hash").gather(pl.col("found")) == pl.col("trace_hash")) & (
         pl.col("found_id") == pl.col("parent_id")
     )
     checked = keys.with_columns(found=found, found_id=gather_views(keys["id"], found)).select(
         pl.when(same).then(pl.col("found")).alias("parent_row")
     )
-    return spans.with_row_index("row").with_columns(checked["parent_row"])
+    return checked["parent_row"]
 
 
-def _parent_rows(wanted: pl.DataFrame, lookup: pl.DataFrame, height: int) -> tuple[pl.Series, int]:
+def _joined_parents(
+    wanted: pl.DataFrame, lookup: pl.DataFrame, height: int
+) -> tuple[pl.Series, int]:
     """The ``parent_row`` of each ``child`` row (null where none matched), and the number
     of (child, parent) pairs matched: more pairs than children means a key occurs twice."""
     # NOTE: the streaming engine joins these millions of keys in about half the eager join's
