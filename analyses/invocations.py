@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analyses._frames import collect_in_memory, text
+from analyses._frames import collect_in_memory, text, text_contains
 from analyses._output import check_inputs, shaped
 from analyses._tree import ids_repeat, parent_rows
 from analyses.memo import memoized
@@ -152,19 +152,22 @@ def is_throttled() -> pl.Expr:
     )
 
 
-def _with_paths(executions: pl.LazyFrame, spans: pl.LazyFrame, *, linked: bool) -> pl.LazyFrame:
+def _with_paths(
+    executions: pl.LazyFrame, spans: pl.DataFrame, source: pl.LazyFrame, *, linked: bool
+) -> pl.LazyFrame:
     """``executions`` given their ``invocation_path``.
 
     ``executions`` carry ``parent_id`` (their AWS::Lambda segment), ``caller`` (that segment's
     parent, else the function segment's own) and ``trigger`` (the AWS::Lambda segment's, else
-    the function segment's); those columns are dropped. ``linked``: ``executions`` and
-    ``spans`` carry ``row`` and ``parent_row`` (``analyses._tree.parent_rows``) and the
-    executions ``caller_row`` (the caller's row), which are followed instead of joining ids.
+    the function segment's); those columns are dropped. ``source`` reads ``spans``;
+    ``linked``: ``executions`` and ``source`` carry ``row`` and ``parent_row``
+    (``analyses._tree.parent_rows``) and the executions ``caller_row`` (the caller's row),
+    which are followed instead of joining ids.
     """
     queued = (
-        spans.filter(
+        source.filter(
             (pl.col("kind") == "subsegment")
-            & ((pl.col("name") == DWELL_NAME) | text("name").str.contains(ATTEMPT_PATTERN))
+            & ((pl.col("name") == DWELL_NAME) | text_contains(spans, "name", ATTEMPT_PATTERN))
         )
         .select("trace_id", pl.col("segment_id").alias("parent_id"))
         .unique()
@@ -177,13 +180,13 @@ def _with_paths(executions: pl.LazyFrame, spans: pl.LazyFrame, *, linked: bool) 
         else (pl.col("parent_id").alias("segment_id"), ["trace_id", "segment_id"])
     )
     child_triggers = (
-        spans.filter((pl.col("kind") == "subsegment") & pl.col("trigger").is_not_null())
+        source.filter((pl.col("kind") == "subsegment") & pl.col("trigger").is_not_null())
         .group_by(*child_on[:-1], child_of)
         .agg(pl.col("trigger").sort_by(pl.col("trigger") != SQS_TRIGGER).first().alias("child"))
     )
     sender_on = ["caller_row"] if linked else ["trace_id", "caller"]
     sqs_sends = (
-        spans.filter(
+        source.filter(
             (pl.col("kind") == "subsegment")
             & pl.col("aws_operation").is_in(SQS_SEND_OPERATIONS)
             & ((pl.col("resource_type") == "AWS::SQS::Queue") | (pl.col("name") == "SQS"))
@@ -197,7 +200,7 @@ def _with_paths(executions: pl.LazyFrame, spans: pl.LazyFrame, *, linked: bool) 
         .with_columns(pl.lit(value=True).alias("from_queue"))
     )
     roots = (
-        spans.filter((pl.col("kind") == "segment") & pl.col("parent_id").is_null())
+        source.filter((pl.col("kind") == "segment") & pl.col("parent_id").is_null())
         .sort("start_time")
         .group_by("trace_id")
         .agg(
@@ -306,7 +309,7 @@ def invocations(
     linked = None if ids_repeat(spans) else _linked_functions(spans)
     if linked is None:
         source = spans.lazy()
-        joined = _joined_by_ids(source)
+        joined = _joined_by_ids(spans, source)
     else:
         functions, source = linked
         joined = _joined_by_rows(functions, source)
@@ -357,7 +360,7 @@ def invocations(
             ]
         ),
     )
-    executions = collect_in_memory(_with_paths(frame, source, linked=linked is not None))
+    executions = collect_in_memory(_with_paths(frame, spans, source, linked=linked is not None))
     if executions.is_empty():
         return empty_frame(INVOCATION_SCHEMA)
     return shaped(executions, INVOCATION_SCHEMA).sort(
@@ -379,7 +382,7 @@ def _service_columns(key: pl.Expr | str) -> list[pl.Expr]:
     ]
 
 
-def _joined_by_ids(source: pl.LazyFrame) -> pl.LazyFrame:
+def _joined_by_ids(spans: pl.DataFrame, source: pl.LazyFrame) -> pl.LazyFrame:
     """Function segments with their AWS::Lambda segment's columns and their init phase,
     joined on ids."""
     functions = source.filter(is_segment_of(FUNCTION_ORIGIN))
@@ -390,7 +393,7 @@ def _joined_by_ids(source: pl.LazyFrame) -> pl.LazyFrame:
     # NOTE: a function segment's parent is its AWS::Lambda segment, or (asynchronous invokes)
     # an ``Attempt #N`` subsegment of it: such a parent is mapped to the segment owning it.
     attempt_owner = source.filter(
-        (pl.col("kind") == "subsegment") & text("name").str.contains(ATTEMPT_PATTERN)
+        (pl.col("kind") == "subsegment") & text_contains(spans, "name", ATTEMPT_PATTERN)
     ).select("trace_id", pl.col("id").alias("parent_id"), pl.col("segment_id").alias("via"))
     functions = functions.join(
         attempt_owner, on=["trace_id", "parent_id"], how="left", maintain_order="left"
