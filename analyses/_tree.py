@@ -111,6 +111,12 @@ def ids_repeat(spans: pl.DataFrame) -> bool:
     return keys.n_unique() != spans.height
 
 
+def links_are_joins(spans: pl.DataFrame) -> bool:
+    """Whether following ``parent_rows`` finds what joins on ``(trace_id, id)`` find: no pair
+    repeats (a join meets every copy) and no trace id is null (a join matches no null)."""
+    return spans.get_column("trace_id").null_count() == 0 and not ids_repeat(spans)
+
+
 def first_rows(spans: pl.DataFrame, rows: pl.Series) -> pl.Series:
     """For each position in ``rows``, the position of the first span with the same
     ``(trace_id, id)``; null where either is null."""

@@ -62,7 +62,7 @@ import polars as pl
 
 from analyses._frames import collect_in_memory, text, text_contains
 from analyses._output import check_inputs, shaped
-from analyses._tree import ids_repeat, parent_rows
+from analyses._tree import links_are_joins, parent_rows
 from analyses.memo import memoized
 from tracelens.schema import UTC_US, empty_frame
 
@@ -304,9 +304,9 @@ def invocations(
     check_inputs(spans=spans)
     # NOTE: where every (trace_id, id) is one span's, the parent links the span tree follows
     # (``parent_rows``, computed once for all) replace the joins on ids (1M segments: 0.58 ->
-    # 0.39 s CPU once the links are built). Where ids repeat, a join gives a row per copy:
-    # then the ids are joined.
-    linked = None if ids_repeat(spans) else _linked_functions(spans)
+    # 0.39 s CPU once the links are built). Where they could differ (``links_are_joins``),
+    # the ids are joined.
+    linked = _linked_functions(spans) if links_are_joins(spans) else None
     if linked is None:
         source = spans.lazy()
         joined = _joined_by_ids(spans, source)

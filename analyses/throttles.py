@@ -42,7 +42,7 @@ import polars as pl
 from analyses._calls import span_tree
 from analyses._frames import collect_in_memory, id_pair_key, left_join_on_ids
 from analyses._output import check_inputs, shaped
-from analyses._tree import gather_views, ids_repeat, parent_rows
+from analyses._tree import gather_views, links_are_joins, parent_rows
 from analyses.downstream_throttles import (
     DOWNSTREAM_THROTTLE_SCHEMA,
     downstream_throttles,
@@ -187,12 +187,12 @@ def _invoke_calls(spans: pl.DataFrame) -> pl.DataFrame:
 def _tree_owner_names(spans: pl.DataFrame, rows: pl.Series, owners: pl.Series) -> pl.Series | None:
     """The names of the segments whose ids are ``owners`` (one per row of ``rows``), as
     ``_with_owner_names`` finds them, read through the span tree: None unless each is the
-    segment the tree puts the row in and no (trace_id, id) repeats (then a join on ids finds
-    each segment once)."""
+    segment the tree puts the row in and the tree's links are the joins on ids
+    (``links_are_joins``)."""
     # NOTE: looking the segments up by id scans every span (1M segments: 0.09 s CPU a call).
     if rows.is_empty():
         return pl.Series([], dtype=pl.String)
-    if ids_repeat(spans):
+    if not links_are_joins(spans):
         return None
     owner_row = span_tree(spans)["owner_row"].gather(rows)
     if not (gather_views(spans["id"], owner_row) == owners).fill_null(value=False).all():
@@ -284,7 +284,7 @@ def _tree_parent_owner_names(spans: pl.DataFrame, rows: pl.Series) -> pl.Series 
     parent links and the span tree; None where that could differ (``_tree_owner_names``)."""
     if rows.is_empty():
         return pl.Series([], dtype=pl.String)
-    if ids_repeat(spans):
+    if not links_are_joins(spans):
         return None
     parent = parent_rows(spans).gather(rows)
     # A segment parent owns itself; a subsegment's owner is named by its segment_id.

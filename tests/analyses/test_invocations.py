@@ -278,3 +278,12 @@ def test_repeated_ids_join_on_ids() -> None:
     assert ids_repeat(spans)
     # Joined on ids, the function segment meets both copies of its AWS::Lambda segment.
     assert invocations(spans)["request_id"].to_list() == ["r-1", "r-2"]
+
+
+def test_segments_without_a_trace_id_are_not_joined() -> None:
+    b = SpanBuilder()
+    b.lambda_invocation("orders", start_s=1.0, duration_ms=20.0, request_id="r-1")
+    spans = b.frame().with_columns(trace_id=pl.lit(None, dtype=pl.String))
+    # A join on (trace_id, id) matches no null: the AWS::Lambda segment is not found.
+    row = _one(invocations(spans))
+    assert (row["function_name"], row["request_id"]) == ("orders", None)
