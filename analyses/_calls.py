@@ -27,7 +27,7 @@ from __future__ import annotations
 import polars as pl
 
 from analyses._frames import text
-from analyses._tree import ancestor_fold, link_rows
+from analyses._tree import ancestor_fold, parent_rows
 from analyses.memo import memoized
 
 CALL_NAMESPACES = ("aws", "remote")
@@ -110,9 +110,13 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
             .otherwise(pl.col("name"))
             .alias("name")
         )
-    tree = link_rows(columns).with_columns(
-        is_call=(subsegment & pl.col("namespace").is_in(CALL_NAMESPACES)).fill_null(False),
-        local_parent=pl.when(subsegment).then(pl.col("parent_row")),
+    tree = (
+        columns.with_row_index("row")
+        .with_columns(parent_rows(spans))
+        .with_columns(
+            is_call=(subsegment & pl.col("namespace").is_in(CALL_NAMESPACES)).fill_null(False),
+            local_parent=pl.when(subsegment).then(pl.col("parent_row")),
+        )
     )
     tree = tree.with_columns(_segment_node_types(tree))
     call_seed = tree.select(pl.when(pl.col("is_call")).then(pl.col("row")).alias("call_row"))

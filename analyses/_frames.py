@@ -54,6 +54,20 @@ def text(column: str | pl.Expr | pl.Series) -> pl.Expr | pl.Series:
     return (pl.col(column) if isinstance(column, str) else column).cast(pl.String)
 
 
+def text_contains(frame: pl.DataFrame, column: str, pattern: str) -> pl.Expr:
+    """``text(column).str.contains(pattern)`` for the rows of ``frame`` (null where null).
+
+    A Categorical column is matched once per distinct value rather than once per row, which
+    would first spell every row out as text (1M segments: 0.07 -> 0.02 s CPU over the names).
+    """
+    values = frame.get_column(column)
+    if not isinstance(values.dtype, pl.Categorical):
+        return text(column).str.contains(pattern)
+    distinct = values.unique().drop_nulls()
+    found = distinct.filter(distinct.cast(pl.String).str.contains(pattern))
+    return pl.when(pl.col(column).is_not_null()).then(pl.col(column).is_in(found.implode()))
+
+
 # NOTE: with common subplan elimination, a query reading ``spans.lazy()`` in several branches
 # caches the union of their columns over every span row (hundreds of MB at a million
 # segments) before filtering; without it each branch filters as it reads.

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analyses._frames import quantile_ms, text
+from analyses._frames import quantile_ms, text, text_contains
 from analyses._output import check_inputs, shaped
 from analyses.invocations import (
     ATTEMPT_PATTERN,
@@ -108,7 +108,7 @@ def _attempt_rows(spans: pl.DataFrame) -> pl.DataFrame:
     source = spans.lazy()
     flagged = pl.col("fault").fill_null(value=False) | pl.col("error").fill_null(value=False)
     attempts = source.filter(
-        (pl.col("kind") == "subsegment") & text("name").str.contains(ATTEMPT_PATTERN)
+        (pl.col("kind") == "subsegment") & text_contains(spans, "name", ATTEMPT_PATTERN)
     ).select(
         "trace_id",
         pl.col("id").alias("attempt_id"),
@@ -186,7 +186,11 @@ def async_event_rows(spans: pl.DataFrame) -> pl.DataFrame:
         # and give the function under ``aws``.
         pl.coalesce("function_name", "name").alias("function_name"),
     )
-    parts = source.filter(pl.col("kind") == "subsegment").select(
+    # NOTE: only the rows named like a part are read (the pattern is matched once per name).
+    parts = source.filter(
+        (pl.col("kind") == "subsegment")
+        & ((pl.col("name") == DWELL_NAME) | text_contains(spans, "name", ATTEMPT_PATTERN))
+    ).select(
         "trace_id",
         "segment_id",
         pl.when(pl.col("name") == DWELL_NAME).then("duration_ms").alias("dwell_ms"),

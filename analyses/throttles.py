@@ -39,8 +39,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from analyses._calls import span_tree
 from analyses._frames import collect_in_memory, id_pair_key, left_join_on_ids
 from analyses._output import check_inputs, shaped
+from analyses._tree import gather_views, links_are_joins, parent_rows
 from analyses.downstream_throttles import (
     DOWNSTREAM_THROTTLE_SCHEMA,
     downstream_throttles,
@@ -110,8 +112,9 @@ def _with_owner_names(frame: pl.DataFrame, spans: pl.DataFrame, owner: str) -> p
 
 
 def _refusals(spans: pl.DataFrame) -> pl.DataFrame:
-    """Throttled ``AWS::Lambda`` segments that have no function segment under them."""
-    source = spans.lazy()
+    """Throttled ``AWS::Lambda`` segments that have no function segment under them, with
+    their ``row``."""
+    source = spans.lazy().with_row_index("row")
     ran = source.filter(is_segment_of(FUNCTION_ORIGIN)).select(
         "trace_id", pl.col("parent_id").alias("id")
     )
@@ -119,6 +122,7 @@ def _refusals(spans: pl.DataFrame) -> pl.DataFrame:
         source.filter(is_segment_of(SERVICE_ORIGIN) & is_throttled())
         .join(ran, on=["trace_id", "id"], how="anti")
         .select(
+            "row",
             "trace_id",
             pl.coalesce("function_name", "name").cast(pl.String).alias("target"),
             "parent_id",
@@ -131,27 +135,44 @@ def _refusals(spans: pl.DataFrame) -> pl.DataFrame:
 
 def _invoke_calls(spans: pl.DataFrame) -> pl.DataFrame:
     """Callers' Invoke subsegments, with the service that owns each."""
-    calls = (
-        spans.lazy()
-        .filter(
+    is_call = spans.select(
+        (
             (pl.col("kind") == "subsegment")
             & pl.col("aws_operation").is_in(INVOKE_OPERATIONS)
             & pl.col("function_name").is_not_null()
-        )
-        .select(
-            "trace_id",
-            "segment_id",
-            pl.col("id").alias("call_id"),
-            pl.col("function_name").cast(pl.String).alias("target"),
-            pl.col("start_time").alias("time"),
-            is_throttled().alias("call_throttled"),
-            # NOTE: null (no `retries` field) is unknown, not 0 (see _called_attempts).
-            pl.col("aws_retries").cast(pl.Int64).alias("retries"),
-            pl.col("exception_message").alias("message"),
-        )
-        .collect()
+        ).fill_null(value=False)
+    ).to_series()
+    # NOTE: narrowed before filtering (a filter copies every column it carries).
+    calls = spans.select(
+        "trace_id",
+        "segment_id",
+        "id",
+        "function_name",
+        "start_time",
+        "throttle",
+        "http_status",
+        "exception_type",
+        "aws_retries",
+        "exception_message",
+    ).filter(is_call)
+    calls = calls.select(
+        "trace_id",
+        "segment_id",
+        pl.col("id").alias("call_id"),
+        pl.col("function_name").cast(pl.String).alias("target"),
+        pl.col("start_time").alias("time"),
+        is_throttled().alias("call_throttled"),
+        # NOTE: null (no `retries` field) is unknown, not 0 (see _called_attempts).
+        pl.col("aws_retries").cast(pl.Int64).alias("retries"),
+        pl.col("exception_message").alias("message"),
     )
-    return _with_owner_names(calls, spans, "segment_id").select(
+    owners = _tree_owner_names(spans, is_call.arg_true(), calls["segment_id"])
+    named = (
+        _with_owner_names(calls, spans, "segment_id")
+        if owners is None
+        else calls.with_columns(owners.alias("owner_name"))
+    )
+    return named.select(
         "trace_id",
         "call_id",
         "target",
@@ -161,6 +182,22 @@ def _invoke_calls(spans: pl.DataFrame) -> pl.DataFrame:
         "retries",
         "message",
     )
+
+
+def _tree_owner_names(spans: pl.DataFrame, rows: pl.Series, owners: pl.Series) -> pl.Series | None:
+    """The names of the segments whose ids are ``owners`` (one per row of ``rows``), as
+    ``_with_owner_names`` finds them, read through the span tree: None unless each is the
+    segment the tree puts the row in and the tree's links are the joins on ids
+    (``links_are_joins``)."""
+    # NOTE: looking the segments up by id scans every span (1M segments: 0.09 s CPU a call).
+    if rows.is_empty():
+        return pl.Series([], dtype=pl.String)
+    if not links_are_joins(spans):
+        return None
+    owner_row = span_tree(spans)["owner_row"].gather(rows)
+    if not (gather_views(spans["id"], owner_row) == owners).fill_null(value=False).all():
+        return None
+    return spans["name"].gather(owner_row).cast(pl.String)
 
 
 def _called_attempts(calls: pl.DataFrame, refusals: pl.DataFrame) -> pl.DataFrame:
@@ -196,23 +233,11 @@ def _uncalled_attempts(
         on=["trace_id", "parent_id"],
         how="anti",
     )
-    parents = (
-        spans.lazy()
-        .filter(pl.col("id").is_in(orphans["parent_id"].drop_nulls().implode()))
-        .select(
-            "trace_id",
-            pl.col("id").alias("parent_id"),
-            pl.when(pl.col("kind") == "segment")
-            .then("id")
-            .otherwise("segment_id")
-            .alias("owner_id"),
-        )
-        .collect()
-    )
-    named = _with_owner_names(
-        orphans.join(parents, on=["trace_id", "parent_id"], how="left", maintain_order="left"),
-        spans,
-        "owner_id",
+    owners = _tree_parent_owner_names(spans, orphans["row"])
+    named = (
+        _parent_owner_names(spans, orphans)
+        if owners is None
+        else orphans.with_columns(owners.alias("owner_name"))
     )
     source = (
         pl.when(pl.col("parent_id").is_null())
@@ -230,6 +255,51 @@ def _uncalled_attempts(
         "time",
         "message",
     )
+
+
+def _parent_owner_names(spans: pl.DataFrame, refusals: pl.DataFrame) -> pl.DataFrame:
+    """``refusals`` with ``owner_name``: the name of the segment owning their parent."""
+    parents = (
+        spans.lazy()
+        .filter(pl.col("id").is_in(refusals["parent_id"].drop_nulls().implode()))
+        .select(
+            "trace_id",
+            pl.col("id").alias("parent_id"),
+            pl.when(pl.col("kind") == "segment")
+            .then("id")
+            .otherwise("segment_id")
+            .alias("owner_id"),
+        )
+        .collect()
+    )
+    return _with_owner_names(
+        refusals.join(parents, on=["trace_id", "parent_id"], how="left", maintain_order="left"),
+        spans,
+        "owner_id",
+    )
+
+
+def _tree_parent_owner_names(spans: pl.DataFrame, rows: pl.Series) -> pl.Series | None:
+    """``_parent_owner_names``' ``owner_name`` of the spans at ``rows``, read through their
+    parent links and the span tree; None where that could differ (``_tree_owner_names``)."""
+    if rows.is_empty():
+        return pl.Series([], dtype=pl.String)
+    if not links_are_joins(spans):
+        return None
+    parent = parent_rows(spans).gather(rows)
+    # A segment parent owns itself; a subsegment's owner is named by its segment_id.
+    at_segment = (spans["kind"].gather(parent) == "segment").fill_null(value=False)
+    owner_id = gather_views(spans["id"], parent).zip_with(
+        at_segment, gather_views(spans["segment_id"], parent)
+    )
+    owner = parent.zip_with(at_segment, span_tree(spans)["owner_row"].gather(parent))
+    found = gather_views(spans["id"], owner) == owner_id
+    if not (found | owner_id.is_null()).fill_null(value=False).all():
+        return None
+    named = pl.DataFrame({"name": spans["name"].gather(owner), "owner_id": owner_id})
+    return named.select(
+        pl.when(pl.col("owner_id").is_not_null()).then(pl.col("name").cast(pl.String))
+    ).to_series()
 
 
 @memoized

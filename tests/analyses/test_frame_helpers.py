@@ -7,7 +7,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import analyses._frames as frames
-from analyses._frames import collect_in_memory, left_join_on_ids
+from analyses._frames import collect_in_memory, left_join_on_ids, text_contains
 
 
 def _sides() -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -57,3 +57,19 @@ def test_collect_in_memory_equals_collect() -> None:
         source.filter(pl.col("x") > 1), on="x", how="left", maintain_order="left"
     )
     assert_frame_equal(collect_in_memory(query), query.collect())
+
+
+@pytest.mark.parametrize("dtype", [pl.String(), pl.Categorical()])
+def test_text_contains_matches_each_row_as_its_text_does(dtype: pl.DataType) -> None:
+    names = ["Attempt #1", None, "Dwell Time", "Attempt #12", "attempt #2", "Attempt #1"]
+    frame = pl.DataFrame({"name": pl.Series(names, dtype=dtype)})
+    pattern = r"^Attempt #(\d+)$"
+    matched = frame.select(text_contains(frame, "name", pattern)).to_series()
+    assert matched.to_list() == [True, None, False, True, False, True]
+    # a frame whose values are a subset of the one matched against gives the same rows
+    assert frame.slice(2).select(text_contains(frame, "name", pattern)).to_series().to_list() == [
+        False,
+        True,
+        False,
+        True,
+    ]

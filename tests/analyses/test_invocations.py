@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
+import analyses.invocations as inv
+from analyses._tree import ids_repeat
 from analyses.invocations import INVOCATION_SCHEMA, invocations
 from tests.builders.spans import SpanBuilder, at
+from tracelens.ingest.loader import load_traces
 
 
 def _one(frame: pl.DataFrame) -> dict[str, object]:
@@ -211,3 +217,73 @@ def test_a_trace_starting_at_a_queue_is_an_event_source_invocation() -> None:
     queue = b.caller("jobs", origin="AWS::SQS::Queue", duration_ms=5.0)
     b.lambda_invocation("worker", start_s=0.01, parent_id=queue.segment_id, trace_id=queue.trace_id)
     assert _paths(b) == {"worker": "event_source"}
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces"
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [
+        [SAMPLES / "xray"],
+        sorted((SAMPLES / "real_world").glob("*.json*")),
+    ],
+    ids=["xray", "real_world"],
+)
+def test_parent_links_give_the_rows_the_joins_on_ids_give(
+    paths: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spans = load_traces(paths).spans
+    assert not ids_repeat(spans)
+    assert inv._linked_functions(spans) is not None
+    linked = invocations(spans)
+    monkeypatch.setattr(inv, "_linked_functions", lambda _spans: None)
+    assert_frame_equal(invocations(spans), linked)
+    assert linked.height > 0
+
+
+def _async_event_spans(*, attempt_under: str) -> pl.DataFrame:
+    b = SpanBuilder()
+    b.async_event("thumbs", start_s=1.0, failed=[True, False])
+    b.lambda_invocation("orders", start_s=5.0, duration_ms=20.0, request_id="r-1")
+    if attempt_under == "dwell":
+        # The attempts hang under the Dwell Time subsegment: only their segment_id names
+        # their AWS::Lambda segment.
+        dwell = next(row["id"] for row in b.rows if row["name"] == "Dwell Time")
+        for row in b.rows:
+            if str(row["name"]).startswith("Attempt #"):
+                row["parent_id"] = dwell
+    return b.frame()
+
+
+@pytest.mark.parametrize("attempt_under", ["segment", "dwell"])
+def test_attempt_parents_are_mapped_to_their_segment(attempt_under: str) -> None:
+    spans = _async_event_spans(attempt_under=attempt_under)
+    linked = inv._linked_functions(spans)
+    assert (linked is None) == (attempt_under == "dwell")
+    rows = invocations(spans).sort("start_time")
+    assert rows.select("function_name", "request_id", "invocation_path", "fault").rows() == [
+        ("thumbs", "event-2", "async", True),
+        ("thumbs", "event-2", "async", False),
+        ("orders", "r-1", "sync", False),
+    ]
+
+
+def test_repeated_ids_join_on_ids() -> None:
+    b = SpanBuilder()
+    b.lambda_invocation("orders", start_s=1.0, duration_ms=20.0, request_id="r-1")
+    spans = b.frame()
+    service = spans.filter(pl.col("origin") == "AWS::Lambda")
+    spans = pl.concat([spans, service.with_columns(aws_request_id=pl.lit("r-2"))])
+    assert ids_repeat(spans)
+    # Joined on ids, the function segment meets both copies of its AWS::Lambda segment.
+    assert invocations(spans)["request_id"].to_list() == ["r-1", "r-2"]
+
+
+def test_segments_without_a_trace_id_are_not_joined() -> None:
+    b = SpanBuilder()
+    b.lambda_invocation("orders", start_s=1.0, duration_ms=20.0, request_id="r-1")
+    spans = b.frame().with_columns(trace_id=pl.lit(None, dtype=pl.String))
+    # A join on (trace_id, id) matches no null: the AWS::Lambda segment is not found.
+    row = _one(invocations(spans))
+    assert (row["function_name"], row["request_id"]) == ("orders", None)

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from analyses._tree import first_rows, gather_views, ids_repeat
+from analyses._tree import first_rows, gather_views, ids_repeat, link_rows, links_are_joins
 from analyses.bottlenecks import bottlenecks, critical_path, critical_path_and_bottlenecks
 from analyses.cold_starts import cold_starts
 from analyses.dns import connection_setup, dns_and_connection_setup, dns_lookups
@@ -254,6 +254,30 @@ def test_first_rows_and_repeated_ids() -> None:
     assert not ids_repeat(spans.slice(0, 3))
     rows = pl.Series([3, 1, 2, 4], dtype=pl.UInt32)
     assert first_rows(spans, rows).to_list() == [0, 1, 2, 4]
+
+
+def test_link_rows_links_parents_of_the_same_trace_and_the_first_of_repeated_ids() -> None:
+    spans = pl.DataFrame(
+        {
+            "trace_id": ["t1", "t1", "t2", "t1", "t2", "t1", "t2", None],
+            "id": ["a", "b", "a", "a", "c", "d", None, "e"],
+            "parent_id": [None, "a", None, "b", "a", "x", "c", "a"],
+        }
+    )
+    linked = link_rows(spans)
+    assert linked["row"].to_list() == list(range(8))
+    # "a" of t1 is on rows 0 and 3: its children link to row 0; a parent in another trace,
+    # an unknown parent and a missing trace id link to nothing.
+    assert linked["parent_row"].to_list() == [None, 0, None, 1, 2, None, 4, None]
+    unique = link_rows(spans.slice(1))
+    assert unique["parent_row"].to_list() == [2, None, 0, 1, None, 3, None]
+
+
+def test_links_are_the_joins_on_ids_without_repeated_ids_or_null_trace_ids() -> None:
+    spans = pl.DataFrame({"trace_id": ["t1", "t1", "t2"], "id": ["a", "b", "a"]})
+    assert links_are_joins(spans)
+    assert not links_are_joins(pl.concat([spans, spans.head(1)]))
+    assert not links_are_joins(spans.with_columns(trace_id=pl.Series(["t1", None, "t2"])))
 
 
 def test_gather_views_equals_gather_on_many_chunks() -> None:

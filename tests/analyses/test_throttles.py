@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
+import analyses.throttles as th
 from analyses.throttles import (
     DOWNSTREAM_THROTTLE_SCHEMA,
     INVOCATION_THROTTLE_SCHEMA,
@@ -12,8 +15,10 @@ from analyses.throttles import (
     downstream_throttles,
     invocation_throttles,
     throttle_timeline,
+    throttled_attempts,
 )
 from tests.builders.spans import SpanBuilder, at, frame_of
+from tracelens.ingest.loader import load_traces
 from tracelens.schema import FUNCTION_SCHEMA, METRIC_SCHEMA
 
 
@@ -341,3 +346,52 @@ def test_attempts_of_a_call_without_retries_field_are_a_lower_bound() -> None:
     caller = known.lambda_invocation("checkout", start_s=20.0, duration_ms=900.0).as_caller()
     known.invoke_call(caller, "payments", start_s=20.1, throttled=True, retries=1)
     assert invocation_throttles(known.frame())["retries_unknown"].to_list() == [0]
+
+
+def _with_refusals_under_subsegments(b: SpanBuilder) -> SpanBuilder:
+    """Refusals under a subsegment that is no Invoke call: one owned by its segment, one whose
+    ``segment_id`` names another segment than the one it hangs under."""
+    for k, owner in enumerate(("web", "batch")):
+        app = b.caller("web", start_s=40.0 + k)
+        other = b.caller("batch", trace_id=app.trace_id, start_s=40.0 + k)
+        step = b.span(
+            trace_id=app.trace_id,
+            parent_id=app.segment_id,
+            segment_id=app.segment_id if owner == "web" else other.segment_id,
+            name="work",
+            start_s=40.1 + k,
+            duration_ms=5.0,
+        )
+        b.throttled_request("orders", trace_id=app.trace_id, parent_id=step, start_s=40.2 + k)
+    return b
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces"
+
+
+@pytest.mark.parametrize("sample", ["callers", "under_subsegments", "real_world"])
+def test_owners_read_through_the_tree_equal_the_owners_looked_up_by_id(
+    sample: str, callers: SpanBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if sample == "real_world":
+        spans = load_traces(sorted((SAMPLES / "real_world").glob("*.json*"))).spans
+    elif sample == "callers":
+        spans = callers.frame()
+    else:
+        spans = _with_refusals_under_subsegments(SpanBuilder()).frame()
+    through_tree = throttled_attempts(spans)
+    assert through_tree.height > 0
+    monkeypatch.setattr(th, "_tree_owner_names", lambda *_args: None)
+    monkeypatch.setattr(th, "_tree_parent_owner_names", lambda *_args: None)
+    assert_frame_equal(throttled_attempts(spans), through_tree)
+
+
+def test_refusal_owners_follow_segment_ids() -> None:
+    spans = _with_refusals_under_subsegments(SpanBuilder()).frame()
+    refusals = th._refusals(spans).sort("time")
+    # The second refusal's parent says it belongs to "batch": the tree, which puts it under
+    # "web", is not asked.
+    assert th._tree_parent_owner_names(spans, refusals["row"].head(1)) is not None
+    assert th._tree_parent_owner_names(spans, refusals["row"]) is None
+    attempts = throttled_attempts(spans).sort("time")
+    assert attempts["source"].to_list() == ["web", "batch"]
