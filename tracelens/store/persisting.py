@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, date, timedelta
+
+import polars as pl
 
 from tracelens.ingest.loader import paused_cycle_collection
 from tracelens.ingest.rejections import RejectionLog
 from tracelens.store import layout, manifests, raw
 from tracelens.store.backend import Backend
 from tracelens.store.derive import Derived, derive
-from tracelens.store.parts import part_files
-from tracelens.store.tables import TABLES_BY_NAME
+from tracelens.store.errors import StoreError
+from tracelens.store.parts import part_files, read_part
+from tracelens.store.tables import DATE, SPANS, TABLES_BY_NAME
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ def write_run(backend: Backend, run: raw.RawRun) -> Written:
         encoded = raw.encode(run, pool)
         key = layout.raw_key(run.source, run.reference_time.astimezone(UTC).date(), encoded.digest)
         try:
-            derived = derive(run, name=backend.location(key))
+            derived = settle_days(backend, derive(run, name=backend.location(key)))
         finally:  # NOTE: the raw object even when normalizing fails (see above)
             backend.write_bytes(key, encoded.data())
     return Written(
@@ -62,3 +65,53 @@ def write_parts(backend: Backend, derived: Derived, digest: str) -> tuple[str, .
             backend.write_bytes(layout.manifest_key(key), manifests.encode(key, data))
             keys.append(key)
     return tuple(keys)
+
+
+def settle_days(backend: Backend, derived: Derived) -> Derived:
+    """``derived`` with each trace of ``derived.after_midnight`` already stored under the
+    previous day (its earlier spans came in an earlier run) dated that day too.
+
+    A trace without a time in its id is dated by its earliest span in the run: its spans
+    stored by two runs either side of midnight would otherwise be in two days. Only the trace
+    ids of the previous day's parts of the trace's bucket are read, and only for traces that
+    start within ``MIDNIGHT_MARGIN`` after midnight.
+
+    NOTE: the other order (the later spans stored first, the earlier ones next, before
+    midnight) is not joined up: that would mean rewriting the stored part.
+    """
+    late = derived.after_midnight
+    spans = derived.frames.get(SPANS.name)
+    if late is None or spans is None:
+        return derived
+    found: list[str] = []
+    bucketed = late.with_columns(layout.trace_bucket(pl.col("trace_id")).alias("bucket"))
+    for (day, bucket), traces in bucketed.partition_by(DATE, "bucket", as_dict=True).items():
+        if not isinstance(day, date) or not isinstance(bucket, int):
+            continue
+        stored = _stored_traces(backend, day - timedelta(days=1), bucket)
+        found.extend(t for t in traces.get_column("trace_id") if t in stored)
+    if not found:
+        return derived
+    earlier = pl.col(DATE) - timedelta(days=1)
+    moved = pl.when(pl.col("trace_id").is_in(found)).then(earlier).otherwise(pl.col(DATE))
+    derived.frames[SPANS.name] = spans.with_columns(moved.alias(DATE))
+    return derived
+
+
+def _stored_traces(backend: Backend, day: date, bucket: int) -> set[str]:
+    """The trace ids of the span parts of ``day``'s ``bucket`` (and of parts written before
+    buckets, directly under the day); a part that cannot be read is passed over."""
+    directory = f"{SPANS.name}/date={day.isoformat()}/"
+    inside = f"{directory}bucket={bucket:02d}/"
+    ids: set[str] = set()
+    for key in backend.list_keys(directory):
+        if layout.part_digest(key) is None:
+            continue
+        if not key.startswith(inside) and "/bucket=" in key:
+            continue
+        try:
+            frame = read_part(backend, key, SPANS, ["trace_id"])
+        except StoreError:
+            continue
+        ids.update(frame.get_column("trace_id").unique().drop_nulls().to_list())
+    return ids

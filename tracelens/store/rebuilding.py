@@ -14,7 +14,7 @@ from tracelens.store import layout, manifests, raw
 from tracelens.store.backend import Backend
 from tracelens.store.derive import derive
 from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreProblem
-from tracelens.store.persisting import write_parts
+from tracelens.store.persisting import settle_days, write_parts
 from tracelens.store.tables import TABLES, Table
 
 SOURCE_TABLES: dict[str, tuple[str, ...]] = {
@@ -93,7 +93,7 @@ def rebuild(
             unreadable.add(layout.raw_digest(key) or "")
             continue
         with paused_cycle_collection():
-            derived = derive(run, name=location)
+            derived = settle_days(backend, derive(run, name=location))
         report.rejections.extend(derived.rejections)
         report.part_keys.extend(write_parts(backend, derived, layout.raw_digest(key) or ""))
         report.raw_runs += 1
