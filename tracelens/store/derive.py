@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -93,7 +93,7 @@ def derive(run: RawRun, *, name: str) -> Derived:
         (tables.LOG_EVENTS, logs.events if logs is not None else None),
         (tables.FUNCTIONS, functions.functions if functions is not None else None),
         (tables.ACCOUNT_LIMITS, _limits(functions) if functions is not None else None),
-        (tables.TRACE_READS, _trace_reads(run, paths, [page for _, page in named])),
+        (tables.TRACE_READS, _trace_reads(run, paths, [page for _, page in named], traced)),
     ]
     for table, frame in frames:
         if frame is not None and frame.height:
@@ -129,10 +129,18 @@ def _spans(
 
 
 def _trace_reads(
-    run: RawRun, paths: dict[str, int], pages: Sequence[RawPage]
+    run: RawRun, paths: dict[str, int], pages: Sequence[RawPage], traced: pl.DataFrame | None
 ) -> pl.DataFrame | None:
-    """A row per trace path the run read, and one per GetTraceSegmentDestination answer."""
+    """A row per trace path the run read, and one per GetTraceSegmentDestination answer.
+
+    They are timed by the end of the run's window; a run without one (an import) by the latest
+    start among its spans, so that the rows are pruned with the traces they read, not kept
+    with the day of the import.
+    """
     moment = run.window.end if run.window is not None else run.stored_at
+    if run.window is None and traced is not None and traced.height:
+        latest = traced.get_column("start_time").max()
+        moment = latest if isinstance(latest, datetime) else moment
     rows: list[dict[str, Any]] = [
         {"path": path, "timestamp": moment, "documents": count}
         for path, count in sorted(paths.items())

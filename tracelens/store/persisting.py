@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, timedelta
 
 import polars as pl
@@ -31,6 +31,9 @@ class Written:
 def write_run(backend: Backend, run: raw.RawRun) -> Written:
     """Store ``run``; a run without pages writes nothing.
 
+    The raw object is dated by the latest day of the rows it holds (:func:`latest_day`): a
+    retention period deletes it with the last of them, never before.
+
     The raw object is compressed on a thread while the pages are normalized (zlib works
     without the GIL), with Python's cycle collector paused: normalizing makes millions of
     small objects and no cycles, and every collection would walk the parsed pages again.
@@ -46,14 +49,40 @@ def write_run(backend: Backend, run: raw.RawRun) -> Written:
         key = layout.raw_key(run.source, run.reference_time.astimezone(UTC).date(), encoded.digest)
         try:
             derived = settle_days(backend, derive(run, name=backend.location(key)))
-        finally:  # NOTE: the raw object even when normalizing fails (see above)
+        except BaseException:  # NOTE: the raw object even when normalizing fails (see above)
             backend.write_bytes(key, encoded.data())
+            raise
+        latest = latest_day(derived)
+        if latest is not None:
+            dated = layout.raw_key(run.source, latest, encoded.digest)
+            derived.rejections = _renamed(
+                derived.rejections, backend.location(key), backend.location(dated)
+            )
+            key = dated
+        backend.write_bytes(key, encoded.data())
     return Written(
         raw_key=key,
         part_keys=write_parts(backend, derived, encoded.digest),
         rows=derived.rows(),
         rejections=derived.rejections,
     )
+
+
+def latest_day(derived: Derived) -> date | None:
+    """The latest day of ``derived``'s rows (None: no rows)."""
+    days = [frame.get_column(DATE).max() for frame in derived.frames.values() if frame.height]
+    found = [day for day in days if isinstance(day, date)]
+    return max(found) if found else None
+
+
+def _renamed(log: RejectionLog, old: str, new: str) -> RejectionLog:
+    """``log`` with the rejections of pages of the raw object at ``old`` naming ``new``."""
+    renamed = RejectionLog(limit=log.limit, count=log.count, reasons=log.reasons)
+    renamed.listed = [
+        replace(r, source=new + r.source.removeprefix(old)) if r.source.startswith(old) else r
+        for r in log.listed
+    ]
+    return renamed
 
 
 def write_parts(backend: Backend, derived: Derived, digest: str) -> tuple[str, ...]:
