@@ -433,6 +433,7 @@ def _traces(
         duplicates=duplicates,
         rejections=rejections,
         sources=read.parts,
+        documents_known=False,
     )
 
 
