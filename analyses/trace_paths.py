@@ -67,6 +67,10 @@ class TraceOrigin:
         are X-Ray's indexed sample.
     indexed_percent
         That sample's percentage (lowest of the accounts/regions concerned); None when unknown.
+    counted
+        Whether ``documents`` are the documents of the data analysed (read from files); False
+        for a store, whose runs' counts are not those of the traces it keeps (copies dropped,
+        days pruned): the paths are said, not the counts.
     """
 
     paths: tuple[str, ...]
@@ -74,6 +78,7 @@ class TraceOrigin:
     transaction_search: bool | None
     indexed_sample: bool
     indexed_percent: float | None
+    counted: bool = True
 
     @property
     def label(self) -> str:
@@ -94,7 +99,9 @@ class TraceOrigin:
             (PATH_LABELS.get(path, path), f"{self.documents.get(path, 0):,} documents")
             for path in self.paths
         ]
-        if len(counted) == 1:
+        if not self.counted:
+            first = f"Traces came from {self.label}."
+        elif len(counted) == 1:
             first = f"Traces came from {counted[0][0]}: {counted[0][1]} read."
         elif counted:
             first = "Traces came from a mix: " + "; ".join(f"{w} ({n})" for w, n in counted) + "."
@@ -120,9 +127,13 @@ class TraceOrigin:
 
 
 def trace_origin(
-    documents: Mapping[str, int], destinations: Sequence[TraceDestination]
+    documents: Mapping[str, int],
+    destinations: Sequence[TraceDestination],
+    *,
+    counted: bool = True,
 ) -> TraceOrigin:
-    """Where the traces came from, from documents read per path and the destinations stored.
+    """Where the traces came from, from documents read per path and the destinations stored
+    (``counted``: see :class:`TraceOrigin`).
 
     The traces are X-Ray's indexed sample when they came only as X-Ray segments and a
     destination says Transaction Search is on; offline input carries no destination, so it
@@ -140,4 +151,5 @@ def trace_origin(
         transaction_search=transaction_search,
         indexed_sample=sample,
         indexed_percent=min(percents) if sample and percents else None,
+        counted=counted,
     )

@@ -278,7 +278,11 @@ def _analyze(inputs: Inputs, settings: FindingSettings) -> AnalysisResult:
         completeness=incomplete,
         async_events=queued,
         metric_totals=metric_totals(metrics, invocation_rows),
-        trace_origin=trace_origin(inputs.traces.read_stats.paths, inputs.trace_destinations),
+        trace_origin=trace_origin(
+            inputs.traces.read_stats.paths,
+            inputs.trace_destinations,
+            counted=inputs.traces.documents_known,
+        ),
         finding_settings=settings,
         entry_points=entry_points(per_trace),
         entry_timeline=entry_timeline(per_trace, bucket_s=bucket_s),

@@ -48,7 +48,8 @@ class Window(TypedDict):
 
 class TracePath(TypedDict):
     paths: list[str]  # xray, aws_spans, otlp, retrieved_traces: the forms traces were read in
-    documents: dict[str, int]  # documents read per path
+    # documents read per path; from a store, each null (what its runs read is not what it keeps)
+    documents: dict[str, int | None]
     label: str
     transaction_search: bool | None  # None: no GetTraceSegmentDestination answer was read
     indexed_sample: bool  # only X-Ray's indexed sample was read on a Transaction Search account
@@ -76,10 +77,10 @@ class Rollups(TypedDict):
 
 
 class Input(TypedDict):
-    documents: int
+    documents: int | None  # null from a store: it keeps accepted documents, not what was read
     segments: int
     traces: int
-    duplicates: int
+    duplicates: int | None  # null from a store: copies dropped on the way in are not kept
     rejected: int
     rejections: list[Rejection]
     rejected_documents: int
@@ -522,10 +523,10 @@ def _input(result: AnalysisResult) -> Input:
     traces = inputs.traces
     rejections = inputs.all_rejections()
     return {
-        "documents": traces.documents,
+        "documents": traces.read_documents,
         "segments": traces.segments,
         "traces": traces.traces,
-        "duplicates": traces.duplicates,
+        "duplicates": traces.read_duplicates,
         "rejected": rejections.count,
         "rejections": [
             {"source": r.source, "position": r.position, "reason": r.reason}
@@ -705,9 +706,10 @@ def _merged_rollups(parts: list[Rollups]) -> Rollups:
 
 def _trace_path(result: AnalysisResult) -> TracePath:
     origin = result.trace_origin
+    known = origin.counted
     return {
         "paths": list(origin.paths),
-        "documents": dict(origin.documents),
+        "documents": {path: count if known else None for path, count in origin.documents.items()},
         "label": origin.label,
         "transaction_search": origin.transaction_search,
         "indexed_sample": origin.indexed_sample,
@@ -1029,18 +1031,18 @@ def _merged_input(inputs: list[Input]) -> Input:
                     "traces": known["traces"] + seen["traces"],
                 }
             )
-    documents: dict[str, int] = {}
+    documents: dict[str, int | None] = {}
     for each in inputs:
         for path, count in each["trace_path"]["documents"].items():
-            documents[path] = documents.get(path, 0) + count
+            documents[path] = _sum_known([documents.get(path, 0), count])
     paths = list(dict.fromkeys(p for each in inputs for p in each["trace_path"]["paths"]))
     labels = list(dict.fromkeys(each["trace_path"]["label"] for each in inputs))
     searches = {each["trace_path"]["transaction_search"] for each in inputs}
     return {
-        "documents": sum(each["documents"] for each in inputs),
+        "documents": _sum_known([each["documents"] for each in inputs]),
         "segments": sum(each["segments"] for each in inputs),
         "traces": sum(each["traces"] for each in inputs),
-        "duplicates": sum(each["duplicates"] for each in inputs),
+        "duplicates": _sum_known([each["duplicates"] for each in inputs]),
         "rejected": sum(each["rejected"] for each in inputs),
         "rejections": [r for each in inputs for r in each["rejections"]],
         "rejected_documents": sum(each["rejected_documents"] for each in inputs),
@@ -1065,3 +1067,9 @@ def _merged_input(inputs: list[Input]) -> Input:
         "window": first["window"],
         "rollups": _merged_rollups([each["rollups"] for each in inputs]),
     }
+
+
+def _sum_known(counts: list[int | None]) -> int | None:
+    """The sum of ``counts``; None (unknown) when one of them is."""
+    known = [count for count in counts if count is not None]
+    return sum(known) if len(known) == len(counts) else None

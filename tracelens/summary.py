@@ -38,7 +38,8 @@ def text_summary(result: AnalysisResult) -> str:
         f"{window.describe()}"
     )
     lines = [
-        f"{read} ({traces.duplicates:,} duplicates, {result.inputs.rejected:,} rejected)",
+        f"{read} ({_count(traces.read_duplicates)} duplicates, "
+        f"{result.inputs.rejected:,} rejected)",
         "",
         "Findings:" if result.findings.height else "Findings: none",
     ]
@@ -69,3 +70,7 @@ def text_summary(result: AnalysisResult) -> str:
             f"of the slowest {top['entry']} requests.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _count(value: int | None) -> str:
+    return "unknown" if value is None else f"{value:,}"

@@ -44,7 +44,7 @@ def test_the_demo_collects_the_simulated_account_and_writes_the_full_report(
     truth = generate().truth
     document = analyze_store(out / "demo-store")
     assert document["input"]["traces"] == truth.traces
-    assert document["input"]["duplicates"] == 0
+    assert document["input"]["duplicates"] is None  # from a store: unknown
     assert set(document["input"]["sources"]) == {"traces", "logs", "metrics", "configuration"}
     rows = functions_by_name(document)
     for name, expected in truth.to_dict()["functions"].items():
@@ -87,13 +87,10 @@ def test_the_transaction_search_demo_reads_aws_spans_into_the_report(
     assert re.search(rf"cycle 1/2 +spans +ok +{len(records):,} items", result.stderr)
     assert " xray " not in result.stderr  # the X-Ray collector is not run
     page = (out / "tracelens-report.html").read_text()
-    assert (
-        "Traces came from aws/spans span records (CloudWatch Transaction Search): "
-        f"{len(records):,} documents read."
-    ) in page
+    assert "Traces came from aws/spans span records (CloudWatch Transaction Search)." in page
     document = analyze_store(out / "demo-store")
     assert document["input"]["trace_path"]["paths"] == ["aws_spans"]
-    assert document["input"]["trace_path"]["documents"] == {"aws_spans": len(records)}
+    assert document["input"]["trace_path"]["documents"] == {"aws_spans": None}
     assert document["input"]["rejected"] == 0
     # The same answers as the same records read offline, and the functions of the X-Ray
     # form (tests/test_otel_parity.py: what differs is what only service segments show).

@@ -32,6 +32,20 @@ class TraceInput:
     rejections: RejectionLog
     sources: int
     read_stats: ReadStats = field(default_factory=ReadStats)
+    # False when read from a store: it keeps the documents accepted, once, and not what was
+    # read (refused records, copies dropped on the way in): ``documents``, ``duplicates`` and
+    # the documents per trace path are then unknown (``read_documents``, ``read_duplicates``).
+    documents_known: bool = True
+
+    @property
+    def read_documents(self) -> int | None:
+        """Documents read, accepted or not; None when unknown (read from a store)."""
+        return self.documents if self.documents_known else None
+
+    @property
+    def read_duplicates(self) -> int | None:
+        """Documents seen more than once; None when unknown (read from a store)."""
+        return self.duplicates if self.documents_known else None
 
     @cached_property
     def traces(self) -> int:

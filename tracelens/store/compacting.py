@@ -17,7 +17,8 @@ rollup computed from the parts merged (``tracelens.store.rollups``) is carried o
 as computed from the parts that replace them; a rollup that was already stale stays stale.
 
 Retention deletes every file dated before a day: rollups, parts, their manifests, raw pages and
-run records; checkpoints and leases are kept.
+run records; checkpoints and leases are kept. The day is recorded (``retention.json``) so that
+a rebuild brings none of those rows back.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from datetime import date
 
 import polars as pl
 
-from tracelens.store import layout, manifests
+from tracelens.store import layout, manifests, retention
 from tracelens.store.backend import Backend
 from tracelens.store.dedupe import latest_rows, unique_segments
 from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreProblem
@@ -201,8 +202,14 @@ def prune(backend: Backend, *, before: date) -> PruneReport:
     Rollups go first (a rollup never outlives the spans it was computed from), then the parts,
     their manifests, then the raw pages: a process that dies midway leaves files the next prune
     deletes, never a part whose raw pages are gone while it stays.
+
+    A raw run is dated by the latest day of the rows it holds, so it is deleted with the last
+    of them; ``before`` is recorded first (:mod:`tracelens.store.retention`): a rebuild from a
+    raw run kept for its newer rows writes none of the older ones again.
     """
     report = PruneReport(before=before)
+    # NOTE: recorded first: a rebuild after a prune that died midway still honours it
+    retention.record(backend, before)
 
     def old(prefix: str) -> list[str]:
         return [

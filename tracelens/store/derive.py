@@ -4,14 +4,16 @@ X-Ray BatchGetTraces pages, ``aws/spans`` pages (Transaction Search span records
 GetQueryResults or FilterLogEvents answers) and imported trace files go through the trace ingest
 (``value_documents``/``iter_documents`` and ``SpanBuilder``), the other pages and imported
 files through the side-input parsers, in memory. Every row gets the account,
-region and time stored of its run, and a ``_date``: a span the start date of its trace (a trace
-stays in one partition), a datapoint or log line its own date, configuration the date stored.
+region and time stored of its run, and a ``_date``: a span the date of its trace
+(:func:`trace_days`: the time in its id, else its earliest start; a trace stays in one
+partition), a datapoint or log line its own date, configuration the date stored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -54,6 +56,9 @@ class Derived:
 
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
     rejections: RejectionLog = field(default_factory=RejectionLog)
+    after_midnight: pl.DataFrame | None = None
+    """Traces (``trace_id``, ``_date``) dated by their earliest span, which starts within
+    :data:`MIDNIGHT_MARGIN` after midnight: their start may be in the previous day's part."""
 
     def rows(self) -> dict[str, int]:
         """Rows per table."""
@@ -82,13 +87,13 @@ def derive(run: RawRun, *, name: str) -> Derived:
     logs = read_logs(log_sources, rejections=log) if log_sources else None
     functions = read_functions(function_sources, rejections=log) if function_sources else None
     frames: list[tuple[tables.Table, pl.DataFrame | None]] = [
-        (tables.SPANS, _dated_by_trace(traced) if traced is not None else None),
+        (tables.SPANS, _dated_by_trace(traced, derived) if traced is not None else None),
         (tables.METRICS, metrics),
         (tables.LOG_REPORTS, logs.reports if logs is not None else None),
         (tables.LOG_EVENTS, logs.events if logs is not None else None),
         (tables.FUNCTIONS, functions.functions if functions is not None else None),
         (tables.ACCOUNT_LIMITS, _limits(functions) if functions is not None else None),
-        (tables.TRACE_READS, _trace_reads(run, paths, [page for _, page in named])),
+        (tables.TRACE_READS, _trace_reads(run, paths, [page for _, page in named], traced)),
     ]
     for table, frame in frames:
         if frame is not None and frame.height:
@@ -124,10 +129,18 @@ def _spans(
 
 
 def _trace_reads(
-    run: RawRun, paths: dict[str, int], pages: Sequence[RawPage]
+    run: RawRun, paths: dict[str, int], pages: Sequence[RawPage], traced: pl.DataFrame | None
 ) -> pl.DataFrame | None:
-    """A row per trace path the run read, and one per GetTraceSegmentDestination answer."""
+    """A row per trace path the run read, and one per GetTraceSegmentDestination answer.
+
+    They are timed by the end of the run's window; a run without one (an import) by the latest
+    start among its spans, so that the rows are pruned with the traces they read, not kept
+    with the day of the import.
+    """
     moment = run.window.end if run.window is not None else run.stored_at
+    if run.window is None and traced is not None and traced.height:
+        latest = traced.get_column("start_time").max()
+        moment = latest if isinstance(latest, datetime) else moment
     rows: list[dict[str, Any]] = [
         {"path": path, "timestamp": moment, "documents": count}
         for path, count in sorted(paths.items())
@@ -154,9 +167,68 @@ def _trace_reads(
     return pl.DataFrame(rows, schema=tables.TRACE_READS.schema) if rows else None
 
 
-def _dated_by_trace(spans: pl.DataFrame) -> pl.DataFrame:
-    trace_start = pl.col("start_time").min().over("trace_id")
-    return spans.with_columns(trace_start.dt.date().alias(tables.DATE))
+ID_TIME_AFTER = timedelta(days=1)
+"""How long after its trace id's time a trace's earliest span may start, for that time to date
+it (an asynchronous consumer, a retried event: Lambda keeps an event up to 6 hours)."""
+ID_TIME_BEFORE = timedelta(minutes=5)
+"""How long before its trace id's time a span may start (clock skew between hosts)."""
+MIDNIGHT_MARGIN = timedelta(hours=1)
+"""A trace dated by its earliest span (no time in its id) that starts within this after
+midnight is looked up in the previous day (:func:`tracelens.store.persisting.settle_days`)."""
+_XRAY_ID = r"^1-([0-9a-fA-F]{8})-[0-9a-fA-F]{24}$"
+
+
+def id_time(trace_id: pl.Expr) -> pl.Expr:
+    """The time in an X-Ray trace id (``1-<8 hex epoch seconds>-<24 hex>``; W3C ids of 32 hex
+    digits are stored in that form), or null for an id of another form.
+
+    A W3C id made by an X-Ray-compatible generator carries the time the same way; a random
+    one does not: its first 8 digits are taken as a time only when plausible
+    (:func:`trace_days`).
+    """
+    seconds = trace_id.str.extract(_XRAY_ID, 1).str.to_integer(base=16, strict=False)
+    return (seconds.cast(pl.Int64) * 1_000_000).cast(UTC_US)
+
+
+def trace_days(spans: pl.DataFrame) -> pl.DataFrame:
+    """Per trace of ``spans``: its partition ``_date``, its ``earliest`` start among ``spans``
+    and whether the date is its id's (``timed``).
+
+    The date is the day of the time in the trace id when that time is plausible: the earliest
+    span starts at most :data:`ID_TIME_BEFORE` before it and at most :data:`ID_TIME_AFTER`
+    after it. That day depends on the id alone, so every run holding a piece of the trace
+    files it under the same day. Otherwise (an id without a time, a random W3C id) the day is
+    the earliest start's, among the spans of this run.
+
+    A span that starts before the id's time (clock skew) dates the trace by its own start:
+    a trace is never dated after its earliest span, so a reader of a window looks for its
+    traces in the window's days and the day before only. NOTE: when that span and the id's
+    time are either side of midnight and come in different runs, the trace is in two days.
+    """
+    per_trace = spans.group_by("trace_id").agg(pl.col("start_time").min().alias("earliest"))
+    moment = id_time(pl.col("trace_id"))
+    plausible = (moment >= pl.col("earliest") - ID_TIME_AFTER) & (
+        moment <= pl.col("earliest") + ID_TIME_BEFORE
+    )
+    timed = plausible.fill_null(value=False)
+    return per_trace.with_columns(
+        pl.when(timed)
+        .then(pl.min_horizontal(moment, pl.col("earliest")).dt.date())
+        .otherwise(pl.col("earliest").dt.date())
+        .alias(tables.DATE),
+        timed.alias("timed"),
+    )
+
+
+def _dated_by_trace(spans: pl.DataFrame, derived: Derived) -> pl.DataFrame:
+    days = trace_days(spans)
+    midnight = pl.col("earliest").dt.truncate("1d")
+    late = days.filter(~pl.col("timed") & (pl.col("earliest") - midnight < MIDNIGHT_MARGIN)).select(
+        "trace_id", tables.DATE
+    )
+    derived.after_midnight = late if late.height else None
+    dated = days.select("trace_id", tables.DATE)
+    return spans.join(dated, on="trace_id", how="left", maintain_order="left", nulls_equal=True)
 
 
 def _document(page: RawPage) -> dict[str, Any]:

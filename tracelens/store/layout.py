@@ -14,9 +14,10 @@
 files instead of adding copies. A part's digest is the digest of the raw object it came from,
 or, for a part compacted from several, a digest of theirs (its manifest names them).
 
-Spans are dated by their trace's start and bucketed by their trace id (:func:`trace_bucket`),
-so a trace lives in exactly one ``date=/bucket=`` directory. Stores written before buckets hold
-``spans/date=YYYY-MM-DD/part-<digest>.parquet``; both forms are read.
+Spans are dated by their trace (``tracelens.store.derive.trace_days``) and bucketed by their
+trace id (:func:`trace_bucket`), so a trace lives in exactly one ``date=/bucket=`` directory.
+Stores written before buckets hold ``spans/date=YYYY-MM-DD/part-<digest>.parquet``; both forms
+are read.
 """
 
 from __future__ import annotations

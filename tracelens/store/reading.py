@@ -110,23 +110,32 @@ class _Loaded:
         keep: Callable[[pl.DataFrame], pl.DataFrame],
         columns: list[str] | None = None,
         convert: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+        first_number: int = 0,
     ) -> TableRead:
         """The parts ``listing`` names, each cut to ``convert`` and ``keep`` as it is read (the
-        peak stays small; see :func:`read_table`).
+        peak stays small; see :func:`read_table`), numbered from ``first_number``.
 
         A part deleted after it was listed was merged into another by a compaction (or
         rewritten by a rebuild): the parts are listed again and the new ones read too, so no
         row goes missing (rows read twice are de-duplicated like any copy).
         """
         tried = listing()
-        result = read_table(backend, table, tried, keep, columns, convert=convert)
+        result = read_table(
+            backend, table, tried, keep, columns, first_number=first_number, convert=convert
+        )
         for _ in range(_RELISTS):
             if not result.missing:
                 break
             seen = set(tried)
             again = [key for key in listing() if key not in seen]
             more = read_table(
-                backend, table, again, keep, columns, first_number=len(tried), convert=convert
+                backend,
+                table,
+                again,
+                keep,
+                columns,
+                first_number=first_number + len(tried),
+                convert=convert,
             )
             tried += again
             result = _joined(result, more)
@@ -172,14 +181,14 @@ class _Loaded:
 _RELISTS = 3  # NOTE: each one follows a compaction that ran during the read
 
 
-def _joined(first: TableRead, second: TableRead) -> TableRead:
-    """Both reads' rows and problems; ``missing`` is the second's."""
+def _joined(first: TableRead, second: TableRead, *, last: bool = False) -> TableRead:
+    """Both reads' rows and problems; ``missing`` is the second's (``last``: both's)."""
     frames = [frame for frame in (first.frame, second.frame) if frame is not None]
     return TableRead(
         frame=contiguous(frames) if len(frames) > 1 else (frames[0] if frames else None),
         parts=first.parts + second.parts,
         problems=[*first.problems, *second.problems],
-        missing=second.missing,
+        missing=[*first.missing, *second.missing] if last else second.missing,
     )
 
 
@@ -279,6 +288,73 @@ def _destinations(reads: pl.DataFrame) -> tuple[TraceDestination, ...]:
     )
 
 
+_NEXT_TO_FIRST_NUMBER = 1 << 30
+"""Where the parts of the days next to a window are numbered from (apart from its own)."""
+
+
+def _next_to(
+    loaded: _Loaded,
+    backend: Backend,
+    scope: Scope,
+    keep: Callable[[pl.DataFrame], pl.DataFrame],
+    columns: list[str],
+    convert: Callable[[pl.DataFrame], pl.DataFrame],
+) -> TableRead:
+    """The spans of the traces starting in ``scope`` that are dated the day before it.
+
+    A trace is dated by the time in its id (:func:`tracelens.store.derive.trace_days`), which
+    may be up to ``ID_TIME_AFTER`` (a day) before its earliest stored span (when the span that
+    began it is not stored), never after it. The trace ids and starts of the day before are
+    read first; the parts holding a trace starting in the window are then read, and only that
+    trace's rows kept.
+    """
+    first = scope.first_day
+    if first is None:
+        return TableRead()
+    before = first - timedelta(days=1)
+
+    def edges() -> list[str]:
+        return part_keys(backend, tables.SPANS, before, before)
+
+    def starts_of(part: pl.DataFrame) -> pl.DataFrame:
+        # NOTE: a row per trace of each part, not per span: the day is read for a few traces
+        return scope.where(part).group_by("trace_id").agg(pl.col("start_time").min())
+
+    listed = sorted(edges())
+    probe = read_table(
+        backend,
+        tables.SPANS,
+        listed,
+        starts_of,
+        ["trace_id", "start_time", tables.ACCOUNT, tables.REGION],
+    )
+    loaded.problems.extend(probe.problems)
+    if probe.frame is None:
+        return TableRead()
+    starts = probe.frame.group_by("trace_id").agg(
+        pl.col("start_time").min().alias("trace_start"), pl.col(tables.PART).unique()
+    )
+    inside = scope.within(starts, "trace_start").filter(pl.col("trace_start").is_not_null())
+    if not inside.height:
+        return TableRead()
+    wanted = inside.get_column("trace_id")
+    numbers = set(inside.get_column(tables.PART).explode().to_list())
+    holding = [key for number, key in enumerate(listed) if number in numbers]
+
+    def kept(part: pl.DataFrame) -> pl.DataFrame:
+        return keep(part.filter(pl.col("trace_id").is_in(wanted.implode())))
+
+    return loaded.read(
+        backend,
+        tables.SPANS,
+        lambda: holding,
+        kept,
+        columns,
+        convert,
+        first_number=_NEXT_TO_FIRST_NUMBER,
+    )
+
+
 def _or_empty(frame: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return frame if frame is not None else empty_frame(schema)
 
@@ -330,6 +406,8 @@ def _traces(
         return scoped.filter(valid_times()) if impossible.height else scoped
 
     read = loaded.read(backend, tables.SPANS, listing, keep, columns, convert)
+    if scope.timed and prefix is None and keys is None:
+        read = _joined(read, _next_to(loaded, backend, scope, keep, columns, convert), last=True)
     empty = {**SPAN_SCHEMA, **{name: tables.SPANS.stored_schema[name] for name in target}}
     spans, duplicates = empty_frame(empty), 0
     if read.frame is not None:
@@ -355,6 +433,7 @@ def _traces(
         duplicates=duplicates,
         rejections=rejections,
         sources=read.parts,
+        documents_known=False,
     )
 
 

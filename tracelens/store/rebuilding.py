@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
 
 from tracelens.ingest.loader import paused_cycle_collection
 from tracelens.ingest.rejections import RejectionLog
-from tracelens.store import layout, manifests, raw
+from tracelens.store import layout, manifests, raw, retention
 from tracelens.store.backend import Backend
 from tracelens.store.derive import derive
 from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreProblem
-from tracelens.store.persisting import write_parts
-from tracelens.store.tables import TABLES, Table
+from tracelens.store.persisting import settle_days, write_parts
+from tracelens.store.tables import DATE, TABLES, Table
 
 SOURCE_TABLES: dict[str, tuple[str, ...]] = {
     "xray": ("spans", "trace_reads"),
@@ -70,7 +73,8 @@ def rebuild(
     delete_orphans: bool = False,
     digests: Collection[str] | None = None,
 ) -> RebuildReport:
-    """Normalize every raw run of ``sources`` (default: all) again and rewrite its parts.
+    """Normalize every raw run of ``sources`` (default: all) again and rewrite its parts; rows
+    dated before the retention cutoff (:mod:`tracelens.store.retention`) are not written.
 
     Parameters
     ----------
@@ -82,6 +86,7 @@ def rebuild(
     """
     report = RebuildReport()
     unreadable: set[str] = set()
+    kept_from = retention.cutoff(backend)
     for key in _raw_keys(backend, sources, digests):
         location = backend.location(key)
         try:
@@ -93,7 +98,9 @@ def rebuild(
             unreadable.add(layout.raw_digest(key) or "")
             continue
         with paused_cycle_collection():
-            derived = derive(run, name=location)
+            derived = settle_days(backend, derive(run, name=location))
+        if kept_from is not None:
+            derived.frames = since_day(derived.frames, kept_from)
         report.rejections.extend(derived.rejections)
         report.part_keys.extend(write_parts(backend, derived, layout.raw_digest(key) or ""))
         report.raw_runs += 1
@@ -131,3 +138,9 @@ def _tables_of(sources: Collection[str] | None) -> list[Table]:
         return list(TABLES)
     names = {name for source in sources for name in SOURCE_TABLES.get(source, ())}
     return [table for table in TABLES if table.name in names]
+
+
+def since_day(frames: dict[str, pl.DataFrame], first: date) -> dict[str, pl.DataFrame]:
+    """``frames`` without their rows dated before ``first`` (tables left empty are left out)."""
+    kept = {name: frame.filter(pl.col(DATE) >= first) for name, frame in frames.items()}
+    return {name: frame for name, frame in kept.items() if frame.height}

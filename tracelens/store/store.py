@@ -349,7 +349,8 @@ class Store:
 
     def prune(self, *, older_than: timedelta) -> PruneReport:
         """Delete the data dated wholly before ``older_than`` ago: parts, manifests, raw pages
-        and run records of every day before the day that moment falls on."""
+        and run records of every day before the day that moment falls on. That day is recorded
+        (``retention.json``): a rebuild or repair writes no older row again."""
         if older_than <= timedelta(0):
             raise ValueError(f"a retention period must be positive, not {older_than}")
         before = (self._clock() - older_than).astimezone(UTC).date()

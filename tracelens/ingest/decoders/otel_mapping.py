@@ -308,9 +308,10 @@ _RESOURCE_TYPES = {
 def xray_trace_id(trace_id: str) -> str:
     """The X-Ray form ``1-<8 hex>-<24 hex>`` of a W3C trace id (32 hex digits, or base64).
 
-    The first 8 hex digits are kept as they are: for a W3C id they are random, not a time, and
-    tracelens never reads a time from them. Digits are checked by the normalizer's id check
-    (column-wise), which refuses anything else naming it.
+    The first 8 hex digits are kept as they are: for an X-Ray-compatible id they are its epoch
+    seconds, for a random W3C id random; the store dates a trace by them only when they are
+    close to its spans' times (``tracelens.store.derive.trace_days``). Digits are checked by the
+    normalizer's id check (column-wise), which refuses anything else naming it.
     """
     if len(trace_id) == 32:
         text = trace_id.lower()

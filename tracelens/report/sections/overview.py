@@ -91,10 +91,20 @@ def _counts(inputs: Inputs) -> str:
     traces = inputs.traces
     stats = traces.read_stats
     items = [
-        ("documents", traces.documents, "segment documents read, accepted or not", False),
+        (
+            "documents",
+            traces.read_documents,
+            "segment documents read, accepted or not (unknown from a store)",
+            False,
+        ),
         ("segments", traces.segments, "unique documents accepted", False),
         ("traces", traces.traces, "distinct trace ids", False),
-        ("duplicates", traces.duplicates, "documents seen more than once (counted once)", False),
+        (
+            "duplicates",
+            traces.read_duplicates,
+            "documents seen more than once, counted once (unknown from a store)",
+            False,
+        ),
         ("rejected", inputs.rejected, "documents and records refused (listed below)", True),
         ("in progress", traces.in_progress, "traces whose root segment had not ended", True),
         (

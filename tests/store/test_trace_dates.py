@@ -1,0 +1,232 @@
+"""A trace is dated by a fact of its own, not by the run that stores a piece of it.
+
+Pieces of one trace stored by two runs either side of midnight (two imported files, an
+asynchronous consumer collected in a later window) go to one date partition: the time in an
+X-Ray trace id (or an X-Ray-compatible W3C id in aws/spans) when it is plausible, else the
+earliest start, looked up in the previous day for a trace starting just after midnight.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+from click.testing import CliRunner
+
+from tests.builders.results import ACCOUNT, REGION, xray_result
+from tracelens.cli import main
+from tracelens.store import Store, open_store
+from tracelens.store.derive import id_time, trace_days
+
+MIDNIGHT = datetime(2026, 11, 21, tzinfo=UTC)
+XRAY_ID = f"1-{int(MIDNIGHT.timestamp()) - 1:08x}-0123456789abcdef01234561"  # 23:59:59
+RANDOM_W3C = "0af7651916cd43dd8448eb211c803191"  # first 8 hex: 1975, not this trace's time
+
+
+def _root(tid: str) -> dict[str, Any]:
+    start = MIDNIGHT.timestamp() - 0.1
+    return {
+        "id": "1111111111111111",
+        "trace_id": tid,
+        "name": "api",
+        "start_time": start,
+        "end_time": start + 0.7,
+        "origin": "AWS::Lambda::Function",
+        "subsegments": [
+            {
+                "id": "2222222222222222",
+                "name": "child",
+                "start_time": start + 0.05,
+                "end_time": start + 0.65,
+                "namespace": "aws",
+                "aws": {"operation": "Invoke", "function_name": "worker"},
+            }
+        ],
+    }
+
+
+def _downstream(tid: str) -> dict[str, Any]:
+    start = MIDNIGHT.timestamp() + 0.1
+    return {
+        "id": "3333333333333333",
+        "trace_id": tid,
+        "name": "worker",
+        "parent_id": "2222222222222222",
+        "start_time": start,
+        "end_time": start + 0.4,
+        "origin": "AWS::Lambda::Function",
+    }
+
+
+def _days(store: Store) -> list[str]:
+    return sorted({key.split("/")[1] for key in store.backend.list_keys("spans")})
+
+
+def _xray_id(w3c: str) -> str:
+    return f"1-{w3c[:8]}-{w3c[8:]}"
+
+
+def test_an_id_time_dates_a_trace_whatever_run_stores_it() -> None:
+    spans = pl.DataFrame(
+        {
+            "trace_id": [XRAY_ID, XRAY_ID, RANDOM_W3C, _xray_id(RANDOM_W3C), "not-an-id"],
+            "start_time": [MIDNIGHT + timedelta(seconds=0.1)] * 2
+            + [MIDNIGHT + timedelta(seconds=s) for s in (0.1, 0.1, 0.1)],
+        },
+        schema={"trace_id": pl.String(), "start_time": pl.Datetime("us", "UTC")},
+    )
+
+    days = trace_days(spans).sort("trace_id")
+    dated = dict(zip(days.get_column("trace_id"), days.get_column("_date"), strict=True))
+    timed = dict(zip(days.get_column("trace_id"), days.get_column("timed"), strict=True))
+
+    assert dated[XRAY_ID] == (MIDNIGHT - timedelta(days=1)).date()  # its id says 23:59:59
+    assert timed[XRAY_ID]
+    # a random W3C id's first digits are no time of this trace: its earliest span dates it
+    assert dated[_xray_id(RANDOM_W3C)] == MIDNIGHT.date() and not timed[_xray_id(RANDOM_W3C)]
+    assert dated[RANDOM_W3C] == MIDNIGHT.date() and not timed[RANDOM_W3C]
+    assert dated["not-an-id"] == MIDNIGHT.date()
+    seconds = spans.select(id_time(pl.col("trace_id"))).to_series().to_list()
+    assert seconds[0] == MIDNIGHT - timedelta(seconds=1)
+    assert seconds[2] is None and seconds[4] is None
+
+
+def test_a_span_before_its_id_time_dates_the_trace_itself() -> None:
+    """Clock skew: a span starting a little before the id's time; a trace is never dated after
+    its earliest span (a window's reader looks in its days and the day before only)."""
+    tid = f"1-{int(MIDNIGHT.timestamp()) + 1:08x}-0123456789abcdef01234561"  # 00:00:01
+    spans = pl.DataFrame(
+        {"trace_id": [tid], "start_time": [MIDNIGHT - timedelta(seconds=2)]},
+        schema={"trace_id": pl.String(), "start_time": pl.Datetime("us", "UTC")},
+    )
+
+    (row,) = trace_days(spans).iter_rows(named=True)
+
+    assert row["_date"] == (MIDNIGHT - timedelta(days=1)).date() and row["timed"]
+
+
+def _import(store: Path, *files: Path) -> None:
+    for path in files:
+        result = CliRunner().invoke(main, ["import", str(path), "--store", str(store), "-q"])
+        assert result.exit_code == 0, result.output
+
+
+def _summary(store: Path) -> dict[str, Any]:
+    result = CliRunner().invoke(main, ["store", "summary", "--store", str(store), "--json"])
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(result.output))
+
+
+def _write(path: Path, *documents: dict[str, Any]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in documents))
+    return path
+
+
+def test_a_trace_imported_from_two_files_either_side_of_midnight_stays_one(
+    tmp_path: Path,
+) -> None:
+    a = _write(tmp_path / "a.ndjson", _root(XRAY_ID))
+    b = _write(tmp_path / "b.ndjson", _downstream(XRAY_ID))
+    location = tmp_path / "store"
+
+    _import(location, a, b)
+
+    assert _days(open_store(location)) == ["date=2026-11-20"]
+    summary = _summary(location)
+    assert summary["input"]["traces"] == 1
+    edges = {(e["source"], e["target"]) for e in summary["service_map"]["edges"]}
+    assert ("api", "worker") in edges and ("api", "child") not in edges
+
+
+def _collected(store: Store, documents: list[dict[str, Any]]) -> None:
+    tid = documents[0]["trace_id"]
+    store.persist(xray_result([(tid, documents)]), account=ACCOUNT, region=REGION)
+
+
+def test_a_trace_collected_in_two_runs_either_side_of_midnight_stays_one(store: Store) -> None:
+    _collected(store, [_root(XRAY_ID)])
+    _collected(store, [_downstream(XRAY_ID)])
+
+    assert _days(store) == ["date=2026-11-20"]
+    inputs, _ = store.load_inputs()
+    assert inputs.traces.traces == 1
+    # a window of the next day holds no piece of it: the trace started the day before
+    after, _ = store.load_inputs(since=MIDNIGHT)
+    assert after.traces.traces == 0
+
+
+def _span(trace: str, span: str, parent: str, start: datetime, name: str) -> dict[str, Any]:
+    start_ns = int(start.timestamp()) * 10**9 + start.microsecond * 1000
+    return {
+        "resource": {"attributes": {"service.name": name, "cloud.region": REGION}},
+        "scope": {"name": "aws.xray", "version": "1.0"},
+        "traceId": trace,
+        "spanId": span,
+        "parentSpanId": parent,
+        "flags": 256,
+        "name": name,
+        "kind": "SERVER",
+        "startTimeUnixNano": start_ns,
+        "endTimeUnixNano": start_ns + 100_000_000,
+        "durationNano": 100_000_000,
+        "attributes": {"aws.span.kind": "LOCAL_ROOT", "aws.local.service": name},
+        "status": {"code": "UNSET"},
+    }
+
+
+def test_aws_spans_ids_carrying_a_time_keep_a_trace_in_one_day(tmp_path: Path) -> None:
+    w3c = XRAY_ID.replace("1-", "").replace("-", "")  # X-Ray-compatible: 23:59:59 in front
+    before = _span(w3c, "1111111111111111", "", MIDNIGHT - timedelta(seconds=0.1), "api")
+    after = _span(w3c, "3333333333333333", "1111111111111111", MIDNIGHT, "worker")
+    location = tmp_path / "store"
+
+    _import(location, _write(tmp_path / "a.json", before), _write(tmp_path / "b.json", after))
+
+    assert _days(open_store(location)) == ["date=2026-11-20"]
+    assert _summary(location)["input"]["traces"] == 1
+
+
+def test_a_trace_without_a_time_in_its_id_starting_after_midnight_joins_the_day_before(
+    store: Store, tmp_path: Path
+) -> None:
+    _collected(store, [_root(_xray_id(RANDOM_W3C))])
+    _collected(store, [_downstream(_xray_id(RANDOM_W3C))])
+    location = tmp_path / "imported"
+    a = _write(
+        tmp_path / "a.json",
+        _span(RANDOM_W3C, "1111111111111111", "", MIDNIGHT - timedelta(seconds=0.1), "api"),
+    )
+    b = _write(
+        tmp_path / "b.json",
+        _span(RANDOM_W3C, "3333333333333333", "1111111111111111", MIDNIGHT, "worker"),
+    )
+
+    _import(location, a, b)
+
+    assert _days(store) == ["date=2026-11-20"]
+    assert store.load_inputs()[0].traces.traces == 1
+    assert _days(open_store(location)) == ["date=2026-11-20"]
+    # a rebuild dates it the same way
+    store.rebuild()
+    assert _days(store) == ["date=2026-11-20"]
+
+
+def test_a_trace_dated_the_day_before_its_first_stored_span_is_in_that_days_window(
+    store: Store,
+) -> None:
+    """The span that began the trace (23:59:59) is not stored: the trace is in the day of its
+    id, and a window starting at midnight still finds it (and its whole trace only)."""
+    _collected(store, [_downstream(XRAY_ID)])
+    other = f"1-{int(MIDNIGHT.timestamp()) - 7200:08x}-0123456789abcdef01234562"
+    _collected(store, [{**_root(other), "start_time": MIDNIGHT.timestamp() - 7200}])
+
+    assert _days(store) == ["date=2026-11-20"]
+    inside, problems = store.load_inputs(since=MIDNIGHT, until=MIDNIGHT + timedelta(hours=1))
+    assert problems == []
+    assert inside.traces.spans.get_column("trace_id").unique().to_list() == [XRAY_ID]
+    before, _ = store.load_inputs(since=MIDNIGHT - timedelta(hours=3), until=MIDNIGHT)
+    assert before.traces.spans.get_column("trace_id").unique().to_list() == [other]
