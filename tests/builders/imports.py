@@ -78,7 +78,15 @@ def assert_same_answers(from_store: dict[str, Any], from_files: dict[str, Any]) 
     for key in from_files.keys() - {"input"}:
         assert rounded(from_store[key]) == rounded(from_files[key]), key
     for key in STORED_INPUT:
-        assert rounded(from_store["input"][key]) == rounded(from_files["input"][key]), key
+        stored, read = from_store["input"][key], from_files["input"][key]
+        if key == "trace_path":  # a store keeps no count of the documents read: null
+            assert set(stored["documents"].values()) <= {None}, stored["documents"]
+            stored, read = _without(stored, "documents"), _without(read, "documents")
+        assert rounded(stored) == rounded(read), key
+
+
+def _without(value: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: item for k, item in value.items() if k != key}
 
 
 def files(root: Path) -> dict[str, bytes]:
