@@ -168,3 +168,30 @@ def test_the_store_is_the_option_else_the_config_files_else_the_default(
     _run("store", command, *extra)
 
     assert seen == [str(configured), str(given), str(configured), str(given), "tl-data"]
+
+
+@pytest.mark.parametrize("arguments", [["verify"], ["compact"], ["prune", "--older-than", "30d"]])
+def test_commands_that_change_files_never_take_the_store_of_the_default_config_file(
+    arguments: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # NOTE: verify --repair, compact and prune rewrite or delete files; they take no --config,
+    # so a config file named by $TRACELENS_CONFIG (say, production's) is not theirs to follow.
+    configured = tmp_path / "configured"
+    config = tmp_path / "tracelens.toml"
+    config.write_text(f'[store]\nurl = "{configured}"\n')
+    seen: list[str] = []
+    real = tracelens.store.open_store
+
+    def recording(location: str | Path, **kwargs: Any) -> Any:
+        seen.append(str(location))
+        return real(location, **kwargs)
+
+    monkeypatch.setattr(tracelens.store, "open_store", recording)
+    monkeypatch.delenv(settings.STORE, raising=False)
+    monkeypatch.setenv(settings.CONFIG, str(config))
+    monkeypatch.chdir(tmp_path)
+    CliRunner().invoke(main, ["store", *arguments], catch_exceptions=False)
+    monkeypatch.setenv(settings.STORE, str(tmp_path / "named"))
+    CliRunner().invoke(main, ["store", *arguments], catch_exceptions=False)
+
+    assert seen == ["tl-data", str(tmp_path / "named")]

@@ -21,14 +21,20 @@ MAX_LISTED = 50
 
 
 @contextlib.contextmanager
-def _opened(location: str | None, config: str | None = None) -> Iterator[Store]:
-    """The store at ``location``, else the configured one (``config``: the command's
-    ``--config``; :func:`tracelens.cli.options.store_url`). A store that cannot be opened or
-    read, or a bad value, inside the block ends the command with its message."""
-    from tracelens.store import StoreError, open_store
+def _opened(
+    location: str | None, config: str | None = None, *, configured: bool
+) -> Iterator[Store]:
+    """The store at ``location``. Else, for a command that reads a config file (``configured``:
+    rollup and summary, whose ``config`` is their ``--config``), the configured one
+    (:func:`tracelens.cli.options.store_url`); for the others (verify, compact, prune: they
+    change files, and take no ``--config``) ``$TRACELENS_STORE``, else ``./tl-data``, never a
+    store named by ``$TRACELENS_CONFIG``. A store that cannot be opened or read, or a bad value,
+    inside the block ends the command with its message."""
+    from tracelens.store import StoreError, open_store, store_location
 
     try:
-        yield open_store(store_url(location, config))
+        url = store_url(location, config) if configured else store_location(location)
+        yield open_store(url)
     except (StoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -55,7 +61,7 @@ def verify(location: str | None, repair: bool) -> None:
     them, with a warning); with --repair, writes them again from the raw pages. Exits 1 when a
     damaged part remains.
     """
-    with _opened(location) as target:
+    with _opened(location, configured=False) as target:
         report = target.verify(repair=repair)
     for problem in report.damaged[:MAX_LISTED]:
         click.echo(f"damaged {problem.describe()}")
@@ -136,7 +142,7 @@ def rollup(
 
     start, end = _window(since, until)
     last = None if end is None else (end - timedelta(microseconds=1)).astimezone(UTC).date()
-    with _opened(location, config) as target, engines.started(engine) as runner:
+    with _opened(location, config, configured=True) as target, engines.started(engine) as runner:
         report = build(
             runner,
             target.backend,
@@ -206,7 +212,7 @@ def summary(
 
     start, end = _window(since, until)
     failed: list[Any] = []
-    with _opened(location, config) as target:
+    with _opened(location, config, configured=True) as target:
         if engine.name is None:
             result = read(target.backend, since=start, until=end)
         else:
@@ -299,7 +305,7 @@ def compact(location: str | None, small_mb: float | None) -> None:
     from tracelens.store.compacting import SMALL_PART_BYTES
 
     small = SMALL_PART_BYTES if small_mb is None else int(small_mb * 1024 * 1024)
-    with _opened(location) as target:
+    with _opened(location, configured=False) as target:
         report = target.compact(small_bytes=small)
     for problem in report.problems[:MAX_LISTED]:
         click.echo(f"skipped {problem.describe()}")
@@ -336,7 +342,7 @@ def prune(location: str | None, older_than: str) -> None:
         raise click.BadParameter(str(exc), param_hint="--older-than") from exc
     if period.total_seconds() <= 0:
         raise click.BadParameter("must be more than 0", param_hint="--older-than")
-    with _opened(location) as target:
+    with _opened(location, configured=False) as target:
         report = target.prune(older_than=period)
     click.echo(
         f"deleted {report.deleted:,} file(s) dated before {report.before} from {target.url}: "
