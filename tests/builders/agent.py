@@ -247,9 +247,16 @@ INTERVAL = timedelta(milliseconds=100)
 class SlowCycles:
     """Cycles that take ``duration_s``; tracks how many of each run at once."""
 
-    def __init__(self, duration_s: float, failing: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        duration_s: float,
+        failing: frozenset[str] = frozenset(),
+        *,
+        hold: threading.Event | None = None,
+    ) -> None:
         self.duration_s = duration_s
         self.failing = failing
+        self.hold = hold  # when given, each run hangs until it is set (duration_s unused)
         self.running: Counter[str] = Counter()
         self.most_at_once: Counter[str] = Counter()
         self.started: Counter[str] = Counter()
@@ -261,7 +268,10 @@ class SlowCycles:
             self.started[name] += 1
             self.running[name] += 1
             self.most_at_once[name] = max(self.most_at_once[name], self.running[name])
-        time.sleep(self.duration_s)
+        if self.hold is not None:
+            self.hold.wait()
+        else:
+            time.sleep(self.duration_s)
         with self._lock:
             self.running[name] -= 1
             self.finished[name] += 1
