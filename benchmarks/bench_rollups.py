@@ -141,18 +141,33 @@ def _ratios(figures: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def _baseline_key(args: argparse.Namespace) -> tuple[str, list[str]]:
+    """The run's baseline key and the command line that saves one; sets ``args.span_window``
+    (default: report's). A run reading another span window has a baseline of its own."""
+    from tracelens.durations import format_duration, parse_duration
+    from tracelens.windowplan import SPAN_WINDOW
+
+    span_window = parse_duration(args.span_window) if args.span_window else SPAN_WINDOW
+    args.span_window = format_duration(span_window)
+    scale = baselines.scale(args.segments)
+    create = ["benchmarks/bench_rollups.py", "--segments", str(args.segments), "--save-baseline"]
+    if span_window != SPAN_WINDOW:
+        scale = f"{scale}-span-window-{args.span_window}"
+        create[-1:-1] = ["--span-window", args.span_window]
+    return scale, create
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, default=300_000)
-    parser.add_argument("--span-window", default="7d", help="as report's --span-window")
+    parser.add_argument(
+        "--span-window", help="as report's --span-window (default: report's, 7 days)"
+    )
     parser.add_argument("--tmp", type=Path, default=Path("/tmp"), help="where the data goes")
     parser.add_argument("--check", action="store_true", help="fail on a regression")
     parser.add_argument("--save-baseline", action="store_true")
     args = parser.parse_args()
-    scale = baselines.scale(args.segments)
-    create = ["benchmarks/bench_rollups.py", "--segments", str(args.segments), "--save-baseline"]
-    if args.span_window != "7d":
-        create[-1:-1] = ["--span-window", args.span_window]
+    scale, create = _baseline_key(args)
     baseline = baselines.for_check(BASELINE, scale, create) if args.check else None
     from tracelens.samples.bulk import write_bulk
 
