@@ -78,6 +78,9 @@ SIGNATURES: tuple[str, ...] = (
     "UnknownHostException",
     "Temporary failure in name resolution",
 )
+# The code of StartQuery and FilterLogEvents for a log group that does not exist.
+MISSING_GROUP = "ResourceNotFoundException"
+
 FIELDS = "fields @timestamp, @message, @log, @logStream"
 FILTER_PATTERN = " ".join(f'?"{signature}"' for signature in SIGNATURES)
 
@@ -285,7 +288,7 @@ class LogsInsightsCollector(AwsCollector["CloudWatchLogsClient"]):
         self, run: _Run, groups: list[str], window: Window, exc: BaseException
     ) -> None:
         code = error_code(exc)
-        if code == "ResourceNotFoundException":
+        if code == MISSING_GROUP:
             self._without_missing_groups(run, groups, window)
         elif code in _QUERY_REJECTED and run.mode == "insights":
             run.mode = "insights-simple"
@@ -359,7 +362,7 @@ class LogsInsightsCollector(AwsCollector["CloudWatchLogsClient"]):
             for _ in run.keep_pages(self._kinds[1], api, self.client, "filter_log_events", params):
                 pass
         except PAGE_ERRORS as exc:
-            if error_code(exc) == "ResourceNotFoundException":
+            if error_code(exc) == MISSING_GROUP:
                 run.missing.add(group)
                 run.warnings.append(f"log group {group} does not exist (no logs yet)")
             else:

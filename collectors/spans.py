@@ -40,7 +40,13 @@ from collectors.base import (
     strip_metadata,
 )
 from collectors.contract import BuildContext, CollectRequest, Needs, Registration
-from collectors.logs_insights import FIELDS, ROW_CAP, LogsInsightsCollector, LogsResult
+from collectors.logs_insights import (
+    FIELDS,
+    MISSING_GROUP,
+    ROW_CAP,
+    LogsInsightsCollector,
+    LogsResult,
+)
 from collectors.metering import (
     ACCESS_DENIED_ERROR_CODES,
     CALL_ERRORS,
@@ -90,7 +96,6 @@ def spans_query(window: Window, row_cap: int) -> str:
     )
 
 
-MISSING = "ResourceNotFoundException"  # FilterLogEvents' and StartQuery's code for no such group
 # What reading aws/spans takes (the spans collector falls back to FilterLogEvents when StartQuery
 # is not permitted); collectors/iam_policy.json allows both on it.
 READ_ACTIONS = "logs:StartQuery, logs:FilterLogEvents"
@@ -98,7 +103,7 @@ READ_ACTIONS = "logs:StartQuery, logs:FilterLogEvents"
 
 def unreadable_fix(code: str) -> str:
     """What to do when reading ``aws/spans`` ended with the error ``code``."""
-    if code == MISSING:
+    if code == MISSING_GROUP:
         return "turn Transaction Search on"  # NOTE: X-Ray creates aws/spans when it is turned on
     if code in ACCESS_DENIED_ERROR_CODES:
         return f"allow {READ_ACTIONS} on {SPANS_LOG_GROUP}"
@@ -362,9 +367,10 @@ def _unread(destination: Destination, records: LogsResult) -> LogsResult:
             Failure(
                 "logs:StartQuery",
                 SPANS_LOG_GROUP,
-                MISSING,
+                MISSING_GROUP,
                 f"no such group though traces go to CloudWatch Logs ({how}): "
-                f'{unreadable_fix(MISSING)}, or declare [collectors.spans] destination = "XRay"',
+                f"{unreadable_fix(MISSING_GROUP)}, "
+                'or declare [collectors.spans] destination = "XRay"',
                 retryable=False,
             )
         )
