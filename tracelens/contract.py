@@ -88,8 +88,8 @@ class Input(TypedDict):
     in_progress: int
     # missing_root, orphan_segment, in_progress_subsegment, child_before_parent
     incomplete: dict[str, IncompleteIssue]
-    limit_exceeded_traces: int
-    unprocessed_trace_ids: list[str]
+    limit_exceeded_traces: int | None  # null from a store: the pages' lists are not kept
+    unprocessed_trace_ids: list[str] | None  # null from a store, likewise
     skipped: list[str]
     sources: list[str]
     trace_path: TracePath
@@ -546,8 +546,8 @@ def _input(result: AnalysisResult) -> Input:
             }
             for row in _records(result.completeness)
         },
-        "limit_exceeded_traces": traces.read_stats.limit_exceeded_traces,
-        "unprocessed_trace_ids": traces.read_stats.unprocessed_trace_ids[:100],
+        "limit_exceeded_traces": traces.read_limit_exceeded,
+        "unprocessed_trace_ids": _listed(traces.read_unprocessed),
         # Inputs passed over, each with why (special files in directories, files that are
         # not trace data): not rejections, and --strict does not fail on them.
         "skipped": traces.read_stats.skipped[:100],
@@ -1049,10 +1049,8 @@ def _merged_input(inputs: list[Input]) -> Input:
         "rejected_side_records": sum(each["rejected_side_records"] for each in inputs),
         "in_progress": sum(each["in_progress"] for each in inputs),
         "incomplete": incomplete,
-        "limit_exceeded_traces": sum(each["limit_exceeded_traces"] for each in inputs),
-        "unprocessed_trace_ids": [i for each in inputs for i in each["unprocessed_trace_ids"]][
-            :_LISTED
-        ],
+        "limit_exceeded_traces": _sum_known([each["limit_exceeded_traces"] for each in inputs]),
+        "unprocessed_trace_ids": _joined_known([each["unprocessed_trace_ids"] for each in inputs]),
         "skipped": [s for each in inputs for s in each["skipped"]][:_LISTED],
         "sources": list(dict.fromkeys(s for each in inputs for s in each["sources"])),
         "trace_path": {
@@ -1067,6 +1065,17 @@ def _merged_input(inputs: list[Input]) -> Input:
         "window": first["window"],
         "rollups": _merged_rollups([each["rollups"] for each in inputs]),
     }
+
+
+def _listed(values: list[str] | None) -> list[str] | None:
+    return None if values is None else values[:_LISTED]
+
+
+def _joined_known(lists: list[list[str] | None]) -> list[str] | None:
+    """The lists joined (at most ``_LISTED``), or None when one is unknown."""
+    if any(each is None for each in lists):
+        return None
+    return [item for each in lists if each is not None for item in each][:_LISTED]
 
 
 def _sum_known(counts: list[int | None]) -> int | None:

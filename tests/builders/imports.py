@@ -34,8 +34,6 @@ STORED_INPUT = (
     "rejected_side_records",
     "in_progress",
     "incomplete",
-    "limit_exceeded_traces",
-    "unprocessed_trace_ids",
     "skipped",
     "sources",
     "trace_path",

@@ -67,3 +67,37 @@ def test_after_a_prune_no_figure_of_the_pruned_days_remains(tmp_path: Path, stor
     assert stored["traces"] == stored["segments"] == 0
     assert stored["trace_path"]["paths"] == [] and stored["trace_path"]["documents"] == {}
     assert store.backend.list_keys("trace_reads") == []
+
+
+def test_the_traces_x_ray_left_out_of_its_pages_are_unknown_from_a_store(
+    tmp_path: Path, store: Store
+) -> None:
+    tid = trace_id(T0, 1)
+    page = {
+        "Traces": [
+            {
+                "Id": tid,
+                "Duration": 0.5,
+                "LimitExceeded": True,
+                "Segments": [
+                    {"Id": doc["id"], "Document": orjson.dumps(doc).decode()}
+                    for doc in lambda_trace(tid, T0)
+                ],
+            }
+        ],
+        "UnprocessedTraceIds": ["1-66322f00-000000000000000000000abc"],
+    }
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    (folder / "page.json").write_bytes(orjson.dumps(page))
+    files = dict(to_contract(run_analysis(load_inputs([folder])))["input"])
+    import_paths(store, traces=[str(folder)], account=ACCOUNT, region=REGION)
+
+    stored = _input(store)
+
+    assert files["limit_exceeded_traces"] == 1
+    assert files["unprocessed_trace_ids"] == ["1-66322f00-000000000000000000000abc"]
+    # the store keeps the documents, not the pages' lists of traces left out: unknown, not 0
+    assert stored["limit_exceeded_traces"] is None
+    assert stored["unprocessed_trace_ids"] is None
+    assert stored["traces"] == files["traces"] == 1

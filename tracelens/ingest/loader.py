@@ -34,7 +34,9 @@ class TraceInput:
     read_stats: ReadStats = field(default_factory=ReadStats)
     # False when read from a store: it keeps the documents accepted, once, and not what was
     # read (refused records, copies dropped on the way in): ``documents``, ``duplicates`` and
-    # the documents per trace path are then unknown (``read_documents``, ``read_duplicates``).
+    # the documents per trace path are then unknown (``read_documents``, ``read_duplicates``),
+    # as are the traces X-Ray left out of its pages (``read_limit_exceeded``,
+    # ``read_unprocessed``).
     documents_known: bool = True
 
     @property
@@ -46,6 +48,17 @@ class TraceInput:
     def read_duplicates(self) -> int | None:
         """Documents seen more than once; None when unknown (read from a store)."""
         return self.duplicates if self.documents_known else None
+
+    @property
+    def read_limit_exceeded(self) -> int | None:
+        """Traces X-Ray could not return whole; None when unknown (a store keeps only the
+        documents it was given, not the pages' lists of traces left out)."""
+        return self.read_stats.limit_exceeded_traces if self.documents_known else None
+
+    @property
+    def read_unprocessed(self) -> list[str] | None:
+        """Trace ids X-Ray did not return; None when unknown (read from a store)."""
+        return self.read_stats.unprocessed_trace_ids if self.documents_known else None
 
     @cached_property
     def traces(self) -> int:

@@ -89,7 +89,6 @@ def _sources(inputs: Inputs) -> str:
 
 def _counts(inputs: Inputs) -> str:
     traces = inputs.traces
-    stats = traces.read_stats
     items = [
         (
             "documents",
@@ -109,11 +108,16 @@ def _counts(inputs: Inputs) -> str:
         ("in progress", traces.in_progress, "traces whose root segment had not ended", True),
         (
             "over size limit",
-            stats.limit_exceeded_traces,
-            "traces X-Ray could not return whole",
+            traces.read_limit_exceeded,
+            "traces X-Ray could not return whole (unknown from a store)",
             True,
         ),
-        ("unprocessed", len(stats.unprocessed_trace_ids), "trace ids X-Ray did not return", True),
+        (
+            "unprocessed",
+            None if traces.read_unprocessed is None else len(traces.read_unprocessed),
+            "trace ids X-Ray did not return (unknown from a store)",
+            True,
+        ),
     ]
     cells = "".join(
         f'<div class="stat{" warn" if alert and value else ""}" title="{esc(hint)}">'
