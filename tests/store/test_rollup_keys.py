@@ -353,11 +353,13 @@ def test_the_agent_report_of_each_target_merges_its_own_rollups(
     seen: list[TargetResult] = []
     windows: dict[Any, rollup.LongWindow] = {}
 
-    def kept(backend: Backend, plan: Any, target: Any = None) -> rollup.LongWindow:
-        windows[target] = long_window(backend, plan, target)
-        return windows[target]
+    def kept(
+        backend: Backend, plan: Any, targets: Any, settings: Any = None
+    ) -> dict[Any, rollup.LongWindow]:
+        windows.update(rollup.long_windows(backend, plan, targets, settings))
+        return dict(windows)
 
-    monkeypatch.setattr(reporting, "long_window", kept)
+    monkeypatch.setattr(reporting, "long_windows", kept)
     reporting.write_store_report(
         store,
         tmp_path / "report.html",
@@ -371,3 +373,23 @@ def test_the_agent_report_of_each_target_merges_its_own_rollups(
     traces = {target: w.held["traces"] for target, w in windows.items() if w is not None}
     assert traces == {(ACCOUNT, REGION): 3, OTHER: 2}
     assert all(w is not None and w.from_spans_days == [] for w in windows.values())
+
+
+def test_several_targets_long_windows_read_the_rollups_once(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _persist(store, [1, 2, 3])
+    _persist(store, [4, 5], first=10, target=OTHER)
+    _persist(store, [1], day=1)
+    build(store.backend)
+    _persist(store, [6], first=20, target=OTHER, day=1)  # the second day is stale now
+    one = Counting(store.backend)
+    alone = long_window(one, _plan(), OTHER)  # type: ignore[arg-type]
+    both = Counting(store.backend)
+
+    each = rollup.long_windows(both, _plan(), [(ACCOUNT, REGION), OTHER])  # type: ignore[arg-type]
+
+    # was a read of each rollup, and a roll-up of each stale day's spans, per target
+    assert (both.rollup_reads, both.span_listings) == (one.rollup_reads, one.span_listings)
+    assert both.span_listings == 1 and each[OTHER].from_spans_days == [DAY + timedelta(days=1)]
+    assert each[OTHER].held == alone.held and each[OTHER].days == alone.days == [DAY]
+    assert {t: w.held["traces"] for t, w in each.items()} == {(ACCOUNT, REGION): 4, OTHER: 3}

@@ -12,7 +12,7 @@ from tracelens.agent.targets_report import TargetAnalysis, TargetResult, write_t
 from tracelens.analysis import AnalysisResult, run_analysis
 from tracelens.durations import format_duration
 from tracelens.inputs import Inputs
-from tracelens.rollup import LongWindow, long_window
+from tracelens.rollup import LongWindow, long_window, long_windows
 from tracelens.store import Store, StoreProblem
 from tracelens.windowplan import SPAN_WINDOW, plan_windows
 
@@ -125,13 +125,15 @@ def _write_target_reports(
     each, problems = store.load_each(
         targets, since=plan.span_since, until=now, analysed_columns_only=True
     )
+    # NOTE: and one read of the rollups
+    windows = long_windows(store.backend, plan, targets, findings) if plan.use_rollups else {}
     merged: dict[tuple[str, str], LongWindow | None] = {}
     for target in targets:
         for problem in problems:
             each[target].side_rejections.add(
                 problem.location, "whole file", f"store file: {problem.reason}"
             )
-        window = long_window(store.backend, plan, target, findings) if plan.use_rollups else None
+        window = windows.pop(target, None)
         if has_rows(each[target]) or (window is not None and window.held["traces"]):
             merged[target] = window
         else:

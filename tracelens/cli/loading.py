@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,10 @@ from tracelens.windowplan import SPAN_WINDOW, RollupMode, WindowPlan, plan_windo
 
 if TYPE_CHECKING:
     from tracelens.rollup import LongWindow
+
+
+Target = tuple[str, str]
+"""An account label and region (``[[targets]]``), as the store records them."""
 
 
 class EmptyStoreError(click.ClickException):
@@ -213,33 +217,41 @@ def _analyzed(
     options: InputOptions,
     progress: Progress,
     findings: FindingSettings | None,
+    merged: LongWindow | None = None,
 ) -> AnalysisResult:
     """Every analysis of ``inputs``; over a long window of a store, with the long-window
-    sections of ``options.target`` (every target: None) merged from rollups."""
+    sections of ``options.target`` (every target: None) merged from rollups (``merged``, if
+    they were already)."""
     progress.stage(f"analyzing {inputs.traces.spans.height:,} spans")
     result = replace(run_analysis(inputs, findings), window_plan=plan)
     progress.done(f"analyzed: {result.findings.height:,} findings")
     if plan.use_rollups and options.store is not None:
-        merged = _long_window(options.store, plan, progress, options.target, findings)
+        if merged is None:
+            merged = _long_windows(options.store, plan, progress, [options.target], findings)[
+                options.target
+            ]
         result = replace(result, long_window=merged)
     return result
 
 
-def _long_window(
+def _long_windows(
     location: str,
     plan: WindowPlan,
     progress: Progress,
-    target: tuple[str, str] | None,
+    targets: Sequence[Target | None],
     findings: FindingSettings | None,
-) -> LongWindow:
-    from tracelens.rollup import from_spans_note, lacking_note, long_window
+) -> dict[Target | None, LongWindow]:
+    """The long window of each of ``targets`` (None: every target's), from one read of the
+    rollups; what could not be read, or was rolled up from spans, is said once."""
+    from tracelens.rollup import from_spans_note, lacking_note, long_windows
     from tracelens.store import StoreError, open_store
 
     progress.stage("merging hourly rollups")
     try:
-        merged = long_window(open_store(location).backend, plan, target, findings)
+        each = long_windows(open_store(location).backend, plan, targets, findings)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
+    merged = each[targets[0]]  # NOTE: every target's days and files are the same
     for problem in merged.unreadable:
         click.echo(f"warning: skipped unreadable store file {problem}", err=True)
     for note in (from_spans_note(merged.from_spans_days), lacking_note(merged.lacking)):
@@ -249,11 +261,7 @@ def _long_window(
         f"merged rollups of {len(merged.days):,} day(s), {len(merged.from_spans_days):,} "
         "rolled up from spans"
     )
-    return merged
-
-
-Target = tuple[str, str]
-"""An account label and region (``[[targets]]``), as the store records them."""
+    return each
 
 
 @dataclass
@@ -295,7 +303,7 @@ def target_analyses(
     if len(targets) < 2:
         target = targets[0] if targets else None
         return Analyses([target], lambda _: load_and_analyze(options, progress, findings))
-    loaded = load_targets(options, targets, progress)
+    loaded = load_targets(options, targets, progress, findings)
     if loaded.passed:
         named = ", ".join(f"{account} ({region})" for account, region in loaded.passed)
         click.echo(f"note: no data in the window for {named}", err=True)
@@ -327,6 +335,8 @@ class LoadedTargets:
     # Each target with data in the window (in the store's order), and those without.
     inputs: dict[Target, Inputs]
     passed: list[Target]
+    # Over a long window, each target's long window (merged from one read of the rollups).
+    windows: dict[Target | None, LongWindow] = field(default_factory=dict)
 
     def require_every(self) -> None:
         """Stop (:class:`EmptyStoreError`, as :func:`load_from_store`) when a target has no
@@ -342,10 +352,16 @@ class LoadedTargets:
         assert target is not None  # NOTE: every one of several analyses is a target's
         inputs = _within(self.inputs.pop(target), self.window)
         own = replace(self.options, target=target)
-        return _analyzed(inputs, self.plan, own, self.progress, findings)
+        merged = self.windows.pop(target, None)
+        return _analyzed(inputs, self.plan, own, self.progress, findings, merged)
 
 
-def load_targets(options: InputOptions, targets: list[Target], progress: Progress) -> LoadedTargets:
+def load_targets(
+    options: InputOptions,
+    targets: list[Target],
+    progress: Progress,
+    findings: FindingSettings | None = None,
+) -> LoadedTargets:
     """The inputs of each of ``targets`` in ``options.store`` over the window, from one read
     of the store (:meth:`tracelens.store.Store.load_each`), with :func:`load_from_store`'s
     rules: unreadable files warned of once and listed among each target's rejections (they may
@@ -384,4 +400,7 @@ def load_targets(options: InputOptions, targets: list[Target], progress: Progres
             inputs[target] = own
         else:
             passed.append(target)
-    return LoadedTargets(options, window, plan, progress, inputs, passed)
+    loaded = LoadedTargets(options, window, plan, progress, inputs, passed)
+    if plan.use_rollups and inputs:
+        loaded.windows = _long_windows(location, plan, progress, list(inputs), findings)
+    return loaded

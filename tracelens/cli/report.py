@@ -143,7 +143,8 @@ def _report_targets(
         since, until, _ = baseline
         targets = [target for target in analyzed.targets if target is not None]
         progress.stage("loading the baseline")
-        baselines = load_targets(replace(sources, since=since, until=until), targets, progress)
+        window = replace(sources, since=since, until=until)
+        baselines = load_targets(window, targets, progress, findings)
         baselines.require_every()  # NOTE: as one target's: nothing to compare with
     progress.stage(f"drawing the reports of {len(analyzed)} targets")
     try:
