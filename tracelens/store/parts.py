@@ -7,11 +7,13 @@ A part that cannot be read (truncated, garbage, another table's columns) is repo
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -181,7 +183,7 @@ def read_table(
 
     ``by``: columns (kept by ``keep``) whose values tell the rows' groups apart (an account
     and region): each part is split as it is read, so the rows of every group are read once
-    and never held twice (:attr:`TableRead.groups`).
+    and never held twice (:attr:`TableRead.groups`, in their parts' chunks).
     """
     result = TableRead()
     frames: dict[tuple[Any, ...], list[pl.DataFrame]] = {}
@@ -199,9 +201,7 @@ def read_table(
     # NOTE: polars and hashlib release the GIL while they parse and checksum a part: the
     # parts of a 1M-segment store are read in about half the time on two cores.
     with ThreadPoolExecutor(max(1, min(len(ordered), _READERS))) as pool:
-        for number, (key, fetched) in enumerate(
-            zip(ordered, pool.map(fetch, ordered), strict=True), start=first_number
-        ):
+        for number, (key, fetched) in enumerate(_ahead(pool, fetch, ordered), start=first_number):
             if isinstance(fetched, MissingKeyError):
                 result.missing.append(key)  # NOTE: its rows live in a part listed again
                 continue
@@ -220,7 +220,10 @@ def read_table(
                 frames.setdefault(group, []).append(rows)
                 numbers.setdefault(group, []).append(number)
     for group, pieces in frames.items():
-        result.groups[group] = _numbered(pieces, numbers[group])
+        # NOTE: split, each group's rows stay in their parts' chunks: made contiguous all at
+        # once, every group's copy and pieces would be held together (twice the rows); the
+        # caller makes each contiguous in turn (``contiguous([read.take(group)])``).
+        result.groups[group] = _numbered(pieces, numbers[group], join=not by)
     if not by:
         result.frame = result.groups.pop((), None)
     if result.parts and (by or result.frame is None):
@@ -229,18 +232,44 @@ def read_table(
     return result
 
 
-def _numbered(frames: list[pl.DataFrame], numbers: list[int]) -> pl.DataFrame:
-    """``frames`` contiguous (:func:`contiguous`), each row with its part's number."""
+def _numbered(frames: list[pl.DataFrame], numbers: list[int], *, join: bool) -> pl.DataFrame:
+    """``frames`` one after the other, contiguous if ``join`` (:func:`contiguous`), each row
+    with its part's number."""
     part = pl.concat(
         [
             pl.repeat(n, f.height, dtype=PART_TYPE, eager=True)
             for n, f in zip(numbers, frames, strict=True)
         ]
     )
-    return contiguous(frames).with_columns(part.alias(PART))
+    joined = contiguous(frames) if join else pl.concat(frames, how="vertical", rechunk=False)
+    frames.clear()
+    return joined.with_columns(part.alias(PART))
 
 
 _READERS = min(8, max(2, pl.thread_pool_size()))
+
+
+def _ahead(
+    pool: ThreadPoolExecutor, fetch: Callable[[str], _T], keys: list[str]
+) -> Iterator[tuple[str, _T]]:
+    """``(key, fetch(key))`` in the order of ``keys``, fetched on ``pool`` at most
+    ``2 * _READERS`` ahead of the one taken.
+
+    NOTE: ``pool.map`` fetches every key at once: when the parts are read faster than they
+    are kept, all of them wait read (the whole table, before ``keep`` cut it), twice the peak.
+    """
+    waiting: deque[tuple[str, Future[_T]]] = deque()
+    upcoming = iter(keys)
+    for key in islice(upcoming, 2 * _READERS):
+        waiting.append((key, pool.submit(fetch, key)))
+    while waiting:
+        key, future = waiting.popleft()
+        for following in islice(upcoming, 1):
+            waiting.append((following, pool.submit(fetch, following)))
+        yield key, future.result()
+
+
+_T = TypeVar("_T")
 
 
 def contiguous(frames: list[pl.DataFrame]) -> pl.DataFrame:

@@ -515,6 +515,11 @@ def _traces(
     each: dict[Group, TraceInput] = {}
     for group in scope.groups:
         frame = read.take(group)
+        if frame is not None and scope.by:
+            # NOTE: a group's rows made contiguous one group at a time (the list alone holds
+            # them, so each column's chunks are released as it is copied)
+            taken, frame = [frame], None
+            frame = contiguous(taken)
         if frame is not None and scope.by and not with_target:
             frame = frame.drop(*scope.by)
         each[group] = _trace_input(
