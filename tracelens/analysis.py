@@ -81,10 +81,8 @@ class Rankings:
     bottlenecks_by_slow_share: pl.DataFrame
     cold_start_functions: pl.DataFrame
     init_points: pl.DataFrame
-    # Each trace's region and the regions by traces (analyses.trace_regions), and how many
-    # spans hold a time outside years 1-9999 (analyses.completeness: shown as unknown).
+    # Each trace's region and the regions by traces (analyses.trace_regions).
     trace_regions: TraceRegions
-    unrepresentable_spans: int
     # The traffic's first start and last end (analyses.completeness.traffic_window).
     trace_window: tuple[datetime | None, datetime | None]
 
@@ -143,6 +141,13 @@ class AnalysisResult:
         (a copy made by ``dataclasses.replace`` computes its own)."""
         return _rankings(self)
 
+    @functools.cached_property
+    def unrepresentable_spans(self) -> int:
+        """How many spans hold a time outside years 1-9999 (analyses.completeness: shown as
+        unknown), without computing :attr:`ranked` (the report ranks the copy it draws, whose
+        such times are nulls)."""
+        return unrepresentable_rows(self.inputs.traces.spans)
+
 
 def run_analysis(inputs: Inputs, settings: FindingSettings | None = None) -> AnalysisResult:
     """Every analysis over ``inputs``; side inputs that were not given are passed as None."""
@@ -170,8 +175,8 @@ def timeline_bucket_s(spans: pl.DataFrame) -> int:
 
 
 def _rankings(result: AnalysisResult) -> Rankings:
-    """What to show first (``analyses.rankings``), the traces' regions, window and
-    unrepresentable times, from ``result``'s frames."""
+    """What to show first (``analyses.rankings``), the traces' regions and window, from
+    ``result``'s frames."""
     spans = result.inputs.traces.spans
     ranked_nodes = nodes_by_failures(result.service_nodes)
     cold = cold_start_functions(result.cold_starts, result.functions)
@@ -189,7 +194,6 @@ def _rankings(result: AnalysisResult) -> Rankings:
         cold_start_functions=cold,
         init_points=init_points(result.invocations, drawn),
         trace_regions=trace_regions(spans),
-        unrepresentable_spans=unrepresentable_rows(spans),
         trace_window=traffic_window(spans),
     )
 

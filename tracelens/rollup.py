@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -288,16 +288,31 @@ def merge_days(
     A rollup not keyed by target (written before) is read for every target together (it holds
     them) and rolled up from the spans for one target.
     """
+    return merge_days_each(backend, since=since, until=until, targets=[target])[target]
+
+
+def merge_days_each(
+    backend: Backend,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    targets: Sequence[Target | None],
+) -> dict[Target | None, MergedDays]:
+    """:func:`merge_days` of each of ``targets`` (each a target, or one None: every target),
+    from one read of each day's rollup (and one roll-up of a day's spans where it is missing
+    or stale), not one per target."""
+    assert len(targets) == 1 or None not in targets  # NOTE: None is every target, alone
     scope = hour_scope(since, until)
     spans = files.span_days(backend, scope.first_day, scope.last_day)
     stored = set(files.rollup_days(backend, scope.first_day, scope.last_day))
-    frames: list[pl.DataFrame] = []
+    frames: dict[Target | None, list[pl.DataFrame]] = {target: [] for target in targets}
     days: list[date] = []
     from_spans: list[date] = []
     missing: list[date] = []
     stale: list[date] = []
     problems: list[StoreProblem] = []
     lacking: dict[str, list[date]] = {}
+    unkeyed_ok = list(targets) == [None]  # NOTE: a rollup not keyed by target holds every target
     for day in sorted(stored | set(spans)):
         got = files.read_day(backend, day) if day in stored else None
         if isinstance(got, StoreProblem):
@@ -307,8 +322,9 @@ def merge_days(
             # NOTE: a rollup lacking a section added since is rolled up again from its
             # spans; without them it is merged for what it holds and named as lacking.
             whole = not got.lacking or day not in spans
-            if fresh and whole and (got.by_target or target is None):
-                frames.append(of_target(got.frame, target))
+            if fresh and whole and (got.by_target or unkeyed_ok):
+                for target in targets:
+                    frames[target].append(of_target(got.frame, target))
                 days.append(day)
                 for section in got.lacking:
                     lacking.setdefault(section, []).append(day)
@@ -324,20 +340,24 @@ def merge_days(
             missing.append(day)
         computed = compute_day(backend, day, spans.get(day, []))
         problems.extend(computed.problems)
-        frames.append(of_target(computed.frame, target))
+        for target in targets:
+            frames[target].append(of_target(computed.frame, target))
         from_spans.append(day)
-    hourly = [scope.within(f, "hour") for f in frames]
-    return MergedDays(
-        hourly=pl.concat(hourly) if hourly else pl.DataFrame(schema=partials.ROLLUP_SCHEMA),
-        scope=scope,
-        target=target,
-        days=days,
-        from_spans_days=from_spans,
-        missing_days=missing,
-        stale_days=stale,
-        problems=problems,
-        lacking=lacking,
-    )
+    merged: dict[Target | None, MergedDays] = {}
+    for target in targets:
+        hourly = [scope.within(f, "hour") for f in frames.pop(target)]
+        merged[target] = MergedDays(
+            hourly=pl.concat(hourly) if hourly else pl.DataFrame(schema=partials.ROLLUP_SCHEMA),
+            scope=scope,
+            target=target,
+            days=list(days),
+            from_spans_days=list(from_spans),
+            missing_days=list(missing),
+            stale_days=list(stale),
+            problems=list(problems),
+            lacking={section: list(days) for section, days in lacking.items()},
+        )
+    return merged
 
 
 def lacking_note(lacking: dict[str, list[date]]) -> str | None:
@@ -490,6 +510,24 @@ def long_window(
     is written) and named as such (:func:`merge_days`). ``settings``: the findings' thresholds
     and silenced keys (default: the defaults), for the findings rollups can tell."""
     got = merge_days(backend, since=plan.rollup_since, until=plan.rollup_until, target=target)
+    return _long_window(got, plan, settings)
+
+
+def long_windows(
+    backend: Backend,
+    plan: WindowPlan,
+    targets: Sequence[Target | None],
+    settings: FindingSettings | None = None,
+) -> dict[Target | None, LongWindow]:
+    """:func:`long_window` of each of ``targets``, from one read of the rollups
+    (:func:`merge_days_each`)."""
+    each = merge_days_each(
+        backend, since=plan.rollup_since, until=plan.rollup_until, targets=targets
+    )
+    return {target: _long_window(each.pop(target), plan, settings) for target in targets}
+
+
+def _long_window(got: MergedDays, plan: WindowPlan, settings: FindingSettings | None) -> LongWindow:
     settings = settings if settings is not None else FindingSettings()
     return LongWindow(
         plan=plan,
@@ -500,7 +538,7 @@ def long_window(
         missing_days=got.missing_days,
         stale_days=got.stale_days,
         unreadable=[problem.describe() for problem in got.problems],
-        target=target,
+        target=got.target,
         edge_fault_rates=partials.edge_fault_rates(got.merged),
         lacking=got.lacking,
         findings=findings(

@@ -154,7 +154,7 @@ def test_two_accounts_and_regions_are_collected_apart_and_reported_together(
     assert written == report
     by_target = {t.key: t for t in analyses}
     for key, world in (("prod/us-east-1", prod), ("staging/eu-west-1", staging)):
-        analysis = by_target[key].result
+        analysis = by_target[key].summary
         assert analysis is not None
         rows = {row["function_name"]: row["invocations"] for row in analysis.functions.to_dicts()}
         assert Counter(rows) == world.invocations()
@@ -166,7 +166,7 @@ def test_two_accounts_and_regions_are_collected_apart_and_reported_together(
         assert f'data-sort="{label}">{label}</td><td data-sort="{region}">' in overview
         assert functions.count(f'data-sort="{label}">{label}</td><td data-sort="{region}">') == 3
     assert findings.count('data-sort="staging">staging</td><td data-sort="eu-west-1">') == (
-        by_target["staging/eu-west-1"].result.findings.height  # type: ignore[union-attr]
+        by_target["staging/eu-west-1"].summary.findings.height  # type: ignore[union-attr]
     )
     for label, region in (("prod", "us-east-1"), ("staging", "eu-west-1")):
         own = target_report_path(report, label, region)

@@ -262,7 +262,7 @@ def test_with_several_targets_stale_alerts_and_findings_name_the_target(
     aws: Aws, webhook: Receiver, tmp_path: Path
 ) -> None:
     from tracelens.agent.config import TargetSettings
-    from tracelens.agent.targets_report import TargetResult, qualified_findings
+    from tracelens.agent.targets_report import TargetResult, TargetSummary, qualified_findings
 
     config = replace(
         config_for(aws, str(tmp_path / "store"), webhook_url=webhook.url, webhook_format="json"),
@@ -292,15 +292,12 @@ def test_with_several_targets_stale_alerts_and_findings_name_the_target(
     stale = {alert.subject for alert in sent}
     assert "dev/eu-west-1/xray" in stale and f"prod/{REGION}/xray" in stale
 
-    class _Result:
-        def __init__(self, frame: pl.DataFrame) -> None:
-            self.findings = frame
-
     rows = findings(CRITICAL)
+    summary = TargetSummary(rows, pl.DataFrame(), {"critical": rows.height}, traces=1)
     both = qualified_findings(
         [
-            TargetResult("prod", REGION, _Result(rows)),  # type: ignore[arg-type]
-            TargetResult("dev", "eu-west-1", _Result(rows)),  # type: ignore[arg-type]
+            TargetResult("prod", REGION, summary),
+            TargetResult("dev", "eu-west-1", summary),
         ]
     )
     assert both is not None

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import orjson
 import polars as pl
+import pytest
 
-from tracelens.analysis import run_analysis
+from tracelens import analysis
+from tracelens.analysis import AnalysisResult, Rankings, run_analysis
 from tracelens.contract import to_contract
 from tracelens.inputs import load_inputs
 from tracelens.report import render_report
@@ -42,9 +44,12 @@ def _documents() -> list[dict[str, object]]:
     ]
 
 
-def test_a_segment_ending_after_year_9999_is_reported_not_a_crash(tmp_path: Path) -> None:
-    # NOTE: ingest refuses such times now; the span table can still hold them (a store written
-    # before, another producer), so they are put into the frame after loading.
+def _late_result(tmp_path: Path) -> AnalysisResult:
+    """The analysis of ``_documents`` with times after year 9999 put into the span table.
+
+    NOTE: ingest refuses such times now; the span table can still hold them (a store written
+    before, another producer), so they are put into the frame after loading.
+    """
     path = tmp_path / "late.ndjson"
     path.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in _documents()))
     inputs = load_inputs([path])
@@ -69,7 +74,11 @@ def test_a_segment_ending_after_year_9999_is_reported_not_a_crash(tmp_path: Path
             )
         )
     traces = dataclasses.replace(inputs.traces, spans=spans)
-    result = run_analysis(dataclasses.replace(inputs, traces=traces))
+    return run_analysis(dataclasses.replace(inputs, traces=traces))
+
+
+def test_a_segment_ending_after_year_9999_is_reported_not_a_crash(tmp_path: Path) -> None:
+    result = _late_result(tmp_path)
 
     page = render_report(result)
 
@@ -77,6 +86,27 @@ def test_a_segment_ending_after_year_9999_is_reported_not_a_crash(tmp_path: Path
     assert "3 spans have" in page  # two segments and the subsegment
     assert "2024-05-01 10:40:00 UTC" in page  # the window starts where the times can be shown
     to_contract(result)  # the JSON contract already held; it still does
+
+
+def test_a_report_with_such_times_ranks_its_rows_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The report draws a copy with those times as nulls: only that copy is ranked, not the
+    # analysis as well (the rankings were computed twice per report).
+    result = _late_result(tmp_path)
+    ranked: list[AnalysisResult] = []
+    rankings = analysis._rankings
+
+    def counted(each: AnalysisResult) -> Rankings:
+        ranked.append(each)
+        return rankings(each)
+
+    monkeypatch.setattr(analysis, "_rankings", counted)
+
+    assert "3 spans have" in render_report(result)
+    assert len(ranked) == 1
+    assert ranked[0] is not result  # the copy drawn, whose window starts where times show
+    assert "ranked" not in vars(result)
 
 
 def test_showable_keeps_a_frame_without_such_times_as_it_is() -> None:

@@ -340,8 +340,10 @@ def test_a_carried_over_rollup_on_s3_is_read_once(s3: Any) -> None:
     _replaced_between_reads(store)
 
 
-def test_the_agent_report_of_each_target_merges_its_own_rollups(tmp_path: Path) -> None:
-    from tracelens.agent.reporting import write_store_report
+def test_the_agent_report_of_each_target_merges_its_own_rollups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracelens.agent import reporting
     from tracelens.agent.targets_report import TargetResult
 
     store = _store(tmp_path)
@@ -349,7 +351,16 @@ def test_the_agent_report_of_each_target_merges_its_own_rollups(tmp_path: Path) 
     _persist(store, [4, 5], first=10, target=OTHER)
     build(store.backend)
     seen: list[TargetResult] = []
-    write_store_report(
+    windows: dict[Any, rollup.LongWindow] = {}
+
+    def kept(
+        backend: Backend, plan: Any, targets: Any, settings: Any = None
+    ) -> dict[Any, rollup.LongWindow]:
+        windows.update(rollup.long_windows(backend, plan, targets, settings))
+        return dict(windows)
+
+    monkeypatch.setattr(reporting, "long_windows", kept)
+    reporting.write_store_report(
         store,
         tmp_path / "report.html",
         since=timedelta(days=10),
@@ -357,8 +368,28 @@ def test_the_agent_report_of_each_target_merges_its_own_rollups(tmp_path: Path) 
         targets=[(ACCOUNT, REGION), OTHER],
         on_targets=seen.extend,
     )
-    windows = {(t.account, t.region): t.result.long_window for t in seen if t.result}
+    assert all(t.summary is not None for t in seen) and len(seen) == 2
     assert set(windows) == {(ACCOUNT, REGION), OTHER}
     traces = {target: w.held["traces"] for target, w in windows.items() if w is not None}
     assert traces == {(ACCOUNT, REGION): 3, OTHER: 2}
     assert all(w is not None and w.from_spans_days == [] for w in windows.values())
+
+
+def test_several_targets_long_windows_read_the_rollups_once(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _persist(store, [1, 2, 3])
+    _persist(store, [4, 5], first=10, target=OTHER)
+    _persist(store, [1], day=1)
+    build(store.backend)
+    _persist(store, [6], first=20, target=OTHER, day=1)  # the second day is stale now
+    one = Counting(store.backend)
+    alone = long_window(one, _plan(), OTHER)  # type: ignore[arg-type]
+    both = Counting(store.backend)
+
+    each = rollup.long_windows(both, _plan(), [(ACCOUNT, REGION), OTHER])  # type: ignore[arg-type]
+
+    # was a read of each rollup, and a roll-up of each stale day's spans, per target
+    assert (both.rollup_reads, both.span_listings) == (one.rollup_reads, one.span_listings)
+    assert both.span_listings == 1 and each[OTHER].from_spans_days == [DAY + timedelta(days=1)]
+    assert each[OTHER].held == alone.held and each[OTHER].days == alone.days == [DAY]
+    assert {t: w.held["traces"] for t, w in each.items()} == {(ACCOUNT, REGION): 4, OTHER: 3}

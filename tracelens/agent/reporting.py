@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,7 +12,7 @@ from tracelens.agent.targets_report import TargetAnalysis, TargetResult, write_t
 from tracelens.analysis import AnalysisResult, run_analysis
 from tracelens.durations import format_duration
 from tracelens.inputs import Inputs
-from tracelens.rollup import long_window
+from tracelens.rollup import LongWindow, long_window, long_windows
 from tracelens.store import Store, StoreProblem
 from tracelens.windowplan import SPAN_WINDOW, plan_windows
 
@@ -120,47 +120,53 @@ def _write_target_reports(
     long-window sections; no other target's rows are in it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    analysed: list[TargetAnalysis] = []
-    every_problem: list[StoreProblem] = []
     plan = plan_windows(now - since, now, now=now, span_window=span_window)
-    for account, region in targets:
-        inputs, problems = store.load_inputs(
-            since=plan.span_since,
-            until=now,
-            account=account,
-            region=region,
-            analysed_columns_only=True,
-        )
-        every_problem += problems
+    # NOTE: one read of the store for every target (its parts hold every target's rows).
+    each, problems = store.load_each(
+        targets, since=plan.span_since, until=now, analysed_columns_only=True
+    )
+    # NOTE: and one read of the rollups
+    windows = long_windows(store.backend, plan, targets, findings) if plan.use_rollups else {}
+    merged: dict[tuple[str, str], LongWindow | None] = {}
+    for target in targets:
         for problem in problems:
-            inputs.side_rejections.add(
+            each[target].side_rejections.add(
                 problem.location, "whole file", f"store file: {problem.reason}"
             )
-        merged = (
-            long_window(store.backend, plan, (account, region), findings)
-            if plan.use_rollups
-            else None
-        )
-        if not has_rows(inputs) and not (merged is not None and merged.held["traces"]):
-            analysed.append(TargetAnalysis(account, region, None))
-            continue
-        result = replace(run_analysis(inputs, findings), window_plan=plan, long_window=merged)
-        analysed.append(TargetAnalysis(account, region, result))
-    if not any(each.result is not None for each in analysed):
+        window = windows.pop(target, None)
+        if has_rows(each[target]) or (window is not None and window.held["traces"]):
+            merged[target] = window
+        else:
+            del each[target]
+    if not each:
         raise NoDataError(
             f"no data in store {store.url} for the last {since} in any of "
             f"{len(targets)} targets; nothing to report"
         )
+
+    def analysed() -> Iterator[TargetAnalysis]:
+        # NOTE: one target analysed at a time, its inputs and analysis let go of once drawn.
+        for account, region in targets:
+            if (account, region) not in each:
+                yield TargetAnalysis(account, region, None)
+                continue
+            result = run_analysis(each.pop((account, region)), findings)
+            own = merged[(account, region)]
+            yield TargetAnalysis(
+                account, region, replace(result, window_plan=plan, long_window=own)
+            )
+            del result
+
     written, done = write_target_reports(
         path,
-        analysed,
+        analysed(),
         heading=title or DEFAULT_TITLE,
         window=f"the last {format_duration(since)}",
         generated_at=now,
     )
     if on_targets is not None:
         on_targets(done)
-    return written, every_problem
+    return written, problems
 
 
 def stored_targets(

@@ -317,7 +317,7 @@ class Agent:
         now = self._clock()
         for target in targets:
             severities: list[str] = (
-                [] if target.result is None else target.result.findings["severity"].to_list()
+                [] if target.summary is None else target.summary.findings["severity"].to_list()
             )
             self.metrics.record_findings(
                 severities, at=now, account=target.account, region=target.region

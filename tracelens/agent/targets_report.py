@@ -9,7 +9,7 @@ target is ever mixed into another's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from analyses.rankings import SEVERITIES, findings_by_severity
+from analyses.rankings import SEVERITIES, findings_by_severity, severity_counts
 from tracelens.atomic import replace_atomically
 
 if TYPE_CHECKING:
@@ -28,12 +28,34 @@ MAX_ROWS = 200
 
 
 @dataclass(frozen=True)
+class TargetSummary:
+    """What the page covering every target (and the alerts) read of one target's analysis,
+    kept instead of the analysis: each target's analysis is released once its own report is
+    written, not held until the page is."""
+
+    findings: pl.DataFrame
+    functions: pl.DataFrame
+    severity_counts: dict[str, int]
+    traces: int
+
+    @classmethod
+    def of(cls, result: AnalysisResult) -> TargetSummary:
+        """``result``'s findings, functions, findings per severity and traces."""
+        return cls(
+            findings=result.findings,
+            functions=result.functions,
+            severity_counts=severity_counts(result.findings),
+            traces=result.inputs.traces.traces,
+        )
+
+
+@dataclass(frozen=True)
 class TargetResult:
-    """One target's analysis (None: no data in the window) and its report file."""
+    """One target's summary (None: no data in the window) and its report file."""
 
     account: str
     region: str
-    result: AnalysisResult | None
+    summary: TargetSummary | None
     path: Path | None = None
 
     @property
@@ -60,7 +82,7 @@ class TargetAnalysis:
 
 def write_target_reports(
     path: Path,
-    analysed: Sequence[TargetAnalysis],
+    analysed: Iterable[TargetAnalysis],
     *,
     heading: str,
     window: str,
@@ -70,13 +92,19 @@ def write_target_reports(
 ) -> tuple[Path, list[TargetResult]]:
     """One report per target with data next to ``path`` (titled ``heading: account
     (region)``, its console links in ``region`` if given, else the target's own), then the
-    page covering every target at ``path``; the page written and each target's result."""
+    page covering every target at ``path``; the page written and each target's summary.
+
+    ``analysed`` is taken one target at a time: each target's analysis is let go of once its
+    report is written (only its :class:`TargetSummary` is kept), so a lazy ``analysed``
+    holds one target's analysis at a time.
+    """
     from tracelens.report import write_report  # noqa: PLC0415 - plotly loads only to draw
 
     done: list[TargetResult] = []
     for each in analysed:
         if each.result is None:
             done.append(TargetResult(each.account, each.region, None))
+            del each
             continue
         own = write_report(
             each.result,
@@ -87,7 +115,8 @@ def write_target_reports(
             generated_at=generated_at,
             comparison=each.comparison,
         )
-        done.append(TargetResult(each.account, each.region, each.result, own))
+        done.append(TargetResult(each.account, each.region, TargetSummary.of(each.result), own))
+        del each  # NOTE: before the next target is analysed
     page = render_index(done, title=heading, window=window, generated_at=generated_at)
     return write_index(path, page), done
 
@@ -96,13 +125,13 @@ def qualified_findings(targets: Sequence[TargetResult]) -> pl.DataFrame | None:
     """Every target's findings in one frame, each subject (and key) naming its target: what
     alerts deduplicate on, so one target's finding never resolves another's."""
     frames = [
-        target.result.findings.with_columns(
+        target.summary.findings.with_columns(
             pl.format("{} ({})", pl.col(name), pl.lit(target.key)).alias(name)
             for name in ("subject", "key")
-            if name in target.result.findings.columns
+            if name in target.summary.findings.columns
         )
         for target in targets
-        if target.result is not None
+        if target.summary is not None
     ]
     return pl.concat(frames, how="vertical_relaxed") if frames else None
 
@@ -131,15 +160,16 @@ def render_index(
 
     rows = []
     for target in targets:
+        summary = target.summary
         link = (
             f'<a href="{esc((links or {}).get(target.key, target.path.name))}">'
             f"{esc(target.path.name)}</a>"
-            if target.path is not None and target.result is not None
+            if target.path is not None and summary is not None
             else esc(f"no data in {window}")
         )
-        counts = target.result.ranked.severity_counts if target.result is not None else None
-        functions = target.result.functions.height if target.result is not None else None
-        traces = target.result.inputs.traces.traces if target.result is not None else None
+        counts = summary.severity_counts if summary is not None else None
+        functions = summary.functions.height if summary is not None else None
+        traces = summary.traces if summary is not None else None
         rows.append(
             [
                 Cell.text(target.account),
@@ -192,7 +222,7 @@ def _findings(targets: Sequence[TargetResult]) -> str:
     from tracelens.report.markup import Cell, Column, frame_table  # noqa: PLC0415
 
     findings = findings_by_severity(
-        [_with_target(t.result.findings, t) for t in targets if t.result is not None]
+        [_with_target(t.summary.findings, t) for t in targets if t.summary is not None]
     )
 
     def cells(row: dict[str, Any]) -> list[Cell]:
@@ -220,9 +250,9 @@ def _functions(targets: Sequence[TargetResult]) -> str:
     from tracelens.report.markup import Cell, Column, frame_table  # noqa: PLC0415
 
     frames = [
-        _with_target(t.result.functions.sort("function_name"), t)
+        _with_target(t.summary.functions.sort("function_name"), t)
         for t in targets
-        if t.result is not None
+        if t.summary is not None
     ]
     functions = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 

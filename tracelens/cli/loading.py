@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,10 @@ from tracelens.windowplan import SPAN_WINDOW, RollupMode, WindowPlan, plan_windo
 
 if TYPE_CHECKING:
     from tracelens.rollup import LongWindow
+
+
+Target = tuple[str, str]
+"""An account label and region (``[[targets]]``), as the store records them."""
 
 
 class EmptyStoreError(click.ClickException):
@@ -100,12 +104,16 @@ def load_from_store(
             f"--strict: {len(problems)} store file(s) unreadable; first: {problems[0].describe()}"
         )
     if not has_rows(inputs) and not allow_empty:
-        span = f" since {format_instant(since)}" if since else ""
-        raise EmptyStoreError(
-            f"no data in store {location}{span}; run `tracelens collect --once --store "
-            f"{location}` first"
-        )
+        raise _no_data(location, since)
     return inputs
+
+
+def _no_data(location: str, since: datetime | None, whose: str = "") -> EmptyStoreError:
+    span = f" since {format_instant(since)}" if since else ""
+    return EmptyStoreError(
+        f"no data in store {location}{whose}{span}; run `tracelens collect --once --store "
+        f"{location}` first"
+    )
 
 
 @dataclass(frozen=True)
@@ -133,9 +141,10 @@ def load_command_inputs(options: InputOptions, progress: Progress) -> Inputs:
     return _load_planned(options, progress)[0]
 
 
-def _load_planned(options: InputOptions, progress: Progress) -> tuple[Inputs, WindowPlan]:
-    """The inputs, and which data answers which section (:func:`plan_windows`): with a store
-    and a window longer than the span window, only the spans of its last span window."""
+def _planned(options: InputOptions) -> tuple[TimeWindow, WindowPlan]:
+    """The window whose spans are read, and which data answers which section
+    (:func:`plan_windows`): with a store and a window longer than the span window, only the
+    spans of its last span window."""
     now = datetime.now(UTC)
     try:
         window = TimeWindow.parse(options.since, options.until, now=now)
@@ -151,6 +160,12 @@ def _load_planned(options: InputOptions, progress: Progress) -> tuple[Inputs, Wi
     )
     if plan.use_rollups:
         window = TimeWindow(plan.span_since, plan.span_until)
+    return window, plan
+
+
+def _load_planned(options: InputOptions, progress: Progress) -> tuple[Inputs, WindowPlan]:
+    """The inputs, and which data answers which section (:func:`_planned`)."""
+    window, plan = _planned(options)
     side = (options.logs, options.metrics, options.functions)
     if options.store is not None:
         if options.paths or any(side):
@@ -175,10 +190,15 @@ def _load_planned(options: InputOptions, progress: Progress) -> tuple[Inputs, Wi
             strict=options.strict,
             progress=progress,
         )
+    return _within(inputs, window), plan
+
+
+def _within(inputs: Inputs, window: TimeWindow) -> Inputs:
+    """``inputs`` kept to ``window``, with a warning when no trace starts in it."""
     kept = inputs.within(window)
     if inputs.traces.spans.height and not kept.traces.spans.height:
         click.echo(f"warning: no trace starts {window.describe()}", err=True)
-    return kept, plan
+    return kept
 
 
 def load_and_analyze(
@@ -188,30 +208,50 @@ def load_and_analyze(
     over a window longer than the span window, the long-window sections merged from rollups
     (:func:`tracelens.rollup.long_window`)."""
     inputs, plan = _load_planned(options, progress)
+    return _analyzed(inputs, plan, options, progress, findings)
+
+
+def _analyzed(
+    inputs: Inputs,
+    plan: WindowPlan,
+    options: InputOptions,
+    progress: Progress,
+    findings: FindingSettings | None,
+    merged: LongWindow | None = None,
+) -> AnalysisResult:
+    """Every analysis of ``inputs``; over a long window of a store, with the long-window
+    sections of ``options.target`` (every target: None) merged from rollups (``merged``, if
+    they were already)."""
     progress.stage(f"analyzing {inputs.traces.spans.height:,} spans")
     result = replace(run_analysis(inputs, findings), window_plan=plan)
     progress.done(f"analyzed: {result.findings.height:,} findings")
     if plan.use_rollups and options.store is not None:
-        merged = _long_window(options.store, plan, progress, options.target, findings)
+        if merged is None:
+            merged = _long_windows(options.store, plan, progress, [options.target], findings)[
+                options.target
+            ]
         result = replace(result, long_window=merged)
     return result
 
 
-def _long_window(
+def _long_windows(
     location: str,
     plan: WindowPlan,
     progress: Progress,
-    target: tuple[str, str] | None,
+    targets: Sequence[Target | None],
     findings: FindingSettings | None,
-) -> LongWindow:
-    from tracelens.rollup import from_spans_note, lacking_note, long_window
+) -> dict[Target | None, LongWindow]:
+    """The long window of each of ``targets`` (None: every target's), from one read of the
+    rollups; what could not be read, or was rolled up from spans, is said once."""
+    from tracelens.rollup import from_spans_note, lacking_note, long_windows
     from tracelens.store import StoreError, open_store
 
     progress.stage("merging hourly rollups")
     try:
-        merged = long_window(open_store(location).backend, plan, target, findings)
+        each = long_windows(open_store(location).backend, plan, targets, findings)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
+    merged = each[targets[0]]  # NOTE: every target's days and files are the same
     for problem in merged.unreadable:
         click.echo(f"warning: skipped unreadable store file {problem}", err=True)
     for note in (from_spans_note(merged.from_spans_days), lacking_note(merged.lacking)):
@@ -221,42 +261,146 @@ def _long_window(
         f"merged rollups of {len(merged.days):,} day(s), {len(merged.from_spans_days):,} "
         "rolled up from spans"
     )
-    return merged
+    return each
+
+
+@dataclass
+class Analyses:
+    """A command's analyses, one per target with data of a store written by several (each
+    on its own data, none mixed into another), else one (target None for PATH inputs), made
+    one at a time as they are iterated (once): each target's inputs are released as it is
+    analyzed, and its result as soon as the caller lets it go."""
+
+    targets: list[Target | None]
+    make: Callable[[Target | None], AnalysisResult]
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __iter__(self) -> Iterator[tuple[Target | None, AnalysisResult]]:
+        for target in self.targets:
+            yield target, self.make(target)
 
 
 def analyze_targets(
     options: InputOptions, progress: Progress, findings: FindingSettings | None = None
-) -> list[tuple[tuple[str, str] | None, AnalysisResult]]:
+) -> list[tuple[Target | None, AnalysisResult]]:
+    """Every one of :func:`target_analyses`, each with its (account label, region)."""
+    return list(target_analyses(options, progress, findings))
+
+
+def target_analyses(
+    options: InputOptions, progress: Progress, findings: FindingSettings | None = None
+) -> Analyses:
     """:func:`load_and_analyze`, once per target of a store written by several (each on its
     own data, none mixed into another), else once: each analysis with its (account label,
-    region), None for PATH inputs. A target without data in the window is passed over."""
+    region), None for PATH inputs. A target without data in the window is passed over.
+
+    The store is read once for every target (:func:`load_targets`), not once per target."""
     if options.store is None:
-        return [(None, load_and_analyze(options, progress, findings))]
+        return Analyses([None], lambda _: load_and_analyze(options, progress, findings))
+    targets = _stored_targets(options.store)
+    if len(targets) < 2:
+        target = targets[0] if targets else None
+        return Analyses([target], lambda _: load_and_analyze(options, progress, findings))
+    loaded = load_targets(options, targets, progress, findings)
+    if loaded.passed:
+        named = ", ".join(f"{account} ({region})" for account, region in loaded.passed)
+        click.echo(f"note: no data in the window for {named}", err=True)
+    if not loaded.inputs:
+        raise click.ClickException(
+            f"no data in store {options.store} for any of its {len(targets)} targets"
+        )
+    return Analyses(list(loaded.inputs), lambda target: loaded.analyze(target, findings))
+
+
+def _stored_targets(location: str) -> list[Target]:
     from tracelens.agent.reporting import stored_targets
     from tracelens.store import StoreError, open_store
 
     try:
-        targets = stored_targets(open_store(options.store))
+        return stored_targets(open_store(location))
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
-    if len(targets) < 2:
-        target = targets[0] if targets else None
-        return [(target, load_and_analyze(options, progress, findings))]
-    analyzed: list[tuple[tuple[str, str] | None, AnalysisResult]] = []
-    passed: list[str] = []
-    for target in targets:
-        try:
-            # NOTE: each target's spans, and over a long window its own rows of the rollups
-            own = replace(options, target=target)
-            result = load_and_analyze(own, progress, findings)
-        except EmptyStoreError:
-            passed.append(f"{target[0]} ({target[1]})")
-            continue
-        analyzed.append((target, result))
-    if passed:
-        click.echo(f"note: no data in the window for {', '.join(passed)}", err=True)
-    if not analyzed:
-        raise click.ClickException(
-            f"no data in store {options.store} for any of its {len(targets)} targets"
+
+
+@dataclass
+class LoadedTargets:
+    """The inputs of several targets of a store, read at once (:func:`load_targets`)."""
+
+    options: InputOptions
+    window: TimeWindow
+    plan: WindowPlan
+    progress: Progress
+    # Each target with data in the window (in the store's order), and those without.
+    inputs: dict[Target, Inputs]
+    passed: list[Target]
+    # Over a long window, each target's long window (merged from one read of the rollups).
+    windows: dict[Target | None, LongWindow] = field(default_factory=dict)
+
+    def require_every(self) -> None:
+        """Stop (:class:`EmptyStoreError`, as :func:`load_from_store`) when a target has no
+        data in the window (a baseline for each target)."""
+        if self.passed:
+            account, region = self.passed[0]
+            assert self.options.store is not None  # NOTE: targets are a store's
+            raise _no_data(self.options.store, self.window.start, f" for {account} ({region})")
+
+    def analyze(self, target: Target | None, findings: FindingSettings | None) -> AnalysisResult:
+        """``target``'s analysis (as :func:`load_and_analyze` of that target), its inputs
+        released from here."""
+        assert target is not None  # NOTE: every one of several analyses is a target's
+        inputs = _within(self.inputs.pop(target), self.window)
+        own = replace(self.options, target=target)
+        merged = self.windows.pop(target, None)
+        return _analyzed(inputs, self.plan, own, self.progress, findings, merged)
+
+
+def load_targets(
+    options: InputOptions,
+    targets: list[Target],
+    progress: Progress,
+    findings: FindingSettings | None = None,
+) -> LoadedTargets:
+    """The inputs of each of ``targets`` in ``options.store`` over the window, from one read
+    of the store (:meth:`tracelens.store.Store.load_each`), with :func:`load_from_store`'s
+    rules: unreadable files warned of once and listed among each target's rejections (they may
+    have held any target's rows), refused by --strict; a target with no data in the window is
+    passed over (unless rollups answer for a longer window)."""
+    from tracelens.agent.reporting import has_rows
+    from tracelens.store import StoreError, open_store
+
+    assert options.store is not None  # NOTE: targets are a store's
+    window, plan = _planned(options)
+    location = options.store
+    try:
+        each, problems = open_store(location).load_each(
+            targets, since=window.start, until=window.end, analysed_columns_only=True
         )
-    return analyzed
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for problem in problems:
+        click.echo(f"warning: skipped unreadable store file {problem.describe()}", err=True)
+    segments = sum(inputs.traces.segments for inputs in each.values())
+    progress.done(
+        f"read store {location}: {segments:,} segments of {len(targets)} targets, "
+        f"{len(problems):,} unreadable file(s)"
+    )
+    if options.strict and problems:
+        raise click.ClickException(
+            f"--strict: {len(problems)} store file(s) unreadable; first: {problems[0].describe()}"
+        )
+    inputs: dict[Target, Inputs] = {}
+    passed: list[Target] = []
+    for target in targets:
+        own = each.pop(target)
+        for problem in problems:
+            own.side_rejections.add(problem.location, "whole file", f"store file: {problem.reason}")
+        if has_rows(own) or plan.use_rollups:
+            inputs[target] = own
+        else:
+            passed.append(target)
+    loaded = LoadedTargets(options, window, plan, progress, inputs, passed)
+    if plan.use_rollups and inputs:
+        loaded.windows = _long_windows(location, plan, progress, list(inputs), findings)
+    return loaded

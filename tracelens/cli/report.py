@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 import click
 
 from analyses.finding_thresholds import FindingSettings
-from tracelens.cli.loading import InputOptions, analyze_targets, load_and_analyze
+from tracelens.cli.loading import (
+    Analyses,
+    InputOptions,
+    LoadedTargets,
+    load_and_analyze,
+    load_targets,
+    target_analyses,
+)
 from tracelens.cli.options import (
     THRESHOLDS_EPILOG,
     export_dir,
@@ -22,6 +29,9 @@ from tracelens.cli.options import (
 from tracelens.cli.progress import Progress
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tracelens.agent.targets_report import TargetAnalysis
     from tracelens.analysis import AnalysisResult
     from tracelens.comparison import Comparison
 
@@ -76,20 +86,17 @@ def report(
     compare = baseline_since is not None or baseline_until is not None
     baseline_window = _baseline_window(baseline_since, baseline_until) if compare else ""
     progress = Progress(quiet=quiet)
-    analyzed = analyze_targets(sources, progress, findings)
+    analyzed = target_analyses(sources, progress, findings)
     if len(analyzed) > 1:
         baseline = (baseline_since, baseline_until, baseline_window) if compare else None
         written = _report_targets(
-            analyzed, sources, out, title, region, cdn, baseline, progress, findings
+            analyzed, sources, out, title, region, cdn, baseline, progress, findings, export_to
         )
-        if export_to is not None:
-            for target, each in analyzed:
-                write_export(each, export_to / "-".join(target or ()), progress)
         click.echo(str(written))
         if open_browser:
             click.launch(str(written))
         return
-    result = analyzed[0][1]
+    ((_, result),) = analyzed
     comparison = None
     if compare:
         baseline = (baseline_since, baseline_until, baseline_window)
@@ -109,7 +116,7 @@ def report(
 
 
 def _report_targets(
-    analyzed: list[tuple[tuple[str, str] | None, AnalysisResult]],
+    analyzed: Analyses,
     sources: InputOptions,
     out: Path,
     title: str | None,
@@ -118,29 +125,32 @@ def _report_targets(
     baseline: _Baseline | None,
     progress: Progress,
     findings: FindingSettings,
+    export_to: Path | None,
 ) -> Path:
     """A store of several targets: one report per target next to ``out``, each on its own
     data (and compared with its own data over the ``baseline`` window, if given), and at
-    ``out`` the page covering them all (findings and functions with account and region)."""
+    ``out`` the page covering them all (findings and functions with account and region).
+
+    The targets are analysed one at a time, each drawn (and exported to ``export_to``) and
+    let go of before the next: the page keeps only each target's summary."""
     from datetime import UTC, datetime
 
-    from tracelens.agent.targets_report import TargetAnalysis, write_target_reports
+    from tracelens.agent.targets_report import write_target_reports
     from tracelens.timewindow import TimeWindow
 
-    analysed = []
-    for target, result in analyzed:
-        assert target is not None  # NOTE: several analyses are a store's targets
-        account, own_region = target
-        comparison = None
-        if baseline is not None:
-            own = replace(sources, target=target)
-            comparison = _compare(own, baseline, result, progress, findings)
-        analysed.append(TargetAnalysis(account, own_region, result, comparison))
-    progress.stage(f"drawing the reports of {len(analysed)} targets")
+    baselines = None
+    if baseline is not None:
+        since, until, _ = baseline
+        targets = [target for target in analyzed.targets if target is not None]
+        progress.stage("loading the baseline")
+        window = replace(sources, since=since, until=until)
+        baselines = load_targets(window, targets, progress, findings)
+        baselines.require_every()  # NOTE: as one target's: nothing to compare with
+    progress.stage(f"drawing the reports of {len(analyzed)} targets")
     try:
         written, _ = write_target_reports(
             out,
-            analysed,
+            _each_target(analyzed, baselines, baseline, progress, findings, export_to),
             heading=title or "tracelens report",
             window="traces starting " + TimeWindow.parse(sources.since, sources.until).describe(),
             generated_at=datetime.now(UTC),
@@ -149,8 +159,35 @@ def _report_targets(
         )
     except OSError as exc:  # the directory went away, the disk is full...
         raise click.ClickException(str(exc)) from exc
-    progress.done(f"wrote {len(analysed)} target reports and {written}")
+    progress.done(f"wrote {len(analyzed)} target reports and {written}")
     return written
+
+
+def _each_target(
+    analyzed: Analyses,
+    baselines: LoadedTargets | None,
+    baseline: _Baseline | None,
+    progress: Progress,
+    findings: FindingSettings,
+    export_to: Path | None,
+) -> Iterator[TargetAnalysis]:
+    """Each target's analysis to draw, made when the previous one is drawn (and released)."""
+    from tracelens.agent.targets_report import TargetAnalysis
+    from tracelens.comparison import compare_results
+
+    for target, result in analyzed:
+        assert target is not None  # NOTE: several analyses are a store's targets
+        account, own_region = target
+        comparison = None
+        if baselines is not None and baseline is not None:
+            progress.stage(f"analyzing the baseline of {account} ({own_region})")
+            before = baselines.analyze(target, findings)
+            comparison = compare_results(before, result, baseline_window=baseline[2])
+            del before
+        if export_to is not None:
+            write_export(result, export_to / "-".join(target), progress)
+        yield TargetAnalysis(account, own_region, result, comparison)
+        del result, comparison  # NOTE: drawn: released before the next target is analysed
 
 
 # The baseline window: --baseline-since, --baseline-until and the window in words.

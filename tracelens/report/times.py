@@ -46,9 +46,13 @@ def showable(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def showable_result(result: AnalysisResult) -> tuple[AnalysisResult, int]:
-    """``result`` with :func:`showable` frames, and how many spans held such a time."""
+    """``result`` with :func:`showable` frames, and how many spans held such a time.
+
+    NOTE: neither ranks ``result`` (``AnalysisResult.ranked``): the report reads the rankings
+    of the frames it draws, so a copy made here is ranked once, and ``result`` never.
+    """
     spans = result.inputs.traces.spans
-    count = result.ranked.unrepresentable_spans
+    count = result.unrepresentable_spans
     if count == 0 and not any(
         _has_unshowable(getattr(result, f.name))
         for f in dataclasses.fields(result)

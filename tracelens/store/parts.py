@@ -7,10 +7,13 @@ A part that cannot be read (truncated, garbage, another table's columns) is repo
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -141,12 +144,22 @@ class TableRead:
     among the keys, sorted: a later key has a larger number); it is None when no part exists in
     the range asked for. ``missing`` lists the keys deleted since they were listed (merged by
     a compaction, or rewritten by a rebuild).
+
+    Read ``by`` columns (:func:`read_table`), the rows are in ``groups`` instead, one frame
+    per value of those columns (as ``frame`` would be of that value's rows alone), and
+    ``frame`` (when a part was read) has no row: a value without rows has that empty frame.
     """
 
     frame: pl.DataFrame | None = None
     parts: int = 0
     problems: list[StoreProblem] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    groups: dict[tuple[Any, ...], pl.DataFrame] = field(default_factory=dict)
+
+    def take(self, group: tuple[Any, ...]) -> pl.DataFrame | None:
+        """The rows of ``group`` (read ``by`` columns; ``()``: read without), as ``frame``
+        holds a read's rows, taken out of the read (so that they are held once)."""
+        return self.groups.pop(group, self.frame)
 
 
 def read_table(
@@ -157,6 +170,7 @@ def read_table(
     columns: Sequence[str] | None = None,
     first_number: int = 0,
     convert: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    by: Sequence[str] = (),
 ) -> TableRead:
     """Every readable part among ``keys`` (its ``columns``, default all), each cut to
     ``convert`` then ``keep`` first; never raises on a bad file. Parts are numbered from
@@ -166,10 +180,14 @@ def read_table(
     another thread) a few at a time in parallel; ``keep`` is called on each in the order of
     the keys, on this thread. The result has one contiguous chunk per column (what the
     analyses read fastest).
+
+    ``by``: columns (kept by ``keep``) whose values tell the rows' groups apart (an account
+    and region): each part is split as it is read, so the rows of every group are read once
+    and never held twice (:attr:`TableRead.groups`, in their parts' chunks).
     """
     result = TableRead()
-    frames: list[pl.DataFrame] = []
-    numbers: list[int] = []
+    frames: dict[tuple[Any, ...], list[pl.DataFrame]] = {}
+    numbers: dict[tuple[Any, ...], list[int]] = {}
 
     def fetch(key: str) -> pl.DataFrame | StoreError:
         try:
@@ -179,12 +197,11 @@ def read_table(
         return frame if convert is None else convert(frame)
 
     ordered = sorted(keys)
+    empty: pl.DataFrame | None = None
     # NOTE: polars and hashlib release the GIL while they parse and checksum a part: the
     # parts of a 1M-segment store are read in about half the time on two cores.
     with ThreadPoolExecutor(max(1, min(len(ordered), _READERS))) as pool:
-        for number, (key, fetched) in enumerate(
-            zip(ordered, pool.map(fetch, ordered), strict=True), start=first_number
-        ):
+        for number, (key, fetched) in enumerate(_ahead(pool, fetch, ordered), start=first_number):
             if isinstance(fetched, MissingKeyError):
                 result.missing.append(key)  # NOTE: its rows live in a part listed again
                 continue
@@ -195,20 +212,64 @@ def read_table(
                 result.problems.append(StoreProblem(backend.location(key), str(fetched)))
                 continue
             result.parts += 1
-            frames.append(fetched if keep is None else keep(fetched))
-            numbers.append(number)
-    if frames:
-        part = pl.concat(
-            [
-                pl.repeat(n, f.height, dtype=PART_TYPE, eager=True)
-                for n, f in zip(numbers, frames, strict=True)
-            ]
-        )
-        result.frame = contiguous(frames).with_columns(part.alias(PART))
+            kept = fetched if keep is None else keep(fetched)
+            if empty is None:
+                empty = kept.clear()
+            split = kept.partition_by(by, as_dict=True, maintain_order=True) if by else {(): kept}
+            for group, rows in split.items():
+                frames.setdefault(group, []).append(rows)
+                numbers.setdefault(group, []).append(number)
+    for group, pieces in frames.items():
+        # NOTE: split, each group's rows stay in their parts' chunks: made contiguous all at
+        # once, every group's copy and pieces would be held together (twice the rows); the
+        # caller makes each contiguous in turn (``contiguous([read.take(group)])``).
+        result.groups[group] = _numbered(pieces, numbers[group], join=not by)
+    if not by:
+        result.frame = result.groups.pop((), None)
+    if result.parts and (by or result.frame is None):
+        assert empty is not None  # NOTE: a part was read
+        result.frame = empty.with_columns(pl.lit(None, dtype=PART_TYPE).alias(PART)).clear()
     return result
 
 
+def _numbered(frames: list[pl.DataFrame], numbers: list[int], *, join: bool) -> pl.DataFrame:
+    """``frames`` one after the other, contiguous if ``join`` (:func:`contiguous`), each row
+    with its part's number."""
+    part = pl.concat(
+        [
+            pl.repeat(n, f.height, dtype=PART_TYPE, eager=True)
+            for n, f in zip(numbers, frames, strict=True)
+        ]
+    )
+    joined = contiguous(frames) if join else pl.concat(frames, how="vertical", rechunk=False)
+    frames.clear()
+    return joined.with_columns(part.alias(PART))
+
+
 _READERS = min(8, max(2, pl.thread_pool_size()))
+
+
+def _ahead(
+    pool: ThreadPoolExecutor, fetch: Callable[[str], _T], keys: list[str]
+) -> Iterator[tuple[str, _T]]:
+    """``(key, fetch(key))`` in the order of ``keys``, fetched on ``pool`` at most
+    ``2 * _READERS`` ahead of the one taken.
+
+    NOTE: ``pool.map`` fetches every key at once: when the parts are read faster than they
+    are kept, all of them wait read (the whole table, before ``keep`` cut it), twice the peak.
+    """
+    waiting: deque[tuple[str, Future[_T]]] = deque()
+    upcoming = iter(keys)
+    for key in islice(upcoming, 2 * _READERS):
+        waiting.append((key, pool.submit(fetch, key)))
+    while waiting:
+        key, future = waiting.popleft()
+        for following in islice(upcoming, 1):
+            waiting.append((following, pool.submit(fetch, following)))
+        yield key, future.result()
+
+
+_T = TypeVar("_T")
 
 
 def contiguous(frames: list[pl.DataFrame]) -> pl.DataFrame:

@@ -7,8 +7,8 @@ used even when it was read before the range started.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -37,12 +37,15 @@ from tracelens.store.parts import TableRead, contiguous, part_keys, read_table
 
 @dataclass(frozen=True)
 class Scope:
-    """What to load: a half-open time range ``[since, until)`` and optional account/region."""
+    """What to load: a half-open time range ``[since, until)`` and optional account/region;
+    ``targets``: the rows of these (account label, region) pairs, each target's on its own
+    (:func:`load_each`)."""
 
     since: datetime | None = None
     until: datetime | None = None
     account: str | None = None
     region: str | None = None
+    targets: tuple[Target, ...] = ()
 
     def __post_init__(self) -> None:
         for name, moment in (("since", self.since), ("until", self.until)):
@@ -60,12 +63,29 @@ class Scope:
         return (self.until - timedelta(microseconds=1)).astimezone(UTC).date()
 
     def where(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Rows of the account and region asked for."""
+        """Rows of the account and region asked for (of the targets asked for)."""
         if self.account is not None:
             frame = frame.filter(pl.col(tables.ACCOUNT) == self.account)
         if self.region is not None:
             frame = frame.filter(pl.col(tables.REGION) == self.region)
+        if self.targets:
+            frame = frame.filter(
+                pl.any_horizontal(
+                    (pl.col(tables.ACCOUNT) == account) & (pl.col(tables.REGION) == region)
+                    for account, region in self.targets
+                )
+            )
         return frame
+
+    @property
+    def groups(self) -> list[Group]:
+        """The groups a read's rows are split into: each target, or one group of them all."""
+        return list(self.targets) if self.targets else [()]
+
+    @property
+    def by(self) -> tuple[str, ...]:
+        """The columns telling the groups apart (none: one group)."""
+        return (tables.ACCOUNT, tables.REGION) if self.targets else ()
 
     @property
     def timed(self) -> bool:
@@ -86,6 +106,12 @@ class Scope:
         if not bounds:
             return frame
         return frame.filter(pl.all_horizontal(bounds).fill_null(value=True))
+
+
+Target = tuple[str, str]
+"""An account label and region (``[[targets]]``), as the tables record them."""
+Group = tuple[str, ...]
+"""A target, or ``()``: every row asked for together."""
 
 
 @dataclass
@@ -111,6 +137,7 @@ class _Loaded:
         columns: list[str] | None = None,
         convert: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
         first_number: int = 0,
+        by: tuple[str, ...] = (),
     ) -> TableRead:
         """The parts ``listing`` names, each cut to ``convert`` and ``keep`` as it is read (the
         peak stays small; see :func:`read_table`), numbered from ``first_number``.
@@ -121,7 +148,14 @@ class _Loaded:
         """
         tried = listing()
         result = read_table(
-            backend, table, tried, keep, columns, first_number=first_number, convert=convert
+            backend,
+            table,
+            tried,
+            keep,
+            columns,
+            first_number=first_number,
+            convert=convert,
+            by=by,
         )
         for _ in range(_RELISTS):
             if not result.missing:
@@ -136,6 +170,7 @@ class _Loaded:
                 columns,
                 first_number=first_number + len(tried),
                 convert=convert,
+                by=by,
             )
             tried += again
             result = _joined(result, more)
@@ -152,20 +187,33 @@ class _Loaded:
         self.problems.extend(result.problems)
         return result
 
-    def events(self, backend: Backend, table: tables.Table, scope: Scope) -> pl.DataFrame | None:
+    def events(
+        self, backend: Backend, table: tables.Table, scope: Scope
+    ) -> dict[Group, pl.DataFrame | None]:
+        """Each group's rows of ``table`` timed in the scope, the copy stored last of each
+        (None: no part in the range)."""
+
         def listing() -> list[str]:
             return part_keys(backend, table, scope.first_day, scope.last_day)
 
         def keep(part: pl.DataFrame) -> pl.DataFrame:
             return scope.within(self.scoped(part, scope), "timestamp")
 
-        frame = self.read(backend, table, listing, keep).frame
-        if frame is None:
-            return None
-        rows = latest_rows(frame, table)
-        return rows.sort("timestamp", nulls_last=False, maintain_order=True)
+        read = self.read(backend, table, listing, keep, by=scope.by)
 
-    def state(self, backend: Backend, table: tables.Table, scope: Scope) -> pl.DataFrame | None:
+        def latest(frame: pl.DataFrame | None) -> pl.DataFrame | None:
+            if frame is None:
+                return None
+            rows = latest_rows(frame, table)
+            return rows.sort("timestamp", nulls_last=False, maintain_order=True)
+
+        return {group: latest(read.take(group)) for group in scope.groups}
+
+    def state(
+        self, backend: Backend, table: tables.Table, scope: Scope
+    ) -> dict[Group, pl.DataFrame | None]:
+        """Each group's latest configuration stored up to the scope's end (None: none)."""
+
         def listing() -> list[str]:
             keys = part_keys(backend, table, None, scope.last_day)
             in_range = [k for k in keys if layout.within_days(k, scope.first_day, None)]
@@ -174,21 +222,36 @@ class _Loaded:
                 in_range = [k for k in keys if layout.key_date(k) == newest]
             return in_range
 
-        frame = self.read(backend, table, listing, lambda part: self.scoped(part, scope)).frame
-        return None if frame is None else latest_rows(frame, table)
+        read = self.read(
+            backend, table, listing, lambda part: self.scoped(part, scope), by=scope.by
+        )
+        return {
+            group: None if (rows := read.take(group)) is None else latest_rows(rows, table)
+            for group in scope.groups
+        }
 
 
 _RELISTS = 3  # NOTE: each one follows a compaction that ran during the read
 
 
 def _joined(first: TableRead, second: TableRead, *, last: bool = False) -> TableRead:
-    """Both reads' rows and problems; ``missing`` is the second's (``last``: both's)."""
-    frames = [frame for frame in (first.frame, second.frame) if frame is not None]
+    """Both reads' rows (of each group) and problems; ``missing`` is the second's (``last``:
+    both's)."""
+
+    def both(one: pl.DataFrame | None, other: pl.DataFrame | None) -> pl.DataFrame | None:
+        frames = [frame for frame in (one, other) if frame is not None]
+        return contiguous(frames) if len(frames) > 1 else (frames[0] if frames else None)
+
+    groups = {
+        group: both(first.groups.get(group), second.groups.get(group))
+        for group in {**first.groups, **second.groups}
+    }
     return TableRead(
-        frame=contiguous(frames) if len(frames) > 1 else (frames[0] if frames else None),
+        frame=both(first.frame, second.frame),
         parts=first.parts + second.parts,
         problems=[*first.problems, *second.problems],
         missing=[*first.missing, *second.missing] if last else second.missing,
+        groups={group: frame for group, frame in groups.items() if frame is not None},
     )
 
 
@@ -198,6 +261,32 @@ def load(
     """The inputs stored in ``scope``, and the files that could not be read; with
     ``analysed_columns_only``, the spans' ``UNANALYSED_SPAN_COLUMNS`` are nulls, not read, and
     their ``CATEGORICAL_SPAN_COLUMNS`` categorical."""
+    each, problems = _load(backend, replace(scope, targets=()), analysed_columns_only)
+    return each[()], problems
+
+
+def load_each(
+    backend: Backend,
+    scope: Scope,
+    targets: Sequence[Target],
+    *,
+    analysed_columns_only: bool = False,
+) -> tuple[dict[Target, Inputs], list[StoreProblem]]:
+    """The inputs of each of ``targets`` stored in ``scope`` (as :func:`load` gives them with
+    the scope's account and region set to that target's), from one read of each table: a part
+    holds the rows of every target, so a load per target read every part once per target.
+    The files that could not be read are every target's."""
+    if not targets:
+        return {}, []
+    scoped = replace(scope, account=None, region=None, targets=tuple(dict.fromkeys(targets)))
+    each, problems = _load(backend, scoped, analysed_columns_only)
+    return {(group[0], group[1]): inputs for group, inputs in each.items()}, problems
+
+
+def _load(
+    backend: Backend, scope: Scope, analysed_columns_only: bool
+) -> tuple[dict[Group, Inputs], list[StoreProblem]]:
+    """The inputs of each of ``scope.groups``, and the files that could not be read."""
     loaded = _Loaded()
     skipped = UNANALYSED_SPAN_COLUMNS if analysed_columns_only else ()
     categorical = CATEGORICAL_SPAN_COLUMNS if analysed_columns_only else ()
@@ -208,23 +297,32 @@ def load(
     functions = loaded.state(backend, tables.FUNCTIONS, scope)
     limits = loaded.state(backend, tables.ACCOUNT_LIMITS, scope)
     reads = loaded.events(backend, tables.TRACE_READS, scope)
-    if reads is not None:
-        traces.read_stats.paths.update(_paths_read(reads))
-    logs = None
-    if reports is not None or events is not None:
-        logs = LambdaLogs(
-            reports=conform(_or_empty(reports, REPORT_SCHEMA), REPORT_SCHEMA),
-            events=conform(_or_empty(events, LOG_EVENT_SCHEMA), LOG_EVENT_SCHEMA),
+    each: dict[Group, Inputs] = {}
+    for group in scope.groups:
+        # NOTE: popped: each group's frames are released as its inputs are made.
+        own_reads = reads.pop(group)
+        if own_reads is not None:
+            traces[group].read_stats.paths.update(_paths_read(own_reads))
+        logs = None
+        own_reports, own_events = reports.pop(group), events.pop(group)
+        if own_reports is not None or own_events is not None:
+            logs = LambdaLogs(
+                reports=conform(_or_empty(own_reports, REPORT_SCHEMA), REPORT_SCHEMA),
+                events=conform(_or_empty(own_events, LOG_EVENT_SCHEMA), LOG_EVENT_SCHEMA),
+            )
+        own_metrics = metrics.pop(group)
+        region = group[1] if group else scope.region
+        if region is None and len(loaded.regions) == 1:
+            region = next(iter(loaded.regions))
+        each[group] = Inputs(
+            traces=traces.pop(group),
+            logs=logs,
+            metrics=None if own_metrics is None else conform(own_metrics, tables.METRICS.schema),
+            functions=_inventory(functions.pop(group), limits.pop(group)),
+            region=region,
+            trace_destinations=_destinations(own_reads) if own_reads is not None else (),
         )
-    inputs = Inputs(
-        traces=traces,
-        logs=logs,
-        metrics=None if metrics is None else conform(metrics, tables.METRICS.schema),
-        functions=_inventory(functions, limits),
-        region=scope.region or (next(iter(loaded.regions)) if len(loaded.regions) == 1 else None),
-        trace_destinations=_destinations(reads) if reads is not None else (),
-    )
-    return inputs, loaded.problems
+    return each, loaded.problems
 
 
 def load_traces(
@@ -249,14 +347,14 @@ def load_traces(
     traces = _traces(
         loaded,
         backend,
-        scope,
+        replace(scope, targets=()),
         prefix,
         keys=keys,
         with_target=with_target,
         skipped=UNANALYSED_SPAN_COLUMNS if analysed_columns_only else (),
         categorical=CATEGORICAL_SPAN_COLUMNS if analysed_columns_only else (),
     )
-    return traces, loaded.problems
+    return traces[()], loaded.problems
 
 
 def _paths_read(reads: pl.DataFrame) -> dict[str, int]:
@@ -299,8 +397,11 @@ def _next_to(
     keep: Callable[[pl.DataFrame], pl.DataFrame],
     columns: list[str],
     convert: Callable[[pl.DataFrame], pl.DataFrame],
+    *,
+    by: tuple[str, ...] = (),
 ) -> TableRead:
-    """The spans of the traces starting in ``scope`` that are dated the day before it.
+    """The spans of the traces starting in ``scope`` that are dated the day before it (split
+    ``by`` those columns, as :func:`read_table`).
 
     A trace is dated by the time in its id (:func:`tracelens.store.derive.trace_days`), which
     may be up to ``ID_TIME_AFTER`` (a day) before its earliest stored span (when the span that
@@ -352,6 +453,7 @@ def _next_to(
         columns,
         convert,
         first_number=_NEXT_TO_FIRST_NUMBER,
+        by=by,
     )
 
 
@@ -369,7 +471,7 @@ def _traces(
     categorical: tuple[str, ...] = (),
     keys: list[str] | None = None,
     with_target: bool = False,
-) -> TraceInput:
+) -> dict[Group, TraceInput]:
     listed = [] if keys is None else [list(keys)]
 
     def listing() -> list[str]:
@@ -379,12 +481,13 @@ def _traces(
             return [key for key in backend.list_keys(prefix) if layout.part_digest(key)]
         return part_keys(backend, tables.SPANS, scope.first_day, scope.last_day)
 
-    rejections = RejectionLog()
+    rejections = {group: RejectionLog() for group in scope.groups}
 
     # NOTE: spans are kept per segment document, not per account and region: those columns
-    # are read only to filter by them (the region column alone names the regions seen).
+    # are read only to filter by them (the region column alone names the regions seen), or
+    # to tell the targets apart.
     columns = [*(c for c in SPAN_SCHEMA if c not in skipped), tables.STORED_AT, tables.REGION]
-    if scope.account is not None or with_target:
+    if scope.account is not None or with_target or scope.targets:
         columns.append(tables.ACCOUNT)
     target = (tables.ACCOUNT, tables.REGION) if with_target else ()
 
@@ -397,21 +500,49 @@ def _traces(
 
     def keep(part: pl.DataFrame) -> pl.DataFrame:
         scoped = loaded.noted(part)
-        if not with_target:
+        if not with_target and not scope.targets:
             scoped = scoped.drop(tables.REGION, tables.ACCOUNT, strict=False)
         # Rows stored before ingest refused impossible times are refused as ingest would.
         impossible = scoped.filter(~valid_times())
-        for trace_id, span_id in impossible.select("trace_id", "id").iter_rows():
-            rejections.add("store", f"trace {trace_id} id {span_id}", IMPOSSIBLE_TIMES)
+        for row in impossible.select("trace_id", "id", *scope.by).iter_rows():
+            rejections[row[2:]].add("store", f"trace {row[0]} id {row[1]}", IMPOSSIBLE_TIMES)
         return scoped.filter(valid_times()) if impossible.height else scoped
 
-    read = loaded.read(backend, tables.SPANS, listing, keep, columns, convert)
+    read = loaded.read(backend, tables.SPANS, listing, keep, columns, convert, by=scope.by)
     if scope.timed and prefix is None and keys is None:
-        read = _joined(read, _next_to(loaded, backend, scope, keep, columns, convert), last=True)
+        beside = _next_to(loaded, backend, scope, keep, columns, convert, by=scope.by)
+        read = _joined(read, beside, last=True)
+    each: dict[Group, TraceInput] = {}
+    for group in scope.groups:
+        frame = read.take(group)
+        if frame is not None and scope.by:
+            # NOTE: a group's rows made contiguous one group at a time (the list alone holds
+            # them, so each column's chunks are released as it is copied)
+            taken, frame = [frame], None
+            frame = contiguous(taken)
+        if frame is not None and scope.by and not with_target:
+            frame = frame.drop(*scope.by)
+        each[group] = _trace_input(
+            frame, scope, rejections[group], parts=read.parts, skipped=skipped, target=target
+        )
+    return each
+
+
+def _trace_input(
+    frame: pl.DataFrame | None,
+    scope: Scope,
+    rejections: RejectionLog,
+    *,
+    parts: int,
+    skipped: tuple[str, ...],
+    target: tuple[str, ...],
+) -> TraceInput:
+    """One group's spans read (None: no part read) as a :class:`TraceInput`: whole traces
+    starting in the scope, one copy of each segment."""
     empty = {**SPAN_SCHEMA, **{name: tables.SPANS.stored_schema[name] for name in target}}
     spans, duplicates = empty_frame(empty), 0
-    if read.frame is not None:
-        spans = read.frame
+    if frame is not None:
+        spans = frame
         if scope.timed:
             starts = spans.group_by("trace_id").agg(pl.col("start_time").min().alias("trace_start"))
             inside = scope.within(starts, "trace_start").select("trace_id")
@@ -432,7 +563,7 @@ def _traces(
         segments=segments,
         duplicates=duplicates,
         rejections=rejections,
-        sources=read.parts,
+        sources=parts,
         documents_known=False,
     )
 

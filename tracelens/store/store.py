@@ -327,6 +327,28 @@ class Store:
         scope = reading.Scope(since=since, until=until, account=account, region=region)
         return reading.load(self._backend, scope, analysed_columns_only=analysed_columns_only)
 
+    def load_each(
+        self,
+        targets: Sequence[tuple[str, str]],
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        analysed_columns_only: bool = False,
+    ) -> tuple[dict[tuple[str, str], Inputs], list[StoreProblem]]:
+        """:meth:`load_inputs` of each of ``targets`` (account label, region), each on its own
+        data, from one read of the store (every target's rows share its parts).
+
+        Returns
+        -------
+        tuple[dict[tuple[str, str], Inputs], list[StoreProblem]]
+            Each target's inputs, and the files skipped as unreadable (a skipped file may have
+            held rows of any target).
+        """
+        scope = reading.Scope(since=since, until=until)
+        return reading.load_each(
+            self._backend, scope, targets, analysed_columns_only=analysed_columns_only
+        )
+
     def rebuild(
         self, *, sources: Collection[str] | None = None, delete_orphans: bool = False
     ) -> RebuildReport:

@@ -1,0 +1,139 @@
+"""`analyze/report --store` of a store written by several targets: the store is read once for
+all of them (not once per target), and each target's analysis is let go of once drawn."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from tests.builders.results import WINDOW
+from tracelens import report
+from tracelens.agent import targets_report
+from tracelens.analysis import AnalysisResult
+from tracelens.cli import main
+from tracelens.samples.bulk import write_bulk
+from tracelens.store import RunRecord, open_store, parts
+
+START = datetime(2026, 11, 2, tzinfo=UTC)
+TARGETS = [
+    ("prod", "us-east-1"),
+    ("staging", "eu-west-1"),
+    ("dev", "us-east-1"),
+    ("qa", "ap-south-1"),
+]
+WHEN = ["--since", "2026-11-02T00:00:00Z", "--until", "2026-11-03T00:00:00Z"]
+
+
+def _run(*args: str) -> Any:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("targets")
+    for n, (account, region) in enumerate(TARGETS):
+        exports = root / f"run{n}"
+        write_bulk(
+            exports, 60 * (n + 1), seed=40 + n, fmt="batch", start=START, period=timedelta(hours=20)
+        )
+        _run(
+            "import",
+            str(exports),
+            "--store",
+            str(root / "store"),
+            "-q",
+            "--account",
+            account,
+            "--region",
+            region,
+        )
+        # the run records of a collection name a store's targets
+        open_store(str(root / "store")).record_run(
+            RunRecord(collector="xray", account=account, region=region, status="ok",
+                      started_at=START, duration_ms=1.0, window=WINDOW)
+        )  # fmt: skip
+    return root / "store"
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How many times each part of the store is read."""
+    reads: Counter[str] = Counter()
+    read_part = parts.read_part
+
+    def counting(backend: Any, key: str, *args: Any) -> pl.DataFrame:
+        reads[key] += 1
+        return read_part(backend, key, *args)
+
+    monkeypatch.setattr(parts, "read_part", counting)
+    return reads
+
+
+def test_analyze_reads_every_part_once_for_every_target(store: Path, counted: Counter[str]) -> None:
+    out = _run("analyze", "--store", str(store), *WHEN, "--json", "-q").stdout
+    document = orjson.loads(out[out.index("{") :])
+
+    assert sorted(t["account"] for t in document["targets"]) == sorted(a for a, _ in TARGETS)
+    assert counted and set(counted.values()) == {1}  # was 4: once per target
+    # each target on its own data, as a load of that target alone gives it
+    alone = {
+        account: open_store(str(store))
+        .load_inputs(since=START, until=START + timedelta(days=1), account=account, region=region)[
+            0
+        ]
+        .traces.segments
+        for account, region in TARGETS
+    }
+    assert document["input"]["segments"] == sum(alone.values())
+
+
+def test_report_with_a_baseline_reads_every_part_once_per_window(
+    store: Path, counted: Counter[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "report.html"
+    _run(
+        "report", "--store", str(store), *WHEN, "--out", str(out), "-q",
+        "--baseline-since", "2026-11-02T00:00:00Z", "--baseline-until", "2026-11-02T10:00:00Z",
+    )  # fmt: skip
+
+    assert counted and set(counted.values()) == {2}  # the window and the baseline's: was 8
+    for account, region in TARGETS:
+        page = targets_report.target_report_path(out, account, region).read_text()
+        assert '<section id="baseline">' in page
+
+
+def test_each_targets_analysis_is_released_once_its_report_is_written(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the page keeps each target's summary, not its analysis: while a target is drawn, the
+    # analyses of the targets drawn before it are gone
+    drawn: list[weakref.ref[AnalysisResult]] = []
+    alive_when_drawn: list[int] = []
+    original = report.write_report
+
+    def watched(result: AnalysisResult, *args: Any, **kwargs: Any) -> Path:
+        gc.collect()
+        alive_when_drawn.append(sum(ref() is not None for ref in drawn))
+        drawn.append(weakref.ref(result))
+        return original(result, *args, **kwargs)
+
+    monkeypatch.setattr(report, "write_report", watched)
+    _run("report", "--store", str(store), *WHEN, "--out", str(tmp_path / "r.html"), "-q")
+
+    gc.collect()
+    assert len(drawn) == len(TARGETS)
+    assert alive_when_drawn == [0] * len(TARGETS)  # was [0, 1, 2, 3]: all held for the page
+    assert all(ref() is None for ref in drawn)
+    page = (tmp_path / "r.html").read_text()
+    assert all(f"{account}</td>" in page for account, _ in TARGETS)
