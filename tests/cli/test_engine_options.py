@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import tracelens.store
+from tests.builders.cli import run_ok
 from tracelens import rollup_partitions, settings
 from tracelens.cli import main
 from tracelens.engines import Engine
@@ -58,12 +59,6 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[Opened]:
     yield seen
 
 
-def _run(*args: str) -> Any:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
 @pytest.fixture
 def cluster(tmp_path: Path) -> Path:
     path = tmp_path / "tracelens.toml"
@@ -72,7 +67,7 @@ def cluster(tmp_path: Path) -> Path:
 
 
 def test_without_options_or_a_config_the_defaults_apply(tmp_path: Path, opened: Opened) -> None:
-    _run("store", "rollup", "--store", str(tmp_path / "store"))
+    run_ok("store", "rollup", "--store", str(tmp_path / "store"))
     assert opened.engines == [("processes", None, None)]
     assert opened.by_bucket == [False]
 
@@ -81,14 +76,14 @@ def test_the_config_file_gives_what_the_options_do_not(
     tmp_path: Path, cluster: Path, opened: Opened, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = str(tmp_path / "store")
-    _run("store", "rollup", "--store", store, "--config", str(cluster))
-    _run("store", "rollup", "--store", store, "--config", str(cluster), "--workers", "2")
-    _run("store", "rollup", "--store", store, "--config", str(cluster), "--address", "tcp://b:1")
+    run_ok("store", "rollup", "--store", store, "--config", str(cluster))
+    run_ok("store", "rollup", "--store", store, "--config", str(cluster), "--workers", "2")
+    run_ok("store", "rollup", "--store", store, "--config", str(cluster), "--address", "tcp://b:1")
     # an engine other than dask takes no scheduler address from the config
-    _run("store", "rollup", "--store", store, "--config", str(cluster), "--engine", "local")
-    _run("store", "rollup", "--store", store, "--config", str(cluster), "--split", "day")
+    run_ok("store", "rollup", "--store", store, "--config", str(cluster), "--engine", "local")
+    run_ok("store", "rollup", "--store", store, "--config", str(cluster), "--split", "day")
     monkeypatch.setenv(settings.CONFIG, str(cluster))  # the default config file
-    _run("store", "rollup", "--store", store)
+    run_ok("store", "rollup", "--store", store)
 
     assert opened.engines == [
         ("dask", "tcp://scheduler:8786", 3),
@@ -105,10 +100,10 @@ def test_summary_reads_the_rollups_unless_given_an_engine(
     tmp_path: Path, cluster: Path, opened: Opened
 ) -> None:
     store = str(tmp_path / "store")
-    stored = _run("store", "summary", "--store", store, "--config", str(cluster), "--json")
+    stored = run_ok("store", "summary", "--store", store, "--config", str(cluster), "--json")
     assert opened.engines == [] and orjson.loads(stored.stdout)["source"] == "rollups"
 
-    computed = _run(
+    computed = run_ok(
         "store", "summary", "--store", store, "--config", str(cluster), "--engine", "dask", "--json"
     )
     assert opened.engines == [("dask", "tcp://scheduler:8786", 3)]
@@ -130,7 +125,7 @@ def test_a_config_with_problems_is_a_usage_error_naming_them(
 
 @pytest.mark.parametrize("command", ["rollup", "summary"])
 def test_the_help_says_where_each_default_comes_from(command: str) -> None:
-    text = " ".join(_run("store", command, "--help").stdout.split())
+    text = " ".join(run_ok("store", command, "--help").stdout.split())
     for option in ("address", "workers", "split"):
         assert f"[engine] {option} of the config file" in text
     assert "--config FILE" in text and "$TRACELENS_CONFIG" in text
@@ -157,15 +152,15 @@ def test_the_store_is_the_option_else_the_config_files_else_the_default(
     monkeypatch.chdir(tmp_path)
     extra = ["--engine", "local"] if command == "rollup" else ["--json"]
 
-    _run("store", command, "--config", str(config), *extra)
-    _run("store", command, "--config", str(config), "--store", str(given), *extra)
+    run_ok("store", command, "--config", str(config), *extra)
+    run_ok("store", command, "--config", str(config), "--store", str(given), *extra)
     monkeypatch.setenv(settings.CONFIG, str(config))  # the default config file
-    _run("store", command, *extra)
+    run_ok("store", command, *extra)
     monkeypatch.setenv(settings.STORE, str(given))  # the variable overrides [store] url
-    _run("store", command, "--config", str(config), *extra)
+    run_ok("store", command, "--config", str(config), *extra)
     monkeypatch.delenv(settings.STORE)
     monkeypatch.delenv(settings.CONFIG)
-    _run("store", command, *extra)
+    run_ok("store", command, *extra)
 
     assert seen == [str(configured), str(given), str(configured), str(given), "tl-data"]
 

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from analyses.invocations import invocations
 from analyses.rollups import RELATIVE_ACCURACY
+from tests.builders.cli import run_ok
 from tests.builders.results import WINDOW
 from tracelens import contract, settings
 from tracelens.cli import main
@@ -32,14 +33,8 @@ LONG = ["--since", SINCE, "--until", UNTIL, "--span-window", "2d"]
 EDGE = ("source", "source_type", "target", "target_type")
 
 
-def _run(*args: str) -> Any:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
 def _json(*args: str) -> dict[str, Any]:
-    out = _run(*args).stdout
+    out = run_ok(*args).stdout
     parsed: dict[str, Any] = orjson.loads(out[out.index("{") :])
     return parsed
 
@@ -50,7 +45,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for n, seed in enumerate((21, 22)):
         exports = root / f"run{n}"
         write_bulk(exports, 2_500, seed=seed, fmt="batch", start=START, period=timedelta(days=DAYS))
-        _run("import", str(exports), "--store", str(root / "store"), "-q")
+        run_ok("import", str(exports), "--store", str(root / "store"), "-q")
     return root / "store"
 
 
@@ -161,9 +156,9 @@ def test_a_missing_and_a_stale_rollup_day_fall_back_to_spans_and_say_so(
         start=START + timedelta(days=1, hours=3),
         period=timedelta(hours=1),
     )
-    _run("import", str(late), "--store", str(copy), "-q", "--no-rollup")
+    run_ok("import", str(late), "--store", str(copy), "-q", "--no-rollup")
 
-    result = _run("analyze", "--store", str(copy), *LONG, "--json")
+    result = run_ok("analyze", "--store", str(copy), *LONG, "--json")
     data = orjson.loads(result.stdout)
     rollups = data["input"]["rollups"]
     assert rollups["missing_days"] == [missing.isoformat()]
@@ -246,7 +241,7 @@ def two_targets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ):
         exports = root / f"run{n}"
         write_bulk(exports, 1_500, seed=seed, fmt="batch", start=START, period=timedelta(days=DAYS))
-        _run(
+        run_ok(
             "import", str(exports), "--store", str(root / "store"), "-q",
             "--account", account, "--region", region,
         )  # fmt: skip
@@ -314,8 +309,8 @@ def test_the_span_window_is_the_config_files_unless_given(
     assert span_window_s() == 2 * 86400
 
     out = tmp_path / "report.html"
-    _run("report", "--store", str(store), "--since", SINCE, "--until", UNTIL, "--out", str(out))
+    run_ok("report", "--store", str(store), "--since", SINCE, "--until", UNTIL, "--out", str(out))
     assert "longer than the span window (2d)" in out.read_text()
-    help_text = " ".join(_run("report", "--help").stdout.split())
+    help_text = " ".join(run_ok("report", "--help").stdout.split())
     assert "[report] span_window, else 7d" in help_text
     assert "its [report] span_window is the default of --span-window" in help_text

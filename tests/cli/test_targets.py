@@ -11,17 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import polars as pl
 import pytest
-from click.testing import CliRunner
 
+from tests.builders.cli import count_part_reads, run_ok
 from tests.builders.results import WINDOW
 from tracelens import report
 from tracelens.agent import targets_report
 from tracelens.analysis import AnalysisResult
-from tracelens.cli import main
 from tracelens.samples.bulk import write_bulk
-from tracelens.store import RunRecord, open_store, parts
+from tracelens.store import RunRecord, open_store
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 TARGETS = [
@@ -33,12 +31,6 @@ TARGETS = [
 WHEN = ["--since", "2026-11-02T00:00:00Z", "--until", "2026-11-03T00:00:00Z"]
 
 
-def _run(*args: str) -> Any:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("targets")
@@ -47,7 +39,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         write_bulk(
             exports, 60 * (n + 1), seed=40 + n, fmt="batch", start=START, period=timedelta(hours=20)
         )
-        _run(
+        run_ok(
             "import",
             str(exports),
             "--store",
@@ -68,20 +60,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """How many times each part of the store is read."""
-    reads: Counter[str] = Counter()
-    read_part = parts.read_part
-
-    def counting(backend: Any, key: str, *args: Any) -> pl.DataFrame:
-        reads[key] += 1
-        return read_part(backend, key, *args)
-
-    monkeypatch.setattr(parts, "read_part", counting)
-    return reads
+    return count_part_reads(monkeypatch)
 
 
 def test_analyze_reads_every_part_once_for_every_target(store: Path, counted: Counter[str]) -> None:
-    out = _run("analyze", "--store", str(store), *WHEN, "--json", "-q").stdout
+    out = run_ok("analyze", "--store", str(store), *WHEN, "--json", "-q").stdout
     document = orjson.loads(out[out.index("{") :])
 
     assert sorted(t["account"] for t in document["targets"]) == sorted(a for a, _ in TARGETS)
@@ -102,7 +85,7 @@ def test_report_with_a_baseline_reads_every_part_once_per_window(
     store: Path, counted: Counter[str], tmp_path: Path
 ) -> None:
     out = tmp_path / "report.html"
-    _run(
+    run_ok(
         "report", "--store", str(store), *WHEN, "--out", str(out), "-q",
         "--baseline-since", "2026-11-02T00:00:00Z", "--baseline-until", "2026-11-02T10:00:00Z",
     )  # fmt: skip
@@ -129,7 +112,7 @@ def test_each_targets_analysis_is_released_once_its_report_is_written(
         return original(result, *args, **kwargs)
 
     monkeypatch.setattr(report, "write_report", watched)
-    _run("report", "--store", str(store), *WHEN, "--out", str(tmp_path / "r.html"), "-q")
+    run_ok("report", "--store", str(store), *WHEN, "--out", str(tmp_path / "r.html"), "-q")
 
     gc.collect()
     assert len(drawn) == len(TARGETS)

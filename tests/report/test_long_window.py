@@ -13,12 +13,11 @@ from typing import Any
 import orjson
 import polars as pl
 import pytest
-from click.testing import CliRunner
 
 from analyses.entry_points import entry_traces
 from analyses.rollups import PERCENTILES, RELATIVE_ACCURACY
 from analyses.service_map import service_map_hops_and_node_requests
-from tracelens.cli import main
+from tests.builders.cli import run_ok
 from tracelens.samples.bulk import write_bulk
 from tracelens.store import open_store
 from tracelens.store import rollups as files
@@ -27,17 +26,11 @@ START = datetime(2026, 11, 2, tzinfo=UTC)
 LONG = ["--since", "2026-11-02T00:00:00Z", "--until", "2026-11-06T00:00:00Z"]
 
 
-def _run(*args: str) -> Any:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("long-report")
     write_bulk(root / "x", 2_000, seed=31, fmt="batch", start=START, period=timedelta(days=4))
-    _run("import", str(root / "x"), "--store", str(root / "store"), "-q")
+    run_ok("import", str(root / "x"), "--store", str(root / "store"), "-q")
     return root / "store"
 
 
@@ -49,14 +42,14 @@ def test_the_report_shows_the_long_window_from_rollups_and_says_so(
     store: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "r.html"
-    _run("report", "--store", str(store), *LONG, "--span-window", "2d", "--out", str(out), "-q")
+    run_ok("report", "--store", str(store), *LONG, "--span-window", "2d", "--out", str(out), "-q")
     page = out.read_text()
     text = " ".join(_text(page).split())
     assert 'id="long-window"' in page
     assert "merged from hourly rollups (counts exact, percentiles within 1%)" in text
     assert "every section from the spans of 2026-11-04 00:00:00 UTC" in text
     data = orjson.loads(
-        _run("analyze", "--store", str(store), *LONG, "--span-window", "2d", "--json").stdout
+        run_ok("analyze", "--store", str(store), *LONG, "--span-window", "2d", "--json").stdout
     )
     assert f"{data['long_window']['traces']:,} traces" in text
     for function in data["long_window"]["functions"]:
@@ -68,7 +61,7 @@ def test_a_span_window_without_traces_still_reports_the_long_window(
 ) -> None:
     # no trace starts on 2026-11-05: the sections from spans are empty, the long window is not
     out = tmp_path / "r.html"
-    _run("report", "--store", str(store), *LONG, "--span-window", "1d", "--out", str(out), "-q")
+    run_ok("report", "--store", str(store), *LONG, "--span-window", "1d", "--out", str(out), "-q")
     text = " ".join(_text(out.read_text()).split())
     assert "every section from the spans of 2026-11-05 00:00:00 UTC" in text
     assert 'id="long-window"' in out.read_text()
@@ -76,7 +69,7 @@ def test_a_span_window_without_traces_still_reports_the_long_window(
 
 def test_a_short_window_has_no_long_window_section(store: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.html"
-    _run("report", "--store", str(store), *LONG, "--out", str(out), "-q")
+    run_ok("report", "--store", str(store), *LONG, "--out", str(out), "-q")
     page = out.read_text()
     assert 'id="long-window"' not in page and "from hourly rollups" not in _text(page)
 
@@ -86,7 +79,7 @@ def test_days_rolled_up_from_spans_are_named_in_the_header(store: Path, tmp_path
     shutil.copytree(store, copy)
     open_store(copy).backend.delete(files.rollup_key(START.date()))
     out = tmp_path / "r.html"
-    _run("report", "--store", str(copy), *LONG, "--span-window", "2d", "--out", str(out), "-q")
+    run_ok("report", "--store", str(copy), *LONG, "--span-window", "2d", "--out", str(out), "-q")
     text = " ".join(_text(out.read_text()).split())
     assert "1 day(s) rolled up from their spans for this report" in text
     assert START.date().isoformat() in text
@@ -96,8 +89,8 @@ def test_entry_points_and_nodes_cover_the_whole_window(store: Path, tmp_path: Pa
     # over 4 days with a 2-day span window: entry points and the nodes' percentiles are merged
     # from the rollups of all 4 days (what every span gives), not the last 2 days' spans
     split = ["--store", str(store), *LONG, "--span-window", "2d"]
-    data = orjson.loads(_run("analyze", *split, "--json").stdout)
-    every = orjson.loads(_run("analyze", *split, "--json", "--from-rollups", "never").stdout)
+    data = orjson.loads(run_ok("analyze", *split, "--json").stdout)
+    every = orjson.loads(run_ok("analyze", *split, "--json", "--from-rollups", "never").stdout)
     rollups = data["input"]["rollups"]
     assert rollups["used"] and rollups["lacking"] == {}
     assert {"long_window.entry_points", "long_window.nodes"} <= set(rollups["from_rollups"])
@@ -143,7 +136,7 @@ def test_entry_points_and_nodes_cover_the_whole_window(store: Path, tmp_path: Pa
     )
 
     out = tmp_path / "r.html"
-    _run("report", *split, "--out", str(out), "-q")
+    run_ok("report", *split, "--out", str(out), "-q")
     text = " ".join(_text(out.read_text()).split())
     section = text[text.index("Long window") :]
     assert "Entry points" in section and "Service-map nodes" in section
@@ -194,10 +187,10 @@ def test_async_event_findings_cover_the_whole_window(tmp_path: Path) -> None:
     # merged from rollups tell them (without an example trace: that needs the spans)
     sample = Path(__file__).resolve().parents[2] / "sample_traces" / "real_world"
     store = tmp_path / "store"
-    _run("import", str(sample / "async_invocations.json"), "--store", str(store), "-q")
+    run_ok("import", str(sample / "async_invocations.json"), "--store", str(store), "-q")
     window = ["--since", "2024-04-28T00:00:00Z", "--until", "2024-05-05T00:00:00Z"]
     args = ["--store", str(store), *window, "--span-window", "2d"]
-    data = orjson.loads(_run("analyze", *args, "--json").stdout)
+    data = orjson.loads(run_ok("analyze", *args, "--json").stdout)
     assert data["findings"] == []
     [found] = data["long_window"]["findings"]
     assert (found["kind"], found["subject"], found["severity"]) == (
@@ -208,7 +201,7 @@ def test_async_event_findings_cover_the_whole_window(tmp_path: Path) -> None:
     assert found["trace_id"] is None and found["evidence"]["retried_events"] == 2
     assert "long_window.findings" in data["input"]["rollups"]["from_rollups"]
     out = tmp_path / "r.html"
-    _run("report", *args, "--out", str(out), "-q")
+    run_ok("report", *args, "--out", str(out), "-q")
     text = " ".join(_text(out.read_text()).split())
     assert "Findings over the whole window (asynchronous events)" in text
     assert "2 of 12 asynchronous events needed a retry" in text

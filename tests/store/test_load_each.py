@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from typing import Any
 
-import polars as pl
 import pytest
 
+from tests.builders.cli import count_part_reads
 from tests.builders.results import (
     T0,
     WINDOW,
@@ -23,7 +22,7 @@ from tests.builders.results import (
     xray_result,
 )
 from tracelens.inputs import Inputs
-from tracelens.store import Store, parts
+from tracelens.store import Store
 
 TARGETS = [
     ("prod", "us-east-1"),
@@ -76,16 +75,7 @@ def _same(one: Inputs, other: Inputs) -> None:
 
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """How many times each part is read."""
-    reads: Counter[str] = Counter()
-    read_part = parts.read_part
-
-    def counting(backend: Any, key: str, *args: Any) -> pl.DataFrame:
-        reads[key] += 1
-        return read_part(backend, key, *args)
-
-    monkeypatch.setattr(parts, "read_part", counting)
-    return reads
+    return count_part_reads(monkeypatch)
 
 
 @pytest.mark.parametrize("analysed_columns_only", [False, True])

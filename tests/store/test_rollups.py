@@ -9,20 +9,13 @@ from typing import Any
 
 import orjson
 import pytest
-from click.testing import CliRunner
 
 from analyses.rollups import RELATIVE_ACCURACY
-from tracelens.cli import main
+from tests.builders.cli import run_ok
 from tracelens.samples.bulk import write_bulk
 
 START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 EDGE = ("source", "source_type", "target", "target_type")
-
-
-def _run(*args: str) -> Any:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +34,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     location = root / "store"
     for n in range(3):
-        _run("import", str(exports / f"run{n}"), "--store", str(location), "-q")
+        run_ok("import", str(exports / f"run{n}"), "--store", str(location), "-q")
     return location
 
 
@@ -51,15 +44,15 @@ def store(shared: Path) -> Path:
 
 
 def _json(*args: str) -> dict[str, Any]:
-    out = _run(*args).stdout
+    out = run_ok(*args).stdout
     parsed: dict[str, Any] = orjson.loads(out[out.index("{") :])
     return parsed
 
 
 def test_summary_from_rollups_matches_the_span_analysis(store: Path) -> None:
     since, until = "2026-11-02T00:00:00Z", "2026-11-05T00:00:00Z"
-    assert "0 day(s) rolled up" in _run("store", "rollup", "--store", str(store)).stderr
-    built = _run("store", "rollup", "--store", str(store), "--force")
+    assert "0 day(s) rolled up" in run_ok("store", "rollup", "--store", str(store)).stderr
+    built = run_ok("store", "rollup", "--store", str(store), "--force")
     assert "rolled up 2026-11-02" in built.stdout
 
     summary = _json(
@@ -165,7 +158,7 @@ def test_import_keeps_the_rollups_of_the_days_it_wrote_current(
     shutil.copytree(shared, store)
     late = tmp_path / "late"
     write_bulk(late, 300, seed=97, fmt="batch", start=START, period=timedelta(hours=1))
-    imported = _run("import", str(late), "--store", str(store))
+    imported = run_ok("import", str(late), "--store", str(store))
     assert "rolled up " in imported.stderr and ", 0 already current" in imported.stderr
     notes = _json("store", "summary", "--store", str(store), "--json")["rollups"]
     assert notes["missing_days"] == [] and notes["stale_days"] == []
@@ -188,9 +181,9 @@ def test_days_without_rollups_and_stale_days_are_rolled_up_from_spans_and_named(
     write_bulk(
         tmp_path / "late2", 300, seed=98, fmt="batch", start=START, period=timedelta(hours=1)
     )
-    _run("import", str(exports), "--store", str(store), "-q", "--no-rollup")
-    _run("import", str(tmp_path / "late2"), "--store", str(store), "-q", "--no-rollup")
-    result = _run("store", "summary", "--store", str(store), "--json")
+    run_ok("import", str(exports), "--store", str(store), "-q", "--no-rollup")
+    run_ok("import", str(tmp_path / "late2"), "--store", str(store), "-q", "--no-rollup")
+    result = run_ok("store", "summary", "--store", str(store), "--json")
     summary = orjson.loads(result.stdout)
     notes = summary["rollups"]
     assert "2026-11-05" in notes["missing_days"]
@@ -202,7 +195,7 @@ def test_days_without_rollups_and_stale_days_are_rolled_up_from_spans_and_named(
     from_spans = _json("store", "summary", "--store", str(store), "--json", "--engine", "local")
     for key in ("input", "functions", "service_map"):
         assert summary[key] == from_spans[key], key
-    _run("store", "rollup", "--store", str(store))
+    run_ok("store", "rollup", "--store", str(store))
     again = _json("store", "summary", "--store", str(store), "--json")
     notes = again["rollups"]
     assert notes["missing_days"] == notes["stale_days"] == notes["from_spans_days"] == []
@@ -213,7 +206,7 @@ def test_days_without_rollups_and_stale_days_are_rolled_up_from_spans_and_named(
 def test_async_invocations_from_rollups(tmp_path: Path) -> None:
     sample = Path(__file__).resolve().parents[2] / "sample_traces" / "real_world"
     store = str(tmp_path / "store")
-    _run("import", str(sample / "async_invocations.json"), "--store", store, "-q")
+    run_ok("import", str(sample / "async_invocations.json"), "--store", store, "-q")
     summary = _json("store", "summary", "--store", store, "--json")
     full = _json("analyze", "--store", store, "--json", "-q")
     assert len(summary["async_invocations"]) == len(full["async_invocations"]) == 1
