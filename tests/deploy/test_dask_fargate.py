@@ -10,6 +10,7 @@ DNS name is checked as the output's text only."""
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import subprocess
 import sys
@@ -272,3 +273,37 @@ def test_the_documented_docker_runs_of_dask_turn_the_agents_healthcheck_off() ->
         assert runs, path
         for line in runs:
             assert "docker run" not in line or "--no-healthcheck" in line, (path, line)
+
+
+@pytest.mark.parametrize(
+    ("cidr", "allowed"),
+    [
+        ("0.0.0.0/0", False),
+        ("10.0.0.0/8", False),
+        ("10.20.0.0/15", False),
+        ("10.20.0.0/16", True),
+        ("10.20.1.0/24", True),
+        ("203.0.113.7/32", True),
+        ("203.0.113.7/33", False),
+    ],
+)
+def test_the_client_cidr_is_never_wider_than_a_vpc(cidr: str, allowed: bool) -> None:
+    # whoever reaches the scheduler's port runs code as the workers' role
+    declared = load(TEMPLATE)["Parameters"]["ClientCidr"]
+    # NOTE: CloudFormation matches AllowedPattern against the whole value
+    assert bool(re.fullmatch(declared["AllowedPattern"], cidr)) is allowed
+    assert "0.0.0.0/0" in declared["ConstraintDescription"]
+
+
+def test_the_members_reach_the_scheduler_and_the_workers_ports_only() -> None:
+    resources = load(TEMPLATE)["Resources"]
+    opened = {
+        (rule["Properties"]["FromPort"], rule["Properties"]["ToPort"])
+        for rule in resources.values()
+        if rule["Type"] == "AWS::EC2::SecurityGroupIngress"
+    }
+    # 8786 the scheduler, 8788 a worker, 8789 its nanny; not the HTTP ports 8787 and 8790
+    assert opened == {(8786, 8786), (8788, 8789)}
+    worker = resources["WorkerTask"]["Properties"]["ContainerDefinitions"][0]["Command"]
+    assert worker[worker.index("--worker-port") + 1] == "8788"
+    assert worker[worker.index("--nanny-port") + 1] == "8789"
