@@ -9,7 +9,7 @@ file is checked against the same declarations.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import Field, dataclass, field, fields
 from datetime import timedelta
 from typing import Any, Literal
@@ -90,6 +90,15 @@ def setting(
         secret=secret,
     )
     return field(default=default, repr=not secret, metadata={"setting": declared})
+
+
+def fallback_value(names: tuple[str, ...], environ: Mapping[str, str]) -> str | None:
+    """The first of the ``names`` variables set to more than blanks (stripped): a
+    setting's ``fallback_env`` value."""
+    for name in names:
+        if environ.get(name, "").strip():
+            return environ[name].strip()
+    return None
 
 
 def section(name: str, factory: type[Any]) -> Any:

@@ -138,3 +138,16 @@ def test_the_template_command_prints_the_deployed_template() -> None:
     assert result.exit_code == 0
     assert result.stdout == template_body()
     assert "AWS::ECS::Service" in result.stdout
+
+
+def test_aws_region_alone_gives_the_region(aws: Aws) -> None:
+    # NOTE: botocore reads only AWS_DEFAULT_REGION; the agent's [aws] region reads both
+    result = CliRunner().invoke(
+        main,
+        ["engine", "address", "--stack", "lake-dask", "--endpoint-url", aws.url],
+        env={"AWS_REGION": REGION, "AWS_DEFAULT_REGION": None},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1, result.output
+    assert "no AWS region" not in result.stderr
+    assert "no stack lake-dask in this account and region" in result.stderr

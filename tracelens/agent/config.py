@@ -25,7 +25,7 @@ from collectors.base import RetrySettings
 from collectors.session import AwsTarget
 from collectors.spans import DESTINATIONS
 from tracelens import settings
-from tracelens.declared import section, setting
+from tracelens.declared import fallback_value, section, setting
 from tracelens.engines import DEFAULT_ENGINE, ENGINES, SPLITS
 from tracelens.store import DEFAULT_LOCATION
 from tracelens.store.layout import name_part
@@ -156,6 +156,15 @@ def _whole_minutes(value: timedelta) -> str | None:
     return None
 
 
+# Where a region is read from when none is given: botocore itself reads only the second.
+REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+def environment_region(environ: Mapping[str, str]) -> str | None:
+    """The region of AWS_REGION, else AWS_DEFAULT_REGION, as ``[aws] region`` reads them."""
+    return fallback_value(REGION_VARIABLES, environ)
+
+
 @dataclass(frozen=True)
 class AwsSettings:
     """Where to read from (see :class:`collectors.session.AwsTarget`)."""
@@ -163,9 +172,7 @@ class AwsSettings:
     account: str = setting(
         "account", "default", kind="text", env=settings.ACCOUNT, check=_account_label
     )
-    region: str | None = setting(
-        "region", None, kind="text", fallback_env=("AWS_REGION", "AWS_DEFAULT_REGION")
-    )
+    region: str | None = setting("region", None, kind="text", fallback_env=REGION_VARIABLES)
     profile: str | None = setting("profile", None, kind="text")
     role_arn: str | None = setting(
         "role_arn",

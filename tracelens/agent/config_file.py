@@ -41,7 +41,13 @@ from tracelens.agent.config import (
     TargetSettings,
     region_problem,
 )
-from tracelens.declared import Section, Setting, declared_sections, declared_settings
+from tracelens.declared import (
+    Section,
+    Setting,
+    declared_sections,
+    declared_settings,
+    fallback_value,
+)
 from tracelens.durations import DurationError, format_duration, parse_duration
 from tracelens.ingest.opening.sources import special_file_kind
 
@@ -154,10 +160,8 @@ class _Reader:
         # NOTE: an empty string means "unset" for text and paths only ("" is no duration).
         unset = isinstance(raw, str) and not raw.strip() and declared.kind in _TEXT_KINDS
         if raw is None or unset:
-            for name in declared.fallback_env:
-                if self.environ.get(name, "").strip():
-                    return self.environ[name].strip()
-            return default
+            found = fallback_value(declared.fallback_env, self.environ)
+            return default if found is None else found
         value, message = _convert(declared, raw, self.base)
         if message is None and declared.check is not None:
             message = declared.check(value)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -20,7 +21,10 @@ def _aws_options(command: F) -> F:
             metavar="NAME",
             help="The CloudFormation stack of the cluster (also its ECS cluster's name).",
         ),
-        click.option("--region", help="AWS region (default: AWS_REGION, else the profile's)."),
+        click.option(
+            "--region",
+            help="AWS region (default: AWS_REGION, else AWS_DEFAULT_REGION, else the profile's).",
+        ),
         click.option("--profile", help="Named AWS profile for credentials."),
         click.option(
             "--endpoint-url",
@@ -40,13 +44,18 @@ class _Aws:
         import boto3
         import botocore.exceptions
 
+        from tracelens.agent.config import environment_region
+
+        # NOTE: botocore reads AWS_DEFAULT_REGION only; [aws] region also reads AWS_REGION
+        region = region or environment_region(os.environ)
         try:
             self._session = boto3.Session(profile_name=profile, region_name=region)
         except botocore.exceptions.ProfileNotFound as exc:
             raise click.BadParameter(str(exc), param_hint="--profile") from exc
         if not self._session.region_name:
             raise click.UsageError(
-                "no AWS region: give --region, or set AWS_REGION (the lake's region)"
+                "no AWS region: give --region, or set AWS_REGION (the lake's region; "
+                "AWS_DEFAULT_REGION or the profile's region also serve)"
             )
         self._endpoint = endpoint_url
 
