@@ -140,6 +140,49 @@ def test_the_template_command_prints_the_deployed_template() -> None:
     assert "AWS::ECS::Service" in result.stdout
 
 
+def stack_parameters(aws: Aws) -> dict[str, str]:
+    (stack,) = aws.client("cloudformation").describe_stacks(StackName="lake-dask")["Stacks"]
+    return {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+
+
+def test_an_update_keeps_the_client_cidr_given_on_creation(aws: Aws) -> None:
+    _, ids = subnets(aws)
+    lake, one = ("--lake", "s3://my-lake/tracelens"), ("--client-cidr", "10.30.1.5/32")
+    up = engine(aws, "up", *lake, "--image", IMAGE, "--subnets", ids, *one)
+    assert up.exit_code == 0, up.output
+    assert stack_parameters(aws)["ClientCidr"] == "10.30.1.5/32"
+    # --subnets again, without --client-cidr: the /32 is not widened to the VPC's 10.30.0.0/16
+    again = engine(aws, "up", "--subnets", ids, "--workers", "3")
+    assert again.exit_code == 0, again.output
+    assert stack_parameters(aws)["ClientCidr"] == "10.30.1.5/32"
+    assert services(aws)["worker"]["desiredCount"] == 3
+    widened = engine(aws, "up", "--client-cidr", "10.30.0.0/16")
+    assert widened.exit_code == 0, widened.output
+    assert stack_parameters(aws)["ClientCidr"] == "10.30.0.0/16"
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "10.0.0.0/8", "10.30.0.0/15"])
+def test_a_client_cidr_wider_than_the_vpc_is_refused_with_the_fix(aws: Aws, cidr: str) -> None:
+    _, ids = subnets(aws)
+    args = ("--lake", "s3://my-lake/tracelens", "--image", IMAGE, "--subnets", ids)
+    result = engine(aws, "up", *args, "--client-cidr", cidr, "--public-ip")
+    assert result.exit_code == 1
+    assert f"--client-cidr {cidr} is wider than the VPC's 10.30.0.0/16" in result.stderr
+    assert "a machine's address as a /32" in result.stderr
+    assert "runs code as the workers' role" in result.stderr
+    assert aws.client("cloudformation").list_stacks()["StackSummaries"] == []
+
+
+def test_a_client_cidr_wider_than_the_vpc_is_refused_on_an_update(aws: Aws) -> None:
+    _, ids = subnets(aws)
+    up = engine(aws, "up", "--lake", "s3://my-lake/tracelens", "--image", IMAGE, "--subnets", ids)
+    assert up.exit_code == 0, up.output
+    opened = engine(aws, "up", "--client-cidr", "0.0.0.0/0")
+    assert opened.exit_code == 1
+    assert "--client-cidr 0.0.0.0/0 is wider than the VPC's 10.30.0.0/16" in opened.stderr
+    assert stack_parameters(aws)["ClientCidr"] == "10.30.0.0/16"
+
+
 def test_aws_region_alone_gives_the_region(aws: Aws) -> None:
     # NOTE: botocore reads only AWS_DEFAULT_REGION; the agent's [aws] region reads both
     result = CliRunner().invoke(
@@ -151,3 +194,14 @@ def test_aws_region_alone_gives_the_region(aws: Aws) -> None:
     assert result.exit_code == 1, result.output
     assert "no AWS region" not in result.stderr
     assert "no stack lake-dask in this account and region" in result.stderr
+
+
+def test_the_worker_options_take_the_templates_allowed_values() -> None:
+    from tracelens.engines.fargate import template_parameters
+
+    result = CliRunner().invoke(main, ["engine", "up", "--help"])
+    declared = template_parameters()
+    assert "[" + "|".join(declared["WorkerCpu"]["AllowedValues"]) + "]" in result.stdout
+    assert "[" + "|".join(declared["WorkerMemory"]["AllowedValues"]) + "]" in result.stdout
+    count = declared["WorkerCount"]
+    assert f"[{count['MinValue']}<=x<={count['MaxValue']}]" in result.stdout

@@ -1,9 +1,10 @@
-"""`tracelens engine up` when CloudFormation fails: a stack that cannot be updated, and a
-creation rolled back, each named with the fix.
+"""`tracelens engine up` when CloudFormation fails: a stack that cannot be updated, a
+creation rolled back and an update rolled back, each named with the fix and this
+deployment's own failures.
 
-botocore's Stubber stands in for CloudFormation here: moto's creates every stack it can parse
-at once and never fails or rolls one back (tests/cli/test_engine_stack.py runs the successful
-path on moto over HTTP)."""
+botocore's Stubber stands in for CloudFormation (and EC2's subnets and VPC) here: moto's
+creates every stack it can parse at once and never fails or rolls one back
+(tests/cli/test_engine_stack.py runs the successful path on moto over HTTP)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def clients() -> tuple[Any, Any]:
     return client("cloudformation"), client("ec2")
 
 
-def stack(status: str) -> dict[str, Any]:
+def stack(status: str, **more: Any) -> dict[str, Any]:
     return {
         "Stacks": [
             {
@@ -47,9 +48,24 @@ def stack(status: str) -> dict[str, Any]:
                 "StackId": STACK_ID,
                 "CreationTime": WHEN,
                 "StackStatus": status,
+                **more,
             }
         ]
     }
+
+
+def the_vpc(ec2: Stubber) -> None:
+    """The subnets' VPC, and its CIDR, against which the client CIDR is checked."""
+    ec2.add_response(
+        "describe_subnets",
+        {"Subnets": [{"SubnetId": s, "VpcId": "vpc-01"} for s in SPEC.subnets]},
+        {"SubnetIds": list(SPEC.subnets)},
+    )
+    ec2.add_response(
+        "describe_vpcs",
+        {"Vpcs": [{"VpcId": "vpc-01", "CidrBlock": "10.0.0.0/16"}]},
+        {"VpcIds": ["vpc-01"]},
+    )
 
 
 def event(n: int, logical: str, kind: str, status: str, reason: str = "") -> dict[str, Any]:
@@ -77,6 +93,17 @@ def test_a_stack_whose_creation_failed_is_to_be_deleted_first() -> None:
     assert "tracelens engine down --stack lake-dask" in str(error.value)
 
 
+def test_a_stack_whose_update_rollback_failed_names_continue_update_rollback() -> None:
+    cloudformation, ec2 = clients()
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_stacks", stack("UPDATE_ROLLBACK_FAILED"))
+        with pytest.raises(StackError) as error:
+            deploy(cloudformation, ec2, "lake-dask", SPEC, progress=lambda _: None)
+        stub.assert_no_pending_responses()
+    assert "is UPDATE_ROLLBACK_FAILED" in str(error.value)
+    assert "aws cloudformation continue-update-rollback --stack-name lake-dask" in str(error.value)
+
+
 def test_a_stack_being_changed_is_left_alone() -> None:
     cloudformation, ec2 = clients()
     with Stubber(cloudformation) as stub:
@@ -99,7 +126,8 @@ def test_a_rolled_back_creation_names_the_failed_resource_and_the_fix() -> None:
         *first,
     ]
     printed: list[str] = []
-    with Stubber(cloudformation) as stub:
+    with Stubber(cloudformation) as stub, Stubber(ec2) as network:
+        the_vpc(network)
         stub.add_client_error(
             "describe_stacks", "ValidationError", "Stack with id lake-dask does not exist"
         )
@@ -132,4 +160,53 @@ def test_a_rolled_back_creation_names_the_failed_resource_and_the_fix() -> None:
     assert message.startswith("stack lake-dask ended ROLLBACK_COMPLETE\n")
     assert f"SchedulerService: {pulled}" in message
     assert "the subnets reach no registry" in message
+    # a rolled-back creation removed its log group and cluster: none is named as if there
+    assert "/tracelens/dask/" not in message
+    assert "removed with it" in message
+
+
+def test_a_failed_update_names_its_own_failures_not_an_earlier_ones() -> None:
+    cloudformation, ec2 = clients()
+    outputs = [
+        {"OutputKey": "LogGroupName", "OutputValue": "/tracelens/dask/lake-dask"},
+        {"OutputKey": "ClusterName", "OutputValue": "lake-dask"},
+    ]
+    parameters = [{"ParameterKey": "WorkerCount", "ParameterValue": "2"}]
+    old = "Resource handler returned message: an earlier update's cause"
+    new = "ECS Deployment Circuit Breaker was triggered: the new image does not start"
+    earlier = [
+        event(3, "lake-dask", "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_COMPLETE"),
+        event(2, "WorkerService", "AWS::ECS::Service", "UPDATE_FAILED", old),
+        event(1, "lake-dask", "AWS::CloudFormation::Stack", "CREATE_COMPLETE"),
+    ]
+    later = [
+        event(6, "lake-dask", "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_COMPLETE"),
+        event(5, "SchedulerService", "AWS::ECS::Service", "UPDATE_FAILED", new),
+        event(4, "lake-dask", "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS"),
+        *earlier,
+    ]
+    summary = {"Parameters": [{"ParameterKey": "WorkerCount", "DefaultValue": "2"}]}
+    rolled_back = stack("UPDATE_ROLLBACK_COMPLETE", Parameters=parameters, Outputs=outputs)
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_stacks", rolled_back)
+        stub.add_response("describe_stack_events", {"StackEvents": earlier})
+        stub.add_response("get_template_summary", summary)
+        stub.add_response("update_stack", {"StackId": STACK_ID})
+        stub.add_response("describe_stack_events", {"StackEvents": later})
+        stub.add_response("describe_stacks", rolled_back)
+        stub.add_response("describe_stack_events", {"StackEvents": later})
+        with pytest.raises(StackError) as error:
+            deploy(
+                cloudformation,
+                ec2,
+                "lake-dask",
+                ClusterSpec(workers=3),
+                progress=lambda _: None,
+                sleep=lambda _: None,
+            )
+        stub.assert_no_pending_responses()
+    message = str(error.value)
+    assert message.startswith("stack lake-dask ended UPDATE_ROLLBACK_COMPLETE\n")
+    assert f"SchedulerService: {new}" in message
+    assert old not in message
     assert "the log group /tracelens/dask/lake-dask" in message

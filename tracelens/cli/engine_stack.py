@@ -13,6 +13,21 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _allowed(parameter: str) -> list[str]:
+    """The values the cluster's template allows for ``parameter`` (declared there once)."""
+    from tracelens.engines.fargate import template_parameters
+
+    return [str(value) for value in template_parameters()[parameter]["AllowedValues"]]
+
+
+def _range(parameter: str) -> click.IntRange:
+    """The range the cluster's template allows for the number ``parameter``."""
+    from tracelens.engines.fargate import template_parameters
+
+    declared = template_parameters()[parameter]
+    return click.IntRange(min=int(declared["MinValue"]), max=int(declared["MaxValue"]))
+
+
 def _aws_options(command: F) -> F:
     options = [
         click.option(
@@ -154,21 +169,23 @@ def _subnets(value: str | None) -> tuple[str, ...]:
 @click.option(
     "--client-cidr",
     metavar="CIDR",
-    help="Who may reach the scheduler's port 8786 (default: the VPC's CIDR).",
+    help="Who may reach the scheduler's port 8786 (default: the VPC's CIDR on creation; "
+    "kept on an update): the VPC's CIDR or a /32, never wider (whoever reaches 8786 runs "
+    "code as the workers' role).",
 )
 @click.option(
     "--workers",
-    type=click.IntRange(min=0, max=200),
+    type=_range("WorkerCount"),
     help="Worker tasks, one Dask worker each (default 2 on creation; 0 stops them).",
 )
 @click.option(
     "--worker-cpu",
-    type=click.Choice(["512", "1024", "2048", "4096"]),
+    type=click.Choice(_allowed("WorkerCpu")),
     help="CPU units of a worker task, 1024 = 1 vCPU (default 1024).",
 )
 @click.option(
     "--worker-memory",
-    type=click.Choice(["2048", "3072", "4096", "8192", "16384", "30720"]),
+    type=click.Choice(_allowed("WorkerMemory")),
     help="MiB of a worker task, a Fargate pairing with --worker-cpu (default 4096).",
 )
 @click.option(

@@ -10,13 +10,18 @@ the store as it is.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from collectors.metering import error_code
 from tracelens.store.s3 import parse_s3_url
 
 TEMPLATE = Path(__file__).with_name("dask_fargate.yaml")
@@ -25,7 +30,6 @@ POLL_S = 5.0
 DOCS = "docs/distributed.md"
 
 _SUCCEEDED = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"}
-_ROLLED_BACK = {"ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"}
 # NOTE: a stack in these states cannot be updated: it is deleted and created again
 _DEAD = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED"}
 
@@ -96,48 +100,116 @@ def template_body() -> str:
     return TEMPLATE.read_text(encoding="utf-8")
 
 
+class _TemplateLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short forms (``!Ref``, ``!Sub``...) read as plain values."""
+
+
+def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)  # type: ignore[arg-type]
+
+
+_TemplateLoader.add_multi_constructor("!", _short_form)
+
+
+@cache
+def template_parameters() -> dict[str, dict[str, Any]]:
+    """The template's parameters by name (its allowed values and ranges, declared there once)."""
+    document = yaml.load(template_body(), Loader=_TemplateLoader)  # noqa: S506
+    parameters: dict[str, dict[str, Any]] = document["Parameters"]
+    return parameters
+
+
 def describe(cloudformation: Any, stack: str) -> dict[str, Any] | None:
     """The stack, or None when there is none of that name."""
     try:
         stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     except Exception as exc:
-        if _code(exc) == "ValidationError" and "does not exist" in str(exc):
+        if _absent(exc):
             return None
         raise
     found: dict[str, Any] | None = stacks[0] if stacks else None
     return found
 
 
-def _code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, Mapping):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
+def _absent(exc: Exception) -> bool:
+    """Whether ``exc`` is CloudFormation's answer for a stack that does not exist."""
+    return error_code(exc) == "ValidationError" and "does not exist" in str(exc)
 
 
-def _with_vpc(spec: ClusterSpec, ec2: Any) -> ClusterSpec:
-    """The VPC and the client CIDR of the subnets, when not given."""
-    if not spec.subnets or (spec.vpc is not None and spec.client_cidr is not None):
-        return spec
-    try:
-        subnets = ec2.describe_subnets(SubnetIds=list(spec.subnets))["Subnets"]
-    except Exception as exc:
-        if _code(exc).startswith("InvalidSubnet"):
+def _with_vpc(spec: ClusterSpec, ec2: Any, previous: Mapping[str, str] | None) -> ClusterSpec:
+    """``spec`` with the VPC of its subnets and, on creation only, the VPC's CIDR as the
+    client CIDR when not given (an update keeps the stack's: a /32 given once stays one);
+    the client CIDR refused when wider than the VPC's."""
+    stack_vpc = None if previous is None else previous.get("VpcId")
+    vpc = spec.vpc
+    if spec.subnets:
+        try:
+            subnets = ec2.describe_subnets(SubnetIds=list(spec.subnets))["Subnets"]
+        except Exception as exc:
+            if error_code(exc).startswith("InvalidSubnet"):
+                raise StackError(
+                    f"--subnets: {exc}; list the subnets with `aws ec2 describe-subnets`"
+                ) from exc
+            raise
+        vpcs = sorted({subnet["VpcId"] for subnet in subnets})
+        if len(vpcs) != 1:
             raise StackError(
-                f"--subnets: {exc}; list the subnets with `aws ec2 describe-subnets`"
-            ) from exc
-        raise
-    vpcs = sorted({subnet["VpcId"] for subnet in subnets})
-    if len(vpcs) != 1:
-        raise StackError(f"--subnets are in {len(vpcs)} VPCs ({', '.join(vpcs)}): give one VPC's")
-    vpc = spec.vpc or vpcs[0]
-    if vpc != vpcs[0]:
-        raise StackError(f"--subnets are in {vpcs[0]}, not in --vpc {vpc}")
+                f"--subnets are in {len(vpcs)} VPCs ({', '.join(vpcs)}): give one VPC's"
+            )
+        if vpc is not None and vpc != vpcs[0]:
+            raise StackError(f"--subnets are in {vpcs[0]}, not in --vpc {vpc}")
+        if vpc is None and stack_vpc not in (None, vpcs[0]):
+            raise StackError(
+                f"--subnets are in {vpcs[0]}, the stack's VPC is {stack_vpc}: give subnets of "
+                f"{stack_vpc}, or --vpc {vpcs[0]} with --client-cidr to move the cluster"
+            )
+        vpc = vpcs[0] if previous is None else vpc
     cidr = spec.client_cidr
-    if cidr is None:
-        (found,) = ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"]
-        cidr = str(found["CidrBlock"])
+    if cidr is None and previous is not None:
+        return ClusterSpec(**{**spec.__dict__, "vpc": vpc})
+    where = vpc or stack_vpc
+    vpc_cidr = None
+    if where is not None:
+        (found,) = ec2.describe_vpcs(VpcIds=[where])["Vpcs"]
+        vpc_cidr = str(found["CidrBlock"])
+    cidr = cidr or vpc_cidr
+    if cidr is not None:
+        _check_client_cidr(cidr, vpc_cidr)
     return ClusterSpec(**{**spec.__dict__, "vpc": vpc, "client_cidr": cidr})
+
+
+# The widest client CIDR the template accepts: a VPC's widest (AWS allows /16 to /28).
+WIDEST_CLIENT_PREFIX = 16
+
+
+def _check_client_cidr(cidr: str, vpc_cidr: str | None) -> None:
+    """Refuse a client CIDR wider than the VPC's: whoever reaches the scheduler's port 8786
+    runs code on the workers, with their read role on the lake."""
+    fix = (
+        f"give the VPC's CIDR ({vpc_cidr}) or a machine's address as a /32 (e.g. "
+        "203.0.113.7/32); whoever reaches port 8786 runs code as the workers' role "
+        f"({DOCS}, Who can reach the scheduler)"
+        if vpc_cidr
+        else "give a machine's address as a /32 (e.g. 203.0.113.7/32) or the VPC's CIDR; "
+        f"whoever reaches port 8786 runs code as the workers' role ({DOCS})"
+    )
+    try:
+        network = ipaddress.IPv4Network(cidr, strict=False)
+    except ValueError as exc:
+        raise StackError(f"--client-cidr {cidr}: {exc}; {fix}") from exc
+    widest = WIDEST_CLIENT_PREFIX
+    if vpc_cidr is not None:
+        widest = max(widest, ipaddress.IPv4Network(vpc_cidr, strict=False).prefixlen)
+    if network.prefixlen < widest:
+        raise StackError(
+            f"--client-cidr {cidr} is wider than "
+            + (f"the VPC's {vpc_cidr}" if vpc_cidr else f"a /{widest}")
+            + f": {fix}"
+        )
 
 
 def _parameters(
@@ -186,9 +258,21 @@ def deploy(
             f"stack {stack} is {status} (its creation failed): remove it with "
             f"`tracelens engine down --stack {stack}`, then run `tracelens engine up` again"
         )
+    if status == "UPDATE_ROLLBACK_FAILED":
+        raise StackError(
+            f"stack {stack} is {status} (an update failed and so did its rollback): finish the "
+            f"rollback with `aws cloudformation continue-update-rollback --stack-name {stack}` "
+            "(with --resources-to-skip for a resource it names as failing), then run "
+            "`tracelens engine up` again"
+        )
     if status is not None and status.endswith("_IN_PROGRESS"):
         raise StackError(f"stack {stack} is {status}: wait until it is done, then run it again")
-    given = _with_vpc(spec, ec2).given()
+    previous = (
+        None
+        if current is None
+        else {p["ParameterKey"]: p.get("ParameterValue") for p in current.get("Parameters", [])}
+    )
+    given = _with_vpc(spec, ec2, previous).given()
     request: dict[str, Any] = {
         "StackName": stack,
         "TemplateBody": template_body(),
@@ -196,14 +280,11 @@ def deploy(
         "Tags": [{"Key": "tracelens:component", "Value": "dask-cluster"}],
     }
     since = _last_event(cloudformation, stack) if current is not None else None
-    if current is None:
+    if previous is None:
         request["Parameters"] = _parameters(given, None, {})
         progress(f"creating stack {stack}")
         cloudformation.create_stack(**request, OnFailure="ROLLBACK")
     else:
-        previous = {
-            p["ParameterKey"]: p.get("ParameterValue") for p in current.get("Parameters", [])
-        }
         summary = cloudformation.get_template_summary(TemplateBody=request["TemplateBody"])
         defaults = {p["ParameterKey"]: p.get("DefaultValue") for p in summary["Parameters"]}
         request["Parameters"] = _parameters(given, previous, defaults)
@@ -211,13 +292,15 @@ def deploy(
         try:
             cloudformation.update_stack(**request)
         except Exception as exc:
-            if _code(exc) == "ValidationError" and "No updates are to be performed" in str(exc):
+            unchanged = "No updates are to be performed" in str(exc)
+            if error_code(exc) == "ValidationError" and unchanged:
                 progress(f"stack {stack} is up to date")
                 return address(cloudformation, stack)
             raise
-    final = _wait(cloudformation, stack, since, progress=progress, sleep=sleep)
+    final, ended = _wait(cloudformation, stack, since, progress=progress, sleep=sleep)
     if final not in _SUCCEEDED:
-        raise StackError(_failure(cloudformation, stack, stack, final))
+        stack_id = stack if ended is None else str(ended["StackId"])
+        raise StackError(_failure(cloudformation, stack_id, stack, final, since, ended))
     return address(cloudformation, stack)
 
 
@@ -271,9 +354,9 @@ def delete(
     progress(f"deleting stack {stack}")
     cloudformation.delete_stack(StackName=stack)
     # NOTE: by id: a deleted stack is found by its id only
-    final = _wait(cloudformation, stack_id, since, progress=progress, sleep=sleep)
+    final, ended = _wait(cloudformation, stack_id, since, progress=progress, sleep=sleep)
     if final != "DELETE_COMPLETE":
-        raise StackError(_failure(cloudformation, stack_id, stack, final))
+        raise StackError(_failure(cloudformation, stack_id, stack, final, since, ended))
     return True
 
 
@@ -287,7 +370,7 @@ def _new_events(cloudformation: Any, stack: str, since: str | None) -> list[dict
     try:
         events = cloudformation.describe_stack_events(StackName=stack)["StackEvents"]
     except Exception as exc:
-        if _code(exc) == "ValidationError" and "does not exist" in str(exc):
+        if _absent(exc):
             return []
         raise
     new: list[dict[str, Any]] = []
@@ -305,8 +388,9 @@ def _wait(
     *,
     progress: Progress,
     sleep: Callable[[float], None],
-) -> str:
-    """The stack's status once it is no longer in progress, each new event reported."""
+) -> tuple[str, dict[str, Any] | None]:
+    """The stack's status once it is no longer in progress (and the stack, None once it is
+    deleted), each new event reported."""
     while True:
         events = _new_events(cloudformation, stack, since)
         for event in events:
@@ -316,7 +400,7 @@ def _wait(
         current = describe(cloudformation, stack)
         status = "DELETE_COMPLETE" if current is None else str(current["StackStatus"])
         if not status.endswith("_IN_PROGRESS"):
-            return status
+            return status, current
         sleep(POLL_S)
 
 
@@ -331,23 +415,39 @@ def _event_line(event: Mapping[str, Any]) -> str:
     return f"{line}: {reason}" if reason else line
 
 
-def _failure(cloudformation: Any, stack_id: str, stack: str, status: str) -> str:
-    """Why the stack ended in ``status``: its failed resources' reasons, oldest (the cause)
-    first, and where to look next."""
-    events = cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
+def _failure(
+    cloudformation: Any,
+    stack_id: str,
+    stack: str,
+    status: str,
+    since: str | None,
+    ended: Mapping[str, Any] | None,
+) -> str:
+    """Why this deployment (the events after ``since``) ended in ``status``: its failed
+    resources' reasons, oldest (the cause) first, and where to look next."""
+    events = _new_events(cloudformation, stack_id, since)
     reasons = [
         f"{e.get('LogicalResourceId')}: {e.get('ResourceStatusReason')}"
         for e in events
         if str(e.get("ResourceStatus", "")).endswith("_FAILED") and e.get("ResourceStatusReason")
     ]
     lines = [f"stack {stack} ended {status}"]
-    lines += [f"  {reason}" for reason in reasons[::-1][:10]]
+    lines += [f"  {reason}" for reason in reasons[:10]]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in (ended or {}).get("Outputs", [])}
+    logs = outputs.get("LogGroupName")
+    cluster = outputs.get("ClusterName")
+    where = (
+        f"the tasks' own errors are in the log group {logs} and in `aws ecs describe-services "
+        f"--cluster {cluster} --services scheduler worker` (events)"
+        if logs and cluster
+        else "the stack's log group and cluster were removed with it: run `tracelens engine "
+        f"up` again and read `aws ecs describe-services --cluster {stack} --services "
+        "scheduler worker` (events) while it creates"
+    )
     lines.append(
-        f"the tasks' own errors are in the log group /tracelens/dask/{stack} and in `aws ecs "
-        f"describe-services --cluster {stack} --services scheduler worker` (events); "
-        "CannotPullContainerError: the subnets reach no registry (a NAT gateway, ECR and S3 "
-        f"VPC endpoints, or --public-ip in public subnets); AccessDenied: {DOCS} lists the "
-        "permissions the deploying identity needs"
+        f"{where}; CannotPullContainerError: the subnets reach no registry (a NAT gateway, ECR "
+        "and S3 VPC endpoints, or --public-ip in public subnets); AccessDenied: "
+        f"{DOCS} lists the permissions the deploying identity needs"
     )
     return "\n".join(lines)
 
@@ -362,4 +462,5 @@ __all__ = [
     "deploy",
     "describe",
     "template_body",
+    "template_parameters",
 ]
