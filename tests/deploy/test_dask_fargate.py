@@ -10,6 +10,7 @@ DNS name is checked as the output's text only."""
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import socket
 import subprocess
@@ -307,3 +308,40 @@ def test_the_members_reach_the_scheduler_and_the_workers_ports_only() -> None:
     worker = resources["WorkerTask"]["Properties"]["ContainerDefinitions"][0]["Command"]
     assert worker[worker.index("--worker-port") + 1] == "8788"
     assert worker[worker.index("--nanny-port") + 1] == "8789"
+
+
+def deploying_policy() -> dict[str, Any]:
+    text = (DASK_FARGATE.parents[1] / "docs" / "distributed.md").read_text()
+    section = text.split("### The deploying identity's permissions", 1)[1]
+    body = section.split("```json\n", 1)[1].split("```", 1)[0]
+    policy: dict[str, Any] = json.loads(body)
+    return policy
+
+
+def test_the_deploying_policy_grants_iam_on_the_stacks_roles_only() -> None:
+    statements = {s["Sid"]: s for s in deploying_policy()["Statement"]}
+    # CloudFormation names the roles it creates STACK-<logical id>-<suffix>
+    for sid in ("Roles", "PassRolesToTasks"):
+        assert statements[sid]["Resource"] == "arn:aws:iam::ACCOUNT:role/STACK-*", sid
+    on_everything = {
+        action
+        for s in statements.values()
+        if s["Resource"] == "*"
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert not {a for a in on_everything if a.startswith(("iam:", "logs:Create", "ecs:Create"))} - {
+        "ecs:CreateCluster"
+    }
+    assert "cloudformation:CreateStack" not in on_everything
+    roles = [
+        name
+        for name, value in load(TEMPLATE)["Resources"].items()
+        if value["Type"] == "AWS::IAM::Role"
+    ]
+    assert all("RoleName" not in load(TEMPLATE)["Resources"][r]["Properties"] for r in roles)
+
+
+def test_the_docs_warn_who_reaches_the_scheduler_runs_code_as_the_workers() -> None:
+    text = " ".join((DASK_FARGATE.parents[1] / "docs" / "distributed.md").read_text().split())
+    assert "Who can reach the scheduler can run code as the workers." in text
+    assert "--tls-ca-file" in text and "0.0.0.0/0" in text
