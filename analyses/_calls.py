@@ -84,7 +84,7 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
     Inferred segments stay in the frame (``inferred`` is true, never null) because they name
     call targets; every consumer leaves them out of counts and paths.
 
-    Added columns: ``row``, ``parent_row`` (see ``link_rows``), ``local_parent`` (the parent
+    Added columns: ``row``, ``parent_row`` (see ``_tree.parent_rows``), ``local_parent`` (the parent
     while inside one segment's subsegment tree), ``is_call`` (an ``aws``/``remote``
     subsegment), ``call_row`` (the outermost call enclosing the row, itself included),
     ``owner_row`` (the segment the row belongs to), ``node_type`` (segments: origin or

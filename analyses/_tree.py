@@ -20,19 +20,15 @@ FoldKind = Literal["min", "max", "nearest", "outermost"]
 MAX_ROUNDS = 48
 
 
-def link_rows(spans: pl.DataFrame) -> pl.DataFrame:
-    """``spans`` with ``row`` (UInt32 position) and ``parent_row`` (UInt32, null for roots).
-
-    A ``parent_id`` that names no row of the same trace gives a null ``parent_row``: the row
-    is then treated as a root. Duplicate ``(trace_id, id)`` pairs link to the first of them.
-    """
-    return spans.with_row_index("row").with_columns(_linked(spans))
-
-
 @memoized
 def parent_rows(spans: pl.DataFrame) -> pl.Series:
-    """The ``parent_row`` of ``link_rows(spans)``: the span tree, the invocations and the
-    throttled attempts follow the same links."""
+    """Per row of ``spans``, the position (UInt32) of its parent: the row whose ``id`` is its
+    ``parent_id`` in the same trace; the span tree, the invocations and the throttled attempts
+    follow the same links.
+
+    A ``parent_id`` that names no row of the same trace gives null: the row is then treated as
+    a root. Duplicate ``(trace_id, id)`` pairs link to the first of them.
+    """
     return _linked(spans)
 
 

@@ -18,7 +18,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import tracelens.analysis
-from analyses._tree import first_rows, gather_views, ids_repeat, link_rows, links_are_joins
+from analyses._tree import first_rows, gather_views, ids_repeat, links_are_joins, parent_rows
 from analyses.bottlenecks import bottlenecks, critical_path, critical_path_and_bottlenecks
 from analyses.cold_starts import cold_starts
 from analyses.dns import connection_setup, dns_and_connection_setup, dns_lookups
@@ -305,7 +305,7 @@ def test_first_rows_and_repeated_ids() -> None:
     assert first_rows(spans, rows).to_list() == [0, 1, 2, 4]
 
 
-def test_link_rows_links_parents_of_the_same_trace_and_the_first_of_repeated_ids() -> None:
+def test_parent_rows_link_parents_of_the_same_trace_and_the_first_of_repeated_ids() -> None:
     spans = pl.DataFrame(
         {
             "trace_id": ["t1", "t1", "t2", "t1", "t2", "t1", "t2", None],
@@ -313,13 +313,12 @@ def test_link_rows_links_parents_of_the_same_trace_and_the_first_of_repeated_ids
             "parent_id": [None, "a", None, "b", "a", "x", "c", "a"],
         }
     )
-    linked = link_rows(spans)
-    assert linked["row"].to_list() == list(range(8))
+    linked = parent_rows(spans)
     # "a" of t1 is on rows 0 and 3: its children link to row 0; a parent in another trace,
     # an unknown parent and a missing trace id link to nothing.
-    assert linked["parent_row"].to_list() == [None, 0, None, 1, 2, None, 4, None]
-    unique = link_rows(spans.slice(1))
-    assert unique["parent_row"].to_list() == [2, None, 0, 1, None, 3, None]
+    assert linked.to_list() == [None, 0, None, 1, 2, None, 4, None]
+    unique = parent_rows(spans.slice(1))
+    assert unique.to_list() == [2, None, 0, 1, None, 3, None]
 
 
 def test_links_are_the_joins_on_ids_without_repeated_ids_or_null_trace_ids() -> None:
