@@ -26,7 +26,6 @@ not the same as none of them (the store records the sections each rollup holds).
 from __future__ import annotations
 
 import math
-from datetime import date
 
 import polars as pl
 from ddsketch.mapping import LogarithmicMapping
@@ -113,8 +112,6 @@ SECTIONS = tuple(MEASURES)
 ADDED_SECTIONS = ("entry", "node")
 """Sections added after rollups were first stored: a rollup that does not record its sections
 holds every one but these."""
-ADDED_SECTION_KEYS = {"entry": "entry_points", "node": "service_map.nodes"}
-"""The contract's key of each added section."""
 # The sketched measures of each section (milliseconds).
 SKETCHED: dict[str, tuple[str, ...]] = {
     "function": ("duration_ms", "init_ms"),
@@ -156,15 +153,6 @@ SECTIONS_NEEDING_SPANS = (
     "cold-start kinds, invocation paths, throttle causes, configuration; and example traces)",
     "example traces and waterfalls",
 )
-
-
-def lacking_keys(lacking: dict[str, list[date]], prefix: str = "") -> dict[str, list[str]]:
-    """Days whose rollup lacks a section (per section of ``ADDED_SECTIONS``) keyed by the
-    contract's keys (after ``prefix``), days as ISO dates."""
-    return {
-        prefix + ADDED_SECTION_KEYS.get(section, section): [d.isoformat() for d in days]
-        for section, days in lacking.items()
-    }
 
 
 def _hour_of_traces(spans: pl.DataFrame) -> pl.DataFrame:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any, Literal, TypedDict, Union, cast
 
 import orjson
 import polars as pl
 
-from analyses.rollups import RELATIVE_ACCURACY, SECTIONS_NEEDING_SPANS, lacking_keys
+from analyses.rollups import RELATIVE_ACCURACY, SECTIONS_NEEDING_SPANS
 from tracelens.analysis import AnalysisResult
 from tracelens.windowplan import SPAN_WINDOW
 
@@ -596,7 +597,7 @@ def _rollups(result: AnalysisResult) -> Rollups:
         "missing_days": [_day(d) for d in merged.missing_days] if merged else [],
         "stale_days": [_day(d) for d in merged.stale_days] if merged else [],
         "unreadable": list(merged.unreadable) if merged else [],
-        "lacking": lacking_keys(merged.lacking, "long_window.") if merged else {},
+        "lacking": lacking_keys(merged.lacking, LACKING_KEYS) if merged else {},
         "from_rollups": list(LONG_WINDOW_KEYS) if used else [],
         "needs_spans": list(SECTIONS_NEEDING_SPANS),
     }
@@ -615,6 +616,20 @@ LONG_WINDOW_KEYS = (
     "long_window.async_invocations",
     "long_window.findings",
 )
+LACKING_KEYS = {"entry": "long_window.entry_points", "node": "long_window.nodes"}
+"""The key in ``LONG_WINDOW_KEYS`` of each section added to rollups (``rollups.lacking``)."""
+
+
+def lacking_keys(
+    lacking: Mapping[str, list[date]], keys: Mapping[str, str]
+) -> dict[str, list[str]]:
+    """Days whose rollup lacks a section (per section of ``analyses.rollups.ADDED_SECTIONS``)
+    under the caller's key of that section (``keys``: ``LACKING_KEYS`` here, the store's
+    summary its own), days as ISO dates."""
+    return {
+        keys.get(section, section): [d.isoformat() for d in days]
+        for section, days in sorted(lacking.items())
+    }
 
 
 def _located(rows: list[dict[str, Any]], where: Located) -> list[Any]:

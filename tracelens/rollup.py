@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ import polars as pl
 from analyses import rollups as partials
 from analyses.finding_thresholds import FindingSettings, Thresholds
 from analyses.findings import FINDING_SCHEMA, findings
+from tracelens.contract import lacking_keys
 from tracelens.store import reading, tables
 from tracelens.store import rollups as files
 from tracelens.store.backend import Backend
@@ -360,12 +361,19 @@ def merge_days_each(
     return merged
 
 
-def lacking_note(lacking: dict[str, list[date]]) -> str | None:
-    """What to tell a user whose window holds rollups written before a section was added."""
+ADDED_SECTION_NAMES = {"entry": "entry points", "node": "service-map nodes"}
+"""What a user calls each section added to rollups (``analyses.rollups.ADDED_SECTIONS``)."""
+SUMMARY_KEYS = {"entry": "entry_points", "node": "service_map.nodes"}
+"""The key of each added section in a summary from rollups (``summary``)."""
+
+
+def lacking_note(lacking: Mapping[str, list[date]]) -> str | None:
+    """What to tell a user whose window holds rollups written before a section was added
+    (the command line's note and the report's header say the same)."""
     if not lacking:
         return None
     named = "; ".join(
-        f"{partials.ADDED_SECTION_KEYS.get(section, section)}: {len(days)} day(s) from "
+        f"{ADDED_SECTION_NAMES.get(section, section)}: {len(days)} day(s) from "
         f"{days[0].isoformat()} to {days[-1].isoformat()}"
         for section, days in sorted(lacking.items())
     )
@@ -635,7 +643,7 @@ def summary(read_result: RollupRead) -> dict[str, Any]:
                 else {"account": read_result.target[0], "region": read_result.target[1]}
             ),
             "unreadable": [p.describe() for p in read_result.problems],
-            "lacking": partials.lacking_keys(read_result.lacking),
+            "lacking": lacking_keys(read_result.lacking, SUMMARY_KEYS),
             "from_rollups": list(partials.SECTIONS_FROM_ROLLUPS),
             "needs_spans": list(partials.SECTIONS_NEEDING_SPANS),
         },

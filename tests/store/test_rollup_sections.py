@@ -4,16 +4,20 @@ named as lacking the rest (never counted as none)."""
 
 from __future__ import annotations
 
+import html
 import io
 from datetime import date, timedelta
 from pathlib import Path
 
 import orjson
 import polars as pl
+from click.testing import CliRunner
 
 from analyses import rollups as partials
 from tests.builders.results import ACCOUNT, REGION, T0, Ticker, traces_at, xray_result
 from tracelens import rollup
+from tracelens.cli import main
+from tracelens.contract import LONG_WINDOW_KEYS
 from tracelens.rollup import build, long_window, read
 from tracelens.store import Store, open_store
 from tracelens.store import rollups as files
@@ -99,3 +103,47 @@ def test_a_rollup_without_a_section_whose_spans_are_gone_is_named_not_counted_as
     plan = plan_windows(T0 - timedelta(days=9), T0 + timedelta(days=2), now=T0 + timedelta(days=2))
     merged = long_window(store.backend, plan)
     assert merged.lacking == got.lacking and merged.held["traces"] == 5
+
+
+def _lacking_store(tmp_path: Path) -> Path:
+    """A store of two days whose first day's rollup predates the added sections, its spans
+    gone."""
+    store = _store(tmp_path)
+    _persist(store, [1, 2, 3])
+    _persist(store, [4, 5], day=1, first=10)
+    build(store.backend)
+    _write_before_sections(store, DAY)
+    for key in files.span_days(store.backend, DAY, DAY)[DAY]:
+        store.backend.delete(key)
+    return tmp_path / "store"
+
+
+def _cli(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_the_contract_names_what_the_long_window_lacks_by_its_own_keys(tmp_path: Path) -> None:
+    # a client reads rollups.lacking["long_window.nodes"] before trusting long_window.nodes
+    root = _lacking_store(tmp_path)
+    window = ["--since", f"{DAY - timedelta(days=1)}T00:00:00Z"]
+    window += ["--until", f"{NEXT + timedelta(days=1)}T00:00:00Z", "--span-window", "1d"]
+    data = orjson.loads(_cli("analyze", "--store", str(root), *window, "--json"))
+    lacking = data["input"]["rollups"]["lacking"]
+    assert lacking == {
+        "long_window.entry_points": [DAY.isoformat()],
+        "long_window.nodes": [DAY.isoformat()],
+    }
+    assert set(lacking) <= set(LONG_WINDOW_KEYS)
+    # the report says it once, in the header line naming the data behind each section
+    out = tmp_path / "r.html"
+    _cli("report", "--store", str(root), *window, "--out", str(out), "-q")
+    page = out.read_text()
+    note = rollup.lacking_note(_lacking_of(root))
+    assert note is not None and page.count(html.escape(note)) == 1
+    assert page.count("not counted as zero") == 1
+
+
+def _lacking_of(root: Path) -> dict[str, list[date]]:
+    return read(open_store(str(root)).backend, since=None, until=None).lacking

@@ -28,9 +28,9 @@ from tracelens.report.markup import (
     truncated_note,
 )
 from tracelens.report.sections.findings import finding_card
+from tracelens.rollup import lacking_note
 
 MAX_ROWS = 200
-_ADDED = {"entry": "entry points", "node": "service-map nodes"}  # sections added to rollups
 
 _DAILY = [
     Column("day (UTC)"),
@@ -100,6 +100,7 @@ def rollup_line(ctx: RenderContext) -> str:
         return ""
     plan = merged.plan
     fell_back = ""
+    lacking = lacking_note(merged.lacking)
     if merged.from_spans_days:
         days = ", ".join(d.isoformat() for d in merged.from_spans_days[:5])
         more = len(merged.from_spans_days) - 5
@@ -107,29 +108,15 @@ def rollup_line(ctx: RenderContext) -> str:
             f" · {len(merged.from_spans_days)} day(s) rolled up from their spans for this "
             f"report (rollup missing or stale: {days}{f' and {more} more' if more > 0 else ''})"
         )
+    warn = " warn" if merged.from_spans_days or lacking else ""
     return (
-        f'<p class="data-line{" warn" if merged.from_spans_days else ""}"><strong>Sources'
+        f'<p class="data-line{warn}"><strong>Sources'
         f"</strong> every section from the spans of "
         f"{esc(_span(plan.span_since, plan.span_until))}, "
         f'except <a href="#{LONG_WINDOW}">Long window</a>: '
         f"{esc(_span(plan.rollup_since, plan.rollup_until))} merged from hourly rollups "
         f"(counts exact, percentiles within {RELATIVE_ACCURACY:.0%}){esc(fell_back)}"
-        f"{esc(_lacking(merged.lacking))}</p>"
-    )
-
-
-def _lacking(lacking: Mapping[str, list[Any]]) -> str:
-    """Days merged without a section added to rollups since (its spans gone), per section."""
-    if not lacking:
-        return ""
-    named = "; ".join(
-        f"{_ADDED.get(section, section)}: "
-        f"{len(days)} day(s) ({days[0].isoformat()} to {days[-1].isoformat()})"
-        for section, days in lacking.items()
-    )
-    return (
-        " · rollups written before they held these, whose spans are gone, are left out of "
-        f"them (not counted as zero): {named}"
+        f"{esc(f' · {lacking}' if lacking else '')}</p>"
     )
 
 
@@ -155,8 +142,7 @@ def render_long_window(ctx: RenderContext) -> Section | None:
         f'and beside it (<a href="#{USERS}">what users see</a> with its example traces, '
         f'<a href="#{FINDINGS}">findings</a> of every other kind, the '
         f'<a href="#{SERVICE_MAP}">service map</a> with its loops, throttles, cold-start kinds '
-        f'and the <a href="#{FUNCTIONS}">functions table</a>) cover only those spans'
-        f"{esc(_lacking(merged.lacking))}.</p>"
+        f'and the <a href="#{FUNCTIONS}">functions table</a>) cover only those spans.</p>'
     )
     daily = [
         [
