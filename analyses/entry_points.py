@@ -28,8 +28,9 @@ Gateway stage), ``function URL`` (a Lambda root with an HTTP request), ``event c
 Lambda root without one: a queue, stream, topic, schedule or asynchronous invocation; traces
 do not say which) or ``other`` (any other root, e.g. an instrumented client).
 
-Rows are sorted by user impact: failed requests first, then requests that waited for a cold
-start, then p95 latency, then name.
+One row per entry point and type (a Lambda function and a client both named ``worker`` are two
+rows, as in rollups and comparisons). Rows are sorted by user impact: failed requests first,
+then requests that waited for a cold start, then p95 latency, then name and type.
 """
 
 from __future__ import annotations
@@ -243,8 +244,7 @@ def entry_points(traces: pl.DataFrame) -> pl.DataFrame:
     """
     completed = pl.col("duration_ms").filter(pl.col("end_time").is_not_null())
     failed = pl.col("error") | pl.col("fault") | pl.col("throttle")
-    grouped = traces.group_by("entry").agg(
-        pl.col("entry_type").first(),
+    grouped = traces.group_by("entry", "entry_type").agg(
         pl.len().cast(pl.Int64).alias("requests"),
         pl.col("error").sum().cast(pl.Int64).alias("errors"),
         pl.col("fault").sum().cast(pl.Int64).alias("faults"),
@@ -270,8 +270,8 @@ def entry_points(traces: pl.DataFrame) -> pl.DataFrame:
         (pl.col("cold_start_requests") / pl.col("requests")).alias("cold_start_share"),
     )
     ordered = rated.sort(
-        ["failed", "cold_start_requests", "p95_ms", "entry"],
-        descending=[True, True, True, False],
+        ["failed", "cold_start_requests", "p95_ms", "entry", "entry_type"],
+        descending=[True, True, True, False, False],
         nulls_last=True,
     )
     return shaped(ordered, ENTRY_POINT_SCHEMA)

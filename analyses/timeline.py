@@ -22,6 +22,7 @@ from analyses.entry_points import USER_FACING_COLD
 ENTRY_TIMELINE_SCHEMA: dict[str, pl.DataType] = {
     "minute": pl.Datetime("us", "UTC"),
     "entry": pl.String(),
+    "entry_type": pl.String(),  # entry points are keyed by name and type (entry_points)
     "requests": pl.Int64(),
     "errors": pl.Int64(),
     "faults": pl.Int64(),
@@ -61,11 +62,12 @@ def _percentiles(column: str) -> list[pl.Expr]:
 
 
 def entry_timeline(traces: pl.DataFrame, *, bucket_s: int = 60) -> pl.DataFrame:
-    """Per minute and entry point (``ENTRY_TIMELINE_SCHEMA``), ordered by minute and entry."""
+    """Per minute and entry point (``ENTRY_TIMELINE_SCHEMA``), ordered by minute, entry and
+    type."""
     every = f"{bucket_s}s"
     grouped = (
         traces.filter(pl.col("start_time").is_not_null())
-        .group_by(pl.col("start_time").dt.truncate(every).alias("minute"), "entry")
+        .group_by(pl.col("start_time").dt.truncate(every).alias("minute"), "entry", "entry_type")
         .agg(
             pl.len().cast(pl.Int64).alias("requests"),
             pl.col("error").sum().cast(pl.Int64).alias("errors"),
@@ -78,7 +80,7 @@ def entry_timeline(traces: pl.DataFrame, *, bucket_s: int = 60) -> pl.DataFrame:
             ((pl.col("errors") + pl.col("faults")) / pl.col("requests")).alias("error_rate")
         )
     )
-    return shaped(grouped, ENTRY_TIMELINE_SCHEMA).sort("minute", "entry")
+    return shaped(grouped, ENTRY_TIMELINE_SCHEMA).sort("minute", "entry", "entry_type")
 
 
 def function_timeline(

@@ -205,8 +205,29 @@ def test_init_and_event_age_percentiles_within_the_sketch_error(
 ENTRY_KEYS = ["source", "source_type"]
 
 
+def _same_name_roots(tmp_path: Path) -> pl.DataFrame:
+    """Two requests whose roots are both named ``worker``: a Lambda function's (an event
+    consumer) and an EC2 client's (other)."""
+    start = 1_763_600_000.0
+    documents = [
+        {"trace_id": "1-691e6a00-00000000000000000000aaa1", "id": "00000000000000a1",
+         "name": "worker", "origin": "AWS::Lambda::Function", "start_time": start,
+         "end_time": start + 0.2},
+        {"trace_id": "1-691e6a00-00000000000000000000aaa2", "id": "00000000000000a2",
+         "name": "worker", "origin": "AWS::EC2::Instance", "start_time": start + 1,
+         "end_time": start + 1.5, "fault": True},
+    ]  # fmt: skip
+    path = tmp_path / "workers.json"
+    path.write_bytes(orjson.dumps(documents))
+    return load_traces([path]).spans
+
+
 @pytest.mark.parametrize("parts", [1, 8])
-def test_entry_point_and_node_counts_equal_the_analyses(spans: pl.DataFrame, parts: int) -> None:
+def test_entry_point_and_node_counts_equal_the_analyses(
+    spans: pl.DataFrame, parts: int, tmp_path: Path
+) -> None:
+    # with a Lambda root and a client root both named worker: two entry points on both sides
+    spans = pl.concat([spans, _same_name_roots(tmp_path)], how="diagonal_relaxed")
     merged = rollups.merge([rollups.rollup(p) for p in _split(spans, parts, 17)])
     exact = entry_points(entry_traces(spans)).rename(
         {"entry": "source", "entry_type": "source_type"}
@@ -214,7 +235,11 @@ def test_entry_point_and_node_counts_equal_the_analyses(spans: pl.DataFrame, par
     rolled = rollups.counts(merged, "entry")
     cols = [*ENTRY_KEYS, *rollups.ENTRY_COUNTS]
     assert rolled.select(cols).sort(ENTRY_KEYS).equals(exact.select(cols).sort(ENTRY_KEYS))
-    assert exact.height > 0
+    workers = exact.filter(pl.col("source") == "worker").sort("source_type")
+    assert workers.select("source_type", "requests", "faults").rows() == [
+        ("event consumer", 1, 0),
+        ("other", 1, 1),
+    ]
 
     nodes = service_map_nodes(spans).rename({"name": "source", "type": "source_type"})
     counted = rollups.counts(merged, "node").sort(ENTRY_KEYS)

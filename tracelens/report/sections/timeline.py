@@ -7,6 +7,7 @@ drawn dashed beside the traced counts when metrics were given.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -66,12 +67,13 @@ def _per(bucket_s: int) -> str:
 def render_timeline(ctx: RenderContext) -> Section:
     result = ctx.result
     per = _per(result.timeline_bucket_s)
-    entries = result.entry_points.head(MAX_SERIES).get_column("entry").to_list()
+    keys = ("entry", "entry_type")
+    entries = result.entry_points.head(MAX_SERIES).select(keys).rows()
     ranked = result.ranked.functions_by_failures.head(MAX_SERIES).get_column("function_name")
-    functions = [name for name in ranked if name]
+    functions = [(name,) for name in ranked if name]
     parts = []
     if entries and not result.entry_timeline.is_empty():
-        figure = _figure(result.entry_timeline, "entry", entries, _ENTRY_PANELS)
+        figure = _figure(result.entry_timeline, keys, entries, _ENTRY_PANELS)
         parts.append(
             ctx.figures.add(
                 "fig-timeline-entries",
@@ -81,7 +83,7 @@ def render_timeline(ctx: RenderContext) -> Section:
             )
         )
     if functions and not result.function_timeline.is_empty():
-        figure = _figure(result.function_timeline, "function_name", functions, _FUNCTION_PANELS)
+        figure = _figure(result.function_timeline, ("function_name",), functions, _FUNCTION_PANELS)
         has_metrics = result.function_timeline.get_column("cw_invocations").null_count() < (
             result.function_timeline.height
         )
@@ -110,9 +112,21 @@ def _caption(shown: int, total: int, what: str, per: str) -> str:
     ).strip()
 
 
+def _series_label(series: tuple[str | None, ...], repeated: set[str | None]) -> str:
+    """A series' name, with its type where two series share the name (an entry point is keyed
+    by name and type)."""
+    name, *kind = series
+    shown: object = f"{name} ({kind[0]})" if kind and name in repeated else name
+    return label(shown, max_chars=60)
+
+
 def _figure(
-    timeline: pl.DataFrame, key: str, names: list[str], panels: tuple[Panel, ...]
+    timeline: pl.DataFrame,
+    keys: tuple[str, ...],
+    series: Sequence[tuple[str | None, ...]],
+    panels: tuple[Panel, ...],
 ) -> go.Figure:
+    """One panel per measure; a line per key of ``series`` (values of ``keys``)."""
     figure = make_subplots(
         rows=len(panels),
         cols=1,
@@ -123,15 +137,20 @@ def _figure(
     # NOTE: each series is drawn on every minute of the timeline, so that a minute without
     # requests is 0 on a count and a gap on a rate or percentile, never a line across it.
     grid = timeline.select("minute").unique().sort("minute")
-    for index, name in enumerate(names):
-        rows = grid.join(timeline.filter(pl.col(key) == name), on="minute", how="left")
+    names = [key[0] for key in series]
+    repeated = {name for i, name in enumerate(names) if name in names[:i]}
+    for index, key in enumerate(series):
+        matching = pl.all_horizontal(
+            pl.col(column).eq_missing(value) for column, value in zip(keys, key, strict=True)
+        )
+        rows = grid.join(timeline.filter(matching), on="minute", how="left")
         rows = rows.with_columns(pl.col(p.column).fill_null(0) for p in panels if p.count)
         rows = rows.with_columns(
             *(pl.col(p.column).round(p.digits) for p in panels),
             pl.col("p50_ms", "p99_ms").round(1),
         )
         colour = palette.SERIES[index % len(palette.SERIES)]
-        shown = label(name, max_chars=60)
+        shown = _series_label(key, repeated)
         minutes = rows.get_column("minute").to_list()
         extra = rows.select("p50_ms", "p99_ms").rows()
         # NOTE: times as short strings; plotly's own form repeats the UTC offset on each.
