@@ -89,6 +89,18 @@ ENTRY_TRACE_SCHEMA: dict[str, pl.DataType] = {
     "invocation_path": pl.String(),
 }
 
+ENTRY_COUNT_EXPRS: dict[str, pl.Expr] = {
+    "requests": pl.len().cast(pl.Int64),
+    "errors": pl.col("error").sum().cast(pl.Int64),
+    "faults": pl.col("fault").sum().cast(pl.Int64),
+    "throttled": pl.col("met_throttle").sum().cast(pl.Int64),
+    "failed": (pl.col("error") | pl.col("fault") | pl.col("throttle")).sum().cast(pl.Int64),
+    "in_progress": pl.col("end_time").is_null().sum().cast(pl.Int64),
+    "cold_start_requests": pl.col("cold_start").sum().cast(pl.Int64),
+}
+"""The counts of an entry point over its rows of :func:`entry_traces` (an aggregation per
+entry point; rollups count the same per hour)."""
+
 _ROOT_COLUMNS = [
     "trace_id", "name", "origin", "http_url", "http_method", "aws_operation", "start_time",
     "end_time", "duration_ms", "error", "fault", "throttle", "in_progress",
@@ -243,18 +255,11 @@ def entry_points(traces: pl.DataFrame) -> pl.DataFrame:
         ``ENTRY_POINT_SCHEMA``, sorted by user impact (see the module docstring).
     """
     completed = pl.col("duration_ms").filter(pl.col("end_time").is_not_null())
-    failed = pl.col("error") | pl.col("fault") | pl.col("throttle")
     grouped = traces.group_by("entry", "entry_type").agg(
-        pl.len().cast(pl.Int64).alias("requests"),
-        pl.col("error").sum().cast(pl.Int64).alias("errors"),
-        pl.col("fault").sum().cast(pl.Int64).alias("faults"),
-        pl.col("met_throttle").sum().cast(pl.Int64).alias("throttled"),
-        failed.sum().cast(pl.Int64).alias("failed"),
+        *(expr.alias(name) for name, expr in ENTRY_COUNT_EXPRS.items()),
         completed.quantile(0.50, interpolation="linear").alias("p50_ms"),
         completed.quantile(0.95, interpolation="linear").alias("p95_ms"),
         completed.quantile(0.99, interpolation="linear").alias("p99_ms"),
-        pl.col("end_time").is_null().sum().cast(pl.Int64).alias("in_progress"),
-        pl.col("cold_start").sum().cast(pl.Int64).alias("cold_start_requests"),
         _example(pl.col("end_time").is_not_null()).alias("slowest_trace_id"),
         pl.coalesce(
             _example(pl.col("fault")),
@@ -263,15 +268,26 @@ def entry_points(traces: pl.DataFrame) -> pl.DataFrame:
             _example(pl.col("met_throttle")),
         ).alias("failed_trace_id"),
     )
-    rated = grouped.with_columns(
-        (pl.col("errors") / pl.col("requests")).alias("error_rate"),
-        (pl.col("faults") / pl.col("requests")).alias("fault_rate"),
-        (pl.col("throttled") / pl.col("requests")).alias("throttle_rate"),
-        (pl.col("cold_start_requests") / pl.col("requests")).alias("cold_start_share"),
+    return shaped(rated_by_impact(grouped), ENTRY_POINT_SCHEMA)
+
+
+def rated_by_impact(counted: pl.DataFrame) -> pl.DataFrame:
+    """Entry points' counts (``ENTRY_COUNT_EXPRS`` per ``entry`` and ``entry_type``, with
+    ``p95_ms``) with their rates (``error_rate``, ``fault_rate``, ``throttle_rate``,
+    ``cold_start_share``), sorted by user impact (see the module docstring): from the spans
+    (:func:`entry_points`) and from rollups alike."""
+    requests = pl.col("requests")
+    rated = counted.with_columns(
+        pl.when(requests > 0).then(pl.col(part) / requests).alias(rate)
+        for part, rate in (
+            ("errors", "error_rate"),
+            ("faults", "fault_rate"),
+            ("throttled", "throttle_rate"),
+            ("cold_start_requests", "cold_start_share"),
+        )
     )
-    ordered = rated.sort(
+    return rated.sort(
         ["failed", "cold_start_requests", "p95_ms", "entry", "entry_type"],
         descending=[True, True, True, False, False],
         nulls_last=True,
     )
-    return shaped(ordered, ENTRY_POINT_SCHEMA)

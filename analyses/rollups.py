@@ -34,9 +34,9 @@ from analyses.async_events import ASYNC_SCHEMA, async_event_rows
 from analyses.bottlenecks import critical_path_time
 from analyses.cold_starts import USER_FACING_KINDS
 from analyses.dns import dns_lookup_rows
-from analyses.entry_points import entry_traces
+from analyses.entry_points import ENTRY_COUNT_EXPRS, entry_traces, rated_by_impact
 from analyses.invocations import invocations
-from analyses.service_map import service_map_hops_and_node_requests
+from analyses.service_map import NODE_COUNT_EXPRS, service_map_hops_and_node_requests
 from tracelens.schema import UTC_US
 
 RELATIVE_ACCURACY = 0.01
@@ -64,24 +64,8 @@ ROLLUP_SCHEMA: dict[str, pl.DataType] = {
 FUNCTION_COUNTS = ("invocations", "errors", "faults", "cold_starts")
 EDGE_COUNTS = ("calls", "errors", "faults", "throttles")
 ASYNC_COUNTS = ("events", "events_with_attempts", "attempts", "retried_events")
-ENTRY_COUNTS = (
-    "requests",
-    "errors",
-    "faults",
-    "throttled",
-    "failed",
-    "in_progress",
-    "cold_start_requests",
-)
-NODE_COUNTS = (
-    "requests",
-    "errors",
-    "faults",
-    "throttles",
-    "service_requests",
-    "service_throttles",
-    "failed",
-)
+ENTRY_COUNTS = tuple(ENTRY_COUNT_EXPRS)  # counted as analyses.entry_points counts them
+NODE_COUNTS = tuple(NODE_COUNT_EXPRS)  # counted as analyses.service_map counts them
 # Measures merged by their maximum, not summed (times in whole microseconds).
 MAX_MEASURES = ("init_max_us", "max_attempt", "event_age_max_us", "lookup_max_us")
 MEASURES: dict[str, tuple[str, ...]] = {
@@ -368,18 +352,9 @@ def _entries(spans: pl.DataFrame, inv: pl.DataFrame, hours: pl.DataFrame) -> lis
         .with_columns(pl.col("entry").alias("source"), pl.col("entry_type").alias("source_type"))
     )
     keys = ["source", "source_type"]
-    counted = {
-        "requests": pl.len(),
-        "errors": pl.col("error").sum(),
-        "faults": pl.col("fault").sum(),
-        "throttled": pl.col("met_throttle").sum(),
-        "failed": (pl.col("error") | pl.col("fault") | pl.col("throttle")).sum(),
-        "in_progress": pl.col("end_time").is_null().sum(),
-        "cold_start_requests": pl.col("cold_start").sum(),
-    }
     completed = traces.filter(pl.col("end_time").is_not_null())
     return [
-        _shaped(_counts(traces, keys, counted), "entry"),
+        _shaped(_counts(traces, keys, ENTRY_COUNT_EXPRS), "entry"),
         _shaped(_sketch(completed, keys, "duration_ms", "latency_ms"), "entry"),
     ]
 
@@ -390,19 +365,9 @@ def _nodes(requests: pl.DataFrame, hours: pl.DataFrame) -> list[pl.DataFrame]:
     rows = requests.join(hours, on="trace_id", how="left").with_columns(
         pl.col("name").alias("source"), pl.col("type").alias("source_type")
     )
-    flags = ("error", "fault", "throttle")
     keys = ["source", "source_type"]
-    counted = {
-        "requests": pl.len(),
-        **{f"{flag}s": pl.col(flag).fill_null(value=False).sum() for flag in flags},
-        "service_requests": pl.col("service").fill_null(value=False).sum(),
-        "service_throttles": (
-            pl.col("service").fill_null(value=False) & pl.col("throttle").fill_null(value=False)
-        ).sum(),
-        "failed": pl.any_horizontal(flags).fill_null(value=False).sum(),
-    }
     return [
-        _shaped(_counts(rows, keys, counted), "node"),
+        _shaped(_counts(rows, keys, NODE_COUNT_EXPRS), "node"),
         _shaped(_sketch(rows, keys, "service_ms", "service_ms"), "node"),
     ]
 
@@ -478,6 +443,21 @@ def counts(merged: pl.DataFrame, section: str) -> pl.DataFrame:
 
 
 EDGE_KEYS = ("source", "source_type", "target", "target_type")
+
+
+def entry_points_from_rollups(merged: pl.DataFrame) -> pl.DataFrame:
+    """``entry_points[]`` as merged rollups hold them: ``entry``, ``entry_type``, the counts
+    (``ENTRY_COUNTS``), ``p50_ms``/``p95_ms``/``p99_ms`` from the sketch and the rates, sorted
+    by user impact (:func:`analyses.entry_points.rated_by_impact`, as from the spans)."""
+    keys = ["source", "source_type"]
+    latency = quantiles(merged, "entry").select(*keys, *(f"{p}_ms" for p in PERCENTILES))
+    counted = (
+        counts(merged, "entry")
+        .select(*keys, *ENTRY_COUNTS)
+        .join(latency, on=keys, how="left", nulls_equal=True)
+        .rename({"source": "entry", "source_type": "entry_type"})
+    )
+    return rated_by_impact(counted)
 
 
 def edge_fault_rates(merged: pl.DataFrame) -> dict[tuple[str | None, ...], float | None]:

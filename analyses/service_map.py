@@ -81,6 +81,21 @@ _MEASURES = ["duration_ms", *_FLAGS]
 _TRACED = [*_MEASURES, "trace_id"]
 
 
+_SERVICE = pl.col("service").fill_null(False)
+NODE_COUNT_EXPRS: dict[str, pl.Expr] = {
+    "requests": pl.len().cast(pl.Int64),
+    "errors": flag_count("error"),
+    "faults": flag_count("fault"),
+    "throttles": flag_count("throttle"),
+    "service_requests": _SERVICE.cast(pl.Int64).sum(),
+    "service_throttles": (_SERVICE & pl.col("throttle").fill_null(False)).cast(pl.Int64).sum(),
+    "failed": pl.any_horizontal(_FLAGS).fill_null(False).cast(pl.Int64).sum(),
+}
+"""The counts of a node over its requests (``service_map_hops_and_node_requests``; rollups
+count the same per hour). ``service_map_nodes`` makes the Lambda service's counts null
+where no ``AWS::Lambda`` segment of the node was recorded."""
+
+
 def node_key(name: str, node_type: str) -> str:
     """The graph key of a node: ``"<type>:<name>"`` (e.g. ``"AWS::Lambda::Function:orders"``)."""
     return f"{node_type}:{name}"
@@ -180,19 +195,14 @@ def _nodes(tree: pl.DataFrame, hops: pl.DataFrame) -> pl.DataFrame:
         _node_requests(tree, hops)
         .group_by(["name", "type"])
         .agg(
-            pl.len().cast(pl.Int64).alias("requests"),
-            flag_count("error").alias("errors"),
-            flag_count("fault").alias("faults"),
-            flag_count("throttle").alias("throttles"),
-            pl.when(pl.col("service").any())
-            .then(pl.col("service").sum())
-            .alias("service_requests"),
-            pl.when(pl.col("service").any())
-            .then((pl.col("service") & pl.col("throttle").fill_null(False)).sum())
-            .alias("service_throttles"),
+            *(
+                (pl.when(_SERVICE.any()).then(expr) if name.startswith("service_") else expr).alias(
+                    name
+                )
+                for name, expr in NODE_COUNT_EXPRS.items()
+            ),
             quantile_ms("service_ms", 0.50).alias("service_p50_ms"),
             quantile_ms("service_ms", 0.95).alias("service_p95_ms"),
-            pl.any_horizontal(_FLAGS).fill_null(False).sum().cast(pl.Int64).alias("failed"),
         )
     )
     return nodes.select(NODE_SCHEMA.keys()).cast(pl.Schema(NODE_SCHEMA)).sort(["type", "name"])

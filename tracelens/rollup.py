@@ -667,42 +667,26 @@ PERCENTILE_RULE = (
 )
 
 
-def _rate(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
+_ENTRY_FIELDS = (
+    *("requests", "errors", "faults", "throttled", "failed"),
+    *("error_rate", "fault_rate", "throttle_rate"),
+)
+_ENTRY_COLD = ("in_progress", "cold_start_requests", "cold_start_share")
 
 
 def _entry_points(merged: pl.DataFrame) -> list[dict[str, Any]]:
-    """``entry_points[]`` without their example traces, sorted as ``analyses.entry_points``
-    sorts them (failed, cold-start requests, p95 descending; then name)."""
-    keys = ["source", "source_type"]
-    latency = _by_key(partials.quantiles(merged, "entry"), keys)
-    rows = []
-    for row in partials.counts(merged, "entry").iter_rows(named=True):
-        requests = row["requests"]
-        rows.append(
-            {
-                "entry": row["source"],
-                "type": row["source_type"],
-                **{m: row[m] for m in partials.ENTRY_COUNTS[:5]},
-                "error_rate": _rate(row["errors"], requests),
-                "fault_rate": _rate(row["faults"], requests),
-                "throttle_rate": _rate(row["throttled"], requests),
-                "latency_ms": _percentiles(latency.get((row["source"], row["source_type"]))),
-                "in_progress": row["in_progress"],
-                "cold_start_requests": row["cold_start_requests"],
-                "cold_start_share": _rate(row["cold_start_requests"], requests),
-            }
-        )
-    rows.sort(
-        key=lambda r: (
-            -r["failed"],
-            -r["cold_start_requests"],
-            r["latency_ms"]["p95"] is None,
-            -(r["latency_ms"]["p95"] or 0.0),
-            str(r["entry"]),
-        )
-    )
-    return rows
+    """``entry_points[]`` without their example traces, in the order of
+    ``analyses.entry_points`` (``analyses.rollups.entry_points_from_rollups``)."""
+    return [
+        {
+            "entry": row["entry"],
+            "type": row["entry_type"],
+            **{name: row[name] for name in _ENTRY_FIELDS},
+            "latency_ms": _percentiles(row),
+            **{name: row[name] for name in _ENTRY_COLD},
+        }
+        for row in partials.entry_points_from_rollups(merged).iter_rows(named=True)
+    ]
 
 
 def _nodes(merged: pl.DataFrame) -> list[dict[str, Any]]:

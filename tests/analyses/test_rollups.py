@@ -235,6 +235,11 @@ def test_entry_point_and_node_counts_equal_the_analyses(
     rolled = rollups.counts(merged, "entry")
     cols = [*ENTRY_KEYS, *rollups.ENTRY_COUNTS]
     assert rolled.select(cols).sort(ENTRY_KEYS).equals(exact.select(cols).sort(ENTRY_KEYS))
+    # the rates too, one computation for both (analyses.entry_points.rated_by_impact)
+    rates = ["entry", "entry_type", "error_rate", "fault_rate", "throttle_rate", "cold_start_share"]
+    from_rollups = rollups.entry_points_from_rollups(merged).select(rates).sort(rates[:2])
+    from_spans = exact.rename({"source": "entry", "source_type": "entry_type"}).select(rates)
+    assert from_rollups.equals(from_spans.sort(rates[:2]))
     workers = exact.filter(pl.col("source") == "worker").sort("source_type")
     assert workers.select("source_type", "requests", "faults").rows() == [
         ("event consumer", 1, 0),
