@@ -9,6 +9,9 @@ A function's throttled count is a lower bound when some of its throttled calls r
 ``retries`` field (``throttled_retries_unknown`` above 0): each side keeps that count of calls
 (``throttled_retries_unknown_base``/``_now``), and ``throttled_change`` is null when either
 side is a lower bound (the difference is then not known; entry points and edges count exactly).
+Where only the current side is a lower bound, ``throttled_change_at_least`` is now - base: the
+change is at least that (2 -> "at least 5" rose by at least 3); null wherever the baseline is a
+lower bound (its true count may be any higher) or the change is exact.
 """
 
 from __future__ import annotations
@@ -41,14 +44,17 @@ _BOUND = "throttled_retries_unknown"
 def change_schema(keys: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
     """The columns of a comparison keyed by ``keys``: each measure ``_base`` and ``_now``,
     then each measure's ``_change`` (now - base; null when either is unknown, or the throttled
-    count of either is a lower bound), then ``throttled_retries_unknown`` of each side."""
+    count of either is a lower bound), ``throttled_change_at_least`` (a lower bound of the
+    throttled change where only the current count is a lower bound), then
+    ``throttled_retries_unknown`` of each side."""
     measures = {
         f"{m}_{side}": pl.Int64() if m in _COUNTS else pl.Float64()
         for m in MEASURES
         for side in ("base", "now", "change")
     }
     bounds = {f"{_BOUND}_{side}": pl.Int64() for side in ("base", "now")}
-    return {**keys, "status": pl.String(), **measures, **bounds}
+    at_least = {"throttled_change_at_least": pl.Int64()}
+    return {**keys, "status": pl.String(), **measures, **at_least, **bounds}
 
 
 @dataclass(frozen=True)
@@ -155,11 +161,15 @@ def _compare(scope: _Scope, baseline: pl.DataFrame, current: pl.DataFrame) -> pl
     schema = change_schema(scope.keys)
     changes = [(pl.col(f"{m}_now") - pl.col(f"{m}_base")).alias(f"{m}_change") for m in MEASURES]
     # NOTE: "at least N" on either side: the difference is not known (unknown is not zero)
-    bounded = (pl.col(f"{_BOUND}_base") > 0) | (pl.col(f"{_BOUND}_now") > 0)
+    base_bounded = (pl.col(f"{_BOUND}_base") > 0).fill_null(value=False)
+    now_bounded = (pl.col(f"{_BOUND}_now") > 0).fill_null(value=False)
+    difference = pl.col("throttled_now") - pl.col("throttled_base")
     changes[MEASURES.index("throttled")] = (
-        pl.when(bounded.fill_null(value=False).not_())
-        .then(pl.col("throttled_now") - pl.col("throttled_base"))
-        .alias("throttled_change")
+        pl.when(~base_bounded & ~now_bounded).then(difference).alias("throttled_change")
+    )
+    # only "now" is a lower bound: its true count is at least it, so the change at least this
+    changes.append(
+        pl.when(~base_bounded & now_bounded).then(difference).alias("throttled_change_at_least")
     )
     ordered = joined.with_columns(status.alias("status"), *changes).sort(
         [rise, slower, *keys], descending=[True, True, *([False] * len(keys))], nulls_last=True

@@ -93,6 +93,9 @@ def test_a_throttled_count_that_is_a_lower_bound_has_no_known_change() -> None:
     assert rows["bounded"]["throttled_change"] is None
     assert rows["was-bounded"]["throttled_change"] is None
     assert (rows["exact"]["throttled_change"], rows["exact"]["requests_change"]) == (3, 0)
+    # but 2 -> "at least 5" rose by at least 3; nothing is known against "at least 4"
+    at_least = {name: row["throttled_change_at_least"] for name, row in rows.items()}
+    assert at_least == {"bounded": 3, "exact": None, "was-bounded": None, "new": None}
     bounds = {
         name: (row["throttled_retries_unknown_base"], row["throttled_retries_unknown_now"])
         for name, row in rows.items()

@@ -97,30 +97,39 @@ def test_functions_table_highlights_trouble(result: AnalysisResult) -> None:
     assert body.count("<tr>") == 1 + result.functions.height
 
 
-def test_the_comparison_shows_a_lower_bound_and_says_its_change_is_unknown(
+def test_the_comparison_shows_a_lower_bound_and_a_rise_it_proves(
     result: AnalysisResult,
 ) -> None:
-    def functions(bounded: int) -> pl.DataFrame:
-        rows = [
-            {"function_name": "bounded", "invocations": 9, "throttled": 2 + bounded,
-             "throttled_retries_unknown": bounded},
-            {"function_name": "exact", "invocations": 9, "throttled": 1 + bounded},
-        ]  # fmt: skip
-        return frame_of(rows, FUNCTION_TABLE_SCHEMA)
+    def functions(*rows: tuple[str, int, int]) -> pl.DataFrame:
+        return frame_of(
+            [
+                {"function_name": name, "invocations": 9, "throttled": throttled,
+                 "throttled_retries_unknown": unknown}
+                for name, throttled, unknown in rows
+            ],
+            FUNCTION_TABLE_SCHEMA,
+        )  # fmt: skip
 
     entries, edges, findings = (
         frame_of([], schema) for schema in (ENTRY_POINT_SCHEMA, EDGE_SCHEMA, FINDING_SCHEMA)
     )
+    base = functions(("bounded", 2, 0), ("exact", 1, 0), ("was-bounded", 4, 1))
+    now = functions(("bounded", 5, 3), ("exact", 4, 0), ("was-bounded", 6, 0))
     comparison = Comparison(
         baseline_window="yesterday",
         entry_points=compare_entry_points(entries, entries),
-        functions=compare_functions(functions(0), functions(3)),
+        functions=compare_functions(base, now),
         edges=compare_edges(edges, edges),
         findings=compare_findings(findings, findings),
     )
     body = render_comparison(_ctx(result), comparison).body
     bounded = body[body.index(">bounded<") : body.index(">exact<")]
-    exact = body[body.index(">exact<") :]
-    assert "2 → ≥ 5" in bounded and "change unknown" in bounded
-    assert 'data-sort="3"' not in bounded  # no exact +3 behind the lower bound
+    exact = body[body.index(">exact<") : body.index(">was-bounded<")]
+    was_bounded = body[body.index(">was-bounded<") :]
+    # 2 -> "at least 5": a rise of at least 3, alerted, never an exact +3
+    assert "2 → ≥ 5" in bounded and "≥ +3" in bounded and "change unknown" not in bounded
+    assert 'class="num alert"' in bounded
+    assert 'data-sort="3"' not in bounded
+    # "at least 4" -> 6: the baseline may have been higher, nothing is known
+    assert "≥ 4 → 6" in was_bounded and "change unknown" in was_bounded
     assert "1 → 4" in exact and "change unknown" not in exact and "≥" not in exact

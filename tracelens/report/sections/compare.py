@@ -94,18 +94,31 @@ _UNKNOWN_CHANGE = (
     "change unknown: a throttled count marked ≥ is a lower bound (some throttled calls "
     "record no retries field, so their SDK retries were not counted)"
 )
+_AT_LEAST_CHANGE = (
+    "the current throttled count is a lower bound (some throttled calls record no retries "
+    "field), so the rise is at least this"
+)
 
 
 def _throttled(r: dict[str, Any], *, worse: bool) -> Cell:
     """Throttled baseline → now, "≥ N" where a side's count is a lower bound (as the
-    functions table shows it); its change is then unknown (null from ``analyses.compare``),
-    and said so rather than taken as none."""
+    functions table shows it); its change is then unknown (null from ``analyses.compare``)
+    and said so rather than taken as none, unless only the current count is a lower bound:
+    then a positive ``throttled_change_at_least`` is a proven rise ("≥ +3", alerted)."""
     unknown = (r["throttled_retries_unknown_base"], r["throttled_retries_unknown_now"])
     before = fmt_at_least(r["throttled_base"], unknown[0])
     after = fmt_at_least(r["throttled_now"], unknown[1])
-    cell = Cell.number(r["throttled_change"], f"{before} → {after}", alert=worse)
+    at_least = r["throttled_change_at_least"]
+    rose = at_least is not None and at_least > 0
+    cell = Cell.number(r["throttled_change"], f"{before} → {after}", alert=worse or rose)
     if r["status"] != "both" or not any((count or 0) > 0 for count in unknown):
         return cell
+    if rose:
+        return replace(
+            cell,
+            markup=f'{cell.markup} <span class="kind">≥ +{fmt_count(at_least)}</span>',
+            tooltip=_AT_LEAST_CHANGE,
+        )
     return replace(
         cell,
         markup=f'{cell.markup} <span class="kind">change unknown</span>',
