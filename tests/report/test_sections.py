@@ -133,3 +133,28 @@ def test_the_comparison_shows_a_lower_bound_and_a_rise_it_proves(
     # "at least 4" -> 6: the baseline may have been higher, nothing is known
     assert "≥ 4 → 6" in was_bounded and "change unknown" in was_bounded
     assert "1 → 4" in exact and "change unknown" not in exact and "≥" not in exact
+
+
+def test_the_comparison_tells_entry_points_of_one_name_apart_by_type(
+    result: AnalysisResult,
+) -> None:
+    entries = frame_of(
+        [
+            {"entry": "worker", "entry_type": "event consumer", "requests": 3},
+            {"entry": "worker", "entry_type": "other", "requests": 2},
+        ],
+        ENTRY_POINT_SCHEMA,
+    )
+    functions, edges, findings = (
+        frame_of([], schema) for schema in (FUNCTION_TABLE_SCHEMA, EDGE_SCHEMA, FINDING_SCHEMA)
+    )
+    comparison = Comparison(
+        baseline_window="yesterday",
+        entry_points=compare_entry_points(entries, entries),
+        functions=compare_functions(functions, functions),
+        edges=compare_edges(edges, edges),
+        findings=compare_findings(findings, findings),
+    )
+    body = render_comparison(_ctx(result), comparison).body
+    assert '>worker <span class="kind">event consumer</span>' in body
+    assert '>worker <span class="kind">other</span>' in body

@@ -44,7 +44,7 @@ def render_comparison(ctx: RenderContext, comparison: Comparison) -> Section:
     body = (
         intro
         + _findings(comparison.findings)
-        + _table("Entry points", comparison.entry_points, ["entry"])
+        + _table("Entry points", comparison.entry_points, ["entry"], kind="entry_type")
         + _table("Functions", comparison.functions, ["function_name"])
         + _table("Edges", comparison.edges, ["source", "target"], skip=("cold_starts",))
     )
@@ -65,7 +65,15 @@ def _findings(frame: pl.DataFrame) -> str:
     return f'<h3>Findings new or gone</h3><ul class="changes">{items}</ul>{note}'
 
 
-def _table(title: str, frame: pl.DataFrame, keys: list[str], skip: tuple[str, ...] = ()) -> str:
+def _table(
+    title: str,
+    frame: pl.DataFrame,
+    keys: list[str],
+    skip: tuple[str, ...] = (),
+    kind: str | None = None,
+) -> str:
+    """``keys`` name a row, ``kind`` (a column) labels it: entry points of one name and two
+    types are two rows."""
     measures = [m for m in _MEASURES if m[1] not in skip]
     columns = [Column(" → ".join(keys).replace("_", " ")), Column("")] + [
         Column(name, numeric=True) for name, _, _ in measures
@@ -74,7 +82,7 @@ def _table(title: str, frame: pl.DataFrame, keys: list[str], skip: tuple[str, ..
     def cells(r: dict[str, Any]) -> list[Cell]:
         name = " → ".join(str(r[k]) for k in keys)
         status = r["status"] if r["status"] != "both" else ""
-        row = [Cell.name(name), Cell.text(status)]
+        row = [Cell.name(name, kind=str(r[kind] or "") if kind else ""), Cell.text(status)]
         for _, column, fmt in measures:
             before, after = r[f"{column}_base"], r[f"{column}_now"]
             change = r[f"{column}_change"]  # None when either window lacks it
