@@ -10,6 +10,17 @@ import pytest
 from tests.builders.endpoint import Aws, reset_moto, serve_moto
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _checked_figures() -> Iterator[None]:
+    """Every report figure drawn in the tests is checked against plotly's schema (a report
+    skips the checks for speed: tracelens.report.figures.VALIDATE)."""
+    from tracelens.report import figures
+
+    figures.VALIDATE = True
+    yield
+    figures.VALIDATE = False
+
+
 @pytest.fixture(scope="session")
 def aws_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty directory standing in for ~/.aws."""

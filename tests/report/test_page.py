@@ -157,3 +157,15 @@ def test_the_embedded_plotly_is_the_basic_bundle_and_draws_every_figure(page: st
     }
     assert types <= BASIC_TRACE_TYPES
     assert len(page.encode()) < 2_000_000
+
+
+def test_a_report_skips_plotlys_checks_and_draws_the_same_figures(
+    result: AnalysisResult, page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracelens.report import figures
+
+    assert figures.VALIDATE  # the tests check every figure they draw (tests/conftest.py)
+    with pytest.raises(ValueError, match="not_a_property"):
+        figures.new_figure(height_px=100, not_a_property=1)
+    monkeypatch.setattr(figures, "VALIDATE", False)  # as a report runs
+    assert _payload(render_report(result)) == _payload(page)

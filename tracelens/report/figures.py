@@ -55,14 +55,22 @@ def label(value: object, *, max_chars: int = 0) -> str:
     return esc(text)
 
 
+# NOTE: plotly checks every property set on a figure against its schema, copying the template
+# each time: a third of a report's drawing time at a million segments (its 64 figures, 1.0 ->
+# 0.8 s, the same JSON). The figures' properties are fixed by this package, so a report skips
+# the checks; the test suite turns them on (tests/conftest.py), so a wrong one fails there.
+VALIDATE = False
+
+
 def new_figure(*, height_px: int, **layout: Any) -> go.Figure:
     """An empty figure with the report's template, a fixed height and a full-width layout.
 
     Titles are page headings (see :meth:`FigureSet.add`), so they never collide with legends.
     """
-    figure = go.Figure()
-    figure.update_layout(template=TEMPLATE, height=height_px, autosize=True, **layout)
-    return figure
+    return go.Figure(
+        layout={"template": TEMPLATE, "height": height_px, "autosize": True, **layout},
+        _validate=VALIDATE,
+    )
 
 
 class FigureSet:
