@@ -7,7 +7,6 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import fields, replace
 from pathlib import Path
@@ -17,7 +16,6 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-import tracelens.analysis
 from analyses._tree import first_rows, gather_views, ids_repeat, links_are_joins, parent_rows
 from analyses.bottlenecks import bottlenecks, critical_path, critical_path_and_bottlenecks
 from analyses.cold_starts import cold_starts
@@ -211,34 +209,11 @@ def test_the_runner_gives_what_each_analysis_gives_alone(
         assert_frame_equal(getattr(result, field), expected, check_exact=False, rel_tol=1e-12)
 
 
-class _InTheCallersThread:
-    """An executor that runs what it is given at once, in the caller's thread."""
-
-    def __init__(self, **_: object) -> None:
-        pass
-
-    def __enter__(self) -> _InTheCallersThread:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        pass
-
-    def submit(self, function: Callable[[], object]) -> Future[object]:
-        done: Future[object] = Future()
-        done.set_result(function())
-        return done
-
-
-def test_the_two_lanes_give_what_one_lane_gives(
-    sample: tuple[Inputs, AnalysisResult], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_two_lanes_give_what_one_lane_gives(sample: tuple[Inputs, AnalysisResult]) -> None:
     # NOTE: a race between the lanes on a shared intermediate, or an analysis reading another's
     # result before it is complete, would show as a difference from the one-lane run.
-    inputs, result = sample
-    with monkeypatch.context() as patched:
-        patched.setattr(tracelens.analysis, "ThreadPoolExecutor", _InTheCallersThread)
-        one_lane = run_analysis(inputs)
-    for again in (one_lane, run_analysis(inputs)):
+    inputs, result = sample  # one lane
+    for again in (run_analysis(inputs, lanes=2), run_analysis(inputs, lanes=2)):
         for field in (f.name for f in fields(AnalysisResult)):
             value = getattr(again, field)
             if isinstance(value, pl.DataFrame):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Literal
 
 import click
 import polars as pl
@@ -406,3 +407,28 @@ def test_a_bad_baseline_window_is_a_usage_error(tmp_path: Path) -> None:
 def test_store_reads_keep_freed_pages_longer(argv: list[str], store_read: bool) -> None:
     # Reading a store re-faults pages returned after 100 ms; ingest needs them returned.
     assert _allocator.reads_a_store(argv) is store_read
+
+
+def test_a_stores_spans_are_analysed_in_two_lanes_and_files_in_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # NOTE: two lanes pay for a store's spans and cost memory for raw files (run_analysis).
+    from tracelens.cli import loading
+
+    asked: list[int] = []
+    real = loading.run_analysis
+
+    def recording(*args: Any, lanes: Literal[1, 2] = 1, **kwargs: Any) -> Any:
+        asked.append(lanes)
+        return real(*args, lanes=lanes, **kwargs)
+
+    monkeypatch.setattr(loading, "run_analysis", recording)
+    store = str(tmp_path / "store")
+    for args in (
+        ["import", str(SAMPLES / "xray"), "--store", store, "-q"],
+        ["analyze", "--store", store, "--json", "-q", "--out", str(tmp_path / "a.json")],
+        ["analyze", str(SAMPLES / "xray"), "--json", "-q", "--out", str(tmp_path / "b.json")],
+    ):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+    assert asked == [2, 1]

@@ -94,7 +94,8 @@ def write_store_report(
     if not has_rows(inputs) and not (merged is not None and merged.held["traces"]):
         raise NoDataError(f"no data in store {store.url} for the last {since}; nothing to report")
     path.parent.mkdir(parents=True, exist_ok=True)
-    result = replace(run_analysis(inputs, findings), window_plan=plan, long_window=merged)
+    analysed = run_analysis(inputs, findings, lanes=2)  # a store's spans: two lanes pay
+    result = replace(analysed, window_plan=plan, long_window=merged)
     written = write_report(result, path, title=title, generated_at=now)
     if on_result is not None:
         on_result(result)
@@ -150,7 +151,7 @@ def _write_target_reports(
             if (account, region) not in each:
                 yield TargetAnalysis(account, region, None)
                 continue
-            result = run_analysis(each.pop((account, region)), findings)
+            result = run_analysis(each.pop((account, region)), findings, lanes=2)
             own = merged[(account, region)]
             yield TargetAnalysis(
                 account, region, replace(result, window_plan=plan, long_window=own)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import click
 
@@ -223,7 +223,9 @@ def _analyzed(
     sections of ``options.target`` (every target: None) merged from rollups (``merged``, if
     they were already)."""
     progress.stage(f"analyzing {inputs.traces.spans.height:,} spans")
-    result = replace(run_analysis(inputs, findings), window_plan=plan)
+    # NOTE: two lanes for a store's spans only (run_analysis says why).
+    lanes: Literal[1, 2] = 2 if options.store is not None else 1
+    result = replace(run_analysis(inputs, findings, lanes=lanes), window_plan=plan)
     progress.done(f"analyzed: {result.findings.height:,} findings")
     if plan.use_rollups and options.store is not None:
         if merged is None:
