@@ -315,7 +315,10 @@ class FindingSettings(TypedDict):
     silenced: list[str]
 
 
-class EntryPoint(Located):
+class EntryPointCounts(Located):
+    """An entry point's requests and latency: ``entry_points[]``, and ``long_window``'s
+    (which has no example traces: they need the spans)."""
+
     entry: str
     type: str
     requests: int
@@ -330,6 +333,9 @@ class EntryPoint(Located):
     in_progress: int
     cold_start_requests: int
     cold_start_share: float | None
+
+
+class EntryPoint(EntryPointCounts):
     slowest_trace_id: str | None
     failed_trace_id: str | None
 
@@ -352,24 +358,6 @@ class LongWindowFunction(Located):
     cold_starts: int
     duration_ms: LatencyMs
     init_ms: PercentilesMaxMs  # user-facing inits seen in traces
-
-
-class LongWindowEntryPoint(Located):
-    # entry_points[] without example traces (they need the spans)
-    entry: str
-    type: str
-    requests: int
-    errors: int
-    faults: int
-    throttled: int
-    failed: int
-    error_rate: float | None
-    fault_rate: float | None
-    throttle_rate: float | None
-    latency_ms: LatencyMs
-    in_progress: int
-    cold_start_requests: int
-    cold_start_share: float | None
 
 
 class LongWindowDns(DnsLookups, Located):
@@ -404,7 +392,7 @@ class LongWindow(TypedDict):
     traces: int
     segments: int
     daily: list[LongWindowDay]
-    entry_points: list[LongWindowEntryPoint]
+    entry_points: list[EntryPointCounts]
     functions: list[LongWindowFunction]
     edges: list[ServiceEdge]
     nodes: list[ServiceNode]  # service_map.nodes[]

@@ -133,13 +133,8 @@ def test_the_help_says_where_each_default_comes_from(command: str) -> None:
         assert "Default: [engine] name of the config file, else processes." in text
 
 
-@pytest.mark.parametrize("command", ["rollup", "summary"])
-def test_the_store_is_the_option_else_the_config_files_else_the_default(
-    command: str, tmp_path: Path, opened: Opened, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    configured, given = tmp_path / "configured", tmp_path / "given"
-    config = tmp_path / "tracelens.toml"
-    config.write_text(f'[store]\nurl = "{configured}"\n')
+def _stores_opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on in this test, the location of every store opened, in order."""
     seen: list[str] = []
     real = tracelens.store.open_store
 
@@ -148,6 +143,17 @@ def test_the_store_is_the_option_else_the_config_files_else_the_default(
         return real(location, **kwargs)
 
     monkeypatch.setattr(tracelens.store, "open_store", recording)
+    return seen
+
+
+@pytest.mark.parametrize("command", ["rollup", "summary"])
+def test_the_store_is_the_option_else_the_config_files_else_the_default(
+    command: str, tmp_path: Path, opened: Opened, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configured, given = tmp_path / "configured", tmp_path / "given"
+    config = tmp_path / "tracelens.toml"
+    config.write_text(f'[store]\nurl = "{configured}"\n')
+    seen = _stores_opened(monkeypatch)
     monkeypatch.delenv(settings.STORE, raising=False)
     monkeypatch.chdir(tmp_path)
     extra = ["--engine", "local"] if command == "rollup" else ["--json"]
@@ -174,14 +180,7 @@ def test_commands_that_change_files_never_take_the_store_of_the_default_config_f
     configured = tmp_path / "configured"
     config = tmp_path / "tracelens.toml"
     config.write_text(f'[store]\nurl = "{configured}"\n')
-    seen: list[str] = []
-    real = tracelens.store.open_store
-
-    def recording(location: str | Path, **kwargs: Any) -> Any:
-        seen.append(str(location))
-        return real(location, **kwargs)
-
-    monkeypatch.setattr(tracelens.store, "open_store", recording)
+    seen = _stores_opened(monkeypatch)
     monkeypatch.delenv(settings.STORE, raising=False)
     monkeypatch.setenv(settings.CONFIG, str(config))
     monkeypatch.chdir(tmp_path)
