@@ -11,6 +11,7 @@ import click
 
 from tracelens.agent.config import AgentConfig, ConfigError
 from tracelens.agent.outcome import one_line
+from tracelens.cli.options import aws_access
 from tracelens.timewindow import TimeWindowError, parse_instant
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,13 +44,7 @@ def aws_options(function: F) -> F:
             help="How far back a collector's first run reads (e.g. 3h, or an ISO 8601 time); "
             "later runs resume from their checkpoint.",
         ),
-        click.option("--region", help="AWS region to collect from."),
-        click.option("--profile", help="Named AWS profile for credentials."),
-        click.option(
-            "--endpoint-url",
-            metavar="URL",
-            help="An AWS-compatible endpoint for every service (e.g. a local test server).",
-        ),
+        aws_access(region_help="AWS region to collect from."),
     ]
     for decorator in reversed(decorators):
         function = decorator(function)

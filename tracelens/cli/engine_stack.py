@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
+from tracelens.cli.options import aws_access
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -36,15 +38,9 @@ def _aws_options(command: F) -> F:
             metavar="NAME",
             help="The CloudFormation stack of the cluster (also its ECS cluster's name).",
         ),
-        click.option(
-            "--region",
-            help="AWS region (default: AWS_REGION, else AWS_DEFAULT_REGION, else the profile's).",
-        ),
-        click.option("--profile", help="Named AWS profile for credentials."),
-        click.option(
-            "--endpoint-url",
-            metavar="URL",
-            help="An AWS-compatible endpoint for every service (e.g. a local test server).",
+        aws_access(
+            region_help="AWS region (default: AWS_REGION, else AWS_DEFAULT_REGION, else the "
+            "profile's)."
         ),
     ]
     for option in reversed(options):

@@ -30,6 +30,20 @@ def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
+def aws_access(*, region_help: str) -> Callable[[F], F]:
+    """``--region`` (``region_help`` says its default), ``--profile``, ``--endpoint-url``: how
+    a command reaches AWS."""
+    return _compose(
+        click.option("--region", help=region_help),
+        click.option("--profile", help="Named AWS profile for credentials."),
+        click.option(
+            "--endpoint-url",
+            metavar="URL",
+            help="An AWS-compatible endpoint for every service (e.g. a local test server).",
+        ),
+    )
+
+
 def side_inputs() -> Callable[[F], F]:
     """``--logs``, ``--metrics``, ``--functions``: repeatable, in the shapes AWS tools print."""
     return _compose(
