@@ -11,7 +11,7 @@ import click
 
 from tracelens.agent.config import AgentConfig, ConfigError
 from tracelens.agent.outcome import one_line
-from tracelens.cli.options import aws_access
+from tracelens.cli.options import aws_access, compose
 from tracelens.timewindow import TimeWindowError, parse_instant
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,7 +31,7 @@ def config_option() -> Callable[[F], F]:
 
 def aws_options(function: F) -> F:
     """``--store``, ``--since``, ``--region``, ``--profile``, ``--endpoint-url``."""
-    decorators = [
+    return compose(
         click.option(
             "--store",
             metavar="DIR|s3://BUCKET/PREFIX",
@@ -45,10 +45,7 @@ def aws_options(function: F) -> F:
             "later runs resume from their checkpoint.",
         ),
         aws_access(region_help="AWS region to collect from."),
-    ]
-    for decorator in reversed(decorators):
-        function = decorator(function)
-    return function
+    )(function)
 
 
 def look_back(since: str | None) -> timedelta | None:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from tracelens.cli.options import aws_access
+from tracelens.cli.options import aws_access, compose
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,7 +31,7 @@ def _range(parameter: str) -> click.IntRange:
 
 
 def _aws_options(command: F) -> F:
-    options = [
+    return compose(
         click.option(
             "--stack",
             required=True,
@@ -42,10 +42,7 @@ def _aws_options(command: F) -> F:
             region_help="AWS region (default: AWS_REGION, else AWS_DEFAULT_REGION, else the "
             "profile's)."
         ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    )(command)
 
 
 class _Aws:

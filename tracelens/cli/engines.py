@@ -9,11 +9,11 @@ import functools
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
-from tracelens.cli.options import command_config, config_file_option
+from tracelens.cli.options import command_config, compose, config_file_option
 from tracelens.engines import (
     DEFAULT_ENGINE,
     ENGINES,
@@ -87,7 +87,8 @@ def engine_options(*, optional: bool = False) -> Callable[[F], F]:
         def collecting(**params: Any) -> Any:
             return command(engine=_chosen(params, optional=optional), **params)
 
-        options = [
+        wrapped = cast(F, collecting)  # the command, its engine options collected
+        return compose(
             click.option(
                 "--engine",
                 type=click.Choice(ENGINES),
@@ -120,11 +121,7 @@ def engine_options(*, optional: bool = False) -> Callable[[F], F]:
                 reads="its [store] url is the default of --store, its [engine] table the "
                 "defaults of these options"
             ),
-        ]
-        wrapped: Any = collecting
-        for option in reversed(options):
-            wrapped = option(wrapped)
-        return wrapped  # type: ignore[no-any-return]
+        )(wrapped)
 
     return decorate
 

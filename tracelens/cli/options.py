@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+def compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """One decorator applying ``decorators`` as if stacked in this order (the first outermost)."""
+
     def apply(function: F) -> F:
         for decorator in reversed(decorators):
             function = decorator(function)
@@ -33,7 +35,7 @@ def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
 def aws_access(*, region_help: str) -> Callable[[F], F]:
     """``--region`` (``region_help`` says its default), ``--profile``, ``--endpoint-url``: how
     a command reaches AWS."""
-    return _compose(
+    return compose(
         click.option("--region", help=region_help),
         click.option("--profile", help="Named AWS profile for credentials."),
         click.option(
@@ -46,7 +48,7 @@ def aws_access(*, region_help: str) -> Callable[[F], F]:
 
 def side_inputs() -> Callable[[F], F]:
     """``--logs``, ``--metrics``, ``--functions``: repeatable, in the shapes AWS tools print."""
-    return _compose(
+    return compose(
         click.option(
             "--logs",
             "logs",
@@ -91,7 +93,7 @@ def quiet() -> Callable[[F], F]:
 
 def time_window() -> Callable[[F], F]:
     """``--since``/``--until``: a duration back from now (``6h``) or an ISO 8601 time."""
-    return _compose(
+    return compose(
         click.option(
             "--since",
             metavar="WHEN",
@@ -200,7 +202,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 def rollup_options() -> Callable[[F], F]:
     """``--from-rollups`` and ``--span-window``: which data answers which section (with
     ``--store``)."""
-    return _compose(
+    return compose(
         click.option(
             "--from-rollups",
             "from_rollups",
@@ -240,7 +242,7 @@ def trace_inputs(*, store_help: str) -> Callable[[F], F]:
                 given["span_window"] = SPAN_WINDOW if config is None else config.report.span_window
             return command(sources=InputOptions(**given), **params)
 
-        return _compose(
+        return compose(
             click.argument("paths", nargs=-1, metavar="PATH..."),
             click.option("--store", metavar="DIR|s3://BUCKET/PREFIX", help=store_help),
             side_inputs(),
@@ -347,7 +349,7 @@ def finding_settings() -> Callable[[F], F]:
             )
             return command(findings=chosen, **params)
 
-        return _compose(
+        return compose(
             config_file_option(
                 reads="its [findings] table sets thresholds and silenced findings, and its "
                 "[report] span_window is the default of --span-window"
