@@ -113,12 +113,17 @@ def settle_days(backend: Backend, derived: Derived) -> Derived:
     if late is None or spans is None:
         return derived
     found: list[str] = []
+    listed: dict[date, list[str]] = {}  # each previous day's keys, listed once
     bucketed = late.with_columns(layout.trace_bucket(pl.col("trace_id")).alias("bucket"))
     for (day, bucket), traces in bucketed.partition_by(DATE, "bucket", as_dict=True).items():
         if not isinstance(day, date) or not isinstance(bucket, int):
             continue
-        stored = _stored_traces(backend, day - timedelta(days=1), bucket)
-        found.extend(t for t in traces.get_column("trace_id") if t in stored)
+        before = day - timedelta(days=1)
+        if before not in listed:
+            listed[before] = backend.list_keys(f"{SPANS.name}/date={before.isoformat()}/")
+        stored = _stored_traces(backend, listed[before], before, bucket)
+        ids = traces.get_column("trace_id")
+        found.extend(ids.filter(ids.is_in(list(stored))).to_list())
     if not found:
         return derived
     earlier = pl.col(DATE) - timedelta(days=1)
@@ -127,13 +132,13 @@ def settle_days(backend: Backend, derived: Derived) -> Derived:
     return derived
 
 
-def _stored_traces(backend: Backend, day: date, bucket: int) -> set[str]:
-    """The trace ids of the span parts of ``day``'s ``bucket`` (and of parts written before
-    buckets, directly under the day); a part that cannot be read is passed over."""
-    directory = f"{SPANS.name}/date={day.isoformat()}/"
-    inside = f"{directory}bucket={bucket:02d}/"
+def _stored_traces(backend: Backend, keys: list[str], day: date, bucket: int) -> set[str]:
+    """The trace ids of the span parts of ``day``'s ``bucket`` among ``keys`` (that day's
+    listing; parts written before buckets, directly under the day, count too); a part that
+    cannot be read is passed over."""
+    inside = f"{SPANS.name}/date={day.isoformat()}/bucket={bucket:02d}/"
     ids: set[str] = set()
-    for key in backend.list_keys(directory):
+    for key in keys:
         if layout.part_digest(key) is None:
             continue
         if not key.startswith(inside) and "/bucket=" in key:
