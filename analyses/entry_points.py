@@ -188,7 +188,7 @@ def entry_traces(
     )
     joined = (
         roots.join(cold, on="trace_id", how="left", maintain_order="left")
-        .join(_root_paths(rows), on="trace_id", how="left", maintain_order="left")
+        .join(_root_paths(rows, roots), on="trace_id", how="left", maintain_order="left")
         .join(refused, on="trace_id", how="left", maintain_order="left")
         .with_columns(
             pl.col("cold_start").fill_null(value=False),
@@ -204,11 +204,17 @@ def entry_traces(
     return shaped(joined, ENTRY_TRACE_SCHEMA)
 
 
-def _root_paths(rows: pl.DataFrame) -> pl.DataFrame:
-    """Per trace, the invocation path of its first execution: a Lambda root's own (the
-    executions it starts come later, and its retried attempts share its path)."""
+def _root_paths(rows: pl.DataFrame, roots: pl.DataFrame) -> pl.DataFrame:
+    """Per trace, the invocation path of the first execution of its root's function: a Lambda
+    root's own (its retried attempts share its path). An execution of another function (the
+    root's own missing, say refused) says nothing of who waited for the root: no path."""
+    own = rows.join(
+        roots.select("trace_id", pl.col("name").alias("function_name")),
+        on=["trace_id", "function_name"],
+        how="semi",
+    )
     return (
-        rows.lazy()
+        own.lazy()
         .sort("start_time", "segment_id", nulls_last=True)
         .group_by("trace_id")
         .agg(pl.col("invocation_path").first().alias("first_path"))

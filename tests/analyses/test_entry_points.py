@@ -175,3 +175,17 @@ def test_long_windows_are_drawn_in_wider_buckets() -> None:
     assert timeline_bucket_s(spans_over(60)) == 60
     assert timeline_bucket_s(spans_over(MAX_TIME_BUCKETS)) == 60
     assert timeline_bucket_s(spans_over(25 * 60)) == 180  # 1,500 minutes: at most 720 buckets
+
+
+def test_a_lambda_root_without_its_own_execution_has_no_path_from_another_function() -> None:
+    # NOTE: the root's request was refused (429): the only execution in the trace is another
+    # function's, run from an asynchronous event; it says nothing of who waited for the root.
+    b = SpanBuilder()
+    root = b.throttled_request("front", start_s=0.0)
+    trace = next(row["trace_id"] for row in b.rows if row["id"] == root)
+    before = len(b.rows)
+    b.async_event("worker", start_s=0.5, failed=[False])
+    for row in b.rows[before:]:
+        row["trace_id"] = trace
+    per_trace = entry_traces(b.frame()).filter(pl.col("trace_id") == trace)
+    assert per_trace.select("entry", "invocation_path").rows() == [("front", None)]
