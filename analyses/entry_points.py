@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from analyses._frames import text
 from analyses._output import check_inputs, shaped
 from analyses.bottlenecks import entry_name
 from analyses.invocations import (
@@ -209,7 +210,7 @@ def _root_paths(rows: pl.DataFrame, roots: pl.DataFrame) -> pl.DataFrame:
     root's own (its retried attempts share its path). An execution of another function (the
     root's own missing, say refused) says nothing of who waited for the root: no path."""
     own = rows.join(
-        roots.select("trace_id", pl.col("name").alias("function_name")),
+        roots.select("trace_id", text("name").alias("function_name")),
         on=["trace_id", "function_name"],
         how="semi",
     )
