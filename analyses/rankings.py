@@ -79,9 +79,7 @@ def failing_edges(edges: pl.DataFrame) -> pl.DataFrame:
 def functions_by_failures(functions: pl.DataFrame) -> pl.DataFrame:
     """Function names (``FUNCTION_TABLE_SCHEMA``) with ``failed`` (faults + errors + throttled
     attempts), the most failures first, then the busiest, then by name."""
-    failed = (
-        pl.col("faults").fill_null(0) + pl.col("errors").fill_null(0) + pl.col("throttled")
-    ).fill_null(0)
+    failed = pl.sum_horizontal("faults", "errors", "throttled")
     return functions.select("function_name", failed.alias("failed"), "invocations").sort(
         ["failed", "invocations", "function_name"],
         descending=[True, True, False],

@@ -36,6 +36,7 @@ from analyses.cold_starts import USER_FACING_KINDS
 from analyses.dns import dns_lookup_rows
 from analyses.entry_points import ENTRY_COUNT_EXPRS, entry_traces, rated_by_impact
 from analyses.invocations import invocations
+from analyses.memo import shared_intermediates
 from analyses.service_map import NODE_COUNT_EXPRS, service_map_hops_and_node_requests
 from tracelens.schema import UTC_US
 
@@ -187,6 +188,12 @@ def rollup(spans: pl.DataFrame) -> pl.DataFrame:
     hour a trace started in, as ``ROLLUP_SCHEMA`` (merged: one row per key and bucket)."""
     if spans.is_empty():
         return pl.DataFrame(schema=ROLLUP_SCHEMA)
+    # NOTE: its sections share the span tree and the invocations: each is computed once.
+    with shared_intermediates():
+        return _rollup(spans)
+
+
+def _rollup(spans: pl.DataFrame) -> pl.DataFrame:
     hours = _hour_of_traces(spans)
     inv = invocations(spans).join(hours, on="trace_id", how="left")
     hops, node_requests = service_map_hops_and_node_requests(spans)
