@@ -120,3 +120,26 @@ def test_each_targets_analysis_is_released_once_its_report_is_written(
     assert all(ref() is None for ref in drawn)
     page = (tmp_path / "r.html").read_text()
     assert all(f"{account}</td>" in page for account, _ in TARGETS)
+
+
+def test_a_target_without_spans_or_rollups_over_a_long_window_is_passed_over(
+    tmp_path: Path,
+) -> None:
+    # NOTE: over a window longer than the span window the rollups answer too; a target with
+    # neither spans nor rollups in it has no data, not a report of zeros.
+    store = str(tmp_path / "store")
+    write_bulk(tmp_path / "x", 60, seed=7, fmt="batch", start=START, period=timedelta(hours=2))
+    run_ok("import", str(tmp_path / "x"), "--store", store, "-q", "--account", "prod",
+           "--region", "us-east-1")  # fmt: skip
+    for account, region in (("prod", "us-east-1"), ("idle", "eu-west-1")):
+        open_store(store).record_run(
+            RunRecord(collector="xray", account=account, region=region, status="ok",
+                      started_at=START, duration_ms=1.0, window=WINDOW)
+        )  # fmt: skip
+    long = ["--since", "2026-10-20T00:00:00Z", "--until", "2026-11-03T00:00:00Z"]
+
+    result = run_ok("analyze", "--store", store, *long, "--json", "-q")
+
+    document = orjson.loads(result.stdout[result.stdout.index("{") :])
+    assert [t["account"] for t in document["targets"]] == ["prod"]
+    assert "no data in the window for idle (eu-west-1)" in result.stderr

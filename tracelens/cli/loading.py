@@ -392,17 +392,26 @@ def load_targets(
         raise click.ClickException(
             f"--strict: {len(problems)} store file(s) unreadable; first: {problems[0].describe()}"
         )
+    # NOTE: over a long window, a target is kept when its spans or its rollups hold traces
+    # (a target with neither would be drawn as a report of zeros).
+    windows = (
+        _long_windows(location, plan, progress, list(targets), findings)
+        if (plan.use_rollups)
+        else {}
+    )
     inputs: dict[Target, Inputs] = {}
     passed: list[Target] = []
     for target in targets:
         own = each.pop(target)
         for problem in problems:
             own.side_rejections.add(problem.location, "whole file", f"store file: {problem.reason}")
-        if has_rows(own) or plan.use_rollups:
+        held = target in windows and windows[target].held["traces"]
+        if has_rows(own) or held:
             inputs[target] = own
         else:
+            windows.pop(target, None)
             passed.append(target)
     loaded = LoadedTargets(options, window, plan, progress, inputs, passed)
-    if plan.use_rollups and inputs:
-        loaded.windows = _long_windows(location, plan, progress, list(inputs), findings)
+    if windows:
+        loaded.windows = windows
     return loaded
