@@ -130,15 +130,29 @@ def _attempt_rows(spans: pl.DataFrame) -> pl.DataFrame:
     ).collect()
 
 
-def event_outcomes(spans: pl.DataFrame) -> pl.DataFrame:
-    """Per function: ``recovered_events``, ``failed_events``, ``recovered_faults`` and
-    ``recovered_errors`` (see the module docstring); functions without attempts are absent."""
+def event_outcome_rows(spans: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The outcomes of asynchronous events (see the module docstring), as two row frames:
+    one row per event recording its attempts (``trace_id``, ``function_name``, ``recovered``:
+    a failed attempt and a successful last one, ``failed``: its last attempt failed), and one
+    row per execution of an eventually successful event (``trace_id``, ``function_name``, and
+    its ``fault``/``error`` flags as :func:`analyses.invocations.invocations` gives them).
+    :data:`OUTCOME_COUNT_EXPRS` counts them."""
     check_inputs(spans=spans)
     attempts = _attempt_rows(spans)
-    schema: dict[str, pl.DataType] = {"function_name": pl.String()}
-    schema |= {c: pl.Int64() for c in _OUTCOME_COUNTS}
+    event_schema = {
+        "trace_id": pl.String(),
+        "function_name": pl.String(),
+        "recovered": pl.Boolean(),
+        "failed": pl.Boolean(),
+    }
+    execution_schema = {
+        "trace_id": pl.String(),
+        "function_name": pl.String(),
+        "fault": pl.Boolean(),
+        "error": pl.Boolean(),
+    }
     if attempts.is_empty():
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(schema=event_schema), pl.DataFrame(schema=execution_schema)
     last = pl.col("n") == pl.col("n").max().over("trace_id", "event_id")
     events = attempts.group_by("trace_id", "event_id").agg(
         pl.col("failed").any().alias("any_failed"),
@@ -150,23 +164,48 @@ def event_outcomes(spans: pl.DataFrame) -> pl.DataFrame:
         "trace_id", pl.col("segment_id").alias("event_id"), "function_name"
     )
     per_event = events.join(names, on=["trace_id", "event_id"], how="inner")
-    counts = per_event.group_by("function_name").agg(
-        (pl.col("last_succeeded") & pl.col("any_failed")).sum().alias("recovered_events"),
-        pl.col("last_failed").sum().alias("failed_events"),
-    )
     recovered = (
         per_event.filter(pl.col("last_succeeded"))
         .select("trace_id", pl.col("execution_id").alias("segment_id"))
         .explode("segment_id")
     )
-    flags = (
-        invocations(spans)
-        .join(recovered, on=["trace_id", "segment_id"], how="semi")
-        .group_by("function_name")
-        .agg(
-            pl.col("fault").sum().alias("recovered_faults"),
-            pl.col("error").sum().alias("recovered_errors"),
-        )
+    executions = invocations(spans).join(recovered, on=["trace_id", "segment_id"], how="semi")
+    return (
+        per_event.select(
+            "trace_id",
+            "function_name",
+            (pl.col("last_succeeded") & pl.col("any_failed")).alias("recovered"),
+            pl.col("last_failed").alias("failed"),
+        ).cast(pl.Schema(event_schema)),
+        executions.select(list(execution_schema)).cast(pl.Schema(execution_schema)),
+    )
+
+
+OUTCOME_COUNT_EXPRS: tuple[dict[str, pl.Expr], dict[str, pl.Expr]] = (
+    {
+        "recovered_events": pl.col("recovered").sum().cast(pl.Int64),
+        "failed_events": pl.col("failed").sum().cast(pl.Int64),
+    },
+    {
+        "recovered_faults": pl.col("fault").sum().cast(pl.Int64),
+        "recovered_errors": pl.col("error").sum().cast(pl.Int64),
+    },
+)
+"""The outcome counts of a function over each frame of :func:`event_outcome_rows` (an
+aggregation per function; rollups count the same per hour)."""
+
+
+def event_outcomes(spans: pl.DataFrame) -> pl.DataFrame:
+    """Per function: ``recovered_events``, ``failed_events``, ``recovered_faults`` and
+    ``recovered_errors`` (see the module docstring); functions without attempts are absent."""
+    schema: dict[str, pl.DataType] = {"function_name": pl.String()}
+    schema |= {c: pl.Int64() for c in _OUTCOME_COUNTS}
+    events, executions = event_outcome_rows(spans)
+    if events.is_empty():
+        return pl.DataFrame(schema=schema)
+    counts, flags = (
+        rows.group_by("function_name").agg(*(expr.alias(name) for name, expr in exprs.items()))
+        for rows, exprs in zip((events, executions), OUTCOME_COUNT_EXPRS, strict=True)
     )
     table = counts.join(flags, on="function_name", how="full", coalesce=True)
     return shaped(table.with_columns(pl.col(_OUTCOME_COUNTS).fill_null(0)), schema)

@@ -168,28 +168,35 @@ def _timeouts(inv: pl.DataFrame, reports: pl.DataFrame | None) -> pl.DataFrame:
 
 
 def _count(kind: str) -> pl.Expr:
-    return (pl.col("cold_kind") == kind).sum().cast(pl.Int64).alias(kind)
+    return (pl.col("cold_kind") == kind).sum().cast(pl.Int64)
 
 
 def _user_facing() -> pl.Expr:
     return pl.col("cold_kind").is_in(USER_FACING_KINDS) & (pl.col("invocation_path") == "sync")
 
 
+_SYNC = pl.col("invocation_path") == "sync"
+COLD_COUNT_EXPRS: dict[str, pl.Expr] = {
+    "invocations": pl.len().cast(pl.Int64),
+    "cold_starts": pl.col("cold_kind").is_not_null().sum().cast(pl.Int64),
+    "on_demand": _count("on_demand"),
+    "provisioned": _count("provisioned"),
+    "snapstart": _count("snapstart"),
+    "sync_invocations": _SYNC.sum().cast(pl.Int64),
+    "user_facing_cold_starts": _user_facing().sum().cast(pl.Int64),
+    "off_path_cold_starts": (pl.col("cold_kind").is_in(USER_FACING_KINDS) & ~_SYNC)
+    .sum()
+    .cast(pl.Int64),
+}
+"""The traced counts of a function over its executions (rows of
+:func:`analyses.invocations.invocations`: ``cold_kind``, ``invocation_path``): an aggregation
+per function (rollups count the same per hour)."""
+
+
 def _trace_counts(traced: pl.DataFrame) -> pl.DataFrame:
     user_facing = _user_facing()
-    sync = pl.col("invocation_path") == "sync"
     return traced.group_by("function_name").agg(
-        pl.len().cast(pl.Int64).alias("invocations"),
-        pl.col("cold_kind").is_not_null().sum().cast(pl.Int64).alias("cold_starts"),
-        _count("on_demand"),
-        _count("provisioned"),
-        _count("snapstart"),
-        sync.sum().cast(pl.Int64).alias("sync_invocations"),
-        user_facing.sum().cast(pl.Int64).alias("user_facing_cold_starts"),
-        (pl.col("cold_kind").is_in(USER_FACING_KINDS) & ~sync)
-        .sum()
-        .cast(pl.Int64)
-        .alias("off_path_cold_starts"),
+        *(expr.alias(name) for name, expr in COLD_COUNT_EXPRS.items()),
         pl.col("trace_id")
         .filter(user_facing & pl.col("init_ms").is_not_null())
         .sort_by(pl.col("init_ms").filter(user_facing & pl.col("init_ms").is_not_null()))

@@ -136,31 +136,60 @@ def _dns(located: _Located, functions: pl.DataFrame | None) -> pl.DataFrame:
     return _dns_stats(located.rows(is_lookup()), functions)
 
 
-def _connections(located: _Located) -> pl.DataFrame:
+def connection_rows(spans: pl.DataFrame) -> pl.DataFrame:
+    """The rows :func:`connection_setup` counts (``CONNECTION_COUNT_EXPRS`` per
+    ``function_name`` and ``host``: the call's host), with ``trace_id``, for partial
+    aggregates."""
+    _check(spans, None)
+    return _connection_rows(_Located.of(spans))
+
+
+def _connection_rows(located: _Located) -> pl.DataFrame:
     step_names = (*CONNECT_NAMES, *DIAL_NAMES, *TLS_NAMES)
     # NOTE: warm invocations of functions only: other services have no cold or warm.
     rows = located.rows(pl.col("name").is_in(step_names) | OUTERMOST_CALL, warm_only=True)
     # NOTE: steps inside a call are counted under the call's host, so that per-call ratios
     # compare like with like even when a nested span names the endpoint differently.
-    warm = rows.with_columns(host=pl.col("call_host"))
-    counts = warm.group_by(["function_name", "host"]).agg(
-        pl.col("is_outermost_call").sum().cast(pl.Int64).alias("calls"),
-        _named(CONNECT_NAMES).alias("connects"),
-        _named(DIAL_NAMES).alias("dials"),
-        _named(TLS_NAMES).alias("tls_handshakes"),
-        # NOTE: the first in trace-id order, so the example does not depend on input order.
-        pl.col("trace_id")
-        .filter(pl.col("name").is_in((*DIAL_NAMES, *TLS_NAMES)) & ~pl.col("is_outermost_call"))
-        .min()
-        .alias("example_trace_id"),
-    )
-    counts = counts.with_columns(
+    return rows.with_columns(host=pl.col("call_host"))
+
+
+def _named(names: tuple[str, ...]) -> pl.Expr:
+    return (pl.col("name").is_in(names) & ~pl.col("is_outermost_call")).sum().cast(pl.Int64)
+
+
+CONNECTION_COUNT_EXPRS: dict[str, pl.Expr] = {
+    "calls": pl.col("is_outermost_call").sum().cast(pl.Int64),
+    "connects": _named(CONNECT_NAMES),
+    "dials": _named(DIAL_NAMES),
+    "tls_handshakes": _named(TLS_NAMES),
+}
+"""The counts of ``CONNECTION_SETUP_SCHEMA`` over rows of :func:`connection_rows` (an
+aggregation per function and host; rollups count the same per hour)."""
+
+
+def with_new_connections(counts: pl.DataFrame) -> pl.DataFrame:
+    """``CONNECTION_COUNT_EXPRS`` counts with ``new_connections`` and
+    ``new_connections_per_call`` (from the totals, so merged counts give the same ratio)."""
+    return counts.with_columns(
         new_connections=pl.max_horizontal("dials", "tls_handshakes")
     ).with_columns(
         new_connections_per_call=pl.when(pl.col("calls") > 0).then(
             pl.col("new_connections") / pl.col("calls")
         )
     )
+
+
+def _connections(located: _Located) -> pl.DataFrame:
+    warm = _connection_rows(located)
+    counts = warm.group_by(["function_name", "host"]).agg(
+        *(expr.alias(name) for name, expr in CONNECTION_COUNT_EXPRS.items()),
+        # NOTE: the first in trace-id order, so the example does not depend on input order.
+        pl.col("trace_id")
+        .filter(pl.col("name").is_in((*DIAL_NAMES, *TLS_NAMES)) & ~pl.col("is_outermost_call"))
+        .min()
+        .alias("example_trace_id"),
+    )
+    counts = with_new_connections(counts)
     return (
         counts.select(CONNECTION_SETUP_SCHEMA.keys())
         .cast(pl.Schema(CONNECTION_SETUP_SCHEMA))
@@ -170,10 +199,6 @@ def _connections(located: _Located) -> pl.DataFrame:
             nulls_last=True,
         )
     )
-
-
-def _named(names: tuple[str, ...]) -> pl.Expr:
-    return (pl.col("name").is_in(names) & ~pl.col("is_outermost_call")).sum().cast(pl.Int64)
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,25 @@ def downstream_calls(spans: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+DOWNSTREAM_KEYS = ("source", "service", "resource", "operation", "namespace")
+DOWNSTREAM_COUNT_EXPRS: dict[str, pl.Expr] = {
+    "throttled_calls": pl.col("throttled").sum().cast(pl.Int64),
+    "calls": pl.len().cast(pl.Int64),
+    "retries": pl.col("retries").sum().cast(pl.Int64),  # over the calls recording them
+    "retries_unknown": pl.col("retries").null_count().cast(pl.Int64),
+}
+"""The counts of ``DOWNSTREAM_THROTTLE_SCHEMA`` over rows of :func:`downstream_calls` (an
+aggregation per ``DOWNSTREAM_KEYS``; rollups count the same per hour):
+:func:`with_known_retries` then makes ``retries`` unknown where no call recorded them."""
+
+
+def with_known_retries(counts: pl.DataFrame) -> pl.DataFrame:
+    """``DOWNSTREAM_COUNT_EXPRS`` counts with ``retries`` null (unknown, not 0) when no call
+    recorded a ``retries`` field."""
+    recorded = pl.col("retries_unknown") < pl.col("calls")
+    return counts.with_columns(pl.when(recorded).then(pl.col("retries")).alias("retries"))
+
+
 def downstream_throttles(spans: pl.DataFrame) -> pl.DataFrame:
     """Throttled calls from services (functions) to AWS APIs and remote endpoints.
 
@@ -147,14 +166,11 @@ def _downstream(spans: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     throttled = calls.filter("throttled").sort("start_time", "trace_id", maintain_order=True)
     if calls.is_empty():
         return empty_frame(DOWNSTREAM_THROTTLE_SCHEMA), throttled
-    groups = ["source", "service", "resource", "operation", "namespace"]
-    counts = calls.group_by(groups).agg(
-        pl.col("throttled").sum().alias("throttled_calls"),
-        pl.len().alias("calls"),
-        pl.when(pl.col("retries").is_not_null().any())
-        .then(pl.col("retries").sum())
-        .alias("retries"),
-        pl.col("retries").null_count().cast(pl.Int64).alias("retries_unknown"),
+    groups = list(DOWNSTREAM_KEYS)
+    counts = with_known_retries(
+        calls.group_by(DOWNSTREAM_KEYS).agg(
+            *(expr.alias(name) for name, expr in DOWNSTREAM_COUNT_EXPRS.items())
+        )
     )
     examples = throttled.group_by(groups).agg(
         pl.col("start_time").min().alias("first_time"),

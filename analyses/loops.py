@@ -152,9 +152,68 @@ def _first_sorted(column: str) -> pl.Expr:
 def loop_edges(spans: pl.DataFrame) -> pl.DataFrame:
     """The evidence-backed edges loops are searched on (``LOOP_EDGE_SCHEMA``)."""
     check_inputs(spans=spans)
+    coded = _coded_hops(spans)
+    if coded is None:
+        return pl.DataFrame(schema=LOOP_EDGE_SCHEMA)
+    hops, keys = coded
+    edges = hops.group_by("source", "target").agg(
+        pl.len().cast(pl.Int64).alias("calls"),
+        pl.col("confirmed").any().alias("confirmed"),
+        pl.col("evidence").min().alias("evidence"),  # never null
+        _first_sorted("trace_id").alias("example_trace_id"),
+    )
+    return shaped(_named_ends(edges, keys), LOOP_EDGE_SCHEMA).sort("source", "target")
+
+
+def loop_hop_rows(spans: pl.DataFrame) -> pl.DataFrame:
+    """One row per hop of :func:`loop_edges` (``trace_id``, ``source``, ``target``,
+    ``evidence``, ``confirmed``), for partial aggregates: ``LOOP_HOP_COUNT_EXPRS`` per source,
+    target and evidence merge into the same edges (:func:`edges_of_hop_counts`)."""
+    check_inputs(spans=spans)
+    coded = _coded_hops(spans)
+    if coded is None:
+        schema = {k: LOOP_EDGE_SCHEMA[k] for k in ("source", "target", "evidence", "confirmed")}
+        return pl.DataFrame(schema={"trace_id": pl.String(), **schema})
+    hops, keys = coded
+    return _named_ends(hops, keys).select("trace_id", "source", "target", "evidence", "confirmed")
+
+
+LOOP_HOP_COUNT_EXPRS: dict[str, pl.Expr] = {
+    "calls": pl.len().cast(pl.Int64),
+    "confirmed_calls": pl.col("confirmed").sum().cast(pl.Int64),
+}
+"""Counts of :func:`loop_hop_rows` per ``source``, ``target`` and ``evidence``."""
+
+
+def edges_of_hop_counts(counts: pl.DataFrame) -> pl.DataFrame:
+    """``LOOP_EDGE_SCHEMA`` (without example traces) from ``LOOP_HOP_COUNT_EXPRS`` counts per
+    source, target and evidence: the edges :func:`loop_edges` gives over the same hops."""
+    edges = counts.group_by("source", "target").agg(
+        pl.col("calls").sum().cast(pl.Int64),
+        (pl.col("confirmed_calls").sum() > 0).alias("confirmed"),
+        pl.col("evidence").min(),
+        pl.lit(None, pl.String()).alias("example_trace_id"),
+    )
+    return shaped(edges, LOOP_EDGE_SCHEMA).sort("source", "target")
+
+
+def _named_ends(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its coded ``source`` and ``target`` replaced by their node keys."""
+    named = frame.join(
+        keys.select(pl.col("code").alias("source"), pl.col("key").alias("source_key")),
+        on="source",
+    ).join(
+        keys.select(pl.col("code").alias("target"), pl.col("key").alias("target_key")), on="target"
+    )
+    return named.drop("source", "target").rename({"source_key": "source", "target_key": "target"})
+
+
+def _coded_hops(spans: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """The hops (``source``/``target`` as codes, ``evidence``, ``confirmed``, ``trace_id``)
+    and the codes' node keys; None without spans."""
     tree = span_tree(spans)
     if tree.is_empty():
-        return pl.DataFrame(schema=LOOP_EDGE_SCHEMA)
+        return None
     # NOTE: every frame below is narrowed before it is filtered (a filter copies each column
     # it carries).
     segment = pl.col("kind") == "segment"
@@ -275,20 +334,7 @@ def loop_edges(spans: pl.DataFrame) -> pl.DataFrame:
     hops = hops.filter(
         (pl.col("source") != pl.col("target")) | pl.col("evidence").is_in(["write", "call"])
     )
-    edges = hops.group_by("source", "target").agg(
-        pl.len().cast(pl.Int64).alias("calls"),
-        pl.col("confirmed").any().alias("confirmed"),
-        pl.col("evidence").min().alias("evidence"),  # never null
-        _first_sorted("trace_id").alias("example_trace_id"),
-    )
-    named = edges.join(
-        keys.select(pl.col("code").alias("source"), pl.col("key").alias("source_key")),
-        on="source",
-    ).join(
-        keys.select(pl.col("code").alias("target"), pl.col("key").alias("target_key")), on="target"
-    )
-    named = named.drop("source", "target").rename({"source_key": "source", "target_key": "target"})
-    return shaped(named, LOOP_EDGE_SCHEMA).sort("source", "target")
+    return hops, keys
 
 
 def resource_loops(spans: pl.DataFrame) -> pl.DataFrame:

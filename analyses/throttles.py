@@ -302,6 +302,28 @@ def _tree_parent_owner_names(spans: pl.DataFrame, rows: pl.Series) -> pl.Series 
     ).to_series()
 
 
+THROTTLE_KEYS = ("source", "target", "cause", "absorbed_by")
+THROTTLE_COUNT_EXPRS: dict[str, pl.Expr] = {
+    "throttled_attempts": pl.col("attempts").sum().cast(pl.Int64),
+    "throttled_calls": pl.len().cast(pl.Int64),
+    "recovered_calls": pl.col("recovered").sum().cast(pl.Int64),
+    "retries_unknown": pl.col("attempts_unknown").sum().cast(pl.Int64),
+}
+"""The counts of ``INVOCATION_THROTTLE_SCHEMA`` over rows of :func:`throttled_attempts` with
+their cause (an aggregation per ``THROTTLE_KEYS``; rollups count the same per hour)."""
+
+
+def caused_attempts(spans: pl.DataFrame, settings: CauseSettings | None = None) -> pl.DataFrame:
+    """:func:`throttled_attempts` with the ``cause`` the spans alone tell (no metrics, no
+    configuration: a refusal's message, else ``unknown``), for partial aggregates."""
+    return with_causes(
+        throttled_attempts(spans),
+        metrics=None,
+        functions=None,
+        settings=settings if settings is not None else CauseSettings(),
+    )
+
+
 @memoized
 def throttled_attempts(spans: pl.DataFrame) -> pl.DataFrame:
     """One row per throttled call (or untraced refused request), with its attempt count.
@@ -367,11 +389,8 @@ def invocation_throttles(
         unreserved_concurrency_limit=unreserved_concurrency_limit,
     )
     caused = with_causes(attempts, metrics=metrics, functions=functions, settings=settings)
-    table = caused.group_by("source", "target", "cause", "absorbed_by").agg(
-        pl.col("attempts").sum().alias("throttled_attempts"),
-        pl.len().alias("throttled_calls"),
-        pl.col("recovered").sum().alias("recovered_calls"),
-        pl.col("attempts_unknown").sum().alias("retries_unknown"),
+    table = caused.group_by(THROTTLE_KEYS).agg(
+        *(expr.alias(name) for name, expr in THROTTLE_COUNT_EXPRS.items()),
         pl.col("time").min().alias("first_time"),
         pl.col("time").max().alias("last_time"),
         pl.col("trace_id").sort_by("time").first().alias("example_trace_id"),
