@@ -30,14 +30,22 @@ import math
 import polars as pl
 from ddsketch.mapping import LogarithmicMapping
 
-from analyses.async_events import ASYNC_SCHEMA, async_event_rows
+from analyses.async_events import (
+    ASYNC_SCHEMA,
+    OUTCOME_COUNT_EXPRS,
+    async_event_rows,
+    event_outcome_rows,
+)
 from analyses.bottlenecks import critical_path_time
-from analyses.cold_starts import USER_FACING_KINDS
-from analyses.dns import dns_lookup_rows
+from analyses.cold_starts import COLD_COUNT_EXPRS, USER_FACING_KINDS
+from analyses.dns import CONNECTION_COUNT_EXPRS, connection_rows, dns_lookup_rows
+from analyses.downstream_throttles import DOWNSTREAM_COUNT_EXPRS, downstream_calls
 from analyses.entry_points import ENTRY_COUNT_EXPRS, entry_traces, rated_by_impact
 from analyses.invocations import invocations
+from analyses.loops import LOOP_HOP_COUNT_EXPRS, loop_hop_rows
 from analyses.memo import shared_intermediates
 from analyses.service_map import NODE_COUNT_EXPRS, service_map_hops_and_node_requests
+from analyses.throttles import THROTTLE_COUNT_EXPRS, caused_attempts
 from tracelens.schema import UTC_US
 
 RELATIVE_ACCURACY = 0.01
@@ -48,11 +56,12 @@ _MULTIPLIER = math.log(2) / math.log1p(2 * RELATIVE_ACCURACY / (1 - RELATIVE_ACC
 ZERO_BUCKET = -(2**31)  # values at or below the smallest the mapping can index (0 ms)
 _MIN_INDEXABLE = _MAPPING.min_possible
 
-KEY_COLUMNS = ("section", "source", "source_type", "target", "target_type", "measure")
+KEYS = ("source", "source_type", "target", "target_type", "detail")
+"""The columns keying a section's rows (what each means per section: ``MEASURES``)."""
+KEY_COLUMNS = ("section", *KEYS[:-1], "measure", "detail")
 ROLLUP_SCHEMA: dict[str, pl.DataType] = {
     "hour": UTC_US,
-    # SECTIONS: "input" | "function" | "edge" | "async" | "critical_path" | "dns" | "entry" | "node"
-    "section": pl.String(),
+    "section": pl.String(),  # SECTIONS
     "source": pl.String(),  # the function's name for sections "function" and "async"
     "source_type": pl.String(),
     "target": pl.String(),
@@ -60,6 +69,9 @@ ROLLUP_SCHEMA: dict[str, pl.DataType] = {
     "measure": pl.String(),
     "bucket": pl.Int32(),  # null for a count; else a DDSketch key (ZERO_BUCKET for 0)
     "count": pl.Int64(),
+    # A fifth key (section "downstream": the operation); null elsewhere, and in rollups
+    # written before it was added (read as null).
+    "detail": pl.String(),
 }
 
 FUNCTION_COUNTS = ("invocations", "errors", "faults", "cold_starts")
@@ -91,10 +103,29 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "entry": ENTRY_COUNTS,
     # source: the node's name, source_type: its type (service_map.nodes[])
     "node": NODE_COUNTS,
+    # The sections below hold the evidence of findings (analyses.rollup_findings).
+    # source: the function; counts of cold-start kinds and invocation paths (traced)
+    "cold": tuple(m for m in COLD_COUNT_EXPRS if m not in FUNCTION_COUNTS),
+    # source: the function; outcomes of asynchronous events (analyses.async_events)
+    "outcome": tuple(name for exprs in OUTCOME_COUNT_EXPRS for name in exprs),
+    # source: the caller, source_type: absorbed_by, target: the throttled function,
+    # target_type: the cause the spans alone tell (no metrics, no configuration)
+    "throttle": tuple(THROTTLE_COUNT_EXPRS),
+    # source: the caller, source_type: namespace, target: service, target_type: resource,
+    # detail: operation; plus EXCEPTION_MEASURE + a throttling exception: its throttled calls
+    "downstream": tuple(DOWNSTREAM_COUNT_EXPRS),
+    # source: the function, target: the host (warm invocations' connection set-up)
+    "connection": tuple(CONNECTION_COUNT_EXPRS),
+    # source, target: a loop edge's node keys, target_type: its evidence (analyses.loops)
+    "loop": tuple(LOOP_HOP_COUNT_EXPRS),
 }
+EXCEPTION_MEASURE = "exception:"
+"""Prefix of the downstream section's measures counting throttled calls per exception type."""
 SECTIONS = tuple(MEASURES)
 """Every section a rollup holds, in the order they were added."""
-ADDED_SECTIONS = ("entry", "node")
+EVIDENCE_SECTIONS = ("cold", "outcome", "throttle", "downstream", "connection", "loop")
+"""The sections holding only findings' evidence (``analyses.rollup_findings``)."""
+ADDED_SECTIONS = ("entry", "node", *EVIDENCE_SECTIONS)
 """Sections added after rollups were first stored: a rollup that does not record its sections
 holds every one but these."""
 # The sketched measures of each section (milliseconds).
@@ -123,7 +154,10 @@ SECTIONS_FROM_ROLLUPS = (
     "dns (lookups, failures, latency_ms, invocation_share, cold, warm)",
     "entry_points (counts, rates, cold_start_share, latency_ms)",
     "service_map.nodes (counts, service_p50_ms, service_p95_ms)",
-    "findings[kind=async_events] (and their evidence: counts, event_age_ms)",
+    "findings (every kind but timeout and bottleneck, from their evidence: counts per "
+    "function of cold-start kinds and invocation paths, outcomes of asynchronous events, "
+    "invocation throttles, downstream calls per operation, connection set-up, loop edges; "
+    "init, event-age and DNS percentiles from sketches)",
 )
 SECTIONS_NEEDING_SPANS = (
     "input (documents, duplicates, rejections, incomplete)",
@@ -134,8 +168,10 @@ SECTIONS_NEEDING_SPANS = (
     "entry_points[] (slowest_trace_id, failed_trace_id)",
     "service_map.cycles",
     "service_map.loops",
-    "findings (every kind but async_events: their rules need span-level figures such as "
-    "cold-start kinds, invocation paths, throttle causes, configuration; and example traces)",
+    "findings[kind=timeout] (REPORT logs) and findings[kind=bottleneck] (slow_share: a quantile "
+    "of the whole window); over rollups, every finding's example trace, what REPORT logs add "
+    "(cold starts seen only in logs), configuration (VPC attachment, reserved concurrency) and "
+    "metrics (throttle causes beyond what a refusal's message says)",
     "example traces and waterfalls",
 )
 
@@ -177,7 +213,12 @@ def _sketch(frame: pl.DataFrame, keys: list[str], column: str, measure: str) -> 
 
 
 def _shaped(frame: pl.DataFrame, section: str) -> pl.DataFrame:
-    frame = frame.with_columns(pl.lit(section).alias("section"))
+    return conformed(frame.with_columns(pl.lit(section).alias("section")))
+
+
+def conformed(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` as ``ROLLUP_SCHEMA``: a column it lacks (``detail``, in a rollup written
+    before it was added) is null."""
     missing = [c for c in ROLLUP_SCHEMA if c not in frame.columns]
     frame = frame.with_columns([pl.lit(None, ROLLUP_SCHEMA[c]).alias(c) for c in missing])
     return frame.select(list(ROLLUP_SCHEMA)).cast(pl.Schema(ROLLUP_SCHEMA))
@@ -253,6 +294,7 @@ def _rollup(spans: pl.DataFrame) -> pl.DataFrame:
         *_dns(spans, hours),
         *_entries(spans, inv, hours),
         *_nodes(node_requests, hours),
+        *_evidence(spans, inv.with_columns(name), hours),
     ]
     return merge(parts, by_hour=True)
 
@@ -379,10 +421,86 @@ def _nodes(requests: pl.DataFrame, hours: pl.DataFrame) -> list[pl.DataFrame]:
     ]
 
 
+def _keyed(
+    rows: pl.DataFrame, hours: pl.DataFrame, keys: dict[str, str], columns: list[str]
+) -> pl.DataFrame:
+    """``rows`` (with ``trace_id``) with their trace's hour, the rollup's key columns
+    (``keys``: key column -> the rows' column) and ``columns``."""
+    return rows.join(hours, on="trace_id", how="left").select(
+        "hour", *(pl.col(c).cast(pl.String).alias(k) for k, c in keys.items()), *columns
+    )
+
+
+def _counted(
+    rows: pl.DataFrame,
+    hours: pl.DataFrame,
+    section: str,
+    keys: dict[str, str],
+    exprs: dict[str, pl.Expr],
+) -> pl.DataFrame:
+    """``exprs`` over ``rows`` per hour and key, shaped as ``section``."""
+    needed = sorted({c for expr in exprs.values() for c in expr.meta.root_names()})
+    return _shaped(_counts(_keyed(rows, hours, keys, needed), list(keys), exprs), section)
+
+
+_THROTTLE_KEYS = {
+    "source": "source",
+    "source_type": "absorbed_by",
+    "target": "target",
+    "target_type": "cause",
+}
+_DOWNSTREAM_KEYS = {
+    "source": "source",
+    "source_type": "namespace",
+    "target": "service",
+    "target_type": "resource",
+    "detail": "operation",
+}
+_LOOP_KEYS = {"source": "source", "target": "target", "target_type": "evidence"}
+
+
+def _evidence(spans: pl.DataFrame, inv: pl.DataFrame, hours: pl.DataFrame) -> list[pl.DataFrame]:
+    """The sections holding findings' evidence (``cold`` ... ``loop``): the rows each rule's
+    analysis aggregates, counted per hour with that analysis's own expressions."""
+    function = {"source": "function_name"}
+    events, executions = event_outcome_rows(spans)
+    calls = downstream_calls(spans)
+    cold = {m: COLD_COUNT_EXPRS[m] for m in MEASURES["cold"]}
+    return [
+        _counted(inv, hours, "cold", function, cold),
+        _counted(events, hours, "outcome", function, OUTCOME_COUNT_EXPRS[0]),
+        _counted(executions, hours, "outcome", function, OUTCOME_COUNT_EXPRS[1]),
+        _counted(caused_attempts(spans), hours, "throttle", _THROTTLE_KEYS, THROTTLE_COUNT_EXPRS),
+        _counted(calls, hours, "downstream", _DOWNSTREAM_KEYS, DOWNSTREAM_COUNT_EXPRS),
+        _exceptions(calls, hours),
+        _counted(
+            connection_rows(spans),
+            hours,
+            "connection",
+            {"source": "function_name", "target": "host"},
+            CONNECTION_COUNT_EXPRS,
+        ),
+        _counted(loop_hop_rows(spans), hours, "loop", _LOOP_KEYS, LOOP_HOP_COUNT_EXPRS),
+    ]
+
+
+def _exceptions(calls: pl.DataFrame, hours: pl.DataFrame) -> pl.DataFrame:
+    """Throttled downstream calls per exception type (measure ``EXCEPTION_MEASURE`` + type)."""
+    throttled = calls.filter(pl.col("throttled") & pl.col("exception_type").is_not_null())
+    named = throttled.with_columns(
+        (EXCEPTION_MEASURE + pl.col("exception_type").cast(pl.String)).alias("measure")
+    )
+    keyed = _keyed(named, hours, _DOWNSTREAM_KEYS, ["measure"])
+    counted = keyed.group_by(["hour", *_DOWNSTREAM_KEYS, "measure"]).agg(
+        pl.len().cast(pl.Int64).alias("count")
+    )
+    return _shaped(counted, "downstream")
+
+
 def merge(rollups: list[pl.DataFrame], *, by_hour: bool = False) -> pl.DataFrame:
     """Rollups merged: counts summed per key and bucket (per hour when ``by_hour``, else the
     hour column is the earliest hour merged)."""
-    frames = [r for r in rollups if not r.is_empty()]
+    frames = [conformed(r) for r in rollups if not r.is_empty()]
     if not frames:
         return pl.DataFrame(schema=ROLLUP_SCHEMA)
     keys = [*KEY_COLUMNS, "bucket"] + (["hour"] if by_hour else [])
@@ -412,7 +530,7 @@ def quantiles(merged: pl.DataFrame, section: str, measure: str | None = None) ->
     """Per key of ``section``: ``p50_ms``, ``p95_ms``, ``p99_ms`` of its sketch of ``measure``
     (default: the section's first; DDSketch's rank rule: the first bucket whose cumulative
     count exceeds ``q * (n - 1)``)."""
-    keys = ["source", "source_type", "target", "target_type"]
+    keys = list(KEYS)
     measure = measure or SKETCHED[section][0]
     rows = (
         merged.filter(
@@ -438,7 +556,7 @@ def quantiles(merged: pl.DataFrame, section: str, measure: str | None = None) ->
 def counts(merged: pl.DataFrame, section: str) -> pl.DataFrame:
     """Per key of ``section``: one column per counted measure (``MEASURES``; a sum is 0 when
     never counted, a maximum null)."""
-    keys = ["source", "source_type", "target", "target_type"]
+    keys = list(KEYS)
     rows = merged.filter((pl.col("section") == section) & pl.col("bucket").is_null())
 
     def value(m: str) -> pl.Expr:

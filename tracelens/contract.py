@@ -19,7 +19,7 @@ from typing import Any, Literal, TypedDict, Union, cast
 import orjson
 import polars as pl
 
-from analyses.rollups import RELATIVE_ACCURACY, SECTIONS_NEEDING_SPANS
+from analyses.rollups import EVIDENCE_SECTIONS, RELATIVE_ACCURACY, SECTIONS_NEEDING_SPANS
 from tracelens.analysis import AnalysisResult
 from tracelens.windowplan import SPAN_WINDOW
 
@@ -399,9 +399,12 @@ class LongWindow(TypedDict):
     dns: list[LongWindowDns]
     bottlenecks: list[LongWindowBottleneck]
     async_invocations: list[LongWindowAsync]
-    # The findings whose rule reads only what rollups hold (async_events), over the whole
-    # window; trace_id null. Every other kind needs the spans: `findings`, of the span window.
+    # The findings over the whole window of every kind but timeout and bottleneck (their rules
+    # need REPORT logs and the window's slowest traces: `findings`, of the span window), from
+    # the rollups' counts and sketches; trace_id null. A kind whose evidence some day's rollup
+    # lacks is left out (named in findings_left_out, and input.rollups.lacking).
     findings: list[Finding]
+    findings_left_out: list[str]
 
 
 class Target(TypedDict):
@@ -604,7 +607,11 @@ LONG_WINDOW_KEYS = (
     "long_window.async_invocations",
     "long_window.findings",
 )
-LACKING_KEYS = {"entry": "long_window.entry_points", "node": "long_window.nodes"}
+LACKING_KEYS = {
+    "entry": "long_window.entry_points",
+    "node": "long_window.nodes",
+    **{section: "long_window.findings" for section in EVIDENCE_SECTIONS},
+}
 """The key in ``LONG_WINDOW_KEYS`` of each section added to rollups (``rollups.lacking``)."""
 
 
@@ -660,6 +667,7 @@ def _long_window(result: AnalysisResult, where: Located) -> LongWindow | None:
         "bottlenecks": _located(held["bottlenecks"], where),
         "async_invocations": _located(held["async_invocations"], where),
         "findings": _finding_rows(merged.findings, where),
+        "findings_left_out": list(merged.findings_left_out),
     }
 
 
@@ -681,6 +689,7 @@ def _merged_long_window(parts: list[LongWindow | None]) -> LongWindow | None:
         "bottlenecks": [row for w in windows for row in w["bottlenecks"]],
         "async_invocations": [row for w in windows for row in w["async_invocations"]],
         "findings": [row for w in windows for row in w["findings"]],
+        "findings_left_out": sorted({kind for w in windows for kind in w["findings_left_out"]}),
     }
 
 

@@ -19,7 +19,8 @@ import polars as pl
 
 from analyses import rollups as partials
 from analyses.finding_thresholds import FindingSettings, Thresholds
-from analyses.findings import FINDING_SCHEMA, findings
+from analyses.findings import FINDING_SCHEMA
+from analyses.rollup_findings import rollup_findings, rules_lacking
 from tracelens.contract import lacking_keys
 from tracelens.store import reading, tables
 from tracelens.store import rollups as files
@@ -121,7 +122,7 @@ def of_target(frame: pl.DataFrame, target: Target | None) -> pl.DataFrame:
     if target is not None:
         account, region = files.TARGET_COLUMNS
         frame = frame.filter((pl.col(account) == target[0]) & (pl.col(region) == target[1]))
-    return frame.select(list(partials.ROLLUP_SCHEMA)).cast(pl.Schema(partials.ROLLUP_SCHEMA))
+    return partials.conformed(frame)
 
 
 @dataclass
@@ -361,10 +362,17 @@ def merge_days_each(
     return merged
 
 
-ADDED_SECTION_NAMES = {"entry": "entry points", "node": "service-map nodes"}
+ADDED_SECTION_NAMES = {
+    "entry": "entry points",
+    "node": "service-map nodes",
+    # NOTE: one name for the sections of findings' evidence (their rules are named apart:
+    # LongWindow.findings_left_out)
+    **{section: "the evidence of findings" for section in partials.EVIDENCE_SECTIONS},
+}
 """What a user calls each section added to rollups (``analyses.rollups.ADDED_SECTIONS``)."""
 SUMMARY_KEYS = {"entry": "entry_points", "node": "service_map.nodes"}
-"""The key of each added section in a summary from rollups (``summary``)."""
+"""The key of each added section in a summary from rollups (``summary``); a summary holds no
+findings, so the sections of their evidence are not named there."""
 
 
 def lacking_note(lacking: Mapping[str, list[date]]) -> str | None:
@@ -372,10 +380,16 @@ def lacking_note(lacking: Mapping[str, list[date]]) -> str | None:
     (the command line's note and the report's header say the same)."""
     if not lacking:
         return None
+    # NOTE: sections lacking on the same days (added together) are named together.
+    together: dict[tuple[date, ...], list[str]] = {}
+    for section in ADDED_SECTION_NAMES:
+        if section in lacking:
+            together.setdefault(tuple(lacking[section]), []).append(section)
     named = "; ".join(
-        f"{ADDED_SECTION_NAMES.get(section, section)}: {len(days)} day(s) from "
+        f"{', '.join(dict.fromkeys(ADDED_SECTION_NAMES[s] for s in sections))}: {len(days)} "
+        f"day(s) from "
         f"{days[0].isoformat()} to {days[-1].isoformat()}"
-        for section, days in sorted(lacking.items())
+        for days, sections in together.items()
     )
     return (
         f"rollups written before they held these sections, whose spans are gone, are left out "
@@ -489,8 +503,12 @@ class LongWindow:
         :attr:`MergedDays.lacking`: days merged without a section added since (its figures
         cover the other days).
     findings
-        ``analyses.findings.FINDING_SCHEMA``: the findings whose rule reads only what the
-        rollups hold (``async_events``), over the whole window, without example traces.
+        ``analyses.findings.FINDING_SCHEMA``: the findings over the whole window of every rule
+        the rollups hold the evidence of (``analyses.rollup_findings``), without example
+        traces.
+    findings_left_out
+        Finding kinds not evaluated over the window because some merged day's rollup lacks a
+        section their rule reads (``analyses.rollup_findings.rules_lacking``).
     """
 
     plan: WindowPlan
@@ -505,6 +523,7 @@ class LongWindow:
     edge_fault_rates: dict[tuple[str | None, ...], float | None] = field(default_factory=dict)
     lacking: dict[str, list[date]] = field(default_factory=dict)
     findings: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FINDING_SCHEMA))
+    findings_left_out: list[str] = field(default_factory=list)
 
 
 def long_window(
@@ -549,11 +568,13 @@ def _long_window(got: MergedDays, plan: WindowPlan, settings: FindingSettings | 
         target=got.target,
         edge_fault_rates=partials.edge_fault_rates(got.merged),
         lacking=got.lacking,
-        findings=findings(
-            async_events=partials.async_table(got.merged),
+        findings=rollup_findings(
+            got.merged,
+            lacking=got.lacking,
             thresholds=sketched_thresholds(settings.thresholds),
             silence=settings.silence,
         ),
+        findings_left_out=rules_lacking(got.lacking),
     )
 
 
@@ -564,8 +585,18 @@ def sketched_thresholds(thresholds: Thresholds) -> Thresholds:
     from the spans' answer only)."""
     raised = 1 + partials.RELATIVE_ACCURACY
     return dataclasses.replace(
-        thresholds, event_age_p95_warning_ms=thresholds.event_age_p95_warning_ms * raised
+        thresholds,
+        **{name: getattr(thresholds, name) * raised for name in SKETCHED_THRESHOLDS},
     )
+
+
+SKETCHED_THRESHOLDS = (
+    "event_age_p95_warning_ms",
+    "init_p95_warning_ms",
+    "init_p95_critical_ms",
+    "dns_p95_warning_ms",
+)
+"""The thresholds of findings' rules compared with a percentile (from a sketch over rollups)."""
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -643,7 +674,9 @@ def summary(read_result: RollupRead) -> dict[str, Any]:
                 else {"account": read_result.target[0], "region": read_result.target[1]}
             ),
             "unreadable": [p.describe() for p in read_result.problems],
-            "lacking": lacking_keys(read_result.lacking, SUMMARY_KEYS),
+            "lacking": lacking_keys(
+                {k: v for k, v in read_result.lacking.items() if k in SUMMARY_KEYS}, SUMMARY_KEYS
+            ),
             "from_rollups": list(partials.SECTIONS_FROM_ROLLUPS),
             "needs_spans": list(partials.SECTIONS_NEEDING_SPANS),
         },

@@ -143,6 +143,7 @@ def test_empty_and_zero_durations() -> None:
             "bucket": [rollups.ZERO_BUCKET, rollups.ZERO_BUCKET, 0],
             "count": [3, 2, 5],
             "hour": [None, None, None],
+            "detail": [None, None, None],
         }
     ).cast(pl.Schema(rollups.ROLLUP_SCHEMA))
     merged = rollups.merge([frame])

@@ -14,6 +14,7 @@ import polars as pl
 from click.testing import CliRunner
 
 from analyses import rollups as partials
+from analyses.rollup_findings import rules_lacking
 from tests.builders.results import ACCOUNT, REGION, T0, Ticker, traces_at, xray_result
 from tracelens import rollup
 from tracelens.cli import main
@@ -90,7 +91,7 @@ def test_a_rollup_without_a_section_whose_spans_are_gone_is_named_not_counted_as
     got = read(store.backend, since=None, until=None)
     # both days merged for what they hold; the old one named as lacking the added sections
     assert got.days == [DAY, NEXT] and got.from_spans_days == []
-    assert got.lacking == {"entry": [DAY], "node": [DAY]}
+    assert got.lacking == {section: [DAY] for section in partials.ADDED_SECTIONS}
     held = rollup.sections(got.merged)
     assert held["traces"] == 5 and _requests(held) == 2  # the other day's, not 5, not 0
     summary = rollup.summary(got)["rollups"]
@@ -103,6 +104,9 @@ def test_a_rollup_without_a_section_whose_spans_are_gone_is_named_not_counted_as
     plan = plan_windows(T0 - timedelta(days=9), T0 + timedelta(days=2), now=T0 + timedelta(days=2))
     merged = long_window(store.backend, plan)
     assert merged.lacking == got.lacking and merged.held["traces"] == 5
+    # the findings whose evidence the old day lacks are left out, not told from the other day
+    assert merged.findings_left_out == rules_lacking(partials.EVIDENCE_SECTIONS)
+    assert set(merged.findings["kind"]) <= {"async_events"}
 
 
 def _lacking_store(tmp_path: Path) -> Path:
@@ -134,7 +138,10 @@ def test_the_contract_names_what_the_long_window_lacks_by_its_own_keys(tmp_path:
     assert lacking == {
         "long_window.entry_points": [DAY.isoformat()],
         "long_window.nodes": [DAY.isoformat()],
+        "long_window.findings": [DAY.isoformat()],
     }
+    left_out = data["long_window"]["findings_left_out"]
+    assert left_out == rules_lacking(partials.EVIDENCE_SECTIONS) and "failures" in left_out
     assert set(lacking) <= set(LONG_WINDOW_KEYS)
     # the report says it once, in the header line naming the data behind each section
     out = tmp_path / "r.html"

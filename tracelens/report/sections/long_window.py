@@ -140,7 +140,8 @@ def render_long_window(ctx: RenderContext) -> Section | None:
         + f". Counts are exact; percentiles are within {RELATIVE_ACCURACY:.0%} (DDSketch). "
         f"{esc(plan.reason[0].upper() + plan.reason[1:])}: the sections above "
         f'and beside it (<a href="#{USERS}">what users see</a> with its example traces, '
-        f'<a href="#{FINDINGS}">findings</a> of every other kind, the '
+        f'<a href="#{FINDINGS}">findings</a> with example traces (timeout and bottleneck '
+        f"findings only there), the "
         f'<a href="#{SERVICE_MAP}">service map</a> with its loops, throttles, cold-start kinds '
         f'and the <a href="#{FUNCTIONS}">functions table</a>) cover only those spans.</p>'
     )
@@ -159,14 +160,21 @@ def render_long_window(ctx: RenderContext) -> Section | None:
     nodes = held["nodes"][:MAX_ROWS]
     edges = held["edges"][:MAX_ROWS]
     found = merged.findings.to_dicts()
+    left_out = (
+        "<p>Not evaluated over the whole window (a day's rollup, written before it held their "
+        f"evidence, lacks it): {esc(', '.join(merged.findings_left_out))}.</p>"
+        if merged.findings_left_out
+        else ""
+    )
     body = (
         intro
         + "<h3>Per day</h3>"
         + table(_DAILY, daily)
         + (
-            "<h3>Findings over the whole window (asynchronous events)</h3>"
+            "<h3>Findings over the whole window</h3>"
+            + left_out
             + "".join(finding_card(row, ctx) for row in found)
-            if found
+            if found or left_out
             else ""
         )
         + "<h3>Entry points</h3>"

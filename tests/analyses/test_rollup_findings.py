@@ -1,0 +1,210 @@
+"""Findings over merged rollups equal the findings over the spans, whatever the split.
+
+Each rule runs on the table its analysis gives, rebuilt from the rollups' counts (exact) and
+sketches (percentile thresholds raised by the sketch's accuracy). Compared without side inputs:
+rollups are made from spans alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analyses import rollups
+from analyses.async_events import async_events
+from analyses.cold_starts import cold_starts
+from analyses.dns import connection_setup, dns_lookups
+from analyses.downstream_throttles import downstream_throttles
+from analyses.finding_thresholds import Thresholds
+from analyses.functions import function_table
+from analyses.loops import resource_loops
+from analyses.rollup_findings import (
+    RULE_SECTIONS,
+    RULES_NEEDING_SPANS,
+    cold_table,
+    connection_table,
+    dns_table,
+    downstream_throttle_table,
+    invocation_throttle_table,
+    loop_table,
+    outcome_table,
+    rollup_findings,
+    rules_lacking,
+)
+from analyses.rollup_findings import function_table as rolled_function_table
+from analyses.throttles import invocation_throttles
+from tests.analyses.test_rollups import _split
+from tests.builders.scenario import scenario_inputs
+from tracelens.analysis import run_analysis
+from tracelens.ingest.loader import load_traces
+from tracelens.inputs import Inputs
+from tracelens.rollup import sketched_thresholds
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces"
+COMPARED = ["kind", "subject", "severity", "affected", "share"]
+
+
+@pytest.fixture(scope="module")
+def samples() -> Inputs:
+    # the sample application and the real-world traces: cold starts of every kind, retried
+    # asynchronous events, throttles, DNS, connection reuse and an S3 loop
+    return Inputs(traces=load_traces([SAMPLES / "xray", SAMPLES / "real_world"]))
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Inputs:
+    return dataclasses.replace(scenario_inputs(60), metrics=None, functions=None)
+
+
+def _merged(spans: pl.DataFrame, parts: int, seed: int = 1) -> pl.DataFrame:
+    return rollups.merge([rollups.rollup(part) for part in _split(spans, parts, seed)])
+
+
+def _from_spans(inputs: Inputs) -> pl.DataFrame:
+    found = run_analysis(inputs).findings
+    return found.filter(~pl.col("kind").is_in(list(RULES_NEEDING_SPANS))).select(COMPARED)
+
+
+@pytest.mark.parametrize("parts", [1, 3, 8])
+@pytest.mark.parametrize("which", ["samples", "scenario"])
+def test_findings_from_rollups_equal_the_findings_from_spans(
+    which: str, parts: int, request: pytest.FixtureRequest
+) -> None:
+    inputs: Inputs = request.getfixturevalue(which)
+    expected = _from_spans(inputs)
+    merged = _merged(inputs.traces.spans, parts)
+    got = rollup_findings(merged, thresholds=sketched_thresholds(Thresholds()))
+    assert got.select(COMPARED).equals(expected)
+    assert got["trace_id"].null_count() == got.height  # example traces need the spans
+    if which == "samples":
+        # every kind rollups evaluate is exercised, so none passes by being absent
+        assert set(got["kind"]) == set(RULE_SECTIONS)
+        assert {"critical", "warning", "info"} <= set(got["severity"])
+
+
+def _same(got: pl.DataFrame, exact: pl.DataFrame, keys: list[str], columns: list[str]) -> None:
+    left = got.select(*keys, *columns).sort(keys, nulls_last=True)
+    right = exact.select(*keys, *columns).sort(keys, nulls_last=True)
+    assert left.height > 0
+    assert left.equals(right), (left, right)
+
+
+def test_each_table_counts_as_its_analysis(samples: Inputs) -> None:
+    spans = samples.traces.spans
+    merged = _merged(spans, 5)
+    cold_counts = ["invocations", "cold_starts", "cold_start_rate", "user_facing_cold_start_rate"]
+    cold_counts += [c for c in rollups.MEASURES["cold"]]
+    _same(cold_table(merged), cold_starts(spans), ["function_name"], cold_counts)
+    counted = ["invocations", "errors", "faults", "throttled", "throttled_retries_unknown"]
+    exact_functions = function_table(spans).filter(pl.col("invocations") > 0)
+    rolled_functions = rolled_function_table(merged).filter(pl.col("invocations") > 0)
+    _same(rolled_functions, exact_functions, ["function_name"], counted)
+    outcomes = ["events", "retried_events", *rollups.MEASURES["outcome"]]
+    _same(outcome_table(merged), async_events(spans), ["function_name"], outcomes)
+    _same(
+        invocation_throttle_table(merged),
+        invocation_throttles(spans),
+        ["source", "target", "cause", "absorbed_by"],
+        ["throttled_attempts", "throttled_calls", "recovered_calls", "retries_unknown"],
+    )
+    _same(
+        downstream_throttle_table(merged),
+        downstream_throttles(spans),
+        ["source", "service", "resource", "operation", "namespace"],
+        ["throttled_calls", "calls", "throttle_rate", "retries", "retries_unknown"],
+    )
+    setup = ["calls", "connects", "dials", "tls_handshakes", "new_connections_per_call"]
+    _same(connection_table(merged), connection_setup(spans), ["function_name", "host"], setup)
+    _same(
+        loop_table(merged),
+        resource_loops(spans),
+        ["path"],
+        ["closing_resource", "calls", "confirmed"],
+    )
+    dns = ["lookups", "invocations", "failures", "cold_lookups", "warm_lookups"]
+    _same(dns_table(merged), dns_lookups(spans), ["service", "function_name", "host"], dns)
+    share = dns_table(merged).join(
+        dns_lookups(spans), on=["service", "function_name", "host"], suffix="_exact"
+    )
+    for row in share.iter_rows(named=True):  # sums of whole microseconds, not of floats
+        assert row["invocation_share"] == pytest.approx(row["invocation_share_exact"], rel=1e-3)
+
+
+def test_a_throttling_exception_is_named_as_the_spans_name_it(samples: Inputs) -> None:
+    merged = _merged(samples.traces.spans, 4)
+    got = downstream_throttle_table(merged).filter(pl.col("exception_type").is_not_null())
+    exact = downstream_throttles(samples.traces.spans)
+    _same(got, exact, ["source", "service", "resource", "operation"], ["exception_type"])
+
+
+def test_a_rule_whose_evidence_some_day_lacks_is_left_out(samples: Inputs) -> None:
+    merged = _merged(samples.traces.spans, 2)
+    thresholds = sketched_thresholds(Thresholds())
+    whole = rollup_findings(merged, thresholds=thresholds)
+    assert rules_lacking({"outcome"}) == ["failures"]
+    assert rules_lacking({"entry", "node"}) == []
+    assert rules_lacking({"cold"}) == ["cold_start", "connection_reuse", "dns"]
+    # recovered failures not counted for some days would make a failure look worse: no
+    # failure finding at all rather than a wrong one
+    without = rollup_findings(merged, lacking={"outcome"}, thresholds=thresholds)
+    assert "failures" in set(whole["kind"]) and "failures" not in set(without["kind"])
+    assert without.equals(whole.filter(pl.col("kind") != "failures"))
+    everything = rollup_findings(merged, lacking=rollups.SECTIONS, thresholds=thresholds)
+    assert everything.is_empty()
+
+
+def test_unknown_configuration_keeps_a_dns_failure_below_critical() -> None:
+    # the scenario's orders function is VPC attached (configuration) and its lookups fail:
+    # critical from the spans with the configuration, at most a warning over rollups, which
+    # hold no configuration (it describes the present, not each hour)
+    inputs = scenario_inputs(60)
+    with_config = run_analysis(inputs).findings.filter(pl.col("kind") == "dns")
+    merged = _merged(inputs.traces.spans, 3)
+    rolled = rollup_findings(merged, thresholds=sketched_thresholds(Thresholds()))
+    dns = rolled.filter(pl.col("kind") == "dns")
+    assert set(dns["subject"]) == set(with_config["subject"])
+    assert "critical" not in set(dns["severity"])
+    for row in dns.iter_rows(named=True):
+        assert "VPC attached: unknown" in row["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "column", "others"),
+    [
+        (
+            "init_p95_warning_ms",
+            "cold_start",
+            "init_p95_ms",
+            {"cold_start_rate_warning": 2.0, "cold_start_rate_critical": 2.0},
+        ),
+        ("dns_p95_warning_ms", "dns", "p95_ms", {"dns_share_warning": 2.0}),
+    ],
+)
+def test_a_percentile_at_its_threshold_by_the_sketch_alone_does_not_fire(
+    samples: Inputs, name: str, kind: str, column: str, others: dict[str, float]
+) -> None:
+    # a threshold set at the sketch's own p95 fires from the sketch unless raised by its
+    # accuracy: the order statistic itself may lie up to 1% below it. Every other condition
+    # of the rule is switched off (and DNS failures left out), so only the percentile counts.
+    merged = _merged(samples.traces.spans, 3)
+    if kind == "cold_start":
+        table = cold_table(merged).with_columns(pl.col("function_name").alias("subject"))
+    else:
+        table = dns_table(merged).filter(pl.col("failures") == 0)
+        table = table.with_columns(pl.format("{} -> {}", "service", "host").alias("subject"))
+    row = table.drop_nulls(column).sort(column).row(-1, named=True)
+    value = row[column]
+    assert isinstance(value, float) and value > 0
+    at_sketch = dataclasses.replace(
+        Thresholds(), **{name: value, "init_p95_critical_ms": value * 10, **others}
+    )
+    assert getattr(sketched_thresholds(at_sketch), name) == pytest.approx(
+        value * (1 + rollups.RELATIVE_ACCURACY)
+    )
+    about = (pl.col("kind") == kind) & (pl.col("subject") == row["subject"])
+    assert rollup_findings(merged, thresholds=at_sketch).filter(about).height == 1
+    raised = sketched_thresholds(at_sketch)
+    assert rollup_findings(merged, thresholds=raised).filter(about).is_empty()
