@@ -9,16 +9,14 @@ tests/collectors/test_xray_transaction_search.py.
 
 from __future__ import annotations
 
-import json
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from collectors.spans import SPANS_LOG_GROUP
 from tests.builders.agent import FAST_CONFIG, analyze_store, invoke, seed_traces, utc_now
 from tests.builders.endpoint import Aws
-from tests.builders.traces import span_record
+from tests.builders.traces import seed_span_records
 from tracelens.agent.config_file import parse_config
 from tracelens.agent.runner import build_runners
 from tracelens.agent.status import AgentStatus
@@ -51,15 +49,7 @@ def _seed(aws: Aws) -> int:
     """Four traces in X-Ray, and two span records in aws/spans (other traces)."""
     now_s = utc_now().timestamp()
     seeded = seed_traces(aws, [now_s - 1200 - 300 * i for i in range(4)])
-    logs = aws.client("logs")
-    logs.create_log_group(logGroupName=SPANS_LOG_GROUP)
-    logs.create_log_stream(logGroupName=SPANS_LOG_GROUP, logStreamName="default")
-    times_ms = [int(now_s * 1000) - 1_500_125 + 1_250 * i for i in range(SPAN_TRACES)]
-    events = [
-        {"timestamp": ms, "message": json.dumps(span_record(i, ms * 1_000_000))}
-        for i, ms in enumerate(times_ms)
-    ]
-    logs.put_log_events(logGroupName=SPANS_LOG_GROUP, logStreamName="default", logEvents=events)
+    seed_span_records(aws, int(now_s * 1000) - 1_500_125, SPAN_TRACES)
     return len(seeded)
 
 
