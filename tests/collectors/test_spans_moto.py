@@ -11,7 +11,6 @@ AccessDeniedException comes from a proxy in front of moto, over HTTP.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,14 +34,6 @@ from tracelens.store import open_store
 from tracelens.store.raw import decode
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def stubbed_xray(aws: Aws) -> Iterator[tuple[Any, Stubber]]:
-    client = aws.factory().xray()
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
 
 
 def _transaction_search(stub: Stubber, *, percent: float = 1.0, status: str = "ACTIVE") -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,14 +51,6 @@ def _window() -> Window:
     return Window(utc(now_s - 1800), utc(now_s))
 
 
-@pytest.fixture
-def destination(aws: Aws) -> Iterator[tuple[Any, Stubber]]:
-    client = aws.factory().xray()
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
-
-
 def _answer(stub: Stubber, where: str, status: str = "ACTIVE") -> None:
     stub.add_response("get_trace_segment_destination", {"Destination": where, "Status": status}, {})
     if where == "CloudWatchLogs":
@@ -78,11 +69,11 @@ def _collector(aws: Aws, alongside: SpansAlongside | None) -> XRayCollector:
 
 
 def test_transaction_search_active_skips_batch_get_traces_and_says_how_to_undo(
-    aws: Aws, destination: tuple[Any, Stubber]
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
 ) -> None:
     traces = _seed(aws, 3)
     _spans_group(aws)
-    client, stub = destination
+    client, stub = stubbed_xray
     _answer(stub, "CloudWatchLogs")
 
     result = _collector(aws, _alongside(aws, client)).collect(_window())
@@ -108,11 +99,11 @@ def test_transaction_search_active_skips_batch_get_traces_and_says_how_to_undo(
 
 @pytest.mark.parametrize(("where", "status"), [("CloudWatchLogs", "PENDING"), ("XRay", "ACTIVE")])
 def test_a_pending_switch_or_traces_in_xray_are_fetched(
-    aws: Aws, destination: tuple[Any, Stubber], where: str, status: str
+    aws: Aws, stubbed_xray: tuple[Any, Stubber], where: str, status: str
 ) -> None:
     traces = _seed(aws, 2)
     _spans_group(aws)
-    client, stub = destination
+    client, stub = stubbed_xray
     _answer(stub, where, status)
 
     result = _collector(aws, _alongside(aws, client)).collect(_window())
@@ -123,10 +114,10 @@ def test_a_pending_switch_or_traces_in_xray_are_fetched(
 
 
 def test_an_unreadable_destination_fetches_as_before(
-    aws: Aws, destination: tuple[Any, Stubber]
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
 ) -> None:
     traces = _seed(aws, 2)
-    client, stub = destination
+    client, stub = stubbed_xray
     stub.add_client_error(
         "get_trace_segment_destination", "AccessDeniedException", http_status_code=403
     )
@@ -160,11 +151,11 @@ def test_a_declared_transaction_search_skips_without_calling(aws: Aws) -> None:
 
 
 def test_one_destination_answer_serves_the_windows_of_a_few_minutes(
-    aws: Aws, destination: tuple[Any, Stubber]
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
 ) -> None:
     traces = _seed(aws, 2)
     _spans_group(aws)
-    client, stub = destination
+    client, stub = stubbed_xray
     _answer(stub, "CloudWatchLogs")  # one answer: a second read would find no stubbed reply
     moments = iter([utc(1_000.0), utc(1_000.0 + 299.0)])
     alongside = _alongside(aws, client, clock=lambda: next(moments))
@@ -196,11 +187,11 @@ def test_a_declared_transaction_search_without_aws_spans_fetches_and_says_what_t
 
 
 def test_an_active_transaction_search_whose_aws_spans_is_denied_fetches_and_says_what_to_do(
-    aws: Aws, destination: tuple[Any, Stubber]
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
 ) -> None:
     traces = _seed(aws, 2)
     _spans_group(aws)
-    client, stub = destination
+    client, stub = stubbed_xray
     _answer(stub, "CloudWatchLogs")
 
     with DenyingProxy(aws.url, services={"logs"}) as proxy:
