@@ -11,7 +11,6 @@ AccessDeniedException comes from a proxy in front of moto, over HTTP.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,23 +28,12 @@ from collectors.spans import (
 )
 from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
 from tests.builders.fault_proxy import DenyingProxy
+from tests.builders.stubbed import answer_destination
 from tests.builders.traces import seed_span_records, utc
 from tracelens.store import open_store
 from tracelens.store.raw import decode
 
 pytestmark = pytest.mark.integration
-
-
-def _transaction_search(stub: Stubber, *, percent: float = 1.0, status: str = "ACTIVE") -> None:
-    stub.add_response(
-        "get_trace_segment_destination", {"Destination": "CloudWatchLogs", "Status": status}, {}
-    )
-    rule = {
-        "Name": "Default",
-        "ModifiedAt": datetime(2026, 1, 5, tzinfo=UTC),
-        "Rule": {"Probabilistic": {"DesiredSamplingPercentage": percent}},
-    }
-    stub.add_response("get_indexing_rules", {"IndexingRules": [rule]}, {})
 
 
 def _collector(aws: Aws, xray: Any, **kwargs: Any) -> SpansCollector:
@@ -75,7 +63,7 @@ def test_under_transaction_search_every_span_of_the_window_is_stored_raw(
     xray, stub = stubbed_xray
     now_s = int(time.time())
     seeded = seed_span_records(aws, (now_s - 1800) * 1000 + 125, 12, first_span_id=0)
-    _transaction_search(stub)
+    answer_destination(stub, "CloudWatchLogs")
 
     result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
 
@@ -117,7 +105,7 @@ def test_a_window_over_the_row_cap_is_read_in_halves_without_losing_a_span(
     xray, stub = stubbed_xray
     now_s = int(time.time())
     seeded = seed_span_records(aws, (now_s - 1800) * 1000 + 125, 12, first_span_id=0)
-    _transaction_search(stub)
+    answer_destination(stub, "CloudWatchLogs")
     window = Window(utc(now_s - 1800), utc(now_s - 1800 + 20))
 
     result = _collector(aws, xray, row_cap=5).collect(window)
@@ -133,9 +121,7 @@ def test_when_spans_go_to_xray_nothing_else_is_read(
     xray, stub = stubbed_xray
     now_s = int(time.time())
     seed_span_records(aws, (now_s - 1800) * 1000 + 125, 3, first_span_id=0)
-    stub.add_response(
-        "get_trace_segment_destination", {"Destination": "XRay", "Status": "ACTIVE"}, {}
-    )
+    answer_destination(stub, "XRay")
 
     result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
 
@@ -185,7 +171,7 @@ def test_span_pages_are_stored_raw_and_as_spans_and_the_checkpoint_advances(
     xray, stub = stubbed_xray
     now_s = int(time.time())
     seeded = seed_span_records(aws, (now_s - 1800) * 1000 + 125, 4, first_span_id=0)
-    _transaction_search(stub)
+    answer_destination(stub, "CloudWatchLogs")
     result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
     store = open_store(tmp_path / "store")
 
@@ -215,7 +201,9 @@ def test_under_transaction_search_a_missing_aws_spans_fails_the_window_with_the_
     aws: Aws, stubbed_xray: tuple[Any, Stubber]
 ) -> None:
     xray, stub = stubbed_xray
-    _transaction_search(stub)  # ACTIVE, and no aws/spans: X-Ray creates it when turned on
+    answer_destination(
+        stub, "CloudWatchLogs"
+    )  # ACTIVE, and no aws/spans: X-Ray creates it when turned on
     now_s = int(time.time())
 
     result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
@@ -238,7 +226,7 @@ def test_while_the_switch_is_pending_a_missing_aws_spans_is_a_warning(
     aws: Aws, stubbed_xray: tuple[Any, Stubber]
 ) -> None:
     xray, stub = stubbed_xray
-    _transaction_search(stub, status="PENDING")
+    answer_destination(stub, "CloudWatchLogs", "PENDING")
     now_s = int(time.time())
 
     result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from collectors.spans import SPANS_LOG_GROUP
 from collectors.xray import SUMMARIES, TRACES, SpansAlongside, XRayCollector
 from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
 from tests.builders.fault_proxy import DenyingProxy
+from tests.builders.stubbed import answer_destination
 from tests.builders.traces import SeededTrace, lambda_trace, segments_of, utc
 from tracelens.agent.seed import put_segments
 
@@ -51,17 +51,6 @@ def _window() -> Window:
     return Window(utc(now_s - 1800), utc(now_s))
 
 
-def _answer(stub: Stubber, where: str, status: str = "ACTIVE") -> None:
-    stub.add_response("get_trace_segment_destination", {"Destination": where, "Status": status}, {})
-    if where == "CloudWatchLogs":
-        rule = {
-            "Name": "Default",
-            "ModifiedAt": datetime(2026, 1, 5, tzinfo=UTC),
-            "Rule": {"Probabilistic": {"DesiredSamplingPercentage": 1.0}},
-        }
-        stub.add_response("get_indexing_rules", {"IndexingRules": [rule]}, {})
-
-
 def _collector(aws: Aws, alongside: SpansAlongside | None) -> XRayCollector:
     return XRayCollector(
         client=aws.factory().xray(), retry=TEST_RETRY, sleep=no_sleep, spans_alongside=alongside
@@ -74,7 +63,7 @@ def test_transaction_search_active_skips_batch_get_traces_and_says_how_to_undo(
     traces = _seed(aws, 3)
     _spans_group(aws)
     client, stub = stubbed_xray
-    _answer(stub, "CloudWatchLogs")
+    answer_destination(stub, "CloudWatchLogs")
 
     result = _collector(aws, _alongside(aws, client)).collect(_window())
 
@@ -104,7 +93,7 @@ def test_a_pending_switch_or_traces_in_xray_are_fetched(
     traces = _seed(aws, 2)
     _spans_group(aws)
     client, stub = stubbed_xray
-    _answer(stub, where, status)
+    answer_destination(stub, where, status)
 
     result = _collector(aws, _alongside(aws, client)).collect(_window())
 
@@ -156,7 +145,9 @@ def test_one_destination_answer_serves_the_windows_of_a_few_minutes(
     traces = _seed(aws, 2)
     _spans_group(aws)
     client, stub = stubbed_xray
-    _answer(stub, "CloudWatchLogs")  # one answer: a second read would find no stubbed reply
+    answer_destination(
+        stub, "CloudWatchLogs"
+    )  # one answer: a second read would find no stubbed reply
     moments = iter([utc(1_000.0), utc(1_000.0 + 299.0)])
     alongside = _alongside(aws, client, clock=lambda: next(moments))
     collector = _collector(aws, alongside)
@@ -192,7 +183,7 @@ def test_an_active_transaction_search_whose_aws_spans_is_denied_fetches_and_says
     traces = _seed(aws, 2)
     _spans_group(aws)
     client, stub = stubbed_xray
-    _answer(stub, "CloudWatchLogs")
+    answer_destination(stub, "CloudWatchLogs")
 
     with DenyingProxy(aws.url, services={"logs"}) as proxy:
         logs = aws.factory(proxy.url).logs()
