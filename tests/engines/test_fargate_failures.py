@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
+from tests.builders.stubbed import stubbed_client
 from tracelens.engines.fargate import ClusterSpec, StackError, deploy
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/lake-dask/0f1e"
@@ -29,15 +29,7 @@ SPEC = ClusterSpec(
 
 
 def clients() -> tuple[Any, Any]:
-    def client(service: str) -> Any:
-        return boto3.client(  # type: ignore[call-overload]
-            service,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    return client("cloudformation"), client("ec2")
+    return stubbed_client("cloudformation"), stubbed_client("ec2")
 
 
 def stack(status: str, **more: Any) -> dict[str, Any]:
