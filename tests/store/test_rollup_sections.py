@@ -14,7 +14,8 @@ import polars as pl
 from click.testing import CliRunner
 
 from analyses import rollups as partials
-from tests.builders.results import ACCOUNT, REGION, T0, Ticker, traces_at, xray_result
+from tests.builders.results import T0
+from tests.builders.stores import persist_minutes, rollup_store
 from tracelens import rollup
 from tracelens.cli import main
 from tracelens.contract import LONG_WINDOW_KEYS
@@ -25,15 +26,6 @@ from tracelens.windowplan import plan_windows
 
 DAY = T0.date()
 NEXT = DAY + timedelta(days=1)
-
-
-def _store(tmp_path: Path) -> Store:
-    return open_store(str(tmp_path / "store"), clock=Ticker(T0 + timedelta(days=3)))
-
-
-def _persist(store: Store, minutes: list[int], *, day: int = 0, first: int = 1) -> None:
-    starts = [T0 + timedelta(days=day, minutes=m) for m in minutes]
-    store.persist(xray_result(traces_at(starts, first=first)), account=ACCOUNT, region=REGION)
 
 
 def _write_before_sections(store: Store, day: date) -> None:
@@ -59,8 +51,8 @@ def _requests(held: dict[str, object]) -> int:
 def test_a_rollup_records_its_sections_and_one_without_them_is_not_current(
     tmp_path: Path,
 ) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1, 2, 3])
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2, 3])
     assert build(store.backend).built == [DAY]
     footer = files.read_footer(store.backend, DAY)
     assert isinstance(footer, files.RollupFooter)
@@ -80,9 +72,9 @@ def test_a_rollup_records_its_sections_and_one_without_them_is_not_current(
 def test_a_rollup_without_a_section_whose_spans_are_gone_is_named_not_counted_as_zero(
     tmp_path: Path,
 ) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1, 2, 3])
-    _persist(store, [4, 5], day=1, first=10)
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2, 3])
+    persist_minutes(store, [4, 5], day=1, first=10)
     build(store.backend)
     _write_before_sections(store, DAY)
     for key in files.span_days(store.backend, DAY, DAY)[DAY]:  # retention took the spans
@@ -108,9 +100,9 @@ def test_a_rollup_without_a_section_whose_spans_are_gone_is_named_not_counted_as
 def _lacking_store(tmp_path: Path) -> Path:
     """A store of two days whose first day's rollup predates the added sections, its spans
     gone."""
-    store = _store(tmp_path)
-    _persist(store, [1, 2, 3])
-    _persist(store, [4, 5], day=1, first=10)
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2, 3])
+    persist_minutes(store, [4, 5], day=1, first=10)
     build(store.backend)
     _write_before_sections(store, DAY)
     for key in files.span_days(store.backend, DAY, DAY)[DAY]:
