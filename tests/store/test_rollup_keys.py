@@ -72,6 +72,14 @@ class Counting:
             self.rollup_reads += 1
 
 
+def _two_targets(tmp_path: Path) -> Store:
+    """A store of one day: three traces of (ACCOUNT, REGION), two of OTHER."""
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2, 3])
+    persist_minutes(store, [4, 5], first=10, target=OTHER)
+    return store
+
+
 def _traces(merged: pl.DataFrame) -> int:
     held = rollup.sections(merged)
     return int(held["traces"])
@@ -196,9 +204,7 @@ def test_an_unreadable_rollup_is_a_problem_and_is_rebuilt(tmp_path: Path) -> Non
 
 
 def test_each_target_merges_its_own_rows(tmp_path: Path) -> None:
-    store = rollup_store(tmp_path)
-    persist_minutes(store, [1, 2, 3])
-    persist_minutes(store, [4, 5], first=10, target=OTHER)
+    store = _two_targets(tmp_path)
     assert build(store.backend).built == [DAY]
     stored = files.read_day(store.backend, DAY)
     assert isinstance(stored, files.StoredRollup) and stored.by_target
@@ -240,9 +246,7 @@ def _write_unkeyed(store: Store, day: date) -> None:
 def test_a_rollup_written_before_the_target_key_is_read_for_the_store_and_rebuilt(
     tmp_path: Path,
 ) -> None:
-    store = rollup_store(tmp_path)
-    persist_minutes(store, [1, 2, 3])
-    persist_minutes(store, [4, 5], first=10, target=OTHER)
+    store = _two_targets(tmp_path)
     _write_unkeyed(store, DAY)
     footer = files.read_footer(store.backend, DAY)
     assert isinstance(footer, files.RollupFooter) and not footer.by_target
@@ -260,9 +264,7 @@ def test_a_rollup_written_before_the_target_key_is_read_for_the_store_and_rebuil
 def test_an_unkeyed_rollup_whose_spans_are_gone_is_named_not_counted_as_zero(
     tmp_path: Path,
 ) -> None:
-    store = rollup_store(tmp_path)
-    persist_minutes(store, [1, 2, 3])
-    persist_minutes(store, [4, 5], first=10, target=OTHER)
+    store = _two_targets(tmp_path)
     _write_unkeyed(store, DAY)
     for key in files.span_days(store.backend, DAY, DAY)[DAY]:  # retention took the spans
         store.backend.delete(key)
@@ -330,9 +332,7 @@ def test_the_agent_report_of_each_target_merges_its_own_rollups(
     from tracelens.agent import reporting
     from tracelens.agent.targets_report import TargetResult
 
-    store = rollup_store(tmp_path)
-    persist_minutes(store, [1, 2, 3])
-    persist_minutes(store, [4, 5], first=10, target=OTHER)
+    store = _two_targets(tmp_path)
     build(store.backend)
     seen: list[TargetResult] = []
     windows: dict[Any, rollup.LongWindow] = {}
@@ -360,9 +360,7 @@ def test_the_agent_report_of_each_target_merges_its_own_rollups(
 
 
 def test_several_targets_long_windows_read_the_rollups_once(tmp_path: Path) -> None:
-    store = rollup_store(tmp_path)
-    persist_minutes(store, [1, 2, 3])
-    persist_minutes(store, [4, 5], first=10, target=OTHER)
+    store = _two_targets(tmp_path)
     persist_minutes(store, [1], day=1)
     build(store.backend)
     persist_minutes(store, [6], first=20, target=OTHER, day=1)  # the second day is stale now

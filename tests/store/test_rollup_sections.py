@@ -72,13 +72,7 @@ def test_a_rollup_records_its_sections_and_one_without_them_is_not_current(
 def test_a_rollup_without_a_section_whose_spans_are_gone_is_named_not_counted_as_zero(
     tmp_path: Path,
 ) -> None:
-    store = rollup_store(tmp_path)
-    persist_minutes(store, [1, 2, 3])
-    persist_minutes(store, [4, 5], day=1, first=10)
-    build(store.backend)
-    _write_before_sections(store, DAY)
-    for key in files.span_days(store.backend, DAY, DAY)[DAY]:  # retention took the spans
-        store.backend.delete(key)
+    store = open_store(str(_lacking_store(tmp_path)))
     got = read(store.backend, since=None, until=None)
     # both days merged for what they hold; the old one named as lacking the added sections
     assert got.days == [DAY, NEXT] and got.from_spans_days == []
