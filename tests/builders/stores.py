@@ -4,16 +4,20 @@ run records that name a store's targets."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+import io
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import orjson
+import polars as pl
 from click.testing import Result
 
 from tests.builders.cli import run_ok
 from tests.builders.results import ACCOUNT, REGION, T0, WINDOW, Ticker, traces_at, xray_result
 from tracelens.samples.bulk import write_bulk
 from tracelens.store import PersistReceipt, RunRecord, Store, open_store
+from tracelens.store import rollups as files
 
 
 def rollup_store(tmp_path: Path) -> Store:
@@ -35,6 +39,18 @@ def persist_minutes(
     starts = [T0 + timedelta(days=day, minutes=m) for m in minutes]
     result = xray_result(traces_at(starts, first=first))
     return store.persist(result, account=target[0], region=target[1])
+
+
+def write_rollup_file(
+    store: Store, day: date, frame: pl.DataFrame, metadata: Mapping[str, object]
+) -> None:
+    """``day``'s rollup file holding ``frame``, its footer holding ``metadata`` alone (each value
+    as JSON): a rollup as an earlier version wrote it."""
+    buffer = io.BytesIO()
+    frame.write_parquet(
+        buffer, metadata={key: orjson.dumps(value).decode() for key, value in metadata.items()}
+    )
+    store.backend.write_bytes(files.rollup_key(day), buffer.getvalue())
 
 
 def import_bulk(

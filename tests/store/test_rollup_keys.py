@@ -4,18 +4,16 @@ window merges its own rows."""
 
 from __future__ import annotations
 
-import io
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 import polars as pl
 import pytest
 
 from analyses import rollups as partials
 from tests.builders.results import ACCOUNT, BUCKET, REGION, T0, Ticker
-from tests.builders.stores import persist_minutes, rollup_store
+from tests.builders.stores import persist_minutes, rollup_store, write_rollup_file
 from tracelens import rollup
 from tracelens.engines import open_engine
 from tracelens.rollup import build, long_window, read, refresh
@@ -234,13 +232,11 @@ def _write_unkeyed(store: Store, day: date) -> None:
     every section (those added since are tests/store/test_rollup_sections.py's)."""
     computed = rollup.compute_day(store.backend, day)
     frame = partials.merge([rollup.of_target(computed.frame, None)], by_hour=True)
-    buffer = io.BytesIO()
     metadata = {
-        files.SPAN_PARTS_METADATA: orjson.dumps(computed.span_parts).decode(),
-        files.SECTIONS_METADATA: orjson.dumps(partials.SECTIONS).decode(),
+        files.SPAN_PARTS_METADATA: computed.span_parts,
+        files.SECTIONS_METADATA: partials.SECTIONS,
     }
-    frame.write_parquet(buffer, metadata=metadata)
-    store.backend.write_bytes(files.rollup_key(day), buffer.getvalue())
+    write_rollup_file(store, day, frame, metadata)
 
 
 def test_a_rollup_written_before_the_target_key_is_read_for_the_store_and_rebuilt(

@@ -5,7 +5,6 @@ named as lacking the rest (never counted as none)."""
 from __future__ import annotations
 
 import html
-import io
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from click.testing import CliRunner
 
 from analyses import rollups as partials
 from tests.builders.results import T0
-from tests.builders.stores import persist_minutes, rollup_store
+from tests.builders.stores import persist_minutes, rollup_store, write_rollup_file
 from tracelens import rollup
 from tracelens.cli import main
 from tracelens.contract import LONG_WINDOW_KEYS
@@ -33,13 +32,11 @@ def _write_before_sections(store: Store, day: date) -> None:
     target, recording its span parts, without those sections' rows nor the sections key."""
     computed = rollup.compute_day(store.backend, day)
     frame = computed.frame.filter(~pl.col("section").is_in(partials.ADDED_SECTIONS))
-    buffer = io.BytesIO()
     metadata = {
-        files.SPAN_PARTS_METADATA: orjson.dumps(computed.span_parts).decode(),
-        files.KEYS_METADATA: orjson.dumps(files.TARGET_COLUMNS).decode(),
+        files.SPAN_PARTS_METADATA: computed.span_parts,
+        files.KEYS_METADATA: files.TARGET_COLUMNS,
     }
-    frame.write_parquet(buffer, metadata=metadata)
-    store.backend.write_bytes(files.rollup_key(day), buffer.getvalue())
+    write_rollup_file(store, day, frame, metadata)
 
 
 def _requests(held: dict[str, object]) -> int:
