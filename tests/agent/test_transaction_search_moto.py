@@ -13,6 +13,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from tests.builders.agent import FAST_CONFIG, analyze_store, invoke, seed_traces, utc_now
 from tests.builders.endpoint import Aws
@@ -32,7 +33,8 @@ SKIPPING = TRANSACTION_SEARCH.replace(
 )
 
 
-def _collect(aws: Aws, store: Path, config: str, tmp_path: Path) -> list[str]:
+def _collect_once(aws: Aws, store: Path, config: str, tmp_path: Path) -> Result:
+    """``collect --once`` of the last 2 h with ``config`` into ``store``: it exits 0."""
     path = tmp_path / "tracelens.toml"
     path.write_text(config)
     result = invoke(
@@ -40,6 +42,12 @@ def _collect(aws: Aws, store: Path, config: str, tmp_path: Path) -> list[str]:
         "--endpoint-url", aws.url, "--config", str(path),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    return result
+
+
+def _collect(aws: Aws, store: Path, config: str, tmp_path: Path) -> list[str]:
+    """The X-Ray collector's notes of ``_collect_once``, its status checked ok."""
+    result = _collect_once(aws, store, config, tmp_path)
     lines = result.stderr.split("\nxray", 1)[1].splitlines()
     assert lines[0].split()[0] == "ok", result.stderr
     return lines[1:]
@@ -101,15 +109,9 @@ def test_without_aws_spans_the_traces_are_fetched_and_the_spans_collector_says_w
     now_s = utc_now().timestamp()
     seeded = seed_traces(aws, [now_s - 1200 - 300 * i for i in range(4)])
     store = tmp_path / "store"
-    path = tmp_path / "tracelens.toml"
-    path.write_text(SKIPPING)
 
-    result = invoke(
-        "collect", "--once", "--store", str(store), "--since", "2h",
-        "--endpoint-url", aws.url, "--config", str(path),
-    )  # fmt: skip
+    result = _collect_once(aws, store, SKIPPING, tmp_path)
 
-    assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
     xray = next(i for i, line in enumerate(lines) if line.startswith("xray "))
     assert lines[xray].split()[1] == "ok", result.stderr
