@@ -9,16 +9,15 @@ tests/collectors/test_xray_transaction_search.py.
 
 from __future__ import annotations
 
-import json
 import tomllib
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
-from collectors.spans import SPANS_LOG_GROUP
 from tests.builders.agent import FAST_CONFIG, analyze_store, invoke, seed_traces, utc_now
 from tests.builders.endpoint import Aws
-from tests.builders.traces import span_record
+from tests.builders.traces import seed_span_records
 from tracelens.agent.config_file import parse_config
 from tracelens.agent.runner import build_runners
 from tracelens.agent.status import AgentStatus
@@ -34,7 +33,8 @@ SKIPPING = TRANSACTION_SEARCH.replace(
 )
 
 
-def _collect(aws: Aws, store: Path, config: str, tmp_path: Path) -> list[str]:
+def _collect_once(aws: Aws, store: Path, config: str, tmp_path: Path) -> Result:
+    """``collect --once`` of the last 2 h with ``config`` into ``store``: it exits 0."""
     path = tmp_path / "tracelens.toml"
     path.write_text(config)
     result = invoke(
@@ -42,6 +42,12 @@ def _collect(aws: Aws, store: Path, config: str, tmp_path: Path) -> list[str]:
         "--endpoint-url", aws.url, "--config", str(path),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    return result
+
+
+def _collect(aws: Aws, store: Path, config: str, tmp_path: Path) -> list[str]:
+    """The X-Ray collector's notes of ``_collect_once``, its status checked ok."""
+    result = _collect_once(aws, store, config, tmp_path)
     lines = result.stderr.split("\nxray", 1)[1].splitlines()
     assert lines[0].split()[0] == "ok", result.stderr
     return lines[1:]
@@ -51,15 +57,7 @@ def _seed(aws: Aws) -> int:
     """Four traces in X-Ray, and two span records in aws/spans (other traces)."""
     now_s = utc_now().timestamp()
     seeded = seed_traces(aws, [now_s - 1200 - 300 * i for i in range(4)])
-    logs = aws.client("logs")
-    logs.create_log_group(logGroupName=SPANS_LOG_GROUP)
-    logs.create_log_stream(logGroupName=SPANS_LOG_GROUP, logStreamName="default")
-    times_ms = [int(now_s * 1000) - 1_500_125 + 1_250 * i for i in range(SPAN_TRACES)]
-    events = [
-        {"timestamp": ms, "message": json.dumps(span_record(i, ms * 1_000_000))}
-        for i, ms in enumerate(times_ms)
-    ]
-    logs.put_log_events(logGroupName=SPANS_LOG_GROUP, logStreamName="default", logEvents=events)
+    seed_span_records(aws, int(now_s * 1000) - 1_500_125, SPAN_TRACES)
     return len(seeded)
 
 
@@ -111,15 +109,9 @@ def test_without_aws_spans_the_traces_are_fetched_and_the_spans_collector_says_w
     now_s = utc_now().timestamp()
     seeded = seed_traces(aws, [now_s - 1200 - 300 * i for i in range(4)])
     store = tmp_path / "store"
-    path = tmp_path / "tracelens.toml"
-    path.write_text(SKIPPING)
 
-    result = invoke(
-        "collect", "--once", "--store", str(store), "--since", "2h",
-        "--endpoint-url", aws.url, "--config", str(path),
-    )  # fmt: skip
+    result = _collect_once(aws, store, SKIPPING, tmp_path)
 
-    assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
     xray = next(i for i, line in enumerate(lines) if line.startswith("xray "))
     assert lines[xray].split()[1] == "ok", result.stderr

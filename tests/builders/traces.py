@@ -1,11 +1,16 @@
-"""Trace documents to seed the local endpoint with (put through ``tracelens.agent.seed``)."""
+"""Trace documents to seed the local endpoint with (put through ``tracelens.agent.seed``), and
+aws/spans records (put in moto's CloudWatch Logs)."""
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from collectors.spans import SPANS_LOG_GROUP
+from tests.builders.endpoint import Aws
 
 
 @dataclass(frozen=True)
@@ -143,3 +148,22 @@ def span_record(
         "attributes": {"aws.span.kind": "LOCAL_ROOT", "aws.local.service": "orders"},
         "status": {"code": "UNSET"},
     }
+
+
+def seed_span_records(aws: Aws, first_ms: int, count: int, *, first_span_id: int = 1) -> list[str]:
+    """``aws/spans`` created with one stream holding ``count`` records (``span_record``: trace
+    ``i``, span id ``first_span_id + i``) 1.25 s apart from ``first_ms``; their messages.
+
+    Start off a whole second (e.g. 125 ms past one): no record then falls on a whole second,
+    where moto's inclusive bounds would repeat it."""
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName=SPANS_LOG_GROUP)
+    logs.create_log_stream(logGroupName=SPANS_LOG_GROUP, logStreamName="default")
+    times_ms = [first_ms + 1_250 * i for i in range(count)]
+    messages = [
+        json.dumps(span_record(i, ms * 1_000_000, span_id=first_span_id + i))
+        for i, ms in enumerate(times_ms)
+    ]
+    events = [{"timestamp": ms, "message": m} for ms, m in zip(times_ms, messages, strict=True)]
+    logs.put_log_events(logGroupName=SPANS_LOG_GROUP, logStreamName="default", logEvents=events)
+    return messages

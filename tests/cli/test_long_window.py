@@ -18,11 +18,10 @@ from click.testing import CliRunner
 from analyses.invocations import invocations
 from analyses.rollups import RELATIVE_ACCURACY
 from tests.builders.cli import run_ok
-from tests.builders.results import WINDOW
+from tests.builders.stores import import_bulk, record_target
 from tracelens import contract, settings
 from tracelens.cli import main
-from tracelens.samples.bulk import write_bulk
-from tracelens.store import RunRecord, open_store
+from tracelens.store import open_store
 from tracelens.store import rollups as files
 from tracelens.windowplan import plan_windows
 
@@ -43,9 +42,14 @@ def _json(*args: str) -> dict[str, Any]:
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("long-window")
     for n, seed in enumerate((21, 22)):
-        exports = root / f"run{n}"
-        write_bulk(exports, 2_500, seed=seed, fmt="batch", start=START, period=timedelta(days=DAYS))
-        run_ok("import", str(exports), "--store", str(root / "store"), "-q")
+        import_bulk(
+            root / "store",
+            root / f"run{n}",
+            2_500,
+            seed=seed,
+            start=START,
+            period=timedelta(days=DAYS),
+        )
     return root / "store"
 
 
@@ -147,16 +151,15 @@ def test_a_missing_and_a_stale_rollup_day_fall_back_to_spans_and_say_so(
     backend = open_store(copy).backend
     missing, stale = START.date(), (START + timedelta(days=1)).date()
     backend.delete(files.rollup_key(missing))
-    late = tmp_path / "late"
-    write_bulk(
-        late,
+    import_bulk(
+        copy,
+        tmp_path / "late",
         200,
         seed=23,
-        fmt="batch",
         start=START + timedelta(days=1, hours=3),
         period=timedelta(hours=1),
+        options=("-q", "--no-rollup"),
     )
-    run_ok("import", str(late), "--store", str(copy), "-q", "--no-rollup")
 
     result = run_ok("analyze", "--store", str(copy), *LONG, "--json")
     data = orjson.loads(result.stdout)
@@ -236,27 +239,19 @@ def test_long_window_and_input_rollups_have_exactly_the_declared_keys(
 @pytest.fixture(scope="module")
 def two_targets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("long-window-targets")
-    for n, (seed, account, region) in enumerate(
-        ((31, "prod", "us-east-1"), (32, "staging", "eu-west-1"))
+    for n, (seed, target) in enumerate(
+        ((31, ("prod", "us-east-1")), (32, ("staging", "eu-west-1")))
     ):
-        exports = root / f"run{n}"
-        write_bulk(exports, 1_500, seed=seed, fmt="batch", start=START, period=timedelta(days=DAYS))
-        run_ok(
-            "import", str(exports), "--store", str(root / "store"), "-q",
-            "--account", account, "--region", region,
-        )  # fmt: skip
-        # the run records a collection of the target leaves (they name a store's targets)
-        open_store(str(root / "store")).record_run(
-            RunRecord(
-                collector="xray",
-                account=account,
-                region=region,
-                status="ok",
-                started_at=START,
-                duration_ms=1.0,
-                window=WINDOW,
-            )
+        import_bulk(
+            root / "store",
+            root / f"run{n}",
+            1_500,
+            seed=seed,
+            start=START,
+            period=timedelta(days=DAYS),
+            target=target,
         )
+        record_target(root / "store", target, START)
     return root / "store"
 
 

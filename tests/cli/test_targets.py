@@ -14,12 +14,11 @@ import orjson
 import pytest
 
 from tests.builders.cli import count_part_reads, run_ok
-from tests.builders.results import WINDOW
+from tests.builders.stores import import_bulk, record_target
 from tracelens import report
 from tracelens.agent import targets_report
 from tracelens.analysis import AnalysisResult
-from tracelens.samples.bulk import write_bulk
-from tracelens.store import RunRecord, open_store
+from tracelens.store import open_store
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 TARGETS = [
@@ -34,27 +33,17 @@ WHEN = ["--since", "2026-11-02T00:00:00Z", "--until", "2026-11-03T00:00:00Z"]
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("targets")
-    for n, (account, region) in enumerate(TARGETS):
-        exports = root / f"run{n}"
-        write_bulk(
-            exports, 60 * (n + 1), seed=40 + n, fmt="batch", start=START, period=timedelta(hours=20)
+    for n, target in enumerate(TARGETS):
+        import_bulk(
+            root / "store",
+            root / f"run{n}",
+            60 * (n + 1),
+            seed=40 + n,
+            start=START,
+            period=timedelta(hours=20),
+            target=target,
         )
-        run_ok(
-            "import",
-            str(exports),
-            "--store",
-            str(root / "store"),
-            "-q",
-            "--account",
-            account,
-            "--region",
-            region,
-        )
-        # the run records of a collection name a store's targets
-        open_store(str(root / "store")).record_run(
-            RunRecord(collector="xray", account=account, region=region, status="ok",
-                      started_at=START, duration_ms=1.0, window=WINDOW)
-        )  # fmt: skip
+        record_target(root / "store", target, START)
     return root / "store"
 
 
@@ -128,14 +117,17 @@ def test_a_target_without_spans_or_rollups_over_a_long_window_is_passed_over(
     # NOTE: over a window longer than the span window the rollups answer too; a target with
     # neither spans nor rollups in it has no data, not a report of zeros.
     store = str(tmp_path / "store")
-    write_bulk(tmp_path / "x", 60, seed=7, fmt="batch", start=START, period=timedelta(hours=2))
-    run_ok("import", str(tmp_path / "x"), "--store", store, "-q", "--account", "prod",
-           "--region", "us-east-1")  # fmt: skip
-    for account, region in (("prod", "us-east-1"), ("idle", "eu-west-1")):
-        open_store(store).record_run(
-            RunRecord(collector="xray", account=account, region=region, status="ok",
-                      started_at=START, duration_ms=1.0, window=WINDOW)
-        )  # fmt: skip
+    import_bulk(
+        store,
+        tmp_path / "x",
+        60,
+        seed=7,
+        start=START,
+        period=timedelta(hours=2),
+        target=("prod", "us-east-1"),
+    )
+    for target in (("prod", "us-east-1"), ("idle", "eu-west-1")):
+        record_target(store, target, START)
     long = ["--since", "2026-10-20T00:00:00Z", "--until", "2026-11-03T00:00:00Z"]
 
     result = run_ok("analyze", "--store", store, *long, "--json", "-q")

@@ -6,9 +6,7 @@ Exact-call contracts with botocore's Stubber (the local endpoint never repeats a
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
@@ -18,16 +16,7 @@ from collectors.contract import BuildContext
 from collectors.lambda_config import LambdaConfigCollector
 from collectors.metering import CallMeter
 from collectors.paging import Gathered, PagingError, tokens
-
-
-def _lambda() -> Any:
-    return boto3.client(  # type: ignore[call-overload]
-        "lambda",
-        region_name="us-east-1",
-        endpoint_url="http://127.0.0.1:9",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+from tests.builders.stubbed import stubbed_client
 
 
 def test_token_names_come_from_botocore() -> None:
@@ -38,7 +27,7 @@ def test_token_names_come_from_botocore() -> None:
 
 
 def test_an_endpoint_repeating_its_token_is_a_failure_not_a_loop() -> None:
-    client = _lambda()
+    client = stubbed_client("lambda")
     with Stubber(client) as stub:
         page = {"Functions": [{"FunctionName": "orders"}], "NextMarker": "m1"}
         stub.add_response("list_functions", page)
@@ -58,7 +47,7 @@ def test_an_endpoint_repeating_its_token_is_a_failure_not_a_loop() -> None:
 
 
 def test_gathered_keeps_each_page_before_a_failure_and_fills_the_result_fields() -> None:
-    client = _lambda()
+    client = stubbed_client("lambda")
     settings = RetrySettings(max_attempts=1, call_attempts=1)
     gathered = Gathered(CallMeter(settings=settings, sleep=lambda _: None))
     # NOTE: an exact-call contract (a page, then a refused second page): Stubber, not moto.
@@ -89,5 +78,5 @@ def test_a_build_context_hands_the_client_with_its_retry_settings_and_waits() ->
         sleep=wait,
         clock=lambda: datetime.now(UTC),
     )
-    client = _lambda()
+    client = stubbed_client("lambda")
     assert context.client_options(client) == {"client": client, "retry": retry, "sleep": wait}

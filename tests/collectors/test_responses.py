@@ -7,20 +7,14 @@ tests/collectors/test_fault_injection.py.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import boto3
 import botocore.session
 from botocore.stub import Stubber
 
 import collectors
-from collectors.base import RetrySettings, Window
 from collectors.responses import REQUIRED_KEYS, missing_keys
 from collectors.xray import XRayCollector
+from tests.builders.stubbed import HOUR, RETRY, T0, stubbed_client
 
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-HOUR = Window(T0, T0 + timedelta(hours=1))
 _SERVICES = {"cloudwatch": "cloudwatch", "logs": "logs", "lambda": "lambda", "xray": "xray"}
 
 
@@ -43,19 +37,12 @@ def test_a_query_result_needs_its_rows_only_once_complete() -> None:
 
 
 def test_a_summaries_answer_without_its_list_is_retried_then_a_failure() -> None:
-    client: Any = boto3.client(  # type: ignore[call-overload]
-        "xray",
-        region_name="us-east-1",
-        endpoint_url="http://127.0.0.1:9",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    client = stubbed_client("xray")
     sleeps: list[float] = []
-    retry = RetrySettings(max_attempts=1, call_attempts=3)
     with Stubber(client) as stub:
         for _ in range(3):
             stub.add_response("get_trace_summaries", {"ApproximateTime": T0})
-        result = XRayCollector(client=client, retry=retry, sleep=sleeps.append).collect(HOUR)
+        result = XRayCollector(client=client, retry=RETRY, sleep=sleeps.append).collect(HOUR)
         stub.assert_no_pending_responses()
 
     assert not result.complete

@@ -10,10 +10,7 @@ AccessDeniedException comes from a proxy in front of moto, over HTTP.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,45 +28,12 @@ from collectors.spans import (
 )
 from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
 from tests.builders.fault_proxy import DenyingProxy
-from tests.builders.traces import span_record, utc
+from tests.builders.stubbed import answer_destination
+from tests.builders.traces import seed_span_records, utc
 from tracelens.store import open_store
 from tracelens.store.raw import decode
 
 pytestmark = pytest.mark.integration
-
-
-def _seed_spans(aws: Aws, first_ms: int, count: int) -> list[str]:
-    logs = aws.client("logs")
-    logs.create_log_group(logGroupName=SPANS_LOG_GROUP)
-    logs.create_log_stream(logGroupName=SPANS_LOG_GROUP, logStreamName="default")
-    # NOTE: never on a whole second, where moto's inclusive bounds would repeat a record
-    times_ms = [first_ms + 125 + 1_250 * i for i in range(count)]
-    messages = [
-        json.dumps(span_record(i, ms * 1_000_000, span_id=i)) for i, ms in enumerate(times_ms)
-    ]
-    events = [{"timestamp": ms, "message": m} for ms, m in zip(times_ms, messages, strict=True)]
-    logs.put_log_events(logGroupName=SPANS_LOG_GROUP, logStreamName="default", logEvents=events)
-    return messages
-
-
-@pytest.fixture
-def stubbed_xray(aws: Aws) -> Iterator[tuple[Any, Stubber]]:
-    client = aws.factory().xray()
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
-
-
-def _transaction_search(stub: Stubber, *, percent: float = 1.0, status: str = "ACTIVE") -> None:
-    stub.add_response(
-        "get_trace_segment_destination", {"Destination": "CloudWatchLogs", "Status": status}, {}
-    )
-    rule = {
-        "Name": "Default",
-        "ModifiedAt": datetime(2026, 1, 5, tzinfo=UTC),
-        "Rule": {"Probabilistic": {"DesiredSamplingPercentage": percent}},
-    }
-    stub.add_response("get_indexing_rules", {"IndexingRules": [rule]}, {})
 
 
 def _collector(aws: Aws, xray: Any, **kwargs: Any) -> SpansCollector:
@@ -98,8 +62,8 @@ def test_under_transaction_search_every_span_of_the_window_is_stored_raw(
 ) -> None:
     xray, stub = stubbed_xray
     now_s = int(time.time())
-    seeded = _seed_spans(aws, (now_s - 1800) * 1000, 12)
-    _transaction_search(stub)
+    seeded = seed_span_records(aws, (now_s - 1800) * 1000 + 125, 12, first_span_id=0)
+    answer_destination(stub, "CloudWatchLogs")
 
     result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
 
@@ -120,7 +84,7 @@ def test_a_declared_destination_reads_aws_spans_without_asking_x_ray(
     # The Stubber holds no answer: any X-Ray call would fail the test.
     xray, _ = stubbed_xray
     now_s = int(time.time())
-    seeded = _seed_spans(aws, (now_s - 1800) * 1000, 3)
+    seeded = seed_span_records(aws, (now_s - 1800) * 1000 + 125, 3, first_span_id=0)
 
     result = _collector(aws, xray, destination="CloudWatchLogs").collect(
         Window(utc(now_s - 3600), utc(now_s))
@@ -140,8 +104,8 @@ def test_a_window_over_the_row_cap_is_read_in_halves_without_losing_a_span(
 ) -> None:
     xray, stub = stubbed_xray
     now_s = int(time.time())
-    seeded = _seed_spans(aws, (now_s - 1800) * 1000, 12)
-    _transaction_search(stub)
+    seeded = seed_span_records(aws, (now_s - 1800) * 1000 + 125, 12, first_span_id=0)
+    answer_destination(stub, "CloudWatchLogs")
     window = Window(utc(now_s - 1800), utc(now_s - 1800 + 20))
 
     result = _collector(aws, xray, row_cap=5).collect(window)
@@ -156,10 +120,8 @@ def test_when_spans_go_to_xray_nothing_else_is_read(
 ) -> None:
     xray, stub = stubbed_xray
     now_s = int(time.time())
-    _seed_spans(aws, (now_s - 1800) * 1000, 3)
-    stub.add_response(
-        "get_trace_segment_destination", {"Destination": "XRay", "Status": "ACTIVE"}, {}
-    )
+    seed_span_records(aws, (now_s - 1800) * 1000 + 125, 3, first_span_id=0)
+    answer_destination(stub, "XRay")
 
     result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
 
@@ -172,7 +134,7 @@ def test_an_endpoint_without_the_destination_api_reads_nothing_and_says_so(aws: 
     # Stubber: an endpoint that does not offer the call answers 404 UnknownOperationException
     # (moto lacks the call too, but its refusal changed between releases: 404, then 500).
     now_s = int(time.time())
-    _seed_spans(aws, (now_s - 1800) * 1000, 3)
+    seed_span_records(aws, (now_s - 1800) * 1000 + 125, 3, first_span_id=0)
     xray = aws.factory().xray()
     with Stubber(xray) as stub:
         stub.add_client_error(
@@ -208,8 +170,8 @@ def test_span_pages_are_stored_raw_and_as_spans_and_the_checkpoint_advances(
 ) -> None:
     xray, stub = stubbed_xray
     now_s = int(time.time())
-    seeded = _seed_spans(aws, (now_s - 1800) * 1000, 4)
-    _transaction_search(stub)
+    seeded = seed_span_records(aws, (now_s - 1800) * 1000 + 125, 4, first_span_id=0)
+    answer_destination(stub, "CloudWatchLogs")
     result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
     store = open_store(tmp_path / "store")
 
@@ -239,7 +201,9 @@ def test_under_transaction_search_a_missing_aws_spans_fails_the_window_with_the_
     aws: Aws, stubbed_xray: tuple[Any, Stubber]
 ) -> None:
     xray, stub = stubbed_xray
-    _transaction_search(stub)  # ACTIVE, and no aws/spans: X-Ray creates it when turned on
+    answer_destination(
+        stub, "CloudWatchLogs"
+    )  # ACTIVE, and no aws/spans: X-Ray creates it when turned on
     now_s = int(time.time())
 
     result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
@@ -262,7 +226,7 @@ def test_while_the_switch_is_pending_a_missing_aws_spans_is_a_warning(
     aws: Aws, stubbed_xray: tuple[Any, Stubber]
 ) -> None:
     xray, stub = stubbed_xray
-    _transaction_search(stub, status="PENDING")
+    answer_destination(stub, "CloudWatchLogs", "PENDING")
     now_s = int(time.time())
 
     result = _collector(aws, xray).collect(Window(utc(now_s - 3600), utc(now_s)))
@@ -273,7 +237,7 @@ def test_while_the_switch_is_pending_a_missing_aws_spans_is_a_warning(
 
 def test_a_denied_aws_spans_fails_the_window_naming_the_actions_to_allow(aws: Aws) -> None:
     now_s = int(time.time())
-    _seed_spans(aws, (now_s - 1800) * 1000, 2)
+    seed_span_records(aws, (now_s - 1800) * 1000 + 125, 2, first_span_id=0)
 
     with DenyingProxy(aws.url, services={"logs"}) as proxy:
         collector = SpansCollector(

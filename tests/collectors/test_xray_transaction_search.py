@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,6 +22,7 @@ from collectors.spans import SPANS_LOG_GROUP
 from collectors.xray import SUMMARIES, TRACES, SpansAlongside, XRayCollector
 from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
 from tests.builders.fault_proxy import DenyingProxy
+from tests.builders.stubbed import answer_destination
 from tests.builders.traces import SeededTrace, lambda_trace, segments_of, utc
 from tracelens.agent.seed import put_segments
 
@@ -52,25 +51,6 @@ def _window() -> Window:
     return Window(utc(now_s - 1800), utc(now_s))
 
 
-@pytest.fixture
-def destination(aws: Aws) -> Iterator[tuple[Any, Stubber]]:
-    client = aws.factory().xray()
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
-
-
-def _answer(stub: Stubber, where: str, status: str = "ACTIVE") -> None:
-    stub.add_response("get_trace_segment_destination", {"Destination": where, "Status": status}, {})
-    if where == "CloudWatchLogs":
-        rule = {
-            "Name": "Default",
-            "ModifiedAt": datetime(2026, 1, 5, tzinfo=UTC),
-            "Rule": {"Probabilistic": {"DesiredSamplingPercentage": 1.0}},
-        }
-        stub.add_response("get_indexing_rules", {"IndexingRules": [rule]}, {})
-
-
 def _collector(aws: Aws, alongside: SpansAlongside | None) -> XRayCollector:
     return XRayCollector(
         client=aws.factory().xray(), retry=TEST_RETRY, sleep=no_sleep, spans_alongside=alongside
@@ -78,12 +58,12 @@ def _collector(aws: Aws, alongside: SpansAlongside | None) -> XRayCollector:
 
 
 def test_transaction_search_active_skips_batch_get_traces_and_says_how_to_undo(
-    aws: Aws, destination: tuple[Any, Stubber]
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
 ) -> None:
     traces = _seed(aws, 3)
     _spans_group(aws)
-    client, stub = destination
-    _answer(stub, "CloudWatchLogs")
+    client, stub = stubbed_xray
+    answer_destination(stub, "CloudWatchLogs")
 
     result = _collector(aws, _alongside(aws, client)).collect(_window())
 
@@ -108,12 +88,12 @@ def test_transaction_search_active_skips_batch_get_traces_and_says_how_to_undo(
 
 @pytest.mark.parametrize(("where", "status"), [("CloudWatchLogs", "PENDING"), ("XRay", "ACTIVE")])
 def test_a_pending_switch_or_traces_in_xray_are_fetched(
-    aws: Aws, destination: tuple[Any, Stubber], where: str, status: str
+    aws: Aws, stubbed_xray: tuple[Any, Stubber], where: str, status: str
 ) -> None:
     traces = _seed(aws, 2)
     _spans_group(aws)
-    client, stub = destination
-    _answer(stub, where, status)
+    client, stub = stubbed_xray
+    answer_destination(stub, where, status)
 
     result = _collector(aws, _alongside(aws, client)).collect(_window())
 
@@ -123,10 +103,10 @@ def test_a_pending_switch_or_traces_in_xray_are_fetched(
 
 
 def test_an_unreadable_destination_fetches_as_before(
-    aws: Aws, destination: tuple[Any, Stubber]
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
 ) -> None:
     traces = _seed(aws, 2)
-    client, stub = destination
+    client, stub = stubbed_xray
     stub.add_client_error(
         "get_trace_segment_destination", "AccessDeniedException", http_status_code=403
     )
@@ -160,12 +140,14 @@ def test_a_declared_transaction_search_skips_without_calling(aws: Aws) -> None:
 
 
 def test_one_destination_answer_serves_the_windows_of_a_few_minutes(
-    aws: Aws, destination: tuple[Any, Stubber]
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
 ) -> None:
     traces = _seed(aws, 2)
     _spans_group(aws)
-    client, stub = destination
-    _answer(stub, "CloudWatchLogs")  # one answer: a second read would find no stubbed reply
+    client, stub = stubbed_xray
+    answer_destination(
+        stub, "CloudWatchLogs"
+    )  # one answer: a second read would find no stubbed reply
     moments = iter([utc(1_000.0), utc(1_000.0 + 299.0)])
     alongside = _alongside(aws, client, clock=lambda: next(moments))
     collector = _collector(aws, alongside)
@@ -196,12 +178,12 @@ def test_a_declared_transaction_search_without_aws_spans_fetches_and_says_what_t
 
 
 def test_an_active_transaction_search_whose_aws_spans_is_denied_fetches_and_says_what_to_do(
-    aws: Aws, destination: tuple[Any, Stubber]
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
 ) -> None:
     traces = _seed(aws, 2)
     _spans_group(aws)
-    client, stub = destination
-    _answer(stub, "CloudWatchLogs")
+    client, stub = stubbed_xray
+    answer_destination(stub, "CloudWatchLogs")
 
     with DenyingProxy(aws.url, services={"logs"}) as proxy:
         logs = aws.factory(proxy.url).logs()

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
+from tests.builders.stubbed import stubbed_client
 from tracelens.engines.fargate import ClusterSpec, StackError, deploy
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/lake-dask/0f1e"
@@ -29,15 +29,7 @@ SPEC = ClusterSpec(
 
 
 def clients() -> tuple[Any, Any]:
-    def client(service: str) -> Any:
-        return boto3.client(  # type: ignore[call-overload]
-            service,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    return client("cloudformation"), client("ec2")
+    return stubbed_client("cloudformation"), stubbed_client("ec2")
 
 
 def stack(status: str, **more: Any) -> dict[str, Any]:
@@ -83,33 +75,40 @@ def event(n: int, logical: str, kind: str, status: str, reason: str = "") -> dic
     return found
 
 
-def test_a_stack_whose_creation_failed_is_to_be_deleted_first() -> None:
+@pytest.mark.parametrize(
+    ("status", "told"),
+    [
+        pytest.param(
+            "ROLLBACK_COMPLETE",
+            ["is ROLLBACK_COMPLETE", "tracelens engine down --stack lake-dask"],
+            id="a-failed-creation-is-to-be-deleted-first",
+        ),
+        pytest.param(
+            "UPDATE_ROLLBACK_FAILED",
+            [
+                "is UPDATE_ROLLBACK_FAILED",
+                "aws cloudformation continue-update-rollback --stack-name lake-dask",
+            ],
+            id="a-failed-update-rollback-names-continue-update-rollback",
+        ),
+        pytest.param(
+            "UPDATE_IN_PROGRESS",
+            ["is UPDATE_IN_PROGRESS: wait until it is done"],
+            id="a-stack-being-changed-is-left-alone",
+        ),
+    ],
+)
+def test_a_stack_in_a_status_it_cannot_be_deployed_over_names_the_fix(
+    status: str, told: list[str]
+) -> None:
     cloudformation, ec2 = clients()
     with Stubber(cloudformation) as stub:
-        stub.add_response("describe_stacks", stack("ROLLBACK_COMPLETE"))
-        with pytest.raises(StackError) as error:
-            deploy(cloudformation, ec2, "lake-dask", SPEC, progress=lambda _: None)
-    assert "is ROLLBACK_COMPLETE" in str(error.value)
-    assert "tracelens engine down --stack lake-dask" in str(error.value)
-
-
-def test_a_stack_whose_update_rollback_failed_names_continue_update_rollback() -> None:
-    cloudformation, ec2 = clients()
-    with Stubber(cloudformation) as stub:
-        stub.add_response("describe_stacks", stack("UPDATE_ROLLBACK_FAILED"))
+        stub.add_response("describe_stacks", stack(status))
         with pytest.raises(StackError) as error:
             deploy(cloudformation, ec2, "lake-dask", SPEC, progress=lambda _: None)
         stub.assert_no_pending_responses()
-    assert "is UPDATE_ROLLBACK_FAILED" in str(error.value)
-    assert "aws cloudformation continue-update-rollback --stack-name lake-dask" in str(error.value)
-
-
-def test_a_stack_being_changed_is_left_alone() -> None:
-    cloudformation, ec2 = clients()
-    with Stubber(cloudformation) as stub:
-        stub.add_response("describe_stacks", stack("UPDATE_IN_PROGRESS"))
-        with pytest.raises(StackError, match="is UPDATE_IN_PROGRESS: wait until it is done"):
-            deploy(cloudformation, ec2, "lake-dask", SPEC, progress=lambda _: None)
+    for words in told:
+        assert words in str(error.value)
 
 
 def test_a_rolled_back_creation_names_the_failed_resource_and_the_fix() -> None:

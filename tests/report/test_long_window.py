@@ -18,7 +18,7 @@ from analyses.entry_points import entry_traces
 from analyses.rollups import PERCENTILES, RELATIVE_ACCURACY
 from analyses.service_map import service_map_hops_and_node_requests
 from tests.builders.cli import run_ok
-from tracelens.samples.bulk import write_bulk
+from tests.builders.stores import import_bulk
 from tracelens.store import open_store
 from tracelens.store import rollups as files
 
@@ -29,8 +29,7 @@ LONG = ["--since", "2026-11-02T00:00:00Z", "--until", "2026-11-06T00:00:00Z"]
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("long-report")
-    write_bulk(root / "x", 2_000, seed=31, fmt="batch", start=START, period=timedelta(days=4))
-    run_ok("import", str(root / "x"), "--store", str(root / "store"), "-q")
+    import_bulk(root / "store", root / "x", 2_000, seed=31, start=START, period=timedelta(days=4))
     return root / "store"
 
 

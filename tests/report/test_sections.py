@@ -32,6 +32,31 @@ def _ctx(result: AnalysisResult) -> RenderContext:
     return RenderContext(result, FigureSet(), ConsoleLinks("eu-west-1", "given"))
 
 
+def _comparison_body(
+    result: AnalysisResult,
+    *,
+    entries: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+    functions: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+) -> str:
+    """The comparison section against "yesterday" of these (baseline, now) tables, the other
+    tables empty in both windows."""
+
+    def given(
+        pair: tuple[pl.DataFrame, pl.DataFrame] | None, schema: dict[str, pl.DataType]
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        empty = frame_of([], schema)
+        return pair or (empty, empty)
+
+    comparison = Comparison(
+        baseline_window="yesterday",
+        entry_points=compare_entry_points(*given(entries, ENTRY_POINT_SCHEMA)),
+        functions=compare_functions(*given(functions, FUNCTION_TABLE_SCHEMA)),
+        edges=compare_edges(*given(None, EDGE_SCHEMA)),
+        findings=compare_findings(*given(None, FINDING_SCHEMA)),
+    )
+    return render_comparison(_ctx(result), comparison).body
+
+
 def test_waterfall_nests_children_under_parents_in_start_order() -> None:
     b = SpanBuilder()
     api = b.caller("api", start_s=0.0, duration_ms=500.0)
@@ -110,19 +135,9 @@ def test_the_comparison_shows_a_lower_bound_and_a_rise_it_proves(
             FUNCTION_TABLE_SCHEMA,
         )  # fmt: skip
 
-    entries, edges, findings = (
-        frame_of([], schema) for schema in (ENTRY_POINT_SCHEMA, EDGE_SCHEMA, FINDING_SCHEMA)
-    )
     base = functions(("bounded", 2, 0), ("exact", 1, 0), ("was-bounded", 4, 1))
     now = functions(("bounded", 5, 3), ("exact", 4, 0), ("was-bounded", 6, 0))
-    comparison = Comparison(
-        baseline_window="yesterday",
-        entry_points=compare_entry_points(entries, entries),
-        functions=compare_functions(base, now),
-        edges=compare_edges(edges, edges),
-        findings=compare_findings(findings, findings),
-    )
-    body = render_comparison(_ctx(result), comparison).body
+    body = _comparison_body(result, functions=(base, now))
     bounded = body[body.index(">bounded<") : body.index(">exact<")]
     exact = body[body.index(">exact<") : body.index(">was-bounded<")]
     was_bounded = body[body.index(">was-bounded<") :]
@@ -145,16 +160,6 @@ def test_the_comparison_tells_entry_points_of_one_name_apart_by_type(
         ],
         ENTRY_POINT_SCHEMA,
     )
-    functions, edges, findings = (
-        frame_of([], schema) for schema in (FUNCTION_TABLE_SCHEMA, EDGE_SCHEMA, FINDING_SCHEMA)
-    )
-    comparison = Comparison(
-        baseline_window="yesterday",
-        entry_points=compare_entry_points(entries, entries),
-        functions=compare_functions(functions, functions),
-        edges=compare_edges(edges, edges),
-        findings=compare_findings(findings, findings),
-    )
-    body = render_comparison(_ctx(result), comparison).body
+    body = _comparison_body(result, entries=(entries, entries))
     assert '>worker <span class="kind">event consumer</span>' in body
     assert '>worker <span class="kind">other</span>' in body

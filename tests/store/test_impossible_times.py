@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import io
-from datetime import timedelta
 
 import polars as pl
 
-from tests.builders.results import ACCOUNT, REGION, SPANS_PER_TRACE, T0, traces_at, xray_result
+from tests.builders.results import SPANS_PER_TRACE
+from tests.builders.stores import persist_minutes
 from tracelens.store import Store, layout
 
 YEAR_10000 = 253402300800  # epoch seconds of 10000-01-01T00:00:00Z
 
 
 def test_a_stored_row_with_an_impossible_time_is_refused_on_reading(store: Store) -> None:
-    receipt = store.persist(
-        xray_result(traces_at([T0 + timedelta(minutes=1)])), account=ACCOUNT, region=REGION
-    )
+    receipt = persist_minutes(store, [1])
     key = receipt.part_keys[0]
     frame = pl.read_parquet(io.BytesIO(store.backend.read_bytes(key)))
     assert frame.height == SPANS_PER_TRACE

@@ -18,9 +18,8 @@ from tests.builders.results import (
     logs_result,
     metric_series,
     metrics_result,
-    traces_at,
-    xray_result,
 )
+from tests.builders.stores import persist_minutes
 from tracelens.inputs import Inputs
 from tracelens.store import Store
 
@@ -36,10 +35,7 @@ def _fill(store: Store) -> None:
     """Each target's traces (a different count each), metrics, logs and configuration, in
     parts shared by no other target; and one trace stored by two targets."""
     for n, (account, region) in enumerate(TARGETS):
-        starts = [T0 + timedelta(minutes=m) for m in range(n + 1)]
-        store.persist(
-            xray_result(traces_at(starts, first=10 * n + 1)), account=account, region=region
-        )
+        persist_minutes(store, list(range(n + 1)), first=10 * n + 1, target=(account, region))
         series = metric_series("orders Errors Sum", {T0 + timedelta(minutes=1): float(n)})
         store.persist(metrics_result([series]), account=account, region=region)
         lines = invocation_lines(f"req-{n}", 10.0 + n, init_ms=None)
@@ -53,9 +49,8 @@ def _fill(store: Store) -> None:
             region=region,
         )
     # the same trace collected by prod and dev (a call across accounts): in each, once
-    shared = traces_at([T0 + timedelta(minutes=5)], first=99)
-    for account, region in (TARGETS[0], TARGETS[2]):
-        store.persist(xray_result(shared), account=account, region=region)
+    for target in (TARGETS[0], TARGETS[2]):
+        persist_minutes(store, [5], first=99, target=target)
 
 
 def _same(one: Inputs, other: Inputs) -> None:

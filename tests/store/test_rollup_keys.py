@@ -4,17 +4,16 @@ window merges its own rows."""
 
 from __future__ import annotations
 
-import io
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 import polars as pl
 import pytest
 
 from analyses import rollups as partials
-from tests.builders.results import ACCOUNT, BUCKET, REGION, T0, Ticker, traces_at, xray_result
+from tests.builders.results import ACCOUNT, BUCKET, REGION, T0, Ticker
+from tests.builders.stores import persist_minutes, rollup_store, write_rollup_file
 from tracelens import rollup
 from tracelens.engines import open_engine
 from tracelens.rollup import build, long_window, read, refresh
@@ -71,21 +70,12 @@ class Counting:
             self.rollup_reads += 1
 
 
-def _store(tmp_path: Path) -> Store:
-    return open_store(str(tmp_path / "store"), clock=Ticker(T0 + timedelta(days=3)))
-
-
-def _persist(
-    store: Store,
-    minutes: list[int],
-    *,
-    first: int = 1,
-    target: tuple[str, str] = (ACCOUNT, REGION),
-    day: int = 0,
-) -> None:
-    starts = [T0 + timedelta(days=day, minutes=m) for m in minutes]
-    result = xray_result(traces_at(starts, first=first))
-    store.persist(result, account=target[0], region=target[1])
+def _two_targets(tmp_path: Path) -> Store:
+    """A store of one day: three traces of (ACCOUNT, REGION), two of OTHER."""
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2, 3])
+    persist_minutes(store, [4, 5], first=10, target=OTHER)
+    return store
 
 
 def _traces(merged: pl.DataFrame) -> int:
@@ -94,13 +84,13 @@ def _traces(merged: pl.DataFrame) -> int:
 
 
 def test_a_day_is_listed_once_while_it_is_rolled_up(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1, 2])
-    _persist(store, [3], first=10)
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2])
+    persist_minutes(store, [3], first=10)
     counting = Counting(store.backend)
     assert build(counting).built == [DAY]  # type: ignore[arg-type]
     assert counting.span_listings == 1  # NOTE: was 3 (days, the day again, the read)
-    _persist(store, [4], first=20)  # stale now
+    persist_minutes(store, [4], first=20)  # stale now
     counting.span_listings = 0
     merged = long_window(counting, _plan())  # type: ignore[arg-type]
     assert merged.from_spans_days == [DAY] and merged.held["traces"] == 4
@@ -112,8 +102,8 @@ def _plan() -> Any:
 
 
 def test_currency_is_read_from_the_footer_alone(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    _persist(store, list(range(60)))
+    store = rollup_store(tmp_path)
+    persist_minutes(store, list(range(60)))
     build(store.backend)
     size = len(store.backend.read_bytes(files.rollup_key(DAY)))
     counting = Counting(store.backend)
@@ -125,8 +115,8 @@ def test_currency_is_read_from_the_footer_alone(tmp_path: Path) -> None:
 
 
 def test_a_footer_longer_than_the_first_read_is_read_exactly(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1])
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1])
     computed = rollup.compute_day(store.backend, DAY)
     # a day of many parts: its recorded list outgrows the first tail read
     many = [f"spans/date={DAY}/bucket=00/part-{n:060d}.parquet" for n in range(400)]
@@ -143,7 +133,7 @@ def _persist_parts(store: Store) -> int:
     """Three small span parts of one day (a compaction merges them), rolled up: the rollup's
     size (a few KB)."""
     for n in range(3):
-        _persist(store, list(range(n * 20, n * 20 + 800, 3)), first=1 + n * 1000)
+        persist_minutes(store, list(range(n * 20, n * 20 + 800, 3)), first=1 + n * 1000)
     assert build(store.backend).built == [DAY]
     return len(store.backend.read_bytes(files.rollup_key(DAY)))
 
@@ -152,7 +142,7 @@ def _compacted(store: Store, *, carried: bool) -> Counting:
     """A compaction of the day's parts through a counting backend (the rollup carried over
     when ``carried``, else stale)."""
     if not carried:
-        _persist(store, [7], first=9000)  # not rolled up: the rollup is stale
+        persist_minutes(store, [7], first=9000)  # not rolled up: the rollup is stale
     counting = Counting(store.backend)
     assert compact(counting).written  # type: ignore[arg-type]
     return counting
@@ -161,7 +151,7 @@ def _compacted(store: Store, *, carried: bool) -> Counting:
 def test_a_carried_over_rollup_is_read_once_and_a_stale_one_by_its_footer(
     tmp_path: Path,
 ) -> None:
-    store = _store(tmp_path)
+    store = rollup_store(tmp_path)
     size = _persist_parts(store)
     assert size > files.FOOTER_READ
     before = read(store.backend, since=None, until=None)
@@ -171,7 +161,7 @@ def test_a_carried_over_rollup_is_read_once_and_a_stale_one_by_its_footer(
     assert (counting.rollup_reads, counting.rollup_bytes) == (2, size)
     after = read(store.backend, since=None, until=None)
     assert after.stale_days == [] and after.merged.equals(before.merged)
-    stale = _store(tmp_path / "stale")
+    stale = rollup_store(tmp_path / "stale")
     _persist_parts(stale)
     counting = _compacted(stale, carried=False)
     assert counting.rollup_reads == 1 and counting.rollup_bytes <= files.FOOTER_READ
@@ -191,15 +181,15 @@ def _replaced_between_reads(store: Store) -> None:
 
 
 def test_the_rest_of_a_file_replaced_since_its_tail_was_read_is_refused(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1, 2])
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2])
     build(store.backend)
     _replaced_between_reads(store)
 
 
 def test_an_unreadable_rollup_is_a_problem_and_is_rebuilt(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1])
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1])
     build(store.backend)
     store.backend.write_bytes(files.rollup_key(DAY), b"not parquet")
     problem = files.read_footer(store.backend, DAY)
@@ -212,9 +202,7 @@ def test_an_unreadable_rollup_is_a_problem_and_is_rebuilt(tmp_path: Path) -> Non
 
 
 def test_each_target_merges_its_own_rows(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1, 2, 3])
-    _persist(store, [4, 5], first=10, target=OTHER)
+    store = _two_targets(tmp_path)
     assert build(store.backend).built == [DAY]
     stored = files.read_day(store.backend, DAY)
     assert isinstance(stored, files.StoredRollup) and stored.by_target
@@ -229,8 +217,8 @@ def test_each_target_merges_its_own_rows(tmp_path: Path) -> None:
     assert _traces(both.merged) == 5
     assert prod.from_spans_days == staging.from_spans_days == both.from_spans_days == []
     # each target's rows are what its spans alone roll up to
-    alone = _store(tmp_path / "alone")
-    _persist(alone, [1, 2, 3])
+    alone = rollup_store(tmp_path / "alone")
+    persist_minutes(alone, [1, 2, 3])
     build(alone.backend)
     assert prod.merged.equals(read(alone.backend, since=None, until=None).merged)
     assert rollup.summary(prod)["rollups"]["target"] == {"account": ACCOUNT, "region": REGION}
@@ -244,21 +232,17 @@ def _write_unkeyed(store: Store, day: date) -> None:
     every section (those added since are tests/store/test_rollup_sections.py's)."""
     computed = rollup.compute_day(store.backend, day)
     frame = partials.merge([rollup.of_target(computed.frame, None)], by_hour=True)
-    buffer = io.BytesIO()
     metadata = {
-        files.SPAN_PARTS_METADATA: orjson.dumps(computed.span_parts).decode(),
-        files.SECTIONS_METADATA: orjson.dumps(partials.SECTIONS).decode(),
+        files.SPAN_PARTS_METADATA: computed.span_parts,
+        files.SECTIONS_METADATA: partials.SECTIONS,
     }
-    frame.write_parquet(buffer, metadata=metadata)
-    store.backend.write_bytes(files.rollup_key(day), buffer.getvalue())
+    write_rollup_file(store, day, frame, metadata)
 
 
 def test_a_rollup_written_before_the_target_key_is_read_for_the_store_and_rebuilt(
     tmp_path: Path,
 ) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1, 2, 3])
-    _persist(store, [4, 5], first=10, target=OTHER)
+    store = _two_targets(tmp_path)
     _write_unkeyed(store, DAY)
     footer = files.read_footer(store.backend, DAY)
     assert isinstance(footer, files.RollupFooter) and not footer.by_target
@@ -276,9 +260,7 @@ def test_a_rollup_written_before_the_target_key_is_read_for_the_store_and_rebuil
 def test_an_unkeyed_rollup_whose_spans_are_gone_is_named_not_counted_as_zero(
     tmp_path: Path,
 ) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1, 2, 3])
-    _persist(store, [4, 5], first=10, target=OTHER)
+    store = _two_targets(tmp_path)
     _write_unkeyed(store, DAY)
     for key in files.span_days(store.backend, DAY, DAY)[DAY]:  # retention took the spans
         store.backend.delete(key)
@@ -293,15 +275,15 @@ def test_an_unkeyed_rollup_whose_spans_are_gone_is_named_not_counted_as_zero(
 
 
 def test_the_engine_path_chooses_the_same_days_and_hours(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1, 2])
-    _persist(store, [3], day=1, first=5, target=OTHER)
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2])
+    persist_minutes(store, [3], day=1, first=5, target=OTHER)
     engine = open_engine("local")
     try:
         first = build_on(engine, store.backend)
         assert first.built == [DAY, DAY + timedelta(days=1)] and first.current == []
         assert build(store.backend).current == first.built
-        _persist(store, [4], first=9)
+        persist_minutes(store, [4], first=9)
         assert build_on(engine, store.backend).built == [DAY]
         since, until = T0 + timedelta(minutes=1, seconds=5), T0 + timedelta(days=1, minutes=59)
         got, failed = read_spans(engine, store.backend, since=since, until=until, target=OTHER)
@@ -319,8 +301,8 @@ def test_the_engine_path_chooses_the_same_days_and_hours(tmp_path: Path) -> None
 @pytest.mark.integration
 def test_currency_on_s3_is_a_ranged_read_of_the_footer(s3: Any) -> None:
     store = open_store(f"s3://{BUCKET}/team/keys", s3_client=s3, clock=Ticker())
-    _persist(store, list(range(60)))
-    _persist(store, [1, 2], first=100, target=OTHER)
+    persist_minutes(store, list(range(60)))
+    persist_minutes(store, [1, 2], first=100, target=OTHER)
     assert build(store.backend).built == [DAY]
     size = len(store.backend.read_bytes(files.rollup_key(DAY)))
     counting = Counting(store.backend)
@@ -346,9 +328,7 @@ def test_the_agent_report_of_each_target_merges_its_own_rollups(
     from tracelens.agent import reporting
     from tracelens.agent.targets_report import TargetResult
 
-    store = _store(tmp_path)
-    _persist(store, [1, 2, 3])
-    _persist(store, [4, 5], first=10, target=OTHER)
+    store = _two_targets(tmp_path)
     build(store.backend)
     seen: list[TargetResult] = []
     windows: dict[Any, rollup.LongWindow] = {}
@@ -376,12 +356,10 @@ def test_the_agent_report_of_each_target_merges_its_own_rollups(
 
 
 def test_several_targets_long_windows_read_the_rollups_once(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1, 2, 3])
-    _persist(store, [4, 5], first=10, target=OTHER)
-    _persist(store, [1], day=1)
+    store = _two_targets(tmp_path)
+    persist_minutes(store, [1], day=1)
     build(store.backend)
-    _persist(store, [6], first=20, target=OTHER, day=1)  # the second day is stale now
+    persist_minutes(store, [6], first=20, target=OTHER, day=1)  # the second day is stale now
     one = Counting(store.backend)
     alone = long_window(one, _plan(), OTHER)  # type: ignore[arg-type]
     both = Counting(store.backend)

@@ -5,7 +5,6 @@ named as lacking the rest (never counted as none)."""
 from __future__ import annotations
 
 import html
-import io
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,7 +14,8 @@ from click.testing import CliRunner
 
 from analyses import rollups as partials
 from analyses.rollup_findings import rules_lacking
-from tests.builders.results import ACCOUNT, REGION, T0, Ticker, traces_at, xray_result
+from tests.builders.results import T0
+from tests.builders.stores import persist_minutes, rollup_store, write_rollup_file
 from tracelens import rollup
 from tracelens.cli import main
 from tracelens.contract import LONG_WINDOW_KEYS
@@ -28,27 +28,16 @@ DAY = T0.date()
 NEXT = DAY + timedelta(days=1)
 
 
-def _store(tmp_path: Path) -> Store:
-    return open_store(str(tmp_path / "store"), clock=Ticker(T0 + timedelta(days=3)))
-
-
-def _persist(store: Store, minutes: list[int], *, day: int = 0, first: int = 1) -> None:
-    starts = [T0 + timedelta(days=day, minutes=m) for m in minutes]
-    store.persist(xray_result(traces_at(starts, first=first)), account=ACCOUNT, region=REGION)
-
-
 def _write_before_sections(store: Store, day: date) -> None:
     """A day's rollup as written before entry points and nodes were rolled up: keyed by
     target, recording its span parts, without those sections' rows nor the sections key."""
     computed = rollup.compute_day(store.backend, day)
     frame = computed.frame.filter(~pl.col("section").is_in(partials.ADDED_SECTIONS))
-    buffer = io.BytesIO()
     metadata = {
-        files.SPAN_PARTS_METADATA: orjson.dumps(computed.span_parts).decode(),
-        files.KEYS_METADATA: orjson.dumps(files.TARGET_COLUMNS).decode(),
+        files.SPAN_PARTS_METADATA: computed.span_parts,
+        files.KEYS_METADATA: files.TARGET_COLUMNS,
     }
-    frame.write_parquet(buffer, metadata=metadata)
-    store.backend.write_bytes(files.rollup_key(day), buffer.getvalue())
+    write_rollup_file(store, day, frame, metadata)
 
 
 def _requests(held: dict[str, object]) -> int:
@@ -60,8 +49,8 @@ def _requests(held: dict[str, object]) -> int:
 def test_a_rollup_records_its_sections_and_one_without_them_is_not_current(
     tmp_path: Path,
 ) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1, 2, 3])
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2, 3])
     assert build(store.backend).built == [DAY]
     footer = files.read_footer(store.backend, DAY)
     assert isinstance(footer, files.RollupFooter)
@@ -81,13 +70,7 @@ def test_a_rollup_records_its_sections_and_one_without_them_is_not_current(
 def test_a_rollup_without_a_section_whose_spans_are_gone_is_named_not_counted_as_zero(
     tmp_path: Path,
 ) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1, 2, 3])
-    _persist(store, [4, 5], day=1, first=10)
-    build(store.backend)
-    _write_before_sections(store, DAY)
-    for key in files.span_days(store.backend, DAY, DAY)[DAY]:  # retention took the spans
-        store.backend.delete(key)
+    store = open_store(str(_lacking_store(tmp_path)))
     got = read(store.backend, since=None, until=None)
     # both days merged for what they hold; the old one named as lacking the added sections
     assert got.days == [DAY, NEXT] and got.from_spans_days == []
@@ -112,9 +95,9 @@ def test_a_rollup_without_a_section_whose_spans_are_gone_is_named_not_counted_as
 def _lacking_store(tmp_path: Path) -> Path:
     """A store of two days whose first day's rollup predates the added sections, its spans
     gone."""
-    store = _store(tmp_path)
-    _persist(store, [1, 2, 3])
-    _persist(store, [4, 5], day=1, first=10)
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2, 3])
+    persist_minutes(store, [4, 5], day=1, first=10)
     build(store.backend)
     _write_before_sections(store, DAY)
     for key in files.span_days(store.backend, DAY, DAY)[DAY]:

@@ -5,35 +5,23 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from tests.builders.results import ACCOUNT, REGION, T0, Ticker, traces_at, xray_result
+from tests.builders.results import T0
+from tests.builders.stores import persist_minutes, rollup_store
 from tracelens.rollup import build, build_day, read, refresh
-from tracelens.store import Store, open_store
 from tracelens.store import rollups as files
 from tracelens.store.rollups import days_of_span_parts
-
-
-def _store(tmp_path: Path) -> Store:
-    return open_store(str(tmp_path / "store"), clock=Ticker(T0 + timedelta(days=3)))
-
-
-def _persist(store: Store, minutes: list[int], *, day: int = 0, first: int = 1) -> set[str]:
-    starts = [T0 + timedelta(days=day, minutes=m) for m in minutes]
-    receipt = store.persist(
-        xray_result(traces_at(starts, first=first)), account=ACCOUNT, region=REGION
-    )
-    return set(receipt.part_keys)
 
 
 def test_refresh_builds_the_days_a_persist_wrote_and_leaves_current_days_alone(
     tmp_path: Path,
 ) -> None:
-    store = _store(tmp_path)
-    keys = _persist(store, [1, 2]) | _persist(store, [3], day=1, first=10)
-    days = days_of_span_parts(keys)
+    store = rollup_store(tmp_path)
+    first, second = persist_minutes(store, [1, 2]), persist_minutes(store, [3], day=1, first=10)
+    days = days_of_span_parts([*first.part_keys, *second.part_keys])
     assert days == {T0.date(), T0.date() + timedelta(days=1)}
     assert refresh(store.backend, days).built == sorted(days)
     assert refresh(store.backend, days).current == sorted(days)
-    again = days_of_span_parts(_persist(store, [4], first=20))
+    again = days_of_span_parts(persist_minutes(store, [4], first=20).part_keys)
     report = refresh(store.backend, again)
     assert report.built == [T0.date()] and report.current == []
     merged = read(store.backend, since=None, until=None)
@@ -41,8 +29,8 @@ def test_refresh_builds_the_days_a_persist_wrote_and_leaves_current_days_alone(
 
 
 def test_build_day_is_a_unit_of_its_own(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1, 2, 3])
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2, 3])
     built = build_day(store.backend, T0.date())
     assert built.key == files.rollup_key(T0.date()) and built.problems == []
     assert files.recorded_sources(store.backend, T0.date()) == built.span_parts
@@ -50,9 +38,9 @@ def test_build_day_is_a_unit_of_its_own(tmp_path: Path) -> None:
 
 
 def test_compaction_carries_a_current_rollup_over_to_the_merged_parts(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+    store = rollup_store(tmp_path)
     for n in range(3):
-        _persist(store, [n + 1], first=n + 1)
+        persist_minutes(store, [n + 1], first=n + 1)
     build(store.backend)
     before = read(store.backend, since=None, until=None)
     report = store.compact()
@@ -64,10 +52,10 @@ def test_compaction_carries_a_current_rollup_over_to_the_merged_parts(tmp_path: 
 
 
 def test_a_stale_rollup_stays_stale_through_a_compaction(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1])
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1])
     build(store.backend)
-    _persist(store, [2], first=2)  # not rolled up
+    persist_minutes(store, [2], first=2)  # not rolled up
     store.compact()
     assert read(store.backend, since=None, until=None).stale_days == [T0.date()]
     assert build(store.backend).built == [T0.date()]
@@ -75,9 +63,9 @@ def test_a_stale_rollup_stays_stale_through_a_compaction(tmp_path: Path) -> None
 
 
 def test_retention_deletes_the_rollups_of_the_days_it_deletes(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    _persist(store, [1])
-    _persist(store, [1], day=2, first=5)
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1])
+    persist_minutes(store, [1], day=2, first=5)
     build(store.backend)
     assert files.rollup_days(store.backend, None, None) == [
         T0.date(),

@@ -12,7 +12,7 @@ import pytest
 
 from analyses.rollups import RELATIVE_ACCURACY
 from tests.builders.cli import run_ok
-from tracelens.samples.bulk import write_bulk
+from tests.builders.stores import import_bulk
 
 START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 EDGE = ("source", "source_type", "target", "target_type")
@@ -23,18 +23,11 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("rollups")
     exports = root / "exports"
     # three days of the sample application, several import runs (several span parts a day)
-    for n, seed in enumerate((11, 12, 13)):
-        write_bulk(
-            exports / f"run{n}",
-            2_000,
-            seed=seed,
-            fmt="batch",
-            start=START,
-            period=timedelta(days=2),
-        )
     location = root / "store"
-    for n in range(3):
-        run_ok("import", str(exports / f"run{n}"), "--store", str(location), "-q")
+    for n, seed in enumerate((11, 12, 13)):
+        import_bulk(
+            location, exports / f"run{n}", 2_000, seed=seed, start=START, period=timedelta(days=2)
+        )
     return location
 
 
@@ -156,9 +149,9 @@ def test_import_keeps_the_rollups_of_the_days_it_wrote_current(
     assert notes["days"] and notes["missing_days"] == [] and notes["stale_days"] == []
     store = tmp_path / "store"
     shutil.copytree(shared, store)
-    late = tmp_path / "late"
-    write_bulk(late, 300, seed=97, fmt="batch", start=START, period=timedelta(hours=1))
-    imported = run_ok("import", str(late), "--store", str(store))
+    imported = import_bulk(
+        store, tmp_path / "late", 300, seed=97, start=START, period=timedelta(hours=1), options=()
+    )
     assert "rolled up " in imported.stderr and ", 0 already current" in imported.stderr
     notes = _json("store", "summary", "--store", str(store), "--json")["rollups"]
     assert notes["missing_days"] == [] and notes["stale_days"] == []
@@ -169,20 +162,24 @@ def test_days_without_rollups_and_stale_days_are_rolled_up_from_spans_and_named(
 ) -> None:
     store = tmp_path / "store"
     shutil.copytree(shared, store)
-    exports = tmp_path / "late"
-    write_bulk(
-        exports,
+    import_bulk(
+        store,
+        tmp_path / "late",
         300,
         seed=99,
-        fmt="batch",
         start=START + timedelta(days=3),
         period=timedelta(hours=1),
+        options=("-q", "--no-rollup"),
     )
-    write_bulk(
-        tmp_path / "late2", 300, seed=98, fmt="batch", start=START, period=timedelta(hours=1)
+    import_bulk(
+        store,
+        tmp_path / "late2",
+        300,
+        seed=98,
+        start=START,
+        period=timedelta(hours=1),
+        options=("-q", "--no-rollup"),
     )
-    run_ok("import", str(exports), "--store", str(store), "-q", "--no-rollup")
-    run_ok("import", str(tmp_path / "late2"), "--store", str(store), "-q", "--no-rollup")
     result = run_ok("store", "summary", "--store", str(store), "--json")
     summary = orjson.loads(result.stdout)
     notes = summary["rollups"]

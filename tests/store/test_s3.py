@@ -20,6 +20,7 @@ from tests.builders.results import (
     traces_at,
     xray_result,
 )
+from tests.builders.stores import persist_minutes
 from tracelens.store import RunRecord, S3Backend, Store, StoreError, open_store
 
 pytestmark = pytest.mark.integration
@@ -95,8 +96,7 @@ def test_a_missing_object_reads_as_missing(s3: Any) -> None:
 def test_rollups_are_written_and_merged_through_s3(s3_store: Store, s3: Any) -> None:
     from tracelens.rollup import build, read, summary
 
-    first = traces_at([T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)])
-    s3_store.persist(xray_result(first), account=ACCOUNT, region=REGION)
+    persist_minutes(s3_store, [1, 2])
     built = build(s3_store.backend)
     assert built.built == [T0.date()] and built.problems == []
     assert build(s3_store.backend).current == [T0.date()]
