@@ -44,6 +44,8 @@ BOTTLENECK_SCHEMA: dict[str, pl.DataType] = {
     "example_trace_id": pl.String(),  # a slow trace where the node holds the most time
 }
 
+SLOW_QUANTILE = 0.95
+"""An entry's traces at or above this quantile of its traces' durations are its slow ones."""
 STAGE_ORIGIN = "AWS::ApiGateway::Stage"
 # The root span's columns its entry point is named from (see ``entry_name``).
 _ENTRY_COLUMNS = ["name", "origin", "http_url", "http_method", "aws_operation"]
@@ -76,7 +78,10 @@ def critical_path(spans: pl.DataFrame) -> pl.DataFrame:
 
 
 def critical_path_and_bottlenecks(
-    spans: pl.DataFrame, *, slow_quantile: float = 0.95, example_paths_only: bool = False
+    spans: pl.DataFrame,
+    *,
+    slow_quantile: float = SLOW_QUANTILE,
+    example_paths_only: bool = False,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(critical_path(spans), bottlenecks(spans, slow_quantile=...))``, walking once.
 
@@ -122,7 +127,7 @@ def _described(tree: pl.DataFrame, path: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def bottlenecks(spans: pl.DataFrame, *, slow_quantile: float = 0.95) -> pl.DataFrame:
+def bottlenecks(spans: pl.DataFrame, *, slow_quantile: float = SLOW_QUANTILE) -> pl.DataFrame:
     """Share of critical-path time per node, for each entry point.
 
     Parameters
@@ -145,17 +150,19 @@ def bottlenecks(spans: pl.DataFrame, *, slow_quantile: float = 0.95) -> pl.DataF
 
 def critical_path_time(spans: pl.DataFrame) -> pl.DataFrame:
     """Per trace and node on its critical path: ``trace_id``, ``entry``, ``node``,
-    ``node_type``, ``node_kind`` and ``path_us``, the node's path time (summed microseconds
+    ``node_type``, ``node_kind``, ``path_us``, the node's path time (summed microseconds
     of ``self_us``): what ``critical_path_share`` divides, kept per trace so that partial
-    sums (rollups) merge to the same shares."""
+    sums (rollups) merge to the same shares; and ``root_ms``, the trace's duration, which
+    tells its slow traces (``SLOW_QUANTILE``)."""
     require_columns(spans, SPAN_SCHEMA, what="spans")
     tree = span_tree(spans)
     path = path_rows(tree)
     traces, entries = _trace_entries(tree, path, slow_quantile=0.5)
     per_trace, nodes = _per_trace_nodes(tree, path, init_rows(tree))
     entry_code = _by_row(tree.height, traces, "entry_code").gather(per_trace["root_row"])
+    root_ms = _by_row(tree.height, traces, "root_ms").gather(per_trace["root_row"])
     per_trace = (
-        per_trace.with_columns(entry_code.alias("entry_code"))
+        per_trace.with_columns(entry_code.alias("entry_code"), root_ms.alias("root_ms"))
         .join(entries, on="entry_code")
         .join(nodes, on="node_code")
     )
@@ -166,6 +173,7 @@ def critical_path_time(spans: pl.DataFrame) -> pl.DataFrame:
         "node_type",
         "node_kind",
         pl.col("us").cast(pl.Int64).alias("path_us"),
+        "root_ms",
     )
 
 

@@ -34,6 +34,7 @@ from collections.abc import Collection
 import polars as pl
 
 from analyses.async_events import ASYNC_SCHEMA
+from analyses.bottlenecks import BOTTLENECK_SCHEMA, SLOW_QUANTILE
 from analyses.cold_starts import COLD_START_SCHEMA
 from analyses.dns import CONNECTION_SETUP_SCHEMA, DNS_SCHEMA, with_new_connections
 from analyses.downstream_throttles import (
@@ -41,6 +42,7 @@ from analyses.downstream_throttles import (
     DOWNSTREAM_THROTTLE_SCHEMA,
     with_known_retries,
 )
+from analyses.entry_points import ENTRY_TRACE_SCHEMA
 from analyses.finding_thresholds import Thresholds
 from analyses.findings import FINDING_SCHEMA, findings
 from analyses.functions import FUNCTION_TABLE_SCHEMA
@@ -66,15 +68,12 @@ RULE_SECTIONS: dict[str, tuple[str, ...]] = {
     "connection_reuse": ("connection", "cold"),
     "recursive_loop": ("loop",),
     "async_events": ("async",),
+    "bottleneck": ("bottleneck",),
 }
 """Per finding kind evaluated from rollups, the sections its rule reads."""
 
 RULES_NEEDING_SPANS: dict[str, str] = {
     "timeout": "timeouts are told by Lambda's REPORT logs, which rollups do not hold",
-    "bottleneck": (
-        "its share is of the window's slowest traces (a quantile of the whole window), which "
-        "partial results cannot merge"
-    ),
 }
 """Finding kinds rollups cannot evaluate, and why."""
 
@@ -265,6 +264,99 @@ def loop_table(merged: pl.DataFrame) -> pl.DataFrame:
     return loops_of(edges_of_hop_counts(hops))
 
 
+def bottleneck_table(merged: pl.DataFrame) -> pl.DataFrame:
+    """``BOTTLENECK_SCHEMA`` from merged rollups (no example traces). ``critical_path_share``
+    is exact. The slow traces of an entry are those at or above its durations'
+    ``SLOW_QUANTILE`` (linear interpolation between the order statistics at ranks
+    ``floor(q * (n - 1))`` and ``ceil(...)``): every trace from rank ``ceil(q * (n - 1))``
+    up. Over rollups they are the traces in the buckets of the duration sketch from the one
+    holding that rank up: every slow trace, and those of that bucket just below it (a bucket's
+    values lie within 2% of each other): ``slow_share`` is of a slow set at most that much
+    wider."""
+    rows = merged.filter(pl.col("section") == "bottleneck")
+    durations = rows.filter((pl.col("measure") == "root_ms") & pl.col("bucket").is_not_null())
+    n = pl.col("count").sum()
+    first_slow = (
+        durations.group_by("source", "bucket")
+        .agg(pl.col("count").sum())
+        .sort("source", "bucket")
+        .group_by("source", maintain_order=True)
+        .agg(
+            pl.col("bucket")
+            .filter(pl.col("count").cum_sum() > (SLOW_QUANTILE * (n - 1)).ceil())
+            .first()
+            .alias("first_slow"),
+            pl.col("bucket").alias("buckets"),
+            pl.col("count").alias("counts"),
+        )
+    )
+    slow = pl.col("bucket").is_not_null() & (pl.col("bucket") >= pl.col("first_slow"))
+    entries = (
+        rows.filter(pl.col("measure").is_in(["entry_traces", "root_ms"]))
+        .join(first_slow.select("source", "first_slow"), on="source", how="left")
+        .group_by("source")
+        .agg(
+            pl.col("count").filter(pl.col("measure") == "entry_traces").sum().alias("entry_traces"),
+            pl.col("count")
+            .filter((pl.col("measure") == "root_ms") & slow)
+            .sum()
+            .alias("entry_slow_traces"),
+        )
+    )
+    keys = ["source", "source_type", "target", "target_type"]
+    path = rows.filter(pl.col("measure").is_in(["path_us", "traces"])).join(
+        first_slow.select("source", "first_slow"), on="source", how="left"
+    )
+
+    def summed(measure: str, *, only_slow: bool = False) -> pl.Expr:
+        picked = pl.col("measure") == measure
+        return pl.col("count").filter(picked & slow if only_slow else picked).sum()
+
+    table = (
+        path.group_by(keys)
+        .agg(
+            summed("path_us").alias("total_us"),
+            summed("path_us", only_slow=True).alias("slow_total_us"),
+            summed("traces").alias("traces"),
+            summed("traces", only_slow=True).alias("slow_traces"),
+        )
+        .join(entries, on="source", how="left", nulls_equal=True)
+    )
+    entry = pl.col("source")
+    table = table.with_columns(
+        critical_path_share=pl.col("total_us") / pl.col("total_us").sum().over(entry),
+        slow_share=pl.col("slow_total_us") / pl.col("slow_total_us").sum().over(entry),
+        mean_ms=pl.col("total_us") / 1000.0 / pl.col("entry_traces"),
+        slow_mean_ms=pl.col("slow_total_us") / 1000.0 / pl.col("entry_slow_traces"),
+    ).rename(
+        {
+            "source": "entry",
+            "source_type": "node_kind",
+            "target": "node",
+            "target_type": "node_type",
+        }
+    )
+    return conform(table, BOTTLENECK_SCHEMA).sort(
+        ["entry", "critical_path_share", "node", "node_type", "node_kind"],
+        descending=[False, True, False, False, False],
+        nulls_last=True,
+    )
+
+
+def entry_wait_table(merged: pl.DataFrame) -> pl.DataFrame:
+    """``ENTRY_TRACE_SCHEMA`` rows enough for who waited for each entry
+    (``analyses.finding_rules_network.entry_waits``): one per entry and invocation path seen,
+    every other column null."""
+    waits = merged.filter((pl.col("section") == "bottleneck") & (pl.col("measure") == "waits"))
+    seen = (
+        waits.group_by("source", "detail")
+        .agg(pl.col("count").sum())
+        .filter(pl.col("count") > 0)
+        .select(pl.col("source").alias("entry"), pl.col("detail").alias("invocation_path"))
+    )
+    return conform(seen, ENTRY_TRACE_SCHEMA)
+
+
 def rollup_findings(
     merged: pl.DataFrame,
     *,
@@ -286,8 +378,10 @@ def rollup_findings(
         downstream_throttles=downstream_throttle_table(merged),
         dns=dns_table(merged),
         connection_setup=connection_table(merged),
+        bottlenecks=bottleneck_table(merged),
         loops=loop_table(merged),
         async_events=outcome_table(merged),
+        entry_traces=entry_wait_table(merged),
         thresholds=thresholds,
         silence=silence,
     )

@@ -118,12 +118,25 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "connection": tuple(CONNECTION_COUNT_EXPRS),
     # source, target: a loop edge's node keys, target_type: its evidence (analyses.loops)
     "loop": tuple(LOOP_HOP_COUNT_EXPRS),
+    # source: the entry; critical-path time as section critical_path (source_type, target,
+    # target_type) per bucket of the trace's duration (bucket: a DDSketch key, ZERO_BUCKET, or
+    # null when unknown); entry_traces and a sketch of its traces' durations (root_ms); waits:
+    # its traces per invocation path (detail: sync, async, event_source, null when unknown)
+    "bottleneck": ("path_us", "traces", "entry_traces", "waits"),
 }
 EXCEPTION_MEASURE = "exception:"
 """Prefix of the downstream section's measures counting throttled calls per exception type."""
 SECTIONS = tuple(MEASURES)
 """Every section a rollup holds, in the order they were added."""
-EVIDENCE_SECTIONS = ("cold", "outcome", "throttle", "downstream", "connection", "loop")
+EVIDENCE_SECTIONS = (
+    "cold",
+    "outcome",
+    "throttle",
+    "downstream",
+    "connection",
+    "loop",
+    "bottleneck",
+)
 """The sections holding only findings' evidence (``analyses.rollup_findings``)."""
 ADDED_SECTIONS = ("entry", "node", *EVIDENCE_SECTIONS)
 """Sections added after rollups were first stored: a rollup that does not record its sections
@@ -136,6 +149,7 @@ SKETCHED: dict[str, tuple[str, ...]] = {
     "dns": ("latency_ms", "cold_ms", "warm_ms"),
     "entry": ("latency_ms",),  # completed requests
     "node": ("service_ms",),  # the Lambda service's own time per request
+    "bottleneck": ("root_ms",),  # the entry's traces' durations
 }
 PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
@@ -154,10 +168,11 @@ SECTIONS_FROM_ROLLUPS = (
     "dns (lookups, failures, latency_ms, invocation_share, cold, warm)",
     "entry_points (counts, rates, cold_start_share, latency_ms)",
     "service_map.nodes (counts, service_p50_ms, service_p95_ms)",
-    "findings (every kind but timeout and bottleneck, from their evidence: counts per "
-    "function of cold-start kinds and invocation paths, outcomes of asynchronous events, "
-    "invocation throttles, downstream calls per operation, connection set-up, loop edges; "
-    "init, event-age and DNS percentiles from sketches)",
+    "findings (every kind but timeout, from their evidence: counts per function of cold-start "
+    "kinds and invocation paths, outcomes of asynchronous events, invocation throttles, "
+    "downstream calls per operation, connection set-up, loop edges, critical-path time per "
+    "bucket of the trace's duration and who waited per entry point; init, event-age, DNS and "
+    "trace-duration percentiles from sketches)",
 )
 SECTIONS_NEEDING_SPANS = (
     "input (documents, duplicates, rejections, incomplete)",
@@ -168,8 +183,9 @@ SECTIONS_NEEDING_SPANS = (
     "entry_points[] (slowest_trace_id, failed_trace_id)",
     "service_map.cycles",
     "service_map.loops",
-    "findings[kind=timeout] (REPORT logs) and findings[kind=bottleneck] (slow_share: a quantile "
-    "of the whole window); over rollups, every finding's example trace, what REPORT logs add "
+    "findings[kind=timeout] (REPORT logs); over rollups, every finding's example trace, the "
+    "exact slow traces of a bottleneck (those of the duration sketch's bucket holding the p95 "
+    "count as slow: at most 2% below it), what REPORT logs add "
     "(cold starts seen only in logs), configuration (VPC attachment, reserved concurrency) and "
     "metrics (throttle causes beyond what a refusal's message says)",
     "example traces and waterfalls",
@@ -290,7 +306,7 @@ def _rollup(spans: pl.DataFrame) -> pl.DataFrame:
         _shaped(_sketch(hops, edge_keys, "duration_ms", "latency_ms"), "edge"),
         *_function_inits(inv.with_columns(name)),
         *_async(spans, hours),
-        _critical_path(spans, hours),
+        *_critical_path(spans, hours),
         *_dns(spans, hours),
         *_entries(spans, inv, hours),
         *_nodes(node_requests, hours),
@@ -339,11 +355,16 @@ def _async(spans: pl.DataFrame, hours: pl.DataFrame) -> list[pl.DataFrame]:
     ]
 
 
-def _critical_path(spans: pl.DataFrame, hours: pl.DataFrame) -> pl.DataFrame:
+def _critical_path(spans: pl.DataFrame, hours: pl.DataFrame) -> list[pl.DataFrame]:
+    """Critical-path time per entry and node (``critical_path``), and the same per bucket of
+    the trace's duration with a sketch of the entry's trace durations (``bottleneck``: the
+    slow traces are those at or above the sketch's ``SLOW_QUANTILE`` bucket)."""
     path = critical_path_time(spans).join(hours, on="trace_id", how="left")
     keyed = path.select(
         "hour",
+        "trace_id",
         "path_us",
+        "root_ms",
         pl.col("entry").alias("source"),
         pl.col("node_kind").alias("source_type"),
         pl.col("node").alias("target"),
@@ -351,7 +372,25 @@ def _critical_path(spans: pl.DataFrame, hours: pl.DataFrame) -> pl.DataFrame:
     )
     keys = ["source", "source_type", "target", "target_type"]
     counted = {"path_us": pl.col("path_us").sum(), "traces": pl.len()}
-    return _shaped(_counts(keyed, keys, counted), "critical_path")
+    # NOTE: a trace of unknown duration has a null bucket: counted, never slow.
+    by_duration = (
+        keyed.with_columns(_bucket("root_ms"))
+        .group_by(["hour", *keys, "bucket"])
+        .agg(*(expr.cast(pl.Int64).alias(name) for name, expr in counted.items()))
+        .unpivot(
+            index=["hour", *keys, "bucket"],
+            on=list(counted),
+            variable_name="measure",
+            value_name="count",
+        )
+    )
+    roots = keyed.unique("trace_id").select("hour", "source", "root_ms")
+    return [
+        _shaped(_counts(keyed, keys, counted), "critical_path"),
+        _shaped(by_duration, "bottleneck"),
+        _shaped(_sketch(roots, ["source"], "root_ms", "root_ms"), "bottleneck"),
+        _shaped(_counts(roots, ["source"], {"entry_traces": pl.len()}), "bottleneck"),
+    ]
 
 
 def _dns(spans: pl.DataFrame, hours: pl.DataFrame) -> list[pl.DataFrame]:
@@ -402,9 +441,12 @@ def _entries(spans: pl.DataFrame, inv: pl.DataFrame, hours: pl.DataFrame) -> lis
     )
     keys = ["source", "source_type"]
     completed = traces.filter(pl.col("end_time").is_not_null())
+    # NOTE: who waited for each entry's traces (bottleneck findings lower what nobody did)
+    waits = traces.with_columns(pl.col("invocation_path").alias("detail"))
     return [
         _shaped(_counts(traces, keys, ENTRY_COUNT_EXPRS), "entry"),
         _shaped(_sketch(completed, keys, "duration_ms", "latency_ms"), "entry"),
+        _shaped(_counts(waits, ["source", "detail"], {"waits": pl.len()}), "bottleneck"),
     ]
 
 

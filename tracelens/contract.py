@@ -399,9 +399,9 @@ class LongWindow(TypedDict):
     dns: list[LongWindowDns]
     bottlenecks: list[LongWindowBottleneck]
     async_invocations: list[LongWindowAsync]
-    # The findings over the whole window of every kind but timeout and bottleneck (their rules
-    # need REPORT logs and the window's slowest traces: `findings`, of the span window), from
-    # the rollups' counts and sketches; trace_id null. A kind whose evidence some day's rollup
+    # The findings over the whole window of every kind but timeout (its rule needs REPORT
+    # logs: `findings`, of the span window), from the rollups' counts and sketches; trace_id
+    # null. A kind whose evidence some day's rollup
     # lacks is left out (named in findings_left_out, and input.rollups.lacking).
     findings: list[Finding]
     findings_left_out: list[str]

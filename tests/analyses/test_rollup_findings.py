@@ -15,6 +15,7 @@ import pytest
 
 from analyses import rollups
 from analyses.async_events import async_events
+from analyses.bottlenecks import SLOW_QUANTILE, bottlenecks
 from analyses.cold_starts import cold_starts
 from analyses.dns import connection_setup, dns_lookups
 from analyses.downstream_throttles import downstream_throttles
@@ -24,6 +25,7 @@ from analyses.loops import resource_loops
 from analyses.rollup_findings import (
     RULE_SECTIONS,
     RULES_NEEDING_SPANS,
+    bottleneck_table,
     cold_table,
     connection_table,
     dns_table,
@@ -38,6 +40,7 @@ from analyses.rollup_findings import function_table as rolled_function_table
 from analyses.throttles import invocation_throttles
 from tests.analyses.test_rollups import _split
 from tests.builders.scenario import scenario_inputs
+from tests.builders.spans import SpanBuilder
 from tracelens.analysis import run_analysis
 from tracelens.ingest.loader import load_traces
 from tracelens.inputs import Inputs
@@ -124,6 +127,13 @@ def test_each_table_counts_as_its_analysis(samples: Inputs) -> None:
         ["path"],
         ["closing_resource", "calls", "confirmed"],
     )
+    exact_slow = bottlenecks(spans)
+    bottleneck_keys = ["entry", "node", "node_type", "node_kind"]
+    _same(bottleneck_table(merged), exact_slow, bottleneck_keys, ["traces", "slow_traces"])
+    shares = bottleneck_table(merged).join(exact_slow, on=bottleneck_keys, suffix="_exact")
+    for row in shares.iter_rows(named=True):
+        for share in ("critical_path_share", "slow_share"):
+            assert row[share] == pytest.approx(row[f"{share}_exact"], rel=1e-9)
     dns = ["lookups", "invocations", "failures", "cold_lookups", "warm_lookups"]
     _same(dns_table(merged), dns_lookups(spans), ["service", "function_name", "host"], dns)
     share = dns_table(merged).join(
@@ -147,6 +157,7 @@ def test_a_rule_whose_evidence_some_day_lacks_is_left_out(samples: Inputs) -> No
     assert rules_lacking({"outcome"}) == ["failures"]
     assert rules_lacking({"entry", "node"}) == []
     assert rules_lacking({"cold"}) == ["cold_start", "connection_reuse", "dns"]
+    assert rules_lacking({"bottleneck"}) == ["bottleneck"]
     # recovered failures not counted for some days would make a failure look worse: no
     # failure finding at all rather than a wrong one
     without = rollup_findings(merged, lacking={"outcome"}, thresholds=thresholds)
@@ -208,3 +219,38 @@ def test_a_percentile_at_its_threshold_by_the_sketch_alone_does_not_fire(
     assert rollup_findings(merged, thresholds=at_sketch).filter(about).height == 1
     raised = sketched_thresholds(at_sketch)
     assert rollup_findings(merged, thresholds=raised).filter(about).is_empty()
+
+
+def test_slow_traces_from_rollups_are_the_slow_ones_and_at_most_a_bucket_more() -> None:
+    # 40 requests whose durations rise by 0.1% each: the exact p95 leaves 2 slow; the
+    # sketch's bucket holding the p95 trace also holds some just below it (within 2%)
+    b = SpanBuilder()
+    durations = [100.0 * 1.001**k for k in range(40)]
+    for k, ms in enumerate(durations):
+        api = b.caller("orders-api/prod", start_s=10.0 * k, duration_ms=ms)
+        b.lambda_invocation(
+            "orders",
+            start_s=10.0 * k + 0.001,
+            duration_ms=ms / 2,
+            trace_id=api.trace_id,
+            parent_id=api.parent_id,
+        )
+    spans = b.frame()
+    exact = bottlenecks(spans)
+    rolled = bottleneck_table(_merged(spans, 3))
+    exact_slow = int(exact["slow_traces"].max())  # type: ignore[arg-type]
+    rolled_slow = int(rolled["slow_traces"].max())  # type: ignore[arg-type]
+    ordered = sorted(durations)
+    rank = -(-SLOW_QUANTILE * (len(ordered) - 1) // 1)  # ceil
+    at_rank = ordered[int(rank)]
+    gamma = (1 + rollups.RELATIVE_ACCURACY) / (1 - rollups.RELATIVE_ACCURACY)
+    within_a_bucket = sum(ms > at_rank / gamma for ms in durations)
+    assert exact_slow == 2
+    assert exact_slow <= rolled_slow <= within_a_bucket
+    assert rolled_slow > exact_slow  # the case this test is about: the bucket is wider
+    # critical-path shares stay exact
+    assert (
+        rolled.select("entry", "node", "critical_path_share")
+        .sort("node")
+        .equals(exact.select("entry", "node", "critical_path_share").sort("node"))
+    )
