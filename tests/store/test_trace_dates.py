@@ -15,11 +15,12 @@ from typing import Any
 
 import orjson
 import polars as pl
+import pytest
 from click.testing import CliRunner
 
 from tests.builders.results import ACCOUNT, REGION, xray_result
 from tracelens.cli import main
-from tracelens.store import Store, open_store
+from tracelens.store import Store, open_store, parts
 from tracelens.store.derive import id_time, trace_days
 
 MIDNIGHT = datetime(2026, 11, 21, tzinfo=UTC)
@@ -230,3 +231,42 @@ def test_a_trace_dated_the_day_before_its_first_stored_span_is_in_that_days_wind
     assert inside.traces.spans.get_column("trace_id").unique().to_list() == [XRAY_ID]
     before, _ = store.load_inputs(since=MIDNIGHT - timedelta(hours=3), until=MIDNIGHT)
     assert before.traces.spans.get_column("trace_id").unique().to_list() == [other]
+
+
+def test_a_window_from_midnight_finds_the_day_before_in_its_own_listing_by_two_columns(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The day before is taken from the listing the window's read made (the spans table was
+    listed twice), and its parts are probed for their trace ids and starts alone (with the
+    account and region columns, which no filter needed)."""
+    _collected(store, [_downstream(XRAY_ID)])
+    other = f"1-{int(MIDNIGHT.timestamp()) - 7200:08x}-0123456789abcdef01234562"
+    _collected(store, [{**_root(other), "start_time": MIDNIGHT.timestamp() - 7200}])
+    listed: list[str] = []
+    list_keys = store.backend.list_keys
+
+    def listing(prefix: str) -> list[str]:
+        listed.append(prefix)
+        return list_keys(prefix)
+
+    monkeypatch.setattr(store.backend, "list_keys", listing)
+    read: list[tuple[str, tuple[str, ...] | None]] = []
+    read_part = parts.read_part
+
+    def reading(backend: Any, key: str, table: Any, columns: Any = None) -> pl.DataFrame:
+        read.append((key, None if columns is None else tuple(columns)))
+        return read_part(backend, key, table, columns)
+
+    monkeypatch.setattr(parts, "read_part", reading)
+
+    inside, problems = store.load_inputs(since=MIDNIGHT, until=MIDNIGHT + timedelta(hours=1))
+
+    assert problems == []
+    assert inside.traces.spans.get_column("trace_id").unique().to_list() == [XRAY_ID]
+    assert [prefix for prefix in listed if prefix.startswith("spans")] == ["spans"]
+    day_before = [key for key, _ in read if "date=2026-11-20" in key]
+    probes = {columns for key, columns in read if "date=2026-11-20" in key and columns}
+    assert ("trace_id", "start_time") in probes
+    assert all(len(columns) == 2 or len(columns) > 4 for columns in probes)
+    # both parts probed, the one holding the trace read again for its rows
+    assert len(day_before) == 3

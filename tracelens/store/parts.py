@@ -53,9 +53,14 @@ def parquet_bytes(frame: pl.DataFrame) -> bytes:
 
 def part_keys(backend: Backend, table: Table, first: date | None, last: date | None) -> list[str]:
     """Keys of ``table``'s parts dated in ``[first, last]``."""
+    return dated_parts(backend.list_keys(table.name), first, last)
+
+
+def dated_parts(keys: list[str], first: date | None, last: date | None) -> list[str]:
+    """The parts among ``keys`` (a listing) dated in ``[first, last]``."""
     return [
         key
-        for key in backend.list_keys(table.name)
+        for key in keys
         if layout.part_digest(key) is not None and layout.within_days(key, first, last)
     ]
 
