@@ -233,15 +233,19 @@ def test_a_trace_dated_the_day_before_its_first_stored_span_is_in_that_days_wind
     assert before.traces.spans.get_column("trace_id").unique().to_list() == [other]
 
 
-def test_a_window_from_midnight_finds_the_day_before_in_its_own_listing_by_two_columns(
+def test_a_window_from_midnight_lists_its_day_and_the_one_before_and_probes_two_columns(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The day before is taken from the listing the window's read made (the spans table was
-    listed twice), and its parts are probed for their trace ids and starts alone (with the
-    account and region columns, which no filter needed)."""
+    """The window's read lists its day's directory and the day before's, and takes the day
+    before from that listing (the whole spans table was listed twice); the day before's parts
+    are probed for their trace ids and starts alone (with the account and region columns,
+    which no filter needed)."""
     _collected(store, [_downstream(XRAY_ID)])
     other = f"1-{int(MIDNIGHT.timestamp()) - 7200:08x}-0123456789abcdef01234562"
     _collected(store, [{**_root(other), "start_time": MIDNIGHT.timestamp() - 7200}])
+    older = f"1-{int(MIDNIGHT.timestamp()) - 3 * 86400:08x}-0123456789abcdef01234563"
+    _collected(store, [{**_root(older), "start_time": MIDNIGHT.timestamp() - 3 * 86400}])
+    assert _days(store) == ["date=2026-11-18", "date=2026-11-20"]
     listed: list[str] = []
     list_keys = store.backend.list_keys
 
@@ -263,7 +267,10 @@ def test_a_window_from_midnight_finds_the_day_before_in_its_own_listing_by_two_c
 
     assert problems == []
     assert inside.traces.spans.get_column("trace_id").unique().to_list() == [XRAY_ID]
-    assert [prefix for prefix in listed if prefix.startswith("spans")] == ["spans"]
+    assert [prefix for prefix in listed if prefix.startswith("spans")] == [
+        "spans/date=2026-11-20",
+        "spans/date=2026-11-21",
+    ]
     day_before = [key for key, _ in read if "date=2026-11-20" in key]
     probes = {columns for key, columns in read if "date=2026-11-20" in key and columns}
     assert ("trace_id", "start_time") in probes

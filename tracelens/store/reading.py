@@ -32,7 +32,14 @@ from tracelens.store import layout, tables
 from tracelens.store.backend import Backend
 from tracelens.store.dedupe import latest_rows, unique_segments
 from tracelens.store.errors import StoreProblem
-from tracelens.store.parts import TableRead, contiguous, dated_parts, part_keys, read_table
+from tracelens.store.parts import (
+    TableRead,
+    contiguous,
+    dated_parts,
+    listed_days,
+    part_keys,
+    read_table,
+)
 
 
 @dataclass(frozen=True)
@@ -473,15 +480,19 @@ def _traces(
     with_target: bool = False,
 ) -> dict[Group, TraceInput]:
     listed = [] if keys is None else [list(keys)]
-    tree: list[str] = []  # the spans table's latest listing (the day before is taken from it)
+    # NOTE: the spans table's latest listing, of the scope's days and the one before (a
+    # short range's days alone): the day before is taken from it (_next_to)
+    tree: list[str] = []
 
     def listing() -> list[str]:
         if listed:
             return listed.pop()
         if prefix is not None:
             return [key for key in backend.list_keys(prefix) if layout.part_digest(key)]
-        tree[:] = backend.list_keys(tables.SPANS.name)
-        return dated_parts(tree, scope.first_day, scope.last_day)
+        first, last = scope.first_day, scope.last_day
+        before = None if first is None else first - timedelta(days=1)
+        tree[:] = listed_days(backend, tables.SPANS, before, last)
+        return dated_parts(tree, first, last)
 
     rejections = {group: RejectionLog() for group in scope.groups}
 
