@@ -13,7 +13,8 @@ reads every span from ``aws/spans``. When the spans collector runs for the same 
 trace destination is CloudWatch Logs (ACTIVE, or declared in ``[collectors.spans]
 destination``) and ``[collectors.xray] fetch_indexed = false``, the traces are left to it: the
 summaries are still read and stored as before, BatchGetTraces is skipped, and a note says why
-and how to fetch them again. A pending or unknown destination fetches as before; so does an
+and how to fetch them again. The destination is asked (and ``aws/spans`` checked) only when the
+summaries name traces to fetch. A pending or unknown destination fetches as before; so does an
 ``aws/spans`` that cannot be read (it does not exist, or the credentials may not read it:
 checked with one FilterLogEvents call), with a warning naming the log group, the target and
 what to do. Fetching is the default: a window from before Transaction Search was turned on has
@@ -314,16 +315,19 @@ class XRayCollector(AwsCollector["XRayClient"]):
             ``complete`` is False when a summaries window or a trace could not be fetched.
         """
         run = _Run(CallMeter(settings=self._retry, sleep=self._sleep))
-        destination = self._left_to_spans(run, window)
-        left: frozenset[str] = frozenset()
         with run.meter.watching(self.client):
             for part in window.split(self._max_span):
                 self._scan(run, part)
-            wanted, skipped = _select(run.seen, known or {}, partial or {})
-            if destination is None:
+        wanted, skipped = _select(run.seen, known or {}, partial or {})
+        # Whether the traces are left to the spans collector is asked only when there are
+        # traces to fetch: a quiet window, or one whose traces are all held, asks nothing.
+        destination = self._left_to_spans(run, window) if wanted else None
+        left: frozenset[str] = frozenset()
+        if destination is None:
+            with run.meter.watching(self.client):
                 self._fetch(run, wanted)
-            else:
-                left = frozenset(wanted)
+        else:
+            left = frozenset(wanted)
         result = _result(run, window, skipped)
         if destination is None:
             return result

@@ -197,3 +197,49 @@ def test_an_active_transaction_search_whose_aws_spans_is_denied_fetches_and_says
     assert warning.startswith("aws/spans unreadable in prod/us-east-1 (AccessDeniedException)")
     assert "allow logs:StartQuery, logs:FilterLogEvents on aws/spans" in warning
     assert warning.endswith("or set [collectors.xray] fetch_indexed = true")
+
+
+def _calls(client: Any) -> list[str]:
+    """The operations ``client`` sends from now on, in order."""
+    sent: list[str] = []
+    client.meta.events.register(
+        "before-call", lambda model, **_: sent.append(model.name), unique_id="test-calls"
+    )
+    return sent
+
+
+def test_a_window_without_traces_to_fetch_asks_nothing_of_aws_spans(aws: Aws) -> None:
+    _spans_group(aws)
+    logs = aws.factory().logs()
+    probes = _calls(logs)
+    alongside = SpansAlongside(aws.factory().xray(), logs, declared="CloudWatchLogs")
+    collector = _collector(aws, alongside)
+
+    quiet = collector.collect(_window())  # no summaries in the window
+
+    # Before: FilterLogEvents on aws/spans ran ahead of the scan (2 calls); now 1.
+    assert probes == [] and quiet.stats.api_calls == 1
+    assert quiet.notes == () and quiet.warnings == () and quiet.complete
+
+
+def test_traces_all_held_ask_nothing_of_aws_spans_and_an_unreadable_one_warns_only_when_needed(
+    aws: Aws, stubbed_xray: tuple[Any, Stubber]
+) -> None:
+    traces = _seed(aws, 2)  # and no aws/spans
+    held = {trace.trace_id: 1 for trace in traces}
+    client, stub = stubbed_xray  # nothing stubbed: the destination is not asked either
+    logs = aws.factory().logs()
+    probes = _calls(logs)
+    alongside = SpansAlongside(client, logs, target="prod/us-east-1")
+
+    result = _collector(aws, alongside).collect(_window(), known=held)
+
+    assert probes == [] and result.skipped_ids == set(held)
+    assert result.warnings == () and result.stats.api_calls == 1
+
+    answer_destination(stub, "CloudWatchLogs")
+    fetched = _collector(aws, alongside).collect(_window())
+
+    assert probes == ["FilterLogEvents"]
+    assert fetched.trace_ids == set(held)
+    assert fetched.warnings[0].startswith("aws/spans unreadable in prod/us-east-1")

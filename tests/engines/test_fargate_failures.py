@@ -184,12 +184,10 @@ def test_a_failed_update_names_its_own_failures_not_an_earlier_ones() -> None:
         event(4, "lake-dask", "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS"),
         *earlier,
     ]
-    summary = {"Parameters": [{"ParameterKey": "WorkerCount", "DefaultValue": "2"}]}
     rolled_back = stack("UPDATE_ROLLBACK_COMPLETE", Parameters=parameters, Outputs=outputs)
     with Stubber(cloudformation) as stub:
         stub.add_response("describe_stacks", rolled_back)
         stub.add_response("describe_stack_events", {"StackEvents": earlier})
-        stub.add_response("get_template_summary", summary)
         stub.add_response("update_stack", {"StackId": STACK_ID})
         stub.add_response("describe_stack_events", {"StackEvents": later})
         stub.add_response("describe_stacks", rolled_back)

@@ -129,7 +129,8 @@ def test_rollups_written_on_dask_equal_the_single_pass_ones(
     assert _json("store", "summary", "--store", str(store), "--json") == before
     backend = open_store(str(store)).backend
     for day, keys in files.span_days(backend, None, None).items():
-        assert files.recorded_sources(backend, day) == keys
+        footer = files.read_footer(backend, day)
+        assert isinstance(footer, files.RollupFooter) and footer.span_parts == keys
 
 
 @pytest.fixture

@@ -14,10 +14,12 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
+from collectors.base import RawPage
 from tests.builders.imports import analysis, assert_same_answers, files, invoke
 from tests.builders.results import BUCKET, T0, Ticker, lambda_trace, trace_id, traces_at
 from tracelens.cli import main
-from tracelens.store import Store, importing, open_store
+from tracelens.store import Store, importing, open_store, raw
+from tracelens.store.errors import CorruptFileError
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "sample_traces"
@@ -71,6 +73,48 @@ def test_a_run_imported_again_days_later_keeps_its_first_stored_time(tmp_path: P
     assert other_account.runs == 2
     added = files(tmp_path / "store").keys() - first.keys()
     assert any("/date=2026-12-30/" in key for key in added)  # another run: stored now
+
+
+def test_a_run_imported_again_takes_its_first_stored_time_without_decoding_its_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = {"traces": [str(SAMPLES / "xray")], "functions": [str(SAMPLES / "functions")]}
+    first_day = open_store(tmp_path / "store", clock=Ticker(T0 + timedelta(days=10)))
+    importing.import_paths(first_day, **paths, account="123456789012", region="us-east-1")
+    first = files(tmp_path / "store")
+    objects = {key: data for key, data in first.items() if key.endswith(".json.gz")}
+    for key, data in objects.items():
+        assert raw.stored_at(data, key) == raw.decode(data, key).stored_at
+    decoded: list[str] = []
+    decode = raw.decode
+
+    def counting(data: bytes, location: str) -> raw.RawRun:
+        decoded.append(location)
+        return decode(data, location)
+
+    monkeypatch.setattr(raw, "decode", counting)
+
+    days_later = open_store(tmp_path / "store", clock=Ticker(T0 + timedelta(days=40)))
+    importing.import_paths(days_later, **paths, account="123456789012", region="us-east-1")
+
+    assert files(tmp_path / "store") == first
+    assert objects and decoded == []  # before: a run stored already was decoded whole
+
+
+@pytest.mark.parametrize(
+    "damage", [lambda data: data[: len(data) // 2], lambda data: b"not gzip", lambda _: b""]
+)
+def test_a_damaged_raw_object_has_no_stored_time(damage: Any) -> None:
+    # a page with keys named as the envelope's: not taken for them
+    page = RawPage("traces", "import", {}, {"region": "x", "pages": [], "stored_at": "x"})
+    run = raw.RawRun("import", "a", "r", None, complete=True, stored_at=T0, pages=(page,))
+    data = raw.encode(run).data()
+    assert raw.stored_at(data, "x") == T0
+    with pytest.raises(CorruptFileError):
+        raw.stored_at(damage(data), "x")
+    not_a_run = gzip.compress(b'{"format":2,"pages":[],"region":"r","stored_at":"2026-01-01"}')
+    with pytest.raises(CorruptFileError, match="format 1"):
+        raw.stored_at(not_a_run, "x")
 
 
 def _ndjson(documents: list[dict[str, Any]]) -> bytes:

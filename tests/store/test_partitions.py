@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from tests.builders.results import (
     ACCOUNT,
@@ -20,7 +21,10 @@ from tests.builders.results import (
     traces_at,
     xray_result,
 )
-from tracelens.store import Store
+from tracelens.store import Store, layout
+from tracelens.store.backend import LocalBackend
+from tracelens.store.parts import DAY_LISTINGS, dated_parts, listed_days
+from tracelens.store.tables import SPANS
 
 MIDNIGHT = datetime(2026, 11, 21, tzinfo=UTC)
 BEFORE, AFTER = MIDNIGHT - timedelta(seconds=30), MIDNIGHT + timedelta(seconds=30)
@@ -99,3 +103,31 @@ def test_until_at_midnight_does_not_read_the_next_day(store: Store) -> None:
     _, problems = store.load_inputs(since=MIDNIGHT - timedelta(days=1), until=MIDNIGHT)
 
     assert problems == []
+
+
+def test_a_short_closed_range_lists_its_days_alone_a_longer_or_open_one_the_whole_table(
+    tmp_path: Path,
+) -> None:
+    backend = LocalBackend(tmp_path)
+    day = datetime(2026, 11, 20, tzinfo=UTC).date()
+    keys = [layout.part_key("spans", day + timedelta(days=n), f"{n:024x}", 3) for n in range(6)]
+    for key in keys:
+        backend.write_bytes(key, b"x")
+    listed: list[str] = []
+    list_keys = backend.list_keys
+
+    def listing(prefix: str) -> list[str]:
+        listed.append(prefix)
+        return list_keys(prefix)
+
+    backend.list_keys = listing  # type: ignore[method-assign]
+    last = day + timedelta(days=DAY_LISTINGS - 1)
+
+    assert dated_parts(listed_days(backend, SPANS, day, last), day, last) == keys[:DAY_LISTINGS]
+    assert listed == [
+        f"spans/date={(day + timedelta(days=n)).isoformat()}" for n in range(DAY_LISTINGS)
+    ]
+    for first, end in ((day, last + timedelta(days=1)), (None, last), (day, None)):
+        listed.clear()
+        assert sorted(listed_days(backend, SPANS, first, end)) == keys
+        assert listed == ["spans"]

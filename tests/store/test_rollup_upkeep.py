@@ -33,7 +33,8 @@ def test_build_day_is_a_unit_of_its_own(tmp_path: Path) -> None:
     persist_minutes(store, [1, 2, 3])
     built = build_day(store.backend, T0.date())
     assert built.key == files.rollup_key(T0.date()) and built.problems == []
-    assert files.recorded_sources(store.backend, T0.date()) == built.span_parts
+    footer = files.read_footer(store.backend, T0.date())
+    assert isinstance(footer, files.RollupFooter) and footer.span_parts == built.span_parts
     assert build(store.backend).current == [T0.date()]
 
 

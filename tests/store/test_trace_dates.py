@@ -15,11 +15,12 @@ from typing import Any
 
 import orjson
 import polars as pl
+import pytest
 from click.testing import CliRunner
 
 from tests.builders.results import ACCOUNT, REGION, xray_result
 from tracelens.cli import main
-from tracelens.store import Store, open_store
+from tracelens.store import Store, open_store, parts
 from tracelens.store.derive import id_time, trace_days
 
 MIDNIGHT = datetime(2026, 11, 21, tzinfo=UTC)
@@ -230,3 +231,49 @@ def test_a_trace_dated_the_day_before_its_first_stored_span_is_in_that_days_wind
     assert inside.traces.spans.get_column("trace_id").unique().to_list() == [XRAY_ID]
     before, _ = store.load_inputs(since=MIDNIGHT - timedelta(hours=3), until=MIDNIGHT)
     assert before.traces.spans.get_column("trace_id").unique().to_list() == [other]
+
+
+def test_a_window_from_midnight_lists_its_day_and_the_one_before_and_probes_two_columns(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window's read lists its day's directory and the day before's, and takes the day
+    before from that listing (the whole spans table was listed twice); the day before's parts
+    are probed for their trace ids and starts alone (with the account and region columns,
+    which no filter needed)."""
+    _collected(store, [_downstream(XRAY_ID)])
+    other = f"1-{int(MIDNIGHT.timestamp()) - 7200:08x}-0123456789abcdef01234562"
+    _collected(store, [{**_root(other), "start_time": MIDNIGHT.timestamp() - 7200}])
+    older = f"1-{int(MIDNIGHT.timestamp()) - 3 * 86400:08x}-0123456789abcdef01234563"
+    _collected(store, [{**_root(older), "start_time": MIDNIGHT.timestamp() - 3 * 86400}])
+    assert _days(store) == ["date=2026-11-18", "date=2026-11-20"]
+    listed: list[str] = []
+    list_keys = store.backend.list_keys
+
+    def listing(prefix: str) -> list[str]:
+        listed.append(prefix)
+        return list_keys(prefix)
+
+    monkeypatch.setattr(store.backend, "list_keys", listing)
+    read: list[tuple[str, tuple[str, ...] | None]] = []
+    read_part = parts.read_part
+
+    def reading(backend: Any, key: str, table: Any, columns: Any = None) -> pl.DataFrame:
+        read.append((key, None if columns is None else tuple(columns)))
+        return read_part(backend, key, table, columns)
+
+    monkeypatch.setattr(parts, "read_part", reading)
+
+    inside, problems = store.load_inputs(since=MIDNIGHT, until=MIDNIGHT + timedelta(hours=1))
+
+    assert problems == []
+    assert inside.traces.spans.get_column("trace_id").unique().to_list() == [XRAY_ID]
+    assert [prefix for prefix in listed if prefix.startswith("spans")] == [
+        "spans/date=2026-11-20",
+        "spans/date=2026-11-21",
+    ]
+    day_before = [key for key, _ in read if "date=2026-11-20" in key]
+    probes = {columns for key, columns in read if "date=2026-11-20" in key and columns}
+    assert ("trace_id", "start_time") in probes
+    assert all(len(columns) == 2 or len(columns) > 4 for columns in probes)
+    # both parts probed, the one holding the trace read again for its rows
+    assert len(day_before) == 3

@@ -123,6 +123,23 @@ def template_parameters() -> dict[str, dict[str, Any]]:
     return parameters
 
 
+def template_defaults() -> dict[str, str | None]:
+    """Each template parameter's default as CloudFormation gives it (GetTemplateSummary's
+    ``DefaultValue``: text), None for one without a default."""
+    return {
+        name: None if "Default" not in declared else _default_text(declared["Default"])
+        for name, declared in template_parameters().items()
+    }
+
+
+def _default_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_default_text(item) for item in value)
+    return str(value)
+
+
 def describe(cloudformation: Any, stack: str) -> dict[str, Any] | None:
     """The stack, or None when there is none of that name."""
     try:
@@ -285,9 +302,7 @@ def deploy(
         progress(f"creating stack {stack}")
         cloudformation.create_stack(**request, OnFailure="ROLLBACK")
     else:
-        summary = cloudformation.get_template_summary(TemplateBody=request["TemplateBody"])
-        defaults = {p["ParameterKey"]: p.get("DefaultValue") for p in summary["Parameters"]}
-        request["Parameters"] = _parameters(given, previous, defaults)
+        request["Parameters"] = _parameters(given, previous, template_defaults())
         progress(f"updating stack {stack} ({status})")
         try:
             cloudformation.update_stack(**request)
@@ -295,13 +310,13 @@ def deploy(
             unchanged = "No updates are to be performed" in str(exc)
             if error_code(exc) == "ValidationError" and unchanged:
                 progress(f"stack {stack} is up to date")
-                return address(cloudformation, stack)
+                return _scheduler_address(stack, current)
             raise
     final, ended = _wait(cloudformation, stack, since, progress=progress, sleep=sleep)
     if final not in _SUCCEEDED:
         stack_id = stack if ended is None else str(ended["StackId"])
         raise StackError(_failure(cloudformation, stack_id, stack, final, since, ended))
-    return address(cloudformation, stack)
+    return _scheduler_address(stack, ended)
 
 
 def address(cloudformation: Any, stack: str) -> str:
@@ -312,7 +327,11 @@ def address(cloudformation: Any, stack: str) -> str:
     StackError
         When there is no such stack, or it is not (yet) deployed.
     """
-    current = describe(cloudformation, stack)
+    return _scheduler_address(stack, describe(cloudformation, stack))
+
+
+def _scheduler_address(stack: str, current: Mapping[str, Any] | None) -> str:
+    """The scheduler address of the described stack ``current`` (see :func:`address`)."""
     if current is None:
         raise StackError(
             f"no stack {stack} in this account and region: deploy it with "
@@ -462,5 +481,6 @@ __all__ = [
     "deploy",
     "describe",
     "template_body",
+    "template_defaults",
     "template_parameters",
 ]

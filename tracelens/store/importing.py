@@ -89,11 +89,11 @@ def _stored_runs(backend: Backend) -> dict[str, str]:
 
 def _first_stored(backend: Backend, key: str | None) -> datetime | None:
     """When the raw object at ``key`` was stored (None when there is none, or it is damaged:
-    then the run is stored as new)."""
+    then the run is stored as new); its pages are not decoded (:func:`raw.stored_at`)."""
     if key is None:
         return None
     try:
-        return raw.decode(backend.read_bytes(key), backend.location(key)).stored_at
+        return raw.stored_at(backend.read_bytes(key), backend.location(key))
     except (FileNotFoundError, CorruptFileError):
         return None
 

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -53,9 +53,30 @@ def parquet_bytes(frame: pl.DataFrame) -> bytes:
 
 def part_keys(backend: Backend, table: Table, first: date | None, last: date | None) -> list[str]:
     """Keys of ``table``'s parts dated in ``[first, last]``."""
+    return dated_parts(backend.list_keys(table.name), first, last)
+
+
+DAY_LISTINGS = 3
+"""A closed range of at most this many days is listed a day's directory at a time (a long
+store's other days are not listed); a longer or open one, the whole table at once."""
+
+
+def listed_days(backend: Backend, table: Table, first: date | None, last: date | None) -> list[str]:
+    """Every key of ``table`` dated in ``[first, last]``, and perhaps others (the whole table,
+    when the range is open or longer than ``DAY_LISTINGS`` days)."""
+    if first is None or last is None or not 0 <= (last - first).days < DAY_LISTINGS:
+        return backend.list_keys(table.name)
+    keys: list[str] = []
+    for offset in range((last - first).days + 1):
+        keys += backend.list_keys(f"{table.name}/date={(first + timedelta(offset)).isoformat()}")
+    return keys
+
+
+def dated_parts(keys: list[str], first: date | None, last: date | None) -> list[str]:
+    """The parts among ``keys`` (a listing) dated in ``[first, last]``."""
     return [
         key
-        for key in backend.list_keys(table.name)
+        for key in keys
         if layout.part_digest(key) is not None and layout.within_days(key, first, last)
     ]
 

@@ -240,6 +240,56 @@ def decode(data: bytes, location: str) -> RawRun:
     )
 
 
+_HEAD_END = b',"pages":'
+_TAIL_START = b',"region":'
+_PIECE = 256 * 1024  # compressed bytes inflated at a time by stored_at
+_KEPT = 1 << 20  # inflated bytes kept of the object's start and end
+
+
+def stored_at(data: bytes, location: str) -> datetime:
+    """When the run stored in ``data`` was stored, without its pages: the object is inflated a
+    piece at a time (never whole) and only the fields either side of the pages are parsed.
+
+    The envelope's keys are sorted (:func:`encode`): ``account``, ``complete``, ``failures``
+    and ``format`` come before ``"pages":``, and ``region``, ``source``, ``stats``,
+    ``stored_at``, ``warnings`` and ``window`` after the pages. None of those fields holds a
+    ``pages`` or ``region`` key, nor an unescaped quote inside a string, so the first
+    ``,"pages":`` ends the fields before and the last ``,"region":`` starts those after. When
+    either is not within ``_KEPT`` bytes of its end of the object, the run is decoded whole.
+    The pages are not checked here (a rebuild reads them).
+
+    Raises
+    ------
+    CorruptFileError
+        When the bytes are not a complete gzip file, or not a raw run.
+    """
+    inflate = zlib.decompressobj(31)  # NOTE: gzip, its CRC and length checked at the end
+    head, tail = b"", b""
+    view = memoryview(data)
+    try:
+        for start in range(0, len(data), _PIECE):
+            piece = inflate.decompress(view[start : start + _PIECE])
+            if len(head) < _KEPT:
+                head += piece[: _KEPT - len(head)]
+            tail = (tail + piece)[-_KEPT:]
+        tail += inflate.flush()
+    except zlib.error as exc:
+        raise CorruptFileError(location, f"not a complete gzip file ({exc})") from exc
+    if not inflate.eof or inflate.unused_data:
+        return decode(data, location).stored_at  # NOTE: it says what is wrong
+    end, begin = head.find(_HEAD_END), tail.rfind(_TAIL_START)
+    if end < 0 or begin < 0:
+        return decode(data, location).stored_at
+    try:
+        before = orjson.loads(head[:end] + b"}")
+        after = orjson.loads(b"{" + tail[begin + 1 :])
+        if before.get("format") != FORMAT:
+            raise ValueError(f"expected an object with format {FORMAT}")
+        return datetime.fromisoformat(after["stored_at"])
+    except (orjson.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        return decode(data, location).stored_at
+
+
 def _run_from(envelope: Any) -> RawRun:
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
         raise ValueError(f"expected an object with format {FORMAT}")

@@ -32,7 +32,14 @@ from tracelens.store import layout, tables
 from tracelens.store.backend import Backend
 from tracelens.store.dedupe import latest_rows, unique_segments
 from tracelens.store.errors import StoreProblem
-from tracelens.store.parts import TableRead, contiguous, part_keys, read_table
+from tracelens.store.parts import (
+    TableRead,
+    contiguous,
+    dated_parts,
+    listed_days,
+    part_keys,
+    read_table,
+)
 
 
 @dataclass(frozen=True)
@@ -398,6 +405,7 @@ def _next_to(
     columns: list[str],
     convert: Callable[[pl.DataFrame], pl.DataFrame],
     *,
+    tree: list[str],
     by: tuple[str, ...] = (),
 ) -> TableRead:
     """The spans of the traces starting in ``scope`` that are dated the day before it (split
@@ -406,29 +414,28 @@ def _next_to(
     A trace is dated by the time in its id (:func:`tracelens.store.derive.trace_days`), which
     may be up to ``ID_TIME_AFTER`` (a day) before its earliest stored span (when the span that
     began it is not stored), never after it. The trace ids and starts of the day before are
-    read first; the parts holding a trace starting in the window are then read, and only that
-    trace's rows kept.
+    read first (those columns only, and the target's when the scope picks targets); the parts
+    holding a trace starting in the window are then read, and only that trace's rows kept.
+
+    ``tree``: the spans table's listing the window's own read made (the day before is taken
+    from it, not listed again).
     """
     first = scope.first_day
     if first is None:
         return TableRead()
     before = first - timedelta(days=1)
-
-    def edges() -> list[str]:
-        return part_keys(backend, tables.SPANS, before, before)
+    listed = sorted(dated_parts(tree, before, before))
 
     def starts_of(part: pl.DataFrame) -> pl.DataFrame:
         # NOTE: a row per trace of each part, not per span: the day is read for a few traces
         return scope.where(part).group_by("trace_id").agg(pl.col("start_time").min())
 
-    listed = sorted(edges())
-    probe = read_table(
-        backend,
-        tables.SPANS,
-        listed,
-        starts_of,
-        ["trace_id", "start_time", tables.ACCOUNT, tables.REGION],
-    )
+    columns_read = ["trace_id", "start_time"]  # and those scope.where filters by
+    if scope.account is not None or scope.targets:
+        columns_read.append(tables.ACCOUNT)
+    if scope.region is not None or scope.targets:
+        columns_read.append(tables.REGION)
+    probe = read_table(backend, tables.SPANS, listed, starts_of, columns_read)
     loaded.problems.extend(probe.problems)
     if probe.frame is None:
         return TableRead()
@@ -473,13 +480,19 @@ def _traces(
     with_target: bool = False,
 ) -> dict[Group, TraceInput]:
     listed = [] if keys is None else [list(keys)]
+    # NOTE: the spans table's latest listing, of the scope's days and the one before (a
+    # short range's days alone): the day before is taken from it (_next_to)
+    tree: list[str] = []
 
     def listing() -> list[str]:
         if listed:
             return listed.pop()
         if prefix is not None:
             return [key for key in backend.list_keys(prefix) if layout.part_digest(key)]
-        return part_keys(backend, tables.SPANS, scope.first_day, scope.last_day)
+        first, last = scope.first_day, scope.last_day
+        before = None if first is None else first - timedelta(days=1)
+        tree[:] = listed_days(backend, tables.SPANS, before, last)
+        return dated_parts(tree, first, last)
 
     rejections = {group: RejectionLog() for group in scope.groups}
 
@@ -510,7 +523,7 @@ def _traces(
 
     read = loaded.read(backend, tables.SPANS, listing, keep, columns, convert, by=scope.by)
     if scope.timed and prefix is None and keys is None:
-        beside = _next_to(loaded, backend, scope, keep, columns, convert, by=scope.by)
+        beside = _next_to(loaded, backend, scope, keep, columns, convert, tree=tree, by=scope.by)
         read = _joined(read, beside, last=True)
     each: dict[Group, TraceInput] = {}
     for group in scope.groups:

@@ -214,13 +214,6 @@ def is_current(backend: Backend, day: date, span_parts: list[str]) -> bool:
     return isinstance(footer, RollupFooter) and footer.current(span_parts)
 
 
-def recorded_sources(backend: Backend, day: date) -> list[str] | None:
-    """The span parts the day's rollup was computed from (None: no rollup, unreadable, or not
-    recorded), read from its footer."""
-    footer = read_footer(backend, day)
-    return footer.span_parts if isinstance(footer, RollupFooter) else None
-
-
 def carry_over(
     backend: Backend,
     before: dict[date, list[str]],
