@@ -38,7 +38,7 @@ from analyses.rollup_findings import (
 )
 from analyses.rollup_findings import function_table as rolled_function_table
 from analyses.throttles import invocation_throttles
-from tests.analyses.test_rollups import _split
+from tests.builders.rollups import merged_parts
 from tests.builders.scenario import scenario_inputs
 from tests.builders.spans import SpanBuilder
 from tracelens.analysis import run_analysis
@@ -62,10 +62,6 @@ def scenario() -> Inputs:
     return dataclasses.replace(scenario_inputs(60), metrics=None, functions=None)
 
 
-def _merged(spans: pl.DataFrame, parts: int, seed: int = 1) -> pl.DataFrame:
-    return rollups.merge([rollups.rollup(part) for part in _split(spans, parts, seed)])
-
-
 def _from_spans(inputs: Inputs) -> pl.DataFrame:
     found = run_analysis(inputs).findings
     return found.filter(~pl.col("kind").is_in(list(RULES_NEEDING_SPANS))).select(COMPARED)
@@ -78,7 +74,7 @@ def test_findings_from_rollups_equal_the_findings_from_spans(
 ) -> None:
     inputs: Inputs = request.getfixturevalue(which)
     expected = _from_spans(inputs)
-    merged = _merged(inputs.traces.spans, parts)
+    merged = merged_parts(inputs.traces.spans, parts)
     got = rollup_findings(merged, thresholds=sketched_thresholds(Thresholds()))
     assert got.select(COMPARED).equals(expected)
     assert got["trace_id"].null_count() == got.height  # example traces need the spans
@@ -97,7 +93,7 @@ def _same(got: pl.DataFrame, exact: pl.DataFrame, keys: list[str], columns: list
 
 def test_each_table_counts_as_its_analysis(samples: Inputs) -> None:
     spans = samples.traces.spans
-    merged = _merged(spans, 5)
+    merged = merged_parts(spans, 5)
     cold_counts = ["invocations", "cold_starts", "cold_start_rate", "user_facing_cold_start_rate"]
     cold_counts += [c for c in rollups.MEASURES["cold"]]
     _same(cold_table(merged), cold_starts(spans), ["function_name"], cold_counts)
@@ -144,14 +140,14 @@ def test_each_table_counts_as_its_analysis(samples: Inputs) -> None:
 
 
 def test_a_throttling_exception_is_named_as_the_spans_name_it(samples: Inputs) -> None:
-    merged = _merged(samples.traces.spans, 4)
+    merged = merged_parts(samples.traces.spans, 4)
     got = downstream_throttle_table(merged).filter(pl.col("exception_type").is_not_null())
     exact = downstream_throttles(samples.traces.spans)
     _same(got, exact, ["source", "service", "resource", "operation"], ["exception_type"])
 
 
 def test_a_rule_whose_evidence_some_day_lacks_is_left_out(samples: Inputs) -> None:
-    merged = _merged(samples.traces.spans, 2)
+    merged = merged_parts(samples.traces.spans, 2)
     thresholds = sketched_thresholds(Thresholds())
     whole = rollup_findings(merged, thresholds=thresholds)
     assert rules_lacking({"outcome"}) == ["failures"]
@@ -173,7 +169,7 @@ def test_unknown_configuration_keeps_a_dns_failure_below_critical() -> None:
     # hold no configuration (it describes the present, not each hour)
     inputs = scenario_inputs(60)
     with_config = run_analysis(inputs).findings.filter(pl.col("kind") == "dns")
-    merged = _merged(inputs.traces.spans, 3)
+    merged = merged_parts(inputs.traces.spans, 3)
     rolled = rollup_findings(merged, thresholds=sketched_thresholds(Thresholds()))
     dns = rolled.filter(pl.col("kind") == "dns")
     assert set(dns["subject"]) == set(with_config["subject"])
@@ -200,7 +196,7 @@ def test_a_percentile_at_its_threshold_by_the_sketch_alone_does_not_fire(
     # a threshold set at the sketch's own p95 fires from the sketch unless raised by its
     # accuracy: the order statistic itself may lie up to 1% below it. Every other condition
     # of the rule is switched off (and DNS failures left out), so only the percentile counts.
-    merged = _merged(samples.traces.spans, 3)
+    merged = merged_parts(samples.traces.spans, 3)
     if kind == "cold_start":
         table = cold_table(merged).with_columns(pl.col("function_name").alias("subject"))
     else:
@@ -237,7 +233,7 @@ def test_slow_traces_from_rollups_are_the_slow_ones_and_at_most_a_bucket_more() 
         )
     spans = b.frame()
     exact = bottlenecks(spans)
-    rolled = bottleneck_table(_merged(spans, 3))
+    rolled = bottleneck_table(merged_parts(spans, 3))
     exact_slow = int(exact["slow_traces"].max())  # type: ignore[arg-type]
     rolled_slow = int(rolled["slow_traces"].max())  # type: ignore[arg-type]
     ordered = sorted(durations)

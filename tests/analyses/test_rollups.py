@@ -26,6 +26,7 @@ from analyses.service_map import (
     service_map_hops_and_node_requests,
     service_map_nodes,
 )
+from tests.builders.rollups import merged_parts, split_traces
 from tracelens.ingest.loader import load_traces
 from tracelens.rollup import sketched_thresholds
 from tracelens.schema import SPAN_SCHEMA, empty_frame
@@ -46,20 +47,6 @@ def whole(spans: pl.DataFrame) -> pl.DataFrame:
     return rollups.rollup(spans)
 
 
-def _split(spans: pl.DataFrame, parts: int, seed: int) -> list[pl.DataFrame]:
-    ids = spans.select("trace_id").unique().sort("trace_id")
-    ids = ids.with_columns(
-        (pl.col("trace_id").hash(seed) % parts).cast(pl.Int64).alias("_partition")
-    )
-    tagged = spans.join(ids, on="trace_id")
-    return [tagged.filter(pl.col("_partition") == n).drop("_partition") for n in range(parts)]
-
-
-def _merged_parts(spans: pl.DataFrame, parts: int, seed: int) -> pl.DataFrame:
-    """The rollups of ``spans`` split ``parts`` ways, merged."""
-    return rollups.merge([rollups.rollup(part) for part in _split(spans, parts, seed)])
-
-
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -69,7 +56,7 @@ def test_any_split_merges_to_the_single_pass_rollup(
 ) -> None:
     # every section is in the frames compared (the entry points' and nodes' too)
     assert set(whole["section"].unique()) == set(rollups.SECTIONS)
-    partials = [rollups.rollup(part) for part in _split(spans, parts, seed)]
+    partials = [rollups.rollup(part) for part in split_traces(spans, parts, seed)]
     order.shuffle(partials)  # type: ignore[attr-defined]
     # associativity: merge pairwise in a tree, then all at once
     left = rollups.merge(
@@ -110,7 +97,7 @@ def _within(sketched: float, lower: float, upper: float) -> bool:
 
 @pytest.mark.parametrize("parts", [1, 24])
 def test_percentiles_within_the_sketch_error(spans: pl.DataFrame, parts: int) -> None:
-    merged = _merged_parts(spans, parts, 7)
+    merged = merged_parts(spans, parts, 7)
     for section, values, keys in (
         ("function", invocations(spans).rename({"function_name": "source"}), ["source"]),
         ("edge", service_map_hops(spans), EDGE_KEYS),
@@ -158,7 +145,7 @@ def test_empty_and_zero_durations() -> None:
 
 
 def test_async_and_init_figures_equal_the_analyses(spans: pl.DataFrame) -> None:
-    merged = _merged_parts(spans, 5, 3)
+    merged = merged_parts(spans, 5, 3)
     exact = async_events(spans)
     assert exact.height > 0
     rolled = rollups.counts(merged, "async").rename({"source": "function_name"})
@@ -186,7 +173,7 @@ def test_async_and_init_figures_equal_the_analyses(spans: pl.DataFrame) -> None:
 def test_init_and_event_age_percentiles_within_the_sketch_error(
     spans: pl.DataFrame, section: str, measure: str, rows: str, column: str
 ) -> None:
-    merged = _merged_parts(spans, 6, 5)
+    merged = merged_parts(spans, 6, 5)
     if rows == "inits":
         values = invocations(spans).filter(
             pl.col("cold_kind").is_in(["on_demand", "snapstart"])
@@ -234,7 +221,7 @@ def test_entry_point_and_node_counts_equal_the_analyses(
 ) -> None:
     # with a Lambda root and a client root both named worker: two entry points on both sides
     spans = pl.concat([spans, _same_name_roots(tmp_path)], how="diagonal_relaxed")
-    merged = _merged_parts(spans, parts, 17)
+    merged = merged_parts(spans, parts, 17)
     exact = entry_points(entry_traces(spans)).rename(
         {"entry": "source", "entry_type": "source_type"}
     )
@@ -267,7 +254,7 @@ def test_entry_point_and_node_counts_equal_the_analyses(
 def test_entry_point_and_node_percentiles_within_the_sketch_error(
     spans: pl.DataFrame, section: str, parts: int
 ) -> None:
-    merged = _merged_parts(spans, parts, 19)
+    merged = merged_parts(spans, parts, 19)
     if section == "entry":
         values = (
             entry_traces(spans)
@@ -299,7 +286,7 @@ def test_entry_point_and_node_percentiles_within_the_sketch_error(
 
 
 def test_critical_path_shares_equal_the_bottlenecks(spans: pl.DataFrame) -> None:
-    merged = _merged_parts(spans, 7, 11)
+    merged = merged_parts(spans, 7, 11)
     rolled = rollups.counts(merged, "critical_path").with_columns(
         (pl.col("path_us") / pl.col("path_us").sum().over("source")).alias("share")
     )
@@ -317,7 +304,7 @@ def test_critical_path_shares_equal_the_bottlenecks(spans: pl.DataFrame) -> None
 
 
 def test_dns_figures_equal_the_analysis(spans: pl.DataFrame) -> None:
-    merged = _merged_parts(spans, 4, 13)
+    merged = merged_parts(spans, 4, 13)
     keys = ["service", "function_name", "host"]
     exact = dns_lookups(spans)
     assert exact.height > 0
@@ -372,7 +359,7 @@ def test_bucket_keys_are_the_ddsketch_mappings(values: list[float]) -> None:
 
 
 def test_async_findings_from_rollups_match_the_spans(spans: pl.DataFrame) -> None:
-    merged = _merged_parts(spans, 5, 23)
+    merged = merged_parts(spans, 5, 23)
     exact = findings(async_events=async_events(spans))
     rolled = findings(async_events=rollups.async_table(merged))
     assert exact.height > 0 and set(exact["kind"]) == {"async_events"}
