@@ -12,7 +12,7 @@ import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -141,7 +141,7 @@ class DayRollup:
     Attributes
     ----------
     day
-        The day (of the traces' start, UTC).
+        The day: the date partition of its traces (:func:`compute_day`).
     frame
         ``STORED_SCHEMA``: the day's hourly partial aggregates per target.
     span_parts
@@ -166,14 +166,16 @@ class BuiltDay:
     problems: list[StoreProblem]
 
 
-def _day_scope(day: date) -> reading.Scope:
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return reading.Scope(since=start, until=start + timedelta(days=1))
-
-
 def compute_day(backend: Backend, day: date, span_parts: list[str] | None = None) -> DayRollup:
-    """The rollup of the whole traces starting on ``day``, per target, as the store loads them
-    (deduplicated, impossible times refused), from the span parts only; nothing is written.
+    """The rollup of the traces of ``day``'s date partition, whatever hours they start in, per
+    target, as the store loads them (deduplicated, impossible times refused), from the span
+    parts only; nothing is written.
+
+    A trace is in one partition: the day of the time in its id, which may be the day before
+    its earliest stored span (:func:`tracelens.store.derive.trace_days`), so a partition's
+    rollup may hold rows of the next day's first hours; a read of a window reads the rollup of
+    the day before it too (:func:`merge_days`). Each stored trace is thus in one day's rollup,
+    at the hour of its earliest stored span.
 
     ``span_parts``: the day's span parts as already listed (else listed here); they are read
     as listed, so a part written during the read makes the rollup stale (its recorded parts
@@ -182,7 +184,7 @@ def compute_day(backend: Backend, day: date, span_parts: list[str] | None = None
     if span_parts is None:
         span_parts = files.span_days(backend, day, day).get(day, [])
     traces, problems = reading.load_traces(
-        backend, _day_scope(day), keys=span_parts, with_target=True, analysed_columns_only=True
+        backend, reading.Scope(), keys=span_parts, with_target=True, analysed_columns_only=True
     )
     return DayRollup(day, rollup_by_target(traces.spans), span_parts, problems)
 
@@ -207,7 +209,7 @@ def build(
     that have span parts, skipping days whose rollup is current (computed from the same span
     parts) unless ``force`` (:func:`due_days`).
 
-    A day's rollup holds the whole traces that start that day (:func:`build_day`).
+    A day's rollup holds the whole traces of its date partition (:func:`compute_day`).
     """
     report = BuildReport()
     due, report.current = due_days(backend, first=first, last=last, force=force, days=days)
@@ -240,7 +242,8 @@ class MergedDays:
     target
         The target whose rows these are; None: every target's.
     days
-        Days whose stored rollup was current and merged.
+        Days whose stored rollup was current and merged (the day before the window among
+        them when it holds traces of the window's first hours: :func:`merge_days`).
     from_spans_days
         Days rolled up from their spans for this read (their rollup was missing, stale or
         unreadable; nothing is written): still in the totals, and named.
@@ -287,6 +290,11 @@ def merge_days(
     up from its spans here (nothing is written) and named as such: what ``analyze/report
     --store`` (:func:`long_window`) and ``store summary`` (:func:`read`) both merge.
 
+    The days read are the window's and the day before it: a day's rollup holds the traces of
+    its date partition (:func:`compute_day`), which may start in the next day's first hours.
+    Every row is kept to the window's hours; the day before is named (merged, rolled up from
+    its spans, missing or stale) only when it holds a trace of them.
+
     A rollup not keyed by target (written before) is read for every target together (it holds
     them) and rolled up from the spans for one target.
     """
@@ -305,61 +313,119 @@ def merge_days_each(
     or stale), not one per target."""
     assert len(targets) == 1 or None not in targets  # NOTE: None is every target, alone
     scope = hour_scope(since, until)
-    spans = files.span_days(backend, scope.first_day, scope.last_day)
-    stored = set(files.rollup_days(backend, scope.first_day, scope.last_day))
+    # NOTE: a trace dated by its id may start the day after its partition (its first span
+    # not stored): the day before the window holds the traces of its first hours.
+    before = None if scope.first_day is None else scope.first_day - timedelta(days=1)
+    spans = files.span_days(backend, before, scope.last_day)
+    stored = set(files.rollup_days(backend, before, scope.last_day))
     frames: dict[Target | None, list[pl.DataFrame]] = {target: [] for target in targets}
-    days: list[date] = []
-    from_spans: list[date] = []
-    missing: list[date] = []
-    stale: list[date] = []
+    named: dict[str, list[date]] = {kind: [] for kind in _DAY_KINDS}
     problems: list[StoreProblem] = []
     lacking: dict[str, list[date]] = {}
-    unkeyed_ok = list(targets) == [None]  # NOTE: a rollup not keyed by target holds every target
     for day in sorted(stored | set(spans)):
-        got = files.read_day(backend, day) if day in stored else None
-        if isinstance(got, StoreProblem):
-            problems.append(got)
-        elif got is not None:
-            fresh = day not in spans or got.span_parts == spans[day]
-            # NOTE: a rollup lacking a section added since is rolled up again from its
-            # spans; without them it is merged for what it holds and named as lacking.
-            whole = not got.lacking or day not in spans
-            if fresh and whole and (got.by_target or unkeyed_ok):
-                for target in targets:
-                    frames[target].append(of_target(got.frame, target))
-                days.append(day)
-                for section in got.lacking:
-                    lacking.setdefault(section, []).append(day)
-                continue
-            if day not in spans:
-                # NOTE: written before rollups were keyed by target, and its spans are gone:
-                # its rows cannot be told apart by target, and rolling up no spans is not 0.
-                location = backend.location(files.rollup_key(day))
-                problems.append(StoreProblem(location, _UNKEYED_WITHOUT_SPANS))
-                continue
-            stale.append(day)
-        else:
-            missing.append(day)
-        computed = compute_day(backend, day, spans.get(day, []))
-        problems.extend(computed.problems)
-        for target in targets:
-            frames[target].append(of_target(computed.frame, target))
-        from_spans.append(day)
+        got = _day_rows(backend, day, spans.get(day), day in stored, targets, scope)
+        problems.extend(got.problems)
+        if day == before and not got.holds:
+            continue  # NOTE: no trace of the window's hours: not merged, not named
+        for target, frame in got.rows.items():
+            frames[target].append(frame)
+        for kind in got.kinds:
+            named[kind].append(day)
+        for section in got.lacking:
+            lacking.setdefault(section, []).append(day)
+        location = backend.location(files.rollup_key(day))
+        problems.extend(StoreProblem(location, note) for note in got.notes)
     merged: dict[Target | None, MergedDays] = {}
     for target in targets:
-        hourly = [scope.within(f, "hour") for f in frames.pop(target)]
+        hourly = frames.pop(target)
         merged[target] = MergedDays(
             hourly=pl.concat(hourly) if hourly else pl.DataFrame(schema=partials.ROLLUP_SCHEMA),
             scope=scope,
             target=target,
-            days=list(days),
-            from_spans_days=list(from_spans),
-            missing_days=list(missing),
-            stale_days=list(stale),
+            days=list(named["days"]),
+            from_spans_days=list(named["from_spans"]),
+            missing_days=list(named["missing"]),
+            stale_days=list(named["stale"]),
             problems=list(problems),
             lacking={section: list(days) for section, days in lacking.items()},
         )
     return merged
+
+
+_DAY_KINDS = ("days", "from_spans", "missing", "stale")
+"""What :class:`MergedDays` names a day: merged from its rollup, or rolled up from its spans
+(its rollup missing, stale, or unreadable)."""
+
+
+@dataclass(frozen=True)
+class _DayRows:
+    """One day's rows of each target, kept to the window's hours (none: left out), what it is
+    named (``_DAY_KINDS``), the files that could not be read, the sections its rollup lacks,
+    and what to say of its rollup when it holds traces of the window's hours."""
+
+    rows: dict[Target | None, pl.DataFrame]
+    kinds: tuple[str, ...]
+    problems: list[StoreProblem]
+    lacking: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    left_out: bool = False
+    """Its rollup has rows of the window's hours that cannot be merged (:attr:`notes` say
+    why)."""
+
+    @property
+    def holds(self) -> bool:
+        """Whether the day holds traces of the window's hours (merged or left out)."""
+        return self.left_out or any(frame.height for frame in self.rows.values())
+
+
+def _day_rows(
+    backend: Backend,
+    day: date,
+    span_parts: list[str] | None,
+    has_rollup: bool,
+    targets: Sequence[Target | None],
+    scope: reading.Scope,
+) -> _DayRows:
+    """The rows of ``targets`` of ``day`` (:func:`merge_days`): its rollup's when current, else
+    rolled up from its ``span_parts`` (None: its spans are gone)."""
+    got = files.read_day(backend, day) if has_rollup else None
+    problems: list[StoreProblem] = []
+    kinds: tuple[str, ...] = ("from_spans", "missing")
+    if isinstance(got, StoreProblem):
+        problems.append(got)
+        kinds = ("from_spans",)
+    elif got is not None:
+        kept = span_parts is not None
+        fresh = not kept or got.span_parts == span_parts
+        # NOTE: a rollup lacking a section added since is rolled up again from its
+        # spans; without them it is merged for what it holds and named as lacking.
+        whole = not got.lacking or not kept
+        # NOTE: a rollup not keyed by target holds every target together
+        if fresh and whole and (got.by_target or list(targets) == [None]):
+            return _DayRows(
+                rows={t: scope.within(of_target(got.frame, t), "hour") for t in targets},
+                kinds=("days",),
+                problems=problems,
+                lacking=got.lacking,
+            )
+        if not kept:
+            # NOTE: written before rollups were keyed by target, and its spans are gone:
+            # its rows cannot be told apart by target, and rolling up no spans is not 0.
+            held = scope.within(of_target(got.frame, None), "hour")
+            return _DayRows(
+                rows={},
+                kinds=(),
+                problems=problems,
+                notes=(_UNKEYED_WITHOUT_SPANS,),
+                left_out=held.height > 0,
+            )
+        kinds = ("from_spans", "stale")
+    computed = compute_day(backend, day, span_parts or [])
+    return _DayRows(
+        rows={t: scope.within(of_target(computed.frame, t), "hour") for t in targets},
+        kinds=kinds,
+        problems=[*problems, *computed.problems],
+    )
 
 
 ADDED_SECTION_NAMES = {

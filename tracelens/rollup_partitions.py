@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -118,8 +118,9 @@ def _backend(location: str) -> Backend:
 
 
 def rollup_partition(task: Task) -> PartitionRollup:
-    """The rollup of one partition's traces (those that start on its day) per target, read by
-    the worker.
+    """The rollup of one partition's traces (every trace of its day's partition, whatever
+    hours they start in, as :func:`tracelens.rollup.compute_day`'s) per target, read by the
+    worker.
 
     Raises
     ------
@@ -128,11 +129,8 @@ def rollup_partition(task: Task) -> PartitionRollup:
         returned as problems instead).
     """
     backend = _backend(task.store)
-    day = task.partition.day
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    scope = reading.Scope(since=start, until=start + timedelta(days=1))
     traces, problems = reading.load_traces(
-        backend, scope, prefix=task.partition.prefix, with_target=True
+        backend, reading.Scope(), prefix=task.partition.prefix, with_target=True
     )
     return PartitionRollup(rollup.rollup_by_target(traces.spans), problems)
 
@@ -211,19 +209,24 @@ def read_spans(
     target: rollup.Target | None = None,
 ) -> tuple[RollupRead, list[PartitionFailure[Task]]]:
     """:func:`tracelens.rollup.read` computed from the spans on ``engine`` (nothing written):
-    the partitions of the days in the window, rolled up and merged over its whole hours, of
-    ``target`` (None: every target).
+    the partitions of the days in the window and of the day before it (its traces starting in
+    the window's first hours: :func:`tracelens.rollup.merge_days`), rolled up and merged over
+    its whole hours, of ``target`` (None: every target).
 
-    Days with a failed partition are in ``missing_days``, each failure in ``problems``.
+    Days with a failed partition are in ``missing_days``, each failure in ``problems``; the day
+    before the window is in ``days`` only when it holds traces of the window's hours.
     """
     window = rollup.hour_scope(since, until)
-    days = files.span_days(backend, window.first_day, window.last_day)
+    before = None if window.first_day is None else window.first_day - timedelta(days=1)
+    days = files.span_days(backend, before, window.last_day)
     done, failed = _run(engine, backend.url, days, by_bucket, progress)
-    frames = [
-        window.within(rollup.of_target(r.frame, target), "hour")
+    rows = {
+        day: [window.within(rollup.of_target(r.frame, target), "hour") for r in done[day]]
         for day in sorted(done)
-        for r in done[day]
-    ]
+    }
+    if before in rows and not any(frame.height for frame in rows[before]):
+        del rows[before]  # NOTE: no trace of the window's hours
+    frames = [frame for day in rows for frame in rows[day]]
     problems = [p for day in sorted(done) for r in done[day] for p in r.problems]
     problems += [
         StoreProblem(
@@ -237,7 +240,7 @@ def read_spans(
             merged=partials.merge(frames),
             since=window.since,
             until=window.until,
-            days=sorted(done),
+            days=list(rows),
             missing_days=sorted({f.partition.partition.day for f in failed}),
             stale_days=[],
             problems=problems,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import orjson
@@ -64,6 +65,49 @@ def test_any_split_merges_to_the_single_pass_rollup(
     )
     assert left.equals(rollups.merge([whole]))
     assert rollups.merge(partials, by_hour=True).equals(rollups.merge([whole], by_hour=True))
+
+
+def _dated(spans: pl.DataFrame, seed: int) -> dict[date, pl.DataFrame]:
+    """``spans`` in date partitions as a store keeps them: a trace in the day of its earliest
+    start, or (about half of them, by ``seed``) in the day before (dated by the time in its
+    id, its first span not stored)."""
+    traces = spans.group_by("trace_id").agg(pl.col("start_time").min().dt.date().alias("day"))
+    earlier = pl.col("trace_id").hash(seed) % 2 == 0
+    traces = traces.with_columns(
+        pl.when(earlier).then(pl.col("day") - timedelta(days=1)).otherwise(pl.col("day"))
+    )
+    tagged = spans.join(traces, on="trace_id")
+    return {
+        key[0]: part.drop("day")
+        for key, part in tagged.partition_by("day", as_dict=True).items()
+        if isinstance(key[0], date)
+    }
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(seed=st.integers(0, 2**32), bounds=st.lists(st.integers(0, 10_000), min_size=2, max_size=2))
+def test_partitions_dated_before_their_hours_merge_to_the_single_pass_window(
+    spans: pl.DataFrame, seed: int, bounds: list[int]
+) -> None:
+    """Each date partition rolled up whole (whatever hours its traces start in); a window's
+    merge reads the partitions of its days and of the day before, its rows kept to the
+    window's hours: the single pass over the traces starting in the window."""
+    partitions = {day: rollups.rollup(part) for day, part in _dated(spans, seed).items()}
+    hours = rollups.rollup(spans).get_column("hour").unique().sort()
+    first, last = sorted(hours[b % hours.len()] for b in bounds)
+    since, until = first, last + timedelta(hours=1)
+    read = [
+        frame.filter((pl.col("hour") >= since) & (pl.col("hour") < until))
+        for day, frame in partitions.items()
+        if since.date() - timedelta(days=1) <= day <= (until - timedelta(microseconds=1)).date()
+    ]
+    starts = spans.group_by("trace_id").agg(pl.col("start_time").min())
+    inside = starts.filter((pl.col("start_time") >= since) & (pl.col("start_time") < until))
+    single = rollups.rollup(spans.join(inside.select("trace_id"), on="trace_id", how="semi"))
+    assert rollups.merge(read).equals(rollups.merge([single]))
+    assert rollups.merge(read, by_hour=True).equals(rollups.merge([single], by_hour=True))
 
 
 def test_counts_equal_the_analyses(spans: pl.DataFrame, whole: pl.DataFrame) -> None:

@@ -19,9 +19,14 @@ import pytest
 from click.testing import CliRunner
 
 from tests.builders.results import ACCOUNT, REGION, xray_result
+from tracelens import rollup
 from tracelens.cli import main
+from tracelens.engines import open_engine
+from tracelens.rollup import long_window
+from tracelens.rollup_partitions import read_spans
 from tracelens.store import Store, open_store, parts
 from tracelens.store.derive import id_time, trace_days
+from tracelens.windowplan import plan_windows
 
 MIDNIGHT = datetime(2026, 11, 21, tzinfo=UTC)
 XRAY_ID = f"1-{int(MIDNIGHT.timestamp()) - 1:08x}-0123456789abcdef01234561"  # 23:59:59
@@ -277,3 +282,64 @@ def test_a_window_from_midnight_lists_its_day_and_the_one_before_and_probes_two_
     assert all(len(columns) == 2 or len(columns) > 4 for columns in probes)
     # both parts probed, the one holding the trace read again for its rows
     assert len(day_before) == 3
+
+
+def _rolled_traces(store: Store, since: datetime | None, until: datetime | None) -> list[int]:
+    """Traces of ``[since, until)`` from the rollups (read, the engine's roll-up of the spans,
+    and one target's read), and from the spans, in that order."""
+    backend = store.backend
+    read = rollup.read(backend, since=since, until=until)
+    engine = open_engine("local")
+    try:
+        from_spans, failed = read_spans(engine, backend, since=since, until=until)
+    finally:
+        engine.close()
+    assert failed == []
+    one = rollup.read(backend, since=since, until=until, target=(ACCOUNT, REGION))
+    inputs, problems = store.load_inputs(since=since, until=until)
+    assert problems == []
+    return [rollup.sections(got.merged)["traces"] for got in (read, from_spans, one)] + [
+        inputs.traces.traces
+    ]
+
+
+def test_a_trace_dated_the_day_before_its_first_stored_span_is_in_one_days_rollup(
+    store: Store,
+) -> None:
+    """Its partition is the day of its id (23:59:59), its hour the day after (its first stored
+    span): the rollup of its partition holds it, and a window starting at midnight reads it
+    there (the rollup of the day before the window, its rows of the window's hours)."""
+    _collected(store, [_downstream(XRAY_ID)])
+    other = f"1-{int(MIDNIGHT.timestamp()) - 7200:08x}-0123456789abcdef01234562"
+    _collected(store, [{**_root(other), "start_time": MIDNIGHT.timestamp() - 7200}])
+    assert _days(store) == ["date=2026-11-20"]
+    day, before = MIDNIGHT.date(), MIDNIGHT.date() - timedelta(days=1)
+    windows = {
+        "the day after": (MIDNIGHT, MIDNIGHT + timedelta(days=1), 1),
+        "the day of its id": (MIDNIGHT - timedelta(days=1), MIDNIGHT, 1),
+        "its hour": (MIDNIGHT, MIDNIGHT + timedelta(hours=1), 1),
+        "the hours before it": (MIDNIGHT - timedelta(hours=3), MIDNIGHT, 1),
+        "both days": (MIDNIGHT - timedelta(days=1), MIDNIGHT + timedelta(days=1), 2),
+        "the whole store": (None, None, 2),
+    }
+    # no rollup written yet (rolled up from the spans for each read), then rollups
+    for built in (False, True):
+        if built:
+            assert rollup.build(store.backend).built == [before]
+        for name, (since, until, traces) in windows.items():
+            assert _rolled_traces(store, since, until) == [traces] * 4, (name, built)
+    after = rollup.read(store.backend, since=MIDNIGHT, until=MIDNIGHT + timedelta(days=1))
+    # the day before the window is named with the days merged: its rollup holds the trace
+    assert after.days == [before] and after.from_spans_days == after.missing_days == []
+    plan = plan_windows(
+        MIDNIGHT,
+        MIDNIGHT + timedelta(days=2),
+        now=MIDNIGHT + timedelta(days=2),
+        span_window=timedelta(hours=1),
+    )
+    assert plan.rollup_since == MIDNIGHT
+    assert long_window(store.backend, plan).held["traces"] == 1
+    # a window after both: the day before it holds no trace of its hours, and is not named
+    later = rollup.read(store.backend, since=MIDNIGHT + timedelta(days=1), until=None)
+    assert later.days == [] and rollup.sections(later.merged)["traces"] == 0
+    assert day not in rollup.read(store.backend, since=None, until=None).days
