@@ -77,11 +77,49 @@ def rollup_by_target(spans: pl.DataFrame) -> pl.DataFrame:
     return _each_target(spans, [tables.ACCOUNT, tables.REGION], partials.rollup)
 
 
+def rollup_stored(spans: pl.DataFrame) -> pl.DataFrame:
+    """What a stored rollup holds (``STORED_SCHEMA``) of ``spans`` (as
+    :func:`rollup_by_target`'s, one copy of each segment): each target's rows
+    (:func:`rollup_by_target`), and, when they hold several targets, the rows of every target
+    together, rolled up from all of ``spans`` at once and keyed by a null account and region
+    (a trace stored by two targets is in each target's rows, and once in these). Of one
+    target, its rows are every target's (not stored twice): :func:`of_target`."""
+    by_target = rollup_by_target(spans)
+    columns = [tables.ACCOUNT, tables.REGION]
+    if spans.select(columns).n_unique() <= 1:
+        return by_target
+    return _stored([by_target, partials.rollup(spans.drop(columns)).with_columns(_UNKEYED)])
+
+
+_UNKEYED = [pl.lit(None, pl.String()).alias(name) for name in files.TARGET_COLUMNS]
+"""The key of the rows of every target together (a target's account and region are text)."""
+
+
+def _together() -> pl.Expr:
+    account, region = files.TARGET_COLUMNS
+    return pl.col(account).is_null() & pl.col(region).is_null()
+
+
 def merge_by_target(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """Rollups of one day (``STORED_SCHEMA``, of partitions of its traces) merged per target
-    and hour (:func:`analyses.rollups.merge`)."""
+    """Rollups of one day (``STORED_SCHEMA``, of partitions of its traces, each as
+    :func:`rollup_stored` makes them) merged per target and hour
+    (:func:`analyses.rollups.merge`), and the rows of every target together on their own (of
+    a partition of one target, its rows), as :func:`rollup_stored` makes them of the day."""
+    kept = [frame for frame in frames if frame.height]
+    targets = {
+        row for frame in kept for row in frame.select(files.TARGET_COLUMNS).unique().rows()
+    } - {(None, None)}
+    if len(targets) > 1:
+        # NOTE: a partition of one target holds no rows of every target together: its own
+        # rows are those rows
+        kept = [
+            frame
+            if frame.select(_together().any()).item()
+            else pl.concat([frame, frame.with_columns(_UNKEYED)])
+            for frame in kept
+        ]
     return _each_target(
-        _stored(frames),
+        _stored(kept),
         list(files.TARGET_COLUMNS),
         lambda rows: partials.merge([rows], by_hour=True),
     )
@@ -117,11 +155,19 @@ def _stored(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def of_target(frame: pl.DataFrame, target: Target | None) -> pl.DataFrame:
-    """A stored rollup's rows (``ROLLUP_SCHEMA``) of ``target``; of every target when None
-    (a rollup not keyed by target holds them together)."""
+    """A stored rollup's rows (``ROLLUP_SCHEMA``) of ``target``; of every target together
+    when None (:func:`rollup_stored`: its rows keyed by a null account and region, or, when
+    it holds one target, that target's; a rollup not keyed by target holds only them).
+
+    NOTE: a rollup keyed by target written before it held the rows of every target together
+    has none keyed by nulls: for None, every target's rows are taken (merged, they sum the
+    targets': a trace stored by two of them counts once per target)."""
+    account, region = files.TARGET_COLUMNS
     if target is not None:
-        account, region = files.TARGET_COLUMNS
         frame = frame.filter((pl.col(account) == target[0]) & (pl.col(region) == target[1]))
+    elif account in frame.columns:
+        together = frame.filter(_together())
+        frame = together if together.height else frame
     return partials.conformed(frame)
 
 
@@ -143,7 +189,8 @@ class DayRollup:
     day
         The day: the date partition of its traces (:func:`compute_day`).
     frame
-        ``STORED_SCHEMA``: the day's hourly partial aggregates per target.
+        ``STORED_SCHEMA``: the day's hourly partial aggregates per target, and of every
+        target together (:func:`rollup_stored`).
     span_parts
         The span parts listed before reading: what the rollup records it was computed from.
     problems
@@ -168,8 +215,8 @@ class BuiltDay:
 
 def compute_day(backend: Backend, day: date, span_parts: list[str] | None = None) -> DayRollup:
     """The rollup of the traces of ``day``'s date partition, whatever hours they start in, per
-    target, as the store loads them (deduplicated, impossible times refused), from the span
-    parts only; nothing is written.
+    target and of every target together (:func:`rollup_stored`), as the store loads them
+    (deduplicated, impossible times refused), from the span parts only; nothing is written.
 
     A trace is in one partition: the day of the time in its id, which may be the day before
     its earliest stored span (:func:`tracelens.store.derive.trace_days`), so a partition's
@@ -186,7 +233,7 @@ def compute_day(backend: Backend, day: date, span_parts: list[str] | None = None
     traces, problems = reading.load_traces(
         backend, reading.Scope(), keys=span_parts, with_target=True, analysed_columns_only=True
     )
-    return DayRollup(day, rollup_by_target(traces.spans), span_parts, problems)
+    return DayRollup(day, rollup_stored(traces.spans), span_parts, problems)
 
 
 def build_day(backend: Backend, day: date, span_parts: list[str] | None = None) -> BuiltDay:
@@ -249,7 +296,8 @@ class MergedDays:
         unreadable; nothing is written): still in the totals, and named.
     missing_days, stale_days
         Of those, the days without a rollup and the days whose rollup was stale (or, for one
-        target, written before rollups were keyed by target; or written before a section was
+        target, written before rollups were keyed by target; for every target, written before
+        rollups held the rows of every target together; or written before a section was
         added, while the day's spans are kept).
     problems
         Rollup files (and span parts of the days rolled up here) that could not be read.
@@ -280,6 +328,12 @@ _UNKEYED_WITHOUT_SPANS = (
     "region, and the day's spans are gone (retention), so its rows cannot be told apart by "
     "target; the report of every target together (a store of one target) still reads it"
 )
+_SUMMED_WITHOUT_SPANS = (
+    "read as the sum of its targets' rows: this rollup predates the rows of every target "
+    "together, and the day's spans are gone (retention), so a trace stored by two of its "
+    "targets (a call across accounts or regions) counts once per target in its traces and "
+    "service map"
+)
 
 
 def merge_days(
@@ -295,8 +349,12 @@ def merge_days(
     Every row is kept to the window's hours; the day before is named (merged, rolled up from
     its spans, missing or stale) only when it holds a trace of them.
 
-    A rollup not keyed by target (written before) is read for every target together (it holds
-    them) and rolled up from the spans for one target.
+    Every target (None) is read from the rows of every target together (a trace stored by two
+    targets counts once, as in the spans). A rollup not keyed by target (written before) is
+    read for every target together (it holds them) and rolled up from the spans for one
+    target; one keyed by target but without the rows of every target (written before) is
+    rolled up from the spans for every target, or, its spans gone, its targets' rows summed
+    (named when it holds more than one target).
     """
     return merge_days_each(backend, since=since, until=until, targets=[target])[target]
 
@@ -400,13 +458,17 @@ def _day_rows(
         # NOTE: a rollup lacking a section added since is rolled up again from its
         # spans; without them it is merged for what it holds and named as lacking.
         whole = not got.lacking or not kept
-        # NOTE: a rollup not keyed by target holds every target together
-        if fresh and whole and (got.by_target or list(targets) == [None]):
+        # NOTE: a rollup not keyed by target holds the rows of every target together
+        every = got.every_target or not got.by_target
+        whole_store = list(targets) == [None]
+        if fresh and whole and ((every or not kept) if whole_store else got.by_target):
+            summed = not every and got.frame.select(files.TARGET_COLUMNS).n_unique() > 1
             return _DayRows(
                 rows={t: scope.within(of_target(got.frame, t), "hour") for t in targets},
                 kinds=("days",),
                 problems=problems,
                 lacking=got.lacking,
+                notes=(_SUMMED_WITHOUT_SPANS,) if whole_store and summed else (),
             )
         if not kept:
             # NOTE: written before rollups were keyed by target, and its spans are gone:

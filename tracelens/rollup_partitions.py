@@ -119,8 +119,8 @@ def _backend(location: str) -> Backend:
 
 def rollup_partition(task: Task) -> PartitionRollup:
     """The rollup of one partition's traces (every trace of its day's partition, whatever
-    hours they start in, as :func:`tracelens.rollup.compute_day`'s) per target, read by the
-    worker.
+    hours they start in, as :func:`tracelens.rollup.compute_day`'s) per target and of every
+    target together (:func:`tracelens.rollup.rollup_stored`), read by the worker.
 
     Raises
     ------
@@ -132,7 +132,7 @@ def rollup_partition(task: Task) -> PartitionRollup:
     traces, problems = reading.load_traces(
         backend, reading.Scope(), prefix=task.partition.prefix, with_target=True
     )
-    return PartitionRollup(rollup.rollup_by_target(traces.spans), problems)
+    return PartitionRollup(rollup.rollup_stored(traces.spans), problems)
 
 
 @dataclass
@@ -211,7 +211,7 @@ def read_spans(
     """:func:`tracelens.rollup.read` computed from the spans on ``engine`` (nothing written):
     the partitions of the days in the window and of the day before it (its traces starting in
     the window's first hours: :func:`tracelens.rollup.merge_days`), rolled up and merged over
-    its whole hours, of ``target`` (None: every target).
+    its whole hours, of ``target`` (None: every target together).
 
     Days with a failed partition are in ``missing_days``, each failure in ``problems``; the day
     before the window is in ``days`` only when it holds traces of the window's hours.

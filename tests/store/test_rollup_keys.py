@@ -8,11 +8,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 import pytest
 
 from analyses import rollups as partials
-from tests.builders.results import ACCOUNT, BUCKET, REGION, T0, Ticker
+from tests.builders.cli import run_ok
+from tests.builders.results import ACCOUNT, BUCKET, REGION, T0, Ticker, xray_result
 from tests.builders.stores import persist_minutes, rollup_store, write_rollup_file
 from tracelens import rollup
 from tracelens.engines import open_engine
@@ -205,10 +207,11 @@ def test_each_target_merges_its_own_rows(tmp_path: Path) -> None:
     store = _two_targets(tmp_path)
     assert build(store.backend).built == [DAY]
     stored = files.read_day(store.backend, DAY)
-    assert isinstance(stored, files.StoredRollup) and stored.by_target
+    assert isinstance(stored, files.StoredRollup) and stored.by_target and stored.every_target
     assert set(stored.frame.select(files.TARGET_COLUMNS).unique().rows()) == {
         (ACCOUNT, REGION),
         OTHER,
+        (None, None),  # every target together
     }
     prod = read(store.backend, since=None, until=None, target=(ACCOUNT, REGION))
     staging = read(store.backend, since=None, until=None, target=OTHER)
@@ -371,3 +374,132 @@ def test_several_targets_long_windows_read_the_rollups_once(tmp_path: Path) -> N
     assert both.span_listings == 1 and each[OTHER].from_spans_days == [DAY + timedelta(days=1)]
     assert each[OTHER].held == alone.held and each[OTHER].days == alone.days == [DAY]
     assert {t: w.held["traces"] for t, w in each.items()} == {(ACCOUNT, REGION): 4, OTHER: 3}
+
+
+def _cross_account(tid: str, start: float) -> tuple[list[Any], list[Any]]:
+    """A trace across two accounts: the caller's segments (its call to ``worker``) and the
+    callee's, each collected by its own account."""
+    caller = {
+        "id": "1111111111111111",
+        "trace_id": tid,
+        "name": "api",
+        "start_time": start,
+        "end_time": start + 0.7,
+        "origin": "AWS::Lambda::Function",
+        "subsegments": [
+            {
+                "id": "2222222222222222",
+                "name": "worker",
+                "start_time": start + 0.05,
+                "end_time": start + 0.65,
+                "namespace": "aws",
+                "aws": {"operation": "Invoke", "function_name": "worker"},
+            }
+        ],
+    }
+    callee = {
+        "id": "3333333333333333",
+        "trace_id": tid,
+        "name": "worker",
+        "parent_id": "2222222222222222",
+        "start_time": start + 0.1,
+        "end_time": start + 0.6,
+        "origin": "AWS::Lambda::Function",
+    }
+    return [caller], [callee]
+
+
+def test_a_trace_stored_by_two_targets_counts_once_for_the_whole_store(tmp_path: Path) -> None:
+    store = rollup_store(tmp_path)
+    tid = "1-" + f"{int((T0 + timedelta(minutes=1)).timestamp()):08x}" + "-" + "0" * 23 + "7"
+    caller, callee = _cross_account(tid, (T0 + timedelta(minutes=1)).timestamp())
+    store.persist(xray_result([(tid, caller)]), account=ACCOUNT, region=REGION)
+    store.persist(xray_result([(tid, callee)]), account=OTHER[0], region=OTHER[1])
+    persist_minutes(store, [2, 3], first=10, target=OTHER)  # and traces of one target
+    location = str(tmp_path / "store")
+
+    def edges(summary: dict[str, Any]) -> dict[tuple[str, ...], int]:
+        return {(e["source"], e["target"]): e["calls"] for e in summary["service_map"]["edges"]}
+
+    spans = orjson.loads(run_ok("analyze", "--store", location, "--json").stdout)
+    assert spans["input"]["traces"] == 3 and ("api", "worker") in edges(spans)
+    for built in (False, True):  # rolled up from the spans for the read, then stored
+        if built:
+            run_ok("store", "rollup", "--store", location)
+        summary = orjson.loads(run_ok("store", "summary", "--store", location, "--json").stdout)
+        assert summary["rollups"]["from_spans_days"] == ([] if built else [DAY.isoformat()])
+        assert summary["input"]["traces"] == spans["input"]["traces"], built
+        assert summary["input"]["segments"] == spans["input"]["segments"], built
+        assert edges(summary) == edges(spans), built
+        on_engine = run_ok("store", "summary", "--store", location, "--json", "--engine", "local")
+        assert orjson.loads(on_engine.stdout)["service_map"] == summary["service_map"]
+    # partitions of one target and of two (the trace's bucket), merged: the same day's rollup
+    engine = open_engine("local")
+    try:
+        assert build_on(engine, store.backend, force=True, by_bucket=True).built == [DAY]
+    finally:
+        engine.close()
+    stored = files.read_day(store.backend, DAY)
+    assert isinstance(stored, files.StoredRollup) and stored.every_target
+    order = list(stored.frame.columns)
+    computed = rollup.compute_day(store.backend, DAY).frame
+    assert stored.frame.sort(order, nulls_last=True).equals(
+        computed.select(order).sort(order, nulls_last=True)
+    )
+    assert _traces(read(store.backend, since=None, until=None).merged) == 3
+    # each target's rows are still its own segments
+    assert _traces(read(store.backend, since=None, until=None, target=OTHER).merged) == 3
+    assert (
+        _traces(read(store.backend, since=None, until=None, target=(ACCOUNT, REGION)).merged) == 1
+    )
+
+
+def _write_before_every_target(store: Store, day: date) -> None:
+    """A rollup keyed by target as written before it held the rows of every target together
+    (every section; no such rows nor footer key)."""
+    computed = rollup.compute_day(store.backend, day)
+    frame = computed.frame.filter(pl.col(files.TARGET_COLUMNS[0]).is_not_null())
+    metadata = {
+        files.SPAN_PARTS_METADATA: computed.span_parts,
+        files.KEYS_METADATA: files.TARGET_COLUMNS,
+        files.SECTIONS_METADATA: partials.SECTIONS,
+    }
+    write_rollup_file(store, day, frame, metadata)
+
+
+def test_a_rollup_without_every_target_together_is_read_per_target_and_rebuilt(
+    tmp_path: Path,
+) -> None:
+    store = _two_targets(tmp_path)
+    _write_before_every_target(store, DAY)
+    footer = files.read_footer(store.backend, DAY)
+    assert isinstance(footer, files.RollupFooter) and footer.by_target
+    assert not footer.every_target and not footer.current(footer.span_parts or [])
+    # one target: its rows as they are
+    prod = read(store.backend, since=None, until=None, target=(ACCOUNT, REGION))
+    assert prod.days == [DAY] and prod.from_spans_days == [] and _traces(prod.merged) == 3
+    # the whole store: rolled up from the spans (named stale) while they are kept
+    both = read(store.backend, since=None, until=None)
+    assert both.stale_days == both.from_spans_days == [DAY] and _traces(both.merged) == 5
+    assert refresh(store.backend, [DAY]).built == [DAY]
+    assert read(store.backend, since=None, until=None).days == [DAY]
+
+
+def test_a_rollup_without_every_target_together_whose_spans_are_gone_sums_its_targets(
+    tmp_path: Path,
+) -> None:
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2, 3])
+    persist_minutes(store, [4, 5], first=10, day=1)
+    persist_minutes(store, [6], first=20, target=OTHER, day=1)
+    for day in (DAY, DAY + timedelta(days=1)):
+        _write_before_every_target(store, day)
+        for key in files.span_days(store.backend, day, day)[day]:  # retention took the spans
+            store.backend.delete(key)
+    got = read(store.backend, since=None, until=None)
+    assert got.days == [DAY, DAY + timedelta(days=1)] and got.from_spans_days == []
+    assert _traces(got.merged) == 6
+    # one target's rows are every target's: exact; two targets' summed, and said so
+    [problem] = got.problems
+    assert problem.location == store.backend.location(files.rollup_key(DAY + timedelta(days=1)))
+    assert "counts once per target" in problem.reason

@@ -30,9 +30,13 @@ NEXT = DAY + timedelta(days=1)
 
 def _write_before_sections(store: Store, day: date) -> None:
     """A day's rollup as written before entry points and nodes were rolled up: keyed by
-    target, recording its span parts, without those sections' rows nor the sections key."""
+    target, recording its span parts, without those sections' rows nor the sections key (nor
+    the rows of every target together, added later)."""
     computed = rollup.compute_day(store.backend, day)
-    frame = computed.frame.filter(~pl.col("section").is_in(partials.ADDED_SECTIONS))
+    frame = computed.frame.filter(
+        ~pl.col("section").is_in(partials.ADDED_SECTIONS)
+        & pl.col(files.TARGET_COLUMNS[0]).is_not_null()
+    )
     metadata = {
         files.SPAN_PARTS_METADATA: computed.span_parts,
         files.KEYS_METADATA: files.TARGET_COLUMNS,

@@ -15,6 +15,17 @@ computed from (``TARGET_COLUMNS``; metadata ``tracelens.rollup_keys``). A rollup
 that key holds every target together: it is never current (:func:`is_current`), so
 ``tracelens store rollup`` (and a collection's refresh of the days it wrote) rewrites it.
 
+Beside each target's rows, a rollup of several targets holds the rows of every target
+together: rolled up from all of the day's spans at once (a segment stored by two targets kept
+once, as a read of the spans keeps it), keyed by a null ``account`` and ``region`` (a target's
+never are null); of one target, its rows are every target's. The footer records it (metadata
+``tracelens.rollup_every_target``). A trace stored by two
+targets (a call across accounts, each collecting its side) is in each target's rows with that
+target's segments, and once in these: the whole store's read takes them, never the sum of the
+targets'. A rollup written before them is not current either (rewritten like the others); until
+then a read of the whole store rolls its day up from the spans, or, when they are gone, sums its
+targets' rows as before (named when it holds more than one target).
+
 Sections are added to rollups over time (``analyses.rollups.ADDED_SECTIONS``): a rollup records
 the sections it holds (metadata ``tracelens.rollup_sections``). One that lacks a section (written
 before it was added; no such key: every section but the added ones) is not current either, so
@@ -47,6 +58,7 @@ ROLLUPS = "rollups"
 _ROLLUP_FILE = "rollup.parquet"
 SPAN_PARTS_METADATA = "tracelens.span_parts"
 KEYS_METADATA = "tracelens.rollup_keys"
+EVERY_TARGET_METADATA = "tracelens.rollup_every_target"
 SECTIONS_METADATA = "tracelens.rollup_sections"
 _FIRST_SECTIONS = tuple(s for s in SECTIONS if s not in ADDED_SECTIONS)
 TARGET_COLUMNS = ("account", "region")
@@ -86,12 +98,15 @@ def days_of_span_parts(keys: Iterable[str]) -> set[date]:
 @dataclass(frozen=True)
 class RollupFooter:
     """What a rollup's footer records: the span parts it was computed from (None: not
-    recorded), whether its rows are keyed by target (``TARGET_COLUMNS``), and the sections it
-    holds (``analyses.rollups.SECTIONS``; not recorded: every one but the added ones)."""
+    recorded), whether its rows are keyed by target (``TARGET_COLUMNS``), the sections it
+    holds (``analyses.rollups.SECTIONS``; not recorded: every one but the added ones), and
+    whether it holds the rows of every target together (keyed by a null account and region;
+    not recorded: it does not)."""
 
     span_parts: list[str] | None
     by_target: bool
     sections: tuple[str, ...]
+    every_target: bool
 
     @property
     def lacking(self) -> tuple[str, ...]:
@@ -99,9 +114,14 @@ class RollupFooter:
         return tuple(s for s in SECTIONS if s not in self.sections)
 
     def current(self, span_parts: list[str]) -> bool:
-        """Whether the rollup was computed, keyed by target and with every section, from
-        exactly ``span_parts``."""
-        return self.by_target and not self.lacking and self.span_parts == span_parts
+        """Whether the rollup was computed, keyed by target (with the rows of every target
+        together) and with every section, from exactly ``span_parts``."""
+        return (
+            self.by_target
+            and self.every_target
+            and not self.lacking
+            and self.span_parts == span_parts
+        )
 
 
 @dataclass(frozen=True)
@@ -119,6 +139,7 @@ def _encode(
         SPAN_PARTS_METADATA: orjson.dumps(sorted(span_parts)).decode(),
         KEYS_METADATA: orjson.dumps(TARGET_COLUMNS).decode(),
         SECTIONS_METADATA: orjson.dumps(sections).decode(),
+        EVERY_TARGET_METADATA: orjson.dumps(True).decode(),
     }
     frame.write_parquet(buffer, compression="zstd", metadata=metadata)
     return buffer.getvalue()
@@ -129,11 +150,15 @@ def _footer(metadata: dict[str, str]) -> RollupFooter:
         recorded = orjson.loads(metadata.get(SPAN_PARTS_METADATA, "null"))
         keys = orjson.loads(metadata.get(KEYS_METADATA, "null"))
         held = orjson.loads(metadata.get(SECTIONS_METADATA, "null"))
+        every = orjson.loads(metadata.get(EVERY_TARGET_METADATA, "false"))
     except orjson.JSONDecodeError:
-        return RollupFooter(None, by_target=False, sections=_FIRST_SECTIONS)
+        return RollupFooter(None, by_target=False, sections=_FIRST_SECTIONS, every_target=False)
     parts = sorted(str(p) for p in recorded) if isinstance(recorded, list) else None
     sections = tuple(str(s) for s in held) if isinstance(held, list) else _FIRST_SECTIONS
-    return RollupFooter(parts, by_target=keys == list(TARGET_COLUMNS), sections=sections)
+    by_target = keys == list(TARGET_COLUMNS)
+    return RollupFooter(
+        parts, by_target=by_target, sections=sections, every_target=by_target and every is True
+    )
 
 
 def _unreadable(backend: Backend, key: str, exc: Exception) -> StoreProblem:
@@ -181,8 +206,9 @@ def write_day(
     span_parts: list[str],
     sections: tuple[str, ...] = SECTIONS,
 ) -> str:
-    """Write a day's rollup (keyed by ``TARGET_COLUMNS``) with the span parts it came from and
-    the sections it holds (default: every one; one file). Returns its key."""
+    """Write a day's rollup (keyed by ``TARGET_COLUMNS``; of several targets, with the rows of
+    every target together keyed by nulls) with the span parts it came from and the sections it
+    holds (default: every one; one file). Returns its key."""
     missing = [name for name in TARGET_COLUMNS if name not in frame.columns]
     if missing:
         raise ValueError(f"a rollup's rows are keyed by target: {missing} missing")
@@ -201,15 +227,20 @@ def read_day(backend: Backend, day: date) -> StoredRollup | StoreProblem | None:
     try:
         footer = _footer(pl.read_parquet_metadata(data))
         return StoredRollup(
-            footer.span_parts, footer.by_target, footer.sections, pl.read_parquet(data)
+            footer.span_parts,
+            footer.by_target,
+            footer.sections,
+            footer.every_target,
+            pl.read_parquet(data),
         )
     except (OSError, pl.exceptions.PolarsError) as exc:
         return _unreadable(backend, key, exc)
 
 
 def is_current(backend: Backend, day: date, span_parts: list[str]) -> bool:
-    """Whether the day's rollup was computed, keyed by target, from exactly ``span_parts``
-    (read from its footer: :func:`read_footer`)."""
+    """Whether the day's rollup was computed, keyed by target, from exactly ``span_parts``,
+    with every section and the rows of every target together (read from its footer:
+    :func:`read_footer`)."""
     footer = read_footer(backend, day)
     return isinstance(footer, RollupFooter) and footer.current(span_parts)
 
