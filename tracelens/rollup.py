@@ -296,8 +296,8 @@ class MergedDays:
         unreadable; nothing is written): still in the totals, and named.
     missing_days, stale_days
         Of those, the days without a rollup and the days whose rollup was stale (or, for one
-        target, written before rollups were keyed by target; for every target, written before
-        rollups held the rows of every target together; or written before a section was
+        target, written before rollups were keyed by target; for every target, one of several
+        targets written before rollups held their rows together; or written before a section was
         added, while the day's spans are kept).
     problems
         Rollup files (and span parts of the days rolled up here) that could not be read.
@@ -352,9 +352,9 @@ def merge_days(
     Every target (None) is read from the rows of every target together (a trace stored by two
     targets counts once, as in the spans). A rollup not keyed by target (written before) is
     read for every target together (it holds them) and rolled up from the spans for one
-    target; one keyed by target but without the rows of every target (written before) is
-    rolled up from the spans for every target, or, its spans gone, its targets' rows summed
-    (named when it holds more than one target).
+    target; one keyed by target but without the rows of every target (written before) is read
+    as it is for every target when it holds one target (its rows are theirs), else rolled up
+    from the spans, or, its spans gone, its targets' rows summed (and named).
     """
     return merge_days_each(backend, since=since, until=until, targets=[target])[target]
 
@@ -458,17 +458,21 @@ def _day_rows(
         # NOTE: a rollup lacking a section added since is rolled up again from its
         # spans; without them it is merged for what it holds and named as lacking.
         whole = not got.lacking or not kept
-        # NOTE: a rollup not keyed by target holds the rows of every target together
-        every = got.every_target or not got.by_target
         whole_store = list(targets) == [None]
+        # NOTE: a rollup not keyed by target holds the rows of every target together; so does
+        # one of a single target written before such rows were kept (its rows are theirs)
+        every = (
+            got.every_target
+            or not got.by_target
+            or (whole_store and got.frame.select(files.TARGET_COLUMNS).n_unique() <= 1)
+        )
         if fresh and whole and ((every or not kept) if whole_store else got.by_target):
-            summed = not every and got.frame.select(files.TARGET_COLUMNS).n_unique() > 1
             return _DayRows(
                 rows={t: scope.within(of_target(got.frame, t), "hour") for t in targets},
                 kinds=("days",),
                 problems=problems,
                 lacking=got.lacking,
-                notes=(_SUMMED_WITHOUT_SPANS,) if whole_store and summed else (),
+                notes=(_SUMMED_WITHOUT_SPANS,) if whole_store and not every else (),
             )
         if not kept:
             # NOTE: written before rollups were keyed by target, and its spans are gone:

@@ -485,6 +485,20 @@ def test_a_rollup_without_every_target_together_is_read_per_target_and_rebuilt(
     assert read(store.backend, since=None, until=None).days == [DAY]
 
 
+def test_a_rollup_of_one_target_without_every_target_together_is_read_as_it_is(
+    tmp_path: Path,
+) -> None:
+    """Its target's rows are every target's: the whole store reads them (no roll-up of the
+    spans), and `store rollup` rewrites it."""
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2, 3])
+    _write_before_every_target(store, DAY)
+    both = read(store.backend, since=None, until=None)
+    assert both.days == [DAY] and both.from_spans_days == [] and both.problems == []
+    assert _traces(both.merged) == 3
+    assert build(store.backend).built == [DAY]
+
+
 def test_a_rollup_without_every_target_together_whose_spans_are_gone_sums_its_targets(
     tmp_path: Path,
 ) -> None:

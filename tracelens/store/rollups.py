@@ -19,12 +19,12 @@ Beside each target's rows, a rollup of several targets holds the rows of every t
 together: rolled up from all of the day's spans at once (a segment stored by two targets kept
 once, as a read of the spans keeps it), keyed by a null ``account`` and ``region`` (a target's
 never are null); of one target, its rows are every target's. The footer records it (metadata
-``tracelens.rollup_every_target``). A trace stored by two
-targets (a call across accounts, each collecting its side) is in each target's rows with that
-target's segments, and once in these: the whole store's read takes them, never the sum of the
-targets'. A rollup written before them is not current either (rewritten like the others); until
-then a read of the whole store rolls its day up from the spans, or, when they are gone, sums its
-targets' rows as before (named when it holds more than one target).
+``tracelens.rollup_every_target``). A trace stored by two targets (a call across accounts,
+each collecting its side) is in each target's rows with that target's segments, and once in
+these: the whole store's read takes them, never the sum of the targets'. A rollup written
+before them is not current either (rewritten like the others); until then the whole store's
+read takes one of a single target as it is (its rows are every target's), and rolls a day of
+several up from its spans, or, when they are gone, sums its targets' rows as before (named).
 
 Sections are added to rollups over time (``analyses.rollups.ADDED_SECTIONS``): a rollup records
 the sections it holds (metadata ``tracelens.rollup_sections``). One that lacks a section (written
