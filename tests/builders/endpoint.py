@@ -104,3 +104,12 @@ class Aws:
             for message in messages:
                 bodies.append(message["Body"])
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def recorded_calls(client: Any) -> list[str]:
+    """The operations ``client`` sends from now on, in order (appended as they are sent)."""
+    sent: list[str] = []
+    client.meta.events.register(
+        "before-call", lambda model, **_: sent.append(model.name), unique_id="test-calls"
+    )
+    return sent

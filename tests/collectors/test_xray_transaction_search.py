@@ -20,7 +20,7 @@ from botocore.stub import Stubber
 from collectors.base import Window
 from collectors.spans import SPANS_LOG_GROUP
 from collectors.xray import SUMMARIES, TRACES, SpansAlongside, XRayCollector
-from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep
+from tests.builders.endpoint import TEST_RETRY, Aws, no_sleep, recorded_calls
 from tests.builders.fault_proxy import DenyingProxy
 from tests.builders.stubbed import answer_destination
 from tests.builders.traces import SeededTrace, lambda_trace, segments_of, utc
@@ -199,19 +199,10 @@ def test_an_active_transaction_search_whose_aws_spans_is_denied_fetches_and_says
     assert warning.endswith("or set [collectors.xray] fetch_indexed = true")
 
 
-def _calls(client: Any) -> list[str]:
-    """The operations ``client`` sends from now on, in order."""
-    sent: list[str] = []
-    client.meta.events.register(
-        "before-call", lambda model, **_: sent.append(model.name), unique_id="test-calls"
-    )
-    return sent
-
-
 def test_a_window_without_traces_to_fetch_asks_nothing_of_aws_spans(aws: Aws) -> None:
     _spans_group(aws)
     logs = aws.factory().logs()
-    probes = _calls(logs)
+    probes = recorded_calls(logs)
     alongside = SpansAlongside(aws.factory().xray(), logs, declared="CloudWatchLogs")
     collector = _collector(aws, alongside)
 
@@ -229,7 +220,7 @@ def test_traces_all_held_ask_nothing_of_aws_spans_and_an_unreadable_one_warns_on
     held = {trace.trace_id: 1 for trace in traces}
     client, stub = stubbed_xray  # nothing stubbed: the destination is not asked either
     logs = aws.factory().logs()
-    probes = _calls(logs)
+    probes = recorded_calls(logs)
     alongside = SpansAlongside(client, logs, target="prod/us-east-1")
 
     result = _collector(aws, alongside).collect(_window(), known=held)

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.builders.endpoint import Aws
+from tests.builders.endpoint import Aws, recorded_calls
 from tracelens.engines.fargate import ClusterSpec, deploy, template_body, template_defaults
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tracelens-dask:0.1.0"
@@ -24,15 +23,6 @@ pytestmark = [
 ]
 
 
-def recorded(client: Any) -> list[str]:
-    """The operations ``client`` sends from now on, in order."""
-    sent: list[str] = []
-    client.meta.events.register(
-        "before-call", lambda model, **_: sent.append(model.name), unique_id="test-calls"
-    )
-    return sent
-
-
 def test_up_creates_and_updates_with_no_call_it_can_do_without(aws: Aws) -> None:
     ec2 = aws.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
@@ -41,7 +31,7 @@ def test_up_creates_and_updates_with_no_call_it_can_do_without(aws: Aws) -> None
         for n in (1, 2)
     )
     cloudformation = aws.client("cloudformation")
-    calls = recorded(cloudformation)
+    calls = recorded_calls(cloudformation)
 
     def up(spec: ClusterSpec) -> str:
         return deploy(
