@@ -97,7 +97,7 @@ def cold_table(merged: pl.DataFrame) -> pl.DataFrame:
     kinds = counts(merged, "cold").select(
         pl.col("source").alias("function_name"), *MEASURES["cold"]
     )
-    inits = quantiles(merged, "function", "init_ms").select(
+    inits = quantiles(merged, "function", "init_ms", capped_by="init_max_us").select(
         pl.col("source").alias("function_name"),
         *(pl.col(f"{p}_ms").alias(f"init_{p}_ms") for p in PERCENTILES),
     )
@@ -224,7 +224,7 @@ def dns_table(merged: pl.DataFrame) -> pl.DataFrame:
     hour)."""
     keys = ["source", "source_type", "target"]
     sketches = [
-        quantiles(merged, "dns", measure).select(
+        quantiles(merged, "dns", measure, capped_by="lookup_max_us").select(
             *keys, *(pl.col(f"{p}_ms").alias(f"{prefix}{p}_ms") for p in picked)
         )
         for measure, prefix, picked in (

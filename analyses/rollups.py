@@ -570,10 +570,21 @@ def _bucket_value() -> pl.Expr:
     )
 
 
-def quantiles(merged: pl.DataFrame, section: str, measure: str | None = None) -> pl.DataFrame:
+def quantiles(
+    merged: pl.DataFrame,
+    section: str,
+    measure: str | None = None,
+    *,
+    capped_by: str | None = None,
+) -> pl.DataFrame:
     """Per key of ``section``: ``p50_ms``, ``p95_ms``, ``p99_ms`` of its sketch of ``measure``
     (default: the section's first; DDSketch's rank rule: the first bucket whose cumulative
-    count exceeds ``q * (n - 1)``)."""
+    count exceeds ``q * (n - 1)``).
+
+    ``capped_by``: the section's maximum of the same values (a ``MAX_MEASURES`` measure, in
+    microseconds): no percentile is read above it. The sketch may read up to its relative
+    accuracy above the largest value (a p95 of 120.3 ms beside a maximum of 119.6 ms); the
+    order statistic is at most the maximum, so the capped value is as close to it."""
     keys = list(KEYS)
     measure = measure or SKETCHED[section][0]
     rows = (
@@ -589,11 +600,19 @@ def quantiles(merged: pl.DataFrame, section: str, measure: str | None = None) ->
     )
     n = pl.col("count").sum()
     cumulative = pl.col("count").cum_sum()
-    return rows.group_by(keys, maintain_order=True).agg(
+    sketched = rows.group_by(keys, maintain_order=True).agg(
         [
             pl.col("value").filter(cumulative > q * (n - 1)).first().alias(f"{name}_ms")
             for name, q in PERCENTILES.items()
         ]
+    )
+    if capped_by is None:
+        return sketched
+    maxima = counts(merged, section).select(*keys, (pl.col(capped_by) / 1000).alias("_max"))
+    return (
+        sketched.join(maxima, on=keys, how="left", nulls_equal=True)
+        .with_columns(pl.min_horizontal(f"{name}_ms", "_max") for name in PERCENTILES)
+        .drop("_max")
     )
 
 
@@ -671,7 +690,7 @@ def async_table(merged: pl.DataFrame) -> pl.DataFrame:
     counts and event-age sketch: no example trace, and the outcome counts, which need each
     event's attempts, unknown (null)."""
     counted = counts(merged, "async")
-    ages = quantiles(merged, "async", "event_age_ms").select(
+    ages = quantiles(merged, "async", "event_age_ms", capped_by="event_age_max_us").select(
         "source", *(pl.col(f"{p}_ms").alias(f"event_age_{p}_ms") for p in PERCENTILES)
     )
     table = counted.join(ages, on="source", how="left", nulls_equal=True).with_columns(

@@ -742,7 +742,9 @@ def _percentiles(row: dict[str, Any] | None) -> dict[str, float | None]:
 def _dns(merged: pl.DataFrame) -> list[dict[str, Any]]:
     keys = ["source", "source_type", "target"]
     sketches = {
-        measure: _by_key(partials.quantiles(merged, "dns", measure), keys)
+        measure: _by_key(
+            partials.quantiles(merged, "dns", measure, capped_by="lookup_max_us"), keys
+        )
         for measure in partials.SKETCHED["dns"]
     }
     rows = []
@@ -887,7 +889,9 @@ def sections(merged: pl.DataFrame) -> dict[str, Any]:
     totals = partials.counts(merged, "input")
     total = totals.row(0, named=True) if totals.height else {"segments": 0, "traces": 0}
     durations = _by_key(partials.quantiles(merged, "function", "duration_ms"), ["source"])
-    inits = _by_key(partials.quantiles(merged, "function", "init_ms"), ["source"])
+    inits = _by_key(
+        partials.quantiles(merged, "function", "init_ms", capped_by="init_max_us"), ["source"]
+    )
     functions = [
         {
             "name": row["source"],
@@ -908,7 +912,10 @@ def sections(merged: pl.DataFrame) -> dict[str, Any]:
         }
         for row in partials.counts(merged, "edge").iter_rows(named=True)
     ]
-    ages = _by_key(partials.quantiles(merged, "async", "event_age_ms"), ["source"])
+    ages = _by_key(
+        partials.quantiles(merged, "async", "event_age_ms", capped_by="event_age_max_us"),
+        ["source"],
+    )
     queued = [
         {
             "function": row["source"],

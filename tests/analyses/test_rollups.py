@@ -28,6 +28,7 @@ from analyses.service_map import (
     service_map_nodes,
 )
 from tests.builders.rollups import merged_parts, split_traces
+from tests.builders.spans import SpanBuilder
 from tracelens.ingest.loader import load_traces
 from tracelens.rollup import sketched_thresholds
 from tracelens.schema import SPAN_SCHEMA, empty_frame
@@ -439,3 +440,25 @@ def test_a_sketched_percentile_warns_only_past_its_error(
     )
     found = findings(async_events=table, thresholds=sketched_thresholds(Thresholds()))
     assert (found.height > 0) == warns
+
+
+def test_a_sketched_percentile_is_never_above_the_largest_value() -> None:
+    # one init of 119.6 ms: the sketch's bucket value reads above it (up to 1%); the maximum
+    # is known exactly, so the percentile is read no higher
+    b = SpanBuilder()
+    api = b.caller("orders-api/prod")
+    b.lambda_invocation(
+        "orders",
+        start_s=0.01,
+        duration_ms=30,
+        trace_id=api.trace_id,
+        parent_id=api.parent_id,
+        init="on_demand",
+        init_ms=119.6,
+    )
+    merged = rollups.merge([rollups.rollup(b.frame())])
+    raw = rollups.quantiles(merged, "function", "init_ms").row(0, named=True)
+    capped = rollups.quantiles(merged, "function", "init_ms", capped_by="init_max_us")
+    row = capped.row(0, named=True)
+    assert raw["p95_ms"] > 119.6  # what the bucket alone reads
+    assert row["p50_ms"] == row["p95_ms"] == row["p99_ms"] == pytest.approx(119.6)
