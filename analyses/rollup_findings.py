@@ -385,4 +385,22 @@ def rollup_findings(
         thresholds=thresholds,
         silence=silence,
     )
-    return found.filter(~pl.col("kind").is_in(left_out))
+    # NOTE: a throttle's cause over rollups is only what the refusal's message says: asking to
+    # collect metrics (the advice for an unknown cause) would be wrong where they were.
+    unknown_cause = (pl.col("kind") == "invocation_throttle") & (
+        pl.col("evidence").str.json_path_match("$.cause") == "unknown"
+    )
+    return found.filter(~pl.col("kind").is_in(left_out)).with_columns(
+        pl.when(unknown_cause)
+        .then(pl.lit(_UNKNOWN_CAUSE_OVER_ROLLUPS))
+        .otherwise(pl.col("recommendation"))
+        .alias("recommendation")
+    )
+
+
+_UNKNOWN_CAUSE_OVER_ROLLUPS = (
+    "Over the whole window a throttle's cause is known only where Lambda's refusal names it "
+    "(metrics and configuration are not kept per hour): the span window's finding for this "
+    "function tells it from the metrics collected. Meanwhile retry with exponential backoff "
+    "and jitter."
+)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import orjson
 import polars as pl
 import pytest
 
@@ -19,6 +20,7 @@ from analyses.bottlenecks import SLOW_QUANTILE, bottlenecks
 from analyses.cold_starts import cold_starts
 from analyses.dns import connection_setup, dns_lookups
 from analyses.downstream_throttles import downstream_throttles
+from analyses.finding_rules_lambda import THROTTLE_ADVICE
 from analyses.finding_thresholds import Thresholds
 from analyses.functions import function_table
 from analyses.loops import resource_loops
@@ -250,3 +252,21 @@ def test_slow_traces_from_rollups_are_the_slow_ones_and_at_most_a_bucket_more() 
         .sort("node")
         .equals(exact.select("entry", "node", "critical_path_share").sort("node"))
     )
+
+
+def test_an_unknown_throttle_cause_over_rollups_does_not_ask_to_collect_metrics(
+    samples: Inputs, scenario: Inputs
+) -> None:
+    thresholds = sketched_thresholds(Thresholds())
+    unknown = rollup_findings(merged_parts(samples.traces.spans, 2), thresholds=thresholds)
+    unknown = unknown.filter(pl.col("kind") == "invocation_throttle")
+    assert unknown.height > 0
+    for row in unknown.to_dicts():
+        assert orjson.loads(row["evidence"])["cause"] == "unknown"
+        assert "Collect the Throttles" not in row["recommendation"]
+        assert "span window's finding" in row["recommendation"]
+    # a cause the refusal names keeps its advice
+    named = rollup_findings(merged_parts(scenario.traces.spans, 2), thresholds=thresholds)
+    [known] = named.filter(pl.col("kind") == "invocation_throttle").to_dicts()
+    assert orjson.loads(known["evidence"])["cause"] == "reserved_concurrency_reached"
+    assert known["recommendation"] == THROTTLE_ADVICE["reserved_concurrency_reached"]
