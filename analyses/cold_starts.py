@@ -30,7 +30,9 @@ REPORT records (joined on request id)
   percentiles (a REPORT cannot show pre-initialization, so it is taken as user-facing), unless
   every traced invocation of the function is off the synchronous path (a REPORT cannot show
   the path either; the function's traces say how it is invoked).
-* ``timeouts`` counts REPORTs with status ``timeout``, traced or not.
+* ``timeouts`` counts REPORTs with status ``timeout``, traced or not, and
+  ``reported_invocations`` every REPORT (:func:`report_rows`, ``TIMEOUT_COUNT_EXPRS``): a
+  REPORT that names no function counts for its traced execution's function, else not at all.
 """
 
 from __future__ import annotations
@@ -136,10 +138,20 @@ def _log_cold_starts(inv: pl.DataFrame, reports: pl.DataFrame | None) -> pl.Data
     )
 
 
-def _timeouts(inv: pl.DataFrame, reports: pl.DataFrame | None) -> pl.DataFrame:
-    """Per function: REPORTs (``reported_invocations``) and those with status timeout."""
-    if reports is None:
-        return empty_frame({c: COLD_START_SCHEMA[c] for c in _TIMEOUT_COLUMNS})
+TIMEOUT_COUNT_EXPRS: dict[str, pl.Expr] = {
+    "timeouts": pl.col("timeout").sum().cast(pl.Int64),
+    "reported_invocations": pl.len().cast(pl.Int64),
+}
+"""The REPORT counts of a function over its rows of :func:`report_rows` (``timeout``): an
+aggregation per function (rollups count the same per hour of the REPORT)."""
+
+
+def report_rows(inv: pl.DataFrame, reports: pl.DataFrame) -> pl.DataFrame:
+    """One row per REPORT, traced or not, whose function is known: ``function_name`` (the
+    REPORT's own, else its traced execution's, joined on request id), ``timeout`` (status
+    ``timeout``), ``example`` (its XRAY TraceId, else the traced execution's trace) and
+    ``timestamp``. REPORTs are counted as given: copies are dropped before (the log parser
+    keeps one of a repeated REPORT; the store one per function, request id and time)."""
     names = inv.select(
         "request_id",
         pl.col("function_name").alias("traced_name"),
@@ -152,12 +164,21 @@ def _timeouts(inv: pl.DataFrame, reports: pl.DataFrame | None) -> pl.DataFrame:
             pl.coalesce("function_name", "traced_name").alias("function_name"),
             (pl.col("status") == "timeout").fill_null(value=False).alias("timeout"),
             pl.coalesce("trace_id", "traced_trace_id").alias("example"),
+            "timestamp",
         )
         .drop_nulls("function_name")
+    )
+
+
+def _timeouts(inv: pl.DataFrame, reports: pl.DataFrame | None) -> pl.DataFrame:
+    """Per function: REPORTs (``reported_invocations``) and those with status timeout."""
+    if reports is None:
+        return empty_frame({c: COLD_START_SCHEMA[c] for c in _TIMEOUT_COLUMNS})
+    return (
+        report_rows(inv, reports)
         .group_by("function_name")
         .agg(
-            pl.col("timeout").sum().cast(pl.Int64).alias("timeouts"),
-            pl.len().cast(pl.Int64).alias("reported_invocations"),
+            *(expr.alias(name) for name, expr in TIMEOUT_COUNT_EXPRS.items()),
             pl.col("example")
             .filter(pl.col("timeout"))
             .drop_nulls()
