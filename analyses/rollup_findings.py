@@ -4,22 +4,24 @@ the rollup sections that hold its evidence.
 Every table below has its analysis's schema. Its counts are the merged counts, which equal the
 single pass over the same traces (each is counted per hour with the analysis's own
 expressions: ``COLD_COUNT_EXPRS``, ``OUTCOME_COUNT_EXPRS``, ``THROTTLE_COUNT_EXPRS``,
-``DOWNSTREAM_COUNT_EXPRS``, ``CONNECTION_COUNT_EXPRS``, ``LOOP_HOP_COUNT_EXPRS``); its
+``DOWNSTREAM_COUNT_EXPRS``, ``CONNECTION_COUNT_EXPRS``, ``LOOP_HOP_COUNT_EXPRS``,
+``TIMEOUT_COUNT_EXPRS``); its
 percentiles come from the sketches, within ``analyses.rollups.RELATIVE_ACCURACY`` (the caller
 raises the percentile thresholds by it). What rollups do not hold is unknown (null), never 0:
 
 - example traces;
-- what only Lambda's REPORT logs tell (cold starts seen only in logs, timeouts): a rollup is
-  made from spans;
+- the cold starts only Lambda's REPORT logs tell (an init with no traced execution): a rollup
+  counts REPORTs and their timeouts (the ``report`` section), not their inits; without any
+  REPORT in the merged rollups, timeouts are unknown (null), as ``analyses.cold_starts`` has
+  them without REPORT records;
 - configuration and CloudWatch metrics, which describe the present, not each hour of a long
   window: a DNS failure is then never critical (VPC attachment unknown), and a throttle's cause
   is what the refusal's message says, else ``unknown`` (a reserved concurrency of 0 is not
   known, so only the share of calls that failed makes a throttle critical);
 - the first and last time of a throttle (an hour is known, not the time).
 
-Rules left to the spans (``RULES_NEEDING_SPANS``): ``timeout`` (REPORT logs) and
-``bottleneck`` (its share is of the window's slowest traces, a quantile of the whole window:
-not a sum of partial ones).
+Rules left to the spans (``RULES_NEEDING_SPANS``): none; every rule's evidence is rolled up
+(a bottleneck's slow traces as the duration sketch tells them: :func:`bottleneck_table`).
 
 A rule is evaluated only when every section it reads is held on every merged day
 (``RULE_SECTIONS``): counts missing for some days would be taken for none (a recovered failure
@@ -69,12 +71,12 @@ RULE_SECTIONS: dict[str, tuple[str, ...]] = {
     "recursive_loop": ("loop",),
     "async_events": ("async",),
     "bottleneck": ("bottleneck",),
+    # NOTE: a share of the function's invocations: its REPORTs, or its traced ones when more
+    "timeout": ("function", "report"),
 }
 """Per finding kind evaluated from rollups, the sections its rule reads."""
 
-RULES_NEEDING_SPANS: dict[str, str] = {
-    "timeout": "timeouts are told by Lambda's REPORT logs, which rollups do not hold",
-}
+RULES_NEEDING_SPANS: dict[str, str] = {}
 """Finding kinds rollups cannot evaluate, and why."""
 
 
@@ -90,10 +92,20 @@ def _named(frame: pl.DataFrame, keys: dict[str, str]) -> pl.DataFrame:
 
 def cold_table(merged: pl.DataFrame) -> pl.DataFrame:
     """``COLD_START_SCHEMA`` from merged rollups: traced counts, user-facing init percentiles
-    (sketch) and maximum; what REPORT logs tell is null."""
+    (sketch) and maximum, REPORTs and timeouts (the ``report`` section: null without any
+    REPORT, 0 for a function without one); the cold starts REPORT logs add are null."""
     function = counts(merged, "function").select(
         pl.col("source").alias("function_name"), "invocations", "cold_starts", "init_max_us"
     )
+    reported = counts(merged, "report").select(
+        pl.col("source").alias("function_name"), *MEASURES["report"]
+    )
+    # NOTE: a function seen only in REPORTs is a row, as in analyses.cold_starts
+    function = function.join(
+        reported, on="function_name", how="full", coalesce=True, nulls_equal=True
+    ).with_columns(pl.col("invocations", "cold_starts").fill_null(0))
+    if not reported.is_empty():
+        function = function.with_columns(pl.col(MEASURES["report"]).fill_null(0))
     kinds = counts(merged, "cold").select(
         pl.col("source").alias("function_name"), *MEASURES["cold"]
     )

@@ -1,6 +1,7 @@
 """Partial aggregates per hour that merge associatively (rollups).
 
-A rollup is one long frame (``ROLLUP_SCHEMA``): per hour (the hour a trace started in), section
+A rollup is one long frame (``ROLLUP_SCHEMA``): per hour (the hour a trace started in; a
+Lambda REPORT's own hour in section ``report``), section
 (``SECTIONS``: ``input``, ``function``, ``edge``, ``async``, ``critical_path``, ``dns``,
 ``entry``, ``node``), key (``source``/``source_type``/``target``/``target_type``; a function's
 name is its ``source``)
@@ -37,16 +38,21 @@ from analyses.async_events import (
     event_outcome_rows,
 )
 from analyses.bottlenecks import critical_path_time
-from analyses.cold_starts import COLD_COUNT_EXPRS, USER_FACING_KINDS
+from analyses.cold_starts import (
+    COLD_COUNT_EXPRS,
+    TIMEOUT_COUNT_EXPRS,
+    USER_FACING_KINDS,
+    report_rows,
+)
 from analyses.dns import CONNECTION_COUNT_EXPRS, connection_rows, dns_lookup_rows
 from analyses.downstream_throttles import DOWNSTREAM_COUNT_EXPRS, downstream_calls
 from analyses.entry_points import ENTRY_COUNT_EXPRS, entry_traces, rated_by_impact
-from analyses.invocations import invocations
+from analyses.invocations import INVOCATION_SCHEMA, invocations
 from analyses.loops import LOOP_HOP_COUNT_EXPRS, loop_hop_rows
 from analyses.memo import shared_intermediates
 from analyses.service_map import NODE_COUNT_EXPRS, service_map_hops_and_node_requests
 from analyses.throttles import THROTTLE_COUNT_EXPRS, caused_attempts
-from tracelens.schema import UTC_US
+from tracelens.schema import UTC_US, empty_frame
 
 RELATIVE_ACCURACY = 0.01
 _MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
@@ -123,6 +129,9 @@ MEASURES: dict[str, tuple[str, ...]] = {
     # null when unknown); entry_traces and a sketch of its traces' durations (root_ms); waits:
     # its traces per invocation path (detail: sync, async, event_source, null when unknown)
     "bottleneck": ("path_us", "traces", "entry_traces", "waits"),
+    # source: the function; its REPORTs and timeouts per hour of the REPORT (not of a trace;
+    # a REPORT without a time has a null hour: read with its day, as the logs are)
+    "report": tuple(TIMEOUT_COUNT_EXPRS),
 }
 EXCEPTION_MEASURE = "exception:"
 """Prefix of the downstream section's measures counting throttled calls per exception type."""
@@ -136,6 +145,7 @@ EVIDENCE_SECTIONS = (
     "connection",
     "loop",
     "bottleneck",
+    "report",
 )
 """The sections holding only findings' evidence (``analyses.rollup_findings``)."""
 ADDED_SECTIONS = ("entry", "node", *EVIDENCE_SECTIONS)
@@ -168,11 +178,11 @@ SECTIONS_FROM_ROLLUPS = (
     "dns (lookups, failures, latency_ms, invocation_share, cold, warm)",
     "entry_points (counts, rates, cold_start_share, latency_ms)",
     "service_map.nodes (counts, service_p50_ms, service_p95_ms)",
-    "findings (every kind but timeout, from their evidence: counts per function of cold-start "
-    "kinds and invocation paths, outcomes of asynchronous events, invocation throttles, "
-    "downstream calls per operation, connection set-up, loop edges, critical-path time per "
-    "bucket of the trace's duration and who waited per entry point; init, event-age, DNS and "
-    "trace-duration percentiles from sketches)",
+    "findings (every kind, from their evidence: counts per function of cold-start kinds and "
+    "invocation paths, outcomes of asynchronous events, invocation throttles, downstream calls "
+    "per operation, connection set-up, loop edges, critical-path time per bucket of the trace's "
+    "duration and who waited per entry point, REPORT logs and their timeouts; init, event-age, "
+    "DNS and trace-duration percentiles from sketches)",
 )
 SECTIONS_NEEDING_SPANS = (
     "input (documents, duplicates, rejections, incomplete)",
@@ -183,11 +193,11 @@ SECTIONS_NEEDING_SPANS = (
     "entry_points[] (slowest_trace_id, failed_trace_id)",
     "service_map.cycles",
     "service_map.loops",
-    "findings[kind=timeout] (REPORT logs); over rollups, every finding's example trace, the "
-    "exact slow traces of a bottleneck (those of the duration sketch's bucket holding the p95 "
-    "count as slow: at most 2% below it), what REPORT logs add "
-    "(cold starts seen only in logs), configuration (VPC attachment, reserved concurrency) and "
-    "metrics (throttle causes beyond what a refusal's message says)",
+    "findings over rollups: every finding's example trace, the exact slow traces of a "
+    "bottleneck (those of the duration sketch's bucket holding the p95 count as slow: at most "
+    "2% below it), the cold starts REPORT logs add (seen only in logs), configuration (VPC "
+    "attachment, reserved concurrency) and metrics (throttle causes beyond what a refusal's "
+    "message says)",
     "example traces and waterfalls",
 )
 
@@ -240,14 +250,34 @@ def conformed(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(list(ROLLUP_SCHEMA)).cast(pl.Schema(ROLLUP_SCHEMA))
 
 
-def rollup(spans: pl.DataFrame) -> pl.DataFrame:
+def rollup(spans: pl.DataFrame, reports: pl.DataFrame | None = None) -> pl.DataFrame:
     """The partial aggregates of ``spans`` (``SPAN_SCHEMA``, deduplicated, whole traces) per
-    hour a trace started in, as ``ROLLUP_SCHEMA`` (merged: one row per key and bucket)."""
+    hour a trace started in, and of Lambda ``reports`` (``REPORT_SCHEMA``, deduplicated; the
+    ``report`` section) per hour of the REPORT, as ``ROLLUP_SCHEMA`` (merged: one row per key
+    and bucket). A REPORT naming no function counts for its traced execution's among
+    ``spans`` (as ``analyses.cold_starts`` counts it among the traces it is given)."""
+    reports = None if reports is None or reports.is_empty() else reports
     if spans.is_empty():
-        return pl.DataFrame(schema=ROLLUP_SCHEMA)
+        if reports is None:
+            return pl.DataFrame(schema=ROLLUP_SCHEMA)
+        return merge([_reports(empty_frame(INVOCATION_SCHEMA), reports)], by_hour=True)
     # NOTE: its sections share the span tree and the invocations: each is computed once.
     with shared_intermediates():
-        return _rollup(spans)
+        rolled = _rollup(spans)
+        if reports is None:
+            return rolled
+        return merge([rolled, _reports(invocations(spans), reports)], by_hour=True)
+
+
+def _reports(inv: pl.DataFrame, reports: pl.DataFrame) -> pl.DataFrame:
+    """The ``report`` section: per function and hour of the REPORT (``TIMEOUT_COUNT_EXPRS``
+    over :func:`analyses.cold_starts.report_rows`)."""
+    rows = report_rows(inv, reports).select(
+        pl.col("timestamp").dt.truncate("1h").cast(UTC_US).alias("hour"),
+        pl.col("function_name").alias("source"),
+        "timeout",
+    )
+    return _shaped(_counts(rows, ["source"], TIMEOUT_COUNT_EXPRS), "report")
 
 
 def _rollup(spans: pl.DataFrame) -> pl.DataFrame:
@@ -671,7 +701,8 @@ DAILY_MEASURES = {
 def daily_totals(rollups: pl.DataFrame) -> pl.DataFrame:
     """Per day (UTC) of ``rollups`` (``ROLLUP_SCHEMA`` with their hours, merged or not): the
     ``DAILY_MEASURES`` summed over every function (0 when none), oldest day first."""
-    counted = rollups.filter(pl.col("bucket").is_null())
+    daily = {section for section, _ in DAILY_MEASURES.values()}
+    counted = rollups.filter(pl.col("bucket").is_null() & pl.col("section").is_in(daily))
 
     def total(section: str, measure: str) -> pl.Expr:
         picked = (pl.col("section") == section) & (pl.col("measure") == measure)

@@ -12,7 +12,7 @@ import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -52,43 +52,72 @@ def due_days(
     force: bool = False,
     days: Iterable[date] | None = None,
 ) -> tuple[dict[date, list[str]], list[date]]:
-    """The days in ``[first, last]`` (only those in ``days`` when given) with span parts whose
-    rollup is not current (every one with ``force``), each with its span parts (listed once
-    here, to be read as listed), and the days whose rollup is current (read from its footer:
-    computed, keyed by target, from the same span parts)."""
+    """The days in ``[first, last]`` (only those in ``days`` when given) with span or REPORT
+    parts whose rollup is not current (every one with ``force``), each with its span parts
+    (listed once here, to be read as listed; none for a day of REPORTs alone), and the days
+    whose rollup is current (read from its footer: computed, keyed by target, from the same
+    span and REPORT parts)."""
     wanted = None if days is None else set(days)
     due: dict[date, list[str]] = {}
     current: list[date] = []
-    for day, keys in sorted(files.span_days(backend, first, last).items()):
+    spans = files.span_days(backend, first, last)
+    logs = files.log_days(backend, first, last)
+    for day in sorted(set(spans) | set(logs)):
+        keys = spans.get(day, [])
         if wanted is not None and day not in wanted:
             continue
-        if not force and files.is_current(backend, day, keys):
+        if not force and files.is_current(backend, day, keys, logs.get(day, [])):
             current.append(day)
         else:
             due[day] = keys
     return due, current
 
 
-def rollup_by_target(spans: pl.DataFrame) -> pl.DataFrame:
+def rollup_by_target(spans: pl.DataFrame, reports: pl.DataFrame | None = None) -> pl.DataFrame:
     """The rollup (``STORED_SCHEMA``) of ``spans`` (``SPAN_SCHEMA`` with the account and
     region columns, ``reading.load_traces(with_target=True)``), one per account and region:
     each target's rows are rolled up on their own (a trace stored by two targets, a call
-    across accounts or regions, is in each with that target's segments)."""
-    return _each_target(spans, [tables.ACCOUNT, tables.REGION], partials.rollup)
+    across accounts or regions, is in each with that target's segments); with each target's
+    Lambda ``reports`` (``reading.load_reports``: ``REPORT_SCHEMA`` and those columns)."""
+    columns = [tables.ACCOUNT, tables.REGION]
+    if reports is None or reports.is_empty():
+        return _each_target(spans, columns, partials.rollup)
+    # NOTE: a target's REPORTs go with its spans (a REPORT naming no function is told its
+    # function by that target's traced executions only, as a load of that target does)
+    targets = pl.concat([spans.select(columns), reports.select(columns)]).unique(
+        maintain_order=True
+    )
+    frames = []
+    for account, region in targets.iter_rows():
+        mine = pl.col(columns[0]).eq_missing(account) & pl.col(columns[1]).eq_missing(region)
+        rolled = partials.rollup(
+            spans.filter(mine).drop(columns), reports.filter(mine).drop(columns)
+        )
+        frames.append(
+            rolled.with_columns(
+                pl.lit(account, pl.String()).alias(files.TARGET_COLUMNS[0]),
+                pl.lit(region, pl.String()).alias(files.TARGET_COLUMNS[1]),
+            )
+        )
+    return _stored(frames)
 
 
-def rollup_stored(spans: pl.DataFrame) -> pl.DataFrame:
-    """What a stored rollup holds (``STORED_SCHEMA``) of ``spans`` (as
+def rollup_stored(spans: pl.DataFrame, reports: pl.DataFrame | None = None) -> pl.DataFrame:
+    """What a stored rollup holds (``STORED_SCHEMA``) of ``spans`` and Lambda ``reports`` (as
     :func:`rollup_by_target`'s, one copy of each segment): each target's rows
     (:func:`rollup_by_target`), and, when they hold several targets, the rows of every target
-    together, rolled up from all of ``spans`` at once and keyed by a null account and region
-    (a trace stored by two targets is in each target's rows, and once in these). Of one
-    target, its rows are every target's (not stored twice): :func:`of_target`."""
-    by_target = rollup_by_target(spans)
+    together, rolled up from all of ``spans`` and ``reports`` at once and keyed by a null
+    account and region (a trace stored by two targets is in each target's rows, and once in
+    these). Of one target, its rows are every target's (not stored twice): :func:`of_target`."""
+    by_target = rollup_by_target(spans, reports)
     columns = [tables.ACCOUNT, tables.REGION]
-    if spans.select(columns).n_unique() <= 1:
+    keyed = [spans.select(columns)] + ([] if reports is None else [reports.select(columns)])
+    if pl.concat(keyed).n_unique() <= 1:
         return by_target
-    return _stored([by_target, partials.rollup(spans.drop(columns)).with_columns(_UNKEYED)])
+    together = partials.rollup(
+        spans.drop(columns), None if reports is None else reports.drop(columns)
+    )
+    return _stored([by_target, together.with_columns(_UNKEYED)])
 
 
 _UNKEYED = [pl.lit(None, pl.String()).alias(name) for name in files.TARGET_COLUMNS]
@@ -194,54 +223,83 @@ class DayRollup:
     span_parts
         The span parts listed before reading: what the rollup records it was computed from.
     problems
-        Span parts that could not be read (their rows are not in ``frame``).
+        Span and REPORT parts that could not be read (their rows are not in ``frame``).
+    log_parts
+        The REPORT parts listed before reading (``log_reports`` of the day), recorded too.
     """
 
     day: date
     frame: pl.DataFrame
     span_parts: list[str]
     problems: list[StoreProblem]
+    log_parts: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class BuiltDay:
-    """What :func:`build_day` wrote: the rollup's key, its span parts, unreadable parts."""
+    """What :func:`build_day` wrote: the rollup's key, its span parts, unreadable parts, its
+    REPORT parts."""
 
     day: date
     key: str
     span_parts: list[str]
     problems: list[StoreProblem]
+    log_parts: list[str] = field(default_factory=list)
 
 
-def compute_day(backend: Backend, day: date, span_parts: list[str] | None = None) -> DayRollup:
-    """The rollup of the traces of ``day``'s date partition, whatever hours they start in, per
-    target and of every target together (:func:`rollup_stored`), as the store loads them
-    (deduplicated, impossible times refused), from the span parts only; nothing is written.
+def _day_scope(day: date) -> reading.Scope:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return reading.Scope(since=start, until=start + timedelta(days=1))
+
+
+def compute_day(
+    backend: Backend,
+    day: date,
+    span_parts: list[str] | None = None,
+    log_parts: list[str] | None = None,
+) -> DayRollup:
+    """The rollup of the traces of ``day``'s date partition, whatever hours they start in, and
+    of the Lambda REPORT records of its ``log_reports`` partition (timed that day, or without a
+    time), per target and of every target together (:func:`rollup_stored`), as the store loads
+    them (deduplicated, impossible times refused), from the span and REPORT parts only;
+    nothing is written.
 
     A trace is in one partition: the day of the time in its id, which may be the day before
     its earliest stored span (:func:`tracelens.store.derive.trace_days`), so a partition's
     rollup may hold rows of the next day's first hours; a read of a window reads the rollup of
     the day before it too (:func:`merge_days`). Each stored trace is thus in one day's rollup,
-    at the hour of its earliest stored span.
+    at the hour of its earliest stored span. A REPORT is at its own hour (one without a time
+    at a null hour: read with its day only).
 
-    ``span_parts``: the day's span parts as already listed (else listed here); they are read
-    as listed, so a part written during the read makes the rollup stale (its recorded parts
-    differ from the day's), never current with rows missing.
+    ``span_parts``, ``log_parts``: the day's span and REPORT parts as already listed (else
+    listed here); they are read as listed, so a part written during the read makes the rollup
+    stale (its recorded parts differ from the day's), never current with rows missing.
     """
     if span_parts is None:
         span_parts = files.span_days(backend, day, day).get(day, [])
+    if log_parts is None:
+        log_parts = files.log_days(backend, day, day).get(day, [])
     traces, problems = reading.load_traces(
         backend, reading.Scope(), keys=span_parts, with_target=True, analysed_columns_only=True
     )
-    return DayRollup(day, rollup_stored(traces.spans), span_parts, problems)
+    reports, unread = (
+        reading.load_reports(backend, _day_scope(day), keys=log_parts) if log_parts else (None, [])
+    )
+    frame = rollup_stored(traces.spans, reports)
+    return DayRollup(day, frame, span_parts, [*problems, *unread], log_parts)
 
 
-def build_day(backend: Backend, day: date, span_parts: list[str] | None = None) -> BuiltDay:
-    """Compute ``day``'s rollup and write it with the span parts it came from: the unit of
-    work of :func:`build`, callable on its own (one day per worker)."""
-    computed = compute_day(backend, day, span_parts)
-    key = files.write_day(backend, day, computed.frame, computed.span_parts)
-    return BuiltDay(day, key, computed.span_parts, computed.problems)
+def build_day(
+    backend: Backend,
+    day: date,
+    span_parts: list[str] | None = None,
+    log_parts: list[str] | None = None,
+) -> BuiltDay:
+    """Compute ``day``'s rollup and write it with the span and REPORT parts it came from: the
+    unit of work of :func:`build`, callable on its own (one day per worker)."""
+    computed = compute_day(backend, day, span_parts, log_parts)
+    key = files.write_day(backend, day, computed.frame, computed.span_parts, computed.log_parts)
+    return BuiltDay(day, key, computed.span_parts, computed.problems, computed.log_parts)
 
 
 def build(
@@ -375,13 +433,15 @@ def merge_days_each(
     # not stored): the day before the window holds the traces of its first hours.
     before = None if scope.first_day is None else scope.first_day - timedelta(days=1)
     spans = files.span_days(backend, before, scope.last_day)
+    logs = files.log_days(backend, before, scope.last_day)
     stored = set(files.rollup_days(backend, before, scope.last_day))
     frames: dict[Target | None, list[pl.DataFrame]] = {target: [] for target in targets}
     named: dict[str, list[date]] = {kind: [] for kind in _DAY_KINDS}
     problems: list[StoreProblem] = []
     lacking: dict[str, list[date]] = {}
-    for day in sorted(stored | set(spans)):
-        got = _day_rows(backend, day, spans.get(day), day in stored, targets, scope)
+    for day in sorted(stored | set(spans) | set(logs)):
+        parts = (spans.get(day), logs.get(day, []))
+        got = _day_rows(backend, day, parts, day in stored, targets, scope, own=day != before)
         problems.extend(got.problems)
         if day == before and not got.holds:
             continue  # NOTE: no trace of the window's hours: not merged, not named
@@ -439,13 +499,23 @@ class _DayRows:
 def _day_rows(
     backend: Backend,
     day: date,
-    span_parts: list[str] | None,
+    parts: tuple[list[str] | None, list[str]],
     has_rollup: bool,
     targets: Sequence[Target | None],
     scope: reading.Scope,
+    *,
+    own: bool = True,
 ) -> _DayRows:
     """The rows of ``targets`` of ``day`` (:func:`merge_days`): its rollup's when current, else
-    rolled up from its ``span_parts`` (None: its spans are gone)."""
+    rolled up from its ``parts``: span parts (None: none, or its spans are gone) and REPORT
+    parts. ``own``: a day of the window (the day before it is read for its traces of the
+    window's hours only: rows without an hour, REPORTs without a time, are its own day's)."""
+    span_parts, log_parts = parts
+
+    def within(frame: pl.DataFrame) -> pl.DataFrame:
+        kept = scope.within(frame, "hour")
+        return kept if own else kept.filter(pl.col("hour").is_not_null())
+
     got = files.read_day(backend, day) if has_rollup else None
     problems: list[StoreProblem] = []
     kinds: tuple[str, ...] = ("from_spans", "missing")
@@ -453,8 +523,8 @@ def _day_rows(
         problems.append(got)
         kinds = ("from_spans",)
     elif got is not None:
-        kept = span_parts is not None
-        fresh = not kept or got.span_parts == span_parts
+        kept = not got.spans_gone(span_parts)
+        fresh = got.fresh(span_parts, log_parts)
         # NOTE: a rollup lacking a section added since is rolled up again from its
         # spans; without them it is merged for what it holds and named as lacking.
         whole = not got.lacking or not kept
@@ -468,7 +538,7 @@ def _day_rows(
         )
         if fresh and whole and ((every or not kept) if whole_store else got.by_target):
             return _DayRows(
-                rows={t: scope.within(of_target(got.frame, t), "hour") for t in targets},
+                rows={t: within(of_target(got.frame, t)) for t in targets},
                 kinds=("days",),
                 problems=problems,
                 lacking=got.lacking,
@@ -477,7 +547,7 @@ def _day_rows(
         if not kept:
             # NOTE: written before rollups were keyed by target, and its spans are gone:
             # its rows cannot be told apart by target, and rolling up no spans is not 0.
-            held = scope.within(of_target(got.frame, None), "hour")
+            held = within(of_target(got.frame, None))
             return _DayRows(
                 rows={},
                 kinds=(),
@@ -486,9 +556,9 @@ def _day_rows(
                 left_out=held.height > 0,
             )
         kinds = ("from_spans", "stale")
-    computed = compute_day(backend, day, span_parts or [])
+    computed = compute_day(backend, day, span_parts or [], log_parts)
     return _DayRows(
-        rows={t: scope.within(of_target(computed.frame, t), "hour") for t in targets},
+        rows={t: within(of_target(computed.frame, t)) for t in targets},
         kinds=kinds,
         problems=[*problems, *computed.problems],
     )
@@ -897,7 +967,7 @@ def sections(merged: pl.DataFrame) -> dict[str, Any]:
             "name": row["source"],
             **{m: row[m] for m in partials.FUNCTION_COUNTS},
             "duration_ms": _percentiles(durations.get((row["source"],))),
-            # user-facing inits seen in traces (REPORT lines are not rolled up)
+            # user-facing inits seen in traces (REPORT inits are not rolled up)
             "init_ms": _percentiles(inits.get((row["source"],))) | {"max": _ms(row["init_max_us"])},
         }
         for row in partials.counts(merged, "function").iter_rows(named=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -65,10 +65,14 @@ class Task:
     """What a worker is sent: where the store is and which partition to roll up.
 
     NOTE: the worker lists its partition itself: a worker that cannot reach the store fails
-    there, named, rather than skipping every part it was given as unreadable."""
+    there, named, rather than skipping every part it was given as unreadable.
+
+    ``logs``: the day's REPORT parts, given to one partition of the day (they are counted
+    once); a REPORT naming no function is told it by that partition's traced executions."""
 
     store: str
     partition: SpanPartition
+    logs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,13 @@ def rollup_partition(task: Task) -> PartitionRollup:
     traces, problems = reading.load_traces(
         backend, reading.Scope(), prefix=task.partition.prefix, with_target=True
     )
-    return PartitionRollup(rollup.rollup_stored(traces.spans), problems)
+    day = task.partition.day
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    logged = reading.Scope(since=start, until=start + timedelta(days=1))
+    reports, unread = (
+        reading.load_reports(backend, logged, keys=list(task.logs)) if task.logs else (None, [])
+    )
+    return PartitionRollup(rollup.rollup_stored(traces.spans, reports), [*problems, *unread])
 
 
 @dataclass
@@ -153,15 +163,19 @@ def _run(
     days: dict[date, list[str]],
     by_bucket: bool,
     progress: Progress | None,
+    logs: dict[date, list[str]] | None = None,
 ) -> tuple[dict[date, list[PartitionRollup]], list[PartitionFailure[Task]]]:
-    """Every partition of ``days`` on ``engine``: the rollups of each day whose partitions all
-    finished, and the failures."""
+    """Every partition of ``days`` on ``engine`` (the day's REPORT parts in ``logs`` with its
+    first: a day of REPORTs alone is one partition): the rollups of each day whose partitions
+    all finished, and the failures."""
     location = task_location(store)
-    tasks = [
-        Task(location, partition)
-        for day in sorted(days)
-        for partition in partitions_of(days[day], day, by_bucket=by_bucket)
-    ]
+    logs = {} if logs is None else logs
+    tasks = []
+    for day in sorted(days):
+        partitions = partitions_of(days[day], day, by_bucket=by_bucket) or [SpanPartition(day)]
+        given = tuple(logs.get(day, ()))
+        tasks += [Task(location, partitions[0], given)]
+        tasks += [Task(location, partition) for partition in partitions[1:]]
     result: MapResult[Task, PartitionRollup] = engine.map(rollup_partition, tasks, progress)
     failed_days = {f.partition.partition.day for f in result.failed}
     done: dict[date, list[PartitionRollup]] = {day: [] for day in days if day not in failed_days}
@@ -188,12 +202,13 @@ def build(
     """
     report = EngineBuildReport()
     todo, report.current = rollup.due_days(backend, first=first, last=last, force=force)
-    done, report.failed = _run(engine, backend.url, todo, by_bucket, progress)
+    logs = files.log_days(backend, first, last)
+    done, report.failed = _run(engine, backend.url, todo, by_bucket, progress, logs)
     for day in sorted(done):
         rolled = done[day]
         report.problems.extend(p for r in rolled for p in r.problems)
         merged = rollup.merge_by_target([r.frame for r in rolled])
-        files.write_day(backend, day, merged, todo[day])
+        files.write_day(backend, day, merged, todo[day], logs.get(day, []))
         report.built.append(day)
     return report
 

@@ -1,8 +1,9 @@
 """Findings over merged rollups equal the findings over the spans, whatever the split.
 
 Each rule runs on the table its analysis gives, rebuilt from the rollups' counts (exact) and
-sketches (percentile thresholds raised by the sketch's accuracy). Compared without side inputs:
-rollups are made from spans alone.
+sketches (percentile thresholds raised by the sketch's accuracy). Compared with Lambda REPORT
+records (rollups count them and their timeouts) and without the other side inputs, which
+rollups do not hold.
 """
 
 from __future__ import annotations
@@ -42,26 +43,43 @@ from analyses.rollup_findings import function_table as rolled_function_table
 from analyses.throttles import invocation_throttles
 from tests.builders.rollups import merged_parts
 from tests.builders.scenario import scenario_inputs
+from tests.builders.sideinputs import reports_for
 from tests.builders.spans import SpanBuilder
 from tracelens.analysis import run_analysis
 from tracelens.ingest.loader import load_traces
 from tracelens.inputs import Inputs
 from tracelens.rollup import sketched_thresholds
+from tracelens.schema import LOG_EVENT_SCHEMA, empty_frame
+from tracelens.sideinputs import LambdaLogs
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces"
 COMPARED = ["kind", "subject", "severity", "affected", "share"]
 
 
+def _with_reports(inputs: Inputs) -> Inputs:
+    reports = reports_for(inputs.traces.spans)
+    return dataclasses.replace(
+        inputs, logs=LambdaLogs(reports=reports, events=empty_frame(LOG_EVENT_SCHEMA))
+    )
+
+
 @pytest.fixture(scope="module")
 def samples() -> Inputs:
     # the sample application and the real-world traces: cold starts of every kind, retried
-    # asynchronous events, throttles, DNS, connection reuse and an S3 loop
-    return Inputs(traces=load_traces([SAMPLES / "xray", SAMPLES / "real_world"]))
+    # asynchronous events, throttles, DNS, connection reuse and an S3 loop; and REPORTs of
+    # their executions (and of untraced ones), some timed out
+    return _with_reports(Inputs(traces=load_traces([SAMPLES / "xray", SAMPLES / "real_world"])))
 
 
 @pytest.fixture(scope="module")
 def scenario() -> Inputs:
-    return dataclasses.replace(scenario_inputs(60), metrics=None, functions=None)
+    return _with_reports(dataclasses.replace(scenario_inputs(60), metrics=None, functions=None))
+
+
+def _merged_of(inputs: Inputs, parts: int, seed: int = 1) -> pl.DataFrame:
+    """The rollups of ``inputs``' spans and REPORTs split ``parts`` ways, merged."""
+    reports = inputs.logs.reports if inputs.logs is not None else None
+    return merged_parts(inputs.traces.spans, parts, seed, reports)
 
 
 def _from_spans(inputs: Inputs) -> pl.DataFrame:
@@ -76,7 +94,7 @@ def test_findings_from_rollups_equal_the_findings_from_spans(
 ) -> None:
     inputs: Inputs = request.getfixturevalue(which)
     expected = _from_spans(inputs)
-    merged = merged_parts(inputs.traces.spans, parts)
+    merged = _merged_of(inputs, parts)
     got = rollup_findings(merged, thresholds=sketched_thresholds(Thresholds()))
     assert got.select(COMPARED).equals(expected)
     assert got["trace_id"].null_count() == got.height  # example traces need the spans
@@ -95,10 +113,13 @@ def _same(got: pl.DataFrame, exact: pl.DataFrame, keys: list[str], columns: list
 
 def test_each_table_counts_as_its_analysis(samples: Inputs) -> None:
     spans = samples.traces.spans
-    merged = merged_parts(spans, 5)
+    merged = _merged_of(samples, 5)
     cold_counts = ["invocations", "cold_starts", "cold_start_rate", "user_facing_cold_start_rate"]
-    cold_counts += [c for c in rollups.MEASURES["cold"]]
-    _same(cold_table(merged), cold_starts(spans), ["function_name"], cold_counts)
+    cold_counts += [*rollups.MEASURES["cold"], *rollups.MEASURES["report"]]
+    reports = samples.logs.reports if samples.logs is not None else None
+    exact_cold = cold_starts(spans, reports=reports)
+    _same(cold_table(merged), exact_cold, ["function_name"], cold_counts)
+    assert exact_cold["timeouts"].sum() > 0
     counted = ["invocations", "errors", "faults", "throttled", "throttled_retries_unknown"]
     exact_functions = function_table(spans).filter(pl.col("invocations") > 0)
     rolled_functions = rolled_function_table(merged).filter(pl.col("invocations") > 0)
@@ -142,14 +163,14 @@ def test_each_table_counts_as_its_analysis(samples: Inputs) -> None:
 
 
 def test_a_throttling_exception_is_named_as_the_spans_name_it(samples: Inputs) -> None:
-    merged = merged_parts(samples.traces.spans, 4)
+    merged = _merged_of(samples, 4)
     got = downstream_throttle_table(merged).filter(pl.col("exception_type").is_not_null())
     exact = downstream_throttles(samples.traces.spans)
     _same(got, exact, ["source", "service", "resource", "operation"], ["exception_type"])
 
 
 def test_a_rule_whose_evidence_some_day_lacks_is_left_out(samples: Inputs) -> None:
-    merged = merged_parts(samples.traces.spans, 2)
+    merged = _merged_of(samples, 2)
     thresholds = sketched_thresholds(Thresholds())
     whole = rollup_findings(merged, thresholds=thresholds)
     assert rules_lacking({"outcome"}) == ["failures"]
@@ -198,7 +219,7 @@ def test_a_percentile_at_its_threshold_by_the_sketch_alone_does_not_fire(
     # a threshold set at the sketch's own p95 fires from the sketch unless raised by its
     # accuracy: the order statistic itself may lie up to 1% below it. Every other condition
     # of the rule is switched off (and DNS failures left out), so only the percentile counts.
-    merged = merged_parts(samples.traces.spans, 3)
+    merged = _merged_of(samples, 3)
     if kind == "cold_start":
         table = cold_table(merged).with_columns(pl.col("function_name").alias("subject"))
     else:
@@ -270,3 +291,16 @@ def test_an_unknown_throttle_cause_over_rollups_does_not_ask_to_collect_metrics(
     [known] = named.filter(pl.col("kind") == "invocation_throttle").to_dicts()
     assert orjson.loads(known["evidence"])["cause"] == "reserved_concurrency_reached"
     assert known["recommendation"] == THROTTLE_ADVICE["reserved_concurrency_reached"]
+
+
+def test_without_any_report_timeouts_are_unknown_not_zero(samples: Inputs) -> None:
+    spans = samples.traces.spans
+    without = cold_table(rollups.merge([rollups.rollup(spans)]))
+    assert without["timeouts"].null_count() == without.height > 0
+    assert cold_starts(spans)["timeouts"].null_count() == without.height
+    # with REPORTs, a function none of them names has none: 0, as from the spans
+    reports = reports_for(spans).head(1)
+    named = cold_table(rollups.merge([rollups.rollup(spans, reports)]))
+    exact = cold_starts(spans, reports=reports)
+    _same(named, exact, ["function_name"], ["timeouts", "reported_invocations"])
+    assert named["timeouts"].null_count() == 0

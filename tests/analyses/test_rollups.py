@@ -27,7 +27,8 @@ from analyses.service_map import (
     service_map_hops_and_node_requests,
     service_map_nodes,
 )
-from tests.builders.rollups import merged_parts, split_traces
+from tests.builders.rollups import merged_parts, split_reports, split_traces
+from tests.builders.sideinputs import reports_for
 from tests.builders.spans import SpanBuilder
 from tracelens.ingest.loader import load_traces
 from tracelens.rollup import sketched_thresholds
@@ -45,8 +46,13 @@ def spans() -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def whole(spans: pl.DataFrame) -> pl.DataFrame:
-    return rollups.rollup(spans)
+def reports(spans: pl.DataFrame) -> pl.DataFrame:
+    return reports_for(spans)
+
+
+@pytest.fixture(scope="module")
+def whole(spans: pl.DataFrame, reports: pl.DataFrame) -> pl.DataFrame:
+    return rollups.rollup(spans, reports)
 
 
 @settings(
@@ -54,11 +60,24 @@ def whole(spans: pl.DataFrame) -> pl.DataFrame:
 )
 @given(parts=st.integers(min_value=2, max_value=9), seed=st.integers(0, 2**32), order=st.randoms())
 def test_any_split_merges_to_the_single_pass_rollup(
-    spans: pl.DataFrame, whole: pl.DataFrame, parts: int, seed: int, order: object
+    spans: pl.DataFrame,
+    reports: pl.DataFrame,
+    whole: pl.DataFrame,
+    parts: int,
+    seed: int,
+    order: object,
 ) -> None:
-    # every section is in the frames compared (the entry points' and nodes' too)
+    # every section is in the frames compared (the entry points' and nodes' too, and the
+    # REPORTs': named or told by their trace, traced or not, timed out or not)
     assert set(whole["section"].unique()) == set(rollups.SECTIONS)
-    partials = [rollups.rollup(part) for part in split_traces(spans, parts, seed)]
+    partials = [
+        rollups.rollup(part, logged)
+        for part, logged in zip(
+            split_traces(spans, parts, seed),
+            split_reports(spans, reports, parts, seed),
+            strict=True,
+        )
+    ]
     order.shuffle(partials)  # type: ignore[attr-defined]
     # associativity: merge pairwise in a tree, then all at once
     left = rollups.merge(

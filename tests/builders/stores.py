@@ -14,7 +14,17 @@ import polars as pl
 from click.testing import Result
 
 from tests.builders.cli import run_ok
-from tests.builders.results import ACCOUNT, REGION, T0, WINDOW, Ticker, traces_at, xray_result
+from tests.builders.results import (
+    ACCOUNT,
+    REGION,
+    T0,
+    WINDOW,
+    Ticker,
+    filter_events_page,
+    logs_result,
+    traces_at,
+    xray_result,
+)
 from tracelens.samples.bulk import write_bulk
 from tracelens.store import PersistReceipt, RunRecord, Store, open_store
 from tracelens.store import rollups as files
@@ -38,6 +48,28 @@ def persist_minutes(
     from ``first``, persisted as an X-Ray collection of ``target`` (account, region)."""
     starts = [T0 + timedelta(days=day, minutes=m) for m in minutes]
     result = xray_result(traces_at(starts, first=first))
+    return store.persist(result, account=target[0], region=target[1])
+
+
+def persist_reports(
+    store: Store,
+    reports: Sequence[tuple[int, int, str]],
+    *,
+    function: str = "orders",
+    target: tuple[str, str] = (ACCOUNT, REGION),
+) -> PersistReceipt:
+    """Lambda REPORT lines of ``function`` (each: minutes after ``T0``, the number of the trace
+    ``persist_minutes`` made, whose request id is ``req-<number>``, and the status), persisted
+    as a Logs collection (FilterLogEvents) of ``target``."""
+    events = [
+        (
+            T0 + timedelta(minutes=minute),
+            f"REPORT RequestId: req-{number}\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\t"
+            f"Memory Size: 128 MB\tMax Memory Used: 60 MB\tStatus: {status}",
+        )
+        for minute, number, status in reports
+    ]
+    result = logs_result([filter_events_page(function, events)])
     return store.persist(result, account=target[0], region=target[1])
 
 

@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from analyses.invocations import invocations
 from analyses.rollups import RELATIVE_ACCURACY
 from tests.builders.cli import run_ok
-from tests.builders.stores import import_bulk, record_target
+from tests.builders.results import T0, Ticker
+from tests.builders.stores import import_bulk, persist_minutes, persist_reports, record_target
 from tracelens import contract, settings
 from tracelens.cli import main
 from tracelens.store import open_store
@@ -309,3 +310,27 @@ def test_the_span_window_is_the_config_files_unless_given(
     help_text = " ".join(run_ok("report", "--help").stdout.split())
     assert "[report] span_window, else 7d" in help_text
     assert "its [report] span_window is the default of --span-window" in help_text
+
+
+def test_timeouts_older_than_the_span_window_are_found_over_the_long_window(
+    tmp_path: Path,
+) -> None:
+    # traces on the first and the fourth day; REPORTs of the first day's requests timed out
+    # (and one untraced): only the rollups of the long window hold them
+    store = open_store(str(tmp_path / "store"), clock=Ticker(T0 + timedelta(days=5)))
+    persist_minutes(store, [1, 2, 3])
+    persist_minutes(store, [1, 2], day=3, first=10)
+    persist_reports(store, [(1, 1, "timeout"), (2, 2, "timeout"), (3, 3, "success")])
+    persist_reports(store, [(40, 50, "timeout")])
+    run_ok("store", "rollup", "--store", str(tmp_path / "store"))
+    since = T0.replace(hour=0).isoformat().replace("+00:00", "Z")
+    until = (T0.replace(hour=0) + timedelta(days=4)).isoformat().replace("+00:00", "Z")
+    window = ["--since", since, "--until", until, "--span-window", "1d"]
+    got = _json("analyze", "--store", str(tmp_path / "store"), *window, "--json", "-q")
+    rollups = got["input"]["rollups"]
+    assert rollups["used"] is True and rollups["from_spans_days"] == []
+    assert "timeout" not in {f["kind"] for f in got["findings"]}  # the span window's
+    timeouts = [f for f in got["long_window"]["findings"] if f["kind"] == "timeout"]
+    assert [f["subject"] for f in timeouts] == ["orders"]
+    assert timeouts[0]["affected"] == 3 and timeouts[0]["trace_id"] is None
+    assert "timeout" not in got["long_window"]["findings_left_out"]

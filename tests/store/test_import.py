@@ -226,13 +226,14 @@ def test_the_cli_imports_into_s3_twice_and_analyzes_it_as_the_files(
     first = invoke("import", "xray", *SIDE, "--store", url, "--account", "123456789012")
 
     assert f"imported 68 file(s) into {url} in " in first.stderr
-    assert "0 record(s) refused" in first.stderr and "rolled up 1 day(s)" in first.stderr
+    # the traces' day, and the import's: the day of the sample's REPORTs without a time
+    assert "0 record(s) refused" in first.stderr and "rolled up 2 day(s)" in first.stderr
     stored = _objects(s3, "team/imports/")
     assert any(key.startswith("team/imports/spans/date=2026-11-20/") for key in stored)
 
     again = invoke("import", "xray", *SIDE, "--store", url, "--account", "123456789012")
 
-    assert "rolled up 0 day(s), 1 already current" in again.stderr
+    assert "rolled up 0 day(s), 2 already current" in again.stderr
     assert _objects(s3, "team/imports/") == stored
     from_files = analysis("xray", *SIDE, out=tmp_path / "files.json")
     from_store = analysis("--store", url, out=tmp_path / "store.json")

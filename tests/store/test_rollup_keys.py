@@ -122,7 +122,7 @@ def test_a_footer_longer_than_the_first_read_is_read_exactly(tmp_path: Path) -> 
     computed = rollup.compute_day(store.backend, DAY)
     # a day of many parts: its recorded list outgrows the first tail read
     many = [f"spans/date={DAY}/bucket=00/part-{n:060d}.parquet" for n in range(400)]
-    files.write_day(store.backend, DAY, computed.frame, many)
+    files.write_day(store.backend, DAY, computed.frame, many, [])
     counting = Counting(store.backend)
     footer = files.read_footer(counting, DAY)  # type: ignore[arg-type]
     assert isinstance(footer, files.RollupFooter)
@@ -238,6 +238,7 @@ def _write_unkeyed(store: Store, day: date) -> None:
     metadata = {
         files.SPAN_PARTS_METADATA: computed.span_parts,
         files.SECTIONS_METADATA: partials.SECTIONS,
+        files.LOG_PARTS_METADATA: computed.log_parts,
     }
     write_rollup_file(store, day, frame, metadata)
 
@@ -463,6 +464,7 @@ def _write_before_every_target(store: Store, day: date) -> None:
         files.SPAN_PARTS_METADATA: computed.span_parts,
         files.KEYS_METADATA: files.TARGET_COLUMNS,
         files.SECTIONS_METADATA: partials.SECTIONS,
+        files.LOG_PARTS_METADATA: computed.log_parts,
     }
     write_rollup_file(store, day, frame, metadata)
 
@@ -474,7 +476,7 @@ def test_a_rollup_without_every_target_together_is_read_per_target_and_rebuilt(
     _write_before_every_target(store, DAY)
     footer = files.read_footer(store.backend, DAY)
     assert isinstance(footer, files.RollupFooter) and footer.by_target
-    assert not footer.every_target and not footer.current(footer.span_parts or [])
+    assert not footer.every_target and not footer.current(footer.span_parts or [], [])
     # one target: its rows as they are
     prod = read(store.backend, since=None, until=None, target=(ACCOUNT, REGION))
     assert prod.days == [DAY] and prod.from_spans_days == [] and _traces(prod.merged) == 3

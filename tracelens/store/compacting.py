@@ -12,9 +12,10 @@ A compacted part is named by a digest of the parts it merged (the same parts mer
 name) and its manifest names the raw runs its rows came from (``sources``), so a rebuild still
 knows where they are.
 
-Compaction rewrites a day's span parts without changing its rows (as a read sees them): a
-rollup computed from the parts merged (``tracelens.store.rollups``) is carried over, recorded
-as computed from the parts that replace them; a rollup that was already stale stays stale.
+Compaction rewrites a day's span and REPORT parts without changing its rows (as a read sees
+them): a rollup computed from the parts merged (``tracelens.store.rollups``) is carried over,
+recorded as computed from the parts that replace them; a rollup that was already stale stays
+stale.
 
 Retention deletes every file dated before a day: rollups, parts, their manifests, raw pages and
 run records; checkpoints and leases are kept. The day is recorded (``retention.json``) so that
@@ -36,8 +37,8 @@ from tracelens.store.backend import Backend
 from tracelens.store.dedupe import latest_rows, unique_segments
 from tracelens.store.errors import CorruptFileError, MissingKeyError, StoreProblem
 from tracelens.store.parts import contiguous, parquet_bytes, read_part
-from tracelens.store.rollups import ROLLUPS, carry_over, span_days
-from tracelens.store.tables import PART, PART_TYPE, SPANS, TABLES, Table
+from tracelens.store.rollups import ROLLUPS, carry_over, log_days, span_days
+from tracelens.store.tables import LOG_REPORTS, PART, PART_TYPE, SPANS, TABLES, Table
 
 SMALL_PART_BYTES = 32 * 1024 * 1024
 """Parts smaller than this are merged (Athena, Spark and DuckDB read best from parts of tens to
@@ -78,7 +79,11 @@ def compact(
     """Merge the parts under ``small_bytes`` of each partition directory holding two or more."""
     report = CompactReport()
     tables = tuple(tables)
-    spans_before = span_days(backend, None, None) if SPANS in tables else {}
+    # NOTE: a rollup records the day's span and REPORT parts: both listed, whichever tables
+    # are compacted (a part of the other is the same before and after)
+    rolled_up = SPANS in tables or LOG_REPORTS in tables
+    spans_before = span_days(backend, None, None) if rolled_up else {}
+    logs_before = log_days(backend, None, None) if rolled_up else {}
     for table in tables:
         directories: dict[str, list[str]] = defaultdict(list)
         for key in backend.list_keys(table.name):
@@ -86,9 +91,16 @@ def compact(
                 directories[layout.partition_of(key)].append(key)
         for directory in sorted(directories):
             _compact_directory(backend, table, directories[directory], small_bytes, report)
-    if report.written and spans_before:
-        after = span_days(backend, None, None)
-        carry_over(backend, spans_before, after, written=report.written, removed=report.removed)
+    if report.written and rolled_up:
+        carry_over(
+            backend,
+            spans_before,
+            span_days(backend, None, None),
+            written=report.written,
+            removed=report.removed,
+            logs_before=logs_before,
+            logs_after=log_days(backend, None, None),
+        )
     return report
 
 

@@ -195,12 +195,20 @@ class _Loaded:
         return result
 
     def events(
-        self, backend: Backend, table: tables.Table, scope: Scope
+        self,
+        backend: Backend,
+        table: tables.Table,
+        scope: Scope,
+        keys: list[str] | None = None,
     ) -> dict[Group, pl.DataFrame | None]:
         """Each group's rows of ``table`` timed in the scope, the copy stored last of each
-        (None: no part in the range)."""
+        (None: no part in the range); ``keys``: its parts as already listed (read as listed;
+        a part deleted meanwhile is looked for by listing as usual)."""
+        listed = [] if keys is None else [list(keys)]
 
         def listing() -> list[str]:
+            if listed:
+                return listed.pop()
             return part_keys(backend, table, scope.first_day, scope.last_day)
 
         def keep(part: pl.DataFrame) -> pl.DataFrame:
@@ -362,6 +370,21 @@ def load_traces(
         categorical=CATEGORICAL_SPAN_COLUMNS if analysed_columns_only else (),
     )
     return traces[()], loaded.problems
+
+
+def load_reports(
+    backend: Backend, scope: Scope, *, keys: list[str] | None = None
+) -> tuple[pl.DataFrame | None, list[StoreProblem]]:
+    """The Lambda REPORT records stored in ``scope`` as :func:`load` reads them (the copy
+    stored last of each; a REPORT without a time is kept with its day), with the account and
+    region columns (``tables.ACCOUNT``, ``tables.REGION``) after ``REPORT_SCHEMA``'s (None:
+    no part), and the parts that could not be read. ``keys``: the parts already listed."""
+    loaded = _Loaded()
+    reports = loaded.events(backend, tables.LOG_REPORTS, replace(scope, targets=()), keys)[()]
+    if reports is None:
+        return None, loaded.problems
+    target = {tables.ACCOUNT: pl.String(), tables.REGION: pl.String()}
+    return conform(reports, {**REPORT_SCHEMA, **target}), loaded.problems
 
 
 def _paths_read(reads: pl.DataFrame) -> dict[str, int]:

@@ -5,10 +5,13 @@
     rollups/date=YYYY-MM-DD/rollup.parquet    the day's hourly partial aggregates
 
 A day's rollup records, in its Parquet metadata (key ``tracelens.span_parts``), the span parts
-it was computed from, in the same file as the aggregates (one write: two writers of one day
-never leave one's aggregates under the other's parts). When the day's span parts change
-afterwards (a late collection, a rebuild) the rollup is *stale*; a compaction, which keeps the
-rows a read sees, records the parts that replaced the merged ones (:func:`carry_over`).
+it was computed from, and (key ``tracelens.log_parts``) the parts of Lambda REPORT records
+(``log_reports/date=D``: a REPORT is dated by its own time) it counted, in the same file as the
+aggregates (one write: two writers of one day never leave one's aggregates under the other's
+parts). When the day's span or REPORT parts change afterwards (a late collection, logs collected
+after the traces, a rebuild) the rollup is *stale*; one written before it recorded its REPORT
+parts is never current. A compaction, which keeps the rows a read sees, records the parts that
+replaced the merged ones (:func:`carry_over`).
 
 Its rows are keyed by target: the ``account`` label and ``region`` of the spans they were
 computed from (``TARGET_COLUMNS``; metadata ``tracelens.rollup_keys``). A rollup written before
@@ -57,6 +60,7 @@ from tracelens.store.parts import part_keys
 ROLLUPS = "rollups"
 _ROLLUP_FILE = "rollup.parquet"
 SPAN_PARTS_METADATA = "tracelens.span_parts"
+LOG_PARTS_METADATA = "tracelens.log_parts"
 KEYS_METADATA = "tracelens.rollup_keys"
 EVERY_TARGET_METADATA = "tracelens.rollup_every_target"
 SECTIONS_METADATA = "tracelens.rollup_sections"
@@ -83,13 +87,26 @@ def span_days(backend: Backend, first: date | None, last: date | None) -> dict[d
     return {day: sorted(keys) for day, keys in days.items()}
 
 
+def log_days(backend: Backend, first: date | None, last: date | None) -> dict[date, list[str]]:
+    """The parts of Lambda REPORT records (``log_reports``, dated by the REPORT's time) of each
+    day in ``[first, last]`` (open ends: every day), sorted: what a rollup counts besides the
+    spans."""
+    days: dict[date, list[str]] = {}
+    for key in part_keys(backend, tables.LOG_REPORTS, first, last):
+        day = layout.key_date(key)
+        if day is not None:
+            days.setdefault(day, []).append(key)
+    return {day: sorted(keys) for day, keys in days.items()}
+
+
 def days_of_span_parts(keys: Iterable[str]) -> set[date]:
-    """The days of the span parts among ``keys`` (other keys are passed over)."""
-    prefix = tables.SPANS.name + "/"
+    """The days of the parts among ``keys`` a rollup is computed from: span parts and REPORT
+    parts (other keys are passed over)."""
+    prefixes = (tables.SPANS.name + "/", tables.LOG_REPORTS.name + "/")
     return {
         day
         for key in keys
-        if key.startswith(prefix)
+        if key.startswith(prefixes)
         and layout.part_digest(key) is not None
         and (day := layout.key_date(key)) is not None
     }
@@ -99,29 +116,44 @@ def days_of_span_parts(keys: Iterable[str]) -> set[date]:
 class RollupFooter:
     """What a rollup's footer records: the span parts it was computed from (None: not
     recorded), whether its rows are keyed by target (``TARGET_COLUMNS``), the sections it
-    holds (``analyses.rollups.SECTIONS``; not recorded: every one but the added ones), and
+    holds (``analyses.rollups.SECTIONS``; not recorded: every one but the added ones),
     whether it holds the rows of every target together (keyed by a null account and region;
-    not recorded: it does not)."""
+    not recorded: it does not), and the REPORT parts it counted (None: not recorded)."""
 
     span_parts: list[str] | None
     by_target: bool
     sections: tuple[str, ...]
     every_target: bool
+    log_parts: list[str] | None
 
     @property
     def lacking(self) -> tuple[str, ...]:
         """The sections this rollup does not hold (written before they were added)."""
         return tuple(s for s in SECTIONS if s not in self.sections)
 
-    def current(self, span_parts: list[str]) -> bool:
+    def current(self, span_parts: list[str], log_parts: list[str]) -> bool:
         """Whether the rollup was computed, keyed by target (with the rows of every target
-        together) and with every section, from exactly ``span_parts``."""
+        together) and with every section, from exactly ``span_parts`` and ``log_parts`` (the
+        day's REPORT parts)."""
         return (
             self.by_target
             and self.every_target
             and not self.lacking
-            and self.span_parts == span_parts
+            and self.fresh(span_parts, log_parts)
         )
+
+    def spans_gone(self, span_parts: list[str] | None) -> bool:
+        """Whether the spans it was computed from are gone (``span_parts`` None: the day has
+        none now, retention), so that it holds what no read of the store can compute again;
+        a rollup of REPORTs alone (computed from no span part) is not such a one."""
+        return span_parts is None and self.span_parts != []
+
+    def fresh(self, span_parts: list[str] | None, log_parts: list[str]) -> bool:
+        """Whether it was computed from the day's parts now (``span_parts`` None: the day has
+        no span part); a rollup whose spans are gone is read as it is (:meth:`spans_gone`)."""
+        if self.spans_gone(span_parts):
+            return True
+        return self.span_parts == (span_parts or []) and self.log_parts == log_parts
 
 
 @dataclass(frozen=True)
@@ -132,11 +164,15 @@ class StoredRollup(RollupFooter):
 
 
 def _encode(
-    frame: pl.DataFrame, span_parts: list[str], sections: tuple[str, ...] = SECTIONS
+    frame: pl.DataFrame,
+    span_parts: list[str],
+    log_parts: list[str],
+    sections: tuple[str, ...] = SECTIONS,
 ) -> bytes:
     buffer = io.BytesIO()
     metadata = {
         SPAN_PARTS_METADATA: orjson.dumps(sorted(span_parts)).decode(),
+        LOG_PARTS_METADATA: orjson.dumps(sorted(log_parts)).decode(),
         KEYS_METADATA: orjson.dumps(TARGET_COLUMNS).decode(),
         SECTIONS_METADATA: orjson.dumps(sections).decode(),
         EVERY_TARGET_METADATA: orjson.dumps(True).decode(),
@@ -151,13 +187,21 @@ def _footer(metadata: dict[str, str]) -> RollupFooter:
         keys = orjson.loads(metadata.get(KEYS_METADATA, "null"))
         held = orjson.loads(metadata.get(SECTIONS_METADATA, "null"))
         every = orjson.loads(metadata.get(EVERY_TARGET_METADATA, "false"))
+        logged = orjson.loads(metadata.get(LOG_PARTS_METADATA, "null"))
     except orjson.JSONDecodeError:
-        return RollupFooter(None, by_target=False, sections=_FIRST_SECTIONS, every_target=False)
+        return RollupFooter(
+            None, by_target=False, sections=_FIRST_SECTIONS, every_target=False, log_parts=None
+        )
     parts = sorted(str(p) for p in recorded) if isinstance(recorded, list) else None
     sections = tuple(str(s) for s in held) if isinstance(held, list) else _FIRST_SECTIONS
     by_target = keys == list(TARGET_COLUMNS)
+    log_parts = sorted(str(p) for p in logged) if isinstance(logged, list) else None
     return RollupFooter(
-        parts, by_target=by_target, sections=sections, every_target=by_target and every is True
+        parts,
+        by_target=by_target,
+        sections=sections,
+        every_target=by_target and every is True,
+        log_parts=log_parts,
     )
 
 
@@ -204,16 +248,17 @@ def write_day(
     day: date,
     frame: pl.DataFrame,
     span_parts: list[str],
+    log_parts: list[str],
     sections: tuple[str, ...] = SECTIONS,
 ) -> str:
     """Write a day's rollup (keyed by ``TARGET_COLUMNS``; of several targets, with the rows of
-    every target together keyed by nulls) with the span parts it came from and the sections it
-    holds (default: every one; one file). Returns its key."""
+    every target together keyed by nulls) with the span and REPORT parts it came from and the
+    sections it holds (default: every one; one file). Returns its key."""
     missing = [name for name in TARGET_COLUMNS if name not in frame.columns]
     if missing:
         raise ValueError(f"a rollup's rows are keyed by target: {missing} missing")
     key = rollup_key(day)
-    backend.write_bytes(key, _encode(frame, span_parts, sections))
+    backend.write_bytes(key, _encode(frame, span_parts, log_parts, sections))
     return key
 
 
@@ -231,18 +276,19 @@ def read_day(backend: Backend, day: date) -> StoredRollup | StoreProblem | None:
             footer.by_target,
             footer.sections,
             footer.every_target,
-            pl.read_parquet(data),
+            footer.log_parts,
+            frame=pl.read_parquet(data),
         )
     except (OSError, pl.exceptions.PolarsError) as exc:
         return _unreadable(backend, key, exc)
 
 
-def is_current(backend: Backend, day: date, span_parts: list[str]) -> bool:
-    """Whether the day's rollup was computed, keyed by target, from exactly ``span_parts``,
-    with every section and the rows of every target together (read from its footer:
-    :func:`read_footer`)."""
+def is_current(backend: Backend, day: date, span_parts: list[str], log_parts: list[str]) -> bool:
+    """Whether the day's rollup was computed, keyed by target, from exactly ``span_parts`` and
+    ``log_parts``, with every section and the rows of every target together (read from its
+    footer: :func:`read_footer`)."""
     footer = read_footer(backend, day)
-    return isinstance(footer, RollupFooter) and footer.current(span_parts)
+    return isinstance(footer, RollupFooter) and footer.current(span_parts, log_parts)
 
 
 def carry_over(
@@ -252,37 +298,49 @@ def carry_over(
     *,
     written: Iterable[str],
     removed: Iterable[str],
+    logs_before: dict[date, list[str]] | None = None,
+    logs_after: dict[date, list[str]] | None = None,
 ) -> list[date]:
-    """After a compaction merged span parts (``removed``) into new ones (``written``), record
-    the rollups that were current (computed from the day's parts in ``before``) as computed
-    from the day's parts in ``after``: compaction keeps the rows a read sees. Returns the days
-    carried over.
+    """After a compaction merged parts (``removed``) into new ones (``written``), record the
+    rollups that were current (computed from the day's span parts in ``before`` and REPORT
+    parts in ``logs_before``) as computed from the day's parts in ``after`` and
+    ``logs_after`` (each None: as before): compaction keeps the rows a read sees. Returns the
+    days carried over.
 
     A rollup that was stale before, or a day whose parts changed otherwise meanwhile (a part
     persisted during the compaction), stays stale.
     """
     new_parts, merged = set(written), set(removed)
+    logs_before = {} if logs_before is None else logs_before
+    logs_after = logs_before if logs_after is None else logs_after
+
+    def compacted(old: list[str], new: list[str]) -> bool:
+        return set(new) - set(old) <= new_parts and set(old) - set(new) <= merged
+
     carried = []
-    for day, parts in sorted(after.items()):
-        old = before.get(day)
-        if old is None or old == parts:
+    for day in sorted(set(after) | set(logs_after)):
+        old, parts = before.get(day, []), after.get(day, [])
+        old_logs, logs = logs_before.get(day, []), logs_after.get(day, [])
+        if (old, old_logs) == (parts, logs):
             continue
-        if not (set(parts) - set(old) <= new_parts and set(old) - set(parts) <= merged):
+        if not (compacted(old, parts) and compacted(old_logs, logs)):
             continue
-        frame = _current_frame(backend, day, old)
+        frame = _current_frame(backend, day, old, old_logs)
         if frame is None:
             continue
-        write_day(backend, day, frame, parts)
+        write_day(backend, day, frame, parts, logs)
         carried.append(day)
     return carried
 
 
-def _current_frame(backend: Backend, day: date, span_parts: list[str]) -> pl.DataFrame | None:
-    """The day's rollup frame when it is current for ``span_parts`` (None when it is not, or
-    cannot be read): the footer's tail is read first, the rest of the file only when current
-    (each byte read once)."""
+def _current_frame(
+    backend: Backend, day: date, span_parts: list[str], log_parts: list[str]
+) -> pl.DataFrame | None:
+    """The day's rollup frame when it is current for ``span_parts`` and ``log_parts`` (None
+    when it is not, or cannot be read): the footer's tail is read first, the rest of the file
+    only when current (each byte read once)."""
     read = _read_footer(backend, day)
-    if not isinstance(read, tuple) or not read[0].current(span_parts):
+    if not isinstance(read, tuple) or not read[0].current(span_parts, log_parts):
         return None
     try:
         return pl.read_parquet(backend.read_rest(rollup_key(day), read[1]))

@@ -1,0 +1,87 @@
+"""A day's rollup counts the day's Lambda REPORT records and becomes stale when they change."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+
+from analyses.rollup_findings import cold_table
+from tests.builders.results import T0
+from tests.builders.stores import persist_minutes, persist_reports, rollup_store
+from tracelens.rollup import build, due_days, merge_days, refresh
+from tracelens.store import rollups as files
+from tracelens.store.compacting import compact
+from tracelens.store.rollups import days_of_span_parts
+
+DAY = T0.date()
+
+
+def _timeouts(store_backend: object) -> dict[str, int | None]:
+    merged = merge_days(store_backend, since=None, until=None, target=None)  # type: ignore[arg-type]
+    row = cold_table(merged.merged).row(0, named=True)
+    return {name: row[name] for name in ("timeouts", "reported_invocations")}
+
+
+def test_reports_collected_after_the_rollup_make_it_stale(tmp_path: Path) -> None:
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2, 3])
+    assert build(store.backend).built == [DAY]
+    assert _timeouts(store.backend) == {"timeouts": None, "reported_invocations": None}
+    # the logs of the same day are collected after its traces were rolled up
+    receipt = persist_reports(store, [(1, 1, "timeout"), (2, 2, "success"), (30, 99, "timeout")])
+    logged = [key for key in receipt.part_keys if key.startswith("log_reports/")]
+    assert logged and days_of_span_parts(logged) == {DAY}
+    footer = files.read_footer(store.backend, DAY)
+    assert isinstance(footer, files.RollupFooter) and footer.log_parts == []
+    assert not files.is_current(store.backend, DAY, footer.span_parts or [], sorted(logged))
+    due, current = due_days(store.backend)
+    assert list(due) == [DAY] and current == []
+    merged = merge_days(store.backend, since=None, until=None, target=None)
+    assert merged.stale_days == [DAY]
+    # traced or not (request 99 has no trace), per hour of the REPORT
+    assert _timeouts(store.backend) == {"timeouts": 2, "reported_invocations": 3}
+    assert refresh(store.backend, days_of_span_parts(receipt.part_keys)).built == [DAY]
+    footer = files.read_footer(store.backend, DAY)
+    assert isinstance(footer, files.RollupFooter) and footer.log_parts == sorted(logged)
+    assert build(store.backend).current == [DAY]
+    merged = merge_days(store.backend, since=None, until=None, target=None)
+    assert merged.days == [DAY] and merged.from_spans_days == []
+    assert _timeouts(store.backend) == {"timeouts": 2, "reported_invocations": 3}
+    hours = merged.hourly.filter(pl.col("section") == "report")["hour"].unique().sort()
+    assert hours.to_list() == [T0]
+
+
+def test_a_day_of_reports_alone_is_rolled_up(tmp_path: Path) -> None:
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1])
+    persist_reports(store, [(60 * 24 + 5, 7, "timeout")])  # the next day, no trace
+    assert build(store.backend).built == [DAY, DAY + timedelta(days=1)]
+    merged = merge_days(store.backend, since=None, until=None, target=None)
+    assert merged.days == [DAY, DAY + timedelta(days=1)] and merged.stale_days == []
+    assert _timeouts(store.backend) == {"timeouts": 1, "reported_invocations": 1}
+
+
+def test_an_older_rollup_without_its_report_parts_is_not_current(tmp_path: Path) -> None:
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2])
+    build(store.backend)
+    footer = files.read_footer(store.backend, DAY)
+    assert isinstance(footer, files.RollupFooter)
+    spans = footer.span_parts or []
+    older = dataclasses.replace(footer, log_parts=None)
+    assert not older.current(spans, []) and footer.current(spans, [])
+
+
+def test_compaction_of_report_parts_carries_the_rollup_over(tmp_path: Path) -> None:
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2])
+    persist_reports(store, [(1, 1, "timeout")])
+    persist_reports(store, [(2, 2, "success")])
+    build(store.backend)
+    report = compact(store.backend)
+    assert any(key.startswith("log_reports/") for key in report.written)
+    assert build(store.backend).current == [DAY]
+    assert _timeouts(store.backend) == {"timeouts": 1, "reported_invocations": 2}
