@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import pytest
 
+from analyses.cold_starts import cold_starts
 from analyses.rollup_findings import cold_table
-from tests.builders.results import T0
+from tests.builders.results import ACCOUNT, REGION, T0, insights_page, insights_row, logs_result
 from tests.builders.stores import persist_minutes, persist_reports, rollup_store
 from tracelens.rollup import build, due_days, merge_days, refresh
+from tracelens.store import Store, reading
 from tracelens.store import rollups as files
 from tracelens.store.compacting import compact
 from tracelens.store.rollups import days_of_span_parts
@@ -85,3 +88,52 @@ def test_compaction_of_report_parts_carries_the_rollup_over(tmp_path: Path) -> N
     assert any(key.startswith("log_reports/") for key in report.written)
     assert build(store.backend).current == [DAY]
     assert _timeouts(store.backend) == {"timeouts": 1, "reported_invocations": 2}
+
+
+def _untimed_report(store: Store, request: str, status: str) -> None:
+    """A REPORT read without a time (a Logs Insights row without ``@timestamp``): stored in
+    the partition of its run's window (``T0``'s day)."""
+    row = [
+        field
+        for field in insights_row(T0, _report_line(request, status))
+        if field["field"] != "@timestamp"
+    ]
+    store.persist(logs_result([insights_page([row])]), account=ACCOUNT, region=REGION)
+
+
+def _report_line(request: str, status: str) -> str:
+    return (
+        f"REPORT RequestId: {request}\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\t"
+        f"Memory Size: 128 MB\tMax Memory Used: 60 MB\tStatus: {status}"
+    )
+
+
+def _spans_timeouts(store: Store, since: datetime, until: datetime) -> int:
+    inputs, _ = reading.load(store.backend, reading.Scope(since=since, until=until))
+    assert inputs.logs is not None
+    counted = cold_starts(inputs.traces.spans, reports=inputs.logs.reports)
+    return int(counted["timeouts"].sum())
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "expected"),
+    [
+        (T0.replace(hour=0), T0.replace(hour=0) + timedelta(days=2), 2),
+        # a window touching the REPORT's day reads it, as the spans' read of its partition
+        (T0.replace(hour=10), T0.replace(hour=0) + timedelta(days=2), 2),
+        # a window after its day does not
+        (T0.replace(hour=0) + timedelta(days=1), T0.replace(hour=0) + timedelta(days=2), 1),
+    ],
+)
+def test_a_report_without_a_time_counts_in_the_windows_reading_its_day(
+    tmp_path: Path, since: datetime, until: datetime, expected: int
+) -> None:
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1])
+    persist_minutes(store, [1], day=1, first=5)
+    _untimed_report(store, "req-1", "timeout")
+    persist_reports(store, [(24 * 60 + 1, 5, "timeout")])
+    build(store.backend)
+    assert _spans_timeouts(store, since, until) == expected
+    merged = merge_days(store.backend, since=since, until=until, target=None)
+    assert cold_table(merged.merged)["timeouts"].sum() == expected
