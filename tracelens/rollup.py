@@ -90,9 +90,11 @@ def rollup_by_target(spans: pl.DataFrame, reports: pl.DataFrame | None = None) -
     frames = []
     for account, region in targets.iter_rows():
         mine = pl.col(columns[0]).eq_missing(account) & pl.col(columns[1]).eq_missing(region)
-        rolled = partials.rollup(
-            spans.filter(mine).drop(columns), reports.filter(mine).drop(columns)
+        # NOTE: one target (the common case) is taken as it is: filtering copies every row
+        own = (
+            (spans, reports) if targets.height == 1 else (spans.filter(mine), reports.filter(mine))
         )
+        rolled = partials.rollup(own[0].drop(columns), own[1].drop(columns))
         frames.append(
             rolled.with_columns(
                 pl.lit(account, pl.String()).alias(files.TARGET_COLUMNS[0]),

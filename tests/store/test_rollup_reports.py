@@ -137,3 +137,21 @@ def test_a_report_without_a_time_counts_in_the_windows_reading_its_day(
     assert _spans_timeouts(store, since, until) == expected
     merged = merge_days(store.backend, since=since, until=until, target=None)
     assert cold_table(merged.merged)["timeouts"].sum() == expected
+
+
+def test_each_target_counts_its_own_reports(tmp_path: Path) -> None:
+    store = rollup_store(tmp_path)
+    other = ("210987654321", "eu-west-1")
+    persist_minutes(store, [1, 2])
+    persist_minutes(store, [3], first=10, target=other)
+    persist_reports(store, [(1, 1, "timeout"), (2, 2, "success")])
+    persist_reports(store, [(3, 10, "timeout"), (4, 11, "timeout")], target=other)
+    build(store.backend)
+    for target, expected in (
+        ((ACCOUNT, REGION), {"timeouts": 1, "reported_invocations": 2}),
+        (other, {"timeouts": 2, "reported_invocations": 2}),
+    ):
+        merged = merge_days(store.backend, since=None, until=None, target=target)
+        assert merged.days == [DAY]
+        row = cold_table(merged.merged).row(0, named=True)
+        assert {name: row[name] for name in expected} == expected
