@@ -150,6 +150,7 @@ def test_each_target_counts_its_own_reports(tmp_path: Path) -> None:
     for target, expected in (
         ((ACCOUNT, REGION), {"timeouts": 1, "reported_invocations": 2}),
         (other, {"timeouts": 2, "reported_invocations": 2}),
+        (None, {"timeouts": 3, "reported_invocations": 4}),  # every target together
     ):
         merged = merge_days(store.backend, since=None, until=None, target=target)
         assert merged.days == [DAY]
