@@ -399,10 +399,10 @@ class LongWindow(TypedDict):
     dns: list[LongWindowDns]
     bottlenecks: list[LongWindowBottleneck]
     async_invocations: list[LongWindowAsync]
-    # The findings over the whole window of every kind but timeout (its rule needs REPORT
-    # logs: `findings`, of the span window), from the rollups' counts and sketches; trace_id
-    # null. A kind whose evidence some day's rollup
-    # lacks is left out (named in findings_left_out, and input.rollups.lacking).
+    # The findings over the whole window, of every kind, from the rollups' counts and
+    # sketches; trace_id null (example traces are in `findings`, of the span window). A kind
+    # whose evidence some day's rollup lacks is left out (named in findings_left_out, and
+    # input.rollups.lacking).
     findings: list[Finding]
     findings_left_out: list[str]
 

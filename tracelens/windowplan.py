@@ -96,7 +96,7 @@ def plan_windows(
         f"the window ({length}) is longer than the span window ({_words(span_window)}): the "
         "long window (totals and a daily trend; entry points, functions, service-map nodes and "
         "edges, DNS, critical-path shares and asynchronous invocations with their percentiles; "
-        "findings of every kind but timeouts) is merged from hourly rollups over "
+        "the findings) is merged from hourly rollups over "
         "the whole window; every other section (findings with example traces, example traces, "
         f"throttles, cold-start kinds, loops) is from the spans of its last {_words(span_window)}",
         span_since=end - span_window,

@@ -140,8 +140,7 @@ def render_long_window(ctx: RenderContext) -> Section | None:
         + f". Counts are exact; percentiles are within {RELATIVE_ACCURACY:.0%} (DDSketch). "
         f"{esc(plan.reason[0].upper() + plan.reason[1:])}: the sections above "
         f'and beside it (<a href="#{USERS}">what users see</a> with its example traces, '
-        f'<a href="#{FINDINGS}">findings</a> with example traces (timeout findings only '
-        f"there), the "
+        f'<a href="#{FINDINGS}">findings</a> with their example traces, the '
         f'<a href="#{SERVICE_MAP}">service map</a> with its loops, throttles, cold-start kinds '
         f'and the <a href="#{FUNCTIONS}">functions table</a>) cover only those spans.</p>'
     )
