@@ -86,10 +86,6 @@ def rules_lacking(lacking: Collection[str]) -> list[str]:
     return sorted(kind for kind, needs in RULE_SECTIONS.items() if set(needs) & set(lacking))
 
 
-def _named(frame: pl.DataFrame, keys: dict[str, str]) -> pl.DataFrame:
-    return frame.rename(keys)
-
-
 def cold_table(merged: pl.DataFrame) -> pl.DataFrame:
     """``COLD_START_SCHEMA`` from merged rollups: traced counts, user-facing init percentiles
     (sketch) and maximum, REPORTs and timeouts (the ``report`` section: null without any
@@ -182,8 +178,8 @@ def outcome_table(merged: pl.DataFrame) -> pl.DataFrame:
 def invocation_throttle_table(merged: pl.DataFrame) -> pl.DataFrame:
     """``INVOCATION_THROTTLE_SCHEMA`` from merged rollups (causes as the spans tell them;
     times and example traces null)."""
-    table = _named(
-        counts(merged, "throttle"), {"source_type": "absorbed_by", "target_type": "cause"}
+    table = counts(merged, "throttle").rename(
+        {"source_type": "absorbed_by", "target_type": "cause"}
     )
     return conform(table, INVOCATION_THROTTLE_SCHEMA).sort(
         ["throttled_attempts", "source", "target", "cause"],
@@ -202,7 +198,7 @@ def downstream_throttle_table(merged: pl.DataFrame) -> pl.DataFrame:
         "detail": "operation",
     }
     names = ["source", *keys.values()]
-    table = _named(counts(merged, "downstream"), keys).filter(pl.col("throttled_calls") > 0)
+    table = counts(merged, "downstream").rename(keys).filter(pl.col("throttled_calls") > 0)
     exception = pl.col("measure").str.strip_prefix(EXCEPTION_MEASURE)
     exceptions = (
         merged.filter(
@@ -233,7 +229,7 @@ def downstream_throttle_table(merged: pl.DataFrame) -> pl.DataFrame:
 
 def dns_table(merged: pl.DataFrame) -> pl.DataFrame:
     """``DNS_SCHEMA`` from merged rollups (``vpc_attached`` unknown: configuration is not per
-    hour)."""
+    hour), most lookup time first."""
     keys = ["source", "source_type", "target"]
     sketches = [
         quantiles(merged, "dns", measure, capped_by="lookup_max_us").select(
@@ -257,20 +253,20 @@ def dns_table(merged: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("invocation_us") > 0)
         .then(pl.col("lookup_us") / pl.col("invocation_us"))
         .alias("invocation_share"),
-    )
+    ).sort(["lookup_us", "service", "host"], descending=[True, False, False], nulls_last=True)
     return conform(table, DNS_SCHEMA)
 
 
 def connection_table(merged: pl.DataFrame) -> pl.DataFrame:
     """``CONNECTION_SETUP_SCHEMA`` from merged rollups (no example traces)."""
-    table = _named(counts(merged, "connection"), {"source": "function_name", "target": "host"})
+    table = counts(merged, "connection").rename({"source": "function_name", "target": "host"})
     return conform(with_new_connections(table), CONNECTION_SETUP_SCHEMA)
 
 
 def loop_table(merged: pl.DataFrame) -> pl.DataFrame:
     """``LOOP_SCHEMA`` from merged rollups: the loops of the merged loop edges (no example
     traces)."""
-    hops = _named(counts(merged, "loop"), {"target_type": "evidence"})
+    hops = counts(merged, "loop").rename({"target_type": "evidence"})
     if hops.is_empty():
         return pl.DataFrame(schema=LOOP_SCHEMA)
     return loops_of(edges_of_hop_counts(hops))

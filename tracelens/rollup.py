@@ -20,7 +20,7 @@ import polars as pl
 from analyses import rollups as partials
 from analyses.finding_thresholds import FindingSettings, Thresholds
 from analyses.findings import FINDING_SCHEMA
-from analyses.rollup_findings import rollup_findings, rules_lacking
+from analyses.rollup_findings import dns_table, rollup_findings, rules_lacking
 from tracelens.contract import lacking_keys
 from tracelens.store import reading, tables
 from tracelens.store import rollups as files
@@ -812,45 +812,22 @@ def _percentiles(row: dict[str, Any] | None) -> dict[str, float | None]:
 
 
 def _dns(merged: pl.DataFrame) -> list[dict[str, Any]]:
-    keys = ["source", "source_type", "target"]
-    sketches = {
-        measure: _by_key(
-            partials.quantiles(merged, "dns", measure, capped_by="lookup_max_us"), keys
-        )
-        for measure in partials.SKETCHED["dns"]
-    }
-    rows = []
-    for row in partials.counts(merged, "dns").iter_rows(named=True):
-        key = tuple(row[k] for k in keys)
-        latency = _percentiles(sketches["latency_ms"].get(key))
-        rows.append(
-            {
-                "function": row["source_type"],
-                "service": row["source"],
-                "host": row["target"],
-                "lookups": row["lookups"],
-                "latency_ms": {
-                    "p50": latency["p50"],
-                    "p95": latency["p95"],
-                    "max": _ms(row["lookup_max_us"]),
-                },
-                "failures": row["failures"],
-                "invocation_share": (
-                    row["lookup_us"] / row["invocation_us"] if row["invocation_us"] else None
-                ),
-                "cold": {
-                    "lookups": row["cold_lookups"],
-                    "p50_ms": _percentiles(sketches["cold_ms"].get(key))["p50"],
-                },
-                "warm": {
-                    "lookups": row["warm_lookups"],
-                    "p50_ms": _percentiles(sketches["warm_ms"].get(key))["p50"],
-                },
-                "lookup_us": row["lookup_us"],
-            }
-        )
-    rows.sort(key=lambda r: (-r.pop("lookup_us"), str(r["service"]), str(r["host"])))
-    return rows
+    """``long_window.dns`` from ``analyses.rollup_findings.dns_table`` (most lookup time
+    first)."""
+    return [
+        {
+            "function": row["function_name"],
+            "service": row["service"],
+            "host": row["host"],
+            "lookups": row["lookups"],
+            "latency_ms": {"p50": row["p50_ms"], "p95": row["p95_ms"], "max": row["max_ms"]},
+            "failures": row["failures"],
+            "invocation_share": row["invocation_share"],
+            "cold": {"lookups": row["cold_lookups"], "p50_ms": row["cold_p50_ms"]},
+            "warm": {"lookups": row["warm_lookups"], "p50_ms": row["warm_p50_ms"]},
+        }
+        for row in dns_table(merged).iter_rows(named=True)
+    ]
 
 
 def _ms(micros: int | None) -> float | None:
