@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
 from analyses.finding_format import (
@@ -416,7 +418,10 @@ def failure_findings(
 
 
 def invocation_throttle_findings(
-    throttles: pl.DataFrame, functions: pl.DataFrame | None, t: Thresholds
+    throttles: pl.DataFrame,
+    functions: pl.DataFrame | None,
+    t: Thresholds,
+    advice_by_cause: Mapping[str, str] = THROTTLE_ADVICE,
 ) -> pl.DataFrame:
     """Throttled invocations per (target, cause): critical when the function refuses every
     call (reserved concurrency 0), or when calls that failed for good are a large share of the
@@ -492,7 +497,7 @@ def invocation_throttle_findings(
         of_calls,
     )
     advice = pl.col("cause").replace_strict(
-        THROTTLE_ADVICE, default=THROTTLE_ADVICE["unknown"], return_dtype=pl.String()
+        dict(advice_by_cause), default=advice_by_cause["unknown"], return_dtype=pl.String()
     )
     return finding_rows(
         frame,

@@ -14,7 +14,7 @@ Thresholds are declared once, with units and reasons, in
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 import polars as pl
 
@@ -27,6 +27,7 @@ from analyses.downstream_throttles import DOWNSTREAM_THROTTLE_SCHEMA
 from analyses.entry_points import ENTRY_TRACE_SCHEMA
 from analyses.finding_format import FINDING_SCHEMA, SEVERITY_RANK
 from analyses.finding_rules_lambda import (
+    THROTTLE_ADVICE,
     async_findings,
     cold_start_findings,
     downstream_throttle_findings,
@@ -71,6 +72,7 @@ def findings(
     entry_traces: pl.DataFrame | None = None,
     thresholds: Thresholds | None = None,
     silence: Collection[str] = (),
+    throttle_advice: Mapping[str, str] = THROTTLE_ADVICE,
 ) -> pl.DataFrame:
     """Ranked findings over the given analysis results.
 
@@ -98,6 +100,8 @@ def findings(
         Where measurements become findings; default :class:`Thresholds()`.
     silence
         Keys (``<kind>:<subject>``) of findings to leave out.
+    throttle_advice
+        The recommendation of an invocation throttle per cause (``"unknown"``: any other).
 
     Returns
     -------
@@ -130,7 +134,7 @@ def findings(
     if table is not None:
         parts.append(failure_findings(table, t, queued))
     if throttled is not None:
-        parts.append(invocation_throttle_findings(throttled, table, t))
+        parts.append(invocation_throttle_findings(throttled, table, t, throttle_advice))
     if downstream is not None:
         parts.append(downstream_throttle_findings(downstream, t))
     if lookups is not None:

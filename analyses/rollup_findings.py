@@ -45,6 +45,7 @@ from analyses.downstream_throttles import (
     with_known_retries,
 )
 from analyses.entry_points import ENTRY_TRACE_SCHEMA
+from analyses.finding_rules_lambda import THROTTLE_ADVICE
 from analyses.finding_thresholds import Thresholds
 from analyses.findings import FINDING_SCHEMA, findings
 from analyses.functions import FUNCTION_TABLE_SCHEMA
@@ -392,18 +393,11 @@ def rollup_findings(
         entry_traces=entry_wait_table(merged),
         thresholds=thresholds,
         silence=silence,
+        # NOTE: a cause over rollups is only what the refusal says: asking to collect metrics
+        # (the advice for an unknown cause) would be wrong where they were collected.
+        throttle_advice={**THROTTLE_ADVICE, "unknown": _UNKNOWN_CAUSE_OVER_ROLLUPS},
     )
-    # NOTE: a throttle's cause over rollups is only what the refusal's message says: asking to
-    # collect metrics (the advice for an unknown cause) would be wrong where they were.
-    unknown_cause = (pl.col("kind") == "invocation_throttle") & (
-        pl.col("evidence").str.json_path_match("$.cause") == "unknown"
-    )
-    return found.filter(~pl.col("kind").is_in(left_out)).with_columns(
-        pl.when(unknown_cause)
-        .then(pl.lit(_UNKNOWN_CAUSE_OVER_ROLLUPS))
-        .otherwise(pl.col("recommendation"))
-        .alias("recommendation")
-    )
+    return found.filter(~pl.col("kind").is_in(left_out))
 
 
 _UNKNOWN_CAUSE_OVER_ROLLUPS = (
