@@ -233,8 +233,11 @@ def read_spans(
     """
     window = rollup.hour_scope(since, until)
     before = None if window.first_day is None else window.first_day - timedelta(days=1)
-    days = files.span_days(backend, before, window.last_day)
-    done, failed = _run(engine, backend.url, days, by_bucket, progress)
+    spans = files.span_days(backend, before, window.last_day)
+    logs = files.log_days(backend, before, window.last_day)
+    # NOTE: as rollup.build reads them: a day's REPORTs with its spans, a day of REPORTs alone
+    days = {day: spans.get(day, []) for day in set(spans) | set(logs)}
+    done, failed = _run(engine, backend.url, days, by_bucket, progress, logs)
     rows = {
         day: [window.within(rollup.of_target(r.frame, target), "hour") for r in done[day]]
         for day in sorted(done)

@@ -13,6 +13,8 @@ from analyses.cold_starts import cold_starts
 from analyses.rollup_findings import cold_table
 from tests.builders.results import ACCOUNT, REGION, T0, insights_page, insights_row, logs_result
 from tests.builders.stores import persist_minutes, persist_reports, rollup_store
+from tracelens import rollup_partitions
+from tracelens.engines.local import LocalEngine
 from tracelens.rollup import build, due_days, merge_days, refresh
 from tracelens.store import Store, reading
 from tracelens.store import rollups as files
@@ -156,3 +158,19 @@ def test_each_target_counts_its_own_reports(tmp_path: Path) -> None:
         assert merged.days == [DAY]
         row = cold_table(merged.merged).row(0, named=True)
         assert {name: row[name] for name in expected} == expected
+
+
+def test_the_engine_reads_a_days_reports_as_the_store_does(tmp_path: Path) -> None:
+    # `store summary --engine` rolls the days up on an engine: their REPORTs with their spans,
+    # and a day of REPORTs alone
+    store = rollup_store(tmp_path)
+    persist_minutes(store, [1, 2, 3])
+    persist_reports(store, [(1, 1, "timeout"), (2, 2, "success"), (30, 99, "timeout")])
+    persist_reports(store, [(24 * 60 + 5, 7, "timeout")])  # the next day: REPORTs alone
+    window = {"since": T0 - timedelta(hours=1), "until": T0 + timedelta(days=2)}
+    local = merge_days(store.backend, target=None, **window)
+    read, failed = rollup_partitions.read_spans(LocalEngine(), store.backend, **window)
+    assert failed == []
+    expected = cold_table(local.merged).select("function_name", "timeouts", "reported_invocations")
+    got = cold_table(read.merged).select("function_name", "timeouts", "reported_invocations")
+    assert expected["timeouts"].sum() == 3 and got.equals(expected)
