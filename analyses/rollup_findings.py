@@ -20,8 +20,8 @@ raises the percentile thresholds by it). What rollups do not hold is unknown (nu
   known, so only the share of calls that failed makes a throttle critical);
 - the first and last time of a throttle (an hour is known, not the time).
 
-Rules left to the spans (``RULES_NEEDING_SPANS``): none; every rule's evidence is rolled up
-(a bottleneck's slow traces as the duration sketch tells them: :func:`bottleneck_table`).
+Every rule's evidence is rolled up (a bottleneck's slow traces as the duration sketch tells
+them: :func:`bottleneck_table`).
 
 A rule is evaluated only when every section it reads is held on every merged day
 (``RULE_SECTIONS``): counts missing for some days would be taken for none (a recovered failure
@@ -76,9 +76,6 @@ RULE_SECTIONS: dict[str, tuple[str, ...]] = {
     "timeout": ("function", "report"),
 }
 """Per finding kind evaluated from rollups, the sections its rule reads."""
-
-RULES_NEEDING_SPANS: dict[str, str] = {}
-"""Finding kinds rollups cannot evaluate, and why."""
 
 
 def rules_lacking(lacking: Collection[str]) -> list[str]:
@@ -295,8 +292,6 @@ def bottleneck_table(merged: pl.DataFrame) -> pl.DataFrame:
             .filter(pl.col("count").cum_sum() > (SLOW_QUANTILE * (n - 1)).ceil())
             .first()
             .alias("first_slow"),
-            pl.col("bucket").alias("buckets"),
-            pl.col("count").alias("counts"),
         )
     )
     slow = pl.col("bucket").is_not_null() & (pl.col("bucket") >= pl.col("first_slow"))

@@ -52,7 +52,7 @@ from analyses.loops import LOOP_HOP_COUNT_EXPRS, loop_hop_rows
 from analyses.memo import shared_intermediates
 from analyses.service_map import NODE_COUNT_EXPRS, service_map_hops_and_node_requests
 from analyses.throttles import THROTTLE_COUNT_EXPRS, caused_attempts
-from tracelens.schema import UTC_US, empty_frame
+from tracelens.schema import UTC_US, conform, empty_frame
 
 RELATIVE_ACCURACY = 0.01
 _MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
@@ -245,9 +245,7 @@ def _shaped(frame: pl.DataFrame, section: str) -> pl.DataFrame:
 def conformed(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` as ``ROLLUP_SCHEMA``: a column it lacks (``detail``, in a rollup written
     before it was added) is null."""
-    missing = [c for c in ROLLUP_SCHEMA if c not in frame.columns]
-    frame = frame.with_columns([pl.lit(None, ROLLUP_SCHEMA[c]).alias(c) for c in missing])
-    return frame.select(list(ROLLUP_SCHEMA)).cast(pl.Schema(ROLLUP_SCHEMA))
+    return conform(frame, ROLLUP_SCHEMA)
 
 
 def rollup(spans: pl.DataFrame, reports: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -496,9 +494,10 @@ def _nodes(requests: pl.DataFrame, hours: pl.DataFrame) -> list[pl.DataFrame]:
 def _keyed(
     rows: pl.DataFrame, hours: pl.DataFrame, keys: dict[str, str], columns: list[str]
 ) -> pl.DataFrame:
-    """``rows`` (with ``trace_id``) with their trace's hour, the rollup's key columns
-    (``keys``: key column -> the rows' column) and ``columns``."""
-    return rows.join(hours, on="trace_id", how="left").select(
+    """``rows`` (with ``trace_id``, or already their ``hour``) with their trace's hour, the
+    rollup's key columns (``keys``: key column -> the rows' column) and ``columns``."""
+    dated = rows if "hour" in rows.columns else rows.join(hours, on="trace_id", how="left")
+    return dated.select(
         "hour", *(pl.col(c).cast(pl.String).alias(k) for k, c in keys.items()), *columns
     )
 
@@ -731,6 +730,4 @@ def async_table(merged: pl.DataFrame) -> pl.DataFrame:
         .alias("retried_share"),
         (pl.col("event_age_max_us") / 1000).alias("event_age_max_ms"),
     )
-    missing = [c for c in ASYNC_SCHEMA if c not in table.columns]
-    table = table.with_columns([pl.lit(None, ASYNC_SCHEMA[c]).alias(c) for c in missing])
-    return table.select(list(ASYNC_SCHEMA)).cast(pl.Schema(ASYNC_SCHEMA)).sort("function_name")
+    return conform(table, ASYNC_SCHEMA).sort("function_name")

@@ -313,14 +313,14 @@ THROTTLE_COUNT_EXPRS: dict[str, pl.Expr] = {
 their cause (an aggregation per ``THROTTLE_KEYS``; rollups count the same per hour)."""
 
 
-def caused_attempts(spans: pl.DataFrame, settings: CauseSettings | None = None) -> pl.DataFrame:
+def caused_attempts(spans: pl.DataFrame) -> pl.DataFrame:
     """:func:`throttled_attempts` with the ``cause`` the spans alone tell (no metrics, no
     configuration: a refusal's message, else ``unknown``), for partial aggregates."""
     return with_causes(
         throttled_attempts(spans),
         metrics=None,
         functions=None,
-        settings=settings if settings is not None else CauseSettings(),
+        settings=CauseSettings(),
     )
 
 

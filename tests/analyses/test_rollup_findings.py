@@ -27,7 +27,6 @@ from analyses.functions import function_table
 from analyses.loops import resource_loops
 from analyses.rollup_findings import (
     RULE_SECTIONS,
-    RULES_NEEDING_SPANS,
     bottleneck_table,
     cold_table,
     connection_table,
@@ -83,8 +82,7 @@ def _merged_of(inputs: Inputs, parts: int, seed: int = 1) -> pl.DataFrame:
 
 
 def _from_spans(inputs: Inputs) -> pl.DataFrame:
-    found = run_analysis(inputs).findings
-    return found.filter(~pl.col("kind").is_in(list(RULES_NEEDING_SPANS))).select(COMPARED)
+    return run_analysis(inputs).findings.select(COMPARED)
 
 
 @pytest.mark.parametrize("parts", [1, 3, 8])
