@@ -209,3 +209,10 @@ def test_async_event_findings_cover_the_whole_window(tmp_path: Path) -> None:
     text = " ".join(_text(out.read_text()).split())
     assert "Findings over the whole window" in text
     assert "2 of 12 asynchronous events needed a retry" in text
+    # as the Findings section: critical and warning cards; the info ones counted, in the JSON
+    infos = sum(f["severity"] == "info" for f in over_window)
+    assert infos > 0 and f"{infos} info finding(s) over the window in the JSON" in text
+    assert (
+        "none user-facing"
+        not in text.split("Findings over the whole window")[1].split("Entry points")[0]
+    )

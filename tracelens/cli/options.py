@@ -210,7 +210,8 @@ def rollup_options() -> Callable[[F], F]:
             default="auto",
             show_default=True,
             help="With --store: auto merges hourly rollups for the long-window totals, "
-            "percentiles and trend when --since/--until spans more than --span-window (every "
+            "percentiles, trend and findings when --since/--until spans more than "
+            "--span-window (every "
             "other section from the spans of its last --span-window); never reads every span.",
         ),
         click.option(

@@ -190,8 +190,9 @@ def summary(
     from the hourly rollups (`tracelens store rollup`) instead of reading every span.
 
     Counts are exact; percentiles are within 1% (DDSketch). The window is rounded out to whole
-    hours. Findings, throttles, DNS, bottlenecks, example traces and waterfalls need the spans:
-    use `tracelens analyze/report --store` for them. Days with spans but no rollup, or whose
+    hours. Findings, throttles, DNS VPC attachment, the bottlenecks' slow_share, example
+    traces and waterfalls are not in this summary: use `tracelens analyze/report --store` for
+    them. Days with spans but no rollup, or whose
     rollup is stale or unreadable, are rolled up from their spans for this run (nothing is
     written), as `analyze/report --store` does, and named.
 

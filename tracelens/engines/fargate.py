@@ -31,7 +31,13 @@ DOCS = "docs/distributed.md"
 
 _SUCCEEDED = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"}
 # NOTE: a stack in these states cannot be updated: it is deleted and created again
-_DEAD = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED"}
+_DEAD = {
+    "ROLLBACK_COMPLETE": "its creation failed",
+    "ROLLBACK_FAILED": "its creation failed and so did its rollback",
+    "CREATE_FAILED": "its creation failed",
+    "DELETE_FAILED": "its deletion failed",
+}
+"""Stack states no update can leave, and what each says happened."""
 
 Progress = Callable[[str], None]
 
@@ -272,7 +278,7 @@ def deploy(
     status = None if current is None else str(current["StackStatus"])
     if status is not None and status in _DEAD:
         raise StackError(
-            f"stack {stack} is {status} (its creation failed): remove it with "
+            f"stack {stack} is {status} ({_DEAD[status]}): remove it with "
             f"`tracelens engine down --stack {stack}`, then run `tracelens engine up` again"
         )
     if status == "UPDATE_ROLLBACK_FAILED":

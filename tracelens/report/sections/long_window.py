@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import polars as pl
+
 from analyses.rollups import EDGE_KEYS, RELATIVE_ACCURACY
 from tracelens.report.context import (
     FINDINGS,
@@ -27,7 +29,7 @@ from tracelens.report.markup import (
     table,
     truncated_note,
 )
-from tracelens.report.sections.findings import finding_card
+from tracelens.report.sections.findings import MAX_FINDINGS_SHOWN, finding_card
 from tracelens.rollup import lacking_note
 
 MAX_ROWS = 200
@@ -158,7 +160,16 @@ def render_long_window(ctx: RenderContext) -> Section | None:
     functions = held["functions"][:MAX_ROWS]
     nodes = held["nodes"][:MAX_ROWS]
     edges = held["edges"][:MAX_ROWS]
-    found = merged.findings.to_dicts()
+    # NOTE: as the Findings section: critical and warning ones, at most MAX_FINDINGS_SHOWN
+    urgent = merged.findings.filter(pl.col("severity") != "info")
+    found = urgent.head(MAX_FINDINGS_SHOWN).to_dicts()
+    more = truncated_note(len(found), urgent.height, "critical and warning findings")
+    infos = merged.findings.height - urgent.height
+    if infos:
+        more += (
+            f" {fmt_count(infos)} info finding(s) over the window in the JSON "
+            "(<code>long_window.findings</code>)."
+        )
     left_out = (
         "<p>Not evaluated over the whole window (a day's rollup, written before it held their "
         f"evidence, lacks it): {esc(', '.join(merged.findings_left_out))}.</p>"
@@ -173,7 +184,8 @@ def render_long_window(ctx: RenderContext) -> Section | None:
             "<h3>Findings over the whole window</h3>"
             + left_out
             + "".join(finding_card(row, ctx) for row in found)
-            if found or left_out
+            + (f'<p class="table-note">{more}</p>' if more else "")
+            if found or left_out or more
             else ""
         )
         + "<h3>Entry points</h3>"
