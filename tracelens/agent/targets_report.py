@@ -104,7 +104,6 @@ def write_target_reports(
     for each in analysed:
         if each.result is None:
             done.append(TargetResult(each.account, each.region, None))
-            del each
             continue
         own = write_report(
             each.result,

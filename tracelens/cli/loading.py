@@ -395,9 +395,7 @@ def load_targets(
     # NOTE: over a long window, a target is kept when its spans or its rollups hold traces
     # (a target with neither would be drawn as a report of zeros).
     windows = (
-        _long_windows(location, plan, progress, list(targets), findings)
-        if (plan.use_rollups)
-        else {}
+        _long_windows(location, plan, progress, list(targets), findings) if plan.use_rollups else {}
     )
     inputs: dict[Target, Inputs] = {}
     passed: list[Target] = []
@@ -411,7 +409,4 @@ def load_targets(
         else:
             windows.pop(target, None)
             passed.append(target)
-    loaded = LoadedTargets(options, window, plan, progress, inputs, passed)
-    if windows:
-        loaded.windows = windows
-    return loaded
+    return LoadedTargets(options, window, plan, progress, inputs, passed, dict(windows))

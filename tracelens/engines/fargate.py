@@ -10,6 +10,7 @@ the store as it is.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import time
 from collections.abc import Callable, Mapping
@@ -193,7 +194,7 @@ def _with_vpc(spec: ClusterSpec, ec2: Any, previous: Mapping[str, str] | None) -
         vpc = vpcs[0] if previous is None else vpc
     cidr = spec.client_cidr
     if cidr is None and previous is not None:
-        return ClusterSpec(**{**spec.__dict__, "vpc": vpc})
+        return dataclasses.replace(spec, vpc=vpc)
     where = vpc or stack_vpc
     vpc_cidr = None
     if where is not None:
@@ -202,7 +203,7 @@ def _with_vpc(spec: ClusterSpec, ec2: Any, previous: Mapping[str, str] | None) -
     cidr = cidr or vpc_cidr
     if cidr is not None:
         _check_client_cidr(cidr, vpc_cidr)
-    return ClusterSpec(**{**spec.__dict__, "vpc": vpc, "client_cidr": cidr})
+    return dataclasses.replace(spec, vpc=vpc, client_cidr=cidr)
 
 
 # The widest client CIDR the template accepts: a VPC's widest (AWS allows /16 to /28).
